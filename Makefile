@@ -1,0 +1,39 @@
+# The two commands: `make demo` (set up and run the leads example) and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+SLUICE  = $(VENV)/bin/sluice
+LEADS   = examples/leads
+
+.PHONY: demo test lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+## demo: create .venv, install sluice, run the leads example into SQLite from scratch
+demo: $(VENV)/.installed
+	rm -rf $(LEADS)/.sluice $(LEADS)/leads.db
+	$(SLUICE) run leads --project $(LEADS) || test $$? -eq 3
+	$(SLUICE) quarantine list --project $(LEADS) --limit 20
+	$(SLUICE) preview leads --project $(LEADS) --limit 2
+
+## test: install the dev extras, then ruff, mypy and pytest
+test: $(VENV)/.installed lint
+	$(VENV)/bin/pytest -q
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+## bench: 1,000,000 lead rows into PostgreSQL and SQLite, against psql \copy (and dlt if installed)
+bench: $(VENV)/.installed
+	$(PY) -m pip install -q -e ".[bench]"
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) $(LEADS)/.sluice $(LEADS)/leads.db .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,36 @@
+"""The one object passed between plugins: a bounded slice of rows of one stream.
+
+``data`` is a Polars frame whose columns are the source's own fields plus ``_line``
+(where each row starts in its file, for error messages and quarantine entries).
+``rejects`` are rows the parser could not read at all (a ragged CSV row): they are
+counted as read and quarantined, never dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+LINE = "_line"
+
+
+@dataclass(frozen=True)
+class Reject:
+    """A row the parser could not turn into fields."""
+
+    line: int
+    text: str
+    reason: str
+
+
+@dataclass
+class Batch:
+    stream: str
+    unit: str
+    data: pl.DataFrame
+    rejects: list[Reject] = field(default_factory=list)
+
+    @property
+    def rows_read(self) -> int:
+        return self.data.height + len(self.rejects)

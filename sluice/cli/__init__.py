@@ -1,0 +1,1 @@
+"""Command line entry point (``sluice``): parses input, calls the engine, renders output."""

@@ -1,0 +1,48 @@
+"""The one place that turns errors into a message on stderr and an exit code."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape as _escape
+
+from sluice.errors import ProjectInvalid, SluiceError
+
+F = TypeVar("F", bound=Callable[..., Any])
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_QUARANTINED = 0, 1, 2, 3
+
+
+def report_error(exc: SluiceError) -> None:
+    if isinstance(exc, ProjectInvalid):
+        err_console.print(f"[red]error:[/] {len(exc.problems)} problem(s) in the project file")
+        for p in exc.problems:
+            err_console.print("  " + _escape(str(p)))
+    else:
+        err_console.print("[red]error:[/] " + _escape(str(exc)))
+    if exc.hint:
+        err_console.print("  [dim]hint:[/] " + _escape(exc.hint))
+
+
+def handle_errors(fn: F) -> F:
+    """Wrap a command: a SluiceError becomes one message and its exit code, no traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except SluiceError as exc:
+            report_error(exc)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            err_console.print(
+                "[yellow]interrupted[/]: nothing was committed for the load in progress"
+            )
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]

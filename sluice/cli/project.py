@@ -1,0 +1,62 @@
+"""``sluice init``, ``validate`` and ``schema``: create and check project files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from sluice.cli.errors import handle_errors
+from sluice.cli.options import ProjectOpt
+from sluice.config import PROJECT_FILE, json_schema, load_project
+from sluice.engine.check import check_project
+from sluice.errors import UsageError
+
+console = Console(highlight=False)
+TEMPLATE = Path(__file__).parent / "templates" / "sluice.yaml"
+SAMPLE = Path(__file__).parent / "templates" / "contacts.csv"
+
+
+@handle_errors
+def init(
+    directory: Annotated[Path, typer.Argument(help="folder for the new project")] = Path("."),
+    force: Annotated[bool, typer.Option(help="overwrite an existing sluice.yaml")] = False,
+) -> None:
+    """Create a project: a commented sluice.yaml and a sample CSV to load.
+
+    sluice init my-project && cd my-project && sluice run contacts
+    """
+    target = directory / PROJECT_FILE
+    if target.exists() and not force:
+        raise UsageError(f"{target} already exists", hint="pass --force to overwrite it")
+    (directory / "data").mkdir(parents=True, exist_ok=True)
+    target.write_text(TEMPLATE.read_text(encoding="utf-8"), encoding="utf-8")
+    sample = directory / "data" / "contacts.csv"
+    if not sample.exists():
+        sample.write_text(SAMPLE.read_text(encoding="utf-8"), encoding="utf-8")
+    console.print(f"created {target} and {sample}")
+    console.print(f"next: [b]cd {directory} && sluice validate && sluice run contacts[/]")
+
+
+@handle_errors
+def validate(project: ProjectOpt = ".") -> None:
+    """Check a project file: every problem with its file, line and key.
+
+    sluice validate --project examples/leads
+    """
+    proj = load_project(project)
+    check_project(proj)
+    names = ", ".join(proj.pipelines) or "none"
+    console.print(f"[green]ok[/]: {proj.file} ({len(proj.pipelines)} pipeline(s): {names})")
+
+
+@handle_errors
+def schema() -> None:
+    """Print the JSON Schema of sluice.yaml (for editors and CI checks).
+
+    sluice schema > sluice.schema.json
+    """
+    print(json.dumps(json_schema(), indent=2))

@@ -1,0 +1,161 @@
+"""``sluice quarantine list|show|replay|discard``: rows and files set aside, and their way back."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from sluice.cli.display import rows_table, summary
+from sluice.cli.errors import EXIT_OK, handle_errors
+from sluice.cli.options import ProjectOpt
+from sluice.cli.runs import JsonOpt, dump, exit_code
+from sluice.config import load_project
+from sluice.engine.replay import replay as replay_entries
+from sluice.errors import UsageError
+from sluice.state.store import StateStore
+
+app = typer.Typer(
+    help="Rows and files set aside with their reasons; replay them once fixed.",
+    no_args_is_help=True,
+)
+console = Console(highlight=False)
+
+
+def _entry(e: object) -> dict[str, object]:
+    cols = [
+        "id",
+        "run_id",
+        "pipeline",
+        "source",
+        "kind",
+        "unit",
+        "line",
+        "reasons",
+        "payload",
+        "file_id",
+        "status",
+        "replay_run_id",
+        "created_at",
+    ]
+    return {c: getattr(e, c) for c in cols}
+
+
+@app.command("list")
+@handle_errors
+def list_(
+    project: ProjectOpt = ".",
+    pipeline: Annotated[str | None, typer.Option(help="only this pipeline")] = None,
+    run: Annotated[str | None, typer.Option("--run", help="only entries of this run")] = None,
+    status: Annotated[str, typer.Option(help="open, replayed, discarded or all")] = "open",
+    limit: Annotated[int, typer.Option(help="at most this many")] = 200,
+    as_json: JsonOpt = False,
+) -> None:
+    """List quarantined rows and files with their reasons.
+
+    sluice quarantine list --project examples/leads
+    """
+    store = StateStore(load_project(project).state_url())
+    found = store.quarantined(
+        pipeline, None if status == "all" else status, run_id=run, limit=limit
+    )
+    if as_json:
+        dump([_entry(e) for e in found])
+        return
+    rows = [
+        (
+            e.id,
+            e.kind,
+            e.source,
+            f"{e.unit}:{e.line}" if e.line else e.unit,
+            "; ".join(e.reasons),
+            e.status,
+        )
+        for e in found
+    ]
+    console.print(
+        rows_table(
+            f"quarantine ({status})", ["id", "kind", "source", "where", "reasons", "status"], rows
+        )
+    )
+    if found and status == "open":
+        console.print("fix the config, then: [b]sluice quarantine replay[/] (or replay ID ...)")
+
+
+@app.command()
+@handle_errors
+def show(
+    entry_id: Annotated[int, typer.Argument(help="quarantine entry id")],
+    project: ProjectOpt = ".",
+    as_json: JsonOpt = False,
+) -> None:
+    """Show one entry: where it came from, every reason, and the raw fields.
+
+    sluice quarantine show 3 --project examples/leads
+    """
+    store = StateStore(load_project(project).state_url())
+    found = store.quarantined(status=None, ids=[entry_id])
+    if not found:
+        raise UsageError(
+            f"no quarantine entry {entry_id}", hint="`sluice quarantine list --status all`"
+        )
+    e = _entry(found[0])
+    if as_json:
+        dump(e)
+        return
+    for k, v in e.items():
+        shown = (
+            json.dumps(v, indent=2, ensure_ascii=False, default=str)
+            if k in ("reasons", "payload")
+            else v
+        )
+        console.print(f"[b]{k}[/]: {escape(str(shown))}")
+
+
+@app.command()
+@handle_errors
+def replay(
+    ids: Annotated[
+        list[int] | None, typer.Argument(help="entry ids; default: every open entry")
+    ] = None,
+    project: ProjectOpt = ".",
+    pipeline: Annotated[str | None, typer.Option(help="only this pipeline")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Load quarantined rows and files again with the current config, exactly once.
+
+    What still fails stays in quarantine with its new reasons.
+
+        sluice quarantine replay --project examples/leads
+    """
+    reports = replay_entries(load_project(project), ids=ids, pipeline=pipeline)
+    data = [r.as_dict() for r in reports]
+    if as_json:
+        dump(data)
+    elif not data:
+        console.print("nothing to replay: no open quarantine entries")
+    for r in data if not as_json else []:
+        console.print(summary(r))
+    worst = max((exit_code(r.status) for r in reports), default=EXIT_OK)
+    raise typer.Exit(worst)
+
+
+@app.command()
+@handle_errors
+def discard(
+    ids: Annotated[list[int], typer.Argument(help="entry ids to give up on")],
+    project: ProjectOpt = ".",
+) -> None:
+    """Mark entries as discarded: they stay on record but are never replayed.
+
+    sluice quarantine discard 1 --project examples/leads
+    """
+    store = StateStore(load_project(project).state_url())
+    found = {e.id for e in store.quarantined(status="open", ids=ids)}
+    if missing := set(ids) - found:
+        raise UsageError(f"no open quarantine entry with id {sorted(missing)}")
+    store.set_quarantine_status(ids, "discarded", None)
+    console.print(f"discarded {len(ids)} entr{'y' if len(ids) == 1 else 'ies'}")

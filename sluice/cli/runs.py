@@ -1,0 +1,195 @@
+"""``sluice run``, ``runs``, ``show`` and ``preview``: thin calls into the engine."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from sluice.cli.display import LiveProgress, records, rows_table, summary
+from sluice.cli.errors import EXIT_FAILED, EXIT_OK, EXIT_QUARANTINED, handle_errors
+from sluice.cli.options import ProjectOpt
+from sluice.config import load_project
+from sluice.destinations import connect
+from sluice.engine import Runner
+from sluice.engine.report import FAILED, QUARANTINED
+from sluice.errors import UsageError
+from sluice.state.store import StateStore
+
+console = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="print one machine-readable JSON document")]
+
+
+def exit_code(status: str) -> int:
+    return {FAILED: EXIT_FAILED, QUARANTINED: EXIT_QUARANTINED}.get(status, EXIT_OK)
+
+
+def dump(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+@handle_errors
+def run(
+    pipeline: Annotated[str, typer.Argument(help="name of a pipeline in sluice.yaml")],
+    project: ProjectOpt = ".",
+    file: Annotated[
+        str | None, typer.Option("--file", help="load this file instead of the source's paths")
+    ] = None,
+    source: Annotated[str | None, typer.Option("--source", help="run only this source")] = None,
+    full_refresh: Annotated[
+        bool, typer.Option("--full-refresh", help="load files the ledger has seen")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run a pipeline: extract, transform, validate and load, then print a summary.
+
+    Exit codes: 0 success, 1 run failed, 2 bad usage or config, 3 succeeded with
+    quarantined rows or files.
+
+        sluice run leads --project examples/leads
+    """
+    proj = load_project(project)
+    pipe = proj.pipeline(pipeline)
+    if as_json or not err.is_terminal:
+        runner = Runner(proj, pipeline)
+        report = runner.run(source=source, file=file, full_refresh=full_refresh)
+    else:
+        with LiveProgress(err, list(pipe.sources)) as live:
+            runner = Runner(proj, pipeline, progress=live)
+            report = runner.run(source=source, file=file, full_refresh=full_refresh)
+    data = report.as_dict()
+    if as_json:
+        dump(data)
+    else:
+        console.print(summary(data, proj.warehouse_url(pipe)))
+    raise typer.Exit(exit_code(report.status))
+
+
+@handle_errors
+def runs(
+    project: ProjectOpt = ".",
+    pipeline: Annotated[str | None, typer.Option(help="only this pipeline")] = None,
+    limit: Annotated[int, typer.Option(help="how many, newest first")] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """List recent runs, newest first.
+
+    sluice runs --project examples/leads
+    """
+    store = StateStore(load_project(project).state_url())
+    found = store.runs(pipeline, limit)
+    rows = []
+    for r in found:
+        t = (r.report or {}).get("totals", {})
+        rows.append(
+            {
+                "run_id": r.id,
+                "pipeline": r.pipeline,
+                "status": r.status,
+                "started_at": r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+                "read": t.get("read"),
+                "loaded": t.get("loaded"),
+                "quarantined": t.get("quarantined"),
+                "seconds": (r.report or {}).get("seconds"),
+            }
+        )
+    if as_json:
+        dump(rows)
+        return
+    cols = [
+        "run_id",
+        "pipeline",
+        "status",
+        "started_at",
+        "read",
+        "loaded",
+        "quarantined",
+        "seconds",
+    ]
+    console.print(rows_table("runs", cols, [tuple(r[c] for c in cols) for r in rows]))
+
+
+@handle_errors
+def show(
+    run_id: Annotated[str, typer.Argument(help="a run id, or a unique prefix of one")],
+    project: ProjectOpt = ".",
+    as_json: JsonOpt = False,
+) -> None:
+    """Show one run: its report, stages with counts and timings, and its log.
+
+    sluice show 20261124T183125 --project examples/leads
+    """
+    store = StateStore(load_project(project).state_url())
+    r = store.run(run_id)
+    if r is None:
+        raise UsageError(f"no run {run_id!r}", hint="`sluice runs` lists the recent ones")
+    stages = [
+        {"stream": s.stream, "stage": s.stage, "rows": s.rows, "seconds": round(s.seconds, 3)}
+        for s in store.stages(r.id)
+    ]
+    events = [{"at": e.at, "level": e.level, "message": e.message} for e in store.events(r.id)]
+    if as_json:
+        dump(
+            {
+                "run_id": r.id,
+                "status": r.status,
+                "report": r.report,
+                "stages": stages,
+                "log": events,
+            }
+        )
+        return
+    if r.report:
+        console.print(summary(r.report))
+    else:
+        console.print(f"run {r.id} · {r.pipeline} · {r.status} (no report yet)")
+    if stages:
+        console.print(
+            rows_table(
+                "stages",
+                ["stream", "stage", "rows", "seconds"],
+                [tuple(s.values()) for s in stages],
+            )
+        )
+    console.print(
+        rows_table("log", ["at", "level", "message"], [tuple(e.values()) for e in events])
+    )
+
+
+@handle_errors
+def preview(
+    pipeline: Annotated[str, typer.Argument(help="name of a pipeline in sluice.yaml")],
+    project: ProjectOpt = ".",
+    limit: Annotated[int, typer.Option(help="rows to show")] = 10,
+    history: Annotated[
+        bool, typer.Option("--history", help="snapshot mode: every load, not only the latest")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show the newest rows a pipeline loaded (for snapshots: the _latest view).
+
+    sluice preview leads --project examples/leads --limit 5
+    """
+    proj = load_project(project)
+    pipe = proj.pipeline(pipeline)
+    relation = pipe.table.name
+    if pipe.destination.mode == "snapshot" and not history:
+        relation += "_latest"
+    dest = connect(proj.warehouse_url(pipe))
+    try:
+        columns, rows = dest.preview(relation, limit)
+    finally:
+        dest.close()
+    if as_json:
+        dump([dict(zip(columns, r, strict=True)) for r in rows])
+        return
+    title = f"{relation} (first {limit} rows)"
+    if len(columns) * 12 > console.width:  # too wide to read as a grid
+        console.print(records(title, columns, rows))
+    else:
+        console.print(rows_table(title, columns, rows))

@@ -1,0 +1,473 @@
+"""``sluice.yaml`` -> Pydantic models.
+
+Nothing here runs at import time: :func:`load_project` reads a file, substitutes
+``${VAR}`` / ``${VAR:-default}`` from the environment, validates, and reports every
+problem with the file, line and key it comes from.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PrivateAttr,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from sluice.errors import ConfigError, ConfigProblem, ProjectInvalid, Where
+from sluice.schema import IDENTIFIER, ColumnType
+
+PROJECT_FILE = "sluice.yaml"
+DEFAULT_WAREHOUSE = "sqlite:///warehouse.db"
+DEFAULT_STATE = "sqlite:///.sluice/state.db"
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+def _identifier(value: str) -> str:
+    if not IDENTIFIER.match(value):
+        raise ValueError(
+            f"{value!r} is not a valid name: use letters, digits and underscores, "
+            "starting with a letter (at most 63 characters)"
+        )
+    return value
+
+
+# --------------------------------------------------------------------------- tables
+
+
+class ColumnConfig(Model):
+    type: ColumnType = "string"
+    required: bool = False
+    unique: bool = False
+    regex: str | None = None
+    min: int | float | str | None = None
+    max: int | float | str | None = None
+    accepted: list[str | int | float] | None = None
+    formats: list[str] | None = Field(
+        default=None, description="strptime formats tried in order for date/datetime columns"
+    )
+    synonyms: list[str] = Field(default_factory=list, description="other header names")
+    description: str = ""
+
+    @field_validator("regex")
+    @classmethod
+    def _regex_compiles(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as exc:
+                raise ValueError(f"regex {v!r} does not compile: {exc}") from None
+        return v
+
+
+class TableConfig(Model):
+    name: str
+    columns: dict[str, ColumnConfig]
+    keys: list[str] = Field(default_factory=list, description="key columns (merge, unique)")
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, v: str) -> str:
+        return _identifier(v)
+
+    @field_validator("columns", mode="before")
+    @classmethod
+    def _short_form(cls, v: Any) -> Any:
+        # `phone: string` is shorthand for `phone: {type: string}`.
+        if isinstance(v, dict):
+            return {k: ({"type": c} if isinstance(c, str) else c) for k, c in v.items()}
+        return v
+
+    @field_validator("columns")
+    @classmethod
+    def _column_names(cls, v: dict[str, ColumnConfig]) -> dict[str, ColumnConfig]:
+        for name in v:
+            _identifier(name)
+            if name.startswith("_"):
+                raise ValueError(f"column {name!r}: names starting with '_' are reserved")
+        if not v:
+            raise ValueError("a table needs at least one column")
+        return v
+
+    @model_validator(mode="after")
+    def _keys_exist(self) -> TableConfig:
+        for k in self.keys:
+            if k not in self.columns:
+                raise ValueError(f"key {k!r} is not a column of table {self.name!r}")
+        return self
+
+
+# --------------------------------------------------------------------------- sources
+
+
+class CsvOptions(Model):
+    delimiter: str = ","
+    quote: str = '"'
+    encoding: str = "utf-8"
+    header: bool = True
+    skip_rows: int = Field(default=0, ge=0, description="lines to skip before the header")
+    null_values: list[str] = Field(default_factory=lambda: [""])
+
+    @field_validator("delimiter", "quote")
+    @classmethod
+    def _one_char(cls, v: str) -> str:
+        if len(v) != 1:
+            raise ValueError(f"must be exactly one character, got {v!r}")
+        return v
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, v: str) -> str:
+        import codecs
+
+        try:
+            codecs.lookup(v)
+        except LookupError:
+            raise ValueError(f"unknown encoding {v!r} (try utf-8 or latin-1)") from None
+        return v
+
+
+class FileSourceConfig(Model):
+    type: Literal["file"] = "file"
+    path: str | list[str] = Field(description="path or glob, relative to the project")
+    format: Literal["csv", "jsonl", "parquet"] | None = Field(
+        default=None, description="default: from the file extension"
+    )
+    members: str = Field(default="*", description="glob of zip members to read")
+    csv: CsvOptions = Field(default_factory=CsvOptions)
+    columns: dict[str, str | None] = Field(
+        default_factory=dict,
+        description="per-source override: target column -> header (null: this source lacks it)",
+    )
+    synonyms: dict[str, list[str]] = Field(default_factory=dict)
+    ignore: list[str] = Field(default_factory=list, description="headers not loaded on purpose")
+    drift: Literal["quarantine", "evolve", "fail"] = "quarantine"
+    max_unzipped_bytes: int = Field(default=2 * 1024**3, gt=0)
+    batch_bytes: int = Field(default=8 * 1024**2, ge=4096)
+
+    @property
+    def paths(self) -> list[str]:
+        return [self.path] if isinstance(self.path, str) else list(self.path)
+
+
+SourceConfig = FileSourceConfig
+
+
+# --------------------------------------------------------------------------- transforms
+
+
+class TrimStep(Model):
+    trim: Literal["all"] | list[str]
+
+
+class CaseStep(Model):
+    class Args(Model):
+        columns: list[str]
+        to: Literal["upper", "lower", "title"]
+
+    case: Args
+
+
+class CastStep(Model):
+    class Args(Model):
+        column: str
+        to: ColumnType
+        formats: list[str] | None = None
+
+    cast: Args
+
+
+class DeriveStep(Model):
+    class Args(Model):
+        column: str
+        sql: str = Field(description="a SQL expression over the row, e.g. upper(city)")
+
+    derive: Args
+
+
+class FilterStep(Model):
+    class Args(Model):
+        keep: str = Field(description="SQL condition; rows where it is not true are filtered")
+        name: str | None = Field(default=None, description="rule name in the run report")
+
+    filter: Args
+
+
+class DedupeStep(Model):
+    class Args(Model):
+        keys: list[str]
+        keep: Literal["first", "last"] = "first"
+
+    dedupe: Args
+
+
+def _step_kind(v: Any) -> str | None:
+    if isinstance(v, dict) and len(v) == 1:
+        return str(next(iter(v)))
+    if isinstance(v, BaseModel):
+        return next(iter(type(v).model_fields))
+    return None
+
+
+Step = Annotated[
+    Annotated[TrimStep, Tag("trim")]
+    | Annotated[CaseStep, Tag("case")]
+    | Annotated[CastStep, Tag("cast")]
+    | Annotated[DeriveStep, Tag("derive")]
+    | Annotated[FilterStep, Tag("filter")]
+    | Annotated[DedupeStep, Tag("dedupe")],
+    Discriminator(
+        _step_kind,
+        custom_error_type="unknown_step",
+        custom_error_message=(
+            "a step is a mapping with one key: trim, case, cast, derive, filter or dedupe"
+        ),
+    ),
+]
+
+
+# --------------------------------------------------------------------------- pipelines
+
+
+class DestinationConfig(Model):
+    url: str | None = Field(default=None, description="default: the project's warehouse")
+    mode: Literal["append", "replace", "merge", "snapshot"] = "append"
+
+
+class PipelineConfig(Model):
+    description: str = ""
+    sources: dict[str, SourceConfig]
+    synonyms: dict[str, list[str]] = Field(
+        default_factory=dict, description="target column -> header names, for every source"
+    )
+    transforms: list[Step] = Field(default_factory=list)
+    table: TableConfig
+    destination: DestinationConfig = Field(default_factory=DestinationConfig)
+    skip_blank_rows: bool = Field(
+        default=True, description="rows with every field empty are counted as filtered"
+    )
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> PipelineConfig:
+        cols = self.table.columns
+        for sname, src in self.sources.items():
+            _identifier(sname)
+            for target in list(src.columns) + list(src.synonyms):
+                if target not in cols:
+                    raise ValueError(
+                        f"source {sname!r} maps {target!r}, which is not a column of "
+                        f"table {self.table.name!r}"
+                    )
+        for target in self.synonyms:
+            if target not in cols:
+                raise ValueError(f"synonyms name {target!r}, which is not a column")
+        if self.destination.mode == "merge" and not self.table.keys:
+            raise ValueError("mode 'merge' needs table.keys (the columns to upsert on)")
+        return self
+
+
+class Project(Model):
+    name: str = "sluice-project"
+    warehouse: str = DEFAULT_WAREHOUSE
+    state: str = DEFAULT_STATE
+    synonyms: dict[str, list[str]] = Field(
+        default_factory=dict, description="target column -> header names, for every pipeline"
+    )
+    pipelines: dict[str, PipelineConfig] = Field(default_factory=dict)
+
+    _root: Path = PrivateAttr(default=Path("."))
+    _file: Path | None = PrivateAttr(default=None)
+    _lines: dict[tuple[Any, ...], int] = PrivateAttr(default_factory=dict)
+
+    def line_of(self, key: str) -> int | None:
+        """The line of a dotted key (``pipelines.leads.transforms.2``) in the file."""
+        path = tuple(int(p) if p.isdigit() else p for p in key.split("."))
+        while path and path not in self._lines:
+            path = path[:-1]
+        return self._lines.get(path)
+
+    @property
+    def root(self) -> Path:
+        return self._root
+
+    @property
+    def file(self) -> Path | None:
+        return self._file
+
+    def pipeline(self, name: str) -> PipelineConfig:
+        try:
+            return self.pipelines[name]
+        except KeyError:
+            known = ", ".join(sorted(self.pipelines)) or "none"
+            raise ConfigError(
+                f"no pipeline named {name!r}",
+                hint=f"pipelines in this project: {known}",
+                where=Where(file=str(self._file) if self._file else None),
+            ) from None
+
+    def warehouse_url(self, pipeline: PipelineConfig | None = None) -> str:
+        url = (pipeline.destination.url if pipeline else None) or os.environ.get(
+            "SLUICE_WAREHOUSE_URL"
+        )
+        return self.resolve_url(url or self.warehouse)
+
+    def state_url(self) -> str:
+        return self.resolve_url(os.environ.get("SLUICE_STATE_URL") or self.state)
+
+    def resolve_url(self, url: str) -> str:
+        """SQLite paths in URLs are relative to the project folder, not the cwd."""
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+            return prefix + str((self._root / url[len(prefix) :]).resolve())
+        return url
+
+
+# --------------------------------------------------------------------------- loading
+
+_VAR = re.compile(r"\$(\$)?\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def interpolate(text: str, where: Where | None = None) -> str:
+    """Substitute ``${VAR}`` and ``${VAR:-default}``; ``$${VAR}`` is a literal."""
+
+    def sub(m: re.Match[str]) -> str:
+        if m.group(1):
+            return m.group(0)[1:]
+        name, default = m.group(2), m.group(3)
+        value = os.environ.get(name)
+        if value is None or (value == "" and default is not None):
+            if default is None:
+                raise ConfigError(
+                    f"environment variable {name} is not set",
+                    hint=f"export {name}=... or write ${{{name}:-default}}",
+                    where=where,
+                )
+            return default
+        return value
+
+    return _VAR.sub(sub, text)
+
+
+def _line_map(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], int]) -> None:
+    out[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            key = k.value
+            out[(*path, key)] = k.start_mark.line + 1
+            _line_map(v, (*path, key), out)
+            out[(*path, key)] = k.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            _line_map(v, (*path, i), out)
+
+
+def _interpolate_tree(data: Any, lines: dict[tuple[Any, ...], int], file: str, path=()) -> Any:  # type: ignore[no-untyped-def]
+    if isinstance(data, dict):
+        return {k: _interpolate_tree(v, lines, file, (*path, k)) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_interpolate_tree(v, lines, file, (*path, i)) for i, v in enumerate(data)]
+    if isinstance(data, str) and "${" in data:
+        key = ".".join(str(p) for p in path)
+        return interpolate(data, Where(file=file, line=lines.get(path), key=key))
+    return data
+
+
+def _problem(err: dict[str, Any], lines: dict[tuple[Any, ...], int], file: str) -> ConfigProblem:
+    loc = tuple(err["loc"])
+    # Walk the location as far as the file has it: Pydantic adds union tags that are
+    # not keys of the file, and a missing key has no line of its own.
+    path: tuple[Any, ...] = ()
+    line = None
+    for part in loc:
+        if (*path, part) in lines:
+            path = (*path, part)
+            line = lines[path]
+    key = ".".join(str(p) for p in path) or None
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        key = ".".join(str(p) for p in (*path, loc[-1])) if loc[-1] not in path else key
+        msg = f"unknown key {loc[-1]!r}"
+    elif err["type"] == "missing":
+        msg = f"missing required key {loc[-1]!r}"
+        key = ".".join(str(p) for p in path) or None
+    msg = msg.removeprefix("Value error, ")
+    return ConfigProblem(msg, Where(file=file, line=line, key=key))
+
+
+def parse_project(text: str, file: str = PROJECT_FILE, root: Path | None = None) -> Project:
+    """Parse project text; raise :class:`ProjectInvalid` listing every problem."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ProjectInvalid(
+            [
+                ConfigProblem(
+                    f"not valid YAML: {getattr(exc, 'problem', exc)}",
+                    Where(file=file, line=mark.line + 1 if mark else None),
+                )
+            ],
+            hint="check indentation and quoting near that line",
+        ) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ProjectInvalid([ConfigProblem("the project file must be a mapping", Where(file))])
+    lines: dict[tuple[Any, ...], int] = {}
+    if node is not None:
+        _line_map(node, (), lines)
+    data = _interpolate_tree(data, lines, file)
+    try:
+        project = Project.model_validate(data)
+    except ValidationError as exc:
+        problems = [_problem(dict(e), lines, file) for e in exc.errors()]
+        problems.sort(key=lambda p: p.where.line or 0)
+        raise ProjectInvalid(problems, hint="see `sluice schema` for every allowed key") from None
+    project._root = (root or Path(file).parent).resolve()
+    project._file = Path(file)
+    project._lines = lines
+    return project
+
+
+def find_project_file(path: str | Path | None = None) -> Path:
+    p = Path(path) if path else Path.cwd()
+    if p.is_dir():
+        p = p / PROJECT_FILE
+    if not p.exists():
+        raise ConfigError(
+            f"no project file at {p}",
+            hint="run `sluice init DIR` to create one, or pass --project PATH",
+        )
+    return p
+
+
+def load_project(path: str | Path | None = None) -> Project:
+    """Load and validate a project: a folder holding ``sluice.yaml``, or the file itself."""
+    file = find_project_file(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {file}: {exc}") from None
+    return parse_project(text, str(file), file.parent)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of ``sluice.yaml``, for editors and ``sluice schema``."""
+    schema = Project.model_json_schema()
+    schema["title"] = "sluice.yaml"
+    return schema

@@ -1,0 +1,89 @@
+"""The Destination interface and the registry of destination kinds by URL scheme.
+
+A destination does one thing: ``load`` a stream of batches into a table as one atomic
+unit, under a ``load_key``. The key is written in the same transaction as the data
+(table ``_sluice_loads``), so a load that was committed is never repeated, even when
+the process died before the state store heard of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+import polars as pl
+
+from sluice.dburl import dialect_name
+from sluice.schema import TableSpec
+
+Mode = Literal["append", "replace", "merge", "snapshot"]
+LOADS_TABLE = "_sluice_loads"
+SNAPSHOT_COLUMNS = ("_load_id", "_loaded_at", "_source")
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    bulk_path: str
+    transactional_ddl: bool
+    modes: tuple[str, ...] = ("append", "replace", "merge", "snapshot")
+
+
+@dataclass(frozen=True)
+class LoadMeta:
+    """Stamped on every row under ``snapshot``: which load, when, from which source."""
+
+    load_id: int
+    source: str
+    loaded_at: datetime
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    rows: int
+    already_loaded: bool = False
+
+
+class Destination(Protocol):
+    capabilities: Capabilities
+
+    def prepare(self, table: TableSpec, mode: Mode) -> list[str]:
+        """Create or evolve the table (and its ``_latest`` view); return columns added."""
+        ...
+
+    def load(
+        self,
+        table: TableSpec,
+        mode: Mode,
+        load_key: str,
+        batches: Iterable[pl.DataFrame],
+        meta: LoadMeta | None = None,
+    ) -> LoadResult:
+        """Load every batch, atomically; a ``load_key`` already committed loads nothing."""
+        ...
+
+    def is_loaded(self, load_key: str) -> bool: ...
+
+    def preview(self, relation: str, limit: int) -> tuple[list[str], list[tuple[Any, ...]]]: ...
+
+    def close(self) -> None: ...
+
+
+DestinationFactory = Callable[[str], Destination]
+_REGISTRY: dict[str, DestinationFactory] = {}
+
+
+def register(dialect: str) -> Callable[[DestinationFactory], DestinationFactory]:
+    def deco(factory: DestinationFactory) -> DestinationFactory:
+        _REGISTRY[dialect] = factory
+        return factory
+
+    return deco
+
+
+def connect(url: str) -> Destination:
+    """The destination for a warehouse URL (``sqlite:///...``, ``postgresql://...``)."""
+    from sluice import destinations  # noqa: F401  (registers the built-in kinds)
+
+    return _REGISTRY[dialect_name(url)](url)

@@ -1,0 +1,289 @@
+"""What SQL destinations share: DDL from the declared schema, write modes, load markers.
+
+Subclasses supply the bulk path (``_write``: COPY, executemany, ...) and the upsert
+statement. Every identifier goes through the dialect's quoting; tables are created
+from the declared schema with SQLAlchemy, never from text found in a file.
+
+Write modes, each one transaction:
+- ``append``/``snapshot``: rows go straight into the table.
+- ``replace``: rows go into a staging table that then takes the table's place, so a
+  reader sees the old rows or the new ones, never half of them.
+- ``merge``: rows go into a staging table, then one upsert on the table's keys.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+import sqlalchemy as sa
+
+from sluice.dburl import normalize, redact
+from sluice.destinations.base import (
+    LOADS_TABLE,
+    Capabilities,
+    LoadMeta,
+    LoadResult,
+    Mode,
+)
+from sluice.errors import LoadError, RetryableLoadError, Where
+from sluice.schema import SA_TYPES, ColumnSpec, TableSpec
+
+STAGE_PREFIX = "_sluice_stage_"
+
+
+class SqlDestination:
+    capabilities = Capabilities(bulk_path="INSERT", transactional_ddl=True)
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            self.engine = sa.create_engine(normalize(url), **self._engine_options())
+        except (sa.exc.ArgumentError, ImportError) as exc:
+            raise LoadError(f"cannot use warehouse {redact(url)}: {exc}") from None
+        self.quote = self.engine.dialect.identifier_preparer.quote
+
+    # ---------------------------------------------------------------- subclass hooks
+
+    def _engine_options(self) -> dict[str, Any]:
+        return {}
+
+    def _write(self, conn: Any, table: str, columns: list[str], data: pl.DataFrame) -> int:
+        raise NotImplementedError
+
+    def _upsert(self, target: str, stage: str, columns: list[str], keys: list[str]) -> str:
+        """``INSERT ... ON CONFLICT (keys) DO UPDATE``: PostgreSQL and SQLite share it."""
+        q = self.quote
+        cols = ", ".join(q(c) for c in columns)
+        rest = [c for c in columns if c not in keys]
+        action = (
+            "DO UPDATE SET " + ", ".join(f"{q(c)} = excluded.{q(c)}" for c in rest)
+            if rest
+            else "DO NOTHING"
+        )
+        # `WHERE true` keeps SQLite from reading ON CONFLICT as part of a join.
+        return (
+            f"INSERT INTO {q(target)} ({cols}) SELECT {cols} FROM {q(stage)} WHERE true "
+            f"ON CONFLICT ({', '.join(q(k) for k in keys)}) {action}"
+        )
+
+    # ---------------------------------------------------------------- schema
+
+    def _sa_table(self, spec: TableSpec, mode: Mode, name: str | None = None) -> sa.Table:
+        cols = [sa.Column(c.name, SA_TYPES[c.type], nullable=c.nullable) for c in spec.columns]
+        cols += [sa.Column(c.name, SA_TYPES[c.type]) for c in snapshot_columns(mode)]
+        args: list[Any] = []
+        if mode == "merge" and spec.keys:
+            args.append(sa.PrimaryKeyConstraint(*spec.keys))
+        return sa.Table(name or spec.name, sa.MetaData(), *cols, *args)
+
+    def _connect_error(self, exc: Exception) -> LoadError:
+        msg = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        cls = RetryableLoadError if isinstance(exc, sa.exc.OperationalError) else LoadError
+        return cls(
+            f"warehouse {redact(self.url)}: {msg}",
+            hint="check that the database is running and the URL is right",
+        )
+
+    def prepare(self, table: TableSpec, mode: Mode) -> list[str]:
+        try:
+            with self.engine.begin() as conn:
+                return self._prepare(conn, table, mode)
+        except sa.exc.SQLAlchemyError as exc:
+            raise self._connect_error(exc) from None
+
+    def _prepare(self, conn: sa.Connection, table: TableSpec, mode: Mode) -> list[str]:
+        loads = sa.Table(
+            LOADS_TABLE,
+            sa.MetaData(),
+            sa.Column("load_key", sa.String(255), primary_key=True),
+            sa.Column("table_name", sa.String(255), nullable=False),
+            sa.Column("rows", sa.BigInteger, nullable=False),
+            sa.Column("loaded_at", sa.DateTime(timezone=True), nullable=False),
+        )
+        loads.create(conn, checkfirst=True)
+        wanted = self._sa_table(table, mode)
+        inspector = sa.inspect(conn)
+        added: list[str] = []
+        if not inspector.has_table(table.name):
+            wanted.create(conn)
+        else:
+            have = {c["name"] for c in inspector.get_columns(table.name)}
+            for col in wanted.columns:
+                if col.name not in have:
+                    ddl = col.type.compile(dialect=self.engine.dialect)
+                    conn.execute(
+                        sa.text(
+                            f"ALTER TABLE {self.quote(table.name)} "
+                            f"ADD COLUMN {self.quote(col.name)} {ddl}"
+                        )
+                    )
+                    added.append(col.name)
+            if mode == "merge" and table.keys:
+                self._ensure_unique(conn, table)
+        if mode == "snapshot" and (added or not inspector.has_table(f"{table.name}_latest")):
+            self._latest_view(conn, table.name)
+        return added
+
+    def _ensure_unique(self, conn: sa.Connection, table: TableSpec) -> None:
+        name = self.quote(f"ux_{table.name}_keys"[:63])
+        keys = ", ".join(self.quote(k) for k in table.keys)
+        conn.execute(
+            sa.text(
+                f"CREATE UNIQUE INDEX IF NOT EXISTS {name} ON {self.quote(table.name)} ({keys})"
+            )
+        )
+
+    def _latest_view(self, conn: sa.Connection, table: str) -> None:
+        q = self.quote
+        view = q(f"{table}_latest")
+        conn.execute(sa.text(f"DROP VIEW IF EXISTS {view}"))
+        conn.execute(
+            sa.text(
+                f"CREATE VIEW {view} AS SELECT t.* FROM {q(table)} t JOIN "
+                f"(SELECT {q('_source')} AS s, MAX({q('_load_id')}) AS l FROM {q(table)} "
+                f"GROUP BY {q('_source')}) m ON t.{q('_source')} = m.s AND t.{q('_load_id')} = m.l"
+            )
+        )
+
+    # ---------------------------------------------------------------- loading
+
+    def is_loaded(self, load_key: str) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                if not sa.inspect(conn).has_table(LOADS_TABLE):
+                    return False
+                row = conn.execute(
+                    sa.text(f"SELECT 1 FROM {self.quote(LOADS_TABLE)} WHERE load_key = :k"),
+                    {"k": load_key},
+                ).first()
+                return row is not None
+        except sa.exc.SQLAlchemyError as exc:
+            raise self._connect_error(exc) from None
+
+    def load(
+        self,
+        table: TableSpec,
+        mode: Mode,
+        load_key: str,
+        batches: Iterable[pl.DataFrame],
+        meta: LoadMeta | None = None,
+    ) -> LoadResult:
+        raw = self._raw_connection()
+        try:
+            cur = raw.cursor()
+            cur.execute(self._begin_sql())
+            cur.execute(
+                f"SELECT rows FROM {self.quote(LOADS_TABLE)} WHERE load_key = {self._param()}",
+                (load_key,),
+            )
+            done = cur.fetchone()
+            if done is not None:
+                raw.rollback()
+                return LoadResult(int(done[0]), already_loaded=True)
+            columns = table.column_names + [c.name for c in snapshot_columns(mode)]
+            target = table.name
+            if mode in ("replace", "merge"):
+                target = self._create_stage(cur, table, mode)
+            rows = 0
+            for batch in batches:
+                if batch.height:
+                    rows += self._write(raw, target, columns, stamp(batch, columns, meta))
+            if mode == "replace":
+                cur.execute(f"DROP TABLE {self.quote(table.name)}")
+                cur.execute(f"ALTER TABLE {self.quote(target)} RENAME TO {self.quote(table.name)}")
+            elif mode == "merge":
+                cur.execute(self._upsert(table.name, target, columns, table.keys))
+                cur.execute(f"DROP TABLE {self.quote(target)}")
+            cur.execute(
+                f"INSERT INTO {self.quote(LOADS_TABLE)} (load_key, table_name, rows, loaded_at) "
+                f"VALUES ({self._param()}, {self._param()}, {self._param()}, {self._param()})",
+                (load_key, table.name, rows, self._now()),
+            )
+            raw.commit()
+            return LoadResult(rows)
+        except BaseException as exc:
+            # The connection may be gone; then the server rolls back by itself.
+            with contextlib.suppress(Exception):
+                raw.rollback()
+            if isinstance(exc, self._db_errors()):
+                msg = str(exc).strip().splitlines()[0]
+                raise LoadError(
+                    f"loading table {table.name!r} failed: {msg}",
+                    where=Where(key=load_key),
+                    hint="the table is unchanged; fix the cause and run again",
+                ) from None
+            raise
+        finally:
+            raw.close()
+
+    def _create_stage(self, cur: Any, table: TableSpec, mode: Mode) -> str:
+        stage = f"{STAGE_PREFIX}{table.name}"[:63]
+        cur.execute(f"DROP TABLE IF EXISTS {self.quote(stage)}")
+        ddl = sa.schema.CreateTable(self._sa_table(table, mode, stage)).compile(
+            dialect=self.engine.dialect
+        )
+        cur.execute(str(ddl))
+        return stage
+
+    def _raw_connection(self) -> Any:
+        """The DBAPI connection a load runs on (one transaction)."""
+        return self.engine.raw_connection()
+
+    def _begin_sql(self) -> str:
+        return "SELECT 1"
+
+    def _param(self) -> str:
+        return "%s"
+
+    def _now(self) -> Any:
+        return datetime.now(UTC)
+
+    def _db_errors(self) -> tuple[type[BaseException], ...]:
+        return (sa.exc.DBAPIError,)
+
+    # ---------------------------------------------------------------- reading
+
+    def preview(self, relation: str, limit: int) -> tuple[list[str], list[tuple[Any, ...]]]:
+        try:
+            with self.engine.connect() as conn:
+                result = conn.execute(
+                    sa.text(f"SELECT * FROM {self.quote(relation)} LIMIT :n"), {"n": limit}
+                )
+                return list(result.keys()), [tuple(r) for r in result]
+        except sa.exc.SQLAlchemyError as exc:
+            raise self._connect_error(exc) from None
+
+    def count(self, relation: str) -> int:
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(sa.text(f"SELECT COUNT(*) FROM {self.quote(relation)}")).scalar_one()
+            )
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def snapshot_columns(mode: Mode) -> list[ColumnSpec]:
+    if mode != "snapshot":
+        return []
+    return [
+        ColumnSpec("_load_id", "integer", nullable=False),
+        ColumnSpec("_loaded_at", "datetime", nullable=False),
+        ColumnSpec("_source", "string", nullable=False),
+    ]
+
+
+def stamp(batch: pl.DataFrame, columns: list[str], meta: LoadMeta | None) -> pl.DataFrame:
+    """The batch with exactly ``columns``, snapshot stamps added where asked for."""
+    extra = []
+    if meta is not None and "_load_id" in columns:
+        extra = [
+            pl.lit(meta.load_id, pl.Int64).alias("_load_id"),
+            pl.lit(meta.loaded_at, pl.Datetime("us", "UTC")).alias("_loaded_at"),
+            pl.lit(meta.source, pl.String).alias("_source"),
+        ]
+    return batch.with_columns(extra).select(columns)

@@ -1,0 +1,62 @@
+"""SQLite: the zero-infrastructure default.
+
+Bulk path: Arrow batches go through ADBC's SQLite driver (C++, no Python object per
+value), all in one transaction. DDL, markers and previews use SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import adbc_driver_manager.dbapi as adbc_errors
+import adbc_driver_sqlite.dbapi as adbc
+import polars as pl
+import sqlalchemy as sa
+
+from sluice.destinations.base import Capabilities, register
+from sluice.destinations.sql import SqlDestination
+
+
+@register("sqlite")
+class SqliteDestination(SqlDestination):
+    capabilities = Capabilities(bulk_path="ADBC ingest", transactional_ddl=True)
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+
+        # The driver would only open transactions before DML; replace and merge need
+        # their DDL inside the same transaction, so we say BEGIN ourselves.
+        @sa.event.listens_for(self.engine, "begin")
+        def _begin(conn: sa.Connection) -> None:
+            conn.exec_driver_sql("BEGIN")
+
+    def _engine_options(self) -> dict[str, Any]:
+        return {"connect_args": {"isolation_level": None, "timeout": 60}}
+
+    def _raw_connection(self) -> Any:
+        # ADBC opens a transaction itself (autocommit off) and keeps DDL inside it.
+        conn = adbc.connect(self.engine.url.database or ":memory:")
+        cur = conn.cursor()
+        cur.execute("PRAGMA busy_timeout = 60000")
+        cur.close()
+        return conn
+
+    def _param(self) -> str:
+        return "?"
+
+    def _now(self) -> Any:
+        return super()._now().isoformat()
+
+    def _db_errors(self) -> tuple[type[BaseException], ...]:
+        return (*super()._db_errors(), adbc_errors.Error)
+
+    def _write(self, conn: Any, table: str, columns: list[str], data: pl.DataFrame) -> int:
+        # SQLite has no date or decimal types: they are stored as ISO text, as the
+        # SQLAlchemy dialect reads them back.
+        data = data.with_columns(
+            pl.col(pl.Date, pl.Datetime, pl.Decimal).cast(pl.String),
+            pl.col(pl.Boolean).cast(pl.Int8),
+        )
+        with conn.cursor() as cur:
+            cur.adbc_ingest(table, data.to_arrow(), mode="append")
+        return data.height

@@ -1,0 +1,127 @@
+"""Run reports: per-stream counts, timings and errors, and the accounting identity."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sluice.errors import AccountingError, SluiceError
+
+SUCCEEDED = "succeeded"
+QUARANTINED = "succeeded_with_quarantine"
+FAILED = "failed"
+
+
+@dataclass
+class Counts:
+    read: int = 0
+    loaded: int = 0
+    quarantined: int = 0
+    filtered: int = 0
+    filtered_by: dict[str, int] = field(default_factory=dict)
+
+    def add(self, other: Counts) -> None:
+        self.read += other.read
+        self.loaded += other.loaded
+        self.quarantined += other.quarantined
+        self.filtered += other.filtered
+        for rule, n in other.filtered_by.items():
+            self.filtered_by[rule] = self.filtered_by.get(rule, 0) + n
+
+    @property
+    def balanced(self) -> bool:
+        return self.read == self.loaded + self.quarantined + self.filtered
+
+
+@dataclass
+class StreamReport:
+    name: str
+    counts: Counts = field(default_factory=Counts)
+    files: list[dict[str, Any]] = field(default_factory=list)
+    quarantined_files: list[dict[str, Any]] = field(default_factory=list)
+    skipped_files: list[dict[str, Any]] = field(default_factory=list)
+    seconds: dict[str, float] = field(
+        default_factory=lambda: {"extract": 0.0, "transform": 0.0, "load": 0.0}
+    )
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self.counts)
+        out.update(
+            files=self.files,
+            quarantined_files=self.quarantined_files,
+            skipped_files=self.skipped_files,
+            seconds={k: round(v, 3) for k, v in self.seconds.items()},
+        )
+        return out
+
+
+@dataclass
+class RunReport:
+    run_id: str
+    pipeline: str
+    table: str
+    destination: str
+    mode: str
+    status: str = "running"
+    started_at: str = ""
+    seconds: float = 0.0
+    streams: dict[str, StreamReport] = field(default_factory=dict)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    kind: str = "run"
+
+    def stream(self, name: str) -> StreamReport:
+        return self.streams.setdefault(name, StreamReport(name))
+
+    @property
+    def totals(self) -> Counts:
+        total = Counts()
+        for s in self.streams.values():
+            total.add(s.counts)
+        return total
+
+    @property
+    def quarantined_files(self) -> int:
+        return sum(len(s.quarantined_files) for s in self.streams.values())
+
+    def fail(self, exc: SluiceError, stream: str | None = None) -> None:
+        err = exc.as_dict()
+        if stream:
+            err["stream"] = stream
+        self.errors.append(err)
+
+    def check_accounting(self) -> None:
+        for s in self.streams.values():
+            c = s.counts
+            if not c.balanced:
+                raise AccountingError(
+                    f"stream {s.name!r}: read {c.read} != loaded {c.loaded} + quarantined "
+                    f"{c.quarantined} + filtered {c.filtered}",
+                    hint="this is a bug in sluice: please report it with `sluice show RUN_ID`",
+                )
+
+    def settle(self) -> str:
+        if self.errors:
+            self.status = FAILED
+        elif self.totals.quarantined or self.quarantined_files:
+            self.status = QUARANTINED
+        else:
+            self.status = SUCCEEDED
+        return self.status
+
+    def as_dict(self) -> dict[str, Any]:
+        totals = asdict(self.totals)
+        totals["quarantined_files"] = self.quarantined_files
+        return {
+            "run_id": self.run_id,
+            "kind": self.kind,
+            "pipeline": self.pipeline,
+            "status": self.status,
+            "table": self.table,
+            "destination": self.destination,
+            "mode": self.mode,
+            "started_at": self.started_at,
+            "seconds": round(self.seconds, 3),
+            "totals": totals,
+            "streams": {name: s.as_dict() for name, s in self.streams.items()},
+            "errors": self.errors,
+        }

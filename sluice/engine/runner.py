@@ -1,0 +1,476 @@
+"""A pipeline run: list units, skip what the ledger has, load each unit atomically.
+
+Per unit (a file or zip member): hash it, check the file ledger, map its header (drift
+-> the source's policy), stream its rows through the steps and validation into the
+destination in one transaction, then record the outcome. Under ``replace`` all units
+of the run form one load, so the table is swapped once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from sluice.batch import Batch
+from sluice.config import PipelineConfig, Project
+from sluice.dburl import redact
+from sluice.destinations import Destination, LoadMeta, LoadResult, connect
+from sluice.destinations.base import Mode
+from sluice.engine.deadletter import DeadLetter
+from sluice.engine.prefetch import Prefetch
+from sluice.engine.process import UnitContext, UnitProcessor
+from sluice.engine.report import Counts, RunReport
+from sluice.errors import (
+    ConfigError,
+    DriftError,
+    LoadError,
+    SluiceError,
+    SourceError,
+    Where,
+)
+from sluice.schema import ColumnSpec, TableSpec
+from sluice.sources import Unit, create_source
+from sluice.state.store import StateStore
+from sluice.transforms import MappingPlan, StepRunner, Validator, plan_mapping
+
+Progress = Callable[[str, str, int], None]  # (stream, stage, rows so far)
+
+
+def table_spec(pipe: PipelineConfig, extra: list[str] | None = None) -> TableSpec:
+    cols = [ColumnSpec(n, c.type) for n, c in pipe.table.columns.items()]
+    cols += [ColumnSpec(n, "string") for n in extra or []]
+    return TableSpec(pipe.table.name, cols, list(pipe.table.keys))
+
+
+@dataclass
+class Job:
+    """One atomic load: its units, its key in the warehouse, its snapshot stamp."""
+
+    units: list[tuple[str, Unit, Any]]  # (stream, unit, ledger record)
+    load_key: str
+    meta: LoadMeta | None = None
+
+
+class Runner:
+    def __init__(
+        self,
+        project: Project,
+        pipeline: str,
+        *,
+        progress: Progress | None = None,
+        store: StateStore | None = None,
+        kind: str = "run",
+    ) -> None:
+        self.project = project
+        self.name = pipeline
+        self.pipe = project.pipeline(pipeline)
+        self.progress = progress or (lambda stream, stage, rows: None)
+        self.own_store = store is None
+        self.store = store or StateStore(project.state_url())
+        self.url = project.warehouse_url(self.pipe)
+        self.mode: Mode = self.pipe.destination.mode
+        self.extra: list[str] = []  # columns added by `evolve`
+        self.run_id = self.store.start_run(pipeline)
+        self.report = RunReport(
+            self.run_id,
+            pipeline,
+            self.pipe.table.name,
+            redact(self.url),
+            self.mode,
+            kind=kind,
+            started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+        self.deadletter = DeadLetter(self.store, project.root, self.run_id, pipeline, self.report)
+        self._dest: Destination | None = None
+
+    @property
+    def dest(self) -> Destination:
+        if self._dest is None:
+            self._dest = connect(self.url)
+        return self._dest
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def execute(self, body: Callable[[], None]) -> RunReport:
+        start = time.perf_counter()
+        self.store.log(
+            self.run_id,
+            "info",
+            f"{self.report.kind} of {self.name} started",
+            destination=redact(self.url),
+        )
+        try:
+            self.prepare()
+            body()
+            self.report.check_accounting()
+        except SluiceError as exc:
+            self.report.fail(exc)
+            self.store.log(self.run_id, "error", str(exc), error=exc.as_dict())
+        except Exception as exc:  # a bug: still recorded, never lost
+            self.report.errors.append(
+                {
+                    "type": type(exc).__name__,
+                    "message": str(exc),
+                    "hint": "this is a bug in sluice; please report it",
+                }
+            )
+            self.store.log(self.run_id, "error", f"unexpected {type(exc).__name__}: {exc}")
+            raise
+        finally:
+            self.report.seconds = time.perf_counter() - start
+            status = self.report.settle()
+            self.store.log(self.run_id, "info", f"{self.report.kind} finished: {status}")
+            self.store.finish_run(self.run_id, status, self.report.as_dict())
+            if self._dest is not None:
+                self._dest.close()
+            if self.own_store:
+                self.store.close()
+        return self.report
+
+    def prepare(self) -> None:
+        for stream in self.pipe.sources:
+            self.report.stream(stream)
+        # Compile the steps now: a step naming an unknown column fails the run before
+        # any file is touched, not file by file.
+        StepRunner(self.pipe, list(self.pipe.table.columns))
+        self.dest.prepare(table_spec(self.pipe), self.mode)
+        self.store.record_schema(
+            self.name,
+            self.pipe.table.name,
+            {c.name: c.type for c in table_spec(self.pipe).columns},
+            self.run_id,
+        )
+
+    def evolve(self, columns: list[str]) -> None:
+        new = [c for c in columns if c not in self.extra and c not in self.pipe.table.columns]
+        if not new:
+            return
+        self.extra += new
+        spec = table_spec(self.pipe, self.extra)
+        self.dest.prepare(spec, self.mode)
+        self.store.record_schema(
+            self.name, spec.name, {c.name: c.type for c in spec.columns}, self.run_id
+        )
+        self.store.log(self.run_id, "warning", "schema evolved: added " + ", ".join(new))
+
+    def processor(self, ctx: UnitContext, plan: MappingPlan) -> UnitProcessor:
+        """A fresh processor per unit: dedupe and unique hold within one file, so a
+        unit that is retried or replayed starts from a clean slate."""
+        steps = StepRunner(self.pipe, list(self.pipe.table.columns) + self.extra)
+        validator = Validator(self.pipe.table, list(self.extra), unique_keys=self.mode == "merge")
+        base = self.report.stream(ctx.source).counts.read
+        seen, last = [0], [0.0]
+
+        def on_rows(n: int) -> None:
+            seen[0] += n
+            self.progress(ctx.source, "load", base + seen[0])
+            now = time.perf_counter()
+            if now - last[0] >= 1.0:  # `sluice show` of a live run: at most once a second
+                last[0] = now
+                self.store.progress(self.run_id, ctx.source, "extract", base + seen[0], 0.0)
+
+        return UnitProcessor(ctx, plan, steps, validator, self.store.quarantine, on_rows)
+
+    # ------------------------------------------------------------------ runs
+
+    def run(
+        self, *, source: str | None = None, file: str | None = None, full_refresh: bool = False
+    ) -> RunReport:
+        streams = self._streams(source, file)
+        return self.execute(lambda: self._load_all(streams, file, full_refresh))
+
+    def _streams(self, source: str | None, file: str | None) -> list[str]:
+        if source is not None:
+            if source not in self.pipe.sources:
+                raise ConfigError(
+                    f"pipeline {self.name!r} has no source {source!r}",
+                    hint="sources: " + ", ".join(self.pipe.sources),
+                )
+            return [source]
+        if file is not None and len(self.pipe.sources) > 1:
+            raise ConfigError(
+                "--file needs --source when a pipeline has several sources",
+                hint="sources: " + ", ".join(self.pipe.sources),
+            )
+        return list(self.pipe.sources)
+
+    def _units(self, stream: str, file: str | None) -> Iterator[Unit]:
+        cfg = self.pipe.sources[stream]
+        if file is not None:
+            path = Path(file).resolve()
+            if not path.exists():
+                raise ConfigError(f"no such file: {file}")
+            cfg = cfg.model_copy(update={"path": str(path)})
+        yield from create_source(stream, cfg, self.project.root).units()
+
+    def _load_all(self, streams: list[str], file: str | None, full_refresh: bool) -> None:
+        jobs: list[Job] = []
+        for stream in streams:
+            for unit in self._units(stream, file):
+                job = self._job(stream, unit, full_refresh)
+                if job is not None:
+                    jobs.append(job)
+        if self.mode == "replace" and jobs:
+            merged = [u for j in jobs for u in j.units]
+            jobs = [Job(merged, f"{self.name}/replace/{self.run_id}")]
+        for job in jobs:
+            self.load_job(job)
+
+    def _job(self, stream: str, unit: Unit, full_refresh: bool) -> Job | None:
+        """The unit's job, or None when the ledger says it is done or set aside."""
+        srep = self.report.stream(stream)
+        fp = unit.fingerprint()
+        rec = self.store.find_file(self.name, stream, fp)
+        if rec is not None and not full_refresh:
+            if rec.status == "loaded":
+                srep.skipped_files.append(
+                    {
+                        "file": unit.name,
+                        "reason": (
+                            f"already loaded by run {rec.run_id} (load {rec.id}); "
+                            "--full-refresh loads it again"
+                        ),
+                    }
+                )
+                return None
+            if rec.status == "quarantined":
+                srep.skipped_files.append(
+                    {
+                        "file": unit.name,
+                        "reason": (
+                            f"in quarantine since run {rec.run_id}; fix the mapping, then "
+                            "`sluice quarantine replay`"
+                        ),
+                    }
+                )
+                return None
+        load_key = f"{self.name}/{stream}/{fp}" + (f"/{self.run_id}" if full_refresh else "")
+        if rec is not None and rec.status in ("loading", "failed") and not full_refresh:
+            # An earlier run died or failed on this file: drop what it quarantined, and
+            # if its load did commit, only the ledger is behind.
+            self.store.discard_rows(rec.id)
+            file_id = rec.id
+            self.store.update_file(file_id, status="loading", run_id=self.run_id, load_key=load_key)
+        else:
+            file_id = self.store.add_file(
+                pipeline=self.name,
+                source=stream,
+                name=unit.name,
+                fingerprint=fp,
+                size=unit.size,
+                status="loading",
+                run_id=self.run_id,
+                load_key=load_key,
+            ).id
+        meta = LoadMeta(file_id, stream, datetime.now(UTC)) if self.mode == "snapshot" else None
+        return Job([(stream, unit, file_id)], load_key, meta)
+
+    # ------------------------------------------------------------------ one load
+
+    def load_job(self, job: Job) -> None:
+        """Load a job; a unit that breaks mid-way is quarantined and the rest retried."""
+        while job.units:
+            if self.dest.is_loaded(job.load_key):
+                for stream, unit, file_id in job.units:
+                    self.store.update_file(file_id, status="loaded")
+                    self.report.stream(stream).skipped_files.append(
+                        {
+                            "file": unit.name,
+                            "reason": (
+                                "its load had committed in a run that did not finish; "
+                                "ledger updated"
+                            ),
+                        }
+                    )
+                return
+            try:
+                opened = [
+                    (stream, unit, file_id, *o)
+                    for stream, unit, file_id in job.units
+                    if (o := self.open_unit(stream, unit, file_id)) is not None
+                ]
+                if not opened:  # every unit was set aside: nothing to commit
+                    return
+                result, waited, load_start = self._load(job, opened)
+            except (SluiceError, _RunStop) as exc:
+                for _, _, file_id in job.units:
+                    self.store.discard_rows(file_id)
+                    self.store.update_file(file_id, status="failed")
+                raise exc.error if isinstance(exc, _RunStop) else exc from None
+            except _UnitFailed as failed:
+                stream, unit, file_id = failed.unit
+                for _, _, other in job.units:  # the whole job is tried again
+                    self.store.discard_rows(other)
+                self.deadletter.set_aside(stream, unit, file_id, failed.error)
+                job.units = [u for u in job.units if u[2] != file_id]
+                continue
+            load_seconds = time.perf_counter() - load_start - waited
+            passed = sum(p.counts.loaded for _, _, _, p, _ in opened)
+            if result.rows != passed:
+                raise LoadError(
+                    f"the destination loaded {result.rows} rows of {passed}",
+                    hint="this is a bug in sluice or the destination driver",
+                )
+            for stream, unit, file_id, p, _ in opened:
+                srep = self.report.stream(stream)
+                srep.counts.add(p.counts)
+                for k, v in p.seconds.items():
+                    srep.seconds[k] += v
+                srep.seconds["load"] += load_seconds * (p.counts.loaded / passed if passed else 1)
+                srep.files.append({"file": unit.name, "load_id": file_id, **_counts(p.counts)})
+                self.store.update_file(file_id, status="loaded", rows=p.counts.loaded)
+                c = p.counts
+                self.store.log(
+                    self.run_id,
+                    "info",
+                    (
+                        f"{unit.name}: read {c.read}, loaded {c.loaded}, quarantined "
+                        f"{c.quarantined}, filtered {c.filtered}"
+                    ),
+                    stream=stream,
+                    load_id=file_id,
+                )
+                self.progress(stream, "done", srep.counts.read)
+                self.store.progress(
+                    self.run_id, stream, "extract", srep.counts.read, srep.seconds["extract"]
+                )
+                self.store.progress(
+                    self.run_id,
+                    stream,
+                    "transform",
+                    srep.counts.read - srep.counts.filtered,
+                    srep.seconds["transform"],
+                )
+                self.store.progress(
+                    self.run_id, stream, "load", srep.counts.loaded, srep.seconds["load"]
+                )
+            return
+
+    def _load(
+        self, job: Job, opened: list[tuple[str, Unit, int, UnitProcessor, Iterator[Batch]]]
+    ) -> tuple[LoadResult, float, float]:
+        def frames() -> Iterator[pl.DataFrame]:
+            for stream, unit, file_id, proc, batches in opened:
+                try:
+                    yield from proc.frames(batches)
+                except SourceError as exc:
+                    raise _UnitFailed((stream, unit, file_id), exc) from None
+
+        spec = table_spec(self.pipe, self.extra)
+        prefetch = Prefetch(frames())
+        start = time.perf_counter()
+        try:
+            result = self.dest.load(spec, self.mode, job.load_key, prefetch, job.meta)
+        finally:
+            prefetch.close()
+        return result, prefetch.waited, start
+
+    def open_unit(
+        self, stream: str, unit: Unit, file_id: int
+    ) -> tuple[UnitProcessor, Iterator[Batch]] | None:
+        """Open a unit and map its header; None when it was quarantined instead."""
+        cfg = self.pipe.sources[stream]
+        try:
+            reader = unit.open()
+            if not reader.columns:
+                raise SourceError(
+                    "the file is empty: no header row",
+                    where=Where(file=unit.name),
+                    hint="check the export that produced it",
+                )
+            plan = plan_mapping(reader.columns, self.pipe, cfg, self.project.synonyms)
+            if plan.drifted:
+                plan = self._drift(stream, unit, plan, reader.columns)
+        except SourceError as exc:
+            self.deadletter.set_aside(stream, unit, file_id, exc)
+            return None
+        ctx = UnitContext(self.run_id, self.name, stream, unit.name, file_id)
+        return self.processor(ctx, plan), reader.batches()
+
+    def _drift(self, stream: str, unit: Unit, plan: MappingPlan, headers: list[str]) -> MappingPlan:
+        policy = self.pipe.sources[stream].drift
+        where = Where(file=unit.name, key=f"pipelines.{self.name}.sources.{stream}")
+        hint = (
+            f"map the new headers (sources.{stream}.columns or synonyms), list them in "
+            f"sources.{stream}.ignore, or set drift: evolve; then `sluice quarantine replay`"
+        )
+        delimiter = _delimiter_hint(
+            list(headers), plan.unexpected, self.pipe.sources[stream].csv.delimiter
+        )
+        if delimiter:
+            hint = (
+                f"the header looks delimited by {delimiter!r}: set csv.delimiter on source "
+                f"{stream!r}, then `sluice quarantine replay`"
+            )
+        if policy == "evolve" and not delimiter:
+            taken = set(self.pipe.table.columns) | set(self.extra)
+            evolved = plan.evolve(taken)
+            self.evolve(list(evolved.evolved.values()))
+            return evolved
+        err = DriftError(
+            f"columns drifted: {plan.describe()}",
+            missing=plan.missing,
+            unexpected=plan.unexpected,
+            where=where,
+            hint=hint,
+        )
+        if policy == "fail":
+            raise _RunStop(err)
+        raise err  # quarantine: the caller sets the file aside
+
+
+def _delimiter_hint(headers: list[str], unexpected: list[str], delimiter: str) -> str | None:
+    """The delimiter a file seems to use when its whole header came out as one column.
+
+    Only a one-column header counts: a real extra column whose name merely contains a
+    ``;`` is ordinary drift, not a wrong delimiter.
+    """
+    if len(headers) == 1 and unexpected == headers:
+        for candidate in (";", "\t", "|", ","):
+            if candidate != delimiter and unexpected[0].count(candidate) >= 1:
+                return candidate
+    return None
+
+
+class _RunStop(Exception):
+    """A drift under policy `fail`: not a unit to set aside but a run to stop."""
+
+    def __init__(self, error: SluiceError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _UnitFailed(Exception):
+    def __init__(self, unit: tuple[str, Unit, int], error: SluiceError) -> None:
+        super().__init__(str(error))
+        self.unit, self.error = unit, error
+
+
+def _counts(c: Counts) -> dict[str, int]:
+    return {
+        "read": c.read,
+        "loaded": c.loaded,
+        "quarantined": c.quarantined,
+        "filtered": c.filtered,
+    }
+
+
+def run_pipeline(
+    project: Project,
+    pipeline: str,
+    *,
+    source: str | None = None,
+    file: str | None = None,
+    full_refresh: bool = False,
+    progress: Progress | None = None,
+) -> RunReport:
+    """Run one pipeline of a project; the report says what happened to every row."""
+    return Runner(project, pipeline, progress=progress).run(
+        source=source, file=file, full_refresh=full_refresh
+    )

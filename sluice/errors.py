@@ -1,0 +1,149 @@
+"""The one exception tree of sluice.
+
+Every error says what went wrong, where (file, line, column, key) and how to fix it
+(``hint``). The CLI turns them into a one-line message and an exit code; the engine
+records them in the run report.
+
+    SluiceError
+    ├── ConfigError        bad sluice.yaml or bad usage            (exit 2)
+    ├── SourceError        a source cannot be read
+    │   └── DriftError     a file's columns no longer match its mapping
+    ├── TransformError     a transform step cannot be compiled or applied
+    ├── LoadError          the destination refused a load
+    ├── StateError         the state store cannot be opened or migrated
+    └── AccountingError    read != loaded + quarantined + filtered
+
+``Retryable`` is a marker the executors read: an error carrying it may succeed if
+tried again (a dropped connection), anything else is permanent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Where:
+    """A location in the user's world: a file and optionally a line, column or key."""
+
+    file: str | None = None
+    line: int | None = None
+    column: str | None = None
+    key: str | None = None
+
+    def __str__(self) -> str:
+        parts = []
+        if self.file:
+            parts.append(self.file + (f":{self.line}" if self.line else ""))
+        elif self.line:
+            parts.append(f"line {self.line}")
+        if self.key:
+            parts.append(f"key {self.key}")
+        if self.column:
+            parts.append(f"column {self.column!r}")
+        return ", ".join(parts)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+class SluiceError(Exception):
+    """Base of every error sluice raises on purpose."""
+
+    exit_code = 1
+
+    def __init__(
+        self, message: str, *, hint: str | None = None, where: Where | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.where = where or Where()
+
+    def __str__(self) -> str:
+        loc = str(self.where)
+        return f"{loc}: {self.message}" if loc else self.message
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": type(self).__name__, "message": self.message}
+        if self.hint:
+            out["hint"] = self.hint
+        if self.where.as_dict():
+            out["where"] = self.where.as_dict()
+        return out
+
+
+class Retryable:
+    """Marker mixin: the operation may succeed if tried again."""
+
+
+class ConfigError(SluiceError):
+    exit_code = 2
+
+
+@dataclass
+class ConfigProblem:
+    """One problem in a project file, with its location."""
+
+    message: str
+    where: Where = field(default_factory=Where)
+
+    def __str__(self) -> str:
+        loc = str(self.where)
+        return f"{loc}: {self.message}" if loc else self.message
+
+
+class ProjectInvalid(ConfigError):
+    """A project file with one or more problems; ``problems`` lists every one."""
+
+    def __init__(self, problems: list[ConfigProblem], *, hint: str | None = None) -> None:
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(first.message + more, hint=hint, where=first.where)
+        self.problems = problems
+
+
+class SourceError(SluiceError):
+    pass
+
+
+class DriftError(SourceError):
+    """A file's columns no longer match its source's mapping."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        missing: list[str],
+        unexpected: list[str],
+        hint: str | None = None,
+        where: Where | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint, where=where)
+        self.missing = missing
+        self.unexpected = unexpected
+
+
+class TransformError(SluiceError):
+    pass
+
+
+class LoadError(SluiceError):
+    pass
+
+
+class RetryableLoadError(LoadError, Retryable):
+    pass
+
+
+class StateError(SluiceError):
+    pass
+
+
+class AccountingError(SluiceError):
+    pass
+
+
+class UsageError(ConfigError):
+    """The command line asked for something that does not exist or does not fit."""

@@ -1,0 +1,95 @@
+"""Column types, table layouts and the type mapping per SQL dialect.
+
+A table's layout is declared in ``sluice.yaml``; this module turns a declared type into
+the Polars dtype the data plane uses and the SQL type each destination creates.
+Identifiers that come from files or APIs pass through :func:`sanitize_identifier`
+before they are ever used as a column name.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import polars as pl
+import sqlalchemy as sa
+
+ColumnType = Literal["string", "integer", "float", "decimal", "boolean", "date", "datetime"]
+COLUMN_TYPES: tuple[str, ...] = (
+    "string",
+    "integer",
+    "float",
+    "decimal",
+    "boolean",
+    "date",
+    "datetime",
+)
+
+#: Declared type -> Polars dtype.
+POLARS_TYPES: dict[str, pl.DataType] = {
+    "string": pl.String(),
+    "integer": pl.Int64(),
+    "float": pl.Float64(),
+    "decimal": pl.Decimal(38, 6),
+    "boolean": pl.Boolean(),
+    "date": pl.Date(),
+    "datetime": pl.Datetime("us", "UTC"),
+}
+
+#: Declared type -> SQLAlchemy type; each dialect compiles it (see :func:`sql_type`).
+SA_TYPES: dict[str, sa.types.TypeEngine[Any]] = {
+    "string": sa.Text(),
+    "integer": sa.BigInteger(),
+    "float": sa.Float(53),
+    "decimal": sa.Numeric(38, 6),
+    "boolean": sa.Boolean(),
+    "date": sa.Date(),
+    "datetime": sa.DateTime(timezone=True),
+}
+
+
+def sql_type(type_: str, dialect: sa.engine.Dialect) -> str:
+    """The SQL type a destination creates for a declared type (the README's type table)."""
+    return SA_TYPES[type_].compile(dialect=dialect)
+
+
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+_NON_WORD = re.compile(r"[^0-9a-zA-Z]+")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+def normalize_header(name: str) -> str:
+    """The form headers are compared in: ``"Licensed Since"`` == ``licensed_since``."""
+    return _NON_WORD.sub("_", _CAMEL.sub("_", name.strip())).strip("_").lower()
+
+
+def sanitize_identifier(name: str, *, fallback: str = "column") -> str:
+    """Turn any header into a safe SQL identifier (letters, digits, underscore)."""
+    out = normalize_header(name)[:63] or fallback
+    if out[0].isdigit():
+        out = f"c_{out}"[:63]
+    return out
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    name: str
+    type: str = "string"
+    nullable: bool = True
+
+
+@dataclass
+class TableSpec:
+    """What a destination needs to know to create and load a table."""
+
+    name: str
+    columns: list[ColumnSpec]
+    keys: list[str] = field(default_factory=list)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def polars_schema(self) -> dict[str, pl.DataType]:
+        return {c.name: POLARS_TYPES[c.type] for c in self.columns}

@@ -1,0 +1,59 @@
+"""The Source interface: a source lists units of work (files) and reads each as batches.
+
+A unit is the smallest thing loaded atomically and recorded in the file ledger. Its
+``fingerprint`` (a content hash) lets the engine skip a file it has already loaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+from sluice.batch import Batch
+
+
+class Reader(Protocol):
+    """An open unit: its header and its rows, in bounded batches."""
+
+    columns: list[str]
+
+    def batches(self) -> Iterator[Batch]: ...
+
+
+class Unit(Protocol):
+    name: str
+    size: int
+
+    def fingerprint(self) -> str: ...
+
+    def open(self) -> Reader: ...
+
+    def copy_to(self, dest: Path) -> None:
+        """Keep a copy of the unit's bytes (for the dead letter)."""
+        ...
+
+
+class Source(Protocol):
+    """One method: list the units this source holds now."""
+
+    def units(self) -> Iterator[Unit]: ...
+
+
+SourceFactory = Callable[[str, Any, Path], Source]
+_REGISTRY: dict[str, SourceFactory] = {}
+
+
+def register(kind: str) -> Callable[[SourceFactory], SourceFactory]:
+    def deco(factory: SourceFactory) -> SourceFactory:
+        _REGISTRY[kind] = factory
+        return factory
+
+    return deco
+
+
+def create_source(stream: str, config: Any, root: Path) -> Source:
+    """Build the source for ``config.type``; ``root`` resolves relative paths."""
+    from sluice import sources  # noqa: F401  (registers the built-in kinds)
+
+    return _REGISTRY[config.type](stream, config, root)

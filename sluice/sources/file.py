@@ -1,0 +1,324 @@
+"""The ``file`` source: CSV, JSON Lines and Parquet from local paths, globs and zips.
+
+Zip members are streamed straight out of the archive (never unpacked to disk); a
+member whose name climbs out of the archive (``../``) or that inflates past
+``max_unzipped_bytes`` is refused.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import glob
+import hashlib
+import shutil
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import IO
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.json as pajson
+import pyarrow.parquet as pq
+
+from sluice.batch import LINE, Batch
+from sluice.config import FileSourceConfig
+from sluice.errors import ConfigError, SourceError, Where
+from sluice.sources.base import register
+from sluice.sources.csv_reader import read_csv
+
+FORMATS = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+
+
+class _Limited:
+    """A read-only stream that refuses to yield more than ``limit`` bytes (zip bombs)."""
+
+    def __init__(self, raw: IO[bytes], limit: int, name: str) -> None:
+        self.raw, self.limit, self.name, self.seen = raw, limit, name, 0
+        self.closed = False
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.raw.read(n)
+        self.seen += len(data)
+        if self.seen > self.limit:
+            raise SourceError(
+                f"zip member inflates past {self.limit:,} bytes",
+                where=Where(file=self.name),
+                hint="raise max_unzipped_bytes on the source if the archive is trusted",
+            )
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def writable(self) -> bool:
+        return False
+
+    def readinto(self, buf: bytearray | memoryview) -> int:
+        data = self.read(len(buf))
+        buf[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self.closed = True
+        self.raw.close()
+
+    def flush(self) -> None:
+        pass
+
+    def __enter__(self) -> _Limited:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@dataclass
+class FileUnit:
+    """One file, or one member of a zip archive (``archive.zip!member.csv``)."""
+
+    name: str
+    path: Path
+    size: int
+    fmt: str
+    config: FileSourceConfig
+    stream: str
+    member: str | None = None
+    #: set when the unit was found broken while listing (an unsafe archive): opening
+    #: it raises this, so the engine quarantines it like any unreadable file
+    error: SourceError | None = None
+
+    def open_bytes(self) -> IO[bytes]:
+        if self.member is None or self.error is not None:
+            return open(self.path, "rb")
+        archive = zipfile.ZipFile(self.path)
+        raw = archive.open(self.member)
+        return _Limited(raw, self.config.max_unzipped_bytes, self.name)  # type: ignore[return-value]
+
+    def fingerprint(self) -> str:
+        digest = hashlib.sha256()
+        with self.open_bytes() as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+        return digest.hexdigest()
+
+    def copy_to(self, dest: Path) -> None:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with self.open_bytes() as src, open(dest, "wb") as out:
+            shutil.copyfileobj(src, out, 1 << 20)
+
+    def open(self) -> FileReader:
+        if self.error is not None:
+            raise self.error
+        return FileReader(self)
+
+
+class FileReader:
+    def __init__(self, unit: FileUnit) -> None:
+        self.unit = unit
+        cfg = unit.config
+        if unit.fmt == "csv":
+            opts = cfg.csv
+            if unit.name.lower().endswith(".tsv") and "delimiter" not in opts.model_fields_set:
+                opts = opts.model_copy(update={"delimiter": "\t"})
+            self.columns, self._batches = read_csv(
+                unit.open_bytes,
+                opts,
+                stream_name=unit.stream,
+                unit=unit.name,
+                block_size=cfg.batch_bytes,
+            )
+        elif unit.fmt == "parquet":
+            self.columns, self._batches = self._parquet()
+        else:
+            self.columns, self._batches = self._jsonl()
+
+    def batches(self) -> Iterator[Batch]:
+        return self._batches()
+
+    def _numbered(self, tables: Iterator[pa.RecordBatch]) -> Iterator[Batch]:
+        start = 1
+        for rb in tables:
+            data = pl.DataFrame(pl.from_arrow(rb))
+            lines = np.arange(start, start + data.height, dtype=np.int64)
+            start += data.height
+            yield Batch(self.unit.stream, self.unit.name, data.with_columns(pl.Series(LINE, lines)))
+
+    def _parquet_bytes(self) -> IO[bytes] | pa.BufferReader:
+        """Parquet needs random access: a zip member (a forward-only stream) is read
+        into memory, through the ``max_unzipped_bytes`` limit."""
+        if self.unit.member is None:
+            return self.unit.open_bytes()
+        with self.unit.open_bytes() as f:
+            return pa.BufferReader(f.read())
+
+    def _parquet(self) -> tuple[list[str], Callable[[], Iterator[Batch]]]:
+        try:
+            with self._parquet_bytes() as f:
+                columns = list(pq.ParquetFile(f).schema_arrow.names)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise SourceError(
+                f"not a Parquet file: {exc}", where=Where(file=self.unit.name)
+            ) from None
+
+        def batches() -> Iterator[Batch]:
+            with self._parquet_bytes() as f:
+                yield from self._numbered(pq.ParquetFile(f).iter_batches(batch_size=65_536))
+
+        return columns, batches
+
+    def _jsonl(self) -> tuple[list[str], Callable[[], Iterator[Batch]]]:
+        opts = pajson.ReadOptions(block_size=self.unit.config.batch_bytes, use_threads=False)
+
+        def reader(f: IO[bytes]) -> Iterator[pa.RecordBatch]:
+            try:
+                yield from pajson.open_json(f, read_options=opts)
+            except pa.ArrowInvalid as exc:
+                raise SourceError(
+                    f"cannot parse JSON Lines: {str(exc).splitlines()[0]}",
+                    where=Where(file=self.unit.name),
+                    hint="every line must be one JSON object",
+                ) from None
+
+        with self.unit.open_bytes() as f:
+            first = next(reader(f), None)
+        columns = list(first.schema.names) if first is not None else []
+
+        def batches() -> Iterator[Batch]:
+            with self.unit.open_bytes() as f:
+                yield from self._numbered(reader(f))
+
+        return columns, batches
+
+
+def _safe_member(name: str) -> bool:
+    p = PurePosixPath(name.replace("\\", "/"))
+    return not (p.is_absolute() or ".." in p.parts or (p.parts and ":" in p.parts[0]))
+
+
+@register("file")
+class FileSource:
+    """Lists the files matching ``path`` (globs allowed), expanding zip archives."""
+
+    def __init__(self, stream: str, config: FileSourceConfig, root: Path) -> None:
+        self.stream, self.config, self.root = stream, config, root
+
+    def _format(self, name: str) -> str:
+        if self.config.format:
+            return self.config.format
+        fmt = FORMATS.get(PurePosixPath(name).suffix.lower())
+        if fmt is None:
+            raise ConfigError(
+                f"cannot tell the format of {name!r} from its extension",
+                hint="set format: csv, jsonl or parquet on the source",
+                where=Where(key=f"sources.{self.stream}.format"),
+            )
+        return fmt
+
+    def files(self) -> list[Path]:
+        found: list[Path] = []
+        for pattern in self.config.paths:
+            full = pattern if Path(pattern).is_absolute() else str(self.root / pattern)
+            found.extend(Path(p) for p in sorted(glob.glob(full, recursive=True)))
+        return [p for p in dict.fromkeys(found) if p.is_file()]
+
+    def units(self) -> Iterator[FileUnit]:
+        for path in self.files():
+            shown = _shown(path, self.root)
+            if path.suffix.lower() != ".zip":
+                yield FileUnit(
+                    shown,
+                    path,
+                    path.stat().st_size,
+                    self._format(path.name),
+                    self.config,
+                    self.stream,
+                )
+                continue
+            yield from self._members(path, shown)
+
+    def _members(self, path: Path, shown: str) -> Iterator[FileUnit]:
+        try:
+            self._check_archive(path, shown)
+        except SourceError as exc:
+            yield FileUnit(
+                shown, path, path.stat().st_size, "zip", self.config, self.stream, error=exc
+            )
+            return
+        with zipfile.ZipFile(path) as archive:
+            infos = [i for i in archive.infolist() if not i.is_dir()]
+        for info in infos:
+            if fnmatch.fnmatch(info.filename, self.config.members):
+                yield FileUnit(
+                    f"{shown}!{info.filename}",
+                    path,
+                    info.file_size,
+                    self._format(info.filename),
+                    self.config,
+                    self.stream,
+                    member=info.filename,
+                )
+
+    def _check_archive(self, path: Path, shown: str) -> None:
+        try:
+            with zipfile.ZipFile(path) as archive:
+                infos = [i for i in archive.infolist() if not i.is_dir()]
+        except zipfile.BadZipFile as exc:
+            raise SourceError(f"not a zip archive: {exc}", where=Where(file=shown)) from None
+        total = sum(i.file_size for i in infos)
+        if total > self.config.max_unzipped_bytes:
+            raise SourceError(
+                f"archive would inflate to {total:,} bytes, over the limit of "
+                f"{self.config.max_unzipped_bytes:,}",
+                where=Where(file=shown),
+                hint="raise max_unzipped_bytes on the source if the archive is trusted",
+            )
+        for info in infos:
+            if not _safe_member(info.filename):
+                raise SourceError(
+                    f"zip member {info.filename!r} points outside the archive",
+                    where=Where(file=shown),
+                    hint="the archive is unsafe; ask its producer for a clean one",
+                )
+        # Every member's CRC, before any byte is used: a corrupt archive is set aside
+        # here instead of failing mid-hash or mid-load. Bounded by the sizes checked above.
+        try:
+            with zipfile.ZipFile(path) as archive:
+                bad = archive.testzip()
+            problem = None if bad is None else f"member {bad!r} has a bad CRC-32"
+        except (
+            zipfile.BadZipFile,
+            OSError,
+            EOFError,
+            RuntimeError,
+            NotImplementedError,
+            zlib.error,
+        ) as exc:
+            problem = str(exc)
+        if problem is not None:
+            raise SourceError(
+                f"zip archive is corrupt: {problem}",
+                where=Where(file=shown),
+                hint="download or export the archive again",
+            )
+
+
+def _shown(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,101 @@
+"""The state store's tables (SQLAlchemy 2). Alembic migrations create and evolve them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: sa.JSON, list[Any]: sa.JSON}
+
+
+class Run(Base):
+    __tablename__ = "sluice_runs"
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    pipeline: Mapped[str] = mapped_column(sa.String(255), index=True)
+    status: Mapped[str] = mapped_column(sa.String(32))
+    started_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    host: Mapped[str] = mapped_column(sa.String(255), default="")
+    pid: Mapped[int] = mapped_column(sa.Integer, default=0)
+    report: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+
+
+class Stage(Base):
+    __tablename__ = "sluice_stages"
+    __table_args__ = (sa.UniqueConstraint("run_id", "stream", "stage"),)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(sa.String(32), sa.ForeignKey("sluice_runs.id"), index=True)
+    stream: Mapped[str] = mapped_column(sa.String(255))
+    stage: Mapped[str] = mapped_column(sa.String(32))
+    rows: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    seconds: Mapped[float] = mapped_column(sa.Float, default=0.0)
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class Event(Base):
+    __tablename__ = "sluice_events"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(sa.String(32), sa.ForeignKey("sluice_runs.id"), index=True)
+    at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    level: Mapped[str] = mapped_column(sa.String(16))
+    message: Mapped[str] = mapped_column(sa.Text)
+    data: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+
+
+class FileRecord(Base):
+    """The file ledger. Its id is the load id stamped on snapshot rows."""
+
+    __tablename__ = "sluice_files"
+    __table_args__ = (sa.Index("ix_sluice_files_hash", "pipeline", "source", "fingerprint"),)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    pipeline: Mapped[str] = mapped_column(sa.String(255))
+    source: Mapped[str] = mapped_column(sa.String(255))
+    name: Mapped[str] = mapped_column(sa.Text)
+    fingerprint: Mapped[str] = mapped_column(sa.String(64))
+    size: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    status: Mapped[str] = mapped_column(sa.String(32))
+    run_id: Mapped[str] = mapped_column(sa.String(32))
+    load_key: Mapped[str] = mapped_column(sa.String(255), default="")
+    rows: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class QuarantineEntry(Base):
+    """A row or a whole file set aside, with every reason, until it is replayed."""
+
+    __tablename__ = "sluice_quarantine"
+    __table_args__ = (sa.Index("ix_sluice_quarantine_open", "pipeline", "status"),)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(sa.String(32), index=True)
+    pipeline: Mapped[str] = mapped_column(sa.String(255))
+    source: Mapped[str] = mapped_column(sa.String(255))
+    kind: Mapped[str] = mapped_column(sa.String(8))  # "row" or "file"
+    unit: Mapped[str] = mapped_column(sa.Text)
+    line: Mapped[int | None] = mapped_column(sa.BigInteger)
+    reasons: Mapped[list[Any]] = mapped_column(sa.JSON)
+    payload: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    file_id: Mapped[int | None] = mapped_column(sa.Integer)
+    status: Mapped[str] = mapped_column(sa.String(16), default="open")
+    replay_run_id: Mapped[str | None] = mapped_column(sa.String(32))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class SchemaVersion(Base):
+    __tablename__ = "sluice_schema_versions"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    pipeline: Mapped[str] = mapped_column(sa.String(255))
+    table_name: Mapped[str] = mapped_column(sa.String(255))
+    version: Mapped[int] = mapped_column(sa.Integer)
+    columns: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    run_id: Mapped[str] = mapped_column(sa.String(32))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)

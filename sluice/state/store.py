@@ -1,0 +1,309 @@
+"""The state store: runs, stages, log events, the file ledger, quarantine, schema versions.
+
+The only module that touches the state database. SQLite by default (``.sluice/state.db``
+in the project), PostgreSQL by URL; the schema is migrated with Alembic on open.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, sessionmaker
+
+from sluice.dburl import normalize, redact
+from sluice.errors import StateError
+from sluice.state.models import (
+    Event,
+    FileRecord,
+    QuarantineEntry,
+    Run,
+    SchemaVersion,
+    Stage,
+    utcnow,
+)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+#: the newest migration; a test holds it equal to Alembic's head
+HEAD = "0001"
+VERSION_TABLE = "sluice_alembic_version"
+
+
+def new_run_id() -> str:
+    # Sortable by start time, unique across workers.
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+
+
+class StateStore:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        parsed = normalize(url)
+        if parsed.get_backend_name() == "sqlite" and parsed.database:
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.engine = sa.create_engine(parsed, connect_args=_connect_args(parsed))
+            if parsed.get_backend_name() == "sqlite":
+                sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+            self._migrate()
+        except sa.exc.SQLAlchemyError as exc:
+            raise StateError(
+                f"cannot open the state store {redact(url)}: {str(exc).splitlines()[0]}",
+                hint="check `state:` in sluice.yaml or SLUICE_STATE_URL",
+            ) from None
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def _migrate(self) -> None:
+        with self.engine.connect() as conn:
+            if sa.inspect(conn).has_table(VERSION_TABLE):
+                current = conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
+                if current == HEAD:  # the common case: skip loading Alembic at all
+                    return
+        from alembic import command
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        with self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self.sessions.begin() as s:
+            yield s
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ------------------------------------------------------------------ runs
+
+    def start_run(self, pipeline: str) -> str:
+        self._abandon_dead_runs()
+        run_id = new_run_id()
+        with self.session() as s:
+            s.add(
+                Run(
+                    id=run_id,
+                    pipeline=pipeline,
+                    status="running",
+                    host=socket.gethostname(),
+                    pid=os.getpid(),
+                )
+            )
+        return run_id
+
+    def _abandon_dead_runs(self) -> None:
+        """A run left 'running' by a process on this host that no longer exists was killed."""
+        host = socket.gethostname()
+        with self.session() as s:
+            for run in s.scalars(sa.select(Run).where(Run.status == "running", Run.host == host)):
+                if not _alive(run.pid):
+                    run.status = "abandoned"
+                    run.finished_at = utcnow()
+
+    def finish_run(self, run_id: str, status: str, report: dict[str, Any]) -> None:
+        with self.session() as s:
+            run = s.get_one(Run, run_id)
+            run.status, run.report, run.finished_at = status, report, utcnow()
+
+    def runs(self, pipeline: str | None = None, limit: int = 20) -> Sequence[Run]:
+        q = sa.select(Run).order_by(Run.started_at.desc()).limit(limit)
+        if pipeline:
+            q = q.where(Run.pipeline == pipeline)
+        with self.session() as s:
+            return s.scalars(q).all()
+
+    def run(self, run_id: str) -> Run | None:
+        with self.session() as s:
+            run = s.get(Run, run_id)
+            if run is None:  # allow a unique prefix, as git does
+                found = s.scalars(sa.select(Run).where(Run.id.startswith(run_id)).limit(2)).all()
+                run = found[0] if len(found) == 1 else None
+            return run
+
+    def stages(self, run_id: str) -> Sequence[Stage]:
+        with self.session() as s:
+            return s.scalars(
+                sa.select(Stage).where(Stage.run_id == run_id).order_by(Stage.id)
+            ).all()
+
+    def events(self, run_id: str) -> Sequence[Event]:
+        with self.session() as s:
+            return s.scalars(
+                sa.select(Event).where(Event.run_id == run_id).order_by(Event.id)
+            ).all()
+
+    def progress(self, run_id: str, stream: str, stage: str, rows: int, seconds: float) -> None:
+        with self.session() as s:
+            row = s.scalars(
+                sa.select(Stage).where(
+                    Stage.run_id == run_id, Stage.stream == stream, Stage.stage == stage
+                )
+            ).first()
+            if row is None:
+                s.add(Stage(run_id=run_id, stream=stream, stage=stage, rows=rows, seconds=seconds))
+            else:
+                row.rows, row.seconds, row.updated_at = rows, seconds, utcnow()
+
+    def log(self, run_id: str, level: str, message: str, **data: Any) -> None:
+        with self.session() as s:
+            s.add(Event(run_id=run_id, level=level, message=message, data=data or None))
+
+    # ------------------------------------------------------------------ file ledger
+
+    def find_file(self, pipeline: str, source: str, fingerprint: str) -> FileRecord | None:
+        with self.session() as s:
+            return s.scalars(
+                sa.select(FileRecord)
+                .where(
+                    FileRecord.pipeline == pipeline,
+                    FileRecord.source == source,
+                    FileRecord.fingerprint == fingerprint,
+                )
+                .order_by(FileRecord.id.desc())
+            ).first()
+
+    def add_file(self, **fields: Any) -> FileRecord:
+        with self.session() as s:
+            rec = FileRecord(**fields)
+            s.add(rec)
+            s.flush()
+            return rec
+
+    def update_file(self, file_id: int, **fields: Any) -> None:
+        with self.session() as s:
+            rec = s.get_one(FileRecord, file_id)
+            for k, v in fields.items():
+                setattr(rec, k, v)
+            rec.updated_at = utcnow()
+
+    def file(self, file_id: int) -> FileRecord | None:
+        with self.session() as s:
+            return s.get(FileRecord, file_id)
+
+    # ------------------------------------------------------------------ quarantine
+
+    def quarantine(self, entries: list[dict[str, Any]]) -> None:
+        if entries:
+            now = utcnow()
+            with self.session() as s:
+                s.execute(sa.insert(QuarantineEntry), [{"created_at": now, **e} for e in entries])
+
+    def discard_rows(self, file_id: int) -> None:
+        """Forget the open row entries of a file whose load did not commit."""
+        with self.session() as s:
+            s.execute(
+                sa.delete(QuarantineEntry).where(
+                    QuarantineEntry.file_id == file_id,
+                    QuarantineEntry.kind == "row",
+                    QuarantineEntry.status == "open",
+                )
+            )
+
+    def quarantined(
+        self,
+        pipeline: str | None = None,
+        status: str | None = "open",
+        ids: Sequence[int] | None = None,
+        run_id: str | None = None,
+        limit: int | None = None,
+    ) -> Sequence[QuarantineEntry]:
+        q = sa.select(QuarantineEntry).order_by(QuarantineEntry.id)
+        if pipeline:
+            q = q.where(QuarantineEntry.pipeline == pipeline)
+        if status:
+            q = q.where(QuarantineEntry.status == status)
+        if ids:
+            q = q.where(QuarantineEntry.id.in_(ids))
+        if run_id:
+            q = q.where(QuarantineEntry.run_id == run_id)
+        if limit:
+            q = q.limit(limit)
+        with self.session() as s:
+            return s.scalars(q).all()
+
+    def quarantine_counts(self, run_id: str) -> dict[str, int]:
+        q = (
+            sa.select(QuarantineEntry.kind, sa.func.count())
+            .where(QuarantineEntry.run_id == run_id)
+            .group_by(QuarantineEntry.kind)
+        )
+        with self.session() as s:
+            return {k: int(n) for k, n in s.execute(q).all()}
+
+    def update_quarantine(self, entry_id: int, **fields: Any) -> None:
+        with self.session() as s:
+            s.execute(
+                sa.update(QuarantineEntry).where(QuarantineEntry.id == entry_id).values(**fields)
+            )
+
+    def set_quarantine_status(self, ids: Sequence[int], status: str, run_id: str | None) -> None:
+        with self.session() as s:
+            s.execute(
+                sa.update(QuarantineEntry)
+                .where(QuarantineEntry.id.in_(ids))
+                .values(status=status, replay_run_id=run_id)
+            )
+
+    # ------------------------------------------------------------------ schema versions
+
+    def record_schema(self, pipeline: str, table: str, columns: dict[str, str], run_id: str) -> int:
+        """Store the table's columns if they changed; return the current version."""
+        with self.session() as s:
+            last = s.scalars(
+                sa.select(SchemaVersion)
+                .where(SchemaVersion.pipeline == pipeline, SchemaVersion.table_name == table)
+                .order_by(SchemaVersion.version.desc())
+            ).first()
+            if last is not None and last.columns == columns:
+                return last.version
+            version = (last.version + 1) if last else 1
+            s.add(
+                SchemaVersion(
+                    pipeline=pipeline,
+                    table_name=table,
+                    version=version,
+                    columns=columns,
+                    run_id=run_id,
+                )
+            )
+            return version
+
+    def schema_versions(self, pipeline: str) -> Sequence[SchemaVersion]:
+        with self.session() as s:
+            return s.scalars(
+                sa.select(SchemaVersion)
+                .where(SchemaVersion.pipeline == pipeline)
+                .order_by(SchemaVersion.id)
+            ).all()
+
+
+def _connect_args(url: sa.URL) -> dict[str, Any]:
+    return {"timeout": 60} if url.get_backend_name() == "sqlite" else {}
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # WAL lets `sluice show` read a run's progress while the run writes it.
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

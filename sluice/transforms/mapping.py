@@ -1,0 +1,117 @@
+"""Column mapping: a file's headers onto the pipeline's table columns.
+
+For each table column the first match wins: the source's own override
+(``sources.X.columns``), then the column's name, its ``synonyms``, the pipeline's and the
+project's shared synonyms, then the source's extra synonyms. Headers are compared
+normalized (``"Licensed Since"`` == ``licensed_since``), so a new source with new header
+names is configuration only. What does not match is the file's drift.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from sluice.batch import LINE
+from sluice.config import FileSourceConfig, PipelineConfig
+from sluice.schema import normalize_header, sanitize_identifier
+
+
+@dataclass
+class MappingPlan:
+    rename: dict[str, str]  # header -> table column
+    missing: list[str]  # table columns the file lacks
+    unexpected: list[str]  # headers that map to nothing and are not ignored
+    absent: list[str] = field(default_factory=list)  # columns this source never has
+    evolved: dict[str, str] = field(default_factory=dict)  # header -> new column (evolve)
+
+    @property
+    def drifted(self) -> bool:
+        return bool(self.missing or self.unexpected)
+
+    def diff(self) -> dict[str, list[str]]:
+        return {"missing": self.missing, "unexpected": self.unexpected}
+
+    def describe(self) -> str:
+        parts = []
+        if self.missing:
+            parts.append("expected but not found: " + ", ".join(self.missing))
+        if self.unexpected:
+            parts.append("found but not mapped: " + ", ".join(repr(h) for h in self.unexpected))
+        return "; ".join(parts)
+
+    def evolve(self, taken: set[str]) -> MappingPlan:
+        """The plan under the ``evolve`` policy: new headers become new nullable columns."""
+        evolved: dict[str, str] = {}
+        for header in self.unexpected:
+            name = base = sanitize_identifier(header)
+            n = 1
+            while name in taken or name in evolved.values():
+                n += 1
+                name = f"{base}_{n}"
+            evolved[header] = name
+        return MappingPlan(
+            rename={**self.rename, **evolved},
+            missing=[],
+            unexpected=[],
+            absent=self.absent + self.missing,
+            evolved=evolved,
+        )
+
+
+def candidates(
+    column: str,
+    pipeline: PipelineConfig,
+    source: FileSourceConfig,
+    shared: dict[str, list[str]],
+) -> list[str]:
+    names = [column, *pipeline.table.columns[column].synonyms]
+    names += pipeline.synonyms.get(column, []) + shared.get(column, [])
+    names += source.synonyms.get(column, [])
+    return names
+
+
+def plan_mapping(
+    headers: list[str],
+    pipeline: PipelineConfig,
+    source: FileSourceConfig,
+    shared: dict[str, list[str]] | None = None,
+) -> MappingPlan:
+    by_norm: dict[str, str] = {}
+    for h in headers:
+        by_norm.setdefault(normalize_header(h), h)
+    used: set[str] = set()
+    rename: dict[str, str] = {}
+    missing: list[str] = []
+    absent: list[str] = []
+    for column in pipeline.table.columns:
+        if column in source.columns:
+            override = source.columns[column]
+            if override is None:
+                absent.append(column)
+                continue
+            names = [override]
+        else:
+            names = candidates(column, pipeline, source, shared or {})
+        for name in names:
+            header = by_norm.get(normalize_header(name))
+            if header is not None and header not in used:
+                rename[header] = column
+                used.add(header)
+                break
+        else:
+            missing.append(column)
+    ignored = {normalize_header(h) for h in source.ignore}
+    unexpected = [h for h in headers if h not in used and normalize_header(h) not in ignored]
+    return MappingPlan(rename, missing, unexpected, absent)
+
+
+def apply_mapping(data: pl.DataFrame, plan: MappingPlan, columns: list[str]) -> pl.DataFrame:
+    """Select and rename to table columns (in table order); absent columns are null."""
+    by_column = {column: header for header, column in plan.rename.items()}
+    exprs = [
+        pl.col(by_column[c]).alias(c) if c in by_column else pl.lit(None, pl.String).alias(c)
+        for c in columns
+    ]
+    return data.select([*exprs, pl.col(LINE)])

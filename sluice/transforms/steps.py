@@ -1,0 +1,183 @@
+"""Declarative steps (trim, case, cast, derive, filter, dedupe) compiled to Polars.
+
+Steps run in the order written on every batch of a stream. ``filter`` and ``dedupe``
+remove rows by a stated rule and count them per rule (the run report's ``filtered``);
+``cast`` adds a reason to the row's ``_reasons`` instead of nulling a bad value.
+The runner keeps the keys ``dedupe`` has seen, so duplicates are caught across batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import polars as pl
+import polars.selectors as cs
+
+from sluice.batch import LINE
+from sluice.config import (
+    CaseStep,
+    CastStep,
+    DedupeStep,
+    DeriveStep,
+    FilterStep,
+    PipelineConfig,
+    TrimStep,
+)
+from sluice.errors import TransformError, Where
+from sluice.transforms.cast import cast
+
+REASONS = "_reasons"
+BLANK_ROW = "blank_row"
+
+
+def add_reasons(data: pl.DataFrame, reasons: list[pl.Expr]) -> pl.DataFrame:
+    """Append non-null reason expressions to each row's ``_reasons`` list."""
+    if not reasons:
+        return data
+    new = pl.concat_list([r.cast(pl.String) for r in reasons]).list.drop_nulls()
+    if REASONS in data.columns:
+        new = pl.col(REASONS).list.concat(new)
+    return data.with_columns(new.alias(REASONS))
+
+
+def with_reasons(data: pl.DataFrame) -> pl.DataFrame:
+    if REASONS in data.columns:
+        return data
+    return data.with_columns(pl.lit([], pl.List(pl.String)).alias(REASONS))
+
+
+class SeenKeys:
+    """Hashes of key values seen so far in a stream: bounded by the number of keys."""
+
+    def __init__(self) -> None:
+        self.seen = pl.Series("h", [], pl.UInt64)
+
+    def first_time(self, data: pl.DataFrame, keys: list[str]) -> pl.Series:
+        """A mask: True where the row's key was not seen before (in earlier batches or rows)."""
+        key = pl.col(keys[0]) if len(keys) == 1 else pl.struct(keys)
+        h = data.select(key.hash(seed=7).alias("h")).to_series()
+        fresh = ~h.is_in(self.seen.implode()) & h.is_first_distinct()
+        self.seen = pl.concat([self.seen, h.filter(fresh)])
+        return fresh
+
+
+Compiled = Callable[[pl.DataFrame], pl.DataFrame]
+
+
+@dataclass
+class StepRunner:
+    pipeline: PipelineConfig
+    columns: list[str]
+    filtered: dict[str, int] = field(default_factory=dict)
+    _steps: list[tuple[str, Compiled]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for i, step in enumerate(self.pipeline.transforms):
+            self._steps.append(self._compile(i, step))
+        self._check()
+
+    def _key(self, i: int, kind: str) -> str:
+        return f"transforms.{i}.{kind}"
+
+    def _compile(self, i: int, step: object) -> tuple[str, Compiled]:
+        if isinstance(step, TrimStep):
+            sel = cs.string() if step.trim == "all" else pl.col(step.trim)
+            # A field of only spaces is empty, and empty is null (it fails `required`).
+            trimmed = sel.str.strip_chars().replace("", None)
+            return "trim", lambda d: d.with_columns(trimmed)
+        if isinstance(step, CaseStep):
+            fn = {"upper": "to_uppercase", "lower": "to_lowercase", "title": "to_titlecase"}
+            method = fn[step.case.to]
+            return "case", lambda d: d.with_columns(
+                getattr(pl.col(step.case.columns).str, method)()
+            )
+        if isinstance(step, CastStep):
+            a = step.cast
+
+            def run_cast(d: pl.DataFrame) -> pl.DataFrame:
+                value, reason = cast(a.column, d.schema[a.column], a.to, a.formats)
+                d = add_reasons(d, [reason])
+                return d.with_columns(value.alias(a.column))
+
+            return "cast", run_cast
+        if isinstance(step, DeriveStep):
+            try:
+                expr = pl.sql_expr(step.derive.sql).alias(step.derive.column)
+            except Exception as exc:
+                raise TransformError(
+                    f"cannot compile SQL expression {step.derive.sql!r}: {exc}",
+                    where=Where(key=self._key(i, "derive.sql")),
+                    hint="write a SQL expression over the table's columns, e.g. upper(city)",
+                ) from None
+            return "derive", lambda d: d.with_columns(expr)
+        if isinstance(step, FilterStep):
+            try:
+                keep = pl.sql_expr(step.filter.keep).fill_null(False)
+            except Exception as exc:
+                raise TransformError(
+                    f"cannot compile SQL condition {step.filter.keep!r}: {exc}",
+                    where=Where(key=self._key(i, "filter.keep")),
+                    hint="write a SQL condition, e.g. state IN ('CA', 'NY')",
+                ) from None
+            rule = step.filter.name or f"filter: {step.filter.keep}"
+
+            def run_filter(d: pl.DataFrame) -> pl.DataFrame:
+                kept = d.filter(keep)
+                self._count(rule, d.height - kept.height)
+                return kept
+
+            return "filter", run_filter
+        if isinstance(step, DedupeStep):
+            seen = SeenKeys()
+            keys = step.dedupe.keys
+            rule = "dedupe: " + ", ".join(keys)
+
+            def run_dedupe(d: pl.DataFrame) -> pl.DataFrame:
+                kept = d.filter(seen.first_time(d, keys))
+                self._count(rule, d.height - kept.height)
+                return kept
+
+            return "dedupe", run_dedupe
+        raise TransformError(f"unknown step {step!r}")  # pragma: no cover
+
+    def _count(self, rule: str, n: int) -> None:
+        if n:
+            self.filtered[rule] = self.filtered.get(rule, 0) + n
+
+    def _check(self) -> None:
+        """Run every step on an empty frame: unknown columns fail now, not mid-load."""
+        empty = pl.DataFrame(schema={**dict.fromkeys(self.columns, pl.String), LINE: pl.Int64})
+        empty = with_reasons(empty)
+        saved = dict(self.filtered)
+        for i, (kind, fn) in enumerate(self._steps):
+            try:
+                empty = fn(empty)
+            except pl.exceptions.PolarsError as exc:
+                raise TransformError(
+                    f"step {kind} cannot run: {str(exc).splitlines()[0]}",
+                    where=Where(key=self._key(i, kind)),
+                    hint="columns available: " + ", ".join(self.columns),
+                ) from None
+        self.filtered = saved
+
+    def drop_blank(self, data: pl.DataFrame, fields: list[str]) -> pl.DataFrame:
+        """Rows where every field is empty are filtered by the ``blank_row`` rule."""
+        if not self.pipeline.skip_blank_rows or not fields:
+            return data
+        blank = pl.all_horizontal(pl.col(fields).is_null())
+        kept = data.filter(~blank)
+        self._count(BLANK_ROW, data.height - kept.height)
+        return kept
+
+    def run(self, data: pl.DataFrame) -> pl.DataFrame:
+        data = with_reasons(data)
+        for kind, fn in self._steps:
+            try:
+                data = fn(data)
+            except pl.exceptions.PolarsError as exc:
+                raise TransformError(
+                    f"step {kind} failed: {str(exc).splitlines()[0]}",
+                    hint="check the step's columns and expressions",
+                ) from None
+        return data

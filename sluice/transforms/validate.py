@@ -1,0 +1,174 @@
+"""Validation: cast to the declared types and check every rule, vectorised.
+
+Each rule is a Polars expression that yields a readable reason or null; a row with any
+reason is quarantined with all of them, the rest go on to the destination. ``unique``
+(and the table's keys under ``merge``) hold across the batches of a stream.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+import polars as pl
+
+from sluice.batch import LINE
+from sluice.config import ColumnConfig, TableConfig
+from sluice.schema import POLARS_TYPES
+from sluice.transforms.cast import cast
+from sluice.transforms.steps import REASONS, SeenKeys, add_reasons, with_reasons
+
+
+def _bound(value: float | str, to: str) -> object:
+    if to == "date" and isinstance(value, str):
+        return date.fromisoformat(value)
+    if to == "datetime" and isinstance(value, str):
+        return datetime.fromisoformat(value)
+    return value
+
+
+def _shown(col: pl.Expr) -> pl.Expr:
+    return col.cast(pl.String)
+
+
+def rule_checks(name: str, spec: ColumnConfig, value: pl.Expr) -> list[tuple[pl.Expr, pl.Expr]]:
+    """(failed, reason) per declared rule of a column; ``failed`` is never null."""
+    out: list[tuple[pl.Expr, pl.Expr]] = []
+
+    def check(failed: pl.Expr, *parts: pl.Expr | str) -> None:
+        text = pl.concat_str([p if isinstance(p, pl.Expr) else pl.lit(p) for p in parts])
+        failed = failed.fill_null(False)
+        out.append((failed, pl.when(failed).then(text).otherwise(None)))
+
+    if spec.required:
+        check(value.is_null(), f"{name}: required but empty")
+    if spec.regex is not None:
+        check(
+            value.is_not_null() & ~_shown(value).str.contains(spec.regex),
+            f"{name}: '",
+            _shown(value),
+            f"' does not match {spec.regex}",
+        )
+    if spec.min is not None:
+        low = pl.lit(_bound(spec.min, spec.type))
+        check(value < low, f"{name}: ", _shown(value), f" is below the minimum {spec.min}")
+    if spec.max is not None:
+        high = pl.lit(_bound(spec.max, spec.type))
+        check(value > high, f"{name}: ", _shown(value), f" is above the maximum {spec.max}")
+    if spec.accepted is not None:
+        allowed = pl.Series([str(a) for a in spec.accepted])
+        shown = ", ".join(str(a) for a in spec.accepted)
+        check(
+            value.is_not_null() & ~_shown(value).is_in(allowed.implode()),
+            f"{name}: '",
+            _shown(value),
+            f"' is not one of: {shown}",
+        )
+    return out
+
+
+_BAD = "_bad"
+
+
+@dataclass
+class Validator:
+    table: TableConfig
+    #: columns added by schema evolution: nullable text, no rules
+    extra: list[str] = field(default_factory=list)
+    #: under `merge`, the table's keys must be unique within a load
+    unique_keys: bool = False
+    _seen: dict[str, SeenKeys] = field(default_factory=dict)
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.table.columns) + self.extra
+
+    def _reasons(self, schema: pl.Schema) -> list[pl.Expr]:
+        """One reason text (or null) per column cast and per rule."""
+        reasons: list[pl.Expr] = []
+        for name, spec in self.table.columns.items():
+            value, cast_reason = cast(name, schema[name], spec.type, spec.formats)
+            reasons.append(cast_reason)
+            for _, reason in rule_checks(name, spec, value):
+                # A value that failed its cast is reported once, not again as "required".
+                reasons.append(pl.when(cast_reason.is_null()).then(reason))
+        return reasons
+
+    def run(self, data: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """(good rows, typed, in table order; bad rows: ``_line`` and ``_reasons``).
+
+        Most rows are good, so the pass over every row only casts each column once
+        and computes one boolean per rule on the typed values. Reason texts are built
+        afterwards, for the bad rows only.
+        """
+        data = with_reasons(data)
+        casts: list[pl.Expr] = []
+        fails: list[pl.Expr] = [pl.col(REASONS).list.len() > 0]
+        finals: list[pl.Expr] = []
+        for i, (name, spec) in enumerate(self.table.columns.items()):
+            source = data.schema[name]
+            if spec.type == "string" and source == pl.String:
+                typed = pl.col(name)
+            else:
+                tmp = f"__typed_{i}"
+                casts.append(cast(name, source, spec.type, spec.formats)[0].alias(tmp))
+                fails.append(pl.col(name).is_not_null() & pl.col(tmp).is_null())
+                typed = pl.col(tmp)
+            fails += [failed for failed, _ in rule_checks(name, spec, typed)]
+            finals.append(typed.alias(name))
+        out = (
+            data.lazy()
+            .with_columns(casts)
+            .with_columns(pl.any_horizontal(fails).alias(_BAD))
+            .select(*finals, *(pl.col(c) for c in self.extra), pl.col(LINE), pl.col(_BAD))
+            .collect()
+        )
+        good = out.filter(~pl.col(_BAD))
+        good, duplicates = self._uniques(good)
+        bad_lines = out.filter(pl.col(_BAD)).get_column(LINE)
+        bad = data.filter(pl.col(LINE).is_in(bad_lines.implode()))
+        explained = add_reasons(bad, self._reasons(data.schema)) if bad.height else bad
+        bad_rows = pl.concat([explained.select(LINE, REASONS), *duplicates]).sort(LINE)
+        good = good.select(
+            [
+                *(pl.col(c) for c in self.table.columns),
+                *(pl.col(c).cast(pl.String) for c in self.extra),
+                pl.col(LINE),
+            ]
+        )
+        return good, bad_rows
+
+    def _uniques(self, good: pl.DataFrame) -> tuple[pl.DataFrame, list[pl.DataFrame]]:
+        """Drop repeated keys from the good rows; return them as (line, reasons) frames."""
+        checks = [[n] for n, c in self.table.columns.items() if c.unique]
+        if self.unique_keys and self.table.keys and self.table.keys not in checks:
+            checks.append(list(self.table.keys))
+        found: list[pl.DataFrame] = []
+        for keys in checks:
+            label = ", ".join(keys)
+            # Only rows that are otherwise good claim a key: a broken row must not
+            # push a later, good row with the same key into quarantine.
+            fresh = self._seen.setdefault(label, SeenKeys()).first_time(good, keys)
+            if fresh.all():
+                continue
+            shown = pl.concat_str([pl.col(k).cast(pl.String) for k in keys], separator=", ")
+            found.append(
+                good.filter(~fresh).select(
+                    LINE,
+                    pl.concat_list(
+                        pl.concat_str(
+                            [
+                                pl.lit(f"{label}: duplicate value '"),
+                                shown,
+                                pl.lit("' (the first one was kept)"),
+                            ]
+                        )
+                    ).alias(REASONS),
+                )
+            )
+            good = good.filter(fresh)
+        return good, found
+
+
+def target_dtypes(table: TableConfig) -> dict[str, pl.DataType]:
+    return {n: POLARS_TYPES[c.type] for n, c in table.columns.items()}

@@ -1,0 +1,127 @@
+"""Shared fixtures: a fresh PostgreSQL schema per test, and project folders in tmp_path.
+
+Tests that need PostgreSQL skip with a reason when it is not reachable, and fail
+instead when SLUICE_REQUIRE_SERVICES=1 (as `.ci/run` sets).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import textwrap
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+PG_BASE = os.environ.get("SLUICE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _service_missing(reason: str) -> None:
+    if os.environ.get("SLUICE_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{reason} (SLUICE_REQUIRE_SERVICES=1, so this is a failure)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def pg_admin() -> Iterator[object]:
+    psycopg = pytest.importorskip("psycopg")
+    try:
+        conn = psycopg.connect(PG_BASE, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        _service_missing(f"PostgreSQL not reachable at {PG_BASE}: {exc}")
+    yield conn
+    conn.close()
+
+
+@pytest.fixture
+def pg_url(pg_admin: object) -> Iterator[str]:
+    """A URL whose search_path is a fresh schema, dropped after the test."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    pg_admin.execute(f'CREATE SCHEMA "{schema}"')  # type: ignore[attr-defined]
+    yield f"{PG_BASE}?options=-csearch_path%3D{schema}"
+    pg_admin.execute(f'DROP SCHEMA "{schema}" CASCADE')  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def pg_schema(pg_url: str) -> str:
+    return pg_url.rsplit("%3D", 1)[1]
+
+
+@pytest.fixture
+def make_project(tmp_path: Path) -> Callable[..., Path]:
+    """Write a sluice.yaml (and data files) into tmp_path; return the folder."""
+
+    def make(yaml_text: str, files: dict[str, str | bytes] | None = None) -> Path:
+        (tmp_path / "sluice.yaml").write_text(textwrap.dedent(yaml_text), encoding="utf-8")
+        for name, content in (files or {}).items():
+            path = tmp_path / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                path.write_bytes(content)
+            else:
+                path.write_text(content, encoding="utf-8")
+        return tmp_path
+
+    return make
+
+
+class Outcome:
+    """A finished run of a project in tmp_path: its report, table rows and quarantine."""
+
+    def __init__(self, project: Any, pipeline: str, report: Any) -> None:
+        self.project, self.pipeline, self.report = project, pipeline, report
+
+    @property
+    def status(self) -> str:
+        return str(self.report.status)
+
+    def counts(self, stream: str) -> Any:
+        return self.report.streams[stream].counts
+
+    def stream(self, stream: str) -> dict[str, Any]:
+        return dict(self.report.as_dict()["streams"][stream])
+
+    def warehouse(self) -> Path:
+        url = self.project.warehouse_url(self.project.pipeline(self.pipeline))
+        assert url.startswith("sqlite:///"), url
+        return Path(url[len("sqlite:///") :])
+
+    def rows(self, table: str | None = None, order_by: str = "rowid") -> list[dict[str, Any]]:
+        table = table or self.project.pipeline(self.pipeline).table.name
+        with closing(sqlite3.connect(self.warehouse())) as conn:
+            conn.row_factory = sqlite3.Row
+            cur = conn.execute(f'SELECT * FROM "{table}" ORDER BY {order_by}')
+            return [dict(r) for r in cur.fetchall()]
+
+    def table_columns(self, table: str | None = None) -> list[str]:
+        table = table or self.project.pipeline(self.pipeline).table.name
+        with closing(sqlite3.connect(self.warehouse())) as conn:
+            return [r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')]
+
+    def quarantine(self, kind: str | None = None) -> list[Any]:
+        from sluice.state.store import StateStore
+
+        store = StateStore(self.project.state_url())
+        try:
+            entries = store.quarantined(pipeline=self.pipeline, run_id=self.report.run_id)
+        finally:
+            store.close()
+        return [e for e in entries if kind is None or e.kind == kind]
+
+
+@pytest.fixture
+def run_project() -> Callable[..., Outcome]:
+    """Load the project in a folder and run one pipeline: ``run_project(path, "p")``."""
+
+    def run(path: Path, pipeline: str = "p", **kwargs: Any) -> Outcome:
+        from sluice.config import load_project
+        from sluice.engine import run_pipeline
+
+        project = load_project(path)
+        return Outcome(project, pipeline, run_pipeline(project, pipeline, **kwargs))
+
+    return run

@@ -1,0 +1,176 @@
+"""Write modes, markers, identifiers and types against real SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import polars as pl
+import pytest
+import sqlalchemy as sa
+
+from sluice.destinations import LoadMeta, connect
+from sluice.destinations.sql import SqlDestination
+from sluice.schema import ColumnSpec, TableSpec
+
+SPEC = TableSpec("people", [ColumnSpec("id", "integer"), ColumnSpec("name", "string")], ["id"])
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'w.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def dest(url: str) -> Iterator[SqlDestination]:
+    d = connect(url)
+    assert isinstance(d, SqlDestination)
+    yield d
+    d.close()
+
+
+def frame(*rows: tuple[int, str | None]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema={"id": pl.Int64, "name": pl.String}, orient="row")
+
+
+def rows(dest: SqlDestination, relation: str = "people") -> list[tuple[object, ...]]:
+    with dest.engine.connect() as c:
+        q = f"SELECT id, name FROM {dest.quote(relation)} ORDER BY id"
+        return [tuple(r) for r in c.execute(sa.text(q))]
+
+
+def test_append_adds_rows_and_marker_makes_reload_a_no_op(dest: SqlDestination) -> None:
+    dest.prepare(SPEC, "append")
+    first = dest.load(SPEC, "append", "k1", [frame((1, "a")), frame((2, "b"))])
+    assert (first.rows, first.already_loaded) == (2, False)
+    again = dest.load(SPEC, "append", "k1", [frame((3, "c"))])
+    assert again.already_loaded and again.rows == 2
+    dest.load(SPEC, "append", "k2", [frame((3, "c"))])
+    assert rows(dest) == [(1, "a"), (2, "b"), (3, "c")]
+    assert dest.is_loaded("k1") and not dest.is_loaded("nope")
+
+
+def test_replace_swaps_the_table_and_readers_never_see_half(dest: SqlDestination) -> None:
+    dest.prepare(SPEC, "replace")
+    dest.load(SPEC, "replace", "r1", [frame((1, "old")), frame((2, "old"))])
+    seen: list[list[tuple[object, ...]]] = []
+    loading = threading.Event()
+
+    def slow() -> Iterator[pl.DataFrame]:
+        yield frame((10, "new"))
+        loading.set()
+        time.sleep(0.6)  # a reader looks while the load is open
+        yield frame((11, "new"))
+
+    def reader() -> None:
+        loading.wait(5)
+        seen.append(rows(dest))
+
+    t = threading.Thread(target=reader)
+    t.start()
+    dest.load(SPEC, "replace", "r2", slow())
+    t.join(10)
+    assert seen == [[(1, "old"), (2, "old")]]
+    assert rows(dest) == [(10, "new"), (11, "new")]
+
+
+def test_merge_upserts_on_keys_and_is_idempotent(dest: SqlDestination) -> None:
+    dest.prepare(SPEC, "merge")
+    dest.load(SPEC, "merge", "m1", [frame((1, "a"), (2, "b"))])
+    dest.load(SPEC, "merge", "m2", [frame((2, "B"), (3, "c"))])
+    dest.load(SPEC, "merge", "m3", [frame((2, "B"), (3, "c"))])
+    assert rows(dest) == [(1, "a"), (2, "B"), (3, "c")]
+
+
+def test_snapshot_keeps_loads_and_latest_view_shows_newest_per_source(
+    dest: SqlDestination,
+) -> None:
+    dest.prepare(SPEC, "snapshot")
+    now = datetime.now(UTC)
+    dest.load(SPEC, "snapshot", "s1", [frame((1, "a1"), (2, "a1"))], LoadMeta(1, "a", now))
+    dest.load(SPEC, "snapshot", "s2", [frame((1, "b1"))], LoadMeta(2, "b", now))
+    dest.load(SPEC, "snapshot", "s3", [frame((3, "a3"))], LoadMeta(3, "a", now))
+    assert len(rows(dest)) == 4
+    assert rows(dest, "people_latest") == [(1, "b1"), (3, "a3")]
+    with dest.engine.connect() as c:
+        got = c.execute(sa.text('SELECT "_source", "_load_id" FROM people ORDER BY 2, 1')).all()
+    assert [tuple(r) for r in got] == [("a", 1), ("a", 1), ("b", 2), ("a", 3)]
+
+
+def test_prepare_adds_new_columns(dest: SqlDestination) -> None:
+    dest.prepare(SPEC, "append")
+    wider = TableSpec("people", [*SPEC.columns, ColumnSpec("email", "string")], ["id"])
+    assert dest.prepare(wider, "append") == ["email"]
+    assert dest.prepare(wider, "append") == []
+    dest.load(wider, "append", "w", [frame((1, "a")).with_columns(email=pl.lit("x@y.z"))])
+    with dest.engine.connect() as c:
+        assert c.execute(sa.text("SELECT email FROM people")).scalar_one() == "x@y.z"
+
+
+def test_hostile_identifiers_and_values_cannot_inject_sql(dest: SqlDestination) -> None:
+    evil = 'x"; drop table people; --'
+    spec = TableSpec("people", [ColumnSpec(evil, "string"), ColumnSpec("id", "integer")])
+    dest.prepare(spec, "append")
+    data = pl.DataFrame(
+        {evil: ["'); DROP TABLE people; --", 'a "quoted", value\n2nd line'], "id": [1, 2]}
+    )
+    dest.load(spec, "append", "evil", [data])
+    with dest.engine.connect() as c:
+        got = c.execute(sa.text(f"SELECT {dest.quote(evil)} FROM people ORDER BY id")).scalars()
+        assert list(got) == ["'); DROP TABLE people; --", 'a "quoted", value\n2nd line']
+
+
+def test_types_round_trip(dest: SqlDestination) -> None:
+    spec = TableSpec(
+        "typed",
+        [
+            ColumnSpec("d", "date"),
+            ColumnSpec("t", "datetime"),
+            ColumnSpec("n", "decimal"),
+            ColumnSpec("b", "boolean"),
+            ColumnSpec("i", "integer"),
+            ColumnSpec("s", "string"),
+            ColumnSpec("f", "float"),
+        ],
+    )
+    dest.prepare(spec, "append")
+    ts = datetime(2024, 2, 29, 13, 45, 6, tzinfo=UTC)
+    data = pl.DataFrame(
+        {
+            "d": [date(2024, 2, 29), None],
+            "t": [ts, None],
+            "n": [Decimal("1234.500000"), None],
+            "b": [True, False],
+            "i": [2**40, None],
+            "s": ["", None],
+            "f": [1.5, None],
+        },
+        schema={
+            "d": pl.Date,
+            "t": pl.Datetime("us", "UTC"),
+            "n": pl.Decimal(38, 6),
+            "b": pl.Boolean,
+            "i": pl.Int64,
+            "s": pl.String,
+            "f": pl.Float64,
+        },
+    )
+    dest.load(spec, "append", "types", [data])
+    with dest.engine.connect() as c:
+        got = c.execute(
+            sa.text("SELECT d, t, n, b, i, s, f FROM typed ORDER BY i NULLS LAST")
+        ).all()
+    first, second = got
+    assert str(first[0]) == "2024-02-29"
+    assert str(first[1]).startswith("2024-02-29 13:45:06")
+    assert Decimal(str(first[2])) == Decimal("1234.5")
+    assert bool(first[3]) is True and first[4] == 2**40
+    assert first[5] == ""  # an empty string stays empty, not NULL
+    assert second[5] is None and second[0] is None and second[4] is None
+    assert first[6] == 1.5

@@ -1,0 +1,237 @@
+"""Validation rules: type, required, unique, regex, range, accepted; every reason kept."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import polars as pl
+import pytest
+
+from sluice.batch import LINE
+from sluice.config import TableConfig
+from sluice.transforms import Validator
+
+
+def validator(
+    columns: dict[str, object], keys: list[str] | None = None, unique_keys: bool = False
+) -> Validator:
+    table = TableConfig.model_validate({"name": "t", "columns": columns, "keys": keys or []})
+    return Validator(table, unique_keys=unique_keys)
+
+
+def text_frame(**cols: list[str | None]) -> pl.DataFrame:
+    n = len(next(iter(cols.values())))
+    data = {k: pl.Series(k, v, dtype=pl.String) for k, v in cols.items()}
+    return pl.DataFrame({**data, LINE: list(range(2, n + 2))})
+
+
+def reasons_by_line(bad: pl.DataFrame) -> dict[int, list[str]]:
+    return dict(
+        zip(bad.get_column(LINE).to_list(), bad.get_column("_reasons").to_list(), strict=True)
+    )
+
+
+@pytest.mark.parametrize(
+    ("type_", "good", "bad"),
+    [
+        ("integer", [("42", 42), ("1,200", 1200), ("-3", -3), ("12.0", 12)], ["12.5", "x", "1e"]),
+        ("float", [("1.5", 1.5), ("-2", -2.0), ("3,000.25", 3000.25)], ["abc"]),
+        ("decimal", [("10.25", Decimal("10.25"))], ["ten"]),
+        ("boolean", [("yes", True), ("N", False), ("TRUE", True), ("0", False)], ["maybe"]),
+        ("date", [("2024-02-29", date(2024, 2, 29))], ["2023-02-29", "29/02/2024"]),
+    ],
+)
+def test_type_casts_and_reasons(type_: str, good: list[tuple[str, object]], bad: list[str]) -> None:
+    v = validator({"x": type_})
+    inputs = [g for g, _ in good] + bad + [None]
+    ok, rejected = v.run(text_frame(x=inputs))
+    assert ok.get_column("x").to_list() == [expected for _, expected in good] + [None]
+    assert reasons_by_line(rejected) == {
+        2 + len(good) + i: [
+            f"x: '{b}' is not a valid {type_}"
+            + (" (formats tried: %Y-%m-%d)" if type_ == "date" else "")
+        ]
+        for i, b in enumerate(bad)
+    }
+
+
+def test_required_counts_null_but_not_a_failed_cast_twice() -> None:
+    v = validator({"n": {"type": "integer", "required": True}})
+    ok, bad = v.run(text_frame(n=["1", None, "x"]))
+    assert ok.get_column("n").to_list() == [1]
+    assert reasons_by_line(bad) == {
+        3: ["n: required but empty"],
+        4: ["n: 'x' is not a valid integer"],
+    }
+
+
+def test_regex() -> None:
+    v = validator({"zip": {"type": "string", "regex": r"^\d{5}$"}})
+    ok, bad = v.run(text_frame(zip=["02134", "2134", None, "021345"]))
+    assert ok.get_column("zip").to_list() == ["02134", None]
+    assert reasons_by_line(bad) == {
+        3: [r"zip: '2134' does not match ^\d{5}$"],
+        5: [r"zip: '021345' does not match ^\d{5}$"],
+    }
+
+
+def test_range_numbers() -> None:
+    v = validator(
+        {"n": {"type": "integer", "min": 0, "max": 500}, "f": {"type": "float", "min": 0.5}}
+    )
+    ok, bad = v.run(text_frame(n=["0", "500", "-1", "501"], f=["0.5", "1", "2", "0.4"]))
+    assert ok.get_column("n").to_list() == [0, 500]
+    assert reasons_by_line(bad) == {
+        4: ["n: -1 is below the minimum 0"],
+        5: ["n: 501 is above the maximum 500", "f: 0.4 is below the minimum 0.5"],
+    }
+
+
+def test_range_dates() -> None:
+    v = validator({"d": {"type": "date", "min": "2000-01-01", "max": "2025-12-31"}})
+    ok, bad = v.run(text_frame(d=["2000-01-01", "1999-12-31", "2026-01-01", "2025-12-31"]))
+    assert ok.get_column("d").to_list() == [date(2000, 1, 1), date(2025, 12, 31)]
+    assert reasons_by_line(bad) == {
+        3: ["d: 1999-12-31 is below the minimum 2000-01-01"],
+        4: ["d: 2026-01-01 is above the maximum 2025-12-31"],
+    }
+
+
+def test_accepted_strings_and_numbers() -> None:
+    v = validator(
+        {
+            "s": {"type": "string", "accepted": ["active", "pending"]},
+            "n": {"type": "integer", "accepted": [1, 2, 3]},
+        }
+    )
+    ok, bad = v.run(text_frame(s=["active", "Active", None], n=["2", "4", "3"]))
+    assert ok.rows() == [("active", 2, 2), (None, 3, 4)]  # an empty value is not checked
+    assert reasons_by_line(bad) == {
+        3: ["s: 'Active' is not one of: active, pending", "n: '4' is not one of: 1, 2, 3"],
+    }
+    assert ok.columns == ["s", "n", LINE]
+
+
+def test_unique_across_batches_keeps_the_first_good_row() -> None:
+    v = validator({"id": {"type": "integer", "unique": True}, "d": "date"})
+    ok1, bad1 = v.run(text_frame(id=["1", "2", "1"], d=["2024-01-01", "bad", "2024-01-02"]))
+    # the row with a bad date does not claim id 2
+    assert ok1.get_column("id").to_list() == [1]
+    assert reasons_by_line(bad1) == {
+        3: ["d: 'bad' is not a valid date (formats tried: %Y-%m-%d)"],
+        4: ["id: duplicate value '1' (the first one was kept)"],
+    }
+    ok2, bad2 = v.run(
+        text_frame(id=["2", "1"], d=["2024-01-03", None]).with_columns(pl.Series(LINE, [10, 11]))
+    )
+    assert ok2.get_column("id").to_list() == [2]
+    assert reasons_by_line(bad2) == {11: ["id: duplicate value '1' (the first one was kept)"]}
+
+
+def test_merge_keys_are_unique_within_a_load() -> None:
+    v = validator({"a": "string", "b": "integer"}, keys=["a", "b"], unique_keys=True)
+    ok, bad = v.run(text_frame(a=["x", "x", "x"], b=["1", "2", "1"]))
+    assert ok.rows() == [("x", 1, 2), ("x", 2, 3)]
+    assert reasons_by_line(bad) == {4: ["a, b: duplicate value 'x, 1' (the first one was kept)"]}
+
+
+def test_a_row_failing_several_rules_carries_every_reason() -> None:
+    v = validator(
+        {
+            "id": {"type": "string", "required": True, "regex": "^[0-9]+$"},
+            "state": {"type": "string", "regex": "^[A-Z]{2}$", "accepted": ["CA", "NY"]},
+            "n": {"type": "integer", "max": 10},
+            "d": {"type": "date", "required": True},
+        }
+    )
+    ok, bad = v.run(text_frame(id=["abc"], state=["texas"], n=["11"], d=["31/12/2024"]))
+    assert ok.height == 0
+    assert reasons_by_line(bad) == {
+        2: [
+            "id: 'abc' does not match ^[0-9]+$",
+            "state: 'texas' does not match ^[A-Z]{2}$",
+            "state: 'texas' is not one of: CA, NY",
+            "n: 11 is above the maximum 10",
+            "d: '31/12/2024' is not a valid date (formats tried: %Y-%m-%d)",
+        ]
+    }
+
+
+def test_several_date_formats_for_one_column() -> None:
+    v = validator({"d": {"type": "date", "formats": ["%Y-%m-%d", "%m/%d/%Y", "%d %b %Y"]}})
+    ok, bad = v.run(
+        text_frame(
+            d=["2024-03-01", "03/02/2024", "3 Apr 2024", " 2024-05-06 ", "13/01/2024", "2024/01/01"]
+        )
+    )
+    assert ok.get_column("d").to_list() == [
+        date(2024, 3, 1),
+        date(2024, 3, 2),
+        date(2024, 4, 3),
+        date(2024, 5, 6),
+    ]
+    assert reasons_by_line(bad) == {
+        6: ["d: '13/01/2024' is not a valid date (formats tried: %Y-%m-%d, %m/%d/%Y, %d %b %Y)"],
+        7: ["d: '2024/01/01' is not a valid date (formats tried: %Y-%m-%d, %m/%d/%Y, %d %b %Y)"],
+    }
+
+
+def test_datetime_formats_are_utc() -> None:
+    v = validator({"t": "datetime"})
+    ok, bad = v.run(text_frame(t=["2024-01-02T03:04:05+02:00", "2024-01-02 03:04:05", "nope"]))
+    got = [x.isoformat() for x in ok.get_column("t").to_list()]
+    assert got == ["2024-01-02T01:04:05+00:00", "2024-01-02T03:04:05+00:00"]
+    assert list(reasons_by_line(bad)) == [4]
+
+
+# --------------------------------------------------------------------------- full run
+
+RUN = """
+pipelines:
+  p:
+    sources:
+      s: {type: file, path: data/*.csv}
+    table:
+      name: leads
+      columns:
+        license: {type: string, required: true, unique: true, regex: '^\\d{5}$'}
+        status: {type: string, accepted: [active, expired]}
+        capacity: {type: integer, min: 0, max: 500}
+        since: {type: date, formats: ['%Y-%m-%d', '%m/%d/%Y'], min: '1990-01-01'}
+"""
+
+
+def test_run_quarantines_with_every_reason(make_project, run_project) -> None:
+    content = (
+        "license,status,capacity,since\n"
+        "00123,active,10,2001-02-03\n"  # 2 ok
+        "00124,expired,20,02/03/2004\n"  # 3 ok, second date format
+        "00123,active,5,2001-01-01\n"  # 4 duplicate license
+        "12,gone,-1,1989-12-31\n"  # 5 four reasons
+        ",active,ten,someday\n"  # 6 three reasons
+    )
+    out = run_project(make_project(RUN, {"data/a.csv": content}))
+    c = out.counts("s")
+    assert (c.read, c.loaded, c.quarantined, c.filtered) == (5, 2, 3, 0)
+    assert out.rows() == [
+        {"license": "00123", "status": "active", "capacity": 10, "since": "2001-02-03"},
+        {"license": "00124", "status": "expired", "capacity": 20, "since": "2004-02-03"},
+    ]
+    got = {e.line: e.reasons for e in out.quarantine("row")}
+    assert got == {
+        4: ["license: duplicate value '00123' (the first one was kept)"],
+        5: [
+            r"license: '12' does not match ^\d{5}$",
+            "status: 'gone' is not one of: active, expired",
+            "capacity: -1 is below the minimum 0",
+            "since: 1989-12-31 is below the minimum 1990-01-01",
+        ],
+        6: [
+            "license: required but empty",
+            "capacity: 'ten' is not a valid integer",
+            "since: 'someday' is not a valid date (formats tried: %Y-%m-%d, %m/%d/%Y)",
+        ],
+    }
+    payload = {e.line: e.payload for e in out.quarantine("row")}[5]
+    assert payload == {"license": "12", "status": "gone", "capacity": "-1", "since": "1989-12-31"}
