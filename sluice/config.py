@@ -157,7 +157,7 @@ class FileSourceConfig(Model):
     ignore: list[str] = Field(default_factory=list, description="headers not loaded on purpose")
     drift: Literal["quarantine", "evolve", "fail"] = "quarantine"
     max_unzipped_bytes: int = Field(default=2 * 1024**3, gt=0)
-    batch_bytes: int = Field(default=8 * 1024**2, ge=4096)
+    batch_bytes: int = Field(default=4 * 1024**2, ge=4096)
 
     @property
     def paths(self) -> list[str]:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import os
+import sys
+
 import typer
 
 from sluice.cli import project, quarantine, runs
@@ -24,4 +29,18 @@ app.add_typer(quarantine.app, name="quarantine")
 
 
 def main() -> None:
-    app()
+    # The imported modules live for the whole process: freezing them keeps the cyclic
+    # GC from re-walking them during a run.
+    gc.freeze()
+    code = 0
+    try:
+        app()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    # Every command has closed its connections and written its output by now; skipping
+    # interpreter teardown (freeing Polars, Arrow and SQLAlchemy) saves ~0.4 s per call.
+    for stream in (sys.stdout, sys.stderr):
+        # A closed pipe (`sluice runs | head`): nothing left to say.
+        with contextlib.suppress(OSError):
+            stream.flush()
+    os._exit(code)

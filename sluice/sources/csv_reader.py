@@ -76,7 +76,10 @@ class _LineTracker:
     def on_invalid(self, number: int, text: str) -> None:
         self.pending.append((number, text))
 
-    def assign(self, data: pl.DataFrame) -> tuple[np.ndarray, list[tuple[int, str, int]]]:
+    def assign(
+        self, data: pl.DataFrame, text_cols: list[str]
+    ) -> tuple[np.ndarray, list[tuple[int, str, int]]]:
+        """Line numbers of ``data``'s rows; ``text_cols``: the columns that may hold newlines."""
         n = data.height
         self.pending.sort()
         # Valid rows take the record numbers the rejected rows did not.
@@ -100,7 +103,6 @@ class _LineTracker:
             last = max(num for num, _ in consumed)
         self.next_record = last + 1
 
-        text_cols = [c for c, t in data.schema.items() if t == pl.String]
         if text_cols:
             nl = (
                 data.select(
@@ -181,8 +183,8 @@ def read_csv(
             quoted_strings_can_be_null=True,
         )
 
-        def emit(data: pl.DataFrame) -> Batch:
-            lines, rejected = tracker.assign(data)
+        def emit(data: pl.DataFrame, multiline: list[str]) -> Batch:
+            lines, rejected = tracker.assign(data, multiline)
             rejects = [
                 Reject(line, text, f"row has {_fields(text, opts)} fields, the header has {width}")
                 for line, text, _ in rejected
@@ -199,12 +201,12 @@ def read_csv(
                     pending.append(record_batch)
                     size += record_batch.nbytes
                     if size >= block_size:
-                        yield emit(_frame(pending, headers))
+                        yield emit(*_frame(pending, headers))
                         pending, size = [], 0
                 if pending:
-                    yield emit(_frame(pending, headers))
+                    yield emit(*_frame(pending, headers))
                 if tracker.pending:  # rejected rows after the last good one
-                    yield emit(pl.DataFrame(schema=dict.fromkeys(headers, pl.String)))
+                    yield emit(pl.DataFrame(schema=dict.fromkeys(headers, pl.String)), [])
             except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
                 msg = str(exc).split("\n")[0]
                 hint = "check csv.delimiter and csv.quote in the source's settings"
@@ -225,10 +227,21 @@ def read_csv(
     return headers, batches
 
 
-def _frame(batches: list[pa.RecordBatch], headers: list[str]) -> pl.DataFrame:
+def _frame(batches: list[pa.RecordBatch], headers: list[str]) -> tuple[pl.DataFrame, list[str]]:
+    """The batches as one frame, and the columns whose text holds a newline somewhere."""
     data = pl.DataFrame(pl.from_arrow(pa.Table.from_batches(batches)))
     data.columns = headers
-    return data.rechunk()
+    return data.rechunk(), [h for i, h in enumerate(headers) if _has_newline(batches, i)]
+
+
+def _has_newline(batches: list[pa.RecordBatch], column: int) -> bool:
+    # A scan of the raw value bytes is far cheaper than counting per value, and most
+    # files have no quoted newlines at all. Bytes outside a slice only cost a recount.
+    for batch in batches:
+        data = batch.column(column).buffers()[2]
+        if data is not None and (np.frombuffer(data, dtype=np.uint8) == 10).any():
+            return True
+    return False
 
 
 def _fields(text: str, opts: CsvOptions) -> int:

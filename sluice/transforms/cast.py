@@ -7,6 +7,8 @@ could not be converted, for the row's quarantine entry.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import polars as pl
 
 from sluice.schema import POLARS_TYPES
@@ -25,11 +27,33 @@ TRUE = ["true", "t", "yes", "y", "1"]
 FALSE = ["false", "f", "no", "n", "0"]
 
 
-def _datetime(text: pl.Expr, fmt: str) -> pl.Expr:
+def _date(text: pl.Series, fmt: str) -> pl.Series:
+    return text.str.strptime(pl.Date, fmt, strict=False, exact=True)
+
+
+def _datetime(text: pl.Series, fmt: str) -> pl.Series:
     if "%z" in fmt:
         return text.str.strptime(pl.Datetime("us", "UTC"), fmt, strict=False, exact=True)
     naive = text.str.strptime(pl.Datetime("us"), fmt, strict=False, exact=True)
     return naive.dt.replace_time_zone("UTC")
+
+
+def _first_format(
+    text: pl.Series, formats: list[str], parse: Callable[[pl.Series, str], pl.Series]
+) -> pl.Series:
+    """Each value parsed with the first format that fits it.
+
+    A later format only sees the values the earlier ones left unparsed: a column in one
+    format costs one parse, where trying every format on every value cost one per format.
+    """
+    out = parse(text, formats[0])
+    for fmt in formats[1:]:
+        todo = out.is_null() & text.is_not_null()
+        if not todo.any():
+            break
+        rest = parse(text.filter(todo), fmt)
+        out = out.scatter(todo.arg_true(), rest)
+    return out
 
 
 def cast_value(
@@ -53,11 +77,13 @@ def cast_value(
         return expr
     if to == "date":
         fmts = formats or DEFAULT_FORMATS["date"]
-        parsed = [text.str.strptime(pl.Date, f, strict=False, exact=True) for f in fmts]
-        return pl.coalesce(parsed) if len(parsed) > 1 else parsed[0]
+        if len(fmts) == 1:
+            return text.str.strptime(pl.Date, fmts[0], strict=False, exact=True)
+        return text.map_batches(lambda s: _first_format(s, fmts, _date), return_dtype=pl.Date)
     if to == "datetime":
         fmts = formats or DEFAULT_FORMATS["datetime"]
-        return pl.coalesce([_datetime(text, f) for f in fmts])
+        dtype = pl.Datetime("us", "UTC")
+        return text.map_batches(lambda s: _first_format(s, fmts, _datetime), return_dtype=dtype)
     if to == "boolean":
         lower = text.str.to_lowercase()
         return (
@@ -68,10 +94,10 @@ def cast_value(
             .otherwise(None)
         )
     if to == "integer":
-        # "1,200" and "12.0" are common in exports; "12.5" is not an integer.
-        clean = text.str.replace_all(",", "", literal=True)
-        as_float = clean.cast(pl.Float64, strict=False)
-        return pl.when(as_float == as_float.floor()).then(as_float).otherwise(None).cast(pl.Int64)
+        # "1,200" and "12.0" are common in exports; "12.5" is not an integer. Parsed as
+        # text, not through a float, so integers past 2**53 stay exact.
+        clean = text.str.replace_all(",", "", literal=True).str.replace(r"\.0*$", "")
+        return clean.cast(pl.Int64, strict=False)
     if to in ("float", "decimal"):
         return text.str.replace_all(",", "", literal=True).cast(target, strict=False)
     raise ValueError(f"unknown type {to}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 import polars as pl
 import polars.selectors as cs
 
@@ -48,18 +49,50 @@ def with_reasons(data: pl.DataFrame) -> pl.DataFrame:
 
 
 class SeenKeys:
-    """Hashes of key values seen so far in a stream: bounded by the number of keys."""
+    """Hashes of key values seen so far in a stream: bounded by the number of keys.
+
+    The hashes are kept as one sorted array, so a batch is checked by binary search
+    and merged in with one memmove, instead of rebuilding a hash set of every key seen
+    so far on each batch (which made dedupe quadratic in the number of batches).
+    """
 
     def __init__(self) -> None:
-        self.seen = pl.Series("h", [], pl.UInt64)
+        self.seen = np.empty(0, dtype=np.uint64)
 
     def first_time(self, data: pl.DataFrame, keys: list[str]) -> pl.Series:
         """A mask: True where the row's key was not seen before (in earlier batches or rows)."""
         key = pl.col(keys[0]) if len(keys) == 1 else pl.struct(keys)
         h = data.select(key.hash(seed=7).alias("h")).to_series()
-        fresh = ~h.is_in(self.seen.implode()) & h.is_first_distinct()
-        self.seen = pl.concat([self.seen, h.filter(fresh)])
-        return fresh
+        first = h.is_first_distinct().to_numpy()
+        values = h.to_numpy()
+        # Sorted probes walk the seen array in order: several times faster than
+        # random ones once it is larger than the CPU cache.
+        order = np.argsort(values)
+        probes = values[order]
+        pos = np.searchsorted(self.seen, probes)
+        hit = np.zeros(len(probes), dtype=bool)
+        inside = pos < len(self.seen)
+        hit[inside] = self.seen[pos[inside]] == probes[inside]
+        known = np.empty_like(hit)
+        known[order] = hit
+        fresh = first & ~known
+        new = probes[(first & ~known)[order]]
+        self.seen = np.insert(self.seen, np.searchsorted(self.seen, new), new)
+        return pl.Series("fresh", fresh)
+
+
+class _Lazy:
+    """A column-wise step: chained into the batch's lazy query instead of run eagerly."""
+
+    def __init__(self, apply: Callable[[pl.LazyFrame], pl.LazyFrame]) -> None:
+        self.apply = apply
+
+    def __call__(self, data: pl.DataFrame) -> pl.DataFrame:
+        return self.apply(data.lazy()).collect()
+
+
+def _lazy(apply: Callable[[pl.LazyFrame], pl.LazyFrame]) -> _Lazy:
+    return _Lazy(apply)
 
 
 Compiled = Callable[[pl.DataFrame], pl.DataFrame]
@@ -85,13 +118,12 @@ class StepRunner:
             sel = cs.string() if step.trim == "all" else pl.col(step.trim)
             # A field of only spaces is empty, and empty is null (it fails `required`).
             trimmed = sel.str.strip_chars().replace("", None)
-            return "trim", lambda d: d.with_columns(trimmed)
+            return "trim", _lazy(lambda d: d.with_columns(trimmed))
         if isinstance(step, CaseStep):
             fn = {"upper": "to_uppercase", "lower": "to_lowercase", "title": "to_titlecase"}
             method = fn[step.case.to]
-            return "case", lambda d: d.with_columns(
-                getattr(pl.col(step.case.columns).str, method)()
-            )
+            cased = getattr(pl.col(step.case.columns).str, method)()
+            return "case", _lazy(lambda d: d.with_columns(cased))
         if isinstance(step, CastStep):
             a = step.cast
 
@@ -110,7 +142,7 @@ class StepRunner:
                     where=Where(key=self._key(i, "derive.sql")),
                     hint="write a SQL expression over the table's columns, e.g. upper(city)",
                 ) from None
-            return "derive", lambda d: d.with_columns(expr)
+            return "derive", _lazy(lambda d: d.with_columns(expr))
         if isinstance(step, FilterStep):
             try:
                 keep = pl.sql_expr(step.filter.keep).fill_null(False)
@@ -171,13 +203,21 @@ class StepRunner:
         return kept
 
     def run(self, data: pl.DataFrame) -> pl.DataFrame:
-        data = with_reasons(data)
-        for kind, fn in self._steps:
-            try:
-                data = fn(data)
-            except pl.exceptions.PolarsError as exc:
-                raise TransformError(
-                    f"step {kind} failed: {str(exc).splitlines()[0]}",
-                    hint="check the step's columns and expressions",
-                ) from None
-        return data
+        """Every step on ``data``; runs of column-wise steps are one lazy query."""
+        lazy = with_reasons(data).lazy()
+        pending: list[str] = []  # the steps chained into `lazy`, not yet run
+        try:
+            for kind, fn in self._steps:
+                pending.append(kind)
+                if isinstance(fn, _Lazy):
+                    lazy = fn.apply(lazy)
+                    continue
+                # filter and dedupe count what they drop: they need a frame
+                lazy = fn(lazy.collect()).lazy()
+                pending = []
+            return lazy.collect()
+        except pl.exceptions.PolarsError as exc:
+            raise TransformError(
+                f"step {' / '.join(pending)} failed: {str(exc).splitlines()[0]}",
+                hint="check the step's columns and expressions",
+            ) from None

@@ -32,10 +32,18 @@ def reasons_by_line(bad: pl.DataFrame) -> dict[int, list[str]]:
     )
 
 
+# 2**53 + 1 stays exact: integers are not parsed through a float.
+BIG = ("9007199254740993", 9007199254740993)
+
+
 @pytest.mark.parametrize(
     ("type_", "good", "bad"),
     [
-        ("integer", [("42", 42), ("1,200", 1200), ("-3", -3), ("12.0", 12)], ["12.5", "x", "1e"]),
+        (
+            "integer",
+            [("42", 42), ("1,200", 1200), ("-3", -3), ("12.0", 12), ("12.", 12), BIG],
+            ["12.5", "x", "1e", "1.0.0", "."],
+        ),
         ("float", [("1.5", 1.5), ("-2", -2.0), ("3,000.25", 3000.25)], ["abc"]),
         ("decimal", [("10.25", Decimal("10.25"))], ["ten"]),
         ("boolean", [("yes", True), ("N", False), ("TRUE", True), ("0", False)], ["maybe"]),
@@ -53,6 +61,20 @@ def test_type_casts_and_reasons(type_: str, good: list[tuple[str, object]], bad:
             + (" (formats tried: %Y-%m-%d)" if type_ == "date" else "")
         ]
         for i, b in enumerate(bad)
+    }
+
+
+def test_each_value_gets_the_first_date_format_that_fits() -> None:
+    v = validator({"d": {"type": "date", "formats": ["%Y-%m-%d", "%m/%d/%Y", "%d %b %Y"]}})
+    ok, bad = v.run(text_frame(d=["2024-01-02", "03/04/2024", "05 Jun 2024", None, "13/13/2024"]))
+    assert ok.get_column("d").to_list() == [
+        date(2024, 1, 2),
+        date(2024, 3, 4),
+        date(2024, 6, 5),
+        None,
+    ]
+    assert reasons_by_line(bad) == {
+        6: ["d: '13/13/2024' is not a valid date (formats tried: %Y-%m-%d, %m/%d/%Y, %d %b %Y)"]
     }
 
 
