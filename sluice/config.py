@@ -141,7 +141,23 @@ class CsvOptions(Model):
         return v
 
 
-class FileSourceConfig(Model):
+class MappedSource(Model):
+    """What every source shares: how its fields map onto the table, and drift policy."""
+
+    columns: dict[str, str | None] = Field(
+        default_factory=dict,
+        description="per-source override: target column -> header (null: this source lacks it)",
+    )
+    synonyms: dict[str, list[str]] = Field(default_factory=dict)
+    ignore: list[str] = Field(
+        default_factory=list,
+        description="headers or fields not loaded on purpose; globs allowed (login_*)",
+    )
+    drift: Literal["quarantine", "evolve", "fail"] = "quarantine"
+    batch_bytes: int = Field(default=4 * 1024**2, ge=4096)
+
+
+class FileSourceConfig(MappedSource):
     type: Literal["file"] = "file"
     path: str | list[str] = Field(description="path or glob, relative to the project")
     format: Literal["csv", "jsonl", "parquet"] | None = Field(
@@ -149,22 +165,135 @@ class FileSourceConfig(Model):
     )
     members: str = Field(default="*", description="glob of zip members to read")
     csv: CsvOptions = Field(default_factory=CsvOptions)
-    columns: dict[str, str | None] = Field(
-        default_factory=dict,
-        description="per-source override: target column -> header (null: this source lacks it)",
-    )
-    synonyms: dict[str, list[str]] = Field(default_factory=dict)
-    ignore: list[str] = Field(default_factory=list, description="headers not loaded on purpose")
-    drift: Literal["quarantine", "evolve", "fail"] = "quarantine"
     max_unzipped_bytes: int = Field(default=2 * 1024**3, gt=0)
-    batch_bytes: int = Field(default=4 * 1024**2, ge=4096)
 
     @property
     def paths(self) -> list[str]:
         return [self.path] if isinstance(self.path, str) else list(self.path)
 
 
-SourceConfig = FileSourceConfig
+class HttpAuth(Model):
+    """Credentials come from the environment: write ``token: ${API_TOKEN}``."""
+
+    type: Literal["bearer", "api_key", "basic"]
+    token: str | None = Field(default=None, description="bearer: the token")
+    name: str = Field(default="X-API-Key", description="api_key: header or query name")
+    value: str | None = Field(default=None, description="api_key: the key")
+    location: Literal["header", "query"] = Field(default="header", alias="in")
+    username: str | None = None
+    password: str | None = None
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _complete(self) -> HttpAuth:
+        need = {"bearer": ["token"], "api_key": ["value"], "basic": ["username", "password"]}
+        lacking = [f for f in need[self.type] if not getattr(self, f)]
+        if lacking:
+            raise ValueError(
+                f"auth type {self.type!r} needs {', '.join(lacking)} "
+                "(set it from the environment, e.g. token: ${API_TOKEN})"
+            )
+        return self
+
+
+class Paginate(Model):
+    """How to walk the pages of a list endpoint."""
+
+    style: Literal["none", "page", "offset", "cursor", "next_url", "link_header"] = "none"
+    page_param: str = "page"
+    start_page: int = 1
+    total_pages: str | None = Field(
+        default=None, description="page: path of the total page count in the body"
+    )
+    offset_param: str = "offset"
+    limit_param: str = "limit"
+    page_size: int | None = Field(
+        default=None, gt=0, description="offset: the limit sent; page: the size of a full page"
+    )
+    total: str | None = Field(default=None, description="offset: path of the record total")
+    cursor_path: str | None = Field(default=None, description="cursor: path of the next cursor")
+    cursor_param: str = "cursor"
+    next_url_path: str | None = Field(default=None, description="next_url: path of the next URL")
+    max_pages: int | None = Field(default=None, gt=0, description="stop after this many pages")
+
+    @model_validator(mode="after")
+    def _complete(self) -> Paginate:
+        if self.style == "cursor" and not self.cursor_path:
+            raise ValueError("pagination style 'cursor' needs cursor_path (e.g. meta.next)")
+        if self.style == "next_url" and not self.next_url_path:
+            raise ValueError("pagination style 'next_url' needs next_url_path (e.g. next)")
+        if self.style == "offset" and not self.page_size:
+            raise ValueError("pagination style 'offset' needs page_size (the limit sent)")
+        return self
+
+
+class FanOut(Model):
+    """For each record of the list, GET a detail endpoint (``/animals/{id}``)."""
+
+    endpoint: str = Field(description="path with {field} placeholders from the list record")
+    merge: bool = Field(default=True, description="true: detail fields over the list record")
+    records: str = Field(default="", description="path of the record in the detail body")
+
+
+class Retry(Model):
+    max_attempts: int = Field(default=8, ge=1)
+    backoff: float = Field(default=0.5, gt=0, description="seconds before the first retry")
+    max_backoff: float = Field(default=30.0, gt=0)
+
+
+class Incremental(Model):
+    """Pull only what changed: the highest ``cursor_field`` loaded is sent next time."""
+
+    cursor_field: str = Field(description="record field that grows, e.g. updated_at")
+    param: str = Field(description="query parameter that takes the saved value")
+    initial: str | None = Field(default=None, description="value sent on the first run")
+
+
+class HttpSourceConfig(MappedSource):
+    type: Literal["http"]
+    base_url: str = Field(description="e.g. ${API_URL:-http://127.0.0.1:8001}")
+    endpoint: str = Field(default="", description="path under base_url")
+    params: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(default_factory=dict)
+    auth: HttpAuth | None = None
+    records: str = Field(
+        default="", description="path of the record list in the body (a.b); empty: the body"
+    )
+    paginate: Paginate = Field(default_factory=Paginate)
+    fan_out: FanOut | None = None
+    incremental: Incremental | None = None
+    flatten: bool = Field(default=True, description="nested objects -> parent_child columns")
+    concurrency: int = Field(default=4, ge=1, description="requests in flight at the start")
+    max_concurrency: int = Field(default=32, ge=1, description="ceiling of adaptive concurrency")
+    rate_limit: float | None = Field(default=None, gt=0, description="requests per second")
+    timeout: float = Field(default=30.0, gt=0, description="seconds per request")
+    deadline: float | None = Field(default=None, gt=0, description="seconds for the whole pull")
+    retry: Retry = Field(default_factory=Retry)
+    max_records: int | None = Field(default=None, gt=0, description="stop after this many")
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError(f"base_url must start with http:// or https://, got {v!r}")
+        return v.rstrip("/")
+
+
+def _source_kind(v: Any) -> str:
+    if isinstance(v, dict):
+        return str(v.get("type", "file"))
+    return str(getattr(v, "type", "file"))
+
+
+SourceConfig = Annotated[
+    Annotated[FileSourceConfig, Tag("file")] | Annotated[HttpSourceConfig, Tag("http")],
+    Discriminator(
+        _source_kind,
+        custom_error_type="unknown_source",
+        custom_error_message="a source's type is file or http",
+    ),
+]
 
 
 # --------------------------------------------------------------------------- transforms

@@ -108,6 +108,18 @@ class SourceError(SluiceError):
     pass
 
 
+class FetchError(SourceError):
+    """A source could not be read at all (an API that keeps failing, a deadline passed).
+
+    Unlike a bad file, this is not set aside: the run fails, nothing of the pull is
+    loaded, and the next run starts it again.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.status = status
+
+
 class DriftError(SourceError):
     """A file's columns no longer match its source's mapping."""
 

@@ -8,6 +8,7 @@ before they are ever used as a column name.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -62,6 +63,19 @@ _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 def normalize_header(name: str) -> str:
     """The form headers are compared in: ``"Licensed Since"`` == ``licensed_since``."""
     return _NON_WORD.sub("_", _CAMEL.sub("_", name.strip())).strip("_").lower()
+
+
+def ignored(header: str, patterns: list[str]) -> bool:
+    """Whether ``header`` is listed in ``ignore`` (names compare normalized; globs allowed)."""
+    name = normalize_header(header)
+    for pattern in patterns:
+        if any(c in pattern for c in "*?["):
+            glob = pattern.strip().lower()
+            if fnmatch.fnmatchcase(name, glob) or fnmatch.fnmatchcase(header.lower(), glob):
+                return True
+        elif name == normalize_header(pattern):
+            return True
+    return False
 
 
 def sanitize_identifier(name: str, *, fallback: str = "column") -> str:

@@ -40,6 +40,7 @@ class StreamReport:
     files: list[dict[str, Any]] = field(default_factory=list)
     quarantined_files: list[dict[str, Any]] = field(default_factory=list)
     skipped_files: list[dict[str, Any]] = field(default_factory=list)
+    http: dict[str, Any] | None = None  # requests, retries, statuses of an API pull
     seconds: dict[str, float] = field(
         default_factory=lambda: {"extract": 0.0, "transform": 0.0, "load": 0.0}
     )
@@ -52,6 +53,8 @@ class StreamReport:
             skipped_files=self.skipped_files,
             seconds={k: round(v, 3) for k, v in self.seconds.items()},
         )
+        if self.http is not None:
+            out["http"] = self.http
         return out
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import polars as pl
 
 from sluice.batch import Batch
-from sluice.config import PipelineConfig, Project
+from sluice.config import FileSourceConfig, PipelineConfig, Project
 from sluice.dburl import redact
 from sluice.destinations import Destination, LoadMeta, LoadResult, connect
 from sluice.destinations.base import Mode
@@ -29,13 +29,14 @@ from sluice.engine.report import Counts, RunReport
 from sluice.errors import (
     ConfigError,
     DriftError,
+    FetchError,
     LoadError,
     SluiceError,
     SourceError,
     Where,
 )
 from sluice.schema import ColumnSpec, TableSpec
-from sluice.sources import Unit, create_source
+from sluice.sources import SourceContext, Unit, create_source
 from sluice.state.store import StateStore
 from sluice.transforms import MappingPlan, StepRunner, Validator, plan_mapping
 
@@ -202,12 +203,23 @@ class Runner:
 
     def _units(self, stream: str, file: str | None) -> Iterator[Unit]:
         cfg = self.pipe.sources[stream]
+        if not isinstance(cfg, FileSourceConfig):
+            if file is not None:
+                raise ConfigError(f"--file needs a file source; {stream!r} is {cfg.type}")
+            yield from create_source(stream, cfg, self.project.root, self._context(stream)).units()
+            return
         if file is not None:
             path = Path(file).resolve()
             if not path.exists():
                 raise ConfigError(f"no such file: {file}")
             cfg = cfg.model_copy(update={"path": str(path)})
         yield from create_source(stream, cfg, self.project.root).units()
+
+    def _context(self, stream: str) -> SourceContext:
+        def log(level: str, message: str, data: dict[str, Any]) -> None:
+            self.store.log(self.run_id, level, message, stream=stream, **data)
+
+        return SourceContext(log=log, cursor=self.store.cursor(self.name, stream))
 
     def _load_all(self, streams: list[str], file: str | None, full_refresh: bool) -> None:
         jobs: list[Job] = []
@@ -325,6 +337,7 @@ class Runner:
                 srep.seconds["load"] += load_seconds * (p.counts.loaded / passed if passed else 1)
                 srep.files.append({"file": unit.name, "load_id": file_id, **_counts(p.counts)})
                 self.store.update_file(file_id, status="loaded", rows=p.counts.loaded)
+                self._after_load(stream, unit)
                 c = p.counts
                 self.store.log(
                     self.run_id,
@@ -352,6 +365,16 @@ class Runner:
                 )
             return
 
+    def _after_load(self, stream: str, unit: Unit) -> None:
+        """What an API pull leaves behind once its rows are committed."""
+        stats = getattr(unit, "stats", None)
+        if stats is not None:
+            self.report.stream(stream).http = stats.as_dict()
+        checkpoint = getattr(unit, "checkpoint", None)
+        if checkpoint is not None:
+            self.store.save_cursor(self.name, stream, checkpoint, self.run_id)
+            self.store.log(self.run_id, "info", f"{stream}: cursor saved: {checkpoint}")
+
     def _load(
         self, job: Job, opened: list[tuple[str, Unit, int, UnitProcessor, Iterator[Batch]]]
     ) -> tuple[LoadResult, float, float]:
@@ -359,6 +382,8 @@ class Runner:
             for stream, unit, file_id, proc, batches in opened:
                 try:
                     yield from proc.frames(batches)
+                except FetchError:
+                    raise
                 except SourceError as exc:
                     raise _UnitFailed((stream, unit, file_id), exc) from None
 
@@ -378,6 +403,11 @@ class Runner:
         cfg = self.pipe.sources[stream]
         try:
             reader = unit.open()
+            if not reader.columns and getattr(reader, "may_be_empty", False):
+                # An API with nothing (new) to give: an empty, successful pull.
+                plan = MappingPlan({}, [], [], absent=list(self.pipe.table.columns))
+                ctx = UnitContext(self.run_id, self.name, stream, unit.name, file_id)
+                return self.processor(ctx, plan), reader.batches()
             if not reader.columns:
                 raise SourceError(
                     "the file is empty: no header row",
@@ -387,6 +417,8 @@ class Runner:
             plan = plan_mapping(reader.columns, self.pipe, cfg, self.project.synonyms)
             if plan.drifted:
                 plan = self._drift(stream, unit, plan, reader.columns)
+        except FetchError:
+            raise  # the source could not be read at all: the run fails, nothing is set aside
         except SourceError as exc:
             self.deadletter.set_aside(stream, unit, file_id, exc)
             return None
@@ -400,8 +432,11 @@ class Runner:
             f"map the new headers (sources.{stream}.columns or synonyms), list them in "
             f"sources.{stream}.ignore, or set drift: evolve; then `sluice quarantine replay`"
         )
-        delimiter = _delimiter_hint(
-            list(headers), plan.unexpected, self.pipe.sources[stream].csv.delimiter
+        source = self.pipe.sources[stream]
+        delimiter = (
+            _delimiter_hint(list(headers), plan.unexpected, source.csv.delimiter)
+            if isinstance(source, FileSourceConfig)
+            else None
         )
         if delimiter:
             hint = (

@@ -1,4 +1,4 @@
-"""The Source interface: a source lists units of work (files) and reads each as batches.
+"""The Source interface: a source lists units of work (files, API pulls) and reads each as batches.
 
 A unit is the smallest thing loaded atomically and recorded in the file ledger. Its
 ``fingerprint`` (a content hash) lets the engine skip a file it has already loaded.
@@ -7,6 +7,7 @@ A unit is the smallest thing loaded atomically and recorded in the file ledger. 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -34,13 +35,21 @@ class Unit(Protocol):
         ...
 
 
+@dataclass
+class SourceContext:
+    """What the engine hands a source for one run: where to log, saved state."""
+
+    log: Callable[[str, str, dict[str, Any]], None] = lambda level, message, data: None
+    cursor: str | None = None  # the saved incremental cursor of this source
+
+
 class Source(Protocol):
     """One method: list the units this source holds now."""
 
     def units(self) -> Iterator[Unit]: ...
 
 
-SourceFactory = Callable[[str, Any, Path], Source]
+SourceFactory = Callable[..., Source]
 _REGISTRY: dict[str, SourceFactory] = {}
 
 
@@ -52,8 +61,13 @@ def register(kind: str) -> Callable[[SourceFactory], SourceFactory]:
     return deco
 
 
-def create_source(stream: str, config: Any, root: Path) -> Source:
+def create_source(
+    stream: str, config: Any, root: Path, context: SourceContext | None = None
+) -> Source:
     """Build the source for ``config.type``; ``root`` resolves relative paths."""
     from sluice import sources  # noqa: F401  (registers the built-in kinds)
 
-    return _REGISTRY[config.type](stream, config, root)
+    factory = _REGISTRY[config.type]
+    if context is not None and config.type != "file":
+        return factory(stream, config, root, context)
+    return factory(stream, config, root)

@@ -99,3 +99,14 @@ class SchemaVersion(Base):
     columns: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
     run_id: Mapped[str] = mapped_column(sa.String(32))
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class Cursor(Base):
+    """Where an incremental source got to: the highest cursor value it has loaded."""
+
+    __tablename__ = "sluice_cursors"
+    pipeline: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    source: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    value: Mapped[str] = mapped_column(sa.Text)
+    run_id: Mapped[str] = mapped_column(sa.String(32))
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sluice.dburl import normalize, redact
 from sluice.errors import StateError
 from sluice.state.models import (
+    Cursor,
     Event,
     FileRecord,
     QuarantineEntry,
@@ -32,7 +33,7 @@ from sluice.state.models import (
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: the newest migration; a test holds it equal to Alembic's head
-HEAD = "0001"
+HEAD = "0002"
 VERSION_TABLE = "sluice_alembic_version"
 
 
@@ -283,6 +284,22 @@ class StateStore:
                 .where(SchemaVersion.pipeline == pipeline)
                 .order_by(SchemaVersion.id)
             ).all()
+
+    # ------------------------------------------------------------------ cursors
+
+    def cursor(self, pipeline: str, source: str) -> str | None:
+        """The saved cursor of an incremental source, or None before its first load."""
+        with self.session() as s:
+            row = s.get(Cursor, (pipeline, source))
+            return row.value if row is not None else None
+
+    def save_cursor(self, pipeline: str, source: str, value: str, run_id: str) -> None:
+        with self.session() as s:
+            row = s.get(Cursor, (pipeline, source))
+            if row is None:
+                s.add(Cursor(pipeline=pipeline, source=source, value=value, run_id=run_id))
+            else:
+                row.value, row.run_id, row.updated_at = value, run_id, utcnow()
 
 
 def _connect_args(url: sa.URL) -> dict[str, Any]:

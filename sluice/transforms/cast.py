@@ -16,8 +16,9 @@ from sluice.schema import POLARS_TYPES
 DEFAULT_FORMATS = {
     "date": ["%Y-%m-%d"],
     "datetime": [
-        "%Y-%m-%dT%H:%M:%S%.f%z",
-        "%Y-%m-%d %H:%M:%S%.f%z",
+        # %#z takes "Z" as well as +02:00 / +0200 (APIs mostly send Z).
+        "%Y-%m-%dT%H:%M:%S%.f%#z",
+        "%Y-%m-%d %H:%M:%S%.f%#z",
         "%Y-%m-%dT%H:%M:%S%.f",
         "%Y-%m-%d %H:%M:%S%.f",
         "%Y-%m-%d",
@@ -32,7 +33,7 @@ def _date(text: pl.Series, fmt: str) -> pl.Series:
 
 
 def _datetime(text: pl.Series, fmt: str) -> pl.Series:
-    if "%z" in fmt:
+    if any(z in fmt for z in ("%z", "%#z", "%:z")):
         return text.str.strptime(pl.Datetime("us", "UTC"), fmt, strict=False, exact=True)
     naive = text.str.strptime(pl.Datetime("us"), fmt, strict=False, exact=True)
     return naive.dt.replace_time_zone("UTC")

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from sluice.batch import LINE
-from sluice.config import FileSourceConfig, PipelineConfig
-from sluice.schema import normalize_header, sanitize_identifier
+from sluice.config import DeriveStep, MappedSource, PipelineConfig
+from sluice.schema import ignored, normalize_header, sanitize_identifier
 
 
 @dataclass
@@ -63,7 +63,7 @@ class MappingPlan:
 def candidates(
     column: str,
     pipeline: PipelineConfig,
-    source: FileSourceConfig,
+    source: MappedSource,
     shared: dict[str, list[str]],
 ) -> list[str]:
     names = [column, *pipeline.table.columns[column].synonyms]
@@ -75,13 +75,14 @@ def candidates(
 def plan_mapping(
     headers: list[str],
     pipeline: PipelineConfig,
-    source: FileSourceConfig,
+    source: MappedSource,
     shared: dict[str, list[str]] | None = None,
 ) -> MappingPlan:
     by_norm: dict[str, str] = {}
     for h in headers:
         by_norm.setdefault(normalize_header(h), h)
     used: set[str] = set()
+    derived = {s.derive.column for s in pipeline.transforms if isinstance(s, DeriveStep)}
     rename: dict[str, str] = {}
     missing: list[str] = []
     absent: list[str] = []
@@ -101,9 +102,11 @@ def plan_mapping(
                 used.add(header)
                 break
         else:
-            missing.append(column)
-    ignored = {normalize_header(h) for h in source.ignore}
-    unexpected = [h for h in headers if h not in used and normalize_header(h) not in ignored]
+            if column in derived:  # a derive step makes it: the source need not have it
+                absent.append(column)
+            else:
+                missing.append(column)
+    unexpected = [h for h in headers if h not in used and not ignored(h, source.ignore)]
     return MappingPlan(rename, missing, unexpected, absent)
 
 

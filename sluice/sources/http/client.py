@@ -1,0 +1,306 @@
+"""An HTTP client that gets everything an API will give, as fast as the API allows.
+
+Three controls sit in front of every request:
+
+* a rate limiter that spaces request starts evenly, so no one-second window ever holds
+  more than ``rate_limit`` requests (the API counts arrivals; spacing is what keeps a
+  burst from tripping it);
+* an adaptive concurrency limit (AIMD): one more request in flight after a window of
+  successes, a cut by a third on 429/503 or when latency climbs well above the fastest
+  seen, so a user gets near the API's ceiling without tuning it;
+* retries with exponential backoff and full jitter on connection errors, timeouts, 429
+  (``Retry-After`` honoured), 500/502/503/504 and bodies that are not JSON.
+
+Every retry is reported to ``on_event`` with the URL, status and attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import random
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from sluice.config import HttpSourceConfig
+from sluice.errors import FetchError, Where
+
+RETRY_STATUS = {429, 500, 502, 503, 504}
+EventSink = Callable[[str, str, dict[str, Any]], None]  # (level, message, data)
+
+
+@dataclass
+class HttpStats:
+    requests: int = 0
+    retries: int = 0
+    statuses: dict[str, int] = field(default_factory=dict)
+    max_concurrency: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "retries": self.retries,
+            "statuses": dict(sorted(self.statuses.items())),
+            "max_concurrency": self.max_concurrency,
+        }
+
+
+class RateLimiter:
+    """At most ``per_second`` request starts in any one-second window, evenly spaced.
+
+    Two rules, both checked at the moment a request goes out: starts are at least
+    ``1/per_second`` apart (no bursts), and the last ``per_second`` starts span more than
+    a second (so a late start after a stalled loop cannot bunch up with the next ones).
+    """
+
+    # Arrivals jitter by a few milliseconds; a small margin keeps two starts that are
+    # exactly one interval apart from landing in the same server-side window.
+    MARGIN = 1.03
+
+    def __init__(self, per_second: float | None) -> None:
+        self.per_second = per_second
+        self.interval = self.MARGIN / per_second if per_second else 0.0
+        self.window = self.MARGIN
+        self._sent: deque[float] = deque(maxlen=max(1, int(per_second or 1)))
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        if not self.per_second:
+            return
+        while True:
+            async with self._lock:
+                now = time.monotonic()
+                start = self._next
+                if len(self._sent) == self._sent.maxlen:
+                    start = max(start, self._sent[0] + self.window)
+                if start <= now:
+                    self._next = now + self.interval
+                    self._sent.append(now)
+                    return
+            await asyncio.sleep(start - now)
+
+    def hold(self, seconds: float) -> None:
+        """Push every later start back (the API asked us to wait: Retry-After)."""
+        self._next = max(self._next, time.monotonic() + seconds)
+
+
+class AdaptiveLimit:
+    """How many requests may be in flight: additive increase, multiplicative decrease."""
+
+    def __init__(self, start: int, ceiling: int) -> None:
+        self.ceiling = max(ceiling, 1)
+        self.limit = float(min(max(start, 1), self.ceiling))
+        self.in_flight = 0
+        self.fastest: float | None = None
+        self._cond = asyncio.Condition()
+        self._last_cut = 0.0
+
+    async def acquire(self) -> None:
+        async with self._cond:
+            while self.in_flight >= int(self.limit):
+                await self._cond.wait()
+            self.in_flight += 1
+
+    async def release(self, *, ok: bool, overloaded: bool, latency: float) -> None:
+        async with self._cond:
+            self.in_flight -= 1
+            slow = False
+            if ok:
+                self.fastest = latency if self.fastest is None else min(self.fastest, latency)
+                # Latency well above the best seen means the server is queueing us.
+                slow = latency > 4 * self.fastest + 0.25
+            if overloaded or slow:
+                now = time.monotonic()
+                if now - self._last_cut > 0.5:  # one cut per burst of bad news
+                    self.limit = max(1.0, self.limit * (2 / 3))
+                    self._last_cut = now
+            elif ok:
+                self.limit = min(float(self.ceiling), self.limit + 1 / self.limit)
+            self._cond.notify_all()
+
+
+class DeadlineExceeded(FetchError):
+    pass
+
+
+class HttpClient:
+    def __init__(
+        self,
+        cfg: HttpSourceConfig,
+        *,
+        where: str,
+        on_event: EventSink | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.where = where
+        self.on_event = on_event or (lambda level, msg, data: None)
+        self.stats = HttpStats()
+        self.rate = RateLimiter(cfg.rate_limit)
+        self.limit = AdaptiveLimit(cfg.concurrency, cfg.max_concurrency)
+        self.started = time.monotonic()
+        self._random = random.Random(seed)
+        headers = dict(cfg.headers)
+        params: dict[str, Any] = {}
+        auth: httpx.Auth | None = None
+        if cfg.auth is not None:
+            a = cfg.auth
+            if a.type == "bearer":
+                headers["Authorization"] = f"Bearer {a.token}"
+            elif a.type == "api_key" and a.location == "header":
+                headers[a.name] = a.value or ""
+            elif a.type == "api_key":
+                params[a.name] = a.value
+            else:
+                auth = httpx.BasicAuth(a.username or "", a.password or "")
+        self._auth_params = params
+        self.client = httpx.AsyncClient(
+            base_url=cfg.base_url,
+            headers=headers,
+            auth=auth,
+            timeout=cfg.timeout,
+            limits=httpx.Limits(
+                max_connections=cfg.max_concurrency, max_keepalive_connections=cfg.max_concurrency
+            ),
+        )
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    def _remaining(self) -> float | None:
+        if self.cfg.deadline is None:
+            return None
+        return self.cfg.deadline - (time.monotonic() - self.started)
+
+    def _check_deadline(self, url: str) -> None:
+        left = self._remaining()
+        if left is not None and left <= 0:
+            raise DeadlineExceeded(
+                f"the pull took longer than its deadline of {self.cfg.deadline:g} s "
+                f"({self.stats.requests} requests, {self.stats.retries} retries)",
+                where=Where(file=url),
+                hint="raise `deadline` on the source, or check the API's health",
+            )
+
+    async def get_json(
+        self, url: str, params: dict[str, Any] | None = None
+    ) -> tuple[Any, httpx.Response]:
+        """GET ``url`` and parse its JSON body, retrying what is worth retrying."""
+        return await self.request("GET", url, params=params)
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json_body: Any = None,
+    ) -> tuple[Any, httpx.Response]:
+        query = {**self._auth_params, **(params or {})}
+        policy = self.cfg.retry
+        attempt = 0
+        while True:
+            attempt += 1
+            self._check_deadline(url)
+            await self.rate.wait()
+            await self.limit.acquire()
+            self.stats.max_concurrency = max(self.stats.max_concurrency, self.limit.in_flight)
+            start = time.monotonic()
+            problem: str
+            status: int | None = None
+            retry_after: float | None = None
+            ok = overloaded = False
+            response: httpx.Response | None = None
+            try:
+                timeout = self.cfg.timeout
+                left = self._remaining()
+                if left is not None:
+                    timeout = max(0.001, min(timeout, left))
+                response = await self.client.request(
+                    method, url, params=query or None, json=json_body, timeout=timeout
+                )
+                status = response.status_code
+                self.stats.requests += 1
+                key = str(status)
+                self.stats.statuses[key] = self.stats.statuses.get(key, 0) + 1
+                if status in RETRY_STATUS:
+                    overloaded = status in (429, 503)
+                    retry_after = _retry_after(response) if status in (429, 503) else None
+                    problem = f"HTTP {status}"
+                elif status >= 400:
+                    raise FetchError(
+                        f"{method} {response.request.url} answered HTTP {status}: "
+                        f"{response.text[:200]}",
+                        status=status,
+                        where=Where(file=self.where),
+                        hint=_hint_for(status),
+                    )
+                else:
+                    try:
+                        body = response.json() if response.content else None
+                    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                        problem = f"body is not valid JSON ({exc.__class__.__name__})"
+                    else:
+                        ok = True
+                        return body, response
+            except httpx.TimeoutException:
+                self.stats.requests += 1
+                problem = f"timed out after {self.cfg.timeout:g} s"
+                overloaded = True
+            except httpx.TransportError as exc:
+                self.stats.requests += 1
+                problem = f"connection error: {exc.__class__.__name__}: {exc}"
+            finally:
+                await self.limit.release(
+                    ok=ok, overloaded=overloaded, latency=time.monotonic() - start
+                )
+            if attempt >= policy.max_attempts:
+                raise FetchError(
+                    f"{method} {url} failed {attempt} times; last: {problem}",
+                    status=status,
+                    where=Where(file=self.where),
+                    hint="the API keeps failing: raise retry.max_attempts, or try again later",
+                )
+            delay = min(policy.max_backoff, policy.backoff * 2 ** (attempt - 1))
+            delay = delay * (0.5 + self._random.random() / 2)  # jitter: no thundering herd
+            if retry_after is not None:
+                delay = max(delay, retry_after)
+                self.rate.hold(retry_after)
+            self.stats.retries += 1
+            self.on_event(
+                "warning",
+                f"retry {attempt}/{policy.max_attempts - 1} of {method} {url} in {delay:.2f} s: "
+                f"{problem}",
+                {"url": url, "status": status, "attempt": attempt, "delay": round(delay, 3)},
+            )
+            left = self._remaining()
+            if left is not None and delay > left:
+                self._check_deadline(url)
+                delay = max(0.0, left)
+            await asyncio.sleep(delay)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value)
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+def _hint_for(status: int) -> str:
+    if status in (401, 403):
+        return "check the source's auth settings and the token in the environment"
+    if status == 404:
+        return "check base_url and endpoint"
+    return "check the request parameters against the API's documentation"
