@@ -4,6 +4,8 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 SLUICE  = $(VENV)/bin/sluice
 LEADS   = examples/leads
+USERS   = examples/users_staging
+USERS_PORT ?= 8002
 
 .PHONY: demo test lint bench clean
 
@@ -13,12 +15,21 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e ".[dev]"
 	touch $@
 
-## demo: create .venv, install sluice, run the leads example into SQLite from scratch
+## demo: create .venv, install sluice, run the examples into SQLite from scratch
 demo: $(VENV)/.installed
 	rm -rf $(LEADS)/.sluice $(LEADS)/leads.db
 	$(SLUICE) run leads --project $(LEADS) || test $$? -eq 3
 	$(SLUICE) quarantine list --project $(LEADS) --limit 20
 	$(SLUICE) preview leads --project $(LEADS) --limit 2
+	rm -rf $(USERS)/.sluice $(USERS)/users.db
+	@# users_staging pulls from the randomuser simulator, started here and stopped after.
+	@$(SLUICE) sim randomuser --port $(USERS_PORT) --rate-limit 5 & pid=$$!; \
+	trap "kill $$pid 2>/dev/null" EXIT; \
+	$(PY) -c "import httpx, time; [time.sleep(0.1) for _ in range(100) \
+	  if not httpx.get('http://127.0.0.1:$(USERS_PORT)/_sim/stats').is_success]" 2>/dev/null \
+	  || sleep 2; \
+	USERS_API=http://127.0.0.1:$(USERS_PORT) $(SLUICE) run users_staging --project $(USERS)
+	$(SLUICE) preview users_staging --project $(USERS) --limit 1
 
 ## test: install the dev extras, then ruff, mypy and pytest
 test: $(VENV)/.installed lint
@@ -36,4 +47,5 @@ bench: $(VENV)/.installed
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) $(LEADS)/.sluice $(LEADS)/leads.db .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LEADS)/.sluice $(LEADS)/leads.db $(USERS)/.sluice $(USERS)/users.db \
+	  .pytest_cache .mypy_cache .ruff_cache

@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from sluice.cli import project, quarantine, runs
+from sluice.cli import project, quarantine, runs, sim
 
 app = typer.Typer(
     name="sluice",
@@ -25,6 +25,8 @@ app.command()(runs.run)
 app.command()(runs.runs)
 app.command()(runs.show)
 app.command()(runs.preview)
+app.command()(runs.record)
+app.command()(sim.sim)
 app.add_typer(quarantine.app, name="quarantine")
 
 

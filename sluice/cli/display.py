@@ -88,6 +88,13 @@ def summary(report: dict[str, Any], warehouse_url: str | None = None) -> Group:
             "filtered by rule: " + ", ".join(f"{k} ({v})" for k, v in tot["filtered_by"].items())
         )
     for name, s in report["streams"].items():
+        http = s.get("http")
+        if http:
+            codes = ", ".join(f"{k}: {v}" for k, v in http["statuses"].items())
+            notes.append(
+                f"{name}: {http['requests']:,} requests ({codes}), {http['retries']:,} retried, "
+                f"up to {http['max_concurrency']} at once"
+            )
         for f in s["quarantined_files"]:
             notes.append(
                 f"[yellow]set aside[/] {escape(f['file'])} ({name}): {escape(f['reason'])}"

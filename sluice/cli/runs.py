@@ -193,3 +193,36 @@ def preview(
         console.print(records(title, columns, rows))
     else:
         console.print(rows_table(title, columns, rows))
+
+
+@handle_errors
+def record(
+    pipeline: Annotated[str, typer.Argument(help="name of a pipeline with http sources")],
+    project: ProjectOpt = ".",
+    cassette: Annotated[
+        str | None,
+        typer.Option(help="where to write it (default: cassettes/PIPELINE.yaml in the project)"),
+    ] = None,
+) -> None:
+    """Record a pipeline's HTTP calls into a vcrpy cassette, to run it offline later.
+
+    The run loads into a throwaway warehouse; auth headers are not saved.
+
+        sluice record users_staging --project examples/users_staging
+    """
+    from pathlib import Path
+
+    from sluice.engine.record import record as record_pipeline
+
+    proj = load_project(project)
+    path = Path(cassette) if cassette else proj.root / "cassettes" / f"{pipeline}.yaml"
+    report = record_pipeline(proj, pipeline, path)
+    totals = report.totals
+    console.print(
+        f"recorded {pipeline} into {path}: {report.status}, read {totals.read}, "
+        f"{sum((s.http or {}).get('requests', 0) for s in report.streams.values())} requests"
+    )
+    if report.errors:
+        for e in report.errors:
+            err.print(f"error: {e['message']}")
+        raise typer.Exit(EXIT_FAILED)

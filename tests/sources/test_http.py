@@ -283,3 +283,28 @@ def test_file_option_is_refused_for_an_http_source(
     out = run_project(make_project(project(api, indent(STYLES["page"]))), file="x.csv", source="s")
     assert out.status == "failed"
     assert "--file needs a file source" in out.report.errors[0]["message"]
+
+
+def test_record_then_run_offline_from_the_cassette(
+    make_project, run_project, tmp_path: Path, monkeypatch
+) -> None:
+    import vcr
+
+    from sluice.config import load_project
+    from sluice.engine.record import record
+
+    monkeypatch.setenv("TOKEN", "s3cret")
+    cassette = tmp_path / "cassettes" / "p.yaml"
+    with SimServer(create_app()) as server:
+        src = indent(STYLES["page"]) + "\n        auth: {type: bearer, token: '${TOKEN}'}"
+        root = make_project(project(server.url, src))
+        recorded = record(load_project(root), "p", cassette)
+        assert recorded.status == "succeeded", recorded.errors
+    assert "s3cret" not in cassette.read_text()  # the token is not saved
+    # The server is gone: only the cassette can answer now.
+    with vcr.use_cassette(str(cassette), record_mode="none"):
+        out = run_project(root)
+    assert out.status == "succeeded", out.report.errors
+    assert [r["id"] for r in out.rows(order_by="id")] == list(range(1, N + 1))
+    # and the recording run left the project's own warehouse alone
+    assert out.counts("s").loaded == N

@@ -262,11 +262,14 @@ class HttpClient:
                     ok=ok, overloaded=overloaded, latency=time.monotonic() - start
                 )
             if attempt >= policy.max_attempts:
+                hint = "the API keeps failing: raise retry.max_attempts, or try again later"
+                if status is None and "connection" in problem:
+                    hint = f"is the API up, and is base_url right? ({self.cfg.base_url})"
                 raise FetchError(
                     f"{method} {url} failed {attempt} times; last: {problem}",
                     status=status,
                     where=Where(file=self.where),
-                    hint="the API keeps failing: raise retry.max_attempts, or try again later",
+                    hint=hint,
                 )
             delay = min(policy.max_backoff, policy.backoff * 2 ** (attempt - 1))
             delay = delay * (0.5 + self._random.random() / 2)  # jitter: no thundering herd
