@@ -58,8 +58,13 @@ class ColumnConfig(Model):
     max: int | float | str | None = None
     accepted: list[str | int | float] | None = None
     formats: list[str] | None = Field(
-        default=None, description="strptime formats tried in order for date/datetime columns"
+        default=None,
+        description=(
+            "strptime formats tried in order for date/datetime columns; "
+            "epoch_s, epoch_ms, epoch_us for numbers since 1970"
+        ),
     )
+    separator: str = Field(default=",", description="list columns: what separates the items")
     synonyms: list[str] = Field(default_factory=list, description="other header names")
     description: str = ""
 
@@ -373,8 +378,56 @@ Step = Annotated[
 
 
 class DestinationConfig(Model):
+    type: Literal["sql"] = "sql"
     url: str | None = Field(default=None, description="default: the project's warehouse")
     mode: Literal["append", "replace", "merge", "snapshot"] = "append"
+
+
+class HttpDestinationConfig(Model):
+    """POST the rows as JSON arrays; a delivery ledger makes every key arrive once."""
+
+    type: Literal["http"]
+    url: str = Field(description="the endpoint that takes a JSON array of records")
+    key: str | None = Field(default=None, description="the record key (default: table.keys)")
+    batch_size: int = Field(default=100, ge=1, description="records per POST")
+    headers: dict[str, str] = Field(default_factory=dict)
+    auth: HttpAuth | None = None
+    concurrency: int = Field(default=2, ge=1, description="POSTs in flight at the start")
+    max_concurrency: int = Field(default=8, ge=1)
+    rate_limit: float | None = Field(default=None, gt=0, description="requests per second")
+    timeout: float = Field(
+        default=60.0, gt=0, description="seconds per POST: longer than the API's slowest answer"
+    )
+    deadline: float | None = Field(default=None, gt=0)
+    retry: Retry = Field(default_factory=Retry)
+    mode: Literal["append"] = "append"
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError(f"url must start with http:// or https://, got {v!r}")
+        return v
+
+    @property
+    def base_url(self) -> str:
+        return self.url
+
+
+def _destination_kind(v: Any) -> str:
+    if isinstance(v, dict):
+        return str(v.get("type", "sql"))
+    return str(getattr(v, "type", "sql"))
+
+
+AnyDestination = Annotated[
+    Annotated[DestinationConfig, Tag("sql")] | Annotated[HttpDestinationConfig, Tag("http")],
+    Discriminator(
+        _destination_kind,
+        custom_error_type="unknown_destination",
+        custom_error_message="a destination's type is sql (the default: a warehouse) or http",
+    ),
+]
 
 
 class PipelineConfig(Model):
@@ -385,7 +438,7 @@ class PipelineConfig(Model):
     )
     transforms: list[Step] = Field(default_factory=list)
     table: TableConfig
-    destination: DestinationConfig = Field(default_factory=DestinationConfig)
+    destination: AnyDestination = Field(default_factory=DestinationConfig)
     skip_blank_rows: bool = Field(
         default=True, description="rows with every field empty are counted as filtered"
     )
@@ -406,6 +459,15 @@ class PipelineConfig(Model):
                 raise ValueError(f"synonyms name {target!r}, which is not a column")
         if self.destination.mode == "merge" and not self.table.keys:
             raise ValueError("mode 'merge' needs table.keys (the columns to upsert on)")
+        if isinstance(self.destination, HttpDestinationConfig):
+            key = self.destination.key or (self.table.keys[0] if self.table.keys else None)
+            if key is None:
+                raise ValueError(
+                    "an http destination needs a record key for its delivery ledger: "
+                    "set destination.key or table.keys"
+                )
+            if key not in cols:
+                raise ValueError(f"destination.key {key!r} is not a column of the table")
         return self
 
 
@@ -449,9 +511,10 @@ class Project(Model):
             ) from None
 
     def warehouse_url(self, pipeline: PipelineConfig | None = None) -> str:
-        url = (pipeline.destination.url if pipeline else None) or os.environ.get(
-            "SLUICE_WAREHOUSE_URL"
-        )
+        own = pipeline.destination.url if pipeline else None
+        if pipeline is not None and isinstance(pipeline.destination, HttpDestinationConfig):
+            own = None  # an http destination has no warehouse: the URL is the endpoint
+        url = own or os.environ.get("SLUICE_WAREHOUSE_URL")
         return self.resolve_url(url or self.warehouse)
 
     def state_url(self) -> str:

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import polars as pl
 import sqlalchemy as sa
 
-ColumnType = Literal["string", "integer", "float", "decimal", "boolean", "date", "datetime"]
+ColumnType = Literal["string", "integer", "float", "decimal", "boolean", "date", "datetime", "list"]
 COLUMN_TYPES: tuple[str, ...] = (
     "string",
     "integer",
@@ -25,6 +25,7 @@ COLUMN_TYPES: tuple[str, ...] = (
     "boolean",
     "date",
     "datetime",
+    "list",
 )
 
 #: Declared type -> Polars dtype.
@@ -36,6 +37,7 @@ POLARS_TYPES: dict[str, pl.DataType] = {
     "boolean": pl.Boolean(),
     "date": pl.Date(),
     "datetime": pl.Datetime("us", "UTC"),
+    "list": pl.List(pl.String()),
 }
 
 #: Declared type -> SQLAlchemy type; each dialect compiles it (see :func:`sql_type`).
@@ -47,6 +49,7 @@ SA_TYPES: dict[str, sa.types.TypeEngine[Any]] = {
     "boolean": sa.Boolean(),
     "date": sa.Date(),
     "datetime": sa.DateTime(timezone=True),
+    "list": sa.JSON(),  # a list of strings, stored as a JSON array
 }
 
 

@@ -26,6 +26,7 @@ app.command()(runs.runs)
 app.command()(runs.show)
 app.command()(runs.preview)
 app.command()(runs.record)
+app.command()(runs.audit)
 app.command()(sim.sim)
 app.add_typer(quarantine.app, name="quarantine")
 

@@ -115,6 +115,15 @@ def summary(report: dict[str, Any], warehouse_url: str | None = None) -> Group:
             f"{tot['quarantined']:,} row(s) quarantined with reasons: "
             f"[b]sluice quarantine list --run {report['run_id']}[/]"
         )
+    delivery = report.get("delivery")
+    if delivery is not None:
+        codes = ", ".join(f"{k}: {v}" for k, v in delivery["statuses"].items())
+        notes.append(
+            f"delivered to {escape(report['destination'])}: {delivery['requests']:,} POSTs "
+            f"({codes}), {delivery['retries']:,} retried"
+        )
+        notes.append(f"prove it: [b]sluice audit {report['run_id']}[/]")
+        return Group(*parts, *notes)
     if report["status"] == "failed":
         return Group(*parts, *notes)
     notes.append(

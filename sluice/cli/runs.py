@@ -226,3 +226,51 @@ def record(
         for e in report.errors:
             err.print(f"error: {e['message']}")
         raise typer.Exit(EXIT_FAILED)
+
+
+@handle_errors
+def audit(
+    run_id: Annotated[str, typer.Argument(help="a run id (a unique prefix works)")],
+    project: ProjectOpt = ".",
+    as_json: JsonOpt = False,
+) -> None:
+    """Prove a run delivered every key to its http destination exactly once.
+
+    Exit code 0 when it did; 1 when a key is missing, in doubt or delivered twice.
+
+        sluice audit 20261127T0409 --project examples/animals
+    """
+    from sluice.engine.audit import audit as audit_run
+
+    proj = load_project(project)
+    store = StateStore(proj.state_url())
+    try:
+        result = audit_run(store, run_id)
+    finally:
+        store.close()
+    if as_json:
+        dump(result.as_dict())
+    else:
+        verdict = "[green]ok[/]" if result.ok else "[red]NOT ok[/]"
+        console.print(
+            f"audit of run {result.run_id} ({result.pipeline} -> {result.target}): {verdict}\n"
+            f"  {result.keys:,} keys to deliver: "
+            f"{result.delivered_now + result.delivered_before:,} delivered exactly once "
+            f"({result.delivered_now:,} in this run, {result.delivered_before:,} before), "
+            f"{len(result.rejected):,} refused by the target (in quarantine)"
+        )
+        for label, keys in (
+            ("never acknowledged", result.missing),
+            ("sent, answer never recorded (in doubt)", result.in_doubt),
+            ("acknowledged more than once", list(result.duplicated)),
+            (
+                "sent again after a crash left them in doubt (the target may have them twice)",
+                result.resent,
+            ),
+        ):
+            if keys:
+                shown = ", ".join(keys[:20]) + (" ..." if len(keys) > 20 else "")
+                console.print(f"  [red]{len(keys):,} {label}:[/] {shown}")
+        if result.missing or result.in_doubt:
+            console.print("  hint: run the pipeline again to send what was not acknowledged")
+    raise typer.Exit(EXIT_OK if result.ok else EXIT_FAILED)

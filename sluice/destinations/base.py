@@ -9,7 +9,7 @@ the process died before the state store heard of it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
@@ -43,6 +43,10 @@ class LoadMeta:
 class LoadResult:
     rows: int
     already_loaded: bool = False
+    #: rows not sent because an earlier run delivered their key (http destinations)
+    skipped: int = 0
+    #: rows the target refused for good: (the record, why); they go to quarantine
+    rejected: list[tuple[dict[str, Any], str]] = field(default_factory=list)
 
 
 class Destination(Protocol):

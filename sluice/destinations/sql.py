@@ -286,4 +286,12 @@ def stamp(batch: pl.DataFrame, columns: list[str], meta: LoadMeta | None) -> pl.
             pl.lit(meta.loaded_at, pl.Datetime("us", "UTC")).alias("_loaded_at"),
             pl.lit(meta.source, pl.String).alias("_source"),
         ]
-    return batch.with_columns(extra).select(columns)
+    # A list column is stored as its JSON array: every bulk path takes text.
+    lists = [
+        pl.when(pl.col(c).is_not_null())
+        .then(pl.struct(pl.col(c).alias("v")).struct.json_encode().str.slice(5).str.head(-1))
+        .alias(c)
+        for c, t in batch.schema.items()
+        if isinstance(t, pl.List)
+    ]
+    return batch.with_columns(extra + lists).select(columns)

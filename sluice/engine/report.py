@@ -71,6 +71,7 @@ class RunReport:
     streams: dict[str, StreamReport] = field(default_factory=dict)
     errors: list[dict[str, Any]] = field(default_factory=list)
     kind: str = "run"
+    delivery: dict[str, Any] | None = None  # requests and retries of an http destination
 
     def stream(self, name: str) -> StreamReport:
         return self.streams.setdefault(name, StreamReport(name))
@@ -127,4 +128,5 @@ class RunReport:
             "totals": totals,
             "streams": {name: s.as_dict() for name, s in self.streams.items()},
             "errors": self.errors,
+            **({"delivery": self.delivery} if self.delivery is not None else {}),
         }

@@ -18,10 +18,11 @@ from typing import Any
 import polars as pl
 
 from sluice.batch import Batch
-from sluice.config import FileSourceConfig, PipelineConfig, Project
+from sluice.config import FileSourceConfig, HttpDestinationConfig, PipelineConfig, Project
 from sluice.dburl import redact
 from sluice.destinations import Destination, LoadMeta, LoadResult, connect
 from sluice.destinations.base import Mode
+from sluice.destinations.http import HttpDestination
 from sluice.engine.deadletter import DeadLetter
 from sluice.engine.prefetch import Prefetch
 from sluice.engine.process import UnitContext, UnitProcessor
@@ -41,6 +42,7 @@ from sluice.state.store import StateStore
 from sluice.transforms import MappingPlan, StepRunner, Validator, plan_mapping
 
 Progress = Callable[[str, str, int], None]  # (stream, stage, rows so far)
+ALREADY_DELIVERED = "already delivered (ledger)"
 
 
 def table_spec(pipe: PipelineConfig, extra: list[str] | None = None) -> TableSpec:
@@ -74,7 +76,12 @@ class Runner:
         self.progress = progress or (lambda stream, stage, rows: None)
         self.own_store = store is None
         self.store = store or StateStore(project.state_url())
-        self.url = project.warehouse_url(self.pipe)
+        target = self.pipe.destination
+        self.url = (
+            target.url
+            if isinstance(target, HttpDestinationConfig)
+            else project.warehouse_url(self.pipe)
+        )
         self.mode: Mode = self.pipe.destination.mode
         self.extra: list[str] = []  # columns added by `evolve`
         self.run_id = self.store.start_run(pipeline)
@@ -93,7 +100,20 @@ class Runner:
     @property
     def dest(self) -> Destination:
         if self._dest is None:
-            self._dest = connect(self.url)
+            target = self.pipe.destination
+            if isinstance(target, HttpDestinationConfig):
+                self._dest = HttpDestination(
+                    target,
+                    key=target.key or self.pipe.table.keys[0],
+                    store=self.store,
+                    pipeline=self.name,
+                    run_id=self.run_id,
+                    log=lambda level, message, data: self.store.log(
+                        self.run_id, level, message, **data
+                    ),
+                )
+            else:
+                self._dest = connect(self.url)
         return self._dest
 
     # ------------------------------------------------------------------ lifecycle
@@ -124,6 +144,8 @@ class Runner:
             self.store.log(self.run_id, "error", f"unexpected {type(exc).__name__}: {exc}")
             raise
         finally:
+            if isinstance(self._dest, HttpDestination):
+                self.report.delivery = self._dest.stats.as_dict()
             self.report.seconds = time.perf_counter() - start
             status = self.report.settle()
             self.store.log(self.run_id, "info", f"{self.report.kind} finished: {status}")
@@ -329,6 +351,8 @@ class Runner:
                     f"the destination loaded {result.rows} rows of {passed}",
                     hint="this is a bug in sluice or the destination driver",
                 )
+            self._settle_delivery(result, opened)
+            passed = sum(p.counts.loaded for _, _, _, p, _ in opened)
             for stream, unit, file_id, p, _ in opened:
                 srep = self.report.stream(stream)
                 srep.counts.add(p.counts)
@@ -364,6 +388,29 @@ class Runner:
                     self.run_id, stream, "load", srep.counts.loaded, srep.seconds["load"]
                 )
             return
+
+    def _settle_delivery(
+        self, result: LoadResult, opened: list[tuple[str, Unit, int, UnitProcessor, Any]]
+    ) -> None:
+        """Rows an http destination did not deliver now: already delivered (filtered by
+        the ledger) or refused by the API (quarantined with its answer)."""
+        if not result.skipped and not result.rejected:
+            return
+        rejected = list(result.rejected)
+        skipped = result.skipped
+        for *_, proc, _ in opened:  # in load order: earlier units first
+            c = proc.counts
+            take = min(skipped, c.loaded)
+            if take:
+                c.loaded -= take
+                c.filtered += take
+                c.filtered_by[ALREADY_DELIVERED] = c.filtered_by.get(ALREADY_DELIVERED, 0) + take
+                skipped -= take
+            mine, rejected = rejected[: c.loaded], rejected[c.loaded :]
+            if mine:
+                c.loaded -= len(mine)
+                c.quarantined += len(mine)
+                proc.write_quarantine([proc.entry(None, [why], rec) for rec, why in mine])
 
     def _after_load(self, stream: str, unit: Unit) -> None:
         """What an API pull leaves behind once its rows are committed."""

@@ -110,3 +110,33 @@ class Cursor(Base):
     value: Mapped[str] = mapped_column(sa.Text)
     run_id: Mapped[str] = mapped_column(sa.String(32))
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class Delivery(Base):
+    """The delivery ledger: one row per record key an http destination was sent.
+
+    ``status`` is ``sending`` from just before a POST until the API acknowledges it
+    (``acked``) or refuses the record for good (``rejected``); ``acks`` counts
+    acknowledgements, so a key delivered twice is visible, never hidden.
+    """
+
+    __tablename__ = "sluice_deliveries"
+    pipeline: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    target: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    status: Mapped[str] = mapped_column(sa.String(16))
+    sends: Mapped[int] = mapped_column(sa.Integer, default=0)
+    acks: Mapped[int] = mapped_column(sa.Integer, default=0)
+    run_id: Mapped[str] = mapped_column(sa.String(32), index=True)
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class RunKey(Base):
+    """The keys a run had to deliver, and what became of each (for ``sluice audit``)."""
+
+    __tablename__ = "sluice_run_keys"
+    run_id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    pipeline: Mapped[str] = mapped_column(sa.String(255))
+    target: Mapped[str] = mapped_column(sa.String(255))
+    outcome: Mapped[str] = mapped_column(sa.String(16))  # delivered, already, rejected, pending

@@ -21,11 +21,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from sluice.dburl import normalize, redact
 from sluice.errors import StateError
 from sluice.state.models import (
+    Base,
     Cursor,
+    Delivery,
     Event,
     FileRecord,
     QuarantineEntry,
     Run,
+    RunKey,
     SchemaVersion,
     Stage,
     utcnow,
@@ -33,7 +36,7 @@ from sluice.state.models import (
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: the newest migration; a test holds it equal to Alembic's head
-HEAD = "0002"
+HEAD = "0003"
 VERSION_TABLE = "sluice_alembic_version"
 
 
@@ -300,6 +303,104 @@ class StateStore:
                 s.add(Cursor(pipeline=pipeline, source=source, value=value, run_id=run_id))
             else:
                 row.value, row.run_id, row.updated_at = value, run_id, utcnow()
+
+    # ------------------------------------------------------------------ delivery ledger
+
+    def delivery_status(self, pipeline: str, target: str, keys: list[str]) -> dict[str, str]:
+        """The ledger status of each of ``keys`` that it knows."""
+        out: dict[str, str] = {}
+        t = sa.Table(Delivery.__tablename__, Base.metadata)
+        with self.engine.connect() as conn:
+            for chunk in _chunks(keys, 500):
+                rows = conn.execute(
+                    sa.select(t.c.key, t.c.status).where(
+                        t.c.pipeline == pipeline, t.c.target == target, t.c.key.in_(chunk)
+                    )
+                )
+                out.update({k: st for k, st in rows})
+        return out
+
+    def mark_deliveries(
+        self, pipeline: str, target: str, keys: list[str], status: str, run_id: str
+    ) -> None:
+        """Move ``keys`` to ``status`` (sending: one more send; acked: one more ack)."""
+        t = sa.Table(Delivery.__tablename__, Base.metadata)
+        now = utcnow()
+        bump = {"sending": {"sends": t.c.sends + 1}, "acked": {"acks": t.c.acks + 1}}.get(
+            status, {}
+        )
+        with self.engine.begin() as conn:
+            for chunk in _chunks(keys, 500):
+                where = (t.c.pipeline == pipeline) & (t.c.target == target) & t.c.key.in_(chunk)
+                known = set(conn.execute(sa.select(t.c.key).where(where)).scalars())
+                if known:
+                    conn.execute(
+                        t.update()
+                        .where(where)
+                        .values(status=status, run_id=run_id, updated_at=now, **bump)
+                    )
+                new = [k for k in chunk if k not in known]
+                if new:
+                    conn.execute(
+                        t.insert(),
+                        [
+                            {
+                                "pipeline": pipeline,
+                                "target": target,
+                                "key": k,
+                                "status": status,
+                                "sends": 1 if status == "sending" else 0,
+                                "acks": 1 if status == "acked" else 0,
+                                "run_id": run_id,
+                                "updated_at": now,
+                            }
+                            for k in new
+                        ],
+                    )
+
+    def record_run_keys(
+        self, run_id: str, pipeline: str, target: str, outcomes: dict[str, str]
+    ) -> None:
+        t = sa.Table(RunKey.__tablename__, Base.metadata)
+        with self.engine.begin() as conn:
+            for chunk in _chunks(list(outcomes), 500):
+                conn.execute(t.delete().where(t.c.run_id == run_id, t.c.key.in_(chunk)))
+                conn.execute(
+                    t.insert(),
+                    [
+                        {
+                            "run_id": run_id,
+                            "key": k,
+                            "pipeline": pipeline,
+                            "target": target,
+                            "outcome": outcomes[k],
+                        }
+                        for k in chunk
+                    ],
+                )
+
+    def run_keys(self, run_id: str) -> Sequence[RunKey]:
+        with self.session() as s:
+            return s.scalars(sa.select(RunKey).where(RunKey.run_id == run_id)).all()
+
+    def deliveries(self, pipeline: str, target: str, keys: list[str]) -> dict[str, Delivery]:
+        out: dict[str, Delivery] = {}
+        with self.session() as s:
+            for chunk in _chunks(keys, 500):
+                rows = s.scalars(
+                    sa.select(Delivery).where(
+                        Delivery.pipeline == pipeline,
+                        Delivery.target == target,
+                        Delivery.key.in_(chunk),
+                    )
+                )
+                out.update({d.key: d for d in rows})
+        return out
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
 
 
 def _connect_args(url: sa.URL) -> dict[str, Any]:

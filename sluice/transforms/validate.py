@@ -92,7 +92,7 @@ class Validator:
         """One reason text (or null) per column cast and per rule."""
         reasons: list[pl.Expr] = []
         for name, spec in self.table.columns.items():
-            value, cast_reason = cast(name, schema[name], spec.type, spec.formats)
+            value, cast_reason = cast(name, schema[name], spec.type, spec.formats, spec.separator)
             reasons.append(cast_reason)
             for _, reason in rule_checks(name, spec, value):
                 # A value that failed its cast is reported once, not again as "required".
@@ -121,7 +121,9 @@ class Validator:
                 typed = pl.col(name)
             else:
                 tmp = f"__typed_{i}"
-                casts.append(cast(name, source, spec.type, spec.formats)[0].alias(tmp))
+                casts.append(
+                    cast(name, source, spec.type, spec.formats, spec.separator)[0].alias(tmp)
+                )
                 fails.append(pl.col(name).is_not_null() & pl.col(tmp).is_null())
                 typed = pl.col(tmp)
             fails += [failed for failed, _ in rule_checks(name, spec, typed)]

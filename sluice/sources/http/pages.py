@@ -16,7 +16,7 @@ import httpx
 
 from sluice.config import HttpSourceConfig
 from sluice.errors import SourceError, Where
-from sluice.sources.http.client import HttpClient
+from sluice.httpclient import HttpClient
 from sluice.sources.http.records import pick
 
 Page = tuple[str, Any]  # (what was asked for, the JSON body)

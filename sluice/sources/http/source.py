@@ -25,9 +25,9 @@ import polars as pl
 from sluice.batch import Batch, Reject
 from sluice.config import HttpSourceConfig
 from sluice.errors import FetchError, SluiceError
+from sluice.httpclient import HttpClient, HttpStats
 from sluice.schema import ignored
 from sluice.sources.base import SourceContext, register
-from sluice.sources.http.client import HttpClient, HttpStats
 from sluice.sources.http.pages import walk
 from sluice.sources.http.records import flatten, frame, pick
 
@@ -128,6 +128,20 @@ class HttpReader:
             if since is not None:
                 params[cfg.incremental.param] = since
         sent = 0
+        fanning: set[asyncio.Task[None]] = set()
+        # Fan-out pages run side by side: one slow detail must not hold up the next page.
+        most_pages = max(2, cfg.max_concurrency)
+
+        async def reap(block: bool) -> None:
+            if not fanning:
+                return
+            done, _ = await asyncio.wait(
+                fanning, timeout=None if block else 0, return_when=asyncio.FIRST_COMPLETED
+            )
+            for t in done:
+                fanning.discard(t)
+                t.result()  # a failed detail pull fails the pull
+
         try:
             async for where, body in self._pages(client, params):
                 records = pick(body, cfg.records)
@@ -140,12 +154,27 @@ class HttpReader:
                 if cfg.max_records is not None:
                     records = records[: max(0, cfg.max_records - sent)]
                 sent += len(records)
-                async for item in self._records(client, where, records):
-                    await self._emit(item)
+                if cfg.fan_out is None:
+                    async for item in self._records(client, where, records):
+                        await self._emit(item)
+                else:
+                    await reap(block=False)
+                    while len(fanning) >= most_pages:
+                        await reap(block=True)
+                    fanning.add(asyncio.create_task(self._fan_page(client, where, records)))
                 if cfg.max_records is not None and sent >= cfg.max_records:
                     break
+            while fanning:
+                await reap(block=True)
         finally:
+            for t in fanning:
+                t.cancel()
+            await asyncio.gather(*fanning, return_exceptions=True)
             await client.close()
+
+    async def _fan_page(self, client: HttpClient, where: str, records: list[Any]) -> None:
+        async for item in self._records(client, where, records):
+            await self._emit(item)
 
     async def _pages(
         self, client: HttpClient, params: dict[str, Any]

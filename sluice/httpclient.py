@@ -1,4 +1,4 @@
-"""An HTTP client that gets everything an API will give, as fast as the API allows.
+"""An HTTP client that gets (or sends) everything an API will take, as fast as it allows.
 
 Three controls sit in front of every request:
 
@@ -6,8 +6,9 @@ Three controls sit in front of every request:
   more than ``rate_limit`` requests (the API counts arrivals; spacing is what keeps a
   burst from tripping it);
 * an adaptive concurrency limit (AIMD): one more request in flight after a window of
-  successes, a cut by a third on 429/503 or when latency climbs well above the fastest
-  seen, so a user gets near the API's ceiling without tuning it;
+  successes, a cut by a third on 429 (or 503 with Retry-After), timeouts, or when the
+  median latency climbs well above the best seen, so a user gets near the API's
+  ceiling without tuning it;
 * retries with exponential backoff and full jitter on connection errors, timeouts, 429
   (``Retry-After`` honoured), 500/502/503/504 and bodies that are not JSON.
 
@@ -22,13 +23,13 @@ import json
 import random
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
-from sluice.config import HttpSourceConfig
+from sluice.config import HttpAuth, Retry
 from sluice.errors import FetchError, Where
 
 RETRY_STATUS = {429, 500, 502, 503, 504}
@@ -92,13 +93,24 @@ class RateLimiter:
 
 
 class AdaptiveLimit:
-    """How many requests may be in flight: additive increase, multiplicative decrease."""
+    """How many requests may be in flight: slow start, then AIMD.
+
+    It doubles per round of successes until the first sign of overload, then grows by
+    one per round and is cut by a third on 429 (or a 503 with Retry-After), timeouts,
+    or when the *median* latency of recent calls climbs well above the best median seen. A median, because
+    one long pause (APIs have them) says nothing about load; a rising median does.
+    """
+
+    WINDOW = 32
 
     def __init__(self, start: int, ceiling: int) -> None:
         self.ceiling = max(ceiling, 1)
         self.limit = float(min(max(start, 1), self.ceiling))
         self.in_flight = 0
-        self.fastest: float | None = None
+        self.slow_start = True
+        self.best_median: float | None = None
+        self._recent: deque[float] = deque(maxlen=self.WINDOW)
+        self._since_check = 0
         self._cond = asyncio.Condition()
         self._last_cut = 0.0
 
@@ -108,21 +120,31 @@ class AdaptiveLimit:
                 await self._cond.wait()
             self.in_flight += 1
 
+    def _queueing(self, latency: float) -> bool:
+        self._recent.append(latency)
+        self._since_check += 1
+        if len(self._recent) < self.WINDOW or self._since_check < self.WINDOW // 2:
+            return False
+        self._since_check = 0
+        median = sorted(self._recent)[len(self._recent) // 2]
+        if self.best_median is None or median < self.best_median:
+            self.best_median = median
+            return False
+        return median > 3 * self.best_median + 0.05
+
     async def release(self, *, ok: bool, overloaded: bool, latency: float) -> None:
         async with self._cond:
             self.in_flight -= 1
-            slow = False
-            if ok:
-                self.fastest = latency if self.fastest is None else min(self.fastest, latency)
-                # Latency well above the best seen means the server is queueing us.
-                slow = latency > 4 * self.fastest + 0.25
+            slow = ok and self._queueing(latency)
             if overloaded or slow:
                 now = time.monotonic()
                 if now - self._last_cut > 0.5:  # one cut per burst of bad news
                     self.limit = max(1.0, self.limit * (2 / 3))
+                    self.slow_start = False
                     self._last_cut = now
             elif ok:
-                self.limit = min(float(self.ceiling), self.limit + 1 / self.limit)
+                step = 1.0 if self.slow_start else 1 / self.limit
+                self.limit = min(float(self.ceiling), self.limit + step)
             self._cond.notify_all()
 
 
@@ -130,10 +152,26 @@ class DeadlineExceeded(FetchError):
     pass
 
 
+class HttpSettings(Protocol):
+    """What the client needs of a source's or a destination's configuration."""
+
+    @property
+    def base_url(self) -> str: ...
+
+    headers: dict[str, str]
+    auth: HttpAuth | None
+    timeout: float
+    deadline: float | None
+    retry: Retry
+    rate_limit: float | None
+    concurrency: int
+    max_concurrency: int
+
+
 class HttpClient:
     def __init__(
         self,
-        cfg: HttpSourceConfig,
+        cfg: HttpSettings,
         *,
         where: str,
         on_event: EventSink | None = None,
@@ -202,7 +240,10 @@ class HttpClient:
         *,
         params: dict[str, Any] | None = None,
         json_body: Any = None,
+        before_send: Callable[[], Awaitable[None]] | None = None,
     ) -> tuple[Any, httpx.Response]:
+        """One request, retried as the policy says; ``before_send`` runs once, right
+        before the first attempt leaves (past the rate and concurrency gates)."""
         query = {**self._auth_params, **(params or {})}
         policy = self.cfg.retry
         attempt = 0
@@ -212,6 +253,12 @@ class HttpClient:
             await self.rate.wait()
             await self.limit.acquire()
             self.stats.max_concurrency = max(self.stats.max_concurrency, self.limit.in_flight)
+            if before_send is not None and attempt == 1:
+                try:
+                    await before_send()
+                except BaseException:
+                    await self.limit.release(ok=False, overloaded=False, latency=0.0)
+                    raise
             start = time.monotonic()
             problem: str
             status: int | None = None
@@ -231,8 +278,10 @@ class HttpClient:
                 key = str(status)
                 self.stats.statuses[key] = self.stats.statuses.get(key, 0) + 1
                 if status in RETRY_STATUS:
-                    overloaded = status in (429, 503)
                     retry_after = _retry_after(response) if status in (429, 503) else None
+                    # Overload is 429, or a 503 that says when to come back. A bare 5xx
+                    # is a failure to retry, not a reason to slow every other call down.
+                    overloaded = status == 429 or retry_after is not None
                     problem = f"HTTP {status}"
                 elif status >= 400:
                     raise FetchError(

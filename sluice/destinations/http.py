@@ -1,0 +1,173 @@
+"""The ``http`` destination: POST records as JSON arrays, every key delivered once.
+
+A delivery ledger in the state store holds each record key's fate. A key is marked
+``sending`` before its batch goes out and ``acked`` once the API answers 2xx, so a run
+that dies is followed by one that sends only what was not acknowledged. The one window
+no client can close is between the API accepting a batch and the ledger hearing of it:
+keys caught there stay ``sending`` and ``sluice audit`` reports them as in doubt.
+
+A batch the API refuses with 400/422 is split in halves until the bad records are
+alone; each of those is quarantined with the API's answer, the rest are delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import polars as pl
+
+from sluice.config import HttpDestinationConfig
+from sluice.destinations.base import Capabilities, LoadMeta, LoadResult, Mode
+from sluice.errors import FetchError, LoadError, Where
+from sluice.httpclient import HttpClient, HttpStats
+from sluice.schema import TableSpec
+from sluice.state.store import StateStore
+
+Log = Callable[[str, str, dict[str, Any]], None]
+REFUSED = {400, 409, 413, 422}
+
+
+class HttpDestination:
+    capabilities = Capabilities(bulk_path="POST", transactional_ddl=False, modes=("append",))
+
+    def __init__(
+        self,
+        cfg: HttpDestinationConfig,
+        *,
+        key: str,
+        store: StateStore,
+        pipeline: str,
+        run_id: str,
+        log: Log | None = None,
+    ) -> None:
+        self.cfg, self.key, self.store = cfg, key, store
+        self.pipeline, self.run_id = pipeline, run_id
+        self.log = log or (lambda level, message, data: None)
+        self.stats = HttpStats()
+
+    # Protocol methods with nothing to do for an API.
+    def prepare(self, table: TableSpec, mode: Mode) -> list[str]:
+        return []
+
+    def is_loaded(self, load_key: str) -> bool:
+        return False
+
+    def preview(self, relation: str, limit: int) -> tuple[list[str], list[tuple[Any, ...]]]:
+        raise LoadError(
+            "an http destination keeps no table to preview",
+            hint="`sluice audit RUN_ID` shows what was delivered",
+        )
+
+    def close(self) -> None:
+        pass
+
+    def load(
+        self,
+        table: TableSpec,
+        mode: Mode,
+        load_key: str,
+        batches: Iterable[pl.DataFrame],
+        meta: LoadMeta | None = None,
+    ) -> LoadResult:
+        return asyncio.run(self._deliver(iter(batches)))
+
+    async def _deliver(self, batches: Iterator[pl.DataFrame]) -> LoadResult:
+        client = HttpClient(self.cfg, where=self.cfg.url, on_event=self.log)
+        self.stats = client.stats
+        outcomes: dict[str, str] = {}
+        rejected: list[tuple[dict[str, Any], str]] = []
+        pending: set[asyncio.Task[None]] = set()
+        rows = skipped = 0
+        error: BaseException | None = None
+
+        async def send(chunk: list[tuple[str, dict[str, Any]]]) -> None:
+            keys = [k for k, _ in chunk]
+
+            async def sending() -> None:  # on record the moment the batch leaves, not before
+                await asyncio.to_thread(self._mark, keys, "sending")
+
+            try:
+                await client.request(
+                    "POST", self.cfg.url, json_body=[r for _, r in chunk], before_send=sending
+                )
+            except FetchError as exc:
+                if exc.status not in REFUSED:
+                    raise
+                if len(chunk) > 1:  # find the bad records: halves until they are alone
+                    half = len(chunk) // 2
+                    await asyncio.gather(send(chunk[:half]), send(chunk[half:]))
+                    return
+                await asyncio.to_thread(self._mark, keys, "rejected")
+                outcomes[keys[0]] = "rejected"
+                await asyncio.to_thread(self._record, {keys[0]: "rejected"})
+                rejected.append((chunk[0][1], f"{self.cfg.url} refused it: {exc.message}"))
+                return
+            await asyncio.to_thread(self._mark, keys, "acked")
+            for k in keys:
+                outcomes[k] = "resent" if outcomes.get(k) == "resent" else "delivered"
+            await asyncio.to_thread(self._record, {k: outcomes[k] for k in keys})
+
+        try:
+            while True:
+                frame = await asyncio.to_thread(next, batches, None)
+                if frame is None:
+                    break
+                rows += frame.height
+                records = json.loads(frame.write_json()) if frame.height else []
+                keys = [str(r[self.key]) for r in records]
+                done = await asyncio.to_thread(
+                    self.store.delivery_status, self.pipeline, self.cfg.url, keys
+                )
+                todo: list[tuple[str, dict[str, Any]]] = []
+                for k, r in zip(keys, records, strict=True):
+                    if done.get(k) == "acked":
+                        outcomes[k] = "already"
+                        skipped += 1
+                    else:
+                        # "sending" left by a run that died: the target may have it already.
+                        outcomes.setdefault(k, "resent" if done.get(k) == "sending" else "pending")
+                        todo.append((k, r))
+                # What this run owes is on record before anything is sent: an audit of a
+                # run that dies still knows every key it had.
+                await asyncio.to_thread(self._record, {k: outcomes[k] for k in keys})
+                for i in range(0, len(todo), self.cfg.batch_size):
+                    # Bounded: a slow API holds the reader back instead of filling memory.
+                    while len(pending) >= 2 * self.cfg.max_concurrency:
+                        done_tasks, _ = await asyncio.wait(
+                            pending, return_when=asyncio.FIRST_COMPLETED
+                        )
+                        for t in done_tasks:
+                            pending.discard(t)
+                            t.result()
+                    task = asyncio.create_task(send(todo[i : i + self.cfg.batch_size]))
+                    pending.add(task)
+            if pending:
+                await asyncio.gather(*pending)
+        except BaseException as exc:
+            error = exc
+            for t in pending:
+                t.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        finally:
+            await client.close()
+        if error is not None:
+            if isinstance(error, FetchError):
+                raise LoadError(
+                    f"delivery to {self.cfg.url} stopped: {error.message}",
+                    where=Where(file=self.cfg.url),
+                    hint=(
+                        "what was acknowledged is in the delivery ledger; run again to send "
+                        "the rest (`sluice audit RUN_ID` lists both)"
+                    ),
+                ) from None
+            raise error
+        return LoadResult(rows=rows, skipped=skipped, rejected=rejected)
+
+    def _record(self, outcomes: dict[str, str]) -> None:
+        self.store.record_run_keys(self.run_id, self.pipeline, self.cfg.url, outcomes)
+
+    def _mark(self, keys: list[str], status: str) -> None:
+        self.store.mark_deliveries(self.pipeline, self.cfg.url, keys, status, self.run_id)
