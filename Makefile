@@ -6,6 +6,11 @@ SLUICE  = $(VENV)/bin/sluice
 LEADS   = examples/leads
 USERS   = examples/users_staging
 USERS_PORT ?= 8002
+ANIMALS = examples/animals
+ANIMALS_PORT ?= 8001
+# Wait until a simulator answers (it starts in the background).
+WAIT_FOR = $(PY) -c "import sys, time, httpx; \
+  [time.sleep(0.1) for _ in range(100) if not httpx.get(sys.argv[1]).is_success]"
 
 .PHONY: demo test lint bench clean
 
@@ -25,11 +30,19 @@ demo: $(VENV)/.installed
 	@# users_staging pulls from the randomuser simulator, started here and stopped after.
 	@$(SLUICE) sim randomuser --port $(USERS_PORT) --rate-limit 5 & pid=$$!; \
 	trap "kill $$pid 2>/dev/null" EXIT; \
-	$(PY) -c "import httpx, time; [time.sleep(0.1) for _ in range(100) \
-	  if not httpx.get('http://127.0.0.1:$(USERS_PORT)/_sim/stats').is_success]" 2>/dev/null \
-	  || sleep 2; \
+	$(WAIT_FOR) http://127.0.0.1:$(USERS_PORT)/_sim/stats 2>/dev/null || sleep 2; \
 	USERS_API=http://127.0.0.1:$(USERS_PORT) $(SLUICE) run users_staging --project $(USERS)
 	$(SLUICE) preview users_staging --project $(USERS) --limit 1
+	rm -rf $(ANIMALS)/.sluice
+	@# animals: the flaky API with its default chaos (5% pauses of 5-15 s, 10% 5xx).
+	@$(SLUICE) sim animals --port $(ANIMALS_PORT) & pid=$$!; \
+	trap "kill $$pid 2>/dev/null" EXIT; \
+	$(WAIT_FOR) http://127.0.0.1:$(ANIMALS_PORT)/_sim/stats 2>/dev/null || sleep 2; \
+	export ANIMALS_API=http://127.0.0.1:$(ANIMALS_PORT); \
+	$(SLUICE) run animals --project $(ANIMALS) && \
+	$(SLUICE) audit $$($(SLUICE) runs --project $(ANIMALS) --limit 1 --json \
+	  | $(PY) -c "import json, sys; print(json.load(sys.stdin)[0]['run_id'])") \
+	  --project $(ANIMALS)
 
 ## test: install the dev extras, then ruff, mypy and pytest
 test: $(VENV)/.installed lint
@@ -48,4 +61,5 @@ bench: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) $(LEADS)/.sluice $(LEADS)/leads.db $(USERS)/.sluice $(USERS)/users.db \
+	  $(ANIMALS)/.sluice \
 	  .pytest_cache .mypy_cache .ruff_cache
