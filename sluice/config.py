@@ -162,21 +162,6 @@ class MappedSource(Model):
     batch_bytes: int = Field(default=4 * 1024**2, ge=4096)
 
 
-class FileSourceConfig(MappedSource):
-    type: Literal["file"] = "file"
-    path: str | list[str] = Field(description="path or glob, relative to the project")
-    format: Literal["csv", "jsonl", "parquet"] | None = Field(
-        default=None, description="default: from the file extension"
-    )
-    members: str = Field(default="*", description="glob of zip members to read")
-    csv: CsvOptions = Field(default_factory=CsvOptions)
-    max_unzipped_bytes: int = Field(default=2 * 1024**3, gt=0)
-
-    @property
-    def paths(self) -> list[str]:
-        return [self.path] if isinstance(self.path, str) else list(self.path)
-
-
 class HttpAuth(Model):
     """Credentials come from the environment: write ``token: ${API_TOKEN}``."""
 
@@ -200,6 +185,47 @@ class HttpAuth(Model):
                 "(set it from the environment, e.g. token: ${API_TOKEN})"
             )
         return self
+
+
+class Retry(Model):
+    max_attempts: int = Field(default=8, ge=1)
+    backoff: float = Field(default=0.5, gt=0, description="seconds before the first retry")
+    max_backoff: float = Field(default=30.0, gt=0)
+
+
+class FileSourceConfig(MappedSource):
+    type: Literal["file"] = "file"
+    path: str | list[str] | None = Field(
+        default=None, description="path or glob, relative to the project"
+    )
+    url: str | None = Field(
+        default=None, description="download the file (csv, jsonl, parquet, zip) from here"
+    )
+    max_download_bytes: int = Field(default=1024**3, gt=0, description="refuse larger downloads")
+    headers: dict[str, str] = Field(default_factory=dict, description="sent with the download")
+    auth: HttpAuth | None = None
+    timeout: float = Field(default=60.0, gt=0, description="download: seconds without data")
+    retry: Retry = Field(default_factory=Retry)
+    format: Literal["csv", "jsonl", "parquet"] | None = Field(
+        default=None, description="default: from the file extension"
+    )
+    members: str = Field(default="*", description="glob of zip members to read")
+    csv: CsvOptions = Field(default_factory=CsvOptions)
+    max_unzipped_bytes: int = Field(default=2 * 1024**3, gt=0)
+
+    @model_validator(mode="after")
+    def _path_or_url(self) -> FileSourceConfig:
+        if (self.path is None) == (self.url is None):
+            raise ValueError("a file source needs exactly one of path (local files) or url")
+        if self.url is not None and not self.url.startswith(("http://", "https://")):
+            raise ValueError(f"url must start with http:// or https://, got {self.url!r}")
+        return self
+
+    @property
+    def paths(self) -> list[str]:
+        if self.path is None:
+            return []
+        return [self.path] if isinstance(self.path, str) else list(self.path)
 
 
 class Paginate(Model):
@@ -239,12 +265,6 @@ class FanOut(Model):
     endpoint: str = Field(description="path with {field} placeholders from the list record")
     merge: bool = Field(default=True, description="true: detail fields over the list record")
     records: str = Field(default="", description="path of the record in the detail body")
-
-
-class Retry(Model):
-    max_attempts: int = Field(default=8, ge=1)
-    backoff: float = Field(default=0.5, gt=0, description="seconds before the first retry")
-    max_backoff: float = Field(default=30.0, gt=0)
 
 
 class Incremental(Model):

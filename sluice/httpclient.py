@@ -97,8 +97,9 @@ class AdaptiveLimit:
 
     It doubles per round of successes until the first sign of overload, then grows by
     one per round and is cut by a third on 429 (or a 503 with Retry-After), timeouts,
-    or when the *median* latency of recent calls climbs well above the best median seen. A median, because
-    one long pause (APIs have them) says nothing about load; a rising median does.
+    or when the *median* latency of recent calls climbs well above the best median
+    seen. A median, because one long pause (APIs have them) says nothing about load;
+    a rising median does.
     """
 
     WINDOW = 32
@@ -185,19 +186,8 @@ class HttpClient:
         self.limit = AdaptiveLimit(cfg.concurrency, cfg.max_concurrency)
         self.started = time.monotonic()
         self._random = random.Random(seed)
-        headers = dict(cfg.headers)
-        params: dict[str, Any] = {}
-        auth: httpx.Auth | None = None
-        if cfg.auth is not None:
-            a = cfg.auth
-            if a.type == "bearer":
-                headers["Authorization"] = f"Bearer {a.token}"
-            elif a.type == "api_key" and a.location == "header":
-                headers[a.name] = a.value or ""
-            elif a.type == "api_key":
-                params[a.name] = a.value
-            else:
-                auth = httpx.BasicAuth(a.username or "", a.password or "")
+        auth_headers, params, auth = auth_settings(cfg.auth)
+        headers = {**cfg.headers, **auth_headers}
         self._auth_params = params
         self.client = httpx.AsyncClient(
             base_url=cfg.base_url,
@@ -262,7 +252,7 @@ class HttpClient:
             start = time.monotonic()
             problem: str
             status: int | None = None
-            retry_after: float | None = None
+            wait: float | None = None
             ok = overloaded = False
             response: httpx.Response | None = None
             try:
@@ -278,10 +268,10 @@ class HttpClient:
                 key = str(status)
                 self.stats.statuses[key] = self.stats.statuses.get(key, 0) + 1
                 if status in RETRY_STATUS:
-                    retry_after = _retry_after(response) if status in (429, 503) else None
+                    wait = retry_after(response) if status in (429, 503) else None
                     # Overload is 429, or a 503 that says when to come back. A bare 5xx
                     # is a failure to retry, not a reason to slow every other call down.
-                    overloaded = status == 429 or retry_after is not None
+                    overloaded = status == 429 or wait is not None
                     problem = f"HTTP {status}"
                 elif status >= 400:
                     raise FetchError(
@@ -322,9 +312,9 @@ class HttpClient:
                 )
             delay = min(policy.max_backoff, policy.backoff * 2 ** (attempt - 1))
             delay = delay * (0.5 + self._random.random() / 2)  # jitter: no thundering herd
-            if retry_after is not None:
-                delay = max(delay, retry_after)
-                self.rate.hold(retry_after)
+            if wait is not None:
+                delay = max(delay, wait)
+                self.rate.hold(wait)
             self.stats.retries += 1
             self.on_event(
                 "warning",
@@ -339,7 +329,22 @@ class HttpClient:
             await asyncio.sleep(delay)
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+def auth_settings(
+    a: HttpAuth | None,
+) -> tuple[dict[str, str], dict[str, Any], httpx.Auth | None]:
+    """(headers, query parameters, httpx auth) that carry the configured credentials."""
+    if a is None:
+        return {}, {}, None
+    if a.type == "bearer":
+        return {"Authorization": f"Bearer {a.token}"}, {}, None
+    if a.type == "api_key" and a.location == "header":
+        return {a.name: a.value or ""}, {}, None
+    if a.type == "api_key":
+        return {}, {a.name: a.value}, None
+    return {}, {}, httpx.BasicAuth(a.username or "", a.password or "")
+
+
+def retry_after(response: httpx.Response) -> float | None:
     value = response.headers.get("Retry-After")
     if not value:
         return None

@@ -234,8 +234,8 @@ class Runner:
             path = Path(file).resolve()
             if not path.exists():
                 raise ConfigError(f"no such file: {file}")
-            cfg = cfg.model_copy(update={"path": str(path)})
-        yield from create_source(stream, cfg, self.project.root).units()
+            cfg = cfg.model_copy(update={"path": str(path), "url": None})
+        yield from create_source(stream, cfg, self.project.root, self._context(stream)).units()
 
     def _context(self, stream: str) -> SourceContext:
         def log(level: str, message: str, data: dict[str, Any]) -> None:

@@ -68,6 +68,6 @@ def create_source(
     from sluice import sources  # noqa: F401  (registers the built-in kinds)
 
     factory = _REGISTRY[config.type]
-    if context is not None and config.type != "file":
+    if context is not None:
         return factory(stream, config, root, context)
     return factory(stream, config, root)

@@ -27,8 +27,9 @@ import pyarrow.parquet as pq
 from sluice.batch import LINE, Batch
 from sluice.config import FileSourceConfig
 from sluice.errors import ConfigError, SourceError, Where
-from sluice.sources.base import register
+from sluice.sources.base import SourceContext, register
 from sluice.sources.csv_reader import read_csv
+from sluice.sources.download import Download, download
 
 FORMATS = {
     ".csv": "csv",
@@ -101,6 +102,8 @@ class FileUnit:
     #: set when the unit was found broken while listing (an unsafe archive): opening
     #: it raises this, so the engine quarantines it like any unreadable file
     error: SourceError | None = None
+    #: what must outlive the unit (the temporary folder of a download)
+    keep: object = None
 
     def open_bytes(self) -> IO[bytes]:
         if self.member is None or self.error is not None:
@@ -212,10 +215,19 @@ def _safe_member(name: str) -> bool:
 
 @register("file")
 class FileSource:
-    """Lists the files matching ``path`` (globs allowed), expanding zip archives."""
+    """Lists the files matching ``path`` (globs allowed), expanding zip archives; or
+    downloads the file at ``url`` first."""
 
-    def __init__(self, stream: str, config: FileSourceConfig, root: Path) -> None:
+    def __init__(
+        self,
+        stream: str,
+        config: FileSourceConfig,
+        root: Path,
+        context: SourceContext | None = None,
+    ) -> None:
         self.stream, self.config, self.root = stream, config, root
+        self.context = context or SourceContext()
+        self._download: Download | None = None
 
     def _format(self, name: str) -> str:
         if self.config.format:
@@ -237,8 +249,17 @@ class FileSource:
         return [p for p in dict.fromkeys(found) if p.is_file()]
 
     def units(self) -> Iterator[FileUnit]:
-        for path in self.files():
-            shown = _shown(path, self.root)
+        if self.config.url is not None:
+            got = download(self.config, self.context.log)
+            for unit in self._units([got.path], shown=self.config.url):
+                unit.keep = got  # the temporary file lives as long as its units
+                yield unit
+            return
+        yield from self._units(self.files())
+
+    def _units(self, paths: list[Path], shown: str | None = None) -> Iterator[FileUnit]:
+        for path in paths:
+            shown = shown or _shown(path, self.root)
             if path.suffix.lower() != ".zip":
                 yield FileUnit(
                     shown,

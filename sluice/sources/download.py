@@ -1,0 +1,106 @@
+"""Files fetched over HTTP: streamed to a temporary file under a size limit, then read
+by the file source like any local file (zip archives included).
+
+A failed or oversized download fails the run (nothing is loaded); the same retry policy
+as for API calls applies: connection errors, timeouts, 429 (with ``Retry-After``) and
+500/502/503/504 are retried with exponential backoff and jitter.
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import urlparse
+
+import httpx
+
+from sluice.config import FileSourceConfig
+from sluice.errors import FetchError, Where
+from sluice.httpclient import RETRY_STATUS, auth_settings, retry_after
+
+Log = Callable[[str, str, dict[str, Any]], None]
+
+
+class Download:
+    """A downloaded file; the folder holding it is removed when this object goes."""
+
+    def __init__(self, path: Path, folder: tempfile.TemporaryDirectory[str]) -> None:
+        self.path, self._folder = path, folder
+
+
+def download(cfg: FileSourceConfig, log: Log | None = None) -> Download:
+    assert cfg.url is not None
+    url = cfg.url
+    name = PurePosixPath(urlparse(url).path).name or "download"
+    folder = tempfile.TemporaryDirectory(prefix="sluice-download-")
+    dest = Path(folder.name) / name
+    headers, params, auth = auth_settings(cfg.auth)
+    policy = cfg.retry
+    rnd = random.Random()
+    with httpx.Client(
+        headers={**cfg.headers, **headers}, auth=auth, timeout=cfg.timeout, follow_redirects=True
+    ) as client:
+        for attempt in range(1, policy.max_attempts + 1):
+            wait: float | None = None
+            try:
+                with client.stream("GET", url, params=params or None) as response:
+                    if response.status_code in RETRY_STATUS:
+                        problem = f"HTTP {response.status_code}"
+                        wait = retry_after(response)
+                    elif response.status_code >= 400:
+                        raise FetchError(
+                            f"GET {url} answered HTTP {response.status_code}",
+                            status=response.status_code,
+                            where=Where(file=url),
+                            hint="check the source's url and auth",
+                        )
+                    else:
+                        _save(response, dest, cfg.max_download_bytes, url)
+                        return Download(dest, folder)
+            except httpx.TimeoutException:
+                problem = f"no data for {cfg.timeout:g} s"
+            except httpx.TransportError as exc:
+                problem = f"connection error: {exc.__class__.__name__}"
+            if attempt == policy.max_attempts:
+                break
+            delay = min(policy.max_backoff, policy.backoff * 2 ** (attempt - 1))
+            delay = max(delay * (0.5 + rnd.random() / 2), wait or 0.0)
+            if log is not None:
+                log(
+                    "warning",
+                    f"retry {attempt}/{policy.max_attempts - 1} of GET {url} in {delay:.2f} s: "
+                    f"{problem}",
+                    {"url": url, "attempt": attempt, "delay": round(delay, 3)},
+                )
+            time.sleep(delay)
+    raise FetchError(
+        f"GET {url} failed {policy.max_attempts} times; last: {problem}",
+        where=Where(file=url),
+        hint="is the server up, and is the url right? raise retry.max_attempts if it is flaky",
+    )
+
+
+def _save(response: httpx.Response, dest: Path, limit: int, url: str) -> None:
+    declared = response.headers.get("Content-Length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise _too_big(url, limit, int(declared))
+    size = 0
+    with open(dest, "wb") as out:
+        for chunk in response.iter_bytes(1 << 20):
+            size += len(chunk)
+            if size > limit:  # the server may not say, or may lie: count what arrives
+                raise _too_big(url, limit, size)
+            out.write(chunk)
+
+
+def _too_big(url: str, limit: int, size: int) -> FetchError:
+    return FetchError(
+        f"the download from {url} is larger than max_download_bytes ({limit:,} bytes; "
+        f"{size:,} seen)",
+        where=Where(file=url),
+        hint="raise max_download_bytes on the source if the file is expected to be this large",
+    )
