@@ -296,6 +296,14 @@ class HttpClient:
             except httpx.TransportError as exc:
                 self.stats.requests += 1
                 problem = f"connection error: {exc.__class__.__name__}: {exc}"
+            except (FetchError, asyncio.CancelledError):
+                raise
+            except Exception as exc:  # a transport that is not the network (a cassette)
+                raise FetchError(
+                    f"{method} {url} could not be sent: {str(exc).splitlines()[0]}",
+                    where=Where(file=self.where),
+                    hint=f"{exc.__class__.__name__}: " + " ".join(str(exc).split())[:300],
+                ) from None
             finally:
                 await self.limit.release(
                     ok=ok, overloaded=overloaded, latency=time.monotonic() - start
