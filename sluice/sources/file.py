@@ -251,15 +251,15 @@ class FileSource:
     def units(self) -> Iterator[FileUnit]:
         if self.config.url is not None:
             got = download(self.config, self.context.log)
-            for unit in self._units([got.path], shown=self.config.url):
+            for unit in self._units([got.path], label=self.config.url):
                 unit.keep = got  # the temporary file lives as long as its units
                 yield unit
             return
         yield from self._units(self.files())
 
-    def _units(self, paths: list[Path], shown: str | None = None) -> Iterator[FileUnit]:
+    def _units(self, paths: list[Path], label: str | None = None) -> Iterator[FileUnit]:
         for path in paths:
-            shown = shown or _shown(path, self.root)
+            shown = label or _shown(path, self.root)
             if path.suffix.lower() != ".zip":
                 yield FileUnit(
                     shown,
