@@ -82,7 +82,8 @@ def _items(text: pl.Series, separator: str) -> pl.Series:
     split = (
         text.filter(~is_json)
         .str.split(separator)
-        .list.eval(pl.element().str.strip_chars().filter(pl.element().str.len_chars() > 0))
+        .list.eval(pl.element().str.strip_chars())
+        .list.eval(pl.element().filter(pl.element().str.len_chars() > 0))
     )
     parts = [pl.DataFrame({"i": index.filter(~is_json), "v": split})]
     if is_json.any():

@@ -83,3 +83,26 @@ def test_429s_are_waited_out_without_losing_a_page(
     http = report.streams["randomuser"].http or {}
     assert http["retries"] == stats["rate_limited"]
     assert http["statuses"]["429"] == stats["rate_limited"]
+
+
+def test_the_same_pipeline_loads_postgresql_by_url(
+    example: Path, api: SimServer, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import psycopg
+
+    monkeypatch.setenv("SLUICE_WAREHOUSE_URL", pg_url)
+    report = run_pipeline(load_project(example), "users_staging")
+    assert report.status == "succeeded", report.errors
+    with psycopg.connect(pg_url) as conn:
+        n, uuids, pulled = conn.execute(
+            "SELECT count(*), count(DISTINCT login_uuid), min(pulled_at) FROM users_staging"
+        ).fetchone()
+        kinds = dict(
+            conn.execute(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_name = 'users_staging' AND table_schema = current_schema()"
+            ).fetchall()
+        )
+    assert (n, uuids) == (1000, 1000) and pulled is not None
+    assert kinds["pulled_at"] == "timestamp with time zone"
+    assert kinds["location_coordinates_latitude"] == "double precision"
