@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -43,6 +44,23 @@ def _identifier(value: str) -> str:
             f"{value!r} is not a valid name: use letters, digits and underscores, "
             "starting with a letter (at most 63 characters)"
         )
+    return value
+
+
+def _kind(default: str) -> Callable[[Any], str]:
+    """The discriminator of a union of models tagged by ``type`` (``default`` if absent)."""
+
+    def kind(v: Any) -> str:
+        if isinstance(v, dict):
+            return str(v.get("type", default))
+        return str(getattr(v, "type", default))
+
+    return kind
+
+
+def _http_url(value: str, key: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError(f"{key} must start with http:// or https://, got {value!r}")
     return value
 
 
@@ -217,8 +235,8 @@ class FileSourceConfig(MappedSource):
     def _path_or_url(self) -> FileSourceConfig:
         if (self.path is None) == (self.url is None):
             raise ValueError("a file source needs exactly one of path (local files) or url")
-        if self.url is not None and not self.url.startswith(("http://", "https://")):
-            raise ValueError(f"url must start with http:// or https://, got {self.url!r}")
+        if self.url is not None:
+            _http_url(self.url, "url")
         return self
 
     @property
@@ -300,21 +318,13 @@ class HttpSourceConfig(MappedSource):
     @field_validator("base_url")
     @classmethod
     def _url(cls, v: str) -> str:
-        if not v.startswith(("http://", "https://")):
-            raise ValueError(f"base_url must start with http:// or https://, got {v!r}")
-        return v.rstrip("/")
-
-
-def _source_kind(v: Any) -> str:
-    if isinstance(v, dict):
-        return str(v.get("type", "file"))
-    return str(getattr(v, "type", "file"))
+        return _http_url(v, "base_url").rstrip("/")
 
 
 SourceConfig = Annotated[
     Annotated[FileSourceConfig, Tag("file")] | Annotated[HttpSourceConfig, Tag("http")],
     Discriminator(
-        _source_kind,
+        _kind("file"),
         custom_error_type="unknown_source",
         custom_error_message="a source's type is file or http",
     ),
@@ -425,25 +435,17 @@ class HttpDestinationConfig(Model):
     @field_validator("url")
     @classmethod
     def _url(cls, v: str) -> str:
-        if not v.startswith(("http://", "https://")):
-            raise ValueError(f"url must start with http:// or https://, got {v!r}")
-        return v
+        return _http_url(v, "url")
 
     @property
     def base_url(self) -> str:
         return self.url
 
 
-def _destination_kind(v: Any) -> str:
-    if isinstance(v, dict):
-        return str(v.get("type", "sql"))
-    return str(getattr(v, "type", "sql"))
-
-
 AnyDestination = Annotated[
     Annotated[DestinationConfig, Tag("sql")] | Annotated[HttpDestinationConfig, Tag("http")],
     Discriminator(
-        _destination_kind,
+        _kind("sql"),
         custom_error_type="unknown_destination",
         custom_error_message="a destination's type is sql (the default: a warehouse) or http",
     ),
