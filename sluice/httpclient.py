@@ -240,8 +240,14 @@ class HttpClient:
         while True:
             attempt += 1
             self._check_deadline(url)
-            await self.rate.wait()
+            # The slot first, then the rate gate: a request that passed the rate gate
+            # and then queued for a slot would go out in a burst with the others.
             await self.limit.acquire()
+            try:
+                await self.rate.wait()
+            except BaseException:
+                await self.limit.release(ok=False, overloaded=False, latency=0.0)
+                raise
             self.stats.max_concurrency = max(self.stats.max_concurrency, self.limit.in_flight)
             if before_send is not None and attempt == 1:
                 try:
