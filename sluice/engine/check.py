@@ -32,7 +32,7 @@ def check_project(project: Project) -> None:
             StepRunner(pipe, list(pipe.table.columns))
         except SluiceError as exc:
             add(exc, key)
-        if pipe.destination.url:
+        if pipe.destination.url and pipe.destination.type == "sql":
             try:
                 normalize(pipe.destination.url)
             except SluiceError as exc:

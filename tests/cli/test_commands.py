@@ -125,3 +125,13 @@ def test_state_store_on_postgres(leads: Path, pg_url: str) -> None:
     assert runs[0]["run_id"] == json.loads(first.stdout)["run_id"]
     second = sluice("run", "leads", "-p", str(leads), "--json", env=env)
     assert json.loads(second.stdout)["totals"]["loaded"] == 0
+
+
+@pytest.mark.parametrize(
+    "example",
+    sorted(p.parent.name for p in (EXAMPLE.parent).glob("*/sluice.yaml")),
+)
+def test_every_example_validates(example: str) -> None:
+    out = sluice("validate", "-p", str(EXAMPLE.parent / example))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.startswith("ok: ")
