@@ -54,10 +54,12 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-## bench: 1,000,000 lead rows into PostgreSQL and SQLite, against psql \copy (and dlt if installed)
+## bench: 1,000,000 lead rows into PostgreSQL and SQLite, against psql \copy (and dlt);
+## then 10,000 animals from the flaky, rate-limited API, against a sequential client
 bench: $(VENV)/.installed
 	$(PY) -m pip install -q -e ".[bench]"
 	$(PY) bench/run.py
+	$(PY) bench/http/run.py
 
 clean:
 	rm -rf $(VENV) $(LEADS)/.sluice $(LEADS)/leads.db $(USERS)/.sluice $(USERS)/users.db \

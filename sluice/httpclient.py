@@ -185,6 +185,7 @@ class HttpClient:
         self.rate = RateLimiter(cfg.rate_limit)
         self.limit = AdaptiveLimit(cfg.concurrency, cfg.max_concurrency)
         self.started = time.monotonic()
+        self._sending = 0
         self._random = random.Random(seed)
         auth_headers, params, auth = auth_settings(cfg.auth)
         headers = {**cfg.headers, **auth_headers}
@@ -248,7 +249,6 @@ class HttpClient:
             except BaseException:
                 await self.limit.release(ok=False, overloaded=False, latency=0.0)
                 raise
-            self.stats.max_concurrency = max(self.stats.max_concurrency, self.limit.in_flight)
             if before_send is not None and attempt == 1:
                 try:
                     await before_send()
@@ -256,6 +256,8 @@ class HttpClient:
                     await self.limit.release(ok=False, overloaded=False, latency=0.0)
                     raise
             start = time.monotonic()
+            self._sending += 1  # on the wire now (past both gates): what the report shows
+            self.stats.max_concurrency = max(self.stats.max_concurrency, self._sending)
             problem: str
             status: int | None = None
             wait: float | None = None
@@ -311,6 +313,7 @@ class HttpClient:
                     hint=f"{exc.__class__.__name__}: " + " ".join(str(exc).split())[:300],
                 ) from None
             finally:
+                self._sending -= 1
                 await self.limit.release(
                     ok=ok, overloaded=overloaded, latency=time.monotonic() - start
                 )
@@ -324,7 +327,12 @@ class HttpClient:
                     where=Where(file=self.where),
                     hint=hint,
                 )
-            delay = min(policy.max_backoff, policy.backoff * 2 ** (attempt - 1))
+            backoff_cap = policy.max_backoff
+            if self.cfg.rate_limit and not overloaded:
+                # The rate limiter already bounds what the API sees: a plain failure need
+                # not wait long, and a long wait at the end of a pull is pure tail.
+                backoff_cap = min(backoff_cap, max(policy.backoff, 2.0))
+            delay = min(backoff_cap, policy.backoff * 2 ** (attempt - 1))
             delay = delay * (0.5 + self._random.random() / 2)  # jitter: no thundering herd
             if wait is not None:
                 delay = max(delay, wait)

@@ -374,14 +374,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.animals < 1 or args.rate <= 0 or args.repeat < 1 or args.reference_animals < 1:
         ap.error("--animals, --rate, --repeat and --reference-animals must be positive")
     if args.deliver:
-        # TODO(delivery): measure the delivery side too, once sluice can deliver to an
-        # HTTP API: POST the transformed animals to /animals/v1/home in batches of at most
-        # 100 (friends as a list, born_at as ISO 8601 UTC), then read /_sim/stats
-        # (received_ids_count, unique_ids, duplicate_ids, mismatched_ids) for the
-        # delivered-exactly-once counts. The project has no http destination yet.
+        # TODO(delivery): measure the delivery side. The http destination (POST in
+        # batches, delivery ledger; see examples/animals) is being built separately and
+        # this benchmark does not use it yet. To do: a second pipeline in
+        # bench/http/animals with `destination: {type: http, url:
+        # ${ANIMALS_API}/animals/v1/home, batch_size: 100}` (friends as a list, born_at
+        # as ISO 8601 UTC), the POSTs' own rate and error knobs, and the delivered-
+        # exactly-once counts from the simulator's /_sim/stats (received_ids_count,
+        # unique_ids, duplicate_ids, mismatched_ids) instead of the warehouse table.
         print(
-            "--deliver: not available yet (sluice has no http destination; "
-            "this benchmark measures extraction only)",
+            "--deliver: not available yet: this benchmark measures extraction only "
+            "(delivery to POST /animals/v1/home is not measured; see the TODO in run.py)",
             file=sys.stderr,
         )
         return 2
@@ -485,7 +488,8 @@ def main(argv: list[str] | None = None) -> int:
         "use: calls the rate limit counted (all but 429s) / R / wall s, the share of the "
         "rate budget used; "
         "calls, 429s, max/s: counted by the simulator; retries: counted by the client; "
-        "conc: the most requests the client had in flight; lost/dup: ids 1..n missing / "
+        "conc: most concurrency slots held (sluice: http.max_concurrency); "
+        "lost/dup: ids 1..n missing / "
         "present more than once (sluice: in the warehouse table; reference: in what it "
         "returned). Delivery to POST /animals/v1/home is not measured yet."
     )
@@ -505,7 +509,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "reference_animals": ref_n if not args.skip_reference else None,
         "sluice_tree": {"at_start": tree, "at_end": sluice_tree()},
-        "delivery": "not measured: sluice has no http destination yet",
+        "delivery": "not measured yet: extraction only (see the TODO in run.py)",
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
@@ -518,7 +522,9 @@ def main(argv: list[str] | None = None) -> int:
     path = RESULTS / "http.json"
     path.write_text(json.dumps(out, indent=2) + "\n")
     print(f"\nwritten: {path.relative_to(ROOT)}")
-    return 0 if all(c["ok"] for c in checks) else 1
+    # Like bench/run.py, a missed speed target is a figure, not an error: exit 1 only if
+    # sluice failed, or lost or duplicated a record.
+    return 0 if all(c["ok"] for c in checks[1:]) else 1
 
 
 if __name__ == "__main__":
