@@ -138,9 +138,15 @@ def measure_sluice(args: argparse.Namespace, n: int, tmp: Path) -> dict[str, Any
             "SLUICE_WAREHOUSE_URL": f"sqlite:///{warehouse}",
             "SLUICE_STATE_URL": f"sqlite:///{run_dir / 'state.db'}",
         }
-        cmd = [SLUICE, "run", "animals", "--project", str(PROJECT), "--json"]
+        pipeline = "animals"
+        if args.deliver:
+            pipeline = "animals_home"
+            env["BENCH_PULL_RATE"] = f"{args.rate * 0.9:g}"
+            env["BENCH_POST_RATE"] = f"{args.rate * 0.1:g}"
+        cmd = [SLUICE, "run", pipeline, "--project", str(PROJECT), "--json"]
         wall, proc = run_child(cmd, env)
         stats = sim_stats(sim)
+        received = httpx.get(sim.url + "/_sim/received", timeout=30).json() if args.deliver else []
     try:
         report = json.loads(proc.stdout)
     except ValueError:
@@ -165,7 +171,20 @@ def measure_sluice(args: argparse.Namespace, n: int, tmp: Path) -> dict[str, Any
                 truth["friends"],
             ):
                 mismatched += 1
+    delivery: dict[str, Any] = {}
+    if args.deliver:
+        # No table: what counts is what the API received.
+        got = [int(r["id"]) for r in received]
+        ids = got
+        mismatched = len(stats.get("mismatched_ids", []))
+        delivery = {
+            "posts": (report.get("delivery") or {}).get("requests"),
+            "post_retries": (report.get("delivery") or {}).get("retries"),
+            "mismatched_delivered": len(stats.get("mismatched_ids", [])),
+            **{f"delivered_{k}": v for k, v in exactly_once(got, n).items()},
+        }
     return {
+        **delivery,
         "exit_code": proc.returncode,
         "animals": n,
         "wall_s": wall,
@@ -220,6 +239,8 @@ def server_figures(stats: dict[str, Any]) -> dict[str, Any]:
 def derive(run: dict[str, Any], rate: float) -> dict[str, Any]:
     """Add calls needed, the ideal time, records/s and the ratio to the ideal."""
     needed = calls_needed(run["animals"])
+    if run.get("posts") is not None:  # --deliver: one POST per 100 animals as well
+        needed += math.ceil(run["animals"] / 100)
     ideal = needed / rate
     wall = run["wall_s"] or float("inf")
     # Calls the rate limit counted (a 429 is not counted; a 5xx is): ratio = the share of
@@ -368,26 +389,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--deliver",
         action="store_true",
-        help="also deliver to POST /animals/v1/home (not available yet)",
+        help="sluice also delivers every animal to POST /animals/v1/home (pipeline "
+        "animals_home: 90%% of the rate limit for the pull, 10%% for the POSTs)",
     )
     args = ap.parse_args(argv)
     if args.animals < 1 or args.rate <= 0 or args.repeat < 1 or args.reference_animals < 1:
         ap.error("--animals, --rate, --repeat and --reference-animals must be positive")
-    if args.deliver:
-        # TODO(delivery): measure the delivery side. The http destination (POST in
-        # batches, delivery ledger; see examples/animals) is being built separately and
-        # this benchmark does not use it yet. To do: a second pipeline in
-        # bench/http/animals with `destination: {type: http, url:
-        # ${ANIMALS_API}/animals/v1/home, batch_size: 100}` (friends as a list, born_at
-        # as ISO 8601 UTC), the POSTs' own rate and error knobs, and the delivered-
-        # exactly-once counts from the simulator's /_sim/stats (received_ids_count,
-        # unique_ids, duplicate_ids, mismatched_ids) instead of the warehouse table.
-        print(
-            "--deliver: not available yet: this benchmark measures extraction only "
-            "(delivery to POST /animals/v1/home is not measured; see the TODO in run.py)",
-            file=sys.stderr,
-        )
-        return 2
     if not Path(SLUICE).exists() and shutil.which(SLUICE) is None:
         print("the sluice command is not installed (pip install -e .)", file=sys.stderr)
         return 2
@@ -464,6 +471,13 @@ def main(argv: list[str] | None = None) -> int:
             "ok": sl["exit_code"] == 0 and sl["ratio"] >= TARGET_RATIO,
         }
     )
+    if args.deliver:
+        print(
+            f"delivery: {sl.get('posts')} POSTs ({sl.get('post_retries')} retried); "
+            f"{sl.get('delivered_exactly_once', 0):,} of {n:,} animals received exactly once "
+            f"by POST /animals/v1/home, {sl.get('mismatched_delivered', 0):,} differing "
+            "from the source"
+        )
     checks.append(
         {
             "target": "sluice: zero lost",
@@ -491,7 +505,7 @@ def main(argv: list[str] | None = None) -> int:
         "conc: most concurrency slots held (sluice: http.max_concurrency); "
         "lost/dup: ids 1..n missing / "
         "present more than once (sluice: in the warehouse table; reference: in what it "
-        "returned). Delivery to POST /animals/v1/home is not measured yet."
+        "returned; with --deliver: in what POST /animals/v1/home received)."
     )
 
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -509,7 +523,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "reference_animals": ref_n if not args.skip_reference else None,
         "sluice_tree": {"at_start": tree, "at_end": sluice_tree()},
-        "delivery": "not measured yet: extraction only (see the TODO in run.py)",
+        "delivery": "measured (--deliver)" if args.deliver else "not measured (run --deliver)",
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
