@@ -482,7 +482,7 @@ class PipelineConfig(Model):
         if self.destination.mode == "merge" and not self.table.keys:
             raise ValueError("mode 'merge' needs table.keys (the columns to upsert on)")
         if isinstance(self.destination, HttpDestinationConfig):
-            key = self.destination.key or (self.table.keys[0] if self.table.keys else None)
+            key = self.delivery_key
             if key is None:
                 raise ValueError(
                     "an http destination needs a record key for its delivery ledger: "
@@ -491,6 +491,12 @@ class PipelineConfig(Model):
             if key not in cols:
                 raise ValueError(f"destination.key {key!r} is not a column of the table")
         return self
+
+    @property
+    def delivery_key(self) -> str | None:
+        """The column that keys an http destination's delivery ledger."""
+        key = getattr(self.destination, "key", None)
+        return key or (self.table.keys[0] if self.table.keys else None)
 
 
 class Project(Model):

@@ -218,6 +218,18 @@ class HttpClient:
                 hint="raise `deadline` on the source, or check the API's health",
             )
 
+    async def _enter(self, before_send: Callable[[], Awaitable[None]] | None) -> None:
+        """Pass both gates. The slot first, then the rate gate: a request that passed the
+        rate gate and then queued for a slot would go out in a burst with the others."""
+        await self.limit.acquire()
+        try:
+            await self.rate.wait()
+            if before_send is not None:
+                await before_send()
+        except BaseException:
+            await self.limit.release(ok=False, overloaded=False, latency=0.0)
+            raise
+
     async def get_json(
         self, url: str, params: dict[str, Any] | None = None
     ) -> tuple[Any, httpx.Response]:
@@ -241,20 +253,7 @@ class HttpClient:
         while True:
             attempt += 1
             self._check_deadline(url)
-            # The slot first, then the rate gate: a request that passed the rate gate
-            # and then queued for a slot would go out in a burst with the others.
-            await self.limit.acquire()
-            try:
-                await self.rate.wait()
-            except BaseException:
-                await self.limit.release(ok=False, overloaded=False, latency=0.0)
-                raise
-            if before_send is not None and attempt == 1:
-                try:
-                    await before_send()
-                except BaseException:
-                    await self.limit.release(ok=False, overloaded=False, latency=0.0)
-                    raise
+            await self._enter(before_send if attempt == 1 else None)
             start = time.monotonic()
             self._sending += 1  # on the wire now (past both gates): what the report shows
             self.stats.max_concurrency = max(self.stats.max_concurrency, self._sending)
@@ -262,7 +261,6 @@ class HttpClient:
             status: int | None = None
             wait: float | None = None
             ok = overloaded = False
-            response: httpx.Response | None = None
             try:
                 timeout = self.cfg.timeout
                 left = self._remaining()
@@ -327,15 +325,11 @@ class HttpClient:
                     where=Where(file=self.where),
                     hint=hint,
                 )
-            backoff_cap = policy.max_backoff
-            if self.cfg.rate_limit and not overloaded:
-                # The rate limiter already bounds what the API sees: a plain failure need
-                # not wait long, and a long wait at the end of a pull is pure tail.
-                backoff_cap = min(backoff_cap, max(policy.backoff, 2.0))
-            delay = min(backoff_cap, policy.backoff * 2 ** (attempt - 1))
-            delay = delay * (0.5 + self._random.random() / 2)  # jitter: no thundering herd
+            # The rate limiter already bounds what the API sees: a plain failure need not
+            # wait long, and a long wait at the end of a pull is pure tail.
+            short = bool(self.cfg.rate_limit) and not overloaded
+            delay = backoff(policy, attempt, self._random, wait, cap=2.0 if short else None)
             if wait is not None:
-                delay = max(delay, wait)
                 self.rate.hold(wait)
             self.stats.retries += 1
             self.on_event(
@@ -349,6 +343,20 @@ class HttpClient:
                 self._check_deadline(url)
                 delay = max(0.0, left)
             await asyncio.sleep(delay)
+
+
+def backoff(
+    policy: Retry,
+    attempt: int,
+    rnd: random.Random,
+    retry_after: float | None = None,
+    cap: float | None = None,
+) -> float:
+    """Seconds before retry ``attempt + 1``: exponential, with jitter (no thundering
+    herd), never shorter than what the server asked for with Retry-After."""
+    limit = policy.max_backoff if cap is None else min(policy.max_backoff, max(policy.backoff, cap))
+    delay = min(limit, policy.backoff * 2 ** (attempt - 1)) * (0.5 + rnd.random() / 2)
+    return max(delay, retry_after or 0.0)
 
 
 def auth_settings(

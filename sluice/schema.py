@@ -53,6 +53,16 @@ SA_TYPES: dict[str, sa.types.TypeEngine[Any]] = {
 }
 
 
+def json_text(expr: pl.Expr) -> pl.Expr:
+    """A nested value (list, struct) as its JSON text; null stays null.
+
+    Polars' own rendering of nested values is lossy (``{1,"x"}`` drops the keys), and
+    bulk paths take text: this is the one place nested values become JSON.
+    """
+    text = pl.struct(expr.alias("v")).struct.json_encode()
+    return pl.when(expr.is_not_null()).then(text.str.strip_prefix('{"v":').str.strip_suffix("}"))
+
+
 def sql_type(type_: str, dialect: sa.engine.Dialect) -> str:
     """The SQL type a destination creates for a declared type (the README's type table)."""
     return SA_TYPES[type_].compile(dialect=dialect)

@@ -30,7 +30,7 @@ from sluice.destinations.base import (
     Mode,
 )
 from sluice.errors import LoadError, RetryableLoadError, Where
-from sluice.schema import SA_TYPES, ColumnSpec, TableSpec
+from sluice.schema import SA_TYPES, ColumnSpec, TableSpec, json_text
 
 STAGE_PREFIX = "_sluice_stage_"
 
@@ -288,10 +288,6 @@ def stamp(batch: pl.DataFrame, columns: list[str], meta: LoadMeta | None) -> pl.
         ]
     # A list column is stored as its JSON array: every bulk path takes text.
     lists = [
-        pl.when(pl.col(c).is_not_null())
-        .then(pl.struct(pl.col(c).alias("v")).struct.json_encode().str.slice(5).str.head(-1))
-        .alias(c)
-        for c, t in batch.schema.items()
-        if isinstance(t, pl.List)
+        json_text(pl.col(c)).alias(c) for c, t in batch.schema.items() if isinstance(t, pl.List)
     ]
     return batch.with_columns(extra + lists).select(columns)

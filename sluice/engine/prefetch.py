@@ -7,11 +7,12 @@ bounded, so memory stays at a few batches whatever the input size.
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 from collections.abc import Iterator
 from typing import Generic, TypeVar
+
+from sluice.handoff import Closed, Handoff
 
 T = TypeVar("T")
 _DONE = object()
@@ -21,39 +22,28 @@ class Prefetch(Generic[T]):
     """Iterate ``source`` in a background thread; re-raise its errors in the consumer."""
 
     def __init__(self, source: Iterator[T], depth: int = 1) -> None:
-        self._q: queue.Queue[object] = queue.Queue(maxsize=depth)
-        self._stop = threading.Event()
+        self._handoff: Handoff[object] = Handoff(depth)
         self.waited = 0.0  # seconds the consumer spent waiting for the producer
         self._thread = threading.Thread(target=self._run, args=(source,), daemon=True)
         self._thread.start()
 
     def _run(self, source: Iterator[T]) -> None:
         try:
-            for item in source:
-                while not self._stop.is_set():
-                    try:
-                        self._q.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if self._stop.is_set():
-                    return
-            self._put(_DONE)
-        except BaseException as exc:  # handed to the consumer, raised there
-            self._put(exc)
-
-    def _put(self, item: object) -> None:
-        while not self._stop.is_set():
             try:
-                self._q.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
+                for item in source:
+                    self._handoff.put(item)
+                self._handoff.put(_DONE)
+            except Closed:
+                raise
+            except BaseException as exc:  # handed to the consumer, raised there
+                self._handoff.put(exc)
+        except Closed:  # the consumer stopped listening
+            return
 
     def __iter__(self) -> Iterator[T]:
         while True:
             start = time.perf_counter()
-            item = self._q.get()
+            item = self._handoff.get()
             self.waited += time.perf_counter() - start
             if item is _DONE:
                 return
@@ -63,5 +53,5 @@ class Prefetch(Generic[T]):
 
     def close(self) -> None:
         """Stop the producer (after an error in the consumer) and wait for it."""
-        self._stop.set()
+        self._handoff.close()
         self._thread.join(timeout=30)

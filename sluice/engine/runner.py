@@ -104,7 +104,7 @@ class Runner:
             if isinstance(target, HttpDestinationConfig):
                 self._dest = HttpDestination(
                     target,
-                    key=target.key or self.pipe.table.keys[0],
+                    key=str(self.pipe.delivery_key),
                     store=self.store,
                     pipeline=self.name,
                     run_id=self.run_id,
@@ -225,12 +225,9 @@ class Runner:
 
     def _units(self, stream: str, file: str | None) -> Iterator[Unit]:
         cfg = self.pipe.sources[stream]
-        if not isinstance(cfg, FileSourceConfig):
-            if file is not None:
-                raise ConfigError(f"--file needs a file source; {stream!r} is {cfg.type}")
-            yield from create_source(stream, cfg, self.project.root, self._context(stream)).units()
-            return
         if file is not None:
+            if not isinstance(cfg, FileSourceConfig):
+                raise ConfigError(f"--file needs a file source; {stream!r} is {cfg.type}")
             path = Path(file).resolve()
             if not path.exists():
                 raise ConfigError(f"no such file: {file}")

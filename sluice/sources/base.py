@@ -67,7 +67,4 @@ def create_source(
     """Build the source for ``config.type``; ``root`` resolves relative paths."""
     from sluice import sources  # noqa: F401  (registers the built-in kinds)
 
-    factory = _REGISTRY[config.type]
-    if context is not None:
-        return factory(stream, config, root, context)
-    return factory(stream, config, root)
+    return _REGISTRY[config.type](stream, config, root, context or SourceContext())

@@ -20,7 +20,7 @@ import httpx
 
 from sluice.config import FileSourceConfig
 from sluice.errors import FetchError, Where
-from sluice.httpclient import RETRY_STATUS, auth_settings, retry_after
+from sluice.httpclient import RETRY_STATUS, auth_settings, backoff, retry_after
 
 Log = Callable[[str, str, dict[str, Any]], None]
 
@@ -67,8 +67,7 @@ def download(cfg: FileSourceConfig, log: Log | None = None) -> Download:
                 problem = f"connection error: {exc.__class__.__name__}"
             if attempt == policy.max_attempts:
                 break
-            delay = min(policy.max_backoff, policy.backoff * 2 ** (attempt - 1))
-            delay = max(delay * (0.5 + rnd.random() / 2), wait or 0.0)
+            delay = backoff(policy, attempt, rnd, wait)
             if log is not None:
                 log(
                     "warning",

@@ -29,7 +29,7 @@ from sluice.config import FileSourceConfig
 from sluice.errors import ConfigError, SourceError, Where
 from sluice.sources.base import SourceContext, register
 from sluice.sources.csv_reader import read_csv
-from sluice.sources.download import Download, download
+from sluice.sources.download import download
 
 FORMATS = {
     ".csv": "csv",
@@ -223,11 +223,9 @@ class FileSource:
         stream: str,
         config: FileSourceConfig,
         root: Path,
-        context: SourceContext | None = None,
+        context: SourceContext,
     ) -> None:
-        self.stream, self.config, self.root = stream, config, root
-        self.context = context or SourceContext()
-        self._download: Download | None = None
+        self.stream, self.config, self.root, self.context = stream, config, root, context
 
     def _format(self, name: str) -> str:
         if self.config.format:

@@ -7,12 +7,13 @@ could not be converted, for the row's quarantine entry.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Literal
 
 import polars as pl
 
-from sluice.schema import POLARS_TYPES
+from sluice.schema import POLARS_TYPES, json_text
 
 DEFAULT_FORMATS = {
     "date": ["%Y-%m-%d"],
@@ -97,8 +98,6 @@ def _items(text: pl.Series, separator: str) -> pl.Series:
 
 
 def _json_list(value: str) -> list[str] | None:
-    import json
-
     try:
         parsed = json.loads(value)
     except ValueError:
@@ -121,11 +120,7 @@ def cast_value(
         return text.map_batches(lambda s: _items(s, separator), return_dtype=target)
     if source != pl.String:
         if to == "string" and isinstance(source, (pl.Struct, pl.List, pl.Array)):
-            # Nested values (JSON objects and arrays) are kept as JSON text, not as
-            # Polars' lossy rendering ('{1,"x"}' drops the keys).
-            text = pl.struct(expr.alias("v")).struct.json_encode()
-            text = text.str.strip_prefix('{"v":').str.strip_suffix("}")
-            return pl.when(expr.is_null()).then(None).otherwise(text)
+            return json_text(expr)
         if to == "string":
             return expr.cast(pl.String)
         if to == "date" and isinstance(source, pl.Datetime):

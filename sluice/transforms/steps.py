@@ -76,7 +76,7 @@ class SeenKeys:
         known = np.empty_like(hit)
         known[order] = hit
         fresh = first & ~known
-        new = probes[(first & ~known)[order]]
+        new = probes[fresh[order]]
         self.seen = np.insert(self.seen, np.searchsorted(self.seen, new), new)
         return pl.Series("fresh", fresh)
 
@@ -89,10 +89,6 @@ class _Lazy:
 
     def __call__(self, data: pl.DataFrame) -> pl.DataFrame:
         return self.apply(data.lazy()).collect()
-
-
-def _lazy(apply: Callable[[pl.LazyFrame], pl.LazyFrame]) -> _Lazy:
-    return _Lazy(apply)
 
 
 Compiled = Callable[[pl.DataFrame], pl.DataFrame]
@@ -118,12 +114,12 @@ class StepRunner:
             sel = cs.string() if step.trim == "all" else pl.col(step.trim)
             # A field of only spaces is empty, and empty is null (it fails `required`).
             trimmed = sel.str.strip_chars().replace("", None)
-            return "trim", _lazy(lambda d: d.with_columns(trimmed))
+            return "trim", _Lazy(lambda d: d.with_columns(trimmed))
         if isinstance(step, CaseStep):
             fn = {"upper": "to_uppercase", "lower": "to_lowercase", "title": "to_titlecase"}
             method = fn[step.case.to]
             cased = getattr(pl.col(step.case.columns).str, method)()
-            return "case", _lazy(lambda d: d.with_columns(cased))
+            return "case", _Lazy(lambda d: d.with_columns(cased))
         if isinstance(step, CastStep):
             a = step.cast
 
@@ -142,7 +138,7 @@ class StepRunner:
                     where=Where(key=self._key(i, "derive.sql")),
                     hint="write a SQL expression over the table's columns, e.g. upper(city)",
                 ) from None
-            return "derive", _lazy(lambda d: d.with_columns(expr))
+            return "derive", _Lazy(lambda d: d.with_columns(expr))
         if isinstance(step, FilterStep):
             try:
                 keep = pl.sql_expr(step.filter.keep).fill_null(False)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import queue
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -24,7 +23,8 @@ import polars as pl
 
 from sluice.batch import Batch, Reject
 from sluice.config import HttpSourceConfig
-from sluice.errors import FetchError, SluiceError
+from sluice.errors import FetchError
+from sluice.handoff import Closed, Handoff
 from sluice.httpclient import HttpClient, HttpStats
 from sluice.schema import ignored
 from sluice.sources.base import SourceContext, register
@@ -33,10 +33,6 @@ from sluice.sources.http.records import flatten, frame, pick
 
 BATCH_RECORDS = 5000
 _DONE = object()
-
-
-class _Stop(Exception):
-    pass
 
 
 class HttpUnit:
@@ -69,8 +65,7 @@ class HttpReader:
     def __init__(self, unit: HttpUnit) -> None:
         self.unit = unit
         self.cfg = unit.cfg
-        self._q: queue.Queue[Any] = queue.Queue(maxsize=8)
-        self._stop = threading.Event()
+        self._handoff: Handoff[Any] = Handoff(8)
         self._high: Any = None  # highest incremental cursor value read
         self._thread = threading.Thread(target=self._run, daemon=True, name="sluice-http")
         self._thread.start()
@@ -97,26 +92,18 @@ class HttpReader:
 
     def _run(self) -> None:
         try:
-            asyncio.run(self._pull())
-            self._put(_DONE)
-        except _Stop:
-            pass
-        except SluiceError as exc:
-            self._put(exc)
-        except BaseException as exc:  # handed to the consumer, which reports it
-            self._put(exc)
-
-    def _put(self, item: Any) -> None:
-        while not self._stop.is_set():
             try:
-                self._q.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
-        raise _Stop
+                asyncio.run(self._pull())
+                self._handoff.put(_DONE)
+            except Closed:
+                raise
+            except BaseException as exc:  # handed to the consumer, which reports it
+                self._handoff.put(exc)
+        except Closed:  # the consumer stopped reading: nothing more to do
+            return
 
     async def _emit(self, item: Any) -> None:
-        await asyncio.to_thread(self._put, item)
+        await asyncio.to_thread(self._handoff.put, item)
 
     async def _pull(self) -> None:
         cfg = self.cfg
@@ -189,17 +176,16 @@ class HttpReader:
     async def _records(
         self, client: HttpClient, where: str, records: list[Any]
     ) -> AsyncIterator[tuple[str, Any]]:
-        good = [flatten(r, nested=self.cfg.flatten) for r in records if isinstance(r, dict)]
+        objects = [r for r in records if isinstance(r, dict)]
         bad = [
             (r, f"{where}: a record is not a JSON object")
             for r in records
             if not isinstance(r, dict)
         ]
-        fan = self.cfg.fan_out
-        if fan is not None:
-            good, more_bad = await self._details(
-                client, [r for r in records if isinstance(r, dict)]
-            )
+        if self.cfg.fan_out is None:
+            good = [flatten(r, nested=self.cfg.flatten) for r in objects]
+        else:
+            good, more_bad = await self._details(client, objects)
             bad += more_bad
         if bad:
             yield "bad", bad
@@ -242,7 +228,7 @@ class HttpReader:
     # ------------------------------------------------------------------ consumer side
 
     def _next(self) -> tuple[str, Any] | None:
-        item = self._q.get()
+        item = self._handoff.get()
         if item is _DONE:
             return None
         if isinstance(item, BaseException):
@@ -252,7 +238,7 @@ class HttpReader:
         return str(kind), payload
 
     def close(self) -> None:
-        self._stop.set()
+        self._handoff.close()
 
     def batches(self) -> Iterator[Batch]:
         line = 1  # the n-th record of the pull: where a quarantined record came from
@@ -326,9 +312,6 @@ class _Quoted(dict[str, str]):
     def __init__(self, record: dict[str, Any]) -> None:
         super().__init__({k: quote(str(v), safe="") for k, v in record.items()})
 
-    def __missing__(self, key: str) -> str:
-        raise KeyError(key)
-
 
 class HttpSource:
     def __init__(self, stream: str, config: HttpSourceConfig, context: SourceContext) -> None:
@@ -339,5 +322,5 @@ class HttpSource:
 
 
 @register("http")
-def _http(stream: str, config: Any, root: Path, context: SourceContext | None = None) -> HttpSource:
-    return HttpSource(stream, config, context or SourceContext())
+def _http(stream: str, config: Any, root: Path, context: SourceContext) -> HttpSource:
+    return HttpSource(stream, config, context)
