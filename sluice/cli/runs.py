@@ -177,6 +177,12 @@ def preview(
     """
     proj = load_project(project)
     pipe = proj.pipeline(pipeline)
+    if pipe.destination.type == "http":
+        raise UsageError(
+            f"pipeline {pipeline!r} delivers to {pipe.destination.url}: there is no table "
+            "to preview",
+            hint="`sluice runs` then `sluice audit RUN_ID` shows what was delivered",
+        )
     relation = pipe.table.name
     if pipe.destination.mode == "snapshot" and not history:
         relation += "_latest"

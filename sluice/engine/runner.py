@@ -227,7 +227,10 @@ class Runner:
         cfg = self.pipe.sources[stream]
         if file is not None:
             if not isinstance(cfg, FileSourceConfig):
-                raise ConfigError(f"--file needs a file source; {stream!r} is {cfg.type}")
+                raise ConfigError(
+                    f"--file needs a file source; {stream!r} is {cfg.type}",
+                    hint="drop --file, or pick a file source with --source",
+                )
             path = Path(file).resolve()
             if not path.exists():
                 raise ConfigError(f"no such file: {file}")

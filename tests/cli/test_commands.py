@@ -135,3 +135,16 @@ def test_every_example_validates(example: str) -> None:
     out = sluice("validate", "-p", str(EXAMPLE.parent / example))
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.startswith("ok: ")
+
+
+def test_preview_of_a_pipeline_that_delivers_over_http_says_there_is_no_table() -> None:
+    out = sluice(
+        "preview",
+        "animals",
+        "-p",
+        str(EXAMPLE.parent / "animals"),
+        env={"ANIMALS_API": "http://127.0.0.1:1"},
+    )
+    assert out.returncode == 2
+    assert "delivers to http://127.0.0.1:1/animals/v1/home" in out.stderr
+    assert "sluice audit" in out.stderr and "Traceback" not in out.stderr

@@ -306,5 +306,5 @@ def test_record_then_run_offline_from_the_cassette(
         out = run_project(root)
     assert out.status == "succeeded", out.report.errors
     assert [r["id"] for r in out.rows(order_by="id")] == list(range(1, N + 1))
-    # and the recording run left the project's own warehouse alone
-    assert out.counts("s").loaded == N
+    # and the recording run left the project's own warehouse alone: one copy of each row
+    assert len(out.rows()) == N
