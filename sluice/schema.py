@@ -106,6 +106,15 @@ class ColumnSpec:
     nullable: bool = True
 
 
+@dataclass(frozen=True)
+class ForeignKey:
+    """``columns`` of a table reference ``ref_columns`` (its keys) of table ``table``."""
+
+    columns: tuple[str, ...]
+    table: str
+    ref_columns: tuple[str, ...]
+
+
 @dataclass
 class TableSpec:
     """What a destination needs to know to create and load a table."""
@@ -113,6 +122,7 @@ class TableSpec:
     name: str
     columns: list[ColumnSpec]
     keys: list[str] = field(default_factory=list)
+    foreign_keys: list[ForeignKey] = field(default_factory=list)
 
     @property
     def column_names(self) -> list[str]:

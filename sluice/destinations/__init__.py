@@ -2,6 +2,13 @@
 
 from sluice.destinations import postgres as _postgres  # noqa: F401
 from sluice.destinations import sqlite as _sqlite  # noqa: F401
-from sluice.destinations.base import Capabilities, Destination, LoadMeta, LoadResult, connect
+from sluice.destinations.base import (
+    Capabilities,
+    Destination,
+    LoadMeta,
+    LoadResult,
+    Target,
+    connect,
+)
 
-__all__ = ["Capabilities", "Destination", "LoadMeta", "LoadResult", "connect"]
+__all__ = ["Capabilities", "Destination", "LoadMeta", "LoadResult", "Target", "connect"]

@@ -40,13 +40,29 @@ class LoadMeta:
 
 
 @dataclass(frozen=True)
+class Target:
+    """One table of a multi-table load and how it is written.
+
+    ``parent_keys``: under ``merge``, a child table's rows for the parents in this load
+    replace the ones it had (a list that shrank leaves no stale rows behind).
+    """
+
+    table: TableSpec
+    mode: Mode
+    parent_keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class LoadResult:
+    #: rows of the (first) table, the count the engine checks against what it passed
     rows: int
     already_loaded: bool = False
     #: rows not sent because an earlier run delivered their key (http destinations)
     skipped: int = 0
     #: rows the target refused for good: (the record, why); they go to quarantine
     rejected: list[tuple[dict[str, Any], str]] = field(default_factory=list)
+    #: rows written per table, for loads of several tables
+    tables: dict[str, int] = field(default_factory=dict)
 
 
 class Destination(Protocol):

@@ -28,6 +28,7 @@ from sluice.destinations.base import (
     LoadMeta,
     LoadResult,
     Mode,
+    Target,
 )
 from sluice.errors import LoadError, RetryableLoadError, Where
 from sluice.schema import SA_TYPES, ColumnSpec, TableSpec, json_text
@@ -72,13 +73,27 @@ class SqlDestination:
 
     # ---------------------------------------------------------------- schema
 
+    def _column_type(self, spec: TableSpec, column: ColumnSpec) -> sa.types.TypeEngine[Any]:
+        """The SQL type of a column (MySQL needs a bounded type for key columns)."""
+        return SA_TYPES[column.type]
+
     def _sa_table(self, spec: TableSpec, mode: Mode, name: str | None = None) -> sa.Table:
-        cols = [sa.Column(c.name, SA_TYPES[c.type], nullable=c.nullable) for c in spec.columns]
+        """The table as SQLAlchemy sees it; a stage (``name`` given) has no foreign keys."""
+        metadata = sa.MetaData()
+        cols = [
+            sa.Column(c.name, self._column_type(spec, c), nullable=c.nullable) for c in spec.columns
+        ]
         cols += [sa.Column(c.name, SA_TYPES[c.type]) for c in snapshot_columns(mode)]
         args: list[Any] = []
         if mode == "merge" and spec.keys:
             args.append(sa.PrimaryKeyConstraint(*spec.keys))
-        return sa.Table(name or spec.name, sa.MetaData(), *cols, *args)
+        for fk in spec.foreign_keys if name is None else []:
+            # The referenced table only needs to be known by name and key columns.
+            if fk.table not in metadata.tables:
+                sa.Table(fk.table, metadata, *(sa.Column(c, sa.Integer) for c in fk.ref_columns))
+            refs = [f"{fk.table}.{c}" for c in fk.ref_columns]
+            args.append(sa.ForeignKeyConstraint(list(fk.columns), refs))
+        return sa.Table(name or spec.name, metadata, *cols, *args)
 
     def _connect_error(self, exc: Exception) -> LoadError:
         msg = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
@@ -172,7 +187,23 @@ class SqlDestination:
         batches: Iterable[pl.DataFrame],
         meta: LoadMeta | None = None,
     ) -> LoadResult:
+        frames = ({table.name: b} for b in batches)
+        return self.load_tables([Target(table, mode)], load_key, frames, meta)
+
+    def load_tables(
+        self,
+        targets: list[Target],
+        load_key: str,
+        batches: Iterable[dict[str, pl.DataFrame]],
+        meta: LoadMeta | None = None,
+    ) -> LoadResult:
+        """Load several tables as one unit (normalized records): all of them or none.
+
+        ``targets`` come in dependency order (referenced tables first); each batch maps
+        a table name to its rows. The result's ``rows`` are the first table's.
+        """
         raw = self._raw_connection()
+        first = targets[0].table.name
         try:
             cur = raw.cursor()
             cur.execute(self._begin_sql())
@@ -184,27 +215,48 @@ class SqlDestination:
             if done is not None:
                 raw.rollback()
                 return LoadResult(int(done[0]), already_loaded=True)
-            columns = table.column_names + [c.name for c in snapshot_columns(mode)]
-            target = table.name
-            if mode in ("replace", "merge"):
-                target = self._create_stage(cur, table, mode)
-            rows = 0
+            columns = {
+                t.table.name: t.table.column_names + [c.name for c in snapshot_columns(t.mode)]
+                for t in targets
+            }
+            into = {
+                t.table.name: (
+                    self._create_stage(cur, t.table, t.mode)
+                    if t.mode in ("replace", "merge")
+                    else t.table.name
+                )
+                for t in targets
+            }
+            rows = dict.fromkeys(columns, 0)
             for batch in batches:
-                if batch.height:
-                    rows += self._write(raw, target, columns, stamp(batch, columns, meta))
-            if mode == "replace":
-                cur.execute(f"DROP TABLE {self.quote(table.name)}")
-                cur.execute(f"ALTER TABLE {self.quote(target)} RENAME TO {self.quote(table.name)}")
-            elif mode == "merge":
-                cur.execute(self._upsert(table.name, target, columns, table.keys))
-                cur.execute(f"DROP TABLE {self.quote(target)}")
+                for name, data in batch.items():
+                    if data.height:
+                        cols = columns[name]
+                        rows[name] += self._write(raw, into[name], cols, stamp(data, cols, meta))
+            swaps = [(into[t.table.name], t.table.name) for t in targets if t.mode == "replace"]
+            if swaps:
+                self._swap(cur, swaps)
+            merged = [t for t in targets if t.mode == "merge"]
+            for t in merged:
+                stage, name = into[t.table.name], t.table.name
+                if t.parent_keys:
+                    cur.execute(self._delete_children(name, stage, list(t.parent_keys)))
+                    listed = ", ".join(self.quote(c) for c in columns[name])
+                    cur.execute(
+                        f"INSERT INTO {self.quote(name)} ({listed}) "
+                        f"SELECT {listed} FROM {self.quote(stage)}"
+                    )
+                else:
+                    cur.execute(self._upsert(name, stage, columns[name], t.table.keys))
             cur.execute(
                 f"INSERT INTO {self.quote(LOADS_TABLE)} (load_key, table_name, rows, loaded_at) "
                 f"VALUES ({self._param()}, {self._param()}, {self._param()}, {self._param()})",
-                (load_key, table.name, rows, self._now()),
+                (load_key, first, rows[first], self._now()),
             )
+            for t in merged:
+                cur.execute(f"DROP TABLE {self.quote(into[t.table.name])}")
             raw.commit()
-            return LoadResult(rows)
+            return LoadResult(rows[first], tables=rows)
         except BaseException as exc:
             # The connection may be gone; then the server rolls back by itself.
             with contextlib.suppress(Exception):
@@ -212,13 +264,29 @@ class SqlDestination:
             if isinstance(exc, self._db_errors()):
                 msg = str(exc).strip().splitlines()[0]
                 raise LoadError(
-                    f"loading table {table.name!r} failed: {msg}",
+                    f"loading table {first!r} failed: {msg}",
                     where=Where(key=load_key),
                     hint="the table is unchanged; fix the cause and run again",
                 ) from None
             raise
         finally:
             raw.close()
+
+    def _swap(self, cur: Any, swaps: list[tuple[str, str]]) -> None:
+        """Put each loaded stage in its table's place, inside the load's transaction.
+
+        Referencing tables go first: a table is dropped after those that point to it.
+        """
+        for _, table in reversed(swaps):
+            cur.execute(f"DROP TABLE {self.quote(table)}")
+        for stage, table in swaps:
+            cur.execute(f"ALTER TABLE {self.quote(stage)} RENAME TO {self.quote(table)}")
+
+    def _delete_children(self, table: str, stage: str, parent_keys: list[str]) -> str:
+        """Delete a child table's rows whose parent is in the stage (to insert anew)."""
+        q = self.quote
+        match = " AND ".join(f"s.{q(k)} = {q(table)}.{q(k)}" for k in parent_keys)
+        return f"DELETE FROM {q(table)} WHERE EXISTS (SELECT 1 FROM {q(stage)} s WHERE {match})"
 
     def _create_stage(self, cur: Any, table: TableSpec, mode: Mode) -> str:
         stage = f"{STAGE_PREFIX}{table.name}"[:63]
@@ -243,7 +311,9 @@ class SqlDestination:
         return datetime.now(UTC)
 
     def _db_errors(self) -> tuple[type[BaseException], ...]:
-        return (sa.exc.DBAPIError,)
+        # Loads run on the raw DBAPI connection: its own errors, not SQLAlchemy's.
+        dbapi = self.engine.dialect.dbapi
+        return (sa.exc.DBAPIError, *([dbapi.Error] if dbapi is not None else []))
 
     # ---------------------------------------------------------------- reading
 

@@ -7,32 +7,15 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import polars as pl
-import pytest
 import sqlalchemy as sa
 
-from sluice.destinations import LoadMeta, connect
+from sluice.destinations import LoadMeta
 from sluice.destinations.sql import SqlDestination
 from sluice.schema import ColumnSpec, TableSpec
 
 SPEC = TableSpec("people", [ColumnSpec("id", "integer"), ColumnSpec("name", "string")], ["id"])
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'w.db'}"
-    return str(request.getfixturevalue("pg_url"))
-
-
-@pytest.fixture
-def dest(url: str) -> Iterator[SqlDestination]:
-    d = connect(url)
-    assert isinstance(d, SqlDestination)
-    yield d
-    d.close()
 
 
 def frame(*rows: tuple[int, str | None]) -> pl.DataFrame:

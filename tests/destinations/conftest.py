@@ -1,0 +1,32 @@
+"""A warehouse per test, for every SQL dialect sluice loads into.
+
+``WAREHOUSES`` lists the dialects; a destination test that takes ``dest`` (or ``url``)
+runs once per dialect, each on a fresh, empty database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sluice.destinations import connect
+from sluice.destinations.sql import SqlDestination
+
+WAREHOUSES = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(params=WAREHOUSES)
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'w.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def dest(url: str) -> Iterator[SqlDestination]:
+    d = connect(url)
+    assert isinstance(d, SqlDestination)
+    yield d
+    d.close()
