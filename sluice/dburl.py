@@ -12,6 +12,11 @@ _DRIVERS = {
     "postgresql": "postgresql+psycopg",
     "postgresql+psycopg": "postgresql+psycopg",
     "sqlite": "sqlite",
+    "mysql": "mysql+pymysql",
+    "mysql+pymysql": "mysql+pymysql",
+    "mariadb": "mysql+pymysql",
+    "mariadb+pymysql": "mysql+pymysql",
+    "duckdb": "duckdb",
 }
 
 
@@ -22,7 +27,10 @@ def normalize(url: str) -> sa.URL:
     except sa.exc.ArgumentError:
         raise ConfigError(
             f"not a database URL: {redact(url)!r}",
-            hint="use sqlite:///path/to/file.db or postgresql://user@host:5432/dbname",
+            hint=(
+                "use sqlite:///path/to/file.db, postgresql://user@host:5432/dbname, "
+                "mysql://user@host:3306/dbname or duckdb:///path/to/file.duckdb"
+            ),
         ) from None
     driver = _DRIVERS.get(parsed.drivername)
     if driver is None:
