@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from sluice.config_layout import ChildTable, PiiPolicy
 from sluice.errors import ConfigError, ConfigProblem, ProjectInvalid, Where
 from sluice.schema import IDENTIFIER, ColumnType
 
@@ -83,6 +84,10 @@ class ColumnConfig(Model):
         ),
     )
     separator: str = Field(default=",", description="list columns: what separates the items")
+    pii: PiiPolicy | None = Field(
+        default=None, description="drop, hash (sha256 with pii_salt), mask, restricted"
+    )
+    keep: int = Field(default=4, ge=0, description="pii: mask keeps this many last characters")
     synonyms: list[str] = Field(default_factory=list, description="other header names")
     description: str = ""
 
@@ -228,6 +233,9 @@ class FileSourceConfig(MappedSource):
         default=None, description="default: from the file extension"
     )
     members: str = Field(default="*", description="glob of zip members to read")
+    flatten: bool = Field(
+        default=False, description="jsonl: nested objects -> parent_child columns"
+    )
     csv: CsvOptions = Field(default_factory=CsvOptions)
     max_unzipped_bytes: int = Field(default=2 * 1024**3, gt=0)
 
@@ -464,6 +472,12 @@ class PipelineConfig(Model):
     skip_blank_rows: bool = Field(
         default=True, description="rows with every field empty are counted as filtered"
     )
+    tables: dict[str, ChildTable] = Field(
+        default_factory=dict, description="normalize: related tables the record splits into"
+    )
+    restricted_table: str | None = Field(
+        default=None, description="where pii: restricted columns go (default <table>_restricted)"
+    )
 
     @model_validator(mode="after")
     def _cross_references(self) -> PipelineConfig:
@@ -481,6 +495,7 @@ class PipelineConfig(Model):
                 raise ValueError(f"synonyms name {target!r}, which is not a column")
         if self.destination.mode == "merge" and not self.table.keys:
             raise ValueError("mode 'merge' needs table.keys (the columns to upsert on)")
+        self._check_layout()
         if isinstance(self.destination, HttpDestinationConfig):
             key = self.delivery_key
             if key is None:
@@ -491,6 +506,59 @@ class PipelineConfig(Model):
             if key not in cols:
                 raise ValueError(f"destination.key {key!r} is not a column of the table")
         return self
+
+    def _check_layout(self) -> None:
+        """Normalized tables and PII policies refer to real columns and fit together."""
+        cols = self.table.columns
+        hidden = {n: c.pii for n, c in cols.items() if c.pii}
+        if not self.tables and not hidden:
+            return
+        if isinstance(self.destination, HttpDestinationConfig):
+            if self.tables or "restricted" in hidden.values():
+                raise ValueError("tables and pii: restricted need a SQL destination")
+        elif self.destination.mode == "snapshot" and (
+            self.tables or "restricted" in hidden.values()
+        ):
+            raise ValueError("tables (and pii: restricted) work with append, replace and merge")
+        names = {self.table.name}
+        for tname, t in self.tables.items():
+            _identifier(tname)
+            if tname in names:
+                raise ValueError(f"table {tname!r} is declared twice")
+            names.add(tname)
+            used = [t.list_of] if t.list_of else [c.source for c in t.columns.values()]
+            for name in t.columns:
+                _identifier(name)
+            for src in used:
+                if src not in cols:
+                    raise ValueError(
+                        f"tables.{tname} takes {src!r}, which is not a column of table "
+                        f"{self.table.name!r}"
+                    )
+                if hidden.get(src) == "drop":
+                    raise ValueError(f"tables.{tname} takes {src!r}, which has pii: drop")
+                if hidden.get(src) == "restricted" and not t.restricted:
+                    raise ValueError(
+                        f"tables.{tname} takes {src!r} (pii: restricted): mark the table "
+                        "restricted: true, or leave the column to restricted_table"
+                    )
+        for name, policy in hidden.items():
+            spec = cols[name]
+            if policy in ("hash", "mask") and spec.type != "string":
+                raise ValueError(f"column {name!r}: pii: {policy} needs type string")
+            if policy in ("drop", "hash", "mask") and (
+                spec.regex or spec.accepted or spec.min is not None or spec.max is not None
+            ):
+                raise ValueError(
+                    f"column {name!r}: rules check the value after pii: {policy}; "
+                    "drop regex, accepted, min and max from it"
+                )
+            if policy == "drop" and name in self.table.keys:
+                raise ValueError(f"key column {name!r} cannot have pii: drop")
+        if self.restricted_table is not None:
+            _identifier(self.restricted_table)
+            if self.restricted_table in names:
+                raise ValueError(f"restricted_table {self.restricted_table!r} is taken")
 
     @property
     def delivery_key(self) -> str | None:
@@ -507,6 +575,9 @@ class Project(Model):
         default_factory=dict, description="target column -> header names, for every pipeline"
     )
     pipelines: dict[str, PipelineConfig] = Field(default_factory=dict)
+    pii_salt: str | None = Field(
+        default=None, description="salt of pii: hash, from the environment: ${SLUICE_PII_SALT}"
+    )
 
     _root: Path = PrivateAttr(default=Path("."))
     _file: Path | None = PrivateAttr(default=None)

@@ -43,13 +43,15 @@ class LoadMeta:
 class Target:
     """One table of a multi-table load and how it is written.
 
-    ``parent_keys``: under ``merge``, a child table's rows for the parents in this load
-    replace the ones it had (a list that shrank leaves no stale rows behind).
+    ``parent`` and ``parent_keys``: under ``merge``, a child table's rows for the
+    parents in this load (the rows of table ``parent``) replace the ones it had, so a
+    list that shrank leaves no stale rows behind.
     """
 
     table: TableSpec
     mode: Mode
     parent_keys: tuple[str, ...] = ()
+    parent: str = ""
 
 
 @dataclass(frozen=True)

@@ -83,7 +83,7 @@ class SqlDestination:
         cols = [
             sa.Column(c.name, self._column_type(spec, c), nullable=c.nullable) for c in spec.columns
         ]
-        cols += [sa.Column(c.name, SA_TYPES[c.type]) for c in snapshot_columns(mode)]
+        cols += [sa.Column(c.name, self._column_type(spec, c)) for c in snapshot_columns(mode)]
         args: list[Any] = []
         if mode == "merge" and spec.keys:
             args.append(sa.PrimaryKeyConstraint(*spec.keys))
@@ -126,7 +126,7 @@ class SqlDestination:
         if not inspector.has_table(table.name):
             wanted.create(conn)
         else:
-            have = {c["name"] for c in inspector.get_columns(table.name)}
+            have = self._column_names(conn, table.name)
             for col in wanted.columns:
                 if col.name not in have:
                     ddl = col.type.compile(dialect=self.engine.dialect)
@@ -142,6 +142,10 @@ class SqlDestination:
         if mode == "snapshot" and (added or not inspector.has_table(f"{table.name}_latest")):
             self._latest_view(conn, table.name)
         return added
+
+    def _column_names(self, conn: sa.Connection, table: str) -> set[str]:
+        """The columns an existing table has (DuckDB reads its own catalog instead)."""
+        return {c["name"] for c in sa.inspect(conn).get_columns(table)}
 
     def _ensure_unique(self, conn: sa.Connection, table: TableSpec) -> None:
         name = self.quote(f"ux_{table.name}_keys"[:63])
@@ -196,19 +200,24 @@ class SqlDestination:
         load_key: str,
         batches: Iterable[dict[str, pl.DataFrame]],
         meta: LoadMeta | None = None,
+        counted: str | None = None,
     ) -> LoadResult:
         """Load several tables as one unit (normalized records): all of them or none.
 
         ``targets`` come in dependency order (referenced tables first); each batch maps
-        a table name to its rows. The result's ``rows`` are the first table's.
+        a table name to its rows. The result's ``rows`` are table ``counted``'s (by
+        default the first), the records the engine accounts for.
         """
         raw = self._raw_connection()
-        first = targets[0].table.name
+        first = counted or targets[0].table.name
         try:
             cur = raw.cursor()
             cur.execute(self._begin_sql())
+            # `rows` is a reserved word in MySQL and MariaDB: the marker's columns are quoted.
+            key_col, rows_col = self.quote("load_key"), self.quote("rows")
             cur.execute(
-                f"SELECT rows FROM {self.quote(LOADS_TABLE)} WHERE load_key = {self._param()}",
+                f"SELECT {rows_col} FROM {self.quote(LOADS_TABLE)} "
+                f"WHERE {key_col} = {self._param()}",
                 (load_key,),
             )
             done = cur.fetchone()
@@ -240,7 +249,8 @@ class SqlDestination:
             for t in merged:
                 stage, name = into[t.table.name], t.table.name
                 if t.parent_keys:
-                    cur.execute(self._delete_children(name, stage, list(t.parent_keys)))
+                    parents = into.get(t.parent, stage)
+                    cur.execute(self._delete_children(name, parents, list(t.parent_keys)))
                     listed = ", ".join(self.quote(c) for c in columns[name])
                     cur.execute(
                         f"INSERT INTO {self.quote(name)} ({listed}) "
@@ -249,7 +259,8 @@ class SqlDestination:
                 else:
                     cur.execute(self._upsert(name, stage, columns[name], t.table.keys))
             cur.execute(
-                f"INSERT INTO {self.quote(LOADS_TABLE)} (load_key, table_name, rows, loaded_at) "
+                f"INSERT INTO {self.quote(LOADS_TABLE)} ({key_col}, {self.quote('table_name')}, "
+                f"{rows_col}, {self.quote('loaded_at')}) "
                 f"VALUES ({self._param()}, {self._param()}, {self._param()}, {self._param()})",
                 (load_key, first, rows[first], self._now()),
             )

@@ -17,6 +17,8 @@ import polars as pl
 from sluice.batch import LINE, Batch
 from sluice.engine.report import Counts
 from sluice.transforms import MappingPlan, StepRunner, Validator, apply_mapping
+from sluice.transforms.normalize import Splitter
+from sluice.transforms.pii import WITHHELD, PiiPlan
 
 QuarantineWriter = Callable[[list[dict[str, Any]]], None]
 
@@ -40,6 +42,11 @@ class UnitProcessor:
     validator: Validator
     write_quarantine: QuarantineWriter
     on_rows: Callable[[int], None] = lambda n: None
+    pii: PiiPlan | None = None
+    #: splits records over the tables of a normalized layout (None: one table)
+    splitter: Splitter | None = None
+    #: replayed rows come from quarantine, where the policies were applied already
+    apply_pii: bool = True
     counts: Counts = field(default_factory=Counts)
     seconds: dict[str, float] = field(default_factory=lambda: {"extract": 0.0, "transform": 0.0})
 
@@ -62,6 +69,17 @@ class UnitProcessor:
 
     def frames(self, batches: Iterable[Batch]) -> Iterator[pl.DataFrame]:
         """Loadable frames (table columns only); quarantine and counts as a side effect."""
+        for good, _ in self._each(batches):
+            yield good.drop(LINE)
+
+    def tables(self, batches: Iterable[Batch]) -> Iterator[dict[str, pl.DataFrame]]:
+        """Rows per table of a normalized layout (a record goes to all of them or none)."""
+        for _, tables in self._each(batches):
+            yield tables
+
+    def _each(
+        self, batches: Iterable[Batch]
+    ) -> Iterator[tuple[pl.DataFrame, dict[str, pl.DataFrame]]]:
         it = iter(batches)
         while True:
             t0 = time.perf_counter()
@@ -70,21 +88,34 @@ class UnitProcessor:
             self.seconds["extract"] += t1 - t0
             if batch is None:
                 return
-            good = self.process(batch)
+            good, tables = self.process(batch)
             self.seconds["transform"] += time.perf_counter() - t1
             self.on_rows(batch.rows_read)
-            yield good.drop(LINE)
+            yield good, tables
 
-    def process(self, batch: Batch) -> pl.DataFrame:
+    def process(self, batch: Batch) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
+        """(good records with ``_line``, their rows per table when split)."""
         raw = batch.data
+        hides = self.pii is not None and self.pii.hides
+        if self.pii is not None and self.apply_pii:
+            raw = self.pii.apply(raw)
         self.counts.read += batch.rows_read
-        entries = [self.entry(r.line, [r.reason], {"_raw": r.text}) for r in batch.rejects]
+        entries = [
+            self.entry(r.line, [r.reason], {"_raw": WITHHELD if hides else r.text})
+            for r in batch.rejects
+        ]
         fields = [c for c in raw.columns if c != LINE]
         before = dict(self.steps.filtered)
         data = self.steps.drop_blank(raw, fields)
         data = apply_mapping(data, self.plan, self.validator.columns)
         data = self.steps.run(data)
         good, bad = self.validator.run(data)
+        tables: dict[str, pl.DataFrame] = {}
+        if self.splitter is not None:
+            tables, refused = self.splitter.split(good)
+            if refused.height:
+                bad = pl.concat([bad.select(LINE, "_reasons"), refused], how="vertical_relaxed")
+                good = good.filter(~pl.col(LINE).is_in(refused.get_column(LINE).implode()))
         for rule, n in self.steps.filtered.items():
             delta = n - before.get(rule, 0)
             if delta:
@@ -95,9 +126,11 @@ class UnitProcessor:
             for rec in rows.iter_rows(named=True):
                 line = rec.pop(LINE)
                 reasons = rec.pop("_reasons")
+                if self.pii is not None:
+                    reasons = self.pii.redact(rec, reasons)
                 entries.append(self.entry(line, reasons, rec))
         if entries:
             self.write_quarantine(entries)
         self.counts.quarantined += len(entries)
         self.counts.loaded += good.height  # provisional: the destination confirms on commit
-        return good
+        return good, tables

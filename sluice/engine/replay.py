@@ -26,7 +26,7 @@ from sluice.config import Project
 from sluice.destinations import LoadMeta
 from sluice.engine.process import UnitContext
 from sluice.engine.report import RunReport
-from sluice.engine.runner import Job, Runner, table_spec
+from sluice.engine.runner import Job, Runner
 from sluice.errors import ConfigError, SluiceError, UsageError, Where
 from sluice.sources import create_source
 from sluice.state.models import QuarantineEntry
@@ -173,20 +173,16 @@ def _replay_rows(
                 still.append(e.id)
 
     ctx = UnitContext(runner.run_id, runner.name, source, unit, file_id)
+    runner.begin_load()
     proc = runner.processor(ctx, plan)
     proc.write_quarantine = requarantine
+    proc.apply_pii = False  # quarantine holds the rows with their policies applied
     ids = [e.id for e in parsed]
     store.set_quarantine_status(ids, "replaying", runner.run_id)
     meta = LoadMeta(file_id or 0, source, datetime.now(UTC)) if runner.mode == "snapshot" else None
     key = _row_key(runner, runner.run_id, source, file_id)
     try:
-        result = runner.dest.load(
-            table_spec(runner.pipe, runner.extra),
-            runner.mode,
-            key,
-            proc.frames([Batch(source, unit, data)]),
-            meta,
-        )
+        result = runner.send(key, runner.rows_of(proc, [Batch(source, unit, data)]), meta)
     except SluiceError:
         store.set_quarantine_status(ids, "open", None)
         raise

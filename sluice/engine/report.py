@@ -72,6 +72,7 @@ class RunReport:
     errors: list[dict[str, Any]] = field(default_factory=list)
     kind: str = "run"
     delivery: dict[str, Any] | None = None  # requests and retries of an http destination
+    tables: dict[str, int] = field(default_factory=dict)  # rows per table (normalized loads)
 
     def stream(self, name: str) -> StreamReport:
         return self.streams.setdefault(name, StreamReport(name))
@@ -128,5 +129,6 @@ class RunReport:
             "totals": totals,
             "streams": {name: s.as_dict() for name, s in self.streams.items()},
             "errors": self.errors,
+            **({"tables": self.tables} if self.tables else {}),
             **({"delivery": self.delivery} if self.delivery is not None else {}),
         }

@@ -9,13 +9,11 @@ of the run form one load, so the table is swapped once.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-import polars as pl
 
 from sluice.batch import Batch
 from sluice.config import FileSourceConfig, HttpDestinationConfig, PipelineConfig, Project
@@ -23,10 +21,13 @@ from sluice.dburl import redact
 from sluice.destinations import Destination, LoadMeta, LoadResult, connect
 from sluice.destinations.base import Mode
 from sluice.destinations.http import HttpDestination
+from sluice.destinations.sql import SqlDestination
 from sluice.engine.deadletter import DeadLetter
 from sluice.engine.prefetch import Prefetch
 from sluice.engine.process import UnitContext, UnitProcessor
 from sluice.engine.report import Counts, RunReport
+from sluice.engine.tables import prepare as prepare_tables
+from sluice.engine.tables import targets
 from sluice.errors import (
     ConfigError,
     DriftError,
@@ -40,6 +41,8 @@ from sluice.schema import ColumnSpec, TableSpec
 from sluice.sources import SourceContext, Unit, create_source
 from sluice.state.store import StateStore
 from sluice.transforms import MappingPlan, StepRunner, Validator, plan_mapping
+from sluice.transforms.normalize import Layout, Splitter
+from sluice.transforms.pii import PiiPlan
 
 Progress = Callable[[str, str, int], None]  # (stream, stage, rows so far)
 ALREADY_DELIVERED = "already delivered (ledger)"
@@ -84,6 +87,8 @@ class Runner:
         )
         self.mode: Mode = self.pipe.destination.mode
         self.extra: list[str] = []  # columns added by `evolve`
+        self.layout = Layout(self.pipe)
+        self._splitter: Splitter | None = None  # one per load: lookups sent once per load
         self.run_id = self.store.start_run(pipeline)
         self.report = RunReport(
             self.run_id,
@@ -162,24 +167,24 @@ class Runner:
         # Compile the steps now: a step naming an unknown column fails the run before
         # any file is touched, not file by file.
         StepRunner(self.pipe, list(self.pipe.table.columns))
-        self.dest.prepare(table_spec(self.pipe), self.mode)
-        self.store.record_schema(
-            self.name,
-            self.pipe.table.name,
-            {c.name: c.type for c in table_spec(self.pipe).columns},
-            self.run_id,
-        )
+        PiiPlan.build(self.pipe, {c: c for c in self.pipe.table.columns}, self.project.pii_salt)
+        self._prepare_tables()
+
+    def _prepare_tables(self) -> list[str]:
+        self.layout = Layout(self.pipe, self.extra)
+        added = prepare_tables(self.dest, self.layout, self.mode)
+        for part in self.layout.parts:
+            self.store.record_schema(
+                self.name, part.spec.name, {c.name: c.type for c in part.spec.columns}, self.run_id
+            )
+        return added
 
     def evolve(self, columns: list[str]) -> None:
         new = [c for c in columns if c not in self.extra and c not in self.pipe.table.columns]
         if not new:
             return
         self.extra += new
-        spec = table_spec(self.pipe, self.extra)
-        self.dest.prepare(spec, self.mode)
-        self.store.record_schema(
-            self.name, spec.name, {c.name: c.type for c in spec.columns}, self.run_id
-        )
+        self._prepare_tables()
         self.store.log(self.run_id, "warning", "schema evolved: added " + ", ".join(new))
 
     def processor(self, ctx: UnitContext, plan: MappingPlan) -> UnitProcessor:
@@ -198,7 +203,41 @@ class Runner:
                 last[0] = now
                 self.store.progress(self.run_id, ctx.source, "extract", base + seen[0], 0.0)
 
-        return UnitProcessor(ctx, plan, steps, validator, self.store.quarantine, on_rows)
+        pii = PiiPlan.build(self.pipe, plan.rename, self.project.pii_salt)
+        return UnitProcessor(
+            ctx,
+            plan,
+            steps,
+            validator,
+            self.store.quarantine,
+            on_rows,
+            pii=pii,
+            splitter=self._splitter,
+        )
+
+    def begin_load(self) -> None:
+        """Start a new load: lookup rows are sent once per load."""
+        self._splitter = self.layout.splitter() if self.layout.split_up else None
+
+    def send(self, load_key: str, items: Iterable[Any], meta: LoadMeta | None) -> LoadResult:
+        """Load one unit of rows: into the table, or into every table of the layout.
+
+        ``items`` are frames, or rows per table when the layout splits records.
+        """
+        if not self.layout.split_up:
+            return self.dest.load(self.layout.root, self.mode, load_key, items, meta)
+        dest = self.dest
+        assert isinstance(dest, SqlDestination)  # the config allows nothing else
+        result = dest.load_tables(
+            targets(self.layout, self.mode), load_key, items, meta, self.layout.root_name
+        )
+        for name, n in result.tables.items():
+            self.report.tables[name] = self.report.tables.get(name, 0) + n
+        return result
+
+    def rows_of(self, proc: UnitProcessor, batches: Iterable[Batch]) -> Iterator[Any]:
+        """What :meth:`send` takes, from one unit's batches."""
+        return proc.tables(batches) if self.layout.split_up else proc.frames(batches)
 
     # ------------------------------------------------------------------ runs
 
@@ -323,6 +362,7 @@ class Runner:
                         }
                     )
                 return
+            self.begin_load()
             try:
                 opened = [
                     (stream, unit, file_id, *o)
@@ -425,20 +465,19 @@ class Runner:
     def _load(
         self, job: Job, opened: list[tuple[str, Unit, int, UnitProcessor, Iterator[Batch]]]
     ) -> tuple[LoadResult, float, float]:
-        def frames() -> Iterator[pl.DataFrame]:
+        def frames() -> Iterator[Any]:
             for stream, unit, file_id, proc, batches in opened:
                 try:
-                    yield from proc.frames(batches)
+                    yield from self.rows_of(proc, batches)
                 except FetchError:
                     raise
                 except SourceError as exc:
                     raise _UnitFailed((stream, unit, file_id), exc) from None
 
-        spec = table_spec(self.pipe, self.extra)
         prefetch = Prefetch(frames())
         start = time.perf_counter()
         try:
-            result = self.dest.load(spec, self.mode, job.load_key, prefetch, job.meta)
+            result = self.send(job.load_key, prefetch, job.meta)
         finally:
             prefetch.close()
         return result, prefetch.waited, start

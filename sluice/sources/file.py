@@ -21,7 +21,6 @@ from typing import IO
 import numpy as np
 import polars as pl
 import pyarrow as pa
-import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from sluice.batch import LINE, Batch
@@ -30,6 +29,7 @@ from sluice.errors import ConfigError, SourceError, Where
 from sluice.sources.base import SourceContext, register
 from sluice.sources.csv_reader import read_csv
 from sluice.sources.download import download
+from sluice.sources.jsonl_reader import read_jsonl
 
 FORMATS = {
     ".csv": "csv",
@@ -185,27 +185,14 @@ class FileReader:
         return columns, batches
 
     def _jsonl(self) -> tuple[list[str], Callable[[], Iterator[Batch]]]:
-        opts = pajson.ReadOptions(block_size=self.unit.config.batch_bytes, use_threads=False)
-
-        def reader(f: IO[bytes]) -> Iterator[pa.RecordBatch]:
-            try:
-                yield from pajson.open_json(f, read_options=opts)
-            except pa.ArrowInvalid as exc:
-                raise SourceError(
-                    f"cannot parse JSON Lines: {str(exc).splitlines()[0]}",
-                    where=Where(file=self.unit.name),
-                    hint="every line must be one JSON object",
-                ) from None
-
-        with self.unit.open_bytes() as f:
-            first = next(reader(f), None)
-        columns = list(first.schema.names) if first is not None else []
-
-        def batches() -> Iterator[Batch]:
-            with self.unit.open_bytes() as f:
-                yield from self._numbered(reader(f))
-
-        return columns, batches
+        cfg = self.unit.config
+        return read_jsonl(
+            self.unit.open_bytes,
+            stream=self.unit.stream,
+            unit=self.unit.name,
+            block_size=cfg.batch_bytes,
+            flatten=cfg.flatten,
+        )
 
 
 def _safe_member(name: str) -> bool:

@@ -24,7 +24,11 @@ PETS = TableSpec(
     ["uuid", "position"],
     [ForeignKey(("uuid",), "users", ("uuid",))],
 )
-TARGETS = [Target(ZONES, "merge"), Target(USERS, "merge"), Target(PETS, "merge", ("uuid",))]
+TARGETS = [
+    Target(ZONES, "merge"),
+    Target(USERS, "merge"),
+    Target(PETS, "merge", ("uuid",), "users"),
+]
 
 
 def batch(

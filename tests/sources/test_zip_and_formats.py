@@ -188,7 +188,12 @@ def test_jsonl_source_reads_rows_with_line_numbers(tmp_path: Path) -> None:
     reader = unit.open()
     assert reader.columns == ["id", "kind"]
     (batch,) = list(reader.batches())
-    assert batch.data.select("id", "kind", LINE).rows() == [(1, "a", 1), (2, None, 2), (3, "c", 3)]
+    # Values come as text, as from a CSV; the table's types are applied later.
+    assert batch.data.select("id", "kind", LINE).rows() == [
+        ("1", "a", 1),
+        ("2", None, 2),
+        ("3", "c", 3),
+    ]
 
 
 def test_run_jsonl_source(make_project, run_project) -> None:
@@ -299,10 +304,6 @@ def test_run_jsonl_nested_values_are_kept_as_json_text(make_project, run_project
     assert [r["kind"] for r in out.rows()][-1] == "[1,2]"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="JSON Lines line numbers count records: a blank line shifts every later line",
-)
 def test_run_jsonl_line_numbers_count_blank_lines(make_project, run_project) -> None:
     content = '{"id": 1, "kind": "a", "day": "2024-01-01"}\n\n{"id": 2, "day": "bad"}\n'
     out = run_project(make_project(project("data/*.jsonl"), {"data/e.jsonl": content}))
