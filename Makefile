@@ -7,6 +7,7 @@ LEADS   = examples/leads
 USERS   = examples/users_staging
 USERS_PORT ?= 8002
 ANIMALS = examples/animals
+RANDOMUSER = examples/randomuser
 ANIMALS_PORT ?= 8001
 # Wait until a simulator answers (it starts in the background).
 WAIT_FOR = $(PY) -c "import sys, time, httpx; \
@@ -26,13 +27,16 @@ demo: $(VENV)/.installed
 	$(SLUICE) run leads --project $(LEADS) || test $$? -eq 3
 	$(SLUICE) quarantine list --project $(LEADS) --limit 20
 	$(SLUICE) preview leads --project $(LEADS) --limit 2
-	rm -rf $(USERS)/.sluice $(USERS)/users.db
-	@# users_staging pulls from the randomuser simulator, started here and stopped after.
+	rm -rf $(USERS)/.sluice $(USERS)/users.db $(RANDOMUSER)/.sluice $(RANDOMUSER)/randomuser.db
+	@# users_staging and randomuser pull from the randomuser simulator, started here.
 	@$(SLUICE) sim randomuser --port $(USERS_PORT) --rate-limit 5 & pid=$$!; \
 	trap "kill $$pid 2>/dev/null" EXIT; \
 	$(WAIT_FOR) http://127.0.0.1:$(USERS_PORT)/_sim/stats 2>/dev/null || sleep 2; \
-	USERS_API=http://127.0.0.1:$(USERS_PORT) $(SLUICE) run users_staging --project $(USERS)
-	$(SLUICE) preview users_staging --project $(USERS) --limit 1
+	export USERS_API=http://127.0.0.1:$(USERS_PORT) RANDOMUSER_API=http://127.0.0.1:$(USERS_PORT); \
+	$(SLUICE) run users_staging --project $(USERS) && \
+	$(SLUICE) preview users_staging --project $(USERS) --limit 1 && \
+	$(SLUICE) run randomuser --project $(RANDOMUSER) && \
+	$(SLUICE) preview randomuser --project $(RANDOMUSER) --limit 2
 	rm -rf $(ANIMALS)/.sluice
 	@# animals: the flaky API with its default chaos (5% pauses of 5-15 s, 10% 5xx).
 	@$(SLUICE) sim animals --port $(ANIMALS_PORT) & pid=$$!; \
@@ -55,13 +59,15 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/lint-imports
 
 ## bench: 1,000,000 lead rows into PostgreSQL and SQLite, against psql \copy (and dlt);
-## then 10,000 animals from the flaky, rate-limited API, against a sequential client
+## then 10,000 animals from the flaky, rate-limited API, against a sequential client;
+## then 200,000 nested users normalized into six tables, against dlt and pandas
 bench: $(VENV)/.installed
 	$(PY) -m pip install -q -e ".[bench]"
 	$(PY) bench/run.py
 	$(PY) bench/http/run.py
+	$(PY) bench/normalize/run.py
 
 clean:
 	rm -rf $(VENV) $(LEADS)/.sluice $(LEADS)/leads.db $(USERS)/.sluice $(USERS)/users.db \
-	  $(ANIMALS)/.sluice \
+	  $(ANIMALS)/.sluice $(RANDOMUSER)/.sluice $(RANDOMUSER)/randomuser.db \
 	  .pytest_cache .mypy_cache .ruff_cache

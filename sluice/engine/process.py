@@ -97,8 +97,8 @@ class UnitProcessor:
         """(good records with ``_line``, their rows per table when split)."""
         raw = batch.data
         hides = self.pii is not None and self.pii.hides
-        if self.pii is not None and self.apply_pii:
-            raw = self.pii.apply(raw)
+        if self.pii is not None:
+            raw = self.pii.apply(raw) if self.apply_pii else self.pii.restore(raw)
         self.counts.read += batch.rows_read
         entries = [
             self.entry(r.line, [r.reason], {"_raw": WITHHELD if hides else r.text})

@@ -88,6 +88,16 @@ class PiiPlan:
                 exprs.append(_mask(value, keep).alias(header))
         return raw.with_columns(exprs) if exprs else raw
 
+    def restore(self, raw: pl.DataFrame) -> pl.DataFrame:
+        """A replayed batch from quarantine: a ``<restricted>`` placeholder becomes null
+        (the value itself was never copied out of its table)."""
+        exprs = [
+            pl.when(pl.col(h) == RESTRICTED).then(None).otherwise(pl.col(h)).alias(h)
+            for h, (policy, _) in self.fields.items()
+            if policy == "restricted" and h in raw.columns
+        ]
+        return raw.with_columns(exprs) if exprs else raw
+
     def redact(self, payload: dict[str, Any], reasons: list[str]) -> list[str]:
         """Hide restricted values in a quarantine entry (in place); the reasons, cleaned."""
         for header, (policy, _) in self.fields.items():
