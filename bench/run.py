@@ -1,6 +1,8 @@
-"""The load benchmark: N generated lead rows, psql \\copy vs sluice (PostgreSQL, SQLite) vs dlt.
+"""The load benchmark: N generated lead rows, psql \\copy vs sluice (PostgreSQL, SQLite) vs dlt,
+and MariaDB's own LOAD DATA LOCAL INFILE vs sluice -> MariaDB.
 
     .venv/bin/python bench/run.py [--rows N] [--skip-dlt] [--repeat R] [--keep]
+    .venv/bin/python bench/run.py --only mysql     # the two MariaDB lines only
 
 Each measurement runs in its own child process; its wall time and peak RSS (the kernel's
 high-water mark, VmHWM, of each process in the child's tree, and a 20 ms psutil sample of
@@ -8,7 +10,9 @@ the tree's summed RSS) are recorded. Everything loads into fresh PostgreSQL sche
 SQLite files, dropped at the end unless ``--keep``. Prints a table and writes
 bench/results/latest.json.
 
-Environment: BENCH_PG_URL (default postgresql://postgres@127.0.0.1:5432/test).
+Environment: BENCH_PG_URL (default postgresql://postgres@127.0.0.1:5432/test),
+BENCH_MYSQL_URL (default mysql://root@127.0.0.1:3306/test: server and user; each MariaDB
+measurement gets a fresh database).
 See bench/README.md for what each line measures.
 """
 
@@ -43,6 +47,8 @@ VENV_BIN = Path(sys.executable).parent
 SLUICE = str(VENV_BIN / "sluice") if (VENV_BIN / "sluice").exists() else shutil.which("sluice")
 SLUICE_CMD = SLUICE or "sluice"
 PG_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+MYSQL_URL = os.environ.get("BENCH_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
+MYSQL_CLIENT = shutil.which("mariadb") or shutil.which("mysql")
 PROJECT = BENCH / "leads"
 RESULTS = BENCH / "results"
 
@@ -50,6 +56,7 @@ RESULTS = BENCH / "results"
 TARGET_PG_RATIO = 0.7
 TARGET_PG_RSS_MB = 400
 TARGET_SQLITE_ROWS_S = 250_000
+TARGET_MYSQL_RATIO = 0.5
 
 #: The typed table of the \copy floor: the column types sluice creates for the pipeline.
 FLOOR_DDL = """
@@ -60,6 +67,30 @@ CREATE TABLE {schema}.leads (
     license_status text, licensed_since date, last_inspection date,
     monthly_rate numeric(38, 6)
 )"""
+
+
+#: The typed table of the LOAD DATA floor: the column types sluice creates on MariaDB.
+MYSQL_TEXT = "LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin"
+MYSQL_FLOOR_DDL = f"""
+CREATE TABLE leads (
+    license_number {MYSQL_TEXT}, facility_name {MYSQL_TEXT}, facility_type {MYSQL_TEXT},
+    contact_first_name {MYSQL_TEXT}, contact_last_name {MYSQL_TEXT}, phone {MYSQL_TEXT},
+    email {MYSQL_TEXT}, address {MYSQL_TEXT}, city {MYSQL_TEXT}, state {MYSQL_TEXT},
+    zip {MYSQL_TEXT}, capacity BIGINT, license_status {MYSQL_TEXT},
+    licensed_since DATE, last_inspection DATE, monthly_rate DECIMAL(38, 6)
+) ENGINE=InnoDB CHARACTER SET utf8mb4"""
+#: The file's dates are MM/DD/YYYY and empty numbers mean NULL: SET converts them.
+MYSQL_FLOOR_LOAD = """
+LOAD DATA LOCAL INFILE '{file}' INTO TABLE leads CHARACTER SET utf8mb4
+FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '"' ESCAPED BY ''
+LINES TERMINATED BY '\\r\\n' IGNORE 1 LINES
+(license_number, facility_name, facility_type, contact_first_name, contact_last_name,
+ phone, email, address, city, state, zip, @capacity, license_status, @since, @inspected,
+ @rate)
+SET capacity = NULLIF(@capacity, ''),
+    licensed_since = STR_TO_DATE(NULLIF(@since, ''), '%m/%d/%Y'),
+    last_inspection = STR_TO_DATE(NULLIF(@inspected, ''), '%m/%d/%Y'),
+    monthly_rate = NULLIF(@rate, '')"""
 
 
 # --------------------------------------------------------------------------- measuring
@@ -156,6 +187,39 @@ def psql(sql: str, *, schema_url: str = PG_URL) -> str:
     return res.stdout.strip()
 
 
+def mysql_args(database: str | None = None) -> list[str]:
+    """The mariadb client's connection options for BENCH_MYSQL_URL (and a database)."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(MYSQL_URL)
+    args = [
+        str(MYSQL_CLIENT),
+        f"--host={url.host or '127.0.0.1'}",
+        f"--port={url.port or 3306}",
+        f"--user={url.username or 'root'}",
+    ]
+    if url.password:
+        args.append(f"--password={url.password}")
+    return [*args, *([database] if database else [])]
+
+
+def mysql(sql: str, database: str | None = None) -> str:
+    res = subprocess.run(
+        [*mysql_args(database), "--batch", "--skip-column-names", "-e", sql],
+        capture_output=True,
+        text=True,
+    )
+    if res.returncode:
+        raise RuntimeError(f"mariadb failed: {sql}\n{res.stderr}")
+    return res.stdout.strip()
+
+
+def mysql_database_url(database: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(MYSQL_URL).set(database=database).render_as_string(hide_password=False)
+
+
 def schema_url(schema: str) -> str:
     sep = "&" if "?" in PG_URL else "?"
     return f"{PG_URL}{sep}options={quote('-csearch_path=' + schema, safe='')}"
@@ -167,6 +231,7 @@ class Schemas:
     def __init__(self, keep: bool) -> None:
         self.keep = keep
         self.made: list[str] = []
+        self.mysql_made: list[str] = []
         self.tag = f"{os.getpid()}"
 
     def fresh(self, name: str) -> str:
@@ -175,11 +240,20 @@ class Schemas:
         self.made.append(schema)
         return schema
 
+    def fresh_mysql(self, name: str) -> str:
+        """A fresh MariaDB database (dropped at the end like the schemas)."""
+        database = f"bench_{name}_{self.tag}_{len(self.made) + len(self.mysql_made)}"
+        mysql(f"DROP DATABASE IF EXISTS {database}; CREATE DATABASE {database}")
+        self.mysql_made.append(database)
+        return database
+
     def drop_all(self) -> None:
         if self.keep:
             return
         for schema in self.made:
             psql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        for database in self.mysql_made:
+            mysql(f"DROP DATABASE IF EXISTS {database}")
 
 
 def checkpoint() -> None:
@@ -273,6 +347,37 @@ def run_sluice_sqlite(meta: dict[str, Any], tmp: Path) -> dict[str, Any]:
     return r
 
 
+def run_mysql_load_data(meta: dict[str, Any], schemas: Schemas) -> dict[str, Any]:
+    clean = generate_leads.DATA / meta["clean_file"]
+    database = schemas.fresh_mysql("loaddata")
+    mysql(MYSQL_FLOOR_DDL, database)
+    r = measure(
+        [
+            *mysql_args(database),
+            "--local-infile=1",
+            "--batch",
+            "-e",
+            MYSQL_FLOOR_LOAD.format(file=str(clean).replace("'", "''")) + "; SHOW WARNINGS",
+        ]
+    )
+    if r["stdout"].strip():
+        raise RuntimeError(f"LOAD DATA warned (values changed):\n{r['stdout'][:2000]}")
+    loaded = int(mysql("SELECT COUNT(*) FROM leads", database))
+    if loaded != meta["clean_rows"]:
+        raise RuntimeError(f"LOAD DATA loaded {loaded} rows, expected {meta['clean_rows']}")
+    return {**r, "rows": meta["clean_rows"], "loaded": loaded, "input": clean.name}
+
+
+def run_sluice_mysql(meta: dict[str, Any], schemas: Schemas, tmp: Path) -> dict[str, Any]:
+    database = schemas.fresh_mysql("sluice")
+    return run_sluice(
+        meta,
+        mysql_database_url(database),
+        tmp,
+        lambda: int(mysql("SELECT COUNT(*) FROM leads", database)),
+    )
+
+
 def run_dlt(meta: dict[str, Any], schemas: Schemas, tmp: Path) -> dict[str, Any]:
     clean = generate_leads.DATA / meta["clean_file"]
     schema = f"bench_dlt_{schemas.tag}_{len(schemas.made)}"
@@ -322,6 +427,9 @@ def dlt_available() -> str | None:
     return res.stdout.strip() if res.returncode == 0 else None
 
 
+ALL_LINES = ["copy", "sluice-pg", "sluice-sqlite", "dlt", "mysql-load-data", "sluice-mysql"]
+
+
 # --------------------------------------------------------------------------- reporting
 
 
@@ -341,7 +449,7 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def print_table(lines: list[dict[str, Any]]) -> None:
-    vs = "vs \\copy"
+    vs = "vs floor"
     head = (
         f"{'measurement':<34} {'rows':>10} {'seconds':>8} {'rows/s':>10} "
         f"{vs:>8} {'peak RSS MB':>11} {'tree MB':>8}"
@@ -352,7 +460,7 @@ def print_table(lines: list[dict[str, Any]]) -> None:
         if ln.get("skipped"):
             print(f"{ln['name']:<34} {ln['skipped']}")
             continue
-        ratio = f"{ln['vs_copy']:.2f}" if ln.get("vs_copy") is not None else "-"
+        ratio = f"{ln['vs_floor']:.2f}" if ln.get("vs_floor") is not None else "-"
         print(
             f"{ln['name']:<34} {ln['rows']:>10,} {ln['seconds']:>8.2f} "
             f"{ln['rows_per_s']:>10,.0f} {ratio:>8} {ln['rss_mb']:>11.0f} "
@@ -367,19 +475,29 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=1, help="runs per measurement (median kept)")
     ap.add_argument(
         "--only",
-        choices=["copy", "sluice-pg", "sluice-sqlite", "dlt"],
+        choices=[*ALL_LINES, "mysql"],
         action="append",
-        help="measure only these (repeatable)",
+        help="measure only these (repeatable; mysql = mysql-load-data + sluice-mysql)",
     )
     ap.add_argument("--keep", action="store_true", help="keep the schemas and files loaded")
     args = ap.parse_args(argv)
     if SLUICE is None:
         print("the sluice command is not installed (pip install -e .)", file=sys.stderr)
         return 2
-    if shutil.which("psql") is None:
+    only = set(args.only or ALL_LINES)
+    if not args.only and MYSQL_CLIENT is None:
+        print("the mariadb client is not installed: skipping the MariaDB lines")
+        only -= {"mysql-load-data", "sluice-mysql"}
+    if "mysql" in only:
+        only |= {"mysql-load-data", "sluice-mysql"}
+    wants_pg = bool(only & {"copy", "sluice-pg", "dlt"})
+    wants_mysql = bool(only & {"mysql-load-data", "sluice-mysql"})
+    if wants_pg and shutil.which("psql") is None:
         print("psql is not installed: the \\copy floor needs it", file=sys.stderr)
         return 2
-    only = set(args.only or ["copy", "sluice-pg", "sluice-sqlite", "dlt"])
+    if wants_mysql and MYSQL_CLIENT is None:
+        print("the mariadb client is not installed: the LOAD DATA floor needs it", file=sys.stderr)
+        return 2
 
     meta = generate_leads.write(args.rows)
     print(
@@ -387,7 +505,8 @@ def main(argv: list[str] | None = None) -> int:
         f"({meta['invalid_rows']:,} invalid, {meta['test_rows']:,} test records; clean subset "
         f"{meta['clean_rows']:,} rows; {'reused' if meta['reused'] else 'generated'})"
     )
-    pg_version = psql("SHOW server_version")
+    pg_version = psql("SHOW server_version") if wants_pg else None
+    mysql_version = mysql("SELECT VERSION()") if wants_mysql else None
     dlt_version = None
     if "dlt" in only and not args.skip_dlt:
         dlt_version = dlt_available()
@@ -401,6 +520,12 @@ def main(argv: list[str] | None = None) -> int:
         ("sluice-pg", "sluice -> PostgreSQL", lambda: run_sluice_pg(meta, schemas, tmp)),
         ("sluice-sqlite", "sluice -> SQLite", lambda: run_sluice_sqlite(meta, tmp)),
         ("dlt", "dlt (Arrow) -> PostgreSQL", lambda: run_dlt(meta, schemas, tmp)),
+        (
+            "mysql-load-data",
+            "LOAD DATA LOCAL -> MariaDB (floor)",
+            lambda: run_mysql_load_data(meta, schemas),
+        ),
+        ("sluice-mysql", "sluice -> MariaDB", lambda: run_sluice_mysql(meta, schemas, tmp)),
     ]
     lines: list[dict[str, Any]] = []
     try:
@@ -427,9 +552,12 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(tmp, ignore_errors=True)
 
     floor = next((ln for ln in lines if ln["key"] == "copy" and not ln.get("skipped")), None)
+    my_floor = next((ln for ln in lines if ln["key"] == "mysql-load-data"), None)
     for ln in lines:
         if not ln.get("skipped"):
-            ln["vs_copy"] = ln["rows_per_s"] / floor["rows_per_s"] if floor else None
+            # PostgreSQL and SQLite lines against \copy, MariaDB lines against LOAD DATA.
+            base = my_floor if ln["key"] in ("mysql-load-data", "sluice-mysql") else floor
+            ln["vs_floor"] = ln["rows_per_s"] / base["rows_per_s"] if base else None
     print()
     print_table(lines)
 
@@ -440,8 +568,8 @@ def main(argv: list[str] | None = None) -> int:
         checks.append(
             {
                 "target": f"sluice -> PostgreSQL >= {TARGET_PG_RATIO} x \\copy throughput",
-                "value": round(pg["vs_copy"], 3),
-                "ok": pg["vs_copy"] >= TARGET_PG_RATIO,
+                "value": round(pg["vs_floor"], 3),
+                "ok": pg["vs_floor"] >= TARGET_PG_RATIO,
             }
         )
     if "sluice-pg" in by:
@@ -451,6 +579,15 @@ def main(argv: list[str] | None = None) -> int:
                 "target": f"sluice -> PostgreSQL peak RSS < {TARGET_PG_RSS_MB} MB",
                 "value": round(pg["rss_mb"], 1),
                 "ok": pg["rss_mb"] < TARGET_PG_RSS_MB,
+            }
+        )
+    if "sluice-mysql" in by and my_floor:
+        my = by["sluice-mysql"]
+        checks.append(
+            {
+                "target": f"sluice -> MariaDB >= {TARGET_MYSQL_RATIO} x LOAD DATA throughput",
+                "value": round(my["vs_floor"], 3),
+                "ok": my["vs_floor"] >= TARGET_MYSQL_RATIO,
             }
         )
     if "sluice-sqlite" in by:
@@ -468,11 +605,13 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(
         "rows: rows in the input file the tool read (sluice: the full file, of which "
-        f"{meta['clean_rows']:,} load; \\copy and dlt: the clean subset of the same rows, "
+        f"{meta['clean_rows']:,} load; \\copy, LOAD DATA and dlt: the clean subset of the "
+        "same rows, "
         "loaded into typed columns, since neither validates). seconds: wall time of the "
         "child process. peak RSS: the kernel high-water mark (VmHWM) of its largest process "
         "(tree MB: sampled sum over the child's process tree; the PostgreSQL server is "
-        "not included)."
+        "not included). vs floor: throughput against \\copy (PostgreSQL, SQLite lines) or "
+        "LOAD DATA LOCAL (MariaDB lines)."
     )
 
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -490,6 +629,7 @@ def main(argv: list[str] | None = None) -> int:
             "python": platform.python_version(),
             "platform": platform.platform(),
             "postgresql": pg_version,
+            "mariadb": mysql_version,
             "memory_gb": round(psutil.virtual_memory().total / 1024**3, 1),
         },
         "versions": _versions(dlt_version),
@@ -507,7 +647,7 @@ def _versions(dlt_version: str | None) -> dict[str, str | None]:
     from importlib.metadata import PackageNotFoundError, version
 
     out: dict[str, str | None] = {}
-    for pkg in ("sluice", "polars", "pyarrow", "psycopg", "sqlalchemy"):
+    for pkg in ("sluice", "polars", "pyarrow", "psycopg", "pymysql", "sqlalchemy"):
         try:
             out[pkg] = version(pkg)
         except PackageNotFoundError:

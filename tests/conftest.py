@@ -47,6 +47,38 @@ def pg_url(pg_admin: object) -> Iterator[str]:
 
 
 @pytest.fixture
+def mysql_url() -> Iterator[str]:
+    """A URL of a fresh MySQL/MariaDB database, dropped after the test.
+
+    ``SLUICE_TEST_MYSQL`` (default ``mysql://root@127.0.0.1:3306/test``) gives the
+    server and a user allowed to create databases.
+    """
+    pymysql = pytest.importorskip("pymysql")
+    from sqlalchemy.engine import make_url
+
+    base = make_url(os.environ.get("SLUICE_TEST_MYSQL", "mysql://root@127.0.0.1:3306/test"))
+    try:
+        admin = pymysql.connect(
+            host=base.host or "127.0.0.1",
+            port=base.port or 3306,
+            user=base.username or "root",
+            password=base.password or "",
+            connect_timeout=3,
+            autocommit=True,
+        )
+    except pymysql.err.Error as exc:
+        _service_missing(f"MySQL/MariaDB not reachable at {base.host}:{base.port}: {exc}")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with closing(admin):
+        admin.cursor().execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+        try:
+            yield base.set(database=name).render_as_string(hide_password=False)
+        finally:
+            admin.ping()
+            admin.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+@pytest.fixture
 def pg_schema(pg_url: str) -> str:
     return pg_url.rsplit("%3D", 1)[1]
 

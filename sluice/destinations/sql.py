@@ -14,7 +14,7 @@ Write modes, each one transaction:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,7 +45,7 @@ class SqlDestination:
             self.engine = sa.create_engine(normalize(url), **self._engine_options())
         except (sa.exc.ArgumentError, ImportError) as exc:
             raise LoadError(f"cannot use warehouse {redact(url)}: {exc}") from None
-        self.quote = self.engine.dialect.identifier_preparer.quote
+        self.quote: Callable[[str], str] = self.engine.dialect.identifier_preparer.quote
 
     # ---------------------------------------------------------------- subclass hooks
 

@@ -1,0 +1,165 @@
+"""DuckDB: an embedded analytical warehouse in one file (``duckdb:///path/to/file.duckdb``).
+
+Bulk path: each batch's Arrow table is registered on the load's connection and copied
+with ``INSERT INTO t (cols) SELECT cols FROM <arrow>``: DuckDB scans the Arrow buffers
+itself, no Python object per value. Stages, swap, upsert and the load marker all run in
+that connection's one transaction (DuckDB's DDL is transactional).
+
+The SQLAlchemy engine (``prepare``, ``is_loaded``, ``preview``) and the load share one
+database instance: DuckDB opens a file once per process and gives each connection its
+own MVCC snapshot, so a reader sees the last commit while a load is open. Another
+*process* cannot open the file while this one holds it; ``close()`` lets go of it.
+
+DuckDB checks a foreign key against the committed index and runs an UPDATE of an
+indexed column as delete + insert: a referenced row can be updated in place, but not
+deleted, nor moved to another value of an indexed (foreign key) column, in the load's
+transaction. ``_upsert`` and ``_swap`` below are shaped around that.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import duckdb
+import polars as pl
+import sqlalchemy as sa
+
+from sluice.destinations.base import Capabilities, Mode, register
+from sluice.destinations.sql import SqlDestination
+from sluice.schema import TableSpec
+
+#: the name a batch's Arrow table goes by while it is copied (local to the connection)
+_BATCH_VIEW = "_sluice_batch"
+
+
+@register("duckdb")
+class DuckdbDestination(SqlDestination):
+    capabilities = Capabilities(bulk_path="Arrow scan", transactional_ddl=True)
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+
+        # Timestamps come back in UTC, whatever the machine's time zone. (Not as a
+        # connect option: DuckDB reads those before it loads ICU, which owns it.)
+        @sa.event.listens_for(self.engine, "connect")
+        def _utc(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.execute("SET TimeZone = 'UTC'")
+
+    # ---------------------------------------------------------------- schema
+
+    def _sa_table(self, spec: TableSpec, mode: Mode, name: str | None = None) -> sa.Table:
+        table = super()._sa_table(spec, mode, name)
+        # A lone integer key would compile to BIGSERIAL, which DuckDB does not have;
+        # keys are data here, never generated.
+        for col in table.columns:
+            col.autoincrement = False
+        return table
+
+    def _column_names(self, conn: sa.Connection, table: str) -> set[str]:
+        # duckdb-engine's reflection queries pg_catalog tables DuckDB 2 no longer has.
+        rows = conn.execute(
+            sa.text(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND table_name = :t"
+            ),
+            {"t": table},
+        )
+        return {str(r[0]) for r in rows}
+
+    def _indexed_columns(self, table: str) -> set[str]:
+        """Columns under a key, unique or foreign key constraint, or a plain index."""
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                sa.text(
+                    "SELECT constraint_column_names FROM duckdb_constraints() "
+                    "WHERE schema_name = current_schema() AND table_name = :t "
+                    "AND constraint_type IN ('PRIMARY KEY', 'UNIQUE', 'FOREIGN KEY')"
+                ),
+                {"t": table},
+            ).all()
+            indexes = conn.execute(
+                sa.text(
+                    "SELECT expressions FROM duckdb_indexes() "
+                    "WHERE schema_name = current_schema() AND table_name = :t"
+                ),
+                {"t": table},
+            ).all()
+        columns = {str(c) for (names,) in found for c in names}
+        for (exprs,) in indexes:
+            # '[a, "b c"]': an index on plain columns lists their names.
+            for expr in str(exprs).strip("[]").split(", "):
+                columns.add(json.loads(expr) if expr.startswith('"') else expr)
+        return columns
+
+    # ---------------------------------------------------------------- loading
+
+    def _begin_sql(self) -> str:
+        # DuckDB's Python connections autocommit until told otherwise.
+        return "BEGIN TRANSACTION"
+
+    def _param(self) -> str:
+        return "?"
+
+    def _db_errors(self) -> tuple[type[BaseException], ...]:
+        return (*super()._db_errors(), duckdb.Error)
+
+    def _write(self, conn: Any, table: str, columns: list[str], data: pl.DataFrame) -> int:
+        # `conn` is the pooled DBAPI connection; attribute access reaches DuckDB's own.
+        q = self.quote
+        cols = ", ".join(q(c) for c in columns)
+        conn.register(_BATCH_VIEW, data.to_arrow())
+        try:
+            conn.execute(f"INSERT INTO {q(table)} ({cols}) SELECT {cols} FROM {q(_BATCH_VIEW)}")
+        finally:
+            conn.unregister(_BATCH_VIEW)
+        return data.height
+
+    def _upsert(self, target: str, stage: str, columns: list[str], keys: list[str]) -> str:
+        """The upsert, then an UPDATE of indexed columns only where their value changed.
+
+        An ``ON CONFLICT DO UPDATE`` that sets a foreign key column rewrites the row as
+        delete + insert, which DuckDB refuses for a row another table references, even
+        when the value stays the same. So the upsert sets the other columns in place,
+        and the indexed ones move in a second statement, only on rows where they differ.
+        """
+        q = self.quote
+        indexed = self._indexed_columns(target) - set(keys)
+        cols = ", ".join(q(c) for c in columns)
+        rest = [c for c in columns if c not in keys and c not in indexed]
+        action = (
+            "DO UPDATE SET " + ", ".join(f"{q(c)} = excluded.{q(c)}" for c in rest)
+            if rest
+            else "DO NOTHING"
+        )
+        statements = [
+            f"INSERT INTO {q(target)} ({cols}) SELECT {cols} FROM {q(stage)} WHERE true "
+            f"ON CONFLICT ({', '.join(q(k) for k in keys)}) {action}"
+        ]
+        moved = [c for c in columns if c in indexed]
+        if moved:
+            match = " AND ".join(f"{q(target)}.{q(k)} = s.{q(k)}" for k in keys)
+            differs = " OR ".join(f"{q(target)}.{q(c)} IS DISTINCT FROM s.{q(c)}" for c in moved)
+            sets = ", ".join(f"{q(c)} = s.{q(c)}" for c in moved)
+            statements.append(
+                f"UPDATE {q(target)} SET {sets} FROM {q(stage)} s WHERE {match} AND ({differs})"
+            )
+        # The load's cursor runs every statement of the text, in order.
+        return ";\n".join(statements)
+
+    def _swap(self, cur: Any, swaps: list[tuple[str, str]]) -> None:
+        """Empty each table and copy its stage in, instead of drop-and-rename.
+
+        DuckDB refuses to drop or rename a table another table's foreign key points
+        to, and a renamed stage would lose the table's keys, foreign keys and indexes.
+        Emptying referencing tables first and filling referenced ones first keeps the
+        table as declared; MVCC still shows readers the old rows until commit.
+        """
+        q = self.quote
+        for _, table in reversed(swaps):
+            cur.execute(f"DELETE FROM {q(table)}")
+        for stage, table in swaps:
+            # BY NAME: a column added later sits at the table's end, not the stage's.
+            cur.execute(f"INSERT INTO {q(table)} BY NAME SELECT * FROM {q(stage)}")
+        for stage, _ in reversed(swaps):
+            cur.execute(f"DROP TABLE {q(stage)}")
