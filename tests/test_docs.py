@@ -38,11 +38,29 @@ def test_every_cli_command_is_documented_with_an_example() -> None:
 
 
 def test_readme_type_table_matches_the_dialects() -> None:
+    import duckdb
+    import duckdb_engine
+    from sqlalchemy.dialects import mysql
+
+    from sluice.destinations.mysql import MYSQL_TYPES
+
+    def same(cell: str, created: str) -> bool:
+        return cell.replace(" ", "").upper().startswith(created.replace(" ", "").upper())
+
+    ddb = duckdb.connect()
     for type_ in SA_TYPES:
         row = next(line for line in README.splitlines() if line.startswith(f"| `{type_}` |"))
-        _, _name, lite, pg, _ = (c.strip() for c in row.split("|"))
+        _, _name, lite, pg, my, duck, _ = (c.strip() for c in row.split("|"))
         assert lite.startswith(sql_type(type_, sqlite.dialect())), row
         assert pg.startswith(sql_type(type_, postgresql.dialect())), row
+        my_type = MYSQL_TYPES.get(type_, mysql.LONGTEXT())
+        assert same(my, my_type.compile(dialect=mysql.dialect())), row
+        # DuckDB names some types its own way (TEXT is VARCHAR): ask it.
+        ddb.execute(f"CREATE TABLE t_{type_} (c {sql_type(type_, duckdb_engine.Dialect())})")
+        (created,) = ddb.execute(
+            f"SELECT data_type FROM information_schema.columns WHERE table_name = 't_{type_}'"
+        ).fetchone() or ("?",)
+        assert same(duck, created), (row, created)
 
 
 def test_public_surface_is_small_and_sorted() -> None:
