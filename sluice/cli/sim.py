@@ -11,7 +11,6 @@ import typer
 
 from sluice.cli.errors import handle_errors
 from sluice.errors import UsageError
-from sluice.sim import SimServer, build_app, knob_names
 
 FLAGS = {"n_animals": "--n"}  # knobs whose flag is not --knob-name
 
@@ -91,6 +90,9 @@ def sim(
         "page_drift": page_drift or None,
         "max_results": max_results,
     }
+    # Imported here: FastAPI and uvicorn are not needed by any other command.
+    from sluice.sim import SimServer, build_app, knob_names
+
     knobs = {k: v for k, v in knobs.items() if v is not None}
     if max_results == 0:
         knobs["max_results"] = None

@@ -1,9 +1,9 @@
-"""Destinations: one module per database, registered by URL scheme."""
+"""Destinations: one module per database, registered by URL scheme.
 
-from sluice.destinations import duckdb as _duckdb  # noqa: F401
-from sluice.destinations import mysql as _mysql  # noqa: F401
-from sluice.destinations import postgres as _postgres  # noqa: F401
-from sluice.destinations import sqlite as _sqlite  # noqa: F401
+A database's module (and its driver) is imported when a URL first asks for it, so a
+run into PostgreSQL never pays for DuckDB's or ADBC's import.
+"""
+
 from sluice.destinations.base import (
     Capabilities,
     Destination,

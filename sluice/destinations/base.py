@@ -8,6 +8,7 @@ the process died before the state store heard of it.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -104,8 +105,18 @@ def register(dialect: str) -> Callable[[DestinationFactory], DestinationFactory]
     return deco
 
 
+#: dialect -> the module that registers it (imported on first use).
+BUILT_IN = {
+    "sqlite": "sluice.destinations.sqlite",
+    "postgresql": "sluice.destinations.postgres",
+    "mysql": "sluice.destinations.mysql",
+    "duckdb": "sluice.destinations.duckdb",
+}
+
+
 def connect(url: str) -> Destination:
     """The destination for a warehouse URL (``sqlite:///...``, ``postgresql://...``)."""
-    from sluice import destinations  # noqa: F401  (registers the built-in kinds)
-
-    return _REGISTRY[dialect_name(url)](url)
+    dialect = dialect_name(url)
+    if dialect not in _REGISTRY and dialect in BUILT_IN:
+        importlib.import_module(BUILT_IN[dialect])
+    return _REGISTRY[dialect](url)
