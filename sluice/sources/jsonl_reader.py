@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterator
-from typing import IO
+from dataclasses import dataclass
+from typing import IO, Any
 
 import numpy as np
 import polars as pl
@@ -42,6 +43,10 @@ def _blocks(f: IO[bytes], size: int) -> Iterator[bytes]:
         rest = data[cut + 1 :]
 
 
+def _instance(dtype: Any) -> pl.DataType:
+    return dtype() if isinstance(dtype, type) else dtype
+
+
 def flat_text(frame: pl.DataFrame, *, flatten: bool, sep: str = "_") -> pl.DataFrame:
     """Every column as text; struct columns unnested into ``parent_child`` columns."""
     exprs: list[pl.Expr] = []
@@ -52,7 +57,7 @@ def flat_text(frame: pl.DataFrame, *, flatten: bool, sep: str = "_") -> pl.DataF
                 walk(
                     expr.struct.field(f.name),
                     f"{name}{sep}{f.name}",
-                    f.dtype() if isinstance(f.dtype, type) else f.dtype,
+                    _instance(f.dtype),
                 )
         elif isinstance(dtype, (pl.Struct, pl.List, pl.Array)):
             exprs.append(json_text(expr).alias(name))
@@ -67,39 +72,155 @@ def flat_text(frame: pl.DataFrame, *, flatten: bool, sep: str = "_") -> pl.DataF
     return frame.select(exprs)
 
 
+def text_schema(schema: pl.Schema) -> dict[str, pl.DataType] | None:
+    """The all-text form of an inferred schema (structs kept), or None when it has a
+    list or an always-null field: those are read the slow way, by inference."""
+
+    def text(dtype: pl.DataType) -> pl.DataType | None:
+        if isinstance(dtype, pl.Struct):
+            fields = {f.name: text(_instance(f.dtype)) for f in dtype.fields}
+            if not fields or any(v is None for v in fields.values()):
+                return None
+            return pl.Struct({k: v for k, v in fields.items() if v is not None})
+        if isinstance(dtype, (pl.List, pl.Array, pl.Null, pl.Object)):
+            return None
+        return pl.String()
+
+    out = {name: text(dtype) for name, dtype in schema.items()}
+    return None if any(v is None for v in out.values()) else {k: v for k, v in out.items() if v}
+
+
+def _keys_seen(frame: pl.DataFrame) -> int:
+    """How many keys the parsed records hold: a present object or value counts one."""
+    exprs: list[pl.Expr] = []
+
+    def walk(expr: pl.Expr, dtype: pl.DataType) -> None:
+        exprs.append(expr.is_not_null().sum().alias(f"n{len(exprs)}"))
+        if isinstance(dtype, pl.Struct):
+            for f in dtype.fields:
+                walk(expr.struct.field(f.name), _instance(f.dtype))
+
+    for name, dtype in frame.schema.items():
+        walk(pl.col(name), dtype)
+    return int(sum(frame.select(exprs).row(0))) if exprs else 0
+
+
+_WHITESPACE = np.frombuffer(b" \t\r\n", dtype=np.uint8)
+
+
+@dataclass(frozen=True)
+class Scan:
+    """What one pass of numpy over a block's bytes tells: its records' line numbers
+    (blank lines skipped, counted) and how its keys are written."""
+
+    lines: np.ndarray  # 0-based line index of each non-blank line
+    newlines: int
+    keys: int  # '":' : every key written tight to its colon (and any such text)
+    nulls: int  # '":null' or '": null': keys whose value is null
+    spaced: bool  # a '"' followed by whitespace then ':' (a key spaced from its colon)
+
+
+def scan(block: bytes) -> Scan:
+    arr = np.frombuffer(block, dtype=np.uint8)
+    ends = np.flatnonzero(arr == 10)
+    starts = np.concatenate(([0], ends + 1))
+    starts = starts[starts < arr.size]
+    # A record's line starts with '{'; any other line is checked byte by byte (rare).
+    nonblank = arr[starts] == 123
+    for i in np.flatnonzero(~nonblank).tolist():
+        end = ends[i] if i < ends.size else arr.size
+        nonblank[i] = bool(block[starts[i] : end].strip())
+    colons = np.flatnonzero(arr == 58)
+    colons = colons[colons > 0]
+    tight = colons[arr[colons - 1] == 34]
+    after = np.concatenate((arr, np.zeros(6, dtype=np.uint8)))
+
+    def followed_by(at: np.ndarray, word: bytes) -> int:
+        hit = np.ones(at.size, dtype=bool)
+        for i, ch in enumerate(word):
+            hit &= after[at + 1 + i] == ch
+        return int(hit.sum())
+
+    spaced = False
+    loose = colons[np.isin(arr[colons - 1], _WHITESPACE)]
+    if loose.size:  # rare: look back over the whitespace for a closing quote
+        for at in loose.tolist():
+            j = at - 1
+            while j >= 0 and arr[j] in (32, 9, 13, 10):
+                j -= 1
+            if j >= 0 and arr[j] == 34:
+                spaced = True
+                break
+    return Scan(
+        lines=np.flatnonzero(nonblank),
+        newlines=int(ends.size),
+        keys=int(tight.size),
+        nulls=followed_by(tight, b"null") + followed_by(tight, b" null"),
+        spaced=spaced,
+    )
+
+
+def parse_known(block: bytes, schema: dict[str, pl.DataType], seen: Scan) -> pl.DataFrame | None:
+    """The block read with a known all-text schema (one pass, no inference), or None
+    when it might hold a key the schema lacks, which Polars would skip silently.
+
+    Every key in the bytes is a ``":`` (a key with a null value, ``":null``); when the
+    parsed records account for exactly as many, nothing was skipped. A text value that
+    holds ``":`` itself, or a key spaced from its colon, makes the counts differ or
+    cannot be counted: such a block is read the slow way.
+    """
+    if seen.spaced:
+        return None
+    try:
+        frame = pl.read_ndjson(io.BytesIO(block), schema=schema)
+    except (pl.exceptions.PolarsError, ValueError):
+        return None
+    if frame.height != seen.lines.size:
+        return None
+    return frame if _keys_seen(frame) + seen.nulls == seen.keys else None
+
+
 def read_jsonl(
     open_bytes: Opener, *, stream: str, unit: str, block_size: int, flatten: bool
 ) -> tuple[list[str], Callable[[], Iterator[Batch]]]:
-    def parse(block: bytes, first_line: int) -> pl.DataFrame:
-        lines = block.split(b"\n")
-        if lines and lines[-1] == b"":
-            lines.pop()
-        numbers = [first_line + i for i, line in enumerate(lines) if line.strip()]
-        if not numbers:
+    known: list[dict[str, pl.DataType] | None] = []  # the first block's text schema
+
+    def parse(block: bytes, first_line: int, seen: Scan) -> pl.DataFrame:
+        numbers = seen.lines + first_line
+        if not numbers.size:
             return pl.DataFrame({LINE: pl.Series([], dtype=pl.Int64)})
+        # Only flattened: unflattened objects keep their JSON text, numbers as numbers.
+        schema = known[0] if known and flatten else None
+        fast = parse_known(block, schema, seen) if schema is not None else None
+        if fast is not None:
+            text = flat_text(fast, flatten=flatten)
+            return text.with_columns(pl.Series(LINE, numbers))
         try:
             frame = pl.read_ndjson(io.BytesIO(block), infer_schema_length=None)
         except (pl.exceptions.PolarsError, ValueError) as exc:
             raise SourceError(
                 f"cannot parse JSON Lines: {str(exc).splitlines()[0]}",
-                where=Where(file=unit, line=numbers[0]),
+                where=Where(file=unit, line=int(numbers[0])),
                 hint="every line must be one JSON object",
             ) from None
-        if frame.height != len(numbers):
+        if frame.height != numbers.size:
             raise SourceError(
-                f"cannot parse JSON Lines: {len(numbers)} lines gave {frame.height} records",
-                where=Where(file=unit, line=numbers[0]),
+                f"cannot parse JSON Lines: {numbers.size} lines gave {frame.height} records",
+                where=Where(file=unit, line=int(numbers[0])),
                 hint="every line must be one JSON object",
             )
+        if not known:
+            known.append(text_schema(frame.schema))
         text = flat_text(frame, flatten=flatten)
-        return text.with_columns(pl.Series(LINE, np.asarray(numbers, dtype=np.int64)))
+        return text.with_columns(pl.Series(LINE, numbers))
 
     def frames() -> Iterator[pl.DataFrame]:
         line = 1
         with open_bytes() as f:
             for block in _blocks(f, block_size):
-                yield parse(block, line)
-                line += block.count(b"\n")
+                seen = scan(block)
+                yield parse(block, line, seen)
+                line += seen.newlines
 
     first = next((f for f in frames() if f.height), None)
     columns = [c for c in first.columns if c != LINE] if first is not None else []

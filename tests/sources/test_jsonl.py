@@ -1,0 +1,62 @@
+"""JSON Lines: blocks after the first are read with the first one's schema, unless a
+key, a spaced key or a stray ``":`` says that would skip something."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import polars as pl
+
+from sluice.batch import LINE
+from sluice.sources.jsonl_reader import read_jsonl, scan
+
+
+def read(text: str, block: int = 4096) -> pl.DataFrame:
+    data = text.encode()
+    _, batches = read_jsonl(
+        lambda: io.BytesIO(data), stream="s", unit="u", block_size=block, flatten=True
+    )
+    frames = [b.data for b in batches()]
+    return pl.concat(frames, how="diagonal_relaxed")
+
+
+def records(n: int, **extra: Any) -> list[dict[str, Any]]:
+    return [{"id": i, "who": {"name": f"n{i}", "zip": i if i % 2 else f"Z{i}"}} for i in range(n)]
+
+
+def test_a_key_first_seen_in_a_later_block_is_read_not_skipped() -> None:
+    rows = records(300)
+    rows[250]["who"]["nick"] = "late"  # far past the first 4 KiB block
+    rows[260]["extra"] = {"deep": 1}
+    out = read("\n".join(json.dumps(r) for r in rows) + "\n")
+    assert out.height == 300
+    got = {r["id"]: r for r in out.iter_rows(named=True)}
+    assert got["250"]["who_nick"] == "late"
+    assert got["260"]["extra_deep"] == "1"
+    assert got["3"]["who_zip"] == "3" and got["4"]["who_zip"] == "Z4"  # mixed: text
+
+
+def test_spaced_keys_null_keys_and_colons_in_values_are_all_read() -> None:
+    rows = [json.dumps(r) for r in records(300)]
+    rows[200] = '{"id": 200, "who" : {"name": "a\\":b", "zip": null}, "new" : 5}'
+    rows[201] = '{"id":201,"who":{"name":"x","zip":null},"other":"v"}'
+    out = read("\n".join(rows) + "\n")
+    got = {r["id"]: r for r in out.iter_rows(named=True)}
+    assert got["200"]["who_name"] == 'a":b' and got["200"]["new"] == "5"
+    assert got["201"]["other"] == "v" and got["201"]["who_zip"] is None
+
+
+def test_line_numbers_count_blank_lines_across_blocks() -> None:
+    rows = [json.dumps(r) for r in records(200)]
+    text = "\n".join(rows[:150]) + "\n\n  \n" + "\n".join(rows[150:]) + "\n"
+    out = read(text, block=2048)
+    lines = dict(zip(out.get_column("id").to_list(), out.get_column(LINE).to_list(), strict=True))
+    assert lines["0"] == 1 and lines["149"] == 150 and lines["150"] == 153
+
+
+def test_scan_counts_keys_and_nulls() -> None:
+    seen = scan(b'{"a":1,"b":null,"c": null}\n\n{"a":"x\\":y"}\n')
+    assert (seen.keys, seen.nulls, seen.spaced, seen.lines.tolist()) == (5, 2, False, [0, 2])
+    assert scan(b'{"a" :1}\n').spaced
