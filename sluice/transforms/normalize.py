@@ -257,14 +257,17 @@ class Splitter:
         return out, bad
 
     def _lookup_rows(self, data: pl.DataFrame, part: Part) -> pl.DataFrame:
-        cols: list[Any] = [pl.col(s).alias(c) for c, s in part.source.items()]
         keys = part.spec.keys
+        values = list(part.source)
+        rows = data.select(pl.col(s).alias(c) for c, s in part.source.items())
+        # Few distinct values: deduplicate first, then the rest works on a handful.
+        rows = rows.filter(pl.any_horizontal(pl.col(c).is_not_null() for c in values))
         if keys == ["id"]:
-            cols.insert(0, hash_key(list(part.source.values())).alias("id"))
-        rows = data.select(cols)
-        rows = rows.filter(pl.any_horizontal(pl.col(c).is_not_null() for c in part.source))
-        rows = rows.filter(pl.all_horizontal(pl.col(k).is_not_null() for k in keys))
-        rows = rows.unique(subset=keys, keep="first", maintain_order=True)
+            rows = rows.unique(maintain_order=True)
+            rows = rows.select(hash_key(list(part.source)).alias("id"), *values)
+        else:
+            rows = rows.filter(pl.all_horizontal(pl.col(k).is_not_null() for k in keys))
+            rows = rows.unique(subset=keys, keep="first", maintain_order=True)
         seen = self.seen.get(part.spec.name)
         if seen is not None:
             rows = rows.join(seen, on=keys, how="anti")

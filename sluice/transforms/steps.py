@@ -193,7 +193,9 @@ class StepRunner:
         """Rows where every field is empty are filtered by the ``blank_row`` rule."""
         if not self.pipeline.skip_blank_rows or not fields:
             return data
-        blank = pl.all_horizontal(pl.col(fields).is_null())
+        blank = data.select(pl.all_horizontal(pl.col(fields).is_null())).to_series()
+        if not blank.any():  # the usual case: no copy of the batch
+            return data
         kept = data.filter(~blank)
         self._count(BLANK_ROW, data.height - kept.height)
         return kept
