@@ -478,6 +478,16 @@ class PipelineConfig(Model):
     restricted_table: str | None = Field(
         default=None, description="where pii: restricted columns go (default <table>_restricted)"
     )
+    schedule: str | None = Field(
+        default=None, description="sluice serve: a cron expression (UTC), e.g. '0 * * * *'"
+    )
+    watch: str | None = Field(
+        default=None, description="sluice serve: a folder; a new or changed file starts a run"
+    )
+    if_running: Literal["reject", "queue"] = Field(
+        default="reject",
+        description="a trigger while a run of this pipeline is going: reject (409) or queue",
+    )
 
     @model_validator(mode="after")
     def _cross_references(self) -> PipelineConfig:
@@ -567,6 +577,21 @@ class PipelineConfig(Model):
         return key or (self.table.keys[0] if self.table.keys else None)
 
 
+class AlertsConfig(Model):
+    """Where ``sluice serve`` reports failed runs and runs with too much quarantine."""
+
+    webhook: str | None = Field(
+        default=None,
+        description="a Slack-compatible incoming webhook URL: ${SLUICE_ALERT_WEBHOOK}",
+    )
+    quarantine_threshold: float = Field(
+        default=0.05, ge=0, description="alert when more than this share of rows is quarantined"
+    )
+    base_url: str = Field(
+        default="http://127.0.0.1:8000", description="the service's address, for run links"
+    )
+
+
 class Project(Model):
     name: str = "sluice-project"
     warehouse: str = DEFAULT_WAREHOUSE
@@ -578,6 +603,7 @@ class Project(Model):
     pii_salt: str | None = Field(
         default=None, description="salt of pii: hash, from the environment: ${SLUICE_PII_SALT}"
     )
+    alerts: AlertsConfig = Field(default_factory=lambda: AlertsConfig())
 
     _root: Path = PrivateAttr(default=Path("."))
     _file: Path | None = PrivateAttr(default=None)
