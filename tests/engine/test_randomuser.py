@@ -194,3 +194,36 @@ def test_quarantine_never_shows_hidden_values(
         assert payload["id_name"] == "<restricted>"
     assert any("dob_age" in r for r in entry.reasons)
     assert any("name_first" in r for r in entry.reasons)
+
+
+def test_lists_deep_nesting_empty_lists_and_mixed_types_on_every_warehouse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warehouse: str
+) -> None:
+    """The normalize tests' layout (tests/transforms/test_normalize.py), on each database."""
+    from tests.transforms.test_normalize import PETS, PROJECT, jsonl, person
+
+    (tmp_path / "sluice.yaml").write_text(
+        PROJECT % {"keys": "[id]", "id_type": "{type: integer, required: true}", "mode": "merge"}
+    )
+    (tmp_path / "data").mkdir()
+    records = jsonl(person(1, PETS), person(2, []), person(3, None))
+    (tmp_path / "data" / "a.jsonl").write_text(records)
+    monkeypatch.setenv("SLUICE_WAREHOUSE_URL", warehouse)
+    monkeypatch.setenv("TEST_SALT", "s")
+    monkeypatch.delenv("SLUICE_STATE_URL", raising=False)
+    report = run_pipeline(load_project(tmp_path), "p")
+    assert report.status == "succeeded", report.errors
+    data = dump(warehouse)
+    assert {t: len(rows) for t, rows in data.items()} == {"people": 3, "pets": 2, "places": 2}
+    assert sorted((p["id"], p["zip"]) for p in data["people"]) == [
+        (1, "10001"),
+        (2, "AB 2"),
+        (3, "10003"),
+    ]
+    pets = sorted((p["id"], p["position"], p["kind"], p["age"], p["vet"]) for p in data["pets"])
+    assert pets == [(1, 0, "cat", 3, "Dr A"), (1, 1, "dog", 4, None)]
+    # The same records again, person 1 with one pet less: merge leaves no stale row.
+    (tmp_path / "data" / "a.jsonl").write_text(jsonl(person(1, PETS[:1]), person(2, [])))
+    again = run_pipeline(load_project(tmp_path), "p")
+    assert again.status == "succeeded", again.errors
+    assert [(p["id"], p["kind"]) for p in dump(warehouse)["pets"]] == [(1, "cat")]
