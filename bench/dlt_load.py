@@ -38,6 +38,15 @@ COLUMNS = [
 ]
 
 
+def with_password(url: str) -> str:
+    """dlt insists on a password; under trust auth (the bench default) any will do."""
+    scheme, _, rest = url.partition("://")
+    userinfo, at, hostpart = rest.rpartition("@")
+    if at and ":" not in userinfo:
+        return f"{scheme}://{userinfo}:unused@{hostpart}"
+    return url
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--file", required=True)
@@ -84,12 +93,7 @@ def main() -> int:
                 ]
                 yield pa.RecordBatch.from_arrays(cols, names=COLUMNS)
 
-    # dlt insists on a password; under trust auth (the bench default) any will do.
-    url = args.url
-    scheme, _, rest = url.partition("://")
-    userinfo, at, hostpart = rest.rpartition("@")
-    if at and ":" not in userinfo:
-        url = f"{scheme}://{userinfo}:unused@{hostpart}"
+    url = with_password(args.url)
     pipeline = dlt.pipeline(
         pipeline_name="sluice_bench_leads",
         pipelines_dir=args.workdir,

@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 
@@ -47,12 +48,10 @@ def main() -> int:
         count[0] += len(chunk)
         yield chunk
 
-    # dlt insists on a password; under trust auth (the bench default) any will do.
-    url = args.url
-    scheme, _, rest = url.partition("://")
-    userinfo, at, hostpart = rest.rpartition("@")
-    if at and ":" not in userinfo:
-        url = f"{scheme}://{userinfo}:unused@{hostpart}"
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from dlt_load import with_password  # bench/dlt_load.py
+
+    url = with_password(args.url)
     start = time.perf_counter()
     pipeline = dlt.pipeline(
         pipeline_name=f"users_{os.getpid()}",

@@ -21,6 +21,7 @@ from sluice.destinations.duckdb import DuckdbDestination
 from sluice.destinations.sql import SqlDestination
 from sluice.errors import LoadError, RetryableLoadError
 from sluice.schema import ColumnSpec, ForeignKey, TableSpec
+from tests.destinations.test_multi_table import batch as related
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "leads"
 EVIL = 'x"; drop table typed; --'
@@ -136,19 +137,6 @@ def test_a_list_that_is_not_json_is_refused(duck: DuckdbDestination) -> None:
     with pytest.raises(LoadError, match="loading table 'j' failed"):
         duck.load(spec, "append", "bad", [pl.DataFrame({"l": ["[not json"]})])
     assert duck.count("j") == 0 and not duck.is_loaded("bad")
-
-
-def related(
-    users: list[tuple[str, str, str]], pets: list[tuple[str, int, str]]
-) -> dict[str, pl.DataFrame]:
-    zones = sorted({u[2] for u in users})
-    return {
-        "zones": pl.DataFrame({"zone": zones, "label": [z.upper() for z in zones]}),
-        "users": pl.DataFrame(users, schema=["uuid", "name", "zone"], orient="row"),
-        "pets": pl.DataFrame(
-            pets, schema={"uuid": pl.String, "position": pl.Int64, "pet": pl.String}, orient="row"
-        ),
-    }
 
 
 def test_merge_updates_a_referenced_row_with_a_foreign_key_column(
