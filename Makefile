@@ -9,6 +9,8 @@ USERS_PORT ?= 8002
 ANIMALS = examples/animals
 RANDOMUSER = examples/randomuser
 ANIMALS_PORT ?= 8001
+EVENTS  = examples/events
+EVENTS_PORT ?= 8003
 # Wait until a simulator answers (it starts in the background).
 WAIT_FOR = $(PY) -c "import sys, time, httpx; \
   [time.sleep(0.1) for _ in range(100) if not httpx.get(sys.argv[1]).is_success]"
@@ -47,6 +49,14 @@ demo: $(VENV)/.installed
 	$(SLUICE) audit $$($(SLUICE) runs --project $(ANIMALS) --limit 1 --json \
 	  | $(PY) -c "import json, sys; print(json.load(sys.stdin)[0]['run_id'])") \
 	  --project $(ANIMALS)
+	rm -rf $(EVENTS)/.sluice $(EVENTS)/events.db
+	@# events: a zip of storm events downloaded, unzipped in place, merged (exit 3: quarantine).
+	@$(SLUICE) sim events --port $(EVENTS_PORT) & pid=$$!; \
+	trap "kill $$pid 2>/dev/null" EXIT; \
+	$(WAIT_FOR) http://127.0.0.1:$(EVENTS_PORT)/_sim/stats 2>/dev/null || sleep 2; \
+	export EVENTS_API=http://127.0.0.1:$(EVENTS_PORT); \
+	{ $(SLUICE) run events --project $(EVENTS) || test $$? -eq 3; } && \
+	$(SLUICE) preview events --project $(EVENTS) --limit 2
 
 ## test: install the dev extras, then ruff, mypy and pytest
 test: $(VENV)/.installed lint
@@ -70,4 +80,5 @@ bench: $(VENV)/.installed
 clean:
 	rm -rf $(VENV) $(LEADS)/.sluice $(LEADS)/leads.db $(USERS)/.sluice $(USERS)/users.db \
 	  $(ANIMALS)/.sluice $(RANDOMUSER)/.sluice $(RANDOMUSER)/randomuser.db \
+	  $(EVENTS)/.sluice $(EVENTS)/events.db \
 	  .pytest_cache .mypy_cache .ruff_cache

@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from sluice import cron
 from sluice.config_layout import ChildTable, PiiPolicy
 from sluice.errors import ConfigError, ConfigProblem, ProjectInvalid, Where
 from sluice.schema import IDENTIFIER, ColumnType
@@ -387,6 +388,32 @@ class DedupeStep(Model):
     dedupe: Args
 
 
+class AmountStep(Model):
+    class Args(Model):
+        columns: list[str] = Field(description="text like 10.00K, 2.5M, 1B -> decimal")
+
+    amount: Args
+
+
+class UtcStep(Model):
+    class Args(Model):
+        column: str = Field(description="a local time, replaced by the same instant in UTC")
+        offset_from: str = Field(description="the column with the UTC offset: CST-6, +05:30")
+        formats: list[str] | None = Field(
+            default=None, description="strftime formats of the local time, without a zone"
+        )
+
+        @field_validator("formats")
+        @classmethod
+        def _no_zone(cls, v: list[str] | None) -> list[str] | None:
+            for fmt in v or []:
+                if "%z" in fmt or "%#z" in fmt or "%:z" in fmt or "%Z" in fmt:
+                    raise ValueError(f"format {fmt!r} has a zone: utc reads local times")
+            return v
+
+    utc: Args
+
+
 def _step_kind(v: Any) -> str | None:
     if isinstance(v, dict) and len(v) == 1:
         return str(next(iter(v)))
@@ -401,12 +428,15 @@ Step = Annotated[
     | Annotated[CastStep, Tag("cast")]
     | Annotated[DeriveStep, Tag("derive")]
     | Annotated[FilterStep, Tag("filter")]
-    | Annotated[DedupeStep, Tag("dedupe")],
+    | Annotated[DedupeStep, Tag("dedupe")]
+    | Annotated[AmountStep, Tag("amount")]
+    | Annotated[UtcStep, Tag("utc")],
     Discriminator(
         _step_kind,
         custom_error_type="unknown_step",
         custom_error_message=(
-            "a step is a mapping with one key: trim, case, cast, derive, filter or dedupe"
+            "a step is a mapping with one key: "
+            "amount, utc, trim, case, cast, derive, filter or dedupe"
         ),
     ),
 ]
@@ -488,6 +518,11 @@ class PipelineConfig(Model):
         default="reject",
         description="a trigger while a run of this pipeline is going: reject (409) or queue",
     )
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, v: str | None) -> str | None:
+        return None if v is None else cron.check(v)
 
     @model_validator(mode="after")
     def _cross_references(self) -> PipelineConfig:

@@ -11,7 +11,8 @@ records them in the run report.
     ├── TransformError     a transform step cannot be compiled or applied
     ├── LoadError          the destination refused a load
     ├── StateError         the state store cannot be opened or migrated
-    └── AccountingError    read != loaded + quarantined + filtered
+    ├── AccountingError    read != loaded + quarantined + filtered
+    └── RunCancelled       someone cancelled the run; its load rolled back
 
 ``Retryable`` is a marker the executors read: an error carrying it may succeed if
 tried again (a dropped connection), anything else is permanent.
@@ -157,5 +158,18 @@ class AccountingError(SluiceError):
     pass
 
 
+class RunCancelled(SluiceError):
+    """The run was cancelled (``POST /api/runs/{id}/cancel``); the load in progress rolled back."""
+
+
 class UsageError(ConfigError):
     """The command line asked for something that does not exist or does not fit."""
+
+
+class NotFound(UsageError):
+    """A named thing (pipeline, run, table, quarantine entry) does not exist (HTTP 404)."""
+
+
+class RunConflict(UsageError):
+    """The request does not fit the state of a run (HTTP 409): a trigger while the
+    pipeline runs under ``if_running: reject``, a cancel of a run already finished."""

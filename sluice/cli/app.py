@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from sluice.cli import project, quarantine, runs, sim
+from sluice.cli import project, quarantine, runs, serve, sim
 
 app = typer.Typer(
     name="sluice",
@@ -28,6 +28,7 @@ app.command()(runs.preview)
 app.command()(runs.record)
 app.command()(runs.audit)
 app.command()(sim.sim)
+app.command()(serve.serve)
 app.add_typer(quarantine.app, name="quarantine")
 
 

@@ -12,12 +12,13 @@ import typer
 from sluice.cli.errors import handle_errors
 from sluice.errors import UsageError
 
-FLAGS = {"n_animals": "--n"}  # knobs whose flag is not --knob-name
+FLAGS = {"n_animals": "--n", "n_events": "--n", "version": "--archive-version"}  # not --knob-name
 
 
 class Simulator(StrEnum):
     animals = "animals"
     randomuser = "randomuser"
+    events = "events"
 
 
 def _flag(knob: str) -> str:
@@ -38,12 +39,12 @@ def sim(
     error_rate: Annotated[
         float | None,
         typer.Option(
-            help="share of calls answered 500/502/503/504 (default: animals 0.1, randomuser 0)"
+            help="share of calls answered 500/502/503/504 (default: animals 0.1, others 0)"
         ),
     ] = None,
     pause_rate: Annotated[
         float | None,
-        typer.Option(help="share of calls that pause first (default: animals 0.05, randomuser 0)"),
+        typer.Option(help="share of calls that pause first (default: animals 0.05, others 0)"),
     ] = None,
     pause_min: Annotated[float, typer.Option(help="shortest pause, seconds")] = 5.0,
     pause_max: Annotated[float, typer.Option(help="longest pause, seconds")] = 15.0,
@@ -58,7 +59,8 @@ def sim(
         float, typer.Option(help="share of GET calls answered 200 with truncated JSON")
     ] = 0.0,
     n_animals: Annotated[
-        int | None, typer.Option("--n", help="animals: how many animals (default: 1000)")
+        int | None,
+        typer.Option("--n", help="animals, events: how many (default: 1000 animals, 2000 events)"),
     ] = None,
     page_size: Annotated[
         int | None, typer.Option(help="animals: items per page (default: 10)")
@@ -68,6 +70,14 @@ def sim(
     ] = False,
     max_results: Annotated[
         int | None, typer.Option(help="randomuser: cap on ?results= (default: 5000; 0: no cap)")
+    ] = None,
+    dirty_rate: Annotated[
+        float | None,
+        typer.Option(help="events: share of rows with a bad date or damage (default: 0.01)"),
+    ] = None,
+    archive_version: Annotated[
+        int | None,
+        typer.Option(help="events: the latest archive version at start (default: 1)"),
     ] = None,
     access_log: Annotated[bool, typer.Option(help="log every call to stderr")] = False,
 ) -> None:
@@ -89,7 +99,11 @@ def sim(
         "page_size": page_size,
         "page_drift": page_drift or None,
         "max_results": max_results,
+        "dirty_rate": dirty_rate,
+        "version": archive_version,
     }
+    if name == Simulator.events:
+        knobs["n_events"] = knobs.pop("n_animals")
     # Imported here: FastAPI and uvicorn are not needed by any other command.
     from sluice.sim import SimServer, build_app, knob_names
 

@@ -55,7 +55,9 @@ class HttpDestination:
     def is_loaded(self, load_key: str) -> bool:
         return False
 
-    def preview(self, relation: str, limit: int) -> tuple[list[str], list[tuple[Any, ...]]]:
+    def preview(
+        self, relation: str, limit: int, offset: int = 0
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
         raise LoadError(
             "an http destination keeps no table to preview",
             hint="`sluice audit RUN_ID` shows what was delivered",

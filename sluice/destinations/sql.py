@@ -328,11 +328,14 @@ class SqlDestination:
 
     # ---------------------------------------------------------------- reading
 
-    def preview(self, relation: str, limit: int) -> tuple[list[str], list[tuple[Any, ...]]]:
+    def preview(
+        self, relation: str, limit: int, offset: int = 0
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
         try:
             with self.engine.connect() as conn:
                 result = conn.execute(
-                    sa.text(f"SELECT * FROM {self.quote(relation)} LIMIT :n"), {"n": limit}
+                    sa.text(f"SELECT * FROM {self.quote(relation)} LIMIT :n OFFSET :o"),
+                    {"n": limit, "o": offset},
                 )
                 return list(result.keys()), [tuple(r) for r in result]
         except sa.exc.SQLAlchemyError as exc:

@@ -13,7 +13,7 @@ snapshot of the file they came from.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -40,28 +40,44 @@ def replay(
     """Replay open quarantine entries (all, or ``ids``); one report per pipeline."""
     store = StateStore(project.state_url())
     try:
-        entries = [
-            e
-            for e in store.quarantined(pipeline=pipeline, status=None, ids=ids)
-            if e.status in ("open", "replaying")
-        ]
-        if ids:
-            missing = set(ids) - {e.id for e in entries}
-            if missing:
-                raise UsageError(
-                    f"no open quarantine entry with id {sorted(missing)}",
-                    hint="`sluice quarantine list` shows the open ones",
-                )
-        by_pipeline: dict[str, list[QuarantineEntry]] = defaultdict(list)
-        for e in entries:
-            by_pipeline[e.pipeline].append(e)
-        reports = []
-        for name, group in by_pipeline.items():
-            runner = Runner(project, name, store=store, kind="replay")
-            reports.append(runner.execute(partial(_replay, runner, group)))
-        return reports
+        planned = plan_replay(project, store, ids=ids, pipeline=pipeline)
+        return [runner.execute(body) for runner, body in planned]
     finally:
         store.close()
+
+
+def plan_replay(
+    project: Project,
+    store: StateStore,
+    *,
+    ids: Sequence[int] | None = None,
+    pipeline: str | None = None,
+    own_stores: bool = False,
+) -> list[tuple[Runner, Callable[[], None]]]:
+    """One replay runner per pipeline (its run id exists) and the body to execute.
+
+    ``own_stores``: each runner opens (and closes) its own store, to run in another thread.
+    """
+    entries = [
+        e
+        for e in store.quarantined(pipeline=pipeline, status=None, ids=ids)
+        if e.status in ("open", "replaying")
+    ]
+    if ids:
+        missing = set(ids) - {e.id for e in entries}
+        if missing:
+            raise UsageError(
+                f"no open quarantine entry with id {sorted(missing)}",
+                hint="`sluice quarantine list` shows the open ones",
+            )
+    by_pipeline: dict[str, list[QuarantineEntry]] = defaultdict(list)
+    for e in entries:
+        by_pipeline[e.pipeline].append(e)
+    planned: list[tuple[Runner, Callable[[], None]]] = []
+    for name, group in by_pipeline.items():
+        runner = Runner(project, name, store=None if own_stores else store, kind="replay")
+        planned.append((runner, partial(_replay, runner, group)))
+    return planned
 
 
 def _replay(runner: Runner, entries: list[QuarantineEntry]) -> None:

@@ -10,6 +10,7 @@ from sluice.errors import AccountingError, SluiceError
 SUCCEEDED = "succeeded"
 QUARANTINED = "succeeded_with_quarantine"
 FAILED = "failed"
+CANCELLED = "cancelled"
 
 
 @dataclass
@@ -105,7 +106,9 @@ class RunReport:
                 )
 
     def settle(self) -> str:
-        if self.errors:
+        if any(e.get("type") == "RunCancelled" for e in self.errors):
+            self.status = CANCELLED
+        elif self.errors:
             self.status = FAILED
         elif self.totals.quarantined or self.quarantined_files:
             self.status = QUARANTINED

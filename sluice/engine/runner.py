@@ -8,6 +8,7 @@ of the run form one load, so the table is swapped once.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from sluice.errors import (
     DriftError,
     FetchError,
     LoadError,
+    RunCancelled,
     SluiceError,
     SourceError,
     Where,
@@ -88,6 +90,7 @@ class Runner:
         self.mode: Mode = self.pipe.destination.mode
         self.extra: list[str] = []  # columns added by `evolve`
         self.layout = Layout(self.pipe)
+        self.trigger = "cli"  # what asked for the run: cli, api, schedule, watch
         self._splitter: Splitter | None = None  # one per load: lookups sent once per load
         self.run_id = self.store.start_run(pipeline)
         self.report = RunReport(
@@ -101,6 +104,19 @@ class Runner:
         )
         self.deadletter = DeadLetter(self.store, project.root, self.run_id, pipeline, self.report)
         self._dest: Destination | None = None
+        #: set by :meth:`cancel` (another thread); checked between batches
+        self.cancelled = threading.Event()
+
+    def cancel(self) -> None:
+        """Ask the run to stop: the load in progress rolls back, the run ends ``cancelled``."""
+        self.cancelled.set()
+
+    def check_cancelled(self) -> None:
+        if self.cancelled.is_set():
+            raise RunCancelled(
+                f"run {self.run_id} of {self.name} was cancelled",
+                hint="the load in progress was rolled back; trigger a new run to load it",
+            )
 
     @property
     def dest(self) -> Destination:
@@ -130,8 +146,10 @@ class Runner:
             "info",
             f"{self.report.kind} of {self.name} started",
             destination=redact(self.url),
+            trigger=self.trigger,
         )
         try:
+            self.check_cancelled()
             self.prepare()
             body()
             self.report.check_accounting()
@@ -293,6 +311,7 @@ class Runner:
             merged = [u for j in jobs for u in j.units]
             jobs = [Job(merged, f"{self.name}/replace/{self.run_id}")]
         for job in jobs:
+            self.check_cancelled()
             self.load_job(job)
 
     def _job(self, stream: str, unit: Unit, full_refresh: bool) -> Job | None:
@@ -468,7 +487,10 @@ class Runner:
         def frames() -> Iterator[Any]:
             for stream, unit, file_id, proc, batches in opened:
                 try:
-                    yield from self.rows_of(proc, batches)
+                    for rows in self.rows_of(proc, batches):
+                        self.check_cancelled()
+                        yield rows
+                    self.check_cancelled()
                 except FetchError:
                     raise
                 except SourceError as exc:

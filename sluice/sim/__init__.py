@@ -10,6 +10,7 @@ with the chaos knobs of :mod:`sluice.sim.knobs` and its stats at ``GET /_sim/sta
 
 - ``animals``: the flaky paged animals API (:mod:`sluice.sim.animals`)
 - ``randomuser``: a randomuser.me-compatible API (:mod:`sluice.sim.randomuser`)
+- ``events``: NOAA-style storm events as a zip of CSV (:mod:`sluice.sim.events`)
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from typing import Any
 from fastapi import FastAPI
 
 from sluice.errors import ConfigError
-from sluice.sim import animals, randomuser
+from sluice.sim import animals, events, randomuser
 from sluice.sim.animals import AnimalsConfig
+from sluice.sim.events import EventsConfig
 from sluice.sim.knobs import Knobs
 from sluice.sim.randomuser import RandomUserConfig
 from sluice.sim.server import SimServer
@@ -30,6 +32,7 @@ from sluice.sim.server import SimServer
 SIMULATORS: dict[str, tuple[type[Knobs], Callable[[Any], FastAPI]]] = {
     "animals": (AnimalsConfig, animals.create_app),
     "randomuser": (RandomUserConfig, randomuser.create_app),
+    "events": (EventsConfig, events.create_app),
 }
 
 
@@ -61,6 +64,7 @@ def build_app(name: str, **knobs: Any) -> FastAPI:
 __all__ = [
     "SIMULATORS",
     "AnimalsConfig",
+    "EventsConfig",
     "Knobs",
     "RandomUserConfig",
     "SimServer",

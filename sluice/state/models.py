@@ -140,3 +140,20 @@ class RunKey(Base):
     pipeline: Mapped[str] = mapped_column(sa.String(255))
     target: Mapped[str] = mapped_column(sa.String(255))
     outcome: Mapped[str] = mapped_column(sa.String(16))  # delivered, already, rejected, pending
+
+
+class ScheduleMark(Base):
+    """The newest cron slot the scheduler handled for a pipeline, and what came of it.
+
+    ``fires`` counts the slots claimed: a claim is a compare-and-set on it, so two
+    servers sharing a state store never both fire the same slot.
+    """
+
+    __tablename__ = "sluice_schedules"
+    pipeline: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    schedule: Mapped[str] = mapped_column(sa.String(255))
+    last_slot: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    fires: Mapped[int] = mapped_column(sa.Integer, default=0)
+    outcome: Mapped[str] = mapped_column(sa.String(16))  # claimed, submitted, rejected, error
+    run_id: Mapped[str | None] = mapped_column(sa.String(32))
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)

@@ -29,6 +29,7 @@ from sluice.state.models import (
     QuarantineEntry,
     Run,
     RunKey,
+    ScheduleMark,
     SchemaVersion,
     Stage,
     utcnow,
@@ -36,7 +37,7 @@ from sluice.state.models import (
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: the newest migration; a test holds it equal to Alembic's head
-HEAD = "0003"
+HEAD = "0004"
 VERSION_TABLE = "sluice_alembic_version"
 
 
@@ -107,7 +108,8 @@ class StateStore:
         """A run left 'running' by a process on this host that no longer exists was killed."""
         host = socket.gethostname()
         with self.session() as s:
-            for run in s.scalars(sa.select(Run).where(Run.status == "running", Run.host == host)):
+            live = Run.status.in_(("running", "queued"))
+            for run in s.scalars(sa.select(Run).where(live, Run.host == host)):
                 if not _alive(run.pid):
                     run.status = "abandoned"
                     run.finished_at = utcnow()
@@ -117,10 +119,35 @@ class StateStore:
             run = s.get_one(Run, run_id)
             run.status, run.report, run.finished_at = status, report, utcnow()
 
-    def runs(self, pipeline: str | None = None, limit: int = 20) -> Sequence[Run]:
-        q = sa.select(Run).order_by(Run.started_at.desc()).limit(limit)
+    def set_run_status(self, run_id: str, status: str) -> None:
+        """A run waiting its turn is ``queued``; it is ``running`` again when it starts."""
+        with self.session() as s:
+            s.get_one(Run, run_id).status = status
+
+    def ping(self) -> bool:
+        """Whether the state store answers."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+            return True
+        except sa.exc.SQLAlchemyError:
+            return False
+
+    def runs(
+        self,
+        pipeline: str | None = None,
+        limit: int = 20,
+        *,
+        status: str | None = None,
+        offset: int = 0,
+    ) -> Sequence[Run]:
+        q = sa.select(Run).order_by(Run.started_at.desc(), Run.id.desc()).limit(limit)
         if pipeline:
             q = q.where(Run.pipeline == pipeline)
+        if status:
+            q = q.where(Run.status == status)
+        if offset:
+            q = q.offset(offset)
         with self.session() as s:
             return s.scalars(q).all()
 
@@ -138,11 +165,17 @@ class StateStore:
                 sa.select(Stage).where(Stage.run_id == run_id).order_by(Stage.id)
             ).all()
 
-    def events(self, run_id: str) -> Sequence[Event]:
+    def events(
+        self, run_id: str, *, after: int | None = None, limit: int | None = None
+    ) -> Sequence[Event]:
+        """The run's log, oldest first; ``after`` an event id, at most ``limit`` events."""
+        q = sa.select(Event).where(Event.run_id == run_id).order_by(Event.id)
+        if after is not None:
+            q = q.where(Event.id > after)
+        if limit is not None:
+            q = q.limit(limit)
         with self.session() as s:
-            return s.scalars(
-                sa.select(Event).where(Event.run_id == run_id).order_by(Event.id)
-            ).all()
+            return s.scalars(q).all()
 
     def progress(self, run_id: str, stream: str, stage: str, rows: int, seconds: float) -> None:
         with self.session() as s:
@@ -303,6 +336,53 @@ class StateStore:
                 s.add(Cursor(pipeline=pipeline, source=source, value=value, run_id=run_id))
             else:
                 row.value, row.run_id, row.updated_at = value, run_id, utcnow()
+
+    # ------------------------------------------------------------------ schedules
+
+    def schedule_mark(self, pipeline: str) -> ScheduleMark | None:
+        """The newest cron slot the scheduler handled for ``pipeline`` (times in UTC)."""
+        with self.session() as s:
+            mark = s.get(ScheduleMark, pipeline)
+            if mark is not None and mark.last_slot.tzinfo is None:  # SQLite keeps no zone
+                mark.last_slot = mark.last_slot.replace(tzinfo=UTC)
+            return mark
+
+    def claim_slot(
+        self,
+        pipeline: str,
+        schedule: str,
+        slot: datetime,
+        seen: int | None,
+        outcome: str = "claimed",
+    ) -> bool:
+        """Take ``slot`` if the mark is still the one read (``fires == seen``; None: no
+        mark yet). False when another scheduler on this store took it first."""
+        t = sa.Table(ScheduleMark.__tablename__, Base.metadata)
+        values = {"schedule": schedule, "last_slot": slot, "outcome": outcome, "run_id": None}
+        with self.engine.begin() as conn:
+            if seen is None:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(
+                            t.insert().values(
+                                pipeline=pipeline, fires=1, updated_at=utcnow(), **values
+                            )
+                        )
+                except sa.exc.IntegrityError:
+                    return False
+                return True
+            done = conn.execute(
+                t.update()
+                .where(t.c.pipeline == pipeline, t.c.fires == seen)
+                .values(fires=seen + 1, updated_at=utcnow(), **values)
+            )
+            return done.rowcount == 1
+
+    def settle_slot(self, pipeline: str, outcome: str, run_id: str | None) -> None:
+        """What became of the slot just claimed: submitted, rejected or error."""
+        with self.session() as s:
+            mark = s.get_one(ScheduleMark, pipeline)
+            mark.outcome, mark.run_id, mark.updated_at = outcome, run_id, utcnow()
 
     # ------------------------------------------------------------------ delivery ledger
 

@@ -1,8 +1,9 @@
-"""Declarative steps (trim, case, cast, derive, filter, dedupe) compiled to Polars.
+"""Declarative steps (trim, case, cast, amount, utc, derive, filter, dedupe) compiled to Polars.
 
 Steps run in the order written on every batch of a stream. ``filter`` and ``dedupe``
 remove rows by a stated rule and count them per rule (the run report's ``filtered``);
-``cast`` adds a reason to the row's ``_reasons`` instead of nulling a bad value.
+``cast``, ``amount`` and ``utc`` add a reason to the row's ``_reasons`` instead of
+nulling a bad value.
 The runner keeps the keys ``dedupe`` has seen, so duplicates are caught across batches.
 """
 
@@ -17,6 +18,7 @@ import polars.selectors as cs
 
 from sluice.batch import LINE
 from sluice.config import (
+    AmountStep,
     CaseStep,
     CastStep,
     DedupeStep,
@@ -24,9 +26,11 @@ from sluice.config import (
     FilterStep,
     PipelineConfig,
     TrimStep,
+    UtcStep,
 )
 from sluice.errors import TransformError, Where
 from sluice.transforms.cast import cast
+from sluice.transforms.convert import amount, utc
 
 REASONS = "_reasons"
 BLANK_ROW = "blank_row"
@@ -129,6 +133,24 @@ class StepRunner:
                 return d.with_columns(value.alias(a.column))
 
             return "cast", run_cast
+        if isinstance(step, AmountStep):
+            names = step.amount.columns
+
+            def run_amount(d: pl.DataFrame) -> pl.DataFrame:
+                pairs = [amount(name) for name in names]
+                d = add_reasons(d, [reason for _, reason in pairs])
+                return d.with_columns(v.alias(n) for n, (v, _) in zip(names, pairs, strict=True))
+
+            return "amount", run_amount
+        if isinstance(step, UtcStep):
+            u = step.utc
+
+            def run_utc(d: pl.DataFrame) -> pl.DataFrame:
+                value, reason = utc(u.column, u.offset_from, d.schema[u.column], u.formats)
+                d = add_reasons(d, [reason])
+                return d.with_columns(value.alias(u.column))
+
+            return "utc", run_utc
         if isinstance(step, DeriveStep):
             try:
                 expr = pl.sql_expr(step.derive.sql).alias(step.derive.column)

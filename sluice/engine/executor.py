@@ -1,0 +1,226 @@
+"""The local executor: runs and replays in background threads of this process.
+
+``sluice serve`` triggers runs here. A run's :class:`~sluice.engine.runner.Runner` is
+made first, in the caller's thread, so its run id exists (and can be answered) before
+the load starts in a thread of its own. At most one run of a pipeline goes at a time:
+a trigger while one is going is refused (:class:`~sluice.errors.RunConflict`) or, under
+``if_running: queue``, waits its turn with status ``queued``. Replays always queue.
+
+Cancelling is cooperative: the runner checks its event between batches, the load in
+progress rolls back, and the run ends ``cancelled``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict, deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from sluice.config import Project
+from sluice.engine.hooks import RunHooks
+from sluice.engine.replay import plan_replay
+from sluice.engine.report import RunReport
+from sluice.engine.runner import Runner
+from sluice.errors import RunConflict
+from sluice.state.store import StateStore
+
+log = logging.getLogger(__name__)
+
+RUNNING, QUEUED = "running", "queued"
+
+
+@dataclass
+class Submitted:
+    """What a trigger answers: the run id and whether it started or waits."""
+
+    run_id: str
+    pipeline: str
+    status: str  # running | queued
+    kind: str = "run"
+
+
+@dataclass
+class _Job:
+    runner: Runner
+    execute: Callable[[], RunReport]
+    queued: bool = False
+
+    @property
+    def pipeline(self) -> str:
+        return self.runner.name
+
+
+class LocalExecutor:
+    """Runs in threads of this process; one at a time per pipeline."""
+
+    def __init__(self, project: Project, store: StateStore, hooks: RunHooks | None = None) -> None:
+        self.project = project
+        self.store = store
+        self.hooks = hooks or RunHooks()  # alerts, metrics: told of every finished run
+        self._lock = threading.Lock()
+        self._active: dict[str, _Job] = {}  # pipeline -> the job running
+        self._queued: dict[str, deque[_Job]] = defaultdict(deque)
+        self._jobs: dict[str, _Job] = {}  # run id -> job, running or queued
+        self._threads: set[threading.Thread] = set()
+
+    # ------------------------------------------------------------------ submitting
+
+    def trigger(self, pipeline: str, by: str = "api") -> Submitted:
+        """Start a run of ``pipeline`` (or queue it); its run id exists on return.
+
+        ``by`` says what asked for it (api, schedule, watch); it goes in the run's log.
+        """
+        pipe = self.project.pipeline(pipeline)
+        with self._lock:
+            running = self._active.get(pipeline)
+            if running is not None and pipe.if_running == "reject":
+                raise RunConflict(
+                    f"pipeline {pipeline!r} is running (run {running.runner.run_id})",
+                    hint="wait for it to finish or cancel it; or set `if_running: queue`",
+                )
+            runner = Runner(self.project, pipeline)
+            runner.trigger = by
+            return self._submit(_Job(runner, runner.run))
+
+    def submit(self, pipeline: str, by: str) -> str | None:
+        """For the scheduler and the folder watcher: the run id, or None when refused
+        because the pipeline is running (``if_running: reject``)."""
+        try:
+            return self.trigger(pipeline, by).run_id
+        except RunConflict:
+            return None
+
+    def replay(
+        self, *, ids: Sequence[int] | None = None, pipeline: str | None = None
+    ) -> list[Submitted]:
+        """Replay open quarantine entries, one run per pipeline, queued behind runs."""
+        with self._lock:
+            planned = plan_replay(
+                self.project, self.store, ids=ids, pipeline=pipeline, own_stores=True
+            )
+            return [
+                self._submit(_Job(runner, partial(runner.execute, body)))
+                for runner, body in planned
+            ]
+
+    def _submit(self, job: _Job) -> Submitted:
+        """Start or queue ``job``; the caller holds the lock."""
+        kind = job.runner.report.kind
+        self._jobs[job.runner.run_id] = job
+        if job.pipeline in self._active:
+            job.queued = True
+            job.runner.store.set_run_status(job.runner.run_id, QUEUED)
+            job.runner.store.log(job.runner.run_id, "info", "queued behind the run going")
+            self._queued[job.pipeline].append(job)
+            return Submitted(job.runner.run_id, job.pipeline, QUEUED, kind)
+        self._start(job)
+        return Submitted(job.runner.run_id, job.pipeline, RUNNING, kind)
+
+    def _start(self, job: _Job) -> None:
+        self._active[job.pipeline] = job
+        self._spawn(partial(self._work, job))
+
+    def _spawn(self, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=target, name="sluice-run", daemon=True)
+        self._threads.add(thread)
+        thread.start()
+
+    def _work(self, job: _Job) -> None:
+        report = job.runner.report
+        try:
+            if job.queued:
+                job.runner.store.set_run_status(job.runner.run_id, RUNNING)
+            report = job.execute()
+        except Exception:  # a bug: the runner recorded it in the run's report and log
+            log.exception("run %s failed unexpectedly", job.runner.run_id)
+        finally:
+            self._done(job)
+        # After the pipeline is free: an alert may wait seconds on its retries.
+        self.hooks.after_run(report)
+
+    def _done(self, job: _Job) -> None:
+        with self._lock:
+            self._jobs.pop(job.runner.run_id, None)
+            if self._active.get(job.pipeline) is job:
+                del self._active[job.pipeline]
+            waiting = self._queued.get(job.pipeline)
+            if waiting:
+                self._start(waiting.popleft())
+            self._threads.discard(threading.current_thread())
+
+    # ------------------------------------------------------------------ inspecting
+
+    def running(self, pipeline: str) -> str | None:
+        """The run id of the run of ``pipeline`` going in this process, if any."""
+        with self._lock:
+            job = self._active.get(pipeline)
+            return job.runner.run_id if job else None
+
+    def is_active(self, run_id: str) -> bool:
+        with self._lock:
+            return run_id in self._jobs
+
+    def live_report(self, run_id: str) -> dict[str, Any] | None:
+        """The report so far of a run going (or waiting) here; None otherwise."""
+        with self._lock:
+            job = self._jobs.get(run_id)
+        if job is None:
+            return None
+        for _ in range(3):  # the run's thread may grow a dict while we read it
+            try:
+                return job.runner.report.as_dict()
+            except RuntimeError:
+                continue
+        return None
+
+    # ------------------------------------------------------------------ stopping
+
+    def cancel(self, run_id: str) -> str:
+        """Ask a run to stop; its status now (``cancelling``, or what it ended as).
+
+        A queued run is taken off the queue and ends ``cancelled`` at once.
+        """
+        with self._lock:
+            job = self._jobs.get(run_id)
+            if job is None:
+                run = self.store.run(run_id)
+                status = run.status if run is not None else "unknown"
+                raise RunConflict(
+                    f"run {run_id} is not going in this service (status: {status})",
+                    hint="only a run started by this `sluice serve` can be cancelled",
+                )
+            job.runner.cancel()
+            waiting = self._queued.get(job.pipeline)
+            if job.queued and waiting is not None and job in waiting:
+                waiting.remove(job)
+                self._spawn(partial(self._finish_cancelled, job))
+        return "cancelling"
+
+    def _finish_cancelled(self, job: _Job) -> None:
+        """A queued run cancelled before it started: record it as cancelled."""
+        try:
+            job.execute()  # stops at its first check, before touching anything
+        except Exception:
+            log.exception("cancelled run %s failed unexpectedly", job.runner.run_id)
+        finally:
+            with self._lock:
+                self._jobs.pop(job.runner.run_id, None)
+                self._threads.discard(threading.current_thread())
+
+    def shutdown(self, timeout: float = 30.0) -> None:
+        """Cancel every run going or queued and wait for their threads."""
+        with self._lock:
+            for waiting in self._queued.values():
+                for job in waiting:
+                    job.runner.cancel()
+                    self._spawn(partial(self._finish_cancelled, job))
+                waiting.clear()
+            for job in self._active.values():
+                job.runner.cancel()
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(timeout)

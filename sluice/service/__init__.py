@@ -1,0 +1,81 @@
+"""``sluice serve``: the REST API over a project (a dashboard, scheduler, metrics and
+alerts plug into the same app).
+
+    from sluice.service import create_app
+    app = create_app(load_project("examples/leads"), load_settings())
+
+Runs triggered here execute in background threads (:mod:`sluice.engine.executor`);
+route handlers only call engine and state functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from sluice.config import Project
+from sluice.engine.alerts import Alerter
+from sluice.engine.executor import LocalExecutor
+from sluice.engine.hooks import RunHooks
+from sluice.engine.metrics import Metrics
+from sluice.engine.scheduler import Scheduler
+from sluice.engine.triggers import FolderWatcher
+from sluice.service import dashboard, errors
+from sluice.service.auth import Auth
+from sluice.service.routers import datasets, health, pipelines, quarantine, runs, session
+from sluice.service.routers import metrics as metrics_router
+from sluice.service.settings import ServiceSettings, load_settings
+from sluice.state.store import StateStore
+
+__all__ = ["ServiceSettings", "create_app", "load_settings"]
+
+
+def create_app(project: Project, settings: ServiceSettings | None = None) -> FastAPI:
+    """The service for ``project``; ``settings`` default to the environment's."""
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The scheduler and the folder watcher run only while the server does.
+        executor: LocalExecutor = app.state.executor
+        app.state.scheduler = Scheduler(project, store, executor.submit).start()
+        app.state.watcher = FolderWatcher(project, executor.submit).start()
+        yield
+        close(app)
+
+    app = FastAPI(
+        title=f"sluice: {project.name}",
+        summary="Pipelines, runs, logs, datasets and quarantine of a sluice project.",
+        docs_url="/docs",
+        lifespan=lifespan,
+    )
+    store = StateStore(project.state_url())
+    app.state.project = project
+    app.state.settings = settings
+    app.state.auth = Auth(settings)
+    app.state.store = store
+    metrics = Metrics()
+    hooks = RunHooks([Alerter(project, store=store).after_run, metrics.observe])
+    app.state.metrics = metrics
+    app.state.executor = LocalExecutor(project, store, hooks)
+    app.state.scheduler = None  # started with the server (lifespan)
+    app.state.watcher = None
+    errors.install(app)
+    api = APIRouter(prefix="/api")
+    for module in (health, pipelines, runs, datasets, quarantine, session):
+        api.include_router(module.router)
+    app.include_router(api)
+    app.include_router(metrics_router.router)  # /metrics, for Prometheus
+    app.include_router(dashboard.router)  # the dashboard's pages, at /
+    return app
+
+
+def close(app: FastAPI) -> None:
+    """Stop triggering, cancel the runs going, wait for them, close the state store."""
+    for part in (app.state.scheduler, app.state.watcher):
+        if part is not None:
+            part.stop()
+    app.state.executor.shutdown()
+    app.state.store.close()

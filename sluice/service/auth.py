@@ -1,0 +1,164 @@
+"""Who may do what: viewer tokens read, operator tokens also change state.
+
+The API takes ``Authorization: Bearer <token>``. A browser signs in once
+(``POST /api/session`` with the token as a form field) and gets a signed session
+cookie; a state-changing request made with that cookie must also carry the session's
+CSRF token (header ``X-CSRF-Token`` or form field ``csrf_token``), which a
+server-rendered page puts in its forms. Tokens are compared in constant time.
+
+Route handlers ask for a role with the typed aliases :data:`Viewer` and
+:data:`Operator`; no token is 401, too small a role is 403.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from sluice.service.settings import ServiceSettings
+
+SESSION_COOKIE = "sluice_session"
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class Role(StrEnum):
+    viewer = "viewer"
+    operator = "operator"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: their role, how they proved it, and their session's CSRF token."""
+
+    role: Role
+    via: str  # bearer | session | open
+    csrf: str | None = None
+
+    @property
+    def can_operate(self) -> bool:
+        return self.role == Role.operator
+
+
+class Auth:
+    """Token checks, session cookies and CSRF tokens for one app."""
+
+    def __init__(self, settings: ServiceSettings) -> None:
+        self.settings = settings
+        self._signer = URLSafeTimedSerializer(settings.secret_key, salt="sluice-session")
+        self._tokens: list[tuple[bytes, Role]] = [
+            *((t.encode(), Role.operator) for t in settings.operator_tokens),
+            *((t.encode(), Role.viewer) for t in settings.viewer_tokens),
+        ]
+
+    def role_of(self, token: str) -> Role | None:
+        """The role of ``token``; every known token is compared, in constant time."""
+        given = token.encode()
+        found: Role | None = None
+        for known, role in self._tokens:
+            if hmac.compare_digest(given, known) and found is None:
+                found = role
+        return found
+
+    # ------------------------------------------------------------------ sessions
+
+    def sign_in(self, token: str) -> tuple[str, Principal] | None:
+        """A session cookie value for ``token``, or None when the token is unknown."""
+        role = self.role_of(token)
+        if role is None:
+            return None
+        csrf = secrets.token_urlsafe(24)
+        value = self._signer.dumps({"role": role.value, "csrf": csrf, "fp": _fingerprint(token)})
+        return value, Principal(role, "session", csrf)
+
+    def session(self, cookie: str) -> Principal | None:
+        """The principal of a signed, unexpired cookie whose token is still configured."""
+        try:
+            data: Any = self._signer.loads(cookie, max_age=self.settings.session_max_age)
+        except BadSignature:
+            return None
+        if not isinstance(data, dict):
+            return None
+        role, csrf, fp = data.get("role"), data.get("csrf"), data.get("fp")
+        still = any(
+            hmac.compare_digest(_fingerprint(t.decode()), str(fp)) and r.value == role
+            for t, r in self._tokens
+        )
+        if not still or not isinstance(csrf, str) or not isinstance(role, str):
+            return None
+        return Principal(Role(role), "session", csrf)
+
+    async def check_csrf(self, request: Request, principal: Principal) -> None:
+        """A cookie-authenticated state change must echo its session's CSRF token."""
+        if principal.via != "session" or request.method in SAFE_METHODS:
+            return
+        sent = request.headers.get(CSRF_HEADER)
+        if sent is None and request.headers.get("content-type", "").startswith(
+            ("application/x-www-form-urlencoded", "multipart/form-data")
+        ):
+            form = await request.form()
+            field = form.get(CSRF_FIELD)
+            sent = field if isinstance(field, str) else None
+        if not sent or not principal.csrf or not hmac.compare_digest(sent, principal.csrf):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "missing or wrong CSRF token")
+
+
+def _fingerprint(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()[:16]
+
+
+_bearer = HTTPBearer(auto_error=False, description="an operator or viewer token")
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+async def current_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The caller, from a bearer token or a session cookie; 401 when neither is valid."""
+    auth: Auth = request.app.state.auth
+    if auth.settings.dev_open:
+        return Principal(Role.operator, "open")
+    if credentials is not None:
+        role = auth.role_of(credentials.credentials)
+        if role is None:
+            raise _unauthorized("unknown token")
+        return Principal(role, "bearer")
+    if "authorization" in request.headers:
+        raise _unauthorized("use `Authorization: Bearer <token>`")
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        principal = auth.session(cookie)
+        if principal is None:
+            raise _unauthorized("session expired or invalid: sign in again")
+        await auth.check_csrf(request, principal)
+        return principal
+    raise _unauthorized("a token is needed: `Authorization: Bearer <token>`")
+
+
+async def require_operator(
+    principal: Annotated[Principal, Depends(current_principal)],
+) -> Principal:
+    if not principal.can_operate:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this needs an operator token")
+    return principal
+
+
+#: any signed-in caller (viewer or operator)
+Viewer = Annotated[Principal, Depends(current_principal)]
+#: a caller who may change state
+Operator = Annotated[Principal, Depends(require_operator)]

@@ -1,0 +1,37 @@
+"""Typed dependency aliases: what a route handler may ask for."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from sluice.config import Project
+from sluice.engine.executor import LocalExecutor
+from sluice.state.store import StateStore
+
+
+def _project(request: Request) -> Project:
+    project: Project = request.app.state.project
+    return project
+
+
+def _store(request: Request) -> StateStore:
+    store: StateStore = request.app.state.store
+    return store
+
+
+def _executor(request: Request) -> LocalExecutor:
+    executor: LocalExecutor = request.app.state.executor
+    return executor
+
+
+def _scheduler(request: Request) -> Any:
+    return getattr(request.app.state, "scheduler", None)
+
+
+ProjectDep = Annotated[Project, Depends(_project)]
+StoreDep = Annotated[StateStore, Depends(_store)]
+ExecutorDep = Annotated[LocalExecutor, Depends(_executor)]
+#: the scheduler object another part of the service sets on ``app.state``; None: not running
+SchedulerDep = Annotated[Any, Depends(_scheduler)]

@@ -1,0 +1,62 @@
+"""The latest rows of a pipeline's table, as JSON or CSV, a page at a time."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from sluice.engine.datasets import latest_rows
+from sluice.service.auth import Viewer
+from sluice.service.deps import ProjectDep
+from sluice.service.schemas import Dataset, ErrorBody
+
+router = APIRouter(prefix="/datasets", tags=["datasets"])
+
+
+@router.get(
+    "/{pipeline}",
+    responses={
+        200: {"content": {"text/csv": {}}},
+        400: {"model": ErrorBody},
+        404: {"model": ErrorBody},
+    },
+    response_model=Dataset,
+)
+async def get_dataset(
+    pipeline: str,
+    _: Viewer,
+    project: ProjectDep,
+    table: Annotated[
+        str | None, Query(description="a table of the pipeline's layout (default: its table)")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=100_000_000)] = 0,
+    format: Literal["json", "csv"] = "json",
+) -> Any:
+    """Rows of the pipeline's table; for snapshot pipelines its ``_latest`` view.
+
+    The table is chosen among those the pipeline's config names, never taken as SQL.
+    """
+    found = await run_in_threadpool(
+        latest_rows, project, pipeline, table, limit=limit, offset=offset
+    )
+    if format == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(found.columns)
+        writer.writerows(found.rows)
+        return Response(out.getvalue(), media_type="text/csv; charset=utf-8")
+    return Dataset(
+        pipeline=pipeline,
+        table=table or found.relation.removesuffix("_latest"),
+        relation=found.relation,
+        columns=found.columns,
+        rows=[dict(zip(found.columns, r, strict=True)) for r in found.rows],
+        limit=limit,
+        offset=offset,
+    )

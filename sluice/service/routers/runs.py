@@ -1,0 +1,143 @@
+"""Runs: list, report, log (a page or a live stream), cancel."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, status
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from sluice.errors import NotFound
+from sluice.service.auth import Operator, Viewer
+from sluice.service.deps import ExecutorDep, StoreDep
+from sluice.service.schemas import Cancelling, ErrorBody, LogEvent, LogPage, RunPage, RunSummary
+from sluice.state.models import Run
+from sluice.state.store import StateStore
+
+router = APIRouter(prefix="/runs", tags=["runs"])
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}}
+LIVE = ("running", "queued")
+POLL_SECONDS = 0.25
+HEARTBEAT_SECONDS = 15.0
+
+
+def _run(store: StateStore, run_id: str) -> Run:
+    run = store.run(run_id)
+    if run is None:
+        raise NotFound(f"no run {run_id!r}", hint="GET /api/runs lists the recent ones")
+    return run
+
+
+@router.get("")
+def list_runs(
+    _: Viewer,
+    store: StoreDep,
+    pipeline: str | None = None,
+    status: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 20,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> RunPage:
+    """Runs, newest first."""
+    runs = store.runs(pipeline, limit, status=status, offset=offset)
+    return RunPage(runs=[RunSummary.of(r) for r in runs], limit=limit, offset=offset)
+
+
+@router.get("/{run_id}", responses=NOT_FOUND)
+def get_run(run_id: str, _: Viewer, store: StoreDep, executor: ExecutorDep) -> dict[str, Any]:
+    """The run's report (the document of ``sluice run --json``) and its status now."""
+    run = _run(store, run_id)
+    report = run.report or executor.live_report(run.id) or {"run_id": run.id}
+    return {
+        **report,
+        "run_id": run.id,
+        "pipeline": run.pipeline,
+        "status": run.status,
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+    }
+
+
+@router.get("/{run_id}/log", responses=NOT_FOUND)
+def get_log(
+    run_id: str,
+    _: Viewer,
+    store: StoreDep,
+    after: Annotated[int | None, Query(ge=0, description="an event id: events after it")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> LogPage:
+    """A page of the run's log, oldest first."""
+    run = _run(store, run_id)
+    events = store.events(run.id, after=after, limit=limit)
+    return LogPage(
+        run_id=run.id,
+        status=run.status,
+        events=[LogEvent.of(e) for e in events],
+        next_after=events[-1].id if events else after,
+    )
+
+
+@router.get(
+    "/{run_id}/log/stream",
+    responses={**NOT_FOUND, 200: {"content": {"text/event-stream": {}}}},
+    response_class=StreamingResponse,
+)
+def stream_log(
+    run_id: str,
+    _: Viewer,
+    store: StoreDep,
+    after: Annotated[int | None, Query(ge=0, description="an event id: events after it")] = None,
+    last_event_id: Annotated[int | None, Header(ge=0, include_in_schema=False)] = None,
+) -> StreamingResponse:
+    """Server-Sent Events: the run's log as it is written, until the run finishes.
+
+    Each event is ``event: log`` with one log event as JSON (its ``id`` is the SSE id,
+    so a reconnecting client resumes); the last is ``event: end`` with the status.
+    """
+    run = _run(store, run_id)
+    start = last_event_id if last_event_id is not None else after
+    return StreamingResponse(
+        _follow(store, run.id, start),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _follow(store: StateStore, run_id: str, after: int | None) -> AsyncIterator[str]:
+    idle = 0.0
+    while True:
+        events = await run_in_threadpool(store.events, run_id, after=after, limit=500)
+        for e in events:
+            data = LogEvent.of(e).model_dump_json()
+            yield f"id: {e.id}\nevent: log\ndata: {data}\n\n"
+            after = e.id
+        if events:
+            idle = 0.0
+            continue
+        run = await run_in_threadpool(store.run, run_id)
+        if run is None or run.status not in LIVE:
+            # the run finished: its last events were written before its status
+            rest = await run_in_threadpool(store.events, run_id, after=after)
+            for e in rest:
+                yield f"id: {e.id}\nevent: log\ndata: {LogEvent.of(e).model_dump_json()}\n\n"
+            final = json.dumps({"run_id": run_id, "status": run.status if run else "unknown"})
+            yield f"event: end\ndata: {final}\n\n"
+            return
+        await asyncio.sleep(POLL_SECONDS)
+        idle += POLL_SECONDS
+        if idle >= HEARTBEAT_SECONDS:
+            idle = 0.0
+            yield ": keep-alive\n\n"
+
+
+@router.post(
+    "/{run_id}/cancel",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={**NOT_FOUND, 409: {"model": ErrorBody, "description": "not running here"}},
+)
+def cancel_run(run_id: str, _: Operator, store: StoreDep, executor: ExecutorDep) -> Cancelling:
+    """Ask a run to stop: its load rolls back and it ends ``cancelled``."""
+    run = _run(store, run_id)
+    return Cancelling(run_id=run.id, status=executor.cancel(run.id))

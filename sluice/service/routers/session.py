@@ -1,0 +1,47 @@
+"""Sign in with a token (a form post) to get a session cookie; sign out."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Request, Response, status
+
+from sluice.service.auth import SESSION_COOKIE, Auth, Viewer
+from sluice.service.schemas import ErrorBody, SessionInfo
+
+router = APIRouter(prefix="/session", tags=["session"])
+
+
+@router.post("", responses={401: {"model": ErrorBody}})
+def sign_in(
+    request: Request, response: Response, token: Annotated[str, Form(max_length=4096)]
+) -> SessionInfo:
+    """Turn a token into a signed session cookie; the answer's ``csrf_token`` must come
+    with every state-changing request made with the cookie (``X-CSRF-Token`` or the
+    form field ``csrf_token``)."""
+    auth: Auth = request.app.state.auth
+    signed = auth.sign_in(token)
+    if signed is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown token")
+    value, principal = signed
+    response.set_cookie(
+        SESSION_COOKIE,
+        value,
+        max_age=auth.settings.session_max_age,
+        httponly=True,
+        samesite="lax",
+        secure=auth.settings.secure_cookies,
+        path="/",
+    )
+    return SessionInfo(role=principal.role.value, csrf_token=principal.csrf)
+
+
+@router.get("")
+def whoami(principal: Viewer) -> SessionInfo:
+    """Who the caller is, and (for a session) its CSRF token, for a page's forms."""
+    return SessionInfo(role=principal.role.value, csrf_token=principal.csrf)
+
+
+@router.delete("", status_code=status.HTTP_204_NO_CONTENT)
+def sign_out(_: Viewer, response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/")

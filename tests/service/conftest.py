@@ -1,0 +1,96 @@
+"""A service over a copy of examples/leads (SQLite), with an operator and a viewer token."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from fastapi.testclient import TestClient
+
+from sluice.config import load_project
+from sluice.service import ServiceSettings, create_app
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "leads"
+OPERATOR = "op-" + "o" * 29
+VIEWER = "view-" + "v" * 27
+OP = {"Authorization": f"Bearer {OPERATOR}"}
+VIEW = {"Authorization": f"Bearer {VIEWER}"}
+FINISHED = ("succeeded", "succeeded_with_quarantine", "failed", "cancelled", "abandoned")
+
+
+def settings(**kw: Any) -> ServiceSettings:
+    return ServiceSettings(operator_tokens=(OPERATOR,), viewer_tokens=(VIEWER,), **kw)
+
+
+@pytest.fixture
+def leads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "leads"
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".sluice", "*.db"))
+    monkeypatch.delenv("SLUICE_WAREHOUSE_URL", raising=False)
+    monkeypatch.delenv("SLUICE_STATE_URL", raising=False)
+    return root
+
+
+@pytest.fixture
+def client(leads: Path) -> Iterator[TestClient]:
+    with TestClient(create_app(load_project(leads), settings())) as c:
+        yield c
+
+
+BIG_YAML = """
+name: big
+warehouse: sqlite:///big.db
+pipelines:
+  big:
+    if_running: {if_running}
+    sources:
+      numbers: {{type: file, path: data/*.csv}}
+    table:
+      name: numbers
+      columns:
+        id: {{type: integer}}
+        name: {{type: string}}
+        amount: {{type: float}}
+"""
+
+
+@pytest.fixture
+def big(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Path]:
+    """A project loading ``rows`` generated rows (one CSV) into table ``numbers``."""
+    monkeypatch.delenv("SLUICE_WAREHOUSE_URL", raising=False)
+    monkeypatch.delenv("SLUICE_STATE_URL", raising=False)
+
+    def make(rows: int = 1_000_000, if_running: str = "reject") -> Path:
+        root = tmp_path / "big"
+        (root / "data").mkdir(parents=True, exist_ok=True)
+        (root / "sluice.yaml").write_text(BIG_YAML.format(if_running=if_running))
+        ids = pl.DataFrame({"id": pl.int_range(0, rows, eager=True)})
+        data = ids.with_columns(name=pl.format("name {}", pl.col("id")), amount=pl.col("id") * 0.5)
+        data.write_csv(root / "data" / "numbers.csv")
+        return root
+
+    return make
+
+
+def wait(client: TestClient, run_id: str, timeout: float = 120.0) -> dict[str, Any]:
+    """Poll the run until it finishes; its document."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        doc: dict[str, Any] = client.get(f"/api/runs/{run_id}", headers=VIEW).json()
+        if doc["status"] in FINISHED:
+            return doc
+        time.sleep(0.05)
+    raise AssertionError(f"run {run_id} did not finish in {timeout} s")
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.02)

@@ -1,0 +1,198 @@
+"""The dashboard over HTTP: sign-in, each page, roles, CSRF, and the standalone report."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from sluice.config import load_project
+from sluice.service import create_app
+from sluice.service.dashboard import charts, data
+from tests.service.conftest import OP, OPERATOR, VIEWER, settings, wait
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]*)"')
+
+
+def sign_in(client: TestClient, token: str) -> str:
+    """Sign in through the form; the CSRF token the pages put in their forms."""
+    r = client.post("/signin", data={"token": token, "next": "/"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/"
+    page = client.get("/")
+    assert page.status_code == 200
+    found = CSRF.search(page.text)
+    assert found and found.group(1)
+    return found.group(1)
+
+
+@pytest.fixture
+def finished_run(client: TestClient) -> str:
+    run_id: str = client.post("/api/pipelines/leads/runs", headers=OP).json()["run_id"]
+    assert wait(client, run_id)["status"] == "succeeded_with_quarantine"
+    return run_id
+
+
+PAGES = [
+    "/",
+    "/pipelines/leads",
+    "/pipelines/leads/data",
+    "/quarantine",
+    "/quarantine?pipeline=leads&status=all",
+    "/runs/{run}",
+    "/runs/{run}/live",
+    "/runs/{run}/report.html",
+]
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_unauthenticated_pages_redirect_to_sign_in(
+    client: TestClient, finished_run: str, path: str
+) -> None:
+    r = client.get(path.format(run=finished_run), follow_redirects=False)
+    assert r.status_code == 303
+    assert r.headers["location"].startswith("/signin?next=/")
+
+
+def test_a_wrong_token_does_not_sign_in(client: TestClient) -> None:
+    r = client.post("/signin", data={"token": "x" * 30}, follow_redirects=False)
+    assert r.status_code == 401 and "unknown token" in r.text
+    assert "sluice_session" not in r.cookies
+    assert client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_sign_in_goes_back_only_to_a_local_page(client: TestClient) -> None:
+    for target, expected in [("/quarantine", "/quarantine"), ("https://evil.example/", "/")]:
+        r = client.post("/signin", data={"token": VIEWER, "next": target}, follow_redirects=False)
+        assert r.headers["location"] == expected
+
+
+def test_operator_sees_every_page_and_the_buttons(client: TestClient, finished_run: str) -> None:
+    sign_in(client, OPERATOR)
+    overview = client.get("/").text
+    assert 'data-pipeline="leads"' in overview and "Trigger" in overview
+    assert "succeeded with quarantine" in overview and "not scheduled" in overview
+    assert "<svg" in overview  # trends drawn on the server
+
+    pipeline = client.get("/pipelines/leads").text
+    assert "rows loaded per run" in pipeline and "duration per run" in pipeline
+    assert finished_run in pipeline
+
+    run = client.get(f"/runs/{finished_run}").text
+    assert "read 67 = loaded 54 + quarantined 9 + filtered 4" in run
+    assert 'data-identity="balanced"' in run
+    for stage in ("extract", "transform", "load"):
+        assert stage in run
+    assert "hx-trigger" not in run  # finished: the page does not poll
+    assert "Cancel" not in run
+    assert "test records" in run  # a filter rule with its count
+    assert "regex" in run and "required" in run  # data-quality rules that failed
+
+    quarantine = client.get("/quarantine?pipeline=leads").text
+    assert quarantine.count("data-entry=") == 10  # 9 rows and 1 drifted file
+    assert "columns drifted" in quarantine and "Replay" in quarantine
+
+    dataset = client.get("/pipelines/leads/data").text
+    assert "leads_latest" in dataset and "_load_id" in dataset
+
+
+def test_viewer_sees_everything_but_no_trigger_cancel_or_replay(
+    client: TestClient, finished_run: str
+) -> None:
+    csrf = sign_in(client, VIEWER)
+    for path in PAGES:
+        r = client.get(path.format(run=finished_run))
+        assert r.status_code == 200, path
+        for button in (">Trigger<", ">Replay", ">Cancel<"):
+            assert button not in r.text, (path, button)
+    r = client.post("/pipelines/leads/trigger", data={"csrf_token": csrf}, follow_redirects=False)
+    assert r.status_code == 403
+
+
+def test_a_form_post_without_its_csrf_token_is_refused(client: TestClient) -> None:
+    csrf = sign_in(client, OPERATOR)
+    assert client.post("/pipelines/leads/trigger", follow_redirects=False).status_code == 403
+    wrong = {"csrf_token": "x" + csrf[1:]}
+    r = client.post("/pipelines/leads/trigger", data=wrong, follow_redirects=False)
+    assert r.status_code == 403
+    r = client.post("/quarantine/replay", data={"pipeline": "leads"}, follow_redirects=False)
+    assert r.status_code == 403
+    assert client.post("/signout", follow_redirects=False).status_code == 403
+    assert client.get("/api/runs", headers=OP).json()["runs"] == []  # nothing ran
+
+
+def test_trigger_replay_and_sign_out_through_the_forms(client: TestClient, leads: Path) -> None:
+    csrf = sign_in(client, OPERATOR)
+    r = client.post("/pipelines/leads/trigger", data={"csrf_token": csrf}, follow_redirects=False)
+    assert r.status_code == 303
+    run_id = r.headers["location"].rsplit("/", 1)[1]
+    assert wait(client, run_id)["status"] == "succeeded_with_quarantine"
+
+    entry = next(e for e in client.get("/api/quarantine", headers=OP).json() if e["kind"] == "row")
+    r = client.post(
+        "/quarantine/replay", data={"csrf_token": csrf, "id": entry["id"]}, follow_redirects=False
+    )
+    assert r.status_code == 303
+    replay_id = r.headers["location"].rsplit("/", 1)[1]
+    assert wait(client, replay_id)["kind"] == "replay"
+    assert "replay of" in client.get(f"/runs/{replay_id}").text
+
+    r = client.post("/signout", data={"csrf_token": csrf}, follow_redirects=False)
+    assert r.status_code == 303
+    assert client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_the_run_report_downloads_as_one_standalone_file(
+    client: TestClient, finished_run: str
+) -> None:
+    sign_in(client, VIEWER)
+    r = client.get(f"/runs/{finished_run}/report.html")
+    assert r.status_code == 200
+    assert "attachment" in r.headers["content-disposition"]
+    html = r.text
+    assert "<style>" in html and "read 67 = loaded 54" in html
+    assert not re.search(r'<(script|link|img)\b|src="|href="/', html)  # nothing external
+
+
+def test_static_assets_are_served_and_nothing_else(client: TestClient) -> None:
+    js = client.get("/static/htmx.min.js")
+    assert js.status_code == 200 and js.text.startswith("var htmx=")
+    assert client.get("/static/dashboard.css").status_code == 200
+    assert client.get("/static/NOTICE").status_code == 404
+    assert client.get("/static/..%2F__init__.py").status_code == 404
+
+
+def test_quality_groups_reasons_by_column_and_rule() -> None:
+    assert data.rule_of("zip: '1234' does not match ^\\d{5}(-\\d{4})?$") == ("zip", "regex")
+    assert data.rule_of("license_number: required but empty") == ("license_number", "required")
+    assert data.rule_of("capacity: -4 is below the minimum 0") == ("capacity", "min")
+    assert data.rule_of("license_status: 'x' is not one of: active") == (
+        "license_status",
+        "accepted",
+    )
+    assert data.rule_of("capacity: 'twelve' is not a valid integer")[1] == "type"
+    assert data.rule_of("row has 3 fields, the header has 16") == ("(row)", "ragged")
+
+
+def test_charts_are_plain_svg() -> None:
+    assert "polyline" in charts.sparkline([1.0, 3.0, 2.0], label="rows")
+    bars = charts.bar_chart(["a", "<b>"], [1.0, 2.0], title="t")
+    assert bars.count("<rect") == 2 and "&lt;b&gt;" in bars
+    assert "no runs" in charts.sparkline([])
+
+
+def test_a_running_run_polls_and_can_be_cancelled(big: Callable[..., Path]) -> None:
+    with TestClient(create_app(load_project(big(1_000_000)), settings())) as client:
+        csrf = sign_in(client, OPERATOR)
+        r = client.post("/pipelines/big/trigger", data={"csrf_token": csrf}, follow_redirects=False)
+        run_url = r.headers["location"]
+        live = client.get(run_url + "/live").text
+        assert 'hx-trigger="every 1s"' in live and ">Cancel<" in live
+        r = client.post(run_url + "/cancel", data={"csrf_token": csrf}, follow_redirects=False)
+        assert r.status_code == 303 and "cancelling" in r.headers["location"]
+        assert wait(client, run_url.rsplit("/", 1)[1])["status"] == "cancelled"
+        done = client.get(run_url + "/live").text
+        assert "hx-trigger" not in done and ">Cancel<" not in done
+        assert "RunCancelled" in done

@@ -1,0 +1,119 @@
+"""The amount and utc steps: NOAA-style damage text to dollars, local time + offset to UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import polars as pl
+import pytest
+
+from sluice.batch import LINE
+from sluice.config import parse_project
+from sluice.errors import ProjectInvalid, TransformError
+from sluice.transforms import StepRunner
+from sluice.transforms.convert import utc_offset_minutes
+
+FORMAT = "'%d-%b-%y %H:%M:%S'"
+
+
+def runner(steps: str) -> StepRunner:
+    text = (
+        "pipelines:\n  p:\n    sources: {s: {type: file, path: a.csv}}\n"
+        f"    transforms:\n{steps}"
+        "    table: {name: t, columns: {amt: decimal, crops: decimal, at: datetime, tz: string}}\n"
+    )
+    pipe = parse_project(text).pipeline("p")
+    return StepRunner(pipe, list(pipe.table.columns))
+
+
+def frame(**cols: list[str | None]) -> pl.DataFrame:
+    n = len(next(iter(cols.values())))
+    data = {k: pl.Series(k, v, dtype=pl.String) for k, v in cols.items()}
+    return pl.DataFrame({**data, LINE: list(range(2, n + 2))})
+
+
+def test_amount_reads_k_m_b_suffixes_as_dollars() -> None:
+    r = runner("      - amount: {columns: [amt, crops]}\n")
+    texts = ["10.00K", "2.5M", "1B", "0.00K", "12", " 3k ", "$1,500", "1.5B", None, ""]
+    out = r.run(frame(amt=texts, crops=["1.20M"] * len(texts)))
+    assert out.schema["amt"] == pl.Decimal(38, 6)
+    assert out.get_column("amt").to_list() == [
+        Decimal(10000),
+        Decimal(2500000),
+        Decimal(1000000000),
+        Decimal(0),
+        Decimal(12),
+        Decimal(3000),
+        Decimal(1500),
+        Decimal(1500000000),
+        None,
+        None,
+    ]
+    assert set(out.get_column("crops").to_list()) == {Decimal(1200000)}
+    assert out.get_column("_reasons").to_list() == [[]] * len(texts)
+
+
+def test_amount_that_is_not_one_is_a_reason_not_a_null() -> None:
+    r = runner("      - amount: {columns: [amt]}\n")
+    out = r.run(frame(amt=["12.5X", "about 3K", "n/a", "K", "1.2.3M", "-5K"]))
+    assert out.get_column("amt").to_list() == [None] * 6
+    reasons = out.get_column("_reasons").to_list()
+    assert reasons[0] == ["amt: '12.5X' is not an amount (like 10.00K, 2.5M, 1B)"]
+    assert all(len(r) == 1 for r in reasons)
+
+
+@pytest.mark.parametrize(
+    ("local", "zone", "expected"),
+    [
+        ("01-JAN-24 13:05:00", "CST-6", datetime(2024, 1, 1, 19, 5, tzinfo=UTC)),
+        ("01-JAN-24 13:05:00", "EST-5", datetime(2024, 1, 1, 18, 5, tzinfo=UTC)),
+        ("15-JUL-24 20:00:00", "MST-7", datetime(2024, 7, 16, 3, 0, tzinfo=UTC)),
+        ("29-FEB-24 17:30:00", "PST-8", datetime(2024, 3, 1, 1, 30, tzinfo=UTC)),
+        ("31-DEC-24 23:30:00", "HST-10", datetime(2025, 1, 1, 9, 30, tzinfo=UTC)),
+        ("10-mar-24 02:15:00", "akst-9", datetime(2024, 3, 10, 11, 15, tzinfo=UTC)),
+        ("01-JAN-24 00:00:00", "+05:30", datetime(2023, 12, 31, 18, 30, tzinfo=UTC)),
+        ("01-JAN-24 00:00:00", "GST10", datetime(2023, 12, 31, 14, 0, tzinfo=UTC)),
+        ("01-JAN-24 00:00:00", "UTC", datetime(2024, 1, 1, 0, 0, tzinfo=UTC)),
+    ],
+)
+def test_utc_shifts_local_time_by_the_zone_offset(
+    local: str, zone: str, expected: datetime
+) -> None:
+    r = runner(f"      - utc: {{column: at, offset_from: tz, formats: [{FORMAT}]}}\n")
+    out = r.run(frame(at=[local], tz=[zone]))
+    assert out.schema["at"] == pl.Datetime("us", "UTC")
+    assert out.get_column("at").to_list() == [expected]
+    assert out.get_column("_reasons").to_list() == [[]]
+
+
+def test_utc_bad_time_bad_or_missing_offset_are_reasons() -> None:
+    r = runner(f"      - utc: {{column: at, offset_from: tz, formats: [{FORMAT}]}}\n")
+    out = r.run(
+        frame(
+            at=["31-FEB-24 10:00:00", "01-JAN-24 13:05:00", "01-JAN-24 13:05:00", None],
+            tz=["CST-6", "CST", None, "CST-6"],
+        )
+    )
+    assert out.get_column("at").to_list() == [None] * 4
+    assert out.get_column("_reasons").to_list() == [
+        ["at: '31-FEB-24 10:00:00' is not a valid datetime (formats tried: %d-%b-%y %H:%M:%S)"],
+        ["tz: 'CST' is not a UTC offset (like CST-6, EST-5, +05:30)"],
+        ["at: no UTC offset in tz"],
+        [],  # no time: nothing to convert (`required` catches it when it matters)
+    ]
+
+
+def test_offsets() -> None:
+    zones = ["CST-6", "EST-5", "HST-10", "+05:30", "-0330", "UTC", "Z", "CST", "X-15", "+1:75"]
+    out = pl.DataFrame({"z": zones}).select(utc_offset_minutes("z")).to_series().to_list()
+    assert out == [-360, -300, -600, 330, -210, 0, 0, None, None, None]
+
+
+def test_utc_refuses_formats_with_a_zone_and_unknown_columns() -> None:
+    with pytest.raises(ProjectInvalid, match="has a zone"):
+        runner("      - utc: {column: at, offset_from: tz, formats: ['%Y-%m-%d %H:%M%z']}\n")
+    with pytest.raises(TransformError, match="step utc cannot run"):
+        runner("      - utc: {column: at, offset_from: nope}\n")
+    with pytest.raises(TransformError, match="step amount cannot run"):
+        runner("      - amount: {columns: [nope]}\n")
