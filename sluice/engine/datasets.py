@@ -8,13 +8,14 @@ put into SQL, so a crafted one (``users; DROP TABLE x``, ``../../etc/passwd``) i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 
 from sluice.config import HttpDestinationConfig, Project
-from sluice.destinations import connect
+from sluice.destinations import Destination, connect
 from sluice.destinations.sql import SqlDestination
 from sluice.errors import LoadError, NotFound, UsageError
 from sluice.transforms.normalize import Layout
@@ -29,6 +30,37 @@ class Rows:
     offset: int
 
 
+@dataclass
+class Warehouses:
+    """Open warehouse connections, kept for the life of a service: a read of the
+    latest rows then costs one query, not a new engine, a connect and a catalog look."""
+
+    _open: dict[str, Destination] = field(default_factory=dict)
+    _seen: set[tuple[str, str]] = field(default_factory=set)  # (url, relation) that exist
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, url: str) -> Destination:
+        with self._lock:
+            if url not in self._open:
+                self._open[url] = connect(url)
+            return self._open[url]
+
+    def exists(self, url: str, dest: SqlDestination, relation: str) -> bool:
+        """Whether the relation exists; once seen, it is not looked up again."""
+        if (url, relation) in self._seen:
+            return True
+        if _exists(dest, relation):
+            self._seen.add((url, relation))
+            return True
+        return False
+
+    def close(self) -> None:
+        with self._lock:
+            for dest in self._open.values():
+                dest.close()
+            self._open.clear()
+
+
 def dataset_tables(project: Project, pipeline: str) -> list[str]:
     """The tables of a pipeline one may read, its own table first."""
     pipe = project.pipeline(pipeline)
@@ -40,9 +72,18 @@ def dataset_tables(project: Project, pipeline: str) -> list[str]:
 
 
 def latest_rows(
-    project: Project, pipeline: str, table: str | None = None, *, limit: int = 100, offset: int = 0
+    project: Project,
+    pipeline: str,
+    table: str | None = None,
+    *,
+    limit: int = 100,
+    offset: int = 0,
+    warehouses: Warehouses | None = None,
 ) -> Rows:
-    """Rows of the pipeline's table (for snapshots its ``_latest`` view), a page of them."""
+    """Rows of the pipeline's table (for snapshots its ``_latest`` view), a page of them.
+
+    ``warehouses``: connections to reuse (a service keeps one); else one for this call.
+    """
     if pipeline not in project.pipelines:
         raise NotFound(f"no pipeline named {pipeline!r}")
     pipe = project.pipeline(pipeline)
@@ -58,15 +99,19 @@ def latest_rows(
             f"pipeline {pipeline!r} has no table {table!r}", hint="tables: " + ", ".join(tables)
         )
     relation = name + "_latest" if pipe.destination.mode == "snapshot" else name
-    dest = connect(project.warehouse_url(pipe))
+    url = project.warehouse_url(pipe)
+    own = warehouses is None
+    cache = warehouses or Warehouses()
+    dest = cache.get(url)
     try:
-        if isinstance(dest, SqlDestination) and not _exists(dest, relation):
+        if isinstance(dest, SqlDestination) and not cache.exists(url, dest, relation):
             raise NotFound(
                 f"table {relation!r} does not exist yet", hint=f"run the pipeline {pipeline!r}"
             )
         columns, rows = dest.preview(relation, limit, offset)
     finally:
-        dest.close()
+        if own:
+            cache.close()
     return Rows(relation, columns, rows, limit, offset)
 
 

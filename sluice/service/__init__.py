@@ -17,6 +17,7 @@ from fastapi import APIRouter, FastAPI
 
 from sluice.config import Project
 from sluice.engine.alerts import Alerter
+from sluice.engine.datasets import Warehouses
 from sluice.engine.executor import LocalExecutor
 from sluice.engine.hooks import RunHooks
 from sluice.engine.metrics import Metrics
@@ -62,6 +63,7 @@ def create_app(project: Project, settings: ServiceSettings | None = None) -> Fas
     app.state.executor = LocalExecutor(project, store, hooks)
     app.state.scheduler = None  # started with the server (lifespan)
     app.state.watcher = None
+    app.state.warehouses = Warehouses()  # connections reused by dataset reads
     errors.install(app)
     api = APIRouter(prefix="/api")
     for module in (health, pipelines, runs, datasets, quarantine, session):
@@ -78,4 +80,5 @@ def close(app: FastAPI) -> None:
         if part is not None:
             part.stop()
     app.state.executor.shutdown()
+    app.state.warehouses.close()
     app.state.store.close()

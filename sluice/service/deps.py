@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from sluice.config import Project
+from sluice.engine.datasets import Warehouses
 from sluice.engine.executor import LocalExecutor
 from sluice.state.store import StateStore
 
@@ -26,6 +27,11 @@ def _executor(request: Request) -> LocalExecutor:
     return executor
 
 
+def _warehouses(request: Request) -> Warehouses:
+    warehouses: Warehouses = request.app.state.warehouses
+    return warehouses
+
+
 def _scheduler(request: Request) -> Any:
     return getattr(request.app.state, "scheduler", None)
 
@@ -33,5 +39,6 @@ def _scheduler(request: Request) -> Any:
 ProjectDep = Annotated[Project, Depends(_project)]
 StoreDep = Annotated[StateStore, Depends(_store)]
 ExecutorDep = Annotated[LocalExecutor, Depends(_executor)]
+WarehousesDep = Annotated[Warehouses, Depends(_warehouses)]
 #: the scheduler object another part of the service sets on ``app.state``; None: not running
 SchedulerDep = Annotated[Any, Depends(_scheduler)]

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sluice.config import Project
-from sluice.engine.datasets import latest_rows
+from sluice.engine.datasets import Warehouses, latest_rows
 from sluice.errors import SluiceError
 from sluice.state.models import QuarantineEntry, Run
 from sluice.state.store import StateStore
@@ -232,10 +232,12 @@ def quarantine(
     return [entry_view(e) for e in reversed(found[-limit:])]
 
 
-def dataset(project: Project, pipeline: str, limit: int = 50) -> dict[str, Any]:
+def dataset(
+    project: Project, pipeline: str, limit: int = 50, warehouses: Warehouses | None = None
+) -> dict[str, Any]:
     """The rows of the pipeline's table (its ``_latest`` view for snapshots), or why not."""
     try:
-        found = latest_rows(project, pipeline, limit=limit)
+        found = latest_rows(project, pipeline, limit=limit, warehouses=warehouses)
     except SluiceError as exc:  # an http destination, no table yet, the warehouse down
         return {"relation": None, "columns": [], "rows": [], "error": exc.message}
     return {"relation": found.relation, "columns": found.columns, "rows": found.rows, "error": None}

@@ -162,7 +162,7 @@ def dataset(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> HTMLResponse:
     _pipeline(project, name)
-    found = data.dataset(project, name, limit)
+    found = data.dataset(project, name, limit, request.app.state.warehouses)
     return render(
         request, "dataset.html", page_context(request, who, name=name, data=found, limit=limit)
     )

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from sluice.engine.datasets import latest_rows
 from sluice.service.auth import Viewer
-from sluice.service.deps import ProjectDep
+from sluice.service.deps import ProjectDep, WarehousesDep
 from sluice.service.schemas import Dataset, ErrorBody
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
@@ -31,6 +31,7 @@ async def get_dataset(
     pipeline: str,
     _: Viewer,
     project: ProjectDep,
+    warehouses: WarehousesDep,
     table: Annotated[
         str | None, Query(description="a table of the pipeline's layout (default: its table)")
     ] = None,
@@ -43,7 +44,7 @@ async def get_dataset(
     The table is chosen among those the pipeline's config names, never taken as SQL.
     """
     found = await run_in_threadpool(
-        latest_rows, project, pipeline, table, limit=limit, offset=offset
+        latest_rows, project, pipeline, table, limit=limit, offset=offset, warehouses=warehouses
     )
     if format == "csv":
         out = io.StringIO()
