@@ -13,10 +13,14 @@ progress rolls back, and the run ends ``cancelled``.
 from __future__ import annotations
 
 import logging
+import signal
+import subprocess
+import sys
+import tempfile
 import threading
 from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -25,7 +29,7 @@ from sluice.engine.hooks import RunHooks
 from sluice.engine.replay import plan_replay
 from sluice.engine.report import RunReport
 from sluice.engine.runner import Runner
-from sluice.errors import RunConflict
+from sluice.errors import RunCancelled, RunConflict, SluiceError
 from sluice.state.store import StateStore
 
 log = logging.getLogger(__name__)
@@ -46,8 +50,10 @@ class Submitted:
 @dataclass
 class _Job:
     runner: Runner
-    execute: Callable[[], RunReport]
+    execute: Callable[[], RunReport | dict[str, Any]]
     queued: bool = False
+    in_child: bool = False  # carried out by a worker process (its report: in the store)
+    done: threading.Event = field(default_factory=threading.Event)
 
     @property
     def pipeline(self) -> str:
@@ -57,9 +63,22 @@ class _Job:
 class LocalExecutor:
     """Runs in threads of this process; one at a time per pipeline."""
 
-    def __init__(self, project: Project, store: StateStore, hooks: RunHooks | None = None) -> None:
+    def __init__(
+        self,
+        project: Project,
+        store: StateStore,
+        hooks: RunHooks | None = None,
+        *,
+        processes: bool = True,
+    ) -> None:
+        """``processes``: carry out runs in worker processes (see
+        :mod:`sluice.engine.worker`), so a load never holds the interpreter that serves
+        requests; replays, small by nature, stay in threads."""
         self.project = project
         self.store = store
+        self.processes = processes
+        #: called when a run is started or queued (the service drops its read cache)
+        self.on_submit: Callable[[], None] = lambda: None
         self.hooks = hooks or RunHooks()  # alerts, metrics: told of every finished run
         self._lock = threading.Lock()
         self._active: dict[str, _Job] = {}  # pipeline -> the job running
@@ -75,6 +94,7 @@ class LocalExecutor:
         ``by`` says what asked for it (api, schedule, watch); it goes in the run's log.
         """
         pipe = self.project.pipeline(pipeline)
+        self._settle(pipeline)
         with self._lock:
             running = self._active.get(pipeline)
             if running is not None and pipe.if_running == "reject":
@@ -84,7 +104,11 @@ class LocalExecutor:
                 )
             runner = Runner(self.project, pipeline)
             runner.trigger = by
-            return self._submit(_Job(runner, runner.run))
+            if self.processes:
+                job = _Job(runner, partial(self._in_child, runner), in_child=True)
+            else:
+                job = _Job(runner, runner.run)
+            return self._submit(job)
 
     def submit(self, pipeline: str, by: str) -> str | None:
         """For the scheduler and the folder watcher: the run id, or None when refused
@@ -109,6 +133,7 @@ class LocalExecutor:
 
     def _submit(self, job: _Job) -> Submitted:
         """Start or queue ``job``; the caller holds the lock."""
+        self.on_submit()
         kind = job.runner.report.kind
         self._jobs[job.runner.run_id] = job
         if job.pipeline in self._active:
@@ -130,7 +155,7 @@ class LocalExecutor:
         thread.start()
 
     def _work(self, job: _Job) -> None:
-        report = job.runner.report
+        report: RunReport | dict[str, Any] = job.runner.report
         try:
             if job.queued:
                 job.runner.store.set_run_status(job.runner.run_id, RUNNING)
@@ -151,14 +176,78 @@ class LocalExecutor:
             if waiting:
                 self._start(waiting.popleft())
             self._threads.discard(threading.current_thread())
+        job.done.set()
+
+    def _in_child(self, runner: Runner) -> RunReport | dict[str, Any]:
+        """Carry out ``runner``'s run in a worker process; its final report."""
+        if runner.cancelled.is_set():  # cancelled while queued: record it, start nothing
+            return runner.execute(lambda: None)
+        where = self.project.file or self.project.root
+        cmd = [
+            sys.executable,
+            "-m",
+            "sluice.engine.worker",
+            *("--project", str(where), "--pipeline", runner.name),
+            *("--run-id", runner.run_id, "--trigger", runner.trigger),
+        ]
+        try:
+            with tempfile.TemporaryFile() as err:
+                proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=err, stderr=err)
+                signalled = False
+                while True:
+                    try:
+                        code = proc.wait(timeout=0.2)
+                        break
+                    except subprocess.TimeoutExpired:
+                        if runner.cancelled.is_set() and not signalled:
+                            proc.send_signal(signal.SIGTERM)
+                            signalled = True
+                err.seek(0)
+                said = err.read().decode(errors="replace").strip()
+            run = self.store.run(runner.run_id)
+            if run is not None and run.status not in (RUNNING, QUEUED):
+                return {**(run.report or {}), "status": run.status}
+            # The worker ended without finishing its run: stopped before it could say so
+            # (cancelled while starting), or killed, out of memory, crashed.
+            if signalled:
+                try:
+                    runner.check_cancelled()
+                except RunCancelled as exc:
+                    runner.report.fail(exc)
+            else:
+                last = said.splitlines()[-1] if said else "no output"
+                runner.report.fail(
+                    SluiceError(
+                        f"the run's worker process exited with code {code}: {last}",
+                        hint="see the server's log; the load in progress was rolled back",
+                    )
+                )
+            status = runner.report.settle()
+            self.store.finish_run(runner.run_id, status, runner.report.as_dict())
+            return runner.report
+        finally:
+            if runner.own_store:
+                runner.store.close()
 
     # ------------------------------------------------------------------ inspecting
 
     def running(self, pipeline: str) -> str | None:
         """The run id of the run of ``pipeline`` going in this process, if any."""
+        self._settle(pipeline)
         with self._lock:
             job = self._active.get(pipeline)
             return job.runner.run_id if job else None
+
+    def _settle(self, pipeline: str | None = None, run_id: str | None = None) -> None:
+        """A worker records its run's end a moment before its process exits: a caller
+        who saw the run finish must not find it still going here. Wait for that moment."""
+        with self._lock:
+            job = self._active.get(pipeline) if pipeline else self._jobs.get(run_id or "")
+        if job is None or not job.in_child:
+            return
+        run = self.store.run(job.runner.run_id)
+        if run is not None and run.status not in (RUNNING, QUEUED):
+            job.done.wait(10)
 
     def is_active(self, run_id: str) -> bool:
         with self._lock:
@@ -168,7 +257,7 @@ class LocalExecutor:
         """The report so far of a run going (or waiting) here; None otherwise."""
         with self._lock:
             job = self._jobs.get(run_id)
-        if job is None:
+        if job is None or job.in_child:  # a worker's progress is in the store
             return None
         for _ in range(3):  # the run's thread may grow a dict while we read it
             try:
@@ -184,6 +273,7 @@ class LocalExecutor:
 
         A queued run is taken off the queue and ends ``cancelled`` at once.
         """
+        self._settle(run_id=run_id)
         with self._lock:
             job = self._jobs.get(run_id)
             if job is None:

@@ -74,7 +74,9 @@ class Runner:
         progress: Progress | None = None,
         store: StateStore | None = None,
         kind: str = "run",
+        run_id: str | None = None,
     ) -> None:
+        """``run_id``: carry out a run another process recorded (the service's worker)."""
         self.project = project
         self.name = pipeline
         self.pipe = project.pipeline(pipeline)
@@ -92,7 +94,7 @@ class Runner:
         self.layout = Layout(self.pipe)
         self.trigger = "cli"  # what asked for the run: cli, api, schedule, watch
         self._splitter: Splitter | None = None  # one per load: lookups sent once per load
-        self.run_id = self.store.start_run(pipeline)
+        self.run_id = self.store.adopt_run(run_id) if run_id else self.store.start_run(pipeline)
         self.report = RunReport(
             self.run_id,
             pipeline,

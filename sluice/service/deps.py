@@ -9,30 +9,36 @@ from fastapi import Depends, Request
 from sluice.config import Project
 from sluice.engine.datasets import Warehouses
 from sluice.engine.executor import LocalExecutor
+from sluice.service.cache import ReadCache
 from sluice.state.store import StateStore
 
 
-def _project(request: Request) -> Project:
+async def _project(request: Request) -> Project:
     project: Project = request.app.state.project
     return project
 
 
-def _store(request: Request) -> StateStore:
+async def _store(request: Request) -> StateStore:
     store: StateStore = request.app.state.store
     return store
 
 
-def _executor(request: Request) -> LocalExecutor:
+async def _executor(request: Request) -> LocalExecutor:
     executor: LocalExecutor = request.app.state.executor
     return executor
 
 
-def _warehouses(request: Request) -> Warehouses:
+async def _warehouses(request: Request) -> Warehouses:
     warehouses: Warehouses = request.app.state.warehouses
     return warehouses
 
 
-def _scheduler(request: Request) -> Any:
+async def _cache(request: Request) -> ReadCache:
+    cache: ReadCache = request.app.state.cache
+    return cache
+
+
+async def _scheduler(request: Request) -> Any:
     return getattr(request.app.state, "scheduler", None)
 
 
@@ -40,5 +46,6 @@ ProjectDep = Annotated[Project, Depends(_project)]
 StoreDep = Annotated[StateStore, Depends(_store)]
 ExecutorDep = Annotated[LocalExecutor, Depends(_executor)]
 WarehousesDep = Annotated[Warehouses, Depends(_warehouses)]
+CacheDep = Annotated[ReadCache, Depends(_cache)]
 #: the scheduler object another part of the service sets on ``app.state``; None: not running
 SchedulerDep = Annotated[Any, Depends(_scheduler)]

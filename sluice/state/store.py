@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from sluice.dburl import normalize, redact
-from sluice.errors import StateError
+from sluice.errors import StateError, UsageError
 from sluice.state.models import (
     Base,
     Cursor,
@@ -102,6 +102,17 @@ class StateStore:
                     pid=os.getpid(),
                 )
             )
+        return run_id
+
+    def adopt_run(self, run_id: str) -> str:
+        """This process now carries out ``run_id`` (recorded by another): its pid is ours."""
+        with self.session() as s:
+            run = s.get(Run, run_id)
+            if run is None:
+                raise UsageError(f"no run {run_id!r} in the state store")
+            run.pid = os.getpid()
+            run.host = socket.gethostname()
+            run.status = "running"
         return run_id
 
     def _abandon_dead_runs(self) -> None:

@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, status
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from sluice.errors import NotFound
 from sluice.service.auth import Operator, Viewer
-from sluice.service.deps import ExecutorDep, StoreDep
+from sluice.service.deps import CacheDep, ExecutorDep, StoreDep
 from sluice.service.schemas import Cancelling, ErrorBody, LogEvent, LogPage, RunPage, RunSummary
 from sluice.state.models import Run
 from sluice.state.store import StateStore
@@ -32,18 +32,29 @@ def _run(store: StateStore, run_id: str) -> Run:
     return run
 
 
-@router.get("")
-def list_runs(
+@router.get("", response_model=RunPage)
+async def list_runs(
     _: Viewer,
     store: StoreDep,
+    cache: CacheDep,
     pipeline: str | None = None,
     status: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 20,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-) -> RunPage:
+) -> Response:
     """Runs, newest first."""
-    runs = store.runs(pipeline, limit, status=status, offset=offset)
-    return RunPage(runs=[RunSummary.of(r) for r in runs], limit=limit, offset=offset)
+
+    def page() -> Response:
+        runs = store.runs(pipeline, limit, status=status, offset=offset)
+        doc = RunPage(runs=[RunSummary.of(r) for r in runs], limit=limit, offset=offset)
+        return Response(doc.model_dump_json(), media_type="application/json")
+
+    # A fresh answer is served from the event loop, encoded once; a miss goes to a thread.
+    key = ("runs", pipeline, status, limit, offset)
+    kept, mine = cache.lookup(key)
+    if not mine:
+        return kept
+    return await run_in_threadpool(cache.compute, key, page)
 
 
 @router.get("/{run_id}", responses=NOT_FOUND)

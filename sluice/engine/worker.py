@@ -1,0 +1,48 @@
+"""A run carried out in a process of its own, for ``sluice serve``.
+
+    python -m sluice.engine.worker --project PATH --pipeline NAME --run-id ID [--trigger T]
+
+The service records the run (so its id can be answered at once), then starts this.
+A load is CPU work in Python and Polars; in the server's own process it would hold
+the interpreter the requests need, so it runs here and the server only waits. The
+run reads ``sluice.yaml`` afresh: a fixed config applies to the next run without a
+restart. SIGTERM cancels it the same way as ``Runner.cancel()``: the load in progress
+rolls back and the run ends ``cancelled``. Everything it reports goes to the state
+store (progress, log, the final report). It runs at a lower CPU priority (nice 10):
+on a busy machine the server's answers come before the load's speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from types import FrameType
+
+from sluice.config import load_project
+from sluice.engine.runner import Runner
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m sluice.engine.worker")
+    ap.add_argument("--project", required=True)
+    ap.add_argument("--pipeline", required=True)
+    ap.add_argument("--run-id", required=True)
+    ap.add_argument("--trigger", default="api")
+    args = ap.parse_args(argv)
+    # A load is batch work: the server's requests (and the database) come first.
+    os.nice(10)
+    runner = Runner(load_project(args.project), args.pipeline, run_id=args.run_id)
+    runner.trigger = args.trigger
+
+    def cancel(signum: int, frame: FrameType | None) -> None:
+        runner.cancel()
+
+    signal.signal(signal.SIGTERM, cancel)
+    runner.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
