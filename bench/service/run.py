@@ -5,7 +5,8 @@
 Starts `sluice serve` on bench/leads (a fresh PostgreSQL schema as the warehouse,
 holding 10,000 rows loaded first; a throwaway SQLite state store), triggers the load
 of the generated N-row leads file, and while it runs, ``--clients`` concurrent
-clients each alternate ``GET /api/runs?limit=20`` and ``GET /api/datasets/leads?limit=50``. Reports p50/p99
+clients each alternate ``GET /api/runs?limit=20`` and
+``GET /api/datasets/leads?limit=50``. Reports p50/p99
 latency and errors of those reads, and the load's own time. The clients are wrk
 (Debian's package; `apt-get install wrk`) with bench/service/reads.lua, or, without
 wrk, asyncio httpx clients (slower: the Python client then takes much of the CPU). They
