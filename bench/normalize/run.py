@@ -26,20 +26,12 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
 
 import generate_users  # noqa: E402
+from tools import load_bench  # noqa: E402  (bench/tools.py)
 
-
-def _load_bench() -> Any:
-    """bench/run.py (the load benchmark), for its measuring tools."""
-    spec = importlib.util.spec_from_file_location("load_bench", HERE.parent / "run.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_bench = _load_bench()
+_bench = load_bench()
 PG_URL, RESULTS, SLUICE_CMD = _bench.PG_URL, _bench.RESULTS, _bench.SLUICE_CMD
 Schemas, checkpoint, measure = _bench.Schemas, _bench.checkpoint, _bench.measure
 psql, schema_url = _bench.psql, _bench.schema_url

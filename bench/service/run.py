@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import json
 import os
 import secrets
@@ -36,16 +35,11 @@ from typing import Any
 import httpx
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from tools import load_bench  # noqa: E402  (bench/tools.py)
+
 TARGET_P99_MS = 250.0
-
-
-def _load_bench() -> Any:
-    """bench/run.py (the load benchmark), for its data and PostgreSQL helpers."""
-    spec = importlib.util.spec_from_file_location("load_bench", HERE.parent / "run.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def free_port() -> int:
@@ -163,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         "--idle", type=float, default=0.0, help="no load: read for this many seconds (a baseline)"
     )
     args = ap.parse_args(argv)
-    bench = _load_bench()
+    bench = load_bench()
     bench.generate_leads.write(args.rows)
     schemas = bench.Schemas(args.keep)
     token = secrets.token_urlsafe(32)

@@ -19,13 +19,13 @@ Tests drive it without sleeping: pass ``clock=`` and call :meth:`Scheduler.tick`
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sluice.config import Project
 from sluice.cron import Cron
+from sluice.engine.periodic import Periodic
 from sluice.state.models import ScheduleMark
 from sluice.state.store import StateStore
 
@@ -68,8 +68,7 @@ class Scheduler:
         self.crons = {
             name: Cron(pipe.schedule) for name, pipe in project.pipelines.items() if pipe.schedule
         }
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._periodic = Periodic("sluice-scheduler", self.tick, interval)
 
     # ------------------------------------------------------------------ queries
 
@@ -87,32 +86,17 @@ class Scheduler:
     @property
     def alive(self) -> bool:
         """True while the scheduler thread runs."""
-        return self._thread is not None and self._thread.is_alive()
+        return self._periodic.alive
 
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> Scheduler:
         """Tick once now (a missed slot runs at start-up), then every ``interval`` s."""
-        if self.alive:
-            return self
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="sluice-scheduler", daemon=True)
-        self._thread.start()
+        self._periodic.start()
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _loop(self) -> None:
-        while True:
-            try:
-                self.tick()
-            except Exception:  # the state store was unreachable: try again next tick
-                log.exception("scheduler tick failed")
-            if self._stop.wait(self.interval):
-                return
+        self._periodic.stop(timeout)
 
     # ------------------------------------------------------------------ the work
 

@@ -28,13 +28,13 @@ from __future__ import annotations
 import fnmatch
 import logging
 import os
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sluice.config import FileSourceConfig, Project
+from sluice.engine.periodic import Periodic
 
 log = logging.getLogger("sluice.triggers")
 
@@ -89,8 +89,7 @@ class FolderWatcher:
             if pipe.watch
         ]
         self._first = not catch_up  # without catch-up, the first poll only takes stock
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._periodic = Periodic("sluice-watcher", self.poll, interval)
 
     @property
     def folders(self) -> dict[str, Path]:
@@ -99,29 +98,14 @@ class FolderWatcher:
 
     @property
     def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._periodic.alive
 
     def start(self) -> FolderWatcher:
-        if self.alive:
-            return self
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="sluice-watcher", daemon=True)
-        self._thread.start()
+        self._periodic.start()
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _loop(self) -> None:
-        while True:
-            try:
-                self.poll()
-            except Exception:
-                log.exception("watching folders failed")
-            if self._stop.wait(self.interval):
-                return
+        self._periodic.stop(timeout)
 
     # ------------------------------------------------------------------ the work
 
