@@ -70,12 +70,14 @@ lint: $(VENV)/.installed
 
 ## bench: 1,000,000 lead rows into PostgreSQL and SQLite, against psql \copy (and dlt);
 ## then 10,000 animals from the flaky, rate-limited API, against a sequential client;
-## then 200,000 nested users normalized into six tables, against dlt and pandas
+## then 200,000 nested users normalized into six tables, against dlt and pandas;
+## then 50 clients reading from `sluice serve` while it loads 1,000,000 rows
 bench: $(VENV)/.installed
 	$(PY) -m pip install -q -e ".[bench]"
 	$(PY) bench/run.py
 	$(PY) bench/http/run.py
 	$(PY) bench/normalize/run.py
+	$(PY) bench/service/run.py
 
 clean:
 	rm -rf $(VENV) $(LEADS)/.sluice $(LEADS)/leads.db $(USERS)/.sluice $(USERS)/users.db \
