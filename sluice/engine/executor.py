@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from sluice.config import Project
+from sluice.config import Project, load_project
 from sluice.engine.hooks import RunHooks
 from sluice.engine.replay import plan_replay
 from sluice.engine.report import RunReport
@@ -121,11 +121,14 @@ class LocalExecutor:
     def replay(
         self, *, ids: Sequence[int] | None = None, pipeline: str | None = None
     ) -> list[Submitted]:
-        """Replay open quarantine entries, one run per pipeline, queued behind runs."""
+        """Replay open quarantine entries, one run per pipeline, queued behind runs.
+
+        The config is read afresh (as a worker does for a run): the point of a replay is
+        a config fixed since the rows were set aside.
+        """
+        project = load_project(self.project.file or self.project.root)
         with self._lock:
-            planned = plan_replay(
-                self.project, self.store, ids=ids, pipeline=pipeline, own_stores=True
-            )
+            planned = plan_replay(project, self.store, ids=ids, pipeline=pipeline, own_stores=True)
             return [
                 self._submit(_Job(runner, partial(runner.execute, body)))
                 for runner, body in planned

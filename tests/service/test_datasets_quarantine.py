@@ -89,21 +89,16 @@ def test_quarantine_list_show_and_replay(loaded: TestClient, leads: Path) -> Non
     missing = loaded.post("/api/quarantine/replay", headers=OP, json={"ids": [999999]})
     assert missing.status_code == 400 and "no open quarantine entry" in missing.json()["error"]
 
-    fix_mapping(leads)  # the running service reads the config it started with:
-    from sluice.config import load_project
-    from sluice.service import create_app
-    from tests.service.conftest import settings
-
-    with TestClient(create_app(load_project(leads), settings())) as c:
-        r = c.post("/api/quarantine/replay", headers=OP, json={"ids": [drifted["id"]]})
-        assert r.status_code == 202
-        (run,) = r.json()["runs"]
-        assert run["kind"] == "replay" and run["pipeline"] == "leads"
-        doc = wait(c, run["run_id"])
-        assert doc["kind"] == "replay" and doc["streams"]["source2"]["loaded"] == 12
-        after = c.get(f"/api/quarantine/{drifted['id']}", headers=VIEW).json()
-        assert after["status"] == "replayed" and after["replay_run_id"] == run["run_id"]
-        rows = c.get("/api/datasets/leads", headers=VIEW, params={"limit": 1000}).json()
-        assert len(rows["rows"]) == 51  # source2's newest drop replaces its older one
-        replayed = c.get("/api/quarantine", headers=VIEW, params={"status": "replayed"}).json()
-        assert [e["id"] for e in replayed] == [drifted["id"]]
+    fix_mapping(leads)  # a replay reads the config afresh: no restart
+    r = loaded.post("/api/quarantine/replay", headers=OP, json={"ids": [drifted["id"]]})
+    assert r.status_code == 202
+    (run,) = r.json()["runs"]
+    assert run["kind"] == "replay" and run["pipeline"] == "leads"
+    doc = wait(loaded, run["run_id"])
+    assert doc["kind"] == "replay" and doc["streams"]["source2"]["loaded"] == 12
+    after = loaded.get(f"/api/quarantine/{drifted['id']}", headers=VIEW).json()
+    assert after["status"] == "replayed" and after["replay_run_id"] == run["run_id"]
+    rows = loaded.get("/api/datasets/leads", headers=VIEW, params={"limit": 1000}).json()
+    assert len(rows["rows"]) == 51  # source2's newest drop replaces its older one
+    replayed = loaded.get("/api/quarantine", headers=VIEW, params={"status": "replayed"}).json()
+    assert [e["id"] for e in replayed] == [drifted["id"]]
