@@ -78,6 +78,15 @@ def mysql_url() -> Iterator[str]:
             admin.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
 
 
+def warehouse_url(request: pytest.FixtureRequest, dialect: str, folder: Path) -> str:
+    """A fresh, empty warehouse of ``dialect`` (sqlite, postgresql, mysql, duckdb)."""
+    if dialect == "sqlite":
+        return f"sqlite:///{folder / 'w.db'}"
+    if dialect == "duckdb":
+        return f"duckdb:///{folder / 'w.duckdb'}"
+    return str(request.getfixturevalue("mysql_url" if dialect == "mysql" else "pg_url"))
+
+
 @pytest.fixture
 def pg_schema(pg_url: str) -> str:
     return pg_url.rsplit("%3D", 1)[1]

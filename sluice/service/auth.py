@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
@@ -110,6 +110,24 @@ class Auth:
             sent = field if isinstance(field, str) else None
         if not sent or not principal.csrf or not hmac.compare_digest(sent, principal.csrf):
             raise HTTPException(status.HTTP_403_FORBIDDEN, "missing or wrong CSRF token")
+
+
+def set_session(response: Response, request: Request, cookie: str) -> None:
+    """Put the session cookie on ``response`` (the API's sign-in and the dashboard's)."""
+    auth: Auth = request.app.state.auth
+    response.set_cookie(
+        SESSION_COOKIE,
+        cookie,
+        max_age=auth.settings.session_max_age,
+        httponly=True,
+        samesite="lax",
+        secure=auth.settings.secure_cookies,
+        path="/",
+    )
+
+
+def clear_session(response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/")
 
 
 def _fingerprint(token: str) -> str:

@@ -13,19 +13,14 @@ import pytest
 
 from sluice.destinations import connect
 from sluice.destinations.sql import SqlDestination
+from tests.conftest import warehouse_url
 
 WAREHOUSES = ["sqlite", "postgresql", "duckdb", "mysql"]
 
 
 @pytest.fixture(params=WAREHOUSES)
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'w.db'}"
-    if request.param == "duckdb":
-        return f"duckdb:///{tmp_path / 'w.duckdb'}"
-    if request.param == "mysql":
-        return str(request.getfixturevalue("mysql_url"))
-    return str(request.getfixturevalue("pg_url"))
+    return warehouse_url(request, request.param, tmp_path)
 
 
 @pytest.fixture

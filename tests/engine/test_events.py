@@ -26,6 +26,7 @@ from sluice.engine.report import RunReport
 from sluice.sim.events import EventsConfig, create_app
 from sluice.sim.server import SimServer
 from sluice.state.store import StateStore
+from tests.conftest import warehouse_url
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "events"
 CONFIG = EventsConfig(seed=11, n_events=300, dirty_rate=0.05)
@@ -35,9 +36,7 @@ FACTOR = {"": 1, "K": 1000, "M": 1_000_000, "B": 1_000_000_000}
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'w.db'}"
-    return str(request.getfixturevalue("pg_url"))
+    return warehouse_url(request, request.param, tmp_path)
 
 
 @pytest.fixture

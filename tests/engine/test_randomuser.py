@@ -18,6 +18,7 @@ from sluice.engine import run_pipeline
 from sluice.sim.randomuser import RandomUserConfig, create_app, user
 from sluice.sim.server import SimServer
 from sluice.state.store import StateStore
+from tests.conftest import warehouse_url
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "randomuser"
 TABLES = {"users", "logins", "media", "timezones", "countries", "altids"}
@@ -25,11 +26,7 @@ TABLES = {"users", "logins", "media", "timezones", "countries", "altids"}
 
 @pytest.fixture(params=["sqlite", "postgresql", "mysql", "duckdb"])
 def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'w.db'}"
-    if request.param == "duckdb":
-        return f"duckdb:///{tmp_path / 'w.duckdb'}"
-    return str(request.getfixturevalue("mysql_url" if request.param == "mysql" else "pg_url"))
+    return warehouse_url(request, request.param, tmp_path)
 
 
 @pytest.fixture

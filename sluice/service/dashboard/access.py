@@ -11,7 +11,6 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, HTTPException, Request, status
-from starlette.responses import Response
 
 from sluice.service.auth import SESSION_COOKIE, Auth, Principal, Role
 
@@ -54,23 +53,6 @@ def page_context(request: Request, principal: Principal | None, **values: Any) -
         "flash": request.query_params.get("flash"),
         **values,
     }
-
-
-def set_session(response: Response, request: Request, cookie: str) -> None:
-    auth: Auth = request.app.state.auth
-    response.set_cookie(
-        SESSION_COOKIE,
-        cookie,
-        max_age=auth.settings.session_max_age,
-        httponly=True,
-        samesite="lax",
-        secure=auth.settings.secure_cookies,
-        path="/",
-    )
-
-
-def clear_session(response: Response) -> None:
-    response.delete_cookie(SESSION_COOKIE, path="/")
 
 
 def safe_next(target: str | None, default: str) -> str:

@@ -15,8 +15,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.responses import Response
 
 from sluice.errors import RunConflict, UsageError
-from sluice.service.auth import Auth, Operator, Viewer
-from sluice.service.dashboard.access import clear_session, page_context, safe_next, set_session
+from sluice.service.auth import Auth, Operator, Viewer, clear_session, set_session
+from sluice.service.dashboard.access import page_context, safe_next
 from sluice.service.dashboard.templating import render
 from sluice.service.deps import ExecutorDep, StoreDep
 

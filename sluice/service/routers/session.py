@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request, Response, status
 
-from sluice.service.auth import SESSION_COOKIE, Auth, Viewer
+from sluice.service.auth import Auth, Viewer, clear_session, set_session
 from sluice.service.schemas import ErrorBody, SessionInfo
 
 router = APIRouter(prefix="/session", tags=["session"])
@@ -24,15 +24,7 @@ def sign_in(
     if signed is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown token")
     value, principal = signed
-    response.set_cookie(
-        SESSION_COOKIE,
-        value,
-        max_age=auth.settings.session_max_age,
-        httponly=True,
-        samesite="lax",
-        secure=auth.settings.secure_cookies,
-        path="/",
-    )
+    set_session(response, request, value)
     return SessionInfo(role=principal.role.value, csrf_token=principal.csrf)
 
 
@@ -44,4 +36,4 @@ def whoami(principal: Viewer) -> SessionInfo:
 
 @router.delete("", status_code=status.HTTP_204_NO_CONTENT)
 def sign_out(_: Viewer, response: Response) -> None:
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    clear_session(response)
