@@ -6,7 +6,6 @@ import json
 import shutil
 import sqlite3
 import threading
-import time
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -174,14 +173,13 @@ def test_cancel_a_long_load_rolls_it_back_and_the_service_stays_responsive(big: 
         store = StateStore(load_project(root).state_url())
         try:
             wait_for(lambda: any(s.rows > 0 for s in store.stages(run_id)))
-            slowest = 0.0
             for _ in range(5):  # reads answer while the load writes
-                start = time.perf_counter()
                 assert c.get("/api/runs", headers=VIEW).status_code == 200
                 assert c.get(f"/api/runs/{run_id}/log", headers=VIEW).status_code == 200
                 assert c.get("/api/health", headers=VIEW).json()["ok"]
-                slowest = max(slowest, time.perf_counter() - start)
-            assert slowest < 2.0
+            # ...and did not wait for it: it is still going (speed is bench/service's job).
+            run = store.run(run_id)
+            assert run is not None and run.status == "running"
             r = c.post(f"/api/runs/{run_id}/cancel", headers=OP)
             assert r.status_code == 202 and r.json() == {"run_id": run_id, "status": "cancelling"}
             doc = wait(c, run_id)
