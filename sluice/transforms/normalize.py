@@ -75,7 +75,7 @@ class Layout:
         lookups: list[Part] = []
         children: list[Part] = []
         moved: set[str] = {n for n, p in policies.items() if p in ("drop", "restricted")}
-        refs: dict[str, str] = {}  # root column -> the lookup it points to (natural keys)
+        refs: dict[str, tuple[str, str]] = {}  # root column -> (lookup, its key column)
         hashed_refs: dict[str, tuple[str, list[str]]] = {}  # root column -> (lookup, sources)
 
         for name, t in pipe.tables.items():
@@ -99,10 +99,7 @@ class Layout:
         root_cols = [ColumnSpec(k, "string", False) for k in self.keys if k == RECORD_KEY]
         root_cols += [ColumnSpec(n, t) for n, t in types.items() if n not in moved]
         root_cols += [ColumnSpec(c, "string") for c in hashed_refs]
-        fks = [
-            ForeignKey((col,), lookup, (key,))
-            for col, (lookup, key) in ((c, refs[c].split(".")) for c in refs)
-        ]
+        fks = [ForeignKey((col,), lookup, (key,)) for col, (lookup, key) in refs.items()]
         fks += [ForeignKey((c,), lk, ("id",)) for c, (lk, _) in hashed_refs.items()]
         root = TableSpec(self.root_name, root_cols, list(pipe.table.keys), fks if merge else [])
         self.hashed_refs = hashed_refs
@@ -114,7 +111,7 @@ class Layout:
         self,
         name: str,
         t: ChildTable,
-        refs: dict[str, str],
+        refs: dict[str, tuple[str, str]],
         hashed: dict[str, tuple[str, list[str]]],
         moved: set[str],
     ) -> Part:
@@ -122,7 +119,7 @@ class Layout:
         cols = [ColumnSpec(c, self.types[s], c not in t.keys) for c, s in source.items()]
         if t.keys:
             for k in t.keys:
-                refs[source[k]] = f"{name}.{k}"
+                refs[source[k]] = (name, k)
             moved |= {s for c, s in source.items() if c not in t.keys}
             return Part(TableSpec(name, cols, list(t.keys)), "lookup", source)
         hashed[f"{name}_id"] = (name, list(source.values()))
