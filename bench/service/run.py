@@ -109,7 +109,7 @@ def wrk_reads(
     wrk = subprocess.Popen(
         [
             "wrk",
-            "-t2",
+            "-t1",
             f"-c{clients}",
             "-d3600s",
             "--timeout",

@@ -331,15 +331,24 @@ class SqlDestination:
     def preview(
         self, relation: str, limit: int, offset: int = 0
     ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        # A plain DB-API round trip: the service calls this from a thread, and the less
+        # Python it runs there, the less it holds the GIL against the event loop. The
+        # relation is quoted; limit and offset are ints, written as such.
+        sql = f"SELECT * FROM {self.quote(relation)} LIMIT {int(limit)} OFFSET {int(offset)}"
         try:
-            with self.engine.connect() as conn:
-                result = conn.execute(
-                    sa.text(f"SELECT * FROM {self.quote(relation)} LIMIT :n OFFSET :o"),
-                    {"n": limit, "o": offset},
-                )
-                return list(result.keys()), [tuple(r) for r in result]
-        except sa.exc.SQLAlchemyError as exc:
+            raw = self.engine.raw_connection()
+            try:
+                cur = raw.cursor()
+                cur.execute(sql)
+                columns = [d[0] for d in cur.description or ()]
+                rows = [tuple(r) for r in cur.fetchall()]
+                cur.close()
+                raw.rollback()
+            finally:
+                raw.close()
+        except (sa.exc.SQLAlchemyError, self.engine.dialect.loaded_dbapi.Error) as exc:
             raise self._connect_error(exc) from None
+        return columns, rows
 
     def count(self, relation: str) -> int:
         with self.engine.connect() as conn:

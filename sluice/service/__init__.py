@@ -27,6 +27,7 @@ from sluice.engine.triggers import FolderWatcher
 from sluice.service import dashboard, errors
 from sluice.service.auth import Auth
 from sluice.service.cache import ReadCache
+from sluice.service.microcache import MicroCache
 from sluice.service.routers import datasets, health, pipelines, quarantine, runs, session
 from sluice.service.routers import metrics as metrics_router
 from sluice.service.settings import ServiceSettings, load_settings
@@ -74,6 +75,8 @@ def create_app(project: Project, settings: ServiceSettings | None = None) -> Fas
     app.state.watcher = None
     app.state.warehouses = Warehouses()  # connections reused by dataset reads
     errors.install(app)
+    # Repeated reads of the runs list and dataset pages are answered before routing.
+    app.add_middleware(MicroCache, cache=cache, auth=app.state.auth)
     api = APIRouter(prefix="/api")
     for module in (health, pipelines, runs, datasets, quarantine, session):
         api.include_router(module.router)

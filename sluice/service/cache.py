@@ -41,10 +41,20 @@ class ReadCache:
         """Compute and keep the answer for ``key`` (the caller ``lookup`` chose)."""
         try:
             value = compute()
-        finally:
-            with self._lock:
-                self._refreshing.discard(key)
+        except BaseException:
+            self.abandon(key)
+            raise
+        return self.keep(key, value)
+
+    def abandon(self, key: Hashable) -> None:
+        """Give up refreshing ``key`` (its computation failed); the next caller tries."""
         with self._lock:
+            self._refreshing.discard(key)
+
+    def keep(self, key: Hashable, value: T) -> T:
+        """Keep ``value`` as the fresh answer for ``key``."""
+        with self._lock:
+            self._refreshing.discard(key)
             if len(self._kept) >= self.size:
                 self._kept.clear()
             self._kept[key] = (time.monotonic(), value)

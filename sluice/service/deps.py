@@ -9,7 +9,6 @@ from fastapi import Depends, Request
 from sluice.config import Project
 from sluice.engine.datasets import Warehouses
 from sluice.engine.executor import LocalExecutor
-from sluice.service.cache import ReadCache
 from sluice.state.store import StateStore
 
 
@@ -33,11 +32,6 @@ async def _warehouses(request: Request) -> Warehouses:
     return warehouses
 
 
-async def _cache(request: Request) -> ReadCache:
-    cache: ReadCache = request.app.state.cache
-    return cache
-
-
 async def _scheduler(request: Request) -> Any:
     return getattr(request.app.state, "scheduler", None)
 
@@ -46,6 +40,5 @@ ProjectDep = Annotated[Project, Depends(_project)]
 StoreDep = Annotated[StateStore, Depends(_store)]
 ExecutorDep = Annotated[LocalExecutor, Depends(_executor)]
 WarehousesDep = Annotated[Warehouses, Depends(_warehouses)]
-CacheDep = Annotated[ReadCache, Depends(_cache)]
 #: the scheduler object another part of the service sets on ``app.state``; None: not running
 SchedulerDep = Annotated[Any, Depends(_scheduler)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
@@ -12,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from sluice.engine.datasets import latest_rows
 from sluice.service.auth import Viewer
-from sluice.service.deps import CacheDep, ProjectDep, WarehousesDep
+from sluice.service.deps import ProjectDep, WarehousesDep
 from sluice.service.schemas import Dataset, ErrorBody
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
@@ -32,7 +33,6 @@ async def get_dataset(
     _: Viewer,
     project: ProjectDep,
     warehouses: WarehousesDep,
-    cache: CacheDep,
     table: Annotated[
         str | None, Query(description="a table of the pipeline's layout (default: its table)")
     ] = None,
@@ -45,28 +45,27 @@ async def get_dataset(
     The table is chosen among those the pipeline's config names, never taken as SQL.
     """
 
-    def render() -> Response:
-        """The page as it goes out (kept whole: 50 callers, one encoding)."""
-        found = latest_rows(
-            project, pipeline, table, limit=limit, offset=offset, warehouses=warehouses
-        )
-        if format == "csv":
-            out = io.StringIO()
-            writer = csv.writer(out)
-            writer.writerow(found.columns)
-            writer.writerows(found.rows)
-            return Response(out.getvalue(), media_type="text/csv; charset=utf-8")
-        doc = Dataset(
-            pipeline=pipeline,
-            table=table or found.relation.removesuffix("_latest"),
-            relation=found.relation,
-            columns=found.columns,
-            rows=[dict(zip(found.columns, r, strict=True)) for r in found.rows],
-            limit=limit,
-            offset=offset,
-        )
-        return Response(doc.model_dump_json(), media_type="application/json")
-
-    key = ("dataset", pipeline, table, limit, offset, format)
-    kept, mine = cache.lookup(key)
-    return await run_in_threadpool(cache.compute, key, render) if mine else kept
+    # The query waits in a thread, the encoding runs on the loop (see list_runs);
+    # repeats are answered by the micro-cache in front.
+    found = await run_in_threadpool(
+        partial(latest_rows, limit=limit, offset=offset, warehouses=warehouses),
+        project,
+        pipeline,
+        table,
+    )
+    if format == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(found.columns)
+        writer.writerows(found.rows)
+        return Response(out.getvalue(), media_type="text/csv; charset=utf-8")
+    doc = Dataset(
+        pipeline=pipeline,
+        table=table or found.relation.removesuffix("_latest"),
+        relation=found.relation,
+        columns=found.columns,
+        rows=[dict(zip(found.columns, r, strict=True)) for r in found.rows],
+        limit=limit,
+        offset=offset,
+    )
+    return Response(doc.model_dump_json(), media_type="application/json")
