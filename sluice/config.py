@@ -639,6 +639,10 @@ class Project(Model):
         default=None, description="salt of pii: hash, from the environment: ${SLUICE_PII_SALT}"
     )
     alerts: AlertsConfig = Field(default_factory=lambda: AlertsConfig())
+    executor: Literal["local", "celery"] = Field(
+        default="local",
+        description="where runs go: in this process (local) or to `sluice worker`s (celery)",
+    )
 
     _root: Path = PrivateAttr(default=Path("."))
     _file: Path | None = PrivateAttr(default=None)

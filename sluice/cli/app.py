@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from sluice.cli import project, quarantine, runs, serve, sim
+from sluice.cli import project, quarantine, runs, serve, sim, worker
 
 app = typer.Typer(
     name="sluice",
@@ -29,6 +29,7 @@ app.command()(runs.record)
 app.command()(runs.audit)
 app.command()(sim.sim)
 app.command()(serve.serve)
+app.command()(worker.worker)
 app.add_typer(quarantine.app, name="quarantine")
 
 

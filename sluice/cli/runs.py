@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -11,8 +12,8 @@ from rich.console import Console
 
 from sluice.cli.display import LiveProgress, records, rows_table, summary
 from sluice.cli.errors import EXIT_FAILED, EXIT_OK, EXIT_QUARANTINED, handle_errors
-from sluice.cli.options import ProjectOpt
-from sluice.config import load_project
+from sluice.cli.options import Executor, ExecutorOpt, ProjectOpt
+from sluice.config import Project, load_project
 from sluice.destinations import connect
 from sluice.engine import Runner
 from sluice.engine.report import FAILED, QUARANTINED
@@ -45,6 +46,7 @@ def run(
         bool, typer.Option("--full-refresh", help="load files the ledger has seen")
     ] = False,
     as_json: JsonOpt = False,
+    executor: ExecutorOpt = None,
 ) -> None:
     """Run a pipeline: extract, transform, validate and load, then print a summary.
 
@@ -55,6 +57,13 @@ def run(
     """
     proj = load_project(project)
     pipe = proj.pipeline(pipeline)
+    if (executor or proj.executor) == Executor.celery:
+        data = _on_celery(proj, pipeline, file, source, full_refresh, quiet=as_json)
+        if as_json:
+            dump(data)
+        else:
+            console.print(summary(data, proj.warehouse_url(pipe)))
+        raise typer.Exit(exit_code(data["status"]))
     if as_json or not err.is_terminal:
         runner = Runner(proj, pipeline)
         report = runner.run(source=source, file=file, full_refresh=full_refresh)
@@ -68,6 +77,34 @@ def run(
     else:
         console.print(summary(data, proj.warehouse_url(pipe)))
     raise typer.Exit(exit_code(report.status))
+
+
+def _on_celery(
+    proj: Project,
+    pipeline: str,
+    file: str | None,
+    source: str | None,
+    full_refresh: bool,
+    *,
+    quiet: bool,
+) -> dict[str, Any]:
+    """Queue the run for `sluice worker`s and wait for its report."""
+    from sluice.engine.celery_executor import CeleryExecutor
+
+    store = StateStore(proj.state_url())
+    executor = CeleryExecutor(proj, store)
+    path = str(Path(file).resolve()) if file else None
+    run_id = executor.trigger(
+        pipeline, "cli", file=path, source=source, full_refresh=full_refresh
+    ).run_id
+    if quiet or not err.is_terminal:
+        return executor.wait(run_id)
+    with err.status(f"run {run_id} queued for celery workers") as status:
+
+        def progress(ended: int, parts: int) -> None:
+            status.update(f"run {run_id}: {ended} of {parts} parts done")
+
+        return executor.wait(run_id, progress)
 
 
 @handle_errors

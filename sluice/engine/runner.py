@@ -75,8 +75,10 @@ class Runner:
         store: StateStore | None = None,
         kind: str = "run",
         run_id: str | None = None,
+        claim: bool = True,
     ) -> None:
-        """``run_id``: carry out a run another process recorded (the service's worker)."""
+        """``run_id``: carry out a run another process recorded (the service's worker);
+        ``claim=False``: only a part of it (a Celery task), the run keeps its owner."""
         self.project = project
         self.name = pipeline
         self.pipe = project.pipeline(pipeline)
@@ -94,7 +96,9 @@ class Runner:
         self.layout = Layout(self.pipe)
         self.trigger = "cli"  # what asked for the run: cli, api, schedule, watch
         self._splitter: Splitter | None = None  # one per load: lookups sent once per load
-        self.run_id = self.store.adopt_run(run_id) if run_id else self.store.start_run(pipeline)
+        self.run_id = (
+            self.store.adopt_run(run_id, claim=claim) if run_id else self.store.start_run(pipeline)
+        )
         self.report = RunReport(
             self.run_id,
             pipeline,
@@ -139,14 +143,23 @@ class Runner:
                 self._dest = connect(self.url)
         return self._dest
 
+    def close(self) -> None:
+        """Close the destination (``execute`` does it itself at a run's end)."""
+        if self._dest is not None:
+            self._dest.close()
+            self._dest = None
+
     # ------------------------------------------------------------------ lifecycle
 
-    def execute(self, body: Callable[[], None]) -> RunReport:
+    def execute(self, body: Callable[[], None], *, part: str | None = None) -> RunReport:
+        """Carry out ``body`` and record the run's end. ``part``: only one part of the
+        run (a Celery task): its report is returned, and the run goes on."""
         start = time.perf_counter()
+        what = f"part {part}" if part else self.report.kind
         self.store.log(
             self.run_id,
             "info",
-            f"{self.report.kind} of {self.name} started",
+            f"{what} of {self.name} started",
             destination=redact(self.url),
             trigger=self.trigger,
         )
@@ -173,8 +186,9 @@ class Runner:
                 self.report.delivery = self._dest.stats.as_dict()
             self.report.seconds = time.perf_counter() - start
             status = self.report.settle()
-            self.store.log(self.run_id, "info", f"{self.report.kind} finished: {status}")
-            self.store.finish_run(self.run_id, status, self.report.as_dict())
+            self.store.log(self.run_id, "info", f"{what} finished: {status}")
+            if part is None:
+                self.store.finish_run(self.run_id, status, self.report.as_dict())
             if self._dest is not None:
                 self._dest.close()
             if self.own_store:
@@ -266,6 +280,14 @@ class Runner:
     ) -> RunReport:
         streams = self._streams(source, file)
         return self.execute(lambda: self._load_all(streams, file, full_refresh))
+
+    def run_part(
+        self, label: str, stream: str | None, file: str | None, *, full_refresh: bool = False
+    ) -> RunReport:
+        """One part of a run on the Celery executor: a file of ``stream``, a whole
+        stream, or (``stream`` None) every stream; its own report."""
+        streams = self._streams(stream, file)
+        return self.execute(lambda: self._load_all(streams, file, full_refresh), part=label)
 
     def _streams(self, source: str | None, file: str | None) -> list[str]:
         if source is not None:

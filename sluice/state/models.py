@@ -157,3 +157,25 @@ class ScheduleMark(Base):
     outcome: Mapped[str] = mapped_column(sa.String(16))  # claimed, submitted, rejected, error
     run_id: Mapped[str | None] = mapped_column(sa.String(32))
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class RunTask(Base):
+    """One part of a run carried out by a Celery worker: a file, or a whole stream.
+
+    ``result`` is the part's own report (counts, files, errors); the run's report is
+    assembled from them when the last part ends. ``attempts`` counts the starts, so a
+    part that keeps killing its worker stops being retried.
+    """
+
+    __tablename__ = "sluice_run_tasks"
+    run_id: Mapped[str] = mapped_column(
+        sa.String(32), sa.ForeignKey("sluice_runs.id"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    stream: Mapped[str] = mapped_column(sa.String(255))
+    target: Mapped[str | None] = mapped_column(sa.Text)  # a file path; None: the whole stream
+    status: Mapped[str] = mapped_column(sa.String(16))  # queued, running, done, failed
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    worker: Mapped[str] = mapped_column(sa.String(255), default="")
+    result: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)

@@ -37,8 +37,9 @@ from sluice.state.models import (
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: the newest migration; a test holds it equal to Alembic's head
-HEAD = "0004"
+HEAD = "0005"
 VERSION_TABLE = "sluice_alembic_version"
+MIGRATE_LOCK = 0x5_1C3_0001  # the advisory lock taken while migrating (PostgreSQL)
 
 
 def new_run_id() -> str:
@@ -75,9 +76,18 @@ class StateStore:
 
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
+        dialect = self.engine.dialect.name
         with self.engine.begin() as conn:
+            # Workers started together against a new store would each create the tables:
+            # one migrates, the others wait and then find nothing to do.
+            if dialect == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATE_LOCK})
+            elif dialect in ("mysql", "mariadb"):
+                conn.execute(sa.text("SELECT GET_LOCK('sluice_migrate', 120)"))
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
+            if dialect in ("mysql", "mariadb"):
+                conn.execute(sa.text("SELECT RELEASE_LOCK('sluice_migrate')"))
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -89,7 +99,9 @@ class StateStore:
 
     # ------------------------------------------------------------------ runs
 
-    def start_run(self, pipeline: str) -> str:
+    def start_run(self, pipeline: str, *, host: str | None = None) -> str:
+        """Record a new run, owned by this process; ``host``: owned by something else
+        (``celery``: workers carry it out, and no local pid says whether it lives)."""
         self._abandon_dead_runs()
         run_id = new_run_id()
         with self.session() as s:
@@ -98,21 +110,25 @@ class StateStore:
                     id=run_id,
                     pipeline=pipeline,
                     status="running",
-                    host=socket.gethostname(),
-                    pid=os.getpid(),
+                    host=host or socket.gethostname(),
+                    pid=0 if host else os.getpid(),
                 )
             )
         return run_id
 
-    def adopt_run(self, run_id: str) -> str:
-        """This process now carries out ``run_id`` (recorded by another): its pid is ours."""
+    def adopt_run(self, run_id: str, *, claim: bool = True) -> str:
+        """This process now carries out ``run_id`` (recorded by another): its pid is ours.
+
+        ``claim=False``: only one part of it (a Celery task); the run's owner stays.
+        """
         with self.session() as s:
             run = s.get(Run, run_id)
             if run is None:
                 raise UsageError(f"no run {run_id!r} in the state store")
-            run.pid = os.getpid()
-            run.host = socket.gethostname()
-            run.status = "running"
+            if claim:
+                run.pid = os.getpid()
+                run.host = socket.gethostname()
+                run.status = "running"
         return run_id
 
     def _abandon_dead_runs(self) -> None:

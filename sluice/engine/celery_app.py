@@ -1,0 +1,300 @@
+"""The Celery executor's tasks: a run planned into parts, each part loaded by any worker.
+
+    SLUICE_BROKER_URL=redis://127.0.0.1:6379/0 sluice worker -p examples/leads
+
+``sluice.plan`` (one per run) creates the tables, splits the run into parts
+(:func:`~sluice.engine.parts.plan_parts`), records them in the state store and queues
+one ``sluice.part`` per part. A part loads like the local executor does; the last part
+to end assembles the run's report from all of them.
+
+Crash safety: tasks are acknowledged only when they end (``acks_late``), and a task
+whose worker died is given back to the broker (``task_reject_on_worker_lost``), so it
+is delivered again. A part is idempotent: the file ledger skips a file already loaded,
+a load marker in the warehouse skips a load that committed before the ledger heard of
+it, and a load cut off mid-way was one transaction that rolled back. A part held by a
+live worker is leased (:class:`~sluice.state.tasks.Lease`), so a second delivery leaves
+it alone. A part whose worker died ``MAX_ATTEMPTS`` times fails, with that cause.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+
+from celery import Celery, Task
+
+from sluice.config import Project, load_project
+from sluice.engine.parts import (
+    WHOLE_RUN,
+    assemble,
+    failure,
+    plan_parts,
+    retryable,
+    seconds_since,
+)
+from sluice.engine.runner import Runner
+from sluice.errors import ConfigError, RunCancelled, SluiceError
+from sluice.state.store import StateStore
+from sluice.state.tasks import DONE, ENDED, FAILED, QUEUED, Lease, RunTasks
+
+BROKER_ENV = "SLUICE_BROKER_URL"
+QUEUE_ENV = "SLUICE_CELERY_QUEUE"
+PROJECT_ENV = "SLUICE_PROJECT"  # set by `sluice worker -p`: the project its tasks run
+VISIBILITY_ENV = "SLUICE_CELERY_VISIBILITY_TIMEOUT"
+DEFAULT_QUEUE = "sluice"
+MAX_ATTEMPTS = 4  # starts of one part before it fails (its worker died each time)
+RETRIES = 3  # further tries of a part whose error may go away (a dropped connection)
+LIVE = ("running", "queued", "cancelling")
+CANCEL_POLL_SECONDS = 1.0
+
+
+def broker_url() -> str:
+    url = os.environ.get(BROKER_ENV, "").strip()
+    if not url:
+        raise ConfigError(
+            f"the celery executor needs a broker: set {BROKER_ENV}",
+            hint=f"e.g. export {BROKER_ENV}=redis://127.0.0.1:6379/0 "
+            "(or amqp://guest:guest@127.0.0.1:5672// for RabbitMQ)",
+        )
+    return url
+
+
+def queue_name() -> str:
+    return os.environ.get(QUEUE_ENV, "").strip() or DEFAULT_QUEUE
+
+
+def make_app() -> Celery:
+    """A Celery app for this process, from the environment (never at import)."""
+    app = Celery("sluice", broker=broker_url(), set_as_current=False)
+    app.conf.update(
+        task_default_queue=queue_name(),
+        task_acks_late=True,  # a task is done when it ends, not when it is received
+        task_reject_on_worker_lost=True,  # a killed worker's task goes back to the queue
+        worker_prefetch_multiplier=1,  # a worker holds only the task it is running
+        task_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,  # results live in the state store
+        broker_connection_retry_on_startup=True,
+        # Redis gives an unacknowledged task to another worker after this many seconds
+        # (RabbitMQ: as soon as the worker's connection drops). Longer than a part
+        # takes, or a live part is delivered twice (the lease then keeps it single).
+        broker_transport_options={
+            "visibility_timeout": float(os.environ.get(VISIBILITY_ENV) or 900)
+        },
+        worker_hijack_root_logger=False,
+    )
+    app.task(name="sluice.plan", bind=True, max_retries=None)(plan_task)
+    app.task(name="sluice.part", bind=True, max_retries=RETRIES)(part_task)
+    return app
+
+
+_stores: dict[str, StateStore] = {}
+
+
+def _store(project: Project) -> StateStore:
+    """This worker process's state store: opened (and checked) once, not per task."""
+    url = project.state_url()
+    if url not in _stores:
+        _stores[url] = StateStore(url)
+    return _stores[url]
+
+
+def worker_project() -> Project:
+    where = os.environ.get(PROJECT_ENV)
+    if not where:
+        raise ConfigError(
+            f"this worker does not know its project: {PROJECT_ENV} is not set",
+            hint="start workers with `sluice worker -p PROJECT`",
+        )
+    return load_project(where)
+
+
+# ---------------------------------------------------------------------- plan
+
+
+def plan_task(
+    self: Task,
+    run_id: str,
+    pipeline: str,
+    project_name: str,
+    file: str | None = None,
+    source: str | None = None,
+    full_refresh: bool = False,
+) -> None:
+    """Plan the run into parts and queue them (again, if this task is redelivered)."""
+    project = worker_project()
+    store = _store(project)
+    run = store.run(run_id)
+    if run is None or run.status not in LIVE:
+        return  # cancelled before it started, or already over
+    if project.name != project_name:
+        _fail_run(
+            store,
+            run_id,
+            ConfigError(
+                f"a worker of project {project.name!r} took a run of {project_name!r}",
+                hint=f"give each project its own queue ({QUEUE_ENV})",
+            ),
+        )
+        return
+    if run.status == "queued":
+        if _other_live_run(store, pipeline, run_id):
+            raise self.retry(countdown=2)  # if_running: queue: wait for the one going
+        store.set_run_status(run_id, "running")
+        store.log(run_id, "info", "the run before it ended: starting")
+    tasks = RunTasks(store)
+    if not tasks.of(run_id):
+        try:
+            runner = Runner(project, pipeline, store=store, run_id=run_id, claim=False)
+            try:
+                runner.prepare()  # tables exist before parts load into them at once
+            finally:
+                runner.close()
+            parts = plan_parts(project, pipeline, file, source)
+        except SluiceError as exc:
+            _fail_run(store, run_id, exc)
+            return
+        tasks.plan(run_id, parts)
+        store.log(run_id, "info", f"planned {len(parts)} parts for the workers")
+    queue = self.request.delivery_info.get("routing_key") or queue_name()
+    for task in tasks.of(run_id):
+        if task.status not in ENDED:
+            self.app.send_task(
+                "sluice.part", args=[run_id, pipeline, task.key, full_refresh], queue=queue
+            )
+    finish_if_done(project, store, run_id, pipeline)
+
+
+def _other_live_run(store: StateStore, pipeline: str, run_id: str) -> bool:
+    mine = store.run(run_id)
+    return any(
+        r.id != run_id
+        and r.status in ("running", "cancelling")
+        and (mine is None or r.id < mine.id)
+        for r in store.runs(pipeline, 50)
+    )
+
+
+def _fail_run(store: StateStore, run_id: str, exc: SluiceError) -> None:
+    run = store.run(run_id)
+    report = dict((run.report if run else None) or {})
+    report.update(status="failed", errors=[exc.as_dict()])
+    store.log(run_id, "error", str(exc), error=exc.as_dict())
+    store.finish_run(run_id, "failed", report)
+
+
+# ---------------------------------------------------------------------- parts
+
+
+def part_task(self: Task, run_id: str, pipeline: str, key: str, full_refresh: bool = False) -> None:
+    """Load one part of a run; the last part to end finishes the run."""
+    project = worker_project()
+    store = _store(project)
+    tasks = RunTasks(store)
+    lease = Lease(store, f"{run_id}/{key}")
+    if not lease.acquire():
+        store.log(run_id, "info", f"part {key}: another worker has it; this delivery leaves it")
+        return
+    try:
+        _load_part(self, project, store, tasks, run_id, pipeline, key, full_refresh)
+    finally:
+        lease.release()
+    finish_if_done(project, store, run_id, pipeline)
+
+
+def _load_part(
+    task: Task,
+    project: Project,
+    store: StateStore,
+    tasks: RunTasks,
+    run_id: str,
+    pipeline: str,
+    key: str,
+    full_refresh: bool,
+) -> None:
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    part = tasks.start(run_id, key, worker)
+    if part is None or part.status in ENDED:
+        return
+    if part.attempts > MAX_ATTEMPTS:
+        message = f"part {key} was started {MAX_ATTEMPTS} times and its worker stopped each time"
+        store.log(run_id, "error", message)
+        err = SluiceError(message, hint="a worker killed or out of memory: see the workers' logs")
+        tasks.finish(run_id, key, FAILED, failure(err))
+        return
+    if part.attempts > 1:
+        store.log(
+            run_id,
+            "warning",
+            f"part {key}: attempt {part.attempts} on {worker} (the worker before stopped mid-way)",
+        )
+    if tasks.cancel_requested(run_id):
+        tasks.finish(run_id, key, FAILED, failure(_cancelled(run_id, pipeline)))
+        return
+    stop = threading.Event()
+    try:
+        runner = Runner(project, pipeline, store=store, run_id=run_id, claim=False)
+        runner.trigger = "celery"
+        threading.Thread(
+            target=_watch_cancel, args=(tasks, run_id, runner, stop), daemon=True
+        ).start()
+        stream = None if part.stream == WHOLE_RUN else part.stream
+        report = runner.run_part(key, stream, part.target, full_refresh=full_refresh)
+    except Exception as exc:  # a bug, or the state store gone: recorded, never lost
+        stop.set()
+        tasks.finish(run_id, key, FAILED, failure(exc))
+        return
+    finally:
+        stop.set()
+    if retryable(report) and task.request.retries < RETRIES:
+        tasks.finish(run_id, key, QUEUED, report.as_dict())
+        store.log(run_id, "warning", f"part {key}: will be tried again", errors=report.errors)
+        raise task.retry(countdown=2 ** (task.request.retries + 1))
+    tasks.finish(run_id, key, FAILED if report.errors else DONE, report.as_dict())
+
+
+def _watch_cancel(tasks: RunTasks, run_id: str, runner: Runner, stop: threading.Event) -> None:
+    """Carry a cancel asked through the state store to the runner (between batches)."""
+    while not stop.wait(CANCEL_POLL_SECONDS):
+        try:
+            if tasks.cancel_requested(run_id):
+                runner.cancel()
+                return
+        except Exception:  # the store blinked: ask again next time
+            continue
+
+
+def _cancelled(run_id: str, pipeline: str) -> RunCancelled:
+    return RunCancelled(
+        f"run {run_id} of {pipeline} was cancelled",
+        hint="the parts loaded before the cancel stay; trigger a new run to load the rest",
+    )
+
+
+# ---------------------------------------------------------------------- the end
+
+
+def finish_if_done(project: Project, store: StateStore, run_id: str, pipeline: str) -> bool:
+    """When every part has ended, write the run's report (once: under a lease)."""
+    if RunTasks(store).open_parts(run_id):
+        return False
+    lease = Lease(store, f"{run_id}/finish")
+    if not lease.acquire():
+        return False
+    try:
+        run = store.run(run_id)
+        if run is None or run.status not in LIVE:
+            return False
+        parts = RunTasks(store).of(run_id)
+        report = assemble(project, pipeline, run_id, parts)
+        report.seconds = seconds_since(run.started_at)
+        report.started_at = run.started_at.isoformat(timespec="seconds")
+        if run.status == "cancelling" and not report.errors:
+            report.fail(_cancelled(run_id, pipeline))
+        status = report.settle()
+        store.log(run_id, "info", f"run finished: {status}", parts=len(parts))
+        store.finish_run(run_id, status, report.as_dict())
+        return True
+    finally:
+        lease.release()

@@ -1,0 +1,179 @@
+"""The Celery executor: runs are queued for ``sluice worker`` processes, anywhere.
+
+``sluice run`` (with ``executor: celery``) and ``sluice serve`` record the run in the
+shared state store and queue its plan (:mod:`sluice.engine.celery_app`); workers do
+the rest. Everything about a run (status, log, parts, the final report) is in the
+state store, so any process that can read it can follow the run: the CLI waits for
+it there, the service answers from it and tells its hooks (alerts, metrics) when a
+run it queued ends. Replays stay in this process: they are small, and they read the
+quarantine this process can reach.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sluice.config import Project
+from sluice.dburl import normalize
+from sluice.engine.celery_app import LIVE, make_app, queue_name
+from sluice.engine.executor import LocalExecutor, Submitted
+from sluice.engine.hooks import RunHooks
+from sluice.errors import ConfigError, RunConflict
+from sluice.state.store import StateStore
+from sluice.state.tasks import RunTasks
+
+HOOK_POLL_SECONDS = 1.0
+
+
+class CeleryExecutor:
+    """The same calls as :class:`~sluice.engine.executor.LocalExecutor`, on Celery."""
+
+    def __init__(self, project: Project, store: StateStore, hooks: RunHooks | None = None) -> None:
+        if normalize(store.url).get_backend_name() in ("sqlite", "duckdb"):
+            raise ConfigError(
+                "the celery executor needs a state store every worker can reach: "
+                "PostgreSQL or MySQL, not SQLite",
+                hint="set SLUICE_STATE_URL=postgresql://... (or `state:` in sluice.yaml)",
+            )
+        self.project, self.store = project, store
+        self.hooks = hooks or RunHooks()
+        self.app = make_app()
+        self.queue = queue_name()
+        self.on_submit: Callable[[], None] = lambda: None
+        self.local = LocalExecutor(project, store, self.hooks, processes=False)  # replays
+        self._mine: dict[str, str] = {}  # run id -> pipeline, queued here, not yet ended
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ submitting
+
+    def trigger(
+        self,
+        pipeline: str,
+        by: str = "api",
+        *,
+        file: str | None = None,
+        source: str | None = None,
+        full_refresh: bool = False,
+    ) -> Submitted:
+        """Queue a run of ``pipeline``; its run id exists on return."""
+        pipe = self.project.pipeline(pipeline)
+        going = self.running(pipeline)
+        if going is not None and pipe.if_running == "reject":
+            raise RunConflict(
+                f"pipeline {pipeline!r} is running (run {going})",
+                hint="wait for it to finish or cancel it; or set `if_running: queue`",
+            )
+        run_id = self.store.start_run(pipeline, host="celery")
+        status = "queued" if going is not None else "running"
+        if going is not None:
+            self.store.set_run_status(run_id, "queued")
+        self.store.log(
+            run_id,
+            "info",
+            f"run of {pipeline} queued for celery workers",
+            trigger=by,
+            queue=self.queue,
+        )
+        self.on_submit()
+        self.app.send_task(
+            "sluice.plan",
+            args=[run_id, pipeline, self.project.name, file, source, full_refresh],
+            queue=self.queue,
+        )
+        with self._lock:
+            self._mine[run_id] = pipeline
+        return Submitted(run_id, pipeline, status)
+
+    def submit(self, pipeline: str, by: str) -> str | None:
+        """For the scheduler and the folder watcher: the run id, or None when refused."""
+        try:
+            return self.trigger(pipeline, by).run_id
+        except RunConflict:
+            return None
+
+    def replay(
+        self, *, ids: Sequence[int] | None = None, pipeline: str | None = None
+    ) -> list[Submitted]:
+        return self.local.replay(ids=ids, pipeline=pipeline)
+
+    # ------------------------------------------------------------------ inspecting
+
+    def running(self, pipeline: str) -> str | None:
+        """The run id of a live run of ``pipeline`` (on any worker), if any."""
+        live = [r for r in self.store.runs(pipeline, 50) if r.status in LIVE]
+        return live[-1].id if live else None  # the oldest: the one going
+
+    def is_active(self, run_id: str) -> bool:
+        run = self.store.run(run_id)
+        return run is not None and run.status in LIVE
+
+    def live_report(self, run_id: str) -> dict[str, Any] | None:
+        return self.local.live_report(run_id)  # a worker's progress is in the store
+
+    def wait(
+        self,
+        run_id: str,
+        on_progress: Callable[[int, int], None] | None = None,
+        poll: float = 0.5,
+    ) -> dict[str, Any]:
+        """Wait for the run to end; its report. ``on_progress(parts ended, parts)``."""
+        tasks = RunTasks(self.store)
+        while True:
+            run = self.store.run(run_id)
+            if run is None:
+                raise ConfigError(f"run {run_id} vanished from the state store")
+            if run.status not in LIVE:
+                return {**(run.report or {}), "status": run.status}
+            if on_progress is not None:
+                parts = tasks.of(run_id)
+                on_progress(sum(t.status in ("done", "failed") for t in parts), len(parts))
+            time.sleep(poll)
+
+    # ------------------------------------------------------------------ stopping
+
+    def cancel(self, run_id: str) -> str:
+        """Ask the workers to stop the run: parts going roll back their load, parts
+        not started do not start; the run ends ``cancelled``."""
+        run = self.store.run(run_id)
+        if run is None or run.status not in LIVE:
+            status = run.status if run is not None else "unknown"
+            raise RunConflict(
+                f"run {run_id} is not going (status: {status})",
+                hint="only a running or queued run can be cancelled",
+            )
+        self.store.set_run_status(run_id, "cancelling")
+        self.store.log(run_id, "warning", "cancel asked: the workers stop between batches")
+        return "cancelling"
+
+    def start_watching(self) -> CeleryExecutor:
+        """Tell the hooks (alerts, metrics) of each run queued here when it ends."""
+        self._watcher = threading.Thread(target=self._watch, name="sluice-celery", daemon=True)
+        self._watcher.start()
+        return self
+
+    def _watch(self) -> None:
+        while not self._stop.wait(HOOK_POLL_SECONDS):
+            with self._lock:
+                mine = dict(self._mine)
+            for run_id in mine:
+                try:
+                    run = self.store.run(run_id)
+                except Exception:  # the store blinked: look again next time
+                    continue
+                if run is not None and run.status not in LIVE:
+                    with self._lock:
+                        self._mine.pop(run_id, None)
+                    self.on_submit()  # the service's read cache: show the end at once
+                    self.hooks.after_run({**(run.report or {}), "status": run.status})
+
+    def shutdown(self, timeout: float = 30.0) -> None:
+        """Stop watching; runs queued on Celery go on in the workers."""
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout)
+        self.local.shutdown(timeout)

@@ -1,0 +1,139 @@
+"""The parts of a run that Celery workers carry out, kept in the state store.
+
+A run on the Celery executor is planned into parts (one per file, or one per stream);
+each part is a row here. A worker marks its part ``running`` when it starts (counting
+the attempt), then ``done`` or ``failed`` with the part's own report. Every step is
+a small transaction in the shared store, so any worker, any number of times, can pick
+up a part again and the last one to end can assemble the run's report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from sluice.state.models import Run, RunTask, utcnow
+from sluice.state.store import StateStore
+
+QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+ENDED = (DONE, FAILED)
+
+
+@dataclass(frozen=True)
+class Part:
+    key: str  # unique within the run
+    stream: str
+    target: str | None  # a file path; None: the whole stream
+
+
+class RunTasks:
+    def __init__(self, store: StateStore) -> None:
+        self.store = store
+
+    def plan(self, run_id: str, parts: Sequence[Part]) -> None:
+        """Record the run's parts (again: a plan task picked up twice adds nothing)."""
+        with self.store.session() as s:
+            known = set(s.scalars(sa.select(RunTask.key).where(RunTask.run_id == run_id)))
+            for p in parts:
+                if p.key not in known:
+                    s.add(
+                        RunTask(
+                            run_id=run_id,
+                            key=p.key,
+                            stream=p.stream,
+                            target=p.target,
+                            status=QUEUED,
+                            attempts=0,
+                            worker="",
+                        )
+                    )
+
+    def start(self, run_id: str, key: str, worker: str) -> RunTask | None:
+        """Mark a part started by ``worker``; None if it is unknown. A part that has
+        ended is returned as it is: the caller does nothing more with it."""
+        with self.store.session() as s:
+            task = s.get(RunTask, (run_id, key), with_for_update=True)
+            if task is None:
+                return None
+            if task.status not in ENDED:
+                task.status, task.worker = RUNNING, worker
+                task.attempts += 1
+                task.updated_at = utcnow()
+            s.flush()
+            s.expunge(task)
+            return task
+
+    def finish(self, run_id: str, key: str, status: str, result: dict[str, Any]) -> None:
+        with self.store.session() as s:
+            task = s.get_one(RunTask, (run_id, key))
+            task.status, task.result, task.updated_at = status, result, utcnow()
+
+    def of(self, run_id: str) -> list[RunTask]:
+        with self.store.session() as s:
+            found = list(
+                s.scalars(sa.select(RunTask).where(RunTask.run_id == run_id).order_by(RunTask.key))
+            )
+            for t in found:
+                s.expunge(t)
+            return found
+
+    def open_parts(self, run_id: str) -> int:
+        """How many parts of the run have not ended."""
+        with self.store.session() as s:
+            return int(
+                s.scalar(
+                    sa.select(sa.func.count())
+                    .select_from(RunTask)
+                    .where(RunTask.run_id == run_id, RunTask.status.not_in(ENDED))
+                )
+                or 0
+            )
+
+    def cancel_requested(self, run_id: str) -> bool:
+        with self.store.session() as s:
+            return s.scalar(sa.select(Run.status).where(Run.id == run_id)) == "cancelling"
+
+
+class Lease:
+    """Who holds a part: a database lock, held on a connection of its own while the part
+    runs. A second delivery of the same task (a broker's redelivery while the first
+    worker still lives) does not get it and leaves the part alone; when a worker dies,
+    its connection closes and the lock goes with it, so the next delivery gets it.
+
+    PostgreSQL: a session advisory lock; MySQL/MariaDB: ``GET_LOCK``. SQLite has no
+    such lock (and no other machines): there the lease is always granted.
+    """
+
+    def __init__(self, store: StateStore, name: str) -> None:
+        self.store, self.name = store, name
+        self._conn: sa.Connection | None = None
+
+    def acquire(self) -> bool:
+        dialect = self.store.engine.dialect.name
+        if dialect not in ("postgresql", "mysql", "mariadb"):
+            return True
+        digest = hashlib.sha256(self.name.encode()).digest()
+        conn = self.store.engine.connect()
+        if dialect == "postgresql":
+            key = int.from_bytes(digest[:8], "big", signed=True)
+            got = conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
+        else:
+            got = conn.execute(
+                sa.text("SELECT GET_LOCK(:k, 0)"), {"k": "sluice:" + digest.hex()[:56]}
+            ).scalar()
+        conn.commit()  # the lock is the session's, not the transaction's
+        if not got:
+            conn.close()
+            return False
+        self._conn = conn
+        return True
+
+    def release(self) -> None:
+        if self._conn is not None:
+            self._conn.invalidate()  # close the session itself: its locks go with it
+            self._conn.close()
+            self._conn = None

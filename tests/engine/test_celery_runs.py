@@ -1,0 +1,160 @@
+"""Runs on the Celery executor: real `sluice worker`s, real Redis/RabbitMQ and PostgreSQL.
+
+The same files loaded by the local executor give the reference: a run split over
+workers must report the same counts and load the same rows, each exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from sluice.config import load_project
+from sluice.engine import run_pipeline
+from sluice.state.store import StateStore
+from sluice.state.tasks import RunTasks
+from tests.engine.celery_support import Cluster, cluster, leads_drop
+
+
+@pytest.fixture(params=["redis", "rabbitmq"])
+def on_broker(request: pytest.FixtureRequest, tmp_path: Path, pg_admin: Any) -> Iterator[Cluster]:
+    root = tmp_path / "leads"
+    yield from cluster(tmp_path, pg_admin, request.param, root)
+
+
+@pytest.fixture
+def on_redis(tmp_path: Path, pg_admin: Any) -> Iterator[Cluster]:
+    yield from cluster(tmp_path, pg_admin, "redis", tmp_path / "leads")
+
+
+@pytest.fixture
+def on_rabbitmq(tmp_path: Path, pg_admin: Any) -> Iterator[Cluster]:
+    yield from cluster(tmp_path, pg_admin, "rabbitmq", tmp_path / "leads")
+
+
+def warehouse(c: Cluster, sql: str) -> Any:
+    with psycopg.connect(c.env["SLUICE_WAREHOUSE_URL"]) as conn:
+        return conn.execute(sql).fetchone()
+
+
+def local_reference(c: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The same project run by the local executor, into SQLite files of its own."""
+    monkeypatch.setenv("SLUICE_STATE_URL", f"sqlite:///{tmp_path / 'ref-state.db'}")
+    monkeypatch.setenv("SLUICE_WAREHOUSE_URL", f"sqlite:///{tmp_path / 'ref.db'}")
+    return run_pipeline(load_project(c.root), "leads").as_dict()
+
+
+def celery_run(c: Cluster, *extra: str) -> dict[str, Any]:
+    done = c.sluice("run", "leads", "--executor", "celery", "--json", *extra)
+    assert done.returncode in (0, 3), done.stderr + "".join(c.log(i) for i in range(len(c.workers)))
+    report: dict[str, Any] = json.loads(done.stdout)
+    return report
+
+
+def parts(c: Cluster, run_id: str) -> list[Any]:
+    store = StateStore(c.env["SLUICE_STATE_URL"])
+    try:
+        return RunTasks(store).of(run_id)
+    finally:
+        store.close()
+
+
+def same_counts(report: dict[str, Any], reference: dict[str, Any]) -> None:
+    assert report["status"] == reference["status"]
+    assert report["totals"] == reference["totals"]
+    for name, stream in reference["streams"].items():
+        got = report["streams"][name]
+        for key in ("read", "loaded", "quarantined", "filtered", "filtered_by"):
+            assert got[key] == stream[key], (name, key)
+        assert sorted(f["file"] for f in got["files"]) == sorted(f["file"] for f in stream["files"])
+        assert len(got["quarantined_files"]) == len(stream["quarantined_files"])
+
+
+def test_120_files_on_two_workers_every_row_once_and_the_local_report(
+    on_broker: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    c = on_broker
+    leads_drop(c.root, files=120, rows=40)
+    c.start(2)
+    report = celery_run(c)
+    reference = local_reference(c, tmp_path, monkeypatch)
+    same_counts(report, reference)
+    loaded = report["totals"]["loaded"]
+    assert report["totals"]["read"] == 120 * 40 + 18 + 20  # + source2 and source3
+    total, distinct = warehouse(c, "SELECT count(*), count(DISTINCT license_number) FROM leads")
+    assert total == distinct == loaded
+    done = parts(c, report["run_id"])
+    assert len(done) == 123 and {p.status for p in done} == {"done"}  # 120 + source2, 3
+    assert len({p.worker for p in done}) == 2  # both workers took parts
+    # Run again: every file is in the ledger, nothing is loaded twice.
+    again = celery_run(c)
+    assert again["totals"]["loaded"] == 0
+    assert warehouse(c, "SELECT count(*) FROM leads")[0] == loaded
+
+
+def _kill_mid_part(c: Cluster, run_id: str, *, whole_worker: bool) -> str:
+    """SIGKILL the process loading a part as soon as one is loading; its key."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        going = [p for p in parts(c, run_id) if p.status == "running" and p.attempts == 1]
+        if going:
+            part = going[0]
+            pid = int(part.worker.rsplit(":", 1)[1])
+            if whole_worker:
+                worker = next(w for w in c.workers if w.pid == pid)
+                os.killpg(worker.pid, signal.SIGKILL)
+            else:
+                os.kill(pid, signal.SIGKILL)
+            return str(part.key)
+        time.sleep(0.02)
+    raise AssertionError("no part was ever seen loading")
+
+
+@pytest.mark.parametrize("broker, whole", [("redis", False), ("rabbitmq", True)])
+def test_a_worker_killed_mid_load_loses_and_duplicates_nothing(
+    broker: str, whole: bool, tmp_path: Path, pg_admin: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for c in cluster(tmp_path, pg_admin, broker, tmp_path / "leads"):
+        rows = leads_drop(c.root, files=16, rows=20_000)
+        # Redis: the prefork child loading a part is killed; its parent gives the task
+        # back. RabbitMQ: a whole worker is killed; its connection drops and the broker
+        # gives the task to the other worker.
+        c.start(2, pool="solo" if whole else "prefork")
+        waiting = c.launch("run", "leads", "--executor", "celery", "--json")
+        run_id = _first_run(c)
+        killed = _kill_mid_part(c, run_id, whole_worker=whole)
+        out, _ = waiting.communicate(timeout=300)
+        report = json.loads(out)
+        reference = local_reference(c, tmp_path, monkeypatch)
+        same_counts(report, reference)
+        assert report["totals"]["read"] == rows + 18 + 20  # + source2 and source3
+        total, distinct = warehouse(c, "SELECT count(*), count(DISTINCT license_number) FROM leads")
+        assert total == distinct == report["totals"]["loaded"]
+        part = next(p for p in parts(c, run_id) if p.key == killed)
+        assert part.status == "done" and part.attempts == 2
+
+
+def _first_run(c: Cluster) -> str:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            store = StateStore(c.env["SLUICE_STATE_URL"])
+        except Exception:  # not migrated yet
+            time.sleep(0.1)
+            continue
+        try:
+            found = store.runs("leads", 1)
+        finally:
+            store.close()
+        if found:
+            return found[0].id
+        time.sleep(0.05)
+    raise AssertionError("the run was never recorded")
