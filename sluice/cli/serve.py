@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from sluice.cli.errors import handle_errors
-from sluice.cli.options import ProjectOpt
+from sluice.cli.options import ExecutorOpt, ProjectOpt
 from sluice.config import load_project
 
 
@@ -23,6 +23,7 @@ def serve(
     access_log: Annotated[
         bool, typer.Option("--access-log", help="log every request to stderr")
     ] = False,
+    executor: ExecutorOpt = None,
 ) -> None:
     """Serve the REST API: pipelines, runs, logs, datasets, quarantine (docs at /docs).
 
@@ -37,14 +38,17 @@ def serve(
     from sluice.service import create_app, load_settings
 
     settings = load_settings(host=host, port=port, dev_open=dev_open)
-    app = create_app(proj, settings)
+    app = create_app(proj, settings, executor)
     access = (
         "OPEN: no authentication (--dev-open)"
         if settings.dev_open
         else f"{len(settings.operator_tokens)} operator and "
         f"{len(settings.viewer_tokens)} viewer token(s)"
     )
-    typer.echo(f"sluice serve: {proj.name} on http://{host}:{port} (docs: /docs); {access}")
+    runs = executor or proj.executor
+    typer.echo(
+        f"sluice serve: {proj.name} on http://{host}:{port} (docs: /docs); {access}; runs: {runs}"
+    )
     # Runs have their own log (the API, the dashboard); a line per request is opt-in:
     # it costs the server a tenth of its throughput under load.
     uvicorn.run(

@@ -22,7 +22,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 from sluice.config import Project, load_project
 from sluice.engine.hooks import RunHooks
@@ -45,6 +45,22 @@ class Submitted:
     pipeline: str
     status: str  # running | queued
     kind: str = "run"
+
+
+class Executor(Protocol):
+    """What the service and the triggers ask of an executor, local or on Celery."""
+
+    on_submit: Callable[[], None]
+
+    def trigger(self, pipeline: str, by: str = "api") -> Submitted: ...
+    def submit(self, pipeline: str, by: str) -> str | None: ...
+    def replay(
+        self, *, ids: Sequence[int] | None = None, pipeline: str | None = None
+    ) -> list[Submitted]: ...
+    def running(self, pipeline: str) -> str | None: ...
+    def live_report(self, run_id: str) -> dict[str, Any] | None: ...
+    def cancel(self, run_id: str) -> str: ...
+    def shutdown(self, timeout: float = 30.0) -> None: ...
 
 
 @dataclass

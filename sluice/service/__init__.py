@@ -4,8 +4,10 @@ alerts plug into the same app).
     from sluice.service import create_app
     app = create_app(load_project("examples/leads"), load_settings())
 
-Runs triggered here execute in background threads (:mod:`sluice.engine.executor`);
-route handlers only call engine and state functions.
+Runs triggered here are carried out by worker processes of this server
+(:mod:`sluice.engine.executor`), or under ``executor: celery`` queued for ``sluice
+worker``s (:mod:`sluice.engine.celery_executor`); route handlers only call engine and
+state functions.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from fastapi import APIRouter, FastAPI
 from sluice.config import Project
 from sluice.engine.alerts import Alerter
 from sluice.engine.datasets import Warehouses
-from sluice.engine.executor import LocalExecutor
+from sluice.engine.executor import Executor, LocalExecutor
 from sluice.engine.hooks import RunHooks
 from sluice.engine.metrics import Metrics
 from sluice.engine.scheduler import Scheduler
@@ -36,16 +38,22 @@ from sluice.state.store import StateStore
 __all__ = ["ServiceSettings", "create_app", "load_settings"]
 
 
-def create_app(project: Project, settings: ServiceSettings | None = None) -> FastAPI:
-    """The service for ``project``; ``settings`` default to the environment's."""
+def create_app(
+    project: Project, settings: ServiceSettings | None = None, executor: str | None = None
+) -> FastAPI:
+    """The service for ``project``; ``settings`` default to the environment's.
+
+    ``executor``: ``local`` (runs in worker processes of this server) or ``celery``
+    (runs queued for ``sluice worker``s); default: the project's ``executor:``.
+    """
     settings = settings or load_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # The scheduler and the folder watcher run only while the server does.
-        executor: LocalExecutor = app.state.executor
-        app.state.scheduler = Scheduler(project, store, executor.submit).start()
-        app.state.watcher = FolderWatcher(project, executor.submit).start()
+        runs: Executor = app.state.executor
+        app.state.scheduler = Scheduler(project, store, runs.submit).start()
+        app.state.watcher = FolderWatcher(project, runs.submit).start()
         # What start-up made lives as long as the server: keep it out of the collector's
         # full passes, which otherwise pause every request now and then.
         gc.collect()
@@ -69,7 +77,13 @@ def create_app(project: Project, settings: ServiceSettings | None = None) -> Fas
     hooks = RunHooks([cache.clear, Alerter(project, store=store).after_run, metrics.observe])
     app.state.cache = cache
     app.state.metrics = metrics
-    app.state.executor = LocalExecutor(project, store, hooks)
+    if (executor or project.executor) == "celery":
+        # Imported here: Celery is needed only when runs go to its workers.
+        from sluice.engine.celery_executor import CeleryExecutor
+
+        app.state.executor = CeleryExecutor(project, store, hooks).start_watching()
+    else:
+        app.state.executor = LocalExecutor(project, store, hooks)
     app.state.executor.on_submit = cache.clear
     app.state.scheduler = None  # started with the server (lifespan)
     app.state.watcher = None

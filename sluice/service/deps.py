@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 
 from sluice.config import Project
 from sluice.engine.datasets import Warehouses
-from sluice.engine.executor import LocalExecutor
+from sluice.engine.executor import Executor
 from sluice.state.store import StateStore
 
 
@@ -22,8 +22,8 @@ async def _store(request: Request) -> StateStore:
     return store
 
 
-async def _executor(request: Request) -> LocalExecutor:
-    executor: LocalExecutor = request.app.state.executor
+async def _executor(request: Request) -> Executor:
+    executor: Executor = request.app.state.executor
     return executor
 
 
@@ -38,7 +38,7 @@ async def _scheduler(request: Request) -> Any:
 
 ProjectDep = Annotated[Project, Depends(_project)]
 StoreDep = Annotated[StateStore, Depends(_store)]
-ExecutorDep = Annotated[LocalExecutor, Depends(_executor)]
+ExecutorDep = Annotated[Executor, Depends(_executor)]
 WarehousesDep = Annotated[Warehouses, Depends(_warehouses)]
 #: the scheduler object another part of the service sets on ``app.state``; None: not running
 SchedulerDep = Annotated[Any, Depends(_scheduler)]

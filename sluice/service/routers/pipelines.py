@@ -9,7 +9,7 @@ from fastapi import APIRouter, status
 
 from sluice.config import HttpDestinationConfig, Project
 from sluice.engine.datasets import dataset_tables
-from sluice.engine.executor import LocalExecutor
+from sluice.engine.executor import Executor
 from sluice.errors import NotFound
 from sluice.service.auth import Operator, Viewer
 from sluice.service.deps import ExecutorDep, ProjectDep, SchedulerDep, StoreDep
@@ -27,7 +27,7 @@ def _check(project: Project, name: str) -> None:
 
 
 def _summary(
-    project: Project, name: str, store: StateStore, executor: LocalExecutor, scheduler: Any
+    project: Project, name: str, store: StateStore, executor: Executor, scheduler: Any
 ) -> PipelineSummary:
     pipe = project.pipeline(name)
     last = store.runs(name, 1)
