@@ -324,10 +324,23 @@ class HttpSourceConfig(MappedSource):
     retry: Retry = Field(default_factory=Retry)
     max_records: int | None = Field(default=None, gt=0, description="stop after this many")
 
+    _page_range: tuple[int, int] | None = PrivateAttr(default=None)
+
     @field_validator("base_url")
     @classmethod
     def _url(cls, v: str) -> str:
         return _http_url(v, "base_url").rstrip("/")
+
+    @property
+    def page_range(self) -> tuple[int, int] | None:
+        """The 0-based pages [first, end) a pull is limited to (one part of a Celery run)."""
+        return self._page_range
+
+    def limited_to(self, first: int, end: int) -> HttpSourceConfig:
+        """This source, pulling only pages ``first`` to ``end - 1`` (0-based)."""
+        copy = self.model_copy()
+        copy._page_range = (first, end)
+        return copy
 
 
 SourceConfig = Annotated[

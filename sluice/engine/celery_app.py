@@ -13,7 +13,9 @@ is delivered again. A part is idempotent: the file ledger skips a file already l
 a load marker in the warehouse skips a load that committed before the ledger heard of
 it, and a load cut off mid-way was one transaction that rolled back. A part held by a
 live worker is leased (:class:`~sluice.state.tasks.Lease`), so a second delivery leaves
-it alone. A part whose worker died ``MAX_ATTEMPTS`` times fails, with that cause.
+it alone. A part whose worker died ``MAX_ATTEMPTS`` times (or
+``SLUICE_CELERY_MAX_ATTEMPTS``) fails with that cause; the run then fails, and the
+parts that did load stay loaded, each whole.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from sluice.engine.parts import (
     WHOLE_RUN,
     assemble,
     failure,
+    page_range,
     plan_parts,
     retryable,
     seconds_since,
@@ -43,6 +46,7 @@ QUEUE_ENV = "SLUICE_CELERY_QUEUE"
 PROJECT_ENV = "SLUICE_PROJECT"  # set by `sluice worker -p`: the project its tasks run
 VISIBILITY_ENV = "SLUICE_CELERY_VISIBILITY_TIMEOUT"
 DEFAULT_QUEUE = "sluice"
+ATTEMPTS_ENV = "SLUICE_CELERY_MAX_ATTEMPTS"
 MAX_ATTEMPTS = 4  # starts of one part before it fails (its worker died each time)
 RETRIES = 3  # further tries of a part whose error may go away (a dropped connection)
 LIVE = ("running", "queued", "cancelling")
@@ -217,8 +221,10 @@ def _load_part(
     part = tasks.start(run_id, key, worker)
     if part is None or part.status in ENDED:
         return
-    if part.attempts > MAX_ATTEMPTS:
-        message = f"part {key} was started {MAX_ATTEMPTS} times and its worker stopped each time"
+    most = int(os.environ.get(ATTEMPTS_ENV) or MAX_ATTEMPTS)
+    if part.attempts > most:
+        where = part.target or part.stream
+        message = f"part {key} ({where}) was started {most} times and its worker stopped each time"
         store.log(run_id, "error", message)
         err = SluiceError(message, hint="a worker killed or out of memory: see the workers' logs")
         tasks.finish(run_id, key, FAILED, failure(err))
@@ -240,7 +246,9 @@ def _load_part(
             target=_watch_cancel, args=(tasks, run_id, runner, stop), daemon=True
         ).start()
         stream = None if part.stream == WHOLE_RUN else part.stream
-        report = runner.run_part(key, stream, part.target, full_refresh=full_refresh)
+        pages = page_range(part.target)
+        file = None if pages else part.target
+        report = runner.run_part(key, stream, file, pages=pages, full_refresh=full_refresh)
     except Exception as exc:  # a bug, or the state store gone: recorded, never lost
         stop.set()
         tasks.finish(run_id, key, FAILED, failure(exc))

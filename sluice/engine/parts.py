@@ -1,9 +1,11 @@
 """A run split into parts for Celery workers, and its report put back together.
 
 :func:`plan_parts` splits a run: one part per file of a file source, so a drop of 120
-files loads on every worker at once; one part per stream for an API source (its
-pages follow a cursor, so they are pulled in order by one worker); and one part for
-the whole run under ``mode: replace``, whose table is swapped once. A part loads
+files loads on every worker at once; an API source whose pages are numbered and
+counted (``page`` with ``total_pages``, ``offset`` with ``total``) into up to
+:data:`API_PARTS` page ranges, fan-out details going with their pages; any other API
+source (its pages follow a cursor) is one part; and under ``mode: replace`` the whole
+run is one part, its table swapped once. A part loads
 exactly as the local executor would (:meth:`Runner.run_part`): the file ledger, load
 ids and the warehouse's load markers make a part that is carried out again load
 nothing twice. :func:`assemble` sums the parts' reports into the run's report, the
@@ -16,16 +18,19 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sluice.config import FileSourceConfig, HttpDestinationConfig, Project
+from sluice.config import FileSourceConfig, HttpDestinationConfig, HttpSourceConfig, Project
 from sluice.dburl import redact
 from sluice.engine.report import Counts, RunReport, StreamReport
 from sluice.errors import AccountingError, SluiceError
 from sluice.sources import SourceContext
 from sluice.sources.file import FileSource
+from sluice.sources.http.pages import count_pages
 from sluice.state.models import RunTask
 from sluice.state.tasks import DONE, Part
 
 WHOLE_RUN = "*"  # the part key (and stream) of a run carried out as one part
+API_PARTS = 8  # an API source's pages are split into at most this many parts
+PAGES = "pages:"  # a part's target that is a page range: pages:FIRST:END (0-based)
 #: errors after which a part is worth trying again (a dropped connection)
 RETRYABLE = frozenset({"RetryableLoadError", "OperationalError"})
 
@@ -44,9 +49,36 @@ def plan_parts(
             files = FileSource(stream, cfg, project.root, SourceContext()).files()
             for i, path in enumerate(files):
                 parts.append(Part(f"{stream}/{i:05d}", stream, str(path)))
+        elif isinstance(cfg, HttpSourceConfig) and _splittable(cfg):
+            parts += _page_parts(stream, cfg)
         else:
             parts.append(Part(stream, stream, None))
     return parts
+
+
+def _splittable(cfg: HttpSourceConfig) -> bool:
+    """Pages that can be pulled apart: numbered, with no cursor carried between runs
+    (each part would save its own) and no cap on the records (it counts in order)."""
+    return cfg.paginate.style in ("page", "offset") and not (cfg.incremental or cfg.max_records)
+
+
+def _page_parts(stream: str, cfg: HttpSourceConfig) -> list[Part]:
+    total = count_pages(cfg)
+    if total is None or total < 2:
+        return [Part(stream, stream, None)]
+    size = -(-total // API_PARTS)
+    return [
+        Part(f"{stream}/p{first + 1:06d}", stream, f"{PAGES}{first}:{min(first + size, total)}")
+        for first in range(0, total, size)
+    ]
+
+
+def page_range(target: str | None) -> tuple[int, int] | None:
+    """The pages of a part's target ``pages:FIRST:END``; None for a file or a stream."""
+    if not target or not target.startswith(PAGES):
+        return None
+    first, end = target[len(PAGES) :].split(":")
+    return int(first), int(end)
 
 
 def assemble(project: Project, pipeline: str, run_id: str, tasks: Sequence[RunTask]) -> RunReport:

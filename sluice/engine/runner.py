@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from sluice.batch import Batch
-from sluice.config import FileSourceConfig, HttpDestinationConfig, PipelineConfig, Project
+from sluice.config import (
+    FileSourceConfig,
+    HttpDestinationConfig,
+    HttpSourceConfig,
+    PipelineConfig,
+    Project,
+)
 from sluice.dburl import redact
 from sluice.destinations import Destination, LoadMeta, LoadResult, connect
 from sluice.destinations.base import Mode
@@ -95,6 +101,7 @@ class Runner:
         self.extra: list[str] = []  # columns added by `evolve`
         self.layout = Layout(self.pipe)
         self.trigger = "cli"  # what asked for the run: cli, api, schedule, watch
+        self.pages: tuple[int, int] | None = None  # an API part of a Celery run: its pages
         self._splitter: Splitter | None = None  # one per load: lookups sent once per load
         self.run_id = (
             self.store.adopt_run(run_id, claim=claim) if run_id else self.store.start_run(pipeline)
@@ -282,11 +289,18 @@ class Runner:
         return self.execute(lambda: self._load_all(streams, file, full_refresh))
 
     def run_part(
-        self, label: str, stream: str | None, file: str | None, *, full_refresh: bool = False
+        self,
+        label: str,
+        stream: str | None,
+        file: str | None,
+        *,
+        pages: tuple[int, int] | None = None,
+        full_refresh: bool = False,
     ) -> RunReport:
-        """One part of a run on the Celery executor: a file of ``stream``, a whole
-        stream, or (``stream`` None) every stream; its own report."""
+        """One part of a run on the Celery executor: a file of ``stream``, some
+        ``pages`` of its API, the whole stream, or (``stream`` None) every stream."""
         streams = self._streams(stream, file)
+        self.pages = pages
         return self.execute(lambda: self._load_all(streams, file, full_refresh), part=label)
 
     def _streams(self, source: str | None, file: str | None) -> list[str]:
@@ -306,6 +320,8 @@ class Runner:
 
     def _units(self, stream: str, file: str | None) -> Iterator[Unit]:
         cfg = self.pipe.sources[stream]
+        if self.pages is not None and isinstance(cfg, HttpSourceConfig):
+            cfg = cfg.limited_to(*self.pages)
         if file is not None:
             if not isinstance(cfg, FileSourceConfig):
                 raise ConfigError(

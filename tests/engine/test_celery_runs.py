@@ -158,3 +158,54 @@ def _first_run(c: Cluster) -> str:
             return found[0].id
         time.sleep(0.05)
     raise AssertionError("the run was never recorded")
+
+
+def test_animals_on_two_workers_with_chaos_pass_the_audit(tmp_path: Path, pg_admin: Any) -> None:
+    import shutil
+
+    import httpx
+
+    from sluice.sim import SimServer, build_app
+
+    root = tmp_path / "animals"
+    root.mkdir()
+    shutil.copy(Path(__file__).parents[2] / "examples" / "animals" / "sluice.yaml", root)
+    # Default chaos: 10% of calls fail, 5% pause (scaled down), a rate limit.
+    with SimServer(build_app("animals", seed=5, time_scale=0.002, n_animals=1200)) as sim:
+        for c in cluster(tmp_path, pg_admin, "redis", root):
+            c.env["ANIMALS_API"] = sim.url
+            c.start(2)
+            done = c.sluice("run", "animals", "--executor", "celery", "--json")
+            assert done.returncode == 0, done.stdout[-2000:] + c.log(0) + c.log(1)
+            report = json.loads(done.stdout)
+            audit = c.sluice("audit", report["run_id"], "--json")
+            stats = httpx.get(sim.url + "/_sim/stats").json()
+            tasks = parts(c, report["run_id"])
+    assert report["status"] == "succeeded" and report["totals"]["loaded"] == 1200
+    assert stats["errors_injected"] > 0 and stats["pauses_injected"] > 0
+    assert stats["unique_ids"] == 1200 and stats["received_ids_count"] == 1200
+    assert stats["duplicate_ids"] == [] and stats["mismatched_ids"] == []
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+    assert json.loads(audit.stdout)["ok"] is True
+    assert len(tasks) > 1 and len({t.worker for t in tasks}) == 2  # page ranges, both workers
+
+
+def test_a_part_whose_worker_keeps_dying_fails_the_run_with_the_cause(
+    tmp_path: Path, pg_admin: Any
+) -> None:
+    for c in cluster(tmp_path, pg_admin, "redis", tmp_path / "leads"):
+        leads_drop(c.root, files=8, rows=20_000)
+        c.start(2, extra_env={"SLUICE_CELERY_MAX_ATTEMPTS": "1"})
+        waiting = c.launch("run", "leads", "--executor", "celery", "--json")
+        run_id = _first_run(c)
+        killed = _kill_mid_part(c, run_id, whole_worker=False)
+        out, _ = waiting.communicate(timeout=300)
+        report = json.loads(out)
+        loaded = warehouse(c, "SELECT count(*) FROM leads")[0]
+    assert waiting.returncode == 1 and report["status"] == "failed"
+    (error,) = report["errors"]
+    assert killed.startswith("source1/")  # the first parts queued: source1's files
+    assert error["part"] == killed and "worker stopped each time" in error["message"]
+    # The other parts loaded, each whole; the failed one left nothing behind.
+    assert loaded == report["totals"]["loaded"] > 0
+    assert report["totals"]["read"] == 7 * 20_000 + 18 + 20

@@ -54,15 +54,40 @@ def _total_pages(cfg: HttpSourceConfig, body: Any) -> int | None:
         return None
 
 
+def _query(cfg: HttpSourceConfig, params: dict[str, Any], i: int) -> dict[str, Any]:
+    """The query of the 0-based page ``i`` of a numbered pagination."""
+    p = cfg.paginate
+    if p.style == "page":
+        return {**params, p.page_param: p.start_page + i}
+    return {**params, p.offset_param: i * (p.page_size or 0), p.limit_param: p.page_size}
+
+
+def count_pages(cfg: HttpSourceConfig) -> int | None:
+    """How many pages a pull of ``cfg`` has, asked of its first page; None when the API
+    does not say (or the pagination is not numbered). Used to split a pull into parts."""
+    if cfg.paginate.style not in ("page", "offset"):
+        return None
+
+    async def probe() -> int | None:
+        client = HttpClient(cfg, where=cfg.base_url + cfg.endpoint)
+        try:
+            body, _ = await client.get_json(cfg.endpoint or "/", _query(cfg, dict(cfg.params), 0))
+        finally:
+            await client.close()
+        total = _total_pages(cfg, body)
+        limit = cfg.paginate.max_pages
+        return total if total is None or limit is None else min(total, limit)
+
+    return asyncio.run(probe())
+
+
 async def _numbered(
     client: HttpClient, cfg: HttpSourceConfig, url: str, params: dict[str, Any], count: Count
 ) -> AsyncIterator[Page]:
     p = cfg.paginate
 
     def query(i: int) -> dict[str, Any]:  # i: 0-based page index
-        if p.style == "page":
-            return {**params, p.page_param: p.start_page + i}
-        return {**params, p.offset_param: i * (p.page_size or 0), p.limit_param: p.page_size}
+        return _query(cfg, params, i)
 
     def label(i: int) -> str:
         q = query(i)
@@ -77,6 +102,16 @@ async def _numbered(
         n = count(body)
         return n == 0 or (p.page_size is not None and n < p.page_size)
 
+    if cfg.page_range is not None:  # one part of a run: these pages, known to exist
+        tasks = [asyncio.ensure_future(fetch(i)) for i in range(*cfg.page_range)]
+        try:
+            for done in asyncio.as_completed(tasks):
+                i, body = await done
+                yield label(i), body
+        finally:
+            for t in tasks:
+                t.cancel()
+        return
     limit = p.max_pages
     _, first = await fetch(0)
     yield label(0), first

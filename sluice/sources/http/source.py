@@ -41,6 +41,9 @@ class HttpUnit:
     def __init__(self, stream: str, cfg: HttpSourceConfig, context: SourceContext) -> None:
         self.stream, self.cfg, self.context = stream, cfg, context
         self.name = cfg.base_url + (cfg.endpoint or "/")
+        if cfg.page_range is not None:
+            first, end = cfg.page_range
+            self.name += f" (pages {first + 1}-{end})"
         self.stats = HttpStats()
         self.checkpoint: str | None = None  # the new incremental cursor, once read
         self._token = uuid.uuid4().hex
