@@ -142,6 +142,12 @@ def plan_task(
             ),
         )
         return
+    if run.status == "cancelling" and not RunTasks(store).of(run_id):  # before its plan
+        cancelled_run = cancelled(run_id, pipeline)
+        store.finish_run(
+            run_id, "cancelled", {**(run.report or {}), "errors": [cancelled_run.as_dict()]}
+        )
+        return
     if run.status == "queued":
         if _other_live_run(store, pipeline, run_id):
             raise self.retry(countdown=2)  # if_running: queue: wait for the one going
@@ -236,7 +242,7 @@ def _load_part(
             f"part {key}: attempt {part.attempts} on {worker} (the worker before stopped mid-way)",
         )
     if tasks.cancel_requested(run_id):
-        tasks.finish(run_id, key, FAILED, failure(_cancelled(run_id, pipeline)))
+        tasks.finish(run_id, key, FAILED, failure(cancelled(run_id, pipeline)))
         return
     stop = threading.Event()
     try:
@@ -273,7 +279,7 @@ def _watch_cancel(tasks: RunTasks, run_id: str, runner: Runner, stop: threading.
             continue
 
 
-def _cancelled(run_id: str, pipeline: str) -> RunCancelled:
+def cancelled(run_id: str, pipeline: str) -> RunCancelled:
     return RunCancelled(
         f"run {run_id} of {pipeline} was cancelled",
         hint="the parts loaded before the cancel stay; trigger a new run to load the rest",
@@ -299,7 +305,7 @@ def finish_if_done(project: Project, store: StateStore, run_id: str, pipeline: s
         report.seconds = seconds_since(run.started_at)
         report.started_at = run.started_at.isoformat(timespec="seconds")
         if run.status == "cancelling" and not report.errors:
-            report.fail(_cancelled(run_id, pipeline))
+            report.fail(cancelled(run_id, pipeline))
         status = report.settle()
         store.log(run_id, "info", f"run finished: {status}", parts=len(parts))
         store.finish_run(run_id, status, report.as_dict())

@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sluice.config import Project
-from sluice.dburl import normalize
-from sluice.engine.celery_app import LIVE, make_app, queue_name
+from sluice.dburl import normalize, redact
+from sluice.engine.celery_app import LIVE, broker_url, cancelled, make_app, queue_name
 from sluice.engine.executor import LocalExecutor, Submitted
 from sluice.engine.hooks import RunHooks
 from sluice.errors import ConfigError, RunConflict
@@ -80,11 +80,27 @@ class CeleryExecutor:
             queue=self.queue,
         )
         self.on_submit()
-        self.app.send_task(
-            "sluice.plan",
-            args=[run_id, pipeline, self.project.name, file, source, full_refresh],
-            queue=self.queue,
-        )
+        try:
+            self.app.send_task(
+                "sluice.plan",
+                args=[run_id, pipeline, self.project.name, file, source, full_refresh],
+                queue=self.queue,
+                retry_policy={"max_retries": 2, "interval_start": 0.5, "interval_step": 1},
+            )
+        except Exception as exc:  # kombu's errors: the broker is down or refuses us
+            err = ConfigError(
+                f"cannot queue the run on the broker {redact(broker_url())}: "
+                f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+                hint="check that the broker runs and SLUICE_BROKER_URL points at it; "
+                "workers must use the same one",
+            )
+            self.store.log(run_id, "error", str(err), error=err.as_dict())
+            self.store.finish_run(
+                run_id,
+                "failed",
+                {"run_id": run_id, "pipeline": pipeline, "errors": [err.as_dict()]},
+            )
+            raise err from None
         with self._lock:
             self._mine[run_id] = pipeline
         return Submitted(run_id, pipeline, status)
@@ -148,6 +164,16 @@ class CeleryExecutor:
             )
         self.store.set_run_status(run_id, "cancelling")
         self.store.log(run_id, "warning", "cancel asked: the workers stop between batches")
+        if not RunTasks(self.store).of(run_id):
+            # Not planned yet (or its plan was lost with a broker): nothing runs to stop
+            # it, so it ends here; a plan task that comes later finds it over.
+            err = cancelled(run_id, run.pipeline)
+            self.store.finish_run(
+                run_id,
+                "cancelled",
+                {**(run.report or {}), "status": "cancelled", "errors": [err.as_dict()]},
+            )
+            return "cancelled"
         return "cancelling"
 
     def start_watching(self) -> CeleryExecutor:
