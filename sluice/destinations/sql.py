@@ -343,9 +343,8 @@ class SqlDestination:
                 columns = [d[0] for d in cur.description or ()]
                 rows = [tuple(r) for r in cur.fetchall()]
                 cur.close()
-                raw.rollback()
             finally:
-                raw.close()
+                raw.close()  # back to the pool, which ends the transaction
         except (sa.exc.SQLAlchemyError, self.engine.dialect.loaded_dbapi.Error) as exc:
             raise self._connect_error(exc) from None
         return columns, rows

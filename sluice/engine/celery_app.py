@@ -20,6 +20,7 @@ parts that did load stay loaded, each whole.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -36,10 +37,13 @@ from sluice.engine.parts import (
     retryable,
     seconds_since,
 )
-from sluice.engine.runner import Runner
+from sluice.engine.report import Counts
+from sluice.engine.runner import Runner, record_stages
 from sluice.errors import ConfigError, RunCancelled, SluiceError
 from sluice.state.store import StateStore
 from sluice.state.tasks import DONE, ENDED, FAILED, QUEUED, Lease, RunTasks
+
+log = logging.getLogger("sluice.celery")
 
 BROKER_ENV = "SLUICE_BROKER_URL"
 QUEUE_ENV = "SLUICE_CELERY_QUEUE"
@@ -166,6 +170,8 @@ def plan_task(
             _fail_run(store, run_id, exc)
             return
         tasks.plan(run_id, parts)
+        for stream in {p.stream for p in parts} - {WHOLE_RUN}:  # rows the parts update
+            record_stages(store, run_id, stream, Counts(), {})
         store.log(run_id, "info", f"planned {len(parts)} parts for the workers")
     queue = self.request.delivery_info.get("routing_key") or queue_name()
     for task in tasks.of(run_id):
@@ -210,7 +216,13 @@ def part_task(self: Task, run_id: str, pipeline: str, key: str, full_refresh: bo
         _load_part(self, project, store, tasks, run_id, pipeline, key, full_refresh)
     finally:
         lease.release()
-    finish_if_done(project, store, run_id, pipeline)
+    try:
+        finish_if_done(project, store, run_id, pipeline)
+    except Exception as exc:
+        # The part has ended; only the run's end is still to write. Try again soon (the
+        # retry finds the part ended and goes straight here), or the run stays open.
+        log.warning("run %s: finishing failed, trying again: %s", run_id, exc)
+        raise self.retry(countdown=2, max_retries=10) from exc
 
 
 def _load_part(
@@ -266,6 +278,21 @@ def _load_part(
         store.log(run_id, "warning", f"part {key}: will be tried again", errors=report.errors)
         raise task.retry(countdown=2 ** (task.request.retries + 1))
     tasks.finish(run_id, key, FAILED if report.errors else DONE, report.as_dict())
+    _stages(project, store, tasks, run_id, pipeline)
+
+
+def _stages(
+    project: Project, store: StateStore, tasks: RunTasks, run_id: str, pipeline: str
+) -> None:
+    """The run's stages, summed over the parts that ended: its live view (only that:
+    a failure here must not fail the part, which has ended)."""
+    try:
+        done = [t for t in tasks.of(run_id) if t.status == DONE]
+        so_far = assemble(project, pipeline, run_id, done)
+        for name, stream in so_far.streams.items():
+            record_stages(store, run_id, name, stream.counts, stream.seconds)
+    except Exception as exc:
+        log.warning("run %s: stages not updated: %s", run_id, exc)
 
 
 def _watch_cancel(tasks: RunTasks, run_id: str, runner: Runner, stop: threading.Event) -> None:

@@ -102,6 +102,7 @@ class Runner:
         self.layout = Layout(self.pipe)
         self.trigger = "cli"  # what asked for the run: cli, api, schedule, watch
         self.pages: tuple[int, int] | None = None  # an API part of a Celery run: its pages
+        self.part: str | None = None  # the part of a Celery run this carries out
         self._splitter: Splitter | None = None  # one per load: lookups sent once per load
         self.run_id = (
             self.store.adopt_run(run_id, claim=claim) if run_id else self.store.start_run(pipeline)
@@ -240,7 +241,9 @@ class Runner:
             seen[0] += n
             self.progress(ctx.source, "load", base + seen[0])
             now = time.perf_counter()
-            if now - last[0] >= 1.0:  # `sluice show` of a live run: at most once a second
+            # `sluice show` of a live run: at most once a second. A part of a Celery run
+            # leaves the run's stages to its task, which sums the parts that ended.
+            if self.part is None and now - last[0] >= 1.0:
                 last[0] = now
                 self.store.progress(self.run_id, ctx.source, "extract", base + seen[0], 0.0)
 
@@ -300,7 +303,7 @@ class Runner:
         """One part of a run on the Celery executor: a file of ``stream``, some
         ``pages`` of its API, the whole stream, or (``stream`` None) every stream."""
         streams = self._streams(stream, file)
-        self.pages = pages
+        self.pages, self.part = pages, label
         return self.execute(lambda: self._load_all(streams, file, full_refresh), part=label)
 
     def _streams(self, source: str | None, file: str | None) -> list[str]:
@@ -473,19 +476,8 @@ class Runner:
                     load_id=file_id,
                 )
                 self.progress(stream, "done", srep.counts.read)
-                self.store.progress(
-                    self.run_id, stream, "extract", srep.counts.read, srep.seconds["extract"]
-                )
-                self.store.progress(
-                    self.run_id,
-                    stream,
-                    "transform",
-                    srep.counts.read - srep.counts.filtered,
-                    srep.seconds["transform"],
-                )
-                self.store.progress(
-                    self.run_id, stream, "load", srep.counts.loaded, srep.seconds["load"]
-                )
+                if self.part is None:
+                    record_stages(self.store, self.run_id, stream, srep.counts, srep.seconds)
             return
 
     def _settle_delivery(
@@ -633,6 +625,17 @@ class _UnitFailed(Exception):
     def __init__(self, unit: tuple[str, Unit, int], error: SluiceError) -> None:
         super().__init__(str(error))
         self.unit, self.error = unit, error
+
+
+def record_stages(
+    store: StateStore, run_id: str, stream: str, counts: Counts, seconds: dict[str, float]
+) -> None:
+    """A stream's stages so far, for a live view of the run (`sluice show`, dashboard)."""
+    store.progress(run_id, stream, "extract", counts.read, seconds.get("extract", 0.0))
+    store.progress(
+        run_id, stream, "transform", counts.read - counts.filtered, seconds.get("transform", 0.0)
+    )
+    store.progress(run_id, stream, "load", counts.loaded, seconds.get("load", 0.0))
 
 
 def _counts(c: Counts) -> dict[str, int]:

@@ -94,6 +94,8 @@ def test_120_files_on_two_workers_every_row_once_and_the_local_report(
     done = parts(c, report["run_id"])
     assert len(done) == 123 and {p.status for p in done} == {"done"}  # 120 + source2, 3
     assert len({p.worker for p in done}) == 2  # both workers took parts
+    if c.env["SLUICE_BROKER_URL"].startswith("amqp"):
+        return  # the second run shows the ledger at work: once is enough
     # Run again: every file is in the ledger, nothing is loaded twice.
     again = celery_run(c)
     assert again["totals"]["loaded"] == 0
