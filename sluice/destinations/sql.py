@@ -274,7 +274,11 @@ class SqlDestination:
                 raw.rollback()
             if isinstance(exc, self._db_errors()):
                 msg = str(exc).strip().splitlines()[0]
-                raise LoadError(
+                # A dropped connection or a deadlock: the same load may well succeed if
+                # tried again (the Celery executor does; a local run reports it).
+                dbapi = self.engine.dialect.dbapi
+                transient = dbapi is not None and isinstance(exc, dbapi.OperationalError)
+                raise (RetryableLoadError if transient else LoadError)(
                     f"loading table {first!r} failed: {msg}",
                     where=Where(key=load_key),
                     hint="the table is unchanged; fix the cause and run again",

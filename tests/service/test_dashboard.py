@@ -196,3 +196,35 @@ def test_a_running_run_polls_and_can_be_cancelled(big: Callable[..., Path]) -> N
         done = client.get(run_url + "/live").text
         assert "hx-trigger" not in done and ">Cancel<" not in done
         assert "RunCancelled" in done
+
+
+def test_a_page_that_fails_is_a_page_saying_why_and_the_api_stays_json(
+    client: TestClient,
+) -> None:
+    sign_in(client, VIEWER)
+    html = {"Accept": "text/html,application/xhtml+xml"}
+    missing = client.get("/runs/nope", headers=html)
+    assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html")
+    assert "404 Not Found" in missing.text and "no run" in missing.text
+    assert 'class="error-box"' in missing.text and "Back to the pipelines" in missing.text
+    unknown = client.get("/no/such/page", headers=html)
+    assert unknown.status_code == 404 and "there is no page at /no/such/page" in unknown.text
+    # Machines still get JSON: the API, and anyone not asking for HTML.
+    api = client.get("/api/runs/nope", headers={**html, "Authorization": f"Bearer {OPERATOR}"})
+    assert api.status_code == 404 and api.json()["hint"]
+    assert client.get("/runs/nope").headers["content-type"].startswith("application/json")
+
+
+def test_the_overview_refreshes_itself_and_shows_the_next_scheduled_run(leads: Path) -> None:
+    text = (leads / "sluice.yaml").read_text()
+    (leads / "sluice.yaml").write_text(
+        text.replace("  leads:\n", '  leads:\n    schedule: "0 3 * * *"\n', 1)
+    )
+    with TestClient(create_app(load_project(leads), settings())) as client:
+        sign_in(client, VIEWER)
+        overview = client.get("/").text
+        api = client.get("/api/pipelines/leads", headers=OP).json()
+    assert 'hx-trigger="every 5s"' in overview and 'hx-select="#pipelines"' in overview
+    assert api["next_run"] and api["next_run"][11:16] == "03:00"
+    assert "0 3 * * *" in overview and "not scheduled" not in overview
+    assert api["next_run"][:10] + " 03:00:00 UTC" in overview
