@@ -78,6 +78,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/http/run.py
 	$(PY) bench/normalize/run.py
 	$(PY) bench/service/run.py
+	$(PY) bench/celery/run.py
 
 clean:
 	rm -rf $(VENV) $(LEADS)/.sluice $(LEADS)/leads.db $(USERS)/.sluice $(USERS)/users.db \
