@@ -210,7 +210,8 @@ class Runner:
         # any file is touched, not file by file.
         StepRunner(self.pipe, list(self.pipe.table.columns))
         PiiPlan.build(self.pipe, {c: c for c in self.pipe.table.columns}, self.project.pii_salt)
-        self._prepare_tables()
+        if self.part is None:  # a part of a Celery run: its plan made the tables
+            self._prepare_tables()
 
     def _prepare_tables(self) -> list[str]:
         self.layout = Layout(self.pipe, self.extra)
