@@ -102,8 +102,9 @@ async def _numbered(
         n = count(body)
         return n == 0 or (p.page_size is not None and n < p.page_size)
 
-    if cfg.page_range is not None:  # one part of a run: these pages, known to exist
-        tasks = [asyncio.ensure_future(fetch(i)) for i in range(*cfg.page_range)]
+    async def side_by_side(pages: range) -> AsyncIterator[Page]:
+        """Pages known to exist, fetched at once, yielded as they come."""
+        tasks = [asyncio.ensure_future(fetch(i)) for i in pages]
         try:
             for done in asyncio.as_completed(tasks):
                 i, body = await done
@@ -111,6 +112,10 @@ async def _numbered(
         finally:
             for t in tasks:
                 t.cancel()
+
+    if cfg.page_range is not None:  # one part of a run: these pages
+        async for page in side_by_side(range(*cfg.page_range)):
+            yield page
         return
     limit = p.max_pages
     _, first = await fetch(0)
@@ -118,14 +123,8 @@ async def _numbered(
     total = _total_pages(cfg, first)
     if total is not None:
         end = total if limit is None else min(total, limit)
-        tasks = [asyncio.ensure_future(fetch(i)) for i in range(1, end)]
-        try:
-            for done in asyncio.as_completed(tasks):
-                i, body = await done
-                yield label(i), body
-        finally:
-            for t in tasks:
-                t.cancel()
+        async for page in side_by_side(range(1, end)):
+            yield page
         return
     if last(first):
         return

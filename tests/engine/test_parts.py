@@ -1,0 +1,68 @@
+"""How a run is split into parts for Celery workers (no broker needed)."""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sluice.config import load_project
+from sluice.engine.parts import API_PARTS, WHOLE_RUN, page_range, plan_parts
+from sluice.sim import SimServer, build_app
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+
+
+def test_a_file_source_is_a_part_per_file_and_replace_is_one_part(tmp_path: Path) -> None:
+    shutil.copytree(EXAMPLES / "leads", tmp_path / "leads")
+    project = load_project(tmp_path / "leads")
+    parts = plan_parts(project, "leads")
+    assert [(p.key, Path(p.target or "").name) for p in parts] == [
+        ("source1/00000", "leads_2026-11-01.csv"),
+        ("source2/00000", "leads_2026-11-01.csv"),
+        ("source2/00001", "leads_2026-11-15.csv"),
+        ("source3/00000", "providers.csv"),
+    ]
+    yaml = (tmp_path / "leads" / "sluice.yaml").read_text()
+    (tmp_path / "leads" / "sluice.yaml").write_text(yaml.replace("mode: snapshot", "mode: replace"))
+    (whole,) = plan_parts(load_project(tmp_path / "leads"), "leads")
+    assert (whole.key, whole.stream, whole.target) == (WHOLE_RUN, WHOLE_RUN, None)
+    (one,) = plan_parts(project, "leads", file="x.csv", source="source2")
+    assert (one.stream, one.target) == ("source2", "x.csv")
+
+
+def test_counted_api_pages_split_into_ranges_that_cover_every_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copy(EXAMPLES / "animals" / "sluice.yaml", tmp_path / "sluice.yaml")
+    calm = {"error_rate": 0.0, "pause_rate": 0.0, "n_animals": 2345, "seed": 1}
+    with SimServer(build_app("animals", **calm)) as sim:
+        monkeypatch.setenv("ANIMALS_API", sim.url)
+        parts = plan_parts(load_project(tmp_path), "animals")
+        pages = httpx.get(sim.url + "/animals/v1/animals").json()["total_pages"]
+    ranges = [r for p in parts if (r := page_range(p.target)) is not None]
+    assert 1 < len(parts) <= API_PARTS and len(ranges) == len(parts)
+    # Every page in exactly one part: from the first page to the last, no gap, no overlap.
+    assert ranges[0][0] == 0 and ranges[-1][1] == pages
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
+    assert page_range(None) is None and page_range("/data/x.csv") is None
+
+
+def test_an_api_that_follows_a_cursor_is_one_part(tmp_path: Path) -> None:
+    (tmp_path / "sluice.yaml").write_text(
+        """
+pipelines:
+  p:
+    sources:
+      api:
+        type: http
+        base_url: http://127.0.0.1:9
+        paginate: {style: cursor, cursor_path: next}
+    table: {name: t, columns: {id: integer}}
+"""
+    )
+    (part,) = plan_parts(load_project(tmp_path), "p")  # no call made: nothing to count
+    assert (part.key, part.stream, part.target) == ("api", "api", None)
