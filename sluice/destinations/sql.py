@@ -276,8 +276,9 @@ class SqlDestination:
                 msg = str(exc).strip().splitlines()[0]
                 # A dropped connection or a deadlock: the same load may well succeed if
                 # tried again (the Celery executor does; a local run reports it).
-                dbapi = self.engine.dialect.dbapi
-                transient = dbapi is not None and isinstance(exc, dbapi.OperationalError)
+                # (duckdb_engine's DB-API has no OperationalError.)
+                operational = getattr(self.engine.dialect.dbapi, "OperationalError", None)
+                transient = operational is not None and isinstance(exc, operational)
                 raise (RetryableLoadError if transient else LoadError)(
                     f"loading table {first!r} failed: {msg}",
                     where=Where(key=load_key),
