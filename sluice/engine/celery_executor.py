@@ -19,7 +19,7 @@ from typing import Any
 from sluice.config import Project
 from sluice.dburl import normalize, redact
 from sluice.engine.celery_app import LIVE, broker_url, cancelled, make_app, queue_name
-from sluice.engine.executor import LocalExecutor, Submitted
+from sluice.engine.executor import LocalExecutor, Submitted, submit_via
 from sluice.engine.hooks import RunHooks
 from sluice.errors import ConfigError, RunConflict
 from sluice.state.store import StateStore
@@ -106,11 +106,7 @@ class CeleryExecutor:
         return Submitted(run_id, pipeline, status)
 
     def submit(self, pipeline: str, by: str) -> str | None:
-        """For the scheduler and the folder watcher: the run id, or None when refused."""
-        try:
-            return self.trigger(pipeline, by).run_id
-        except RunConflict:
-            return None
+        return submit_via(self.trigger, pipeline, by)
 
     def replay(
         self, *, ids: Sequence[int] | None = None, pipeline: str | None = None

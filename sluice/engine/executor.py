@@ -63,6 +63,15 @@ class Executor(Protocol):
     def shutdown(self, timeout: float = 30.0) -> None: ...
 
 
+def submit_via(trigger: Callable[[str, str], Submitted], pipeline: str, by: str) -> str | None:
+    """For the scheduler and the folder watcher: the run id, or None when refused
+    because the pipeline is running (``if_running: reject``)."""
+    try:
+        return trigger(pipeline, by).run_id
+    except RunConflict:
+        return None
+
+
 @dataclass
 class _Job:
     runner: Runner
@@ -127,12 +136,7 @@ class LocalExecutor:
             return self._submit(job)
 
     def submit(self, pipeline: str, by: str) -> str | None:
-        """For the scheduler and the folder watcher: the run id, or None when refused
-        because the pipeline is running (``if_running: reject``)."""
-        try:
-            return self.trigger(pipeline, by).run_id
-        except RunConflict:
-            return None
+        return submit_via(self.trigger, pipeline, by)
 
     def replay(
         self, *, ids: Sequence[int] | None = None, pipeline: str | None = None

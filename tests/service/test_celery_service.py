@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from sluice.config import load_project
+from sluice.engine.celery_executor import CeleryExecutor
+from sluice.engine.scheduler import Scheduler
 from sluice.service import create_app
 from sluice.state.store import StateStore
 from sluice.state.tasks import RunTasks
@@ -120,3 +123,31 @@ def test_a_dropped_file_is_loaded_by_the_workers(served: Cluster) -> None:
     assert second["totals"]["loaded"] == 0
     assert second["streams"]["source1"]["skipped_files"]
     assert rows_in_warehouse(c) == first["totals"]["loaded"]
+
+
+def test_a_scheduled_slot_is_queued_for_the_workers(served: Cluster) -> None:
+    c = served
+    leads_drop(c.root, files=3, rows=50)
+    text = (c.root / "sluice.yaml").read_text()
+    (c.root / "sluice.yaml").write_text(
+        text.replace("  leads:\n", '  leads:\n    schedule: "0 * * * *"\n', 1)
+    )
+    c.start(1)
+    project = load_project(c.root)
+    store = StateStore(project.state_url())
+    now = [datetime(2026, 3, 7, 9, 59, tzinfo=UTC)]
+    try:
+        executor = CeleryExecutor(project, store)
+        scheduler = Scheduler(project, store, executor.submit, clock=lambda: now[0])
+        assert scheduler.tick() == []  # first sight: nothing due
+        now[0] = datetime(2026, 3, 7, 10, 0, 1, tzinfo=UTC)
+        (fired,) = scheduler.tick()
+        assert fired.outcome == "submitted" and fired.run_id
+        report = executor.wait(str(fired.run_id))
+        log = [e.message for e in store.events(str(fired.run_id), limit=500)]
+    finally:
+        store.close()
+    assert report["status"] == "succeeded_with_quarantine"
+    assert report["totals"]["read"] == 3 * 50 + 18 + 20
+    assert rows_in_warehouse(c) == report["totals"]["loaded"]
+    assert any("queued for celery workers" in m for m in log)
