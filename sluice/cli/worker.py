@@ -49,9 +49,10 @@ def worker(
     where = proj.file or proj.root
     os.environ["SLUICE_PROJECT"] = str(Path(where).resolve())
     # Imported here: Celery is not needed by any other command.
-    from sluice.engine.celery_app import make_app, queue_name
+    from sluice.engine.celery_app import check_shared_state, make_app, queue_name
     from sluice.state.store import StateStore
 
+    check_shared_state(proj.state_url())
     StateStore(proj.state_url()).close()  # migrated and reachable before taking tasks
     app = make_app()
     node = name or f"sluice-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"

@@ -28,6 +28,7 @@ import threading
 from celery import Celery, Task
 
 from sluice.config import Project, load_project
+from sluice.dburl import normalize
 from sluice.engine.parts import (
     WHOLE_RUN,
     assemble,
@@ -66,6 +67,16 @@ def broker_url() -> str:
             "(or amqp://guest:guest@127.0.0.1:5672// for RabbitMQ)",
         )
     return url
+
+
+def check_shared_state(url: str) -> None:
+    """Workers and whatever queues runs must share one state store: not a local file."""
+    if normalize(url).get_backend_name() in ("sqlite", "duckdb"):
+        raise ConfigError(
+            "the celery executor needs a state store every worker can reach: "
+            "PostgreSQL or MySQL, not SQLite",
+            hint="set SLUICE_STATE_URL=postgresql://... (or `state:` in sluice.yaml)",
+        )
 
 
 def queue_name() -> str:
@@ -137,20 +148,14 @@ def plan_task(
     if run is None or run.status not in LIVE:
         return  # cancelled before it started, or already over
     if project.name != project_name:
-        _fail_run(
-            store,
-            run_id,
-            ConfigError(
-                f"a worker of project {project.name!r} took a run of {project_name!r}",
-                hint=f"give each project its own queue ({QUEUE_ENV})",
-            ),
+        wrong = ConfigError(
+            f"a worker of project {project.name!r} took a run of {project_name!r}",
+            hint=f"give each project its own queue ({QUEUE_ENV})",
         )
+        end_run(store, run_id, pipeline, "failed", wrong)
         return
     if run.status == "cancelling" and not RunTasks(store).of(run_id):  # before its plan
-        cancelled_run = cancelled(run_id, pipeline)
-        store.finish_run(
-            run_id, "cancelled", {**(run.report or {}), "errors": [cancelled_run.as_dict()]}
-        )
+        end_run(store, run_id, pipeline, "cancelled", cancelled(run_id, pipeline))
         return
     if run.status == "queued":
         if _other_live_run(store, pipeline, run_id):
@@ -167,7 +172,7 @@ def plan_task(
                 runner.close()
             parts = plan_parts(project, pipeline, file, source)
         except SluiceError as exc:
-            _fail_run(store, run_id, exc)
+            end_run(store, run_id, pipeline, "failed", exc)
             return
         tasks.plan(run_id, parts)
         for stream in {p.stream for p in parts} - {WHOLE_RUN}:  # rows the parts update
@@ -192,12 +197,12 @@ def _other_live_run(store: StateStore, pipeline: str, run_id: str) -> bool:
     )
 
 
-def _fail_run(store: StateStore, run_id: str, exc: SluiceError) -> None:
-    run = store.run(run_id)
-    report = dict((run.report if run else None) or {})
-    report.update(status="failed", errors=[exc.as_dict()])
-    store.log(run_id, "error", str(exc), error=exc.as_dict())
-    store.finish_run(run_id, "failed", report)
+def end_run(store: StateStore, run_id: str, pipeline: str, status: str, exc: SluiceError) -> None:
+    """End a run that no part will end (never planned, or refused) with its cause."""
+    level = "warning" if status == "cancelled" else "error"
+    store.log(run_id, level, str(exc), error=exc.as_dict())
+    report = {"run_id": run_id, "pipeline": pipeline, "status": status, "errors": [exc.as_dict()]}
+    store.finish_run(run_id, status, report)
 
 
 # ---------------------------------------------------------------------- parts

@@ -17,8 +17,16 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sluice.config import Project
-from sluice.dburl import normalize, redact
-from sluice.engine.celery_app import LIVE, broker_url, cancelled, make_app, queue_name
+from sluice.dburl import redact
+from sluice.engine.celery_app import (
+    LIVE,
+    broker_url,
+    cancelled,
+    check_shared_state,
+    end_run,
+    make_app,
+    queue_name,
+)
 from sluice.engine.executor import LocalExecutor, Submitted, submit_via
 from sluice.engine.hooks import RunHooks
 from sluice.errors import ConfigError, RunConflict
@@ -32,12 +40,7 @@ class CeleryExecutor:
     """The same calls as :class:`~sluice.engine.executor.LocalExecutor`, on Celery."""
 
     def __init__(self, project: Project, store: StateStore, hooks: RunHooks | None = None) -> None:
-        if normalize(store.url).get_backend_name() in ("sqlite", "duckdb"):
-            raise ConfigError(
-                "the celery executor needs a state store every worker can reach: "
-                "PostgreSQL or MySQL, not SQLite",
-                hint="set SLUICE_STATE_URL=postgresql://... (or `state:` in sluice.yaml)",
-            )
+        check_shared_state(store.url)
         self.project, self.store = project, store
         self.hooks = hooks or RunHooks()
         self.app = make_app()
@@ -94,12 +97,7 @@ class CeleryExecutor:
                 hint="check that the broker runs and SLUICE_BROKER_URL points at it; "
                 "workers must use the same one",
             )
-            self.store.log(run_id, "error", str(err), error=err.as_dict())
-            self.store.finish_run(
-                run_id,
-                "failed",
-                {"run_id": run_id, "pipeline": pipeline, "errors": [err.as_dict()]},
-            )
+            end_run(self.store, run_id, pipeline, "failed", err)
             raise err from None
         with self._lock:
             self._mine[run_id] = pipeline
@@ -163,12 +161,7 @@ class CeleryExecutor:
         if not RunTasks(self.store).of(run_id):
             # Not planned yet (or its plan was lost with a broker): nothing runs to stop
             # it, so it ends here; a plan task that comes later finds it over.
-            err = cancelled(run_id, run.pipeline)
-            self.store.finish_run(
-                run_id,
-                "cancelled",
-                {**(run.report or {}), "status": "cancelled", "errors": [err.as_dict()]},
-            )
+            end_run(self.store, run_id, run.pipeline, "cancelled", cancelled(run_id, run.pipeline))
             return "cancelled"
         return "cancelling"
 

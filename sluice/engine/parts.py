@@ -20,8 +20,8 @@ from typing import Any
 
 from sluice.config import FileSourceConfig, HttpDestinationConfig, HttpSourceConfig, Project
 from sluice.dburl import redact
-from sluice.engine.report import Counts, RunReport, StreamReport
-from sluice.errors import AccountingError, SluiceError
+from sluice.engine.report import Counts, RunReport, StreamReport, error_of
+from sluice.errors import AccountingError
 from sluice.sources import SourceContext
 from sluice.sources.file import FileSource
 from sluice.sources.http.pages import count_pages
@@ -31,8 +31,8 @@ from sluice.state.tasks import DONE, Part
 WHOLE_RUN = "*"  # the part key (and stream) of a run carried out as one part
 API_PARTS = 8  # an API source's pages are split into at most this many parts
 PAGES = "pages:"  # a part's target that is a page range: pages:FIRST:END (0-based)
-#: errors after which a part is worth trying again (a dropped connection)
-RETRYABLE = frozenset({"RetryableLoadError", "OperationalError"})
+#: errors after which a part is worth trying again (a dropped connection, a deadlock)
+RETRYABLE = frozenset({"RetryableLoadError"})
 
 
 def plan_parts(
@@ -133,16 +133,7 @@ def retryable(report: RunReport) -> bool:
 
 def failure(exc: BaseException) -> dict[str, Any]:
     """The report of a part that broke before it could write one."""
-    err = (
-        exc.as_dict()
-        if isinstance(exc, SluiceError)
-        else {
-            "type": type(exc).__name__,
-            "message": str(exc),
-            "hint": "this is a bug in sluice; please report it",
-        }
-    )
-    return {"streams": {}, "errors": [err]}
+    return {"streams": {}, "errors": [error_of(exc)]}
 
 
 def _merge_stream(into: StreamReport, doc: dict[str, Any]) -> None:

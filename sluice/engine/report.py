@@ -13,6 +13,17 @@ FAILED = "failed"
 CANCELLED = "cancelled"
 
 
+def error_of(exc: BaseException) -> dict[str, Any]:
+    """An error as a report records it; anything not a SluiceError is a bug of ours."""
+    if isinstance(exc, SluiceError):
+        return exc.as_dict()
+    return {
+        "type": type(exc).__name__,
+        "message": str(exc),
+        "hint": "this is a bug in sluice; please report it",
+    }
+
+
 @dataclass
 class Counts:
     read: int = 0

@@ -32,7 +32,7 @@ from sluice.destinations.sql import SqlDestination
 from sluice.engine.deadletter import DeadLetter
 from sluice.engine.prefetch import Prefetch
 from sluice.engine.process import UnitContext, UnitProcessor
-from sluice.engine.report import Counts, RunReport
+from sluice.engine.report import Counts, RunReport, error_of
 from sluice.engine.tables import prepare as prepare_tables
 from sluice.engine.tables import targets
 from sluice.errors import (
@@ -180,13 +180,7 @@ class Runner:
             self.report.fail(exc)
             self.store.log(self.run_id, "error", str(exc), error=exc.as_dict())
         except Exception as exc:  # a bug: still recorded, never lost
-            self.report.errors.append(
-                {
-                    "type": type(exc).__name__,
-                    "message": str(exc),
-                    "hint": "this is a bug in sluice; please report it",
-                }
-            )
+            self.report.errors.append(error_of(exc))
             self.store.log(self.run_id, "error", f"unexpected {type(exc).__name__}: {exc}")
             raise
         finally:

@@ -171,3 +171,9 @@ def leads_drop(root: Path, files: int, rows: int) -> int:
         part = cycled.with_columns(numbers.alias(license_col))
         part.write_csv(folder / f"leads_{f:04d}.csv")
     return files * rows
+
+
+def add_to_pipeline(root: Path, line: str) -> None:
+    """Add a key to the `leads` pipeline of the project in ``root`` (e.g. ``watch: data``)."""
+    path = root / "sluice.yaml"
+    path.write_text(path.read_text().replace("  leads:\n", f"  leads:\n    {line}\n", 1))

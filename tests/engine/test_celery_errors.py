@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -28,9 +29,7 @@ def closed_port() -> int:
 
 
 @pytest.fixture
-def env(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    import os
-
+def env(pg_url: str) -> dict[str, str]:
     return {**os.environ, "SLUICE_STATE_URL": pg_url, "SLUICE_WAREHOUSE_URL": pg_url}
 
 
@@ -43,6 +42,18 @@ def test_no_broker_and_a_sqlite_state_store_are_refused_with_a_hint(env: dict[st
     done = sluice("run", "leads", "-p", str(EXAMPLE), "--executor", "celery", env=env)
     assert done.returncode == 2 and "PostgreSQL or MySQL, not SQLite" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_worker_without_a_broker_or_a_shared_state_store_does_not_start(
+    env: dict[str, str],
+) -> None:
+    env.pop("SLUICE_BROKER_URL", None)
+    done = sluice("worker", "-p", str(EXAMPLE), env=env)
+    assert done.returncode == 2 and "set SLUICE_BROKER_URL" in done.stderr
+    env["SLUICE_BROKER_URL"] = "redis://127.0.0.1:6379/13"
+    env["SLUICE_STATE_URL"] = "sqlite:///:memory:"
+    done = sluice("worker", "-p", str(EXAMPLE), env=env)
+    assert done.returncode == 2 and "not SQLite" in done.stderr and "Traceback" not in done.stderr
 
 
 @pytest.mark.parametrize("scheme", ["redis://127.0.0.1:{}/0", "amqp://guest:secret@127.0.0.1:{}//"])

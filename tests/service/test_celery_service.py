@@ -18,7 +18,7 @@ from sluice.engine.scheduler import Scheduler
 from sluice.service import create_app
 from sluice.state.store import StateStore
 from sluice.state.tasks import RunTasks
-from tests.engine.celery_support import Cluster, cluster, leads_drop
+from tests.engine.celery_support import Cluster, add_to_pipeline, cluster, leads_drop
 from tests.service.conftest import OP, VIEW, settings, wait
 
 COUNTED = 'sluice_runs_total{kind="run",pipeline="leads"'
@@ -106,10 +106,7 @@ def _next_run(client: TestClient, seen: set[str], timeout: float = 30) -> str:
 def test_a_dropped_file_is_loaded_by_the_workers(served: Cluster) -> None:
     c = served
     leads_drop(c.root, files=2, rows=50)
-    text = (c.root / "sluice.yaml").read_text()
-    (c.root / "sluice.yaml").write_text(
-        text.replace("  leads:\n", "  leads:\n    watch: data\n", 1)
-    )
+    add_to_pipeline(c.root, "watch: data")
     c.start(1)
     seen: set[str] = set()
     with TestClient(create_app(load_project(c.root), settings(), "celery")) as client:
@@ -128,10 +125,7 @@ def test_a_dropped_file_is_loaded_by_the_workers(served: Cluster) -> None:
 def test_a_scheduled_slot_is_queued_for_the_workers(served: Cluster) -> None:
     c = served
     leads_drop(c.root, files=3, rows=50)
-    text = (c.root / "sluice.yaml").read_text()
-    (c.root / "sluice.yaml").write_text(
-        text.replace("  leads:\n", '  leads:\n    schedule: "0 * * * *"\n', 1)
-    )
+    add_to_pipeline(c.root, 'schedule: "0 * * * *"')
     c.start(1)
     project = load_project(c.root)
     store = StateStore(project.state_url())
