@@ -140,8 +140,7 @@ class CeleryExecutor:
             if run.status not in LIVE:
                 return {**(run.report or {}), "status": run.status}
             if on_progress is not None:
-                parts = tasks.of(run_id)
-                on_progress(sum(t.status in ("done", "failed") for t in parts), len(parts))
+                on_progress(*tasks.tally(run_id))
             time.sleep(poll)
 
     # ------------------------------------------------------------------ stopping

@@ -12,6 +12,9 @@ import pytest
 from sluice.config import load_project
 from sluice.engine.parts import API_PARTS, WHOLE_RUN, page_range, plan_parts
 from sluice.sim import SimServer, build_app
+from sluice.state.store import StateStore
+from sluice.state.tasks import DONE, Lease, Part, RunTasks
+from tests.conftest import warehouse_url
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 
@@ -66,3 +69,31 @@ pipelines:
     )
     (part,) = plan_parts(load_project(tmp_path), "p")  # no call made: nothing to count
     assert (part.key, part.stream, part.target) == ("api", "api", None)
+
+
+@pytest.mark.parametrize("dialect", ["postgresql", "mysql"])
+def test_parts_are_planned_once_and_tallied(
+    request: pytest.FixtureRequest, dialect: str, tmp_path: Path
+) -> None:
+    store = StateStore(warehouse_url(request, dialect, tmp_path))
+    try:
+        run_id = store.start_run("p", host="celery")
+        tasks = RunTasks(store)
+        parts = [Part("s/00000", "s", "a.csv"), Part("s/00001", "s", "b.csv")]
+        tasks.plan(run_id, parts)
+        tasks.plan(run_id, parts)  # a plan task delivered twice adds nothing
+        assert tasks.tally(run_id) == (0, 2)
+        started = tasks.start(run_id, "s/00000", "host:1")
+        assert started is not None and (started.status, started.attempts) == ("running", 1)
+        tasks.finish(run_id, "s/00000", DONE, {"streams": {}})
+        assert tasks.tally(run_id) == (1, 2) and tasks.open_parts(run_id) == 1
+        again = tasks.start(run_id, "s/00000", "host:2")  # ended: left as it is
+        assert again is not None and (again.status, again.attempts) == (DONE, 1)
+        # A lease is held by one connection at a time, and freed when it closes.
+        first, second = Lease(store, f"{run_id}/s/00001"), Lease(store, f"{run_id}/s/00001")
+        assert first.acquire() and not second.acquire()
+        first.release()
+        assert second.acquire()
+        second.release()
+    finally:
+        store.close()
