@@ -28,6 +28,7 @@ from pydantic import (
 
 from sluice import cron
 from sluice.config_layout import ChildTable, PiiPolicy
+from sluice.dateformat import EPOCH_FORMATS, check_formats, compile_format, known_zone
 from sluice.errors import ConfigError, ConfigProblem, ProjectInvalid, Where
 from sluice.schema import IDENTIFIER, ColumnType
 
@@ -69,7 +70,64 @@ def _http_url(value: str, key: str) -> str:
 # --------------------------------------------------------------------------- tables
 
 
-class ColumnConfig(Model):
+class DateReading(Model):
+    """How text becomes a date or datetime: Python strptime formats and the gap rules."""
+
+    formats: list[str] | None = Field(
+        default=None,
+        description=(
+            "Python strptime formats tried in order for date/datetime columns (%Y is four "
+            "digits, %y two, %f a fraction); epoch_s, epoch_ms, epoch_us for numbers since 1970"
+        ),
+    )
+    century_pivot: int | None = Field(
+        default=None,
+        ge=1,
+        le=9900,
+        description="%y: two-digit years land in pivot..pivot+99 (1950: 50 -> 1950, 49 -> 2049)",
+    )
+    century_from: str | None = Field(
+        default=None,
+        description=(
+            "%y: the year ending in those digits nearest the four-digit year that starts "
+            "this column of the same row (a YEAR or YYYYMM column)"
+        ),
+    )
+    timezone: str | None = Field(
+        default=None,
+        description="IANA zone of times written without an offset (default UTC)",
+    )
+
+    @field_validator("formats")
+    @classmethod
+    def _formats_read(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None and not v:
+            raise ValueError("formats is empty: list at least one, or leave it out")
+        return check_formats(v)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str | None) -> str | None:
+        return None if v is None else known_zone(v)
+
+    @model_validator(mode="after")
+    def _century_rule(self) -> DateReading:
+        if self.century_pivot is not None and self.century_from is not None:
+            raise ValueError("set century_pivot or century_from, not both")
+        if self.century_pivot is not None or self.century_from is not None:
+            two_digit = [
+                f
+                for f in self.formats or []
+                if f not in EPOCH_FORMATS and compile_format(f).two_digit_year
+            ]
+            if not two_digit:
+                raise ValueError(
+                    "century_pivot / century_from apply to two-digit years: no format here uses %y"
+                )
+        return self
+
+
+class ColumnConfig(DateReading):
     type: ColumnType = "string"
     required: bool = False
     unique: bool = False
@@ -77,13 +135,6 @@ class ColumnConfig(Model):
     min: int | float | str | None = None
     max: int | float | str | None = None
     accepted: list[str | int | float] | None = None
-    formats: list[str] | None = Field(
-        default=None,
-        description=(
-            "strptime formats tried in order for date/datetime columns; "
-            "epoch_s, epoch_ms, epoch_us for numbers since 1970"
-        ),
-    )
     separator: str = Field(default=",", description="list columns: what separates the items")
     pii: PiiPolicy | None = Field(
         default=None, description="drop, hash (sha256 with pii_salt), mask, restricted"
@@ -137,6 +188,12 @@ class TableConfig(Model):
         for k in self.keys:
             if k not in self.columns:
                 raise ValueError(f"key {k!r} is not a column of table {self.name!r}")
+        for name, col in self.columns.items():
+            if col.century_from is not None and col.century_from not in self.columns:
+                raise ValueError(
+                    f"column {name!r}: century_from {col.century_from!r} is not a column "
+                    f"of table {self.name!r}"
+                )
         return self
 
 
@@ -150,6 +207,12 @@ class CsvOptions(Model):
     header: bool = True
     skip_rows: int = Field(default=0, ge=0, description="lines to skip before the header")
     null_values: list[str] = Field(default_factory=lambda: [""])
+    max_row_bytes: int = Field(
+        default=64 * 1024**2,
+        ge=4096,
+        le=1024**3,
+        description="the longest row (all its fields) read; a longer one sets the file aside",
+    )
 
     @field_validator("delimiter", "quote")
     @classmethod
@@ -369,10 +432,9 @@ class CaseStep(Model):
 
 
 class CastStep(Model):
-    class Args(Model):
+    class Args(DateReading):
         column: str
         to: ColumnType
-        formats: list[str] | None = None
 
     cast: Args
 
@@ -413,16 +475,27 @@ class UtcStep(Model):
         column: str = Field(description="a local time, replaced by the same instant in UTC")
         offset_from: str = Field(description="the column with the UTC offset: CST-6, +05:30")
         formats: list[str] | None = Field(
-            default=None, description="strftime formats of the local time, without a zone"
+            default=None, description="Python strptime formats of the local time, without a zone"
         )
+        century_pivot: int | None = Field(default=None, ge=1, le=9900, description="as a column's")
+        century_from: str | None = Field(default=None, description="as a column's")
 
         @field_validator("formats")
         @classmethod
         def _no_zone(cls, v: list[str] | None) -> list[str] | None:
             for fmt in v or []:
-                if "%z" in fmt or "%#z" in fmt or "%:z" in fmt or "%Z" in fmt:
+                if fmt in EPOCH_FORMATS or compile_format(fmt).zoned:
                     raise ValueError(f"format {fmt!r} has a zone: utc reads local times")
             return v
+
+        @model_validator(mode="after")
+        def _century_rule(self) -> UtcStep.Args:
+            DateReading(
+                formats=self.formats,
+                century_pivot=self.century_pivot,
+                century_from=self.century_from,
+            )
+            return self
 
     utc: Args
 

@@ -8,21 +8,28 @@ could not be converted, for the row's quarantine entry.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Literal
+from dataclasses import dataclass
+from typing import Literal, Protocol
 
 import polars as pl
 
 from sluice.schema import POLARS_TYPES, json_text
+from sluice.transforms.dates import REF, TEXT, DateRule
+from sluice.transforms.dates import parse as parse_dates
 
+#: Formats tried in order when a column names none: ISO 8601, with or without a
+#: fraction and an offset (``Z`` counts as one), as Python's strptime writes them.
 DEFAULT_FORMATS = {
     "date": ["%Y-%m-%d"],
     "datetime": [
-        # %#z takes "Z" as well as +02:00 / +0200 (APIs mostly send Z).
-        "%Y-%m-%dT%H:%M:%S%.f%#z",
-        "%Y-%m-%d %H:%M:%S%.f%#z",
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S.%f%z",
+        "%Y-%m-%dT%H:%M:%S%z",
+        "%Y-%m-%dT%H:%M:%S.%f",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S.%f%z",
+        "%Y-%m-%d %H:%M:%S%z",
+        "%Y-%m-%d %H:%M:%S.%f",
+        "%Y-%m-%d %H:%M:%S",
         "%Y-%m-%d",
     ],
 }
@@ -33,6 +40,29 @@ FALSE = ["false", "f", "no", "n", "0"]
 EPOCHS: dict[str, Literal["s", "ms", "us"]] = {"epoch_s": "s", "epoch_ms": "ms", "epoch_us": "us"}
 
 
+class DateSpec(Protocol):
+    """What a column or a cast step says about reading dates (see :mod:`.dates`)."""
+
+    @property
+    def formats(self) -> list[str] | None: ...
+    @property
+    def century_pivot(self) -> int | None: ...
+    @property
+    def century_from(self) -> str | None: ...
+    @property
+    def timezone(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class DateOptions:
+    """A :class:`DateSpec` made in code (the ``utc`` step has no ``timezone``)."""
+
+    formats: list[str] | None = None
+    century_pivot: int | None = None
+    century_from: str | None = None
+    timezone: str | None = None
+
+
 def _epoch(text: pl.Series, fmt: str) -> pl.Series:
     """Numbers since 1970 (APIs love epoch milliseconds) as UTC datetimes."""
     number = text.str.strip_chars().cast(pl.Int64, strict=False)
@@ -40,37 +70,30 @@ def _epoch(text: pl.Series, fmt: str) -> pl.Series:
     return pl.from_epoch(number, time_unit=unit).dt.replace_time_zone("UTC")
 
 
-def _date(text: pl.Series, fmt: str) -> pl.Series:
-    if fmt in EPOCHS:
-        return _epoch(text, fmt).dt.date()
-    return text.str.strptime(pl.Date, fmt, strict=False, exact=True)
-
-
-def _datetime(text: pl.Series, fmt: str) -> pl.Series:
-    if fmt in EPOCHS:
-        return _epoch(text, fmt)
-    if any(z in fmt for z in ("%z", "%#z", "%:z")):
-        return text.str.strptime(pl.Datetime("us", "UTC"), fmt, strict=False, exact=True)
-    naive = text.str.strptime(pl.Datetime("us"), fmt, strict=False, exact=True)
-    return naive.dt.replace_time_zone("UTC")
-
-
-def _first_format(
-    text: pl.Series, formats: list[str], parse: Callable[[pl.Series, str], pl.Series]
+def _dates(
+    data: pl.DataFrame, formats: list[str], spec: DateSpec | None, to: Literal["date", "datetime"]
 ) -> pl.Series:
-    """Each value parsed with the first format that fits it.
-
-    A later format only sees the values the earlier ones left unparsed: a column in one
-    format costs one parse, where trying every format on every value cost one per format.
-    """
-    out = parse(text, formats[0])
-    for fmt in formats[1:]:
+    """Text (and the century column) -> dates: epoch formats first, then strptime ones."""
+    text = data.get_column(TEXT)
+    epochs = [f for f in formats if f in EPOCHS]
+    rule = DateRule.of(
+        [f for f in formats if f not in EPOCHS],
+        century_pivot=spec.century_pivot if spec else None,
+        century_from=spec.century_from if spec else None,
+        timezone=spec.timezone if spec else None,
+    )
+    dtype = pl.Date() if to == "date" else POLARS_TYPES["datetime"]
+    out = pl.Series(text.name, [None] * len(text), dtype=dtype)
+    for fmt in epochs:
+        value = _epoch(text, fmt)
+        out = out.fill_null(value.dt.date() if to == "date" else value)
+    if rule.formats:
         todo = out.is_null() & text.is_not_null()
-        if not todo.any():
-            break
-        rest = parse(text.filter(todo), fmt)
-        out = out.scatter(todo.arg_true(), rest)
-    return out
+        if todo.all():
+            out = parse_dates(data, rule, to)
+        elif todo.any():
+            out = out.scatter(todo.arg_true(), parse_dates(data.filter(todo), rule, to))
+    return out.alias(text.name)
 
 
 def _items(text: pl.Series, separator: str) -> pl.Series:
@@ -109,9 +132,10 @@ def cast_value(
     expr: pl.Expr,
     source: pl.DataType,
     to: str,
-    formats: list[str] | None = None,
+    spec: DateSpec | None = None,
     separator: str = ",",
 ) -> pl.Expr:
+    """``expr`` (of Polars type ``source``) as the declared type ``to``; null if it cannot be."""
     target = POLARS_TYPES[to]
     if to == "list":
         if isinstance(source, pl.List):
@@ -125,19 +149,25 @@ def cast_value(
             return expr.cast(pl.String)
         if to == "date" and isinstance(source, pl.Datetime):
             return expr.dt.date()
+        if to == "datetime" and isinstance(source, pl.Datetime) and source.time_zone is None:
+            # A naive time from a typed source (Parquet, JSON) is in the column's zone.
+            zone = (spec.timezone if spec else None) or "UTC"
+            local = expr.cast(pl.Datetime("us"))
+            zoned = local.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
+            return zoned.dt.convert_time_zone("UTC")
         return expr.cast(target, strict=False)
     text = expr.str.strip_chars()
     if to == "string":
         return expr
-    if to == "date":
-        fmts = formats or DEFAULT_FORMATS["date"]
-        if len(fmts) == 1 and fmts[0] not in EPOCHS:
-            return text.str.strptime(pl.Date, fmts[0], strict=False, exact=True)
-        return text.map_batches(lambda s: _first_format(s, fmts, _date), return_dtype=pl.Date)
-    if to == "datetime":
-        fmts = formats or DEFAULT_FORMATS["datetime"]
-        dtype = pl.Datetime("us", "UTC")
-        return text.map_batches(lambda s: _first_format(s, fmts, _datetime), return_dtype=dtype)
+    if to in ("date", "datetime"):
+        fmts = (spec.formats if spec else None) or DEFAULT_FORMATS[to]
+        inputs = [text.alias(TEXT)]
+        if spec is not None and spec.century_from is not None:
+            inputs.append(pl.col(spec.century_from).cast(pl.String).alias(REF))
+        kind: Literal["date", "datetime"] = "date" if to == "date" else "datetime"
+        return pl.struct(inputs).map_batches(
+            lambda s: _dates(s.struct.unnest(), fmts, spec, kind), return_dtype=target
+        )
     if to == "boolean":
         lower = text.str.to_lowercase()
         return (
@@ -161,15 +191,18 @@ def cast(
     name: str,
     source: pl.DataType,
     to: str,
-    formats: list[str] | None = None,
+    spec: DateSpec | None = None,
     separator: str = ",",
 ) -> tuple[pl.Expr, pl.Expr]:
     """(typed value, reason where the value could not be cast else null) for column ``name``."""
     col = pl.col(name)
-    value = cast_value(col, source, to, formats, separator)
+    value = cast_value(col, source, to, spec, separator)
     what = f"a valid {to}"
     if to in ("date", "datetime") and source == pl.String:
-        what += " (formats tried: " + ", ".join(formats or DEFAULT_FORMATS[to]) + ")"
+        if to == "datetime" and spec is not None and spec.timezone:
+            what += f" in {spec.timezone}"
+        formats = (spec.formats if spec else None) or DEFAULT_FORMATS[to]
+        what += " (formats tried: " + ", ".join(formats) + ")"
     reason = (
         pl.when(col.is_not_null() & value.is_null())
         .then(

@@ -1,7 +1,7 @@
 """Conversions that SQL cannot state cleanly, as Polars expressions with reasons.
 
-- :func:`amount`: ``10.00K``, ``2.5M``, ``1B`` -> decimal (10000, 2500000, 1000000000).
-- :func:`utc`: a local time plus its zone's UTC offset (``CST-6``) -> a UTC datetime.
+- :func:`amount`: ``10.00K``, ``2.5M``, ``1B``, ``-$5``, ``(5.00)`` -> decimal.
+- :func:`utc`: a local time plus its zone's UTC offset (``CST-6``, ``CDT``) -> a UTC datetime.
 
 Like :func:`sluice.transforms.cast.cast`, each returns ``(value, reason)``: the reason is
 a readable text where the input was present but could not be converted, else null, so a
@@ -12,15 +12,50 @@ from __future__ import annotations
 
 import polars as pl
 
+from sluice.config import UtcStep
 from sluice.schema import POLARS_TYPES
-from sluice.transforms.cast import cast
+from sluice.transforms.cast import DateOptions, cast
 
 #: Suffix -> multiplier of :func:`amount` (NOAA's damage columns use K, M and B).
 MULTIPLIERS = {"": 1, "H": 100, "K": 1_000, "M": 1_000_000, "B": 1_000_000_000}
-AMOUNT = r"^\$?(\d+(?:\.\d+)?)([HKMB]?)$"
+SHIFTS = {unit: len(str(m)) - 1 for unit, m in MULTIPLIERS.items()}
+#: An optional sign, a currency symbol, the number (thousands commas only in groups of
+#: three), a multiplier, a trailing symbol; the whole may be in accounting parentheses.
+AMOUNT = (
+    r"^(?P<sign>[+-])?\s*(?P<lead>[$€£¥])?\s*(?P<sign2>[+-])?\s*"
+    r"(?P<number>[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?|[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
+    r"\s*(?P<unit>[HKMB])?\s*(?P<trail>[$€£¥])?$"
+)
+AMOUNT_FORMS = (
+    "1234.56, 1,234.56, .5, $5, €5, £5, ¥5, 5 €, -5, -$5.00, (5.00), "
+    "with a suffix H, K, M or B: 10.00K, .5K, 2.5M, 1B"
+)
 # Letters (a zone's name, optional), then a signed offset in hours, optionally :MM.
 OFFSET = r"^[A-Z]*([+-]?)(\d{1,2})(?::?(\d{2}))?$"
-ZERO_OFFSET = ["UTC", "GMT", "Z"]
+#: Zone names written without an offset (NOAA files before about 2007) -> minutes east
+#: of UTC. Daylight names mean daylight time; GST is Guam (NOAA's use; ChST officially).
+ZONE_NAMES: dict[str, int] = {
+    "UTC": 0,
+    "GMT": 0,
+    "Z": 0,
+    "AST": -4 * 60,
+    "ADT": -3 * 60,
+    "EST": -5 * 60,
+    "EDT": -4 * 60,
+    "CST": -6 * 60,
+    "CDT": -5 * 60,
+    "MST": -7 * 60,
+    "MDT": -6 * 60,
+    "PST": -8 * 60,
+    "PDT": -7 * 60,
+    "AKST": -9 * 60,
+    "AKDT": -8 * 60,
+    "HST": -10 * 60,
+    "HDT": -9 * 60,
+    "SST": -11 * 60,
+    "GST": 10 * 60,
+    "CHST": 10 * 60,
+}
 
 
 def _reason(present: pl.Expr, column: str, text: pl.Expr, what: str) -> pl.Expr:
@@ -29,27 +64,52 @@ def _reason(present: pl.Expr, column: str, text: pl.Expr, what: str) -> pl.Expr:
 
 
 def amount(column: str) -> tuple[pl.Expr, pl.Expr]:
-    """(``column`` as a decimal amount, reason) for text like ``10.00K`` or ``2.5M``.
+    """(``column`` as a decimal amount, reason) for text like ``10.00K``, ``-$5``, ``(5.00)``.
 
-    Case, spaces, thousands commas and a leading ``$`` do not matter; no suffix means
-    units. Null and blank stay null (``required`` catches them when they matter).
+    Case and spaces do not matter; no suffix means units; ``(5.00)`` is -5 as in
+    accounting. Null and blank stay null (``required`` catches them when they matter).
+    Anything else is refused with the accepted forms listed, never guessed at: ``1,2``
+    is not 12, ``5,00 €`` is not 500.
     """
     text = pl.col(column).cast(pl.String)
-    clean = text.str.strip_chars().str.replace_all(",", "", literal=True).str.to_uppercase()
-    parts = clean.str.extract_groups(AMOUNT)
-    number = parts.struct.field("1").cast(POLARS_TYPES["decimal"], strict=False)
-    factor = parts.struct.field("2").replace_strict(
-        MULTIPLIERS, default=None, return_dtype=pl.Int64
+    clean = text.str.strip_chars().str.to_uppercase()
+    inner = clean.str.extract(r"^\((.*)\)$", 1)
+    paren = inner.is_not_null()
+    g = pl.coalesce(inner.str.strip_chars(), clean).str.extract_groups(AMOUNT)
+    sign, sign2 = g.struct.field("sign"), g.struct.field("sign2")
+    lead, trail = g.struct.field("lead"), g.struct.field("trail")
+    minus = (sign == "-").fill_null(False) | (sign2 == "-").fill_null(False)
+    # One sign at most, one symbol at most, and no sign inside accounting parentheses.
+    ok = (
+        ~(sign.is_not_null() & sign2.is_not_null())
+        & ~(lead.is_not_null() & trail.is_not_null())
+        & ~(paren & (sign.is_not_null() | sign2.is_not_null()))
     )
-    value = (number * factor).cast(POLARS_TYPES["decimal"], strict=False)
+    # The suffix shifts the decimal point in the text, so no digit is lost and no
+    # product can overflow: "1.2345678K" -> "1234.5678"; too many digits -> refused.
+    digits = g.struct.field("number").str.replace_all(",", "", literal=True)
+    whole = digits.str.extract(r"^([0-9]*)", 1)
+    fraction = digits.str.extract(r"\.([0-9]*)$", 1).fill_null("")
+    shift = (
+        g.struct.field("unit")
+        .fill_null("")
+        .replace_strict(SHIFTS, default=None, return_dtype=pl.Int64)
+    )
+    padded = fraction.str.pad_end(9, "0")
+    moved = pl.concat_str([whole, padded.str.slice(0, shift), pl.lit("."), padded.str.slice(shift)])
+    too_long = moved.str.len_chars() > 40
+    magnitude = pl.when(~too_long).then(moved).cast(POLARS_TYPES["decimal"], strict=False)
+    negative = minus | paren
+    signed = pl.when(negative).then(-magnitude).otherwise(magnitude)
+    value = pl.when(ok.fill_null(False)).then(signed).cast(POLARS_TYPES["decimal"])
     bad = (clean != "") & value.is_null()
-    return value, _reason(bad, column, text, "an amount (like 10.00K, 2.5M, 1B)")
+    return value, _reason(bad, column, text, f"an amount (accepted: {AMOUNT_FORMS})")
 
 
 def utc_offset_minutes(column: str) -> pl.Expr:
-    """Minutes east of UTC from ``CST-6``, ``EST-5``, ``HST-10``, ``+05:30``, ``UTC``...
+    """Minutes east of UTC from ``CST-6``, ``EST-5``, ``GST10``, ``+05:30``, or a name (``CDT``).
 
-    A zone's name alone (``CST``) is not an offset: null, like any text that is not one.
+    A name alone is read through :data:`ZONE_NAMES`; any other text is null.
     """
     text = pl.col(column).cast(pl.String).str.strip_chars().str.to_uppercase()
     parts = text.str.extract_groups(OFFSET)
@@ -58,24 +118,20 @@ def utc_offset_minutes(column: str) -> pl.Expr:
     sign = pl.when(parts.struct.field("1") == "-").then(-1).otherwise(1)
     total = sign * (hours * 60 + minutes)
     valid = (hours <= 14) & (minutes < 60)
-    return (
-        pl.when(text.is_in(ZERO_OFFSET))
-        .then(pl.lit(0, pl.Int64))
-        .when(valid)
-        .then(total)
-        .otherwise(None)
-    )
+    named = text.replace_strict(ZONE_NAMES, default=None, return_dtype=pl.Int64)
+    return pl.when(valid).then(total).otherwise(named)
 
 
 def utc(
-    column: str, offset_from: str, source: pl.DataType, formats: list[str] | None
+    column: str, offset_from: str, source: pl.DataType, step: UtcStep.Args
 ) -> tuple[pl.Expr, pl.Expr]:
     """(``column``, a local time, as UTC using the offset in ``offset_from``; reason).
 
-    The local time is parsed with ``formats`` (strftime codes, without a zone), then
+    The local time is parsed with the step's ``formats`` (Python strptime, without a zone), then
     shifted by the offset: ``01-JAN-24 13:05:00`` at ``CST-6`` is 19:05 UTC.
     """
-    local, time_reason = cast(column, source, "datetime", formats)
+    spec = DateOptions(step.formats, step.century_pivot, step.century_from)
+    local, time_reason = cast(column, source, "datetime", spec)
     offset = utc_offset_minutes(offset_from)
     value = local - pl.duration(minutes=offset)
     zone = pl.col(offset_from).cast(pl.String)
@@ -83,10 +139,17 @@ def utc(
     no_zone = local.is_not_null() & zone.is_null()
     reason = pl.coalesce(
         time_reason,
-        _reason(bad_zone, offset_from, zone, "a UTC offset (like CST-6, EST-5, +05:30)"),
+        _reason(
+            bad_zone,
+            offset_from,
+            zone,
+            "a UTC offset (like CST-6, EST-5, +05:30) or a known zone name ("
+            + ", ".join(ZONE_NAMES)
+            + ")",
+        ),
         pl.when(no_zone).then(pl.lit(f"{column}: no UTC offset in {offset_from}")),
     )
     return value, reason
 
 
-__all__ = ["MULTIPLIERS", "amount", "utc", "utc_offset_minutes"]
+__all__ = ["AMOUNT_FORMS", "MULTIPLIERS", "ZONE_NAMES", "amount", "utc", "utc_offset_minutes"]

@@ -128,7 +128,7 @@ class StepRunner:
             a = step.cast
 
             def run_cast(d: pl.DataFrame) -> pl.DataFrame:
-                value, reason = cast(a.column, d.schema[a.column], a.to, a.formats)
+                value, reason = cast(a.column, d.schema[a.column], a.to, a)
                 d = add_reasons(d, [reason])
                 return d.with_columns(value.alias(a.column))
 
@@ -146,7 +146,7 @@ class StepRunner:
             u = step.utc
 
             def run_utc(d: pl.DataFrame) -> pl.DataFrame:
-                value, reason = utc(u.column, u.offset_from, d.schema[u.column], u.formats)
+                value, reason = utc(u.column, u.offset_from, d.schema[u.column], u)
                 d = add_reasons(d, [reason])
                 return d.with_columns(value.alias(u.column))
 

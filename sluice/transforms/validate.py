@@ -33,6 +33,12 @@ def _shown(col: pl.Expr) -> pl.Expr:
     return col.cast(pl.String)
 
 
+NUL_REASON = (
+    "holds a NUL byte (\\x00), which no warehouse stores as text: "
+    "remove it from the file (e.g. tr -d '\\000')"
+)
+
+
 def rule_checks(name: str, spec: ColumnConfig, value: pl.Expr) -> list[tuple[pl.Expr, pl.Expr]]:
     """(failed, reason) per declared rule of a column; ``failed`` is never null."""
     out: list[tuple[pl.Expr, pl.Expr]] = []
@@ -42,6 +48,10 @@ def rule_checks(name: str, spec: ColumnConfig, value: pl.Expr) -> list[tuple[pl.
         failed = failed.fill_null(False)
         out.append((failed, pl.when(failed).then(text).otherwise(None)))
 
+    if spec.type == "string":
+        # PostgreSQL refuses NUL in text and the others store it where no reader expects
+        # one: the same row quarantines on every warehouse instead.
+        check(value.str.contains("\x00", literal=True), f"{name}: {NUL_REASON}")
     if spec.required:
         check(value.is_null(), f"{name}: required but empty")
     if spec.regex is not None:
@@ -72,6 +82,11 @@ def rule_checks(name: str, spec: ColumnConfig, value: pl.Expr) -> list[tuple[pl.
 _BAD = "_bad"
 
 
+def _nul(name: str) -> pl.Expr:
+    """A column added by evolution (text) holds a NUL byte."""
+    return pl.col(name).cast(pl.String).str.contains("\x00", literal=True).fill_null(False)
+
+
 @dataclass
 class Validator:
     table: TableConfig
@@ -92,11 +107,13 @@ class Validator:
         """One reason text (or null) per column cast and per rule."""
         reasons: list[pl.Expr] = []
         for name, spec in self.table.columns.items():
-            value, cast_reason = cast(name, schema[name], spec.type, spec.formats, spec.separator)
+            value, cast_reason = cast(name, schema[name], spec.type, spec, spec.separator)
             reasons.append(cast_reason)
             for _, reason in rule_checks(name, spec, value):
                 # A value that failed its cast is reported once, not again as "required".
                 reasons.append(pl.when(cast_reason.is_null()).then(reason))
+        for name in self.extra:
+            reasons.append(pl.when(_nul(name)).then(pl.lit(f"{name}: {NUL_REASON}")))
         return reasons
 
     def _checks(self, schema: pl.Schema) -> Callable[[pl.LazyFrame], pl.LazyFrame]:
@@ -121,9 +138,7 @@ class Validator:
                 typed = pl.col(name)
             else:
                 tmp = f"__typed_{i}"
-                casts.append(
-                    cast(name, source, spec.type, spec.formats, spec.separator)[0].alias(tmp)
-                )
+                casts.append(cast(name, source, spec.type, spec, spec.separator)[0].alias(tmp))
                 fails.append(pl.col(name).is_not_null() & pl.col(tmp).is_null())
                 typed = pl.col(tmp)
             fails += [failed for failed, _ in rule_checks(name, spec, typed)]
@@ -131,6 +146,8 @@ class Validator:
                 flags.append(pl.any_horizontal(fails).alias(f"__bad_{i}"))
             finals.append(typed.alias(name))
         extra = [pl.col(c) for c in self.extra]
+        if self.extra:
+            flags.append(pl.any_horizontal(_nul(c) for c in self.extra).alias("__bad_extra"))
         bad = pl.any_horizontal(pl.col(str(f.meta.output_name())) for f in flags).alias(_BAD)
 
         def query(lf: pl.LazyFrame) -> pl.LazyFrame:

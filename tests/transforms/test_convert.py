@@ -12,7 +12,7 @@ from sluice.batch import LINE
 from sluice.config import parse_project
 from sluice.errors import ProjectInvalid, TransformError
 from sluice.transforms import StepRunner
-from sluice.transforms.convert import utc_offset_minutes
+from sluice.transforms.convert import AMOUNT_FORMS, ZONE_NAMES, utc_offset_minutes
 
 FORMAT = "'%d-%b-%y %H:%M:%S'"
 
@@ -56,11 +56,45 @@ def test_amount_reads_k_m_b_suffixes_as_dollars() -> None:
 
 def test_amount_that_is_not_one_is_a_reason_not_a_null() -> None:
     r = runner("      - amount: {columns: [amt]}\n")
-    out = r.run(frame(amt=["12.5X", "about 3K", "n/a", "K", "1.2.3M", "-5K"]))
-    assert out.get_column("amt").to_list() == [None] * 6
+    bad = ["12.5X", "about 3K", "n/a", "K", "1.2.3M", "1,2", "5,00 €", "-$-5", "-(5)", "$5€"]
+    out = r.run(frame(amt=bad))
+    assert out.get_column("amt").to_list() == [None] * len(bad)
     reasons = out.get_column("_reasons").to_list()
-    assert reasons[0] == ["amt: '12.5X' is not an amount (like 10.00K, 2.5M, 1B)"]
+    assert reasons[0] == [f"amt: '12.5X' is not an amount (accepted: {AMOUNT_FORMS})"]
     assert all(len(r) == 1 for r in reasons)
+
+
+@pytest.mark.parametrize(
+    ("text", "dollars"),
+    [
+        ("-$5.00", "-5"),
+        ("$-5.00", "-5"),
+        ("(5.00)", "-5"),
+        ("($1,234.56)", "-1234.56"),
+        (".5K", "500"),
+        (".25M", "250000"),
+        ("1,234.56", "1234.56"),
+        ("1,234,567", "1234567"),
+        ("€5", "5"),
+        ("£2.5K", "2500"),
+        ("5 €", "5"),
+        ("1.2345678K", "1234.5678"),
+        ("7h", "700"),
+        ("99999999999999999999B", "99999999999999999999000000000"),
+    ],
+)
+def test_amount_accepts_signs_parentheses_leading_dots_and_currencies(
+    text: str, dollars: str
+) -> None:
+    out = runner("      - amount: {columns: [amt]}\n").run(frame(amt=[text]))
+    assert out.get_column("amt").to_list() == [Decimal(dollars)]
+    assert out.get_column("_reasons").to_list() == [[]]
+
+
+def test_an_amount_too_large_for_the_column_is_a_reason_not_a_crash() -> None:
+    out = runner("      - amount: {columns: [amt]}\n").run(frame(amt=["9" * 30 + "B"]))
+    assert out.get_column("amt").to_list() == [None]
+    assert out.get_column("_reasons").to_list()[0][0].startswith("amt: '999")
 
 
 @pytest.mark.parametrize(
@@ -92,22 +126,72 @@ def test_utc_bad_time_bad_or_missing_offset_are_reasons() -> None:
     out = r.run(
         frame(
             at=["31-FEB-24 10:00:00", "01-JAN-24 13:05:00", "01-JAN-24 13:05:00", None],
-            tz=["CST-6", "CST", None, "CST-6"],
+            tz=["CST-6", "CSC", None, "CST-6"],
         )
     )
     assert out.get_column("at").to_list() == [None] * 4
     assert out.get_column("_reasons").to_list() == [
         ["at: '31-FEB-24 10:00:00' is not a valid datetime (formats tried: %d-%b-%y %H:%M:%S)"],
-        ["tz: 'CST' is not a UTC offset (like CST-6, EST-5, +05:30)"],
+        [
+            "tz: 'CSC' is not a UTC offset (like CST-6, EST-5, +05:30) or a known zone name "
+            "(" + ", ".join(ZONE_NAMES) + ")"
+        ],
         ["at: no UTC offset in tz"],
         [],  # no time: nothing to convert (`required` catches it when it matters)
     ]
 
 
 def test_offsets() -> None:
-    zones = ["CST-6", "EST-5", "HST-10", "+05:30", "-0330", "UTC", "Z", "CST", "X-15", "+1:75"]
+    zones = ["CST-6", "EST-5", "HST-10", "+05:30", "-0330", "UTC", "Z", "X-15", "+1:75", "GST10"]
     out = pl.DataFrame({"z": zones}).select(utc_offset_minutes("z")).to_series().to_list()
-    assert out == [-360, -300, -600, 330, -210, 0, 0, None, None, None]
+    assert out == [-360, -300, -600, 330, -210, 0, 0, None, None, 600]
+
+
+@pytest.mark.parametrize(
+    ("name", "minutes"),
+    [
+        ("CST", -360),
+        ("cdt", -300),
+        ("ESt", -300),
+        ("EDT", -240),
+        ("PDT", -420),
+        ("AKST", -540),
+        ("HST", -600),
+        ("SST", -660),
+        ("AST", -240),
+        ("GST", 600),
+        ("CSC", None),
+        ("SCT", None),
+        ("UNK", None),
+        ("", None),
+    ],
+)
+def test_bare_zone_names_of_old_noaa_files(name: str, minutes: int | None) -> None:
+    out = pl.DataFrame({"z": [name]}).select(utc_offset_minutes("z")).to_series().to_list()
+    assert out == [minutes]
+
+
+def test_utc_takes_the_century_from_another_column() -> None:
+    steps = f"      - utc: {{column: at, offset_from: tz, formats: [{FORMAT}], century_from: yr}}\n"
+    text = (
+        "pipelines:\n  p:\n    sources: {s: {type: file, path: a.csv}}\n"
+        f"    transforms:\n{steps}"
+        "    table: {name: t, columns: {at: datetime, tz: string, yr: integer}}\n"
+    )
+    pipe = parse_project(text).pipeline("p")
+    r = StepRunner(pipe, list(pipe.table.columns))
+    out = r.run(
+        frame(
+            at=["01-JAN-50 13:05:00", "31-DEC-99 20:00:00", "01-JAN-00 01:00:00"],
+            tz=["CST", "EST-5", "PST"],
+            yr=["1950", "1999", "1999"],
+        )
+    )
+    assert out.get_column("at").to_list() == [
+        datetime(1950, 1, 1, 19, 5, tzinfo=UTC),
+        datetime(2000, 1, 1, 1, 0, tzinfo=UTC),
+        datetime(2000, 1, 1, 9, 0, tzinfo=UTC),  # the next year, nearest to 1999
+    ]
 
 
 def test_utc_refuses_formats_with_a_zone_and_unknown_columns() -> None:

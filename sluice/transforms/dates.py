@@ -1,0 +1,225 @@
+"""Dates and times read exactly as Python's ``datetime.strptime`` reads them, vectorised.
+
+Each format is one anchored regex (:mod:`sluice.dateformat`, the regexes CPython uses);
+the groups it captures become numbers, and the numbers become a value only when Python
+would make one: a day that the month has, seconds up to 59, nothing left over. Why not
+Polars' own ``strptime``: it is chrono's, where ``%Y`` takes ``24`` as year 24 and ``%f``
+reads ``.5`` as five nanoseconds. Everything here stays in Polars expressions.
+
+Rules that change a value are stated, in the docs and in :func:`rules_of`:
+- ``%y`` (two digits): Python's rule (00-68 -> 2000s, 69-99 -> 1900s) unless the column
+  sets ``century_pivot`` (years land in pivot..pivot+99) or ``century_from`` (the year
+  ending in those digits nearest the four-digit year that starts another column).
+- A time without an offset is in ``timezone`` (an IANA name, default UTC). A time the
+  clocks skipped (a DST gap) is not a time there: it quarantines. A time that happens
+  twice (the hour the clocks go back) is the first one, as Python's ``fold=0``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import polars as pl
+
+from sluice.dateformat import MONTH_NUMBERS, DateFormat, compile_format
+
+TEXT = "text"
+REF = "ref"
+# "+01", then ":MM[:SS[.ffffff]]" with colons throughout, or "MM[SS[.ffffff]]" without.
+_OFFSET = (
+    r"^([+-])([0-9]{2})(?::([0-9]{2})(?::([0-9]{2})(?:\.([0-9]{1,6}))?)?"
+    r"|([0-9]{2})(?:([0-9]{2})(?:\.([0-9]{1,6}))?)?)$"
+)
+
+
+@dataclass(frozen=True)
+class DateRule:
+    """How a column's text becomes a date: formats and the rules that fill gaps."""
+
+    formats: tuple[DateFormat, ...]
+    century_pivot: int | None = None
+    century_from: str | None = None
+    timezone: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        formats: list[str],
+        century_pivot: int | None = None,
+        century_from: str | None = None,
+        timezone: str | None = None,
+    ) -> DateRule:
+        compiled = tuple(compile_format(f) for f in formats)
+        return cls(compiled, century_pivot, century_from, timezone)
+
+
+def _int(name: str) -> pl.Expr:
+    return pl.col(name).str.strip_chars().cast(pl.Int32, strict=False)
+
+
+def _year(fmt: DateFormat, rule: DateRule, has_ref: bool) -> pl.Expr:
+    if "Y" in fmt.directives:
+        return _int("Y_")
+    if "y" not in fmt.directives:
+        return pl.lit(1900, pl.Int32)  # Python's default year
+    yy = _int("y_")
+    if rule.century_from is not None and has_ref:
+        # The year ending in `yy` nearest the reference year: 1999 and "00" -> 2000.
+        ref = pl.col(REF).cast(pl.String).str.strip_chars().str.slice(0, 4)
+        ref_year = pl.when(ref.str.contains(r"^[0-9]{4}$")).then(ref.cast(pl.Int32))
+        step = (yy - ref_year % 100 + 100) % 100
+        return ref_year + pl.when(step >= 50).then(step - 100).otherwise(step)
+    if rule.century_pivot is not None:
+        pivot = rule.century_pivot
+        return pivot + (yy - pivot % 100 + 100) % 100
+    return pl.when(yy <= 68).then(yy + 2000).otherwise(yy + 1900)
+
+
+def _month(fmt: DateFormat) -> pl.Expr:
+    if "m" in fmt.directives:
+        return _int("m_")
+    for d in ("B", "b"):
+        if d in fmt.directives:
+            names = pl.col(f"{d}_").str.to_lowercase()
+            return names.replace_strict(MONTH_NUMBERS, default=None, return_dtype=pl.Int32)
+    return pl.lit(1, pl.Int32)
+
+
+def _hour(fmt: DateFormat) -> pl.Expr:
+    if "H" in fmt.directives:
+        return _int("H_")
+    if "I" not in fmt.directives:
+        return pl.lit(0, pl.Int32)
+    hour = _int("I_")
+    pm = pl.col("p_").str.to_lowercase() == "pm" if "p" in fmt.directives else pl.lit(False)
+    # As Python: 12 AM is 0 h, 12 PM is 12 h; %I without %p is AM.
+    return pl.when(pm.fill_null(False)).then(hour % 12 + 12).otherwise(hour % 12)
+
+
+def _or(fmt: DateFormat, d: str, default: int) -> pl.Expr:
+    return _int(f"{d}_") if d in fmt.directives else pl.lit(default, pl.Int32)
+
+
+def _days_in_month(year: pl.Expr, month: pl.Expr) -> pl.Expr:
+    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
+    return (
+        pl.when(month == 2)
+        .then(pl.when(leap).then(29).otherwise(28))
+        .when(month.is_in([4, 6, 9, 11]))
+        .then(30)
+        .otherwise(31)
+    )
+
+
+def _offset_us(fmt: DateFormat) -> tuple[pl.Expr, pl.Expr]:
+    """(microseconds east of UTC, valid) of the %z group, with Python's colon rules."""
+    if not fmt.zoned:
+        return pl.lit(0, pl.Int64), pl.lit(True)
+    z = pl.col("z_")
+    g = z.str.extract_groups(_OFFSET)
+
+    def part(colon: str, plain: str) -> pl.Expr:
+        return pl.coalesce(g.struct.field(colon), g.struct.field(plain)).cast(pl.Int64)
+
+    hours = g.struct.field("2").cast(pl.Int64)
+    minutes = part("3", "6")
+    seconds = part("4", "7").fill_null(0)
+    fraction = pl.coalesce(g.struct.field("5"), g.struct.field("8"))
+    micro = fraction.str.pad_end(6, "0").cast(pl.Int64).fill_null(0)
+    total = ((hours * 60 + minutes) * 60 + seconds) * 1_000_000 + micro
+    signed = pl.when(g.struct.field("1") == "-").then(-total).otherwise(total)
+    is_z = z == "Z"
+    value = pl.when(is_z).then(pl.lit(0, pl.Int64)).otherwise(signed)
+    # Python refuses an offset of a day or more, and colons used in one place only.
+    valid = is_z | (hours.is_not_null() & (total < 86_400_000_000))
+    return value, valid.fill_null(False)
+
+
+def parse_one(
+    data: pl.DataFrame, fmt: DateFormat, rule: DateRule, to: Literal["date", "datetime"]
+) -> pl.Series:
+    """``data[TEXT]`` (and ``data[REF]``) parsed with one format; null where Python refuses."""
+    text = data.get_column(TEXT)
+    groups = text.str.extract_groups(fmt.regex).struct.unnest()
+    if REF in data.columns:
+        groups = groups.with_columns(data.get_column(REF).alias(REF))
+    year = _year(fmt, rule, REF in data.columns)
+    month = _month(fmt)
+    day = _or(fmt, "d", 1)
+    hour, minute, second = _hour(fmt), _or(fmt, "M", 0), _or(fmt, "S", 0)
+    if "f" in fmt.directives:
+        micro = pl.col("f_").str.pad_end(6, "0").cast(pl.Int32)
+    else:
+        micro = pl.lit(0, pl.Int32)
+    offset, offset_ok = _offset_us(fmt)
+    valid = (
+        (pl.col("rest") == "")
+        & year.is_between(1, 9999)
+        & month.is_between(1, 12)
+        & (day <= _days_in_month(year, month))
+        & (second <= 59)
+        & offset_ok
+    ).fill_null(False)
+
+    def safe(e: pl.Expr, default: int) -> pl.Expr:
+        # Invalid parts never reach the constructor, which would raise on them.
+        return pl.when(valid).then(e).otherwise(pl.lit(default, pl.Int32))
+
+    local = pl.datetime(
+        safe(year, 2000),
+        safe(month, 1),
+        safe(day, 1),
+        safe(hour, 0),
+        safe(minute, 0),
+        safe(second, 0),
+        safe(micro, 0),
+        time_unit="us",
+    )
+    if to == "date":
+        value = local.dt.date()  # Python's .date(): the local date, whatever the offset
+    elif fmt.zoned:
+        value = (local - pl.duration(microseconds=offset)).dt.replace_time_zone("UTC")
+    elif rule.timezone and rule.timezone != "UTC":
+        zoned = local.dt.replace_time_zone(rule.timezone, ambiguous="earliest", non_existent="null")
+        value = zoned.dt.convert_time_zone("UTC")
+    else:
+        value = local.dt.replace_time_zone("UTC")
+    return groups.select(pl.when(valid).then(value).alias(text.name)).to_series()
+
+
+def parse(data: pl.DataFrame, rule: DateRule, to: Literal["date", "datetime"]) -> pl.Series:
+    """Each value parsed with the first of the rule's formats that Python would accept.
+
+    A later format only sees the values the earlier ones left unparsed: a column in
+    one format costs one pass.
+    """
+    out = parse_one(data, rule.formats[0], rule, to)
+    text = data.get_column(TEXT)
+    for fmt in rule.formats[1:]:
+        todo = out.is_null() & text.is_not_null()
+        if not todo.any():
+            break
+        rest = parse_one(data.filter(todo), fmt, rule, to)
+        out = out.scatter(todo.arg_true(), rest)
+    return out
+
+
+def rules_of(name: str, rule: DateRule, to: str) -> list[str]:
+    """The value-changing rules this column applies, as sentences for the run report."""
+    out: list[str] = []
+    if any(f.two_digit_year for f in rule.formats):
+        if rule.century_from:
+            how = f"the century from column {rule.century_from} (nearest year)"
+        elif rule.century_pivot is not None:
+            how = f"years {rule.century_pivot}-{rule.century_pivot + 99}"
+        else:
+            how = "Python's rule: 00-68 -> 2000-2068, 69-99 -> 1969-1999"
+        out.append(f"{name}: two-digit years (%y) read as {how}")
+    if to == "datetime" and not all(f.zoned for f in rule.formats):
+        zone = rule.timezone or "UTC"
+        out.append(f"{name}: times without an offset read as {zone}")
+    return out
+
+
+__all__ = ["DateRule", "parse", "parse_one", "rules_of"]
