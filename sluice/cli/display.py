@@ -101,6 +101,8 @@ def summary(report: dict[str, Any], warehouse_url: str | None = None) -> Group:
             )
             if f.get("hint"):
                 notes.append(f"  [dim]hint:[/] {escape(f['hint'])}")
+        for f in s.get("drift") or []:  # loaded under `drift: evolve`
+            notes.append(f"[yellow]drift[/] {escape(f['file'])} ({name}): {escape(f['note'])}")
         for f in s["skipped_files"]:
             notes.append(f"[dim]skipped {escape(f['file'])}: {escape(f['reason'])}[/]")
     for e in report["errors"]:

@@ -149,6 +149,7 @@ def _merge_stream(into: StreamReport, doc: dict[str, Any]) -> None:
     into.files += doc.get("files") or []
     into.quarantined_files += doc.get("quarantined_files") or []
     into.skipped_files += doc.get("skipped_files") or []
+    into.drift += doc.get("drift") or []
     for stage, secs in (doc.get("seconds") or {}).items():
         into.seconds[stage] = into.seconds.get(stage, 0.0) + secs
     if doc.get("http") is not None:

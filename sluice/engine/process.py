@@ -47,6 +47,8 @@ class UnitProcessor:
     splitter: Splitter | None = None
     #: replayed rows come from quarantine, where the policies were applied already
     apply_pii: bool = True
+    #: why a required column the unit lacks (``plan.unfilled``, under ``evolve``) is empty
+    lacking: str = "the file has no such column"
     counts: Counts = field(default_factory=Counts)
     seconds: dict[str, float] = field(default_factory=lambda: {"extract": 0.0, "transform": 0.0})
 
@@ -110,6 +112,8 @@ class UnitProcessor:
         data = apply_mapping(data, self.plan, self.validator.columns)
         data = self.steps.run(data)
         good, bad = self.validator.run(data)
+        if self.plan.unfilled and bad.height:
+            bad = self._say_why_empty(bad)
         tables: dict[str, pl.DataFrame] = {}
         if self.splitter is not None:
             tables, refused = self.splitter.split(good)
@@ -134,3 +138,16 @@ class UnitProcessor:
         self.counts.quarantined += len(entries)
         self.counts.loaded += good.height  # provisional: the destination confirms on commit
         return good, tables
+
+    def _say_why_empty(self, bad: pl.DataFrame) -> pl.DataFrame:
+        """For a required column the unit lacks altogether (drift loaded under ``evolve``),
+        "id: required but empty" becomes "id: required but the file has no such column"."""
+        columns = self.validator.table.columns
+        why = {
+            f"{c}: required but empty": f"{c}: required but {self.lacking}"
+            for c in self.plan.unfilled
+            if c in columns and columns[c].required
+        }
+        if not why:
+            return bad
+        return bad.with_columns(pl.col("_reasons").list.eval(pl.element().replace(why)))

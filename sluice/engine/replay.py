@@ -28,7 +28,7 @@ from sluice.engine.process import UnitContext
 from sluice.engine.report import RunReport
 from sluice.engine.runner import Job, Runner
 from sluice.errors import ConfigError, SluiceError, UsageError, Where
-from sluice.sources import create_source
+from sluice.sources import SourceContext, create_source
 from sluice.state.models import QuarantineEntry
 from sluice.state.store import StateStore
 from sluice.transforms import plan_mapping
@@ -134,7 +134,9 @@ def _replay_file(runner: Runner, entry: QuarantineEntry) -> None:
         )
         return
     cfg = runner.pipe.sources[entry.source].model_copy(update={"path": copy})
-    unit = next(iter(create_source(entry.source, cfg, runner.project.root).units()))
+    # An API's pull is pulled again (its copy is a sample); it logs to this run.
+    context = SourceContext(log=runner._context(entry.source).log)
+    unit = next(iter(create_source(entry.source, cfg, runner.project.root, context).units()))
     unit.name = entry.unit  # report it under its original name
     store.set_quarantine_status([entry.id], "replaying", runner.run_id)
     runner.deadletter.requarantine[rec.id] = entry.id
@@ -166,6 +168,8 @@ def _replay_rows(
         schema=dict.fromkeys(headers, pl.String),
     ).with_columns(pl.Series(LINE, [e.line or 0 for e in parsed], dtype=pl.Int64))
     plan = plan_mapping(headers, runner.pipe, runner.pipe.sources[source], runner.project.synonyms)
+    if plan.drifted and runner.pipe.sources[source].drift == "evolve":
+        plan = runner.evolve_plan(source, unit, plan)  # as a run would load them
     if plan.drifted:
         srep.counts.read += len(parsed)
         srep.counts.quarantined += len(parsed)

@@ -53,6 +53,8 @@ class StreamReport:
     quarantined_files: list[dict[str, Any]] = field(default_factory=list)
     skipped_files: list[dict[str, Any]] = field(default_factory=list)
     http: dict[str, Any] | None = None  # requests, retries, statuses of an API pull
+    #: drift loaded under `evolve`, per unit: file, missing / added / vanished, a note
+    drift: list[dict[str, Any]] = field(default_factory=list)
     seconds: dict[str, float] = field(
         default_factory=lambda: {"extract": 0.0, "transform": 0.0, "load": 0.0}
     )
@@ -67,6 +69,8 @@ class StreamReport:
         )
         if self.http is not None:
             out["http"] = self.http
+        if self.drift:
+            out["drift"] = self.drift
         return out
 
 

@@ -29,6 +29,7 @@ from sluice.destinations import Destination, LoadMeta, LoadResult, connect
 from sluice.destinations.base import Mode
 from sluice.destinations.http import HttpDestination
 from sluice.destinations.sql import SqlDestination
+from sluice.engine import drift
 from sluice.engine.deadletter import DeadLetter
 from sluice.engine.prefetch import Prefetch
 from sluice.engine.process import UnitContext, UnitProcessor
@@ -252,7 +253,15 @@ class Runner:
             on_rows,
             pii=pii,
             splitter=self._splitter,
+            lacking=f"{self._of(ctx.source)} has no such {self._field(ctx.source)}",
         )
+
+    def _of(self, stream: str) -> str:
+        """What a unit of ``stream`` is, in a sentence: "the file", "the API"."""
+        return "the API" if isinstance(self.pipe.sources[stream], HttpSourceConfig) else "the file"
+
+    def _field(self, stream: str) -> str:
+        return "field" if isinstance(self.pipe.sources[stream], HttpSourceConfig) else "column"
 
     def begin_load(self) -> None:
         """Start a new load: lookup rows are sent once per load."""
@@ -459,6 +468,7 @@ class Runner:
                 srep.files.append({"file": unit.name, "load_id": file_id, **_counts(p.counts)})
                 self.store.update_file(file_id, status="loaded", rows=p.counts.loaded)
                 self._after_load(stream, unit)
+                self._note_drift(stream, unit, p.plan)
                 c = p.counts
                 self.store.log(
                     self.run_id,
@@ -508,6 +518,13 @@ class Runner:
             self.store.save_cursor(self.name, stream, checkpoint, self.run_id)
             self.store.log(self.run_id, "info", f"{stream}: cursor saved: {checkpoint}")
 
+    def _note_drift(self, stream: str, unit: Unit, plan: MappingPlan) -> None:
+        """The drift a committed unit was loaded with (``evolve``), in the stream's report."""
+        vanished = getattr(unit, "vanished", None) or {}  # an API's fields gone mid-pull
+        entry = drift.note(unit.name, plan, vanished, self._field(stream))
+        if entry is not None:
+            self.report.stream(stream).drift.append(entry)
+
     def _load(
         self, job: Job, opened: list[tuple[str, Unit, int, UnitProcessor, Iterator[Batch]]]
     ) -> tuple[LoadResult, float, float]:
@@ -520,6 +537,14 @@ class Runner:
                     self.check_cancelled()
                 except FetchError:
                     raise
+                except DriftError as exc:  # its shape changed mid-way (an API's later page)
+                    exc.hint = (
+                        f"if {self._of(stream)} no longer sends them, set drift: evolve on "
+                        f"source {stream!r} to load them as null; then {self._then(stream)}"
+                    )
+                    if self.pipe.sources[stream].drift == "fail":
+                        raise _RunStop(exc) from None
+                    raise _UnitFailed((stream, unit, file_id), exc) from None
                 except SourceError as exc:
                     raise _UnitFailed((stream, unit, file_id), exc) from None
 
@@ -563,10 +588,7 @@ class Runner:
     def _drift(self, stream: str, unit: Unit, plan: MappingPlan, headers: list[str]) -> MappingPlan:
         policy = self.pipe.sources[stream].drift
         where = Where(file=unit.name, key=f"pipelines.{self.name}.sources.{stream}")
-        hint = (
-            f"map the new headers (sources.{stream}.columns or synonyms), list them in "
-            f"sources.{stream}.ignore, or set drift: evolve; then `sluice quarantine replay`"
-        )
+        hint = drift.hint(stream, plan.missing, plan.unexpected, self._then(stream))
         source = self.pipe.sources[stream]
         delimiter = (
             _delimiter_hint(list(headers), plan.unexpected, source.csv.delimiter)
@@ -576,13 +598,10 @@ class Runner:
         if delimiter:
             hint = (
                 f"the header looks delimited by {delimiter!r}: set csv.delimiter on source "
-                f"{stream!r}, then `sluice quarantine replay`"
+                f"{stream!r}, then {self._then(stream)}"
             )
         if policy == "evolve" and not delimiter:
-            taken = set(self.pipe.table.columns) | set(self.extra)
-            evolved = plan.evolve(taken)
-            self.evolve(list(evolved.evolved.values()))
-            return evolved
+            return self.evolve_plan(stream, unit.name, plan)
         err = DriftError(
             f"columns drifted: {plan.describe()}",
             missing=plan.missing,
@@ -593,6 +612,28 @@ class Runner:
         if policy == "fail":
             raise _RunStop(err)
         raise err  # quarantine: the caller sets the file aside
+
+    def evolve_plan(self, stream: str, unit: str, plan: MappingPlan) -> MappingPlan:
+        """A drifted plan under ``evolve``: new headers become columns, missing columns
+        load as null. Neither is silent: the log says so here, the report on commit."""
+        evolved = plan.evolve(set(self.pipe.table.columns) | set(self.extra))
+        self.evolve(list(evolved.evolved.values()))
+        if evolved.unfilled:
+            what = self._field(stream)
+            self.store.log(
+                self.run_id,
+                "warning",
+                f"{unit}: no {what} for {', '.join(evolved.unfilled)}: loaded as null "
+                "(drift: evolve)",
+                stream=stream,
+                file=unit,
+                missing=evolved.unfilled,
+            )
+        return evolved
+
+    def _then(self, stream: str) -> str:
+        """The command that loads a drifted unit of ``stream`` once its config is fixed."""
+        return drift.then(self.pipe.sources[stream].drift, self.name)
 
 
 def _delimiter_hint(headers: list[str], unexpected: list[str], delimiter: str) -> str | None:

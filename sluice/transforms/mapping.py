@@ -25,6 +25,8 @@ class MappingPlan:
     unexpected: list[str]  # headers that map to nothing and are not ignored
     absent: list[str] = field(default_factory=list)  # columns this source never has
     evolved: dict[str, str] = field(default_factory=dict)  # header -> new column (evolve)
+    #: columns the file lacks that ``evolve`` loads as null (drift all the same: reported)
+    unfilled: list[str] = field(default_factory=list)
 
     @property
     def drifted(self) -> bool:
@@ -57,6 +59,7 @@ class MappingPlan:
             unexpected=[],
             absent=self.absent + self.missing,
             evolved=evolved,
+            unfilled=list(self.missing),
         )
 
 

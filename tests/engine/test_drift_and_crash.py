@@ -169,3 +169,83 @@ def test_replay_that_died_after_commit_is_finished_without_loading_twice(
     assert store.quarantined(status="replayed", ids=[entry.id])[0].replay_run_id == "R"
     assert table_count(root) == 2
     store.close()
+
+
+def warnings_of(root: Path, run_id: str) -> list[str]:
+    store = StateStore(load_project(root).state_url())
+    try:
+        return [e.message for e in store.events(run_id) if e.level == "warning"]
+    finally:
+        store.close()
+
+
+def test_evolve_loads_a_missing_column_as_null_and_says_so(
+    make_project: Callable[..., Path],
+) -> None:
+    root = make_project(
+        PROJECT.format(warehouse="sqlite:///w.db", drift="evolve"),
+        {"data/a.csv": "id\n1\n2\n"},
+    )
+    report = run_pipeline(load_project(root), "p")
+    assert report.status == "succeeded" and report.totals.loaded == 2
+    (drift,) = report.as_dict()["streams"]["s"]["drift"]
+    assert drift["file"] == "data/a.csv" and drift["missing"] == ["name"]
+    assert "name" in drift["note"] and "null" in drift["note"]
+    (warning,) = warnings_of(root, report.run_id)
+    assert warning.startswith("data/a.csv:") and "name" in warning
+
+
+def test_evolve_quarantines_rows_missing_a_required_column(
+    make_project: Callable[..., Path],
+) -> None:
+    root = make_project(
+        PROJECT.format(warehouse="sqlite:///w.db", drift="evolve"),
+        {"data/a.csv": "name\na\nb\n"},
+    )
+    report = run_pipeline(load_project(root), "p")
+    assert report.status == "succeeded_with_quarantine"
+    assert (report.totals.loaded, report.totals.quarantined) == (0, 2)
+    store = StateStore(load_project(root).state_url())
+    try:
+        rows = store.quarantined(pipeline="p")
+        assert [e.reasons for e in rows] == [["id: required but the file has no such column"]] * 2
+    finally:
+        store.close()
+    assert report.as_dict()["streams"]["s"]["drift"][0]["missing"] == ["id"]
+    # fixed by making the column optional: the replay loads them (with the null id)
+    text = (root / "sluice.yaml").read_text().replace("required: true", "required: false")
+    (root / "sluice.yaml").write_text(text)
+    (replayed,) = replay(load_project(root))
+    assert replayed.status == "succeeded", replayed.errors
+    assert replayed.totals.loaded == 2 and table_count(root) == 2
+
+
+@pytest.mark.parametrize("drift", ["quarantine", "fail"])
+def test_a_missing_column_is_drift_under_quarantine_and_fail(
+    make_project: Callable[..., Path], drift: str
+) -> None:
+    root = make_project(
+        PROJECT.format(warehouse="sqlite:///w.db", drift=drift), {"data/a.csv": "id\n1\n"}
+    )
+    report = run_pipeline(load_project(root), "p")
+    assert table_count(root) == 0
+    if drift == "quarantine":
+        (qf,) = report.streams["s"].quarantined_files
+        assert qf["reason"] == "columns drifted: expected but not found: name"
+        assert "`sluice quarantine replay`" in qf["hint"]
+        return
+    assert report.status == "failed"
+    (err,) = report.errors
+    assert err["message"] == "columns drifted: expected but not found: name"
+    assert "`sluice run p`" in err["hint"]  # nothing was set aside: a replay has nothing
+    text = (root / "sluice.yaml").read_text().replace("drift: fail", "drift: evolve")
+    (root / "sluice.yaml").write_text(text)
+    cli = subprocess.run(
+        [sys.executable, "-m", "sluice", "run", "p"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert cli.returncode == 0, cli.stdout + cli.stderr
+    assert table_count(root) == 1

@@ -1,8 +1,10 @@
 """A small API for the HTTP source tests: every pagination style, and failures on cue.
 
-``GET /items`` serves 23 items in the style named by ``?style=``; ``/_fail`` sets up the
-next responses (``POST /_fail {"statuses": [503, 500], "retry_after": 1}``);
-``/_log`` is every call received, with its time, so tests can count per second.
+``GET /items`` serves 23 items in the style named by ``?style=``; in the ``page`` style,
+``vanish``, ``sparse`` and ``nulled`` (comma-separated fields) change the records' shape
+after the first page; ``/_fail`` sets up the next responses (``POST /_fail
+{"statuses": [503, 500], "retry_after": 1}``); ``/_log`` is every call received, with
+its time, so tests can count per second.
 """
 
 from __future__ import annotations
@@ -24,6 +26,25 @@ def item(i: int) -> dict[str, Any]:
         "meta": {"color": ["red", "green", "blue"][i % 3], "size": i * 10},
         "updated_at": f"2026-01-{i:02d}T00:00:00Z",
     }
+
+
+def reshape(
+    records: list[dict[str, Any]], vanish: str, sparse: str, nulled: str
+) -> list[dict[str, Any]]:
+    """Fields ``vanish``-ed leave every record; ``sparse`` ones leave the even ids;
+    ``nulled`` ones stay, as null (a nested object that became null)."""
+    out = []
+    for r in records:
+        r = dict(r)
+        for k in filter(None, vanish.split(",")):
+            r.pop(k, None)
+        if r["id"] % 2 == 0:
+            for k in filter(None, sparse.split(",")):
+                r.pop(k, None)
+        for k in filter(None, nulled.split(",")):
+            r[k] = None
+        out.append(r)
+    return out
 
 
 def create_app() -> FastAPI:
@@ -72,6 +93,9 @@ def create_app() -> FastAPI:
         limit: int = 5,
         cursor: int = 0,
         since: str | None = None,
+        vanish: str = "",
+        sparse: str = "",
+        nulled: str = "",
     ) -> Response:
         ids = list(range(1, N + 1))
         if since is not None:
@@ -80,7 +104,10 @@ def create_app() -> FastAPI:
         if style == "page":
             chunk = ids[(page - 1) * size : page * size]
             total = -(-len(ids) // size)
-            body = {"page": page, "total_pages": total, "data": [item(i) for i in chunk]}
+            records = [item(i) for i in chunk]
+            if page > 1:  # the API changes shape after its first page
+                records = reshape(records, vanish, sparse, nulled)
+            body = {"page": page, "total_pages": total, "data": records}
             return JSONResponse(body)
         if style == "page_open":  # no total: stop on a short or empty page
             chunk = ids[(page - 1) * size : page * size]

@@ -308,3 +308,122 @@ def test_record_then_run_offline_from_the_cassette(
     assert [r["id"] for r in out.rows(order_by="id")] == list(range(1, N + 1))
     # and the recording run left the project's own warehouse alone: one copy of each row
     assert len(out.rows()) == N
+
+
+def shape_changing(api: str, drift: str, params: str, columns: str = "") -> str:
+    """A `page` pull whose records change shape after the first page (see http_app)."""
+    src = indent(
+        "endpoint: /items\n"
+        f"params: {{style: page, {params}}}\n"
+        "records: data\n"
+        "paginate: {style: page, total_pages: total_pages}\n"
+        f"drift: {drift}"
+    )
+    return project(api, src, columns=columns)
+
+
+def warnings_of(out: Any) -> list[Any]:
+    from sluice.state.store import StateStore
+
+    store = StateStore(out.project.state_url())
+    try:
+        return [e for e in store.events(out.report.run_id) if e.level == "warning"]
+    finally:
+        store.close()
+
+
+def test_vanished_fields_set_the_pull_aside_and_replay_loads_it(
+    api: str, make_project, run_project
+) -> None:
+    root = make_project(shape_changing(api, "quarantine", "vanish: name"))
+    out = run_project(root)
+    assert out.status == "succeeded_with_quarantine", out.report.errors
+    assert out.rows() == []
+    (qf,) = out.stream("s")["quarantined_files"]
+    assert "vanished after the first page: name" in qf["reason"]
+    assert "page=2" in qf["reason"]  # where it was first seen
+    assert "drift: evolve" in qf["hint"] and "`sluice quarantine replay`" in qf["hint"]
+    (entry,) = out.quarantine("file")
+    assert entry.payload["diff"] == {"missing": ["name"], "unexpected": []}
+    # the hint, followed: evolve, then replay pulls it again and loads every record
+    text = (root / "sluice.yaml").read_text().replace("drift: quarantine", "drift: evolve")
+    (root / "sluice.yaml").write_text(text)
+    from sluice.config import load_project
+    from sluice.engine.replay import replay
+
+    (again,) = replay(load_project(root))
+    assert again.status == "succeeded", again.errors
+    assert again.totals.loaded == N
+
+
+def test_vanished_fields_under_evolve_load_as_null_with_a_warning(
+    api: str, make_project, run_project
+) -> None:
+    out = run_project(make_project(shape_changing(api, "evolve", "vanish: name")))
+    assert out.status == "succeeded", out.report.errors
+    rows = out.rows(order_by="id")
+    assert [r["name"] for r in rows[:5]] == [f"item {i}" for i in range(1, 6)]
+    assert all(r["name"] is None for r in rows[5:]) and len(rows) == N
+    (drift,) = out.stream("s")["drift"]
+    assert drift["vanished"] == ["name"] and "page=2" in drift["note"]
+    (warning,) = [w for w in warnings_of(out) if "vanished" in w.message]
+    assert "name" in warning.message and "page=2" in warning.message
+    assert warning.data["fields"] == ["name"]
+
+
+def test_vanished_required_field_under_evolve_quarantines_its_rows(
+    api: str, make_project, run_project
+) -> None:
+    text = shape_changing(api, "evolve", "vanish: name").replace(
+        "        name: string\n", "        name: {type: string, required: true}\n"
+    )
+    out = run_project(make_project(text))
+    assert out.status == "succeeded_with_quarantine", out.report.errors
+    assert [r["id"] for r in out.rows(order_by="id")] == [1, 2, 3, 4, 5]
+    rows = out.quarantine("row")
+    assert len(rows) == N - 5
+    assert all(q.reasons == ["name: required but empty"] for q in rows)
+
+
+def test_vanished_fields_under_fail_stop_the_run_and_the_hint_works(
+    api: str, make_project, run_project
+) -> None:
+    root = make_project(shape_changing(api, "fail", "vanish: name"))
+    out = run_project(root)
+    assert out.status == "failed"
+    (err,) = out.report.errors
+    assert err["type"] == "DriftError" and "vanished after the first page: name" in err["message"]
+    assert "`sluice run p`" in err["hint"] and "drift: evolve" in err["hint"]
+    assert out.rows() == [] and out.quarantine() == []
+    text = (root / "sluice.yaml").read_text().replace("drift: fail", "drift: evolve")
+    (root / "sluice.yaml").write_text(text)
+    assert run_project(root).status == "succeeded"  # `sluice run p`, as the hint says
+
+
+def test_sparse_or_null_fields_are_not_vanished(api: str, make_project, run_project) -> None:
+    # Later pages: even ids lack `name`, and `meta` is null everywhere (so its flattened
+    # fields are absent): sparse JSON, not a change of shape.
+    out = run_project(make_project(shape_changing(api, "fail", "sparse: name, nulled: meta")))
+    assert out.status == "succeeded", out.report.errors
+    rows = out.rows(order_by="id")
+    assert rows[5]["name"] is None and rows[6]["name"] == "item 7"  # ids 6 and 7
+    assert rows[6]["meta_color"] is None and rows[4]["meta_color"] == "blue"
+    assert "drift" not in out.stream("s")
+    assert not [w for w in warnings_of(out) if "vanished" in w.message]
+
+
+def test_a_declared_field_the_api_never_sends_under_evolve(
+    api: str, make_project, run_project
+) -> None:
+    columns = "        code: {type: string, required: true}\n        note: string"
+    out = run_project(make_project(shape_changing(api, "evolve", "vanish: ''", columns)))
+    assert out.status == "succeeded_with_quarantine", out.report.errors
+    assert out.rows() == [] and out.counts("s").quarantined == N
+    assert {tuple(q.reasons) for q in out.quarantine("row")} == {
+        ("code: required but the API has no such field",)
+    }
+    (drift,) = out.stream("s")["drift"]
+    assert drift["missing"] == ["code", "note"]
+    assert [w.message for w in warnings_of(out)] == [
+        f"{api}/items: no field for code, note: loaded as null (drift: evolve)"
+    ]

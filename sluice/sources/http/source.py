@@ -5,6 +5,15 @@ through a bounded queue, so memory stays at a few pages however large the API is
 The first page gives the columns (flattened field names); records whose body is not
 what the source declares (not an object, a missing detail) become rejects with their
 raw payload: quarantined, counted, never dropped.
+
+An API that changes shape mid-pull is drift too. A field *vanished* when every record
+of the first page had it (even as null) and no record of a later page has it. Sparse
+JSON is not drift: a field only some records carry is not part of the known shape, a
+later page where only some records lack a field still has it, and a field whose parent
+object came as null (``"meta": null`` for ``meta_color``) is null, not gone. Under
+``evolve`` a vanished field loads as null from there on, with a warning; otherwise the
+pull stops with a :class:`DriftError` (the engine sets it aside, or fails the run).
+A field that *appears* after the first page is logged and not loaded.
 """
 
 from __future__ import annotations
@@ -23,7 +32,7 @@ import polars as pl
 
 from sluice.batch import Batch, Reject
 from sluice.config import HttpSourceConfig
-from sluice.errors import FetchError
+from sluice.errors import DriftError, FetchError, Where
 from sluice.handoff import Closed, Handoff
 from sluice.httpclient import HttpClient, HttpStats
 from sluice.schema import ignored
@@ -46,8 +55,10 @@ class HttpUnit:
             self.name += f" (pages {first + 1}-{end})"
         self.stats = HttpStats()
         self.checkpoint: str | None = None  # the new incremental cursor, once read
+        #: fields the API stopped sending after its first page -> the page it stopped at
+        self.vanished: dict[str, str] = {}
         self._token = uuid.uuid4().hex
-        self._first_records: list[Any] = []
+        self._evidence: list[Any] = []  # the records that show the pull's shape (or drift)
 
     def fingerprint(self) -> str:
         # An API answers differently every time: each pull is a new unit for the ledger
@@ -58,8 +69,10 @@ class HttpUnit:
         return HttpReader(self)
 
     def copy_to(self, dest: Path) -> None:
-        """The dead letter keeps the first page's records (the drift is visible there)."""
-        dest.write_text(json.dumps(self._first_records, indent=1, default=str))
+        """The dead letter keeps the first page's records (the drift is visible there),
+        or those of the page where fields vanished. A replay pulls the API again."""
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text(json.dumps(self._evidence, indent=1, default=str))
 
 
 class HttpReader:
@@ -82,13 +95,22 @@ class HttpReader:
                 break
             item = self._next()
         self._finished = item is None
-        records = self._buffer[-1][1] if self._buffer and self._buffer[-1][0] == "records" else []
-        unit._first_records = records[:100]
+        last = self._buffer[-1] if self._buffer else None
+        records = last[1][1] if last is not None and last[0] == "records" else []
+        self._first: list[Any] = records  # the first page's records: tracked apart
+        unit._evidence = records[:100]
+        unit.vanished = {}  # a pull opened again starts over
         self.columns: list[str] = []
         for r in records:
             for k in r:
                 if k not in self.columns:
                     self.columns.append(k)
+        # The known shape: fields every record of the first page has (see the docstring).
+        self._steady = [
+            k
+            for k in self.columns
+            if not ignored(k, self.cfg.ignore) and all(self._has(r, k) for r in records)
+        ]
         self._warned: set[str] = set()
 
     # ------------------------------------------------------------------ producer side
@@ -193,7 +215,7 @@ class HttpReader:
         if bad:
             yield "bad", bad
         if good:
-            yield "records", good
+            yield "records", (where, good)
 
     async def _details(
         self, client: HttpClient, records: list[dict[str, Any]]
@@ -264,7 +286,8 @@ class HttpReader:
                         rejects.append(Reject(line, text[:100_000], reason))
                         line += 1
                 else:
-                    self._track(payload)
+                    where, payload = payload
+                    self._track(where, payload)
                     frames.append(frame(payload, line, self.columns))
                     line += len(payload)
                 size += len(payload)
@@ -282,7 +305,50 @@ class HttpReader:
         data = pl.concat(frames) if frames else frame([], 1, self.columns)
         return Batch(self.unit.stream, self.unit.name, data, rejects)
 
-    def _track(self, records: list[dict[str, Any]]) -> None:
+    def _has(self, record: dict[str, Any], key: str) -> bool:
+        """Whether ``record`` has the (flattened) field ``key``, if only as null: a parent
+        object that came as null or empty (``"meta": null``) has its fields, as null."""
+        if key in record:
+            return True
+        if not self.cfg.flatten:
+            return False
+        parts = key.split("_")
+        return any(record.get("_".join(parts[:i]), 0) in (None, {}) for i in range(1, len(parts)))
+
+    def _vanish(self, where: str, records: list[dict[str, Any]]) -> None:
+        """Fields of the known shape that no record of this (later) page has: drift."""
+        if records is self._first:
+            return
+        present = {k for r in records for k in r}
+        gone = [
+            k
+            for k in self._steady
+            if k not in present
+            and k not in self.unit.vanished
+            and not any(self._has(r, k) for r in records)
+        ]
+        if not gone:
+            return
+        names = ", ".join(gone)
+        if self.cfg.drift != "evolve":
+            self.unit._evidence = records[:100]
+            raise DriftError(
+                f"fields vanished after the first page: {names} (no record of {where} has them)",
+                missing=gone,
+                unexpected=[],
+                where=Where(file=self.unit.name),
+            )
+        for k in gone:
+            self.unit.vanished[k] = where
+        self.unit.context.log(
+            "warning",
+            f"fields vanished at {where}: {names}; no record of that page has them, "
+            "loaded as null from there (drift: evolve)",
+            {"source": self.unit.stream, "fields": gone, "page": where},
+        )
+
+    def _track(self, where: str, records: list[dict[str, Any]]) -> None:
+        self._vanish(where, records)
         new = {k for r in records for k in r} - set(self.columns)
         for k in sorted(new - self._warned):
             self._warned.add(k)
