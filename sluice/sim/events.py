@@ -1,97 +1,61 @@
-"""US severe-weather events as a zip archive, like NOAA's storm events "details" files.
+"""US severe-weather events in the layout of NOAA's Storm Events "details" files.
 
-    GET  /events/latest.zip[?version=N]   a zip holding one CSV (see COLUMNS)
+    GET  /events/                         a listing of the files below (latest version)
+    GET  /events/latest.zip[?version=N]   a zip holding one CSV (``StormEvents_details-...csv``)
+    GET  /events/StormEvents_details-ftp_v1.0_d2024_c20250101.csv.gz
+                                          the same CSV gzipped, as NCEI publishes it
     POST /_sim/publish                    the next version becomes the latest
     GET  /_sim/stats; POST /_sim/reset
 
-The CSV has NOAA's names and formats: ``BEGIN_DATE_TIME`` is the local standard time of
-the event (``01-JAN-24 13:05:00``), ``CZ_TIMEZONE`` that zone's standard UTC offset
-(``CST-6``, ``EST-5``, ``MST-7``, ``PST-8``, ``AKST-9``, ``HST-10``), damages are text
-(``10.00K``, ``2.5M``, ``0.00K``, ``1B`` or empty) and ``BEGIN_LAT``/``BEGIN_LON`` are
-empty for zone-wide events (winter storms, heat, drought...).
+The CSV has NOAA's 51 columns and formats (see :mod:`sluice.sim.noaa`). A real file
+holds one year; this one mixes years of every era, so that one download shows each
+era's quirks: ``28-APR-50 14:45:00`` (two-digit years, the century in ``YEAR``), zones
+as ``CST-6`` or as bare names (``CST``, ``PDT``, ``ESt``), damages as ``10.00K``,
+``.5K``, ``250K`` or ``0``, quoted narratives with commas, quotes and newlines, empty
+coordinates and narratives in old rows.
 
-Event ``i`` is a pure function of ``(seed, i, revision)``, and the archive's bytes of
-``(config, version)``: the same request always returns the same archive. Version 1 has
+Event ``i`` is a pure function of ``(seed, i, revision)``, and the files' bytes of
+``(config, version)``: the same request always returns the same bytes. Version 1 has
 ``n_events`` events; each later version updates about 10% of them (new damage, injury
 and death figures, the same id) and adds ``n_events // 20`` new ones, so a loader that
 merges on ``EVENT_ID`` sees updates and inserts. The latest version is ``version``
 (default 1), moved on by ``POST /_sim/publish``; ``?version=N`` asks for an older or
-newer one (up to 100).
+newer one (up to 100); the ``c`` date in the file's name is 2025-01-01 plus N - 1 days.
 
 ``dirty_rate`` (default 0.01) is the share of events written with a bad value, as real
-exports have: an impossible or garbled date, or damage text that is not an amount
-(``12.5X``, ``about 3K``, ``n/a``). Chaos knobs are off by default.
+exports have: an impossible or garbled date, damage text that is not an amount
+(``12.5X``, ``about 3K``, ``n/a``), or a zone that names none (``UNK``, ``CSC``). Chaos
+knobs are off by default.
 """
 
 from __future__ import annotations
 
-import csv
+import html
 import io
+import re
 import threading
 import zipfile
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from random import Random
-from typing import Any, NamedTuple
+from datetime import date, timedelta
+from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from sluice.errors import ConfigError
 from sluice.sim.knobs import Chaos, Knobs, install_chaos, rng
+from sluice.sim.noaa import COLUMNS, details_csv, details_name, details_row, gzipped
 
-COLUMNS = (
-    "EVENT_ID",
-    "STATE",
-    "EVENT_TYPE",
-    "BEGIN_DATE_TIME",
-    "CZ_TIMEZONE",
-    "INJURIES_DIRECT",
-    "DEATHS_DIRECT",
-    "DAMAGE_PROPERTY",
-    "DAMAGE_CROPS",
-    "BEGIN_LAT",
-    "BEGIN_LON",
-)
 FIRST_ID = 1_180_001
 YEAR = 2024
+# Older years mixed into the file, one each era (1950: tornadoes only, no episodes).
+OLDER_YEARS = (1950, 1953, 1957, 1962, 1968, 1974, 1979, 1985, 1991, 1995, 1996, 1999,
+               2002, 2006, 2011, 2017, 2021)  # fmt: skip
+OLDER_SHARE = 0.4
 UPDATE_RATE = 0.1
 MAX_VERSION = 100  # the archive of version v costs v draws per event
-TIME_FORMAT = "%d-%b-%y %H:%M:%S"  # 01-JAN-24 13:05:00 (the month in capitals)
-
-
-class State(NamedTuple):
-    name: str
-    zone: str  # NOAA's CZ_TIMEZONE: the standard offset, all year round
-    lat: float
-    lon: float
-
-
-# fmt: off
-STATES = (
-    State("NEW YORK", "EST-5", 42.9, -75.5), State("FLORIDA", "EST-5", 28.6, -82.4),
-    State("GEORGIA", "EST-5", 32.7, -83.4), State("OHIO", "EST-5", 40.3, -82.8),
-    State("PENNSYLVANIA", "EST-5", 40.9, -77.8), State("VIRGINIA", "EST-5", 37.5, -78.8),
-    State("TEXAS", "CST-6", 31.5, -98.6), State("KANSAS", "CST-6", 38.5, -98.4),
-    State("OKLAHOMA", "CST-6", 35.6, -97.5), State("IOWA", "CST-6", 42.1, -93.5),
-    State("ILLINOIS", "CST-6", 40.0, -89.2), State("NEBRASKA", "CST-6", 41.5, -99.8),
-    State("MISSOURI", "CST-6", 38.4, -92.5), State("COLORADO", "MST-7", 39.0, -105.5),
-    State("ARIZONA", "MST-7", 34.3, -111.7), State("MONTANA", "MST-7", 47.0, -109.6),
-    State("NEW MEXICO", "MST-7", 34.4, -106.1), State("CALIFORNIA", "PST-8", 37.2, -119.4),
-    State("OREGON", "PST-8", 43.9, -120.6), State("WASHINGTON", "PST-8", 47.4, -120.5),
-    State("NEVADA", "PST-8", 39.3, -116.6), State("ALASKA", "AKST-9", 61.4, -150.0),
-    State("HAWAII", "HST-10", 20.8, -156.3),
-)
-# (type, weight, located: has a begin point; False for zone-wide events)
-EVENT_TYPES = (
-    ("Thunderstorm Wind", 30, True), ("Hail", 25, True), ("Flash Flood", 10, True),
-    ("Flood", 6, True), ("Tornado", 6, True), ("Lightning", 3, True), ("Wildfire", 2, False),
-    ("Winter Storm", 5, False), ("Heavy Snow", 4, False), ("High Wind", 5, False),
-    ("Heat", 2, False), ("Drought", 2, False),
-)
-BAD_DATES = ("31-FEB-24 10:00:00", "2024-13-01 25:00", "soon", "00-JAN-24 12:00:00")
-BAD_DAMAGE = ("12.5X", "about 3K", "n/a", "K")
-# fmt: on
+FIRST_CREATED = date(YEAR + 1, 1, 1)
+GZ_NAME = re.compile(rf"^StormEvents_details-ftp_v1\.0_d{YEAR}_c(\d{{8}})\.csv\.gz$")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,65 +86,55 @@ def revision(seed: int, i: int, version: int) -> int:
     return sum(rng(seed, "update", v, i).random() < UPDATE_RATE for v in range(2, version + 1))
 
 
-def _damage(r: Random) -> str:
-    draw = r.random()
-    if draw < 0.08:
-        return ""
-    if draw < 0.6:
-        return "0.00K"
-    if draw < 0.95:
-        return f"{r.choice((0.5, 1, 2, 5, 10, 15, 25, 50, 100, 250, 500)):.2f}K"
-    if draw < 0.997:
-        return r.choice(("1.00M", "2.5M", "1.20M", "3M", "10.00M", "0.75M"))
-    return r.choice(("1B", "1.5B"))
+def year_of(seed: int, i: int) -> int:
+    """The year of event ``i``: mostly :data:`YEAR`, else one of :data:`OLDER_YEARS`."""
+    r = rng(seed, "year", i)
+    return r.choice(OLDER_YEARS) if r.random() < OLDER_SHARE else YEAR
 
 
 def event(config: EventsConfig, i: int, version: int = 1) -> dict[str, str]:
-    """Row ``i`` of the CSV (every value as text, as written) in archive ``version``."""
-    r = rng(config.seed, "event", i)
-    state = r.choice(STATES)
-    kind = r.choices(EVENT_TYPES, weights=[w for _, w, _ in EVENT_TYPES])[0]
-    begin = datetime(YEAR, 1, 1) + timedelta(minutes=r.randrange(366 * 24 * 60))
-    lat, lon = state.lat + r.uniform(-1.5, 1.5), state.lon + r.uniform(-2, 2)
-    located = kind[2] and r.random() > 0.05
-    # The figures an update changes come from their own generator.
-    f = rng(config.seed, "figures", i, revision(config.seed, i, version))
-    hurt = f.random() < 0.05
-    row = {
-        "EVENT_ID": str(FIRST_ID + i),
-        "STATE": state.name,
-        "EVENT_TYPE": kind[0],
-        "BEGIN_DATE_TIME": begin.strftime(TIME_FORMAT).upper(),
-        "CZ_TIMEZONE": state.zone,
-        "INJURIES_DIRECT": str(f.randint(1, 12) if hurt else 0),
-        "DEATHS_DIRECT": str(int(hurt and f.random() < 0.2)),
-        "DAMAGE_PROPERTY": _damage(f),
-        "DAMAGE_CROPS": _damage(f) if f.random() < 0.3 else "0.00K",
-        "BEGIN_LAT": f"{lat:.4f}" if located else "",
-        "BEGIN_LON": f"{lon:.4f}" if located else "",
-    }
-    d = rng(config.seed, "dirty", i)
-    if d.random() < config.dirty_rate:
-        if d.random() < 0.5:
-            row["BEGIN_DATE_TIME"] = d.choice(BAD_DATES)
-        else:
-            row["DAMAGE_PROPERTY"] = d.choice(BAD_DAMAGE)
-    return row
+    """Row ``i`` of the CSV (every value as text, as written) in version ``version``."""
+    return details_row(
+        config.seed,
+        i,
+        year_of(config.seed, i),
+        event_id=FIRST_ID + i,
+        revision=revision(config.seed, i, version),
+        dirty_rate=config.dirty_rate,
+    )
+
+
+def created(version: int) -> date:
+    """The day version ``version`` was made (the ``c`` date of its name)."""
+    return FIRST_CREATED + timedelta(days=version - 1)
+
+
+def file_name(version: int) -> str:
+    """The gzipped file's name: ``StormEvents_details-ftp_v1.0_d2024_c20250101.csv.gz``."""
+    return details_name(YEAR, created(version))
 
 
 def member_name(version: int) -> str:
-    """The CSV's name inside the archive (NOAA's style; the "c" date moves per version)."""
-    created = datetime(YEAR + 1, 1, 1) + timedelta(days=version - 1)
-    return f"StormEvents_details-ftp_v1.0_d{YEAR}_c{created:%Y%m%d}.csv"
+    """The CSV's name inside the archive: the file's name without ``.gz``."""
+    return file_name(version).removesuffix(".gz")
+
+
+def version_of(name: str) -> int | None:
+    """The version a file name stands for (None: no such file)."""
+    match = GZ_NAME.match(name)
+    if match is None:
+        return None
+    try:
+        day = date(int(match[1][:4]), int(match[1][4:6]), int(match[1][6:]))
+    except ValueError:
+        return None
+    version = (day - FIRST_CREATED).days + 1
+    return version if 1 <= version <= MAX_VERSION else None
 
 
 def csv_text(config: EventsConfig, version: int = 1) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for i in range(event_count(config, version)):
-        writer.writerow(event(config, i, version))
-    return out.getvalue()
+    rows = (event(config, i, version) for i in range(event_count(config, version)))
+    return details_csv(rows)
 
 
 def archive(config: EventsConfig, version: int = 1) -> bytes:
@@ -193,20 +147,29 @@ def archive(config: EventsConfig, version: int = 1) -> bytes:
     return buffer.getvalue()
 
 
+def gz_file(config: EventsConfig, version: int = 1) -> bytes:
+    """The gzipped CSV of ``version``, as NCEI serves its files."""
+    return gzipped(csv_text(config, version))
+
+
 def create_app(config: EventsConfig | None = None) -> FastAPI:
     """A new events simulator (its own state and stats) for ``config``."""
     cfg = config or EventsConfig()
     chaos = Chaos(cfg)
     lock = threading.Lock()
-    state = {"latest": cfg.version, "served": 0}
+    state = {"latest": cfg.version, "served": 0, "files": 0}
 
     def stats() -> dict[str, Any]:
         with lock:
-            return {"latest_version": state["latest"], "archives_served": state["served"]}
+            return {
+                "latest_version": state["latest"],
+                "archives_served": state["served"],
+                "files_served": state["files"],
+            }
 
     def reset() -> None:
         with lock:
-            state.update(latest=cfg.version, served=0)
+            state.update(latest=cfg.version, served=0, files=0)
 
     app = FastAPI(title="events simulator", version="1")
     install_chaos(app, chaos, extra_stats=stats, on_reset=reset)
@@ -226,6 +189,27 @@ def create_app(config: EventsConfig | None = None) -> FastAPI:
         headers = {"content-disposition": f'attachment; filename="{name}"'}
         return Response(body, media_type="application/zip", headers=headers)
 
+    @app.get("/events/", response_class=HTMLResponse)
+    def listing() -> HTMLResponse:
+        """The files of the latest version, as a directory listing like NCEI's."""
+        with lock:
+            names = [file_name(state["latest"]), "latest.zip"]
+        links = "".join(f'<a href="{html.escape(n)}">{html.escape(n)}</a>\n' for n in names)
+        return HTMLResponse(f"<html><body><pre>\n{links}</pre></body></html>\n")
+
+    @app.get("/events/{name}")
+    def gz(name: str) -> Response:
+        """A version's CSV, gzipped, by its NCEI-style name (the ``c`` date picks it)."""
+        version = version_of(name)
+        if version is None:
+            first, last = file_name(1), file_name(MAX_VERSION)
+            detail = f"no file {name!r}: files go from {first} to {last}"
+            return JSONResponse({"detail": detail}, 404)
+        body = gz_file(cfg, version)
+        with lock:
+            state["files"] += 1
+        return Response(body, media_type="application/gzip")
+
     @app.post("/_sim/publish", tags=["_sim"])
     def publish() -> JSONResponse:
         """Make the next version of the archive the latest (some events updated, some new)."""
@@ -236,4 +220,14 @@ def create_app(config: EventsConfig | None = None) -> FastAPI:
     return app
 
 
-__all__ = ["COLUMNS", "EventsConfig", "archive", "create_app", "csv_text", "event"]
+__all__ = [
+    "COLUMNS",
+    "EventsConfig",
+    "archive",
+    "create_app",
+    "csv_text",
+    "event",
+    "file_name",
+    "gz_file",
+    "member_name",
+]
