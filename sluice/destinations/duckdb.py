@@ -25,9 +25,8 @@ import duckdb
 import polars as pl
 import sqlalchemy as sa
 
-from sluice.destinations.base import Capabilities, Mode, register
+from sluice.destinations.base import Capabilities, register
 from sluice.destinations.sql import SqlDestination
-from sluice.schema import TableSpec
 
 #: the name a batch's Arrow table goes by while it is copied (local to the connection)
 _BATCH_VIEW = "_sluice_batch"
@@ -48,24 +47,62 @@ class DuckdbDestination(SqlDestination):
 
     # ---------------------------------------------------------------- schema
 
-    def _sa_table(self, spec: TableSpec, mode: Mode, name: str | None = None) -> sa.Table:
-        table = super()._sa_table(spec, mode, name)
-        # A lone integer key would compile to BIGSERIAL, which DuckDB does not have;
-        # keys are data here, never generated.
-        for col in table.columns:
-            col.autoincrement = False
-        return table
-
-    def _column_names(self, conn: sa.Connection, table: str) -> set[str]:
+    def _columns(self, conn: sa.Connection, table: str) -> tuple[dict[str, bool], set[str]]:
         # duckdb-engine's reflection queries pg_catalog tables DuckDB 2 no longer has.
         rows = conn.execute(
             sa.text(
-                "SELECT column_name FROM information_schema.columns "
+                "SELECT column_name, is_nullable FROM information_schema.columns "
                 "WHERE table_schema = current_schema() AND table_name = :t"
             ),
             {"t": table},
         )
-        return {str(r[0]) for r in rows}
+        columns = {str(name): nullable == "YES" for name, nullable in rows}
+        keys = conn.execute(
+            sa.text(
+                "SELECT constraint_column_names FROM duckdb_constraints() "
+                "WHERE schema_name = current_schema() AND table_name = :t "
+                "AND constraint_type = 'PRIMARY KEY'"
+            ),
+            {"t": table},
+        ).all()
+        return columns, {str(c) for (names,) in keys for c in names}
+
+    def _drop_not_null(self, conn: sa.Connection, table: str, columns: list[str]) -> None:
+        """DuckDB refuses to alter a table that an index or another table's foreign key
+        depends on (and the refusal aborts the transaction): such a table keeps its NOT
+        NULL, and a row without the value fails its load, which changes nothing."""
+        depended = conn.execute(
+            sa.text(
+                "SELECT 1 FROM duckdb_indexes() "
+                "WHERE schema_name = current_schema() AND table_name = :t "
+                "UNION ALL SELECT 1 FROM duckdb_constraints() "
+                "WHERE schema_name = current_schema() AND referenced_table = :t"
+            ),
+            {"t": table},
+        ).first()
+        if depended is None:
+            super()._drop_not_null(conn, table, columns)
+
+    def _keys_unique(self, conn: sa.Connection, table: str, keys: list[str]) -> bool:
+        # duckdb-engine cannot reflect keys or indexes either: DuckDB's own catalog.
+        found = conn.execute(
+            sa.text(
+                "SELECT constraint_column_names FROM duckdb_constraints() "
+                "WHERE schema_name = current_schema() AND table_name = :t "
+                "AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')"
+            ),
+            {"t": table},
+        ).all()
+        indexes = conn.execute(
+            sa.text(
+                "SELECT expressions FROM duckdb_indexes() WHERE is_unique "
+                "AND schema_name = current_schema() AND table_name = :t"
+            ),
+            {"t": table},
+        ).all()
+        sets = [{str(c) for c in names} for (names,) in found]
+        sets += [index_columns(exprs) for (exprs,) in indexes]
+        return set(keys) in sets
 
     def _indexed_columns(self, table: str) -> set[str]:
         """Columns under a key, unique or foreign key constraint, or a plain index."""
@@ -87,9 +124,7 @@ class DuckdbDestination(SqlDestination):
             ).all()
         columns = {str(c) for (names,) in found for c in names}
         for (exprs,) in indexes:
-            # '[a, "b c"]': an index on plain columns lists their names.
-            for expr in str(exprs).strip("[]").split(", "):
-                columns.add(json.loads(expr) if expr.startswith('"') else expr)
+            columns |= index_columns(exprs)
         return columns
 
     # ---------------------------------------------------------------- loading
@@ -163,3 +198,10 @@ class DuckdbDestination(SqlDestination):
             cur.execute(f"INSERT INTO {q(table)} BY NAME SELECT * FROM {q(stage)}")
         for stage, _ in reversed(swaps):
             cur.execute(f"DROP TABLE {q(stage)}")
+
+
+def index_columns(expressions: object) -> set[str]:
+    """The columns of an index on plain columns, from ``duckdb_indexes().expressions``."""
+    # '[a, "b c"]': an index on plain columns lists their names.
+    names = str(expressions).strip("[]").split(", ")
+    return {json.loads(e) if e.startswith('"') else e for e in names}

@@ -134,11 +134,9 @@ class MysqlDestination(SqlDestination):
         return mysql.LONGTEXT(charset="utf8mb4", collation=self._collation())
 
     def _sa_table(self, spec: TableSpec, mode: Mode, name: str | None = None) -> sa.Table:
+        # The base turns AUTO_INCREMENT off: a 0 loaded into a lone integer key would
+        # become the next number.
         table = super()._sa_table(spec, mode, name)
-        for col in table.columns:
-            # SQLAlchemy would make a lone integer key AUTO_INCREMENT: a 0 loaded into it
-            # would become the next number.
-            col.autoincrement = False
         table.dialect_kwargs["mysql_engine"] = "InnoDB"  # transactions need InnoDB
         table.dialect_kwargs["mysql_charset"] = "utf8mb4"
         return table
@@ -158,13 +156,26 @@ class MysqlDestination(SqlDestination):
         )
         return super()._prepare(conn, table, mode)
 
+    def _drop_not_null(self, conn: sa.Connection, table: str, columns: list[str]) -> None:
+        """``MODIFY`` restates a whole column: its definition as the server shows it
+        (type, collation, MariaDB's JSON check), with ``NULL`` for ``NOT NULL``."""
+        shown = str(conn.execute(sa.text(f"SHOW CREATE TABLE {quote(table)}")).one()[1])
+        lines = {line.strip().rstrip(",") for line in shown.splitlines()}
+        changes = []
+        for name in columns:
+            head = quote(name) + " "
+            (line,) = (x for x in lines if x.startswith(head))
+            # Type and collation come before NOT NULL, a CHECK after: the first one is it.
+            body = line.removeprefix(head).replace(" NOT NULL", " NULL", 1)
+            changes.append(f"MODIFY COLUMN {head}{body}")
+        conn.execute(sa.text(f"ALTER TABLE {quote(table)} " + ", ".join(changes)))
+
     def _ensure_unique(self, conn: sa.Connection, table: TableSpec) -> None:
         """The unique index on the keys, once (MySQL 8 has no ``IF NOT EXISTS`` here)."""
         name = f"ux_{table.name}_keys"[:64]
-        inspector = sa.inspect(conn)
-        if inspector.get_pk_constraint(table.name)["constrained_columns"] == table.keys:
+        if self._keys_unique(conn, table.name, table.keys):
             return
-        if any(ix["name"] == name for ix in inspector.get_indexes(table.name)):
+        if any(ix["name"] == name for ix in sa.inspect(conn).get_indexes(table.name)):
             return
         keys = ", ".join(self.quote(k) for k in table.keys)
         conn.execute(

@@ -78,12 +78,17 @@ class SqlDestination:
         return SA_TYPES[column.type]
 
     def _sa_table(self, spec: TableSpec, mode: Mode, name: str | None = None) -> sa.Table:
-        """The table as SQLAlchemy sees it; a stage (``name`` given) has no foreign keys."""
+        """The table as SQLAlchemy sees it; a stage (``name`` given) has no foreign keys.
+
+        Exactly the declared columns: their type, NOT NULL where not ``nullable``, and
+        no default of any kind. (SQLAlchemy would make a lone integer primary key
+        generated: BIGSERIAL in PostgreSQL, AUTO_INCREMENT in MySQL; keys are data.)
+        """
         metadata = sa.MetaData()
         cols = [
-            sa.Column(c.name, self._column_type(spec, c), nullable=c.nullable) for c in spec.columns
+            sa.Column(c.name, self._column_type(spec, c), nullable=c.nullable, autoincrement=False)
+            for c in [*spec.columns, *snapshot_columns(mode)]
         ]
-        cols += [sa.Column(c.name, self._column_type(spec, c)) for c in snapshot_columns(mode)]
         args: list[Any] = []
         if mode == "merge" and spec.keys:
             args.append(sa.PrimaryKeyConstraint(*spec.keys))
@@ -126,9 +131,11 @@ class SqlDestination:
         if not inspector.has_table(table.name):
             wanted.create(conn)
         else:
-            have = self._column_names(conn, table.name)
+            have, primary = self._columns(conn, table.name)
             for col in wanted.columns:
                 if col.name not in have:
+                    # Added columns are nullable, even a required one: the rows already
+                    # in the table have no value for them.
                     ddl = col.type.compile(dialect=self.engine.dialect)
                     conn.execute(
                         sa.text(
@@ -137,17 +144,44 @@ class SqlDestination:
                         )
                     )
                     added.append(col.name)
+            # A column no longer `required` (or no longer declared) loses its NOT NULL:
+            # a row without it must load, a replayed one for instance. Never the other
+            # way: rows already in the table may lack the value.
+            strict = {c.name for c in wanted.columns if not c.nullable}
+            loose = [
+                name
+                for name, nullable in have.items()
+                if not nullable and name not in strict and name not in primary
+            ]
+            if loose:
+                self._drop_not_null(conn, table.name, loose)
             if mode == "merge" and table.keys:
                 self._ensure_unique(conn, table)
         if mode == "snapshot" and (added or not inspector.has_table(f"{table.name}_latest")):
             self._latest_view(conn, table.name)
         return added
 
-    def _column_names(self, conn: sa.Connection, table: str) -> set[str]:
-        """The columns an existing table has (DuckDB reads its own catalog instead)."""
-        return {c["name"] for c in sa.inspect(conn).get_columns(table)}
+    def _columns(self, conn: sa.Connection, table: str) -> tuple[dict[str, bool], set[str]]:
+        """An existing table's columns (name -> nullable) and its primary key's columns."""
+        inspector = sa.inspect(conn)
+        columns = {c["name"]: bool(c["nullable"]) for c in inspector.get_columns(table)}
+        return columns, set(inspector.get_pk_constraint(table)["constrained_columns"])
+
+    def _drop_not_null(self, conn: sa.Connection, table: str, columns: list[str]) -> None:
+        for name in columns:
+            conn.execute(
+                sa.text(
+                    f"ALTER TABLE {self.quote(table)} ALTER COLUMN {self.quote(name)} DROP NOT NULL"
+                )
+            )
 
     def _ensure_unique(self, conn: sa.Connection, table: TableSpec) -> None:
+        """A unique index on the keys of a table made under another mode (no primary key).
+
+        A table created for ``merge`` has its primary key on the keys, and nothing more.
+        """
+        if self._keys_unique(conn, table.name, table.keys):
+            return
         name = self.quote(f"ux_{table.name}_keys"[:63])
         keys = ", ".join(self.quote(k) for k in table.keys)
         conn.execute(
@@ -155,6 +189,16 @@ class SqlDestination:
                 f"CREATE UNIQUE INDEX IF NOT EXISTS {name} ON {self.quote(table.name)} ({keys})"
             )
         )
+
+    def _keys_unique(self, conn: sa.Connection, table: str, keys: list[str]) -> bool:
+        """Whether a primary key, unique constraint or unique index is on exactly ``keys``."""
+        inspector = sa.inspect(conn)
+        found: list[set[str | None]] = [
+            set(inspector.get_pk_constraint(table)["constrained_columns"])
+        ]
+        found += [set(u["column_names"]) for u in inspector.get_unique_constraints(table)]
+        found += [set(ix["column_names"]) for ix in inspector.get_indexes(table) if ix["unique"]]
+        return set(keys) in found
 
     def _latest_view(self, conn: sa.Connection, table: str) -> None:
         q = self.quote

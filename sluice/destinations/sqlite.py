@@ -33,6 +33,34 @@ class SqliteDestination(SqlDestination):
     def _engine_options(self) -> dict[str, Any]:
         return {"connect_args": {"isolation_level": None, "timeout": 60}}
 
+    def _drop_not_null(self, conn: sa.Connection, table: str, columns: list[str]) -> None:
+        """SQLite cannot alter a column: the table is rebuilt as it is, less NOT NULL.
+
+        Its own recipe (sqlite.org/lang_altertable.html): a copy made from the reflected
+        table (keys, foreign keys, unique constraints), the rows, the old one dropped,
+        the copy renamed, its indexes made again. Foreign keys are not enforced on these
+        connections, and ``legacy_alter_table`` keeps the rename from re-checking views
+        (``<table>_latest``) while the table is gone; they name it and see it again.
+        """
+        metadata = sa.MetaData()
+        old = sa.Table(table, metadata, autoload_with=conn)
+        copy = old.to_metadata(metadata, name=f"_sluice_rebuild_{table}"[:63])
+        for index in list(copy.indexes):
+            copy.indexes.discard(index)
+        for name in columns:
+            copy.c[name].nullable = True
+        copy.create(conn)
+        q = self.quote
+        conn.exec_driver_sql(f"INSERT INTO {q(copy.name)} SELECT * FROM {q(table)}")
+        conn.exec_driver_sql(f"DROP TABLE {q(table)}")
+        conn.exec_driver_sql("PRAGMA legacy_alter_table = ON")
+        try:
+            conn.exec_driver_sql(f"ALTER TABLE {q(copy.name)} RENAME TO {q(table)}")
+        finally:
+            conn.exec_driver_sql("PRAGMA legacy_alter_table = OFF")
+        for index in old.indexes:
+            index.create(conn)
+
     def _raw_connection(self) -> Any:
         # ADBC opens a transaction itself (autocommit off) and keeps DDL inside it.
         conn = adbc.connect(self.engine.url.database or ":memory:")

@@ -60,6 +60,9 @@ class Layout:
         types: dict[str, str] = {n: c.type for n, c in pipe.table.columns.items()}
         types.update(dict.fromkeys(extra or [], "string"))
         self.types = types
+        # `required` columns are NOT NULL (validation quarantines a record without the
+        # value before it is loaded). Columns added by `evolve` are not declared: nullable.
+        self.required = {n for n, c in pipe.table.columns.items() if c.required}
         policies = {n: c.pii for n, c in pipe.table.columns.items()}
         self.root_name = pipe.table.name
         linked = (
@@ -97,7 +100,9 @@ class Layout:
             children.append(self._child(name, table, key_types, parent_fk, True))
 
         root_cols = [ColumnSpec(k, "string", False) for k in self.keys if k == RECORD_KEY]
-        root_cols += [ColumnSpec(n, t) for n, t in types.items() if n not in moved]
+        root_cols += [
+            ColumnSpec(n, t, n not in self.required) for n, t in types.items() if n not in moved
+        ]
         root_cols += [ColumnSpec(c, "string") for c in hashed_refs]
         fks = [ForeignKey((col,), lookup, (key,)) for col, (lookup, key) in refs.items()]
         fks += [ForeignKey((c,), lk, ("id",)) for c, (lk, _) in hashed_refs.items()]
@@ -116,7 +121,10 @@ class Layout:
         moved: set[str],
     ) -> Part:
         source = {c: col.source for c, col in t.columns.items()}
-        cols = [ColumnSpec(c, self.types[s], c not in t.keys) for c, s in source.items()]
+        cols = [
+            ColumnSpec(c, self.types[s], c not in t.keys and s not in self.required)
+            for c, s in source.items()
+        ]
         if t.keys:
             for k in t.keys:
                 refs[source[k]] = (name, k)
@@ -138,7 +146,11 @@ class Layout:
         source = {k: k for k in self.keys}
         source.update({c: col.source for c, col in t.columns.items()})
         cols = [ColumnSpec(k, key_types[k], False) for k in self.keys]
-        cols += [ColumnSpec(c, self.types[s]) for c, s in source.items() if c not in self.keys]
+        cols += [
+            ColumnSpec(c, self.types[s], s not in self.required)
+            for c, s in source.items()
+            if c not in self.keys
+        ]
         spec = TableSpec(name, cols, list(self.keys), list(fks))
         return Part(spec, "restricted" if restricted else "child", source)
 
@@ -249,8 +261,10 @@ class Splitter:
                 cols = [pl.col(s).alias(c) for c, s in p.source.items()]
                 rows = data.select(cols)
                 values = [c for c in p.source if c not in lay.keys]
-                # A record without any of the child's values has no child row.
-                out[name] = rows.filter(pl.any_horizontal(pl.col(v).is_not_null() for v in values))
+                # A record without any of the child's values has no child row; nor one
+                # whose restricted values are all empty (nothing there to keep apart).
+                kept = _restricted_value if p.kind == "restricted" else _value
+                out[name] = rows.filter(pl.any_horizontal(kept(c, rows.schema[c]) for c in values))
         return out, bad
 
     def _lookup_rows(self, data: pl.DataFrame, part: Part) -> pl.DataFrame:
@@ -272,6 +286,18 @@ class Splitter:
             rows.select(keys) if seen is None else pl.concat([seen, rows.select(keys)])
         )
         return rows
+
+
+def _value(column: str, _dtype: pl.DataType) -> pl.Expr:
+    """Whether a child row's column holds a value: not null."""
+    return pl.col(column).is_not_null()
+
+
+def _restricted_value(column: str, dtype: pl.DataType) -> pl.Expr:
+    """Whether a restricted column holds a value: not null, and text not blank."""
+    if dtype != pl.String:
+        return pl.col(column).is_not_null()
+    return pl.col(column).str.strip_chars().str.len_chars().fill_null(0) > 0
 
 
 def _decodable(

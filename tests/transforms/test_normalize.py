@@ -210,3 +210,84 @@ def test_a_replayed_record_loads_into_every_table(
     # The policies were applied once, when the row was read, not again on replay.
     assert person2["email"] == hashlib.sha256(b"s3cretp2@x.org").hexdigest()
     assert person2["phone"] == "******02"
+
+
+RESTRICTED = """
+warehouse: "%(url)s"
+pipelines:
+  p:
+    sources:
+      s: {type: file, path: "data/*.jsonl", flatten: true}
+    table:
+      name: people
+      keys: [uuid]
+      columns:
+        uuid: {type: string, required: true}
+        name: {type: string, required: true}
+        id_name: {type: string, pii: restricted}
+        id_value: {type: string, pii: restricted}
+        ssn: {type: string, pii: restricted}
+    tables:
+      altids:
+        restricted: true
+        columns: {name: id_name, value: id_value}
+    destination: {mode: merge}
+"""
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def warehouse(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    from tests.conftest import warehouse_url
+
+    return str(warehouse_url(request, request.param, tmp_path))
+
+
+def test_restricted_tables_get_no_row_for_a_record_without_a_value(
+    make_project: Any, run_project: Any, warehouse: str
+) -> None:
+    """Like randomuser's users without a national id (``{"name": "", "value": null}``):
+    a record whose restricted values are all null or blank has no restricted row."""
+    from sluice.destinations import connect
+
+    def rec(uuid: str, id_: Any = None, name: str | None = "n", **more: Any) -> dict[str, Any]:
+        return {"uuid": uuid, "name": name, **({"id": id_} if id_ is not None else {}), **more}
+
+    records = [
+        rec("u1", {"name": "SSN", "value": "123"}, ssn="a"),
+        rec("u2", {"name": "", "value": None}, ssn=None),  # nothing to keep
+        rec("u3", {"name": "  ", "value": ""}, ssn=""),  # blanks: nothing either
+        rec("u4", {"name": "TFN", "value": None}, ssn="  "),  # a name is a value
+        rec("u5", {"name": "SSN", "value": "555"}, name=None),  # quarantined
+        rec("u6"),  # no id at all
+    ]
+    root = make_project(RESTRICTED % {"url": warehouse}, {"data/a.jsonl": jsonl(*records)})
+    out = run_project(root)
+    assert out.status == "succeeded_with_quarantine", out.report.errors
+    totals = out.report.totals
+    assert (totals.read, totals.loaded, totals.quarantined) == (6, 5, 1)
+    assert out.report.as_dict()["tables"] == {"people": 5, "altids": 2, "people_restricted": 1}
+    dest = connect(warehouse)
+    try:
+        with dest.engine.connect() as c:  # type: ignore[attr-defined]
+            altids = c.exec_driver_sql("SELECT uuid, name, value FROM altids ORDER BY uuid").all()
+            kept = c.exec_driver_sql("SELECT uuid, ssn FROM people_restricted").all()
+        assert [tuple(r) for r in altids] == [("u1", "SSN", "123"), ("u4", "TFN", None)]
+        assert [tuple(r) for r in kept] == [("u1", "a")]
+
+        # Merge: a record that no longer has a value loses its restricted row.
+        (root / "data" / "b.jsonl").write_text(
+            jsonl(rec("u1", {"name": "", "value": None}, ssn=None))
+        )
+        again = run_project(root)
+        assert again.status == "succeeded", again.report.errors
+        assert again.report.as_dict()["tables"] == {
+            "people": 1,
+            "altids": 0,
+            "people_restricted": 0,
+        }
+        with dest.engine.connect() as c:  # type: ignore[attr-defined]
+            uuids = c.exec_driver_sql("SELECT uuid FROM altids ORDER BY uuid").scalars().all()
+            assert uuids == ["u4"]
+            assert c.exec_driver_sql("SELECT COUNT(*) FROM people_restricted").scalar() == 0
+    finally:
+        dest.close()
