@@ -95,6 +95,12 @@ class DateFormat:
     #: anchored at the start; the group ``rest`` holds what the format did not use
     regex: str
     directives: frozenset[str]
+    #: anchored at both ends, seconds up to 59: a cheap test (no captures) that every
+    #: value Python reads passes
+    full: str
+    #: the same format for chrono (Polars' parser) where, for values that pass ``full``,
+    #: chrono reads what Python reads or nothing; None where it may read otherwise
+    chrono: str | None = None
 
     @property
     def zoned(self) -> bool:
@@ -144,8 +150,30 @@ def compile_format(fmt: str) -> DateFormat:
         raise FormatError(f"format {fmt!r} has no directive (like %Y, %m, %d)")
     if "I" in used and "H" in used:
         raise FormatError(f"format {fmt!r} has both %H and %I")
-    out.append("(?s:(?P<rest>.*))")
-    return DateFormat(fmt, "".join(out), frozenset(used))
+    body = "".join(out)
+    strict = body.replace(f"(?P<S_>{DIRECTIVES['S']})", r"(?P<S_>[0-5][0-9]|[0-9])")
+    regex = body + "(?s:(?P<rest>.*))"
+    return DateFormat(fmt, regex, frozenset(used), strict + "$", _chrono(fmt, used))
+
+
+_NUMERIC = set("YmdHIMSf")
+
+
+def _chrono(fmt: str, used: list[str]) -> str | None:
+    """``fmt`` in chrono's words, if chrono cannot read a value otherwise than Python.
+
+    Refused: %y (chrono's century rule differs), %f not right after a dot (chrono's %f
+    counts nanoseconds), and a number directly followed by a digit or another directive
+    (Python splits packed digits by trying alternatives; chrono takes two digits).
+    """
+    if "y" in used or ("f" in used and ".%f" not in fmt):
+        return None
+    tokens = re.findall(r"%.|[^%]", fmt)
+    for tok, nxt in zip(tokens, [*tokens[1:], ""], strict=True):
+        packed = nxt.isdigit() or (nxt.startswith("%") and nxt != "%%")
+        if tok[0] == "%" and tok[1] in _NUMERIC and packed:
+            return None
+    return fmt.replace(".%f", "%.f").replace("%z", "%#z")
 
 
 def _literal(text: str) -> str:

@@ -55,7 +55,9 @@ class DateRule:
 
 
 def _int(name: str) -> pl.Expr:
-    return pl.col(name).str.strip_chars().cast(pl.Int32, strict=False)
+    # Only %d may carry a space (" 5"); the other groups are bare digits.
+    col = pl.col(name).str.strip_chars() if name == "d_" else pl.col(name)
+    return col.cast(pl.Int32, strict=False)
 
 
 def _year(fmt: DateFormat, rule: DateRule, has_ref: bool) -> pl.Expr:
@@ -136,6 +138,20 @@ def _offset_us(fmt: DateFormat) -> tuple[pl.Expr, pl.Expr]:
     return value, valid.fill_null(False)
 
 
+def _days_from_civil(year: pl.Expr, month: pl.Expr, day: pl.Expr) -> pl.Expr:
+    """Days since 1970-01-01 of a valid proleptic Gregorian date, in integer arithmetic.
+
+    H. Hinnant's algorithm: far cheaper than Polars' date constructor, and exact.
+    """
+    y = (year - (month <= 2).cast(pl.Int64)).cast(pl.Int64)
+    era = y // 400
+    yoe = y - era * 400
+    mp = (month + 9) % 12  # March = 0
+    doy = (153 * mp + 2) // 5 + day - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146_097 + doe - 719_468
+
+
 def parse_one(
     data: pl.DataFrame, fmt: DateFormat, rule: DateRule, to: Literal["date", "datetime"]
 ) -> pl.Series:
@@ -144,64 +160,117 @@ def parse_one(
     groups = text.str.extract_groups(fmt.regex).struct.unnest()
     if REF in data.columns:
         groups = groups.with_columns(data.get_column(REF).alias(REF))
-    year = _year(fmt, rule, REF in data.columns)
-    month = _month(fmt)
-    day = _or(fmt, "d", 1)
-    hour, minute, second = _hour(fmt), _or(fmt, "M", 0), _or(fmt, "S", 0)
-    if "f" in fmt.directives:
-        micro = pl.col("f_").str.pad_end(6, "0").cast(pl.Int32)
-    else:
-        micro = pl.lit(0, pl.Int32)
+    # Stage by stage, so each part is computed once (an expression used twice is not).
+    # A date is read as Python reads the whole value: its time must be valid too.
+    micro = pl.col("f_").str.pad_end(6, "0").cast(pl.Int64) if "f" in fmt.directives else 0
     offset, offset_ok = _offset_us(fmt)
-    valid = (
-        (pl.col("rest") == "")
-        & year.is_between(1, 9999)
-        & month.is_between(1, 12)
-        & (day <= _days_in_month(year, month))
-        & (second <= 59)
-        & offset_ok
-    ).fill_null(False)
-
-    def safe(e: pl.Expr, default: int) -> pl.Expr:
-        # Invalid parts never reach the constructor, which would raise on them.
-        return pl.when(valid).then(e).otherwise(pl.lit(default, pl.Int32))
-
-    local = pl.datetime(
-        safe(year, 2000),
-        safe(month, 1),
-        safe(day, 1),
-        safe(hour, 0),
-        safe(minute, 0),
-        safe(second, 0),
-        safe(micro, 0),
-        time_unit="us",
-    )
+    parts = [
+        (pl.col("rest") == "").alias("_done"),
+        _year(fmt, rule, REF in data.columns).cast(pl.Int64).alias("_y"),
+        _month(fmt).cast(pl.Int64).alias("_m"),
+        _or(fmt, "d", 1).cast(pl.Int64).alias("_d"),
+        _hour(fmt).cast(pl.Int64).alias("_H"),
+        _or(fmt, "M", 0).cast(pl.Int64).alias("_M"),
+        _or(fmt, "S", 0).cast(pl.Int64).alias("_S"),
+        pl.lit(micro, pl.Int64).alias("_f") if isinstance(micro, int) else micro.alias("_f"),
+        offset.alias("_z"),
+        offset_ok.alias("_zok"),
+    ]
+    y, m, d = pl.col("_y"), pl.col("_m"), pl.col("_d")
+    valid = pl.col("_done") & y.is_between(1, 9999) & m.is_between(1, 12)
+    valid = valid & d.is_between(1, 31) & (d <= _days_in_month(y, m))
+    valid = valid & (pl.col("_S") <= 59) & pl.col("_zok")
+    staged = groups.select(parts).with_columns(valid.fill_null(False).alias("_ok"))
+    days = pl.when(pl.col("_ok")).then(_days_from_civil(y, m, d))
     if to == "date":
-        value = local.dt.date()  # Python's .date(): the local date, whatever the offset
-    elif fmt.zoned:
-        value = (local - pl.duration(microseconds=offset)).dt.replace_time_zone("UTC")
-    elif rule.timezone and rule.timezone != "UTC":
-        zoned = local.dt.replace_time_zone(rule.timezone, ambiguous="earliest", non_existent="null")
-        value = zoned.dt.convert_time_zone("UTC")
+        # Python's .date(): the local date, whatever the offset
+        value = days.cast(pl.Int32).cast(pl.Date)
     else:
-        value = local.dt.replace_time_zone("UTC")
-    return groups.select(pl.when(valid).then(value).alias(text.name)).to_series()
+        seconds = days * 86_400 + pl.col("_H") * 3600 + pl.col("_M") * 60 + pl.col("_S")
+        micros = seconds * 1_000_000 + pl.col("_f")
+        if fmt.zoned:
+            micros = micros - pl.col("_z")
+        local = micros.cast(pl.Datetime("us"))
+        if fmt.zoned:
+            value = local.dt.replace_time_zone("UTC")
+        elif rule.timezone and rule.timezone != "UTC":
+            zoned = local.dt.replace_time_zone(
+                rule.timezone, ambiguous="earliest", non_existent="null"
+            )
+            value = zoned.dt.convert_time_zone("UTC")
+        else:
+            value = local.dt.replace_time_zone("UTC")
+    if to == "datetime":
+        # An offset can move year 1 or 9999 out of the range Python's datetime holds.
+        value = pl.when(value.dt.year().is_between(1, 9999)).then(value)
+    return staged.select(value.alias(text.name)).to_series()
+
+
+def _zone(local: pl.Expr | pl.Series, fmt: DateFormat, rule: DateRule) -> pl.Expr:
+    """A naive datetime from ``fmt`` as UTC: already UTC if zoned, else in the rule's zone."""
+    if isinstance(local, pl.Series):
+        local = pl.lit(local)
+    if fmt.zoned:
+        return local.dt.replace_time_zone("UTC")
+    if rule.timezone and rule.timezone != "UTC":
+        zoned = local.dt.replace_time_zone(rule.timezone, ambiguous="earliest", non_existent="null")
+        return zoned.dt.convert_time_zone("UTC")
+    return local.dt.replace_time_zone("UTC")
+
+
+def _fast(text: pl.Series, fmt: DateFormat, rule: DateRule, to: str) -> pl.Series:
+    """chrono's reading of values that passed ``fmt.full``; null where it could not.
+
+    Only for formats where chrono reads what Python reads or nothing (see
+    :func:`sluice.dateformat._chrono`); its nulls go on to the exact path.
+    """
+    assert fmt.chrono is not None
+    if to == "date":
+        naive = text.str.strptime(pl.Datetime("us"), fmt.chrono, strict=False, exact=True)
+        value = naive.dt.date()
+    elif fmt.zoned:
+        value = text.str.strptime(pl.Datetime("us", "UTC"), fmt.chrono, strict=False, exact=True)
+    else:
+        local = text.str.strptime(pl.Datetime("us"), fmt.chrono, strict=False, exact=True)
+        value = pl.select(_zone(local, fmt, rule)).to_series()
+    # chrono takes year 0, which Python refuses (and a UTC instant must be in 1-9999).
+    return value.set(~value.dt.year().is_between(1, 9999), None) if value.len() else value
 
 
 def parse(data: pl.DataFrame, rule: DateRule, to: Literal["date", "datetime"]) -> pl.Series:
     """Each value parsed with the first of the rule's formats that Python would accept.
 
-    A later format only sees the values the earlier ones left unparsed: a column in
-    one format costs one pass.
+    A later format only sees the values the earlier ones left unparsed, and a format
+    only looks at the values a cheap whole-value match lets through: a column in one
+    format costs one pass, however many formats are listed. Where chrono is known to
+    agree with Python it reads those values; what it leaves goes the exact way.
     """
-    out = parse_one(data, rule.formats[0], rule, to)
     text = data.get_column(TEXT)
-    for fmt in rule.formats[1:]:
-        todo = out.is_null() & text.is_not_null()
+    dtype = pl.Date() if to == "date" else pl.Datetime("us", "UTC")
+    out = pl.Series(text.name, [None] * len(text), dtype=dtype)
+    todo = text.is_not_null()
+    for fmt in rule.formats:
+        candidates = todo & text.str.contains(fmt.full)
+        if not candidates.any():
+            continue
+        # Dates from zoned formats are local dates: chrono would not parse them without
+        # the offset, so they go the exact way.
+        if fmt.chrono is not None and not (to == "date" and fmt.zoned):
+            where = candidates.arg_true()
+            fast = _fast(text.gather(where), fmt, rule, to)
+            out = out.scatter(where, fast)
+            candidates = candidates & out.is_null()
+            if not candidates.any():
+                todo = todo & out.is_null()
+                continue
+        if candidates.all():
+            out = parse_one(data, fmt, rule, to)
+        else:
+            rest = parse_one(data.filter(candidates), fmt, rule, to)
+            out = out.scatter(candidates.arg_true(), rest)
+        todo = todo & out.is_null()
         if not todo.any():
             break
-        rest = parse_one(data.filter(todo), fmt, rule, to)
-        out = out.scatter(todo.arg_true(), rest)
     return out
 
 

@@ -104,7 +104,10 @@ def python(text: str, fmt: str, to: str) -> object:
         return value.date()
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # an instant before year 1 or after 9999: no value either
+        return None
 
 
 def sluice(texts: list[str], fmt: str, to: str, **rule: Any) -> list[object]:
