@@ -139,13 +139,19 @@ def utc(
     no_zone = local.is_not_null() & zone.is_null()
     reason = pl.coalesce(
         time_reason,
-        _reason(
-            bad_zone,
-            offset_from,
-            zone,
-            "a UTC offset (like CST-6, EST-5, +05:30) or a known zone name ("
-            + ", ".join(ZONE_NAMES)
-            + ")",
+        # Named after the column it leaves empty (so "required but empty" is not said
+        # again), quoting the zone text that could not be read.
+        pl.when(bad_zone).then(
+            pl.concat_str(
+                [
+                    pl.lit(f"{column}: {offset_from} '"),
+                    zone,
+                    pl.lit(
+                        "' is not a UTC offset (like CST-6, EST-5, +05:30) or a known zone "
+                        "name (" + ", ".join(ZONE_NAMES) + ")"
+                    ),
+                ]
+            )
         ),
         pl.when(no_zone).then(pl.lit(f"{column}: no UTC offset in {offset_from}")),
     )

@@ -33,6 +33,7 @@ def _shown(col: pl.Expr) -> pl.Expr:
     return col.cast(pl.String)
 
 
+_EMPTY = ": required but empty"
 NUL_REASON = (
     "holds a NUL byte (\\x00), which no warehouse stores as text: "
     "remove it from the file (e.g. tr -d '\\000')"
@@ -53,7 +54,7 @@ def rule_checks(name: str, spec: ColumnConfig, value: pl.Expr) -> list[tuple[pl.
         # one: the same row quarantines on every warehouse instead.
         check(value.str.contains("\x00", literal=True), f"{name}: {NUL_REASON}")
     if spec.required:
-        check(value.is_null(), f"{name}: required but empty")
+        check(value.is_null(), f"{name}{_EMPTY}")
     if spec.regex is not None:
         check(
             value.is_not_null() & ~_shown(value).str.contains(spec.regex),
@@ -80,6 +81,17 @@ def rule_checks(name: str, spec: ColumnConfig, value: pl.Expr) -> list[tuple[pl.
 
 
 _BAD = "_bad"
+
+
+def _tidy(reasons: pl.Expr) -> pl.Expr:
+    """Each reason once; no "x: required but empty" beside the reason x became empty.
+
+    Two ``utc`` steps reading one bad zone both say so, and a value a step refused is
+    null by validation time: the row's entry should say why once, not three times.
+    """
+    column = pl.element().str.extract(r"^([^:]*):", 1)
+    echo = pl.element().str.ends_with(_EMPTY) & column.is_duplicated()
+    return reasons.list.unique(maintain_order=True).list.eval(pl.element().filter(~echo))
 
 
 def _nul(name: str) -> pl.Expr:
@@ -174,6 +186,8 @@ class Validator:
         bad_lines = out.filter(pl.col(_BAD)).get_column(LINE)
         bad = data.filter(pl.col(LINE).is_in(bad_lines.implode()))
         explained = add_reasons(bad, self._reasons(data.schema)) if bad.height else bad
+        if explained.height:
+            explained = explained.with_columns(_tidy(pl.col(REASONS)))
         bad_rows = pl.concat([explained.select(LINE, REASONS), *duplicates]).sort(LINE)
         good = good.select(
             [

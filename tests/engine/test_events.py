@@ -241,6 +241,8 @@ def check_reasons(rows: list[dict[str, str]], reasons: dict[int, list[str]]) -> 
             header = bad_field(row)
             assert header is not None
             said = f"{header.lower()}: '{row[header]}'"
+            if header == "CZ_TIMEZONE":  # said of the time it could not convert
+                said = f"begin_date_time: cz_timezone '{row[header]}'"
             assert any(r.startswith(said) for r in reasons[key]), (said, reasons[key])
 
 

@@ -153,3 +153,27 @@ def test_dates_amounts_and_nul_bytes_on_every_warehouse(
         "'2024-03-10 02:30:00.0' is not a valid datetime in America/New_York" in r
         for r in reasons[4]
     )
+
+
+def test_a_row_says_why_once(make_project: Any, run_project: Any) -> None:
+    """Two utc steps reading one bad zone, and the required times they could not make."""
+    root = make_project(
+        """
+        pipelines:
+          p:
+            sources: {s: {type: file, path: a.csv}}
+            transforms:
+              - utc: {column: begin, offset_from: tz, formats: ['%d-%b-%y %H:%M:%S']}
+              - utc: {column: end, offset_from: tz, formats: ['%d-%b-%y %H:%M:%S']}
+            table:
+              name: t
+              columns:
+                begin: {type: datetime, required: true}
+                end: {type: datetime, required: true}
+                tz: string
+        """,
+        {"a.csv": "begin,end,tz\n01-JAN-24 10:00:00,01-JAN-24 11:00:00,UNK\n"},
+    )
+    out = run_project(root)
+    (entry,) = out.quarantine("row")
+    assert [r.split(" is not")[0] for r in entry.reasons] == ["begin: tz 'UNK'", "end: tz 'UNK'"]

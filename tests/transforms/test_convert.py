@@ -133,7 +133,7 @@ def test_utc_bad_time_bad_or_missing_offset_are_reasons() -> None:
     assert out.get_column("_reasons").to_list() == [
         ["at: '31-FEB-24 10:00:00' is not a valid datetime (formats tried: %d-%b-%y %H:%M:%S)"],
         [
-            "tz: 'CSC' is not a UTC offset (like CST-6, EST-5, +05:30) or a known zone name "
+            "at: tz 'CSC' is not a UTC offset (like CST-6, EST-5, +05:30) or a known zone name "
             "(" + ", ".join(ZONE_NAMES) + ")"
         ],
         ["at: no UTC offset in tz"],
