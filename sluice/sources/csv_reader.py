@@ -1,15 +1,20 @@
 """Streaming CSV reading with PyArrow: every field as text, every row with its line.
 
-Why PyArrow's reader: it streams bounded blocks, transcodes latin-1 and friends, skips a
-UTF-8 BOM, and hands ragged rows to a callback with their record number instead of
-failing or silently padding them. Those rows become :class:`Reject` entries.
+Why PyArrow's reader: it streams bounded blocks and hands ragged rows to a callback
+with their record number instead of failing or silently padding them. Those rows
+become :class:`Reject` entries. The header is found first by Python's csv module
+(:mod:`sluice.sources.csv_start`), and PyArrow reads the rows after it.
+
+PyArrow's block must hold the longest row. Blocks are 1 MiB at most (it reads a few
+ahead), so that ordinary files stay small in memory; a longer row makes the file be
+read again with 8 MiB blocks, then 64 MiB, up to ``csv.max_row_bytes``, skipping the
+records already handed on (PyArrow's ``skip_rows_after_names`` counts records, as its
+row numbers do). A row over the limit sets the file aside with a hint naming it.
 """
 
 from __future__ import annotations
 
-import codecs
 import csv
-import io
 from collections.abc import Callable, Iterator
 from typing import IO
 
@@ -21,43 +26,34 @@ import pyarrow.csv as pacsv
 from sluice.batch import LINE, Batch, Reject
 from sluice.config import CsvOptions
 from sluice.errors import SourceError, Where
+from sluice.sources.csv_start import find_start
+from sluice.sources.streams import Prefixed
 
 
 def unique_headers(raw: list[str]) -> list[str]:
-    """Blank headers get ``column_N``; repeated ones get ``_2``, ``_3`` suffixes."""
+    """Blank headers get ``column_N``; repeated ones get ``_2``, ``_3`` suffixes.
+
+    Linear: each name remembers the next suffix to try, so 20,000 copies of one name do
+    not each walk the suffixes taken before them.
+    """
     out: list[str] = []
     seen: set[str] = set()
+    next_suffix: dict[str, int] = {}
     for i, h in enumerate(raw, start=1):
         name = h.strip() or f"column_{i}"
-        base, n = name, 1
-        while name in seen:
-            n += 1
+        if name in seen:
+            base, n = name, next_suffix.get(name, 2)
+            while f"{base}_{n}" in seen:
+                n += 1
             name = f"{base}_{n}"
+            next_suffix[base] = n + 1
         seen.add(name)
         out.append(name)
     return out
 
 
-def read_header(stream: IO[bytes], opts: CsvOptions, where: str) -> list[str] | None:
-    """The header record (it may hold quoted newlines); None for an empty file."""
-    encoding = "utf-8-sig" if codecs.lookup(opts.encoding).name == "utf-8" else opts.encoding
-    text = io.TextIOWrapper(stream, encoding=encoding, newline="")
-    try:
-        for _ in range(opts.skip_rows):
-            text.readline()
-        reader = csv.reader(text, delimiter=opts.delimiter, quotechar=opts.quote)
-        return next(reader, None)
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise SourceError(
-            f"cannot read the header: {exc}",
-            where=Where(file=where, line=opts.skip_rows + 1),
-            hint=f"check csv.encoding (now {opts.encoding!r}) and csv.delimiter",
-        ) from None
-    finally:
-        text.detach()
-
-
 READ_BLOCK = 1 << 20
+GROWTH = 8
 
 
 class _LineTracker:
@@ -68,10 +64,15 @@ class _LineTracker:
     embedded newlines so every row and reject gets the line an editor would show.
     """
 
-    def __init__(self, first_record: int) -> None:
-        self.next_record = first_record
-        self.extra_lines = 0
+    def __init__(self, first_line: int) -> None:
+        self.next_record = 1  # PyArrow's numbers: 1 is the first record after the header
+        self.extra_lines = first_line - 1
         self.pending: list[tuple[int, str]] = []
+
+    def restart(self) -> int:
+        """Forget rejects not handed on yet; the number of records handed on."""
+        self.pending = []
+        return self.next_record - 1
 
     def on_invalid(self, number: int, text: str) -> None:
         self.pending.append((number, text))
@@ -136,52 +137,30 @@ def read_csv(
     block_size: int,
 ) -> tuple[list[str], Callable[[], Iterator[Batch]]]:
     """Read the header now; return it and a function streaming the rows."""
-    with open_stream() as f:
-        raw = read_header(f, opts, unit)
-    if raw is None:
+    limit = opts.max_row_bytes
+    start = find_start(open_stream(), opts, unit, limit)
+    if start is None:
         return [], lambda: iter(())
+    start.rows.close()
+    raw, first_line = start.record, start.first_line
     # Without a header row the first record only gives the width: column_1, column_2...
     if opts.header:
         headers = unique_headers(raw)
     else:
         headers = [f"column_{i}" for i in range(1, len(raw) + 1)]
-    skip = opts.skip_rows + (1 if opts.header else 0)
     positional = [f"c{i}" for i in range(len(headers))]
     width = len(headers)
-
-    read_block = min(block_size, READ_BLOCK)
+    convert_options = pacsv.ConvertOptions(
+        column_types={c: pa.string() for c in positional},
+        null_values=opts.null_values,
+        strings_can_be_null=True,
+        # `""` is as empty as nothing: exports that quote every field must not
+        # turn empty values into empty strings that pass `required`.
+        quoted_strings_can_be_null=True,
+    )
 
     def batches() -> Iterator[Batch]:
-        tracker = _LineTracker(first_record=skip + 1)
-
-        def on_invalid(row: pacsv.InvalidRow) -> str:
-            tracker.on_invalid(int(row.number), row.text)
-            return "skip"
-
-        read_options = pacsv.ReadOptions(
-            column_names=positional,
-            skip_rows=skip,
-            # PyArrow reads many blocks ahead: small blocks keep that bounded, and we
-            # gather them into batches of `block_size` bytes for the rest of the run.
-            block_size=read_block,
-            encoding=opts.encoding,
-            use_threads=False,  # record numbers of rejected rows need a serial parse
-        )
-        parse_options = pacsv.ParseOptions(
-            delimiter=opts.delimiter,
-            quote_char=opts.quote,
-            newlines_in_values=True,
-            ignore_empty_lines=False,
-            invalid_row_handler=on_invalid,
-        )
-        convert_options = pacsv.ConvertOptions(
-            column_types={c: pa.string() for c in positional},
-            null_values=opts.null_values,
-            strings_can_be_null=True,
-            # `""` is as empty as nothing: exports that quote every field must not
-            # turn empty values into empty strings that pass `required`.
-            quoted_strings_can_be_null=True,
-        )
+        tracker = _LineTracker(first_line)
 
         def emit(data: pl.DataFrame, multiline: list[str]) -> Batch:
             lines, rejected = tracker.assign(data, multiline)
@@ -192,9 +171,38 @@ def read_csv(
             data = data.with_columns(pl.Series(LINE, lines, dtype=pl.Int64))
             return Batch(stream_name, unit, data, rejects)
 
-        with open_stream() as f:
-            try:
-                reader = pacsv.open_csv(f, read_options, parse_options, convert_options)
+        def on_invalid(row: pacsv.InvalidRow) -> str:
+            tracker.on_invalid(int(row.number), row.text)
+            return "skip"
+
+        parse_options = pacsv.ParseOptions(
+            delimiter=opts.delimiter,
+            quote_char=opts.quote,
+            newlines_in_values=True,
+            ignore_empty_lines=False,
+            invalid_row_handler=on_invalid,
+        )
+
+        def read(block: int) -> Iterator[Batch]:
+            read_options = pacsv.ReadOptions(
+                column_names=positional,
+                # after a restart: the records handed on already (rejects included)
+                skip_rows_after_names=tracker.restart(),
+                # PyArrow reads blocks ahead: small blocks keep that bounded, and we
+                # gather them into batches of `block_size` bytes for the rest of the run.
+                block_size=block,
+                encoding="utf8",  # find_start hands on UTF-8
+                use_threads=False,  # record numbers of rejected rows need a serial parse
+            )
+            start = find_start(open_stream(), opts, unit, limit)
+            if start is None:  # the file changed under us: nothing to read
+                return
+            with start.rows as f:
+                head = f.read(1)
+                if not head:  # a header and nothing after it
+                    return
+                rows = Prefixed(head, f)
+                reader = pacsv.open_csv(rows, read_options, parse_options, convert_options)
                 pending: list[pa.RecordBatch] = []
                 size = 0
                 for record_batch in reader:
@@ -207,24 +215,39 @@ def read_csv(
                     yield emit(*_frame(pending, headers))
                 if tracker.pending:  # rejected rows after the last good one
                     yield emit(pl.DataFrame(schema=dict.fromkeys(headers, pl.String)), [])
+
+        block = min(block_size, READ_BLOCK, limit)
+        while True:
+            try:
+                yield from read(block)
+                return
             except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
                 msg = str(exc).split("\n")[0]
-                hint = "check csv.delimiter and csv.quote in the source's settings"
-                if "straddl" in msg:
-                    hint = (
-                        f"a row is longer than {read_block:,} bytes, or a quote is never "
-                        "closed: fix the quoting (or raise batch_bytes if it is under 1 MiB)"
-                    )
-                elif "UTF8" in msg or "decode" in msg.lower():
-                    hint = (
-                        f"the file is not valid {opts.encoding}: set csv.encoding "
-                        "(latin-1 and cp1252 are common for exports from spreadsheets)"
-                    )
-                raise SourceError(
-                    f"cannot parse CSV: {msg}", where=Where(file=unit), hint=hint
-                ) from None
+                if "straddl" in msg and block < limit:
+                    block = min(limit, max(block, READ_BLOCK) * GROWTH)
+                    continue
+                raise _parse_error(msg, opts, unit) from None
 
     return headers, batches
+
+
+def _parse_error(msg: str, opts: CsvOptions, unit: str) -> SourceError:
+    hint = "check csv.delimiter and csv.quote in the source's settings"
+    if "straddl" in msg:
+        limit = opts.max_row_bytes
+        msg = (
+            f"a row is longer than csv.max_row_bytes ({limit:,} bytes), or a quote is never closed"
+        )
+        hint = (
+            f"raise csv.max_row_bytes on the source (now {limit:,}) if rows this long "
+            "are real; else fix the quoting"
+        )
+    elif "UTF8" in msg or "decode" in msg.lower():
+        hint = (
+            f"the file is not valid {opts.encoding}: set csv.encoding "
+            "(latin-1 and cp1252 are common for exports from spreadsheets)"
+        )
+    return SourceError(f"cannot parse CSV: {msg}", where=Where(file=unit), hint=hint)
 
 
 def _frame(batches: list[pa.RecordBatch], headers: list[str]) -> tuple[pl.DataFrame, list[str]]:

@@ -4,6 +4,11 @@ by the file source like any local file (zip archives included).
 A failed or oversized download fails the run (nothing is loaded); the same retry policy
 as for API calls applies: connection errors, timeouts, 429 (with ``Retry-After``) and
 500/502/503/504 are retried with exponential backoff and jitter.
+
+A body sent with ``Content-Encoding: gzip`` or ``zstd`` is saved as sent, compressed:
+the file source inflates it as it reads (under ``max_unzipped_bytes``), so it is never
+inflated whole on disk, and a ``.csv.gz`` a server marks as gzip-encoded stays the gzip
+file it is. A zip archive or Parquet file (read from random places) is saved decoded.
 """
 
 from __future__ import annotations
@@ -59,7 +64,8 @@ def download(cfg: FileSourceConfig, log: Log | None = None) -> Download:
                             hint="check the source's url and auth",
                         )
                     else:
-                        _save(response, dest, cfg.max_download_bytes, url)
+                        raw = _keep_compressed(response, name, cfg.format)
+                        _save(response, dest, cfg.max_download_bytes, url, raw=raw)
                         return Download(dest, folder)
             except httpx.TimeoutException:
                 problem = f"no data for {cfg.timeout:g} s"
@@ -83,13 +89,30 @@ def download(cfg: FileSourceConfig, log: Log | None = None) -> Download:
     )
 
 
-def _save(response: httpx.Response, dest: Path, limit: int, url: str) -> None:
+#: content encodings whose bytes the file source tells by their magic and inflates
+STREAMED_ENCODINGS = {"gzip", "x-gzip", "zstd"}
+
+
+def _keep_compressed(response: httpx.Response, name: str, fmt: str | None) -> bool:
+    encoding = response.headers.get("Content-Encoding", "").strip().lower()
+    random_access = fmt == "parquet" or PurePosixPath(name).suffix.lower() in (
+        ".zip",
+        ".parquet",
+        ".pq",
+    )
+    return encoding in STREAMED_ENCODINGS and not random_access
+
+
+def _save(response: httpx.Response, dest: Path, limit: int, url: str, *, raw: bool) -> None:
+    """Stream the body to ``dest``; ``raw``: as sent, without undoing its Content-Encoding.
+    Content-Length counts the bytes sent, never more than they decode to."""
     declared = response.headers.get("Content-Length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise _too_big(url, limit, int(declared))
     size = 0
+    chunks = response.iter_raw(1 << 20) if raw else response.iter_bytes(1 << 20)
     with open(dest, "wb") as out:
-        for chunk in response.iter_bytes(1 << 20):
+        for chunk in chunks:
             size += len(chunk)
             if size > limit:  # the server may not say, or may lie: count what arrives
                 raise _too_big(url, limit, size)

@@ -2,7 +2,13 @@
 
 Zip members are streamed straight out of the archive (never unpacked to disk); a
 member whose name climbs out of the archive (``../``) or that inflates past
-``max_unzipped_bytes`` is refused.
+``max_unzipped_bytes`` is refused. CSV and JSON Lines may be compressed (``x.csv.gz``,
+``.bz2``, ``.xz``, ``.zst``, also as zip members or downloads): they are inflated as
+they are read, under the same limit (see :mod:`sluice.sources.streams`).
+
+A unit's fingerprint (the ledger's content hash) and its dead-letter copy are of its
+bytes as stored: a compressed file is hashed and kept compressed, a zip member as
+the archive inflates it.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO
+from typing import IO, cast
 
 import numpy as np
 import polars as pl
@@ -30,6 +36,7 @@ from sluice.sources.base import SourceContext, register
 from sluice.sources.csv_reader import read_csv
 from sluice.sources.download import download
 from sluice.sources.jsonl_reader import read_jsonl
+from sluice.sources.streams import HEAD, Limited, content, named_codec, plain_name, sniff
 
 FORMATS = {
     ".csv": "csv",
@@ -40,52 +47,6 @@ FORMATS = {
     ".parquet": "parquet",
     ".pq": "parquet",
 }
-
-
-class _Limited:
-    """A read-only stream that refuses to yield more than ``limit`` bytes (zip bombs)."""
-
-    def __init__(self, raw: IO[bytes], limit: int, name: str) -> None:
-        self.raw, self.limit, self.name, self.seen = raw, limit, name, 0
-        self.closed = False
-
-    def read(self, n: int = -1) -> bytes:
-        data = self.raw.read(n)
-        self.seen += len(data)
-        if self.seen > self.limit:
-            raise SourceError(
-                f"zip member inflates past {self.limit:,} bytes",
-                where=Where(file=self.name),
-                hint="raise max_unzipped_bytes on the source if the archive is trusted",
-            )
-        return data
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return False
-
-    def writable(self) -> bool:
-        return False
-
-    def readinto(self, buf: bytearray | memoryview) -> int:
-        data = self.read(len(buf))
-        buf[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        self.closed = True
-        self.raw.close()
-
-    def flush(self) -> None:
-        pass
-
-    def __enter__(self) -> _Limited:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 @dataclass
@@ -105,23 +66,30 @@ class FileUnit:
     #: what must outlive the unit (the temporary folder of a download)
     keep: object = None
 
-    def open_bytes(self) -> IO[bytes]:
+    def open_stored(self) -> IO[bytes]:
+        """The unit's bytes as stored: the file, or the zip member as the archive
+        inflates it (under ``max_unzipped_bytes``)."""
         if self.member is None or self.error is not None:
             return open(self.path, "rb")
         archive = zipfile.ZipFile(self.path)
         raw = archive.open(self.member)
-        return _Limited(raw, self.config.max_unzipped_bytes, self.name)  # type: ignore[return-value]
+        limit = self.config.max_unzipped_bytes
+        return cast(IO[bytes], Limited(raw, limit, self.name, "zip member"))
+
+    def open_bytes(self) -> IO[bytes]:
+        """The unit's content: inflated as it is read when it is compressed."""
+        return content(self.open_stored(), self.name, self.config.max_unzipped_bytes)
 
     def fingerprint(self) -> str:
         digest = hashlib.sha256()
-        with self.open_bytes() as f:
+        with self.open_stored() as f:
             while chunk := f.read(1 << 20):
                 digest.update(chunk)
         return digest.hexdigest()
 
     def copy_to(self, dest: Path) -> None:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        with self.open_bytes() as src, open(dest, "wb") as out:
+        with self.open_stored() as src, open(dest, "wb") as out:
             shutil.copyfileobj(src, out, 1 << 20)
 
     def open(self) -> FileReader:
@@ -136,7 +104,10 @@ class FileReader:
         cfg = unit.config
         if unit.fmt == "csv":
             opts = cfg.csv
-            if unit.name.lower().endswith(".tsv") and "delimiter" not in opts.model_fields_set:
+            if (
+                plain_name(unit.name).lower().endswith(".tsv")
+                and "delimiter" not in opts.model_fields_set
+            ):
                 opts = opts.model_copy(update={"delimiter": "\t"})
             self.columns, self._batches = read_csv(
                 unit.open_bytes,
@@ -163,10 +134,19 @@ class FileReader:
 
     def _parquet_bytes(self) -> IO[bytes] | pa.BufferReader:
         """Parquet needs random access: a zip member (a forward-only stream) is read
-        into memory, through the ``max_unzipped_bytes`` limit."""
+        into memory, through the ``max_unzipped_bytes`` limit. Compressed Parquet is
+        refused: its columns are compressed already."""
+        with self.unit.open_stored() as f:
+            codec = sniff(f.read(HEAD))
+        if codec is not None:
+            raise SourceError(
+                f"the Parquet file is {codec}-compressed",
+                where=Where(file=self.unit.name),
+                hint="decompress it first: Parquet files are read as they are written",
+            )
         if self.unit.member is None:
-            return self.unit.open_bytes()
-        with self.unit.open_bytes() as f:
+            return self.unit.open_stored()
+        with self.unit.open_stored() as f:
             return pa.BufferReader(f.read())
 
     def _parquet(self) -> tuple[list[str], Callable[[], Iterator[Batch]]]:
@@ -215,14 +195,20 @@ class FileSource:
         self.stream, self.config, self.root, self.context = stream, config, root, context
 
     def _format(self, name: str) -> str:
-        if self.config.format:
-            return self.config.format
-        fmt = FORMATS.get(PurePosixPath(name).suffix.lower())
+        """The format the source sets, else the one the name tells under any
+        compression suffix (``x.csv.gz`` is csv)."""
+        fmt = self.config.format or FORMATS.get(PurePosixPath(plain_name(name)).suffix.lower())
         if fmt is None:
             raise ConfigError(
                 f"cannot tell the format of {name!r} from its extension",
                 hint="set format: csv, jsonl or parquet on the source",
                 where=Where(key=f"sources.{self.stream}.format"),
+            )
+        if fmt == "parquet" and named_codec(name):
+            raise ConfigError(
+                f"{name!r} is compressed Parquet: only csv and jsonl are read compressed",
+                hint="decompress it first: Parquet files are read as they are written",
+                where=Where(key=f"sources.{self.stream}.path"),
             )
         return fmt
 

@@ -38,9 +38,9 @@ class MappingPlan:
     def describe(self) -> str:
         parts = []
         if self.missing:
-            parts.append("expected but not found: " + ", ".join(self.missing))
+            parts.append("expected but not found: " + _listed(self.missing))
         if self.unexpected:
-            parts.append("found but not mapped: " + ", ".join(repr(h) for h in self.unexpected))
+            parts.append("found but not mapped: " + _listed([repr(h) for h in self.unexpected]))
         return "; ".join(parts)
 
     def evolve(self, taken: set[str]) -> MappingPlan:
@@ -61,6 +61,17 @@ class MappingPlan:
             evolved=evolved,
             unfilled=list(self.missing),
         )
+
+
+#: how many names a drift message lists before it counts the rest
+LISTED = 30
+
+
+def _listed(names: list[str]) -> str:
+    """At most LISTED names, then how many more (the full lists stay in the diff)."""
+    shown = ", ".join(names[:LISTED])
+    more = len(names) - LISTED
+    return f"{shown} ... and {more:,} more" if more > 0 else shown
 
 
 def candidates(

@@ -425,16 +425,28 @@ def test_run_without_header_row_maps_positions(make_project, run_project) -> Non
     assert [e.line for e in out.quarantine("row")] == [2]
 
 
-def test_run_row_longer_than_batch_bytes_quarantines_file_with_hint(
+def test_run_row_longer_than_batch_bytes_loads(make_project, run_project) -> None:
+    content = "id,name,city\n1,Ada,London\n2," + "x" * 10_000 + ",Paris\n3,Bob,Oslo\n"
+    out = run_project(make_project(project("        batch_bytes: 4096"), {"data/a.csv": content}))
+    assert out.stream("s")["quarantined_files"] == []
+    assert [(r["id"], len(r["name"]), r["city"]) for r in out.rows()] == [
+        (1, 3, "London"),
+        (2, 10_000, "Paris"),
+        (3, 3, "Oslo"),
+    ]
+
+
+def test_run_row_over_max_row_bytes_quarantines_the_file_naming_the_setting(
     make_project, run_project
 ) -> None:
-    content = "id,name,city\n1,Ada,London\n2," + "x" * 10_000 + ",Paris\n"
-    out = run_project(make_project(project("        batch_bytes: 4096"), {"data/a.csv": content}))
+    content = "id,name,city\n1,Ada,London\n2," + "x" * 200_000 + ",Paris\n3,Bob,Oslo\n"
+    extra = "        csv: {max_row_bytes: 65536}"
+    out = run_project(make_project(project(extra), {"data/a.csv": content}))
     (qf,) = out.stream("s")["quarantined_files"]
     assert qf["file"] == "data/a.csv"
-    assert "longer than 4,096 bytes" in qf["hint"]
+    assert "longer than csv.max_row_bytes (65,536 bytes)" in qf["reason"]
+    assert "raise csv.max_row_bytes on the source (now 65,536)" in qf["hint"]
     assert out.rows() == []
-    assert out.counts("s").read == 0
 
 
 @pytest.mark.xfail(

@@ -1,0 +1,128 @@
+"""Where a CSV's rows start: the lines skipped, the header record, the first row's line.
+
+Python's csv module reads the header, so a header may span lines (spreadsheet exports
+write ``"License\\nNumber"``); the rows are then handed to PyArrow as the bytes right
+after the header record, whatever physical lines it spans. Before the header come
+``skip_rows`` physical lines, then any blank records (empty lines, or lines of
+nothing but blanks and delimiters, as a sheet's empty top row exports), which are
+skipped as ``csv.DictReader`` skips blank rows. Line numbers are physical lines as an
+editor shows them: ``\\n``, ``\\r\\n`` and a lone ``\\r`` each end one.
+
+Every file is read as UTF-8 from here on: a UTF-8 BOM is dropped, and any other
+encoding is transcoded as it is read.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, cast
+
+from sluice.config import CsvOptions
+from sluice.errors import SourceError, Where
+from sluice.sources.streams import Prefixed, Transcoded, read_full
+
+_EOL = re.compile(rb"\r\n|\n|\r")
+_BOM = codecs.BOM_UTF8
+
+
+def as_utf8(raw: IO[bytes], encoding: str) -> IO[bytes]:
+    """``raw`` as UTF-8 bytes without a BOM."""
+    if codecs.lookup(encoding).name in ("utf-8", "utf-8-sig"):
+        head = read_full(raw, len(_BOM))
+        return cast(IO[bytes], Prefixed(b"" if head == _BOM else head, raw))
+    return cast(IO[bytes], Transcoded(raw, encoding))
+
+
+class _Lines:
+    """The physical lines of a stream, each with its line end, and the bytes after them."""
+
+    def __init__(self, raw: IO[bytes], limit: int, where: str) -> None:
+        self.raw, self.limit, self.where = raw, limit, where
+        self.buf, self.pos, self.eof = b"", 0, False
+        self.number = 0  # lines taken so far
+
+    def take(self) -> bytes:
+        """The next line, ``b""`` at the end."""
+        while True:
+            m = _EOL.search(self.buf, self.pos)
+            # a '\r' at the end of what is read may be the start of a '\r\n'
+            if m is not None and (m.end() < len(self.buf) or m.group() != b"\r" or self.eof):
+                line, self.pos = self.buf[self.pos : m.end()], m.end()
+                self.number += 1
+                return line
+            if self.eof:
+                line, self.pos = self.buf[self.pos :], len(self.buf)
+                self.number += bool(line)
+                return line
+            if len(self.buf) - self.pos > self.limit:
+                raise SourceError(
+                    f"line {self.number + 1} is longer than csv.max_row_bytes "
+                    f"({self.limit:,} bytes) before the rows start",
+                    where=Where(file=self.where, line=self.number + 1),
+                    hint=f"raise csv.max_row_bytes on the source (now {self.limit:,})",
+                )
+            chunk = self.raw.read(1 << 16)
+            self.eof = not chunk
+            self.buf = self.buf[self.pos :] + chunk
+            self.pos = 0
+
+    def rest(self, head: bytes = b"") -> IO[bytes]:
+        """``head``, then every byte not taken yet."""
+        return cast(IO[bytes], Prefixed(head + self.buf[self.pos :], self.raw))
+
+
+@dataclass
+class Start:
+    record: list[str]  # the header (or, without one, the first row: it gives the width)
+    rows: IO[bytes]  # UTF-8 bytes from the first row on; closing it closes the file
+    first_line: int  # the physical line the first row starts on
+
+
+def is_blank(record: list[str]) -> bool:
+    return not any(field.strip() for field in record)
+
+
+def find_start(raw: IO[bytes], opts: CsvOptions, where: str, limit: int) -> Start | None:
+    """The header record and the rows after it; None (``raw`` closed) for a file with
+    nothing but blank lines. ``limit``: the longest line or record to look through."""
+    lines = _Lines(as_utf8(raw, opts.encoding), limit, where)
+    try:
+        for _ in range(opts.skip_rows):
+            if not lines.take():
+                raw.close()
+                return None
+        while True:
+            taken: list[bytes] = []
+            record = _record(lines, taken, opts)
+            if record is None:
+                raw.close()
+                return None
+            if not is_blank(record):
+                break
+    except BaseException as exc:
+        raw.close()
+        if isinstance(exc, (UnicodeDecodeError, csv.Error)):
+            raise SourceError(
+                f"cannot read the header: {exc}",
+                where=Where(file=where, line=lines.number or 1),
+                hint=f"check csv.encoding (now {opts.encoding!r}) and csv.delimiter",
+            ) from None
+        raise
+    if opts.header:
+        return Start(record, lines.rest(), lines.number + 1)
+    return Start(record, lines.rest(b"".join(taken)), lines.number - len(taken) + 1)
+
+
+def _record(lines: _Lines, taken: list[bytes], opts: CsvOptions) -> list[str] | None:
+    """The next record, read by Python's csv module; ``taken`` gets its lines."""
+
+    def feed() -> Iterator[str]:
+        while line := lines.take():
+            taken.append(line)
+            yield line.decode("utf-8")
+
+    return next(csv.reader(feed(), delimiter=opts.delimiter, quotechar=opts.quote), None)
