@@ -105,6 +105,8 @@ def summary(report: dict[str, Any], warehouse_url: str | None = None) -> Group:
             notes.append(f"[yellow]drift[/] {escape(f['file'])} ({name}): {escape(f['note'])}")
         for f in s["skipped_files"]:
             notes.append(f"[dim]skipped {escape(f['file'])}: {escape(f['reason'])}[/]")
+    for rule in report.get("rules") or []:  # stated, so no default passes unnoticed
+        notes.append(f"[dim]rule: {escape(rule)}[/]")
     for e in report["errors"]:
         where = ", ".join(f"{k} {v}" for k, v in (e.get("where") or {}).items())
         notes.append(

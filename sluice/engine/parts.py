@@ -27,6 +27,7 @@ from sluice.sources.file import FileSource
 from sluice.sources.http.pages import count_pages
 from sluice.state.models import RunTask
 from sluice.state.tasks import DONE, Part
+from sluice.transforms.stated import stated_rules
 
 WHOLE_RUN = "*"  # the part key (and stream) of a run carried out as one part
 API_PARTS = 8  # an API source's pages are split into at most this many parts
@@ -87,6 +88,7 @@ def assemble(project: Project, pipeline: str, run_id: str, tasks: Sequence[RunTa
     dest = pipe.destination
     url = dest.url if isinstance(dest, HttpDestinationConfig) else project.warehouse_url(pipe)
     report = RunReport(run_id, pipeline, pipe.table.name, redact(url), dest.mode)
+    report.rules = stated_rules(pipe)
     for stream in pipe.sources:
         report.stream(stream)
     started: list[str] = []

@@ -89,6 +89,8 @@ class RunReport:
     kind: str = "run"
     delivery: dict[str, Any] | None = None  # requests and retries of an http destination
     tables: dict[str, int] = field(default_factory=dict)  # rows per table (normalized loads)
+    #: value-changing rules the pipeline applies (a century for %y, naive times as UTC)
+    rules: list[str] = field(default_factory=list)
 
     def stream(self, name: str) -> StreamReport:
         return self.streams.setdefault(name, StreamReport(name))
@@ -148,5 +150,6 @@ class RunReport:
             "streams": {name: s.as_dict() for name, s in self.streams.items()},
             "errors": self.errors,
             **({"tables": self.tables} if self.tables else {}),
+            **({"rules": self.rules} if self.rules else {}),
             **({"delivery": self.delivery} if self.delivery is not None else {}),
         }

@@ -52,6 +52,7 @@ from sluice.state.store import StateStore
 from sluice.transforms import MappingPlan, StepRunner, Validator, plan_mapping
 from sluice.transforms.normalize import Layout, Splitter
 from sluice.transforms.pii import PiiPlan
+from sluice.transforms.stated import stated_rules
 
 Progress = Callable[[str, str, int], None]  # (stream, stage, rows so far)
 ALREADY_DELIVERED = "already delivered (ledger)"
@@ -116,6 +117,7 @@ class Runner:
             self.mode,
             kind=kind,
             started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            rules=stated_rules(self.pipe),
         )
         self.deadletter = DeadLetter(self.store, project.root, self.run_id, pipeline, self.report)
         self._dest: Destination | None = None

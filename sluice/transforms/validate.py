@@ -115,6 +115,11 @@ class Validator:
     def columns(self) -> list[str]:
         return list(self.table.columns) + self.extra
 
+    def _key_must_exist(self, name: str, spec: ColumnConfig) -> bool:
+        """A merge matches rows by key: a row without one cannot be merged (and most
+        warehouses refuse a null in a primary key, failing the whole load)."""
+        return self.unique_keys and name in self.table.keys and not spec.required
+
     def _reasons(self, schema: pl.Schema) -> list[pl.Expr]:
         """One reason text (or null) per column cast and per rule."""
         reasons: list[pl.Expr] = []
@@ -124,6 +129,9 @@ class Validator:
             for _, reason in rule_checks(name, spec, value):
                 # A value that failed its cast is reported once, not again as "required".
                 reasons.append(pl.when(cast_reason.is_null()).then(reason))
+            if self._key_must_exist(name, spec):
+                empty = pl.lit(f"{name}: a key of the merge but empty")
+                reasons.append(pl.when(cast_reason.is_null() & value.is_null()).then(empty))
         for name in self.extra:
             reasons.append(pl.when(_nul(name)).then(pl.lit(f"{name}: {NUL_REASON}")))
         return reasons
@@ -154,6 +162,8 @@ class Validator:
                 fails.append(pl.col(name).is_not_null() & pl.col(tmp).is_null())
                 typed = pl.col(tmp)
             fails += [failed for failed, _ in rule_checks(name, spec, typed)]
+            if self._key_must_exist(name, spec):
+                fails.append(typed.is_null())
             if fails:
                 flags.append(pl.any_horizontal(fails).alias(f"__bad_{i}"))
             finals.append(typed.alias(name))

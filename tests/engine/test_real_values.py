@@ -177,3 +177,42 @@ def test_a_row_says_why_once(make_project: Any, run_project: Any) -> None:
     out = run_project(root)
     (entry,) = out.quarantine("row")
     assert [r.split(" is not")[0] for r in entry.reasons] == ["begin: tz 'UNK'", "end: tz 'UNK'"]
+
+
+def test_the_report_states_every_value_changing_default(
+    tmp_path: Path, make_project: Any, run_project: Any
+) -> None:
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    root = make_project(PROJECT.format(url=url), {"data/a.csv": _csv(ROWS[:1])})
+    rules = run_project(root).report.as_dict()["rules"]
+    assert rules == [
+        "born: two-digit years (%y) read as years 1920-2019",
+        "seen: times without an offset read as America/New_York",
+    ]
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql", "mysql", "duckdb"])
+def test_a_merge_row_without_its_key_is_quarantined_not_a_failed_load(
+    dialect: str,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    make_project: Any,
+    run_project: Any,
+) -> None:
+    url = warehouse_url(request, dialect, tmp_path)
+    root = make_project(
+        f"""
+        warehouse: {url}
+        pipelines:
+          p:
+            sources: {{s: {{type: file, path: a.csv}}}}
+            table: {{name: t, keys: [id], columns: {{id: integer, name: string}}}}
+            destination: {{mode: merge}}
+        """,
+        {"a.csv": "id,name\n1,ada\n,nobody\n2,grace\n"},
+    )
+    out = run_project(root)
+    assert out.status == "succeeded_with_quarantine", out.report.errors
+    assert (out.counts("s").loaded, out.counts("s").quarantined) == (2, 1)
+    (entry,) = out.quarantine("row")
+    assert entry.reasons == ["id: a key of the merge but empty"]
