@@ -32,12 +32,26 @@ from sluice.destinations.sql import SqlDestination
 _BATCH_VIEW = "_sluice_batch"
 
 
+def _keywords() -> set[str]:
+    with duckdb.connect() as conn:
+        rows = conn.execute(
+            "SELECT keyword_name FROM duckdb_keywords() WHERE keyword_category <> 'unreserved'"
+        ).fetchall()
+    return {str(name).lower() for (name,) in rows}
+
+
 @register("duckdb")
 class DuckdbDestination(SqlDestination):
     capabilities = Capabilities(bulk_path="Arrow scan", transactional_ddl=True)
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
+        # duckdb-engine quotes by PostgreSQL's reserved words; DuckDB reserves more
+        # (`at`, `qualify`, ...): a column so named broke CREATE TABLE. Every DuckDB
+        # keyword that is not freely usable is quoted, by SQLAlchemy's DDL and by us.
+        preparer = self.engine.dialect.identifier_preparer
+        preparer.reserved_words = set(preparer.reserved_words) | _keywords()
+        getattr(preparer, "_strings", {}).clear()  # SQLAlchemy caches quoted names
 
         # Timestamps come back in UTC, whatever the machine's time zone. (Not as a
         # connect option: DuckDB reads those before it loads ICU, which owns it.)

@@ -216,3 +216,46 @@ def test_a_merge_row_without_its_key_is_quarantined_not_a_failed_load(
     assert (out.counts("s").loaded, out.counts("s").quarantined) == (2, 1)
     (entry,) = out.quarantine("row")
     assert entry.reasons == ["id: a key of the merge but empty"]
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql", "mysql", "duckdb"])
+@pytest.mark.parametrize("mode", ["merge", "replace"])
+def test_columns_named_like_keywords_load_on_every_warehouse(
+    dialect: str,
+    mode: str,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    make_project: Any,
+    run_project: Any,
+) -> None:
+    """Headers like `at`, `order`, `rows`, `qualify` are quoted by each database's rules."""
+    url = warehouse_url(request, dialect, tmp_path)
+    names = ["order", "at", "rows", "qualify", "group", "value", "year"]
+    columns = ", ".join(f"{n}: string" for n in names[1:])
+    root = make_project(
+        f"""
+        warehouse: {url}
+        pipelines:
+          p:
+            sources: {{s: {{type: file, path: a.csv}}}}
+            table: {{name: t, keys: [order], columns: {{order: integer, {columns}}}}}
+            destination: {{mode: {mode}}}
+        """,
+        {"a.csv": ",".join(names) + "\n1,z,z,z,z,z,z\n2,y,y,y,y,y,y\n"},
+    )
+    out = run_project(root)
+    assert out.status == "succeeded", out.report.errors
+    # A second file merges into (or replaces) what the first loaded.
+    (root / "a.csv").write_text(",".join(names) + "\n1,a,b,c,d,e,f\n2,g,h,i,j,k,l\n")
+    out = run_project(root)
+    assert (out.status, out.counts("s").loaded) == ("succeeded", 2), out.report.errors
+    dest = connect(url)
+    assert isinstance(dest, SqlDestination)
+    try:
+        with dest.engine.connect() as c:
+            listed = ", ".join(dest.quote(n) for n in names)
+            rows = c.execute(sa.text(f"SELECT {listed} FROM t ORDER BY {dest.quote('order')}"))
+            got = [tuple(r) for r in rows]
+    finally:
+        dest.close()
+    assert got == [(1, "a", "b", "c", "d", "e", "f"), (2, "g", "h", "i", "j", "k", "l")]
