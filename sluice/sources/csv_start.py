@@ -47,8 +47,9 @@ class _Lines:
 
     def take(self) -> bytes:
         """The next line, ``b""`` at the end."""
+        scanned = self.pos  # a long line is searched once, not again at every read
         while True:
-            m = _EOL.search(self.buf, self.pos)
+            m = _EOL.search(self.buf, scanned)
             # a '\r' at the end of what is read may be the start of a '\r\n'
             if m is not None and (m.end() < len(self.buf) or m.group() != b"\r" or self.eof):
                 line, self.pos = self.buf[self.pos : m.end()], m.end()
@@ -65,9 +66,11 @@ class _Lines:
                     where=Where(file=self.where, line=self.number + 1),
                     hint=f"raise csv.max_row_bytes on the source (now {self.limit:,})",
                 )
-            chunk = self.raw.read(1 << 16)
+            # reads grow with the line, so a long one costs linear time
+            chunk = self.raw.read(max(1 << 16, len(self.buf) - self.pos))
             self.eof = not chunk
             self.buf = self.buf[self.pos :] + chunk
+            scanned = max(0, len(self.buf) - len(chunk) - 1)  # a '\r' may end the last
             self.pos = 0
 
     def rest(self, head: bytes = b"") -> IO[bytes]:
@@ -106,10 +109,17 @@ def find_start(raw: IO[bytes], opts: CsvOptions, where: str, limit: int) -> Star
     except BaseException as exc:
         raw.close()
         if isinstance(exc, (UnicodeDecodeError, csv.Error)):
+            hint = f"check csv.encoding (now {opts.encoding!r}) and csv.delimiter"
+            if "field limit" in str(exc):
+                hint = (
+                    f"Python's csv module reads fields of at most {csv.field_size_limit():,} "
+                    "characters in the header (or, with csv.header: false, the first row); "
+                    "is a quote in it never closed?"
+                )
             raise SourceError(
                 f"cannot read the header: {exc}",
                 where=Where(file=where, line=lines.number or 1),
-                hint=f"check csv.encoding (now {opts.encoding!r}) and csv.delimiter",
+                hint=hint,
             ) from None
         raise
     if opts.header:

@@ -218,3 +218,13 @@ def test_run_twenty_thousand_repeats_ignored_loads(repeated, run_project) -> Non
     out = run_project(repeated)
     assert out.status == "succeeded"
     assert out.rows() == [{"id": 1, "name": "Ada", "city": "London"}]
+
+
+def test_a_header_field_past_pythons_csv_limit_says_so(tmp_path: Path) -> None:
+    from sluice.errors import SourceError
+
+    content = b'id,"' + b"x" * 200_000 + b'"\n1,2\n'
+    with pytest.raises(SourceError) as info:
+        read_file(write(tmp_path, content))
+    assert "field larger than field limit" in info.value.message
+    assert f"at most {csv.field_size_limit():,} characters in the header" in (info.value.hint or "")
