@@ -124,15 +124,15 @@ def _normal(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-@pytest.mark.parametrize("dialect", ["sqlite", "postgresql", "mysql", "duckdb"])
+@pytest.fixture(params=["sqlite", "postgresql", "mysql", "duckdb"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh warehouse of each dialect."""
+    return warehouse_url(request, request.param, tmp_path)
+
+
 def test_dates_amounts_and_nul_bytes_on_every_warehouse(
-    dialect: str,
-    request: pytest.FixtureRequest,
-    tmp_path: Path,
-    make_project: Any,
-    run_project: Any,
+    url: str, make_project: Any, run_project: Any
 ) -> None:
-    url = warehouse_url(request, dialect, tmp_path)
     root = make_project(PROJECT.format(url=url), {"data/a.csv": _csv(ROWS)})
     out = run_project(root)
     expected = [e for e in map(_expected, ROWS) if e is not None]
@@ -191,15 +191,9 @@ def test_the_report_states_every_value_changing_default(
     ]
 
 
-@pytest.mark.parametrize("dialect", ["sqlite", "postgresql", "mysql", "duckdb"])
 def test_a_merge_row_without_its_key_is_quarantined_not_a_failed_load(
-    dialect: str,
-    request: pytest.FixtureRequest,
-    tmp_path: Path,
-    make_project: Any,
-    run_project: Any,
+    url: str, make_project: Any, run_project: Any
 ) -> None:
-    url = warehouse_url(request, dialect, tmp_path)
     root = make_project(
         f"""
         warehouse: {url}
@@ -218,18 +212,11 @@ def test_a_merge_row_without_its_key_is_quarantined_not_a_failed_load(
     assert entry.reasons == ["id: a key of the merge but empty"]
 
 
-@pytest.mark.parametrize("dialect", ["sqlite", "postgresql", "mysql", "duckdb"])
 @pytest.mark.parametrize("mode", ["merge", "replace"])
 def test_columns_named_like_keywords_load_on_every_warehouse(
-    dialect: str,
-    mode: str,
-    request: pytest.FixtureRequest,
-    tmp_path: Path,
-    make_project: Any,
-    run_project: Any,
+    url: str, mode: str, make_project: Any, run_project: Any
 ) -> None:
     """Headers like `at`, `order`, `rows`, `qualify` are quoted by each database's rules."""
-    url = warehouse_url(request, dialect, tmp_path)
     names = ["order", "at", "rows", "qualify", "group", "value", "year"]
     columns = ", ".join(f"{n}: string" for n in names[1:])
     root = make_project(
