@@ -73,7 +73,7 @@ def sim(
     ] = None,
     dirty_rate: Annotated[
         float | None,
-        typer.Option(help="events: share of rows with a bad date or damage (default: 0.01)"),
+        typer.Option(help="events: share of rows with a bad date, zone or damage (default: 0.01)"),
     ] = None,
     archive_version: Annotated[
         int | None,
