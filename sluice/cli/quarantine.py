@@ -12,7 +12,7 @@ from rich.markup import escape
 from sluice.cli.display import rows_table, summary
 from sluice.cli.errors import EXIT_OK, handle_errors
 from sluice.cli.options import ProjectOpt
-from sluice.cli.runs import JsonOpt, dump, exit_code
+from sluice.cli.runs import AllowQuarantineOpt, JsonOpt, dump, exit_code
 from sluice.config import load_project
 from sluice.engine.replay import replay as replay_entries
 from sluice.errors import UsageError
@@ -124,10 +124,13 @@ def replay(
     project: ProjectOpt = ".",
     pipeline: Annotated[str | None, typer.Option(help="only this pipeline")] = None,
     as_json: JsonOpt = False,
+    allow_quarantine: AllowQuarantineOpt = False,
 ) -> None:
     """Load quarantined rows and files again with the current config, exactly once.
 
-    What still fails stays in quarantine with its new reasons.
+    What still fails stays in quarantine with its new reasons. Exit codes: 0 all
+    replayed, 1 a replay failed, 3 entries remain in quarantine (0 with
+    --allow-quarantine).
 
         sluice quarantine replay --project examples/leads
     """
@@ -139,7 +142,10 @@ def replay(
         console.print("nothing to replay: no open quarantine entries")
     for r in data if not as_json else []:
         console.print(summary(r))
-    worst = max((exit_code(r.status) for r in reports), default=EXIT_OK)
+    worst = max(
+        (exit_code(r.status, allow_quarantine=allow_quarantine) for r in reports),
+        default=EXIT_OK,
+    )
     raise typer.Exit(worst)
 
 

@@ -24,9 +24,20 @@ console = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="print one machine-readable JSON document")]
+AllowQuarantineOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-quarantine",
+        help="exit 0, not 3, when the run succeeded with rows or files in quarantine "
+        "(for orchestrators and CI that treat any non-zero code as a failure)",
+    ),
+]
 
 
-def exit_code(status: str) -> int:
+def exit_code(status: str, *, allow_quarantine: bool = False) -> int:
+    """0 succeeded, 1 failed, 3 succeeded with quarantine (0 with ``allow_quarantine``)."""
+    if status == QUARANTINED and allow_quarantine:
+        return EXIT_OK
     return {FAILED: EXIT_FAILED, QUARANTINED: EXIT_QUARANTINED}.get(status, EXIT_OK)
 
 
@@ -47,11 +58,12 @@ def run(
     ] = False,
     as_json: JsonOpt = False,
     executor: ExecutorOpt = None,
+    allow_quarantine: AllowQuarantineOpt = False,
 ) -> None:
     """Run a pipeline: extract, transform, validate and load, then print a summary.
 
     Exit codes: 0 success, 1 run failed, 2 bad usage or config, 3 succeeded with
-    quarantined rows or files.
+    quarantined rows or files (0 with --allow-quarantine).
 
         sluice run leads --project examples/leads
     """
@@ -63,7 +75,7 @@ def run(
             dump(data)
         else:
             console.print(summary(data, proj.warehouse_url(pipe)))
-        raise typer.Exit(exit_code(data["status"]))
+        raise typer.Exit(exit_code(data["status"], allow_quarantine=allow_quarantine))
     if as_json or not err.is_terminal:
         runner = Runner(proj, pipeline)
         report = runner.run(source=source, file=file, full_refresh=full_refresh)
@@ -76,7 +88,7 @@ def run(
         dump(data)
     else:
         console.print(summary(data, proj.warehouse_url(pipe)))
-    raise typer.Exit(exit_code(report.status))
+    raise typer.Exit(exit_code(report.status, allow_quarantine=allow_quarantine))
 
 
 def _on_celery(
