@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from sluice.config import load_project
 from sluice.service import create_app
-from sluice.service.dashboard import charts, data
+from sluice.service.dashboard import charts, data, pages
 from tests.service.conftest import OP, OPERATOR, VIEWER, settings, wait
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]*)"')
@@ -40,6 +40,7 @@ PAGES = [
     "/pipelines/leads",
     "/pipelines/leads/data",
     "/quarantine",
+    "/quarantine?pipeline=leads",
     "/quarantine?pipeline=leads&status=all",
     "/runs/{run}",
     "/runs/{run}/live",
@@ -142,6 +143,48 @@ def test_trigger_replay_and_sign_out_through_the_forms(client: TestClient, leads
     r = client.post("/signout", data={"csrf_token": csrf}, follow_redirects=False)
     assert r.status_code == 303
     assert client.get("/", follow_redirects=False).status_code == 303
+
+
+def chosen(html: str, select: str) -> list[str]:
+    """The values a page's ``<select name=...>`` has selected."""
+    found = re.search(rf'<select name="{select}">(.*?)</select>', html, re.DOTALL)
+    assert found, select
+    return re.findall(r'<option value="([^"]*)" selected>', found.group(1))
+
+
+def test_the_quarantine_filter_keeps_its_values_and_offers_replay_all(
+    client: TestClient, finished_run: str
+) -> None:
+    csrf = sign_in(client, OPERATOR)
+    page = client.get("/quarantine?pipeline=leads").text
+    assert chosen(page, "status") == ["open"] and chosen(page, "pipeline") == ["leads"]
+    replay_all = re.search(r'<div class="actions" id="replay-all".*?</form>', page, re.DOTALL)
+    assert replay_all, "no Replay all button"
+    form = replay_all.group(0)
+    assert re.search(r'action="[^"]*/quarantine/replay"', form)
+    assert ">Replay all open entries of leads<" in form
+    assert f'name="csrf_token" value="{csrf}"' in form
+    assert 'name="pipeline" value="leads"' in form
+    # Without a pipeline (or with nothing open) there is nothing to replay all of.
+    assert 'id="replay-all"' not in client.get("/quarantine").text
+    assert 'id="replay-all"' not in client.get("/quarantine?pipeline=leads&status=all").text
+
+    assert "superseded" in pages.QUARANTINE_STATUSES
+    offered = re.findall(r'<option value="([^"]*)"', page.split('name="status"', 1)[1])
+    assert tuple(offered[: len(pages.QUARANTINE_STATUSES)]) == pages.QUARANTINE_STATUSES
+    for status in pages.QUARANTINE_STATUSES:
+        r = client.get("/quarantine", params={"pipeline": "leads", "status": status})
+        assert r.status_code == 200, status
+        assert chosen(r.text, "status") == [status] and chosen(r.text, "pipeline") == ["leads"]
+        shown = set(re.findall(r'<span class="status status-\w+" data-status="(\w+)"', r.text))
+        assert shown <= ({status} if status != "all" else set(pages.QUARANTINE_STATUSES)), shown
+    assert client.get("/quarantine?status=nonsense").status_code == 422
+
+    # The chosen values are text, never markup.
+    evil = client.get("/quarantine", params={"pipeline": '"><script>alert(1)</script>'}).text
+    assert "<script>alert(1)" not in evil and "&lt;script&gt;alert(1)" in evil
+    r = client.post("/quarantine/replay", data={"pipeline": "leads"}, follow_redirects=False)
+    assert r.status_code == 403  # the button's form is worth nothing without its token
 
 
 def test_the_run_report_downloads_as_one_standalone_file(

@@ -24,6 +24,8 @@ from typing import Any
 import httpx
 import pytest
 
+from sluice.config import load_project
+from sluice.state.store import StateStore
 from tests.conftest import _service_missing
 from tests.engine.test_leads_runs import fix_mapping
 from tests.service.conftest import OPERATOR, VIEWER
@@ -199,6 +201,103 @@ def test_leads_tour_in_a_browser(browser: Any, served: Server, leads: Path) -> N
     shot("pipeline-charts")
     page.close()
     assert all(p.stat().st_size > 0 for p in shots)
+
+
+def entry_statuses(page: Any) -> dict[int, str]:
+    """Entry id -> the status its badge shows, for the rows of the quarantine page."""
+    found: list[list[Any]] = page.locator("tr[data-entry]").evaluate_all(
+        "rows => rows.map(r => [Number(r.dataset.entry),"
+        " r.querySelector('.status[data-status]').dataset.status])"
+    )
+    return {int(i): str(s) for i, s in found}
+
+
+def show(page: Any, status: str) -> dict[int, str]:
+    """Choose a status in the quarantine filter and press Show: the entries shown."""
+    page.select_option("select[name=status]", status)
+    page.click("form[method=get] button:has-text('Show')")
+    page.wait_for_url(lambda url: f"status={status}" in url)
+    page.wait_for_selector("select[name=status]")
+    return entry_statuses(page)
+
+
+def test_replay_all_and_the_status_filter_in_a_browser(
+    browser: Any, served: Server, leads: Path
+) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    page.set_default_timeout(60_000)
+    sign_in(page, served)
+    page.click('tr[data-pipeline="leads"] button:has-text("Trigger")')
+    page.wait_for_url("**/runs/*")
+    page.wait_for_selector(f"#run-status :is({FINAL})", timeout=120_000)
+
+    # An entry closed because a later run loaded the same content (set in the store).
+    store = StateStore(load_project(leads).state_url())
+    try:
+        rows = [e.id for e in store.quarantined(pipeline="leads") if e.kind == "row"]
+        superseded = rows[0]
+        store.set_quarantine_status([superseded], "superseded", None)
+    finally:
+        store.close()
+
+    # The quarantine without a pipeline: open entries, no replay-all (it needs one).
+    page.click("nav a:has-text('Quarantine')")
+    page.wait_for_selector("tr[data-entry]")
+    assert page.input_value("select[name=status]") == "open"
+    assert page.locator("#replay-all").count() == 0
+    statuses = page.locator("select[name=status] option").evaluate_all(
+        "options => options.map(o => o.value)"
+    )
+    assert {"open", "replayed", "superseded", "discarded", "all"} <= set(statuses)
+
+    # The pipeline chosen: its open entries and the button to replay them all.
+    page.select_option("select[name=pipeline]", "leads")
+    opened = show(page, "open")
+    assert len(opened) == 9 and set(opened.values()) == {"open"}
+    assert superseded not in opened
+    assert page.input_value("select[name=pipeline]") == "leads"
+    button = page.locator("#replay-all button:has-text('Replay all open entries of leads')")
+    assert button.is_visible()
+    drifted = int(page.get_attribute('tr[data-kind="file"]', "data-entry"))
+    page.screenshot(path=str(ARTIFACTS / "20-quarantine-replay-all.png"), full_page=True)
+
+    # Replay them all with the mapping fixed: the replay run's page, then its outcome.
+    fix_mapping(leads)
+    button.click()
+    page.wait_for_url("**/runs/*")
+    replay_run = page.url.rsplit("/", 1)[1]
+    page.wait_for_selector(f"#run-status :is({FINAL})", timeout=120_000)
+    assert "replay of" in page.inner_text("#run-live")
+    # Every open entry went through it: the file's 12 rows load, the 8 bad rows stay
+    # bad (the superseded one is not replayed).
+    page.wait_for_selector("text=read 20 = loaded 12 + quarantined 8 + filtered 0")
+    page.screenshot(path=str(ARTIFACTS / "21-replay-all-finished.png"), full_page=True)
+
+    page.goto(served.url + "/quarantine?pipeline=leads")
+    replayed = show(page, "replayed")
+    assert drifted in replayed and set(replayed.values()) == {"replayed"}
+    assert f"by {replay_run}" in page.inner_text(f'tr[data-entry="{drifted}"]')
+    page.reload()  # the filter keeps its value, and the page the entries
+    assert page.input_value("select[name=status]") == "replayed"
+    assert page.input_value("select[name=pipeline]") == "leads"
+    assert entry_statuses(page) == replayed
+    assert page.locator("#replay-all").count() == 0
+    page.screenshot(path=str(ARTIFACTS / "22-quarantine-replayed.png"), full_page=True)
+
+    assert show(page, "superseded") == {superseded: "superseded"}
+    page.reload()
+    assert page.input_value("select[name=status]") == "superseded"
+    assert entry_statuses(page) == {superseded: "superseded"}
+
+    # Rows the fixed mapping cannot mend are open again: each entry has one status.
+    still_open = show(page, "open")
+    assert set(still_open.values()) <= {"open"} and drifted not in still_open
+    everything = show(page, "all")
+    assert len(everything) == 10
+    assert everything == {**still_open, **replayed, superseded: "superseded"}
+    assert page.input_value("select[name=status]") == "all"
+    page.close()
 
 
 def test_the_run_page_follows_a_long_run_without_reloading(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse
@@ -19,7 +19,10 @@ from sluice.service.deps import ExecutorDep, ProjectDep, SchedulerDep, StoreDep
 router = APIRouter(include_in_schema=False)
 #: the vendored assets; nothing else under static/ is served
 ASSETS = {"htmx.min.js": "text/javascript", "dashboard.css": "text/css"}
-QuarantineStatus = Literal["open", "replaying", "replayed", "discarded", "all"]
+#: the statuses of a quarantine entry, and ``all``: the page's filter offers each of them
+#: (``superseded``: closed because a later run loaded the same content)
+QuarantineStatus = Literal["open", "replaying", "replayed", "superseded", "discarded", "all"]
+QUARANTINE_STATUSES: tuple[str, ...] = get_args(QuarantineStatus)
 
 
 @router.get("/static/{path}", name="dashboard-static")
@@ -148,6 +151,7 @@ def quarantine(
         pipelines=list(project.pipelines),
         pipeline=pipeline,
         status=status,
+        statuses=QUARANTINE_STATUSES,
         run=run,
     )
     return render(request, "quarantine.html", ctx)
