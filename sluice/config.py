@@ -733,6 +733,8 @@ class Project(Model):
     _root: Path = PrivateAttr(default=Path("."))
     _file: Path | None = PrivateAttr(default=None)
     _lines: dict[tuple[Any, ...], int] = PrivateAttr(default_factory=dict)
+    #: dotted key -> the environment variables whose values it took (``${VAR}``)
+    _env: dict[str, list[str]] = PrivateAttr(default_factory=dict)
 
     def line_of(self, key: str) -> int | None:
         """The line of a dotted key (``pipelines.leads.transforms.2``) in the file."""
@@ -767,6 +769,36 @@ class Project(Model):
         url = own or os.environ.get("SLUICE_WAREHOUSE_URL")
         return self.resolve_url(url or self.warehouse)
 
+    def url_origin(self, pipeline: PipelineConfig | None = None) -> tuple[str | None, Where]:
+        """Where :meth:`warehouse_url` took its value, for messages: the environment
+        variable that set it (None: written in the file), and its key in the file."""
+        key = "warehouse"
+        for name, pipe in self.pipelines.items():
+            dest = pipe.destination
+            if pipe is pipeline and isinstance(dest, DestinationConfig) and dest.url:
+                key = f"pipelines.{name}.destination.url"
+        used = self._env.get(key)
+        direct = key == "warehouse" and os.environ.get("SLUICE_WAREHOUSE_URL")
+        if direct and "SLUICE_WAREHOUSE_URL" not in (used or []):  # it wins over `warehouse:`
+            return "SLUICE_WAREHOUSE_URL", Where()
+        file = str(self._file) if self._file else None
+        return (used[-1] if used else None), Where(file=file, line=self.line_of(key), key=key)
+
+    def checked_warehouse_url(self, pipeline: PipelineConfig | None = None) -> str:
+        """:meth:`warehouse_url`, or a :class:`ConfigError` naming where a URL that is
+        not a database URL came from (its password masked)."""
+        from sluice.dburl import EXAMPLES, normalize
+
+        url = self.warehouse_url(pipeline)
+        variable, where = self.url_origin(pipeline)
+        try:
+            normalize(url, label=variable, where=where)
+        except ConfigError as exc:
+            fix = f"set {variable} to" if variable else f"write at {where.key}"
+            exc.hint = f"{fix} a URL such as {EXAMPLES}, then run `sluice validate`"
+            raise
+        return url
+
     def state_url(self) -> str:
         return self.resolve_url(os.environ.get("SLUICE_STATE_URL") or self.state)
 
@@ -783,8 +815,9 @@ class Project(Model):
 _VAR = re.compile(r"\$(\$)?\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-def interpolate(text: str, where: Where | None = None) -> str:
-    """Substitute ``${VAR}`` and ``${VAR:-default}``; ``$${VAR}`` is a literal."""
+def interpolate(text: str, where: Where | None = None, used: list[str] | None = None) -> str:
+    """Substitute ``${VAR}`` and ``${VAR:-default}``; ``$${VAR}`` is a literal.
+    ``used`` gets the names of the variables whose values were taken."""
 
     def sub(m: re.Match[str]) -> str:
         if m.group(1):
@@ -799,6 +832,8 @@ def interpolate(text: str, where: Where | None = None) -> str:
                     where=where,
                 )
             return default
+        if used is not None:
+            used.append(name)
         return value
 
     return _VAR.sub(sub, text)
@@ -817,14 +852,26 @@ def _line_map(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...],
             _line_map(v, (*path, i), out)
 
 
-def _interpolate_tree(data: Any, lines: dict[tuple[Any, ...], int], file: str, path=()) -> Any:  # type: ignore[no-untyped-def]
+def _interpolate_tree(
+    data: Any,
+    lines: dict[tuple[Any, ...], int],
+    file: str,
+    path: tuple[Any, ...] = (),
+    env: dict[str, list[str]] | None = None,
+) -> Any:
+    """``env`` (dotted key -> variables) gets the variables each value took."""
+    env = {} if env is None else env
     if isinstance(data, dict):
-        return {k: _interpolate_tree(v, lines, file, (*path, k)) for k, v in data.items()}
+        return {k: _interpolate_tree(v, lines, file, (*path, k), env) for k, v in data.items()}
     if isinstance(data, list):
-        return [_interpolate_tree(v, lines, file, (*path, i)) for i, v in enumerate(data)]
+        return [_interpolate_tree(v, lines, file, (*path, i), env) for i, v in enumerate(data)]
     if isinstance(data, str) and "${" in data:
         key = ".".join(str(p) for p in path)
-        return interpolate(data, Where(file=file, line=lines.get(path), key=key))
+        used: list[str] = []
+        value = interpolate(data, Where(file=file, line=lines.get(path), key=key), used)
+        if used:
+            env[key] = used
+        return value
     return data
 
 
@@ -873,7 +920,8 @@ def parse_project(text: str, file: str = PROJECT_FILE, root: Path | None = None)
     lines: dict[tuple[Any, ...], int] = {}
     if node is not None:
         _line_map(node, (), lines)
-    data = _interpolate_tree(data, lines, file)
+    env: dict[str, list[str]] = {}
+    data = _interpolate_tree(data, lines, file, env=env)
     try:
         project = Project.model_validate(data)
     except ValidationError as exc:
@@ -883,6 +931,7 @@ def parse_project(text: str, file: str = PROJECT_FILE, root: Path | None = None)
     project._root = (root or Path(file).parent).resolve()
     project._file = Path(file)
     project._lines = lines
+    project._env = env
     return project
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from sluice.errors import ConfigError
+from sluice.errors import ConfigError, Where
 
 _DRIVERS = {
     "postgres": "postgresql+psycopg",
@@ -20,33 +22,60 @@ _DRIVERS = {
 }
 
 
-def normalize(url: str) -> sa.URL:
-    """``postgres://`` and ``postgresql://`` use psycopg 3; anything unknown is an error."""
+EXAMPLES = (
+    "sqlite:///path/to/file.db, postgresql://user:password@host:5432/dbname, "
+    "mysql://user:password@host:3306/dbname or duckdb:///path/to/file.duckdb"
+)
+
+
+def normalize(url: str, *, label: str | None = None, where: Where | None = None) -> sa.URL:
+    """``postgres://`` and ``postgresql://`` use psycopg 3; anything unknown is an error.
+
+    ``label`` names where the URL came from in the error (``SLUICE_WAREHOUSE_URL``);
+    the URL is shown with its password masked.
+    """
+    what = f"{label} is " if label else ""
     try:
         parsed = make_url(url)
-    except sa.exc.ArgumentError:
+    except (sa.exc.ArgumentError, ValueError) as exc:
+        why = _why(url, exc)
         raise ConfigError(
-            f"not a database URL: {redact(url)!r}",
-            hint=(
-                "use sqlite:///path/to/file.db, postgresql://user@host:5432/dbname, "
-                "mysql://user@host:3306/dbname or duckdb:///path/to/file.duckdb"
-            ),
+            f"{what}not a database URL: {redact(url)!r}" + (f" ({why})" if why else ""),
+            hint=f"use {EXAMPLES}",
+            where=where,
         ) from None
     driver = _DRIVERS.get(parsed.drivername)
     if driver is None:
         raise ConfigError(
-            f"unsupported database {parsed.drivername!r} in {redact(url)!r}",
+            f"{what}a URL of an unsupported database {parsed.drivername!r}: {redact(url)!r}"
+            if label
+            else f"unsupported database {parsed.drivername!r} in {redact(url)!r}",
             hint="supported: " + ", ".join(sorted({d.split("+")[0] for d in _DRIVERS})),
+            where=where,
         )
     return parsed.set(drivername=driver)
+
+
+def _why(url: str, exc: Exception) -> str | None:
+    if isinstance(exc, ValueError) and "int()" in str(exc):
+        return "its port is not a number"
+    if "://" not in url:
+        return "no scheme:// at its start"
+    return None
 
 
 def dialect_name(url: str) -> str:
     return normalize(url).get_backend_name()
 
 
+#: the password of ``scheme://user:password@host`` (the scheme may be missing): up to
+#: the last ``@`` before a query
+_PASSWORD = re.compile(r"^((?:[A-Za-z][\w+.-]*://)?[^:/@?#]*):[^?#]*@")
+
+
 def redact(url: str) -> str:
+    """The URL with its password shown as ``***``; never fails, even on a malformed URL."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except sa.exc.ArgumentError:
-        return "<invalid url>"
+    except (sa.exc.ArgumentError, ValueError):
+        return _PASSWORD.sub(r"\1:***@", url)

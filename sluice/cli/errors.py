@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape as _escape
 
-from sluice.errors import ProjectInvalid, SluiceError
+from sluice.errors import ConfigError, ProjectInvalid, SluiceError, Where
 
 F = TypeVar("F", bound=Callable[..., Any])
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -27,6 +27,34 @@ def report_error(exc: SluiceError) -> None:
         err_console.print("[red]error:[/] " + _escape(str(exc)))
     if exc.hint:
         err_console.print("  [dim]hint:[/] " + _escape(exc.hint))
+
+
+def _names(cls: type[Exception]) -> set[str]:
+    out = {cls.__name__}
+    for sub in cls.__subclasses__():
+        out |= _names(sub)
+    return out
+
+
+def config_errors(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The errors of a run report that are the user's configuration or command line
+    (found only once the run started: a malformed URL, a format sluice cannot tell)."""
+    names = _names(ConfigError)
+    return [e for e in report.get("errors") or [] if e.get("type") in names]
+
+
+def report_config_errors(report: dict[str, Any], command: str) -> None:
+    """Config errors of a run on stderr, as :func:`report_error` prints raised ones."""
+    for e in config_errors(report):
+        where = str(Where(**(e.get("where") or {})))
+        err_console.print(
+            "[red]error:[/] " + _escape((f"{where}: " if where else "") + e["message"])
+        )
+        if e.get("hint"):
+            err_console.print("  [dim]hint:[/] " + _escape(e["hint"]))
+    err_console.print(
+        f"[dim]run {report['run_id']} failed on it; once fixed: {_escape(command)}[/]"
+    )
 
 
 def handle_errors(fn: F) -> F:

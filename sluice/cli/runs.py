@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,13 +13,23 @@ import typer
 from rich.console import Console
 
 from sluice.cli.display import LiveProgress, records, rows_table, summary
-from sluice.cli.errors import EXIT_FAILED, EXIT_OK, EXIT_QUARANTINED, handle_errors
+from sluice.cli.errors import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_QUARANTINED,
+    EXIT_USAGE,
+    config_errors,
+    handle_errors,
+    report_config_errors,
+)
 from sluice.cli.options import Executor, ExecutorOpt, ProjectOpt
+from sluice.cli.signals import Caught, cancelling_on_signals
 from sluice.config import Project, load_project
 from sluice.destinations import connect
 from sluice.engine import Runner
-from sluice.engine.report import FAILED, QUARANTINED
-from sluice.errors import UsageError
+from sluice.engine.report import CANCELLED, FAILED, QUARANTINED
+from sluice.engine.settle import open_store
+from sluice.errors import SluiceError, UsageError
 from sluice.state.store import StateStore
 
 console = Console(highlight=False)
@@ -69,26 +81,39 @@ def run(
     """
     proj = load_project(project)
     pipe = proj.pipeline(pipeline)
+    if file is not None and not Path(file).is_file():
+        where = Path(file).parent
+        raise UsageError(
+            f"--file {file}: no such file (a relative path is read from the current folder, "
+            f"{Path.cwd()}, not from the project's)",
+            hint=f"`ls {shlex.quote(str(where))}` shows what is there",
+        )
+    caught = Caught()  # Ctrl-C or SIGTERM: the run is cancelled, exit 130 or 143
     if (executor or proj.executor) == Executor.celery:
-        data = _on_celery(proj, pipeline, file, source, full_refresh, quiet=as_json)
-        if as_json:
-            dump(data)
-        else:
-            console.print(summary(data, proj.warehouse_url(pipe)))
-        raise typer.Exit(exit_code(data["status"], allow_quarantine=allow_quarantine))
-    if as_json or not err.is_terminal:
+        data = _on_celery(proj, pipeline, file, source, full_refresh, quiet=as_json, caught=caught)
+    elif as_json or not err.is_terminal:
         runner = Runner(proj, pipeline)
-        report = runner.run(source=source, file=file, full_refresh=full_refresh)
+        with cancelling_on_signals(runner.cancel, caught):
+            data = runner.run(source=source, file=file, full_refresh=full_refresh).as_dict()
     else:
         with LiveProgress(err, list(pipe.sources)) as live:
             runner = Runner(proj, pipeline, progress=live)
-            report = runner.run(source=source, file=file, full_refresh=full_refresh)
-    data = report.as_dict()
+            with cancelling_on_signals(runner.cancel, caught):
+                data = runner.run(source=source, file=file, full_refresh=full_refresh).as_dict()
     if as_json:
         dump(data)
-    else:
+    if config_errors(data):  # the user's to fix, as if found before the run: exit 2
+        again = ["sluice", "run", pipeline]
+        for flag, value in (("-p", project), ("--source", source), ("--file", file)):
+            if value is not None and (flag, value) != ("-p", "."):
+                again += [flag, value]
+        report_config_errors(data, shlex.join(again))
+        raise typer.Exit(EXIT_USAGE)
+    if not as_json:
         console.print(summary(data, proj.warehouse_url(pipe)))
-    raise typer.Exit(exit_code(report.status, allow_quarantine=allow_quarantine))
+    if data["status"] == CANCELLED:
+        raise typer.Exit(caught.exit_code())
+    raise typer.Exit(exit_code(data["status"], allow_quarantine=allow_quarantine))
 
 
 def _on_celery(
@@ -99,8 +124,9 @@ def _on_celery(
     full_refresh: bool,
     *,
     quiet: bool,
+    caught: Caught,
 ) -> dict[str, Any]:
-    """Queue the run for `sluice worker`s and wait for its report."""
+    """Queue the run for `sluice worker`s and wait for its report (a signal cancels it)."""
     from sluice.engine.celery_executor import CeleryExecutor
 
     store = StateStore(proj.state_url())
@@ -109,14 +135,20 @@ def _on_celery(
     run_id = executor.trigger(
         pipeline, "cli", file=path, source=source, full_refresh=full_refresh
     ).run_id
-    if quiet or not err.is_terminal:
-        return executor.wait(run_id)
-    with err.status(f"run {run_id} queued for celery workers") as status:
 
-        def progress(ended: int, parts: int) -> None:
-            status.update(f"run {run_id}: {ended} of {parts} parts done")
+    def stop(why: str) -> None:
+        with contextlib.suppress(SluiceError):  # it ended meanwhile: the wait says so
+            executor.cancel(run_id)
 
-        return executor.wait(run_id, progress)
+    with cancelling_on_signals(stop, caught):
+        if quiet or not err.is_terminal:
+            return executor.wait(run_id)
+        with err.status(f"run {run_id} queued for celery workers") as status:
+
+            def progress(ended: int, parts: int) -> None:
+                status.update(f"run {run_id}: {ended} of {parts} parts done")
+
+            return executor.wait(run_id, progress)
 
 
 @handle_errors
@@ -130,7 +162,7 @@ def runs(
 
     sluice runs --project examples/leads
     """
-    store = StateStore(load_project(project).state_url())
+    store = open_store(load_project(project))  # runs whose process is gone: settled
     found = store.runs(pipeline, limit)
     rows = []
     for r in found:
@@ -173,7 +205,7 @@ def show(
 
     sluice show 20261124T183125 --project examples/leads
     """
-    store = StateStore(load_project(project).state_url())
+    store = open_store(load_project(project))  # runs whose process is gone: settled
     r = store.run(run_id)
     if r is None:
         raise UsageError(f"no run {run_id!r}", hint="`sluice runs` lists the recent ones")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sluice.config import Project
 from sluice.dburl import normalize
-from sluice.errors import ConfigProblem, ProjectInvalid, SluiceError, Where
+from sluice.errors import ConfigError, ConfigProblem, ProjectInvalid, SluiceError, Where
 from sluice.transforms import StepRunner
 
 
@@ -21,11 +21,14 @@ def check_project(project: Project) -> None:
             ConfigProblem(message, Where(file=file, line=project.line_of(full), key=full))
         )
 
-    for url, key in ((project.warehouse_url(), "warehouse"), (project.state_url(), "state")):
-        try:
-            normalize(url)
-        except SluiceError as exc:
-            add(exc, key)
+    try:
+        project.checked_warehouse_url()
+    except ConfigError as exc:  # it names its variable and its place in the file
+        problems.append(ConfigProblem(exc.message + f" ({exc.hint})", exc.where))
+    try:
+        normalize(project.state_url())
+    except SluiceError as exc:
+        add(exc, "state")
     for name, pipe in project.pipelines.items():
         key = f"pipelines.{name}"
         try:
@@ -34,8 +37,8 @@ def check_project(project: Project) -> None:
             add(exc, key)
         if pipe.destination.url and pipe.destination.type == "sql":
             try:
-                normalize(pipe.destination.url)
-            except SluiceError as exc:
-                add(exc, f"{key}.destination.url")
+                project.checked_warehouse_url(pipe)
+            except ConfigError as exc:
+                problems.append(ConfigProblem(exc.message + f" ({exc.hint})", exc.where))
     if problems:
         raise ProjectInvalid(problems, hint="fix these, then run `sluice validate` again")

@@ -203,6 +203,9 @@ class Runner:
     def prepare(self) -> None:
         for stream in self.pipe.sources:
             self.report.stream(stream)
+        if not isinstance(self.pipe.destination, HttpDestinationConfig):
+            # A malformed URL is named by where it came from (SLUICE_WAREHOUSE_URL, ...)
+            self.project.checked_warehouse_url(self.pipe)
         # Compile the steps now: a step naming an unknown column fails the run before
         # any file is touched, not file by file.
         StepRunner(self.pipe, list(self.pipe.table.columns))

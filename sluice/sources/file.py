@@ -194,15 +194,20 @@ class FileSource:
     ) -> None:
         self.stream, self.config, self.root, self.context = stream, config, root, context
 
-    def _format(self, name: str) -> str:
+    def _format(self, name: str, shown: str | None = None) -> str:
         """The format the source sets, else the one the name tells under any
         compression suffix (``x.csv.gz`` is csv)."""
         fmt = self.config.format or FORMATS.get(PurePosixPath(plain_name(name)).suffix.lower())
         if fmt is None:
+            paths = ", ".join(repr(p) for p in self.config.paths) or repr(self.config.url)
             raise ConfigError(
-                f"cannot tell the format of {name!r} from its extension",
-                hint="set format: csv, jsonl or parquet on the source",
-                where=Where(key=f"sources.{self.stream}.format"),
+                f"cannot tell the format of {PurePosixPath(name).name!r} from its extension "
+                f"(read by their extension: {' '.join(FORMATS)})",
+                hint=(
+                    f"narrow the path of source {self.stream!r} (now {paths}) to the data "
+                    "files, or set format: csv, jsonl or parquet on it"
+                ),
+                where=Where(file=shown or name),
             )
         if fmt == "parquet" and named_codec(name):
             raise ConfigError(
@@ -236,7 +241,7 @@ class FileSource:
                     shown,
                     path,
                     path.stat().st_size,
-                    self._format(path.name),
+                    self._format(path.name, shown),
                     self.config,
                     self.stream,
                 )
