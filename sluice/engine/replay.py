@@ -1,9 +1,15 @@
 """Replay quarantined rows and files through the pipeline's current configuration.
 
-Exactly once: entries are marked ``replaying`` with the replay's run id before their
-load, and the load's key (written in the warehouse with the data) names that run. If a
-replay dies between the warehouse commit and the state update, the next replay sees
-the key and only finishes the bookkeeping.
+Exactly once: a replay claims its entries first, with one conditional UPDATE (open ->
+``replaying`` with its run id) that only one of two replays at once can win; the
+other leaves them to it. The load's key (written in the warehouse with the data)
+names the replay's run: if a replay dies between the warehouse commit and the state
+update, the next replay sees the key and only finishes the bookkeeping; if it died
+before, the next replay takes its entries over.
+
+A replay adds its rows to what the last load left, under every mode: ``replace``
+appends them (swapping the table for the replayed rows alone would lose that load),
+``merge`` upserts them, ``snapshot`` stamps them with their own load's id.
 
 A file comes back from its dead-letter copy under its original load id, so a snapshot
 of an old drop never displaces a newer one in ``<table>_latest``; rows rejoin the
@@ -81,43 +87,108 @@ def plan_replay(
 
 
 def _replay(runner: Runner, entries: list[QuarantineEntry]) -> None:
-    entries = _recover(runner, entries)
-    for e in entries:
-        if e.kind == "file":
-            _replay_file(runner, e)
-    rows: dict[tuple[str, int | None, str], list[QuarantineEntry]] = defaultdict(list)
-    for e in entries:
-        if e.kind == "row":
-            rows[(e.source, e.file_id, e.unit)].append(e)
-    for (source, file_id, unit), group in rows.items():
-        _replay_rows(runner, source, file_id, unit, group)
+    if runner.mode == "replace":
+        # A replay adds its rows to what the last load left: swapping the table for
+        # them alone would throw that load away.
+        runner.mode = runner.report.mode = "append"
+        runner.store.log(
+            runner.run_id,
+            "info",
+            "mode replace: the replay appends its rows to the table the last load left",
+        )
+    entries = _claim(runner, entries)
+    try:
+        for e in entries:
+            if e.kind == "file":
+                _replay_file(runner, e)
+        rows: dict[tuple[str, int | None, str], list[QuarantineEntry]] = defaultdict(list)
+        for e in entries:
+            if e.kind == "row":
+                rows[(e.source, e.file_id, e.unit)].append(e)
+        for (source, file_id, unit), group in rows.items():
+            _replay_rows(runner, source, file_id, unit, group)
+    finally:
+        _settle(runner, entries)
 
 
 def _row_key(runner: Runner, run_id: str, source: str, file_id: int | None) -> str:
     return f"{runner.name}/replay/{run_id}/{source}/{file_id}"
 
 
-def _recover(runner: Runner, entries: list[QuarantineEntry]) -> list[QuarantineEntry]:
-    """Finish the bookkeeping of an earlier replay that died after its load committed."""
-    store, todo = runner.store, []
+def _key(runner: Runner, e: QuarantineEntry, run_id: str) -> str:
+    """The load key an entry's replay by ``run_id`` commits under."""
+    if e.kind == "file":
+        rec = runner.store.file(e.file_id) if e.file_id else None
+        return rec.load_key if rec is not None else ""
+    return _row_key(runner, run_id, e.source, e.file_id)
+
+
+def _claim(runner: Runner, entries: list[QuarantineEntry]) -> list[QuarantineEntry]:
+    """The entries this replay takes, atomically: open ones no other replay took first,
+    and those a replay that is gone left ``replaying`` (if its load committed, only its
+    bookkeeping is finished here)."""
+    store = runner.store
+    mine = set(store.claim_quarantine([e.id for e in entries if e.status == "open"], runner.run_id))
+    todo: list[QuarantineEntry] = []
+    busy: dict[str, int] = defaultdict(int)
     for e in entries:
-        if e.status != "replaying":
+        if e.id in mine:
+            e.status, e.replay_run_id = "replaying", runner.run_id
             todo.append(e)
             continue
-        rec = store.file(e.file_id) if e.file_id else None
-        key = (
-            rec.load_key
-            if e.kind == "file" and rec
-            else _row_key(runner, e.replay_run_id or "", e.source, e.file_id)
-        )
-        if runner.dest.is_loaded(key):
-            store.set_quarantine_status([e.id], "replayed", e.replay_run_id)
-            if e.kind == "file" and rec:
-                store.update_file(rec.id, status="loaded")
-        else:
-            e.status = "open"
+        if e.status != "replaying":  # another replay claimed it since it was read
+            fresh = store.quarantined(status=None, ids=[e.id])
+            if not fresh or fresh[0].status != "replaying":
+                continue  # replayed (or discarded) in the meantime
+            e = fresh[0]
+        owner = e.replay_run_id
+        run = store.run(owner) if owner else None
+        if run is not None and run.id != runner.run_id and run.status in ("running", "queued"):
+            busy[run.id] += 1
+            continue
+        key = _key(runner, e, owner or "")
+        if key and runner.dest.is_loaded(key):
+            # That replay committed its load and died before its bookkeeping.
+            if store.take_over_quarantine(e.id, owner, owner or runner.run_id):
+                store.set_quarantine_status([e.id], "replayed", owner)
+                if e.kind == "file" and e.file_id:
+                    store.update_file(e.file_id, status="loaded")
+            continue
+        if store.take_over_quarantine(e.id, owner, runner.run_id):
+            e.replay_run_id = runner.run_id
             todo.append(e)
+    for run_id, n in busy.items():
+        store.log(
+            runner.run_id,
+            "warning",
+            f"{n} quarantine entr{'y is' if n == 1 else 'ies are'} being replayed by run "
+            f"{run_id}: left to it (`sluice show {run_id}` follows it)",
+        )
     return todo
+
+
+def _settle(runner: Runner, entries: list[QuarantineEntry]) -> None:
+    """Entries still ``replaying`` by this run when it ends (an error stopped it): open
+    again unless their load committed, and then replayed."""
+    store = runner.store
+    left = {
+        e.id
+        for e in store.quarantined(status="replaying", ids=[e.id for e in entries])
+        if e.replay_run_id == runner.run_id
+    }
+    if not left:
+        return
+    done: list[int] = []
+    undone: list[int] = []
+    for e in entries:
+        if e.id in left:
+            try:
+                loaded = runner.dest.is_loaded(_key(runner, e, runner.run_id))
+            except SluiceError:
+                continue  # the warehouse is gone: the next replay settles it
+            (done if loaded else undone).append(e.id)
+    store.set_quarantine_status(done, "replayed", runner.run_id)
+    store.release_quarantine(undone, runner.run_id)
 
 
 def _replay_file(runner: Runner, entry: QuarantineEntry) -> None:
@@ -125,6 +196,7 @@ def _replay_file(runner: Runner, entry: QuarantineEntry) -> None:
     copy = (entry.payload or {}).get("copy")
     rec = store.file(entry.file_id) if entry.file_id else None
     if not copy or not Path(copy).exists() or rec is None:
+        store.release_quarantine([entry.id], runner.run_id)
         runner.report.fail(
             SluiceError(
                 f"quarantine entry {entry.id}: the dead-letter copy of {entry.unit} is gone",
@@ -138,7 +210,6 @@ def _replay_file(runner: Runner, entry: QuarantineEntry) -> None:
     context = SourceContext(log=runner._context(entry.source).log)
     unit = next(iter(create_source(entry.source, cfg, runner.project.root, context).units()))
     unit.name = entry.unit  # report it under its original name
-    store.set_quarantine_status([entry.id], "replaying", runner.run_id)
     runner.deadletter.requarantine[rec.id] = entry.id
     store.update_file(rec.id, status="loading", run_id=runner.run_id)
     meta = LoadMeta(rec.id, entry.source, datetime.now(UTC)) if runner.mode == "snapshot" else None
@@ -157,6 +228,7 @@ def _replay_rows(
     # A row the parser could not split stays put: no configuration can fix it.
     srep.counts.read += len(unparsed)
     srep.counts.quarantined += len(unparsed)
+    store.release_quarantine([e.id for e in unparsed], runner.run_id)
     if not parsed:
         return
     headers = list(parsed[0].payload or {})
@@ -173,6 +245,7 @@ def _replay_rows(
     if plan.drifted:
         srep.counts.read += len(parsed)
         srep.counts.quarantined += len(parsed)
+        store.release_quarantine([e.id for e in parsed], runner.run_id)
         runner.report.fail(
             ConfigError(
                 f"{len(parsed)} row(s) of {unit} no longer match the mapping: {plan.describe()}",
@@ -198,13 +271,12 @@ def _replay_rows(
     proc.write_quarantine = requarantine
     proc.apply_pii = False  # quarantine holds the rows with their policies applied
     ids = [e.id for e in parsed]
-    store.set_quarantine_status(ids, "replaying", runner.run_id)
     meta = LoadMeta(file_id or 0, source, datetime.now(UTC)) if runner.mode == "snapshot" else None
     key = _row_key(runner, runner.run_id, source, file_id)
     try:
         result = runner.send(key, runner.rows_of(proc, [Batch(source, unit, data)]), meta)
     except SluiceError:
-        store.set_quarantine_status(ids, "open", None)
+        store.release_quarantine(ids, runner.run_id)
         raise
     proc.counts.loaded = result.rows
     srep.counts.add(proc.counts)

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
@@ -316,6 +316,52 @@ class StateStore:
                 .values(status=status, replay_run_id=run_id)
             )
 
+    def claim_quarantine(self, ids: Sequence[int], run_id: str) -> list[int]:
+        """Mark the open entries of ``ids`` ``replaying`` by ``run_id``; the ids it got.
+
+        One conditional UPDATE (``WHERE status = 'open'``): of two replays claiming the
+        same entry at once, exactly one wins it; the other finds it taken.
+        """
+        q = QuarantineEntry
+        got: list[int] = []
+        with self.engine.begin() as conn:
+            for chunk in _chunks(sorted(ids), 500):
+                done = conn.execute(
+                    sa.update(q)
+                    .where(q.id.in_(chunk), q.status == "open")
+                    .values(status="replaying", replay_run_id=run_id)
+                )
+                if done.rowcount:
+                    got += conn.execute(
+                        sa.select(q.id).where(
+                            q.id.in_(chunk), q.status == "replaying", q.replay_run_id == run_id
+                        )
+                    ).scalars()
+        return got
+
+    def take_over_quarantine(self, entry_id: int, dead_run: str | None, run_id: str) -> bool:
+        """Take an entry left ``replaying`` by ``dead_run`` (a replay that is gone)."""
+        q = QuarantineEntry
+        owner = q.replay_run_id.is_(None) if dead_run is None else q.replay_run_id == dead_run
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                sa.update(q)
+                .where(q.id == entry_id, q.status == "replaying", owner)
+                .values(replay_run_id=run_id)
+            )
+            return bool(done.rowcount == 1)
+
+    def release_quarantine(self, ids: Sequence[int], run_id: str) -> None:
+        """Entries ``run_id`` claimed but did not load are open again."""
+        q = QuarantineEntry
+        with self.engine.begin() as conn:
+            for chunk in _chunks(list(ids), 500):
+                conn.execute(
+                    sa.update(q)
+                    .where(q.id.in_(chunk), q.status == "replaying", q.replay_run_id == run_id)
+                    .values(status="open", replay_run_id=None)
+                )
+
     # ------------------------------------------------------------------ schema versions
 
     def record_schema(self, pipeline: str, table: str, columns: dict[str, str], run_id: str) -> int:
@@ -505,7 +551,10 @@ class StateStore:
         return out
 
 
-def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+T = TypeVar("T")
+
+
+def _chunks(items: list[T], size: int) -> Iterator[list[T]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
 

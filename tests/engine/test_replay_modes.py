@@ -1,0 +1,219 @@
+"""A replay adds its rows to what the last load left, under every write mode, and two
+replays at once load each entry once (issue 12)."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from sluice.config import load_project
+from sluice.dburl import normalize
+from sluice.destinations import connect
+from sluice.destinations.sql import SqlDestination
+from sluice.engine import run_pipeline
+from sluice.engine.replay import replay
+from sluice.state.store import StateStore
+
+PROJECT = """
+    warehouse: {warehouse}
+    state: {state}
+    pipelines:
+      p:
+        sources:
+          s:
+            type: file
+            path: data/*.csv
+        table:
+          name: items
+          keys: [id]
+          columns:
+            id: {{type: integer, required: true}}
+            name: string
+            day: {{type: date, formats: ['%Y-%m-%d']}}
+        destination: {{mode: {mode}}}
+"""
+FIXED = "formats: ['%Y-%m-%d', '%Y-%d-%m']"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def warehouse(request: pytest.FixtureRequest) -> str:
+    if request.param == "sqlite":
+        return "sqlite:///w.db"
+    return str(request.getfixturevalue("pg_url"))
+
+
+def table(root: Path, name: str = "items", order: str = "id") -> list[dict[str, Any]]:
+    dest = connect(load_project(root).warehouse_url())
+    assert isinstance(dest, SqlDestination)
+    try:
+        with dest.engine.connect() as c:
+            got = c.execute(sa.text(f'SELECT * FROM "{name}" ORDER BY {order}')).mappings().all()
+        return [dict(r) for r in got]
+    finally:
+        dest.close()
+
+
+def fix(root: Path, old: str, new: str) -> None:
+    path = root / "sluice.yaml"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+@pytest.mark.parametrize("mode", ["append", "replace", "merge", "snapshot"])
+def test_replayed_rows_join_what_the_last_load_left(
+    mode: str, warehouse: str, make_project: Callable[..., Path]
+) -> None:
+    root = make_project(
+        PROJECT.format(warehouse=warehouse, state="sqlite:///.sluice/state.db", mode=mode),
+        {"data/a.csv": "id,name,day\n1,ada,2024-01-15\n2,grace,2024-02-15\n3,linus,2024-13-01\n"},
+    )
+    first = run_pipeline(load_project(root), "p")
+    assert first.status == "succeeded_with_quarantine", first.errors
+    assert [r["id"] for r in table(root)] == [1, 2]
+    fix(root, "formats: ['%Y-%m-%d']", FIXED)
+    (again,) = replay(load_project(root))
+    assert again.status == "succeeded", again.errors
+    assert again.totals.loaded == 1
+    rows = table(root)
+    assert [(r["id"], r["name"]) for r in rows] == [(1, "ada"), (2, "grace"), (3, "linus")]
+    assert str(rows[2]["day"]) == "2024-01-13"
+    if mode == "snapshot":  # the row rejoins the load of the file it came from
+        assert {r["_load_id"] for r in rows} == {rows[0]["_load_id"]}
+        assert len(table(root, "items_latest")) == 3
+    # nothing more to replay, and a second replay loads nothing
+    assert replay(load_project(root)) == []
+    assert len(table(root)) == 3
+
+
+def test_a_file_set_aside_under_replace_is_added_not_swapped_in(
+    warehouse: str, make_project: Callable[..., Path]
+) -> None:
+    root = make_project(
+        PROJECT.format(warehouse=warehouse, state="sqlite:///.sluice/state.db", mode="replace"),
+        {
+            "data/a.csv": "id,name,day\n1,ada,2024-01-15\n2,grace,2024-02-15\n",
+            "data/b.csv": "id,name,day,colour\n3,linus,2024-01-13,red\n",
+        },
+    )
+    first = run_pipeline(load_project(root), "p")
+    assert first.status == "succeeded_with_quarantine", first.errors
+    assert first.streams["s"].quarantined_files[0]["file"] == "data/b.csv"
+    assert [r["id"] for r in table(root)] == [1, 2]
+    fix(root, "path: data/*.csv", "path: data/*.csv\n        ignore: [colour]")
+    (again,) = replay(load_project(root))
+    assert again.status == "succeeded", again.errors
+    assert [r["id"] for r in table(root)] == [1, 2, 3]
+
+
+def test_the_tour_under_replace_keeps_ada_and_grace(tmp_path: Path) -> None:
+    """README's five-minute tour with `mode: replace`: the replay adds linus."""
+    sluice = [sys.executable, "-m", "sluice"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICE_")}
+    root = tmp_path / "tour"
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*sluice, *args], cwd=root, env=env, capture_output=True, text=True, timeout=120
+        )
+
+    subprocess.run([*sluice, "init", str(root)], env=env, check=True, capture_output=True)
+    fix(root, "mode: merge ", "mode: replace")
+    assert cli("run", "contacts").returncode == 3
+    fix(root, "'%d/%m/%Y']", "'%d/%m/%Y', '%Y-%d-%m']")
+    replayed = cli("quarantine", "replay")
+    assert replayed.returncode == 3, replayed.stdout + replayed.stderr  # the bad email stays
+    rows = table(root, "contacts", "email")
+    assert [r["email"] for r in rows] == [
+        "ada@example.org",
+        "grace@example.org",
+        "linus@example.org",
+    ]
+
+
+ROWS = 1225
+
+
+def hold_warehouse(url: str, root: Path) -> Callable[[], None]:
+    """Lock the table ``items`` until the returned function is called: loads wait."""
+    if url.startswith("sqlite"):
+        lite = sqlite3.connect(root / "w.db", isolation_level=None)
+        lite.execute("BEGIN EXCLUSIVE")
+        return lite.close
+    engine = sa.create_engine(normalize(url))
+    conn = engine.connect()
+    conn.execute(sa.text("LOCK TABLE items IN ACCESS EXCLUSIVE MODE"))
+
+    def release() -> None:
+        conn.close()
+        engine.dispose()
+
+    return release
+
+
+def replay_runs(root: Path) -> list[Any]:
+    store = StateStore(load_project(root).state_url())
+    try:
+        return [r for r in store.runs("p", 10) if r.report is None or r.report["kind"] == "replay"]
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite", "postgresql"])
+def test_two_replays_at_once_load_each_row_once(
+    store_kind: str, make_project: Callable[..., Path], request: pytest.FixtureRequest
+) -> None:
+    if store_kind == "sqlite":
+        warehouse, state = "sqlite:///w.db", "sqlite:///.sluice/state.db"
+    else:
+        warehouse = state = str(request.getfixturevalue("pg_url"))
+    bad = "".join(f"{i},n{i},2024-13-01\n" for i in range(1, ROWS + 1))
+    root = make_project(
+        PROJECT.format(warehouse=warehouse, state=state, mode="append"),
+        {"data/a.csv": "id,name,day\n1000000,ok,2024-01-01\n" + bad},
+    )
+    first = run_pipeline(load_project(root), "p")
+    assert first.totals.quarantined == ROWS
+    fix(root, "formats: ['%Y-%m-%d']", FIXED)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICE_")}
+    command = [sys.executable, "-m", "sluice", "quarantine", "replay", "-p", str(root), "--json"]
+    # Both replays start while the warehouse is locked, so both have read the open
+    # entries before either can load: only claiming them decides who loads what.
+    release = hold_warehouse(warehouse, root)
+    try:
+        procs = [
+            subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for _ in range(2)
+        ]
+        deadline = time.monotonic() + 60
+        while len(replay_runs(root)) < 2:
+            assert time.monotonic() < deadline, "the replays never started"
+            assert all(p.poll() is None for p in procs), "a replay ended early"
+            time.sleep(0.05)
+        time.sleep(0.5)
+    finally:
+        release()
+    outs = [p.communicate(timeout=300) for p in procs]
+    for p, (_, err) in zip(procs, outs, strict=True):
+        assert p.returncode == 0, err.decode()[-2000:]
+    rows = table(root)
+    assert len(rows) == ROWS + 1 and len({r["id"] for r in rows}) == ROWS + 1
+    store = StateStore(load_project(root).state_url())
+    try:
+        entries = store.quarantined(pipeline="p", status=None)
+    finally:
+        store.close()
+    assert {e.status for e in entries} == {"replayed"}
+    reports = [r.report for r in replay_runs(root)]
+    assert len(reports) == 2
+    assert sum(r["totals"]["loaded"] for r in reports) == ROWS
+    print("loaded per replay:", [r["totals"]["loaded"] for r in reports])
