@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from sluice.engine.report import RunReport
 from sluice.errors import DriftError, SluiceError, SourceError
@@ -28,7 +29,7 @@ class DeadLetter:
 
     def set_aside(self, stream: str, unit: Unit, file_id: int, exc: SluiceError) -> None:
         """Record the file in quarantine, the ledger, the run report and the log."""
-        copy = self.root / DEADLETTER / str(file_id) / Path(unit.name.split("!")[-1]).name
+        copy = self.root / DEADLETTER / str(file_id) / _copy_name(unit.name)
         try:
             if not copy.exists():  # a replayed file is read from this very copy
                 unit.copy_to(copy)
@@ -60,3 +61,11 @@ class DeadLetter:
             {"file": unit.name, "reason": exc.message, "hint": exc.hint, "load_id": file_id}
         )
         self.store.log(self.run_id, "warning", f"{unit.name}: quarantined: {exc.message}")
+
+
+def _copy_name(unit: str) -> str:
+    """The copy's file name: a zip member's own, a download's without its query."""
+    name = unit.split("!")[-1]
+    if "://" in name:
+        name = urlsplit(name).path
+    return Path(name).name or "unit"

@@ -18,6 +18,7 @@ snapshot of the file they came from.
 
 from __future__ import annotations
 
+import glob
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -28,7 +29,7 @@ from typing import Any
 import polars as pl
 
 from sluice.batch import LINE, Batch
-from sluice.config import Project
+from sluice.config import FileSourceConfig, Project
 from sluice.destinations import LoadMeta
 from sluice.engine.process import UnitContext
 from sluice.engine.report import RunReport
@@ -200,12 +201,21 @@ def _replay_file(runner: Runner, entry: QuarantineEntry) -> None:
         runner.report.fail(
             SluiceError(
                 f"quarantine entry {entry.id}: the dead-letter copy of {entry.unit} is gone",
-                hint="load the original file again with `sluice run --file PATH --full-refresh`",
+                hint=(
+                    f"load the original file again with `sluice run {runner.name} --source "
+                    f"{entry.source} --file PATH --full-refresh`"
+                ),
             ),
             entry.source,
         )
         return
-    cfg = runner.pipe.sources[entry.source].model_copy(update={"path": copy})
+    cfg = runner.pipe.sources[entry.source]
+    if isinstance(cfg, FileSourceConfig):
+        # Always the copy: a `url:` is not downloaded again (upstream may have moved on),
+        # and a file given with --file may be gone.
+        cfg = cfg.model_copy(update={"path": glob.escape(copy), "url": None})
+    else:
+        cfg = cfg.model_copy(update={"path": copy})
     # An API's pull is pulled again (its copy is a sample); it logs to this run.
     context = SourceContext(log=runner._context(entry.source).log)
     unit = next(iter(create_source(entry.source, cfg, runner.project.root, context).units()))
