@@ -297,6 +297,12 @@ class FileSourceConfig(MappedSource):
         default=None, description="default: from the file extension"
     )
     members: str = Field(default="*", description="glob of zip members to read")
+    min_files: int = Field(
+        default=0,
+        ge=0,
+        description="fail the run when path matches fewer files (zip members count one "
+        "each); with 0, matching none is a warning",
+    )
     flatten: bool = Field(
         default=False, description="jsonl: nested objects -> parent_child columns"
     )

@@ -105,6 +105,10 @@ def summary(report: dict[str, Any], warehouse_url: str | None = None) -> Group:
             notes.append(f"[yellow]drift[/] {escape(f['file'])} ({name}): {escape(f['note'])}")
         for f in s["skipped_files"]:
             notes.append(f"[dim]skipped {escape(f['file'])}: {escape(f['reason'])}[/]")
+    for w in report.get("warnings") or []:  # nothing failed, but the user should know
+        notes.append(f"[yellow]warning[/] {escape(w['stream'])}: {escape(w['message'])}")
+        if w.get("hint"):
+            notes.append(f"  [dim]hint:[/] {escape(w['hint'])}")
     for rule in report.get("rules") or []:  # stated, so no default passes unnoticed
         notes.append(f"[dim]rule: {escape(rule)}[/]")
     for e in report["errors"]:

@@ -48,6 +48,9 @@ def plan_parts(
     for stream, cfg in pipe.sources.items():
         if isinstance(cfg, FileSourceConfig) and cfg.url is None:
             files = FileSource(stream, cfg, project.root, SourceContext()).files()
+            if len(files) < max(cfg.min_files, 1):  # one part says so (warns, or fails)
+                parts.append(Part(stream, stream, None))
+                continue
             for i, path in enumerate(files):
                 parts.append(Part(f"{stream}/{i:05d}", stream, str(path)))
         elif isinstance(cfg, HttpSourceConfig) and _splittable(cfg):
@@ -104,6 +107,7 @@ def assemble(project: Project, pipeline: str, run_id: str, tasks: Sequence[RunTa
             report.delivery = _sum(report.delivery or {}, part["delivery"])
         for err in part.get("errors") or []:
             report.errors.append({**err, "part": task.key})
+        report.warnings += part.get("warnings") or []
         if task.status != DONE and not part.get("errors"):
             report.errors.append(
                 {

@@ -91,6 +91,9 @@ class RunReport:
     tables: dict[str, int] = field(default_factory=dict)  # rows per table (normalized loads)
     #: value-changing rules the pipeline applies (a century for %y, naive times as UTC)
     rules: list[str] = field(default_factory=list)
+    #: what the user should know though nothing failed: stream, message, hint
+    #: (a source whose paths matched no file)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
 
     def stream(self, name: str) -> StreamReport:
         return self.streams.setdefault(name, StreamReport(name))
@@ -149,6 +152,7 @@ class RunReport:
             "totals": totals,
             "streams": {name: s.as_dict() for name, s in self.streams.items()},
             "errors": self.errors,
+            "warnings": self.warnings,
             **({"tables": self.tables} if self.tables else {}),
             **({"rules": self.rules} if self.rules else {}),
             **({"delivery": self.delivery} if self.delivery is not None else {}),

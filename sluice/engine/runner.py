@@ -343,14 +343,20 @@ class Runner:
             path = Path(file).resolve()
             if not path.exists():
                 raise ConfigError(f"no such file: {file}")
-            cfg = cfg.model_copy(update={"path": str(path), "url": None})
+            cfg = cfg.model_copy(update={"path": str(path), "url": None, "min_files": 0})
         yield from create_source(stream, cfg, self.project.root, self._context(stream)).units()
 
     def _context(self, stream: str) -> SourceContext:
         def log(level: str, message: str, data: dict[str, Any]) -> None:
             self.store.log(self.run_id, level, message, stream=stream, **data)
 
-        return SourceContext(log=log, cursor=self.store.cursor(self.name, stream))
+        def warn(message: str, hint: str | None) -> None:
+            self.report.warnings.append({"stream": stream, "message": message, "hint": hint})
+            self.store.log(self.run_id, "warning", f"{stream}: {message}", stream=stream)
+
+        return SourceContext(
+            log=log, cursor=self.store.cursor(self.name, stream), warn=warn, pipeline=self.name
+        )
 
     def _load_all(self, streams: list[str], file: str | None, full_refresh: bool) -> None:
         jobs: list[Job] = []

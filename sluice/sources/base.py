@@ -41,6 +41,10 @@ class SourceContext:
 
     log: Callable[[str, str, dict[str, Any]], None] = lambda level, message, data: None
     cursor: str | None = None  # the saved incremental cursor of this source
+    #: something the user should know though nothing failed (message, hint): it goes
+    #: to the run report's ``warnings``, the log and the CLI summary
+    warn: Callable[[str, str | None], None] = lambda message, hint: None
+    pipeline: str = "PIPELINE"  # for hints that name a command
 
 
 class Source(Protocol):

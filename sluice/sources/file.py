@@ -36,6 +36,7 @@ from sluice.sources.base import SourceContext, register
 from sluice.sources.csv_reader import read_csv
 from sluice.sources.download import download
 from sluice.sources.jsonl_reader import read_jsonl
+from sluice.sources.nearby import explain
 from sluice.sources.streams import HEAD, Limited, content, named_codec, plain_name, sniff
 
 FORMATS = {
@@ -227,11 +228,48 @@ class FileSource:
     def units(self) -> Iterator[FileUnit]:
         if self.config.url is not None:
             got = download(self.config, self.context.log)
-            for unit in self._units([got.path], label=self.config.url):
+            paths = [got.path]
+            found = list(self._units(paths, label=self.config.url))
+            for unit in found:
                 unit.keep = got  # the temporary file lives as long as its units
-                yield unit
+        else:
+            paths = self.files()
+            found = list(self._units(paths))
+        self._enough(found, paths)
+        yield from found
+
+    def _enough(self, found: list[FileUnit], paths: list[Path]) -> None:
+        """Finding nothing is never silent: a warning, or under ``min_files`` a failure."""
+        wanted = self.config.min_files
+        if len(found) >= max(wanted, 1):
             return
-        yield from self._units(self.files())
+        stream, pipeline = self.stream, self.context.pipeline
+        if found:
+            why = _listed([u.name for u in found])
+        elif paths:  # archives, none with a member to read
+            why = "; ".join(
+                f"no member of {self.config.url or _shown(p, self.root)} matches members "
+                f"{self.config.members!r} (it holds {_listed(_member_names(p))})"
+                for p in paths
+            )
+        else:
+            why = "; ".join(
+                f"no file matches {p!r}: {explain(p, self.root)}" for p in self.config.paths
+            )
+        key = "members" if paths and not found else "path"
+        again = f"`sluice run {pipeline} --source {stream}`"
+        if len(found) < wanted:
+            raise SourceError(
+                f"source {stream!r} found {len(found) or 'no'} file{'' if len(found) == 1 else 's'}"
+                f", fewer than min_files ({wanted}): {why}",
+                hint=f"put the files in place or fix {key} of source {stream!r} in "
+                f"sluice.yaml, then {again}",
+            )
+        self.context.warn(
+            f"read nothing: {why}",
+            f"fix {key} of source {stream!r} in sluice.yaml, then {again}; with min_files: 1 "
+            "on the source, finding no file fails the run",
+        )
 
     def _units(self, paths: list[Path], label: str | None = None) -> Iterator[FileUnit]:
         for path in paths:
@@ -312,6 +350,20 @@ class FileSource:
                 where=Where(file=shown),
                 hint="download or export the archive again",
             )
+
+
+def _member_names(path: Path) -> list[str]:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return [i.filename for i in archive.infolist() if not i.is_dir()]
+    except (zipfile.BadZipFile, OSError):
+        return []
+
+
+def _listed(names: list[str]) -> str:
+    if not names:
+        return "nothing"
+    return ", ".join(names[:5]) + (f" (and {len(names) - 5} more)" if len(names) > 5 else "")
 
 
 def _shown(path: Path, root: Path) -> str:
