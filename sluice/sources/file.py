@@ -1,8 +1,9 @@
 """The ``file`` source: CSV, JSON Lines and Parquet from local paths, globs and zips.
 
 Zip members are streamed straight out of the archive (never unpacked to disk); a
-member whose name climbs out of the archive (``../``) or that inflates past
-``max_unzipped_bytes`` is refused. CSV and JSON Lines may be compressed (``x.csv.gz``,
+member that cannot be read (its name climbs out of the archive, it is corrupt, its
+format cannot be told, it inflates past ``max_unzipped_bytes``) is set aside alone
+(see :mod:`sluice.sources.archive`). CSV and JSON Lines may be compressed (``x.csv.gz``,
 ``.bz2``, ``.xz``, ``.zst``, also as zip members or downloads): they are inflated as
 they are read, under the same limit (see :mod:`sluice.sources.streams`).
 
@@ -18,7 +19,6 @@ import glob
 import hashlib
 import shutil
 import zipfile
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 from sluice.batch import LINE, Batch
 from sluice.config import FileSourceConfig
 from sluice.errors import ConfigError, SourceError, Where
+from sluice.sources import archive
 from sluice.sources.base import SourceContext, register
 from sluice.sources.csv_reader import read_csv
 from sluice.sources.download import download
@@ -61,16 +62,19 @@ class FileUnit:
     config: FileSourceConfig
     stream: str
     member: str | None = None
-    #: set when the unit was found broken while listing (an unsafe archive): opening
-    #: it raises this, so the engine quarantines it like any unreadable file
+    #: set when the unit was found broken while listing (an unsafe archive, a corrupt
+    #: member): opening it raises this, so the engine quarantines it like any
+    #: unreadable file
     error: SourceError | None = None
+    #: the ledger fingerprint of a zip member that cannot be read whole
+    digest: str | None = None
     #: what must outlive the unit (the temporary folder of a download)
     keep: object = None
 
     def open_stored(self) -> IO[bytes]:
         """The unit's bytes as stored: the file, or the zip member as the archive
         inflates it (under ``max_unzipped_bytes``)."""
-        if self.member is None or self.error is not None:
+        if self.member is None:
             return open(self.path, "rb")
         archive = zipfile.ZipFile(self.path)
         raw = archive.open(self.member)
@@ -82,6 +86,8 @@ class FileUnit:
         return content(self.open_stored(), self.name, self.config.max_unzipped_bytes)
 
     def fingerprint(self) -> str:
+        if self.digest is not None:
+            return self.digest
         digest = hashlib.sha256()
         with self.open_stored() as f:
             while chunk := f.read(1 << 20):
@@ -90,8 +96,14 @@ class FileUnit:
 
     def copy_to(self, dest: Path) -> None:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        with self.open_stored() as src, open(dest, "wb") as out:
-            shutil.copyfileobj(src, out, 1 << 20)
+        try:
+            with self.open_stored() as src, open(dest, "wb") as out:
+                shutil.copyfileobj(src, out, 1 << 20)
+        except archive.BROKEN as exc:  # a corrupt member: no copy rather than half of one
+            dest.unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise
+            raise SourceError(f"cannot copy {self.name}: {exc}") from None
 
     def open(self) -> FileReader:
         if self.error is not None:
@@ -174,11 +186,6 @@ class FileReader:
             block_size=cfg.batch_bytes,
             flatten=cfg.flatten,
         )
-
-
-def _safe_member(name: str) -> bool:
-    p = PurePosixPath(name.replace("\\", "/"))
-    return not (p.is_absolute() or ".." in p.parts or (p.parts and ":" in p.parts[0]))
 
 
 @register("file")
@@ -287,69 +294,49 @@ class FileSource:
             yield from self._members(path, shown)
 
     def _members(self, path: Path, shown: str) -> Iterator[FileUnit]:
+        """One unit per member matching ``members``; a member that cannot be read is a
+        unit that raises its reason when opened (set aside alone, the others load), and
+        so is a whole archive that cannot be read at all."""
         try:
-            self._check_archive(path, shown)
+            infos = archive.listed(path, shown, self.config.max_unzipped_bytes)
         except SourceError as exc:
             yield FileUnit(
                 shown, path, path.stat().st_size, "zip", self.config, self.stream, error=exc
             )
             return
-        with zipfile.ZipFile(path) as archive:
-            infos = [i for i in archive.infolist() if not i.is_dir()]
+        again = f"`sluice run {self.context.pipeline}`"
         for info in infos:
-            if fnmatch.fnmatch(info.filename, self.config.members):
-                yield FileUnit(
-                    f"{shown}!{info.filename}",
-                    path,
-                    info.file_size,
-                    self._format(info.filename),
-                    self.config,
-                    self.stream,
-                    member=info.filename,
-                )
+            if not fnmatch.fnmatch(info.filename, self.config.members):
+                continue
+            name = f"{shown}!{info.filename}"
+            error = archive.problem(path, info, name, again)
+            broken = error is not None and error.message.startswith("zip member is corrupt")
+            fmt = "?"
+            if error is None:
+                try:
+                    fmt = self._format(info.filename, name)
+                except ConfigError as exc:  # one member: set aside, not the whole run
+                    error = SourceError(exc.message, where=exc.where, hint=self._odd_member())
+            yield FileUnit(
+                name,
+                path,
+                info.file_size,
+                fmt,
+                self.config,
+                self.stream,
+                member=info.filename,
+                error=error,
+                digest=archive.digest(info) if broken else None,
+            )
 
-    def _check_archive(self, path: Path, shown: str) -> None:
-        try:
-            with zipfile.ZipFile(path) as archive:
-                infos = [i for i in archive.infolist() if not i.is_dir()]
-        except zipfile.BadZipFile as exc:
-            raise SourceError(f"not a zip archive: {exc}", where=Where(file=shown)) from None
-        total = sum(i.file_size for i in infos)
-        if total > self.config.max_unzipped_bytes:
-            raise SourceError(
-                f"archive would inflate to {total:,} bytes, over the limit of "
-                f"{self.config.max_unzipped_bytes:,}",
-                where=Where(file=shown),
-                hint="raise max_unzipped_bytes on the source if the archive is trusted",
-            )
-        for info in infos:
-            if not _safe_member(info.filename):
-                raise SourceError(
-                    f"zip member {info.filename!r} points outside the archive",
-                    where=Where(file=shown),
-                    hint="the archive is unsafe; ask its producer for a clean one",
-                )
-        # Every member's CRC, before any byte is used: a corrupt archive is set aside
-        # here instead of failing mid-hash or mid-load. Bounded by the sizes checked above.
-        try:
-            with zipfile.ZipFile(path) as archive:
-                bad = archive.testzip()
-            problem = None if bad is None else f"member {bad!r} has a bad CRC-32"
-        except (
-            zipfile.BadZipFile,
-            OSError,
-            EOFError,
-            RuntimeError,
-            NotImplementedError,
-            zlib.error,
-        ) as exc:
-            problem = str(exc)
-        if problem is not None:
-            raise SourceError(
-                f"zip archive is corrupt: {problem}",
-                where=Where(file=shown),
-                hint="download or export the archive again",
-            )
+    def _odd_member(self) -> str:
+        stream, members = self.stream, self.config.members
+        return (
+            f"the other members were read. If it is not data, narrow members of source "
+            f"{stream!r} (now {members!r}) and drop the entry with `sluice quarantine "
+            "discard ID` (`sluice quarantine list` shows its ID); if it is, set format: "
+            "csv, jsonl or parquet on the source, then `sluice quarantine replay`"
+        )
 
 
 def _member_names(path: Path) -> list[str]:

@@ -1,4 +1,5 @@
-"""Zip archives (read in place, refused when unsafe), JSON Lines and Parquet sources."""
+"""Zip archives (read in place; a member that is unsafe or broken set aside alone), JSON
+Lines and Parquet sources."""
 
 from __future__ import annotations
 
@@ -110,9 +111,10 @@ def test_run_loads_zip_members(make_project, run_project) -> None:
 def test_zip_slip_member_is_refused(tmp_path: Path) -> None:
     make_zip(tmp_path / "drop.zip", {"ok.csv": "id\n1\n", "../evil.csv": "id\n666\n"})
     cfg = FileSourceConfig(path="drop.zip")
-    (unit,) = list(create_source("s", cfg, tmp_path).units())
+    ok, evil = list(create_source("s", cfg, tmp_path).units())
+    assert ok.open().columns == ["id"]
     with pytest.raises(SourceError, match="points outside the archive"):
-        unit.open()
+        evil.open()
 
 
 def test_run_zip_slip_is_a_quarantined_file_and_writes_nothing_outside(
@@ -130,19 +132,26 @@ def test_run_zip_slip_is_a_quarantined_file_and_writes_nothing_outside(
     outside_before = listing(tmp_path.parent)
     out = run_project(root)
     assert out.status == "succeeded_with_quarantine"
-    (qf,) = out.stream("s")["quarantined_files"]
-    assert qf["file"] == "data/drop.zip"
-    assert "points outside the archive" in qf["reason"]
-    (entry,) = out.quarantine("file")
-    assert entry.unit == "data/drop.zip"
+    # Only the climbing members are set aside; the sound one loads.
+    aside = out.stream("s")["quarantined_files"]
+    assert [q["file"] for q in aside] == [
+        "data/drop.zip!../evil.csv",
+        "data/drop.zip!/abs/evil2.csv",
+    ]
+    assert all("points outside the archive" in q["reason"] for q in aside)
+    assert sorted(e.unit for e in out.quarantine("file")) == sorted(q["file"] for q in aside)
     c = out.counts("s")
-    assert (c.read, c.loaded) == (0, 0)
+    assert (c.read, c.loaded) == (1, 1)
+    assert [r["id"] for r in out.rows()] == [1]
     assert not (root / "evil.csv").exists()
     assert not (root / "data" / "evil.csv").exists()
     assert not (tmp_path.parent / "evil.csv").exists()
     new_outside = listing(tmp_path.parent) - outside_before
     assert all(p.startswith(tmp_path.name) for p in new_outside), new_outside
-    assert not any(p.endswith("evil.csv") for p in listing(root))
+    # Its bytes are kept only as its dead-letter copy, under a name of no folders.
+    kept = [p for p in listing(root) if p.endswith("evil.csv")]
+    assert kept and all(p.startswith(".sluice/deadletter/") for p in kept), kept
+    assert all(len(Path(p).parts) == 4 for p in kept), kept
 
 
 def test_archive_over_max_unzipped_bytes_is_refused(make_project, run_project) -> None:
@@ -284,9 +293,9 @@ def test_corrupt_zip_member_is_a_quarantined_file(make_project, run_project) -> 
     assert out.status == "succeeded_with_quarantine"
     assert out.report.errors == []
     (qf,) = out.stream("s")["quarantined_files"]
-    assert qf["file"] == "data/bad.zip"
-    assert qf["reason"].startswith("zip archive is corrupt: ")
-    assert "a.csv" in qf["reason"] or "Error -3" in qf["reason"]
+    assert qf["file"] == "data/bad.zip!a.csv"
+    assert qf["reason"].startswith("zip member is corrupt: ")
+    assert "CRC-32" in qf["reason"] or "Error -3" in qf["reason"]
     assert out.counts("s").read == 0
 
 
@@ -308,3 +317,52 @@ def test_run_jsonl_line_numbers_count_blank_lines(make_project, run_project) -> 
     content = '{"id": 1, "kind": "a", "day": "2024-01-01"}\n\n{"id": 2, "day": "bad"}\n'
     out = run_project(make_project(project("data/*.jsonl"), {"data/e.jsonl": content}))
     assert [e.line for e in out.quarantine("row")] == [3]
+
+
+def test_one_broken_or_unexpected_member_is_set_aside_alone(make_project, run_project) -> None:
+    root = make_project(project("data/*.zip"))
+    path = make_zip(
+        root / "data" / "drop.zip",
+        {
+            "jan.csv": "id,kind,day\n1,a,2024-01-01\n",
+            "README.pdf": "%PDF-1.4 not data",
+            "feb.csv": "id,kind,day\n" + "2,b,2024-02-01\n" * 50,
+            "mar.csv": "id,kind,day\n3,c,2024-03-01\n",
+        },
+    )
+    raw = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo("feb.csv")
+    raw[info.header_offset + 30 + len(info.filename.encode()) + len(info.extra) + 5] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    out = run_project(root)
+    assert out.status == "succeeded_with_quarantine" and out.report.errors == []
+    assert sorted(r["id"] for r in out.rows()) == [1, 3]
+    aside = {q["file"]: q for q in out.stream("s")["quarantined_files"]}
+    assert set(aside) == {"data/drop.zip!README.pdf", "data/drop.zip!feb.csv"}
+    assert aside["data/drop.zip!README.pdf"]["reason"].startswith(
+        "cannot tell the format of 'README.pdf'"
+    )
+    assert "narrow members of source 's'" in aside["data/drop.zip!README.pdf"]["hint"]
+    assert aside["data/drop.zip!feb.csv"]["reason"].startswith("zip member is corrupt")
+    assert "`sluice run p`" in aside["data/drop.zip!feb.csv"]["hint"]
+    entries = {e.unit: e for e in out.quarantine("file")}
+    assert set(entries) == set(aside)  # each with its own entry, ledger record and reason
+    assert len({e.file_id for e in entries.values()}) == 2
+
+    # Again: nothing is loaded twice, nothing set aside twice.
+    again = run_project(root)
+    assert again.counts("s").read == 0 and again.quarantine("file") == []
+    # A sound copy of the archive in its place: only the member that was broken loads.
+    make_zip(
+        path,
+        {
+            "jan.csv": "id,kind,day\n1,a,2024-01-01\n",
+            "README.pdf": "%PDF-1.4 not data",
+            "feb.csv": "id,kind,day\n" + "2,b,2024-02-01\n" * 50,
+            "mar.csv": "id,kind,day\n3,c,2024-03-01\n",
+        },
+    )
+    fixed = run_project(root)
+    assert [f["file"] for f in fixed.stream("s")["files"]] == ["data/drop.zip!feb.csv"]
+    assert sorted(r["id"] for r in fixed.rows()) == [1] + [2] * 50 + [3]
