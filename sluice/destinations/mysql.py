@@ -47,13 +47,20 @@ Two concurrent ``replace`` loads of one table share the stage name: the second o
 (nothing lost, the table keeps its old rows); serialize replaces of one table.
 ``local_infile`` lets the *server* ask the client for a file: use it with servers you
 trust (the warehouse you configured).
+
+The CSV files hold row data: each is deleted once the server has read it, and all of
+a destination's go in a folder of its own (``sluice-mysql-<pid>-*`` in the temporary
+directory) removed when it closes. A process killed mid-load cannot clean up: the next
+MySQL destination opened on the machine removes the folders of processes that are gone.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
+from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
@@ -73,6 +80,7 @@ LOCAL_INFILE_REFUSED = frozenset({1148, 3948, 3950, 4166})
 SQL_MODE = "STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION,ERROR_FOR_DIVISION_BY_ZERO"
 #: InnoDB keys hold at most 3072 bytes: 768 utf8mb4 characters over the string keys.
 KEY_CHARS = 768
+SPOOL_PREFIX = "sluice-mysql-"  # + pid + "-": a folder of a process's CSV files
 CSV_OPTIONS = (
     "CHARACTER SET utf8mb4 FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' "
     "ESCAPED BY '' LINES TERMINATED BY '\n'"  # a real newline: no backslash escapes
@@ -98,6 +106,8 @@ class MysqlDestination(SqlDestination):
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
+        self._spool: Path | None = None  # the folder of this destination's CSV files
+        remove_stale_spools()
         if "local_infile" in self.engine.url.query:
             self.local_infile = str(self.engine.url.query["local_infile"]).lower() in (
                 "1",
@@ -241,7 +251,9 @@ class MysqlDestination(SqlDestination):
         return self._insert(conn, table, columns, data)
 
     def _load_data(self, conn: Any, table: str, columns: list[str], data: pl.DataFrame) -> int:
-        fd, path = tempfile.mkstemp(prefix="sluice-", suffix=".csv")
+        if self._spool is None or not self._spool.is_dir():
+            self._spool = Path(tempfile.mkdtemp(prefix=f"{SPOOL_PREFIX}{os.getpid()}-"))
+        fd, path = tempfile.mkstemp(prefix="batch-", suffix=".csv", dir=self._spool)
         try:
             with os.fdopen(fd, "wb") as f:
                 data.write_csv(
@@ -268,6 +280,12 @@ class MysqlDestination(SqlDestination):
             raise pymysql.err.DataError(0, f"{table}: {loaded} of {data.height} rows loaded")
         return data.height
 
+    def close(self) -> None:
+        super().close()
+        if self._spool is not None:
+            shutil.rmtree(self._spool, ignore_errors=True)
+            self._spool = None
+
     def _insert(self, conn: Any, table: str, columns: list[str], data: pl.DataFrame) -> int:
         # PyMySQL formats the statement with %: a % in a column name is doubled.
         cols = ", ".join(self.quote(c).replace("%", "%%") for c in columns)
@@ -277,6 +295,25 @@ class MysqlDestination(SqlDestination):
             for part in data.iter_slices(10_000):
                 cur.executemany(sql, part.rows())  # one multi-row INSERT per ~1 MB
         return data.height
+
+
+def remove_stale_spools() -> None:
+    """Remove the CSV folders of processes on this machine that no longer exist (killed
+    mid-load: their row data would stay in the temporary directory for good)."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{SPOOL_PREFIX}*-*"):
+        pid = folder.name.removeprefix(SPOOL_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def quote(name: str) -> str:

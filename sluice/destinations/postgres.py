@@ -11,9 +11,12 @@ import io
 from typing import Any
 
 import polars as pl
+import sqlalchemy as sa
 
 from sluice.destinations.base import Capabilities, register
 from sluice.destinations.sql import SqlDestination
+
+DDL_LOCK = 0x5_1C3_0002  # the advisory lock held while creating or evolving tables
 
 
 @register("postgresql")
@@ -22,6 +25,10 @@ class PostgresDestination(SqlDestination):
 
     def _engine_options(self) -> dict[str, Any]:
         return {"pool_pre_ping": True}
+
+    def _lock_ddl(self, conn: sa.Connection) -> None:
+        # Until this transaction ends: a second first run waits, then sees the tables.
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": DDL_LOCK})
 
     def _write(self, conn: Any, table: str, columns: list[str], data: pl.DataFrame) -> int:
         cols = ", ".join(self.quote(c) for c in columns)

@@ -21,6 +21,7 @@ from typing import Any
 import polars as pl
 import sqlalchemy as sa
 
+from sluice.dbpool import quiet_pool_logs
 from sluice.dburl import normalize, redact
 from sluice.destinations.base import (
     LOADS_TABLE,
@@ -41,6 +42,7 @@ class SqlDestination:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        quiet_pool_logs()  # a connection dropped under the pool: one line, no traceback
         try:
             self.engine = sa.create_engine(normalize(url), **self._engine_options())
         except (sa.exc.ArgumentError, ImportError) as exc:
@@ -109,11 +111,24 @@ class SqlDestination:
         )
 
     def prepare(self, table: TableSpec, mode: Mode) -> list[str]:
-        try:
-            with self.engine.begin() as conn:
-                return self._prepare(conn, table, mode)
-        except sa.exc.SQLAlchemyError as exc:
-            raise self._connect_error(exc) from None
+        """Create or evolve ``table``. Two processes doing it at once on a new warehouse
+        would both find it missing and both create it: the DDL is serialized where the
+        database can (:meth:`_lock_ddl`), and a creation that lost such a race anyway
+        looks again once (the table is there now)."""
+        for attempt in (1, 2):
+            try:
+                ddl = self.engine.connect().execution_options(sluice_ddl=True)
+                with ddl as conn, conn.begin():
+                    self._lock_ddl(conn)
+                    return self._prepare(conn, table, mode)
+            except sa.exc.SQLAlchemyError as exc:
+                if attempt == 1 and _made_meanwhile(exc):
+                    continue
+                raise self._connect_error(exc) from None
+        raise AssertionError("unreachable")
+
+    def _lock_ddl(self, conn: sa.Connection) -> None:
+        """Serialize this transaction's DDL with other processes' (PostgreSQL: a lock)."""
 
     def _prepare(self, conn: sa.Connection, table: TableSpec, mode: Mode) -> list[str]:
         loads = sa.Table(
@@ -406,6 +421,16 @@ class SqlDestination:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _made_meanwhile(exc: sa.exc.SQLAlchemyError) -> bool:
+    """Whether DDL failed because another process made the same object just before."""
+    text = str(getattr(exc, "orig", exc)).lower()
+    return (
+        "already exists" in text  # PostgreSQL, SQLite, MySQL (1050), DuckDB
+        or "pg_type_typname_nsp_index" in text  # PostgreSQL: a CREATE racing another
+        or "duplicate key name" in text  # MySQL 1061: an index
+    )
 
 
 def snapshot_columns(mode: Mode) -> list[ColumnSpec]:

@@ -25,10 +25,13 @@ class SqliteDestination(SqlDestination):
         super().__init__(url)
 
         # The driver would only open transactions before DML; replace and merge need
-        # their DDL inside the same transaction, so we say BEGIN ourselves.
+        # their DDL inside the same transaction, so we say BEGIN ourselves. DDL takes
+        # the write lock at once (IMMEDIATE): a transaction that read the catalog first
+        # could not take it later while another process creates the same tables.
         @sa.event.listens_for(self.engine, "begin")
         def _begin(conn: sa.Connection) -> None:
-            conn.exec_driver_sql("BEGIN")
+            ddl = conn.get_execution_options().get("sluice_ddl")
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if ddl else "BEGIN")
 
     def _engine_options(self) -> dict[str, Any]:
         return {"connect_args": {"isolation_level": None, "timeout": 60}}

@@ -412,3 +412,61 @@ def test_leads_example_on_mariadb_matches_postgresql(
     assert maria["again"] == ("succeeded", 0)
     assert len(maria["latest"]) == 51
     assert maria == pg
+
+
+LOADER = """
+import sys
+import polars as pl
+from sluice.destinations import connect
+from sluice.schema import ColumnSpec, TableSpec
+
+dest = connect(sys.argv[1])
+spec = TableSpec("big", [ColumnSpec("id", "integer"), ColumnSpec("s", "string")], ["id"])
+n = int(sys.argv[2])
+frame = pl.DataFrame({"id": range(n), "s": ["row data " * 4] * n})
+dest.prepare(spec, "append")
+dest.load(spec, "append", f"load-{n}", [frame])
+dest.close()
+print("loaded")
+"""
+
+
+def test_a_killed_load_leaves_no_row_data_in_temporary_files(
+    mysql_url: str, tmp_path: Path
+) -> None:
+    """LOAD DATA LOCAL's CSV files: gone when a load ends, and those of a process
+    killed mid-load are removed by the next process that opens a MySQL destination."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp)}
+
+    def spooled() -> list[Path]:
+        return [p for p in tmp.rglob("*") if p.is_file()]
+
+    killed = subprocess.Popen(
+        [sys.executable, "-c", LOADER, mysql_url, "2000000"], env=env, cwd=tmp_path
+    )
+    deadline = time.monotonic() + 60
+    while not spooled() and killed.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert spooled(), "the load wrote no temporary file"
+    os.kill(killed.pid, signal.SIGKILL)
+    killed.wait(10)
+    assert spooled()  # the killed process could not clean up
+
+    done = subprocess.run(
+        [sys.executable, "-c", LOADER, mysql_url, "10"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.stdout.strip() == "loaded", done.stderr
+    assert spooled() == []
+    assert list(tmp.iterdir()) == []  # its own folder went with its close
