@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from sluice.cli import project, quarantine, runs, serve, sim, worker
+from sluice.cli import cancel, project, quarantine, runs, serve, sim, worker
 
 app = typer.Typer(
     name="sluice",
@@ -24,6 +24,7 @@ app.command()(project.schema)
 app.command()(runs.run)
 app.command()(runs.runs)
 app.command()(runs.show)
+app.command()(cancel.cancel)
 app.command()(runs.preview)
 app.command()(runs.record)
 app.command()(runs.audit)

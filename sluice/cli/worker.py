@@ -49,11 +49,17 @@ def worker(
     where = proj.file or proj.root
     os.environ["SLUICE_PROJECT"] = str(Path(where).resolve())
     # Imported here: Celery is not needed by any other command.
-    from sluice.engine.celery_app import check_shared_state, make_app, queue_name
+    from sluice.engine.celery_app import (
+        check_shared_state,
+        keep_runs_alive,
+        make_app,
+        queue_name,
+    )
     from sluice.state.store import StateStore
 
     check_shared_state(proj.state_url())
     StateStore(proj.state_url()).close()  # migrated and reachable before taking tasks
+    keep_runs_alive(proj)  # the runs queued for workers live while one does
     app = make_app()
     node = name or f"sluice-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"
     typer.echo(

@@ -29,6 +29,7 @@ from celery import Celery, Task
 
 from sluice.config import Project, load_project
 from sluice.dburl import normalize
+from sluice.engine.lease import Heartbeat
 from sluice.engine.parts import (
     WHOLE_RUN,
     assemble,
@@ -117,6 +118,22 @@ def _store(project: Project) -> StateStore:
     if url not in _stores:
         _stores[url] = StateStore(url)
     return _stores[url]
+
+
+def keep_runs_alive(project: Project) -> Heartbeat:
+    """In a ``sluice worker``'s main process: while it lives, the project's Celery runs
+    hold their lease (their parts will be carried out, however long they queue). With
+    no worker and no one waiting, a run's lease expires and it is settled."""
+    store = StateStore(project.state_url())
+    pipelines = list(project.pipelines)
+
+    def beat() -> None:
+        try:
+            store.beat_hosted("celery", pipelines)
+        finally:
+            store.engine.dispose()  # no connection held when the pool forks a child
+
+    return Heartbeat(store, also=beat).start()
 
 
 def worker_project() -> Project:

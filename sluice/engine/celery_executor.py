@@ -11,6 +11,7 @@ quarantine this process can reach.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -29,6 +30,8 @@ from sluice.engine.celery_app import (
 )
 from sluice.engine.executor import LocalExecutor, Submitted, submit_via
 from sluice.engine.hooks import RunHooks
+from sluice.engine.lease import Heartbeat
+from sluice.engine.settle import settle_stale
 from sluice.errors import ConfigError, RunConflict
 from sluice.state.store import StateStore
 from sluice.state.tasks import RunTasks
@@ -65,6 +68,7 @@ class CeleryExecutor:
     ) -> Submitted:
         """Queue a run of ``pipeline``; its run id exists on return."""
         pipe = self.project.pipeline(pipeline)
+        settle_stale(self.project, self.store)  # a run no one carries out refuses none
         going = self.running(pipeline)
         if going is not None and pipe.if_running == "reject":
             raise RunConflict(
@@ -131,17 +135,21 @@ class CeleryExecutor:
         on_progress: Callable[[int, int], None] | None = None,
         poll: float = 0.5,
     ) -> dict[str, Any]:
-        """Wait for the run to end; its report. ``on_progress(parts ended, parts)``."""
+        """Wait for the run to end; its report. ``on_progress(parts ended, parts)``.
+
+        While it waits, it holds the run's lease: a run queued with no worker alive
+        whose waiter is gone too is settled, not left ``running`` for ever."""
         tasks = RunTasks(self.store)
-        while True:
-            run = self.store.run(run_id)
-            if run is None:
-                raise ConfigError(f"run {run_id} vanished from the state store")
-            if run.status not in LIVE:
-                return {**(run.report or {}), "status": run.status}
-            if on_progress is not None:
-                on_progress(*tasks.tally(run_id))
-            time.sleep(poll)
+        with Heartbeat(self.store, run_id):
+            while True:
+                run = self.store.run(run_id)
+                if run is None:
+                    raise ConfigError(f"run {run_id} vanished from the state store")
+                if run.status not in LIVE:
+                    return {**(run.report or {}), "status": run.status}
+                if on_progress is not None:
+                    on_progress(*tasks.tally(run_id))
+                time.sleep(poll)
 
     # ------------------------------------------------------------------ stopping
 
@@ -174,6 +182,9 @@ class CeleryExecutor:
         while not self._stop.wait(HOOK_POLL_SECONDS):
             with self._lock:
                 mine = dict(self._mine)
+            # The runs queued here hold their lease while this service lives.
+            with contextlib.suppress(Exception):  # the store blinked: the next beat
+                self.store.beat(list(mine))
             for run_id in mine:
                 try:
                     run = self.store.run(run_id)

@@ -12,12 +12,14 @@ progress rolls back, and the run ends ``cancelled``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,11 +28,13 @@ from typing import Any, Protocol
 
 from sluice.config import Project, load_project
 from sluice.engine.hooks import RunHooks
+from sluice.engine.lease import Heartbeat, lease_seconds
 from sluice.engine.replay import plan_replay
 from sluice.engine.report import RunReport
 from sluice.engine.runner import Runner
+from sluice.engine.settle import settle_stale
 from sluice.errors import RunCancelled, RunConflict, SluiceError
-from sluice.state.store import StateStore
+from sluice.state.store import LIVE, StateStore
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +114,21 @@ class LocalExecutor:
         self._queued: dict[str, deque[_Job]] = defaultdict(deque)
         self._jobs: dict[str, _Job] = {}  # run id -> job, running or queued
         self._threads: set[threading.Thread] = set()
+        #: the leases of the runs going or queued here; `sluice cancel` arrives through it.
+        #: Each beat also settles, now and then, the runs whose process is gone.
+        self._settled_at = 0.0
+        self._lease = Heartbeat(store, on_cancel=self._cancel_asked, also=self._settle_stale)
+        self._lease.start()
+
+    def _settle_stale(self) -> None:
+        now = time.monotonic()
+        if now - self._settled_at >= lease_seconds() / 2:
+            self._settled_at = now
+            settle_stale(self.project, self.store)
+
+    def _cancel_asked(self, run_id: str) -> None:
+        with contextlib.suppress(RunConflict):  # it ended meanwhile
+            self.cancel(run_id)
 
     # ------------------------------------------------------------------ submitting
 
@@ -159,6 +178,7 @@ class LocalExecutor:
         self.on_submit()
         kind = job.runner.report.kind
         self._jobs[job.runner.run_id] = job
+        self._lease.add(job.runner.run_id)
         if job.pipeline in self._active:
             job.queued = True
             job.runner.store.set_run_status(job.runner.run_id, QUEUED)
@@ -193,6 +213,7 @@ class LocalExecutor:
     def _done(self, job: _Job) -> None:
         with self._lock:
             self._jobs.pop(job.runner.run_id, None)
+            self._lease.discard(job.runner.run_id)
             if self._active.get(job.pipeline) is job:
                 del self._active[job.pipeline]
             waiting = self._queued.get(job.pipeline)
@@ -228,7 +249,7 @@ class LocalExecutor:
                 err.seek(0)
                 said = err.read().decode(errors="replace").strip()
             run = self.store.run(runner.run_id)
-            if run is not None and run.status not in (RUNNING, QUEUED):
+            if run is not None and run.status not in LIVE:
                 return {**(run.report or {}), "status": run.status}
             # The worker ended without finishing its run: stopped before it could say so
             # (cancelled while starting), or killed, out of memory, crashed.
@@ -269,7 +290,7 @@ class LocalExecutor:
         if job is None or not job.in_child:
             return
         run = self.store.run(job.runner.run_id)
-        if run is not None and run.status not in (RUNNING, QUEUED):
+        if run is not None and run.status not in LIVE:
             job.done.wait(10)
 
     def is_active(self, run_id: str) -> bool:
@@ -322,6 +343,7 @@ class LocalExecutor:
         finally:
             with self._lock:
                 self._jobs.pop(job.runner.run_id, None)
+                self._lease.discard(job.runner.run_id)
                 self._threads.discard(threading.current_thread())
 
     def shutdown(self, timeout: float = 30.0) -> None:
@@ -337,3 +359,4 @@ class LocalExecutor:
             threads = list(self._threads)
         for thread in threads:
             thread.join(timeout)
+        self._lease.stop()

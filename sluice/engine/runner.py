@@ -8,6 +8,7 @@ of the run form one load, so the table is swapped once.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -31,9 +32,11 @@ from sluice.destinations.http import HttpDestination
 from sluice.destinations.sql import SqlDestination
 from sluice.engine import drift
 from sluice.engine.deadletter import DeadLetter
+from sluice.engine.lease import Heartbeat
 from sluice.engine.prefetch import Prefetch
 from sluice.engine.process import UnitContext, UnitProcessor
 from sluice.engine.report import Counts, RunReport, error_of
+from sluice.engine.settle import settle_stale, staged_counts
 from sluice.engine.tables import prepare as prepare_tables
 from sluice.engine.tables import targets
 from sluice.errors import (
@@ -48,6 +51,7 @@ from sluice.errors import (
 )
 from sluice.schema import ColumnSpec, TableSpec
 from sluice.sources import SourceContext, Unit, create_source
+from sluice.state.models import FileRecord
 from sluice.state.store import StateStore
 from sluice.transforms import MappingPlan, StepRunner, Validator, plan_mapping
 from sluice.transforms.normalize import Layout, Splitter
@@ -106,6 +110,9 @@ class Runner:
         self.pages: tuple[int, int] | None = None  # an API part of a Celery run: its pages
         self.part: str | None = None  # the part of a Celery run this carries out
         self._splitter: Splitter | None = None  # one per load: lookups sent once per load
+        # Runs whose process is gone are settled first: what they committed is counted,
+        # what they held rolls back (and this run loads it).
+        settle_stale(project, self.store, keep=run_id)
         self.run_id = (
             self.store.adopt_run(run_id, claim=claim) if run_id else self.store.start_run(pipeline)
         )
@@ -123,16 +130,22 @@ class Runner:
         self._dest: Destination | None = None
         #: set by :meth:`cancel` (another thread); checked between batches
         self.cancelled = threading.Event()
+        self._why = ""
 
-    def cancel(self) -> None:
-        """Ask the run to stop: the load in progress rolls back, the run ends ``cancelled``."""
+    def cancel(self, why: str = "") -> None:
+        """Ask the run to stop: the load in progress rolls back, the run ends ``cancelled``.
+        ``why``: what asked (``SIGINT``, ``sluice cancel``), said in its message."""
+        if not self.cancelled.is_set():
+            self._why = why
         self.cancelled.set()
 
     def check_cancelled(self) -> None:
         if self.cancelled.is_set():
+            why = f" ({self._why})" if self._why else ""
             raise RunCancelled(
-                f"run {self.run_id} of {self.name} was cancelled",
-                hint="the load in progress was rolled back; trigger a new run to load it",
+                f"run {self.run_id} of {self.name} was cancelled{why}",
+                hint="the load in progress was rolled back, the table is as it was; "
+                "run again to load the rest",
             )
 
     @property
@@ -167,6 +180,8 @@ class Runner:
         run (a Celery task): its report is returned, and the run goes on."""
         start = time.perf_counter()
         what = f"part {part}" if part else self.report.kind
+        # The run's lease, fresh while this goes on; `sluice cancel` arrives through it.
+        lease = Heartbeat(self.store, self.run_id, on_cancel=lambda _: self.cancel()).start()
         self.store.log(
             self.run_id,
             "info",
@@ -187,6 +202,7 @@ class Runner:
             self.store.log(self.run_id, "error", f"unexpected {type(exc).__name__}: {exc}")
             raise
         finally:
+            lease.stop()
             if isinstance(self._dest, HttpDestination):
                 self.report.delivery = self._dest.stats.as_dict()
             self.report.seconds = time.perf_counter() - start
@@ -249,12 +265,17 @@ class Runner:
                 self.store.progress(self.run_id, ctx.source, "extract", base + seen[0], 0.0)
 
         pii = PiiPlan.build(self.pipe, plan.rename, self.project.pii_salt)
+
+        def pending(entries: list[dict[str, Any]]) -> None:
+            # Pending until the unit's load commits (then open), dropped if it does not.
+            self.store.quarantine([{**e, "status": "pending"} for e in entries])
+
         return UnitProcessor(
             ctx,
             plan,
             steps,
             validator,
-            self.store.quarantine,
+            pending,
             on_rows,
             pii=pii,
             splitter=self._splitter,
@@ -375,7 +396,7 @@ class Runner:
     def _job(self, stream: str, unit: Unit, full_refresh: bool) -> Job | None:
         """The unit's job, or None when the ledger says it is done or set aside."""
         srep = self.report.stream(stream)
-        fp = unit.fingerprint()
+        fp = self._fingerprint(stream, unit)
         rec = self.store.find_file(self.name, stream, fp)
         if rec is not None and not full_refresh:
             if rec.status == "loaded":
@@ -402,8 +423,11 @@ class Runner:
                 return None
         load_key = f"{self.name}/{stream}/{fp}" + (f"/{self.run_id}" if full_refresh else "")
         if rec is not None and rec.status in ("loading", "failed") and not full_refresh:
-            # An earlier run died or failed on this file: drop what it quarantined, and
-            # if its load did commit, only the ledger is behind.
+            if rec.status == "loading" and rec.counts and self.dest.is_loaded(rec.load_key):
+                self._adopt(stream, unit, rec)  # committed: only the ledger is behind
+                return None
+            # An earlier run died or failed on this unit before its load committed: drop
+            # what it quarantined and load it again.
             self.store.discard_rows(rec.id)
             file_id = rec.id
             self.store.update_file(file_id, status="loading", run_id=self.run_id, load_key=load_key)
@@ -421,6 +445,37 @@ class Runner:
         meta = LoadMeta(file_id, stream, datetime.now(UTC)) if self.mode == "snapshot" else None
         return Job([(stream, unit, file_id)], load_key, meta)
 
+    def _fingerprint(self, stream: str, unit: Unit) -> str:
+        """The unit's key in the ledger. An API pull is new every run, but within a run
+        it is one unit: a part of a Celery run delivered again finds its ledger entry
+        (and its load marker, if it committed) instead of pulling a second copy."""
+        if isinstance(self.pipe.sources[stream], HttpSourceConfig):
+            return hashlib.sha256(f"{unit.name}:{self.run_id}".encode()).hexdigest()
+        return unit.fingerprint()
+
+    def _adopt(self, stream: str, unit: Unit, rec: FileRecord) -> None:
+        """A unit whose load committed, in a run that stopped before its ledger said so:
+        the counts and quarantined rows it staged are committed now, never dropped."""
+        counts = dict(rec.counts or {})
+        self.store.commit_unit(rec.id, counts)
+        srep = self.report.stream(stream)
+        if rec.run_id != self.run_id:
+            srep.skipped_files.append(
+                {
+                    "file": unit.name,
+                    "reason": (
+                        f"its load committed in run {rec.run_id}, which stopped before it "
+                        "could record it; counted there"
+                    ),
+                }
+            )
+            return
+        # This very run (a part delivered again): the load is this run's.
+        c = staged_counts(counts)
+        srep.counts.add(c)
+        srep.files.append({"file": unit.name, "load_id": rec.id, **_counts(c)})
+        self.store.log(self.run_id, "info", f"{unit.name}: its load had committed; ledger updated")
+
     # ------------------------------------------------------------------ one load
 
     def load_job(self, job: Job) -> None:
@@ -428,7 +483,11 @@ class Runner:
         while job.units:
             if self.dest.is_loaded(job.load_key):
                 for stream, unit, file_id in job.units:
-                    self.store.update_file(file_id, status="loaded")
+                    rec = self.store.file(file_id)
+                    if rec is not None and rec.counts:  # it staged them: keep them
+                        self.store.commit_unit(file_id, dict(rec.counts))
+                    else:
+                        self.store.update_file(file_id, status="loaded")
                     self.report.stream(stream).skipped_files.append(
                         {
                             "file": unit.name,
@@ -477,7 +536,8 @@ class Runner:
                     srep.seconds[k] += v
                 srep.seconds["load"] += load_seconds * (p.counts.loaded / passed if passed else 1)
                 srep.files.append({"file": unit.name, "load_id": file_id, **_counts(p.counts)})
-                self.store.update_file(file_id, status="loaded", rows=p.counts.loaded)
+                # The ledger, the unit's quarantined rows and its cursor: one transaction.
+                self.store.commit_unit(file_id, _stage(p.counts, unit))
                 self._after_load(stream, unit)
                 self._note_drift(stream, unit, p.plan)
                 c = p.counts
@@ -525,8 +585,7 @@ class Runner:
         if stats is not None:
             self.report.stream(stream).http = stats.as_dict()
         checkpoint = getattr(unit, "checkpoint", None)
-        if checkpoint is not None:
-            self.store.save_cursor(self.name, stream, checkpoint, self.run_id)
+        if checkpoint is not None:  # saved with the unit's ledger entry (commit_unit)
             self.store.log(self.run_id, "info", f"{stream}: cursor saved: {checkpoint}")
 
     def _note_drift(self, stream: str, unit: Unit, plan: MappingPlan) -> None:
@@ -558,6 +617,11 @@ class Runner:
                     raise _UnitFailed((stream, unit, file_id), exc) from None
                 except SourceError as exc:
                     raise _UnitFailed((stream, unit, file_id), exc) from None
+            # Every row is read and the warehouse commits next: stage each unit's counts
+            # and cursor under the load's key first. A run killed past the commit is
+            # settled from them and the load marker (:mod:`sluice.engine.settle`).
+            for _, unit, file_id, proc, _ in opened:
+                self.store.stage_unit(file_id, job.load_key, _stage(proc.counts, unit))
 
         prefetch = Prefetch(frames())
         start = time.perf_counter()
@@ -683,6 +747,15 @@ def record_stages(
         run_id, stream, "transform", counts.read - counts.filtered, seconds.get("transform", 0.0)
     )
     store.progress(run_id, stream, "load", counts.loaded, seconds.get("load", 0.0))
+
+
+def _stage(c: Counts, unit: Unit) -> dict[str, Any]:
+    """What the ledger keeps of a unit's load: its counts and the cursor it reached."""
+    return {
+        **_counts(c),
+        "filtered_by": dict(c.filtered_by),
+        "cursor": getattr(unit, "checkpoint", None),
+    }
 
 
 def _counts(c: Counts) -> dict[str, int]:

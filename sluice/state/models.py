@@ -27,6 +27,9 @@ class Run(Base):
     host: Mapped[str] = mapped_column(sa.String(255), default="")
     pid: Mapped[int] = mapped_column(sa.Integer, default=0)
     report: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    #: the run's lease: refreshed by whatever carries it out (or waits for it); a live
+    #: run whose heartbeat is older than the lease has no one left and is settled
+    heartbeat_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
 
 class Stage(Base):
@@ -66,6 +69,9 @@ class FileRecord(Base):
     run_id: Mapped[str] = mapped_column(sa.String(32))
     load_key: Mapped[str] = mapped_column(sa.String(255), default="")
     rows: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    #: the unit's counts (and the cursor its pull reached), staged before the warehouse
+    #: commit: a run that dies after the commit is settled from them and the load marker
+    counts: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 

@@ -37,7 +37,9 @@ from sluice.state.models import (
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: the newest migration; a test holds it equal to Alembic's head
-HEAD = "0005"
+HEAD = "0006"
+#: a run someone carries out (or will): it holds a lease (``heartbeat_at``)
+LIVE = ("running", "queued", "cancelling")
 VERSION_TABLE = "sluice_alembic_version"
 MIGRATE_LOCK = 0x5_1C3_0001  # the advisory lock taken while migrating (PostgreSQL)
 
@@ -101,8 +103,8 @@ class StateStore:
 
     def start_run(self, pipeline: str, *, host: str | None = None) -> str:
         """Record a new run, owned by this process; ``host``: owned by something else
-        (``celery``: workers carry it out, and no local pid says whether it lives)."""
-        self._abandon_dead_runs()
+        (``celery``: workers carry it out, and no local pid says whether it lives).
+        Its lease starts now: whoever carries it out keeps it fresh (:meth:`beat`)."""
         run_id = new_run_id()
         with self.session() as s:
             s.add(
@@ -112,6 +114,7 @@ class StateStore:
                     status="running",
                     host=host or socket.gethostname(),
                     pid=0 if host else os.getpid(),
+                    heartbeat_at=utcnow(),
                 )
             )
         return run_id
@@ -125,21 +128,71 @@ class StateStore:
             run = s.get(Run, run_id)
             if run is None:
                 raise UsageError(f"no run {run_id!r} in the state store")
+            run.heartbeat_at = utcnow()
             if claim:
                 run.pid = os.getpid()
                 run.host = socket.gethostname()
-                run.status = "running"
+                if run.status != "cancelling":  # a cancel asked while it started holds
+                    run.status = "running"
         return run_id
 
-    def _abandon_dead_runs(self) -> None:
-        """A run left 'running' by a process on this host that no longer exists was killed."""
-        host = socket.gethostname()
+    def beat(self, run_ids: Sequence[str]) -> dict[str, str]:
+        """Refresh the leases of those of ``run_ids`` still live; the status of each."""
+        if not run_ids:
+            return {}
+        ids = list(run_ids)
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.update(Run)
+                .where(Run.id.in_(ids), Run.status.in_(LIVE))
+                .values(heartbeat_at=utcnow())
+            )
+            rows = conn.execute(sa.select(Run.id, Run.status).where(Run.id.in_(ids)))
+            return {i: st for i, st in rows}
+
+    def beat_hosted(self, host: str, pipelines: Sequence[str]) -> None:
+        """Refresh the leases of the live runs of ``pipelines`` owned by ``host`` (a live
+        Celery worker keeps the runs queued for workers alive)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.update(Run)
+                .where(Run.host == host, Run.pipeline.in_(list(pipelines)), Run.status.in_(LIVE))
+                .values(heartbeat_at=utcnow())
+            )
+
+    def stale_runs(self, lease_seconds: float, pipeline: str | None = None) -> list[Run]:
+        """Live runs that no one carries out any more: their lease expired, or the
+        process that owned them on this host is gone."""
+        host, now = socket.gethostname(), utcnow()
+        q = sa.select(Run).where(Run.status.in_(LIVE)).order_by(Run.id)
+        if pipeline is not None:
+            q = q.where(Run.pipeline == pipeline)
         with self.session() as s:
-            live = Run.status.in_(("running", "queued"))
-            for run in s.scalars(sa.select(Run).where(live, Run.host == host)):
-                if not _alive(run.pid):
-                    run.status = "abandoned"
-                    run.finished_at = utcnow()
+            found = list(s.scalars(q))
+        stale = []
+        for run in found:
+            beat = run.heartbeat_at or run.started_at
+            if beat.tzinfo is None:  # SQLite keeps no zone
+                beat = beat.replace(tzinfo=UTC)
+            expired = (now - beat).total_seconds() > lease_seconds
+            gone = run.host == host and run.pid > 0 and not _alive(run.pid)
+            if expired or gone:
+                stale.append(run)
+        return stale
+
+    def request_cancel(self, run_id: str) -> str | None:
+        """Ask a live run to stop (``cancelling``: whoever carries it out sees it on its
+        next heartbeat); its status before, or None when it was not live."""
+        with self.engine.begin() as conn:
+            before = conn.execute(sa.select(Run.status).where(Run.id == run_id)).scalar()
+            if before not in LIVE:
+                return None
+            conn.execute(
+                sa.update(Run)
+                .where(Run.id == run_id, Run.status.in_(LIVE))
+                .values(status="cancelling")
+            )
+            return str(before)
 
     def finish_run(self, run_id: str, status: str, report: dict[str, Any]) -> None:
         with self.session() as s:
@@ -252,6 +305,49 @@ class StateStore:
         with self.session() as s:
             return s.get(FileRecord, file_id)
 
+    def files_of(self, run_id: str) -> Sequence[FileRecord]:
+        """The ledger entries a run holds (loading, loaded, quarantined, failed)."""
+        with self.session() as s:
+            q = sa.select(FileRecord).where(FileRecord.run_id == run_id).order_by(FileRecord.id)
+            return s.scalars(q).all()
+
+    def stage_unit(self, file_id: int, load_key: str, counts: dict[str, Any]) -> None:
+        """A unit about to commit: its counts (and cursor) and the key its load marker will
+        have, so that a run that dies past the commit can be settled from them."""
+        self.update_file(file_id, load_key=load_key, counts=counts)
+
+    def commit_unit(self, file_id: int, counts: dict[str, Any]) -> None:
+        """A unit's load committed in the warehouse: in one transaction, its ledger entry
+        is ``loaded`` with its counts, its quarantined rows are open (they were pending)
+        and its pull's cursor (``counts["cursor"]``) is saved."""
+        with self.session() as s:
+            rec = s.get_one(FileRecord, file_id)
+            rec.status, rec.rows, rec.counts = "loaded", int(counts.get("loaded", 0)), counts
+            rec.updated_at = utcnow()
+            s.execute(
+                sa.update(QuarantineEntry)
+                .where(
+                    QuarantineEntry.file_id == file_id,
+                    QuarantineEntry.kind == "row",
+                    QuarantineEntry.status == "pending",
+                )
+                .values(status="open")
+            )
+            cursor = counts.get("cursor")
+            if cursor is not None:
+                row = s.get(Cursor, (rec.pipeline, rec.source))
+                if row is None:
+                    s.add(
+                        Cursor(
+                            pipeline=rec.pipeline,
+                            source=rec.source,
+                            value=cursor,
+                            run_id=rec.run_id,
+                        )
+                    )
+                else:
+                    row.value, row.run_id, row.updated_at = cursor, rec.run_id, utcnow()
+
     # ------------------------------------------------------------------ quarantine
 
     def quarantine(self, entries: list[dict[str, Any]]) -> None:
@@ -261,14 +357,20 @@ class StateStore:
                 s.execute(sa.insert(QuarantineEntry), [{"created_at": now, **e} for e in entries])
 
     def discard_rows(self, file_id: int) -> None:
-        """Forget the open row entries of a file whose load did not commit."""
+        """Forget the row entries of a file's load that did not commit (they are
+        ``pending`` until it does) and the counts it staged."""
         with self.session() as s:
             s.execute(
                 sa.delete(QuarantineEntry).where(
                     QuarantineEntry.file_id == file_id,
                     QuarantineEntry.kind == "row",
-                    QuarantineEntry.status == "open",
+                    QuarantineEntry.status == "pending",
                 )
+            )
+            s.execute(
+                sa.update(FileRecord)
+                .where(FileRecord.id == file_id, FileRecord.status != "loaded")
+                .values(counts=None)
             )
 
     def quarantined(
