@@ -12,7 +12,9 @@ Three controls sit in front of every request:
 * retries with exponential backoff and full jitter on connection errors, timeouts, 429
   (``Retry-After`` honoured), 500/502/503/504 and bodies that are not JSON.
 
-Every retry is reported to ``on_event`` with the URL, status and attempt.
+Every retry is reported to ``on_event`` with the URL, status and attempt. Messages show
+the full URL (base, path, page and query) with secrets masked: a password in it, and the
+values of query parameters named like keys, tokens and passwords (:func:`shown_url`).
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ import asyncio
 import email.utils
 import json
 import random
+import re
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import unquote_plus
 
 import httpx
 
@@ -33,6 +37,26 @@ from sluice.config import HttpAuth, Retry
 from sluice.errors import FetchError, Where
 
 RETRY_STATUS = {429, 500, 502, 503, 504}
+#: query parameters whose values messages never show (api_key, token, password, ...)
+SECRET_PARAMS = re.compile(r"key|token|passw|pwd|secret|signature|sig$|auth", re.IGNORECASE)
+_USERINFO = re.compile(r"^([A-Za-z][\w+.-]*://[^:/@?#]*):[^/?#]*@")
+
+
+def shown_url(url: str | httpx.URL, secret: Iterable[str] = ()) -> str:
+    """``url`` as a message may show it: a password in it and the values of secret
+    query parameters (:data:`SECRET_PARAMS`, and the names in ``secret``) as ``***``."""
+    base, sep, query = str(url).partition("?")
+    names = set(secret)
+    kept = []
+    for item in query.split("&") if query else []:
+        name, eq, _ = item.partition("=")
+        plain = unquote_plus(name)
+        kept.append(
+            f"{name}=***" if eq and (plain in names or SECRET_PARAMS.search(plain)) else item
+        )
+    return _USERINFO.sub(r"\1:***@", base) + sep + "&".join(kept)
+
+
 EventSink = Callable[[str, str, dict[str, Any]], None]  # (level, message, data)
 
 
@@ -177,9 +201,12 @@ class HttpClient:
         where: str,
         on_event: EventSink | None = None,
         seed: int | None = None,
+        again: str | None = None,
     ) -> None:
+        """``again``: the command that pulls again (``sluice run PIPELINE``), for hints."""
         self.cfg = cfg
         self.where = where
+        self.again = f"`{again}`" if again else "a new run"
         self.on_event = on_event or (lambda level, msg, data: None)
         self.stats = HttpStats()
         self.rate = RateLimiter(cfg.rate_limit)
@@ -249,10 +276,12 @@ class HttpClient:
         before the first attempt leaves (past the rate and concurrency gates)."""
         query = {**self._auth_params, **(params or {})}
         policy = self.cfg.retry
+        built = self.client.build_request(method, url, params=query or None).url
+        full = shown_url(built, self._auth_params)  # for messages: secrets masked
         attempt = 0
         while True:
             attempt += 1
-            self._check_deadline(url)
+            self._check_deadline(full)
             await self._enter(before_send if attempt == 1 else None)
             start = time.monotonic()
             self._sending += 1  # on the wire now (past both gates): what the report shows
@@ -281,8 +310,7 @@ class HttpClient:
                     problem = f"HTTP {status}"
                 elif status >= 400:
                     raise FetchError(
-                        f"{method} {response.request.url} answered HTTP {status}: "
-                        f"{response.text[:200]}",
+                        f"{method} {full} answered HTTP {status}: {response.text[:200]}",
                         status=status,
                         where=Where(file=self.where),
                         hint=_hint_for(status),
@@ -301,12 +329,12 @@ class HttpClient:
                 overloaded = True
             except httpx.TransportError as exc:
                 self.stats.requests += 1
-                problem = f"connection error: {exc.__class__.__name__}: {exc}"
+                problem = _dropped(exc)
             except (FetchError, asyncio.CancelledError):
                 raise
             except Exception as exc:  # a transport that is not the network (a cassette)
                 raise FetchError(
-                    f"{method} {url} could not be sent: {str(exc).splitlines()[0]}",
+                    f"{method} {full} could not be sent: {str(exc).splitlines()[0]}",
                     where=Where(file=self.where),
                     hint=f"{exc.__class__.__name__}: " + " ".join(str(exc).split())[:300],
                 ) from None
@@ -316,14 +344,11 @@ class HttpClient:
                     ok=ok, overloaded=overloaded, latency=time.monotonic() - start
                 )
             if attempt >= policy.max_attempts:
-                hint = "the API keeps failing: raise retry.max_attempts, or try again later"
-                if status is None and "connection" in problem:
-                    hint = f"is the API up, and is base_url right? ({self.cfg.base_url})"
                 raise FetchError(
-                    f"{method} {url} failed {attempt} times; last: {problem}",
+                    f"{method} {full} failed {attempt} times; last: {problem}",
                     status=status,
                     where=Where(file=self.where),
-                    hint=hint,
+                    hint=self._hint(status, problem),
                 )
             # The rate limiter already bounds what the API sees: a plain failure need not
             # wait long, and a long wait at the end of a pull is pure tail.
@@ -334,15 +359,48 @@ class HttpClient:
             self.stats.retries += 1
             self.on_event(
                 "warning",
-                f"retry {attempt}/{policy.max_attempts - 1} of {method} {url} in {delay:.2f} s: "
+                f"retry {attempt}/{policy.max_attempts - 1} of {method} {full} in {delay:.2f} s: "
                 f"{problem}",
-                {"url": url, "status": status, "attempt": attempt, "delay": round(delay, 3)},
+                {"url": full, "status": status, "attempt": attempt, "delay": round(delay, 3)},
             )
             left = self._remaining()
             if left is not None and delay > left:
-                self._check_deadline(url)
+                self._check_deadline(full)
                 delay = max(0.0, left)
             await asyncio.sleep(delay)
+
+    def _hint(self, status: int | None, problem: str) -> str:
+        """What to do once the retries are spent: an API that never answered may be
+        down or misaddressed; one that answered and then dropped connections is alive
+        but straining."""
+        tries = f"retry.max_attempts (now {self.cfg.retry.max_attempts})"
+        connection = problem.startswith((_NO_ANSWER, _DROPPED))
+        if status is not None or not connection:
+            return f"the API keeps failing: raise {tries} on the source, or try later: {self.again}"
+        answered = sum(self.stats.statuses.values())
+        if not answered:
+            return (
+                f"is the API up, and is base_url right? `curl -sI {shown_url(self.cfg.base_url)}` "
+                f"shows whether it answers; then {self.again} pulls again"
+            )
+        return (
+            f"the API answered {answered:,} request(s) of this pull, then stopped: it is up "
+            f"but may be overloaded or restarting. Lower max_concurrency (now "
+            f"{self.cfg.max_concurrency}) or set rate_limit on the source, or raise {tries}; "
+            f"then {self.again} pulls again"
+        )
+
+
+_NO_ANSWER = "no answer"
+_DROPPED = "the connection was dropped"
+
+
+def _dropped(exc: httpx.TransportError) -> str:
+    """A transport error in words: never connected, or connected and then dropped."""
+    detail = f"{exc.__class__.__name__}: {exc}".rstrip(": ")
+    if isinstance(exc, (httpx.ConnectError, httpx.UnsupportedProtocol)):
+        return f"{_NO_ANSWER}: could not connect ({detail})"
+    return f"{_DROPPED} before the answer was complete ({detail})"
 
 
 def backoff(

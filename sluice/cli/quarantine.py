@@ -82,7 +82,11 @@ def list_(
         )
     )
     if found and status == "open":
-        console.print("fix the config, then: [b]sluice quarantine replay[/] (or replay ID ...)")
+        console.print(
+            "what to do about one: [b]sluice quarantine show ID[/] (its hint); once fixed: "
+            "[b]sluice quarantine replay[/] (or replay ID ...); to give up on one: "
+            "[b]sluice quarantine discard ID[/]"
+        )
 
 
 @app.command()

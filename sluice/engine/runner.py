@@ -415,8 +415,8 @@ class Runner:
                     {
                         "file": unit.name,
                         "reason": (
-                            f"in quarantine since run {rec.run_id}; fix the mapping, then "
-                            "`sluice quarantine replay`"
+                            f"in quarantine since run {rec.run_id}; `sluice quarantine "
+                            f"list --run {rec.run_id}` says why"
                         ),
                     }
                 )
@@ -647,7 +647,10 @@ class Runner:
                 raise SourceError(
                     "the file is empty: no header row",
                     where=Where(file=unit.name),
-                    hint="check the export that produced it",
+                    hint="no configuration can load it: put a complete export in its place "
+                    f"(`sluice run {self.name}` loads it as a new file), then close this "
+                    "entry with `sluice quarantine discard ID` (`sluice quarantine list` "
+                    "shows its ID)",
                 )
             plan = plan_mapping(reader.columns, self.pipe, cfg, self.project.synonyms)
             if plan.drifted:

@@ -26,7 +26,7 @@ import pyarrow.csv as pacsv
 from sluice.batch import LINE, Batch, Reject
 from sluice.config import CsvOptions
 from sluice.errors import SourceError, Where
-from sluice.sources.csv_start import find_start
+from sluice.sources.csv_start import Start, Undecodable, find_start, undecodable
 from sluice.sources.streams import Prefixed
 
 
@@ -138,7 +138,33 @@ def read_csv(
 ) -> tuple[list[str], Callable[[], Iterator[Batch]]]:
     """Read the header now; return it and a function streaming the rows."""
     limit = opts.max_row_bytes
-    start = find_start(open_stream(), opts, unit, limit)
+
+    def located(exc: Exception) -> SourceError:
+        """A byte the encoding cannot decode, with its line (wherever PyArrow or the
+        header search met it)."""
+        found = undecodable(open_stream(), opts.encoding)
+        if found is None:
+            return exc if isinstance(exc, SourceError) else _parse_error(str(exc), opts, unit)
+        line, column, text = found
+        shown = text.decode(opts.encoding, errors="backslashreplace")
+        shown = shown if len(shown) <= 80 else shown[max(0, column - 40) :][:80] + "..."
+        said = "csv.encoding" if "encoding" in opts.model_fields_set else "csv.encoding not set"
+        return SourceError(
+            f"line {line} is not valid {opts.encoding} ({said}): byte "
+            f"0x{text[column - 1]:02x} at column {column}: {shown}",
+            where=Where(file=unit, line=line),
+            hint=f"set csv.encoding on source {stream_name!r} to the file's encoding (latin-1 "
+            "and cp1252 are common for exports from spreadsheets), then `sluice quarantine "
+            "replay`",
+        )
+
+    def find(raw: IO[bytes]) -> Start | None:
+        try:
+            return find_start(raw, opts, unit, limit)
+        except Undecodable as exc:
+            raise located(exc) from None
+
+    start = find(open_stream())
     if start is None:
         return [], lambda: iter(())
     start.rows.close()
@@ -194,7 +220,7 @@ def read_csv(
                 encoding="utf8",  # find_start hands on UTF-8
                 use_threads=False,  # record numbers of rejected rows need a serial parse
             )
-            start = find_start(open_stream(), opts, unit, limit)
+            start = find(open_stream())
             if start is None:  # the file changed under us: nothing to read
                 return
             with start.rows as f:
@@ -226,6 +252,8 @@ def read_csv(
                 if "straddl" in msg and block < limit:
                     block = min(limit, max(block, READ_BLOCK) * GROWTH)
                     continue
+                if isinstance(exc, UnicodeDecodeError) or "UTF8" in msg:
+                    raise located(exc) from None
                 raise _parse_error(msg, opts, unit) from None
 
     return headers, batches

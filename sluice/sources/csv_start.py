@@ -85,6 +85,41 @@ class Start:
     first_line: int  # the physical line the first row starts on
 
 
+class Undecodable(SourceError):
+    """A byte the declared encoding cannot decode; :func:`undecodable` says where."""
+
+
+def undecodable(raw: IO[bytes], encoding: str) -> tuple[int, int, bytes] | None:
+    """The first byte ``encoding`` cannot decode: (physical line, column, the line's
+    bytes), or None (``raw`` is closed). Lines end as :class:`_Lines` ends them."""
+    line, buf, eof = 1, b"", False
+    with raw:
+        while not eof:
+            chunk = raw.read(1 << 20)
+            eof = not chunk
+            buf += chunk
+            ends = list(_EOL.finditer(buf))
+            if not eof:  # decode whole lines only; a '\r' at the end may start '\r\n'
+                ends = [m for m in ends if m.end() < len(buf)]
+                if not ends:
+                    continue
+            cut = ends[-1].end() if ends and not eof else len(buf)
+            done, buf = buf[:cut], buf[cut:]
+            try:
+                done.decode(encoding)
+            except UnicodeDecodeError as exc:
+                before = list(_EOL.finditer(done, 0, exc.start))
+                start = before[-1].end() if before else 0
+                m = _EOL.search(done, exc.start)
+                return (
+                    line + len(before),
+                    exc.start - start + 1,
+                    done[start : m.start() if m else None],
+                )
+            line += len(ends) if not eof else len(list(_EOL.finditer(done)))
+    return None
+
+
 def is_blank(record: list[str]) -> bool:
     return not any(field.strip() for field in record)
 
@@ -108,7 +143,9 @@ def find_start(raw: IO[bytes], opts: CsvOptions, where: str, limit: int) -> Star
                 break
     except BaseException as exc:
         raw.close()
-        if isinstance(exc, (UnicodeDecodeError, csv.Error)):
+        if isinstance(exc, UnicodeDecodeError):  # the caller finds the line (read_csv)
+            raise Undecodable(str(exc), where=Where(file=where)) from None
+        if isinstance(exc, csv.Error):
             hint = f"check csv.encoding (now {opts.encoding!r}) and csv.delimiter"
             if "field limit" in str(exc):
                 hint = (

@@ -25,7 +25,7 @@ import httpx
 
 from sluice.config import FileSourceConfig
 from sluice.errors import FetchError, Where
-from sluice.httpclient import RETRY_STATUS, auth_settings, backoff, retry_after
+from sluice.httpclient import RETRY_STATUS, auth_settings, backoff, retry_after, shown_url
 
 Log = Callable[[str, str, dict[str, Any]], None]
 
@@ -44,6 +44,7 @@ def download(cfg: FileSourceConfig, log: Log | None = None) -> Download:
     folder = tempfile.TemporaryDirectory(prefix="sluice-download-")
     dest = Path(folder.name) / name
     headers, params, auth = auth_settings(cfg.auth)
+    shown = shown_url(httpx.URL(url, params=params or None), params)  # secrets masked
     policy = cfg.retry
     rnd = random.Random()
     with httpx.Client(
@@ -58,34 +59,35 @@ def download(cfg: FileSourceConfig, log: Log | None = None) -> Download:
                         wait = retry_after(response)
                     elif response.status_code >= 400:
                         raise FetchError(
-                            f"GET {url} answered HTTP {response.status_code}",
+                            f"GET {shown} answered HTTP {response.status_code}",
                             status=response.status_code,
-                            where=Where(file=url),
+                            where=Where(file=shown),
                             hint="check the source's url and auth",
                         )
                     else:
                         raw = _keep_compressed(response, name, cfg.format)
-                        _save(response, dest, cfg.max_download_bytes, url, raw=raw)
+                        _save(response, dest, cfg.max_download_bytes, shown, raw=raw)
                         return Download(dest, folder)
             except httpx.TimeoutException:
                 problem = f"no data for {cfg.timeout:g} s"
             except httpx.TransportError as exc:
-                problem = f"connection error: {exc.__class__.__name__}"
+                problem = f"connection error: {exc.__class__.__name__}: {exc}".rstrip(": ")
             if attempt == policy.max_attempts:
                 break
             delay = backoff(policy, attempt, rnd, wait)
             if log is not None:
                 log(
                     "warning",
-                    f"retry {attempt}/{policy.max_attempts - 1} of GET {url} in {delay:.2f} s: "
+                    f"retry {attempt}/{policy.max_attempts - 1} of GET {shown} in {delay:.2f} s: "
                     f"{problem}",
-                    {"url": url, "attempt": attempt, "delay": round(delay, 3)},
+                    {"url": shown, "attempt": attempt, "delay": round(delay, 3)},
                 )
             time.sleep(delay)
     raise FetchError(
-        f"GET {url} failed {policy.max_attempts} times; last: {problem}",
-        where=Where(file=url),
-        hint="is the server up, and is the url right? raise retry.max_attempts if it is flaky",
+        f"GET {shown} failed {policy.max_attempts} times; last: {problem}",
+        where=Where(file=shown),
+        hint=f"`curl -sI {shown_url(url)}` shows whether the server answers and the url is "
+        f"right; if it is flaky, raise retry.max_attempts (now {policy.max_attempts})",
     )
 
 

@@ -132,7 +132,12 @@ class HttpReader:
 
     async def _pull(self) -> None:
         cfg = self.cfg
-        client = HttpClient(cfg, where=self.unit.name, on_event=self.unit.context.log)
+        client = HttpClient(
+            cfg,
+            where=self.unit.name,
+            on_event=self.unit.context.log,
+            again=f"sluice run {self.unit.context.pipeline}",
+        )
         self.unit.stats = client.stats
         params: dict[str, Any] = dict(cfg.params)
         if cfg.incremental is not None:
