@@ -39,6 +39,7 @@ def _entry(e: object) -> dict[str, object]:
         "file_id",
         "status",
         "replay_run_id",
+        "superseded_by",
         "created_at",
     ]
     return {c: getattr(e, c) for c in cols}
@@ -50,7 +51,9 @@ def list_(
     project: ProjectOpt = ".",
     pipeline: Annotated[str | None, typer.Option(help="only this pipeline")] = None,
     run: Annotated[str | None, typer.Option("--run", help="only entries of this run")] = None,
-    status: Annotated[str, typer.Option(help="open, replayed, discarded or all")] = "open",
+    status: Annotated[
+        str, typer.Option(help="open, replaying, replayed, superseded, discarded or all")
+    ] = "open",
     limit: Annotated[int, typer.Option(help="at most this many")] = 200,
     as_json: JsonOpt = False,
 ) -> None:
@@ -60,7 +63,7 @@ def list_(
     """
     store = StateStore(load_project(project).state_url())
     found = store.quarantined(
-        pipeline, None if status == "all" else status, run_id=run, limit=limit
+        pipeline, None if status == "all" else status, run_id=run, limit=limit, replays=True
     )
     if as_json:
         dump([_entry(e) for e in found])
@@ -72,7 +75,7 @@ def list_(
             e.source,
             f"{e.unit}:{e.line}" if e.line else e.unit,
             "; ".join(e.reasons),
-            e.status,
+            f"superseded by run {e.superseded_by}" if e.superseded_by else e.status,
         )
         for e in found
     ]

@@ -47,6 +47,8 @@ class UnitProcessor:
     splitter: Splitter | None = None
     #: replayed rows come from quarantine, where the policies were applied already
     apply_pii: bool = True
+    #: fields whose policies were applied before (a pull kept in the dead letter)
+    concealed: frozenset[str] = frozenset()
     #: why a required column the unit lacks (``plan.unfilled``, under ``evolve``) is empty
     lacking: str = "the file has no such column"
     counts: Counts = field(default_factory=Counts)
@@ -99,8 +101,12 @@ class UnitProcessor:
         """(good records with ``_line``, their rows per table when split)."""
         raw = batch.data
         hides = self.pii is not None and self.pii.hides
-        if self.pii is not None:
-            raw = self.pii.apply(raw) if self.apply_pii else self.pii.restore(raw)
+        if self.pii is not None and not self.apply_pii:
+            raw = self.pii.restore(raw)
+        elif self.pii is not None:
+            raw = self.pii.apply(raw, skip=self.concealed)
+            if self.concealed:
+                raw = self.pii.restore(raw, only=self.concealed)
         self.counts.read += batch.rows_read
         entries = [
             self.entry(r.line, [r.reason], {"_raw": WITHHELD if hides else r.text})

@@ -29,13 +29,14 @@ from typing import Any
 import polars as pl
 
 from sluice.batch import LINE, Batch
-from sluice.config import FileSourceConfig, Project
+from sluice.config import FileSourceConfig, HttpSourceConfig, Project
 from sluice.destinations import LoadMeta
 from sluice.engine.process import UnitContext
 from sluice.engine.report import RunReport
 from sluice.engine.runner import Job, Runner
 from sluice.errors import ConfigError, SluiceError, UsageError, Where
-from sluice.sources import SourceContext, create_source
+from sluice.sources import SourceContext, Unit, create_source
+from sluice.sources.http.source import kept_pull
 from sluice.state.models import QuarantineEntry
 from sluice.state.store import StateStore
 from sluice.transforms import plan_mapping
@@ -99,17 +100,34 @@ def _replay(runner: Runner, entries: list[QuarantineEntry]) -> None:
         )
     entries = _claim(runner, entries)
     try:
-        for e in entries:
-            if e.kind == "file":
+        # An API's newest pull first: once it loads, the older ones it supersedes (and,
+        # unless the pull is incremental, their rows) are closed, not loaded as well.
+        files = sorted(
+            (e for e in entries if e.kind == "file"),
+            key=lambda e: -e.id if _is_pull(runner, e) else e.id,
+        )
+        for e in files:
+            if _still_mine(runner, [e]):
                 _replay_file(runner, e)
         rows: dict[tuple[str, int | None, str], list[QuarantineEntry]] = defaultdict(list)
-        for e in entries:
-            if e.kind == "row":
-                rows[(e.source, e.file_id, e.unit)].append(e)
+        for e in _still_mine(runner, [e for e in entries if e.kind == "row"]):
+            rows[(e.source, e.file_id, e.unit)].append(e)
         for (source, file_id, unit), group in rows.items():
             _replay_rows(runner, source, file_id, unit, group)
     finally:
         _settle(runner, entries)
+
+
+def _is_pull(runner: Runner, e: QuarantineEntry) -> bool:
+    return isinstance(runner.pipe.sources.get(e.source), HttpSourceConfig)
+
+
+def _still_mine(runner: Runner, entries: list[QuarantineEntry]) -> list[QuarantineEntry]:
+    """Those of ``entries`` this replay still holds (a load may have superseded some)."""
+    if not entries:
+        return []
+    held = runner.store.replaying(runner.run_id)
+    return [e for e in entries if e.id in held]
 
 
 def _row_key(runner: Runner, run_id: str, source: str, file_id: int | None) -> str:
@@ -172,11 +190,7 @@ def _settle(runner: Runner, entries: list[QuarantineEntry]) -> None:
     """Entries still ``replaying`` by this run when it ends (an error stopped it): open
     again unless their load committed, and then replayed."""
     store = runner.store
-    left = {
-        e.id
-        for e in store.quarantined(status="replaying", ids=[e.id for e in entries])
-        if e.replay_run_id == runner.run_id
-    }
+    left = store.replaying(runner.run_id)
     if not left:
         return
     done: list[int] = []
@@ -193,39 +207,54 @@ def _settle(runner: Runner, entries: list[QuarantineEntry]) -> None:
 
 
 def _replay_file(runner: Runner, entry: QuarantineEntry) -> None:
+    """A unit set aside, loaded again from its dead-letter copy (never fetched again)."""
     store = runner.store
-    copy = (entry.payload or {}).get("copy")
+    payload = entry.payload or {}
+    copy = payload.get("copy")
     rec = store.file(entry.file_id) if entry.file_id else None
-    if not copy or not Path(copy).exists() or rec is None:
+    gone = not copy or not Path(copy).exists() or rec is None
+    if gone or (_is_pull(runner, entry) and payload.get("kept") != "pull"):
         store.release_quarantine([entry.id], runner.run_id)
-        runner.report.fail(
-            SluiceError(
-                f"quarantine entry {entry.id}: the dead-letter copy of {entry.unit} is gone",
-                hint=(
-                    f"load the original file again with `sluice run {runner.name} --source "
-                    f"{entry.source} --file PATH --full-refresh`"
-                ),
-            ),
-            entry.source,
-        )
+        runner.report.fail(_no_copy(runner, entry, gone), entry.source)
         return
+    assert copy is not None and rec is not None
     cfg = runner.pipe.sources[entry.source]
-    if isinstance(cfg, FileSourceConfig):
-        # Always the copy: a `url:` is not downloaded again (upstream may have moved on),
-        # and a file given with --file may be gone.
-        cfg = cfg.model_copy(update={"path": glob.escape(copy), "url": None})
+    context = SourceContext(log=runner._context(entry.source).log)  # it logs to this run
+    if isinstance(cfg, HttpSourceConfig):
+        unit: Unit = kept_pull(entry.source, cfg, context, Path(copy), entry.unit)
+        runner.deadletter.concealed[rec.id] = frozenset(payload.get("concealed") or ())
     else:
-        cfg = cfg.model_copy(update={"path": copy})
-    # An API's pull is pulled again (its copy is a sample); it logs to this run.
-    context = SourceContext(log=runner._context(entry.source).log)
-    unit = next(iter(create_source(entry.source, cfg, runner.project.root, context).units()))
-    unit.name = entry.unit  # report it under its original name
+        # A `url:` is not downloaded again (upstream may have moved on), and a file
+        # given with --file may be gone: the copy is what was set aside.
+        if isinstance(cfg, FileSourceConfig):
+            cfg = cfg.model_copy(update={"path": glob.escape(copy), "url": None})
+        unit = next(iter(create_source(entry.source, cfg, runner.project.root, context).units()))
+        unit.name = entry.unit  # report it under its original name
     runner.deadletter.requarantine[rec.id] = entry.id
     store.update_file(rec.id, status="loading", run_id=runner.run_id)
     meta = LoadMeta(rec.id, entry.source, datetime.now(UTC)) if runner.mode == "snapshot" else None
     runner.load_job(Job([(entry.source, unit, rec.id)], rec.load_key, meta))
     if store.file(rec.id).status == "loaded":  # type: ignore[union-attr]
         store.set_quarantine_status([entry.id], "replayed", runner.run_id)
+
+
+def _no_copy(runner: Runner, entry: QuarantineEntry, gone: bool) -> SluiceError:
+    if _is_pull(runner, entry):
+        what = "is gone" if gone else "holds only part of the pull (it was set aside half-way)"
+        return SluiceError(
+            f"quarantine entry {entry.id}: the dead-letter copy of the pull {entry.unit} {what}",
+            hint=(
+                f"pull the API again with `sluice run {runner.name}`; once that pull loads, "
+                "this entry is closed as superseded"
+            ),
+        )
+    return SluiceError(
+        f"quarantine entry {entry.id}: the dead-letter copy of {entry.unit} is gone",
+        hint=(
+            f"load the original file again with `sluice run {runner.name} --source "
+            f"{entry.source} --file PATH --full-refresh`"
+        ),
+    )
 
 
 def _replay_rows(
@@ -241,14 +270,16 @@ def _replay_rows(
     store.release_quarantine([e.id for e in unparsed], runner.run_id)
     if not parsed:
         return
-    headers = list(parsed[0].payload or {})
+    headers = list(dict.fromkeys(h for e in parsed for h in (e.payload or {})))
+    # Rows are told apart by their place here (an entry's own line may repeat or be
+    # missing); the entries keep their lines.
     data = pl.DataFrame(
         {
             h: [str(v) if (v := (e.payload or {}).get(h)) is not None else None for e in parsed]
             for h in headers
         },
         schema=dict.fromkeys(headers, pl.String),
-    ).with_columns(pl.Series(LINE, [e.line or 0 for e in parsed], dtype=pl.Int64))
+    ).with_columns(pl.Series(LINE, range(1, len(parsed) + 1), dtype=pl.Int64))
     plan = plan_mapping(headers, runner.pipe, runner.pipe.sources[source], runner.project.synonyms)
     if plan.drifted and runner.pipe.sources[source].drift == "evolve":
         plan = runner.evolve_plan(source, unit, plan)  # as a run would load them
@@ -265,7 +296,7 @@ def _replay_rows(
             source,
         )
         return
-    by_line = {e.line: e for e in parsed}
+    by_line = {n: e for n, e in enumerate(parsed, start=1)}
     still: list[int] = []
 
     def requarantine(found: list[dict[str, Any]]) -> None:

@@ -126,7 +126,7 @@ class Runner:
             started_at=datetime.now(UTC).isoformat(timespec="seconds"),
             rules=stated_rules(self.pipe),
         )
-        self.deadletter = DeadLetter(self.store, project.root, self.run_id, pipeline, self.report)
+        self.deadletter = DeadLetter(self.store, project, self.run_id, pipeline, self.report)
         self._dest: Destination | None = None
         #: set by :meth:`cancel` (another thread); checked between batches
         self.cancelled = threading.Event()
@@ -278,6 +278,7 @@ class Runner:
             pending,
             on_rows,
             pii=pii,
+            concealed=self.deadletter.concealed.get(ctx.file_id, frozenset()),
             splitter=self._splitter,
             lacking=f"{self._of(ctx.source)} has no such {self._field(ctx.source)}",
         )
@@ -539,6 +540,7 @@ class Runner:
                 # The ledger, the unit's quarantined rows and its cursor: one transaction.
                 self.store.commit_unit(file_id, _stage(p.counts, unit))
                 self._after_load(stream, unit)
+                self.deadletter.supersede(stream, unit.name, file_id, whole=self.pages is None)
                 self._note_drift(stream, unit, p.plan)
                 c = p.counts
                 self.store.log(

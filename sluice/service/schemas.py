@@ -140,6 +140,8 @@ class QuarantineItem(BaseModel):
     file_id: int | None
     status: str
     replay_run_id: str | None
+    #: status ``superseded``: the run whose load made the entry obsolete
+    superseded_by: str | None = None
     created_at: datetime
 
     @classmethod

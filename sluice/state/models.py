@@ -93,6 +93,9 @@ class QuarantineEntry(Base):
     file_id: Mapped[int | None] = mapped_column(sa.Integer)
     status: Mapped[str] = mapped_column(sa.String(16), default="open")
     replay_run_id: Mapped[str | None] = mapped_column(sa.String(32))
+    #: status ``superseded``: the run whose load made the entry obsolete (the same
+    #: content loaded again, or a newer pull of the same API)
+    superseded_by: Mapped[str | None] = mapped_column(sa.String(32))
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
 

@@ -37,7 +37,7 @@ from sluice.state.models import (
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: the newest migration; a test holds it equal to Alembic's head
-HEAD = "0006"
+HEAD = "0007"
 #: a run someone carries out (or will): it holds a lease (``heartbeat_at``)
 LIVE = ("running", "queued", "cancelling")
 VERSION_TABLE = "sluice_alembic_version"
@@ -380,6 +380,7 @@ class StateStore:
         ids: Sequence[int] | None = None,
         run_id: str | None = None,
         limit: int | None = None,
+        replays: bool = False,
     ) -> Sequence[QuarantineEntry]:
         q = sa.select(QuarantineEntry).order_by(QuarantineEntry.id)
         if pipeline:
@@ -388,7 +389,11 @@ class StateStore:
             q = q.where(QuarantineEntry.status == status)
         if ids:
             q = q.where(QuarantineEntry.id.in_(ids))
-        if run_id:
+        if run_id and replays:  # set aside by the run, or replayed (or set aside again) by it
+            q = q.where(
+                (QuarantineEntry.run_id == run_id) | (QuarantineEntry.replay_run_id == run_id)
+            )
+        elif run_id:
             q = q.where(QuarantineEntry.run_id == run_id)
         if limit:
             q = q.limit(limit)
@@ -453,6 +458,15 @@ class StateStore:
             )
             return bool(done.rowcount == 1)
 
+    def replaying(self, run_id: str) -> set[int]:
+        """The ids of the entries ``run_id`` holds (claimed, not yet replayed)."""
+        q = QuarantineEntry
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                sa.select(q.id).where(q.status == "replaying", q.replay_run_id == run_id)
+            )
+            return set(found.scalars())
+
     def release_quarantine(self, ids: Sequence[int], run_id: str) -> None:
         """Entries ``run_id`` claimed but did not load are open again."""
         q = QuarantineEntry
@@ -463,6 +477,57 @@ class StateStore:
                     .where(q.id.in_(chunk), q.status == "replaying", q.replay_run_id == run_id)
                     .values(status="open", replay_run_id=None)
                 )
+
+    def supersede_quarantine(
+        self,
+        pipeline: str,
+        source: str,
+        file_id: int,
+        run_id: str,
+        *,
+        same_content: bool,
+        unit: str | None = None,
+        rows: bool = True,
+    ) -> int:
+        """Close as ``superseded`` by ``run_id`` the entries of ``source`` that the load
+        of ledger entry ``file_id`` made obsolete; how many.
+
+        ``same_content``: those of other ledger entries with its fingerprint (a file
+        loaded again); else those of earlier units (an API's earlier pulls, only those
+        named ``unit`` when given). ``rows``: row entries too, not only set-aside units.
+        Open entries, and those this very run (a replay) claimed.
+        """
+        q, f = QuarantineEntry, FileRecord
+        which: sa.ColumnElement[bool]
+        if same_content:
+            fingerprint = sa.select(f.fingerprint).where(f.id == file_id).scalar_subquery()
+            units = sa.select(f.id).where(
+                f.pipeline == pipeline,
+                f.source == source,
+                f.fingerprint == fingerprint,
+                f.id != file_id,
+            )
+            which = q.file_id.in_(units)
+        else:
+            which = q.file_id < file_id
+            if unit is not None:
+                which = which & (q.unit == unit)
+        if not rows:
+            which = which & (q.kind == "file")
+        mine = (q.status == "replaying") & (q.replay_run_id == run_id)
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                sa.update(q)
+                .where(
+                    q.pipeline == pipeline,
+                    q.source == source,
+                    which,
+                    (q.status == "open") | mine,
+                )
+                .values(status="superseded", superseded_by=run_id)
+                .execution_options(synchronize_session=False)
+            )
+            return int(done.rowcount or 0)
 
     # ------------------------------------------------------------------ schema versions
 

@@ -10,7 +10,7 @@ table) but a quarantine entry shows them as :data:`RESTRICTED`.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,11 +70,13 @@ class PiiPlan:
     def hides(self) -> bool:
         return bool(self.fields)
 
-    def apply(self, raw: pl.DataFrame) -> pl.DataFrame:
-        """The batch with dropped, hashed and masked fields already in their hidden form."""
+    def apply(self, raw: pl.DataFrame, skip: Collection[str] = ()) -> pl.DataFrame:
+        """The batch with dropped, hashed and masked fields already in their hidden form.
+
+        ``skip``: fields hidden already (a pull kept in the dead letter)."""
         exprs: list[pl.Expr] = []
         for header, (policy, keep) in self.fields.items():
-            if header not in raw.columns or policy == "restricted":
+            if header not in raw.columns or policy == "restricted" or header in skip:
                 continue
             value = pl.col(header).cast(pl.String)
             blank = value.str.strip_chars().str.len_chars() == 0
@@ -88,13 +90,13 @@ class PiiPlan:
                 exprs.append(_mask(value, keep).alias(header))
         return raw.with_columns(exprs) if exprs else raw
 
-    def restore(self, raw: pl.DataFrame) -> pl.DataFrame:
+    def restore(self, raw: pl.DataFrame, only: Collection[str] | None = None) -> pl.DataFrame:
         """A replayed batch from quarantine: a ``<restricted>`` placeholder becomes null
-        (the value itself was never copied out of its table)."""
+        (the value itself was never copied out of its table). ``only``: these fields."""
         exprs = [
             pl.when(pl.col(h) == RESTRICTED).then(None).otherwise(pl.col(h)).alias(h)
             for h, (policy, _) in self.fields.items()
-            if policy == "restricted" and h in raw.columns
+            if policy == "restricted" and h in raw.columns and (only is None or h in only)
         ]
         return raw.with_columns(exprs) if exprs else raw
 

@@ -345,7 +345,7 @@ def test_vanished_fields_set_the_pull_aside_and_replay_loads_it(
     assert "drift: evolve" in qf["hint"] and "`sluice quarantine replay`" in qf["hint"]
     (entry,) = out.quarantine("file")
     assert entry.payload["diff"] == {"missing": ["name"], "unexpected": []}
-    # the hint, followed: evolve, then replay pulls it again and loads every record
+    # the hint, followed: evolve, then replay loads every record from the kept pull
     text = (root / "sluice.yaml").read_text().replace("drift: quarantine", "drift: evolve")
     (root / "sluice.yaml").write_text(text)
     from sluice.config import load_project

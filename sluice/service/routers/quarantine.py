@@ -19,7 +19,7 @@ from sluice.service.schemas import (
 )
 
 router = APIRouter(prefix="/quarantine", tags=["quarantine"])
-Status = Literal["open", "replaying", "replayed", "discarded", "all"]
+Status = Literal["open", "replaying", "replayed", "superseded", "discarded", "all"]
 
 
 @router.get("")

@@ -14,6 +14,12 @@ object came as null (``"meta": null`` for ``meta_color``) is null, not gone. Und
 ``evolve`` a vanished field loads as null from there on, with a warning; otherwise the
 pull stops with a :class:`DriftError` (the engine sets it aside, or fails the run).
 A field that *appears* after the first page is logged and not loaded.
+
+A pull set aside (``drift: quarantine``) is kept whole: every item read is spooled to a
+temporary file, the rest of the pull is read when it is set aside, and
+:meth:`HttpUnit.keep_records` writes it as JSON Lines (one record, or one rejected
+payload, a line) into the dead letter. A replay reads that copy (:func:`kept_pull`)
+through the same reader, pages and all, and never calls the API.
 """
 
 from __future__ import annotations
@@ -21,11 +27,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import tempfile
 import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import quote
 
 import polars as pl
@@ -44,11 +51,23 @@ BATCH_RECORDS = 5000
 _DONE = object()
 
 
+Records = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
+
+
 class HttpUnit:
     size = 0
 
-    def __init__(self, stream: str, cfg: HttpSourceConfig, context: SourceContext) -> None:
+    def __init__(
+        self,
+        stream: str,
+        cfg: HttpSourceConfig,
+        context: SourceContext,
+        kept: Path | None = None,
+    ) -> None:
         self.stream, self.cfg, self.context = stream, cfg, context
+        #: a replay: the dead-letter copy of an earlier pull, read instead of the API
+        self.kept = kept
+        self._reader: HttpReader | None = None
         self.name = cfg.base_url + (cfg.endpoint or "/")
         if cfg.page_range is not None:
             first, end = cfg.page_range
@@ -58,7 +77,6 @@ class HttpUnit:
         #: fields the API stopped sending after its first page -> the page it stopped at
         self.vanished: dict[str, str] = {}
         self._token = uuid.uuid4().hex
-        self._evidence: list[Any] = []  # the records that show the pull's shape (or drift)
 
     def fingerprint(self) -> str:
         # An API answers differently every time: each pull is a new unit for the ledger
@@ -66,13 +84,76 @@ class HttpUnit:
         return hashlib.sha256(f"{self.name}:{self._token}".encode()).hexdigest()
 
     def open(self) -> HttpReader:
-        return HttpReader(self)
+        self._reader = HttpReader(self)
+        return self._reader
 
     def copy_to(self, dest: Path) -> None:
-        """The dead letter keeps the first page's records (the drift is visible there),
-        or those of the page where fields vanished. A replay pulls the API again."""
+        self.keep_records(dest)
+
+    def keep_records(
+        self,
+        dest: Path,
+        hide: Records | None = None,
+        hide_raw: Callable[[Any], Any] | None = None,
+    ) -> bool:
+        """Write the pull as JSON Lines at ``dest`` (what was not read yet is read now):
+        ``{"page": url, "record": {...}}`` a record, ``{"bad": payload, "reason": why}``
+        a payload that was not a record. ``hide`` is applied to each page's records and
+        ``hide_raw`` to each bad payload (the engine's PII policies). Whether the copy
+        holds the whole pull (False: it stopped early, on an error)."""
         dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_text(json.dumps(self._evidence, indent=1, default=str))
+        reader = self._reader
+        if reader is None:
+            dest.write_text("")
+            return False
+        whole = reader.drain()
+        with open(dest, "w", encoding="utf-8") as out:
+            for kind, payload in reader.spooled():
+                if kind == "bad":
+                    for raw, reason in payload:
+                        raw = hide_raw(raw) if hide_raw is not None else raw
+                        out.write(_line({"bad": raw, "reason": reason}))
+                    continue
+                where, records = payload
+                for r in hide(records) if hide is not None else records:
+                    out.write(_line({"page": where, "record": r}))
+        reader.discard_spool()
+        return whole
+
+
+def kept_pull(
+    stream: str, cfg: HttpSourceConfig, context: SourceContext, copy: Path, name: str
+) -> HttpUnit:
+    """The unit of an earlier pull, read from its dead-letter copy (a replay)."""
+    unit = HttpUnit(stream, cfg, context, kept=copy)
+    unit.name = name
+    return unit
+
+
+def _line(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, default=str) + "\n"
+
+
+def _read_kept(path: Path) -> Iterator[tuple[str, Any]]:
+    """A kept pull's items, as the pull handed them over: one per page, bad ones apart."""
+    where: str | None = None
+    records: list[dict[str, Any]] = []
+    with open(path, encoding="utf-8") as f:
+        for text in f:
+            if not text.strip():
+                continue
+            item = json.loads(text)
+            if "bad" in item or item.get("page") != where:
+                if records:
+                    yield "records", (where, records)
+                where, records = None, []
+            if "bad" in item:
+                yield "bad", [(item["bad"], item.get("reason", ""))]
+                continue
+            where = item["page"]
+            records.append(item["record"])
+    if records:
+        yield "records", (where, records)
 
 
 class HttpReader:
@@ -82,6 +163,13 @@ class HttpReader:
         self.unit = unit
         self.cfg = unit.cfg
         self._handoff: Handoff[Any] = Handoff(8)
+        self._closed = False
+        self._finished = False
+        # Every item read, for the dead letter should the pull be set aside for drift
+        # (closed by discard_spool, once the pull loaded or was kept).
+        self._spool: IO[str] | None = None
+        if self.cfg.drift == "quarantine" and unit.kept is None:
+            self._spool = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
         self._high: Any = None  # highest incremental cursor value read
         self._thread = threading.Thread(target=self._run, daemon=True, name="sluice-http")
         self._thread.start()
@@ -98,7 +186,6 @@ class HttpReader:
         last = self._buffer[-1] if self._buffer else None
         records = last[1][1] if last is not None and last[0] == "records" else []
         self._first: list[Any] = records  # the first page's records: tracked apart
-        unit._evidence = records[:100]
         unit.vanished = {}  # a pull opened again starts over
         self.columns: list[str] = []
         for r in records:
@@ -118,7 +205,11 @@ class HttpReader:
     def _run(self) -> None:
         try:
             try:
-                asyncio.run(self._pull())
+                if self.unit.kept is not None:
+                    for item in _read_kept(self.unit.kept):
+                        self._handoff.put(item)
+                else:
+                    asyncio.run(self._pull())
                 self._handoff.put(_DONE)
             except Closed:
                 raise
@@ -258,17 +349,49 @@ class HttpReader:
     # ------------------------------------------------------------------ consumer side
 
     def _next(self) -> tuple[str, Any] | None:
+        if self._closed or self._finished:
+            return None
         item = self._handoff.get()
         if item is _DONE:
+            self._finished = True
             return None
         if isinstance(item, BaseException):
             self.close()
             raise item
         kind, payload = item
+        if self._spool is not None:
+            self._spool.write(_line([kind, payload]))
         return str(kind), payload
 
     def close(self) -> None:
+        self._closed = True
         self._handoff.close()
+
+    def drain(self) -> bool:
+        """Read the rest of the pull (into the spool); whether it reached its end."""
+        try:
+            while self._next() is not None:
+                pass
+        except Exception:  # the API gave up: what was read is kept, and said partial
+            return False
+        finally:
+            self.close()
+        return self._finished
+
+    def discard_spool(self) -> None:
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
+
+    def spooled(self) -> Iterator[tuple[str, Any]]:
+        """Every item read so far, in order."""
+        if self._spool is None:
+            return
+        self._spool.flush()
+        self._spool.seek(0)
+        for text in self._spool:
+            kind, payload = json.loads(text)
+            yield kind, payload
 
     def batches(self) -> Iterator[Batch]:
         line = 1  # the n-th record of the pull: where a quarantined record came from
@@ -303,6 +426,7 @@ class HttpReader:
                 yield self._batch(frames, rejects)
             if self._high is not None:
                 self.unit.checkpoint = str(self._high)
+            self.discard_spool()  # read to its end: nothing to set aside
         finally:
             self.close()
 
@@ -336,7 +460,8 @@ class HttpReader:
             return
         names = ", ".join(gone)
         if self.cfg.drift != "evolve":
-            self.unit._evidence = records[:100]
+            if self._spool is not None:  # set aside: the rest of the pull is kept too
+                self.drain()
             raise DriftError(
                 f"fields vanished after the first page: {names} (no record of {where} has them)",
                 missing=gone,
