@@ -206,9 +206,7 @@ def show(
     sluice show 20261124T183125 --project examples/leads
     """
     store = open_store(load_project(project))  # runs whose process is gone: settled
-    r = store.run(run_id)
-    if r is None:
-        raise UsageError(f"no run {run_id!r}", hint="`sluice runs` lists the recent ones")
+    r = store.find_run(run_id)  # or says: no such run, or which runs the prefix matches
     stages = [
         {"stream": s.stream, "stage": s.stage, "rows": s.rows, "seconds": round(s.seconds, 3)}
         for s in store.stages(r.id)

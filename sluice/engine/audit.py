@@ -54,9 +54,7 @@ class Audit:
 
 
 def audit(store: StateStore, run_id: str) -> Audit:
-    run = store.run(run_id)
-    if run is None:
-        raise UsageError(f"no run {run_id!r}", hint="`sluice runs` lists the runs")
+    run = store.find_run(run_id, "sluice audit")
     owed = store.run_keys(run.id)
     if not owed:
         raise UsageError(

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from sluice.dburl import normalize, redact
-from sluice.errors import StateError, UsageError
+from sluice.errors import NotFound, StateError, UsageError
 from sluice.state.models import (
     Base,
     Cursor,
@@ -238,6 +238,25 @@ class StateStore:
                 found = s.scalars(sa.select(Run).where(Run.id.startswith(run_id)).limit(2)).all()
                 run = found[0] if len(found) == 1 else None
             return run
+
+    def find_run(self, run_id: str, command: str = "sluice show") -> Run:
+        """:meth:`run`, or a :class:`UsageError` that says why: no run has that id, or
+        several start with it (a few named, newest first, for ``command``)."""
+        run = self.run(run_id)
+        if run is not None:
+            return run
+        where = Run.id.startswith(run_id, autoescape=True)
+        with self.session() as s:
+            total = s.scalar(sa.select(sa.func.count()).select_from(Run).where(where)) or 0
+            ids = list(s.scalars(sa.select(Run.id).where(where).order_by(Run.id.desc()).limit(5)))
+        if total > 1:
+            more = f" and {total - len(ids)} more" if total > len(ids) else ""
+            raise UsageError(
+                f"run id {run_id!r} is ambiguous: {total} runs start with it: "
+                f"{', '.join(ids)}{more}",
+                hint=f"give more of the id: `{command} {ids[0]}` (the newest)",
+            )
+        raise NotFound(f"no run {run_id!r}", hint="`sluice runs` lists the recent ones")
 
     def stages(self, run_id: str) -> Sequence[Stage]:
         with self.session() as s:

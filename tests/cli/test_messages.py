@@ -216,3 +216,20 @@ def test_an_api_that_never_answers_asks_whether_it_is_up(tmp_path: Path) -> None
     (error,) = json.loads(out.stdout)["errors"]
     assert "last: no answer: could not connect (ConnectError" in error["message"]
     assert f"`curl -sI http://127.0.0.1:{port}` shows whether it answers" in error["hint"]
+
+
+def test_show_with_a_prefix_of_several_runs_says_ambiguous_and_lists_them(tmp_path: Path) -> None:
+    root = csv_project(tmp_path, b"name,city\nann,paris\n")
+    first = json.loads(sluice("run", "people", "-p", str(root), "--json").stdout)["run_id"]
+    second = json.loads(sluice("run", "people", "-p", str(root), "--json").stdout)["run_id"]
+    prefix = first[:4]  # the year: every run starts with it
+    for command in ("show", "audit"):
+        out = sluice(command, prefix, "-p", str(root))
+        assert out.returncode == 2, out.stdout + out.stderr
+        assert f"run id '{prefix}' is ambiguous: 2 runs start with it: {second}, {first}" in (
+            out.stderr
+        )
+        assert f"`sluice {command} {second}` (the newest)" in out.stderr
+    shown = sluice("show", second, "-p", str(root), "--json")  # the hint's command
+    assert shown.returncode == 0 and json.loads(shown.stdout)["run_id"] == second
+    assert "no run 'zzz'" in sluice("show", "zzz", "-p", str(root)).stderr
