@@ -11,6 +11,7 @@ records them in the run report.
     ├── TransformError     a transform step cannot be compiled or applied
     ├── LoadError          the destination refused a load
     ├── StateError         the state store cannot be opened or migrated
+    │   └── StateStoreError    it failed under a command (a full disk, a lost connection)
     ├── AccountingError    read != loaded + quarantined + filtered
     └── RunCancelled       someone cancelled the run; its load rolled back
 
@@ -152,6 +153,18 @@ class RetryableLoadError(LoadError, Retryable):
 
 class StateError(SluiceError):
     pass
+
+
+class StateStoreError(StateError):
+    """The state store's database failed: a full disk, a read-only file, a connection
+    lost. Said as the state store's failure, never as the warehouse's. ``reason`` is the
+    database's own words (one line); ``dropped``: the connection was lost before a
+    commit, so the same call may simply be made again."""
+
+    def __init__(self, message: str, *, reason: str = "", dropped: bool = False, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.reason = reason or message
+        self.dropped = dropped
 
 
 class AccountingError(SluiceError):

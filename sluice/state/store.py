@@ -18,8 +18,10 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
+from sluice.dbpool import quiet_pool_logs
 from sluice.dburl import normalize, redact
-from sluice.errors import NotFound, StateError, UsageError
+from sluice.errors import NotFound, StateError, StateStoreError, UsageError
+from sluice.state.faults import retry_dropped, translate_errors
 from sluice.state.models import (
     Base,
     Cursor,
@@ -49,17 +51,23 @@ def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
 
 
+@retry_dropped
 class StateStore:
     def __init__(self, url: str) -> None:
         self.url = url
         parsed = normalize(url)
         if parsed.get_backend_name() == "sqlite" and parsed.database:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        quiet_pool_logs()  # a connection dropped under the pool: one line, no traceback
         try:
-            self.engine = sa.create_engine(parsed, connect_args=_connect_args(parsed))
+            # pre-ping: a pooled connection that died while idle is replaced before use
+            self.engine = sa.create_engine(
+                parsed, connect_args=_connect_args(parsed), pool_pre_ping=True
+            )
             if parsed.get_backend_name() == "sqlite":
                 sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-            self._migrate()
+            self._migrate()  # (Alembic catches some errors itself: translated after it)
+            translate_errors(self.engine, url)  # its failures are the state store's
         except sa.exc.SQLAlchemyError as exc:
             raise StateError(
                 f"cannot open the state store {redact(url)}: {str(exc).splitlines()[0]}",
@@ -86,6 +94,10 @@ class StateStore:
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATE_LOCK})
             elif dialect in ("mysql", "mariadb"):
                 conn.execute(sa.text("SELECT GET_LOCK('sluice_migrate', 120)"))
+            elif dialect == "sqlite":
+                # The database's write lock, held until the migration commits (DDL runs
+                # inside it): a second process waits, then finds the tables made.
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
             if dialect in ("mysql", "mariadb"):
@@ -210,7 +222,7 @@ class StateStore:
             with self.engine.connect() as conn:
                 conn.execute(sa.text("SELECT 1"))
             return True
-        except sa.exc.SQLAlchemyError:
+        except (sa.exc.SQLAlchemyError, StateStoreError):
             return False
 
     def runs(
@@ -746,7 +758,12 @@ def _chunks(items: list[T], size: int) -> Iterator[list[T]]:
 
 
 def _connect_args(url: sa.URL) -> dict[str, Any]:
-    return {"timeout": 60} if url.get_backend_name() == "sqlite" else {}
+    if url.get_backend_name() == "sqlite":
+        return {"timeout": 60}
+    if url.get_backend_name() == "postgresql" and "application_name" not in url.query:
+        # Which connections are a state store's, and whose (pg_stat_activity).
+        return {"application_name": f"sluice state store (pid {os.getpid()})"}
+    return {}
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
