@@ -8,6 +8,8 @@ keys caught there stay ``sending`` and ``sluice audit`` reports them as in doubt
 
 A batch the API refuses with 400/422 is split in halves until the bad records are
 alone; each of those is quarantined with the API's answer, the rest are delivered.
+Frames may carry each row's line (``_line``): it is never posted, and it comes back
+with a refused record so the engine can quarantine the row as it was read.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 import polars as pl
 
+from sluice.batch import LINE
 from sluice.config import HttpDestinationConfig
 from sluice.destinations.base import Capabilities, LoadMeta, LoadResult, Mode
 from sluice.errors import FetchError, LoadError, Where
@@ -85,15 +88,15 @@ class HttpDestination:
         rows = skipped = 0
         error: BaseException | None = None
 
-        async def send(chunk: list[tuple[str, dict[str, Any]]]) -> None:
-            keys = [k for k, _ in chunk]
+        async def send(chunk: list[tuple[str, dict[str, Any], Any]]) -> None:
+            keys = [k for k, _, _ in chunk]
 
             async def sending() -> None:  # on record the moment the batch leaves, not before
                 await asyncio.to_thread(self._mark, keys, "sending")
 
             try:
                 await client.request(
-                    "POST", self.cfg.url, json_body=[r for _, r in chunk], before_send=sending
+                    "POST", self.cfg.url, json_body=[r for _, r, _ in chunk], before_send=sending
                 )
             except FetchError as exc:
                 if exc.status not in REFUSED:
@@ -105,7 +108,9 @@ class HttpDestination:
                 await asyncio.to_thread(self._mark, keys, "rejected")
                 outcomes[keys[0]] = "rejected"
                 await asyncio.to_thread(self._record, {keys[0]: "rejected"})
-                rejected.append((chunk[0][1], f"{self.cfg.url} refused it: {exc.message}"))
+                _, record, line = chunk[0]
+                back = record if line is None else {**record, LINE: line}
+                rejected.append((back, f"{self.cfg.url} refused it: {exc.message}"))
                 return
             await asyncio.to_thread(self._mark, keys, "acked")
             for k in keys:
@@ -118,20 +123,24 @@ class HttpDestination:
                 if frame is None:
                     break
                 rows += frame.height
+                lines: list[Any] = [None] * frame.height
+                if LINE in frame.columns:
+                    lines = frame.get_column(LINE).to_list()
+                    frame = frame.drop(LINE)
                 records = json.loads(frame.write_json()) if frame.height else []
                 keys = [str(r[self.key]) for r in records]
                 done = await asyncio.to_thread(
                     self.store.delivery_status, self.pipeline, self.cfg.url, keys
                 )
-                todo: list[tuple[str, dict[str, Any]]] = []
-                for k, r in zip(keys, records, strict=True):
+                todo: list[tuple[str, dict[str, Any], Any]] = []
+                for k, r, line in zip(keys, records, lines, strict=True):
                     if done.get(k) == "acked":
                         outcomes[k] = "already"
                         skipped += 1
                     else:
                         # "sending" left by a run that died: the target may have it already.
                         outcomes.setdefault(k, "resent" if done.get(k) == "sending" else "pending")
-                        todo.append((k, r))
+                        todo.append((k, r, line))
                 # What this run owes is on record before anything is sent: an audit of a
                 # run that dies still knows every key it had.
                 await asyncio.to_thread(self._record, {k: outcomes[k] for k in keys})

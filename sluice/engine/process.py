@@ -15,6 +15,7 @@ from typing import Any
 import polars as pl
 
 from sluice.batch import LINE, Batch
+from sluice.engine.refusals import RawSpool
 from sluice.engine.report import Counts
 from sluice.transforms import MappingPlan, StepRunner, Validator, apply_mapping
 from sluice.transforms.normalize import Splitter
@@ -49,6 +50,10 @@ class UnitProcessor:
     apply_pii: bool = True
     #: fields whose policies were applied before (a pull kept in the dead letter)
     concealed: frozenset[str] = frozenset()
+    #: an HTTP destination answers after the rows left: the frames keep their lines and
+    #: the rows' raw fields are kept until it did (see :mod:`sluice.engine.refusals`)
+    keep_raw: bool = False
+    _raw: RawSpool = field(default_factory=RawSpool, repr=False)
     #: why a required column the unit lacks (``plan.unfilled``, under ``evolve``) is empty
     lacking: str = "the file has no such column"
     counts: Counts = field(default_factory=Counts)
@@ -74,7 +79,7 @@ class UnitProcessor:
     def frames(self, batches: Iterable[Batch]) -> Iterator[pl.DataFrame]:
         """Loadable frames (table columns only); quarantine and counts as a side effect."""
         for good, _ in self._each(batches):
-            yield good.drop(LINE)
+            yield good if self.keep_raw else good.drop(LINE)
 
     def tables(self, batches: Iterable[Batch]) -> Iterator[dict[str, pl.DataFrame]]:
         """Rows per table of a normalized layout (a record goes to all of them or none)."""
@@ -143,7 +148,27 @@ class UnitProcessor:
             self.write_quarantine(entries)
         self.counts.quarantined += len(entries)
         self.counts.loaded += good.height  # provisional: the destination confirms on commit
+        if self.keep_raw:
+            self._raw.add(raw.join(good.select(LINE), on=LINE, how="semi"))
         return good, tables
+
+    def refused(self, items: list[tuple[int | None, dict[str, Any], str]]) -> list[dict[str, Any]]:
+        """Entries for rows the destination refused, ``(line, record sent, its answer)``:
+        each with the raw fields it was read with, as a row failing validation is."""
+        raws = self._raw.take([line for line, _, _ in items if line is not None])
+        entries = []
+        for line, sent, why in items:
+            payload = raws.get(line) if line is not None else None
+            if payload is None:  # not kept (a destination that gives no line): as sent
+                payload = {k: v for k, v in sent.items() if k != LINE}
+            reasons = [why]
+            if self.pii is not None:
+                reasons = self.pii.redact(payload, reasons)
+            entries.append(self.entry(line, reasons, payload))
+        return entries
+
+    def drop_raw(self) -> None:
+        self._raw.close()
 
     def _say_why_empty(self, bad: pl.DataFrame) -> pl.DataFrame:
         """For a required column the unit lacks altogether (drift loaded under ``evolve``),

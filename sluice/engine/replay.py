@@ -31,6 +31,7 @@ import polars as pl
 from sluice.batch import LINE, Batch
 from sluice.config import FileSourceConfig, HttpSourceConfig, Project
 from sluice.destinations import LoadMeta
+from sluice.engine import refusals
 from sluice.engine.process import UnitContext
 from sluice.engine.report import RunReport
 from sluice.engine.runner import Job, Runner
@@ -320,6 +321,9 @@ def _replay_rows(
         store.release_quarantine(ids, runner.run_id)
         raise
     proc.counts.loaded = result.rows
+    # An HTTP destination: refused again (still quarantined, with its new answer) or
+    # delivered since by another run (the ledger filters it).
+    refusals.settle(result, [proc])
     srep.counts.add(proc.counts)
     done = [i for i in ids if i not in still]
     store.set_quarantine_status(done, "replayed", runner.run_id)
@@ -328,7 +332,7 @@ def _replay_rows(
             "file": unit,
             "load_id": file_id,
             "read": proc.counts.read,
-            "loaded": result.rows,
+            "loaded": proc.counts.loaded,
             "quarantined": proc.counts.quarantined,
             "filtered": proc.counts.filtered,
         }

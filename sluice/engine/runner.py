@@ -30,7 +30,7 @@ from sluice.destinations import Destination, LoadMeta, LoadResult, connect
 from sluice.destinations.base import Mode
 from sluice.destinations.http import HttpDestination
 from sluice.destinations.sql import SqlDestination
-from sluice.engine import drift
+from sluice.engine import drift, refusals
 from sluice.engine.deadletter import DeadLetter
 from sluice.engine.lease import Heartbeat
 from sluice.engine.prefetch import Prefetch
@@ -59,7 +59,6 @@ from sluice.transforms.pii import PiiPlan
 from sluice.transforms.stated import stated_rules
 
 Progress = Callable[[str, str, int], None]  # (stream, stage, rows so far)
-ALREADY_DELIVERED = "already delivered (ledger)"
 
 
 def table_spec(pipe: PipelineConfig, extra: list[str] | None = None) -> TableSpec:
@@ -279,6 +278,7 @@ class Runner:
             on_rows,
             pii=pii,
             concealed=self.deadletter.concealed.get(ctx.file_id, frozenset()),
+            keep_raw=isinstance(self.pipe.destination, HttpDestinationConfig),
             splitter=self._splitter,
             lacking=f"{self._of(ctx.source)} has no such {self._field(ctx.source)}",
         )
@@ -562,24 +562,8 @@ class Runner:
         self, result: LoadResult, opened: list[tuple[str, Unit, int, UnitProcessor, Any]]
     ) -> None:
         """Rows an http destination did not deliver now: already delivered (filtered by
-        the ledger) or refused by the API (quarantined with its answer)."""
-        if not result.skipped and not result.rejected:
-            return
-        rejected = list(result.rejected)
-        skipped = result.skipped
-        for *_, proc, _ in opened:  # in load order: earlier units first
-            c = proc.counts
-            take = min(skipped, c.loaded)
-            if take:
-                c.loaded -= take
-                c.filtered += take
-                c.filtered_by[ALREADY_DELIVERED] = c.filtered_by.get(ALREADY_DELIVERED, 0) + take
-                skipped -= take
-            mine, rejected = rejected[: c.loaded], rejected[c.loaded :]
-            if mine:
-                c.loaded -= len(mine)
-                c.quarantined += len(mine)
-                proc.write_quarantine([proc.entry(None, [why], rec) for rec, why in mine])
+        the ledger) or refused by the API (quarantined with its answer and raw fields)."""
+        refusals.settle(result, [proc for *_, proc, _ in opened])
 
     def _after_load(self, stream: str, unit: Unit) -> None:
         """What an API pull leaves behind once its rows are committed."""
@@ -601,11 +585,11 @@ class Runner:
         self, job: Job, opened: list[tuple[str, Unit, int, UnitProcessor, Iterator[Batch]]]
     ) -> tuple[LoadResult, float, float]:
         def frames() -> Iterator[Any]:
-            for stream, unit, file_id, proc, batches in opened:
+            for index, (stream, unit, file_id, proc, batches) in enumerate(opened):
                 try:
                     for rows in self.rows_of(proc, batches):
                         self.check_cancelled()
-                        yield rows
+                        yield refusals.tag(rows, index) if proc.keep_raw else rows
                     self.check_cancelled()
                 except FetchError:
                     raise
