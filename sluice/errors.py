@@ -10,6 +10,7 @@ records them in the run report.
     │   └── DriftError     a file's columns no longer match its mapping
     ├── TransformError     a transform step cannot be compiled or applied
     ├── LoadError          the destination refused a load
+    │   └── LimitExceeded  a limit of the database (columns per table): permanent
     ├── StateError         the state store cannot be opened or migrated
     │   └── StateStoreError    it failed under a command (a full disk, a lost connection)
     ├── AccountingError    read != loaded + quarantined + filtered
@@ -149,6 +150,11 @@ class LoadError(SluiceError):
 
 class RetryableLoadError(LoadError, Retryable):
     pass
+
+
+class LimitExceeded(LoadError):
+    """The warehouse refused for a limit of its own (columns per table, row size):
+    permanent, unlike a dropped connection (:class:`RetryableLoadError`)."""
 
 
 class StateError(SluiceError):

@@ -31,7 +31,8 @@ from sluice.destinations.base import (
     Mode,
     Target,
 )
-from sluice.errors import LoadError, RetryableLoadError, Where
+from sluice.destinations.limits import limit_hit
+from sluice.errors import LimitExceeded, LoadError, RetryableLoadError, Where
 from sluice.schema import SA_TYPES, ColumnSpec, TableSpec, json_text
 
 STAGE_PREFIX = "_sluice_stage_"
@@ -110,6 +111,18 @@ class SqlDestination:
             hint="check that the database is running and the URL is right",
         )
 
+    def _limit_error(
+        self, exc: Exception, limit: str, table: TableSpec, mode: Mode
+    ) -> LimitExceeded:
+        said = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        columns = len(table.columns) + len(snapshot_columns(mode))
+        return LimitExceeded(
+            f"warehouse {redact(self.url)}: table {table.name!r} would have {columns:,} "
+            f"columns; {limit} ({said})",
+            hint="a limit of the database, not a passing fault: running again will not "
+            "help. Load fewer columns: list the ones not needed in the source's ignore",
+        )
+
     def prepare(self, table: TableSpec, mode: Mode) -> list[str]:
         """Create or evolve ``table``. Two processes doing it at once on a new warehouse
         would both find it missing and both create it: the DDL is serialized where the
@@ -124,6 +137,8 @@ class SqlDestination:
             except sa.exc.SQLAlchemyError as exc:
                 if attempt == 1 and _made_meanwhile(exc):
                     continue
+                if (limit := limit_hit(exc)) is not None:
+                    raise self._limit_error(exc, limit, table, mode) from None
                 raise self._connect_error(exc) from None
         raise AssertionError("unreachable")
 

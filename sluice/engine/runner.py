@@ -43,6 +43,7 @@ from sluice.errors import (
     ConfigError,
     DriftError,
     FetchError,
+    LimitExceeded,
     LoadError,
     RunCancelled,
     SluiceError,
@@ -681,7 +682,17 @@ class Runner:
         """A drifted plan under ``evolve``: new headers become columns, missing columns
         load as null. Neither is silent: the log says so here, the report on commit."""
         evolved = plan.evolve(set(self.pipe.table.columns) | set(self.extra))
-        self.evolve(list(evolved.evolved.values()))
+        try:
+            self.evolve(list(evolved.evolved.values()))
+        except LimitExceeded as exc:  # permanent: which drift, and what to do instead
+            exc.where = Where(file=unit, key=f"pipelines.{self.name}.sources.{stream}.drift")
+            exc.hint = (
+                f"running again as is will not help: drift: evolve adds {len(evolved.evolved)} "
+                f"column(s) for this file. List the headers not needed in sources.{stream}."
+                f"ignore (globs work), or set drift: quarantine on source {stream!r} to set "
+                f"such files aside; then `sluice run {self.name}`"
+            )
+            raise
         if evolved.unfilled:
             what = self._field(stream)
             self.store.log(

@@ -233,3 +233,42 @@ def test_show_with_a_prefix_of_several_runs_says_ambiguous_and_lists_them(tmp_pa
     shown = sluice("show", second, "-p", str(root), "--json")  # the hint's command
     assert shown.returncode == 0 and json.loads(shown.stdout)["run_id"] == second
     assert "no run 'zzz'" in sluice("show", "zzz", "-p", str(root)).stderr
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgres"])
+def test_a_column_limit_hit_under_evolve_is_permanent_and_named(
+    tmp_path: Path, dialect: str, request: pytest.FixtureRequest
+) -> None:
+    wide = 1700 if dialect == "postgres" else 2100  # past 1,600 / 2,000 columns
+    env = (
+        {"SLUICE_WAREHOUSE_URL": request.getfixturevalue("pg_url")} if dialect == "postgres" else {}
+    )
+    (tmp_path / "data").mkdir()
+    (tmp_path / "sluice.yaml").write_text(
+        "warehouse: ${SLUICE_WAREHOUSE_URL:-sqlite:///w.db}\n"
+        "pipelines:\n  wide:\n    sources:\n      s:\n        type: file\n"
+        "        path: data/*.csv\n        drift: evolve\n"
+        "    table:\n      name: wide\n      columns:\n        id: {type: integer}\n"
+    )
+    header = ",".join(["id"] + [f"c{i}" for i in range(wide)])
+    (tmp_path / "data" / "wide.csv").write_text(
+        header + "\n" + ",".join(["1"] + ["x"] * wide) + "\n"
+    )
+    out = sluice("run", "wide", "-p", str(tmp_path), "--json", env=env)
+    assert out.returncode == 1, out.stdout + out.stderr
+    (error,) = json.loads(out.stdout)["errors"]
+    assert error["type"] == "LimitExceeded"  # not RetryableLoadError
+    limit = "1,600" if dialect == "postgres" else "2,000"
+    assert f"table 'wide' would have {wide + 1:,} columns;" in error["message"]
+    assert f"allows at most {limit} columns in a table" in error["message"]
+    assert "database is running" not in error["hint"]
+    assert error["hint"].startswith("running again as is will not help")
+    assert "sources.s.ignore" in error["hint"] and "`sluice run wide`" in error["hint"]
+    # The hint: ignore the headers not needed, then run.
+    text = (tmp_path / "sluice.yaml").read_text()
+    (tmp_path / "sluice.yaml").write_text(
+        text.replace("drift: evolve", "drift: evolve\n        ignore: ['c1*']")
+    )
+    again = sluice("run", "wide", "-p", str(tmp_path), "--json", env=env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert json.loads(again.stdout)["totals"]["loaded"] == 1
