@@ -15,8 +15,8 @@ from sluice.cli.options import ProjectOpt
 from sluice.cli.runs import AllowQuarantineOpt, JsonOpt, dump, exit_code
 from sluice.config import load_project
 from sluice.engine.replay import replay as replay_entries
+from sluice.engine.settle import open_store
 from sluice.errors import UsageError
-from sluice.state.store import StateStore
 
 app = typer.Typer(
     help="Rows and files set aside with their reasons; replay them once fixed.",
@@ -61,7 +61,7 @@ def list_(
 
     sluice quarantine list --project examples/leads
     """
-    store = StateStore(load_project(project).state_url())
+    store = open_store(load_project(project))  # runs whose process is gone: settled
     found = store.quarantined(
         pipeline, None if status == "all" else status, run_id=run, limit=limit, replays=True
     )
@@ -103,7 +103,7 @@ def show(
 
     sluice quarantine show 3 --project examples/leads
     """
-    store = StateStore(load_project(project).state_url())
+    store = open_store(load_project(project))  # runs whose process is gone: settled
     found = store.quarantined(status=None, ids=[entry_id])
     if not found:
         raise UsageError(
@@ -166,7 +166,7 @@ def discard(
 
     sluice quarantine discard 1 --project examples/leads
     """
-    store = StateStore(load_project(project).state_url())
+    store = open_store(load_project(project))  # runs whose process is gone: settled
     found = {e.id for e in store.quarantined(status="open", ids=ids)}
     if missing := set(ids) - found:
         raise UsageError(f"no open quarantine entry with id {sorted(missing)}")

@@ -328,7 +328,7 @@ def audit(
     from sluice.engine.audit import audit as audit_run
 
     proj = load_project(project)
-    store = StateStore(proj.state_url())
+    store = open_store(proj)  # runs whose process is gone: settled
     try:
         result = audit_run(store, run_id)
     finally:

@@ -27,12 +27,13 @@ from functools import partial
 from typing import Any, Protocol
 
 from sluice.config import Project, load_project
+from sluice.engine.exclusive import refuse_if_running, then
 from sluice.engine.hooks import RunHooks
 from sluice.engine.lease import Heartbeat, lease_seconds
 from sluice.engine.replay import plan_replay
 from sluice.engine.report import RunReport
 from sluice.engine.runner import Runner
-from sluice.engine.settle import settle_stale
+from sluice.engine.settle import cancel_run, settle_stale
 from sluice.errors import RunCancelled, RunConflict, SluiceError
 from sluice.state.store import LIVE, StateStore
 
@@ -146,8 +147,11 @@ class LocalExecutor:
                     f"pipeline {pipeline!r} is running (run {running.runner.run_id})",
                     hint="wait for it to finish or cancel it; or set `if_running: queue`",
                 )
+            if pipe.if_running == "reject":  # a run going elsewhere (`sluice run`, a server)
+                refuse_if_running(self.store, pipeline, then(pipeline, trigger=by))
             runner = Runner(self.project, pipeline)
             runner.trigger = by
+            runner.wait = pipe.if_running == "queue"  # (a worker process decides alike)
             if self.processes:
                 job = _Job(runner, partial(self._in_child, runner), in_child=True)
             else:
@@ -168,6 +172,8 @@ class LocalExecutor:
         project = load_project(self.project.file or self.project.root)
         with self._lock:
             planned = plan_replay(project, self.store, ids=ids, pipeline=pipeline, own_stores=True)
+            for runner, _ in planned:
+                runner.wait = True  # behind a run of its pipeline going anywhere
             return [
                 self._submit(_Job(runner, partial(runner.execute, body)))
                 for runner, body in planned
@@ -315,24 +321,21 @@ class LocalExecutor:
     def cancel(self, run_id: str) -> str:
         """Ask a run to stop; its status now (``cancelling``, or what it ended as).
 
-        A queued run is taken off the queue and ends ``cancelled`` at once.
+        A queued run is taken off the queue and ends ``cancelled`` at once. A run going
+        elsewhere (a `sluice run`, another server) is asked through the state store, as
+        `sluice cancel` does.
         """
         self._settle(run_id=run_id)
         with self._lock:
             job = self._jobs.get(run_id)
-            if job is None:
-                run = self.store.run(run_id)
-                status = run.status if run is not None else "unknown"
-                raise RunConflict(
-                    f"run {run_id} is not going in this service (status: {status})",
-                    hint="only a run started by this `sluice serve` can be cancelled",
-                )
-            job.runner.cancel()
-            waiting = self._queued.get(job.pipeline)
-            if job.queued and waiting is not None and job in waiting:
-                waiting.remove(job)
-                self._spawn(partial(self._finish_cancelled, job))
-        return "cancelling"
+            if job is not None:
+                job.runner.cancel()
+                waiting = self._queued.get(job.pipeline)
+                if job.queued and waiting is not None and job in waiting:
+                    waiting.remove(job)
+                    self._spawn(partial(self._finish_cancelled, job))
+                return "cancelling"
+        return cancel_run(self.project, self.store, run_id, wait=0)
 
     def _finish_cancelled(self, job: _Job) -> None:
         """A queued run cancelled before it started: record it as cancelled."""

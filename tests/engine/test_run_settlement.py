@@ -165,9 +165,17 @@ def big_file(root: Path, n: int) -> None:
 
 
 @pytest.mark.parametrize("mode", ["append", "merge", "snapshot"])
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql", "mysql"])
 def test_killed_after_the_commit_loses_no_quarantined_row_and_counts_its_load(
-    make_project: Callable[..., Path], warehouse: str, mode: str
+    make_project: Callable[..., Path],
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    dialect: str,
+    mode: str,
 ) -> None:
+    from tests.conftest import warehouse_url
+
+    warehouse = warehouse_url(request, dialect, tmp_path)
     root = make_project(project(warehouse, mode), {"data/a.csv": ROWS})
     killed = sluice(root, "run", "p", "--json", point="after_commit")
     assert killed.returncode == -signal.SIGKILL, killed.stderr
@@ -193,6 +201,17 @@ def test_killed_after_the_commit_loses_no_quarantined_row_and_counts_its_load(
     assert [(e.status, e.run_id) for e in entries(root)] == [("open", run_id)] * 2
     runs = runs_json(root)
     assert sum(r["loaded"] or 0 for r in runs.values()) == table_count(root)
+
+
+def test_the_quarantine_of_a_run_killed_after_its_commit_is_listed_by_the_next_command(
+    make_project: Callable[..., Path],
+) -> None:
+    root = make_project(project("sqlite:///w.db"), {"data/a.csv": ROWS})
+    killed = sluice(root, "run", "p", point="after_commit")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    listed = sluice(root, "quarantine", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert len(json.loads(listed.stdout)) == 2
 
 
 def test_killed_inside_the_commit_rolls_back_and_the_next_run_loads_it_once(
@@ -355,7 +374,9 @@ def test_sluice_cancel_of_a_run_whose_process_is_gone_settles_it_at_once(
 def test_a_run_elsewhere_is_settled_when_its_lease_expires_not_by_host(
     make_project: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from sluice.engine.executor import LocalExecutor
     from sluice.engine.settle import cancel_run, open_store
+    from sluice.errors import RunConflict
 
     root = make_project(project("sqlite:///w.db"), {"data/a.csv": ROWS})
     proj = load_project(root)
@@ -374,7 +395,15 @@ def test_a_run_elsewhere_is_settled_when_its_lease_expires_not_by_host(
         assert store.run(alive).status == "running"  # type: ignore[union-attr]
         report = store.run(gone).report  # type: ignore[union-attr]
         assert report and "stopped before it ended" in report["errors"][0]["message"]
-        assert cancel_run(proj, store, alive, wait=0) == "cancelling"  # its owner stops it
+        # the service cancels it too (as `sluice cancel`): its owner stops at its next beat
+        executor = LocalExecutor(proj, store, processes=False)
+        try:
+            assert executor.cancel(alive) == "cancelling"
+        finally:
+            executor.shutdown()
+        assert store.run(alive).status == "cancelling"  # type: ignore[union-attr]
+        with pytest.raises(RunConflict, match="is not going"):
+            cancel_run(proj, store, gone, wait=0)
     finally:
         store.close()
 
