@@ -39,7 +39,7 @@ from sluice.errors import ConfigError, SluiceError, UsageError, Where
 from sluice.sources import SourceContext, Unit, create_source
 from sluice.sources.http.source import kept_pull
 from sluice.state.models import QuarantineEntry
-from sluice.state.store import StateStore
+from sluice.state.store import LIVE, StateStore
 from sluice.transforms import plan_mapping
 
 
@@ -150,7 +150,7 @@ def _claim(runner: Runner, entries: list[QuarantineEntry]) -> list[QuarantineEnt
     store = runner.store
     mine = set(store.claim_quarantine([e.id for e in entries if e.status == "open"], runner.run_id))
     todo: list[QuarantineEntry] = []
-    busy: dict[str, int] = defaultdict(int)
+    busy: dict[tuple[str, str], int] = defaultdict(int)
     for e in entries:
         if e.id in mine:
             e.status, e.replay_run_id = "replaying", runner.run_id
@@ -163,8 +163,8 @@ def _claim(runner: Runner, entries: list[QuarantineEntry]) -> list[QuarantineEnt
             e = fresh[0]
         owner = e.replay_run_id
         run = store.run(owner) if owner else None
-        if run is not None and run.id != runner.run_id and run.status in ("running", "queued"):
-            busy[run.id] += 1
+        if run is not None and run.id != runner.run_id and run.status in LIVE:
+            busy[(run.id, e.source)] += 1
             continue
         key = _key(runner, e, owner or "")
         if key and runner.dest.is_loaded(key):
@@ -177,13 +177,14 @@ def _claim(runner: Runner, entries: list[QuarantineEntry]) -> list[QuarantineEnt
         if store.take_over_quarantine(e.id, owner, runner.run_id):
             e.replay_run_id = runner.run_id
             todo.append(e)
-    for run_id, n in busy.items():
-        store.log(
-            runner.run_id,
-            "warning",
+    for (run_id, source), n in busy.items():
+        message = (
             f"{n} quarantine entr{'y is' if n == 1 else 'ies are'} being replayed by run "
-            f"{run_id}: left to it (`sluice show {run_id}` follows it)",
+            f"{run_id}: left to it"
         )
+        hint = f"`sluice show {run_id}` follows that replay"
+        runner.report.warnings.append({"stream": source, "message": message, "hint": hint})
+        store.log(runner.run_id, "warning", f"{source}: {message} ({hint})", stream=source)
     return todo
 
 

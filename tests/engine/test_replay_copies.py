@@ -4,6 +4,9 @@ a `url:` source's download, a zip member of one, and a file given with --file.""
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,6 +22,7 @@ from sluice.destinations.sql import SqlDestination
 from sluice.engine import run_pipeline
 from sluice.engine.replay import replay
 from sluice.sim.server import SimServer
+from sluice.state.store import StateStore
 
 OLD = "id,name,colour\n1,ada,red\n2,grace,blue\n"
 NEW = "id,name,colour\n3,linus,green\n4,edsger,red\n5,barbara,blue\n"
@@ -146,3 +150,43 @@ def test_a_file_given_with_file_to_a_url_source_is_replayed_from_its_copy(
     assert again.status == "succeeded", again.errors
     assert ids(root) == [1, 2]
     assert state["calls"] == 0  # the url was never fetched
+
+
+def test_a_copy_that_is_gone_says_how_to_load_the_file_and_that_closes_the_entry(
+    make_project: Callable[..., Path], tmp_path: Path
+) -> None:
+    root = make_project(
+        project("sqlite:///w.db", "http://127.0.0.1:9/unused.csv").replace(
+            "url: http://127.0.0.1:9/unused.csv", "path: data/*.csv"
+        ),
+        {"data/people.csv": OLD},
+    )
+    first = run_pipeline(load_project(root), "p")
+    assert first.status == "succeeded_with_quarantine", first.errors
+    kept = tmp_path / "kept.csv"
+    kept.write_text(OLD)
+    for copy in (root / ".sluice" / "deadletter").rglob("*.csv"):
+        copy.unlink()  # the dead letter was cleaned up by hand
+    ignore_colour(root)
+    (again,) = replay(load_project(root))
+    assert again.status == "failed"
+    (err,) = again.errors
+    assert "the dead-letter copy of data/people.csv is gone" in err["message"]
+    command = err["hint"].split("`")[1].replace("PATH", str(kept)).split()
+    assert command[:2] == ["sluice", "run"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICE_")}
+    done = subprocess.run(
+        [sys.executable, "-m", *command, "-p", str(root)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert ids(root) == [1, 2]
+    store = StateStore(load_project(root).state_url())
+    try:
+        (entry,) = store.quarantined(pipeline="p", status=None)
+    finally:
+        store.close()
+    assert entry.status == "superseded"  # the same content loaded: nothing left to replay

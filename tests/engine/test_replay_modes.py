@@ -3,7 +3,9 @@ replays at once load each entry once (issue 12)."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -143,6 +145,13 @@ def test_the_tour_under_replace_keeps_ada_and_grace(tmp_path: Path) -> None:
 ROWS = 1225
 
 
+def command_in(hint: str) -> list[str]:
+    """The command a hint names (between backticks)."""
+    found = re.search(r"`(sluice [^`]+)`", hint)
+    assert found, hint
+    return found.group(1).split()
+
+
 def hold_warehouse(url: str, root: Path) -> Callable[[], None]:
     """Lock the table ``items`` until the returned function is called: loads wait."""
     if url.startswith("sqlite"):
@@ -203,8 +212,6 @@ def test_two_replays_at_once_load_each_row_once(
     finally:
         release()
     outs = [p.communicate(timeout=300) for p in procs]
-    for p, (_, err) in zip(procs, outs, strict=True):
-        assert p.returncode == 0, err.decode()[-2000:]
     rows = table(root)
     assert len(rows) == ROWS + 1 and len({r["id"] for r in rows}) == ROWS + 1
     store = StateStore(load_project(root).state_url())
@@ -213,7 +220,84 @@ def test_two_replays_at_once_load_each_row_once(
     finally:
         store.close()
     assert {e.status for e in entries} == {"replayed"}
-    reports = [r.report for r in replay_runs(root)]
+    reports = {r.report["run_id"]: r.report for r in replay_runs(root)}
     assert len(reports) == 2
-    assert sum(r["totals"]["loaded"] for r in reports) == ROWS
-    print("loaded per replay:", [r["totals"]["loaded"] for r in reports])
+    assert sum(r["totals"]["loaded"] for r in reports.values()) == ROWS
+    (winner,) = [r for r in reports.values() if r["totals"]["loaded"] == ROWS]
+    (loser,) = [r for r in reports.values() if r is not winner]
+    codes = {
+        json.loads(out)[0]["run_id"]: p.returncode for p, (out, _) in zip(procs, outs, strict=True)
+    }
+    assert codes[winner["run_id"]] == 0
+    if loser["status"] == "failed":  # refused: its pipeline was taken by the winner
+        assert codes[loser["run_id"]] != 0
+        (error,) = loser["errors"]
+        assert winner["run_id"] in error["message"], error
+        return
+    # It ran, found the entries claimed, and says who has them with a command that works.
+    assert codes[loser["run_id"]] == 0
+    (warning,) = loser["warnings"]
+    assert f"being replayed by run {winner['run_id']}" in warning["message"]
+    shown = subprocess.run(
+        [sys.executable, "-m", *command_in(warning["hint"]), "-p", str(root)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert shown.returncode == 0 and winner["run_id"] in shown.stdout, shown.stderr
+
+
+CLAIMER = """
+import json, sys, time
+from pathlib import Path
+from sluice.state.store import StateStore
+url, go, run_id, n = sys.argv[1], Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+store = StateStore(url)
+while not go.exists():
+    time.sleep(0.001)
+print(json.dumps(store.claim_quarantine(list(range(1, n + 1)), run_id)))
+"""
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite", "postgresql"])
+def test_claims_of_processes_at_once_never_overlap(
+    store_kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """The claim itself, without the pipeline lock around replays: four processes claim
+    the same 2,000 entries at the same moment; each entry goes to exactly one."""
+    url = (
+        f"sqlite:///{tmp_path / 'state.db'}"
+        if store_kind == "sqlite"
+        else str(request.getfixturevalue("pg_url"))
+    )
+    n = 2000
+    store = StateStore(url)
+    entry = {"run_id": "R0", "pipeline": "p", "source": "s", "kind": "row", "unit": "u"}
+    store.quarantine(
+        [{**entry, "line": i, "reasons": ["x"], "payload": {}, "status": "open"} for i in range(n)]
+    )
+    ids = sorted(e.id for e in store.quarantined(pipeline="p"))
+    assert ids == list(range(1, n + 1))
+    go = tmp_path / "go"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", CLAIMER, url, str(go), f"R{i}", str(n)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for i in range(1, 5)
+    ]
+    time.sleep(3)  # every process has opened the store and waits
+    go.touch()
+    claimed = []
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err.decode()[-2000:]
+        claimed.append(set(json.loads(out)))
+    assert sum(len(c) for c in claimed) == n  # nothing claimed twice
+    assert set().union(*claimed) == set(ids)  # nothing left out
+    owners = {e.id: e.replay_run_id for e in store.quarantined(status="replaying")}
+    store.close()
+    for i, mine in enumerate(claimed, start=1):
+        assert all(owners[e] == f"R{i}" for e in mine)
