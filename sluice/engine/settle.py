@@ -47,7 +47,7 @@ def settle_stale(project: Project, store: StateStore, *, keep: str | None = None
             continue
         try:
             settle_run(project, store, run)
-        except SluiceError as exc:  # its warehouse is not reachable now: next time
+        except Exception as exc:  # its warehouse is not reachable now: next time
             log.warning("run %s not settled yet: %s", run.id, exc)
             continue
         settled.append(run.id)
