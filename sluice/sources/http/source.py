@@ -27,12 +27,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import tempfile
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from urllib.parse import quote
 
 import polars as pl
@@ -44,14 +43,12 @@ from sluice.handoff import Closed, Handoff
 from sluice.httpclient import HttpClient, HttpStats
 from sluice.schema import ignored
 from sluice.sources.base import SourceContext, register
+from sluice.sources.http import kept
 from sluice.sources.http.pages import walk
 from sluice.sources.http.records import flatten, frame, pick
 
 BATCH_RECORDS = 5000
 _DONE = object()
-
-
-Records = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
 
 
 class HttpUnit:
@@ -93,30 +90,19 @@ class HttpUnit:
     def keep_records(
         self,
         dest: Path,
-        hide: Records | None = None,
+        hide: kept.Records | None = None,
         hide_raw: Callable[[Any], Any] | None = None,
     ) -> bool:
-        """Write the pull as JSON Lines at ``dest`` (what was not read yet is read now):
-        ``{"page": url, "record": {...}}`` a record, ``{"bad": payload, "reason": why}``
-        a payload that was not a record. ``hide`` is applied to each page's records and
-        ``hide_raw`` to each bad payload (the engine's PII policies). Whether the copy
-        holds the whole pull (False: it stopped early, on an error)."""
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        """Write the pull as JSON Lines at ``dest`` (what was not read yet is read now;
+        see :mod:`sluice.sources.http.kept`); ``hide`` and ``hide_raw``: the engine's
+        PII policies. Whether the copy holds the whole pull (False: it stopped early)."""
         reader = self._reader
         if reader is None:
+            dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_text("")
             return False
         whole = reader.drain()
-        with open(dest, "w", encoding="utf-8") as out:
-            for kind, payload in reader.spooled():
-                if kind == "bad":
-                    for raw, reason in payload:
-                        raw = hide_raw(raw) if hide_raw is not None else raw
-                        out.write(_line({"bad": raw, "reason": reason}))
-                    continue
-                where, records = payload
-                for r in hide(records) if hide is not None else records:
-                    out.write(_line({"page": where, "record": r}))
+        kept.write(dest, reader.spooled(), hide, hide_raw)
         reader.discard_spool()
         return whole
 
@@ -130,32 +116,6 @@ def kept_pull(
     return unit
 
 
-def _line(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, default=str) + "\n"
-
-
-def _read_kept(path: Path) -> Iterator[tuple[str, Any]]:
-    """A kept pull's items, as the pull handed them over: one per page, bad ones apart."""
-    where: str | None = None
-    records: list[dict[str, Any]] = []
-    with open(path, encoding="utf-8") as f:
-        for text in f:
-            if not text.strip():
-                continue
-            item = json.loads(text)
-            if "bad" in item or item.get("page") != where:
-                if records:
-                    yield "records", (where, records)
-                where, records = None, []
-            if "bad" in item:
-                yield "bad", [(item["bad"], item.get("reason", ""))]
-                continue
-            where = item["page"]
-            records.append(item["record"])
-    if records:
-        yield "records", (where, records)
-
-
 class HttpReader:
     may_be_empty = True  # an API with nothing new is a successful, empty pull
 
@@ -167,9 +127,9 @@ class HttpReader:
         self._finished = False
         # Every item read, for the dead letter should the pull be set aside for drift
         # (closed by discard_spool, once the pull loaded or was kept).
-        self._spool: IO[str] | None = None
+        self._spool: kept.Spool | None = None
         if self.cfg.drift == "quarantine" and unit.kept is None:
-            self._spool = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
+            self._spool = kept.Spool()
         self._high: Any = None  # highest incremental cursor value read
         self._thread = threading.Thread(target=self._run, daemon=True, name="sluice-http")
         self._thread.start()
@@ -206,7 +166,7 @@ class HttpReader:
         try:
             try:
                 if self.unit.kept is not None:
-                    for item in _read_kept(self.unit.kept):
+                    for item in kept.read(self.unit.kept):
                         self._handoff.put(item)
                 else:
                     asyncio.run(self._pull())
@@ -360,7 +320,7 @@ class HttpReader:
             raise item
         kind, payload = item
         if self._spool is not None:
-            self._spool.write(_line([kind, payload]))
+            self._spool.add(str(kind), payload)
         return str(kind), payload
 
     def close(self) -> None:
@@ -385,13 +345,7 @@ class HttpReader:
 
     def spooled(self) -> Iterator[tuple[str, Any]]:
         """Every item read so far, in order."""
-        if self._spool is None:
-            return
-        self._spool.flush()
-        self._spool.seek(0)
-        for text in self._spool:
-            kind, payload = json.loads(text)
-            yield kind, payload
+        return self._spool.items() if self._spool is not None else iter(())
 
     def batches(self) -> Iterator[Batch]:
         line = 1  # the n-th record of the pull: where a quarantined record came from
