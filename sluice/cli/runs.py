@@ -27,6 +27,7 @@ from sluice.cli.signals import Caught, cancelling_on_signals
 from sluice.config import Project, load_project
 from sluice.destinations import connect
 from sluice.engine import Runner
+from sluice.engine.exclusive import refuse_if_running, then
 from sluice.engine.report import CANCELLED, FAILED, QUARANTINED
 from sluice.engine.settle import open_store
 from sluice.errors import SluiceError, UsageError
@@ -71,11 +72,18 @@ def run(
     as_json: JsonOpt = False,
     executor: ExecutorOpt = None,
     allow_quarantine: AllowQuarantineOpt = False,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait", help="if a run of the pipeline is going, start when it ends (default: refuse)"
+        ),
+    ] = False,
 ) -> None:
     """Run a pipeline: extract, transform, validate and load, then print a summary.
 
-    Exit codes: 0 success, 1 run failed, 2 bad usage or config, 3 succeeded with
-    quarantined rows or files (0 with --allow-quarantine).
+    Exit codes: 0 success, 1 run failed, 2 bad usage or config (or the pipeline is
+    already running), 3 succeeded with quarantined rows or files (0 with
+    --allow-quarantine).
 
         sluice run leads --project examples/leads
     """
@@ -90,14 +98,20 @@ def run(
         )
     caught = Caught()  # Ctrl-C or SIGTERM: the run is cancelled, exit 130 or 143
     if (executor or proj.executor) == Executor.celery:
+        if wait:
+            raise UsageError(
+                "--wait is for runs in this process; runs on celery workers wait their turn "
+                "under `if_running: queue`",
+                hint=f"set `if_running: queue` on pipeline {pipeline!r} in sluice.yaml",
+            )
         data = _on_celery(proj, pipeline, file, source, full_refresh, quiet=as_json, caught=caught)
     elif as_json or not err.is_terminal:
-        runner = Runner(proj, pipeline)
+        runner = _runner(proj, pipeline, wait)
         with cancelling_on_signals(runner.cancel, caught):
             data = runner.run(source=source, file=file, full_refresh=full_refresh).as_dict()
     else:
         with LiveProgress(err, list(pipe.sources)) as live:
-            runner = Runner(proj, pipeline, progress=live)
+            runner = _runner(proj, pipeline, wait, live)
             with cancelling_on_signals(runner.cancel, caught):
                 data = runner.run(source=source, file=file, full_refresh=full_refresh).as_dict()
     if as_json:
@@ -114,6 +128,21 @@ def run(
     if data["status"] == CANCELLED:
         raise typer.Exit(caught.exit_code())
     raise typer.Exit(exit_code(data["status"], allow_quarantine=allow_quarantine))
+
+
+def _runner(proj: Project, pipeline: str, wait: bool, progress: Any = None) -> Runner:
+    """A run of ``pipeline``; refused before it is recorded while another run has the
+    pipeline (unless ``wait``: it then waits its turn, ``queued``)."""
+    store = open_store(proj)
+    try:
+        if not wait:
+            refuse_if_running(store, pipeline, then(pipeline))
+        runner = Runner(proj, pipeline, progress=progress, store=store)
+    except BaseException:
+        store.close()
+        raise
+    runner.wait = wait
+    return runner
 
 
 def _on_celery(

@@ -29,7 +29,8 @@ from celery import Celery, Task
 
 from sluice.config import Project, load_project
 from sluice.dburl import normalize
-from sluice.engine.lease import Heartbeat
+from sluice.engine.exclusive import busy, then
+from sluice.engine.lease import Heartbeat, lease_seconds
 from sluice.engine.parts import (
     WHOLE_RUN,
     assemble,
@@ -42,6 +43,7 @@ from sluice.engine.parts import (
 from sluice.engine.report import Counts
 from sluice.engine.runner import Runner, record_stages
 from sluice.errors import ConfigError, RunCancelled, SluiceError
+from sluice.state.locks import PipelineLocks
 from sluice.state.store import StateStore
 from sluice.state.tasks import DONE, ENDED, FAILED, QUEUED, Lease, RunTasks
 
@@ -174,10 +176,19 @@ def plan_task(
     if run.status == "cancelling" and not RunTasks(store).of(run_id):  # before its plan
         end_run(store, run_id, pipeline, "cancelled", cancelled(run_id, pipeline))
         return
-    if run.status == "queued":
-        if _other_live_run(store, pipeline, run_id):
+    # One run of a pipeline at a time: the run takes it here, its parts run under it.
+    locks = PipelineLocks(store)
+    holder = locks.claim(pipeline, run_id, lease_seconds())
+    if holder is not None:  # another run has it (on the workers, or a `sluice run`)
+        pipe = project.pipelines.get(pipeline)
+        if run.status == "queued" or (pipe is not None and pipe.if_running == "queue"):
+            locks.set_waiting(run_id, True)
             raise self.retry(countdown=2)  # if_running: queue: wait for the one going
-        store.set_run_status(run_id, "running")
+        end_run(
+            store, run_id, pipeline, "failed", busy(pipeline, holder, then(pipeline, "run", "api"))
+        )
+        return
+    if locks.set_waiting(run_id, False):
         store.log(run_id, "info", "the run before it ended: starting")
     tasks = RunTasks(store)
     if not tasks.of(run_id):
@@ -202,16 +213,6 @@ def plan_task(
                 "sluice.part", args=[run_id, pipeline, task.key, full_refresh], queue=queue
             )
     finish_if_done(project, store, run_id, pipeline)
-
-
-def _other_live_run(store: StateStore, pipeline: str, run_id: str) -> bool:
-    mine = store.run(run_id)
-    return any(
-        r.id != run_id
-        and r.status in ("running", "cancelling")
-        and (mine is None or r.id < mine.id)
-        for r in store.runs(pipeline, 50)
-    )
 
 
 def end_run(store: StateStore, run_id: str, pipeline: str, status: str, exc: SluiceError) -> None:

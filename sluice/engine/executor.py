@@ -27,6 +27,7 @@ from functools import partial
 from typing import Any, Protocol
 
 from sluice.config import Project, load_project
+from sluice.engine.exclusive import refuse_if_running, then
 from sluice.engine.hooks import RunHooks
 from sluice.engine.lease import Heartbeat, lease_seconds
 from sluice.engine.replay import plan_replay
@@ -146,8 +147,11 @@ class LocalExecutor:
                     f"pipeline {pipeline!r} is running (run {running.runner.run_id})",
                     hint="wait for it to finish or cancel it; or set `if_running: queue`",
                 )
+            if pipe.if_running == "reject":  # a run going elsewhere (`sluice run`, a server)
+                refuse_if_running(self.store, pipeline, then(pipeline, trigger=by))
             runner = Runner(self.project, pipeline)
             runner.trigger = by
+            runner.wait = pipe.if_running == "queue"  # (a worker process decides alike)
             if self.processes:
                 job = _Job(runner, partial(self._in_child, runner), in_child=True)
             else:
@@ -168,6 +172,8 @@ class LocalExecutor:
         project = load_project(self.project.file or self.project.root)
         with self._lock:
             planned = plan_replay(project, self.store, ids=ids, pipeline=pipeline, own_stores=True)
+            for runner, _ in planned:
+                runner.wait = True  # behind a run of its pipeline going anywhere
             return [
                 self._submit(_Job(runner, partial(runner.execute, body)))
                 for runner, body in planned

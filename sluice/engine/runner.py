@@ -30,7 +30,7 @@ from sluice.destinations import Destination, LoadMeta, LoadResult, connect
 from sluice.destinations.base import Mode
 from sluice.destinations.http import HttpDestination
 from sluice.destinations.sql import SqlDestination
-from sluice.engine import drift, refusals
+from sluice.engine import drift, exclusive, refusals
 from sluice.engine.deadletter import DeadLetter
 from sluice.engine.lease import Heartbeat
 from sluice.engine.prefetch import Prefetch
@@ -107,6 +107,8 @@ class Runner:
         self.extra: list[str] = []  # columns added by `evolve`
         self.layout = Layout(self.pipe)
         self.trigger = "cli"  # what asked for the run: cli, api, schedule, watch
+        #: another run has the pipeline: wait for it (True) or refuse to start (False)
+        self.wait = False
         self.pages: tuple[int, int] | None = None  # an API part of a Celery run: its pages
         self.part: str | None = None  # the part of a Celery run this carries out
         self._splitter: Splitter | None = None  # one per load: lookups sent once per load
@@ -190,6 +192,8 @@ class Runner:
             trigger=self.trigger,
         )
         try:
+            if part is None:  # one run of a pipeline at a time (a part runs under its run)
+                exclusive.take(self, self.report.kind)
             self.check_cancelled()
             self.prepare()
             body()

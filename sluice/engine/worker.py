@@ -34,8 +34,11 @@ def main(argv: list[str] | None = None) -> int:
     # A load is batch work: the server's requests (and the database) come first. At
     # nice 10 the server's p99 under 50 clients was 182-289 ms; at 19, 195-249 ms.
     os.nice(19)
-    runner = Runner(load_project(args.project), args.pipeline, run_id=args.run_id)
+    project = load_project(args.project)
+    runner = Runner(project, args.pipeline, run_id=args.run_id)
     runner.trigger = args.trigger
+    # Another run has the pipeline (a `sluice run`, another server): wait or refuse.
+    runner.wait = project.pipeline(args.pipeline).if_running == "queue"
 
     def cancel(signum: int, frame: FrameType | None) -> None:
         runner.cancel()

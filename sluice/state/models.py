@@ -188,3 +188,15 @@ class RunTask(Base):
     worker: Mapped[str] = mapped_column(sa.String(255), default="")
     result: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class PipelineLock(Base):
+    """Which run has a pipeline now: one row per pipeline, taken atomically (its key) by
+    the run that starts, so two runs of one pipeline never load at once. The row holds
+    only while its run is live (its lease, :class:`Run`); a killed holder's row is taken
+    over, and a run's end (``finish_run``) removes it."""
+
+    __tablename__ = "sluice_pipeline_locks"
+    pipeline: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    run_id: Mapped[str] = mapped_column(sa.String(32))
+    claimed_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)

@@ -28,6 +28,7 @@ from sluice.state.models import (
     Delivery,
     Event,
     FileRecord,
+    PipelineLock,
     QuarantineEntry,
     Run,
     RunKey,
@@ -39,7 +40,7 @@ from sluice.state.models import (
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: the newest migration; a test holds it equal to Alembic's head
-HEAD = "0007"
+HEAD = "0008"
 #: a run someone carries out (or will): it holds a lease (``heartbeat_at``)
 LIVE = ("running", "queued", "cancelling")
 VERSION_TABLE = "sluice_alembic_version"
@@ -207,9 +208,11 @@ class StateStore:
             return str(before)
 
     def finish_run(self, run_id: str, status: str, report: dict[str, Any]) -> None:
+        """Record the run's end; the pipeline it held is free (in the same transaction)."""
         with self.session() as s:
             run = s.get_one(Run, run_id)
             run.status, run.report, run.finished_at = status, report, utcnow()
+            s.execute(sa.delete(PipelineLock).where(PipelineLock.run_id == run_id))
 
     def set_run_status(self, run_id: str, status: str) -> None:
         """A run waiting its turn is ``queued``; it is ``running`` again when it starts."""
