@@ -29,6 +29,7 @@ from pydantic import (
 from sluice import cron
 from sluice.config_layout import ChildTable, PiiPolicy
 from sluice.dateformat import EPOCH_FORMATS, check_formats, compile_format, known_zone
+from sluice.durations import parse_duration
 from sluice.errors import ConfigError, ConfigProblem, ProjectInvalid, Where
 from sluice.schema import IDENTIFIER, ColumnType
 
@@ -735,6 +736,18 @@ class Project(Model):
         default="local",
         description="where runs go: in this process (local) or to `sluice worker`s (celery)",
     )
+    retention: str | None = Field(
+        default=None,
+        description="sluice serve: prune what is older than this once a day (e.g. 30d): "
+        "ended runs and their logs, closed quarantine entries and their dead-letter copies",
+    )
+
+    @field_validator("retention")
+    @classmethod
+    def _retention(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_duration(v)
+        return v
 
     _root: Path = PrivateAttr(default=Path("."))
     _file: Path | None = PrivateAttr(default=None)

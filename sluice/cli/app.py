@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from sluice.cli import cancel, project, quarantine, runs, serve, sim, worker
+from sluice.cli import cancel, project, prune, quarantine, runs, serve, sim, worker
 
 app = typer.Typer(
     name="sluice",
@@ -28,6 +28,7 @@ app.command()(cancel.cancel)
 app.command()(runs.preview)
 app.command()(runs.record)
 app.command()(runs.audit)
+app.command()(prune.prune)
 app.command()(sim.sim)
 app.command()(serve.serve)
 app.command()(worker.worker)

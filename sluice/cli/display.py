@@ -58,8 +58,9 @@ def summary(report: dict[str, Any], warehouse_url: str | None = None) -> Group:
         extra = []
         if s["quarantined_files"]:
             extra.append(f"{len(s['quarantined_files'])} set aside")
-        if s["skipped_files"]:
-            extra.append(f"{len(s['skipped_files'])} skipped")
+        skipped = s.get("skipped", len(s["skipped_files"]))
+        if skipped:
+            extra.append(f"{skipped:,} skipped")
         shown = f"{files}" + (f" ({', '.join(extra)})" if extra else "")
         secs = sum(s["seconds"].values())
         t.add_row(
@@ -105,6 +106,9 @@ def summary(report: dict[str, Any], warehouse_url: str | None = None) -> Group:
             notes.append(f"[yellow]drift[/] {escape(f['file'])} ({name}): {escape(f['note'])}")
         for f in s["skipped_files"]:
             notes.append(f"[dim]skipped {escape(f['file'])}: {escape(f['reason'])}[/]")
+        unlisted = s.get("skipped", 0) - len(s["skipped_files"])
+        if unlisted > 0:
+            notes.append(f"[dim]and {unlisted:,} more skipped files ({name})[/]")
     for w in report.get("warnings") or []:  # nothing failed, but the user should know
         notes.append(f"[yellow]warning[/] {escape(w['stream'])}: {escape(w['message'])}")
         if w.get("hint"):

@@ -154,7 +154,9 @@ def _merge_stream(into: StreamReport, doc: dict[str, Any]) -> None:
     )
     into.files += doc.get("files") or []
     into.quarantined_files += doc.get("quarantined_files") or []
-    into.skipped_files += doc.get("skipped_files") or []
+    listed = doc.get("skipped_files") or []
+    into.skipped_files += listed
+    into.skipped_more += int(doc.get("skipped", len(listed))) - len(listed)
     into.drift += doc.get("drift") or []
     for stage, secs in (doc.get("seconds") or {}).items():
         into.seconds[stage] = into.seconds.get(stage, 0.0) + secs

@@ -11,6 +11,7 @@ SUCCEEDED = "succeeded"
 QUARANTINED = "succeeded_with_quarantine"
 FAILED = "failed"
 CANCELLED = "cancelled"
+SKIPPED_LISTED = 10  # skipped files a report names; `skipped` counts them all
 
 
 def error_of(exc: BaseException) -> dict[str, Any]:
@@ -52,6 +53,8 @@ class StreamReport:
     files: list[dict[str, Any]] = field(default_factory=list)
     quarantined_files: list[dict[str, Any]] = field(default_factory=list)
     skipped_files: list[dict[str, Any]] = field(default_factory=list)
+    #: skipped files not in ``skipped_files`` (a report read back lists only some)
+    skipped_more: int = 0
     http: dict[str, Any] | None = None  # requests, retries, statuses of an API pull
     #: drift loaded under `evolve`, per unit: file, missing / added / vanished, a note
     drift: list[dict[str, Any]] = field(default_factory=list)
@@ -64,7 +67,8 @@ class StreamReport:
         out.update(
             files=self.files,
             quarantined_files=self.quarantined_files,
-            skipped_files=self.skipped_files,
+            skipped=len(self.skipped_files) + self.skipped_more,
+            skipped_files=listed_skips(self.skipped_files),
             seconds={k: round(v, 3) for k, v in self.seconds.items()},
         )
         if self.http is not None:
@@ -72,6 +76,18 @@ class StreamReport:
         if self.drift:
             out["drift"] = self.drift
         return out
+
+
+def listed_skips(skipped: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The skipped files a report lists: at most ``SKIPPED_LISTED``, those that need a
+    look first (set aside, recovered) before the routine "already loaded" ones. (A drop
+    folder keeps every file it ever had: listing them all made each report longer than
+    the one before, and the state store grow with the square of the runs.)"""
+    if len(skipped) <= SKIPPED_LISTED:
+        return skipped
+    routine = [s for s in skipped if str(s.get("reason", "")).startswith("already loaded")]
+    rest = [s for s in skipped if not str(s.get("reason", "")).startswith("already loaded")]
+    return (rest + routine)[:SKIPPED_LISTED]
 
 
 @dataclass

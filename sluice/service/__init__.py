@@ -24,6 +24,7 @@ from sluice.engine.datasets import Warehouses
 from sluice.engine.executor import Executor, LocalExecutor
 from sluice.engine.hooks import RunHooks
 from sluice.engine.metrics import Metrics
+from sluice.engine.retention import Retention
 from sluice.engine.scheduler import Scheduler
 from sluice.engine.triggers import FolderWatcher
 from sluice.service import dashboard, errors
@@ -54,6 +55,8 @@ def create_app(
         runs: Executor = app.state.executor
         app.state.scheduler = Scheduler(project, store, runs.submit).start()
         app.state.watcher = FolderWatcher(project, runs.submit).start()
+        if project.retention:  # prune old runs and closed quarantine entries daily
+            app.state.retention = Retention(project, store).start()
         # What start-up made lives as long as the server: keep it out of the collector's
         # full passes, which otherwise pause every request now and then.
         gc.collect()
@@ -87,6 +90,7 @@ def create_app(
     app.state.executor.on_submit = cache.clear
     app.state.scheduler = None  # started with the server (lifespan)
     app.state.watcher = None
+    app.state.retention = None
     app.state.warehouses = Warehouses()  # connections reused by dataset reads
     errors.install(app)
     # Repeated reads of the runs list and dataset pages are answered before routing.
@@ -102,7 +106,7 @@ def create_app(
 
 def close(app: FastAPI) -> None:
     """Stop triggering, cancel the runs going, wait for them, close the state store."""
-    for part in (app.state.scheduler, app.state.watcher):
+    for part in (app.state.scheduler, app.state.watcher, app.state.retention):
         if part is not None:
             part.stop()
     app.state.executor.shutdown()
