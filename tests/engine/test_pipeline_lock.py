@@ -22,6 +22,7 @@ from sluice.config import load_project
 from sluice.destinations import connect
 from sluice.destinations.sql import SqlDestination
 from sluice.engine.executor import LocalExecutor
+from sluice.errors import RunConflict
 from sluice.state.store import StateStore
 from tests.at_once import at_once
 
@@ -260,6 +261,29 @@ def test_a_replay_is_refused_or_waits_while_a_run_goes(project: Project) -> None
         executor.shutdown()
         store.close()
     assert project.table() == N + 1  # each row once: the run's, the replay's, b.csv's
+
+
+def test_the_service_refuses_a_trigger_while_a_run_goes_elsewhere(project: Project) -> None:
+    """`if_running: reject` (409) also for a run the service did not start."""
+    first, holder = project.gated("run", "p")
+    proj = load_project(project.root)
+    store = StateStore(proj.state_url())
+    executor = LocalExecutor(proj, store, processes=False)
+    try:
+        with pytest.raises(RunConflict) as refused:
+            executor.trigger("p", "api")
+        assert str(refused.value).startswith(
+            f"pipeline 'p' is already running as run {holder} (pid {first.pid} on "
+        )
+        assert refused.value.hint == (
+            "or set `if_running: queue` on pipeline 'p' to have runs wait their turn"
+        )
+        assert [r.id for r in store.runs("p")] == [holder]
+    finally:
+        executor.shutdown()
+        store.close()
+    project.open_gate()
+    assert first.wait(120) == 3
 
 
 def test_a_killed_holder_does_not_block_the_next_run(project: Project) -> None:
