@@ -60,6 +60,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -165,6 +166,18 @@ class MysqlDestination(SqlDestination):
             )
         )
         return super()._prepare(conn, table, mode)
+
+    @contextlib.contextmanager
+    def _ddl_lock(self, conn: sa.Connection) -> Iterator[None]:
+        """Every DDL statement commits on its own here: processes preparing the same
+        tables (dropping and making a ``_latest`` view) take turns under a named lock."""
+        name = f"sluice_ddl:{self.engine.url.database}"[:64]
+        conn.execute(sa.text("SELECT GET_LOCK(:k, 60)"), {"k": name})
+        try:
+            yield
+        finally:
+            with contextlib.suppress(sa.exc.SQLAlchemyError):
+                conn.execute(sa.text("SELECT RELEASE_LOCK(:k)"), {"k": name})
 
     def _drop_not_null(self, conn: sa.Connection, table: str, columns: list[str]) -> None:
         """``MODIFY`` restates a whole column: its definition as the server shows it

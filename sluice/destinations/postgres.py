@@ -7,7 +7,9 @@ same convention as COPY's csv format), so the server does the parsing it does fo
 
 from __future__ import annotations
 
+import contextlib
 import io
+from collections.abc import Iterator
 from typing import Any
 
 import polars as pl
@@ -26,9 +28,11 @@ class PostgresDestination(SqlDestination):
     def _engine_options(self) -> dict[str, Any]:
         return {"pool_pre_ping": True}
 
-    def _lock_ddl(self, conn: sa.Connection) -> None:
+    @contextlib.contextmanager
+    def _ddl_lock(self, conn: sa.Connection) -> Iterator[None]:
         # Until this transaction ends: a second first run waits, then sees the tables.
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": DDL_LOCK})
+        yield
 
     def _write(self, conn: Any, table: str, columns: list[str], data: pl.DataFrame) -> int:
         cols = ", ".join(self.quote(c) for c in columns)

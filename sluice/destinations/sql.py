@@ -126,13 +126,12 @@ class SqlDestination:
     def prepare(self, table: TableSpec, mode: Mode) -> list[str]:
         """Create or evolve ``table``. Two processes doing it at once on a new warehouse
         would both find it missing and both create it: the DDL is serialized where the
-        database can (:meth:`_lock_ddl`), and a creation that lost such a race anyway
+        database can (:meth:`_ddl_lock`), and a creation that lost such a race anyway
         looks again once (the table is there now)."""
         for attempt in (1, 2):
             try:
                 ddl = self.engine.connect().execution_options(sluice_ddl=True)
-                with ddl as conn, conn.begin():
-                    self._lock_ddl(conn)
+                with ddl as conn, conn.begin(), self._ddl_lock(conn):
                     return self._prepare(conn, table, mode)
             except sa.exc.SQLAlchemyError as exc:
                 if attempt == 1 and _made_meanwhile(exc):
@@ -142,8 +141,10 @@ class SqlDestination:
                 raise self._connect_error(exc) from None
         raise AssertionError("unreachable")
 
-    def _lock_ddl(self, conn: sa.Connection) -> None:
-        """Serialize this transaction's DDL with other processes' (PostgreSQL: a lock)."""
+    def _ddl_lock(self, conn: sa.Connection) -> contextlib.AbstractContextManager[object]:
+        """Held around the DDL of a prepare, to take turns with other processes where the
+        database can (PostgreSQL, MySQL: a named lock)."""
+        return contextlib.nullcontext()
 
     def _prepare(self, conn: sa.Connection, table: TableSpec, mode: Mode) -> list[str]:
         loads = sa.Table(

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -45,6 +47,7 @@ HEAD = "0008"
 LIVE = ("running", "queued", "cancelling")
 VERSION_TABLE = "sluice_alembic_version"
 MIGRATE_LOCK = 0x5_1C3_0001  # the advisory lock taken while migrating (PostgreSQL)
+WAL_TRIES = 200  # a new SQLite store turned to WAL by another process: 10 s at most
 
 
 def new_run_id() -> str:
@@ -772,7 +775,16 @@ def _connect_args(url: sa.URL) -> dict[str, Any]:
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # WAL lets `sluice show` read a run's progress while the run writes it.
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
+    # Turning a new file to WAL needs it alone, and SQLite says "locked" at once (no
+    # busy wait) to a process opening it at that moment: that one looks again.
+    for attempt in range(WAL_TRIES):
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == WAL_TRIES - 1:
+                raise
+            time.sleep(0.05)
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
 
