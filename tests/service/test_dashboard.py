@@ -271,3 +271,19 @@ def test_the_overview_refreshes_itself_and_shows_the_next_scheduled_run(leads: P
     assert api["next_run"] and api["next_run"][11:16] == "03:00"
     assert "0 3 * * *" in overview and "not scheduled" not in overview
     assert api["next_run"][:10] + " 03:00:00 UTC" in overview
+
+
+def test_a_run_page_shows_the_reports_warnings(leads: Path) -> None:
+    """A source whose paths matched no file: the warning is on the run's page too."""
+    text = (leads / "sluice.yaml").read_text()
+    (leads / "sluice.yaml").write_text(
+        text.replace("path: data/source1/*.csv", "path: data/sourc1/*.csv", 1)
+    )
+    with TestClient(create_app(load_project(leads), settings())) as client:
+        run_id = client.post("/api/pipelines/leads/runs", headers=OP).json()["run_id"]
+        report = wait(client, run_id)
+        assert report["warnings"], report
+        sign_in(client, VIEWER)
+        page = client.get(f"/runs/{run_id}").text
+    assert 'id="warnings"' in page
+    assert "source1" in page and "sourc1" in page

@@ -154,6 +154,8 @@ def run_detail(
         "timeline": timeline_seconds(report, stages),
         "http": http,
         "errors": report.get("errors", []),
+        "warnings": report.get("warnings", []),
+        "rules": report.get("rules", []),
         "quality": quality(store, run),
         "quarantine_counts": store.quarantine_counts(run.id),
     }
