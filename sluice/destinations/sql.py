@@ -32,7 +32,7 @@ from sluice.destinations.base import (
     Target,
 )
 from sluice.destinations.limits import limit_hit
-from sluice.errors import LimitExceeded, LoadError, RetryableLoadError, Where
+from sluice.errors import LimitExceeded, LoadError, RetryableLoadError, RunCancelled, Where
 from sluice.schema import SA_TYPES, ColumnSpec, TableSpec, json_text
 
 STAGE_PREFIX = "_sluice_stage_"
@@ -347,6 +347,13 @@ class SqlDestination:
             # The connection may be gone; then the server rolls back by itself.
             with contextlib.suppress(Exception):
                 raw.rollback()
+            if _interrupted(exc):
+                # A driver with its own Ctrl-C handling (ADBC's SQLite) cancels the call
+                # and raises its own error: this is the user's Ctrl-C, not a failed load.
+                raise RunCancelled(
+                    f"loading table {first!r} was interrupted (Ctrl-C); the table is unchanged",
+                    where=Where(key=load_key),
+                ) from None
             if isinstance(exc, self._db_errors()):
                 msg = str(exc).strip().splitlines()[0]
                 # A dropped connection or a deadlock: the same load may well succeed if
@@ -437,6 +444,18 @@ class SqlDestination:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Whether ``exc`` is, or was caused by, a KeyboardInterrupt (the driver's SIGINT)."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, KeyboardInterrupt):
+            return True
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    return False
 
 
 def _made_meanwhile(exc: sa.exc.SQLAlchemyError) -> bool:
