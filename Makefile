@@ -58,9 +58,10 @@ demo: $(VENV)/.installed
 	{ $(SLUICE) run events --project $(EVENTS) || test $$? -eq 3; } && \
 	$(SLUICE) preview events --project $(EVENTS) --limit 2
 
-## test: install the dev extras, then ruff, mypy and pytest
+## test: install the dev extras, then ruff, mypy and pytest (two workers: many tests wait on
+## subprocesses and servers, so two overlap well even on two cores)
 test: $(VENV)/.installed lint
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n 2
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
