@@ -8,6 +8,7 @@ of the run form one load, so the table is swapped once.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import threading
 import time
@@ -370,7 +371,9 @@ class Runner:
             path = Path(file).resolve()
             if not path.exists():
                 raise ConfigError(f"no such file: {file}")
-            cfg = cfg.model_copy(update={"path": str(path), "url": None, "min_files": 0})
+            # The source globs its path: a name like `report[1].csv` must match itself.
+            escaped = glob.escape(str(path))
+            cfg = cfg.model_copy(update={"path": escaped, "url": None, "min_files": 0})
         yield from create_source(stream, cfg, self.project.root, self._context(stream)).units()
 
     def _context(self, stream: str) -> SourceContext:

@@ -246,3 +246,20 @@ def test_columns_named_like_keywords_load_on_every_warehouse(
     finally:
         dest.close()
     assert got == [(1, "a", "b", "c", "d", "e", "f"), (2, "g", "h", "i", "j", "k", "l")]
+
+
+def test_file_names_with_glob_characters_load_with_file(
+    tmp_path: Path, make_project: Any, run_project: Any
+) -> None:
+    """`--file 'report[1].csv'` loads that file; it is a name, not a pattern."""
+    root = make_project(
+        """
+        pipelines:
+          p:
+            sources: {s: {type: file, path: "drops/*.csv"}}
+            table: {name: t, columns: {id: integer}}
+        """,
+        {"drops/report[1].csv": "id\n1\n2\n"},
+    )
+    out = run_project(root, file=str(root / "drops" / "report[1].csv"))
+    assert (out.status, out.counts("s").read, out.counts("s").loaded) == ("succeeded", 2, 2)
