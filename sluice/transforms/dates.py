@@ -190,26 +190,15 @@ def parse_one(
         micros = seconds * 1_000_000 + pl.col("_f")
         if fmt.zoned:
             micros = micros - pl.col("_z")
-        local = micros.cast(pl.Datetime("us"))
-        if fmt.zoned:
-            value = local.dt.replace_time_zone("UTC")
-        elif rule.timezone and rule.timezone != "UTC":
-            zoned = local.dt.replace_time_zone(
-                rule.timezone, ambiguous="earliest", non_existent="null"
-            )
-            value = zoned.dt.convert_time_zone("UTC")
-        else:
-            value = local.dt.replace_time_zone("UTC")
+        value = _zone(micros.cast(pl.Datetime("us")), fmt, rule)
     if to == "datetime":
         # An offset can move year 1 or 9999 out of the range Python's datetime holds.
         value = pl.when(value.dt.year().is_between(1, 9999)).then(value)
     return staged.select(value.alias(text.name)).to_series()
 
 
-def _zone(local: pl.Expr | pl.Series, fmt: DateFormat, rule: DateRule) -> pl.Expr:
+def _zone(local: pl.Expr, fmt: DateFormat, rule: DateRule) -> pl.Expr:
     """A naive datetime from ``fmt`` as UTC: already UTC if zoned, else in the rule's zone."""
-    if isinstance(local, pl.Series):
-        local = pl.lit(local)
     if fmt.zoned:
         return local.dt.replace_time_zone("UTC")
     if rule.timezone and rule.timezone != "UTC":
@@ -232,7 +221,7 @@ def _fast(text: pl.Series, fmt: DateFormat, rule: DateRule, to: str) -> pl.Serie
         value = text.str.strptime(pl.Datetime("us", "UTC"), fmt.chrono, strict=False, exact=True)
     else:
         local = text.str.strptime(pl.Datetime("us"), fmt.chrono, strict=False, exact=True)
-        value = pl.select(_zone(local, fmt, rule)).to_series()
+        value = pl.select(_zone(pl.lit(local), fmt, rule)).to_series()
     # chrono takes year 0, which Python refuses (and a UTC instant must be in 1-9999).
     return value.set(~value.dt.year().is_between(1, 9999), None) if value.len() else value
 
