@@ -796,30 +796,26 @@ class Project(Model):
             dest = pipe.destination
             if pipe is pipeline and isinstance(dest, DestinationConfig) and dest.url:
                 key = f"pipelines.{name}.destination.url"
+        return self._origin(key, "SLUICE_WAREHOUSE_URL" if key == "warehouse" else None)
+
+    def _origin(self, key: str, variable: str | None) -> tuple[str | None, Where]:
         used = self._env.get(key)
-        direct = key == "warehouse" and os.environ.get("SLUICE_WAREHOUSE_URL")
-        if direct and "SLUICE_WAREHOUSE_URL" not in (used or []):  # it wins over `warehouse:`
-            return "SLUICE_WAREHOUSE_URL", Where()
+        direct = variable and os.environ.get(variable)
+        if direct and variable not in (used or []):  # the variable wins over the key
+            return variable, Where()
         file = str(self._file) if self._file else None
         return (used[-1] if used else None), Where(file=file, line=self.line_of(key), key=key)
 
     def checked_warehouse_url(self, pipeline: PipelineConfig | None = None) -> str:
         """:meth:`warehouse_url`, or a :class:`ConfigError` naming where a URL that is
         not a database URL came from (its password masked)."""
-        from sluice.dburl import EXAMPLES, normalize
-
-        url = self.warehouse_url(pipeline)
-        variable, where = self.url_origin(pipeline)
-        try:
-            normalize(url, label=variable, where=where)
-        except ConfigError as exc:
-            fix = f"set {variable} to" if variable else f"write at {where.key}"
-            exc.hint = f"{fix} a URL such as {EXAMPLES}, then run `sluice validate`"
-            raise
-        return url
+        return _checked(self.warehouse_url(pipeline), *self.url_origin(pipeline))
 
     def state_url(self) -> str:
-        return self.resolve_url(os.environ.get("SLUICE_STATE_URL") or self.state)
+        """The state store's URL; a malformed one is a :class:`ConfigError` naming where
+        it came from (SLUICE_STATE_URL or `state:`), checked before anything opens it."""
+        url = self.resolve_url(os.environ.get("SLUICE_STATE_URL") or self.state)
+        return _checked(url, *self._origin("state", "SLUICE_STATE_URL"))
 
     def resolve_url(self, url: str) -> str:
         """SQLite paths in URLs are relative to the project folder, not the cwd."""
@@ -981,3 +977,15 @@ def json_schema() -> dict[str, Any]:
     schema = Project.model_json_schema()
     schema["title"] = "sluice.yaml"
     return schema
+
+
+def _checked(url: str, variable: str | None, where: Where) -> str:
+    from sluice.dburl import EXAMPLES, normalize
+
+    try:
+        normalize(url, label=variable, where=where)
+    except ConfigError as exc:
+        fix = f"set {variable} to" if variable else f"write at `{where.key}:`"
+        exc.hint = f"{fix} a URL such as {EXAMPLES}, then run `sluice validate`"
+        raise
+    return url

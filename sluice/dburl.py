@@ -71,6 +71,9 @@ def dialect_name(url: str) -> str:
 #: the password of ``scheme://user:password@host`` (the scheme may be missing): up to
 #: the last ``@`` before a query
 _PASSWORD = re.compile(r"^((?:[A-Za-z][\w+.-]*://)?[^:/@?#]*):[^?#]*@")
+#: the same when the URL has a scheme, which must then come first (``pg://u@h:port``
+#: has no password: its ``:`` belongs to the port)
+_PASSWORD_AFTER_SCHEME = re.compile(r"^([A-Za-z][\w+.-]*://[^:/@?#]*):[^?#]*@")
 
 
 def redact(url: str) -> str:
@@ -78,4 +81,5 @@ def redact(url: str) -> str:
     try:
         return make_url(url).render_as_string(hide_password=True)
     except (sa.exc.ArgumentError, ValueError):
-        return _PASSWORD.sub(r"\1:***@", url)
+        pattern = _PASSWORD_AFTER_SCHEME if "://" in url else _PASSWORD
+        return pattern.sub(r"\1:***@", url)

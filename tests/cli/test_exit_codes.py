@@ -57,6 +57,28 @@ def test_a_malformed_warehouse_url_exits_2_on_stderr_naming_its_variable(
             assert out.stdout == "" and "sluice validate" in out.stderr
 
 
+@pytest.mark.parametrize(
+    "args", [["run", "leads"], ["runs"], ["quarantine", "list"], ["cancel", "x"], ["validate"]]
+)
+def test_a_malformed_state_url_exits_2_naming_its_variable(leads: Path, args: list[str]) -> None:
+    url = "postgresql://etl:s3cret@db:notaport/state"
+    out = sluice(*args, "-p", str(leads), env={"SLUICE_STATE_URL": url})
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "SLUICE_STATE_URL is not a database URL" in out.stderr, out.stderr
+    assert "its port is not a number" in out.stderr and "etl:***@db" in out.stderr
+    assert "s3cret" not in out.stdout + out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_malformed_state_key_is_named_by_its_line(leads: Path) -> None:
+    text = (leads / "sluice.yaml").read_text()
+    (leads / "sluice.yaml").write_text("state: postgres@db/state\n" + text)
+    for args in (["run", "leads"], ["validate"]):
+        out = sluice(*args, "-p", str(leads))
+        assert out.returncode == 2, out.stdout + out.stderr
+        assert "sluice.yaml:1, key state" in out.stderr, out.stderr
+        assert "no scheme:// at its start" in out.stderr and "write at `state:`" in out.stderr
+
+
 def test_a_file_of_unknown_format_exits_2_on_stderr(leads: Path) -> None:
     (leads / "data" / "source1" / "notes.xlsx").write_bytes(b"PK\x03\x04")
     text = (leads / "sluice.yaml").read_text()
