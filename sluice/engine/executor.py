@@ -209,6 +209,9 @@ class LocalExecutor:
             if job.queued:
                 job.runner.store.set_run_status(job.runner.run_id, RUNNING)
             report = job.execute()
+        except SluiceError as exc:  # the state store failed: nowhere to record it but here
+            hint = f" ({exc.hint})" if exc.hint else ""
+            log.error("run %s: %s%s", job.runner.run_id, exc.message, hint)
         except Exception:  # a bug: the runner recorded it in the run's report and log
             log.exception("run %s failed unexpectedly", job.runner.run_id)
         finally:

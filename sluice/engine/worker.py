@@ -22,6 +22,7 @@ from types import FrameType
 
 from sluice.config import load_project
 from sluice.engine.runner import Runner
+from sluice.errors import SluiceError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,6 +35,17 @@ def main(argv: list[str] | None = None) -> int:
     # A load is batch work: the server's requests (and the database) come first. At
     # nice 10 the server's p99 under 50 clients was 182-289 ms; at 19, 195-249 ms.
     os.nice(19)
+    try:
+        return _run(args)
+    except SluiceError as exc:
+        # The state store (or the config) failed before the run could record it: the
+        # server reads this one line from our stderr into the run's error, and its log.
+        hint = f" ({exc.hint})" if exc.hint else ""
+        print(f"error: {exc.message}{hint}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
     project = load_project(args.project)
     runner = Runner(project, args.pipeline, run_id=args.run_id)
     runner.trigger = args.trigger
