@@ -96,6 +96,9 @@ def run(
             f"{Path.cwd()}, not from the project's)",
             hint=f"`ls {shlex.quote(str(where))}` shows what is there",
         )
+    # The operator chose this file on the machine: it is read even through a link (a
+    # file a drop folder holds through a link is refused: see the file source).
+    chosen = str(Path(file).resolve()) if file is not None else None
     caught = Caught()  # Ctrl-C or SIGTERM: the run is cancelled, exit 130 or 143
     if (executor or proj.executor) == Executor.celery:
         if wait:
@@ -104,16 +107,18 @@ def run(
                 "under `if_running: queue`",
                 hint=f"set `if_running: queue` on pipeline {pipeline!r} in sluice.yaml",
             )
-        data = _on_celery(proj, pipeline, file, source, full_refresh, quiet=as_json, caught=caught)
+        data = _on_celery(
+            proj, pipeline, chosen, source, full_refresh, quiet=as_json, caught=caught
+        )
     elif as_json or not err.is_terminal:
         runner = _runner(proj, pipeline, wait)
         with cancelling_on_signals(runner.cancel, caught):
-            data = runner.run(source=source, file=file, full_refresh=full_refresh).as_dict()
+            data = runner.run(source=source, file=chosen, full_refresh=full_refresh).as_dict()
     else:
         with LiveProgress(err, list(pipe.sources)) as live:
             runner = _runner(proj, pipeline, wait, live)
             with cancelling_on_signals(runner.cancel, caught):
-                data = runner.run(source=source, file=file, full_refresh=full_refresh).as_dict()
+                data = runner.run(source=source, file=chosen, full_refresh=full_refresh).as_dict()
     if as_json:
         dump(data)
     if config_errors(data):  # the user's to fix, as if found before the run: exit 2

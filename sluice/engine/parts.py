@@ -47,12 +47,17 @@ def plan_parts(
     parts: list[Part] = []
     for stream, cfg in pipe.sources.items():
         if isinstance(cfg, FileSourceConfig) and cfg.url is None:
-            files = FileSource(stream, cfg, project.root, SourceContext()).files()
+            found = FileSource(stream, cfg, project.root, SourceContext())
+            files = found.files()
             if len(files) < max(cfg.min_files, 1):  # one part says so (warns, or fails)
                 parts.append(Part(stream, stream, None))
                 continue
             for i, path in enumerate(files):
                 parts.append(Part(f"{stream}/{i:05d}", stream, str(path)))
+            # a path refused (a link, a FIFO) is a part too: it is refused there again,
+            # and so is a warning of the run, as in a local run
+            for i, refused in enumerate(found.refused):
+                parts.append(Part(f"{stream}/refused-{i:05d}", stream, str(refused.path)))
         elif isinstance(cfg, HttpSourceConfig) and _splittable(cfg):
             parts += _page_parts(stream, cfg)
         else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -368,8 +369,11 @@ class Runner:
                     f"--file needs a file source; {stream!r} is {cfg.type}",
                     hint="drop --file, or pick a file source with --source",
                 )
-            path = Path(file).resolve()
-            if not path.exists():
+            # Not resolved: a link here (a Celery part's file swapped for one) is refused
+            # by the source. The operator's own `sluice run --file LINK` is resolved by
+            # the CLI: the file chosen on the machine is read wherever it is.
+            path = Path(file).absolute()
+            if not os.path.lexists(path):
                 raise ConfigError(f"no such file: {file}")
             # The source globs its path: a name like `report[1].csv` must match itself.
             escaped = glob.escape(str(path))

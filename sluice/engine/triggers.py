@@ -16,6 +16,10 @@ again, or the same content dropped under another name, starts another run. That 
 loads nothing new: the file ledger knows the content by its hash and skips it. The
 ledger, not the watcher, is what makes a file load once.
 
+Only regular files count: a symbolic link (to a file or a folder) or a FIFO dropped in
+the folder starts no run and is logged once as a warning (the file source refuses to
+read them too: see :mod:`sluice.sources.localfiles`).
+
 Files already in the folder when the watcher starts count as new (``catch_up=True``):
 what was dropped while the server was down is loaded by one run at start-up.
 
@@ -63,6 +67,8 @@ class _Watch:
     handled: dict[str, Signature] = field(default_factory=dict)
     refused_at: float | None = None
     missing_logged: bool = False
+    #: links and other non-files seen in the folder (logged once each)
+    not_files: set[str] = field(default_factory=set)
 
 
 class FolderWatcher:
@@ -149,11 +155,23 @@ class FolderWatcher:
             return {}
         w.missing_logged = False
         present: dict[str, Signature] = {}
+        not_files: set[str] = set()
         for path, sig in _files(w.folder):
             rel = _relative(path, self.project.root)
             if w.patterns and not any(fnmatch.fnmatch(rel, p) for p in w.patterns):
                 continue
-            present[rel] = sig
+            if sig is None:
+                not_files.add(rel)
+            else:
+                present[rel] = sig
+        for rel in sorted(not_files - w.not_files):
+            log.warning(
+                "%s: %s is a symbolic link or not a regular file: it starts no run and is "
+                "not read; copy the file into the folder instead of linking it",
+                w.pipeline,
+                rel,
+            )
+        w.not_files = not_files
         for gone in set(w.observed) - set(present):
             del w.observed[gone]
             w.handled.pop(gone, None)
@@ -179,7 +197,9 @@ def _patterns(sources: Iterable[object]) -> list[str]:
     return out
 
 
-def _files(folder: Path) -> Iterator[tuple[Path, Signature]]:
+def _files(folder: Path) -> Iterator[tuple[Path, Signature | None]]:
+    """The files under ``folder`` and their signatures; None for what is not a
+    regular file (a link, a FIFO): never followed, never read."""
     try:
         entries = list(os.scandir(folder))
     except OSError:
@@ -190,16 +210,19 @@ def _files(folder: Path) -> Iterator[tuple[Path, Signature]]:
         try:
             if entry.is_dir(follow_symlinks=False):
                 yield from _files(Path(entry.path))
-            elif entry.is_file():
-                st = entry.stat()
+            elif entry.is_file(follow_symlinks=False):
+                st = entry.stat(follow_symlinks=False)
                 yield Path(entry.path), (st.st_size, st.st_mtime_ns)
+            else:
+                yield Path(entry.path), None
         except OSError:  # removed while we looked
             continue
 
 
 def _relative(path: Path, root: Path) -> str:
     try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
+        # the folder resolved, not the file: a link is named as itself, not its target
+        return (path.parent.resolve() / path.name).relative_to(root.resolve()).as_posix()
     except ValueError:  # a watched folder outside the project
         return path.as_posix()
 

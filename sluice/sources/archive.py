@@ -14,6 +14,7 @@ import hashlib
 import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
+from typing import IO
 
 from sluice.errors import SourceError, Where
 
@@ -21,7 +22,7 @@ from sluice.errors import SourceError, Where
 BROKEN = (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError, zlib.error)
 
 
-def listed(path: Path, shown: str, limit: int) -> list[zipfile.ZipInfo]:
+def listed(path: Path | IO[bytes], shown: str, limit: int) -> list[zipfile.ZipInfo]:
     """The archive's files (folders left out); a :class:`SourceError` for the whole
     archive when it is not a zip or would inflate past ``limit``."""
     try:
@@ -48,7 +49,9 @@ def safe_name(name: str) -> bool:
     return not (p.is_absolute() or ".." in p.parts or (p.parts and ":" in p.parts[0]))
 
 
-def problem(path: Path, info: zipfile.ZipInfo, name: str, again: str) -> SourceError | None:
+def problem(
+    path: Path | IO[bytes], info: zipfile.ZipInfo, name: str, again: str
+) -> SourceError | None:
     """What keeps one member from being read, or None. ``again``: the command that
     loads what is new once the archive is replaced."""
     if not safe_name(info.filename):

@@ -10,13 +10,17 @@ they are read, under the same limit (see :mod:`sluice.sources.streams`).
 A unit's fingerprint (the ledger's content hash) and its dead-letter copy are of its
 bytes as stored: a compressed file is hashed and kept compressed, a zip member as
 the archive inflates it.
+
+Files are found and opened without following symbolic links below the source's
+folder, and only regular files are read (see :mod:`sluice.sources.localfiles`); a
+path refused is a warning of the run, never a unit: it is not read, loaded or copied.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import glob
 import hashlib
+import os
 import shutil
 import zipfile
 from collections.abc import Callable, Iterator
@@ -32,13 +36,21 @@ import pyarrow.parquet as pq
 from sluice.batch import LINE, Batch
 from sluice.config import FileSourceConfig
 from sluice.errors import ConfigError, SourceError, Where
-from sluice.sources import archive
+from sluice.sources import archive, localfiles
 from sluice.sources.base import SourceContext, register
 from sluice.sources.csv_reader import read_csv
 from sluice.sources.download import download
 from sluice.sources.jsonl_reader import read_jsonl
 from sluice.sources.nearby import explain
-from sluice.sources.streams import HEAD, Limited, content, named_codec, plain_name, sniff
+from sluice.sources.streams import (
+    HEAD,
+    ByteReader,
+    Limited,
+    content,
+    named_codec,
+    plain_name,
+    sniff,
+)
 
 FORMATS = {
     ".csv": "csv",
@@ -70,16 +82,28 @@ class FileUnit:
     digest: str | None = None
     #: what must outlive the unit (the temporary folder of a download)
     keep: object = None
+    #: the source's folder the file was found under: it is opened from there without
+    #: following links (None: a download, a file sluice wrote itself)
+    folder: Path | None = None
+
+    def open_file(self) -> IO[bytes]:
+        """The file (the archive, for a member), opened without following links."""
+        return _open(self.path, self.folder, self.name.split("!")[0])
 
     def open_stored(self) -> IO[bytes]:
         """The unit's bytes as stored: the file, or the zip member as the archive
         inflates it (under ``max_unzipped_bytes``)."""
         if self.member is None:
-            return open(self.path, "rb")
-        archive = zipfile.ZipFile(self.path)
-        raw = archive.open(self.member)
+            return self.open_file()
+        f = self.open_file()
+        try:
+            raw = zipfile.ZipFile(f).open(self.member)  # noqa: SIM115 (closed with the stream)
+        except BaseException:
+            f.close()
+            raise
         limit = self.config.max_unzipped_bytes
-        return cast(IO[bytes], Limited(raw, limit, self.name, "zip member"))
+        member = cast(IO[bytes], _Member(raw, f))
+        return cast(IO[bytes], Limited(member, limit, self.name, "zip member"))
 
     def open_bytes(self) -> IO[bytes]:
         """The unit's content: inflated as it is read when it is compressed."""
@@ -201,6 +225,10 @@ class FileSource:
         context: SourceContext,
     ) -> None:
         self.stream, self.config, self.root, self.context = stream, config, root, context
+        #: each file :meth:`files` found -> the source's folder it is opened from
+        self.folders: dict[Path, Path] = {}
+        #: what the paths matched that is not read (a link, a FIFO), and why
+        self.refused: list[localfiles.Refused] = []
 
     def _format(self, name: str, shown: str | None = None) -> str:
         """The format the source sets, else the one the name tells under any
@@ -226,11 +254,30 @@ class FileSource:
         return fmt
 
     def files(self) -> list[Path]:
-        found: list[Path] = []
+        """The regular files the paths match, none through a link; what they match
+        and is refused (a link, a FIFO) goes to :attr:`refused`."""
+        found: dict[Path, Path] = {}  # file -> the folder it was found under
+        refused: list[localfiles.Refused] = []
         for pattern in self.config.paths:
             full = pattern if Path(pattern).is_absolute() else str(self.root / pattern)
-            found.extend(Path(p) for p in sorted(glob.glob(full, recursive=True)))
-        return [p for p in dict.fromkeys(found) if p.is_file()]
+            folder, parts = localfiles.split(full)
+            for p in sorted(localfiles.expand(folder, parts, refused), key=str):
+                why = localfiles.refusal(p)
+                if why is None:
+                    found.setdefault(p, folder)
+                elif why:
+                    refused.append(localfiles.Refused(p, why))
+        self.folders = found
+        self.refused = list({r.path: r for r in refused if r.path not in found}.values())
+        return list(found)
+
+    def _warn_refused(self) -> None:
+        """A path refused is never silent: a warning naming it, why, and the fix."""
+        for r in self.refused:
+            self.context.warn(
+                f"{_shown(r.path, self.root)} {r.why}",
+                f"{localfiles.FIX}; then `sluice run {self.context.pipeline}`",
+            )
 
     def units(self) -> Iterator[FileUnit]:
         if self.config.url is not None:
@@ -241,6 +288,7 @@ class FileSource:
                 unit.keep = got  # the temporary file lives as long as its units
         else:
             paths = self.files()
+            self._warn_refused()
             found = list(self._units(paths))
         self._enough(found, paths)
         yield from found
@@ -251,12 +299,19 @@ class FileSource:
         if len(found) >= max(wanted, 1):
             return
         stream, pipeline = self.stream, self.context.pipeline
+        refused = self.refused
+        if refused and not found and not paths and not wanted:
+            return  # the warnings of the refused paths say why nothing was read
         if found:
             why = _listed([u.name for u in found])
+        elif refused and not paths:
+            why = f"{len(refused)} path(s) matched but refused: " + _listed(
+                [f"{_shown(r.path, self.root)} {r.why}" for r in refused]
+            )
         elif paths:  # archives, none with a member to read
             why = "; ".join(
                 f"no member of {self.config.url or _shown(p, self.root)} matches members "
-                f"{self.config.members!r} (it holds {_listed(_member_names(p))})"
+                f"{self.config.members!r} (it holds {_listed(self._member_names(p))})"
                 for p in paths
             )
         else:
@@ -278,6 +333,9 @@ class FileSource:
             "on the source, finding no file fails the run",
         )
 
+    def _folder(self, path: Path) -> Path | None:
+        return self.folders.get(path)
+
     def _units(self, paths: list[Path], label: str | None = None) -> Iterator[FileUnit]:
         for path in paths:
             shown = label or _shown(path, self.root)
@@ -285,10 +343,11 @@ class FileSource:
                 yield FileUnit(
                     shown,
                     path,
-                    path.stat().st_size,
+                    os.lstat(path).st_size,
                     self._format(path.name, shown),
                     self.config,
                     self.stream,
+                    folder=self._folder(path),
                 )
                 continue
             yield from self._members(path, shown)
@@ -297,11 +356,24 @@ class FileSource:
         """One unit per member matching ``members``; a member that cannot be read is a
         unit that raises its reason when opened (set aside alone, the others load), and
         so is a whole archive that cannot be read at all."""
+        folder = self._folder(path)
         try:
-            infos = archive.listed(path, shown, self.config.max_unzipped_bytes)
+            f = _open(path, folder, shown)
+        except (SourceError, OSError) as exc:  # swapped for a link since it was listed
+            err = exc if isinstance(exc, SourceError) else SourceError(str(exc))
+            yield FileUnit(shown, path, 0, "zip", self.config, self.stream, error=err)
+            return
+        with f:
+            yield from self._read_members(f, path, folder, shown)
+
+    def _read_members(
+        self, f: IO[bytes], path: Path, folder: Path | None, shown: str
+    ) -> Iterator[FileUnit]:
+        try:
+            infos = archive.listed(f, shown, self.config.max_unzipped_bytes)
         except SourceError as exc:
             yield FileUnit(
-                shown, path, path.stat().st_size, "zip", self.config, self.stream, error=exc
+                shown, path, os.lstat(path).st_size, "zip", self.config, self.stream, error=exc
             )
             return
         again = f"`sluice run {self.context.pipeline}`"
@@ -309,7 +381,7 @@ class FileSource:
             if not fnmatch.fnmatch(info.filename, self.config.members):
                 continue
             name = f"{shown}!{info.filename}"
-            error = archive.problem(path, info, name, again)
+            error = archive.problem(f, info, name, again)
             broken = error is not None and error.message.startswith("zip member is corrupt")
             fmt = "?"
             if error is None:
@@ -327,6 +399,7 @@ class FileSource:
                 member=info.filename,
                 error=error,
                 digest=archive.digest(info) if broken else None,
+                folder=folder,
             )
 
     def _odd_member(self) -> str:
@@ -338,13 +411,36 @@ class FileSource:
             "csv, jsonl or parquet on the source, then `sluice quarantine replay`"
         )
 
+    def _member_names(self, path: Path) -> list[str]:
+        try:
+            with _open(path, self._folder(path), str(path)) as f, zipfile.ZipFile(f) as z:
+                return [i.filename for i in z.infolist() if not i.is_dir()]
+        except (zipfile.BadZipFile, OSError, SourceError):
+            return []
 
-def _member_names(path: Path) -> list[str]:
-    try:
-        with zipfile.ZipFile(path) as archive:
-            return [i.filename for i in archive.infolist() if not i.is_dir()]
-    except (zipfile.BadZipFile, OSError):
-        return []
+
+def _open(path: Path, folder: Path | None, shown: str) -> IO[bytes]:
+    if folder is None:
+        return open(path, "rb")
+    return localfiles.open_regular(path, folder, shown)
+
+
+class _Member(ByteReader):
+    """A zip member's stream that closes the archive's file with it."""
+
+    def __init__(self, raw: IO[bytes], archive: IO[bytes]) -> None:
+        super().__init__(raw)
+        self.archive = archive
+
+    def _chunk(self, n: int) -> bytes:
+        assert self.raw is not None
+        return self.raw.read(n)
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.archive.close()
 
 
 def _listed(names: list[str]) -> str:

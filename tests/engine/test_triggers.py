@@ -196,3 +196,37 @@ def test_the_watcher_thread_polls_and_stops(leads: Path) -> None:
     watcher.stop()
     assert not watcher.alive
     assert submits.calls == [("leads", "watch")]
+
+
+def test_a_link_or_fifo_dropped_in_the_folder_starts_no_run(
+    leads: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A symbolic link to a file elsewhere (or in the folder), a linked folder and a
+    FIFO are not files dropped: no run, and one warning each in the log."""
+    secret = tmp_path / "secret.csv"
+    secret.write_text(HEADER + ROWS[0])
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "deep.csv").write_text(HEADER + ROWS[1])
+    clock, submits = Clock(), Submits()
+    watcher = FolderWatcher(load_project(leads), submits, settle=2.0, catch_up=False, clock=clock)
+    assert watcher.poll() == []
+    src = leads / "data" / "source1"
+    os.symlink(secret, src / "innocent.csv")
+    os.symlink(tmp_path / "elsewhere", src / "linked")
+    os.mkfifo(src / "pipe.csv")
+    with caplog.at_level("WARNING", logger="sluice.triggers"):
+        for clock.now in (1.0, 5.0, 10.0):
+            assert watcher.poll() == []
+    assert submits.calls == []
+    said = [r.getMessage() for r in caplog.records]
+    for name in ("innocent.csv", "pipe.csv"):
+        (line,) = [m for m in said if f"data/source1/{name} " in m]
+        assert "is a symbolic link or not a regular file" in line
+        assert "copy the file into the folder" in line
+    # a real file dropped next to them still runs the pipeline
+    drop(src / "new.csv", HEADER + ROWS[0])
+    clock.now = 11.0
+    watcher.poll()
+    clock.now = 14.0
+    (t,) = watcher.poll()
+    assert t.files == ["data/source1/new.csv"]
