@@ -73,7 +73,7 @@ def create_app(
     store = StateStore(project.state_url())
     app.state.project = project
     app.state.settings = settings
-    app.state.auth = Auth(settings)
+    app.state.auth = Auth(settings, store)  # signed-out sessions: in the state store
     app.state.store = store
     metrics = Metrics()
     cache = ReadCache()

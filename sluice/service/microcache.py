@@ -73,6 +73,9 @@ class MicroCache:
             return False
         if self.auth.settings.dev_open:
             return True
+        client = scope.get("client")
+        if self.auth.throttle.retry_after(client[0] if client else "unknown"):
+            return False  # the app answers 429: no token is tried here either
         for name, value in scope["headers"]:
             if name == b"authorization":
                 scheme, _, token = value.decode("latin-1").partition(" ")

@@ -200,3 +200,13 @@ class PipelineLock(Base):
     pipeline: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
     run_id: Mapped[str] = mapped_column(sa.String(32))
     claimed_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class RevokedSession(Base):
+    """A signed-out session of ``sluice serve``: its cookie, still validly signed until
+    ``expires_at``, is refused by every server sharing this state store. Rows past
+    ``expires_at`` are of no use (the cookie's signature has expired) and are deleted."""
+
+    __tablename__ = "sluice_revoked_sessions"
+    sid: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), index=True)

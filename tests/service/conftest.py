@@ -16,8 +16,9 @@ from sluice.config import load_project
 from sluice.service import ServiceSettings, create_app
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "leads"
-OPERATOR = "op-" + "o" * 29
-VIEWER = "view-" + "v" * 27
+# random-looking, as a real token must be (the service refuses low-entropy ones)
+OPERATOR = "op-nXlKeW6y6bNMb6M2FyKh1lQUsJFLRg_u"
+VIEWER = "view-puM91qKhbGCNVSxobIaGEf8neoXYMGPO"
 OP = {"Authorization": f"Bearer {OPERATOR}"}
 VIEW = {"Authorization": f"Bearer {VIEWER}"}
 FINISHED = ("succeeded", "succeeded_with_quarantine", "failed", "cancelled", "abandoned")

@@ -13,6 +13,8 @@ from sluice.service import ServiceSettings, create_app, load_settings
 from sluice.service.auth import SESSION_COOKIE, Auth, Role
 from tests.service.conftest import OP, OPERATOR, VIEW, VIEWER, settings
 
+SECRET = "Yq3w8VdKz1LmN0pXr5TbGh7JcF2sUe9A"
+
 READS = [
     "/api/pipelines",
     "/api/pipelines/leads",
@@ -109,11 +111,11 @@ def test_viewer_session_cannot_change_state(client: TestClient) -> None:
 
 
 def test_a_session_ends_when_its_token_is_no_longer_configured(leads: Path) -> None:
-    first = create_app(load_project(leads), settings(secret_key="k" * 32))
+    first = create_app(load_project(leads), settings(secret_key=SECRET))
     with TestClient(first) as c:
         c.post("/api/session", data={"token": VIEWER})
         cookie = c.cookies[SESSION_COOKIE]
-    rotated = ServiceSettings(operator_tokens=(OPERATOR,), secret_key="k" * 32)
+    rotated = ServiceSettings(operator_tokens=(OPERATOR,), secret_key=SECRET)
     with TestClient(create_app(load_project(leads), rotated)) as c:
         c.cookies.set(SESSION_COOKIE, cookie)
         assert c.get("/api/pipelines").status_code == 401

@@ -15,7 +15,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.responses import Response
 
 from sluice.errors import RunConflict, UsageError
-from sluice.service.auth import Auth, Operator, Viewer, clear_session, set_session
+from sluice.service.auth import (
+    Auth,
+    Operator,
+    Viewer,
+    clear_session,
+    client_address,
+    set_session,
+)
 from sluice.service.dashboard.access import page_context, safe_next
 from sluice.service.dashboard.templating import render
 from sluice.service.deps import ExecutorDep, StoreDep
@@ -38,8 +45,16 @@ def signin(
 ) -> Response:
     """Trade a token for a signed session cookie (the token itself is not kept)."""
     auth: Auth = request.app.state.auth
+    wait = auth.throttle.retry_after(client_address(request))
+    if wait:
+        error = f"too many failed sign-ins from this address: try again in {wait} s"
+        ctx = page_context(request, None, next=safe_next(next, "/"), error=error)
+        page = render(request, "signin.html", ctx, status_code=status.HTTP_429_TOO_MANY_REQUESTS)
+        page.headers["Retry-After"] = str(wait)
+        return page
     signed = auth.sign_in(token.strip())
     if signed is None:
+        auth.failed(request)
         ctx = page_context(request, None, next=safe_next(next, "/"), error="unknown token")
         return render(request, "signin.html", ctx, status_code=status.HTTP_401_UNAUTHORIZED)
     cookie, _ = signed
@@ -49,9 +64,12 @@ def signin(
 
 
 @router.post("/signout", name="dashboard-signout")
-def signout(request: Request, _: Viewer) -> Response:
+def signout(request: Request, principal: Viewer) -> Response:
+    """End the session: its cookie, and any copy of it, is refused from now on."""
+    auth: Auth = request.app.state.auth
+    auth.revoke(principal)
     response = _see(request, "dashboard-signin")
-    clear_session(response)
+    clear_session(response, request)
     return response
 
 

@@ -12,7 +12,7 @@ from sluice.service.schemas import ErrorBody, SessionInfo
 router = APIRouter(prefix="/session", tags=["session"])
 
 
-@router.post("", responses={401: {"model": ErrorBody}})
+@router.post("", responses={401: {"model": ErrorBody}, 429: {"model": ErrorBody}})
 def sign_in(
     request: Request, response: Response, token: Annotated[str, Form(max_length=4096)]
 ) -> SessionInfo:
@@ -20,8 +20,10 @@ def sign_in(
     with every state-changing request made with the cookie (``X-CSRF-Token`` or the
     form field ``csrf_token``)."""
     auth: Auth = request.app.state.auth
+    auth.check_throttle(request)
     signed = auth.sign_in(token)
     if signed is None:
+        auth.failed(request)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown token")
     value, principal = signed
     set_session(response, request, value)
@@ -35,5 +37,8 @@ def whoami(principal: Viewer) -> SessionInfo:
 
 
 @router.delete("", status_code=status.HTTP_204_NO_CONTENT)
-def sign_out(_: Viewer, response: Response) -> None:
-    clear_session(response)
+def sign_out(principal: Viewer, request: Request, response: Response) -> None:
+    """End the session: its cookie, and any copy of it, is refused from now on."""
+    auth: Auth = request.app.state.auth
+    auth.revoke(principal)
+    clear_session(response, request)
