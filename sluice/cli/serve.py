@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -9,6 +10,7 @@ import typer
 from sluice.cli.errors import handle_errors
 from sluice.cli.options import ExecutorOpt, ProjectOpt
 from sluice.config import load_project
+from sluice.errors import UsageError
 
 
 @handle_errors
@@ -24,20 +26,47 @@ def serve(
         bool, typer.Option("--access-log", help="log every request to stderr")
     ] = False,
     executor: ExecutorOpt = None,
+    ssl_certfile: Annotated[
+        Path | None,
+        typer.Option(
+            "--ssl-certfile",
+            help="serve https with this certificate (PEM, with its chain); needs --ssl-keyfile",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    ssl_keyfile: Annotated[
+        Path | None,
+        typer.Option(
+            "--ssl-keyfile",
+            help="the certificate's private key (PEM)",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the REST API: pipelines, runs, logs, datasets, quarantine (docs at /docs).
 
     Tokens come from SLUICE_OPERATOR_TOKENS and SLUICE_VIEWER_TOKENS (comma-separated).
+    Off loopback, serve https (--ssl-certfile/--ssl-keyfile, or a TLS proxy in front):
+    the session cookie is then Secure (SLUICE_SECURE_COOKIES=0/1 decides otherwise).
 
         SLUICE_OPERATOR_TOKENS=... sluice serve --project examples/leads --port 8000
     """
+    if (ssl_certfile is None) != (ssl_keyfile is None):
+        raise UsageError(
+            "--ssl-certfile and --ssl-keyfile go together",
+            hint="give both: the certificate and its private key (PEM files)",
+        )
+    tls = ssl_certfile is not None
     proj = load_project(project)
     # Imported here: FastAPI and uvicorn are not needed by any other command.
     import uvicorn
 
     from sluice.service import create_app, load_settings
+    from sluice.service.settings import is_loopback
 
-    settings = load_settings(host=host, port=port, dev_open=dev_open)
+    settings = load_settings(host=host, port=port, dev_open=dev_open, tls=tls)
     app = create_app(proj, settings, executor)
     access = (
         "OPEN: no authentication (--dev-open)"
@@ -46,9 +75,19 @@ def serve(
         f"{len(settings.viewer_tokens)} viewer token(s)"
     )
     runs = executor or proj.executor
+    scheme = "https" if tls else "http"
     typer.echo(
-        f"sluice serve: {proj.name} on http://{host}:{port} (docs: /docs); {access}; runs: {runs}"
+        f"sluice serve: {proj.name} on {scheme}://{host}:{port} (docs: /docs); {access}; "
+        f"runs: {runs}"
     )
+    if not tls and not is_loopback(host):
+        # Tokens and session cookies would cross the network readable by anyone on it,
+        # unless a TLS proxy is in front (then the browser's cookie is Secure: fine).
+        typer.echo(
+            f"sluice serve: warning: plain HTTP on {host}: tokens and cookies cross the network "
+            "in clear unless a TLS proxy is in front; or use --ssl-certfile/--ssl-keyfile",
+            err=True,
+        )
     # Runs have their own log (the API, the dashboard); a line per request is opt-in:
     # it costs the server a tenth of its throughput under load.
     uvicorn.run(
@@ -58,4 +97,6 @@ def serve(
         log_level="info",
         access_log=access_log,
         timeout_graceful_shutdown=5,
+        ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
+        ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
     )
