@@ -287,3 +287,20 @@ def test_a_run_page_shows_the_reports_warnings(leads: Path) -> None:
         page = client.get(f"/runs/{run_id}").text
     assert 'id="warnings"' in page
     assert "source1" in page and "sourc1" in page
+
+
+def test_a_replay_that_fixes_nothing_shows_its_failures_under_data_quality(
+    client: TestClient, finished_run: str
+) -> None:
+    """Entries a replay tried and left open are its failures (they keep its run id)."""
+    r = client.post("/api/quarantine/replay", json={"pipeline": "leads"}, headers=OP)
+    replay_id = r.json()["runs"][0]["run_id"]
+    report = wait(client, replay_id)
+    assert report["kind"] == "replay" and report["status"] == "succeeded_with_quarantine"
+    sign_in(client, VIEWER)
+    page = client.get(f"/runs/{replay_id}").text
+    quality = page[page.index('<section id="quality">') :]
+    quality = quality[: quality.index("</section>")]
+    assert "every validated row passed every rule" not in quality
+    assert "status-failed" in quality and "file set aside" in quality
+    assert f"run={replay_id}" in client.get(f"/runs/{replay_id}/live").text
