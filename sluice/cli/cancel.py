@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from sluice.cli.errors import handle_errors
 from sluice.cli.options import ProjectOpt
+from sluice.cli.terminal import SafeConsole
 from sluice.config import load_project
 from sluice.engine.settle import cancel_run
 from sluice.state.store import StateStore
 
-console = Console(highlight=False)
+console = SafeConsole(highlight=False)
 
 
 @handle_errors

@@ -1,4 +1,8 @@
-"""Rich rendering of runs: the live progress table and the end-of-run summary."""
+"""Rich rendering of runs: the live progress table and the end-of-run summary.
+
+Every value from input (file names, reasons, columns, cells) goes in through
+:func:`~sluice.cli.terminal.safe`: markup and control characters escaped.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,9 @@ from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
-from rich.markup import escape
 from rich.table import Table
 
+from sluice.cli.terminal import safe
 from sluice.dburl import dialect_name
 
 
@@ -97,31 +101,29 @@ def summary(report: dict[str, Any], warehouse_url: str | None = None) -> Group:
                 f"up to {http['max_concurrency']} at once"
             )
         for f in s["quarantined_files"]:
-            notes.append(
-                f"[yellow]set aside[/] {escape(f['file'])} ({name}): {escape(f['reason'])}"
-            )
+            notes.append(f"[yellow]set aside[/] {safe(f['file'])} ({name}): {safe(f['reason'])}")
             if f.get("hint"):
-                notes.append(f"  [dim]hint:[/] {escape(f['hint'])}")
+                notes.append(f"  [dim]hint:[/] {safe(f['hint'])}")
         for f in s.get("drift") or []:  # loaded under `drift: evolve`
-            notes.append(f"[yellow]drift[/] {escape(f['file'])} ({name}): {escape(f['note'])}")
+            notes.append(f"[yellow]drift[/] {safe(f['file'])} ({name}): {safe(f['note'])}")
         for f in s["skipped_files"]:
-            notes.append(f"[dim]skipped {escape(f['file'])}: {escape(f['reason'])}[/]")
+            notes.append(f"[dim]skipped {safe(f['file'])}: {safe(f['reason'])}[/]")
         unlisted = s.get("skipped", 0) - len(s["skipped_files"])
         if unlisted > 0:
             notes.append(f"[dim]and {unlisted:,} more skipped files ({name})[/]")
     for w in report.get("warnings") or []:  # nothing failed, but the user should know
-        notes.append(f"[yellow]warning[/] {escape(w['stream'])}: {escape(w['message'])}")
+        notes.append(f"[yellow]warning[/] {safe(w['stream'])}: {safe(w['message'])}")
         if w.get("hint"):
-            notes.append(f"  [dim]hint:[/] {escape(w['hint'])}")
+            notes.append(f"  [dim]hint:[/] {safe(w['hint'])}")
     for rule in report.get("rules") or []:  # stated, so no default passes unnoticed
-        notes.append(f"[dim]rule: {escape(rule)}[/]")
+        notes.append(f"[dim]rule: {safe(rule)}[/]")
     for e in report["errors"]:
         where = ", ".join(f"{k} {v}" for k, v in (e.get("where") or {}).items())
         notes.append(
-            f"[red]error:[/] {escape(e['message'])}" + (f" ({escape(where)})" if where else "")
+            f"[red]error:[/] {safe(e['message'])}" + (f" ({safe(where)})" if where else "")
         )
         if e.get("hint"):
-            notes.append(f"  [dim]hint:[/] {escape(e['hint'])}")
+            notes.append(f"  [dim]hint:[/] {safe(e['hint'])}")
     if tot["quarantined"]:
         notes.append(
             f"{tot['quarantined']:,} row(s) quarantined with reasons: "
@@ -131,7 +133,7 @@ def summary(report: dict[str, Any], warehouse_url: str | None = None) -> Group:
     if delivery is not None:
         codes = ", ".join(f"{k}: {v}" for k, v in delivery["statuses"].items())
         notes.append(
-            f"delivered to {escape(report['destination'])}: {delivery['requests']:,} POSTs "
+            f"delivered to {safe(report['destination'])}: {delivery['requests']:,} POSTs "
             f"({codes}), {delivery['retries']:,} retried"
         )
         notes.append(f"prove it: [b]sluice audit {report['run_id']}[/]")
@@ -150,7 +152,7 @@ def summary(report: dict[str, Any], warehouse_url: str | None = None) -> Group:
     if warehouse_url and dialect_name(warehouse_url) == "sqlite":
         path = warehouse_url.split("sqlite:///", 1)[-1]
         rel = report["table"] + ("_latest" if report["mode"] == "snapshot" else "")
-        notes.append(f"  or: sqlite3 {escape(path)} 'SELECT * FROM {rel} LIMIT 10'")
+        notes.append(f"  or: sqlite3 {safe(path)} 'SELECT * FROM {rel} LIMIT 10'")
     return Group(*parts, *notes)
 
 
@@ -158,9 +160,9 @@ def rows_table(title: str, columns: list[str], rows: list[tuple[Any, ...]]) -> T
     t = Table(title=title, title_justify="left")
     for c in columns:
         # ids and times are copied into the next command: never wrap them
-        t.add_column(escape(c), overflow="fold", no_wrap=c in ("id", "run_id", "started_at", "at"))
+        t.add_column(safe(c), overflow="fold", no_wrap=c in ("id", "run_id", "started_at", "at"))
     for r in rows:
-        t.add_row(*("" if v is None else escape(str(v)) for v in r))
+        t.add_row(*("" if v is None else safe(str(v)) for v in r))
     return t
 
 
@@ -172,6 +174,6 @@ def records(title: str, columns: list[str], rows: list[tuple[Any, ...]]) -> Grou
         t.add_column(style="dim", no_wrap=True)
         t.add_column(overflow="fold")
         for c, v in zip(columns, r, strict=True):
-            t.add_row(escape(c), "" if v is None else escape(str(v)))
+            t.add_row(safe(c), "" if v is None else safe(str(v)))
         out.append(t)
     return Group(*out)

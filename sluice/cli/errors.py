@@ -7,13 +7,12 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import typer
-from rich.console import Console
-from rich.markup import escape as _escape
 
+from sluice.cli.terminal import SafeConsole, safe
 from sluice.errors import ConfigError, ProjectInvalid, SluiceError, Where
 
 F = TypeVar("F", bound=Callable[..., Any])
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+err_console = SafeConsole(stderr=True, highlight=False, soft_wrap=True)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_QUARANTINED = 0, 1, 2, 3
 
@@ -22,11 +21,11 @@ def report_error(exc: SluiceError) -> None:
     if isinstance(exc, ProjectInvalid):
         err_console.print(f"[red]error:[/] {len(exc.problems)} problem(s) in the project file")
         for p in exc.problems:
-            err_console.print("  " + _escape(str(p)))
+            err_console.print("  " + safe(str(p)))
     else:
-        err_console.print("[red]error:[/] " + _escape(str(exc)))
+        err_console.print("[red]error:[/] " + safe(str(exc)))
     if exc.hint:
-        err_console.print("  [dim]hint:[/] " + _escape(exc.hint))
+        err_console.print("  [dim]hint:[/] " + safe(exc.hint))
 
 
 def _names(cls: type[Exception]) -> set[str]:
@@ -47,14 +46,10 @@ def report_config_errors(report: dict[str, Any], command: str) -> None:
     """Config errors of a run on stderr, as :func:`report_error` prints raised ones."""
     for e in config_errors(report):
         where = str(Where(**(e.get("where") or {})))
-        err_console.print(
-            "[red]error:[/] " + _escape((f"{where}: " if where else "") + e["message"])
-        )
+        err_console.print("[red]error:[/] " + safe((f"{where}: " if where else "") + e["message"]))
         if e.get("hint"):
-            err_console.print("  [dim]hint:[/] " + _escape(e["hint"]))
-    err_console.print(
-        f"[dim]run {report['run_id']} failed on it; once fixed: {_escape(command)}[/]"
-    )
+            err_console.print("  [dim]hint:[/] " + safe(e["hint"]))
+    err_console.print(f"[dim]run {report['run_id']} failed on it; once fixed: {safe(command)}[/]")
 
 
 def handle_errors(fn: F) -> F:

@@ -7,15 +7,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from sluice.cli.errors import handle_errors
 from sluice.cli.options import ProjectOpt
+from sluice.cli.terminal import SafeConsole
 from sluice.config import PROJECT_FILE, json_schema, load_project
 from sluice.engine.check import check_project
 from sluice.errors import UsageError
 
-console = Console(highlight=False)
+console = SafeConsole(highlight=False)
 TEMPLATE = Path(__file__).parent / "templates" / "sluice.yaml"
 SAMPLE = Path(__file__).parent / "templates" / "contacts.csv"
 

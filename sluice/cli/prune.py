@@ -5,18 +5,18 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from sluice.cli.errors import handle_errors
 from sluice.cli.options import ProjectOpt
 from sluice.cli.runs import JsonOpt, dump
+from sluice.cli.terminal import SafeConsole
 from sluice.config import load_project
 from sluice.durations import parse_duration
 from sluice.engine.retention import prune as prune_store
 from sluice.errors import UsageError
 from sluice.state.store import StateStore
 
-console = Console(highlight=False)
+console = SafeConsole(highlight=False)
 
 
 @handle_errors

@@ -6,13 +6,12 @@ import json
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from sluice.cli.display import rows_table, summary
 from sluice.cli.errors import EXIT_OK, handle_errors
 from sluice.cli.options import ProjectOpt
 from sluice.cli.runs import AllowQuarantineOpt, JsonOpt, dump, exit_code
+from sluice.cli.terminal import SafeConsole, safe
 from sluice.config import load_project
 from sluice.engine.replay import replay as replay_entries
 from sluice.engine.settle import open_store
@@ -22,7 +21,7 @@ app = typer.Typer(
     help="Rows and files set aside with their reasons; replay them once fixed.",
     no_args_is_help=True,
 )
-console = Console(highlight=False)
+console = SafeConsole(highlight=False)
 
 
 def _entry(e: object) -> dict[str, object]:
@@ -119,7 +118,7 @@ def show(
             if k in ("reasons", "payload")
             else v
         )
-        console.print(f"[b]{k}[/]: {escape(str(shown))}")
+        console.print(f"[b]{k}[/]: {safe(shown, lines=k in ('reasons', 'payload'))}")
 
 
 @app.command()

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from sluice.cli.display import LiveProgress, records, rows_table, summary
 from sluice.cli.errors import (
@@ -24,6 +23,7 @@ from sluice.cli.errors import (
 )
 from sluice.cli.options import Executor, ExecutorOpt, ProjectOpt
 from sluice.cli.signals import Caught, cancelling_on_signals
+from sluice.cli.terminal import SafeConsole, safe
 from sluice.config import Project, load_project
 from sluice.destinations import connect
 from sluice.engine import Runner
@@ -33,8 +33,8 @@ from sluice.engine.settle import open_store
 from sluice.errors import SluiceError, UsageError
 from sluice.state.store import StateStore
 
-console = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+console = SafeConsole(highlight=False)
+err = SafeConsole(stderr=True, highlight=False)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="print one machine-readable JSON document")]
 AllowQuarantineOpt = Annotated[
@@ -343,7 +343,7 @@ def record(
     )
     if report.errors:
         for e in report.errors:
-            err.print(f"error: {e['message']}")
+            err.print(f"error: {safe(e['message'])}")
         raise typer.Exit(EXIT_FAILED)
 
 
@@ -388,7 +388,7 @@ def audit(
             ),
         ):
             if keys:
-                shown = ", ".join(keys[:20]) + (" ..." if len(keys) > 20 else "")
+                shown = safe(", ".join(keys[:20]) + (" ..." if len(keys) > 20 else ""))
                 console.print(f"  [red]{len(keys):,} {label}:[/] {shown}")
         if result.missing or result.in_doubt:
             console.print("  hint: run the pipeline again to send what was not acknowledged")

@@ -168,9 +168,9 @@ def test_a_file_swapped_for_a_link_after_listing_is_not_opened(
     (unit,) = FileSource("s", cfg, root, SourceContext()).units()  # type: ignore[arg-type]
     (root / "drop" / "real.csv").unlink()
     os.symlink(outside / "secret.csv", root / "drop" / "real.csv")
-    with pytest.raises(SourceError, match="drop/real.csv cannot be opened"):
+    with pytest.raises(SourceError, match=r"drop/real\.csv cannot be opened"):
         unit.fingerprint()
-    with pytest.raises(SourceError, match="drop/real.csv cannot be opened"):
+    with pytest.raises(SourceError, match=r"drop/real\.csv cannot be opened"):
         unit.copy_to(tmp_path / "copy.csv")
     assert not (tmp_path / "copy.csv").exists()
     # a folder on the way swapped for a link is refused as well
