@@ -27,9 +27,10 @@ from sluice.engine.metrics import Metrics
 from sluice.engine.retention import Retention
 from sluice.engine.scheduler import Scheduler
 from sluice.engine.triggers import FolderWatcher
-from sluice.service import dashboard, errors
+from sluice.service import dashboard, docs, errors
 from sluice.service.auth import Auth
 from sluice.service.cache import ReadCache
+from sluice.service.guard import Guard
 from sluice.service.microcache import MicroCache
 from sluice.service.routers import datasets, health, pipelines, quarantine, runs, session
 from sluice.service.routers import metrics as metrics_router
@@ -67,7 +68,8 @@ def create_app(
     app = FastAPI(
         title=f"sluice: {project.name}",
         summary="Pipelines, runs, logs, datasets and quarantine of a sluice project.",
-        docs_url="/docs",
+        docs_url=None,  # /docs and /redoc: sluice.service.docs, with vendored assets
+        redoc_url=None,
         lifespan=lifespan,
     )
     store = StateStore(project.state_url())
@@ -95,11 +97,15 @@ def create_app(
     errors.install(app)
     # Repeated reads of the runs list and dataset pages are answered before routing.
     app.add_middleware(MicroCache, cache=cache, auth=app.state.auth)
+    # Added last, so outermost: Host and Origin checks, body caps and security headers
+    # hold for every answer, the micro-cache's too.
+    app.add_middleware(Guard, settings=settings)
     api = APIRouter(prefix="/api")
     for module in (health, pipelines, runs, datasets, quarantine, session):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(metrics_router.router)  # /metrics, for Prometheus
+    app.include_router(docs.router)  # /docs, /redoc
     app.include_router(dashboard.router)  # the dashboard's pages, at /
     return app
 

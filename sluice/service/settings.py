@@ -3,6 +3,8 @@
     SLUICE_OPERATOR_TOKENS   comma-separated tokens that may read and change state
     SLUICE_VIEWER_TOKENS     comma-separated tokens that may only read
     SLUICE_SECRET_KEY        signs session cookies and CSRF tokens (default: random per start)
+    SLUICE_ALLOWED_HOSTS     comma-separated names the service answers to besides localhost,
+                             127.0.0.1, [::1] and its --host (a proxy's or a DNS name; * any)
     SLUICE_SECURE_COOKIES    1: the session cookie is ``Secure`` (sent over https only);
                              0: it is not; unset: Secure unless the service listens on a
                              loopback address only (or serves https itself)
@@ -49,6 +51,9 @@ class ServiceSettings:
     secure_cookies: bool | None = None
     #: the service serves https itself (``sluice serve --ssl-certfile``)
     tls: bool = False
+
+    #: Host header names answered besides loopback and ``host`` (:mod:`sluice.service.guard`)
+    allowed_hosts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         self.check()
@@ -112,6 +117,7 @@ def load_settings(
         dev_open=dev_open,
         host=host,
         port=port,
+        allowed_hosts=_tokens(env.get("SLUICE_ALLOWED_HOSTS", "")),
         secure_cookies=_flag(env.get("SLUICE_SECURE_COOKIES", "")),
         tls=tls,
     )

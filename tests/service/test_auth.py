@@ -115,14 +115,16 @@ def test_a_session_ends_when_its_token_is_no_longer_configured(leads: Path) -> N
     with TestClient(first) as c:
         c.post("/api/session", data={"token": VIEWER})
         cookie = c.cookies[SESSION_COOKIE]
-    rotated = ServiceSettings(operator_tokens=(OPERATOR,), secret_key=SECRET)
+    rotated = ServiceSettings(
+        operator_tokens=(OPERATOR,), secret_key=SECRET, allowed_hosts=("testserver",)
+    )
     with TestClient(create_app(load_project(leads), rotated)) as c:
         c.cookies.set(SESSION_COOKIE, cookie)
         assert c.get("/api/pipelines").status_code == 401
 
 
 def test_dev_open_needs_no_token_but_only_on_loopback(leads: Path) -> None:
-    open_ = ServiceSettings(dev_open=True, host="127.0.0.1")
+    open_ = ServiceSettings(dev_open=True, host="127.0.0.1", allowed_hosts=("testserver",))
     with TestClient(create_app(load_project(leads), open_)) as c:
         assert c.get("/api/pipelines").status_code == 200
     for host in ("0.0.0.0", "192.168.1.10", "example.org", "::"):

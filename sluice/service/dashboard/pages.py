@@ -18,7 +18,15 @@ from sluice.service.deps import ExecutorDep, ProjectDep, SchedulerDep, StoreDep
 
 router = APIRouter(include_in_schema=False)
 #: the vendored assets; nothing else under static/ is served
-ASSETS = {"htmx.min.js": "text/javascript", "dashboard.css": "text/css"}
+ASSETS = {
+    "htmx.min.js": "text/javascript",
+    "dashboard.css": "text/css",
+    # the API docs' (sluice.service.docs)
+    "swagger-ui-bundle.js": "text/javascript",
+    "swagger-ui.css": "text/css",
+    "swagger-favicon-32x32.png": "image/png",
+    "redoc.standalone.js": "text/javascript",
+}
 #: the statuses of a quarantine entry, and ``all``: the page's filter offers each of them
 #: (``superseded``: closed because a later run loaded the same content)
 QuarantineStatus = Literal["open", "replaying", "replayed", "superseded", "discarded", "all"]
