@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from sluice.errors import ConfigError, Where
+from sluice.redact import redact_url
 
 _DRIVERS = {
     "postgres": "postgresql+psycopg",
@@ -77,9 +78,12 @@ _PASSWORD_AFTER_SCHEME = re.compile(r"^([A-Za-z][\w+.-]*://[^:/@?#]*):[^?#]*@")
 
 
 def redact(url: str) -> str:
-    """The URL with its password shown as ``***``; never fails, even on a malformed URL."""
+    """The URL with its password shown as ``***``, and the values of secret query
+    parameters (``?password=``, ``sslpassword=``: :func:`sluice.redact.redact_url`);
+    never fails, even on a malformed URL."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        shown = make_url(url).render_as_string(hide_password=True)
     except (sa.exc.ArgumentError, ValueError):
         pattern = _PASSWORD_AFTER_SCHEME if "://" in url else _PASSWORD
-        return pattern.sub(r"\1:***@", url)
+        shown = pattern.sub(r"\1:***@", url)
+    return redact_url(shown)

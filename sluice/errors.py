@@ -25,6 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sluice.redact import redact_data, redact_text
+
 
 @dataclass
 class Where:
@@ -37,8 +39,8 @@ class Where:
 
     def __str__(self) -> str:
         parts = []
-        if self.file:
-            parts.append(self.file + (f":{self.line}" if self.line else ""))
+        if self.file:  # an API page's URL: its secrets masked
+            parts.append(redact_text(self.file) + (f":{self.line}" if self.line else ""))
         elif self.line:
             parts.append(f"line {self.line}")
         if self.key:
@@ -48,7 +50,7 @@ class Where:
         return ", ".join(parts)
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v is not None}
+        return {k: redact_data(v) for k, v in self.__dict__.items() if v is not None}
 
 
 class SluiceError(Exception):
@@ -59,6 +61,9 @@ class SluiceError(Exception):
     def __init__(
         self, message: str, *, hint: str | None = None, where: Where | None = None
     ) -> None:
+        # Errors are printed, stored in run reports and quoted in alerts: a URL in one
+        # (a database's, an API page's) shows with its secrets masked (sluice.redact).
+        message = redact_text(message)
         super().__init__(message)
         self.message = message
         self.hint = hint
@@ -71,7 +76,7 @@ class SluiceError(Exception):
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": type(self).__name__, "message": self.message}
         if self.hint:
-            out["hint"] = self.hint
+            out["hint"] = redact_text(self.hint)
         if self.where.as_dict():
             out["where"] = self.where.as_dict()
         return out

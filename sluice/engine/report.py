@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sluice.errors import AccountingError, SluiceError
+from sluice.redact import redact_data, redact_text
 
 SUCCEEDED = "succeeded"
 QUARANTINED = "succeeded_with_quarantine"
@@ -20,7 +21,7 @@ def error_of(exc: BaseException) -> dict[str, Any]:
         return exc.as_dict()
     return {
         "type": type(exc).__name__,
-        "message": str(exc),
+        "message": redact_text(str(exc)),
         "hint": "this is a bug in sluice; please report it",
     }
 
@@ -155,21 +156,25 @@ class RunReport:
     def as_dict(self) -> dict[str, Any]:
         totals = asdict(self.totals)
         totals["quarantined_files"] = self.quarantined_files
-        return {
-            "run_id": self.run_id,
-            "kind": self.kind,
-            "pipeline": self.pipeline,
-            "status": self.status,
-            "table": self.table,
-            "destination": self.destination,
-            "mode": self.mode,
-            "started_at": self.started_at,
-            "seconds": round(self.seconds, 3),
-            "totals": totals,
-            "streams": {name: s.as_dict() for name, s in self.streams.items()},
-            "errors": self.errors,
-            "warnings": self.warnings,
-            **({"tables": self.tables} if self.tables else {}),
-            **({"rules": self.rules} if self.rules else {}),
-            **({"delivery": self.delivery} if self.delivery is not None else {}),
-        }
+        # What `sluice run --json` prints, the state store keeps and alerts quote: every
+        # URL in it (the destination's, an API page's) with its secrets masked.
+        return redact_data(
+            {
+                "run_id": self.run_id,
+                "kind": self.kind,
+                "pipeline": self.pipeline,
+                "status": self.status,
+                "table": self.table,
+                "destination": self.destination,
+                "mode": self.mode,
+                "started_at": self.started_at,
+                "seconds": round(self.seconds, 3),
+                "totals": totals,
+                "streams": {name: s.as_dict() for name, s in self.streams.items()},
+                "errors": self.errors,
+                "warnings": self.warnings,
+                **({"tables": self.tables} if self.tables else {}),
+                **({"rules": self.rules} if self.rules else {}),
+                **({"delivery": self.delivery} if self.delivery is not None else {}),
+            }
+        )
