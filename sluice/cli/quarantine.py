@@ -44,6 +44,9 @@ def _entry(e: object) -> dict[str, object]:
     return {c: getattr(e, c) for c in cols}
 
 
+STATUSES = ("open", "replaying", "replayed", "superseded", "discarded", "all")
+
+
 @app.command("list")
 @handle_errors
 def list_(
@@ -60,6 +63,11 @@ def list_(
 
     sluice quarantine list --project examples/leads
     """
+    if status not in STATUSES:  # a typo would list nothing and look like good news
+        raise UsageError(
+            f"--status {status!r} is not a status of an entry",
+            hint="one of " + ", ".join(STATUSES),
+        )
     store = open_store(load_project(project))  # runs whose process is gone: settled
     found = store.quarantined(
         pipeline, None if status == "all" else status, run_id=run, limit=limit, replays=True
