@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sluice.dbpool import quiet_pool_logs
 from sluice.dburl import normalize, redact
 from sluice.errors import NotFound, StateError, StateStoreError, UsageError
+from sluice.redact import redact_data, redact_text
 from sluice.state.faults import retry_dropped, translate_errors
 from sluice.state.models import (
     Base,
@@ -211,7 +212,9 @@ class StateStore:
             return str(before)
 
     def finish_run(self, run_id: str, status: str, report: dict[str, Any]) -> None:
-        """Record the run's end; the pipeline it held is free (in the same transaction)."""
+        """Record the run's end; the pipeline it held is free (in the same transaction).
+        The report is kept with the secrets of its URLs masked (:mod:`sluice.redact`)."""
+        report = redact_data(report)
         with self.session() as s:
             run = s.get_one(Run, run_id)
             run.status, run.report, run.finished_at = status, report, utcnow()
@@ -307,6 +310,9 @@ class StateStore:
                 row.rows, row.seconds, row.updated_at = rows, seconds, utcnow()
 
     def log(self, run_id: str, level: str, message: str, **data: Any) -> None:
+        # The one door into the run log: what it keeps, viewers read and alerts quote,
+        # so the secrets of URLs in it (a password, an api_key parameter) are masked here.
+        message, data = redact_text(message), redact_data(data)
         with self.session() as s:
             s.add(Event(run_id=run_id, level=level, message=message, data=data or None))
 
@@ -391,7 +397,11 @@ class StateStore:
         if entries:
             now = utcnow()
             with self.session() as s:
-                s.execute(sa.insert(QuarantineEntry), [{"created_at": now, **e} for e in entries])
+                rows = [{"created_at": now, **e} for e in entries]
+                for row in rows:  # a reason may quote the URL of an API page
+                    if row.get("reasons"):
+                        row["reasons"] = redact_data(row["reasons"])
+                s.execute(sa.insert(QuarantineEntry), rows)
 
     def discard_rows(self, file_id: int) -> None:
         """Forget the row entries of a file's load that did not commit (they are
@@ -418,30 +428,49 @@ class StateStore:
         run_id: str | None = None,
         limit: int | None = None,
         replays: bool = False,
+        *,
+        offset: int = 0,
+        newest_first: bool = False,
     ) -> Sequence[QuarantineEntry]:
-        q = sa.select(QuarantineEntry).order_by(QuarantineEntry.id)
-        if pipeline:
-            q = q.where(QuarantineEntry.pipeline == pipeline)
-        if status:
-            q = q.where(QuarantineEntry.status == status)
-        if ids:
-            q = q.where(QuarantineEntry.id.in_(ids))
-        if run_id and replays:  # set aside by the run, or replayed (or set aside again) by it
-            q = q.where(
-                (QuarantineEntry.run_id == run_id) | (QuarantineEntry.replay_run_id == run_id)
-            )
-        elif run_id:
-            q = q.where(QuarantineEntry.run_id == run_id)
+        """Entries, oldest first (``newest_first``: the other way), a page of ``limit``
+        from ``offset`` on."""
+        order = QuarantineEntry.id.desc() if newest_first else QuarantineEntry.id
+        q = _quarantine_filter(sa.select(QuarantineEntry), pipeline, status, ids, run_id, replays)
+        q = q.order_by(order)
         if limit:
             q = q.limit(limit)
+        if offset:
+            q = q.offset(offset)
         with self.session() as s:
             return s.scalars(q).all()
 
+    def count_quarantined(
+        self, pipeline: str | None = None, status: str | None = "open", run_id: str | None = None
+    ) -> int:
+        """How many entries :meth:`quarantined` would give without a limit (counted in SQL)."""
+        q = _quarantine_filter(
+            sa.select(sa.func.count()).select_from(QuarantineEntry), pipeline, status, None, run_id
+        )
+        with self.session() as s:
+            return int(s.scalar(q) or 0)
+
+    def open_quarantine_counts(self) -> dict[str, int]:
+        """pipeline -> its open entries (pipelines without any are left out)."""
+        q = QuarantineEntry
+        query = (
+            sa.select(q.pipeline, sa.func.count()).where(q.status == "open").group_by(q.pipeline)
+        )
+        with self.session() as s:
+            return {p: int(n) for p, n in s.execute(query).all()}
+
     def quarantine_counts(self, run_id: str) -> dict[str, int]:
+        """Entries by kind that ``run_id`` set aside, or (a replay) tried and left open."""
+        e = QuarantineEntry
+        again = (e.replay_run_id == run_id) & (e.status == "open")
         q = (
-            sa.select(QuarantineEntry.kind, sa.func.count())
-            .where(QuarantineEntry.run_id == run_id)
-            .group_by(QuarantineEntry.kind)
+            sa.select(e.kind, sa.func.count())
+            .where((e.run_id == run_id) | again)
+            .group_by(e.kind)
         )
         with self.session() as s:
             return {k: int(n) for k, n in s.execute(q).all()}
@@ -505,14 +534,16 @@ class StateStore:
             return set(found.scalars())
 
     def release_quarantine(self, ids: Sequence[int], run_id: str) -> None:
-        """Entries ``run_id`` claimed but did not load are open again."""
+        """Entries ``run_id`` claimed but did not load are open again. They keep
+        ``replay_run_id`` (only ``replaying`` makes it an owner): the replay's run page
+        counts them as its failures."""
         q = QuarantineEntry
         with self.engine.begin() as conn:
             for chunk in _chunks(list(ids), 500):
                 conn.execute(
                     sa.update(q)
                     .where(q.id.in_(chunk), q.status == "replaying", q.replay_run_id == run_id)
-                    .values(status="open", replay_run_id=None)
+                    .values(status="open")
                 )
 
     def supersede_quarantine(
@@ -756,6 +787,29 @@ class StateStore:
 
 
 T = TypeVar("T")
+Q = TypeVar("Q", bound=sa.Select[Any])
+
+
+def _quarantine_filter(
+    q: Q,
+    pipeline: str | None,
+    status: str | None,
+    ids: Sequence[int] | None,
+    run_id: str | None,
+    replays: bool = False,
+) -> Q:
+    e = QuarantineEntry
+    if pipeline:
+        q = q.where(e.pipeline == pipeline)
+    if status:
+        q = q.where(e.status == status)
+    if ids:
+        q = q.where(e.id.in_(ids))
+    if run_id and replays:  # set aside by the run, or replayed (or set aside again) by it
+        q = q.where((e.run_id == run_id) | (e.replay_run_id == run_id))
+    elif run_id:
+        q = q.where(e.run_id == run_id)
+    return q
 
 
 def _chunks(items: list[T], size: int) -> Iterator[list[T]]:

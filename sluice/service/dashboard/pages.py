@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated, Literal, get_args
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse
@@ -31,6 +32,8 @@ ASSETS = {
 #: (``superseded``: closed because a later run loaded the same content)
 QuarantineStatus = Literal["open", "replaying", "replayed", "superseded", "discarded", "all"]
 QUARANTINE_STATUSES: tuple[str, ...] = get_args(QuarantineStatus)
+#: the furthest a page may start (an offset the database takes: a signed 64-bit integer)
+MAX_OFFSET = 2**63 - 1
 
 
 @router.get("/static/{path}", name="dashboard-static")
@@ -149,13 +152,19 @@ def quarantine(
     status: QuarantineStatus = "open",
     run: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> HTMLResponse:
     pipeline = pipeline or None
-    entries = data.quarantine(store, pipeline, None if status == "all" else status, run, limit)
+    which = None if status == "all" else status
+    total, entries = data.quarantine(store, pipeline, which, run, limit, offset)
     ctx = page_context(
         request,
         who,
         entries=entries,
+        total=total,
+        first=offset + 1 if entries else 0,
+        last=offset + len(entries),
+        pages=_pages(request, total, limit, offset),
         pipelines=list(project.pipelines),
         pipeline=pipeline,
         status=status,
@@ -163,6 +172,22 @@ def quarantine(
         run=run,
     )
     return render(request, "quarantine.html", ctx)
+
+
+def _pages(request: Request, total: int, limit: int, offset: int) -> dict[str, str | None]:
+    """Links to the newest, newer, older and oldest pages (None: there is none)."""
+
+    def at(start: int) -> str:
+        query = {k: v for k, v in request.query_params.items() if k not in ("offset", "flash")}
+        return f"{request.url.path}?{urlencode({**query, 'offset': start})}"
+
+    oldest = max(total - 1, 0) // limit * limit
+    return {
+        "newest": at(0) if offset > 0 else None,
+        "newer": at(max(offset - limit, 0)) if offset > 0 else None,
+        "older": at(offset + limit) if offset + limit < total else None,
+        "oldest": at(oldest) if offset + limit < total else None,
+    }
 
 
 @router.get("/pipelines/{name}/data", name="dashboard-dataset")
