@@ -139,6 +139,12 @@ def replay(
     pipeline: Annotated[str | None, typer.Option(help="only this pipeline")] = None,
     as_json: JsonOpt = False,
     allow_quarantine: AllowQuarantineOpt = False,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait", help="if a run of the pipeline is going, replay when it ends (else refuse)"
+        ),
+    ] = False,
 ) -> None:
     """Load quarantined rows and files again with the current config, exactly once.
 
@@ -148,7 +154,7 @@ def replay(
 
         sluice quarantine replay --project examples/leads
     """
-    reports = replay_entries(load_project(project), ids=ids, pipeline=pipeline)
+    reports = replay_entries(load_project(project), ids=ids, pipeline=pipeline, wait=wait)
     data = [r.as_dict() for r in reports]
     if as_json:
         dump(data)

@@ -36,6 +36,8 @@ class Taker(Protocol):
 
 def then(pipeline: str, kind: str = "run", trigger: str = "cli") -> str:
     """What to do instead, for a run of ``kind`` asked for by ``trigger``."""
+    if kind == "replay" and trigger == "cli":
+        return "or `sluice quarantine replay --wait` to start the replay when it ends"
     if kind == "replay":
         return "replay again once it has ended"
     if trigger == "cli":

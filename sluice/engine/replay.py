@@ -44,12 +44,21 @@ from sluice.transforms import plan_mapping
 
 
 def replay(
-    project: Project, *, ids: Sequence[int] | None = None, pipeline: str | None = None
+    project: Project,
+    *,
+    ids: Sequence[int] | None = None,
+    pipeline: str | None = None,
+    wait: bool = False,
 ) -> list[RunReport]:
-    """Replay open quarantine entries (all, or ``ids``); one report per pipeline."""
+    """Replay open quarantine entries (all, or ``ids``); one report per pipeline.
+
+    ``wait``: a replay of a pipeline another run has waits for it (``queued``) instead
+    of being refused."""
     store = StateStore(project.state_url())
     try:
         planned = plan_replay(project, store, ids=ids, pipeline=pipeline)
+        for runner, _ in planned:
+            runner.wait = wait
         return [runner.execute(body) for runner, body in planned]
     finally:
         store.close()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -234,7 +235,7 @@ def test_a_replay_is_refused_or_waits_while_a_run_goes(project: Project) -> None
     (report,) = json.loads(refused.stdout)
     (error,) = report["errors"]
     assert error["message"].startswith(f"pipeline 'p' is already running as run {holder}")
-    assert error["hint"] == "replay again once it has ended"
+    assert error["hint"] == "or `sluice quarantine replay --wait` to start the replay when it ends"
 
     # The service's replays wait their turn (behind a run going anywhere).
     proj = load_project(project.root)
@@ -260,6 +261,34 @@ def test_a_replay_is_refused_or_waits_while_a_run_goes(project: Project) -> None
     finally:
         executor.shutdown()
         store.close()
+    assert project.table() == N + 1  # each row once: the run's, the replay's, b.csv's
+
+
+def test_a_replay_with_wait_as_the_hint_says_starts_when_the_run_ends(project: Project) -> None:
+    assert project.cli("run", "p").returncode == 3  # the bad rows are in quarantine
+    text = (project.root / "sluice.yaml").read_text().replace("required: true", "required: false")
+    (project.root / "sluice.yaml").write_text(text.replace("type: integer", "type: string"))
+    (project.root / "data" / "b.csv").write_text("id,name\n1,b\n")
+    first, holder = project.gated("run", "p")
+    refused = project.cli("quarantine", "replay", "--json")
+    (error,) = json.loads(refused.stdout)[0]["errors"]
+    command = re.search(r"`sluice (quarantine replay --wait)`", error["hint"])
+    assert command, error["hint"]
+    replay = project.start(*command.group(1).split(), "--json")
+    store = project.store()
+    try:
+        deadline = time.monotonic() + 60
+        while not [r for r in store.runs("p") if r.id != holder and r.status == "queued"]:
+            assert replay.poll() is None and time.monotonic() < deadline, output(replay)
+            time.sleep(0.05)
+    finally:
+        store.close()
+    project.open_gate()
+    assert first.wait(120) == 0, output(first)
+    out, err = replay.communicate(timeout=120)
+    assert replay.returncode == 0, out + err
+    (report,) = json.loads(out)
+    assert report["status"] == "succeeded" and report["totals"]["loaded"] == BAD
     assert project.table() == N + 1  # each row once: the run's, the replay's, b.csv's
 
 
