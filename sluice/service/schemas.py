@@ -154,7 +154,12 @@ class ReplayRequest(BaseModel):
     ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = Field(
         default=None, max_length=10_000, description="entry ids; default: every open one"
     )
-    pipeline: str | None = Field(default=None, description="only this pipeline's entries")
+    pipeline: str | None = Field(
+        default=None,
+        max_length=255,
+        pattern=r"^[^\x00]*$",  # no NUL: PostgreSQL text cannot hold one
+        description="only this pipeline's entries",
+    )
 
 
 class SessionInfo(BaseModel):

@@ -290,8 +290,8 @@ class StateStore:
     ) -> Sequence[Event]:
         """The run's log, oldest first; ``after`` an event id, at most ``limit`` events."""
         q = sa.select(Event).where(Event.run_id == run_id).order_by(Event.id)
-        if after is not None:
-            q = q.where(Event.id > after)
+        if after is not None:  # a 64-bit bound (the column may be 32-bit: PostgreSQL's)
+            q = q.where(Event.id > sa.literal(after, sa.BigInteger))
         if limit is not None:
             q = q.limit(limit)
         with self.session() as s:
@@ -467,11 +467,7 @@ class StateStore:
         """Entries by kind that ``run_id`` set aside, or (a replay) tried and left open."""
         e = QuarantineEntry
         again = (e.replay_run_id == run_id) & (e.status == "open")
-        q = (
-            sa.select(e.kind, sa.func.count())
-            .where((e.run_id == run_id) | again)
-            .group_by(e.kind)
-        )
+        q = sa.select(e.kind, sa.func.count()).where((e.run_id == run_id) | again).group_by(e.kind)
         with self.session() as s:
             return {k: int(n) for k, n in s.execute(q).all()}
 
@@ -803,8 +799,8 @@ def _quarantine_filter(
         q = q.where(e.pipeline == pipeline)
     if status:
         q = q.where(e.status == status)
-    if ids:
-        q = q.where(e.id.in_(ids))
+    if ids:  # 64-bit bounds (the column may be 32-bit: PostgreSQL's)
+        q = q.where(e.id.in_([sa.literal(i, sa.BigInteger) for i in ids]))
     if run_id and replays:  # set aside by the run, or replayed (or set aside again) by it
         q = q.where((e.run_id == run_id) | (e.replay_run_id == run_id))
     elif run_id:

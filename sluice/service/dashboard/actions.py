@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import Field
 from starlette.responses import Response
 
 from sluice.errors import RunConflict, UsageError
@@ -26,6 +27,8 @@ from sluice.service.auth import (
 from sluice.service.dashboard.access import page_context, safe_next
 from sluice.service.dashboard.templating import render
 from sluice.service.deps import ExecutorDep, StoreDep
+from sluice.service.params import FormName, PathName
+from sluice.service.schemas import MAX_ID
 
 router = APIRouter(include_in_schema=False)
 
@@ -74,7 +77,7 @@ def signout(request: Request, principal: Viewer) -> Response:
 
 
 @router.post("/pipelines/{name}/trigger", name="dashboard-trigger")
-def trigger(request: Request, name: str, _: Operator, executor: ExecutorDep) -> Response:
+def trigger(request: Request, name: PathName, _: Operator, executor: ExecutorDep) -> Response:
     try:
         submitted = executor.trigger(name)
     except RunConflict as exc:
@@ -87,7 +90,7 @@ def trigger(request: Request, name: str, _: Operator, executor: ExecutorDep) -> 
 
 @router.post("/runs/{run_id}/cancel", name="dashboard-cancel")
 def cancel(
-    request: Request, run_id: str, _: Operator, store: StoreDep, executor: ExecutorDep
+    request: Request, run_id: PathName, _: Operator, store: StoreDep, executor: ExecutorDep
 ) -> Response:
     try:
         executor.cancel(run_id)
@@ -102,8 +105,8 @@ def replay(
     request: Request,
     _: Operator,
     executor: ExecutorDep,
-    id: Annotated[list[int] | None, Form()] = None,
-    pipeline: Annotated[str | None, Form()] = None,
+    id: Annotated[list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None, Form()] = None,
+    pipeline: FormName = None,
 ) -> Response:
     """Replay one entry (``id``) or every open entry of a ``pipeline`` in the background."""
     if not id and not pipeline:

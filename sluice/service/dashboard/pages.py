@@ -16,6 +16,7 @@ from sluice.service.dashboard import charts, data
 from sluice.service.dashboard.access import PageViewer, page_context, safe_next, signed_in
 from sluice.service.dashboard.templating import STATIC, render, stylesheet, templates
 from sluice.service.deps import ExecutorDep, ProjectDep, SchedulerDep, StoreDep
+from sluice.service.params import PathName, QueryName
 
 router = APIRouter(include_in_schema=False)
 #: the vendored assets; nothing else under static/ is served
@@ -63,7 +64,7 @@ def overview(
 
 @router.get("/pipelines/{name}", name="dashboard-pipeline")
 def pipeline(
-    request: Request, name: str, who: PageViewer, project: ProjectDep, store: StoreDep
+    request: Request, name: PathName, who: PageViewer, project: ProjectDep, store: StoreDep
 ) -> HTMLResponse:
     pipe = _pipeline(project, name)
     runs = data.history(store, name, limit=30)
@@ -105,7 +106,7 @@ def _detail(store: StoreDep, executor: ExecutorDep, run_id: str) -> data.RunDeta
 
 @router.get("/runs/{run_id}", name="dashboard-run")
 def run(
-    request: Request, run_id: str, who: PageViewer, store: StoreDep, executor: ExecutorDep
+    request: Request, run_id: PathName, who: PageViewer, store: StoreDep, executor: ExecutorDep
 ) -> HTMLResponse:
     d = _detail(store, executor, run_id)
     log = data.log_tail(store, d["run"]["id"])
@@ -114,7 +115,7 @@ def run(
 
 @router.get("/runs/{run_id}/live", name="dashboard-run-live")
 def run_live(
-    request: Request, run_id: str, who: PageViewer, store: StoreDep, executor: ExecutorDep
+    request: Request, run_id: PathName, who: PageViewer, store: StoreDep, executor: ExecutorDep
 ) -> HTMLResponse:
     """The part of the run page htmx polls while the run goes (without polling once done)."""
     d = _detail(store, executor, run_id)
@@ -124,7 +125,7 @@ def run_live(
 
 @router.get("/runs/{run_id}/report.html", name="dashboard-run-report")
 def run_report(
-    request: Request, run_id: str, who: PageViewer, store: StoreDep, executor: ExecutorDep
+    request: Request, run_id: PathName, who: PageViewer, store: StoreDep, executor: ExecutorDep
 ) -> Response:
     """The run's report as one standalone HTML file: inline CSS, no external assets."""
     d = _detail(store, executor, run_id)
@@ -148,9 +149,9 @@ def quarantine(
     who: PageViewer,
     project: ProjectDep,
     store: StoreDep,
-    pipeline: str | None = None,
+    pipeline: QueryName = None,
     status: QuarantineStatus = "open",
-    run: str | None = None,
+    run: QueryName = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> HTMLResponse:

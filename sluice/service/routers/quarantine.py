@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, status
 from sluice.errors import NotFound
 from sluice.service.auth import Operator, Viewer
 from sluice.service.deps import ExecutorDep, StoreDep
+from sluice.service.params import QueryName
 from sluice.service.schemas import (
     MAX_ID,
     ErrorBody,
@@ -26,9 +27,9 @@ Status = Literal["open", "replaying", "replayed", "superseded", "discarded", "al
 def list_quarantine(
     _: Viewer,
     store: StoreDep,
-    pipeline: str | None = None,
+    pipeline: QueryName = None,
     status: Status = "open",
-    run_id: str | None = None,
+    run_id: QueryName = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[QuarantineItem]:
     """Entries with every reason, oldest first."""

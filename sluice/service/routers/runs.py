@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from sluice.errors import NotFound
 from sluice.service.auth import Operator, Viewer
 from sluice.service.deps import ExecutorDep, StoreDep
+from sluice.service.params import MAX_INT, After, PathName, QueryName
 from sluice.service.schemas import Cancelling, ErrorBody, LogEvent, LogPage, RunPage, RunSummary
 from sluice.state.models import Run
 from sluice.state.store import StateStore
@@ -36,8 +37,8 @@ def _run(store: StateStore, run_id: str) -> Run:
 async def list_runs(
     _: Viewer,
     store: StoreDep,
-    pipeline: str | None = None,
-    status: str | None = None,
+    pipeline: QueryName = None,
+    status: QueryName = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 20,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Response:
@@ -52,7 +53,7 @@ async def list_runs(
 
 
 @router.get("/{run_id}", responses=NOT_FOUND)
-def get_run(run_id: str, _: Viewer, store: StoreDep, executor: ExecutorDep) -> dict[str, Any]:
+def get_run(run_id: PathName, _: Viewer, store: StoreDep, executor: ExecutorDep) -> dict[str, Any]:
     """The run's report (the document of ``sluice run --json``) and its status now."""
     run = _run(store, run_id)
     report = run.report or executor.live_report(run.id) or {"run_id": run.id}
@@ -67,10 +68,10 @@ def get_run(run_id: str, _: Viewer, store: StoreDep, executor: ExecutorDep) -> d
 
 @router.get("/{run_id}/log", responses=NOT_FOUND)
 def get_log(
-    run_id: str,
+    run_id: PathName,
     _: Viewer,
     store: StoreDep,
-    after: Annotated[int | None, Query(ge=0, description="an event id: events after it")] = None,
+    after: After = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> LogPage:
     """A page of the run's log, oldest first."""
@@ -90,11 +91,11 @@ def get_log(
     response_class=StreamingResponse,
 )
 def stream_log(
-    run_id: str,
+    run_id: PathName,
     _: Viewer,
     store: StoreDep,
-    after: Annotated[int | None, Query(ge=0, description="an event id: events after it")] = None,
-    last_event_id: Annotated[int | None, Header(ge=0, include_in_schema=False)] = None,
+    after: After = None,
+    last_event_id: Annotated[int | None, Header(ge=0, le=MAX_INT, include_in_schema=False)] = None,
 ) -> StreamingResponse:
     """Server-Sent Events: the run's log as it is written, until the run finishes.
 
@@ -142,7 +143,7 @@ async def _follow(store: StateStore, run_id: str, after: int | None) -> AsyncIte
     status_code=status.HTTP_202_ACCEPTED,
     responses={**NOT_FOUND, 409: {"model": ErrorBody, "description": "not running here"}},
 )
-def cancel_run(run_id: str, _: Operator, store: StoreDep, executor: ExecutorDep) -> Cancelling:
+def cancel_run(run_id: PathName, _: Operator, store: StoreDep, executor: ExecutorDep) -> Cancelling:
     """Ask a run to stop: its load rolls back and it ends ``cancelled``."""
     run = _run(store, run_id)
     return Cancelling(run_id=run.id, status=executor.cancel(run.id))
