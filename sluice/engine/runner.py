@@ -411,6 +411,13 @@ class Runner:
         srep = self.report.stream(stream)
         fp = self._fingerprint(stream, unit)
         rec = self.store.find_file(self.name, stream, fp)
+        again = rec is not None and self._delivered_again(rec, unit)
+        if again and rec is not None and rec.status == "loaded":
+            # Its first delivery committed the load and the ledger, then its worker died
+            # before the part's report was recorded: counted here, or the run's report
+            # falls short of the rows its table holds.
+            self._adopt(stream, unit, rec)
+            return None
         if rec is not None and not full_refresh:
             if rec.status == "loaded":
                 srep.skipped_files.append(
@@ -435,7 +442,7 @@ class Runner:
                 )
                 return None
         load_key = f"{self.name}/{stream}/{fp}" + (f"/{self.run_id}" if full_refresh else "")
-        if rec is not None and rec.status in ("loading", "failed") and not full_refresh:
+        if rec is not None and rec.status in ("loading", "failed") and (again or not full_refresh):
             if rec.status == "loading" and rec.counts and self.dest.is_loaded(rec.load_key):
                 self._adopt(stream, unit, rec)  # committed: only the ledger is behind
                 return None
@@ -457,6 +464,11 @@ class Runner:
             ).id
         meta = LoadMeta(file_id, stream, datetime.now(UTC)) if self.mode == "snapshot" else None
         return Job([(stream, unit, file_id)], load_key, meta)
+
+    def _delivered_again(self, rec: FileRecord, unit: Unit) -> bool:
+        """Whether ``rec`` is this very unit's entry from an earlier delivery of this
+        part (a Celery task whose worker died): not another file of the same content."""
+        return self.part is not None and rec.run_id == self.run_id and rec.name == unit.name
 
     def _fingerprint(self, stream: str, unit: Unit) -> str:
         """The unit's key in the ledger. An API pull is new every run, but within a run
@@ -487,7 +499,11 @@ class Runner:
         c = staged_counts(counts)
         srep.counts.add(c)
         srep.files.append({"file": unit.name, "load_id": rec.id, **_counts(c)})
-        self.store.log(self.run_id, "info", f"{unit.name}: its load had committed; ledger updated")
+        self.store.log(
+            self.run_id,
+            "info",
+            f"{unit.name}: its load had committed before this part's worker stopped; counted",
+        )
 
     # ------------------------------------------------------------------ one load
 

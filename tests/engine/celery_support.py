@@ -25,7 +25,8 @@ BROKERS = {
     "rabbitmq": os.environ.get("SLUICE_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672//"),
 }
 PG_BASE = os.environ.get("SLUICE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-LEADS = Path(__file__).parents[2] / "examples" / "leads"
+REPO = Path(__file__).parents[2]
+LEADS = REPO / "examples" / "leads"
 
 
 def broker_or_skip(name: str) -> str:
@@ -54,10 +55,20 @@ class Cluster:
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def start(
-        self, n: int = 2, *, pool: str = "prefork", extra_env: dict[str, str] | None = None
+        self,
+        n: int = 2,
+        *,
+        pool: str = "prefork",
+        extra_env: dict[str, str] | None = None,
+        point: str | None = None,
     ) -> None:
-        """Start ``n`` workers (one slot each) and wait until each says it is ready."""
+        """Start ``n`` workers (one slot each) and wait until each says it is ready.
+        ``point``: armed with that kill point (:mod:`tests.engine.killpoints`)."""
         first = len(self.workers)
+        cmd = ["tests.engine.killpoints", point] if point else ["sluice"]
+        env = {**self.env, **(extra_env or {})}
+        if point:
+            env["PYTHONPATH"] = str(REPO)
         for i in range(first, first + n):
             log = open(self.logs / f"worker{i}.log", "wb")  # noqa: SIM115 (closed at exit)
             self.workers.append(
@@ -65,7 +76,7 @@ class Cluster:
                     [
                         sys.executable,
                         "-m",
-                        "sluice",
+                        *cmd,
                         "worker",
                         "-p",
                         str(self.root),
@@ -76,7 +87,7 @@ class Cluster:
                         "--name",
                         f"w{i}-{uuid.uuid4().hex[:4]}@test",
                     ],
-                    env={**self.env, **(extra_env or {})},
+                    env=env,
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,  # its prefork child goes down with it

@@ -6,10 +6,19 @@ POINT is one of:
 
 - ``after_commit``: the warehouse has committed the load, the state store has not heard
   of it yet (the ledger still says ``loading``);
+- ``after_ledger``: the warehouse and the ledger have committed the load (its
+  quarantined rows are open); the report that counts it is not written yet (a Celery
+  part's, or the run's);
 - ``in_commit``: the load's rows and its marker are written, the transaction is not
   committed (the process dies inside it, the database rolls it back);
 - ``slow``: not killed, but every batch takes ``SLUICE_TEST_BATCH_DELAY`` seconds
   (default 0.1) more, so a test can signal or cancel the run while its load goes.
+
+``after_commit`` in a ``sluice worker`` (its prefork children inherit the patch) would
+kill every delivery of the part again. With ``SLUICE_TEST_KILL_ONCE=PATH`` only the
+first load to commit dies, in whichever worker process: it creates PATH (exclusively)
+and writes its load key there first; with ``SLUICE_TEST_KILL_MATCH=TEXT`` only a load
+whose key contains TEXT is a candidate.
 """
 
 from __future__ import annotations
@@ -26,17 +35,46 @@ def die() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+def chosen(load_key: str) -> bool:
+    """Whether this load dies (always, unless SLUICE_TEST_KILL_ONCE limits it to one)."""
+    if os.environ.get("SLUICE_TEST_KILL_MATCH", "") not in load_key:
+        return False
+    marker = os.environ.get("SLUICE_TEST_KILL_ONCE")
+    if not marker:
+        return True
+    try:
+        fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:  # another load died already: this one lives
+        return False
+    with os.fdopen(fd, "w") as f:
+        f.write(load_key)
+    return True
+
+
 def arm(point: str) -> None:
     if point == "after_commit":
         from sluice.engine.runner import Runner
 
         send = Runner.send
 
-        def send_then_die(self: Runner, *args: Any, **kwargs: Any) -> Any:
-            send(self, *args, **kwargs)
-            die()
+        def send_then_die(self: Runner, load_key: str, *args: Any, **kwargs: Any) -> Any:
+            result = send(self, load_key, *args, **kwargs)
+            if chosen(load_key):
+                die()
+            return result
 
         Runner.send = send_then_die  # type: ignore[method-assign]
+    elif point == "after_ledger":
+        from sluice.engine.runner import Runner
+
+        after_load = Runner._after_load
+
+        def after_load_then_die(self: Runner, stream: str, unit: Any) -> None:
+            after_load(self, stream, unit)  # right after the unit's commit_unit
+            if chosen(f"{self.name}/{stream}/{unit.name}"):
+                die()
+
+        Runner._after_load = after_load_then_die  # type: ignore[method-assign]
     elif point == "in_commit":
         from sluice.destinations.sql import SqlDestination
 

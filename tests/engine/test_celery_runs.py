@@ -211,3 +211,79 @@ def test_a_part_whose_worker_keeps_dying_fails_the_run_with_the_cause(
     # The other parts loaded, each whole; the failed one left nothing behind.
     assert loaded == report["totals"]["loaded"] > 0
     assert report["totals"]["read"] == 7 * 20_000 + 18 + 20
+
+
+@pytest.mark.parametrize(
+    "broker, pool, point",
+    [
+        ("redis", "prefork", "after_commit"),
+        ("rabbitmq", "solo", "after_commit"),
+        ("redis", "prefork", "after_ledger"),
+    ],
+)
+def test_a_worker_killed_after_a_parts_commit_loses_no_quarantined_row(
+    broker: str, pool: str, point: str, tmp_path: Path, pg_admin: Any
+) -> None:
+    """Issue 12, item 7: the warehouse committed a part's load, then its worker died
+    (SIGKILL) before the state store heard of it. The part delivered again must count
+    that load and open its quarantined rows, once: not load it twice, not lose them."""
+    marker = tmp_path / "killed"
+    for c in cluster(tmp_path, pg_admin, broker, tmp_path / "leads"):
+        rows = leads_drop(c.root, files=4, rows=2000)
+        # Redis, prefork: the child loading the part dies, its parent gives the task
+        # back. RabbitMQ, solo: the whole worker dies, the broker gives the task to the
+        # other one. Only the first source1 load to commit dies (the marker says which).
+        once = {"SLUICE_TEST_KILL_ONCE": str(marker), "SLUICE_TEST_KILL_MATCH": "leads/source1/"}
+        c.start(2, pool=pool, point=point, extra_env=once)
+        report = celery_run(c)
+        key = marker.read_text()  # after_commit: the load's key; after_ledger: its file
+        total, distinct = warehouse(c, "SELECT count(*), count(DISTINCT license_number) FROM leads")
+        store = StateStore(c.env["SLUICE_STATE_URL"])
+        try:
+            (rec,) = [
+                r
+                for r in store.files_of(report["run_id"])
+                if key in (r.load_key, f"leads/source1/{r.name}")
+            ]
+            entries = store.quarantined(run_id=report["run_id"], status=None)
+            tasks = RunTasks(store).of(report["run_id"])
+        finally:
+            store.close()
+        listed = c.sluice("runs", "--json")
+        dead = [w.returncode for w in c.workers if w.poll() is not None]
+    assert dead == ([] if pool == "prefork" else [-signal.SIGKILL])
+
+    # The killed part was delivered again and counted its committed load.
+    (part,) = [t for t in tasks if t.target is not None and t.target.endswith(rec.name)]
+    assert part.status == "done" and part.attempts == 2, part
+    assert rec.status == "loaded"
+    totals = report["totals"]
+    assert report["status"] == "succeeded_with_quarantine", report["errors"]
+    assert totals["read"] == rows + 18 + 20  # + source2 and source3
+    assert totals["read"] == totals["loaded"] + totals["quarantined"] + totals["filtered"]
+    # Every source1 file is the same rows (other license numbers): the same counts,
+    # the killed one's included, each file reported once.
+    files = report["streams"]["source1"]["files"]
+    assert sorted(f["file"] for f in files) == [f"data/source1/leads_{i:04d}.csv" for i in range(4)]
+    assert {(f["read"], f["loaded"], f["quarantined"]) for f in files} == {(2000, 1518, 414)}
+
+    # The table holds what the report says loaded: nothing twice, nothing lost.
+    assert total == distinct == totals["loaded"]
+
+    # The killed part's quarantined rows are there once each, open like the others.
+    rows_set_aside = [e for e in entries if e.kind == "row"]
+    assert len(rows_set_aside) == totals["quarantined"]
+    assert {e.status for e in rows_set_aside} == {"open"}
+    killed = [e.line for e in rows_set_aside if e.file_id == rec.id]
+    assert len(killed) == len(set(killed)) == 414
+
+    # `sluice runs`: the run ended with its counts; none is left going or abandoned.
+    assert listed.returncode == 0, listed.stderr
+    runs = {r["run_id"]: r for r in json.loads(listed.stdout)}
+    assert {r["status"] for r in runs.values()} == {"succeeded_with_quarantine"}
+    mine = runs[report["run_id"]]
+    assert (mine["read"], mine["loaded"], mine["quarantined"]) == (
+        totals["read"],
+        totals["loaded"],
+        totals["quarantined"],
+    )
