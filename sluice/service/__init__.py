@@ -32,6 +32,7 @@ from sluice.service.auth import Auth
 from sluice.service.cache import ReadCache
 from sluice.service.guard import Guard
 from sluice.service.microcache import MicroCache
+from sluice.service.relative import RelativePaths
 from sluice.service.routers import datasets, health, pipelines, quarantine, runs, session
 from sluice.service.routers import metrics as metrics_router
 from sluice.service.settings import ServiceSettings, load_settings
@@ -97,6 +98,8 @@ def create_app(
     errors.install(app)
     # Repeated reads of the runs list and dataset pages are answered before routing.
     app.add_middleware(MicroCache, cache=cache, auth=app.state.auth)
+    # Answers name files relative to the project: viewers need not learn the server's layout.
+    app.add_middleware(RelativePaths, root=project.root)
     # Added last, so outermost: Host and Origin checks, body caps and security headers
     # hold for every answer, the micro-cache's too.
     app.add_middleware(Guard, settings=settings)

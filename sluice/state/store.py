@@ -255,8 +255,9 @@ class StateStore:
     def run(self, run_id: str) -> Run | None:
         with self.session() as s:
             run = s.get(Run, run_id)
-            if run is None:  # allow a unique prefix, as git does
-                found = s.scalars(sa.select(Run).where(Run.id.startswith(run_id)).limit(2)).all()
+            if run is None:  # allow a unique prefix, as git does (% and _ are characters)
+                prefix = Run.id.startswith(run_id, autoescape=True)
+                found = s.scalars(sa.select(Run).where(prefix).limit(2)).all()
                 run = found[0] if len(found) == 1 else None
             return run
 
