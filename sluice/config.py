@@ -68,6 +68,24 @@ def _http_url(value: str, key: str) -> str:
     return value
 
 
+#: an origin: scheme, host and optional port, nothing after (no path, query or user)
+_ORIGIN = re.compile(r"^https?://[^/?#@\s]+$", re.IGNORECASE)
+TRUSTED_ORIGINS = (
+    "other origins (https://files.example.com, http://host:8080) that also receive the "
+    "source's auth and headers; any other origin (a next link, a redirect) gets none"
+)
+
+
+def _trusted_origins(value: list[str]) -> list[str]:
+    for origin in value:
+        if not _ORIGIN.match(origin.rstrip("/")):
+            raise ValueError(
+                f"trusted_origins: {origin!r} is not an origin (scheme://host[:port], "
+                "e.g. https://files.example.com)"
+            )
+    return [o.rstrip("/") for o in value]
+
+
 # --------------------------------------------------------------------------- tables
 
 
@@ -292,6 +310,7 @@ class FileSourceConfig(MappedSource):
     max_download_bytes: int = Field(default=1024**3, gt=0, description="refuse larger downloads")
     headers: dict[str, str] = Field(default_factory=dict, description="sent with the download")
     auth: HttpAuth | None = None
+    trusted_origins: list[str] = Field(default_factory=list, description=TRUSTED_ORIGINS)
     timeout: float = Field(default=60.0, gt=0, description="download: seconds without data")
     retry: Retry = Field(default_factory=Retry)
     format: Literal["csv", "jsonl", "parquet"] | None = Field(
@@ -316,6 +335,7 @@ class FileSourceConfig(MappedSource):
             raise ValueError("a file source needs exactly one of path (local files) or url")
         if self.url is not None:
             _http_url(self.url, "url")
+        self.trusted_origins = _trusted_origins(self.trusted_origins)
         return self
 
     @property
@@ -379,6 +399,7 @@ class HttpSourceConfig(MappedSource):
     params: dict[str, str | int | float | bool] = Field(default_factory=dict)
     headers: dict[str, str] = Field(default_factory=dict)
     auth: HttpAuth | None = None
+    trusted_origins: list[str] = Field(default_factory=list, description=TRUSTED_ORIGINS)
     records: str = Field(
         default="", description="path of the record list in the body (a.b); empty: the body"
     )
@@ -400,6 +421,11 @@ class HttpSourceConfig(MappedSource):
     @classmethod
     def _url(cls, v: str) -> str:
         return _http_url(v, "base_url").rstrip("/")
+
+    @field_validator("trusted_origins")
+    @classmethod
+    def _trusted(cls, v: list[str]) -> list[str]:
+        return _trusted_origins(v)
 
     @property
     def page_range(self) -> tuple[int, int] | None:

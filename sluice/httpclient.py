@@ -14,7 +14,13 @@ Three controls sit in front of every request:
 
 Every retry is reported to ``on_event`` with the URL, status and attempt. Messages show
 the full URL (base, path, page and query) with secrets masked: a password in it, and the
-values of query parameters named like keys, tokens and passwords (:func:`shown_url`).
+values of query parameters named like keys, tokens and passwords (:func:`shown_url`); the
+source's own secrets (its token, key or password) are masked wherever an answer quotes them.
+
+Credentials go only where they were meant to: the source's ``auth`` and ``headers`` are
+sent to the origin (scheme, host and port) of ``base_url`` and to its ``trusted_origins``.
+A request to any other origin (a ``next_url`` or ``Link`` that points elsewhere) is sent
+without them, and the first one to each origin is logged as a warning.
 """
 
 from __future__ import annotations
@@ -23,38 +29,40 @@ import asyncio
 import email.utils
 import json
 import random
-import re
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-from urllib.parse import unquote_plus
 
 import httpx
 
 from sluice.config import HttpAuth, Retry
 from sluice.errors import FetchError, Where
+from sluice.redact import redact_text, redact_url
 
 RETRY_STATUS = {429, 500, 502, 503, 504}
-#: query parameters whose values messages never show (api_key, token, password, ...)
-SECRET_PARAMS = re.compile(r"key|token|passw|pwd|secret|signature|sig$|auth", re.IGNORECASE)
-_USERINFO = re.compile(r"^([A-Za-z][\w+.-]*://[^:/@?#]*):[^/?#]*@")
 
 
 def shown_url(url: str | httpx.URL, secret: Iterable[str] = ()) -> str:
-    """``url`` as a message may show it: a password in it and the values of secret
-    query parameters (:data:`SECRET_PARAMS`, and the names in ``secret``) as ``***``."""
-    base, sep, query = str(url).partition("?")
-    names = set(secret)
-    kept = []
-    for item in query.split("&") if query else []:
-        name, eq, _ = item.partition("=")
-        plain = unquote_plus(name)
-        kept.append(
-            f"{name}=***" if eq and (plain in names or SECRET_PARAMS.search(plain)) else item
-        )
-    return _USERINFO.sub(r"\1:***@", base) + sep + "&".join(kept)
+    """``url`` as a message may show it: a password in it, the values of secret query
+    parameters (named like keys and tokens, and the names in ``secret``) as ``***``."""
+    return redact_url(url, secret)
+
+
+def origin(url: str | httpx.URL) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of ``url``, the port spelled out when it is the default one:
+    what decides whether credentials may go there."""
+    u = httpx.URL(str(url))
+    port = u.port or {"http": 80, "https": 443}.get(u.scheme)
+    return u.scheme.lower(), u.host.lower(), port
+
+
+def secret_values(a: HttpAuth | None) -> list[str]:
+    """The secrets a source's ``auth`` holds: masked wherever a message would quote them."""
+    if a is None:
+        return []
+    return [v for v in (a.token, a.value, a.password) if v]
 
 
 EventSink = Callable[[str, str, dict[str, Any]], None]  # (level, message, data)
@@ -215,12 +223,17 @@ class HttpClient:
         self._sending = 0
         self._random = random.Random(seed)
         auth_headers, params, auth = auth_settings(cfg.auth)
-        headers = {**cfg.headers, **auth_headers}
+        # The credentials are not the client's: each request gets them only when it goes
+        # to a trusted origin (see the module's docstring).
+        self._headers = {**cfg.headers, **auth_headers}
+        self._auth = auth
         self._auth_params = params
+        self._secrets = secret_values(cfg.auth)
+        trusted = getattr(cfg, "trusted_origins", None) or []  # an http destination: none
+        self._trusted = {origin(cfg.base_url), *(origin(o) for o in trusted)}
+        self._warned: set[tuple[str, str, int | None]] = set()
         self.client = httpx.AsyncClient(
             base_url=cfg.base_url,
-            headers=headers,
-            auth=auth,
             timeout=cfg.timeout,
             limits=httpx.Limits(
                 max_connections=cfg.max_concurrency, max_keepalive_connections=cfg.max_concurrency
@@ -229,6 +242,34 @@ class HttpClient:
 
     async def close(self) -> None:
         await self.client.aclose()
+
+    def shown(self, url: str | httpx.URL) -> str:
+        """``url`` as messages, reasons and the run log show it: secrets masked."""
+        return redact_text(shown_url(url, self._auth_params), values=self._secrets)
+
+    def redact(self, text: str) -> str:
+        """``text`` (an API's answer, an error) with the source's secrets masked."""
+        return redact_text(text, self._auth_params, self._secrets)
+
+    def _trusts(self, url: httpx.URL) -> bool:
+        """Whether ``url`` may get the source's credentials; the first request to each
+        other origin is logged when there were credentials to hold back."""
+        where = origin(url)
+        if where in self._trusted:
+            return True
+        if where not in self._warned and (self._headers or self._auth or self._auth_params):
+            self._warned.add(where)
+            shown = self.shown(url)
+            scheme, host, port = where
+            other = f"{scheme}://{host}:{port}"
+            self.on_event(
+                "warning",
+                f"{shown} is on another origin ({other}) than base_url: sent without the "
+                "source's auth and headers; list the origin under trusted_origins to send "
+                "them there",
+                {"url": shown, "origin": other},
+            )
+        return False
 
     def _remaining(self) -> float | None:
         if self.cfg.deadline is None:
@@ -274,10 +315,15 @@ class HttpClient:
     ) -> tuple[Any, httpx.Response]:
         """One request, retried as the policy says; ``before_send`` runs once, right
         before the first attempt leaves (past the rate and concurrency gates)."""
-        query = {**self._auth_params, **(params or {})}
         policy = self.cfg.retry
-        built = self.client.build_request(method, url, params=query or None).url
-        full = shown_url(built, self._auth_params)  # for messages: secrets masked
+        target = self.client.build_request(method, url).url  # base_url joined, query kept
+        trusted = self._trusts(target)
+        query = {**(self._auth_params if trusted else {}), **(params or {})}
+        headers, auth = (self._headers, self._auth) if trusted else ({}, None)
+        # Merged into the URL's own query: httpx's ``params=`` would replace it (a next
+        # link's ?page=2 was lost when the key went in the query).
+        built = target.copy_merge_params(query) if query else target
+        full = self.shown(built)  # for messages: secrets masked
         attempt = 0
         while True:
             attempt += 1
@@ -296,7 +342,12 @@ class HttpClient:
                 if left is not None:
                     timeout = max(0.001, min(timeout, left))
                 response = await self.client.request(
-                    method, url, params=query or None, json=json_body, timeout=timeout
+                    method,
+                    built,
+                    json=json_body,
+                    timeout=timeout,
+                    headers=headers,
+                    auth=auth,
                 )
                 status = response.status_code
                 self.stats.requests += 1
@@ -310,7 +361,8 @@ class HttpClient:
                     problem = f"HTTP {status}"
                 elif status >= 400:
                     raise FetchError(
-                        f"{method} {full} answered HTTP {status}: {response.text[:200]}",
+                        f"{method} {full} answered HTTP {status}: "
+                        + self.redact(response.text[:200]),
                         status=status,
                         where=Where(file=self.where),
                         hint=_hint_for(status),
@@ -329,14 +381,15 @@ class HttpClient:
                 overloaded = True
             except httpx.TransportError as exc:
                 self.stats.requests += 1
-                problem = _dropped(exc)
+                problem = self.redact(_dropped(exc))
             except (FetchError, asyncio.CancelledError):
                 raise
             except Exception as exc:  # a transport that is not the network (a cassette)
+                said = self.redact(str(exc))
                 raise FetchError(
-                    f"{method} {full} could not be sent: {str(exc).splitlines()[0]}",
+                    f"{method} {full} could not be sent: {said.splitlines()[0]}",
                     where=Where(file=self.where),
-                    hint=f"{exc.__class__.__name__}: " + " ".join(str(exc).split())[:300],
+                    hint=f"{exc.__class__.__name__}: " + " ".join(said.split())[:300],
                 ) from None
             finally:
                 self._sending -= 1

@@ -9,6 +9,11 @@ A body sent with ``Content-Encoding: gzip`` or ``zstd`` is saved as sent, compre
 the file source inflates it as it reads (under ``max_unzipped_bytes``), so it is never
 inflated whole on disk, and a ``.csv.gz`` a server marks as gzip-encoded stays the gzip
 file it is. A zip archive or Parquet file (read from random places) is saved decoded.
+
+Redirects are followed (up to ``MAX_REDIRECTS``: public files often live on a CDN), but
+the source's ``auth`` and ``headers`` go only to the origin of ``url`` and to its
+``trusted_origins``: a redirect elsewhere is fetched without them (and says so in the
+log), so a token never reaches a host it was not written for.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ from __future__ import annotations
 import random
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlparse
@@ -25,9 +31,19 @@ import httpx
 
 from sluice.config import FileSourceConfig
 from sluice.errors import FetchError, Where
-from sluice.httpclient import RETRY_STATUS, auth_settings, backoff, retry_after, shown_url
+from sluice.httpclient import (
+    RETRY_STATUS,
+    auth_settings,
+    backoff,
+    origin,
+    retry_after,
+    secret_values,
+    shown_url,
+)
+from sluice.redact import redact_text
 
 Log = Callable[[str, str, dict[str, Any]], None]
+MAX_REDIRECTS = 10
 
 
 class Download:
@@ -43,23 +59,25 @@ def download(cfg: FileSourceConfig, log: Log | None = None) -> Download:
     name = PurePosixPath(urlparse(url).path).name or "download"
     folder = tempfile.TemporaryDirectory(prefix="sluice-download-")
     dest = Path(folder.name) / name
-    headers, params, auth = auth_settings(cfg.auth)
-    shown = shown_url(httpx.URL(url, params=params or None), params)  # secrets masked
+    creds = _Credentials(cfg, log)
+    shown = creds.show(httpx.URL(url, params=creds.params or None))  # secrets masked
     policy = cfg.retry
     rnd = random.Random()
-    with httpx.Client(
-        headers={**cfg.headers, **headers}, auth=auth, timeout=cfg.timeout, follow_redirects=True
-    ) as client:
+    with httpx.Client(timeout=cfg.timeout) as client:
         for attempt in range(1, policy.max_attempts + 1):
             wait: float | None = None
             try:
-                with client.stream("GET", url, params=params or None) as response:
+                with _get(client, url, creds) as response:
                     if response.status_code in RETRY_STATUS:
                         problem = f"HTTP {response.status_code}"
                         wait = retry_after(response)
                     elif response.status_code >= 400:
+                        moved = response.url.copy_with(query=None) != httpx.URL(url).copy_with(
+                            query=None
+                        )
+                        to = f" (redirected to {creds.show(response.url)})" if moved else ""
                         raise FetchError(
-                            f"GET {shown} answered HTTP {response.status_code}",
+                            f"GET {shown}{to} answered HTTP {response.status_code}",
                             status=response.status_code,
                             where=Where(file=shown),
                             hint="check the source's url and auth",
@@ -72,6 +90,7 @@ def download(cfg: FileSourceConfig, log: Log | None = None) -> Download:
                 problem = f"no data for {cfg.timeout:g} s"
             except httpx.TransportError as exc:
                 problem = f"connection error: {exc.__class__.__name__}: {exc}".rstrip(": ")
+                problem = redact_text(problem, creds.params, creds.secrets)
             if attempt == policy.max_attempts:
                 break
             delay = backoff(policy, attempt, rnd, wait)
@@ -88,6 +107,69 @@ def download(cfg: FileSourceConfig, log: Log | None = None) -> Download:
         where=Where(file=shown),
         hint=f"`curl -sI {shown_url(url)}` shows whether the server answers and the url is "
         f"right; if it is flaky, raise retry.max_attempts (now {policy.max_attempts})",
+    )
+
+
+class _Credentials:
+    """What a download sends to trusted origins only, and how its messages show URLs."""
+
+    def __init__(self, cfg: FileSourceConfig, log: Log | None) -> None:
+        assert cfg.url is not None
+        headers, self.params, self.auth = auth_settings(cfg.auth)
+        self.headers = {**cfg.headers, **headers}
+        self.trusted = {origin(cfg.url), *(origin(o) for o in cfg.trusted_origins)}
+        self.secrets = secret_values(cfg.auth)
+        self.log = log
+        self._warned: set[tuple[str, str, int | None]] = set()
+
+    def show(self, url: str | httpx.URL) -> str:
+        return redact_text(shown_url(url, self.params), self.params, self.secrets)
+
+    def trusts(self, url: httpx.URL) -> bool:
+        where = origin(url)
+        if where in self.trusted:
+            return True
+        if where not in self._warned and (self.headers or self.params or self.auth):
+            self._warned.add(where)
+            if self.log is not None:
+                shown = self.show(url)
+                self.log(
+                    "warning",
+                    f"the download was redirected to {shown}, another origin: fetched without "
+                    "the source's auth and headers; list the origin under trusted_origins "
+                    "to send them there",
+                    {"url": shown},
+                )
+        return False
+
+
+@contextmanager
+def _get(client: httpx.Client, url: str, creds: _Credentials) -> Iterator[httpx.Response]:
+    """GET ``url`` as a stream, following redirects; each hop gets the credentials only
+    when its origin is trusted (httpx would keep custom headers and query keys)."""
+    target = httpx.URL(url)
+    for _ in range(MAX_REDIRECTS + 1):
+        trusted = creds.trusts(target)
+        request = client.build_request(
+            "GET",
+            target,
+            params=(creds.params or None) if trusted else None,
+            headers=creds.headers if trusted else None,
+        )
+        response = client.send(request, auth=creds.auth if trusted else None, stream=True)
+        location = response.headers.get("Location")
+        if not (response.is_redirect and location):
+            try:
+                yield response
+            finally:
+                response.close()
+            return
+        response.close()
+        target = response.url.join(location)
+    raise FetchError(
+        f"GET {creds.show(url)} redirected more than {MAX_REDIRECTS} times",
+        where=Where(file=creds.show(url)),
+        hint="check the source's url: the server sends it round in circles",
     )
 
 

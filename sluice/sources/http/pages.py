@@ -160,7 +160,7 @@ async def _linked(
     while True:
         body, response = await client.get_json(url, query)
         pages += 1
-        yield str(response.request.url), body
+        yield client.shown(response.request.url), body  # a page's name: its secrets masked
         if count(body) == 0 or (p.max_pages is not None and pages >= p.max_pages):
             return
         if p.style == "cursor":
@@ -180,7 +180,7 @@ async def _linked(
         marker = f"{url}?{query}"
         if marker in seen:
             raise SourceError(
-                f"pagination loops: {marker} was already fetched",
+                f"pagination loops: {client.redact(marker)} was already fetched",
                 where=Where(file=cfg.base_url + cfg.endpoint),
                 hint="check the paginate settings: the API returns the same next page again",
             )

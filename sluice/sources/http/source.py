@@ -40,7 +40,8 @@ from sluice.batch import Batch, Reject
 from sluice.config import HttpSourceConfig
 from sluice.errors import DriftError, FetchError, Where
 from sluice.handoff import Closed, Handoff
-from sluice.httpclient import HttpClient, HttpStats
+from sluice.httpclient import HttpClient, HttpStats, secret_values
+from sluice.redact import redact_text
 from sluice.schema import ignored
 from sluice.sources.base import SourceContext, register
 from sluice.sources.http import kept
@@ -65,7 +66,11 @@ class HttpUnit:
         #: a replay: the dead-letter copy of an earlier pull, read instead of the API
         self.kept = kept
         self._reader: HttpReader | None = None
-        self.name = cfg.base_url + (cfg.endpoint or "/")
+        # the unit's name is shown everywhere (report, log, quarantine): secrets masked
+        query_key = [cfg.auth.name] if cfg.auth and cfg.auth.location == "query" else []
+        self.name = redact_text(
+            cfg.base_url + (cfg.endpoint or "/"), query_key, secret_values(cfg.auth)
+        )
         if cfg.page_range is not None:
             first, end = cfg.page_range
             self.name += f" (pages {first + 1}-{end})"
@@ -297,7 +302,7 @@ class HttpReader:
                 raise
             detail = pick(body, fan.records)
             if not isinstance(detail, dict):
-                return None, (body, f"{path}: the detail is not a JSON object")
+                return None, (body, f"{client.redact(path)}: the detail is not a JSON object")
             merged = {**record, **detail} if fan.merge else detail
             return flatten(merged, nested=self.cfg.flatten), None
 
