@@ -9,12 +9,18 @@ hint, and links to ``{alerts.base_url}/runs/{run_id}``.
 Delivery is retried with backoff on 429, 5xx and network errors (honouring Retry-After).
 An alert that cannot be delivered is written to the run's log in the state store as a
 warning; it is never raised. The webhook URL is a secret: it appears in no log.
+
+Everything in the message comes from the run (file names, errors, API answers), so it
+is escaped for Slack's mrkdwn in every field (``&``, ``<`` and ``>`` as entities: a file
+named ``<!channel> <http://evil|click>.csv`` cannot ping a channel or disguise a link),
+and every URL in it has its secrets masked (:mod:`sluice.redact`).
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import re
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -24,6 +30,7 @@ import httpx
 from sluice.config import Project, Retry
 from sluice.engine.report import FAILED, RunReport
 from sluice.httpclient import RETRY_STATUS, backoff, retry_after
+from sluice.redact import redact_data
 from sluice.state.store import StateStore
 
 log = logging.getLogger("sluice.alerts")
@@ -110,14 +117,14 @@ class Alerter:
         errors = list(report.get("errors") or [])
         first = errors[0] if errors else None
         title = f"sluice: {kind} of {pipeline} {status}"
-        text = f"{title} ({reason}). {counts}."
+        text = _esc(f"{title} ({reason}). {counts}.")
         if first:
-            text += f" Error: {_short(first.get('message', ''))}"
+            text += f" Error: {_esc(_short(first.get('message', '')))}"
             if first.get("hint"):
-                text += f" Hint: {_short(first['hint'])}"
-        text += f" {link}"
+                text += f" Hint: {_esc(_short(first['hint']))}"
+        text += f" {_esc(link)}"
         blocks: list[dict[str, Any]] = [
-            {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
+            {"type": "header", "text": {"type": "plain_text", "text": _esc(title, 150)}},
             {
                 "type": "section",
                 "fields": [
@@ -141,10 +148,10 @@ class Alerter:
         blocks.append(
             {
                 "type": "section",
-                "text": {"type": "mrkdwn", "text": f"<{link}|Open run {_esc(run_id)}>"},
+                "text": {"type": "mrkdwn", "text": f"<{_esc(link)}|Open run {_esc(run_id)}>"},
             }
         )
-        return {"text": text, "blocks": blocks}
+        return redact_data({"text": text, "blocks": blocks})
 
     # ------------------------------------------------------------------ delivery
 
@@ -201,9 +208,16 @@ def _short(text: Any) -> str:
     return s if len(s) <= MAX_TEXT else s[: MAX_TEXT - 1] + "…"
 
 
-def _esc(text: str) -> str:
-    """Slack mrkdwn: &, < and > are control characters."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def _esc(text: str, limit: int | None = None) -> str:
+    """Slack mrkdwn: &, < and > are control characters (``<!channel>``, ``<url|label>``).
+    ``limit``: at most that many characters, never cutting an entity in half."""
+    out = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if limit is not None and len(out) > limit:
+        out = _PARTIAL_ENTITY.sub("", out[:limit])
+    return out
+
+
+_PARTIAL_ENTITY = re.compile(r"&[a-z]{0,3}$")
 
 
 def _where(where: Mapping[str, Any]) -> str:
