@@ -1,4 +1,12 @@
-"""The latest rows of a pipeline's table, as JSON or CSV, a page at a time."""
+"""The latest rows of a pipeline's table, as JSON or CSV, a page at a time.
+
+CSV with ``csv_guard=true`` is safe to open in a spreadsheet: a text value starting
+with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return (which Excel, LibreOffice
+and Google Sheets take for a formula: ``=HYPERLINK(...)``, ``=cmd|...``) gets a ``'``
+in front (OWASP's advice), so it is shown as text. Numbers (a negative amount) are
+never changed. The dashboard's download link asks for it; the API's default stays the
+raw values, for programs that read the CSV back.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +25,15 @@ from sluice.service.deps import ProjectDep, WarehousesDep
 from sluice.service.schemas import Dataset, ErrorBody
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
+#: what a spreadsheet takes for the start of a formula (OWASP: CSV injection)
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """``value``, with a ``'`` in front if it is text a spreadsheet would run."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
 
 
 @router.get(
@@ -39,6 +56,10 @@ async def get_dataset(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
     offset: Annotated[int, Query(ge=0, le=100_000_000)] = 0,
     format: Literal["json", "csv"] = "json",
+    csv_guard: Annotated[
+        bool,
+        Query(description="CSV for a spreadsheet: text starting with = + - @ gets a ' first"),
+    ] = False,
 ) -> Any:
     """Rows of the pipeline's table; for snapshot pipelines its ``_latest`` view.
 
@@ -56,8 +77,12 @@ async def get_dataset(
     if format == "csv":
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow(found.columns)
-        writer.writerows(found.rows)
+        if csv_guard:
+            writer.writerow([spreadsheet_safe(c) for c in found.columns])
+            writer.writerows([spreadsheet_safe(v) for v in row] for row in found.rows)
+        else:
+            writer.writerow(found.columns)
+            writer.writerows(found.rows)
         return Response(out.getvalue(), media_type="text/csv; charset=utf-8")
     doc = Dataset(
         pipeline=pipeline,
