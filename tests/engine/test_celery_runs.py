@@ -287,3 +287,25 @@ def test_a_worker_killed_after_a_parts_commit_loses_no_quarantined_row(
         totals["loaded"],
         totals["quarantined"],
     )
+
+
+def test_a_link_in_the_drop_is_refused_by_its_part_and_warns(
+    on_redis: Cluster, tmp_path: Path
+) -> None:
+    """A run split over workers refuses a symbolic link as a local run does: the plan
+    makes it a part of its own, which warns instead of loading what it points to."""
+    c = on_redis
+    leads_drop(c.root, files=2, rows=5)
+    folder = c.root / "data" / "source1"
+    secret = tmp_path / "secret.csv"
+    text = next(folder.glob("*.csv")).read_text().splitlines()
+    secret.write_text(text[0] + "\n" + "99999999" + text[1][text[1].index(",") :] + "\n")
+    os.symlink(secret, folder / "innocent.csv")
+    c.start(1)
+    report = celery_run(c)
+    said = [w["message"] for w in report["warnings"]]
+    assert said == ["data/source1/innocent.csv is a symbolic link, not a regular file: not read"]
+    assert warehouse(c, "SELECT count(*) FROM leads WHERE license_number = '99999999'")[0] == 0
+    assert report["streams"]["source1"]["loaded"] == report["streams"]["source1"]["read"] - (
+        report["streams"]["source1"]["quarantined"] + report["streams"]["source1"]["filtered"]
+    )
