@@ -169,7 +169,7 @@ class FolderWatcher:
                 "%s: %s is a symbolic link or not a regular file: it starts no run and is "
                 "not read; copy the file into the folder instead of linking it",
                 w.pipeline,
-                rel,
+                rel if rel.isprintable() else ascii(rel),  # no escape sequence to the terminal
             )
         w.not_files = not_files
         for gone in set(w.observed) - set(present):
