@@ -63,6 +63,17 @@ def test_allowed_hosts_and_the_bound_host_are_answered(leads: Path) -> None:
         for host in ("sluice.example.com", "sluice.example.com:443", "10.1.2.3:8000"):
             assert c.get("/api/health", headers={**VIEW, "Host": host}).status_code == 200
         assert c.get("/api/health", headers={**VIEW, "Host": "testserver"}).status_code == 400
+    # a proxy passing Host 127.0.0.1 on for a page at https://sluice.example.com:8443
+    proxied = settings(allowed_hosts=("sluice.example.com:8443",))
+    with TestClient(create_app(load_project(leads), proxied)) as c:
+        page = {**OP, "Host": "127.0.0.1:8000"}
+        cancel = "/api/runs/nope/cancel"
+        ok = c.post(cancel, headers={**page, "Origin": "https://sluice.example.com:8443"})
+        assert ok.status_code == 404  # past the guard: there is no such run
+        other = c.post(cancel, headers={**page, "Origin": "https://sluice.example.com:9999"})
+        assert other.status_code == 403
+    with TestClient(create_app(load_project(leads), settings(allowed_hosts=("*",)))) as c:
+        assert c.get("/api/health", headers={**VIEW, "Host": "any.example"}).status_code == 200
     env = {"SLUICE_OPERATOR_TOKENS": OPERATOR, "SLUICE_ALLOWED_HOSTS": " a.example , b.example"}
     from sluice.service import load_settings
 
