@@ -64,7 +64,6 @@ def serve(
     import uvicorn
 
     from sluice.service import create_app, load_settings
-    from sluice.service.settings import is_loopback
 
     settings = load_settings(host=host, port=port, dev_open=dev_open, tls=tls)
     app = create_app(proj, settings, executor)
@@ -80,7 +79,7 @@ def serve(
         f"sluice serve: {proj.name} on {scheme}://{host}:{port} (docs: /docs); {access}; "
         f"runs: {runs}"
     )
-    if not tls and not is_loopback(host):
+    if not tls and not settings.loopback:
         # Tokens and session cookies would cross the network readable by anyone on it,
         # unless a TLS proxy is in front (then the browser's cookie is Secure: fine).
         typer.echo(

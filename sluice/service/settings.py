@@ -59,6 +59,11 @@ class ServiceSettings:
         self.check()
 
     @property
+    def loopback(self) -> bool:
+        """Whether the service listens on a loopback address only."""
+        return is_loopback(self.host)
+
+    @property
     def cookies_secure(self) -> bool:
         """Whether the session cookie is ``Secure``: an explicit setting wins; else yes off
         loopback (a browser there reaches the service over https, through a proxy or
