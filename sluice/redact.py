@@ -44,10 +44,13 @@ SECRET_PARAMS = re.compile(
 #: "@" before the query), host, path, query and fragment
 _SCHEME = re.compile(r"^([A-Za-z][\w+.-]*:)(//)")
 _USERINFO = re.compile(r"^([^:/@?#]*)(?::([^?#]*))?@")
-#: a URL inside free text: stops at white space and at the quotes and brackets around it
-_URL_IN_TEXT = re.compile(r"[A-Za-z][\w+.-]*://[^\s\"'`<>]+")
+#: a URL inside free text: stops at white space and at the quotes and brackets around
+#: it, and leaves the punctuation after it (``GET http://h/x?key=k: failed``)
+_URL_IN_TEXT = re.compile(r"[A-Za-z][\w+.-]*://[^\s\"'`<>]*[^\s\"'`<>.,;:!?)\]}]")
 #: name=value after ? & or ; anywhere in text (a relative URL such as /items?token=x)
-_PAIR_IN_TEXT = re.compile(r"(?<=[?&;])([\w.\-\[\]%]+)=([^&;#\s\"'`<>]*)")
+_PAIR_IN_TEXT = re.compile(
+    r"(?<=[?&;])([\w.\-\[\]%]+)=((?:[^&;#\s\"'`<>]*[^&;#\s\"'`<>.,:!?)\]}])?)"
+)
 _BEARER = re.compile(r"\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{8,}")
 
 #: hosts whose every path under the first segment is the webhook's secret

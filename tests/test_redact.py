@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from sluice.dburl import redact
 from sluice.errors import FetchError, Where
 from sluice.redact import redact_data, redact_text, redact_url
+from sluice.state.store import StateStore
 
 
 @pytest.mark.parametrize(
@@ -84,3 +87,40 @@ def test_every_error_masks_the_urls_it_quotes() -> None:
     )
     assert "t0k3n" not in str(exc) and "t0k3n" not in repr(exc.as_dict())
     assert exc.message == "GET http://h/x?token=*** failed"
+
+
+def test_the_state_store_keeps_no_secret_of_a_url_in_log_report_or_reasons(
+    tmp_path: Path,
+) -> None:
+    store = StateStore(f"sqlite:///{tmp_path}/state.db")
+    try:
+        run_id = store.start_run("p")
+        store.log(
+            run_id, "warning", "GET http://h/x?api_key=K3y failed", url="http://h/x?token=T0k"
+        )
+        store.quarantine(
+            [
+                {
+                    "run_id": run_id,
+                    "pipeline": "p",
+                    "source": "s",
+                    "unit": "http://h/x",
+                    "kind": "row",
+                    "status": "open",
+                    "reasons": ["http://h/x?page=2&access_token=T0k: not an object"],
+                    "payload": {"raw": "?token=kept: the row is data, never changed"},
+                }
+            ]
+        )
+        store.finish_run(run_id, "failed", {"destination": "postgresql://u@h/db?password=s3cret"})
+        (event,) = store.events(run_id)
+        (entry,) = store.quarantined(pipeline="p")
+        run = store.run(run_id)
+        assert run is not None
+    finally:
+        store.close()
+    assert event.message == "GET http://h/x?api_key=*** failed"
+    assert event.data == {"url": "http://h/x?token=***"}
+    assert entry.reasons == ["http://h/x?page=2&access_token=***: not an object"]  # ":" kept
+    assert entry.payload == {"raw": "?token=kept: the row is data, never changed"}
+    assert run.report == {"destination": "postgresql://u@h/db?password=***"}
