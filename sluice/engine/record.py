@@ -16,6 +16,7 @@ from sluice.config import HttpSourceConfig, Project
 from sluice.engine.report import RunReport
 from sluice.engine.runner import Runner
 from sluice.errors import ConfigError
+from sluice.redact import is_secret_name
 from sluice.state.store import StateStore
 
 # Secrets stay out of the cassette: these headers and query parameters are not saved.
@@ -38,13 +39,23 @@ def record(project: Project, pipeline: str, cassette: Path) -> RunReport:
         for s in http
         if s.auth is not None and s.auth.type == "api_key" and s.auth.location == "query"
     ]
+    # and the source's own key header (whatever its name) and headers named like secrets
+    secret_headers = {
+        name.lower()
+        for s in http
+        for name in [
+            *(h for h in s.headers if is_secret_name(h)),
+            *([s.auth.name] if s.auth is not None and s.auth.type == "api_key" else []),
+        ]
+        if not (s.auth is not None and s.auth.location == "query" and name == s.auth.name)
+    }
     cassette.parent.mkdir(parents=True, exist_ok=True)
     if cassette.exists():
         cassette.unlink()  # a fresh recording, not an append to an old one
     recorder = vcr.VCR(
         record_mode="all",
         match_on=["method", "scheme", "host", "port", "path", "query"],
-        filter_headers=FILTERED_HEADERS,
+        filter_headers=sorted({*FILTERED_HEADERS, *secret_headers}),
         filter_query_parameters=query_secrets,
         decode_compressed_response=True,
     )

@@ -247,3 +247,27 @@ def test_a_trusted_origin_gets_the_credentials(
     out = run_project(make_project(project(api.url, credentials + trusted + "\n" + WALKS[style])))
     assert out.status in ("succeeded", "succeeded_with_quarantine"), out.report.errors
     assert other.carried() == [SENT["bearer and a header"]]
+
+
+def test_a_recorded_cassette_keeps_no_key_header_whatever_its_name(
+    api: Api, make_project: Callable[..., Path], run_project: Any, tmp_path: Path
+) -> None:
+    import vcr
+
+    from sluice.engine.record import record
+
+    source = (
+        f"        auth: {{type: api_key, name: X-Client, value: {KEY}}}\n"
+        f"        headers: {{X-Tenant-Token: {TOKEN}, Accept: application/json}}\n"
+        "        endpoint: /v1/link\n        paginate: {style: link_header}"
+    )
+    root = make_project(project(api.url, source))
+    cassette = tmp_path / "cassettes" / "p.yaml"
+    recorded = record(load_project(root), "p", cassette)
+    assert not recorded.errors, recorded.errors
+    assert api.seen[0]["headers"]["x-client"] == KEY  # sent: to the API only
+    saved = cassette.read_text()
+    assert KEY not in saved and TOKEN not in saved
+    assert "application/json" in saved  # other headers are kept
+    with vcr.use_cassette(str(cassette), record_mode="none"):
+        assert not run_project(root).report.errors  # it replays offline
