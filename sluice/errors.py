@@ -66,7 +66,7 @@ class SluiceError(Exception):
         message = redact_text(message)
         super().__init__(message)
         self.message = message
-        self.hint = hint
+        self.hint = redact_text(hint) if hint else hint
         self.where = where or Where()
 
     def __str__(self) -> str:

@@ -87,6 +87,7 @@ def test_every_error_masks_the_urls_it_quotes() -> None:
     )
     assert "t0k3n" not in str(exc) and "t0k3n" not in repr(exc.as_dict())
     assert exc.message == "GET http://h/x?token=*** failed"
+    assert exc.hint == "try http://h/x?token=***"  # as the CLI prints it
 
 
 def test_the_state_store_keeps_no_secret_of_a_url_in_log_report_or_reasons(
