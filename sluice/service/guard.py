@@ -25,6 +25,7 @@ Refusals have the service's error body, ``{"error": ..., "hint": ...}``.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -165,19 +166,29 @@ class Guard:
         if origin is None:
             fetch_site = headers.get("sec-fetch-site")
             return fetch_site is None or fetch_site in SAME_ORIGIN_FETCH
-        parts = urlsplit(origin)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        parsed = _origin(origin)
+        if parsed is None:
             return False  # "null": a sandboxed frame, a file:// page, a data: URL
-        try:
-            port = parts.port
-        except ValueError:
-            return False
-        default = 443 if parts.scheme == "https" else 80
-        name = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-        netloc = name if port in (None, default) else f"{name}:{port}"
+        netloc, default = parsed
         # Browsers leave the scheme's default port out of both headers; the scheme itself
         # is not compared: behind a TLS proxy this server sees http for an https page.
         return netloc in (host.lower().removesuffix(f":{default}"), *self.origins)
+
+
+@functools.lru_cache(maxsize=256)  # a server sees few origins; parsing one costs more
+def _origin(origin: str) -> tuple[str, int] | None:
+    """``(host[:port], the scheme's default port)`` of an http(s) Origin, else None;
+    the port only when it is not the default."""
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    default = 443 if parts.scheme == "https" else 80
+    name = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return (name if port in (None, default) else f"{name}:{port}"), default
 
 
 def body_cap(path: str) -> int:
@@ -189,11 +200,16 @@ def body_cap(path: str) -> int:
     return FORM_CAP
 
 
+#: the request headers the guard reads; the others are not even decoded
+_READ = frozenset({b"host", b"origin", b"sec-fetch-site", b"content-length"})
+
+
 def _headers(scope: Scope) -> dict[str, str]:
-    """The request's headers by lower-case name (the first of repeated ones)."""
+    """The headers the guard reads, by lower-case name (the first of repeated ones)."""
     found: dict[str, str] = {}
     for name, value in scope["headers"]:
-        found.setdefault(name.decode("latin-1"), value.decode("latin-1"))
+        if name in _READ and name not in found:
+            found[name.decode()] = value.decode("latin-1")
     return found
 
 
