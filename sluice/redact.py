@@ -102,15 +102,21 @@ def redact_text(text: str, secret: Iterable[str] = (), values: Iterable[str] = (
     (known secrets of four characters or more) replaced by ``***``."""
     if not text:
         return text
-    names = set(secret)
-    for value in sorted({v for v in values if v and len(v) >= 4}, key=len, reverse=True):
-        text = text.replace(value, MASK)
-    text = _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0), names), text)
-    text = _PAIR_IN_TEXT.sub(
-        lambda m: f"{m.group(1)}={MASK}" if is_secret_name(m.group(1), names) else m.group(0),
-        text,
-    )
-    return _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
+    if values:
+        for value in sorted({v for v in values if v and len(v) >= 4}, key=len, reverse=True):
+            text = text.replace(value, MASK)
+    # Most text (a file name, a count) holds nothing to mask: no regex runs for it, as a
+    # report may hold thousands of such strings.
+    if "://" in text or "=" in text:
+        names = set(secret)
+        text = _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0), names), text)
+        text = _PAIR_IN_TEXT.sub(
+            lambda m: f"{m.group(1)}={MASK}" if is_secret_name(m.group(1), names) else m.group(0),
+            text,
+        )
+    if "Bearer" in text or "Basic" in text or "Token" in text:
+        text = _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
+    return text
 
 
 def redact_data(data: T, secret: Iterable[str] = (), values: Iterable[str] = ()) -> T:
