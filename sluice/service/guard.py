@@ -151,7 +151,14 @@ class Guard:
         try:
             await self.app(scope, capped, guarded)
         except Exception:
-            if not over or started:
+            if started:
+                raise
+            if not over:
+                # Answered here rather than by Starlette's outer error middleware, so a
+                # 500 has the headers and the error body too; raised on for the log.
+                await _refuse(
+                    send, 500, "internal server error", "the server's log has the details"
+                )
                 raise
         if over and not started:
             await _too_large(send, cap)

@@ -156,6 +156,23 @@ def test_every_answer_has_the_security_headers(client: TestClient) -> None:
     assert static.headers["x-content-type-options"] == "nosniff"
 
 
+def test_a_server_error_has_the_headers_and_the_error_body(leads: Path) -> None:
+    app = create_app(load_project(leads), settings())
+
+    def boom() -> None:
+        raise RuntimeError("a bug")
+
+    app.add_api_route("/api/boom", boom)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        r = c.get("/api/boom", headers=VIEW)
+    assert r.status_code == 500
+    assert r.json() == {
+        "error": "internal server error",
+        "hint": "the server's log has the details",
+    }
+    assert r.headers["x-frame-options"] == "DENY" and "content-security-policy" in r.headers
+
+
 def test_pages_have_no_inline_script_style_or_handlers(client: TestClient) -> None:
     """What the CSP would block: inline <script>/<style>, style= and on*= attributes."""
     import re
