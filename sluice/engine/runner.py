@@ -35,6 +35,7 @@ from sluice.destinations.sql import SqlDestination
 from sluice.engine import drift, exclusive, refusals
 from sluice.engine.deadletter import DeadLetter
 from sluice.engine.lease import Heartbeat
+from sluice.engine.newer import NewerKeys
 from sluice.engine.prefetch import Prefetch
 from sluice.engine.process import UnitContext, UnitProcessor
 from sluice.engine.report import Counts, RunReport, error_of
@@ -131,6 +132,8 @@ class Runner:
             rules=stated_rules(self.pipe),
         )
         self.deadletter = DeadLetter(self.store, project, self.run_id, pipeline, self.report)
+        #: under merge: row entries of older units whose keys this run's loads write again
+        self.newer = NewerKeys(project, pipeline, self.store, self.run_id)
         self._dest: Destination | None = None
         #: set by :meth:`cancel` (another thread); checked between batches
         self.cancelled = threading.Event()
@@ -539,12 +542,14 @@ class Runner:
                 result, waited, load_start = self._load(job, opened)
             except (SluiceError, _RunStop) as exc:
                 for _, _, file_id in job.units:
+                    self.newer.forget(file_id)
                     self.store.discard_rows(file_id)
                     self.store.update_file(file_id, status="failed")
                 raise exc.error if isinstance(exc, _RunStop) else exc from None
             except _UnitFailed as failed:
                 stream, unit, file_id = failed.unit
                 for _, _, other in job.units:  # the whole job is tried again
+                    self.newer.forget(other)
                     self.store.discard_rows(other)
                 self.deadletter.set_aside(stream, unit, file_id, failed.error)
                 job.units = [u for u in job.units if u[2] != file_id]
@@ -569,6 +574,9 @@ class Runner:
                 self.store.commit_unit(file_id, _stage(p.counts, unit))
                 self._after_load(stream, unit)
                 self.deadletter.supersede(stream, unit.name, file_id, whole=self.pages is None)
+                self._supersede_older(stream, unit, file_id)
+                if self.mode == "merge" and p.counts.quarantined:
+                    self.newer.add(file_id)
                 self._note_drift(stream, unit, p.plan)
                 c = p.counts
                 self.store.log(
@@ -585,6 +593,20 @@ class Runner:
                 if self.part is None:
                     record_stages(self.store, self.run_id, stream, srep.counts, srep.seconds)
             return
+
+    def _supersede_older(self, stream: str, unit: Unit, file_id: int) -> None:
+        """Under merge: close the row entries of older units this load wrote again (a
+        replay would upsert them over these newer rows)."""
+        n = self.newer.settle(file_id, self.run_id)
+        if n:
+            self.store.log(
+                self.run_id,
+                "info",
+                f"{unit.name}: {n} quarantined row(s) of older loads superseded: this load "
+                "merged newer rows with the same keys (`sluice quarantine list --status "
+                "superseded` lists them)",
+                stream=stream,
+            )
 
     def _settle_delivery(
         self, result: LoadResult, opened: list[tuple[str, Unit, int, UnitProcessor, Any]]
@@ -617,6 +639,8 @@ class Runner:
                 try:
                     for rows in self.rows_of(proc, batches):
                         self.check_cancelled()
+                        if self.mode == "merge" and self.report.kind == "run":
+                            self.newer.watch(rows, file_id)
                         yield refusals.tag(rows, index) if proc.keep_raw else rows
                     self.check_cancelled()
                 except FetchError:

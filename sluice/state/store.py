@@ -432,11 +432,14 @@ class StateStore:
         *,
         offset: int = 0,
         newest_first: bool = False,
+        file_id: int | None = None,
     ) -> Sequence[QuarantineEntry]:
         """Entries, oldest first (``newest_first``: the other way), a page of ``limit``
-        from ``offset`` on."""
+        from ``offset`` on; ``file_id``: of that ledger entry's load only."""
         order = QuarantineEntry.id.desc() if newest_first else QuarantineEntry.id
         q = _quarantine_filter(sa.select(QuarantineEntry), pipeline, status, ids, run_id, replays)
+        if file_id is not None:
+            q = q.where(QuarantineEntry.file_id == file_id)
         q = q.order_by(order)
         if limit:
             q = q.limit(limit)
@@ -542,6 +545,20 @@ class StateStore:
                     .where(q.id.in_(chunk), q.status == "replaying", q.replay_run_id == run_id)
                     .values(status="open")
                 )
+
+    def supersede_entries(self, ids: Sequence[int], run_id: str) -> int:
+        """Close the open entries ``ids`` as ``superseded`` by ``run_id``; how many."""
+        q = QuarantineEntry
+        n = 0
+        with self.engine.begin() as conn:
+            for chunk in _chunks(list(ids), 500):
+                done = conn.execute(
+                    sa.update(q)
+                    .where(q.id.in_(chunk), q.status == "open")
+                    .values(status="superseded", superseded_by=run_id)
+                )
+                n += done.rowcount
+        return n
 
     def supersede_quarantine(
         self,
