@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from sluice import executors
 from sluice.cli.display import LiveProgress, records, rows_table, summary
 from sluice.cli.errors import (
     EXIT_FAILED,
@@ -21,7 +22,7 @@ from sluice.cli.errors import (
     handle_errors,
     report_config_errors,
 )
-from sluice.cli.options import Executor, ExecutorOpt, ProjectOpt
+from sluice.cli.options import ExecutorOpt, ProjectOpt
 from sluice.cli.signals import Caught, cancelling_on_signals
 from sluice.cli.terminal import SafeConsole, safe
 from sluice.config import Project, load_project
@@ -100,7 +101,7 @@ def run(
     # file a drop folder holds through a link is refused: see the file source).
     chosen = str(Path(file).resolve()) if file is not None else None
     caught = Caught()  # Ctrl-C or SIGTERM: the run is cancelled, exit 130 or 143
-    if (executor or proj.executor) == Executor.celery:
+    if executors.kind_for(proj, executor) == "celery":
         if wait:
             raise UsageError(
                 "--wait is for runs in this process; runs on celery workers wait their turn "
@@ -161,10 +162,8 @@ def _on_celery(
     caught: Caught,
 ) -> dict[str, Any]:
     """Queue the run for `sluice worker`s and wait for its report (a signal cancels it)."""
-    from sluice.engine.celery_executor import CeleryExecutor
-
     store = StateStore(proj.state_url())
-    executor = CeleryExecutor(proj, store)
+    executor = executors.for_project(proj, "celery", store=store)
     path = str(Path(file).resolve()) if file else None
     run_id = executor.trigger(
         pipeline, "cli", file=path, source=source, full_refresh=full_refresh

@@ -49,7 +49,7 @@ def worker(
     where = proj.file or proj.root
     os.environ["SLUICE_PROJECT"] = str(Path(where).resolve())
     # Imported here: Celery is not needed by any other command.
-    from sluice.engine.celery_app import (
+    from sluice.executors.celery_app import (
         check_shared_state,
         keep_runs_alive,
         make_app,

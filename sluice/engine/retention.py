@@ -1,5 +1,6 @@
 """Retention: ``sluice prune --older-than 30d``, and ``sluice serve`` doing it daily
-(``retention: 30d`` in sluice.yaml).
+(``retention: 30d`` in sluice.yaml; the daily thread is
+:class:`sluice.service.runtime.retention.Retention`).
 
 Ended runs with their logs, and closed quarantine entries with their dead-letter copies,
 go once older than the cutoff (:mod:`sluice.state.prune` says exactly what stays:
@@ -8,21 +9,14 @@ never a live run, an open entry or a ledger).
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 from pathlib import Path
 
 from sluice.config import Project
-from sluice.durations import parse_duration
 from sluice.engine.deadletter import DEADLETTER
-from sluice.engine.periodic import Periodic
 from sluice.state.models import utcnow
 from sluice.state.prune import Pruned, Pruner
 from sluice.state.store import StateStore
-
-log = logging.getLogger(__name__)
-
-DAY = 24 * 3600.0
 
 
 def prune(
@@ -47,34 +41,3 @@ def remove_copies(project: Project, copies: list[str]) -> None:
         folder = path.parent
         if folder != home and folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()
-
-
-class Retention:
-    """``sluice serve``'s daily prune (at start, then every ``interval`` seconds)."""
-
-    def __init__(self, project: Project, store: StateStore, *, interval: float = DAY) -> None:
-        assert project.retention is not None
-        self.project, self.store = project, store
-        self.older_than = parse_duration(project.retention)
-        self._periodic = Periodic("sluice-retention", self.step, interval)
-
-    def step(self) -> Pruned:
-        pruned = prune(self.project, self.store, self.older_than)
-        if pruned.runs or pruned.entries:
-            log.info(
-                "retention %s: pruned %d runs (%d log events), %d closed quarantine entries, "
-                "%d dead-letter copies",
-                self.project.retention,
-                pruned.runs,
-                pruned.events,
-                pruned.entries,
-                len(pruned.copies),
-            )
-        return pruned
-
-    def start(self) -> Retention:
-        self._periodic.start()
-        return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._periodic.stop(timeout)

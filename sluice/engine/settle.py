@@ -26,8 +26,8 @@ from typing import Any
 from sluice.config import HttpDestinationConfig, Project
 from sluice.dburl import redact
 from sluice.destinations import Destination, connect
+from sluice.engine.assemble import assemble, failure, seconds_since
 from sluice.engine.lease import lease_seconds
-from sluice.engine.parts import assemble, failure, seconds_since
 from sluice.engine.report import CANCELLED, Counts, RunReport
 from sluice.errors import NotFound, RunCancelled, RunConflict, SluiceError
 from sluice.state.models import FileRecord, Run

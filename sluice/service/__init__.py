@@ -4,10 +4,11 @@ alerts plug into the same app).
     from sluice.service import create_app
     app = create_app(load_project("examples/leads"), load_settings())
 
-Runs triggered here are carried out by worker processes of this server
-(:mod:`sluice.engine.executor`), or under ``executor: celery`` queued for ``sluice
-worker``s (:mod:`sluice.engine.celery_executor`); route handlers only call engine and
-state functions.
+Runs triggered here are carried out by the executor :func:`sluice.executors.for_project`
+gives: worker processes of this server (``local``), or under ``executor: celery`` queued
+for ``sluice worker``s; route handlers only call executor, engine and state functions.
+The service's own runtime (scheduler, folder watcher, retention, alerts, metrics) lives
+in :mod:`sluice.service.runtime`.
 """
 
 from __future__ import annotations
@@ -18,15 +19,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
+from sluice import executors
 from sluice.config import Project
-from sluice.engine.alerts import Alerter
 from sluice.engine.datasets import Warehouses
-from sluice.engine.executor import Executor, LocalExecutor
-from sluice.engine.hooks import RunHooks
-from sluice.engine.metrics import Metrics
-from sluice.engine.retention import Retention
-from sluice.engine.scheduler import Scheduler
-from sluice.engine.triggers import FolderWatcher
+from sluice.executors import Executor, RunHooks
 from sluice.service import dashboard, docs, errors
 from sluice.service.auth import Auth
 from sluice.service.cache import ReadCache
@@ -35,6 +31,11 @@ from sluice.service.microcache import MicroCache
 from sluice.service.relative import RelativePaths
 from sluice.service.routers import datasets, health, pipelines, quarantine, runs, session
 from sluice.service.routers import metrics as metrics_router
+from sluice.service.runtime.alerts import Alerter
+from sluice.service.runtime.metrics import Metrics
+from sluice.service.runtime.retention import Retention
+from sluice.service.runtime.scheduler import Scheduler
+from sluice.service.runtime.watcher import FolderWatcher
 from sluice.service.settings import ServiceSettings, load_settings
 from sluice.state.store import StateStore
 
@@ -83,13 +84,7 @@ def create_app(
     hooks = RunHooks([cache.clear, Alerter(project, store=store).after_run, metrics.observe])
     app.state.cache = cache
     app.state.metrics = metrics
-    if (executor or project.executor) == "celery":
-        # Imported here: Celery is needed only when runs go to its workers.
-        from sluice.engine.celery_executor import CeleryExecutor
-
-        app.state.executor = CeleryExecutor(project, store, hooks).start_watching()
-    else:
-        app.state.executor = LocalExecutor(project, store, hooks)
+    app.state.executor = executors.for_project(project, executor, store=store, hooks=hooks)
     app.state.executor.on_submit = cache.clear
     app.state.scheduler = None  # started with the server (lifespan)
     app.state.watcher = None

@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 
 from sluice.config import Project
 from sluice.engine.datasets import Warehouses
-from sluice.engine.executor import Executor
+from sluice.executors.local import Executor
 from sluice.state.store import StateStore
 
 

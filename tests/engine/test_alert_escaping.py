@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request
 
 from sluice.config import Retry, load_project
 from sluice.engine import run_pipeline
-from sluice.engine.alerts import Alerter
+from sluice.service.runtime.alerts import Alerter
 from sluice.sim.server import SimServer
 
 EVIL = "<!channel> <http:evil.example|click here>.csv"

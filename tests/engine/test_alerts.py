@@ -14,8 +14,8 @@ from fastapi import FastAPI, Request, Response
 
 from sluice.config import Retry, load_project
 from sluice.engine import run_pipeline
-from sluice.engine.alerts import Alerter
 from sluice.engine.report import RunReport
+from sluice.service.runtime.alerts import Alerter
 from sluice.sim.server import SimServer
 from sluice.state.store import StateStore
 

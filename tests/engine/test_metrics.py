@@ -13,8 +13,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from sluice.config import load_project
 from sluice.engine import run_pipeline
-from sluice.engine.hooks import RunHooks
-from sluice.engine.metrics import Metrics
+from sluice.executors.hooks import RunHooks
+from sluice.service.runtime.metrics import Metrics
 from sluice.sim.server import SimServer
 
 PROJECT = """\

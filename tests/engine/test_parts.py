@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from sluice.config import load_project
-from sluice.engine.parts import API_PARTS, WHOLE_RUN, page_range, plan_parts
+from sluice.executors.parts import API_PARTS, WHOLE_RUN, page_range, plan_parts
 from sluice.sim import SimServer, build_app
 from sluice.state.store import StateStore
 from sluice.state.tasks import DONE, Lease, Part, RunTasks

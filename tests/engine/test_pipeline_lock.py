@@ -22,8 +22,8 @@ import pytest
 from sluice.config import load_project
 from sluice.destinations import connect
 from sluice.destinations.sql import SqlDestination
-from sluice.engine.executor import LocalExecutor
 from sluice.errors import RunConflict
+from sluice.executors.local import LocalExecutor
 from sluice.state.store import StateStore
 from tests.at_once import at_once
 

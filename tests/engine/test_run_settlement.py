@@ -374,9 +374,9 @@ def test_sluice_cancel_of_a_run_whose_process_is_gone_settles_it_at_once(
 def test_a_run_elsewhere_is_settled_when_its_lease_expires_not_by_host(
     make_project: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sluice.engine.executor import LocalExecutor
     from sluice.engine.settle import cancel_run, open_store
     from sluice.errors import RunConflict
+    from sluice.executors.local import LocalExecutor
 
     root = make_project(project("sqlite:///w.db"), {"data/a.csv": ROWS})
     proj = load_project(root)
@@ -464,7 +464,7 @@ def test_a_celery_run_with_no_worker_whose_waiter_died_is_settled_and_refuses_no
         runs = runs_json(root)
         assert runs[queued.id]["status"] == "abandoned"
 
-        from sluice.engine.celery_executor import CeleryExecutor
+        from sluice.executors.celery import CeleryExecutor
 
         executor = CeleryExecutor(load_project(root), store)
         try:

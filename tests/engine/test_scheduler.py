@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from sluice.config import load_project
-from sluice.engine.scheduler import Scheduler
 from sluice.errors import ProjectInvalid
+from sluice.service.runtime.scheduler import Scheduler
 from sluice.state.store import StateStore
 
 PROJECT = """\

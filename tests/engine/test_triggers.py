@@ -13,7 +13,7 @@ import pytest
 from sluice.config import load_project
 from sluice.engine import run_pipeline
 from sluice.engine.report import RunReport
-from sluice.engine.triggers import FolderWatcher
+from sluice.service.runtime.watcher import FolderWatcher
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "leads"
 HEADER = (

@@ -13,9 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from sluice.config import load_project
-from sluice.engine.celery_executor import CeleryExecutor
-from sluice.engine.scheduler import Scheduler
+from sluice.executors.celery import CeleryExecutor
 from sluice.service import create_app
+from sluice.service.runtime.scheduler import Scheduler
 from sluice.state.store import StateStore
 from sluice.state.tasks import RunTasks
 from tests.engine.celery_support import Cluster, add_to_pipeline, cluster, leads_drop

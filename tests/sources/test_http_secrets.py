@@ -18,7 +18,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from sluice.config import Retry, load_project
-from sluice.engine.alerts import Alerter
+from sluice.service.runtime.alerts import Alerter
 from sluice.sim.server import SimServer
 from sluice.state.store import StateStore
 

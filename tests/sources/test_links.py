@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from sluice.config import load_project
-from sluice.engine.parts import plan_parts
 from sluice.errors import SourceError
+from sluice.executors.parts import plan_parts
 from sluice.sources import SourceContext
 from sluice.sources.file import FileSource
 

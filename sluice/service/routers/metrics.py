@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from sluice.engine.metrics import Metrics
 from sluice.service.auth import Viewer
+from sluice.service.runtime.metrics import Metrics
 
 router = APIRouter(tags=["metrics"])
 

@@ -9,8 +9,8 @@ from fastapi import APIRouter, status
 
 from sluice.config import HttpDestinationConfig, Project
 from sluice.engine.datasets import dataset_tables
-from sluice.engine.executor import Executor
 from sluice.errors import NotFound
+from sluice.executors.local import Executor
 from sluice.service.auth import Operator, Viewer
 from sluice.service.deps import ExecutorDep, ProjectDep, SchedulerDep, StoreDep
 from sluice.service.schemas import ErrorBody, PipelineSummary, RunSummary, SourceSummary, Triggered

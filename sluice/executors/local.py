@@ -1,10 +1,12 @@
-"""The local executor: runs and replays in background threads of this process.
+"""The local executor: each run in a worker process of its own, replays in threads.
 
 ``sluice serve`` triggers runs here. A run's :class:`~sluice.engine.runner.Runner` is
 made first, in the caller's thread, so its run id exists (and can be answered) before
-the load starts in a thread of its own. At most one run of a pipeline goes at a time:
-a trigger while one is going is refused (:class:`~sluice.errors.RunConflict`) or, under
-``if_running: queue``, waits its turn with status ``queued``. Replays always queue.
+the load starts: a thread of this process waits on the run's worker process
+(``python -m sluice.executors.worker``), or carries a replay out itself. At most one
+run of a pipeline goes at a time: a trigger while one is going is refused
+(:class:`~sluice.errors.RunConflict`) or, under ``if_running: queue``, waits its turn
+with status ``queued``. Replays always queue.
 
 Cancelling is cooperative: the runner checks its event between batches, the load in
 progress rolls back, and the run ends ``cancelled``.
@@ -28,13 +30,13 @@ from typing import Any, Protocol
 
 from sluice.config import Project, load_project
 from sluice.engine.exclusive import refuse_if_running, then
-from sluice.engine.hooks import RunHooks
 from sluice.engine.lease import Heartbeat, lease_seconds
 from sluice.engine.replay import plan_replay
 from sluice.engine.report import RunReport
 from sluice.engine.runner import Runner
 from sluice.engine.settle import cancel_run, settle_stale
 from sluice.errors import RunCancelled, RunConflict, SluiceError
+from sluice.executors.hooks import RunHooks
 from sluice.state.store import LIVE, StateStore
 
 log = logging.getLogger(__name__)
@@ -91,7 +93,7 @@ class _Job:
 
 
 class LocalExecutor:
-    """Runs in threads of this process; one at a time per pipeline."""
+    """Runs in worker processes (replays in threads); one at a time per pipeline."""
 
     def __init__(
         self,
@@ -102,7 +104,7 @@ class LocalExecutor:
         processes: bool = True,
     ) -> None:
         """``processes``: carry out runs in worker processes (see
-        :mod:`sluice.engine.worker`), so a load never holds the interpreter that serves
+        :mod:`sluice.executors.worker`), so a load never holds the interpreter that serves
         requests; replays, small by nature, stay in threads."""
         self.project = project
         self.store = store
@@ -239,7 +241,7 @@ class LocalExecutor:
         cmd = [
             sys.executable,
             "-m",
-            "sluice.engine.worker",
+            "sluice.executors.worker",
             *("--project", str(where), "--pipeline", runner.name),
             *("--run-id", runner.run_id, "--trigger", runner.trigger),
         ]

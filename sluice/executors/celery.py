@@ -1,7 +1,7 @@
 """The Celery executor: runs are queued for ``sluice worker`` processes, anywhere.
 
 ``sluice run`` (with ``executor: celery``) and ``sluice serve`` record the run in the
-shared state store and queue its plan (:mod:`sluice.engine.celery_app`); workers do
+shared state store and queue its plan (:mod:`sluice.executors.celery_app`); workers do
 the rest. Everything about a run (status, log, parts, the final report) is in the
 state store, so any process that can read it can follow the run: the CLI waits for
 it there, the service answers from it and tells its hooks (alerts, metrics) when a
@@ -19,7 +19,10 @@ from typing import Any
 
 from sluice.config import Project
 from sluice.dburl import redact
-from sluice.engine.celery_app import (
+from sluice.engine.lease import Heartbeat
+from sluice.engine.settle import settle_stale
+from sluice.errors import ConfigError, RunConflict
+from sluice.executors.celery_app import (
     LIVE,
     broker_url,
     cancelled,
@@ -28,11 +31,8 @@ from sluice.engine.celery_app import (
     make_app,
     queue_name,
 )
-from sluice.engine.executor import LocalExecutor, Submitted, submit_via
-from sluice.engine.hooks import RunHooks
-from sluice.engine.lease import Heartbeat
-from sluice.engine.settle import settle_stale
-from sluice.errors import ConfigError, RunConflict
+from sluice.executors.hooks import RunHooks
+from sluice.executors.local import LocalExecutor, Submitted, submit_via
 from sluice.state.store import StateStore
 from sluice.state.tasks import RunTasks
 
@@ -40,7 +40,7 @@ HOOK_POLL_SECONDS = 1.0
 
 
 class CeleryExecutor:
-    """The same calls as :class:`~sluice.engine.executor.LocalExecutor`, on Celery."""
+    """The same calls as :class:`~sluice.executors.local.LocalExecutor`, on Celery."""
 
     def __init__(self, project: Project, store: StateStore, hooks: RunHooks | None = None) -> None:
         check_shared_state(store.url)

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sluice.config import FileSourceConfig, Project
-from sluice.engine.periodic import Periodic
+from sluice.service.runtime.periodic import Periodic
 
 log = logging.getLogger("sluice.triggers")
 

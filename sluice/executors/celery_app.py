@@ -3,7 +3,7 @@
     SLUICE_BROKER_URL=redis://127.0.0.1:6379/0 sluice worker -p examples/leads
 
 ``sluice.plan`` (one per run) creates the tables, splits the run into parts
-(:func:`~sluice.engine.parts.plan_parts`), records them in the state store and queues
+(:func:`~sluice.executors.parts.plan_parts`), records them in the state store and queues
 one ``sluice.part`` per part. A part loads like the local executor does; the last part
 to end assembles the run's report from all of them.
 
@@ -29,20 +29,13 @@ from celery import Celery, Task
 
 from sluice.config import Project, load_project
 from sluice.dburl import normalize
+from sluice.engine.assemble import assemble, failure, seconds_since
 from sluice.engine.exclusive import busy, then
 from sluice.engine.lease import Heartbeat, lease_seconds
-from sluice.engine.parts import (
-    WHOLE_RUN,
-    assemble,
-    failure,
-    page_range,
-    plan_parts,
-    retryable,
-    seconds_since,
-)
 from sluice.engine.report import Counts
 from sluice.engine.runner import Runner, record_stages
 from sluice.errors import ConfigError, RunCancelled, SluiceError
+from sluice.executors.parts import WHOLE_RUN, page_range, plan_parts, retryable
 from sluice.state.locks import PipelineLocks
 from sluice.state.store import StateStore
 from sluice.state.tasks import DONE, ENDED, FAILED, QUEUED, Lease, RunTasks

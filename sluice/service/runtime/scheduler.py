@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 
 from sluice.config import Project
 from sluice.cron import Cron
-from sluice.engine.periodic import Periodic
+from sluice.service.runtime.periodic import Periodic
 from sluice.state.models import ScheduleMark
 from sluice.state.store import StateStore
 

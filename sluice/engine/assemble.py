@@ -1,0 +1,108 @@
+"""A run's report put back together from its parts' reports.
+
+A run carried out in parts (:mod:`sluice.executors.parts`, on Celery workers) has one
+report per part in the state store; :func:`assemble` sums them into the run's report,
+the same document a run in one piece writes. It lives in the engine because settling a
+run whose process is gone (:mod:`sluice.engine.settle`) needs it too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sluice.config import HttpDestinationConfig, Project
+from sluice.dburl import redact
+from sluice.engine.report import Counts, RunReport, StreamReport, error_of
+from sluice.errors import AccountingError
+from sluice.state.models import RunTask
+from sluice.state.tasks import DONE
+from sluice.transforms.stated import stated_rules
+
+
+def assemble(project: Project, pipeline: str, run_id: str, tasks: Sequence[RunTask]) -> RunReport:
+    """The run's report from its parts' reports (and the parts that never reported)."""
+    pipe = project.pipeline(pipeline)
+    dest = pipe.destination
+    url = dest.url if isinstance(dest, HttpDestinationConfig) else project.warehouse_url(pipe)
+    report = RunReport(run_id, pipeline, pipe.table.name, redact(url), dest.mode)
+    report.rules = stated_rules(pipe)
+    for stream in pipe.sources:
+        report.stream(stream)
+    started: list[str] = []
+    for task in tasks:
+        part = task.result or {}
+        if part.get("started_at"):
+            started.append(part["started_at"])
+        for name, doc in (part.get("streams") or {}).items():
+            _merge_stream(report.stream(name), doc)
+        for table, n in (part.get("tables") or {}).items():
+            report.tables[table] = report.tables.get(table, 0) + n
+        if part.get("delivery") is not None:
+            report.delivery = _sum(report.delivery or {}, part["delivery"])
+        for err in part.get("errors") or []:
+            report.errors.append({**err, "part": task.key})
+        report.warnings += part.get("warnings") or []
+        if task.status != DONE and not part.get("errors"):
+            report.errors.append(
+                {
+                    "type": "LoadError",
+                    "message": f"part {task.key} ({task.target or task.stream}) did not finish",
+                    "hint": "its worker died on every attempt: see `sluice show` and the "
+                    "workers' logs; the parts that finished are loaded, a new run loads the rest",
+                    "part": task.key,
+                }
+            )
+    report.started_at = min(started) if started else ""
+    try:
+        report.check_accounting()
+    except AccountingError as exc:
+        report.fail(exc)
+    return report
+
+
+def seconds_since(started_at: datetime) -> float:
+    if started_at.tzinfo is None:  # SQLite gives naive datetimes back
+        started_at = started_at.replace(tzinfo=UTC)
+    return (datetime.now(UTC) - started_at).total_seconds()
+
+
+def failure(exc: BaseException) -> dict[str, Any]:
+    """The report of a part that broke before it could write one."""
+    return {"streams": {}, "errors": [error_of(exc)]}
+
+
+def _merge_stream(into: StreamReport, doc: dict[str, Any]) -> None:
+    into.counts.add(
+        Counts(
+            doc.get("read", 0),
+            doc.get("loaded", 0),
+            doc.get("quarantined", 0),
+            doc.get("filtered", 0),
+            dict(doc.get("filtered_by") or {}),
+        )
+    )
+    into.files += doc.get("files") or []
+    into.quarantined_files += doc.get("quarantined_files") or []
+    listed = doc.get("skipped_files") or []
+    into.skipped_files += listed
+    into.skipped_more += int(doc.get("skipped", len(listed))) - len(listed)
+    into.drift += doc.get("drift") or []
+    for stage, secs in (doc.get("seconds") or {}).items():
+        into.seconds[stage] = into.seconds.get(stage, 0.0) + secs
+    if doc.get("http") is not None:
+        into.http = _sum(into.http or {}, doc["http"])
+
+
+def _sum(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Numbers added up, nested counts merged, anything else: the last one."""
+    out = dict(a)
+    for k, v in b.items():
+        if isinstance(v, bool) or not isinstance(v, int | float | dict):
+            out[k] = v
+        elif isinstance(v, dict):
+            out[k] = _sum(out.get(k) or {}, v)
+        else:
+            out[k] = out.get(k, 0) + v
+    return out

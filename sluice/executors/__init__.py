@@ -1,0 +1,81 @@
+"""Executors: who carries out a run, and where. The one door is :func:`for_project`.
+
+- ``local`` (:mod:`sluice.executors.local`): ``sluice serve``'s runs, each in a worker
+  process it spawns (``python -m sluice.executors.worker``); replays in threads.
+- ``celery`` (:mod:`sluice.executors.celery`): runs planned into parts
+  (:mod:`sluice.executors.parts`) and queued for ``sluice worker`` processes anywhere
+  (:mod:`sluice.executors.celery_app`).
+
+``sluice run`` under ``local`` carries the run out inline, in its own process (it shows
+progress and takes Ctrl-C there); under ``celery`` it asks this door for the executor,
+as the service does. Which one a project uses is decided here only (:func:`kind_for`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal, overload
+
+from sluice.config import Project
+from sluice.errors import UsageError
+from sluice.executors.hooks import RunHooks
+from sluice.executors.local import Executor, LocalExecutor, Submitted
+from sluice.state.store import StateStore
+
+if TYPE_CHECKING:  # Celery is imported only when runs go to its workers
+    from sluice.executors.celery import CeleryExecutor
+
+__all__ = ["KINDS", "Executor", "Kind", "RunHooks", "Submitted", "for_project", "kind_for"]
+
+Kind = Literal["local", "celery"]
+KINDS: tuple[Kind, ...] = ("local", "celery")
+
+
+def kind_for(project: Project, kind: str | None = None) -> Kind:
+    """``kind`` (``--executor``), or else the project's ``executor:``."""
+    chosen = str(kind or project.executor)
+    if chosen == "local":
+        return "local"
+    if chosen == "celery":
+        return "celery"
+    raise UsageError(
+        f"no executor {chosen!r}",
+        hint="use `local` (this machine) or `celery` (queued for `sluice worker`s)",
+    )
+
+
+@overload
+def for_project(
+    project: Project,
+    kind: Literal["celery"],
+    *,
+    store: StateStore,
+    hooks: RunHooks | None = None,
+) -> CeleryExecutor: ...
+@overload
+def for_project(
+    project: Project,
+    kind: str | None = None,
+    *,
+    store: StateStore,
+    hooks: RunHooks | None = None,
+) -> Executor: ...
+def for_project(
+    project: Project,
+    kind: str | None = None,
+    *,
+    store: StateStore,
+    hooks: RunHooks | None = None,
+) -> Executor | CeleryExecutor:
+    """The executor of ``kind`` (default: the project's ``executor:``) over ``store``.
+
+    ``hooks`` (alerts, metrics, the service's cache) are told of every run the executor
+    starts when it ends; on Celery, where the run ends in another process, that takes a
+    watcher thread of this process, started here only when there are hooks to tell.
+    """
+    if kind_for(project, kind) == "celery":
+        # Imported here: Celery is needed only when runs go to its workers.
+        from sluice.executors.celery import CeleryExecutor
+
+        celery = CeleryExecutor(project, store, hooks)
+        return celery.start_watching() if hooks is not None else celery
+    return LocalExecutor(project, store, hooks)

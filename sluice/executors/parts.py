@@ -1,0 +1,87 @@
+"""A run split into parts for Celery workers.
+
+:func:`plan_parts` splits a run: one part per file of a file source, so a drop of 120
+files loads on every worker at once; an API source whose pages are numbered and
+counted (``page`` with ``total_pages``, ``offset`` with ``total``) into up to
+:data:`API_PARTS` page ranges, fan-out details going with their pages; any other API
+source (its pages follow a cursor) is one part; and under ``mode: replace`` the whole
+run is one part, its table swapped once. A part loads
+exactly as the local executor would (:meth:`Runner.run_part`): the file ledger, load
+ids and the warehouse's load markers make a part that is carried out again load
+nothing twice. :func:`~sluice.engine.assemble.assemble` sums the parts' reports into
+the run's report, the same document the local executor writes.
+"""
+
+from __future__ import annotations
+
+from sluice.config import FileSourceConfig, HttpSourceConfig, Project
+from sluice.engine.report import RunReport
+from sluice.sources import SourceContext
+from sluice.sources.file import FileSource
+from sluice.sources.http.pages import count_pages
+from sluice.state.tasks import Part
+
+WHOLE_RUN = "*"  # the part key (and stream) of a run carried out as one part
+API_PARTS = 8  # an API source's pages are split into at most this many parts
+PAGES = "pages:"  # a part's target that is a page range: pages:FIRST:END (0-based)
+#: errors after which a part is worth trying again (a dropped connection, a deadlock)
+RETRYABLE = frozenset({"RetryableLoadError"})
+
+
+def plan_parts(
+    project: Project, pipeline: str, file: str | None = None, source: str | None = None
+) -> list[Part]:
+    """The parts of a run of ``pipeline``, in the order they are queued. ``file`` and
+    ``source`` (``sluice run --file/--source``): one part, as the local run would do."""
+    pipe = project.pipeline(pipeline)
+    if pipe.destination.mode == "replace" or file is not None or source is not None:
+        return [Part(WHOLE_RUN, source or WHOLE_RUN, file)]
+    parts: list[Part] = []
+    for stream, cfg in pipe.sources.items():
+        if isinstance(cfg, FileSourceConfig) and cfg.url is None:
+            found = FileSource(stream, cfg, project.root, SourceContext())
+            files = found.files()
+            if len(files) < max(cfg.min_files, 1):  # one part says so (warns, or fails)
+                parts.append(Part(stream, stream, None))
+                continue
+            for i, path in enumerate(files):
+                parts.append(Part(f"{stream}/{i:05d}", stream, str(path)))
+            # a path refused (a link, a FIFO) is a part too: it is refused there again,
+            # and so is a warning of the run, as in a local run
+            for i, refused in enumerate(found.refused):
+                parts.append(Part(f"{stream}/refused-{i:05d}", stream, str(refused.path)))
+        elif isinstance(cfg, HttpSourceConfig) and _splittable(cfg):
+            parts += _page_parts(stream, cfg)
+        else:
+            parts.append(Part(stream, stream, None))
+    return parts
+
+
+def _splittable(cfg: HttpSourceConfig) -> bool:
+    """Pages that can be pulled apart: numbered, with no cursor carried between runs
+    (each part would save its own) and no cap on the records (it counts in order)."""
+    return cfg.paginate.style in ("page", "offset") and not (cfg.incremental or cfg.max_records)
+
+
+def _page_parts(stream: str, cfg: HttpSourceConfig) -> list[Part]:
+    total = count_pages(cfg)
+    if total is None or total < 2:
+        return [Part(stream, stream, None)]
+    size = -(-total // API_PARTS)
+    return [
+        Part(f"{stream}/p{first + 1:06d}", stream, f"{PAGES}{first}:{min(first + size, total)}")
+        for first in range(0, total, size)
+    ]
+
+
+def page_range(target: str | None) -> tuple[int, int] | None:
+    """The pages of a part's target ``pages:FIRST:END``; None for a file or a stream."""
+    if not target or not target.startswith(PAGES):
+        return None
+    first, end = target[len(PAGES) :].split(":")
+    return int(first), int(end)
+
+
+def retryable(report: RunReport) -> bool:
+    """Whether every error of a part's report may go away on another attempt."""
+    return bool(report.errors) and all(e.get("type") in RETRYABLE for e in report.errors)
