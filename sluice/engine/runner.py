@@ -32,7 +32,7 @@ from sluice.destinations import Destination, LoadMeta, LoadResult, connect
 from sluice.destinations.base import Mode
 from sluice.destinations.http import HttpDestination
 from sluice.destinations.sql import SqlDestination
-from sluice.engine import drift, exclusive, refusals
+from sluice.engine import drift, exclusive, gate, refusals
 from sluice.engine.deadletter import DeadLetter
 from sluice.engine.lease import Heartbeat
 from sluice.engine.newer import NewerKeys
@@ -642,6 +642,7 @@ class Runner:
                         if self.mode == "merge" and self.report.kind == "run":
                             self.newer.watch(rows, file_id)
                         yield refusals.tag(rows, index) if proc.keep_raw else rows
+                        gate.between_batches(self.cancelled)  # tests only, see its module
                     self.check_cancelled()
                 except FetchError:
                     raise

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from sluice.config import load_project
 from sluice.service import ServiceSettings, create_app
+from sluice.testing import Gate, copy_example
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "leads"
 # random-looking, as a real token must be (the service refuses low-entropy ones)
@@ -33,11 +33,9 @@ def settings(**kw: Any) -> ServiceSettings:
 
 @pytest.fixture
 def leads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "leads"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".sluice", "*.db"))
     monkeypatch.delenv("SLUICE_WAREHOUSE_URL", raising=False)
     monkeypatch.delenv("SLUICE_STATE_URL", raising=False)
-    return root
+    return copy_example("leads", tmp_path / "leads")
 
 
 @pytest.fixture
@@ -65,11 +63,13 @@ pipelines:
 
 @pytest.fixture
 def big(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Path]:
-    """A project loading ``rows`` generated rows (one CSV) into table ``numbers``."""
+    """A project loading ``rows`` generated rows (one CSV) into table ``numbers``.
+    A run that must still be going when the test acts uses the ``gate`` fixture,
+    not more rows."""
     monkeypatch.delenv("SLUICE_WAREHOUSE_URL", raising=False)
     monkeypatch.delenv("SLUICE_STATE_URL", raising=False)
 
-    def make(rows: int = 1_000_000, if_running: str = "reject") -> Path:
+    def make(rows: int = 1_000, if_running: str = "reject") -> Path:
         root = tmp_path / "big"
         (root / "data").mkdir(parents=True, exist_ok=True)
         (root / "sluice.yaml").write_text(BIG_YAML.format(if_running=if_running))
@@ -81,13 +81,28 @@ def big(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Path]:
     return make
 
 
+@pytest.fixture
+def gate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Gate:
+    """Armed: every run of this process waits after its first batch (before it commits)
+    until ``gate.open()`` or a cancel (:mod:`sluice.engine.gate`)."""
+    armed = Gate(tmp_path / "gate")
+    monkeypatch.setenv(*armed.env)
+    return armed
+
+
 def wait(client: TestClient, run_id: str, timeout: float = 120.0) -> dict[str, Any]:
-    """Poll the run until it finishes; its document."""
+    """Poll the run until it finishes and its pipeline is free again; its document.
+
+    The run's worker process records the final status a moment before the executor
+    sees the process end and lets the pipeline go: a trigger in between is refused as
+    "is running" (a test that raced it failed now and then on a loaded machine)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         doc: dict[str, Any] = client.get(f"/api/runs/{run_id}", headers=VIEW).json()
         if doc["status"] in FINISHED:
-            return doc
+            pipe = client.get(f"/api/pipelines/{doc['pipeline']}", headers=VIEW).json()
+            if pipe.get("running") != run_id:
+                return doc
         time.sleep(0.05)
     raise AssertionError(f"run {run_id} did not finish in {timeout} s")
 

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sluice.config import load_project
 from sluice.service import create_app
 from sluice.service.dashboard import charts, data, pages
+from sluice.testing import Gate
 from tests.service.conftest import OP, OPERATOR, VIEWER, settings, wait
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]*)"')
@@ -226,11 +227,12 @@ def test_charts_are_plain_svg() -> None:
     assert "no runs" in charts.sparkline([])
 
 
-def test_a_running_run_polls_and_can_be_cancelled(big: Callable[..., Path]) -> None:
-    with TestClient(create_app(load_project(big(1_000_000)), settings())) as client:
+def test_a_running_run_polls_and_can_be_cancelled(big: Callable[..., Path], gate: Gate) -> None:
+    with TestClient(create_app(load_project(big()), settings())) as client:
         csrf = sign_in(client, OPERATOR)
         r = client.post("/pipelines/big/trigger", data={"csrf_token": csrf}, follow_redirects=False)
         run_url = r.headers["location"]
+        gate.wait_reached()  # the run has read its batch and waits (cancelled below)
         live = client.get(run_url + "/live").text
         assert 'hx-trigger="every 1s"' in live and ">Cancel<" in live
         r = client.post(run_url + "/cancel", data={"csrf_token": csrf}, follow_redirects=False)

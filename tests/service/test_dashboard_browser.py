@@ -13,7 +13,6 @@ SLUICE_REQUIRE_SERVICES=1 (``.ci/run`` installs chromium first).
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ import pytest
 
 from sluice.config import load_project
 from sluice.state.store import StateStore
+from sluice.testing import Gate, free_port
 from tests.conftest import _service_missing
 from tests.engine.test_leads_runs import fix_mapping
 from tests.service.conftest import OPERATOR, VIEWER
@@ -35,12 +35,6 @@ ARTIFACTS = Path(__file__).parents[1] / "artifacts" / "dashboard"
 SECRET = "dashboard-browser-test-secret-key"  # the session survives a restart
 DRIFTED_LICENSE = "96416276"  # a row of data/source2/leads_2026-11-15.csv
 FINAL = '[data-status="succeeded"], [data-status="succeeded_with_quarantine"]'
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Server:
@@ -116,7 +110,7 @@ def sign_in(page: Any, server: Server) -> None:
 
 @pytest.fixture
 def served(leads: Path, tmp_path: Path) -> Iterator[Server]:
-    server = Server(leads, _free_port(), tmp_path / "serve.log")
+    server = Server(leads, free_port(), tmp_path / "serve.log")
     server.start()
     try:
         yield server
@@ -301,10 +295,11 @@ def test_replay_all_and_the_status_filter_in_a_browser(
 
 
 def test_the_run_page_follows_a_long_run_without_reloading(
-    browser: Any, big: Callable[..., Path], tmp_path: Path
+    browser: Any, big: Callable[..., Path], gate: Gate, tmp_path: Path
 ) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    server = Server(big(1_000_000), _free_port(), tmp_path / "serve.log")
+    # the gate (armed in the server's environment) holds the run until the page saw it
+    server = Server(big(1_000), free_port(), tmp_path / "serve.log")
     server.start()
     try:
         page = browser.new_page(viewport={"width": 1366, "height": 768})
@@ -318,9 +313,10 @@ def test_the_run_page_follows_a_long_run_without_reloading(
         path = ARTIFACTS / "10-run-live-running.png"
         page.screenshot(path=str(path), full_page=True)
         print(f"screenshot: {path}")
+        gate.open()
         page.wait_for_selector(f"#run-status :is({FINAL})")
         assert page.evaluate("window.__same_page") is True  # htmx swapped, no reload
-        page.wait_for_selector("text=read 1000000 = loaded 1000000")
+        page.wait_for_selector("text=read 1000 = loaded 1000")
         assert page.locator("#run-live[hx-trigger]").count() == 0
         assert page.locator("#run-live button:has-text('Cancel')").count() == 0
         path = ARTIFACTS / "11-run-live-finished.png"

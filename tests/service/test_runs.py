@@ -10,6 +10,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -17,6 +18,7 @@ from sluice.cli.app import app as cli
 from sluice.config import load_project
 from sluice.service import create_app
 from sluice.state.store import StateStore
+from sluice.testing import Gate
 from tests.service.conftest import EXAMPLE, OP, VIEW, settings, wait, wait_for
 
 EXPECTED = {  # stream: (read, loaded, quarantined, filtered), as in tests/engine
@@ -130,13 +132,15 @@ def test_log_pages_and_stream(client: TestClient) -> None:
     assert text.count("event: log") == 1 and "event: end" in text
 
 
-def test_second_trigger_while_running_is_409_or_queued(big: Any) -> None:
-    root = big(rows=300_000)
+def test_second_trigger_while_running_is_409_or_queued(big: Any, gate: Gate) -> None:
+    root = big(rows=1_000)
     with TestClient(create_app(load_project(root), settings())) as c:
         first = c.post("/api/pipelines/big/runs", headers=OP).json()["run_id"]
+        gate.wait_reached()  # the first run has read its rows and waits: it is going
         second = c.post("/api/pipelines/big/runs", headers=OP)
         assert second.status_code == 409, second.text
         assert "is running" in second.json()["error"] and second.json()["hint"]
+        gate.open()
         assert wait(c, first)["status"] == "succeeded"
 
     text = (root / "sluice.yaml").read_text().replace("if_running: reject", "if_running: queue")
@@ -144,34 +148,43 @@ def test_second_trigger_while_running_is_409_or_queued(big: Any) -> None:
     (root / "data" / "more.csv").write_text(
         (root / "data" / "numbers.csv").read_text().replace("name ", "more ")
     )
+    gate.reset()
     with TestClient(create_app(load_project(root), settings())) as c:
         running = c.post("/api/pipelines/big/runs", headers=OP).json()
+        gate.wait_reached()
         queued = c.post("/api/pipelines/big/runs", headers=OP)
         assert queued.status_code == 202 and queued.json()["status"] == "queued"
         doc = c.get(f"/api/runs/{queued.json()['run_id']}", headers=VIEW).json()
-        assert doc["status"] in ("queued", "running", "succeeded")
-        assert wait(c, running["run_id"])["totals"]["loaded"] == 300_000
+        assert doc["status"] == "queued"  # the run before still waits at the gate
+        gate.open()
+        assert wait(c, running["run_id"])["totals"]["loaded"] == 1_000
         after = wait(c, queued.json()["run_id"])
         assert after["status"] == "succeeded"
         assert after["totals"]["loaded"] == 0  # the run before took the new file
-    assert rows(root / "big.db", "numbers") == 600_000
+    assert rows(root / "big.db", "numbers") == 2_000
 
 
-def test_cancel_a_long_load_rolls_it_back_and_the_service_stays_responsive(big: Any) -> None:
-    root = big(rows=1_000_000)
+def test_cancel_a_long_load_rolls_it_back_and_the_service_stays_responsive(
+    big: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = big(rows=1_000)
     with TestClient(create_app(load_project(root), settings())) as c:
         assert (
             wait(c, c.post("/api/pipelines/big/runs", headers=OP).json()["run_id"])["status"]
             == "succeeded"
         )
         (root / "data" / "numbers.csv").rename(root / "data" / "older.csv")
-        big(rows=1_000_000)  # a new file with the same rows, under the old name
+        big(rows=1_000)  # a new file with the same rows, under the old name
         (root / "data" / "numbers.csv").write_text(
             (root / "data" / "numbers.csv").read_text().replace("name ", "new ")
         )
+        # The next run reads its batch and waits, uncommitted, until cancelled.
+        gate = Gate(tmp_path / "gate")
+        monkeypatch.setenv(*gate.env)
         run_id = c.post("/api/pipelines/big/runs", headers=OP).json()["run_id"]
         store = StateStore(load_project(root).state_url())
         try:
+            gate.wait_reached()
             wait_for(lambda: any(s.rows > 0 for s in store.stages(run_id)))
             for _ in range(5):  # reads answer while the load writes
                 assert c.get("/api/runs", headers=VIEW).status_code == 200
@@ -187,24 +200,27 @@ def test_cancel_a_long_load_rolls_it_back_and_the_service_stays_responsive(big: 
             store.close()
         assert doc["status"] == "cancelled", doc
         assert doc["errors"][0]["type"] == "RunCancelled"
-        assert rows(root / "big.db", "numbers") == 1_000_000  # unchanged
+        assert rows(root / "big.db", "numbers") == 1_000  # unchanged
         again = c.post(f"/api/runs/{run_id}/cancel", headers=OP)
         assert again.status_code == 409 and "cancelled" in again.json()["error"]
         # the cancelled file is loaded by the next run
+        gate.open()
         redo = wait(c, c.post("/api/pipelines/big/runs", headers=OP).json()["run_id"])
-        assert redo["status"] == "succeeded" and redo["totals"]["loaded"] == 1_000_000
+        assert redo["status"] == "succeeded" and redo["totals"]["loaded"] == 1_000
 
 
-def test_cancel_a_queued_run_before_it_starts(big: Any) -> None:
-    root = big(rows=300_000, if_running="queue")
+def test_cancel_a_queued_run_before_it_starts(big: Any, gate: Gate) -> None:
+    root = big(rows=1_000, if_running="queue")
     with TestClient(create_app(load_project(root), settings())) as c:
         first = c.post("/api/pipelines/big/runs", headers=OP).json()["run_id"]
+        gate.wait_reached()
         queued = c.post("/api/pipelines/big/runs", headers=OP).json()
         assert queued["status"] == "queued"
         assert c.post(f"/api/runs/{queued['run_id']}/cancel", headers=OP).status_code == 202
         assert wait(c, queued["run_id"])["status"] == "cancelled"
+        gate.open()
         assert wait(c, first)["status"] == "succeeded"
-    assert rows(root / "big.db", "numbers") == 300_000
+    assert rows(root / "big.db", "numbers") == 1_000
 
 
 def test_reads_do_not_fail_while_a_run_writes_the_state_store(big: Any) -> None:
