@@ -61,7 +61,7 @@ demo: $(VENV)/.installed
 ## test: install the dev extras, then ruff, mypy and pytest (two workers: many tests wait on
 ## subprocesses and servers, so two overlap well even on two cores)
 test: $(VENV)/.installed lint
-	$(VENV)/bin/pytest -q -n 2
+	$(VENV)/bin/pytest -q -n 2 --durations=20
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
