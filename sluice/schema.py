@@ -16,7 +16,9 @@ from typing import Any, Literal
 import polars as pl
 import sqlalchemy as sa
 
-ColumnType = Literal["string", "integer", "float", "decimal", "boolean", "date", "datetime", "list"]
+#: The type of one value; a list column holds several (a list table's items are scalars).
+ScalarType = Literal["string", "integer", "float", "decimal", "boolean", "date", "datetime"]
+ColumnType = Literal[ScalarType, "list"]
 COLUMN_TYPES: tuple[str, ...] = (
     "string",
     "integer",

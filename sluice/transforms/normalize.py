@@ -19,8 +19,7 @@ from typing import Any
 import polars as pl
 
 from sluice.batch import LINE
-from sluice.config import PipelineConfig
-from sluice.config_layout import ChildTable
+from sluice.config import ChildTable, PipelineConfig
 from sluice.schema import ColumnSpec, ForeignKey, TableSpec
 from sluice.transforms.cast import cast
 

@@ -1,0 +1,165 @@
+"""Reading ``sluice.yaml``: the one place the file meets the environment.
+
+:func:`load_project` reads a file, substitutes ``${VAR}`` / ``${VAR:-default}`` from the
+environment, validates, and reports every problem with the file, line and key it comes
+from. Nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from sluice.config.project import Project
+from sluice.errors import ConfigError, ConfigProblem, ProjectInvalid, Where
+
+PROJECT_FILE = "sluice.yaml"
+
+_VAR = re.compile(r"\$(\$)?\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def interpolate(text: str, where: Where | None = None, used: list[str] | None = None) -> str:
+    """Substitute ``${VAR}`` and ``${VAR:-default}``; ``$${VAR}`` is a literal.
+    ``used`` gets the names of the variables whose values were taken."""
+
+    def sub(m: re.Match[str]) -> str:
+        if m.group(1):
+            return m.group(0)[1:]
+        name, default = m.group(2), m.group(3)
+        value = os.environ.get(name)
+        if value is None or (value == "" and default is not None):
+            if default is None:
+                raise ConfigError(
+                    f"environment variable {name} is not set",
+                    hint=f"export {name}=... or write ${{{name}:-default}}",
+                    where=where,
+                )
+            return default
+        if used is not None:
+            used.append(name)
+        return value
+
+    return _VAR.sub(sub, text)
+
+
+def _line_map(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], int]) -> None:
+    out[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            key = k.value
+            out[(*path, key)] = k.start_mark.line + 1
+            _line_map(v, (*path, key), out)
+            out[(*path, key)] = k.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            _line_map(v, (*path, i), out)
+
+
+def _interpolate_tree(
+    data: Any,
+    lines: dict[tuple[Any, ...], int],
+    file: str,
+    path: tuple[Any, ...] = (),
+    env: dict[str, list[str]] | None = None,
+) -> Any:
+    """``env`` (dotted key -> variables) gets the variables each value took."""
+    env = {} if env is None else env
+    if isinstance(data, dict):
+        return {k: _interpolate_tree(v, lines, file, (*path, k), env) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_interpolate_tree(v, lines, file, (*path, i), env) for i, v in enumerate(data)]
+    if isinstance(data, str) and "${" in data:
+        key = ".".join(str(p) for p in path)
+        used: list[str] = []
+        value = interpolate(data, Where(file=file, line=lines.get(path), key=key), used)
+        if used:
+            env[key] = used
+        return value
+    return data
+
+
+def _problem(err: dict[str, Any], lines: dict[tuple[Any, ...], int], file: str) -> ConfigProblem:
+    loc = tuple(err["loc"])
+    # Walk the location as far as the file has it: Pydantic adds union tags that are
+    # not keys of the file, and a missing key has no line of its own.
+    path: tuple[Any, ...] = ()
+    line = None
+    for part in loc:
+        if (*path, part) in lines:
+            path = (*path, part)
+            line = lines[path]
+    key = ".".join(str(p) for p in path) or None
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        key = ".".join(str(p) for p in (*path, loc[-1])) if loc[-1] not in path else key
+        msg = f"unknown key {loc[-1]!r}"
+    elif err["type"] == "missing":
+        msg = f"missing required key {loc[-1]!r}"
+        key = ".".join(str(p) for p in path) or None
+    msg = msg.removeprefix("Value error, ")
+    return ConfigProblem(msg, Where(file=file, line=line, key=key))
+
+
+def parse_project(text: str, file: str = PROJECT_FILE, root: Path | None = None) -> Project:
+    """Parse project text; raise :class:`ProjectInvalid` listing every problem."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ProjectInvalid(
+            [
+                ConfigProblem(
+                    f"not valid YAML: {getattr(exc, 'problem', exc)}",
+                    Where(file=file, line=mark.line + 1 if mark else None),
+                )
+            ],
+            hint="check indentation and quoting near that line",
+        ) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ProjectInvalid([ConfigProblem("the project file must be a mapping", Where(file))])
+    lines: dict[tuple[Any, ...], int] = {}
+    if node is not None:
+        _line_map(node, (), lines)
+    env: dict[str, list[str]] = {}
+    data = _interpolate_tree(data, lines, file, env=env)
+    try:
+        project = Project.model_validate(data)
+    except ValidationError as exc:
+        problems = [_problem(dict(e), lines, file) for e in exc.errors()]
+        problems.sort(key=lambda p: p.where.line or 0)
+        raise ProjectInvalid(problems, hint="see `sluice schema` for every allowed key") from None
+    project._root = (root or Path(file).parent).resolve()
+    project._file = Path(file)
+    project._lines = lines
+    project._env = env
+    return project
+
+
+def find_project_file(path: str | Path | None = None) -> Path:
+    p = Path(path) if path else Path.cwd()
+    if p.is_dir():
+        p = p / PROJECT_FILE
+    if not p.exists():
+        raise ConfigError(
+            f"no project file at {p}",
+            hint="run `sluice init DIR` to create one, or pass --project PATH",
+        )
+    return p
+
+
+def load_project(path: str | Path | None = None) -> Project:
+    """Load and validate a project: a folder holding ``sluice.yaml``, or the file itself."""
+    file = find_project_file(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {file}: {exc}") from None
+    return parse_project(text, str(file), file.parent)

@@ -1,0 +1,123 @@
+"""``sluice.yaml`` models of a pipeline's transforms: the steps run on each batch, in order.
+
+Each step is a mapping with one key, its name (``trim``, ``cast``, ``utc`` ...)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Discriminator, Field, Tag, field_validator, model_validator
+
+from sluice.config.base import Model
+from sluice.config.columns import DateReading
+from sluice.dateformat import EPOCH_FORMATS, compile_format
+from sluice.schema import ColumnType
+
+
+class TrimStep(Model):
+    trim: Literal["all"] | list[str]
+
+
+class CaseStep(Model):
+    class Args(Model):
+        columns: list[str]
+        to: Literal["upper", "lower", "title"]
+
+    case: Args
+
+
+class CastStep(Model):
+    class Args(DateReading):
+        column: str
+        to: ColumnType
+
+    cast: Args
+
+
+class DeriveStep(Model):
+    class Args(Model):
+        column: str
+        sql: str = Field(description="a SQL expression over the row, e.g. upper(city)")
+
+    derive: Args
+
+
+class FilterStep(Model):
+    class Args(Model):
+        keep: str = Field(description="SQL condition; rows where it is not true are filtered")
+        name: str | None = Field(default=None, description="rule name in the run report")
+
+    filter: Args
+
+
+class DedupeStep(Model):
+    class Args(Model):
+        keys: list[str]
+        keep: Literal["first", "last"] = "first"
+
+    dedupe: Args
+
+
+class AmountStep(Model):
+    class Args(Model):
+        columns: list[str] = Field(description="text like 10.00K, 2.5M, 1B -> decimal")
+
+    amount: Args
+
+
+class UtcStep(Model):
+    class Args(Model):
+        column: str = Field(description="a local time, replaced by the same instant in UTC")
+        offset_from: str = Field(description="the column with the UTC offset: CST-6, +05:30")
+        formats: list[str] | None = Field(
+            default=None, description="Python strptime formats of the local time, without a zone"
+        )
+        century_pivot: int | None = Field(default=None, ge=1, le=9900, description="as a column's")
+        century_from: str | None = Field(default=None, description="as a column's")
+
+        @field_validator("formats")
+        @classmethod
+        def _no_zone(cls, v: list[str] | None) -> list[str] | None:
+            for fmt in v or []:
+                if fmt in EPOCH_FORMATS or compile_format(fmt).zoned:
+                    raise ValueError(f"format {fmt!r} has a zone: utc reads local times")
+            return v
+
+        @model_validator(mode="after")
+        def _century_rule(self) -> UtcStep.Args:
+            DateReading(
+                formats=self.formats,
+                century_pivot=self.century_pivot,
+                century_from=self.century_from,
+            )
+            return self
+
+    utc: Args
+
+
+def _step_kind(v: Any) -> str | None:
+    if isinstance(v, dict) and len(v) == 1:
+        return str(next(iter(v)))
+    if isinstance(v, BaseModel):
+        return next(iter(type(v).model_fields))
+    return None
+
+
+Step = Annotated[
+    Annotated[TrimStep, Tag("trim")]
+    | Annotated[CaseStep, Tag("case")]
+    | Annotated[CastStep, Tag("cast")]
+    | Annotated[DeriveStep, Tag("derive")]
+    | Annotated[FilterStep, Tag("filter")]
+    | Annotated[DedupeStep, Tag("dedupe")]
+    | Annotated[AmountStep, Tag("amount")]
+    | Annotated[UtcStep, Tag("utc")],
+    Discriminator(
+        _step_kind,
+        custom_error_type="unknown_step",
+        custom_error_message=(
+            "a step is a mapping with one key: "
+            "amount, utc, trim, case, cast, derive, filter or dedupe"
+        ),
+    ),
+]
