@@ -28,6 +28,7 @@ from sluice.destinations.sql import SqlDestination
 from sluice.engine import run_pipeline
 from sluice.state.models import QuarantineEntry, Run
 from sluice.state.store import StateStore
+from sluice.testing import Gate
 
 REPO = Path(__file__).parents[2]
 
@@ -155,6 +156,27 @@ def wait_for_rows(root: Path, proc: subprocess.Popen[str]) -> str:
     pytest.fail("the load never started")
 
 
+def start_held(
+    root: Path, *args: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], str]:
+    """``sluice ARGS -p ROOT`` started with the batch gate armed (:class:`sluice.testing.Gate`):
+    its load reads a batch and waits there, uncommitted, until it is cancelled or killed.
+    The process and its run id, once it waits (a run reliably mid-load, whatever its size).
+    """
+    gate = Gate(root.parent / f"{root.name}-gate")
+    proc = start(root, *args, env={**(env or {}), **dict([gate.env])})
+    try:
+        deadline = time.monotonic() + 90
+        while not gate.reached:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the load never reached the gate"
+            time.sleep(0.02)
+        return proc, wait_for_rows(root, proc)
+    except BaseException:
+        proc.kill()  # a gated run waits for ever
+        raise
+
+
 def big_file(root: Path, n: int) -> None:
     with open(root / "data" / "big.csv", "w") as f:
         f.write("id,name\n")
@@ -245,9 +267,8 @@ def test_killed_mid_load_is_settled_by_the_next_command_not_only_by_a_run(
 ) -> None:
     root = make_project(project(warehouse), {"data/a.csv": ROWS})
     assert run_pipeline(load_project(root), "p").totals.loaded == 3
-    big_file(root, 400_000)
-    proc = start(root, "run", "p", "--json")
-    run_id = wait_for_rows(root, proc)
+    big_file(root, 5_000)
+    proc, run_id = start_held(root, "run", "p", "--json")
     proc.kill()
     proc.wait(10)
     assert the_run(root, run_id).status == "running"
@@ -314,9 +335,8 @@ def test_a_signal_mid_load_cancels_the_run_and_leaves_the_table_as_it_was(
 ) -> None:
     root = make_project(project(warehouse), {"data/a.csv": ROWS})
     assert run_pipeline(load_project(root), "p").totals.loaded == 3
-    big_file(root, 200_000)
-    proc = start(root, "run", "p", point="slow")  # a load of ~6 s
-    run_id = wait_for_rows(root, proc)
+    big_file(root, 5_000)
+    proc, run_id = start_held(root, "run", "p")
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 128 + sig, out + err
@@ -326,7 +346,7 @@ def test_a_signal_mid_load_cancels_the_run_and_leaves_the_table_as_it_was(
     assert table_count(root) == 3
     # the file was not loaded: the next run loads it whole
     again = run_pipeline(load_project(root), "p")
-    assert again.totals.loaded == 200_000 and table_count(root) == 200_003
+    assert again.totals.loaded == 5_000 and table_count(root) == 5_003
 
 
 def test_sluice_cancel_stops_a_run_in_another_process(
@@ -334,10 +354,8 @@ def test_sluice_cancel_stops_a_run_in_another_process(
 ) -> None:
     root = make_project(project(warehouse), {"data/a.csv": ROWS})
     assert run_pipeline(load_project(root), "p").totals.loaded == 3
-    big_file(root, 200_000)
-    slow = {"SLUICE_TEST_BATCH_DELAY": "0.3"}  # a load of ~20 s
-    proc = start(root, "run", "p", "--json", point="slow", env=slow)
-    run_id = wait_for_rows(root, proc)
+    big_file(root, 5_000)
+    proc, run_id = start_held(root, "run", "p", "--json")
     cancel = sluice(root, "cancel", run_id[:-2], "--wait", "60")
     assert cancel.returncode == 0, cancel.stdout + cancel.stderr
     assert f"run {run_id}: cancelled" in cancel.stdout
@@ -355,9 +373,8 @@ def test_sluice_cancel_of_a_run_whose_process_is_gone_settles_it_at_once(
 ) -> None:
     root = make_project(project("sqlite:///w.db"), {"data/a.csv": ROWS})
     assert run_pipeline(load_project(root), "p").totals.loaded == 3
-    big_file(root, 400_000)
-    proc = start(root, "run", "p", "--json")
-    run_id = wait_for_rows(root, proc)
+    big_file(root, 5_000)
+    proc, run_id = start_held(root, "run", "p", "--json")
     proc.kill()
     proc.wait(10)
     cancel = sluice(root, "cancel", run_id, "--wait", "0")
@@ -414,11 +431,10 @@ def test_a_run_refreshes_its_lease_while_it_goes(
     from sluice.engine.settle import open_store
 
     root = make_project(project("sqlite:///w.db"), {"data/a.csv": ROWS})
-    big_file(root, 200_000)
+    big_file(root, 5_000)
     lease = {"SLUICE_RUN_LEASE_SECONDS": "1"}
-    proc = start(root, "run", "p", "--json", point="slow", env=lease)
+    proc, run_id = start_held(root, "run", "p", "--json", env=lease)
     try:
-        run_id = wait_for_rows(root, proc)
         first = the_run(root, run_id).heartbeat_at
         time.sleep(1.5)
         assert the_run(root, run_id).heartbeat_at != first
