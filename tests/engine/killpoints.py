@@ -11,8 +11,9 @@ POINT is one of:
   part's, or the run's);
 - ``in_commit``: the load's rows and its marker are written, the transaction is not
   committed (the process dies inside it, the database rolls it back);
-- ``slow``: not killed, but every batch takes ``SLUICE_TEST_BATCH_DELAY`` seconds
-  (default 0.1) more, so a test can signal or cancel the run while its load goes.
+
+A run that must still be going when the test signals or cancels it waits at the batch
+gate instead (:class:`sluice.testing.Gate`, ``SLUICE_TEST_GATE``).
 
 ``after_commit`` in a ``sluice worker`` (its prefork children inherit the patch) would
 kill every delivery of the part again. With ``SLUICE_TEST_KILL_ONCE=PATH`` only the
@@ -26,7 +27,6 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import time
 from typing import Any
 
 
@@ -81,17 +81,6 @@ def arm(point: str) -> None:
         # The marker's timestamp is taken as the marker row is written, the last
         # statement before the commit.
         SqlDestination._now = lambda self: die()  # type: ignore[method-assign]
-    elif point == "slow":
-        from sluice.engine.process import UnitProcessor
-
-        process = UnitProcessor.process
-        delay = float(os.environ.get("SLUICE_TEST_BATCH_DELAY") or 0.1)
-
-        def slowly(self: UnitProcessor, batch: Any) -> Any:
-            time.sleep(delay)
-            return process(self, batch)
-
-        UnitProcessor.process = slowly  # type: ignore[method-assign]
     else:
         raise SystemExit(f"unknown kill point {point!r}")
 

@@ -83,7 +83,7 @@ def sluice(
 def start(
     root: Path, *args: str, point: str | None = None, env: dict[str, str] | None = None
 ) -> subprocess.Popen[str]:
-    """``sluice ARGS -p ROOT`` started (``point="slow"``: each batch 0.1 s slower)."""
+    """``sluice ARGS -p ROOT`` started (armed with kill ``point``, if named)."""
     cmd = [sys.executable, "-m", *(("tests.engine.killpoints", point) if point else ("sluice",))]
     return subprocess.Popen(
         [*cmd, *args, "-p", str(root)],
