@@ -19,6 +19,7 @@ from sluice.destinations.sql import SqlDestination
 from sluice.engine import run_pipeline
 from sluice.engine.replay import replay
 from sluice.state.store import StateStore
+from sluice.testing import Gate
 
 PROJECT = """
     warehouse: {warehouse}
@@ -95,29 +96,32 @@ def test_drift_quarantine_evolve_and_fail(make_project: Callable[..., Path]) -> 
 
 
 def test_killed_load_leaves_table_as_it_was_and_rerun_completes(
-    make_project: Callable[..., Path], warehouse: str
+    make_project: Callable[..., Path], warehouse: str, tmp_path: Path
 ) -> None:
     root = make_project(
         PROJECT.format(warehouse=warehouse, drift="quarantine"),
         {"data/a.csv": "id,name\n1,a\n2,b\n3,c\n"},
     )
     assert run_pipeline(load_project(root), "p").totals.loaded == 3
-    n = 400_000
+    n = 5_000
     with open(root / "data" / "big.csv", "w") as f:
         f.write("id,name\n")
         f.writelines(f"{i},name number {i}\n" for i in range(10, 10 + n))
 
+    # The gate holds the load after its first batch, uncommitted: killed mid-load for sure.
+    gate = Gate(tmp_path / "gate")
     proc = subprocess.Popen(
         [sys.executable, "-m", "sluice", "run", "p", "-p", str(root), "--json"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env={**os.environ, **dict([gate.env])},
     )
     store = StateStore(load_project(root).state_url())
     deadline = time.monotonic() + 60
     try:
         while time.monotonic() < deadline:  # wait until rows are streaming into the load
             runs = store.runs("p", 1)
-            if runs and runs[0].status == "running" and store.stages(runs[0].id):
+            if gate.reached and runs and runs[0].status == "running" and store.stages(runs[0].id):
                 break
             time.sleep(0.05)
         else:
