@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import ssl
 import subprocess
 import sys
@@ -18,13 +17,8 @@ import pytest
 from typer.testing import CliRunner
 
 from sluice.cli.app import app
+from sluice.testing import free_port
 from tests.service.conftest import OPERATOR, VIEW, VIEWER
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _self_signed(folder: Path) -> tuple[Path, Path]:
@@ -46,7 +40,7 @@ def _self_signed(folder: Path) -> tuple[Path, Path]:
 
 def test_serve_speaks_https_with_the_given_certificate(leads: Path, tmp_path: Path) -> None:
     cert, key = _self_signed(tmp_path)
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "SLUICE_OPERATOR_TOKENS": OPERATOR, "SLUICE_VIEWER_TOKENS": VIEWER}
     env.pop("SLUICE_SECURE_COOKIES", None)
     command = [sys.executable, "-m", "sluice", "serve", "-p", str(leads), "--port", str(port)]

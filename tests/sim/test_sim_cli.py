@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -13,14 +12,9 @@ import typer
 from typer.testing import CliRunner
 
 from sluice.cli import sim
+from sluice.testing import free_port
 
 COMMAND = [sys.executable, "-m", "sluice.cli.sim"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_sim_animals_serves_until_terminated() -> None:
