@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from sluice.testing import copy_example
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "leads"
 
@@ -30,7 +31,7 @@ def sluice(*args: str, env: dict[str, str] | None = None) -> subprocess.Complete
 @pytest.fixture
 def leads(tmp_path: Path) -> Path:
     root = tmp_path / "leads"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".sluice", "*.db"))
+    copy_example("leads", root)
     return root
 
 

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.cli.test_commands import EXAMPLE, sluice
+from sluice.testing import copy_example
+from tests.cli.test_commands import sluice
 
 
 @pytest.fixture
 def leads(tmp_path: Path) -> Path:
     root = tmp_path / "leads"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".sluice", "*.db"))
+    copy_example("leads", root)
     return root
 
 

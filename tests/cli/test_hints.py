@@ -12,7 +12,6 @@ import ast
 import json
 import re
 import shlex
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,8 @@ import typer
 from typer.testing import CliRunner
 
 from sluice.cli.app import app
-from tests.cli.test_commands import EXAMPLE, sluice
+from sluice.testing import copy_example
+from tests.cli.test_commands import sluice
 
 PACKAGE = Path(__file__).parents[2] / "sluice"
 #: the commands there are, and words a hint might wrongly use as one
@@ -118,7 +118,7 @@ def named(text: str) -> list[list[str]]:
 @pytest.fixture
 def leads(tmp_path: Path) -> Path:
     root = tmp_path / "leads"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".sluice", "*.db"))
+    copy_example("leads", root)
     return root
 
 

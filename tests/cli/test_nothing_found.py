@@ -4,19 +4,19 @@ with ``min_files`` the run fails."""
 from __future__ import annotations
 
 import json
-import shutil
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from tests.cli.test_commands import EXAMPLE, sluice
+from sluice.testing import copy_example
+from tests.cli.test_commands import sluice
 
 
 @pytest.fixture
 def leads(tmp_path: Path) -> Path:
     root = tmp_path / "leads"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".sluice", "*.db"))
+    copy_example("leads", root)
     return root
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,9 +20,9 @@ from sluice.destinations.duckdb import DuckdbDestination
 from sluice.destinations.sql import SqlDestination
 from sluice.errors import LoadError, RetryableLoadError
 from sluice.schema import ColumnSpec, ForeignKey, TableSpec
+from sluice.testing import copy_example
 from tests.destinations.test_multi_table import batch as related
 
-EXAMPLE = Path(__file__).parents[2] / "examples" / "leads"
 EVIL = 'x"; drop table typed; --'
 TYPED = TableSpec(
     "typed",
@@ -278,7 +277,7 @@ def test_leads_through_the_cli_match_the_sqlite_run(tmp_path: Path) -> None:
         "sqlite": f"sqlite:///{tmp_path / 'sqlite' / 'w.db'}",
     }.items():
         root = tmp_path / name
-        shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".sluice", "*.db"))
+        copy_example("leads", root)
         report = run_cli(root, url)
         dest = connect(url)
         assert isinstance(dest, SqlDestination)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from sluice.destinations.mysql import MysqlDestination
 from sluice.destinations.sql import SqlDestination
 from sluice.errors import LoadError
 from sluice.schema import ColumnSpec, TableSpec
+from sluice.testing import copy_example
 
 AWKWARD = [
     "",
@@ -339,7 +339,6 @@ def test_merge_on_an_existing_table_adds_the_unique_index_once(mdest: MysqlDesti
 
 # ------------------------------------------------------------------ the leads example
 
-EXAMPLE = Path(__file__).parents[2] / "examples" / "leads"
 COLUMNS = "license_number, facility_name, state, capacity, licensed_since, monthly_rate, _source"
 
 
@@ -350,7 +349,7 @@ def leads_outcome(url: str, root: Path, monkeypatch: pytest.MonkeyPatch) -> dict
     from sluice.engine.replay import replay
     from sluice.state.store import StateStore
 
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".sluice", "*.db"))
+    copy_example("leads", root)
     monkeypatch.setenv("SLUICE_WAREHOUSE_URL", url)
     monkeypatch.delenv("SLUICE_STATE_URL", raising=False)
     report = run_pipeline(load_project(root), "leads")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -14,8 +13,8 @@ from sluice.destinations.sql import SqlDestination
 from sluice.engine import run_pipeline
 from sluice.engine.replay import replay
 from sluice.state.store import StateStore
+from sluice.testing import copy_example
 
-EXAMPLE = Path(__file__).parents[2] / "examples" / "leads"
 EXPECTED = {  # stream: (read, loaded, quarantined, filtered)
     "source1": (29, 20, 5, 4),
     "source2": (18, 15, 3, 0),
@@ -27,7 +26,7 @@ DRIFTED = "data/source2/leads_2026-11-15.csv"
 @pytest.fixture(params=["sqlite", "postgresql"])
 def leads(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = tmp_path / "leads"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".sluice", "*.db"))
+    copy_example("leads", root)
     if request.param == "postgresql":
         monkeypatch.setenv("SLUICE_WAREHOUSE_URL", request.getfixturevalue("pg_url"))
     else:

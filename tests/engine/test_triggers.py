@@ -14,8 +14,8 @@ from sluice.config import load_project
 from sluice.engine import run_pipeline
 from sluice.engine.report import RunReport
 from sluice.service.runtime.watcher import FolderWatcher
+from sluice.testing import copy_example
 
-EXAMPLE = Path(__file__).parents[2] / "examples" / "leads"
 HEADER = (
     "License Number,Facility Name,Facility Type,Contact First Name,Contact Last Name,Phone,"
     "Email,Street Address,City,State,ZIP,Capacity,License Status,Licensed Since,"
@@ -50,7 +50,7 @@ class Submits:
 @pytest.fixture
 def leads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = tmp_path / "leads"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".sluice", "*.db"))
+    copy_example("leads", root)
     text = (root / "sluice.yaml").read_text()
     text = text.replace(
         "    description: Childcare leads", "    watch: data\n    description: Childcare leads"

@@ -4,13 +4,12 @@ record its run: one line on stderr for the server to quote, never a traceback.""
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
-EXAMPLE = Path(__file__).parents[2] / "examples" / "leads"
+from sluice.testing import copy_example
 
 
 def _closed_port() -> int:
@@ -21,7 +20,7 @@ def _closed_port() -> int:
 
 def test_a_state_store_it_cannot_open_is_one_line_naming_the_variable(tmp_path: Path) -> None:
     project = tmp_path / "leads"
-    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns(".sluice", "*.db"))
+    copy_example("leads", project)
     url = f"postgresql://postgres:s3cret@127.0.0.1:{_closed_port()}/test"
     env = {**os.environ, "SLUICE_STATE_URL": url}
     args = ["--project", str(project), "--pipeline", "leads", "--run-id", "20261130T000000-1"]

@@ -15,7 +15,6 @@ from sluice.config import load_project
 from sluice.service import ServiceSettings, create_app
 from sluice.testing import Gate, copy_example
 
-EXAMPLE = Path(__file__).parents[2] / "examples" / "leads"
 # random-looking, as a real token must be (the service refuses low-entropy ones)
 OPERATOR = "op-nXlKeW6y6bNMb6M2FyKh1lQUsJFLRg_u"
 VIEWER = "view-puM91qKhbGCNVSxobIaGEf8neoXYMGPO"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 import threading
 from contextlib import closing
@@ -18,8 +17,8 @@ from sluice.cli.app import app as cli
 from sluice.config import load_project
 from sluice.service import create_app
 from sluice.state.store import StateStore
-from sluice.testing import Gate
-from tests.service.conftest import EXAMPLE, OP, VIEW, settings, wait, wait_for
+from sluice.testing import Gate, copy_example
+from tests.service.conftest import OP, VIEW, settings, wait, wait_for
 
 EXPECTED = {  # stream: (read, loaded, quarantined, filtered), as in tests/engine
     "source1": (29, 20, 5, 4),
@@ -54,7 +53,7 @@ def test_trigger_poll_and_the_report_is_the_cli_s(
     assert t["read"] == t["loaded"] + t["quarantined"] + t["filtered"]
 
     other = tmp_path / "cli"
-    shutil.copytree(EXAMPLE, other, ignore=shutil.ignore_patterns(".sluice", "*.db"))
+    copy_example("leads", other)
     out = CliRunner().invoke(cli, ["run", "leads", "-p", str(other), "--json"])
     assert out.exit_code == 3, out.output
     by_cli = json.loads(out.stdout)
