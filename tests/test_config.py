@@ -335,3 +335,25 @@ def test_init_validate_and_run(tmp_path: Path, cli: CliRunner) -> None:
     result = cli.invoke(app, ["run", "contacts", "--project", str(target), "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["totals"]["read"] == 0
+
+
+def test_a_problem_in_merged_keys_is_reported_where_they_are_merged() -> None:
+    # YAML merge keys (<<) are rewritten in place while the file is read: its lines are
+    # taken before, so b's problem is at b's table, not at a's lines.
+    text = """\
+    pipelines:
+      a:
+        sources: {s: {type: file, path: a.csv}}
+        table: &t
+          name: t
+          columns: {id: integer, zip: {type: string, regex: '('}}
+      b:
+        sources: {s: {type: file, path: b.csv}}
+        table:
+          <<: *t
+          name: u
+    """
+    assert [(line, key) for _, line, key in problems(text)] == [
+        (6, "pipelines.a.table.columns.zip.regex"),
+        (9, "pipelines.b.table"),
+    ]

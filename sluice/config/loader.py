@@ -47,6 +47,21 @@ def interpolate(text: str, where: Where | None = None, used: list[str] | None = 
     return _VAR.sub(sub, text)
 
 
+def _read_yaml(text: str, lines: dict[tuple[Any, ...], int]) -> Any:
+    """The document's data, as :func:`yaml.safe_load` reads it, from one parse that also
+    fills ``lines`` (key path -> line)."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        # Lines first: constructing rewrites the nodes of merge keys (<<) in place.
+        _line_map(node, (), lines)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 def _line_map(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], int]) -> None:
     out[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
@@ -107,9 +122,9 @@ def _problem(err: dict[str, Any], lines: dict[tuple[Any, ...], int], file: str) 
 
 def parse_project(text: str, file: str = PROJECT_FILE, root: Path | None = None) -> Project:
     """Parse project text; raise :class:`ProjectInvalid` listing every problem."""
+    lines: dict[tuple[Any, ...], int] = {}
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        data = _read_yaml(text, lines)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise ProjectInvalid(
@@ -125,9 +140,6 @@ def parse_project(text: str, file: str = PROJECT_FILE, root: Path | None = None)
         data = {}
     if not isinstance(data, dict):
         raise ProjectInvalid([ConfigProblem("the project file must be a mapping", Where(file))])
-    lines: dict[tuple[Any, ...], int] = {}
-    if node is not None:
-        _line_map(node, (), lines)
     env: dict[str, list[str]] = {}
     data = _interpolate_tree(data, lines, file, env=env)
     try:
