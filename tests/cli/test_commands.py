@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from sluice.testing import copy_example
-
 EXAMPLE = Path(__file__).parents[2] / "examples" / "leads"
 
 
@@ -26,13 +24,6 @@ def sluice(*args: str, env: dict[str, str] | None = None) -> subprocess.Complete
         timeout=120,
         env=full_env,
     )
-
-
-@pytest.fixture
-def leads(tmp_path: Path) -> Path:
-    root = tmp_path / "leads"
-    copy_example("leads", root)
-    return root
 
 
 def test_run_json_report_and_exit_code_3_then_0(leads: Path) -> None:

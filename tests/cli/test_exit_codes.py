@@ -7,15 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sluice.testing import copy_example
 from tests.cli.test_commands import sluice
-
-
-@pytest.fixture
-def leads(tmp_path: Path) -> Path:
-    root = tmp_path / "leads"
-    copy_example("leads", root)
-    return root
 
 
 def test_allow_quarantine_exits_0_for_run_and_replay_while_entries_remain(leads: Path) -> None:

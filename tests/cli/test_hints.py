@@ -20,7 +20,6 @@ import typer
 from typer.testing import CliRunner
 
 from sluice.cli.app import app
-from sluice.testing import copy_example
 from tests.cli.test_commands import sluice
 
 PACKAGE = Path(__file__).parents[2] / "sluice"
@@ -113,13 +112,6 @@ def test_a_command_named_in_a_message_exists_with_its_options(where: str, text: 
 def named(text: str) -> list[list[str]]:
     """The commands a hint names, between backticks, as argument lists."""
     return [shlex.split(c)[1:] for c in re.findall(r"`(sluice [^`]+)`", text)]
-
-
-@pytest.fixture
-def leads(tmp_path: Path) -> Path:
-    root = tmp_path / "leads"
-    copy_example("leads", root)
-    return root
 
 
 def test_the_superseded_notice_names_a_listing_that_shows_them(leads: Path) -> None:

@@ -9,15 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sluice.testing import copy_example
 from tests.cli.test_commands import sluice
-
-
-@pytest.fixture
-def leads(tmp_path: Path) -> Path:
-    root = tmp_path / "leads"
-    copy_example("leads", root)
-    return root
 
 
 def set_path(root: Path, path: str, extra: str = "") -> None:

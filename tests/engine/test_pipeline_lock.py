@@ -53,7 +53,9 @@ gate = pathlib.Path(sys.argv[1])
 load_job = Runner.load_job
 
 def gated(self, job):
-    (gate.parent / "holding").write_text(self.run_id)
+    # Written then renamed: the test reads it as soon as it exists, never half-written.
+    (gate.parent / "holding.tmp").write_text(self.run_id)
+    (gate.parent / "holding.tmp").rename(gate.parent / "holding")
     while not gate.exists():
         time.sleep(0.02)
     return load_job(self, job)
@@ -223,12 +225,18 @@ def test_two_runs_started_at_the_same_moment_load_once(
     Project(root).check_whole(n)
 
 
-def test_a_replay_is_refused_or_waits_while_a_run_goes(project: Project) -> None:
+def fixed_while_a_run_goes(project: Project) -> tuple[subprocess.Popen[str], str]:
+    """Bad rows in quarantine, the config fixed, and a run holding the pipeline at its
+    gate (with a new file to load): the run's process and id."""
     assert project.cli("run", "p").returncode == 3  # the bad rows are in quarantine
     text = (project.root / "sluice.yaml").read_text().replace("required: true", "required: false")
     (project.root / "sluice.yaml").write_text(text.replace("type: integer", "type: string"))
     (project.root / "data" / "b.csv").write_text("id,name\n1,b\n")
-    first, holder = project.gated("run", "p")
+    return project.gated("run", "p")
+
+
+def test_a_replay_is_refused_or_waits_while_a_run_goes(project: Project) -> None:
+    first, holder = fixed_while_a_run_goes(project)
 
     refused = project.cli("quarantine", "replay", "--json")
     assert refused.returncode == 1
@@ -265,11 +273,7 @@ def test_a_replay_is_refused_or_waits_while_a_run_goes(project: Project) -> None
 
 
 def test_a_replay_with_wait_as_the_hint_says_starts_when_the_run_ends(project: Project) -> None:
-    assert project.cli("run", "p").returncode == 3  # the bad rows are in quarantine
-    text = (project.root / "sluice.yaml").read_text().replace("required: true", "required: false")
-    (project.root / "sluice.yaml").write_text(text.replace("type: integer", "type: string"))
-    (project.root / "data" / "b.csv").write_text("id,name\n1,b\n")
-    first, holder = project.gated("run", "p")
+    first, holder = fixed_while_a_run_goes(project)
     refused = project.cli("quarantine", "replay", "--json")
     (error,) = json.loads(refused.stdout)[0]["errors"]
     command = re.search(r"`sluice (quarantine replay --wait)`", error["hint"])
