@@ -6,11 +6,24 @@ run into PostgreSQL never pays for DuckDB's or ADBC's import.
 
 from sluice.destinations.base import (
     Capabilities,
+    DeliveryLedger,
     Destination,
     LoadMeta,
     LoadResult,
     Target,
+    Warehouse,
+    WarehouseDestination,
     connect,
 )
 
-__all__ = ["Capabilities", "Destination", "LoadMeta", "LoadResult", "Target", "connect"]
+__all__ = [
+    "Capabilities",
+    "DeliveryLedger",
+    "Destination",
+    "LoadMeta",
+    "LoadResult",
+    "Target",
+    "Warehouse",
+    "WarehouseDestination",
+    "connect",
+]

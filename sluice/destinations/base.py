@@ -4,6 +4,13 @@ A destination does one thing: ``load`` a stream of batches into a table as one a
 unit, under a ``load_key``. The key is written in the same transaction as the data
 (table ``_sluice_loads``), so a load that was committed is never repeated, even when
 the process died before the state store heard of it.
+
+Two interfaces, so that nothing has to pretend: :class:`Destination` is what every
+destination does (an API that takes POSTs included); :class:`Warehouse` is what a
+destination that holds tables does besides (create them, load several at once, show
+rows). ``Destination.warehouse()`` gives it, or None: the engine asks instead of
+testing concrete classes. A destination that keeps a record of deliveries gets a
+:class:`DeliveryLedger` from the engine: plugins never touch the state store.
 """
 
 from __future__ import annotations
@@ -26,9 +33,13 @@ SNAPSHOT_COLUMNS = ("_load_id", "_loaded_at", "_source")
 
 @dataclass(frozen=True)
 class Capabilities:
-    bulk_path: str
-    transactional_ddl: bool
-    modes: tuple[str, ...] = ("append", "replace", "merge", "snapshot")
+    """What the engine does differently for a destination, each field read by it."""
+
+    #: a refused row is quarantined with its raw fields (as read), not only the mapped
+    #: ones: an API that refuses a record says so about what was sent, and a replay
+    #: after a fix sends the record again (http: True; a warehouse refuses nothing
+    #: row by row: False)
+    keeps_raw: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,12 +79,39 @@ class LoadResult:
     tables: dict[str, int] = field(default_factory=dict)
 
 
-class Destination(Protocol):
-    capabilities: Capabilities
+class Warehouse(Protocol):
+    """A destination that holds tables: it makes them, loads several as one, shows rows."""
 
     def prepare(self, table: TableSpec, mode: Mode) -> list[str]:
         """Create or evolve the table (and its ``_latest`` view); return columns added."""
         ...
+
+    def load_tables(
+        self,
+        targets: list[Target],
+        load_key: str,
+        batches: Iterable[dict[str, pl.DataFrame]],
+        meta: LoadMeta | None = None,
+        counted: str | None = None,
+    ) -> LoadResult:
+        """Load several tables as one unit (normalized records): all of them or none."""
+        ...
+
+    def preview(
+        self, relation: str, limit: int, offset: int = 0
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Columns and rows of a table or view, a page of them."""
+        ...
+
+    def has_relation(self, relation: str) -> bool:
+        """Whether a table or view of that name exists (a dataset not loaded yet)."""
+        ...
+
+
+class Destination(Protocol):
+    """What every destination does; see :class:`Warehouse` for one that holds tables."""
+
+    capabilities: Capabilities
 
     def load(
         self,
@@ -86,16 +124,47 @@ class Destination(Protocol):
         """Load every batch, atomically; a ``load_key`` already committed loads nothing."""
         ...
 
-    def is_loaded(self, load_key: str) -> bool: ...
+    def is_loaded(self, load_key: str) -> bool:
+        """Whether a load under ``load_key`` committed (False where loads leave no marker)."""
+        ...
 
-    def preview(
-        self, relation: str, limit: int, offset: int = 0
-    ) -> tuple[list[str], list[tuple[Any, ...]]]: ...
+    def delivery_stats(self) -> dict[str, Any] | None:
+        """Requests, retries and statuses of the deliveries so far (None: not an API)."""
+        ...
+
+    def warehouse(self) -> Warehouse | None:
+        """The tables this destination holds: itself for a database, None for an API."""
+        ...
 
     def close(self) -> None: ...
 
 
-DestinationFactory = Callable[[str], Destination]
+class DeliveryLedger(Protocol):
+    """Each record key's fate at one target, kept by the engine in the state store.
+
+    Statuses: ``sending`` (on its way), ``acked`` (the target took it), ``rejected``
+    (refused for good). Outcomes recorded for a run: ``pending``, ``delivered``,
+    ``resent``, ``already``, ``rejected``; ``sluice audit`` reads both.
+    """
+
+    def status(self, keys: list[str]) -> dict[str, str]:
+        """The known status of each of ``keys`` (keys never seen are left out)."""
+        ...
+
+    def record(self, outcomes: dict[str, str]) -> None:
+        """What this run did with each key (the audit's view of the run)."""
+        ...
+
+    def mark(self, keys: list[str], status: str) -> None:
+        """Set the status of ``keys``: before a batch leaves and once it is answered."""
+        ...
+
+
+class WarehouseDestination(Destination, Warehouse, Protocol):
+    """What a warehouse URL connects to: a destination that holds its own tables."""
+
+
+DestinationFactory = Callable[[str], WarehouseDestination]
 _REGISTRY: dict[str, DestinationFactory] = {}
 
 
@@ -116,7 +185,7 @@ BUILT_IN = {
 }
 
 
-def connect(url: str) -> Destination:
+def connect(url: str) -> WarehouseDestination:
     """The destination for a warehouse URL (``sqlite:///...``, ``postgresql://...``)."""
     dialect = dialect_name(url)
     if dialect not in _REGISTRY and dialect in BUILT_IN:

@@ -25,7 +25,7 @@ import duckdb
 import polars as pl
 import sqlalchemy as sa
 
-from sluice.destinations.base import Capabilities, register
+from sluice.destinations.base import register
 from sluice.destinations.sql import SqlDestination
 
 #: the name a batch's Arrow table goes by while it is copied (local to the connection)
@@ -42,8 +42,6 @@ def _keywords() -> set[str]:
 
 @register("duckdb")
 class DuckdbDestination(SqlDestination):
-    capabilities = Capabilities(bulk_path="Arrow scan", transactional_ddl=True)
-
     def __init__(self, url: str) -> None:
         super().__init__(url)
         # duckdb-engine quotes by PostgreSQL's reserved words; DuckDB reserves more

@@ -1,6 +1,7 @@
 """The ``http`` destination: POST records as JSON arrays, every key delivered once.
 
-A delivery ledger in the state store holds each record key's fate. A key is marked
+A delivery ledger holds each record key's fate (the engine keeps it in the state store
+and hands it over as a :class:`~sluice.destinations.base.DeliveryLedger`). A key is marked
 ``sending`` before its batch goes out and ``acked`` once the API answers 2xx, so a run
 that dies is followed by one that sends only what was not acknowledged. The one window
 no client can close is between the API accepting a batch and the ledger hearing of it:
@@ -23,48 +24,50 @@ import polars as pl
 
 from sluice.batch import LINE
 from sluice.config import HttpDestinationConfig
-from sluice.destinations.base import Capabilities, LoadMeta, LoadResult, Mode
+from sluice.destinations.base import (
+    Capabilities,
+    DeliveryLedger,
+    LoadMeta,
+    LoadResult,
+    Mode,
+    Warehouse,
+)
 from sluice.errors import FetchError, LoadError, Where
 from sluice.httpclient import HttpClient, HttpStats
 from sluice.schema import TableSpec
-from sluice.state.store import StateStore
 
 Log = Callable[[str, str, dict[str, Any]], None]
 REFUSED = {400, 409, 413, 422}
 
 
 class HttpDestination:
-    capabilities = Capabilities(bulk_path="POST", transactional_ddl=False, modes=("append",))
+    """Delivers to ``cfg.url``; ``key``: the field that names a record in the ledger."""
+
+    # A record the API refuses is quarantined as it was read: the API judged what was sent.
+    capabilities = Capabilities(keeps_raw=True)
 
     def __init__(
         self,
         cfg: HttpDestinationConfig,
         *,
         key: str,
-        store: StateStore,
-        pipeline: str,
-        run_id: str,
+        ledger: DeliveryLedger,
         log: Log | None = None,
     ) -> None:
-        self.cfg, self.key, self.store = cfg, key, store
-        self.pipeline, self.run_id = pipeline, run_id
+        self.cfg, self.key, self.ledger = cfg, key, ledger
         self.log = log or (lambda level, message, data: None)
-        self.stats = HttpStats()
-
-    # Protocol methods with nothing to do for an API.
-    def prepare(self, table: TableSpec, mode: Mode) -> list[str]:
-        return []
+        self._stats = HttpStats()
 
     def is_loaded(self, load_key: str) -> bool:
+        # No load markers: the ledger answers per record key, and a new run sends
+        # nothing it acknowledged.
         return False
 
-    def preview(
-        self, relation: str, limit: int, offset: int = 0
-    ) -> tuple[list[str], list[tuple[Any, ...]]]:
-        raise LoadError(
-            "an http destination keeps no table to preview",
-            hint="`sluice audit RUN_ID` shows what was delivered",
-        )
+    def delivery_stats(self) -> dict[str, Any] | None:
+        return self._stats.as_dict()
+
+    def warehouse(self) -> Warehouse | None:
+        return None  # an API keeps no tables: nothing to prepare or preview
 
     def close(self) -> None:
         pass
@@ -81,7 +84,7 @@ class HttpDestination:
 
     async def _deliver(self, batches: Iterator[pl.DataFrame]) -> LoadResult:
         client = HttpClient(self.cfg, where=self.cfg.url, on_event=self.log)
-        self.stats = client.stats
+        self._stats = client.stats
         outcomes: dict[str, str] = {}
         rejected: list[tuple[dict[str, Any], str]] = []
         pending: set[asyncio.Task[None]] = set()
@@ -92,7 +95,7 @@ class HttpDestination:
             keys = [k for k, _, _ in chunk]
 
             async def sending() -> None:  # on record the moment the batch leaves, not before
-                await asyncio.to_thread(self._mark, keys, "sending")
+                await asyncio.to_thread(self.ledger.mark, keys, "sending")
 
             try:
                 await client.request(
@@ -105,17 +108,17 @@ class HttpDestination:
                     half = len(chunk) // 2
                     await asyncio.gather(send(chunk[:half]), send(chunk[half:]))
                     return
-                await asyncio.to_thread(self._mark, keys, "rejected")
+                await asyncio.to_thread(self.ledger.mark, keys, "rejected")
                 outcomes[keys[0]] = "rejected"
-                await asyncio.to_thread(self._record, {keys[0]: "rejected"})
+                await asyncio.to_thread(self.ledger.record, {keys[0]: "rejected"})
                 _, record, line = chunk[0]
                 back = record if line is None else {**record, LINE: line}
                 rejected.append((back, f"{self.cfg.url} refused it: {exc.message}"))
                 return
-            await asyncio.to_thread(self._mark, keys, "acked")
+            await asyncio.to_thread(self.ledger.mark, keys, "acked")
             for k in keys:
                 outcomes[k] = "resent" if outcomes.get(k) == "resent" else "delivered"
-            await asyncio.to_thread(self._record, {k: outcomes[k] for k in keys})
+            await asyncio.to_thread(self.ledger.record, {k: outcomes[k] for k in keys})
 
         try:
             while True:
@@ -129,9 +132,7 @@ class HttpDestination:
                     frame = frame.drop(LINE)
                 records = json.loads(frame.write_json()) if frame.height else []
                 keys = [str(r[self.key]) for r in records]
-                done = await asyncio.to_thread(
-                    self.store.delivery_status, self.pipeline, self.cfg.url, keys
-                )
+                done = await asyncio.to_thread(self.ledger.status, keys)
                 todo: list[tuple[str, dict[str, Any], Any]] = []
                 for k, r, line in zip(keys, records, lines, strict=True):
                     if done.get(k) == "acked":
@@ -143,7 +144,7 @@ class HttpDestination:
                         todo.append((k, r, line))
                 # What this run owes is on record before anything is sent: an audit of a
                 # run that dies still knows every key it had.
-                await asyncio.to_thread(self._record, {k: outcomes[k] for k in keys})
+                await asyncio.to_thread(self.ledger.record, {k: outcomes[k] for k in keys})
                 for i in range(0, len(todo), self.cfg.batch_size):
                     # Bounded: a slow API holds the reader back instead of filling memory.
                     while len(pending) >= 2 * self.cfg.max_concurrency:
@@ -176,9 +177,3 @@ class HttpDestination:
                 ) from None
             raise error
         return LoadResult(rows=rows, skipped=skipped, rejected=rejected)
-
-    def _record(self, outcomes: dict[str, str]) -> None:
-        self.store.record_run_keys(self.run_id, self.pipeline, self.cfg.url, outcomes)
-
-    def _mark(self, keys: list[str], status: str) -> None:
-        self.store.mark_deliveries(self.pipeline, self.cfg.url, keys, status, self.run_id)

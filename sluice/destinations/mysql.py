@@ -69,8 +69,9 @@ import pymysql
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
-from sluice.destinations.base import LOADS_TABLE, Capabilities, Mode, register
-from sluice.destinations.sql import STAGE_PREFIX, SqlDestination
+from sluice.destinations.base import LOADS_TABLE, Mode, register
+from sluice.destinations.sql import SqlDestination
+from sluice.destinations.sql_load import STAGE_PREFIX
 from sluice.schema import ColumnSpec, TableSpec
 
 OLD_PREFIX = "_sluice_old_"
@@ -101,7 +102,6 @@ MYSQL_TYPES: dict[str, sa.types.TypeEngine[Any]] = {
 
 @register("mysql")
 class MysqlDestination(SqlDestination):
-    capabilities = Capabilities(bulk_path="LOAD DATA LOCAL INFILE", transactional_ddl=False)
     #: Load with ``LOAD DATA LOCAL INFILE``; False (or a refusal) uses ``INSERT``.
     local_infile: bool = True
 

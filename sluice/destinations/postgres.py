@@ -15,7 +15,7 @@ from typing import Any
 import polars as pl
 import sqlalchemy as sa
 
-from sluice.destinations.base import Capabilities, register
+from sluice.destinations.base import register
 from sluice.destinations.sql import SqlDestination
 
 DDL_LOCK = 0x5_1C3_0002  # the advisory lock held while creating or evolving tables
@@ -23,8 +23,6 @@ DDL_LOCK = 0x5_1C3_0002  # the advisory lock held while creating or evolving tab
 
 @register("postgresql")
 class PostgresDestination(SqlDestination):
-    capabilities = Capabilities(bulk_path="COPY", transactional_ddl=True)
-
     def _engine_options(self) -> dict[str, Any]:
         return {"pool_pre_ping": True}
 

@@ -13,14 +13,12 @@ import adbc_driver_sqlite.dbapi as adbc
 import polars as pl
 import sqlalchemy as sa
 
-from sluice.destinations.base import Capabilities, register
+from sluice.destinations.base import register
 from sluice.destinations.sql import SqlDestination
 
 
 @register("sqlite")
 class SqliteDestination(SqlDestination):
-    capabilities = Capabilities(bulk_path="ADBC ingest", transactional_ddl=True)
-
     def __init__(self, url: str) -> None:
         super().__init__(url)
 

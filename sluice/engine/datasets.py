@@ -12,12 +12,9 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlalchemy as sa
-
 from sluice.config import HttpDestinationConfig, Project
-from sluice.destinations import Destination, connect
-from sluice.destinations.sql import SqlDestination
-from sluice.errors import LoadError, NotFound, UsageError
+from sluice.destinations import WarehouseDestination, connect
+from sluice.errors import NotFound, UsageError
 from sluice.transforms.normalize import Layout
 
 
@@ -35,21 +32,21 @@ class Warehouses:
     """Open warehouse connections, kept for the life of a service: a read of the
     latest rows then costs one query, not a new engine, a connect and a catalog look."""
 
-    _open: dict[str, Destination] = field(default_factory=dict)
+    _open: dict[str, WarehouseDestination] = field(default_factory=dict)
     _seen: set[tuple[str, str]] = field(default_factory=set)  # (url, relation) that exist
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def get(self, url: str) -> Destination:
+    def get(self, url: str) -> WarehouseDestination:
         with self._lock:
             if url not in self._open:
                 self._open[url] = connect(url)
             return self._open[url]
 
-    def exists(self, url: str, dest: SqlDestination, relation: str) -> bool:
+    def exists(self, url: str, dest: WarehouseDestination, relation: str) -> bool:
         """Whether the relation exists; once seen, it is not looked up again."""
         if (url, relation) in self._seen:
             return True
-        if _exists(dest, relation):
+        if dest.has_relation(relation):
             self._seen.add((url, relation))
             return True
         return False
@@ -104,7 +101,7 @@ def latest_rows(
     cache = warehouses or Warehouses()
     dest = cache.get(url)
     try:
-        if isinstance(dest, SqlDestination) and not cache.exists(url, dest, relation):
+        if not cache.exists(url, dest, relation):
             raise NotFound(
                 f"table {relation!r} does not exist yet", hint=f"run the pipeline {pipeline!r}"
             )
@@ -113,14 +110,3 @@ def latest_rows(
         if own:
             cache.close()
     return Rows(relation, columns, rows, limit, offset)
-
-
-def _exists(dest: SqlDestination, relation: str) -> bool:
-    try:
-        inspector = sa.inspect(dest.engine)
-        return bool(inspector.has_table(relation) or relation in inspector.get_view_names())
-    except sa.exc.SQLAlchemyError as exc:
-        raise LoadError(
-            f"cannot read the warehouse: {str(exc).splitlines()[0]}",
-            hint="check `warehouse:` in sluice.yaml or SLUICE_WAREHOUSE_URL",
-        ) from None

@@ -19,12 +19,38 @@ class Reader(Protocol):
 
     columns: list[str]
 
+    @property
+    def may_be_empty(self) -> bool:
+        """Whether no columns means an empty, successful read (an API with nothing new),
+        not a file without a header."""
+        ...
+
     def batches(self) -> Iterator[Batch]: ...
 
 
 class Unit(Protocol):
+    """One thing read atomically: a file, a zip member, one pull of an API.
+
+    ``checkpoint``, ``vanished`` and ``http_stats`` are what a unit learned while it was
+    read (a file learns none of them); the engine reads them once its batches are done.
+    """
+
     name: str
     size: int
+
+    @property
+    def checkpoint(self) -> Any:
+        """The incremental cursor the pull reached (None: none), saved with its ledger entry."""
+        ...
+
+    @property
+    def vanished(self) -> dict[str, Any]:
+        """Fields the API stopped sending mid-pull -> where they stopped ({}: none)."""
+        ...
+
+    def http_stats(self) -> dict[str, Any] | None:
+        """Requests, retries and statuses of the pull (None: not an API)."""
+        ...
 
     def fingerprint(self) -> str: ...
 

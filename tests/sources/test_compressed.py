@@ -20,7 +20,7 @@ from sluice.config import FileSourceConfig
 from sluice.errors import ConfigError, SourceError
 from sluice.sim.server import SimServer
 from sluice.sources import create_source
-from sluice.sources.file import FileUnit
+from sluice.sources.file_unit import FileUnit
 from tests.sources.test_csv import read_file
 
 COMPRESS: dict[str, Callable[[bytes], bytes]] = {

@@ -11,7 +11,7 @@ from sluice.batch import LINE, Reject
 from sluice.config import FileSourceConfig
 from sluice.sources import create_source
 from sluice.sources.csv_reader import unique_headers
-from sluice.sources.file import FileUnit
+from sluice.sources.file_unit import FileUnit
 
 PROJECT = """
 pipelines:

@@ -1,0 +1,167 @@
+"""Tables made and evolved from the declared schema, never from text found in a file.
+
+``prepare`` creates a table (and the ``_sluice_loads`` marker table), adds the columns
+a schema gained, loosens NOT NULL on columns no longer required, puts a unique index
+on the keys of a table loaded under ``merge``, and keeps a snapshot's ``_latest`` view.
+A database's module overrides the hooks its dialect needs (``_columns``,
+``_drop_not_null``, ``_ensure_unique``, ``_keys_unique``, ``_ddl_lock``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import sqlalchemy as sa
+
+from sluice.dburl import redact
+from sluice.destinations.base import LOADS_TABLE, Mode
+from sluice.destinations.limits import limit_hit
+from sluice.destinations.sql_base import SqlBase, snapshot_columns
+from sluice.errors import LimitExceeded
+from sluice.schema import TableSpec
+
+
+class SqlDdl(SqlBase):
+    """The DDL of a SQL destination: ``prepare`` and what it takes turns with."""
+
+    def _limit_error(
+        self, exc: Exception, limit: str, table: TableSpec, mode: Mode
+    ) -> LimitExceeded:
+        said = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        columns = len(table.columns) + len(snapshot_columns(mode))
+        return LimitExceeded(
+            f"warehouse {redact(self.url)}: table {table.name!r} would have {columns:,} "
+            f"columns; {limit} ({said})",
+            hint="a limit of the database, not a passing fault: running again will not "
+            "help. Load fewer columns: list the ones not needed in the source's ignore",
+        )
+
+    def prepare(self, table: TableSpec, mode: Mode) -> list[str]:
+        """Create or evolve ``table``. Two processes doing it at once on a new warehouse
+        would both find it missing and both create it: the DDL is serialized where the
+        database can (:meth:`_ddl_lock`), and a creation that lost such a race anyway
+        looks again once (the table is there now)."""
+        for attempt in (1, 2):
+            try:
+                ddl = self.engine.connect().execution_options(sluice_ddl=True)
+                with ddl as conn, conn.begin(), self._ddl_lock(conn):
+                    return self._prepare(conn, table, mode)
+            except sa.exc.SQLAlchemyError as exc:
+                if attempt == 1 and _made_meanwhile(exc):
+                    continue
+                if (limit := limit_hit(exc)) is not None:
+                    raise self._limit_error(exc, limit, table, mode) from None
+                raise self._connect_error(exc) from None
+        raise AssertionError("unreachable")
+
+    def _ddl_lock(self, conn: sa.Connection) -> contextlib.AbstractContextManager[object]:
+        """Held around the DDL of a prepare, to take turns with other processes where the
+        database can (PostgreSQL, MySQL: a named lock)."""
+        return contextlib.nullcontext()
+
+    def _prepare(self, conn: sa.Connection, table: TableSpec, mode: Mode) -> list[str]:
+        loads = sa.Table(
+            LOADS_TABLE,
+            sa.MetaData(),
+            sa.Column("load_key", sa.String(255), primary_key=True),
+            sa.Column("table_name", sa.String(255), nullable=False),
+            sa.Column("rows", sa.BigInteger, nullable=False),
+            sa.Column("loaded_at", sa.DateTime(timezone=True), nullable=False),
+        )
+        loads.create(conn, checkfirst=True)
+        wanted = self._sa_table(table, mode)
+        inspector = sa.inspect(conn)
+        added: list[str] = []
+        if not inspector.has_table(table.name):
+            wanted.create(conn)
+        else:
+            have, primary = self._columns(conn, table.name)
+            for col in wanted.columns:
+                if col.name not in have:
+                    # Added columns are nullable, even a required one: the rows already
+                    # in the table have no value for them.
+                    ddl = col.type.compile(dialect=self.engine.dialect)
+                    conn.execute(
+                        sa.text(
+                            f"ALTER TABLE {self.quote(table.name)} "
+                            f"ADD COLUMN {self.quote(col.name)} {ddl}"
+                        )
+                    )
+                    added.append(col.name)
+            # A column no longer `required` (or no longer declared) loses its NOT NULL:
+            # a row without it must load, a replayed one for instance. Never the other
+            # way: rows already in the table may lack the value.
+            strict = {c.name for c in wanted.columns if not c.nullable}
+            loose = [
+                name
+                for name, nullable in have.items()
+                if not nullable and name not in strict and name not in primary
+            ]
+            if loose:
+                self._drop_not_null(conn, table.name, loose)
+            if mode == "merge" and table.keys:
+                self._ensure_unique(conn, table)
+        if mode == "snapshot" and (added or not inspector.has_table(f"{table.name}_latest")):
+            self._latest_view(conn, table.name)
+        return added
+
+    def _columns(self, conn: sa.Connection, table: str) -> tuple[dict[str, bool], set[str]]:
+        """An existing table's columns (name -> nullable) and its primary key's columns."""
+        inspector = sa.inspect(conn)
+        columns = {c["name"]: bool(c["nullable"]) for c in inspector.get_columns(table)}
+        return columns, set(inspector.get_pk_constraint(table)["constrained_columns"])
+
+    def _drop_not_null(self, conn: sa.Connection, table: str, columns: list[str]) -> None:
+        for name in columns:
+            conn.execute(
+                sa.text(
+                    f"ALTER TABLE {self.quote(table)} ALTER COLUMN {self.quote(name)} DROP NOT NULL"
+                )
+            )
+
+    def _ensure_unique(self, conn: sa.Connection, table: TableSpec) -> None:
+        """A unique index on the keys of a table made under another mode (no primary key).
+
+        A table created for ``merge`` has its primary key on the keys, and nothing more.
+        """
+        if self._keys_unique(conn, table.name, table.keys):
+            return
+        name = self.quote(f"ux_{table.name}_keys"[:63])
+        keys = ", ".join(self.quote(k) for k in table.keys)
+        conn.execute(
+            sa.text(
+                f"CREATE UNIQUE INDEX IF NOT EXISTS {name} ON {self.quote(table.name)} ({keys})"
+            )
+        )
+
+    def _keys_unique(self, conn: sa.Connection, table: str, keys: list[str]) -> bool:
+        """Whether a primary key, unique constraint or unique index is on exactly ``keys``."""
+        inspector = sa.inspect(conn)
+        found: list[set[str | None]] = [
+            set(inspector.get_pk_constraint(table)["constrained_columns"])
+        ]
+        found += [set(u["column_names"]) for u in inspector.get_unique_constraints(table)]
+        found += [set(ix["column_names"]) for ix in inspector.get_indexes(table) if ix["unique"]]
+        return set(keys) in found
+
+    def _latest_view(self, conn: sa.Connection, table: str) -> None:
+        q = self.quote
+        view = q(f"{table}_latest")
+        conn.execute(sa.text(f"DROP VIEW IF EXISTS {view}"))
+        conn.execute(
+            sa.text(
+                f"CREATE VIEW {view} AS SELECT t.* FROM {q(table)} t JOIN "
+                f"(SELECT {q('_source')} AS s, MAX({q('_load_id')}) AS l FROM {q(table)} "
+                f"GROUP BY {q('_source')}) m ON t.{q('_source')} = m.s AND t.{q('_load_id')} = m.l"
+            )
+        )
+
+
+def _made_meanwhile(exc: sa.exc.SQLAlchemyError) -> bool:
+    """Whether DDL failed because another process made the same object just before."""
+    text = str(getattr(exc, "orig", exc)).lower()
+    return (
+        "already exists" in text  # PostgreSQL, SQLite, MySQL (1050), DuckDB
+        or "pg_type_typname_nsp_index" in text  # PostgreSQL: a CREATE racing another
+        or "duplicate key name" in text  # MySQL 1061: an index
+    )

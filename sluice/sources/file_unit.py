@@ -1,0 +1,221 @@
+"""One file, or one zip member, as a unit: its bytes, fingerprint, copy and reader.
+
+A unit's fingerprint (the ledger's content hash) and its dead-letter copy are of its
+bytes as stored: a compressed file is hashed and kept compressed, a zip member as
+the archive inflates it. Its reader inflates what is compressed as it reads and hands
+the rows over by format (:mod:`~sluice.sources.csv_reader`,
+:mod:`~sluice.sources.jsonl_reader`, Parquet through PyArrow).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, cast
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sluice.batch import LINE, Batch
+from sluice.config import FileSourceConfig
+from sluice.errors import SourceError, Where
+from sluice.sources import archive, localfiles
+from sluice.sources.csv_reader import read_csv
+from sluice.sources.jsonl_reader import read_jsonl
+from sluice.sources.streams import HEAD, ByteReader, Limited, content, plain_name, sniff
+
+
+@dataclass
+class FileUnit:
+    """One file, or one member of a zip archive (``archive.zip!member.csv``)."""
+
+    name: str
+    path: Path
+    size: int
+    fmt: str
+    config: FileSourceConfig
+    stream: str
+    member: str | None = None
+    #: set when the unit was found broken while listing (an unsafe archive, a corrupt
+    #: member): opening it raises this, so the engine quarantines it like any
+    #: unreadable file
+    error: SourceError | None = None
+    #: the ledger fingerprint of a zip member that cannot be read whole
+    digest: str | None = None
+    #: what must outlive the unit (the temporary folder of a download)
+    keep: object = None
+    #: the source's folder the file was found under: it is opened from there without
+    #: following links (None: a download, a file sluice wrote itself)
+    folder: Path | None = None
+
+    def open_file(self) -> IO[bytes]:
+        """The file (the archive, for a member), opened without following links."""
+        return open_local(self.path, self.folder, self.name.split("!")[0])
+
+    def open_stored(self) -> IO[bytes]:
+        """The unit's bytes as stored: the file, or the zip member as the archive
+        inflates it (under ``max_unzipped_bytes``)."""
+        if self.member is None:
+            return self.open_file()
+        f = self.open_file()
+        try:
+            raw = zipfile.ZipFile(f).open(self.member)  # noqa: SIM115 (closed with the stream)
+        except BaseException:
+            f.close()
+            raise
+        limit = self.config.max_unzipped_bytes
+        member = cast(IO[bytes], _Member(raw, f))
+        return cast(IO[bytes], Limited(member, limit, self.name, "zip member"))
+
+    def open_bytes(self) -> IO[bytes]:
+        """The unit's content: inflated as it is read when it is compressed."""
+        return content(self.open_stored(), self.name, self.config.max_unzipped_bytes)
+
+    def fingerprint(self) -> str:
+        if self.digest is not None:
+            return self.digest
+        digest = hashlib.sha256()
+        with self.open_stored() as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+        return digest.hexdigest()
+
+    def copy_to(self, dest: Path) -> None:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with self.open_stored() as src, open(dest, "wb") as out:
+                shutil.copyfileobj(src, out, 1 << 20)
+        except archive.BROKEN as exc:  # a corrupt member: no copy rather than half of one
+            dest.unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise
+            raise SourceError(f"cannot copy {self.name}: {exc}") from None
+
+    @property
+    def checkpoint(self) -> None:
+        return None  # a file is loaded whole, by content hash: no cursor
+
+    @property
+    def vanished(self) -> dict[str, Any]:
+        return {}  # a file's header is read once: drift is found there
+
+    def http_stats(self) -> dict[str, Any] | None:
+        return None
+
+    def open(self) -> FileReader:
+        if self.error is not None:
+            raise self.error
+        return FileReader(self)
+
+
+class FileReader:
+    """A file's header and its rows, by format: CSV, JSON Lines, Parquet."""
+
+    may_be_empty = False  # a file with no columns has no header: the engine says so
+
+    def __init__(self, unit: FileUnit) -> None:
+        self.unit = unit
+        cfg = unit.config
+        if unit.fmt == "csv":
+            opts = cfg.csv
+            if (
+                plain_name(unit.name).lower().endswith(".tsv")
+                and "delimiter" not in opts.model_fields_set
+            ):
+                opts = opts.model_copy(update={"delimiter": "\t"})
+            self.columns, self._batches = read_csv(
+                unit.open_bytes,
+                opts,
+                stream_name=unit.stream,
+                unit=unit.name,
+                block_size=cfg.batch_bytes,
+            )
+        elif unit.fmt == "parquet":
+            self.columns, self._batches = self._parquet()
+        else:
+            self.columns, self._batches = self._jsonl()
+
+    def batches(self) -> Iterator[Batch]:
+        return self._batches()
+
+    def _numbered(self, tables: Iterator[pa.RecordBatch]) -> Iterator[Batch]:
+        start = 1
+        for rb in tables:
+            data = pl.DataFrame(pl.from_arrow(rb))
+            lines = np.arange(start, start + data.height, dtype=np.int64)
+            start += data.height
+            yield Batch(self.unit.stream, self.unit.name, data.with_columns(pl.Series(LINE, lines)))
+
+    def _parquet_bytes(self) -> IO[bytes] | pa.BufferReader:
+        """Parquet needs random access: a zip member (a forward-only stream) is read
+        into memory, through the ``max_unzipped_bytes`` limit. Compressed Parquet is
+        refused: its columns are compressed already."""
+        with self.unit.open_stored() as f:
+            codec = sniff(f.read(HEAD))
+        if codec is not None:
+            raise SourceError(
+                f"the Parquet file is {codec}-compressed",
+                where=Where(file=self.unit.name),
+                hint="decompress it first: Parquet files are read as they are written",
+            )
+        if self.unit.member is None:
+            return self.unit.open_stored()
+        with self.unit.open_stored() as f:
+            return pa.BufferReader(f.read())
+
+    def _parquet(self) -> tuple[list[str], Callable[[], Iterator[Batch]]]:
+        try:
+            with self._parquet_bytes() as f:
+                columns = list(pq.ParquetFile(f).schema_arrow.names)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise SourceError(
+                f"not a Parquet file: {exc}", where=Where(file=self.unit.name)
+            ) from None
+
+        def batches() -> Iterator[Batch]:
+            with self._parquet_bytes() as f:
+                yield from self._numbered(pq.ParquetFile(f).iter_batches(batch_size=65_536))
+
+        return columns, batches
+
+    def _jsonl(self) -> tuple[list[str], Callable[[], Iterator[Batch]]]:
+        cfg = self.unit.config
+        return read_jsonl(
+            self.unit.open_bytes,
+            stream=self.unit.stream,
+            unit=self.unit.name,
+            block_size=cfg.batch_bytes,
+            flatten=cfg.flatten,
+        )
+
+
+def open_local(path: Path, folder: Path | None, shown: str) -> IO[bytes]:
+    """A file found under the source's ``folder``, opened without following links
+    (``folder`` None: a download, a file sluice wrote itself)."""
+    if folder is None:
+        return open(path, "rb")
+    return localfiles.open_regular(path, folder, shown)
+
+
+class _Member(ByteReader):
+    """A zip member's stream that closes the archive's file with it."""
+
+    def __init__(self, raw: IO[bytes], archive: IO[bytes]) -> None:
+        super().__init__(raw)
+        self.archive = archive
+
+    def _chunk(self, n: int) -> bytes:
+        assert self.raw is not None
+        return self.raw.read(n)
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.archive.close()
