@@ -357,3 +357,22 @@ def test_a_problem_in_merged_keys_is_reported_where_they_are_merged() -> None:
         (6, "pipelines.a.table.columns.zip.regex"),
         (9, "pipelines.b.table"),
     ]
+
+
+def test_the_environment_is_read_when_the_project_is_loaded_not_later(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SLUICE_WAREHOUSE_URL / SLUICE_STATE_URL are applied by the loader: a project
+    already loaded keeps the URLs it was loaded with (a service's runs all use one)."""
+    text = MINIMAL.replace("WAREHOUSE", "sqlite:///w.db").replace("PATH", "data.csv")
+    monkeypatch.setenv("SLUICE_WAREHOUSE_URL", "sqlite:////tmp/from-env.db")
+    monkeypatch.delenv("SLUICE_STATE_URL", raising=False)
+    project = parse_project(text, str(tmp_path / "sluice.yaml"), tmp_path)
+    monkeypatch.setenv("SLUICE_WAREHOUSE_URL", "sqlite:////tmp/changed-later.db")
+    monkeypatch.setenv("SLUICE_STATE_URL", "sqlite:////tmp/changed-later-state.db")
+    assert project.warehouse_url() == "sqlite:////tmp/from-env.db"
+    assert project.url_origin()[0] == "SLUICE_WAREHOUSE_URL"
+    assert "changed-later" not in project.state_url()
+    again = parse_project(text, str(tmp_path / "sluice.yaml"), tmp_path)
+    assert again.warehouse_url() == "sqlite:////tmp/changed-later.db"
+    assert again.state_url() == "sqlite:////tmp/changed-later-state.db"

@@ -19,6 +19,8 @@ from sluice.config.project import Project
 from sluice.errors import ConfigError, ConfigProblem, ProjectInvalid, Where
 
 PROJECT_FILE = "sluice.yaml"
+#: variables that override a key of the file (the URLs of the warehouse and state store)
+OVERRIDES = ("SLUICE_WAREHOUSE_URL", "SLUICE_STATE_URL")
 
 _VAR = re.compile(r"\$(\$)?\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -152,6 +154,7 @@ def parse_project(text: str, file: str = PROJECT_FILE, root: Path | None = None)
     project._file = Path(file)
     project._lines = lines
     project._env = env
+    project._overrides = {k: v for k in OVERRIDES if (v := os.environ.get(k))}
     return project
 
 

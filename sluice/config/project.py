@@ -3,7 +3,6 @@ state store URLs, from the file or the environment, checked before anything open
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -68,6 +67,9 @@ class Project(Model):
     _lines: dict[tuple[Any, ...], int] = PrivateAttr(default_factory=dict)
     #: dotted key -> the environment variables whose values it took (``${VAR}``)
     _env: dict[str, list[str]] = PrivateAttr(default_factory=dict)
+    #: SLUICE_WAREHOUSE_URL / SLUICE_STATE_URL as the loader found them: the environment
+    #: is read once, when the project is loaded, never later by a property
+    _overrides: dict[str, str] = PrivateAttr(default_factory=dict)
 
     def line_of(self, key: str) -> int | None:
         """The line of a dotted key (``pipelines.leads.transforms.2``) in the file."""
@@ -99,7 +101,7 @@ class Project(Model):
         own = pipeline.destination.url if pipeline else None
         if pipeline is not None and isinstance(pipeline.destination, HttpDestinationConfig):
             own = None  # an http destination has no warehouse: the URL is the endpoint
-        url = own or os.environ.get("SLUICE_WAREHOUSE_URL")
+        url = own or self._overrides.get("SLUICE_WAREHOUSE_URL")
         return self.resolve_url(url or self.warehouse)
 
     def url_origin(self, pipeline: PipelineConfig | None = None) -> tuple[str | None, Where]:
@@ -114,7 +116,7 @@ class Project(Model):
 
     def _origin(self, key: str, variable: str | None) -> tuple[str | None, Where]:
         used = self._env.get(key)
-        direct = variable and os.environ.get(variable)
+        direct = variable and self._overrides.get(variable)
         if direct and variable not in (used or []):  # the variable wins over the key
             return variable, Where()
         file = str(self._file) if self._file else None
@@ -128,7 +130,7 @@ class Project(Model):
     def state_url(self) -> str:
         """The state store's URL; a malformed one is a :class:`ConfigError` naming where
         it came from (SLUICE_STATE_URL or `state:`), checked before anything opens it."""
-        url = self.resolve_url(os.environ.get("SLUICE_STATE_URL") or self.state)
+        url = self.resolve_url(self._overrides.get("SLUICE_STATE_URL") or self.state)
         return _checked(url, *self._origin("state", "SLUICE_STATE_URL"))
 
     def resolve_url(self, url: str) -> str:
