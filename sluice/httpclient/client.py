@@ -1,37 +1,12 @@
-"""An HTTP client that gets (or sends) everything an API will take, as fast as it allows.
-
-Three controls sit in front of every request:
-
-* a rate limiter that spaces request starts evenly, so no one-second window ever holds
-  more than ``rate_limit`` requests (the API counts arrivals; spacing is what keeps a
-  burst from tripping it);
-* an adaptive concurrency limit (AIMD): one more request in flight after a window of
-  successes, a cut by a third on 429 (or 503 with Retry-After), timeouts, or when the
-  median latency climbs well above the best seen, so a user gets near the API's
-  ceiling without tuning it;
-* retries with exponential backoff and full jitter on connection errors, timeouts, 429
-  (``Retry-After`` honoured), 500/502/503/504 and bodies that are not JSON.
-
-Every retry is reported to ``on_event`` with the URL, status and attempt. Messages show
-the full URL (base, path, page and query) with secrets masked: a password in it, and the
-values of query parameters named like keys, tokens and passwords (:func:`shown_url`); the
-source's own secrets (its token, key or password) are masked wherever an answer quotes them.
-
-Credentials go only where they were meant to: the source's ``auth`` and ``headers`` are
-sent to the origin (scheme, host and port) of ``base_url`` and to its ``trusted_origins``.
-A request to any other origin (a ``next_url`` or ``Link`` that points elsewhere) is sent
-without them, and the first one to each origin is logged as a warning.
-"""
+"""The client: one request, through the gates, retried as the policy says, counted."""
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import random
 import time
-from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -39,31 +14,18 @@ import httpx
 
 from sluice.config import HttpAuth, Retry
 from sluice.errors import FetchError, Where
-from sluice.redact import redact_text, redact_url
-
-RETRY_STATUS = {429, 500, 502, 503, 504}
-
-
-def shown_url(url: str | httpx.URL, secret: Iterable[str] = ()) -> str:
-    """``url`` as a message may show it: a password in it, the values of secret query
-    parameters (named like keys and tokens, and the names in ``secret``) as ``***``."""
-    return redact_url(url, secret)
-
-
-def origin(url: str | httpx.URL) -> tuple[str, str, int | None]:
-    """(scheme, host, port) of ``url``, the port spelled out when it is the default one:
-    what decides whether credentials may go there."""
-    u = httpx.URL(str(url))
-    port = u.port or {"http": 80, "https": 443}.get(u.scheme)
-    return u.scheme.lower(), u.host.lower(), port
-
-
-def secret_values(a: HttpAuth | None) -> list[str]:
-    """The secrets a source's ``auth`` holds: masked wherever a message would quote them."""
-    if a is None:
-        return []
-    return [v for v in (a.token, a.value, a.password) if v]
-
+from sluice.httpclient.credentials import auth_settings, origin, secret_values, shown_url
+from sluice.httpclient.gates import AdaptiveLimit, RateLimiter
+from sluice.httpclient.retries import (
+    DROPPED,
+    NO_ANSWER,
+    RETRY_STATUS,
+    backoff,
+    retry_after,
+    status_hint,
+    transport_problem,
+)
+from sluice.redact import redact_text
 
 EventSink = Callable[[str, str, dict[str, Any]], None]  # (level, message, data)
 
@@ -82,103 +44,6 @@ class HttpStats:
             "statuses": dict(sorted(self.statuses.items())),
             "max_concurrency": self.max_concurrency,
         }
-
-
-class RateLimiter:
-    """At most ``per_second`` request starts in any one-second window, evenly spaced.
-
-    Two rules, both checked at the moment a request goes out: starts are at least
-    ``1/per_second`` apart (no bursts), and the last ``per_second`` starts span more than
-    a second (so a late start after a stalled loop cannot bunch up with the next ones).
-    """
-
-    # Arrivals jitter by a few milliseconds; a small margin keeps two starts that are
-    # exactly one interval apart from landing in the same server-side window.
-    MARGIN = 1.03
-
-    def __init__(self, per_second: float | None) -> None:
-        self.per_second = per_second
-        self.interval = self.MARGIN / per_second if per_second else 0.0
-        self.window = self.MARGIN
-        self._sent: deque[float] = deque(maxlen=max(1, int(per_second or 1)))
-        self._next = 0.0
-        self._lock = asyncio.Lock()
-
-    async def wait(self) -> None:
-        if not self.per_second:
-            return
-        while True:
-            async with self._lock:
-                now = time.monotonic()
-                start = self._next
-                if len(self._sent) == self._sent.maxlen:
-                    start = max(start, self._sent[0] + self.window)
-                if start <= now:
-                    self._next = now + self.interval
-                    self._sent.append(now)
-                    return
-            await asyncio.sleep(start - now)
-
-    def hold(self, seconds: float) -> None:
-        """Push every later start back (the API asked us to wait: Retry-After)."""
-        self._next = max(self._next, time.monotonic() + seconds)
-
-
-class AdaptiveLimit:
-    """How many requests may be in flight: slow start, then AIMD.
-
-    It doubles per round of successes until the first sign of overload, then grows by
-    one per round and is cut by a third on 429 (or a 503 with Retry-After), timeouts,
-    or when the *median* latency of recent calls climbs well above the best median
-    seen. A median, because one long pause (APIs have them) says nothing about load;
-    a rising median does.
-    """
-
-    WINDOW = 32
-
-    def __init__(self, start: int, ceiling: int) -> None:
-        self.ceiling = max(ceiling, 1)
-        self.limit = float(min(max(start, 1), self.ceiling))
-        self.in_flight = 0
-        self.slow_start = True
-        self.best_median: float | None = None
-        self._recent: deque[float] = deque(maxlen=self.WINDOW)
-        self._since_check = 0
-        self._cond = asyncio.Condition()
-        self._last_cut = 0.0
-
-    async def acquire(self) -> None:
-        async with self._cond:
-            while self.in_flight >= int(self.limit):
-                await self._cond.wait()
-            self.in_flight += 1
-
-    def _queueing(self, latency: float) -> bool:
-        self._recent.append(latency)
-        self._since_check += 1
-        if len(self._recent) < self.WINDOW or self._since_check < self.WINDOW // 2:
-            return False
-        self._since_check = 0
-        median = sorted(self._recent)[len(self._recent) // 2]
-        if self.best_median is None or median < self.best_median:
-            self.best_median = median
-            return False
-        return median > 3 * self.best_median + 0.05
-
-    async def release(self, *, ok: bool, overloaded: bool, latency: float) -> None:
-        async with self._cond:
-            self.in_flight -= 1
-            slow = ok and self._queueing(latency)
-            if overloaded or slow:
-                now = time.monotonic()
-                if now - self._last_cut > 0.5:  # one cut per burst of bad news
-                    self.limit = max(1.0, self.limit * (2 / 3))
-                    self.slow_start = False
-                    self._last_cut = now
-            elif ok:
-                step = 1.0 if self.slow_start else 1 / self.limit
-                self.limit = min(float(self.ceiling), self.limit + step)
-            self._cond.notify_all()
 
 
 class DeadlineExceeded(FetchError):
@@ -365,7 +230,7 @@ class HttpClient:
                         + self.redact(response.text[:200]),
                         status=status,
                         where=Where(file=self.where),
-                        hint=_hint_for(status),
+                        hint=status_hint(status),
                     )
                 else:
                     try:
@@ -381,7 +246,7 @@ class HttpClient:
                 overloaded = True
             except httpx.TransportError as exc:
                 self.stats.requests += 1
-                problem = self.redact(_dropped(exc))
+                problem = self.redact(transport_problem(exc))
             except (FetchError, asyncio.CancelledError):
                 raise
             except Exception as exc:  # a transport that is not the network (a cassette)
@@ -427,7 +292,7 @@ class HttpClient:
         down or misaddressed; one that answered and then dropped connections is alive
         but straining."""
         tries = f"retry.max_attempts (now {self.cfg.retry.max_attempts})"
-        connection = problem.startswith((_NO_ANSWER, _DROPPED))
+        connection = problem.startswith((NO_ANSWER, DROPPED))
         if status is not None or not connection:
             return f"the API keeps failing: raise {tries} on the source, or try later: {self.again}"
         answered = sum(self.stats.statuses.values())
@@ -442,63 +307,3 @@ class HttpClient:
             f"{self.cfg.max_concurrency}) or set rate_limit on the source, or raise {tries}; "
             f"then {self.again} pulls again"
         )
-
-
-_NO_ANSWER = "no answer"
-_DROPPED = "the connection was dropped"
-
-
-def _dropped(exc: httpx.TransportError) -> str:
-    """A transport error in words: never connected, or connected and then dropped."""
-    detail = f"{exc.__class__.__name__}: {exc}".rstrip(": ")
-    if isinstance(exc, (httpx.ConnectError, httpx.UnsupportedProtocol)):
-        return f"{_NO_ANSWER}: could not connect ({detail})"
-    return f"{_DROPPED} before the answer was complete ({detail})"
-
-
-def backoff(
-    policy: Retry,
-    attempt: int,
-    rnd: random.Random,
-    retry_after: float | None = None,
-    cap: float | None = None,
-) -> float:
-    """Seconds before retry ``attempt + 1``: exponential, with jitter (no thundering
-    herd), never shorter than what the server asked for with Retry-After."""
-    limit = policy.max_backoff if cap is None else min(policy.max_backoff, max(policy.backoff, cap))
-    delay = min(limit, policy.backoff * 2 ** (attempt - 1)) * (0.5 + rnd.random() / 2)
-    return max(delay, retry_after or 0.0)
-
-
-def auth_settings(
-    a: HttpAuth | None,
-) -> tuple[dict[str, str], dict[str, Any], httpx.Auth | None]:
-    """(headers, query parameters, httpx auth) that carry the configured credentials."""
-    if a is None:
-        return {}, {}, None
-    if a.type == "bearer":
-        return {"Authorization": f"Bearer {a.token}"}, {}, None
-    if a.type == "api_key" and a.location == "header":
-        return {a.name: a.value or ""}, {}, None
-    if a.type == "api_key":
-        return {}, {a.name: a.value}, None
-    return {}, {}, httpx.BasicAuth(a.username or "", a.password or "")
-
-
-def retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value)
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
-
-
-def _hint_for(status: int) -> str:
-    if status in (401, 403):
-        return "check the source's auth settings and the token in the environment"
-    if status == 404:
-        return "check base_url and endpoint"
-    return "check the request parameters against the API's documentation"
