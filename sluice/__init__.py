@@ -5,23 +5,51 @@ import sluice
 project = sluice.load_project("examples/leads")
 report = sluice.run_pipeline(project, "leads")
 print(report.status, report.totals)
+
+The names below are imported on first use (PEP 562): ``python -m sluice --help`` and
+every other import of a ``sluice.*`` module runs this file first, and loading Polars,
+SQLAlchemy and Pydantic here would cost each CLI call about a second before it starts.
 """
 
-from sluice.config import Project, load_project, parse_project
-from sluice.engine import RunReport, run_pipeline
-from sluice.engine.replay import replay
-from sluice.errors import (
-    AccountingError,
-    ConfigError,
-    DriftError,
-    LoadError,
-    SluiceError,
-    SourceError,
-    StateError,
-    TransformError,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sluice.config import Project, load_project, parse_project
+    from sluice.engine import RunReport, run_pipeline
+    from sluice.engine.replay import replay
+    from sluice.errors import (
+        AccountingError,
+        ConfigError,
+        DriftError,
+        LoadError,
+        SluiceError,
+        SourceError,
+        StateError,
+        TransformError,
+    )
 
 __version__ = "0.1.0"
+
+#: public name -> the module that defines it
+_HOMES = {
+    "AccountingError": "sluice.errors",
+    "ConfigError": "sluice.errors",
+    "DriftError": "sluice.errors",
+    "LoadError": "sluice.errors",
+    "Project": "sluice.config",
+    "RunReport": "sluice.engine",
+    "SluiceError": "sluice.errors",
+    "SourceError": "sluice.errors",
+    "StateError": "sluice.errors",
+    "TransformError": "sluice.errors",
+    "load_project": "sluice.config",
+    "parse_project": "sluice.config",
+    "replay": "sluice.engine.replay",
+    "run_pipeline": "sluice.engine",
+}
 
 __all__ = [
     "AccountingError",
@@ -40,3 +68,16 @@ __all__ = [
     "replay",
     "run_pipeline",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'sluice' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # once: later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOMES})

@@ -155,6 +155,16 @@ class Outcome:
 
 
 @pytest.fixture
+def capture() -> Iterator[Any]:
+    """A started :class:`sluice.testing.Capture`: a loopback webhook that keeps every
+    request (200 ok unless told otherwise with ``capture.answer``)."""
+    from sluice.testing import Capture
+
+    with Capture() as server:
+        yield server
+
+
+@pytest.fixture
 def run_project() -> Callable[..., Outcome]:
     """Load the project in a folder and run one pipeline: ``run_project(path, "p")``."""
 

@@ -9,9 +9,6 @@ import typer
 from sluice.cli.errors import handle_errors
 from sluice.cli.options import ProjectOpt
 from sluice.cli.terminal import SafeConsole
-from sluice.config import load_project
-from sluice.engine.settle import cancel_run
-from sluice.state.store import StateStore
 
 console = SafeConsole(highlight=False)
 
@@ -29,6 +26,11 @@ def cancel(
 
         sluice cancel 20261124T1831 -p examples/leads
     """
+    # Imported here, as in every command: the CLI starts without the engine.
+    from sluice.config import load_project
+    from sluice.engine.settle import cancel_run
+    from sluice.state.store import StateStore
+
     proj = load_project(project)
     store = StateStore(proj.state_url())
     try:

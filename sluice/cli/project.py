@@ -11,8 +11,6 @@ import typer
 from sluice.cli.errors import handle_errors
 from sluice.cli.options import ProjectOpt
 from sluice.cli.terminal import SafeConsole
-from sluice.config import PROJECT_FILE, json_schema, load_project
-from sluice.engine.check import check_project
 from sluice.errors import UsageError
 
 console = SafeConsole(highlight=False)
@@ -29,6 +27,8 @@ def init(
 
     sluice init my-project && cd my-project && sluice run contacts
     """
+    from sluice.config import PROJECT_FILE
+
     target = directory / PROJECT_FILE
     if target.exists() and not force:
         raise UsageError(f"{target} already exists", hint="pass --force to overwrite it")
@@ -47,6 +47,9 @@ def validate(project: ProjectOpt = ".") -> None:
 
     sluice validate --project examples/leads
     """
+    from sluice.config import load_project
+    from sluice.engine.check import check_project
+
     proj = load_project(project)
     check_project(proj)
     names = ", ".join(proj.pipelines) or "none"
@@ -59,4 +62,6 @@ def schema() -> None:
 
     sluice schema > sluice.schema.json
     """
+    from sluice.config import json_schema
+
     print(json.dumps(json_schema(), indent=2))

@@ -10,11 +10,8 @@ from sluice.cli.errors import handle_errors
 from sluice.cli.options import ProjectOpt
 from sluice.cli.runs import JsonOpt, dump
 from sluice.cli.terminal import SafeConsole
-from sluice.config import load_project
 from sluice.durations import parse_duration
-from sluice.engine.retention import prune as prune_store
 from sluice.errors import UsageError
-from sluice.state.store import StateStore
 
 console = SafeConsole(highlight=False)
 
@@ -39,6 +36,11 @@ def prune(
 
         sluice prune --older-than 30d -p examples/leads
     """
+    # Imported here, as in every command: the CLI starts without the engine.
+    from sluice.config import load_project
+    from sluice.engine.retention import prune as prune_store
+    from sluice.state.store import StateStore
+
     try:
         span = parse_duration(older_than)
     except ValueError as exc:

@@ -7,15 +7,13 @@ from typing import Annotated
 
 import typer
 
-from sluice.cli.display import rows_table, summary
 from sluice.cli.errors import EXIT_OK, handle_errors
 from sluice.cli.options import ProjectOpt
 from sluice.cli.runs import AllowQuarantineOpt, JsonOpt, dump, exit_code
 from sluice.cli.terminal import SafeConsole, safe
-from sluice.config import load_project
-from sluice.engine.replay import replay as replay_entries
-from sluice.engine.settle import open_store
 from sluice.errors import UsageError
+
+# The engine and Rich's tables are imported by the commands (see sluice.cli.runs).
 
 app = typer.Typer(
     help="Rows and files set aside with their reasons; replay them once fixed.",
@@ -63,6 +61,10 @@ def list_(
 
     sluice quarantine list --project examples/leads
     """
+    from sluice.cli.display import rows_table
+    from sluice.config import load_project
+    from sluice.engine.settle import open_store
+
     if status not in STATUSES:  # a typo would list nothing and look like good news
         raise UsageError(
             f"--status {status!r} is not a status of an entry",
@@ -110,6 +112,9 @@ def show(
 
     sluice quarantine show 3 --project examples/leads
     """
+    from sluice.config import load_project
+    from sluice.engine.settle import open_store
+
     store = open_store(load_project(project))  # runs whose process is gone: settled
     found = store.quarantined(status=None, ids=[entry_id])
     if not found:
@@ -154,6 +159,10 @@ def replay(
 
         sluice quarantine replay --project examples/leads
     """
+    from sluice.cli.display import summary
+    from sluice.config import load_project
+    from sluice.engine.replay import replay as replay_entries
+
     reports = replay_entries(load_project(project), ids=ids, pipeline=pipeline, wait=wait)
     data = [r.as_dict() for r in reports]
     if as_json:
@@ -179,6 +188,9 @@ def discard(
 
     sluice quarantine discard 1 --project examples/leads
     """
+    from sluice.config import load_project
+    from sluice.engine.settle import open_store
+
     store = open_store(load_project(project))  # runs whose process is gone: settled
     found = {e.id for e in store.quarantined(status="open", ids=ids)}
     if missing := set(ids) - found:

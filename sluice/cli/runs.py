@@ -7,12 +7,10 @@ import json
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from sluice import executors
-from sluice.cli.display import LiveProgress, records, rows_table, summary
 from sluice.cli.errors import (
     EXIT_FAILED,
     EXIT_OK,
@@ -25,14 +23,13 @@ from sluice.cli.errors import (
 from sluice.cli.options import ExecutorOpt, ProjectOpt
 from sluice.cli.signals import Caught, cancelling_on_signals
 from sluice.cli.terminal import SafeConsole, safe
-from sluice.config import Project, load_project
-from sluice.destinations import connect
-from sluice.engine import Runner
-from sluice.engine.exclusive import refuse_if_running, then
-from sluice.engine.report import CANCELLED, FAILED, QUARANTINED
-from sluice.engine.settle import open_store
 from sluice.errors import SluiceError, UsageError
-from sluice.state.store import StateStore
+
+# The engine, the warehouses and Rich's tables are imported by the commands that use
+# them: `sluice --help` and each CLI call start without loading Polars or SQLAlchemy.
+if TYPE_CHECKING:
+    from sluice.config import Project
+    from sluice.engine import Runner
 
 console = SafeConsole(highlight=False)
 err = SafeConsole(stderr=True, highlight=False)
@@ -50,6 +47,8 @@ AllowQuarantineOpt = Annotated[
 
 def exit_code(status: str, *, allow_quarantine: bool = False) -> int:
     """0 succeeded, 1 failed, 3 succeeded with quarantine (0 with ``allow_quarantine``)."""
+    from sluice.engine.report import FAILED, QUARANTINED
+
     if status == QUARANTINED and allow_quarantine:
         return EXIT_OK
     return {FAILED: EXIT_FAILED, QUARANTINED: EXIT_QUARANTINED}.get(status, EXIT_OK)
@@ -88,6 +87,11 @@ def run(
 
         sluice run leads --project examples/leads
     """
+    from sluice import executors
+    from sluice.cli.display import LiveProgress, summary
+    from sluice.config import load_project
+    from sluice.engine.report import CANCELLED
+
     proj = load_project(project)
     pipe = proj.pipeline(pipeline)
     if file is not None and not Path(file).is_file():
@@ -139,6 +143,10 @@ def run(
 def _runner(proj: Project, pipeline: str, wait: bool, progress: Any = None) -> Runner:
     """A run of ``pipeline``; refused before it is recorded while another run has the
     pipeline (unless ``wait``: it then waits its turn, ``queued``)."""
+    from sluice.engine import Runner
+    from sluice.engine.exclusive import refuse_if_running, then
+    from sluice.engine.settle import open_store
+
     store = open_store(proj)
     try:
         if not wait:
@@ -162,6 +170,9 @@ def _on_celery(
     caught: Caught,
 ) -> dict[str, Any]:
     """Queue the run for `sluice worker`s and wait for its report (a signal cancels it)."""
+    from sluice import executors
+    from sluice.state.store import StateStore
+
     store = StateStore(proj.state_url())
     executor = executors.for_project(proj, "celery", store=store)
     path = str(Path(file).resolve()) if file else None
@@ -195,6 +206,10 @@ def runs(
 
     sluice runs --project examples/leads
     """
+    from sluice.cli.display import rows_table
+    from sluice.config import load_project
+    from sluice.engine.settle import open_store
+
     store = open_store(load_project(project))  # runs whose process is gone: settled
     found = store.runs(pipeline, limit)
     rows = []
@@ -238,6 +253,10 @@ def show(
 
     sluice show 20261124T183125 --project examples/leads
     """
+    from sluice.cli.display import rows_table, summary
+    from sluice.config import load_project
+    from sluice.engine.settle import open_store
+
     store = open_store(load_project(project))  # runs whose process is gone: settled
     r = store.find_run(run_id)  # or says: no such run, or which runs the prefix matches
     stages = [
@@ -287,6 +306,10 @@ def preview(
 
     sluice preview leads --project examples/leads --limit 5
     """
+    from sluice.cli.display import records, rows_table
+    from sluice.config import load_project
+    from sluice.destinations import connect
+
     proj = load_project(project)
     pipe = proj.pipeline(pipeline)
     if pipe.destination.type == "http":
@@ -328,8 +351,7 @@ def record(
 
         sluice record users_staging --project examples/users_staging
     """
-    from pathlib import Path
-
+    from sluice.config import load_project
     from sluice.engine.record import record as record_pipeline
 
     proj = load_project(project)
@@ -358,7 +380,9 @@ def audit(
 
         sluice audit 20261127T0409 --project examples/animals
     """
+    from sluice.config import load_project
     from sluice.engine.audit import audit as audit_run
+    from sluice.engine.settle import open_store
 
     proj = load_project(project)
     store = open_store(proj)  # runs whose process is gone: settled

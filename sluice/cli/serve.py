@@ -9,7 +9,6 @@ import typer
 
 from sluice.cli.errors import handle_errors
 from sluice.cli.options import ExecutorOpt, ProjectOpt
-from sluice.config import load_project
 from sluice.errors import UsageError
 
 
@@ -59,6 +58,8 @@ def serve(
             hint="give both: the certificate and its private key (PEM files)",
         )
     tls = ssl_certfile is not None
+    from sluice.config import load_project
+
     proj = load_project(project)
     # Imported here: FastAPI and uvicorn are not needed by any other command.
     import uvicorn

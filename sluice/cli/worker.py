@@ -13,7 +13,6 @@ import typer
 
 from sluice.cli.errors import handle_errors
 from sluice.cli.options import ProjectOpt
-from sluice.config import load_project
 
 
 class Pool(StrEnum):
@@ -45,6 +44,8 @@ def worker(
 
         SLUICE_BROKER_URL=redis://127.0.0.1:6379/0 sluice worker -p examples/leads
     """
+    from sluice.config import load_project
+
     proj = load_project(project)  # a broken sluice.yaml stops here, not in a task
     where = proj.file or proj.root
     os.environ["SLUICE_PROJECT"] = str(Path(where).resolve())

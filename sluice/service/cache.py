@@ -19,15 +19,22 @@ T = TypeVar("T")
 
 
 class ReadCache:
-    def __init__(self, ttl: float = 1.0, stale: float = 10.0, size: int = 512) -> None:
+    def __init__(
+        self,
+        ttl: float = 1.0,
+        stale: float = 10.0,
+        size: int = 512,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.ttl, self.stale, self.size = ttl, stale, size
+        self.clock = clock  # a test's own (sluice.testing.Clock) ages answers without sleeping
         self._lock = threading.Lock()
         self._kept: dict[Hashable, tuple[float, Any]] = {}
         self._refreshing: set[Hashable] = set()
 
     def lookup(self, key: Hashable) -> tuple[Any, bool]:
         """(the answer to serve or None, whether this caller must compute it)."""
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             hit = self._kept.get(key)
             if hit is not None:
@@ -57,7 +64,7 @@ class ReadCache:
             self._refreshing.discard(key)
             if len(self._kept) >= self.size:
                 self._kept.clear()
-            self._kept[key] = (time.monotonic(), value)
+            self._kept[key] = (self.clock(), value)
         return value
 
     def get(self, key: Hashable, compute: Callable[[], T]) -> T:

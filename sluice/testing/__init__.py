@@ -5,12 +5,19 @@
 - :class:`Gate`: makes a run wait between batches until the test opens it, so "a run
   that is still going" (to cancel, to read while it writes) needs one small batch
   instead of a million rows;
+- :class:`Clock` and :class:`WallClock`: time a test moves by hand, for caches,
+  throttles, folder watchers and schedules that take ``clock=``;
+- :func:`simulator`: a shipped API simulator on a free port of 127.0.0.1;
+- :class:`Capture`: a loopback HTTP server that keeps every request (a webhook);
 - :func:`free_port`: a TCP port of 127.0.0.1 nobody listens on, for ``sluice serve``
   or ``sluice sim`` in a subprocess.
 """
 
+from sluice.testing.capture import Capture
+from sluice.testing.clock import Clock, WallClock
 from sluice.testing.examples import copy_example
 from sluice.testing.gate import Gate
 from sluice.testing.ports import free_port
+from sluice.testing.sims import simulator
 
-__all__ = ["Gate", "copy_example", "free_port"]
+__all__ = ["Capture", "Clock", "Gate", "WallClock", "copy_example", "free_port", "simulator"]

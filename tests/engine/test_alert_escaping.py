@@ -13,12 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import FastAPI, Request
 
 from sluice.config import Retry, load_project
 from sluice.engine import run_pipeline
 from sluice.service.runtime.alerts import Alerter
-from sluice.sim.server import SimServer
+from sluice.testing import Capture
 
 EVIL = "<!channel> <http:evil.example|click here>.csv"
 
@@ -32,20 +31,6 @@ PROJECT = """\
           s: {path: "drop/*.jsonl", min_files: 1}
         table: {name: t, columns: {a: string}}
 """
-
-
-@pytest.fixture
-def hook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    received: list[dict[str, Any]] = []
-    app = FastAPI()
-
-    @app.post("/hook")
-    async def receive(request: Request) -> dict[str, bool]:
-        received.append(await request.json())
-        return {"ok": True}
-
-    with SimServer(app) as server:
-        yield f"{server.url}/hook", received
 
 
 def texts(node: Any) -> Iterator[str]:
@@ -62,12 +47,11 @@ def texts(node: Any) -> Iterator[str]:
 
 
 def test_a_file_name_in_an_alert_cannot_mention_a_channel_or_disguise_a_link(
-    hook: tuple[str, list[dict[str, Any]]],
+    capture: Capture,
     make_project: Callable[..., Path],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    url, received = hook
-    monkeypatch.setenv("ALERT_HOOK", url)
+    monkeypatch.setenv("ALERT_HOOK", f"{capture.url}/hook")
     for name in ("SLUICE_WAREHOUSE_URL", "SLUICE_STATE_URL"):
         monkeypatch.delenv(name, raising=False)
     root = make_project(PROJECT, {f"drop/{EVIL}": "a\nx\n"})
@@ -76,7 +60,7 @@ def test_a_file_name_in_an_alert_cannot_mention_a_channel_or_disguise_a_link(
     assert report.status == "failed"
     assert EVIL in report.errors[0]["message"]  # the run names the file as it is
     assert Alerter(project, retry=Retry(max_attempts=2, backoff=0.01)).after_run(report)
-    (message,) = received
+    (message,) = capture.received
     escaped = "&lt;!channel&gt; &lt;http:evil.example|click here&gt;.csv"
     assert escaped in message["text"]
     assert any(escaped in t for t in texts(message["blocks"]))

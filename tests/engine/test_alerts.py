@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import logging
-import socket
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
-from fastapi import FastAPI, Request, Response
 
 from sluice.config import Retry, load_project
 from sluice.engine import run_pipeline
 from sluice.engine.report import RunReport
 from sluice.service.runtime.alerts import Alerter
-from sluice.sim.server import SimServer
 from sluice.state.store import StateStore
+from sluice.testing import Capture, free_port
 
 FAST = Retry(max_attempts=4, backoff=0.05, max_backoff=0.2)
 SECRET = "T0001/B0002/s3cr3tT0k3n"
@@ -54,36 +50,11 @@ FILES = {
 }
 
 
-class Webhook:
-    """A Slack-like incoming webhook that answers 503 to the first ``fail`` POSTs."""
-
-    def __init__(self, fail: int = 2) -> None:
-        self.fail = fail
-        self.attempts = 0
-        self.received: list[dict[str, Any]] = []
-        self.paths: list[str] = []
-        self.lock = threading.Lock()
-        app = FastAPI()
-
-        @app.post("/services/{rest:path}")
-        async def hook(request: Request) -> Response:
-            body = await request.json()
-            with self.lock:
-                self.attempts += 1
-                if self.attempts <= self.fail:
-                    return Response("busy", status_code=503)
-                self.received.append(body)
-                self.paths.append(request.url.path)
-            return Response("ok", media_type="text/plain")
-
-        self.app = app
-
-
 @pytest.fixture
-def webhook() -> Iterator[tuple[Webhook, str]]:
-    hook = Webhook(fail=2)
-    with SimServer(hook.app) as server:
-        yield hook, f"{server.url}/services/{SECRET}"
+def webhook(capture: Capture) -> tuple[Capture, str]:
+    """A Slack-like incoming webhook that answers 503 to the first two POSTs."""
+    capture.answer(503, "busy", times=2)
+    return capture, f"{capture.url}/services/{SECRET}"
 
 
 @pytest.fixture
@@ -113,7 +84,7 @@ def events(root: Path, run_id: str) -> list[tuple[str, str]]:
 
 
 def test_a_failed_run_alerts_once_through_two_503s(
-    webhook: tuple[Webhook, str], project_dir: Callable[[str], Path]
+    webhook: tuple[Capture, str], project_dir: Callable[[str], Path]
 ) -> None:
     hook, url = webhook
     root = project_dir(url)
@@ -138,10 +109,10 @@ def test_a_failed_run_alerts_once_through_two_503s(
 
 
 def test_a_run_over_the_quarantine_threshold_alerts(
-    webhook: tuple[Webhook, str], project_dir: Callable[[str], Path]
+    webhook: tuple[Capture, str], project_dir: Callable[[str], Path]
 ) -> None:
     hook, url = webhook
-    hook.fail = 0
+    hook.answer(200, "ok")  # no 503s this time
     root = project_dir(url)
     report = run(root, "messy")
     assert report.status == "succeeded_with_quarantine"
@@ -152,7 +123,7 @@ def test_a_run_over_the_quarantine_threshold_alerts(
 
 
 def test_a_healthy_run_and_a_run_under_the_threshold_do_not_alert(
-    webhook: tuple[Webhook, str], project_dir: Callable[[str], Path]
+    webhook: tuple[Capture, str], project_dir: Callable[[str], Path]
 ) -> None:
     hook, url = webhook
     root = project_dir(url)
@@ -169,9 +140,7 @@ def test_a_healthy_run_and_a_run_under_the_threshold_do_not_alert(
 def test_an_unreachable_webhook_is_logged_to_the_run_not_raised(
     project_dir: Callable[[str], Path], caplog: pytest.LogCaptureFixture
 ) -> None:
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # nobody listens on it
     url = f"http://127.0.0.1:{port}/services/{SECRET}"
     root = project_dir(url)
     report = run(root, "broken")
@@ -189,19 +158,12 @@ def test_an_unreachable_webhook_is_logged_to_the_run_not_raised(
 def test_a_webhook_that_refuses_for_good_is_not_retried(
     project_dir: Callable[[str], Path],
 ) -> None:
-    seen: list[int] = []
-    app = FastAPI()
-
-    @app.post("/services/{rest:path}")
-    async def refuse() -> Response:
-        seen.append(1)
-        return Response("invalid_token", status_code=403)
-
-    with SimServer(app) as server:
-        root = project_dir(f"{server.url}/services/{SECRET}")
+    with Capture() as hook:
+        hook.answer(403, "invalid_token")
+        root = project_dir(f"{hook.url}/services/{SECRET}")
         report = run(root, "broken")
         assert Alerter(load_project(root), retry=FAST).after_run(report) is False
-    assert len(seen) == 1
+    assert hook.attempts == 1
     (message,) = [m for _, m in events(root, report.run_id) if "alert" in m]
     assert "HTTP 403: invalid_token" in message and SECRET not in message
 

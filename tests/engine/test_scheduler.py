@@ -13,6 +13,7 @@ from sluice.config import load_project
 from sluice.errors import ProjectInvalid
 from sluice.service.runtime.scheduler import Scheduler
 from sluice.state.store import StateStore
+from sluice.testing import WallClock
 
 PROJECT = """\
     state: sqlite:///state.db
@@ -32,14 +33,6 @@ PROJECT = """\
           s: {path: data/*.csv}
         table: {name: m, columns: {a: string}}
 """
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 class Submits:
@@ -74,14 +67,14 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-def scheduler(root: Path, clock: Clock, submit: Submits) -> tuple[Scheduler, StateStore]:
+def scheduler(root: Path, clock: WallClock, submit: Submits) -> tuple[Scheduler, StateStore]:
     project = load_project(root)
     store = StateStore(project.state_url())
     return Scheduler(project, store, submit, clock=clock), store
 
 
 def test_next_run_follows_the_cron_expression_in_utc(project_dir: Path) -> None:
-    clock = Clock(at("2026-03-06 09:20:05"))  # a Friday
+    clock = WallClock(at("2026-03-06 09:20:05"))  # a Friday
     s, store = scheduler(project_dir, clock, Submits())
     assert s.next_run("hourly") == at("2026-03-06 10:00")
     assert s.next_run("quarter") == at("2026-03-06 09:30")
@@ -92,7 +85,7 @@ def test_next_run_follows_the_cron_expression_in_utc(project_dir: Path) -> None:
 
 
 def test_a_tick_at_the_scheduled_minute_submits_once(project_dir: Path) -> None:
-    clock, submits = Clock(at("2026-03-07 09:58:00")), Submits()  # a Saturday: quarter idle
+    clock, submits = WallClock(at("2026-03-07 09:58:00")), Submits()  # a Saturday: quarter idle
     s, store = scheduler(project_dir, clock, submits)
     assert s.tick() == []  # first sight: marks the schedule, nothing due yet
     clock.now = at("2026-03-07 09:59:59")
@@ -123,7 +116,7 @@ def test_a_tick_at_the_scheduled_minute_submits_once(project_dir: Path) -> None:
 
 
 def test_a_restart_after_missing_five_slots_runs_once(project_dir: Path) -> None:
-    clock, submits = Clock(at("2026-03-07 08:59:00")), Submits()
+    clock, submits = WallClock(at("2026-03-07 08:59:00")), Submits()
     first, store = scheduler(project_dir, clock, submits)
     first.tick()
     clock.now = at("2026-03-07 09:00:00")
@@ -147,7 +140,7 @@ def test_a_restart_after_missing_five_slots_runs_once(project_dir: Path) -> None
 def test_a_schedule_seen_for_the_first_time_does_not_run_for_past_slots(
     project_dir: Path,
 ) -> None:
-    clock, submits = Clock(at("2026-03-07 09:30:00")), Submits()
+    clock, submits = WallClock(at("2026-03-07 09:30:00")), Submits()
     s, store = scheduler(project_dir, clock, submits)
     assert s.tick() == []
     assert submits.calls == []
@@ -155,7 +148,7 @@ def test_a_schedule_seen_for_the_first_time_does_not_run_for_past_slots(
 
 
 def test_a_running_pipeline_is_not_resubmitted_in_a_loop(project_dir: Path) -> None:
-    clock, submits = Clock(at("2026-03-07 09:59:00")), Submits()
+    clock, submits = WallClock(at("2026-03-07 09:59:00")), Submits()
     submits.busy.add("hourly")
     s, store = scheduler(project_dir, clock, submits)
     s.tick()
@@ -175,7 +168,7 @@ def test_a_running_pipeline_is_not_resubmitted_in_a_loop(project_dir: Path) -> N
 
 
 def test_two_schedulers_on_one_state_store_fire_a_slot_once(project_dir: Path) -> None:
-    clock, submits = Clock(at("2026-03-07 09:59:00")), Submits()
+    clock, submits = WallClock(at("2026-03-07 09:59:00")), Submits()
     a, store_a = scheduler(project_dir, clock, submits)
     b, store_b = scheduler(project_dir, clock, submits)
     a.tick()
@@ -188,7 +181,7 @@ def test_two_schedulers_on_one_state_store_fire_a_slot_once(project_dir: Path) -
 
 
 def test_a_changed_expression_starts_afresh(project_dir: Path) -> None:
-    clock, submits = Clock(at("2026-03-07 09:00:00")), Submits()
+    clock, submits = WallClock(at("2026-03-07 09:00:00")), Submits()
     s, store = scheduler(project_dir, clock, submits)
     s.tick()
     store.close()
@@ -203,7 +196,7 @@ def test_a_changed_expression_starts_afresh(project_dir: Path) -> None:
 
 
 def test_the_thread_ticks_at_start_and_stops(project_dir: Path) -> None:
-    clock, submits = Clock(at("2026-03-07 09:00:00")), Submits()
+    clock, submits = WallClock(at("2026-03-07 09:00:00")), Submits()
     s, store = scheduler(project_dir, clock, submits)
     s.tick()
     clock.now = at("2026-03-07 12:34:00")  # missed 10:00, 11:00, 12:00 while "down"

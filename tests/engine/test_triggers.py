@@ -14,7 +14,7 @@ from sluice.config import load_project
 from sluice.engine import run_pipeline
 from sluice.engine.report import RunReport
 from sluice.service.runtime.watcher import FolderWatcher
-from sluice.testing import copy_example
+from sluice.testing import Clock, copy_example
 
 HEADER = (
     "License Number,Facility Name,Facility Type,Contact First Name,Contact Last Name,Phone,"
@@ -27,14 +27,6 @@ ROWS = [
     "55501002,Oak Grove Preschool,Preschool,Ben,Kim,(208) 555-0102,ben@example.org,2 Oak St,"
     "Boise,ID,83702,25,Active,05/06/2019,07/08/2024,850.00\n",
 ]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Submits:

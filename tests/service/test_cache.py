@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 
 from sluice.service.cache import ReadCache
+from sluice.testing import Clock
 
 
 def test_fresh_then_one_refresh_while_the_others_get_the_last_answer() -> None:
-    cache = ReadCache(ttl=0.05)
+    clock = Clock()
+    cache = ReadCache(ttl=1.0, clock=clock)
     calls: list[int] = []
     assert cache.get("k", lambda: calls.append(1) or 1) == 1
+    clock.advance(0.99)
     assert cache.get("k", lambda: calls.append(2) or 2) == 1  # fresh: not computed
-    time.sleep(0.06)
+    clock.advance(0.02)  # older than ttl: the next caller refreshes it
     started, release = threading.Event(), threading.Event()
 
     def slow() -> int:

@@ -14,17 +14,14 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
 from sluice.config import load_project
 from sluice.service import create_app
-from sluice.sim.server import SimServer
+from sluice.testing import Capture
 from tests.conftest import PG_BASE
 from tests.service.conftest import OP, VIEW, VIEWER, settings, wait, wait_for
 
@@ -78,29 +75,15 @@ def test_the_cli_never_prints_a_password_given_in_the_query(pg_url: str, tmp_pat
         assert SECRET not in out.stdout + out.stderr
 
 
-@pytest.fixture
-def hook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    received: list[dict[str, Any]] = []
-    app = FastAPI()
-
-    @app.post("/services/{rest:path}")
-    async def receive(request: Request) -> dict[str, bool]:
-        received.append(await request.json())
-        return {"ok": True}
-
-    with SimServer(app) as server:
-        yield f"{server.url}/services/T000/B000/XXXX", received
-
-
 def test_a_failed_run_shows_the_url_masked_in_log_report_download_and_alert(
     pg_admin: object,
     tmp_path: Path,
-    hook: tuple[str, list[dict[str, Any]]],
+    capture: Capture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     for name in ("SLUICE_WAREHOUSE_URL", "SLUICE_STATE_URL"):
         monkeypatch.delenv(name, raising=False)
-    url, received = hook
+    url = f"{capture.url}/services/T000/B000/XXXX"
     # A database that does not exist: the run fails with an error quoting the URL.
     missing = PG_BASE.rsplit("/", 1)[0] + f"/sluice_no_such_db?password={SECRET}"
     alerts = f"alerts:\n  webhook: {url}\n  base_url: http://svc:8000"
@@ -108,7 +91,7 @@ def test_a_failed_run_shows_the_url_masked_in_log_report_download_and_alert(
     with TestClient(create_app(load_project(root), settings())) as c:
         run_id = c.post("/api/pipelines/p/runs", headers=OP).json()["run_id"]
         doc = wait(c, run_id)
-        wait_for(lambda: bool(received), timeout=30)
+        wait_for(lambda: bool(capture.received), timeout=30)
         log = c.get(f"/api/runs/{run_id}/log", headers=VIEW)
         signed = c.post("/signin", data={"token": VIEWER, "next": "/"}, follow_redirects=False)
         assert signed.status_code == 303
@@ -121,7 +104,7 @@ def test_a_failed_run_shows_the_url_masked_in_log_report_download_and_alert(
         "report": json.dumps(doc),
         "log": log.text,
         "downloaded report": download.text,
-        "alert": json.dumps(received),
+        "alert": json.dumps(capture.received),
     }
     assert "password=***" in places["alert"]
     leaked = [name for name, text in places.items() if SECRET in text]

@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
 from sluice.config import load_project
 from sluice.service import create_app
-from sluice.sim.server import SimServer
+from sluice.testing import Capture
 from tests.service.conftest import OP, VIEW, settings, wait, wait_for
 
 
@@ -25,24 +24,17 @@ def test_metrics_count_the_runs_the_service_made(client: TestClient) -> None:
     assert 'sluice_rows_loaded_total{pipeline="leads"} 54.0' in text
 
 
-def test_a_run_over_the_quarantine_threshold_alerts_the_webhook(leads: Path) -> None:
-    got: list[dict[str, Any]] = []
-    hook = FastAPI()
-
-    @hook.post("/hook")
-    async def receive(request: Request) -> dict[str, bool]:
-        got.append(await request.json())
-        return {"ok": True}
-
-    with SimServer(hook) as server:
-        text = (leads / "sluice.yaml").read_text()
-        alerts = f"alerts:\n  webhook: {server.url}/hook\n  base_url: http://svc:8000\n"
-        (leads / "sluice.yaml").write_text(alerts + text)
-        with TestClient(create_app(load_project(leads), settings())) as c:
-            run_id = c.post("/api/pipelines/leads/runs", headers=OP).json()["run_id"]
-            wait(c, run_id)
-            wait_for(lambda: bool(got), timeout=20)
-    (message,) = got
+def test_a_run_over_the_quarantine_threshold_alerts_the_webhook(
+    leads: Path, capture: Capture
+) -> None:
+    text = (leads / "sluice.yaml").read_text()
+    alerts = f"alerts:\n  webhook: {capture.url}/hook\n  base_url: http://svc:8000\n"
+    (leads / "sluice.yaml").write_text(alerts + text)
+    with TestClient(create_app(load_project(leads), settings())) as c:
+        run_id = c.post("/api/pipelines/leads/runs", headers=OP).json()["run_id"]
+        wait(c, run_id)
+        wait_for(lambda: bool(capture.received), timeout=20)
+    (message,) = capture.received
     assert f"http://svc:8000/runs/{run_id}" in str(message)
     assert "leads" in message["text"]
 

@@ -21,6 +21,7 @@ from sluice.config import Retry, load_project
 from sluice.service.runtime.alerts import Alerter
 from sluice.sim.server import SimServer
 from sluice.state.store import StateStore
+from sluice.testing import Capture
 
 KEY = "K3yS3cr3tV4lue"
 TOKEN = "B34r3rT0k3nV4lue"
@@ -137,16 +138,8 @@ def events(root: Path, run_id: str) -> list[dict[str, Any]]:
 
 
 def test_the_api_key_is_in_no_error_reason_warning_or_alert(
-    api: Api, make_project: Callable[..., Path], run_project: Any
+    api: Api, make_project: Callable[..., Path], run_project: Any, capture: Capture
 ) -> None:
-    got: list[dict[str, Any]] = []
-    hook = FastAPI()
-
-    @hook.post("/hook")
-    async def receive(request: Request) -> dict[str, bool]:
-        got.append(await request.json())
-        return {"ok": True}
-
     source = (
         QUERY_KEY + "\n        endpoint: /v1/items\n        records: data\n"
         "        paginate: {style: next_url, next_url_path: next}\n"
@@ -178,8 +171,8 @@ def test_the_api_key_is_in_no_error_reason_warning_or_alert(
             alerts="alerts:\n  webhook: ${HOOK}\n  base_url: http://svc:8000",
         )
     )
-    with SimServer(hook) as server, pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HOOK", f"{server.url}/hook")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HOOK", f"{capture.url}/hook")
         failed = run_project(root)
         alerter = Alerter(load_project(root), retry=Retry(max_attempts=2, backoff=0.01))
         assert alerter.after_run(failed.report)
@@ -190,7 +183,7 @@ def test_the_api_key_is_in_no_error_reason_warning_or_alert(
     shown |= {
         "error": json.dumps(failed.report.as_dict()),
         "failed run's log": json.dumps(failed_log),
-        "alert": json.dumps(got),
+        "alert": json.dumps(capture.received),
     }
     leaked = [where for where, text in shown.items() if KEY in text]
     assert not leaked, {w: shown[w] for w in leaked}
