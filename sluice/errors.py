@@ -10,20 +10,25 @@ records them in the run report.
     │   └── DriftError     a file's columns no longer match its mapping
     ├── TransformError     a transform step cannot be compiled or applied
     ├── LoadError          the destination refused a load
+    │   ├── RetryableLoadError  a dropped connection, a deadlock: retryable
     │   └── LimitExceeded  a limit of the database (columns per table): permanent
     ├── StateError         the state store cannot be opened or migrated
     │   └── StateStoreError    it failed under a command (a full disk, a lost connection)
     ├── AccountingError    read != loaded + quarantined + filtered
-    └── RunCancelled       someone cancelled the run; its load rolled back
+    └── RunCancelled       someone cancelled the run; its load rolled back: cancelled
 
-``Retryable`` is a marker the executors read: an error carrying it may succeed if
-tried again (a dropped connection), anything else is permanent.
+Whether an error may go away on another attempt is a property of its type: the class
+attribute ``retryable`` (True for :class:`RetryableLoadError`, False for anything else),
+and ``cancelled`` says the run was stopped on purpose (:class:`RunCancelled`). Both are
+recorded with the error in a run report (:meth:`SluiceError.as_dict`), where the Celery
+executor reads ``retryable`` to try a part again and a report reads ``cancelled`` to end
+its run ``cancelled`` rather than ``failed``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from sluice.redact import redact_data, redact_text
 
@@ -57,6 +62,10 @@ class SluiceError(Exception):
     """Base of every error sluice raises on purpose."""
 
     exit_code = 1
+    #: the same operation may succeed if tried again (a dropped connection)
+    retryable: ClassVar[bool] = False
+    #: the run was stopped on purpose, not broken
+    cancelled: ClassVar[bool] = False
 
     def __init__(
         self, message: str, *, hint: str | None = None, where: Where | None = None
@@ -79,11 +88,8 @@ class SluiceError(Exception):
             out["hint"] = redact_text(self.hint)
         if self.where.as_dict():
             out["where"] = self.where.as_dict()
+        out["retryable"], out["cancelled"] = self.retryable, self.cancelled
         return out
-
-
-class Retryable:
-    """Marker mixin: the operation may succeed if tried again."""
 
 
 class ConfigError(SluiceError):
@@ -153,8 +159,10 @@ class LoadError(SluiceError):
     pass
 
 
-class RetryableLoadError(LoadError, Retryable):
-    pass
+class RetryableLoadError(LoadError):
+    """A load that failed for a passing reason (a dropped connection, a deadlock)."""
+
+    retryable = True
 
 
 class LimitExceeded(LoadError):
@@ -184,6 +192,8 @@ class AccountingError(SluiceError):
 
 class RunCancelled(SluiceError):
     """The run was cancelled (``POST /api/runs/{id}/cancel``); the load in progress rolled back."""
+
+    cancelled = True
 
 
 class UsageError(ConfigError):

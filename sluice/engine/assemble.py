@@ -14,10 +14,10 @@ from typing import Any
 
 from sluice.config import HttpDestinationConfig, Project
 from sluice.dburl import redact
-from sluice.engine.report import Counts, RunReport, StreamReport, error_of
-from sluice.errors import AccountingError
+from sluice.engine.report import RunReport, StreamReport, error_of
+from sluice.errors import AccountingError, LoadError
 from sluice.state.models import RunTask
-from sluice.state.tasks import DONE
+from sluice.status import PartStatus
 from sluice.transforms.stated import stated_rules
 
 
@@ -26,34 +26,37 @@ def assemble(project: Project, pipeline: str, run_id: str, tasks: Sequence[RunTa
     pipe = project.pipeline(pipeline)
     dest = pipe.destination
     url = dest.url if isinstance(dest, HttpDestinationConfig) else project.warehouse_url(pipe)
-    report = RunReport(run_id, pipeline, pipe.table.name, redact(url), dest.mode)
-    report.rules = stated_rules(pipe)
+    report = RunReport(
+        run_id=run_id,
+        pipeline=pipeline,
+        table=pipe.table.name,
+        destination=redact(url),
+        mode=dest.mode,
+        rules=stated_rules(pipe),
+    )
     for stream in pipe.sources:
         report.stream(stream)
     started: list[str] = []
     for task in tasks:
-        part = task.result or {}
-        if part.get("started_at"):
-            started.append(part["started_at"])
-        for name, doc in (part.get("streams") or {}).items():
-            _merge_stream(report.stream(name), doc)
-        for table, n in (part.get("tables") or {}).items():
+        part = RunReport.model_validate(task.result or {})
+        if part.started_at:
+            started.append(part.started_at)
+        for name, srep in part.streams.items():
+            _merge_stream(report.stream(name), srep)
+        for table, n in part.tables.items():
             report.tables[table] = report.tables.get(table, 0) + n
-        if part.get("delivery") is not None:
-            report.delivery = _sum(report.delivery or {}, part["delivery"])
-        for err in part.get("errors") or []:
+        if part.delivery is not None:
+            report.delivery = _sum(report.delivery or {}, part.delivery)
+        for err in part.errors:
             report.errors.append({**err, "part": task.key})
-        report.warnings += part.get("warnings") or []
-        if task.status != DONE and not part.get("errors"):
-            report.errors.append(
-                {
-                    "type": "LoadError",
-                    "message": f"part {task.key} ({task.target or task.stream}) did not finish",
-                    "hint": "its worker died on every attempt: see `sluice show` and the "
-                    "workers' logs; the parts that finished are loaded, a new run loads the rest",
-                    "part": task.key,
-                }
+        report.warnings += part.warnings
+        if task.status != PartStatus.DONE and not part.errors:
+            lost = LoadError(
+                f"part {task.key} ({task.target or task.stream}) did not finish",
+                hint="its worker died on every attempt: see `sluice show` and the "
+                "workers' logs; the parts that finished are loaded, a new run loads the rest",
             )
+            report.errors.append({**lost.as_dict(), "part": task.key})
     report.started_at = min(started) if started else ""
     try:
         report.check_accounting()
@@ -73,26 +76,17 @@ def failure(exc: BaseException) -> dict[str, Any]:
     return {"streams": {}, "errors": [error_of(exc)]}
 
 
-def _merge_stream(into: StreamReport, doc: dict[str, Any]) -> None:
-    into.counts.add(
-        Counts(
-            doc.get("read", 0),
-            doc.get("loaded", 0),
-            doc.get("quarantined", 0),
-            doc.get("filtered", 0),
-            dict(doc.get("filtered_by") or {}),
-        )
-    )
-    into.files += doc.get("files") or []
-    into.quarantined_files += doc.get("quarantined_files") or []
-    listed = doc.get("skipped_files") or []
-    into.skipped_files += listed
-    into.skipped_more += int(doc.get("skipped", len(listed))) - len(listed)
-    into.drift += doc.get("drift") or []
-    for stage, secs in (doc.get("seconds") or {}).items():
+def _merge_stream(into: StreamReport, part: StreamReport) -> None:
+    into.counts.add(part.counts)
+    into.files += part.files
+    into.quarantined_files += part.quarantined_files
+    into.skipped_files += part.skipped_files
+    into.skipped_more += part.skipped_more
+    into.drift += part.drift
+    for stage, secs in part.seconds.items():
         into.seconds[stage] = into.seconds.get(stage, 0.0) + secs
-    if doc.get("http") is not None:
-        into.http = _sum(into.http or {}, doc["http"])
+    if part.http is not None:
+        into.http = _sum(into.http or {}, part.http)
 
 
 def _sum(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:

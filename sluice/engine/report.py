@@ -1,18 +1,33 @@
-"""Run reports: per-stream counts, timings and errors, and the accounting identity."""
+"""Run reports: per-stream counts, timings and errors, and the accounting identity.
+
+:class:`RunReport` is a Pydantic model whose serialized form *is* the report document:
+what ``sluice run --json`` prints, the state store keeps, a Celery part hands back, the
+API answers (its OpenAPI schema) and alerts quote. The run counts through
+:class:`Counts` objects held per stream; the document shows them flat (``read``,
+``loaded``...) with the run's ``totals``, and :meth:`RunReport.model_validate` reads a
+document back into the same objects (a part's report, a stored report).
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from pydantic import (
+    BaseModel,
+    Field,
+    SerializerFunctionWrapHandler,
+    computed_field,
+    model_serializer,
+    model_validator,
+)
 
 from sluice.errors import AccountingError, SluiceError
 from sluice.redact import redact_data, redact_text
+from sluice.status import RunStatus
 
-SUCCEEDED = "succeeded"
-QUARANTINED = "succeeded_with_quarantine"
-FAILED = "failed"
-CANCELLED = "cancelled"
 SKIPPED_LISTED = 10  # skipped files a report names; `skipped` counts them all
+#: the keys of a counted stream (and of the totals), in the document's order
+COUNT_KEYS = ("read", "loaded", "quarantined", "filtered", "filtered_by")
 
 
 def error_of(exc: BaseException) -> dict[str, Any]:
@@ -23,16 +38,19 @@ def error_of(exc: BaseException) -> dict[str, Any]:
         "type": type(exc).__name__,
         "message": redact_text(str(exc)),
         "hint": "this is a bug in sluice; please report it",
+        "retryable": False,
+        "cancelled": False,
     }
 
 
-@dataclass
-class Counts:
+class Counts(BaseModel):
+    """Rows of a stream (or a unit, or a run): every row read is in exactly one bucket."""
+
     read: int = 0
     loaded: int = 0
     quarantined: int = 0
     filtered: int = 0
-    filtered_by: dict[str, int] = field(default_factory=dict)
+    filtered_by: dict[str, int] = Field(default_factory=dict)
 
     def add(self, other: Counts) -> None:
         self.read += other.read
@@ -47,36 +65,90 @@ class Counts:
         return self.read == self.loaded + self.quarantined + self.filtered
 
 
-@dataclass
-class StreamReport:
-    name: str
-    counts: Counts = field(default_factory=Counts)
-    files: list[dict[str, Any]] = field(default_factory=list)
-    quarantined_files: list[dict[str, Any]] = field(default_factory=list)
-    skipped_files: list[dict[str, Any]] = field(default_factory=list)
+class Totals(Counts):
+    """A run's counts over its streams, and how many whole units it set aside."""
+
+    quarantined_files: int = 0
+
+
+class StreamReport(BaseModel):
+    """One stream of a run. Its document shows the counts flat, ``skipped`` (how many
+    files were skipped) and the first few skipped files (:func:`listed_skips`)."""
+
+    name: str = Field(default="", exclude=True)  # the key it has in ``streams``
+    counts: Counts = Field(default_factory=Counts, exclude=True)
+    files: list[dict[str, Any]] = Field(default_factory=list)
+    quarantined_files: list[dict[str, Any]] = Field(default_factory=list)
+    skipped_files: list[dict[str, Any]] = Field(default_factory=list)
     #: skipped files not in ``skipped_files`` (a report read back lists only some)
-    skipped_more: int = 0
-    http: dict[str, Any] | None = None  # requests, retries, statuses of an API pull
-    #: drift loaded under `evolve`, per unit: file, missing / added / vanished, a note
-    drift: list[dict[str, Any]] = field(default_factory=list)
-    seconds: dict[str, float] = field(
+    skipped_more: int = Field(default=0, exclude=True)
+    seconds: dict[str, float] = Field(
         default_factory=lambda: {"extract": 0.0, "transform": 0.0, "load": 0.0}
     )
+    http: dict[str, Any] | None = None  # requests, retries, statuses of an API pull
+    #: drift loaded under `evolve`, per unit: file, missing / added / vanished, a note
+    drift: list[dict[str, Any]] = Field(default_factory=list)
 
-    def as_dict(self) -> dict[str, Any]:
-        out = asdict(self.counts)
-        out.update(
-            files=self.files,
-            quarantined_files=self.quarantined_files,
-            skipped=len(self.skipped_files) + self.skipped_more,
-            skipped_files=listed_skips(self.skipped_files),
-            seconds={k: round(v, 3) for k, v in self.seconds.items()},
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def read(self) -> int:
+        return self.counts.read
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def loaded(self) -> int:
+        return self.counts.loaded
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def quarantined(self) -> int:
+        return self.counts.quarantined
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def filtered(self) -> int:
+        return self.counts.filtered
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def filtered_by(self) -> dict[str, int]:
+        return self.counts.filtered_by
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def skipped(self) -> int:
+        return len(self.skipped_files) + self.skipped_more
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_document(cls, data: Any) -> Any:
+        """A stream's document (flat counts, ``skipped``) as the fields that hold it."""
+        if not isinstance(data, dict) or "counts" in data:
+            return data
+        listed = data.get("skipped_files") or []
+        return {
+            **{k: v for k, v in data.items() if k not in COUNT_KEYS and k != "skipped"},
+            "counts": {k: data[k] for k in COUNT_KEYS if data.get(k) is not None},
+            "skipped_files": listed,
+            "skipped_more": int(data.get("skipped", len(listed))) - len(listed),
+        }
+
+    @model_serializer(mode="wrap")
+    def _document(self, handler: SerializerFunctionWrapHandler) -> Any:
+        out = handler(self)
+        doc = {k: out[k] for k in COUNT_KEYS}
+        doc.update(
+            files=out["files"],
+            quarantined_files=out["quarantined_files"],
+            skipped=out["skipped"],
+            skipped_files=listed_skips(out["skipped_files"]),
+            seconds={k: round(v, 3) for k, v in out["seconds"].items()},
         )
-        if self.http is not None:
-            out["http"] = self.http
-        if self.drift:
-            out["drift"] = self.drift
-        return out
+        if out["http"] is not None:
+            doc["http"] = out["http"]
+        if out["drift"]:
+            doc["drift"] = out["drift"]
+        return doc
 
 
 def listed_skips(skipped: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -91,33 +163,40 @@ def listed_skips(skipped: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return (rest + routine)[:SKIPPED_LISTED]
 
 
-@dataclass
-class RunReport:
-    run_id: str
-    pipeline: str
-    table: str
-    destination: str
-    mode: str
-    status: str = "running"
+class RunReport(BaseModel):
+    """A run's report: what it read, loaded, set aside and filtered per stream, its
+    errors and warnings, and its status once settled (:meth:`settle`)."""
+
+    run_id: str = ""
+    kind: str = "run"  # or "replay"
+    pipeline: str = ""
+    status: RunStatus = RunStatus.RUNNING
+    table: str = ""
+    destination: str = ""  # its URL, secrets masked
+    mode: str = ""
     started_at: str = ""
     seconds: float = 0.0
-    streams: dict[str, StreamReport] = field(default_factory=dict)
-    errors: list[dict[str, Any]] = field(default_factory=list)
-    kind: str = "run"
-    delivery: dict[str, Any] | None = None  # requests and retries of an http destination
-    tables: dict[str, int] = field(default_factory=dict)  # rows per table (normalized loads)
-    #: value-changing rules the pipeline applies (a century for %y, naive times as UTC)
-    rules: list[str] = field(default_factory=list)
+    streams: dict[str, StreamReport] = Field(default_factory=dict)
+    errors: list[dict[str, Any]] = Field(default_factory=list)
     #: what the user should know though nothing failed: stream, message, hint
     #: (a source whose paths matched no file)
-    warnings: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[dict[str, Any]] = Field(default_factory=list)
+    tables: dict[str, int] = Field(default_factory=dict)  # rows per table (normalized loads)
+    #: value-changing rules the pipeline applies (a century for %y, naive times as UTC)
+    rules: list[str] = Field(default_factory=list)
+    delivery: dict[str, Any] | None = None  # requests and retries of an http destination
 
     def stream(self, name: str) -> StreamReport:
-        return self.streams.setdefault(name, StreamReport(name))
+        """The report of stream ``name`` (made the first time it is asked for)."""
+        found = self.streams.get(name)
+        if found is None:
+            found = self.streams[name] = StreamReport(name=name)
+        return found
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
-    def totals(self) -> Counts:
-        total = Counts()
+    def totals(self) -> Totals:
+        total = Totals(quarantined_files=self.quarantined_files)
         for s in self.streams.values():
             total.add(s.counts)
         return total
@@ -142,39 +221,56 @@ class RunReport:
                     hint="this is a bug in sluice: please report it with `sluice show RUN_ID`",
                 )
 
-    def settle(self) -> str:
-        if any(e.get("type") == "RunCancelled" for e in self.errors):
-            self.status = CANCELLED
+    def settle(self) -> RunStatus:
+        """The run's status from its errors and counts (and keep it)."""
+        if any(e.get("cancelled") for e in self.errors):
+            self.status = RunStatus.CANCELLED
         elif self.errors:
-            self.status = FAILED
+            self.status = RunStatus.FAILED
         elif self.totals.quarantined or self.quarantined_files:
-            self.status = QUARANTINED
+            self.status = RunStatus.QUARANTINED
         else:
-            self.status = SUCCEEDED
+            self.status = RunStatus.SUCCEEDED
         return self.status
 
     def as_dict(self) -> dict[str, Any]:
-        totals = asdict(self.totals)
-        totals["quarantined_files"] = self.quarantined_files
-        # What `sluice run --json` prints, the state store keeps and alerts quote: every
-        # URL in it (the destination's, an API page's) with its secrets masked.
-        return redact_data(
-            {
-                "run_id": self.run_id,
-                "kind": self.kind,
-                "pipeline": self.pipeline,
-                "status": self.status,
-                "table": self.table,
-                "destination": self.destination,
-                "mode": self.mode,
-                "started_at": self.started_at,
-                "seconds": round(self.seconds, 3),
-                "totals": totals,
-                "streams": {name: s.as_dict() for name, s in self.streams.items()},
-                "errors": self.errors,
-                "warnings": self.warnings,
-                **({"tables": self.tables} if self.tables else {}),
-                **({"rules": self.rules} if self.rules else {}),
-                **({"delivery": self.delivery} if self.delivery is not None else {}),
+        """The report's document. What `sluice run --json` prints, the state store keeps
+        and alerts quote: every URL in it (the destination's, an API page's) with its
+        secrets masked."""
+        doc: dict[str, Any] = redact_data(self.model_dump(mode="json"))
+        return doc
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_streams(cls, data: Any) -> Any:
+        """Each stream read back knows its name (its key in ``streams``)."""
+        if isinstance(data, dict) and isinstance(data.get("streams"), dict):
+            streams = {
+                name: {**doc, "name": name} if isinstance(doc, dict) else doc
+                for name, doc in data["streams"].items()
             }
+            data = {**data, "streams": streams}
+        return data
+
+    @model_serializer(mode="wrap")
+    def _document(self, handler: SerializerFunctionWrapHandler) -> Any:
+        out = handler(self)
+        doc = {
+            k: out[k]
+            for k in ("run_id", "kind", "pipeline", "status", "table", "destination", "mode")
+        }
+        doc.update(
+            started_at=out["started_at"],
+            seconds=round(out["seconds"], 3),
+            totals=out["totals"],
+            streams=out["streams"],
+            errors=out["errors"],
+            warnings=out["warnings"],
         )
+        if out["tables"]:
+            doc["tables"] = out["tables"]
+        if out["rules"]:
+            doc["rules"] = out["rules"]
+        if out["delivery"] is not None:
+            doc["delivery"] = out["delivery"]
+        return doc

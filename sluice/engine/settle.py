@@ -28,15 +28,14 @@ from sluice.dburl import redact
 from sluice.destinations import Destination, connect
 from sluice.engine.assemble import assemble, failure, seconds_since
 from sluice.engine.lease import lease_seconds
-from sluice.engine.report import CANCELLED, Counts, RunReport
+from sluice.engine.report import Counts, RunReport
 from sluice.errors import NotFound, RunCancelled, RunConflict, SluiceError
 from sluice.state.models import FileRecord, Run
-from sluice.state.store import LIVE, StateStore
-from sluice.state.tasks import ENDED, FAILED, RunTasks
+from sluice.state.store import StateStore
+from sluice.state.tasks import RunTasks
+from sluice.status import LIVE, PART_ENDED, EntryKind, FileStatus, PartStatus, RunStatus
 
 log = logging.getLogger(__name__)
-
-ABANDONED = "abandoned"
 
 
 def settle_stale(project: Project, store: StateStore, *, keep: str | None = None) -> list[str]:
@@ -54,7 +53,7 @@ def settle_stale(project: Project, store: StateStore, *, keep: str | None = None
     return settled
 
 
-def settle_run(project: Project, store: StateStore, run: Run, *, cancel: bool = False) -> str:
+def settle_run(project: Project, store: StateStore, run: Run, *, cancel: bool = False) -> RunStatus:
     """End ``run`` (whose process is gone) with what of it committed; its status."""
     pipe = project.pipelines.get(run.pipeline)
     committed, rolled_back, unknown = _settle_units(project, store, run)
@@ -73,16 +72,16 @@ def settle_run(project: Project, store: StateStore, run: Run, *, cancel: bool = 
             hint="run the pipeline again: it loads what rolled back, and nothing twice",
         )
     )
-    open_parts = [t for t in parts if t.status not in ENDED]
+    open_parts = [t for t in parts if t.status not in PART_ENDED]
     for t in open_parts:  # a later delivery of the part finds it over
-        tasks.finish(run.id, t.key, FAILED, failure(why))
+        tasks.finish(run.id, t.key, PartStatus.FAILED, failure(why))
     if pipe is not None and parts:
         report = assemble(project, run.pipeline, run.id, tasks.of(run.id))
     else:
         report = _empty_report(project, store, run)
     counted = {f.get("load_id") for s in report.streams.values() for f in s.files}
     for rec in store.files_of(run.id):
-        if rec.status == "loaded" and rec.counts is not None and rec.id not in counted:
+        if rec.status == FileStatus.LOADED and rec.counts is not None and rec.id not in counted:
             _count(report, rec)
     _quarantined_files(store, run, report)
     report.started_at = _iso(run)
@@ -96,7 +95,7 @@ def settle_run(project: Project, store: StateStore, run: Run, *, cancel: bool = 
     else:
         if not any(e.get("type") == type(why).__name__ for e in report.errors):
             report.fail(why)
-        status = CANCELLED if cancel else ABANDONED
+        status = RunStatus.CANCELLED if cancel else RunStatus.ABANDONED
         report.status = status
         note = str(why)
     if unknown:
@@ -108,7 +107,7 @@ def settle_run(project: Project, store: StateStore, run: Run, *, cancel: bool = 
         committed=[r.id for r in committed],
         rolled_back=[r.id for r in rolled_back],
     )
-    store.finish_run(run.id, status, report.as_dict())
+    store.finish_run(run.id, status, report)
     return status
 
 
@@ -116,7 +115,7 @@ def _settle_units(
     project: Project, store: StateStore, run: Run
 ) -> tuple[list[FileRecord], list[FileRecord], list[FileRecord]]:
     """(committed, rolled back, left as they were) of the units ``run`` was loading."""
-    loading = [r for r in store.files_of(run.id) if r.status == "loading"]
+    loading = [r for r in store.files_of(run.id) if r.status == FileStatus.LOADING]
     committed: list[FileRecord] = []
     rolled_back: list[FileRecord] = []
     unknown: list[FileRecord] = []
@@ -142,7 +141,7 @@ def _settle_units(
                 committed.append(rec)
             else:
                 store.discard_rows(rec.id)
-                store.update_file(rec.id, status="failed")
+                store.update_file(rec.id, status=FileStatus.FAILED)
                 rolled_back.append(rec)
     finally:
         if dest is not None:
@@ -155,10 +154,17 @@ def _empty_report(project: Project, store: StateStore, run: Run) -> RunReport:
     first = store.events(run.id, limit=1)  # "run of p started", "replay of p started"
     kind = "replay" if first and first[0].message.startswith("replay") else "run"
     if pipe is None:
-        return RunReport(run.id, run.pipeline, "", "", "", kind=kind)
+        return RunReport(run_id=run.id, pipeline=run.pipeline, kind=kind)
     target = pipe.destination
     url = target.url if isinstance(target, HttpDestinationConfig) else project.warehouse_url(pipe)
-    report = RunReport(run.id, run.pipeline, pipe.table.name, redact(url), target.mode, kind=kind)
+    report = RunReport(
+        run_id=run.id,
+        pipeline=run.pipeline,
+        table=pipe.table.name,
+        destination=redact(url),
+        mode=target.mode,
+        kind=kind,
+    )
     for stream in pipe.sources:
         report.stream(stream)
     return report
@@ -167,11 +173,11 @@ def _empty_report(project: Project, store: StateStore, run: Run) -> RunReport:
 def staged_counts(staged: dict[str, Any]) -> Counts:
     """The counts a unit staged in the ledger (:meth:`StateStore.stage_unit`)."""
     return Counts(
-        int(staged.get("read", 0)),
-        int(staged.get("loaded", 0)),
-        int(staged.get("quarantined", 0)),
-        int(staged.get("filtered", 0)),
-        dict(staged.get("filtered_by") or {}),
+        read=int(staged.get("read", 0)),
+        loaded=int(staged.get("loaded", 0)),
+        quarantined=int(staged.get("quarantined", 0)),
+        filtered=int(staged.get("filtered", 0)),
+        filtered_by=dict(staged.get("filtered_by") or {}),
     )
 
 
@@ -195,7 +201,7 @@ def _quarantined_files(store: StateStore, run: Run, report: RunReport) -> None:
     """Files the run set aside (their entries are committed as they are made)."""
     known = {f.get("load_id") for s in report.streams.values() for f in s.quarantined_files}
     for e in store.quarantined(run_id=run.id, status=None):
-        if e.kind == "file" and e.file_id not in known:
+        if e.kind == EntryKind.FILE and e.file_id not in known:
             report.stream(e.source).quarantined_files.append(
                 {
                     "file": e.unit,
@@ -252,7 +258,7 @@ def cancel_run(project: Project, store: StateStore, run_id: str, *, wait: float 
         if _is_stale(store, now):
             return settle_run(project, store, now, cancel=True)
         time.sleep(0.2)
-    return "cancelling"
+    return RunStatus.CANCELLING
 
 
 def _is_stale(store: StateStore, run: Run) -> bool:

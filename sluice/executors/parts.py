@@ -6,7 +6,7 @@ counted (``page`` with ``total_pages``, ``offset`` with ``total``) into up to
 :data:`API_PARTS` page ranges, fan-out details going with their pages; any other API
 source (its pages follow a cursor) is one part; and under ``mode: replace`` the whole
 run is one part, its table swapped once. A part loads
-exactly as the local executor would (:meth:`Runner.run_part`): the file ledger, load
+exactly as a whole run would (:func:`sluice.engine.run.run`): the file ledger, load
 ids and the warehouse's load markers make a part that is carried out again load
 nothing twice. :func:`~sluice.engine.assemble.assemble` sums the parts' reports into
 the run's report, the same document the local executor writes.
@@ -24,8 +24,6 @@ from sluice.state.tasks import Part
 WHOLE_RUN = "*"  # the part key (and stream) of a run carried out as one part
 API_PARTS = 8  # an API source's pages are split into at most this many parts
 PAGES = "pages:"  # a part's target that is a page range: pages:FIRST:END (0-based)
-#: errors after which a part is worth trying again (a dropped connection, a deadlock)
-RETRYABLE = frozenset({"RetryableLoadError"})
 
 
 def plan_parts(
@@ -83,5 +81,6 @@ def page_range(target: str | None) -> tuple[int, int] | None:
 
 
 def retryable(report: RunReport) -> bool:
-    """Whether every error of a part's report may go away on another attempt."""
-    return bool(report.errors) and all(e.get("type") in RETRYABLE for e in report.errors)
+    """Whether every error of a part's report may go away on another attempt (a dropped
+    connection, a deadlock): each says so, from its type (``SluiceError.retryable``)."""
+    return bool(report.errors) and all(e.get("retryable") is True for e in report.errors)

@@ -17,7 +17,8 @@ import sqlalchemy as sa
 
 from sluice.state.faults import retry_dropped
 from sluice.state.models import PipelineLock, Run, utcnow
-from sluice.state.store import LIVE, StateStore
+from sluice.state.store import StateStore
+from sluice.status import LIVE, RunStatus
 
 TRIES = 20  # rounds of a claim that keeps meeting another claim (each: a few ms)
 
@@ -76,7 +77,8 @@ class PipelineLocks:
     def set_waiting(self, run_id: str, waiting: bool) -> bool:
         """``queued`` while the run waits for its pipeline, ``running`` again after; a
         cancel asked meanwhile (``cancelling``) is kept. Whether the status changed."""
-        before, after = ("running", "queued") if waiting else ("queued", "running")
+        queued, running = RunStatus.QUEUED, RunStatus.RUNNING
+        before, after = (running, queued) if waiting else (queued, running)
         with self.store.engine.begin() as conn:
             done = conn.execute(
                 sa.update(Run).where(Run.id == run_id, Run.status == before).values(status=after)

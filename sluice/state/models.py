@@ -8,6 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from sluice.status import QuarantineStatus
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -91,7 +93,7 @@ class QuarantineEntry(Base):
     reasons: Mapped[list[Any]] = mapped_column(sa.JSON)
     payload: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     file_id: Mapped[int | None] = mapped_column(sa.Integer)
-    status: Mapped[str] = mapped_column(sa.String(16), default="open")
+    status: Mapped[str] = mapped_column(sa.String(16), default=QuarantineStatus.OPEN)
     replay_run_id: Mapped[str | None] = mapped_column(sa.String(32))
     #: status ``superseded``: the run whose load made the entry obsolete (the same
     #: content loaded again, or a newer pull of the same API)

@@ -29,9 +29,9 @@ from sluice.state.models import (
     RunTask,
     Stage,
 )
-from sluice.state.store import LIVE, StateStore
+from sluice.state.store import StateStore
+from sluice.status import LIVE, QUARANTINE_CLOSED
 
-CLOSED = ("replayed", "discarded", "superseded")
 CHUNK = 500  # ids per DELETE: bounded statements and transactions on a big store
 
 
@@ -101,7 +101,7 @@ class Pruner:
             )
             rows = conn.execute(
                 sa.select(q.id, q.kind, q.payload, q.replay_run_id, q.superseded_by).where(
-                    q.status.in_(CLOSED), q.created_at < before
+                    q.status.in_(QUARANTINE_CLOSED), q.created_at < before
                 )
             ).all()
             old = [r for r in rows if r.replay_run_id not in kept and r.superseded_by not in kept]

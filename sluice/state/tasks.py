@@ -18,9 +18,7 @@ import sqlalchemy as sa
 
 from sluice.state.models import Run, RunTask, utcnow
 from sluice.state.store import StateStore
-
-QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
-ENDED = (DONE, FAILED)
+from sluice.status import PART_ENDED, PartStatus, RunStatus
 
 
 @dataclass(frozen=True)
@@ -46,7 +44,7 @@ class RunTasks:
                             key=p.key,
                             stream=p.stream,
                             target=p.target,
-                            status=QUEUED,
+                            status=PartStatus.QUEUED,
                             attempts=0,
                             worker="",
                         )
@@ -59,15 +57,15 @@ class RunTasks:
             task = s.get(RunTask, (run_id, key), with_for_update=True)
             if task is None:
                 return None
-            if task.status not in ENDED:
-                task.status, task.worker = RUNNING, worker
+            if task.status not in PART_ENDED:
+                task.status, task.worker = PartStatus.RUNNING, worker
                 task.attempts += 1
                 task.updated_at = utcnow()
             s.flush()
             s.expunge(task)
             return task
 
-    def finish(self, run_id: str, key: str, status: str, result: dict[str, Any]) -> None:
+    def finish(self, run_id: str, key: str, status: PartStatus, result: dict[str, Any]) -> None:
         with self.store.session() as s:
             task = s.get_one(RunTask, (run_id, key))
             task.status, task.result, task.updated_at = status, result, utcnow()
@@ -89,14 +87,14 @@ class RunTasks:
     def tally(self, run_id: str) -> tuple[int, int]:
         """(parts ended, parts) of the run: one count, no reports read."""
         # SUM(CASE ...), not COUNT(*) FILTER: MySQL has no FILTER.
-        ended = sa.func.sum(sa.case((RunTask.status.in_(ENDED), 1), else_=0))
+        ended = sa.func.sum(sa.case((RunTask.status.in_(PART_ENDED), 1), else_=0))
         with self.store.session() as s:
             row = s.execute(sa.select(ended, sa.func.count()).where(RunTask.run_id == run_id)).one()
         return int(row[0] or 0), int(row[1] or 0)
 
     def cancel_requested(self, run_id: str) -> bool:
         with self.store.session() as s:
-            return s.scalar(sa.select(Run.status).where(Run.id == run_id)) == "cancelling"
+            return s.scalar(sa.select(Run.status).where(Run.id == run_id)) == RunStatus.CANCELLING
 
 
 class Lease:

@@ -28,10 +28,11 @@ from typing import Any
 import httpx
 
 from sluice.config import Project, Retry
-from sluice.engine.report import FAILED, RunReport
+from sluice.engine.report import RunReport
 from sluice.httpclient import RETRY_STATUS, backoff, retry_after
 from sluice.redact import redact_data
 from sluice.state.store import StateStore
+from sluice.status import RunStatus
 
 log = logging.getLogger("sluice.alerts")
 
@@ -39,17 +40,17 @@ DEFAULT_RETRY = Retry(max_attempts=5, backoff=1.0, max_backoff=15.0)
 MAX_TEXT = 1500  # Slack cuts a section's text at 3,000 characters
 
 
-def as_report_dict(report: RunReport | Mapping[str, Any]) -> dict[str, Any]:
-    """A run report as the dict ``RunReport.as_dict()`` makes (what the state store keeps)."""
-    return report.as_dict() if isinstance(report, RunReport) else dict(report)
+def as_report(report: RunReport | Mapping[str, Any]) -> RunReport:
+    """A run's report as the state store keeps it (every URL's secrets masked), typed:
+    from a ``RunReport`` or from the document of one."""
+    return RunReport.model_validate(report.as_dict() if isinstance(report, RunReport) else report)
 
 
-def alert_reason(report: Mapping[str, Any], threshold: float) -> str | None:
+def alert_reason(report: RunReport, threshold: float) -> str | None:
     """Why this run deserves an alert, or None if it does not."""
-    if report.get("status") == FAILED:
+    if report.status == RunStatus.FAILED:
         return "failed"
-    totals = report.get("totals") or {}
-    read, quarantined = int(totals.get("read", 0)), int(totals.get("quarantined", 0))
+    read, quarantined = report.totals.read, report.totals.quarantined
     if read and quarantined / read > threshold:
         return f"{quarantined / read:.0%} of rows quarantined (threshold {threshold:.0%})"
     return None
@@ -85,7 +86,7 @@ class Alerter:
 
         Never raises: an alert that cannot be delivered goes to the run's log.
         """
-        data = as_report_dict(report)
+        data = as_report(report)
         reason = alert_reason(data, self.config.quarantine_threshold)
         if reason is None or not self.config.webhook:
             return False
@@ -95,26 +96,22 @@ class Alerter:
             problem = f"{type(exc).__name__}: {self._redact(str(exc))}"
         if problem is None:
             return True
-        self._log_undelivered(str(data.get("run_id", "")), problem)
+        self._log_undelivered(data.run_id, problem)
         return False
 
     # ------------------------------------------------------------------ the message
 
-    def message(self, report: Mapping[str, Any], reason: str) -> dict[str, Any]:
-        run_id = str(report.get("run_id", ""))
-        pipeline = str(report.get("pipeline", "?"))
-        status = str(report.get("status", "?"))
-        kind = str(report.get("kind", "run"))
-        totals = report.get("totals") or {}
+    def message(self, report: RunReport, reason: str) -> dict[str, Any]:
+        run_id, pipeline, kind = report.run_id, report.pipeline or "?", report.kind
+        status, totals = str(report.status), report.totals
         link = self.run_link(run_id)
         counts = (
-            f"read {totals.get('read', 0)}, loaded {totals.get('loaded', 0)}, "
-            f"quarantined {totals.get('quarantined', 0)}, filtered {totals.get('filtered', 0)}"
+            f"read {totals.read}, loaded {totals.loaded}, "
+            f"quarantined {totals.quarantined}, filtered {totals.filtered}"
         )
-        files = int(totals.get("quarantined_files", 0) or 0)
-        if files:
-            counts += f"; {files} file(s) set aside"
-        errors = list(report.get("errors") or [])
+        if totals.quarantined_files:
+            counts += f"; {totals.quarantined_files} file(s) set aside"
+        errors = report.errors
         first = errors[0] if errors else None
         title = f"sluice: {kind} of {pipeline} {status}"
         text = _esc(f"{title} ({reason}). {counts}.")
@@ -231,4 +228,4 @@ def _where(where: Mapping[str, Any]) -> str:
     return ", ".join(parts)
 
 
-__all__ = ["Alerter", "alert_reason", "as_report_dict"]
+__all__ = ["Alerter", "alert_reason", "as_report"]

@@ -102,24 +102,20 @@ class Metrics:
 
     def observe(self, report: RunReport | Mapping[str, Any]) -> None:
         """Count one finished run."""
-        data = report.as_dict() if isinstance(report, RunReport) else report
-        pipeline = str(data.get("pipeline", ""))
-        status = str(data.get("status", ""))
-        totals = data.get("totals") or {}
+        data = report if isinstance(report, RunReport) else RunReport.model_validate(report)
+        pipeline, status, totals = data.pipeline, str(data.status), data.totals
         with self._lock:
-            self.runs.labels(pipeline, status, str(data.get("kind", "run"))).inc()
+            self.runs.labels(pipeline, status, data.kind).inc()
             for what, counter in self.rows.items():
-                counter.labels(pipeline).inc(int(totals.get(what, 0) or 0))
-            self.files_quarantined.labels(pipeline).inc(
-                int(totals.get("quarantined_files", 0) or 0)
-            )
-            self.duration.labels(pipeline).observe(float(data.get("seconds", 0.0) or 0.0))
-            for stream, s in (data.get("streams") or {}).items():
-                http = s.get("http")
+                counter.labels(pipeline).inc(getattr(totals, what))
+            self.files_quarantined.labels(pipeline).inc(totals.quarantined_files)
+            self.duration.labels(pipeline).observe(data.seconds)
+            for stream, s in data.streams.items():
+                http = s.http
                 if http:
                     self.http_requests.labels(pipeline, stream).inc(int(http.get("requests", 0)))
                     self.http_retries.labels(pipeline, stream).inc(int(http.get("retries", 0)))
-            delivery = data.get("delivery")
+            delivery = data.delivery
             if delivery:
                 self.delivery_requests.labels(pipeline).inc(int(delivery.get("requests", 0)))
                 self.delivery_retries.labels(pipeline).inc(int(delivery.get("retries", 0)))

@@ -1,0 +1,115 @@
+"""The file ledger: what was loaded, by content hash, so nothing is loaded twice; and the
+cursors of incremental sources, saved with the load that reached them.
+
+A unit's ledger entry is ``loading`` while its load goes; its counts are staged before
+the warehouse commits (:meth:`FileLedger.stage_unit`), so a run that dies past the
+commit is settled from them; :meth:`FileLedger.commit_unit` then records it ``loaded``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from sluice.state.core import StoreCore
+from sluice.state.faults import retry_dropped
+from sluice.state.models import Cursor, FileRecord, QuarantineEntry, utcnow
+from sluice.status import EntryKind, FileStatus, QuarantineStatus
+
+
+@retry_dropped
+class FileLedger(StoreCore):
+    """Ledger entries (:class:`FileRecord`) and cursors."""
+
+    def find_file(self, pipeline: str, source: str, fingerprint: str) -> FileRecord | None:
+        with self.session() as s:
+            return s.scalars(
+                sa.select(FileRecord)
+                .where(
+                    FileRecord.pipeline == pipeline,
+                    FileRecord.source == source,
+                    FileRecord.fingerprint == fingerprint,
+                )
+                .order_by(FileRecord.id.desc())
+            ).first()
+
+    def add_file(self, **fields: Any) -> FileRecord:
+        with self.session() as s:
+            rec = FileRecord(**fields)
+            s.add(rec)
+            s.flush()
+            return rec
+
+    def update_file(self, file_id: int, **fields: Any) -> None:
+        with self.session() as s:
+            rec = s.get_one(FileRecord, file_id)
+            for k, v in fields.items():
+                setattr(rec, k, v)
+            rec.updated_at = utcnow()
+
+    def file(self, file_id: int) -> FileRecord | None:
+        with self.session() as s:
+            return s.get(FileRecord, file_id)
+
+    def files_of(self, run_id: str) -> Sequence[FileRecord]:
+        """The ledger entries a run holds (loading, loaded, quarantined, failed)."""
+        with self.session() as s:
+            q = sa.select(FileRecord).where(FileRecord.run_id == run_id).order_by(FileRecord.id)
+            return s.scalars(q).all()
+
+    def stage_unit(self, file_id: int, load_key: str, counts: dict[str, Any]) -> None:
+        """A unit about to commit: its counts (and cursor) and the key its load marker will
+        have, so that a run that dies past the commit can be settled from them."""
+        self.update_file(file_id, load_key=load_key, counts=counts)
+
+    def commit_unit(self, file_id: int, counts: dict[str, Any]) -> None:
+        """A unit's load committed in the warehouse: in one transaction, its ledger entry
+        is ``loaded`` with its counts, its quarantined rows are open (they were pending)
+        and its pull's cursor (``counts["cursor"]``) is saved."""
+        with self.session() as s:
+            rec = s.get_one(FileRecord, file_id)
+            rec.status, rec.rows, rec.counts = (
+                FileStatus.LOADED,
+                int(counts.get("loaded", 0)),
+                counts,
+            )
+            rec.updated_at = utcnow()
+            s.execute(
+                sa.update(QuarantineEntry)
+                .where(
+                    QuarantineEntry.file_id == file_id,
+                    QuarantineEntry.kind == EntryKind.ROW,
+                    QuarantineEntry.status == QuarantineStatus.PENDING,
+                )
+                .values(status=QuarantineStatus.OPEN)
+            )
+            cursor = counts.get("cursor")
+            if cursor is not None:
+                row = s.get(Cursor, (rec.pipeline, rec.source))
+                if row is None:
+                    s.add(
+                        Cursor(
+                            pipeline=rec.pipeline,
+                            source=rec.source,
+                            value=cursor,
+                            run_id=rec.run_id,
+                        )
+                    )
+                else:
+                    row.value, row.run_id, row.updated_at = cursor, rec.run_id, utcnow()
+
+    def cursor(self, pipeline: str, source: str) -> str | None:
+        """The saved cursor of an incremental source, or None before its first load."""
+        with self.session() as s:
+            row = s.get(Cursor, (pipeline, source))
+            return row.value if row is not None else None
+
+    def save_cursor(self, pipeline: str, source: str, value: str, run_id: str) -> None:
+        with self.session() as s:
+            row = s.get(Cursor, (pipeline, source))
+            if row is None:
+                s.add(Cursor(pipeline=pipeline, source=source, value=value, run_id=run_id))
+            else:
+                row.value, row.run_id, row.updated_at = value, run_id, utcnow()

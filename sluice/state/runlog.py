@@ -1,0 +1,55 @@
+"""A run's log and its stages' progress, as ``sluice show`` and the dashboard read them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from sluice.redact import redact_data, redact_text
+from sluice.state.core import StoreCore
+from sluice.state.faults import retry_dropped
+from sluice.state.models import Event, Stage, utcnow
+
+
+@retry_dropped
+class RunLog(StoreCore):
+    """Log events (the one door into a run's log) and rows per stage and stream."""
+
+    def stages(self, run_id: str) -> Sequence[Stage]:
+        with self.session() as s:
+            return s.scalars(
+                sa.select(Stage).where(Stage.run_id == run_id).order_by(Stage.id)
+            ).all()
+
+    def events(
+        self, run_id: str, *, after: int | None = None, limit: int | None = None
+    ) -> Sequence[Event]:
+        """The run's log, oldest first; ``after`` an event id, at most ``limit`` events."""
+        q = sa.select(Event).where(Event.run_id == run_id).order_by(Event.id)
+        if after is not None:  # a 64-bit bound (the column may be 32-bit: PostgreSQL's)
+            q = q.where(Event.id > sa.literal(after, sa.BigInteger))
+        if limit is not None:
+            q = q.limit(limit)
+        with self.session() as s:
+            return s.scalars(q).all()
+
+    def progress(self, run_id: str, stream: str, stage: str, rows: int, seconds: float) -> None:
+        with self.session() as s:
+            row = s.scalars(
+                sa.select(Stage).where(
+                    Stage.run_id == run_id, Stage.stream == stream, Stage.stage == stage
+                )
+            ).first()
+            if row is None:
+                s.add(Stage(run_id=run_id, stream=stream, stage=stage, rows=rows, seconds=seconds))
+            else:
+                row.rows, row.seconds, row.updated_at = rows, seconds, utcnow()
+
+    def log(self, run_id: str, level: str, message: str, **data: Any) -> None:
+        # The one door into the run log: what it keeps, viewers read and alerts quote,
+        # so the secrets of URLs in it (a password, an api_key parameter) are masked here.
+        message, data = redact_text(message), redact_data(data)
+        with self.session() as s:
+            s.add(Event(run_id=run_id, level=level, message=message, data=data or None))

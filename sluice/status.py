@@ -1,0 +1,96 @@
+"""The statuses of runs, parts, ledger entries and quarantine entries: one vocabulary.
+
+Each is a :class:`~enum.StrEnum`: a member *is* its string, so the state store keeps the
+same words it always did (no migration), JSON documents and API answers are unchanged,
+and a status read back from the database (a plain ``str``) compares equal to its member
+and is found in the sets below. The sets that group statuses are defined here, once,
+next to the words they group.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RunStatus(StrEnum):
+    """What became of a run (``sluice_runs.status``, a report's ``status``)."""
+
+    QUEUED = "queued"  # waiting its turn behind the pipeline's run going
+    RUNNING = "running"
+    CANCELLING = "cancelling"  # a cancel asked; whoever carries it out stops soon
+    SUCCEEDED = "succeeded"
+    QUARANTINED = "succeeded_with_quarantine"  # loaded, and set something aside
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    #: no one carried it out any more (its process died); settled from what committed
+    ABANDONED = "abandoned"
+
+
+#: a run someone carries out (or will): it holds a lease and its pipeline
+LIVE = frozenset({RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.CANCELLING})
+#: a run that has ended: its report is final
+FINISHED = frozenset(RunStatus) - LIVE
+
+
+class PartStatus(StrEnum):
+    """One part of a run carried out by a Celery worker (``sluice_run_tasks.status``)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+#: a part that will not run again: its report is final
+PART_ENDED = frozenset({PartStatus.DONE, PartStatus.FAILED})
+
+
+class FileStatus(StrEnum):
+    """A unit in the file ledger (``sluice_files.status``)."""
+
+    LOADING = "loading"  # its load began; it committed only if its load marker says so
+    LOADED = "loaded"
+    QUARANTINED = "quarantined"  # set aside whole (a drifted or unreadable file)
+    FAILED = "failed"
+
+
+class QuarantineStatus(StrEnum):
+    """A quarantine entry (``sluice_quarantine.status``)."""
+
+    #: a row of a load not yet committed: it becomes ``open`` with the commit, or is
+    #: forgotten when the load rolls back
+    PENDING = "pending"
+    OPEN = "open"
+    REPLAYING = "replaying"  # claimed by a replay run (``replay_run_id``)
+    REPLAYED = "replayed"
+    DISCARDED = "discarded"
+    SUPERSEDED = "superseded"  # a later load made it obsolete (``superseded_by``)
+
+
+#: entries that will never be replayed: pruned once old enough
+QUARANTINE_CLOSED = frozenset(
+    {QuarantineStatus.REPLAYED, QuarantineStatus.DISCARDED, QuarantineStatus.SUPERSEDED}
+)
+#: what a user may list: every status a user sees (``pending`` is internal), or all
+QUARANTINE_LISTED = (
+    QuarantineStatus.OPEN,
+    QuarantineStatus.REPLAYING,
+    QuarantineStatus.REPLAYED,
+    QuarantineStatus.SUPERSEDED,
+    QuarantineStatus.DISCARDED,
+)
+
+
+class EntryKind(StrEnum):
+    """What a quarantine entry holds (``sluice_quarantine.kind``)."""
+
+    ROW = "row"
+    FILE = "file"  # a whole unit set aside, replayed from its kept copy
+
+
+class DeliveryStatus(StrEnum):
+    """A record key in the delivery ledger of an http destination (``sluice_deliveries``)."""
+
+    SENDING = "sending"  # from just before its POST until the API answers
+    ACKED = "acked"
+    REJECTED = "rejected"  # refused for good
