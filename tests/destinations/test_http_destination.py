@@ -17,8 +17,9 @@ import pytest
 from sluice.config import load_project
 from sluice.engine import run_pipeline
 from sluice.engine.audit import audit
-from sluice.sim import SimServer, build_app
+from sluice.sim import SimServer
 from sluice.state.store import StateStore
+from sluice.testing import simulator
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "animals"
 
@@ -35,7 +36,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def serve(monkeypatch: pytest.MonkeyPatch, **knobs: Any) -> SimServer:
-    server = SimServer(build_app("animals", **{"seed": 3, "time_scale": 0.002, **knobs}))
+    server = simulator("animals", **{"seed": 3, "time_scale": 0.002, **knobs})
     monkeypatch.setenv("ANIMALS_API", server.url)
     return server
 

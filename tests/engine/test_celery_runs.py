@@ -167,13 +167,13 @@ def test_animals_on_two_workers_with_chaos_pass_the_audit(tmp_path: Path, pg_adm
 
     import httpx
 
-    from sluice.sim import SimServer, build_app
+    from sluice.testing import simulator
 
     root = tmp_path / "animals"
     root.mkdir()
     shutil.copy(Path(__file__).parents[2] / "examples" / "animals" / "sluice.yaml", root)
     # Default chaos: 10% of calls fail, 5% pause (scaled down), a rate limit.
-    with SimServer(build_app("animals", seed=5, time_scale=0.002, n_animals=1200)) as sim:
+    with simulator("animals", seed=5, time_scale=0.002, n_animals=1200) as sim:
         for c in cluster(tmp_path, pg_admin, "redis", root):
             c.env["ANIMALS_API"] = sim.url
             c.start(2)

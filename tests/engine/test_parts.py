@@ -11,9 +11,9 @@ import pytest
 
 from sluice.config import load_project
 from sluice.executors.parts import API_PARTS, WHOLE_RUN, page_range, plan_parts
-from sluice.sim import SimServer, build_app
 from sluice.state.store import StateStore
 from sluice.state.tasks import DONE, Lease, Part, RunTasks
+from sluice.testing import simulator
 from tests.conftest import warehouse_url
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
@@ -42,7 +42,7 @@ def test_counted_api_pages_split_into_ranges_that_cover_every_page(
 ) -> None:
     shutil.copy(EXAMPLES / "animals" / "sluice.yaml", tmp_path / "sluice.yaml")
     calm = {"error_rate": 0.0, "pause_rate": 0.0, "n_animals": 2345, "seed": 1}
-    with SimServer(build_app("animals", **calm)) as sim:
+    with simulator("animals", **calm) as sim:
         monkeypatch.setenv("ANIMALS_API", sim.url)
         parts = plan_parts(load_project(tmp_path), "animals")
         pages = httpx.get(sim.url + "/animals/v1/animals").json()["total_pages"]

@@ -8,7 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from sluice.sim import SimServer, build_app
+from sluice.sim import SimServer
+from sluice.testing import simulator
 
 Serve = Callable[..., httpx.Client]
 
@@ -28,7 +29,7 @@ def serve(stopping: list[SimServer]) -> Iterator[Serve]:
     started: list[tuple[SimServer, httpx.Client]] = []
 
     def start(name: str, **knobs: Any) -> httpx.Client:
-        server = SimServer(build_app(name, **knobs)).start()
+        server = simulator(name, **knobs).start()
         client = httpx.Client(base_url=server.url, timeout=10)
         started.append((server, client))
         return client
