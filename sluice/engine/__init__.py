@@ -1,19 +1,25 @@
 """The engine: one run of a pipeline, from its sources to its warehouse.
 
-A run (:class:`Runner`) reads the sources unit by unit, transforms and validates the
-batches, loads each unit exactly once (the file ledger, load markers), records drift,
-counts every row (read = loaded + quarantined + filtered) and sets aside what it cannot
-load (quarantine, dead-letter copies); replay loads those again. Around the run itself:
-the lease that shows a run is alive and the settling of runs whose process is gone,
-the one-run-per-pipeline rule, retention's prune, and the read models the CLI and the
-service show (datasets, audit, record).
+A run starts with :func:`start` (:mod:`~sluice.engine.context`: the run is recorded,
+its settings fixed) and is carried out by :func:`run` (:mod:`~sluice.engine.run`):
+the planner (:mod:`~sluice.engine.plan`) lists the units and checks them against the
+file ledger, the loader (:mod:`~sluice.engine.load`) loads each planned load
+atomically, opening its units through the unit opener (:mod:`~sluice.engine.opener`:
+header mapping, drift, evolve); :mod:`~sluice.engine.lifecycle` holds the run's life
+around that (lease, one run per pipeline, report, end). Every row is counted once
+(:mod:`~sluice.engine.tally`: read = loaded + quarantined + filtered), what cannot be
+loaded is set aside (quarantine, dead-letter copies) and replay
+(:mod:`~sluice.engine.replay`) loads it again through the same pieces. Around the run
+itself: the settling of runs whose process is gone, retention's prune, and the read
+models the CLI and the service show (datasets, audit, record).
 
 Who carries a run out and where (a worker process, Celery) is
 :mod:`sluice.executors`; what ``sluice serve`` runs beside it (scheduler, folder
 watcher, alerts, metrics) is :mod:`sluice.service.runtime`.
 """
 
+from sluice.engine.context import RunContext, start
 from sluice.engine.report import Counts, RunReport, StreamReport
-from sluice.engine.runner import Runner, run_pipeline
+from sluice.engine.run import run_pipeline
 
-__all__ = ["Counts", "RunReport", "Runner", "StreamReport", "run_pipeline"]
+__all__ = ["Counts", "RunContext", "RunReport", "StreamReport", "run_pipeline", "start"]

@@ -1,8 +1,9 @@
 """One run of a pipeline at a time: a run takes its pipeline before it touches anything.
 
-Every way a run starts goes through :func:`take` (from ``Runner.execute``: ``sluice
-run``, the service's worker processes, replays; the Celery plan task for a Celery run,
-whose parts then run under it). A second run of a pipeline that is going is refused
+Every way a run starts goes through :func:`take` (from
+:func:`sluice.engine.lifecycle.execute`: ``sluice run``, the service's worker
+processes, replays; the Celery plan task for a Celery run, whose parts then run
+under it). A second run of a pipeline that is going is refused
 with who has it, or (``wait``) waits ``queued`` for its turn, cancellable all along.
 The lock is the state store's (:mod:`sluice.state.locks`): it holds across processes
 and machines, and a killed holder does not block for ever (its lease expires).
@@ -23,13 +24,18 @@ POLL_SECONDS = 0.5
 
 
 class Taker(Protocol):
-    """What :func:`take` needs of a run (a :class:`~sluice.engine.runner.Runner`)."""
+    """What :func:`take` needs of a run (a :class:`~sluice.engine.context.RunContext`)."""
 
-    store: StateStore
-    name: str
-    run_id: str
-    wait: bool
-    trigger: str  # cli, api, schedule, watch
+    @property
+    def store(self) -> StateStore: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def run_id(self) -> str: ...
+    @property
+    def wait(self) -> bool: ...
+    @property
+    def trigger(self) -> str: ...  # cli, api, schedule, watch
 
     def check_cancelled(self) -> None: ...
 

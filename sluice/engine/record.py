@@ -13,8 +13,9 @@ import tempfile
 from pathlib import Path
 
 from sluice.config import HttpSourceConfig, Project
+from sluice.engine.context import start
 from sluice.engine.report import RunReport
-from sluice.engine.runner import Runner
+from sluice.engine.run import run
 from sluice.errors import ConfigError
 from sluice.redact import is_secret_name
 from sluice.state.store import StateStore
@@ -66,6 +67,6 @@ def record(project: Project, pipeline: str, cassette: Path) -> RunReport:
         store = StateStore(f"sqlite:///{tmp}/state.db")
         try:
             with recorder.use_cassette(str(cassette)):
-                return Runner(sandbox, pipeline, store=store, kind="record").run()
+                return run(start(sandbox, pipeline, store=store, kind="record"))
         finally:
             store.close()

@@ -20,26 +20,30 @@ from __future__ import annotations
 
 import glob
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
 from sluice.batch import LINE, Batch
 from sluice.config import FileSourceConfig, HttpSourceConfig, Project
 from sluice.destinations import LoadMeta
-from sluice.engine import refusals
+from sluice.engine import refusals, tally
+from sluice.engine.context import RunContext, start
+from sluice.engine.kit import RunKit
+from sluice.engine.lifecycle import Work, execute
+from sluice.engine.plan import PlannedLoad, PlannedUnit, source_context
 from sluice.engine.process import UnitContext
-from sluice.engine.report import RunReport
-from sluice.engine.runner import Job, Runner
+from sluice.engine.report import Counts, RunReport
 from sluice.errors import ConfigError, SluiceError, UsageError, Where
 from sluice.sources import SourceContext, Unit, create_source
 from sluice.sources.http.source import kept_pull
 from sluice.state.models import QuarantineEntry
-from sluice.state.store import LIVE, StateStore
+from sluice.state.quarantine import NewEntry
+from sluice.state.store import StateStore
+from sluice.status import LIVE
 from sluice.transforms import plan_mapping
 
 
@@ -56,10 +60,8 @@ def replay(
     of being refused."""
     store = StateStore(project.state_url())
     try:
-        planned = plan_replay(project, store, ids=ids, pipeline=pipeline)
-        for runner, _ in planned:
-            runner.wait = wait
-        return [runner.execute(body) for runner, body in planned]
+        planned = plan_replay(project, store, ids=ids, pipeline=pipeline, wait=wait)
+        return [execute(ctx, work) for ctx, work in planned]
     finally:
         store.close()
 
@@ -71,10 +73,12 @@ def plan_replay(
     ids: Sequence[int] | None = None,
     pipeline: str | None = None,
     own_stores: bool = False,
-) -> list[tuple[Runner, Callable[[], None]]]:
-    """One replay runner per pipeline (its run id exists) and the body to execute.
+    wait: bool = False,
+) -> list[tuple[RunContext, Work]]:
+    """One replay run per pipeline (its run id exists) and the work to execute.
 
-    ``own_stores``: each runner opens (and closes) its own store, to run in another thread.
+    ``own_stores``: each run opens (and closes) its own store, to run in another thread.
+    ``wait``: behind a run of its pipeline going anywhere, instead of refused.
     """
     entries = [
         e
@@ -91,78 +95,82 @@ def plan_replay(
     by_pipeline: dict[str, list[QuarantineEntry]] = defaultdict(list)
     for e in entries:
         by_pipeline[e.pipeline].append(e)
-    planned: list[tuple[Runner, Callable[[], None]]] = []
+    planned: list[tuple[RunContext, Work]] = []
     for name, group in by_pipeline.items():
-        runner = Runner(project, name, store=None if own_stores else store, kind="replay")
-        planned.append((runner, partial(_replay, runner, group)))
+        # A replay adds its rows to what the last load left: swapping the table for
+        # them alone would throw that load away.
+        appends = project.pipeline(name).destination.mode == "replace"
+        ctx = start(
+            project,
+            name,
+            store=None if own_stores else store,
+            kind="replay",
+            wait=wait,
+            mode="append" if appends else None,
+        )
+        planned.append((ctx, partial(_replay, group)))
     return planned
 
 
-def _replay(runner: Runner, entries: list[QuarantineEntry]) -> None:
-    if runner.mode == "replace":
-        # A replay adds its rows to what the last load left: swapping the table for
-        # them alone would throw that load away.
-        runner.mode = runner.report.mode = "append"
-        runner.store.log(
-            runner.run_id,
-            "info",
-            "mode replace: the replay appends its rows to the table the last load left",
-        )
-    entries = _claim(runner, entries)
+def _replay(entries: list[QuarantineEntry], kit: RunKit) -> None:
+    ctx = kit.ctx
+    if ctx.mode != ctx.pipe.destination.mode:
+        ctx.log("info", "mode replace: the replay appends its rows to the table the last load left")
+    entries = _claim(kit, entries)
     try:
         # An API's newest pull first: once it loads, the older ones it supersedes (and,
         # unless the pull is incremental, their rows) are closed, not loaded as well.
         files = sorted(
             (e for e in entries if e.kind == "file"),
-            key=lambda e: -e.id if _is_pull(runner, e) else e.id,
+            key=lambda e: -e.id if _is_pull(ctx, e) else e.id,
         )
         for e in files:
-            if _still_mine(runner, [e]):
-                _replay_file(runner, e)
+            if _still_mine(ctx, [e]):
+                _replay_file(kit, e)
         rows: dict[tuple[str, int | None, str], list[QuarantineEntry]] = defaultdict(list)
-        for e in _still_mine(runner, [e for e in entries if e.kind == "row"]):
+        for e in _still_mine(ctx, [e for e in entries if e.kind == "row"]):
             rows[(e.source, e.file_id, e.unit)].append(e)
         for (source, file_id, unit), group in rows.items():
-            _replay_rows(runner, source, file_id, unit, group)
+            _replay_rows(kit, source, file_id, unit, group)
     finally:
-        _settle(runner, entries)
+        _settle(kit, entries)
 
 
-def _is_pull(runner: Runner, e: QuarantineEntry) -> bool:
-    return isinstance(runner.pipe.sources.get(e.source), HttpSourceConfig)
+def _is_pull(ctx: RunContext, e: QuarantineEntry) -> bool:
+    return isinstance(ctx.pipe.sources.get(e.source), HttpSourceConfig)
 
 
-def _still_mine(runner: Runner, entries: list[QuarantineEntry]) -> list[QuarantineEntry]:
+def _still_mine(ctx: RunContext, entries: list[QuarantineEntry]) -> list[QuarantineEntry]:
     """Those of ``entries`` this replay still holds (a load may have superseded some)."""
     if not entries:
         return []
-    held = runner.store.replaying(runner.run_id)
+    held = ctx.store.replaying(ctx.run_id)
     return [e for e in entries if e.id in held]
 
 
-def _row_key(runner: Runner, run_id: str, source: str, file_id: int | None) -> str:
-    return f"{runner.name}/replay/{run_id}/{source}/{file_id}"
+def _row_key(ctx: RunContext, run_id: str, source: str, file_id: int | None) -> str:
+    return f"{ctx.name}/replay/{run_id}/{source}/{file_id}"
 
 
-def _key(runner: Runner, e: QuarantineEntry, run_id: str) -> str:
+def _key(ctx: RunContext, e: QuarantineEntry, run_id: str) -> str:
     """The load key an entry's replay by ``run_id`` commits under."""
     if e.kind == "file":
-        rec = runner.store.file(e.file_id) if e.file_id else None
+        rec = ctx.store.file(e.file_id) if e.file_id else None
         return rec.load_key if rec is not None else ""
-    return _row_key(runner, run_id, e.source, e.file_id)
+    return _row_key(ctx, run_id, e.source, e.file_id)
 
 
-def _claim(runner: Runner, entries: list[QuarantineEntry]) -> list[QuarantineEntry]:
+def _claim(kit: RunKit, entries: list[QuarantineEntry]) -> list[QuarantineEntry]:
     """The entries this replay takes, atomically: open ones no other replay took first,
     and those a replay that is gone left ``replaying`` (if its load committed, only its
     bookkeeping is finished here)."""
-    store = runner.store
-    mine = set(store.claim_quarantine([e.id for e in entries if e.status == "open"], runner.run_id))
+    ctx, store = kit.ctx, kit.ctx.store
+    mine = set(store.claim_quarantine([e.id for e in entries if e.status == "open"], ctx.run_id))
     todo: list[QuarantineEntry] = []
     busy: dict[tuple[str, str], int] = defaultdict(int)
     for e in entries:
         if e.id in mine:
-            e.status, e.replay_run_id = "replaying", runner.run_id
+            e.status, e.replay_run_id = "replaying", ctx.run_id
             todo.append(e)
             continue
         if e.status != "replaying":  # another replay claimed it since it was read
@@ -172,19 +180,19 @@ def _claim(runner: Runner, entries: list[QuarantineEntry]) -> list[QuarantineEnt
             e = fresh[0]
         owner = e.replay_run_id
         run = store.run(owner) if owner else None
-        if run is not None and run.id != runner.run_id and run.status in LIVE:
+        if run is not None and run.id != ctx.run_id and run.status in LIVE:
             busy[(run.id, e.source)] += 1
             continue
-        key = _key(runner, e, owner or "")
-        if key and runner.dest.is_loaded(key):
+        key = _key(ctx, e, owner or "")
+        if key and kit.destination().is_loaded(key):
             # That replay committed its load and died before its bookkeeping.
-            if store.take_over_quarantine(e.id, owner, owner or runner.run_id):
+            if store.take_over_quarantine(e.id, owner, owner or ctx.run_id):
                 store.set_quarantine_status([e.id], "replayed", owner)
                 if e.kind == "file" and e.file_id:
                     store.update_file(e.file_id, status="loaded")
             continue
-        if store.take_over_quarantine(e.id, owner, runner.run_id):
-            e.replay_run_id = runner.run_id
+        if store.take_over_quarantine(e.id, owner, ctx.run_id):
+            e.replay_run_id = ctx.run_id
             todo.append(e)
     for (run_id, source), n in busy.items():
         message = (
@@ -192,16 +200,16 @@ def _claim(runner: Runner, entries: list[QuarantineEntry]) -> list[QuarantineEnt
             f"{run_id}: left to it"
         )
         hint = f"`sluice show {run_id}` follows that replay"
-        runner.report.warnings.append({"stream": source, "message": message, "hint": hint})
-        store.log(runner.run_id, "warning", f"{source}: {message} ({hint})", stream=source)
+        ctx.report.warnings.append({"stream": source, "message": message, "hint": hint})
+        ctx.log("warning", f"{source}: {message} ({hint})", stream=source)
     return todo
 
 
-def _settle(runner: Runner, entries: list[QuarantineEntry]) -> None:
+def _settle(kit: RunKit, entries: list[QuarantineEntry]) -> None:
     """Entries still ``replaying`` by this run when it ends (an error stopped it): open
     again unless their load committed, and then replayed."""
-    store = runner.store
-    left = store.replaying(runner.run_id)
+    ctx, store = kit.ctx, kit.ctx.store
+    left = store.replaying(ctx.run_id)
     if not left:
         return
     done: list[int] = []
@@ -209,76 +217,74 @@ def _settle(runner: Runner, entries: list[QuarantineEntry]) -> None:
     for e in entries:
         if e.id in left:
             try:
-                loaded = runner.dest.is_loaded(_key(runner, e, runner.run_id))
+                loaded = kit.destination().is_loaded(_key(ctx, e, ctx.run_id))
             except SluiceError:
                 continue  # the warehouse is gone: the next replay settles it
             (done if loaded else undone).append(e.id)
-    store.set_quarantine_status(done, "replayed", runner.run_id)
-    store.release_quarantine(undone, runner.run_id)
+    store.set_quarantine_status(done, "replayed", ctx.run_id)
+    store.release_quarantine(undone, ctx.run_id)
 
 
-def _replay_file(runner: Runner, entry: QuarantineEntry) -> None:
+def _replay_file(kit: RunKit, entry: QuarantineEntry) -> None:
     """A unit set aside, loaded again from its dead-letter copy (never fetched again)."""
-    store = runner.store
+    ctx, store = kit.ctx, kit.ctx.store
     payload = entry.payload or {}
     copy = payload.get("copy")
     rec = store.file(entry.file_id) if entry.file_id else None
     gone = not copy or not Path(copy).exists() or rec is None
-    if gone or (_is_pull(runner, entry) and payload.get("kept") != "pull"):
-        store.release_quarantine([entry.id], runner.run_id)
-        runner.report.fail(_no_copy(runner, entry, gone), entry.source)
+    if gone or (_is_pull(ctx, entry) and payload.get("kept") != "pull"):
+        store.release_quarantine([entry.id], ctx.run_id)
+        ctx.report.fail(_no_copy(ctx, entry, gone), entry.source)
         return
     assert copy is not None and rec is not None
-    cfg = runner.pipe.sources[entry.source]
-    context = SourceContext(log=runner._context(entry.source).log)  # it logs to this run
+    cfg = ctx.pipe.sources[entry.source]
+    context = SourceContext(log=source_context(ctx, entry.source).log)  # it logs to this run
     if isinstance(cfg, HttpSourceConfig):
         unit: Unit = kept_pull(entry.source, cfg, context, Path(copy), entry.unit)
-        runner.deadletter.concealed[rec.id] = frozenset(payload.get("concealed") or ())
+        kit.deadletter.concealed[rec.id] = frozenset(payload.get("concealed") or ())
     else:
         # A `url:` is not downloaded again (upstream may have moved on), and a file
         # given with --file may be gone: the copy is what was set aside.
         if isinstance(cfg, FileSourceConfig):
             cfg = cfg.model_copy(update={"path": glob.escape(copy), "url": None})
-        unit = next(iter(create_source(entry.source, cfg, runner.project.root, context).units()))
+        unit = next(iter(create_source(entry.source, cfg, ctx.project.root, context).units()))
         unit.name = entry.unit  # report it under its original name
-    runner.deadletter.requarantine[rec.id] = entry.id
-    store.update_file(rec.id, status="loading", run_id=runner.run_id)
-    meta = LoadMeta(rec.id, entry.source, datetime.now(UTC)) if runner.mode == "snapshot" else None
-    runner.load_job(Job([(entry.source, unit, rec.id)], rec.load_key, meta))
+    kit.deadletter.requarantine[rec.id] = entry.id
+    store.update_file(rec.id, status="loading", run_id=ctx.run_id)
+    meta = LoadMeta(rec.id, entry.source, datetime.now(UTC)) if ctx.mode == "snapshot" else None
+    kit.loader.load(PlannedLoad([PlannedUnit(entry.source, unit, rec.id)], rec.load_key, meta))
     if store.file(rec.id).status == "loaded":  # type: ignore[union-attr]
-        store.set_quarantine_status([entry.id], "replayed", runner.run_id)
+        store.set_quarantine_status([entry.id], "replayed", ctx.run_id)
 
 
-def _no_copy(runner: Runner, entry: QuarantineEntry, gone: bool) -> SluiceError:
-    if _is_pull(runner, entry):
+def _no_copy(ctx: RunContext, entry: QuarantineEntry, gone: bool) -> SluiceError:
+    if _is_pull(ctx, entry):
         what = "is gone" if gone else "holds only part of the pull (it was set aside half-way)"
         return SluiceError(
             f"quarantine entry {entry.id}: the dead-letter copy of the pull {entry.unit} {what}",
             hint=(
-                f"pull the API again with `sluice run {runner.name}`; once that pull loads, "
+                f"pull the API again with `sluice run {ctx.name}`; once that pull loads, "
                 "this entry is closed as superseded"
             ),
         )
     return SluiceError(
         f"quarantine entry {entry.id}: the dead-letter copy of {entry.unit} is gone",
         hint=(
-            f"load the original file again with `sluice run {runner.name} --source "
+            f"load the original file again with `sluice run {ctx.name} --source "
             f"{entry.source} --file PATH --full-refresh`"
         ),
     )
 
 
 def _replay_rows(
-    runner: Runner, source: str, file_id: int | None, unit: str, entries: list[QuarantineEntry]
+    kit: RunKit, source: str, file_id: int | None, unit: str, entries: list[QuarantineEntry]
 ) -> None:
-    store = runner.store
+    ctx, store = kit.ctx, kit.ctx.store
     parsed = [e for e in entries if "_raw" not in (e.payload or {})]
     unparsed = [e for e in entries if e not in parsed]
-    srep = runner.report.stream(source)
     # A row the parser could not split stays put: no configuration can fix it.
-    srep.counts.read += len(unparsed)
-    srep.counts.quarantined += len(unparsed)
-    store.release_quarantine([e.id for e in unparsed], runner.run_id)
+    tally.count(ctx.report, source, _kept(len(unparsed)))
+    store.release_quarantine([e.id for e in unparsed], ctx.run_id)
     if not parsed:
         return
     headers = list(dict.fromkeys(h for e in parsed for h in (e.payload or {})))
@@ -291,14 +297,13 @@ def _replay_rows(
         },
         schema=dict.fromkeys(headers, pl.String),
     ).with_columns(pl.Series(LINE, range(1, len(parsed) + 1), dtype=pl.Int64))
-    plan = plan_mapping(headers, runner.pipe, runner.pipe.sources[source], runner.project.synonyms)
-    if plan.drifted and runner.pipe.sources[source].drift == "evolve":
-        plan = runner.evolve_plan(source, unit, plan)  # as a run would load them
+    plan = plan_mapping(headers, ctx.pipe, ctx.pipe.sources[source], ctx.project.synonyms)
+    if plan.drifted and ctx.pipe.sources[source].drift == "evolve":
+        plan = kit.opener.evolve_plan(source, unit, plan)  # as a run would load them
     if plan.drifted:
-        srep.counts.read += len(parsed)
-        srep.counts.quarantined += len(parsed)
-        store.release_quarantine([e.id for e in parsed], runner.run_id)
-        runner.report.fail(
+        tally.count(ctx.report, source, _kept(len(parsed)))
+        store.release_quarantine([e.id for e in parsed], ctx.run_id)
+        ctx.report.fail(
             ConfigError(
                 f"{len(parsed)} row(s) of {unit} no longer match the mapping: {plan.describe()}",
                 where=Where(file=unit),
@@ -310,40 +315,35 @@ def _replay_rows(
     by_line = {n: e for n, e in enumerate(parsed, start=1)}
     still: list[int] = []
 
-    def requarantine(found: list[dict[str, Any]]) -> None:
+    def requarantine(found: list[NewEntry]) -> None:
         for f in found:
-            e = by_line.get(f["line"])
+            e = by_line.get(f.line) if f.line is not None else None
             if e is not None:
-                store.update_quarantine(e.id, reasons=f["reasons"], status="open")
+                store.update_quarantine(e.id, reasons=f.reasons, status="open")
                 still.append(e.id)
 
-    ctx = UnitContext(runner.run_id, runner.name, source, unit, file_id)
-    runner.begin_load()
-    proc = runner.processor(ctx, plan)
+    kit.tables.begin_load()
+    proc = kit.opener.processor(UnitContext(ctx.run_id, ctx.name, source, unit, file_id), plan)
     proc.write_quarantine = requarantine
     proc.apply_pii = False  # quarantine holds the rows with their policies applied
     ids = [e.id for e in parsed]
-    meta = LoadMeta(file_id or 0, source, datetime.now(UTC)) if runner.mode == "snapshot" else None
-    key = _row_key(runner, runner.run_id, source, file_id)
+    meta = LoadMeta(file_id or 0, source, datetime.now(UTC)) if ctx.mode == "snapshot" else None
+    key = _row_key(ctx, ctx.run_id, source, file_id)
+    loader = kit.loader
     try:
-        result = runner.send(key, runner.rows_of(proc, [Batch(source, unit, data)]), meta)
+        result = loader.send(key, loader.rows_of(proc, [Batch(source, unit, data)]), meta)
     except SluiceError:
-        store.release_quarantine(ids, runner.run_id)
+        store.release_quarantine(ids, ctx.run_id)
         raise
     proc.counts.loaded = result.rows
     # An HTTP destination: refused again (still quarantined, with its new answer) or
     # delivered since by another run (the ledger filters it).
     refusals.settle(result, [proc])
-    srep.counts.add(proc.counts)
     done = [i for i in ids if i not in still]
-    store.set_quarantine_status(done, "replayed", runner.run_id)
-    srep.files.append(
-        {
-            "file": unit,
-            "load_id": file_id,
-            "read": proc.counts.read,
-            "loaded": proc.counts.loaded,
-            "quarantined": proc.counts.quarantined,
-            "filtered": proc.counts.filtered,
-        }
-    )
+    tally.count(ctx.report, source, proc.counts, unit=unit, load_id=file_id)
+    store.set_quarantine_status(done, "replayed", ctx.run_id)
+
+
+def _kept(n: int) -> Counts:
+    """``n`` rows read from quarantine that stay there."""
+    return Counts(read=n, quarantined=n)

@@ -8,9 +8,15 @@ under ``merge`` a child table's rows are replaced for the records in the load.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from sluice.destinations import Destination, Target
 from sluice.destinations.base import Mode
-from sluice.transforms.normalize import Layout
+from sluice.transforms.normalize import Layout, Splitter
+
+if TYPE_CHECKING:
+    from sluice.engine.context import RunContext
 
 
 def targets(layout: Layout, mode: Mode) -> list[Target]:
@@ -28,9 +34,47 @@ def targets(layout: Layout, mode: Mode) -> list[Target]:
 
 def prepare(dest: Destination, layout: Layout, mode: Mode) -> list[str]:
     """Create or evolve every table of the layout; the root's added columns."""
+    warehouse = dest.warehouse()
+    if warehouse is None:  # an API: it holds no tables to make
+        return []
     added: list[str] = []
     for t in targets(layout, mode):
-        new = dest.prepare(t.table, t.mode)
+        new = warehouse.prepare(t.table, t.mode)
         if t.table.name == layout.root_name:
             added = new
     return added
+
+
+class RunTables:
+    """A run's tables: the pipeline's layout with the columns ``drift: evolve`` added,
+    made in the warehouse and recorded in the state store's schema history."""
+
+    def __init__(self, ctx: RunContext, dest: Callable[[], Destination]) -> None:
+        self.ctx, self._dest = ctx, dest
+        self.extra: list[str] = []  # columns added by `evolve`
+        self.layout = Layout(ctx.pipe)
+        #: one per load: lookup rows are sent once per load
+        self.splitter: Splitter | None = None
+
+    def make(self, mode: Mode) -> list[str]:
+        """Create or evolve the tables under ``mode``; the root's added columns."""
+        ctx = self.ctx
+        self.layout = Layout(ctx.pipe, self.extra)
+        added = prepare(self._dest(), self.layout, mode)
+        for part in self.layout.parts:
+            columns = {c.name: c.type for c in part.spec.columns}
+            ctx.store.record_schema(ctx.name, part.spec.name, columns, ctx.run_id)
+        return added
+
+    def evolve(self, columns: list[str]) -> None:
+        """Add the columns of ``columns`` the table lacks (``drift: evolve``)."""
+        new = [c for c in columns if c not in self.extra and c not in self.ctx.pipe.table.columns]
+        if not new:
+            return
+        self.extra += new
+        self.make(self.ctx.mode)
+        self.ctx.log("warning", "schema evolved: added " + ", ".join(new))
+
+    def begin_load(self) -> None:
+        """Start a new load: lookup rows are sent once per load."""
+        self.splitter = self.layout.splitter() if self.layout.split_up else None

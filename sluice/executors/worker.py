@@ -6,7 +6,7 @@ The service records the run (so its id can be answered at once), then starts thi
 A load is CPU work in Python and Polars; in the server's own process it would hold
 the interpreter the requests need, so it runs here and the server only waits. The
 run reads ``sluice.yaml`` afresh: a fixed config applies to the next run without a
-restart. SIGTERM cancels it the same way as ``Runner.cancel()``: the load in progress
+restart. SIGTERM cancels it the same way as ``RunContext.cancel()``: the load in progress
 rolls back and the run ends ``cancelled``. Everything it reports goes to the state
 store (progress, log, the final report). It runs at the lowest CPU priority (nice 19):
 on a busy machine the server's answers come before the load's speed.
@@ -21,7 +21,8 @@ import sys
 from types import FrameType
 
 from sluice.config import load_project
-from sluice.engine.runner import Runner
+from sluice.engine import start
+from sluice.engine.run import run
 from sluice.errors import SluiceError
 
 
@@ -47,16 +48,20 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     project = load_project(args.project)
-    runner = Runner(project, args.pipeline, run_id=args.run_id)
-    runner.trigger = args.trigger
-    # Another run has the pipeline (a `sluice run`, another server): wait or refuse.
-    runner.wait = project.pipeline(args.pipeline).if_running == "queue"
+    ctx = start(
+        project,
+        args.pipeline,
+        run_id=args.run_id,
+        trigger=args.trigger,
+        # Another run has the pipeline (a `sluice run`, another server): wait or refuse.
+        wait=project.pipeline(args.pipeline).if_running == "queue",
+    )
 
     def cancel(signum: int, frame: FrameType | None) -> None:
-        runner.cancel()
+        ctx.cancel()
 
     signal.signal(signal.SIGTERM, cancel)
-    runner.run()
+    run(ctx)
     return 0
 
 

@@ -53,28 +53,28 @@ def chosen(load_key: str) -> bool:
 
 def arm(point: str) -> None:
     if point == "after_commit":
-        from sluice.engine.runner import Runner
+        from sluice.engine.load import Loader
 
-        send = Runner.send
+        send = Loader.send
 
-        def send_then_die(self: Runner, load_key: str, *args: Any, **kwargs: Any) -> Any:
+        def send_then_die(self: Loader, load_key: str, *args: Any, **kwargs: Any) -> Any:
             result = send(self, load_key, *args, **kwargs)
             if chosen(load_key):
                 die()
             return result
 
-        Runner.send = send_then_die  # type: ignore[method-assign]
+        Loader.send = send_then_die  # type: ignore[method-assign]
     elif point == "after_ledger":
-        from sluice.engine.runner import Runner
+        from sluice.engine.load import Loader
 
-        after_load = Runner._after_load
+        after_load = Loader._after_load
 
-        def after_load_then_die(self: Runner, stream: str, unit: Any) -> None:
+        def after_load_then_die(self: Loader, stream: str, unit: Any) -> None:
             after_load(self, stream, unit)  # right after the unit's commit_unit
-            if chosen(f"{self.name}/{stream}/{unit.name}"):
+            if chosen(f"{self.ctx.name}/{stream}/{unit.name}"):
                 die()
 
-        Runner._after_load = after_load_then_die  # type: ignore[method-assign]
+        Loader._after_load = after_load_then_die  # type: ignore[method-assign]
     elif point == "in_commit":
         from sluice.destinations.sql import SqlDestination
 

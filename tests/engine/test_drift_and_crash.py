@@ -158,10 +158,10 @@ def test_replay_that_died_after_commit_is_finished_without_loading_twice(
     key = f"p/replay/R/{entry.source}/{entry.file_id}"
     import polars as pl
 
-    from sluice.engine.runner import table_spec
+    from sluice.transforms.normalize import Layout
 
     dest.load(
-        table_spec(project.pipeline("p")),
+        Layout(project.pipeline("p")).root,
         "append",
         key,
         [pl.DataFrame({"id": [99], "name": ["from R"]})],

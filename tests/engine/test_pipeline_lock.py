@@ -47,20 +47,20 @@ N, BAD = 20_000, 2_000  # rows of the file; one in ten has an id that is not a n
 #: for as long as the test wants (it says so in a file `holding` beside the gate).
 GATED = """
 import pathlib, sys, time
-from sluice.engine.runner import Runner
+from sluice.engine.load import Loader
 
 gate = pathlib.Path(sys.argv[1])
-load_job = Runner.load_job
+load = Loader.load
 
-def gated(self, job):
+def gated(self, planned):
     # Written then renamed: the test reads it as soon as it exists, never half-written.
-    (gate.parent / "holding.tmp").write_text(self.run_id)
+    (gate.parent / "holding.tmp").write_text(self.ctx.run_id)
     (gate.parent / "holding.tmp").rename(gate.parent / "holding")
     while not gate.exists():
         time.sleep(0.02)
-    return load_job(self, job)
+    return load(self, planned)
 
-Runner.load_job = gated
+Loader.load = gated
 from sluice.cli.app import main
 
 sys.argv = ["sluice", *sys.argv[2:]]

@@ -23,7 +23,9 @@ from sluice.destinations import connect
 from sluice.destinations.sql import SqlDestination
 from sluice.engine import run_pipeline
 from sluice.engine.replay import replay
+from sluice.state.quarantine import NewEntry
 from sluice.state.store import StateStore
+from sluice.status import EntryKind
 
 PROJECT = """
     warehouse: {warehouse}
@@ -273,9 +275,8 @@ def test_claims_of_processes_at_once_never_overlap(
     )
     n = 2000
     store = StateStore(url)
-    entry = {"run_id": "R0", "pipeline": "p", "source": "s", "kind": "row", "unit": "u"}
     store.quarantine(
-        [{**entry, "line": i, "reasons": ["x"], "payload": {}, "status": "open"} for i in range(n)]
+        [NewEntry("R0", "p", "s", EntryKind.ROW, "u", i, ["x"], {}, None) for i in range(n)]
     )
     ids = sorted(e.id for e in store.quarantined(pipeline="p"))
     assert ids == list(range(1, n + 1))

@@ -1,0 +1,221 @@
+"""Opening a unit for its load: map its header, settle its drift, make its processor.
+
+A unit whose header does not map is drift, settled by its source's policy: under
+``evolve`` new headers become columns (and missing ones load as null), under
+``quarantine`` the unit is set aside (the dead letter), under ``fail`` the run stops.
+A unit that cannot be read is set aside too; one whose source cannot be reached at
+all (:class:`~sluice.errors.FetchError`) fails the run, nothing set aside.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+
+from sluice.batch import Batch
+from sluice.config import FileSourceConfig, HttpSourceConfig
+from sluice.destinations import Destination
+from sluice.engine import drift
+from sluice.engine.context import RunContext
+from sluice.engine.deadletter import DeadLetter
+from sluice.engine.process import UnitContext, UnitProcessor
+from sluice.engine.tables import RunTables
+from sluice.errors import DriftError, FetchError, LimitExceeded, SourceError, Where
+from sluice.sources import Unit
+from sluice.state.quarantine import NewEntry
+from sluice.status import QuarantineStatus
+from sluice.transforms import MappingPlan, StepRunner, Validator, plan_mapping
+from sluice.transforms.pii import PiiPlan
+
+
+@dataclass
+class Opened:
+    """A unit ready to load: where it is in the ledger, its processor, its batches."""
+
+    stream: str
+    unit: Unit
+    file_id: int
+    proc: UnitProcessor
+    batches: Iterator[Batch]
+
+
+class UnitOpener:
+    def __init__(
+        self,
+        ctx: RunContext,
+        dest: Callable[[], Destination],
+        tables: RunTables,
+        deadletter: DeadLetter,
+    ) -> None:
+        self.ctx, self._dest, self.tables, self.deadletter = ctx, dest, tables, deadletter
+
+    def open(self, stream: str, unit: Unit, file_id: int) -> Opened | None:
+        """Open a unit and map its header; None when it was set aside instead.
+
+        Raises :class:`~sluice.errors.DriftError` when its header drifted under the
+        policy ``fail`` (the run stops)."""
+        ctx = self.ctx
+        stop: DriftError | None = None
+        try:
+            reader = unit.open()
+            if not reader.columns and reader.may_be_empty:
+                # An API with nothing (new) to give: an empty, successful pull.
+                plan = MappingPlan({}, [], [], absent=list(ctx.pipe.table.columns))
+            else:
+                if not reader.columns:
+                    raise SourceError(
+                        "the file is empty: no header row",
+                        where=Where(file=unit.name),
+                        hint="no configuration can load it: put a complete export in its "
+                        f"place (`sluice run {ctx.name}` loads it as a new file), then close "
+                        "this entry with `sluice quarantine discard ID` (`sluice quarantine "
+                        "list` shows its ID)",
+                    )
+                source, synonyms = ctx.pipe.sources[stream], ctx.project.synonyms
+                plan = plan_mapping(reader.columns, ctx.pipe, source, synonyms)
+                if plan.drifted:
+                    settled = self._drift(stream, unit, plan, reader.columns)
+                    if isinstance(settled, DriftError):
+                        stop = settled  # policy fail: raised below, not set aside
+                    else:
+                        plan = settled
+        except FetchError:
+            raise  # the source could not be read at all: the run fails, nothing is set aside
+        except SourceError as exc:
+            self.deadletter.set_aside(stream, unit, file_id, exc)
+            return None
+        if stop is not None:
+            raise stop
+        unit_ctx = UnitContext(ctx.run_id, ctx.name, stream, unit.name, file_id)
+        return Opened(stream, unit, file_id, self.processor(unit_ctx, plan), reader.batches())
+
+    def processor(self, unit: UnitContext, plan: MappingPlan) -> UnitProcessor:
+        """A fresh processor per unit: dedupe and unique hold within one file, so a
+        unit that is retried or replayed starts from a clean slate."""
+        ctx, extra = self.ctx, self.tables.extra
+        steps = StepRunner(ctx.pipe, list(ctx.pipe.table.columns) + extra)
+        validator = Validator(ctx.pipe.table, list(extra), unique_keys=ctx.mode == "merge")
+        base = ctx.report.stream(unit.source).counts.read
+        seen, last = [0], [0.0]
+
+        def on_rows(n: int) -> None:
+            seen[0] += n
+            ctx.progress(unit.source, "load", base + seen[0])
+            now = time.perf_counter()
+            # `sluice show` of a live run: at most once a second. A part of a Celery run
+            # leaves the run's stages to its task, which sums the parts that ended.
+            if ctx.part is None and now - last[0] >= 1.0:
+                last[0] = now
+                ctx.store.progress(ctx.run_id, unit.source, "extract", base + seen[0], 0.0)
+
+        pii = PiiPlan.build(ctx.pipe, plan.rename, ctx.project.pii_salt)
+
+        def pending(entries: list[NewEntry]) -> None:
+            # Pending until the unit's load commits (then open), dropped if it does not.
+            ctx.store.quarantine([replace(e, status=QuarantineStatus.PENDING) for e in entries])
+
+        return UnitProcessor(
+            unit,
+            plan,
+            steps,
+            validator,
+            pending,
+            on_rows,
+            pii=pii,
+            concealed=self.deadletter.concealed.get(unit.file_id, frozenset()),
+            # A destination that refuses rows after they left (an API): the processor
+            # keeps their raw fields (see :mod:`sluice.engine.refusals`).
+            keep_raw=self._dest().capabilities.keeps_raw,
+            splitter=self.tables.splitter,
+            lacking=f"{of(ctx, unit.source)} has no such {field_of(ctx, unit.source)}",
+        )
+
+    def _drift(
+        self, stream: str, unit: Unit, plan: MappingPlan, headers: list[str]
+    ) -> MappingPlan | DriftError:
+        """A drifted header under its source's policy: the evolved plan (``evolve``), a
+        DriftError raised to set the unit aside (``quarantine``), or one returned to stop
+        the run (``fail``)."""
+        ctx = self.ctx
+        source = ctx.pipe.sources[stream]
+        policy = source.drift
+        where = Where(file=unit.name, key=f"pipelines.{ctx.name}.sources.{stream}")
+        hint = drift.hint(stream, plan.missing, plan.unexpected, then(ctx, stream))
+        delimiter = (
+            _delimiter_hint(list(headers), plan.unexpected, source.csv.delimiter)
+            if isinstance(source, FileSourceConfig)
+            else None
+        )
+        if delimiter:
+            hint = (
+                f"the header looks delimited by {delimiter!r}: set csv.delimiter on source "
+                f"{stream!r}, then {then(ctx, stream)}"
+            )
+        if policy == "evolve" and not delimiter:
+            return self.evolve_plan(stream, unit.name, plan)
+        err = DriftError(
+            f"columns drifted: {plan.describe()}",
+            missing=plan.missing,
+            unexpected=plan.unexpected,
+            where=where,
+            hint=hint,
+        )
+        if policy == "fail":
+            return err
+        raise err  # quarantine: the caller sets the file aside
+
+    def evolve_plan(self, stream: str, unit: str, plan: MappingPlan) -> MappingPlan:
+        """A drifted plan under ``evolve``: new headers become columns, missing columns
+        load as null. Neither is silent: the log says so here, the report on commit."""
+        ctx = self.ctx
+        evolved = plan.evolve(set(ctx.pipe.table.columns) | set(self.tables.extra))
+        try:
+            self.tables.evolve(list(evolved.evolved.values()))
+        except LimitExceeded as exc:  # permanent: which drift, and what to do instead
+            exc.where = Where(file=unit, key=f"pipelines.{ctx.name}.sources.{stream}.drift")
+            exc.hint = (
+                f"running again as is will not help: drift: evolve adds {len(evolved.evolved)} "
+                f"column(s) for this file. List the headers not needed in sources.{stream}."
+                f"ignore (globs work), or set drift: quarantine on source {stream!r} to set "
+                f"such files aside; then `sluice run {ctx.name}`"
+            )
+            raise
+        if evolved.unfilled:
+            ctx.log(
+                "warning",
+                f"{unit}: no {field_of(ctx, stream)} for {', '.join(evolved.unfilled)}: "
+                "loaded as null (drift: evolve)",
+                stream=stream,
+                file=unit,
+                missing=evolved.unfilled,
+            )
+        return evolved
+
+
+def of(ctx: RunContext, stream: str) -> str:
+    """What a unit of ``stream`` is, in a sentence: "the file", "the API"."""
+    return "the API" if isinstance(ctx.pipe.sources[stream], HttpSourceConfig) else "the file"
+
+
+def field_of(ctx: RunContext, stream: str) -> str:
+    """What a unit of ``stream`` holds: "field"s (an API) or "column"s (a file)."""
+    return "field" if isinstance(ctx.pipe.sources[stream], HttpSourceConfig) else "column"
+
+
+def then(ctx: RunContext, stream: str) -> str:
+    """The command that loads a drifted unit of ``stream`` once its config is fixed."""
+    return drift.then(ctx.pipe.sources[stream].drift, ctx.name)
+
+
+def _delimiter_hint(headers: list[str], unexpected: list[str], delimiter: str) -> str | None:
+    """The delimiter a file seems to use when its whole header came out as one column.
+
+    Only a one-column header counts: a real extra column whose name merely contains a
+    ``;`` is ordinary drift, not a wrong delimiter.
+    """
+    if len(headers) == 1 and unexpected == headers:
+        for candidate in (";", "\t", "|", ","):
+            if candidate != delimiter and unexpected[0].count(candidate) >= 1:
+                return candidate
+    return None

@@ -1,0 +1,216 @@
+"""Planning a run's loads: list each stream's units, check them against the ledger.
+
+A unit the ledger has as loaded (or set aside) is skipped, with why; one an earlier
+run left half-done is taken over (or, if its load committed, only counted); any other
+gets its ledger entry (``loading``) and a :class:`PlannedLoad` of its own. Under
+``replace`` every unit of the run forms one load, so the table is swapped once.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from sluice.config import FileSourceConfig, HttpSourceConfig
+from sluice.destinations import Destination, LoadMeta
+from sluice.engine import tally
+from sluice.engine.context import RunContext
+from sluice.engine.settle import staged_counts
+from sluice.errors import ConfigError
+from sluice.sources import SourceContext, Unit, create_source
+from sluice.state.models import FileRecord
+
+
+class PlannedUnit(NamedTuple):
+    stream: str
+    unit: Unit
+    file_id: int  # its ledger entry
+
+
+@dataclass
+class PlannedLoad:
+    """One atomic load the run will make: its units, its key in the warehouse (its load
+    marker), its snapshot stamp."""
+
+    units: list[PlannedUnit]
+    load_key: str
+    meta: LoadMeta | None = None
+
+
+def streams(ctx: RunContext, source: str | None, file: str | None) -> list[str]:
+    """The streams a run reads: ``source``, or every one of the pipeline."""
+    if source is not None:
+        if source not in ctx.pipe.sources:
+            raise ConfigError(
+                f"pipeline {ctx.name!r} has no source {source!r}",
+                hint="sources: " + ", ".join(ctx.pipe.sources),
+            )
+        return [source]
+    if file is not None and len(ctx.pipe.sources) > 1:
+        raise ConfigError(
+            "--file needs --source when a pipeline has several sources",
+            hint="sources: " + ", ".join(ctx.pipe.sources),
+        )
+    return list(ctx.pipe.sources)
+
+
+def source_context(ctx: RunContext, stream: str) -> SourceContext:
+    """What a source of ``stream`` is handed: this run's log, its cursor, its warnings."""
+
+    def log(level: str, message: str, data: dict[str, Any]) -> None:
+        ctx.log(level, message, stream=stream, **data)
+
+    def warn(message: str, hint: str | None) -> None:
+        ctx.report.warnings.append({"stream": stream, "message": message, "hint": hint})
+        ctx.log("warning", f"{stream}: {message}", stream=stream)
+
+    return SourceContext(
+        log=log, cursor=ctx.store.cursor(ctx.name, stream), warn=warn, pipeline=ctx.name
+    )
+
+
+class Planner:
+    def __init__(self, ctx: RunContext, dest: Callable[[], Destination]) -> None:
+        self.ctx, self._dest = ctx, dest
+
+    def plan(self, streams: list[str], file: str | None, full_refresh: bool) -> list[PlannedLoad]:
+        """The loads of a run, each unit's ledger entry written (``loading``)."""
+        ctx = self.ctx
+        loads: list[PlannedLoad] = []
+        for stream in streams:
+            for unit in self._units(stream, file):
+                load = self._plan(stream, unit, full_refresh)
+                if load is not None:
+                    loads.append(load)
+        if ctx.mode == "replace" and loads:
+            merged = [u for load in loads for u in load.units]
+            loads = [PlannedLoad(merged, f"{ctx.name}/replace/{ctx.run_id}")]
+        return loads
+
+    def _units(self, stream: str, file: str | None) -> Iterator[Unit]:
+        ctx = self.ctx
+        cfg = ctx.pipe.sources[stream]
+        if ctx.pages is not None and isinstance(cfg, HttpSourceConfig):
+            cfg = cfg.limited_to(*ctx.pages)
+        if file is not None:
+            if not isinstance(cfg, FileSourceConfig):
+                raise ConfigError(
+                    f"--file needs a file source; {stream!r} is {cfg.type}",
+                    hint="drop --file, or pick a file source with --source",
+                )
+            # Not resolved: a link here (a Celery part's file swapped for one) is refused
+            # by the source. The operator's own `sluice run --file LINK` is resolved by
+            # the CLI: the file chosen on the machine is read wherever it is.
+            path = Path(file).absolute()
+            if not os.path.lexists(path):
+                raise ConfigError(f"no such file: {file}")
+            # The source globs its path: a name like `report[1].csv` must match itself.
+            escaped = glob.escape(str(path))
+            cfg = cfg.model_copy(update={"path": escaped, "url": None, "min_files": 0})
+        context = source_context(ctx, stream)
+        yield from create_source(stream, cfg, ctx.project.root, context).units()
+
+    def _plan(self, stream: str, unit: Unit, full_refresh: bool) -> PlannedLoad | None:
+        """The unit's load, or None when the ledger says it is done or set aside."""
+        ctx = self.ctx
+        store = ctx.store
+        srep = ctx.report.stream(stream)
+        fp = self._fingerprint(stream, unit)
+        rec = store.find_file(ctx.name, stream, fp)
+        again = rec is not None and self._delivered_again(rec, unit)
+        if again and rec is not None and rec.status == "loaded":
+            # Its first delivery committed the load and the ledger, then its worker died
+            # before the part's report was recorded: counted here, or the run's report
+            # falls short of the rows its table holds.
+            self._adopt(stream, unit, rec)
+            return None
+        if rec is not None and not full_refresh:
+            if rec.status == "loaded":
+                srep.skipped_files.append(
+                    {
+                        "file": unit.name,
+                        "reason": (
+                            f"already loaded by run {rec.run_id} (load {rec.id}); "
+                            "--full-refresh loads it again"
+                        ),
+                    }
+                )
+                return None
+            if rec.status == "quarantined":
+                srep.skipped_files.append(
+                    {
+                        "file": unit.name,
+                        "reason": (
+                            f"in quarantine since run {rec.run_id}; `sluice quarantine "
+                            f"list --run {rec.run_id}` says why"
+                        ),
+                    }
+                )
+                return None
+        load_key = f"{ctx.name}/{stream}/{fp}" + (f"/{ctx.run_id}" if full_refresh else "")
+        if rec is not None and rec.status in ("loading", "failed") and (again or not full_refresh):
+            if rec.status == "loading" and rec.counts and self._dest().is_loaded(rec.load_key):
+                self._adopt(stream, unit, rec)  # committed: only the ledger is behind
+                return None
+            # An earlier run died or failed on this unit before its load committed: drop
+            # what it quarantined and load it again.
+            store.discard_rows(rec.id)
+            file_id = rec.id
+            store.update_file(file_id, status="loading", run_id=ctx.run_id, load_key=load_key)
+        else:
+            file_id = store.add_file(
+                pipeline=ctx.name,
+                source=stream,
+                name=unit.name,
+                fingerprint=fp,
+                size=unit.size,
+                status="loading",
+                run_id=ctx.run_id,
+                load_key=load_key,
+            ).id
+        meta = LoadMeta(file_id, stream, datetime.now(UTC)) if ctx.mode == "snapshot" else None
+        return PlannedLoad([PlannedUnit(stream, unit, file_id)], load_key, meta)
+
+    def _delivered_again(self, rec: FileRecord, unit: Unit) -> bool:
+        """Whether ``rec`` is this very unit's entry from an earlier delivery of this
+        part (a Celery task whose worker died): not another file of the same content."""
+        ctx = self.ctx
+        return ctx.part is not None and rec.run_id == ctx.run_id and rec.name == unit.name
+
+    def _fingerprint(self, stream: str, unit: Unit) -> str:
+        """The unit's key in the ledger. An API pull is new every run, but within a run
+        it is one unit: a part of a Celery run delivered again finds its ledger entry
+        (and its load marker, if it committed) instead of pulling a second copy."""
+        if isinstance(self.ctx.pipe.sources[stream], HttpSourceConfig):
+            return hashlib.sha256(f"{unit.name}:{self.ctx.run_id}".encode()).hexdigest()
+        return unit.fingerprint()
+
+    def _adopt(self, stream: str, unit: Unit, rec: FileRecord) -> None:
+        """A unit whose load committed, in a run that stopped before its ledger said so:
+        the counts and quarantined rows it staged are committed now, never dropped."""
+        ctx = self.ctx
+        counts = dict(rec.counts or {})
+        ctx.store.commit_unit(rec.id, counts)
+        if rec.run_id != ctx.run_id:
+            ctx.report.stream(stream).skipped_files.append(
+                {
+                    "file": unit.name,
+                    "reason": (
+                        f"its load committed in run {rec.run_id}, which stopped before it "
+                        "could record it; counted there"
+                    ),
+                }
+            )
+            return
+        # This very run (a part delivered again): the load is this run's.
+        tally.count(ctx.report, stream, staged_counts(counts), unit=unit.name, load_id=rec.id)
+        ctx.log(
+            "info",
+            f"{unit.name}: its load had committed before this part's worker stopped; counted",
+        )

@@ -1,0 +1,50 @@
+"""A pipeline run: plan its loads against the ledger, then load each atomically.
+
+Per unit (a file, a zip member, an API pull): hash it, check the file ledger, map its
+header (drift -> the source's policy), stream its rows through the steps and
+validation into the destination in one transaction, then record the outcome. Under
+``replace`` all units of the run form one load, so the table is swapped once.
+"""
+
+from __future__ import annotations
+
+from sluice.config import Project
+from sluice.engine.context import Progress, RunContext, start
+from sluice.engine.kit import RunKit
+from sluice.engine.lifecycle import execute
+from sluice.engine.plan import streams
+from sluice.engine.report import RunReport
+
+
+def run(
+    ctx: RunContext,
+    *,
+    source: str | None = None,
+    file: str | None = None,
+    full_refresh: bool = False,
+) -> RunReport:
+    """Carry out the run of ``ctx`` (a part of a Celery run: the part ``ctx`` names):
+    every stream, or ``source``; ``file``: only that file of it; ``full_refresh``:
+    load units the ledger has seen. The run's report."""
+    chosen = streams(ctx, source, file)
+
+    def work(kit: RunKit) -> None:
+        for load in kit.planner.plan(chosen, file, full_refresh):
+            ctx.check_cancelled()
+            kit.loader.load(load)
+
+    return execute(ctx, work)
+
+
+def run_pipeline(
+    project: Project,
+    pipeline: str,
+    *,
+    source: str | None = None,
+    file: str | None = None,
+    full_refresh: bool = False,
+    progress: Progress | None = None,
+) -> RunReport:
+    """Run one pipeline of a project; the report says what happened to every row."""
+    ctx = start(project, pipeline, progress=progress)
+    return run(ctx, source=source, file=file, full_refresh=full_refresh)

@@ -1,0 +1,61 @@
+"""Counting rows into a run's report: the one place a unit's counts are added.
+
+A unit's rows are counted once its load committed (or, for a unit whose load had
+committed before its run could say so, once it is adopted); :func:`count` adds them
+to the stream's counts and names the unit among the stream's files. What the ledger
+keeps of a unit (:func:`staged`) and the live view of a run's stages
+(:func:`record_stages`) are read from the same counts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sluice.engine.report import Counts, RunReport, StreamReport
+from sluice.state.store import StateStore
+
+
+def count(
+    report: RunReport,
+    stream: str,
+    counts: Counts,
+    *,
+    unit: str | None = None,
+    load_id: int | None = None,
+    seconds: dict[str, float] | None = None,
+) -> StreamReport:
+    """Add ``counts`` to ``stream``'s; ``unit``: name it among the stream's files (with
+    its load id). ``seconds``: time spent per stage. The stream's report."""
+    srep = report.stream(stream)
+    srep.counts.add(counts)
+    for stage, spent in (seconds or {}).items():
+        srep.seconds[stage] += spent
+    if unit is not None:
+        srep.files.append({"file": unit, "load_id": load_id, **as_dict(counts)})
+    return srep
+
+
+def as_dict(c: Counts) -> dict[str, int]:
+    """A unit's counts as its report entry and its ledger entry name them."""
+    return {
+        "read": c.read,
+        "loaded": c.loaded,
+        "quarantined": c.quarantined,
+        "filtered": c.filtered,
+    }
+
+
+def staged(c: Counts, cursor: Any) -> dict[str, Any]:
+    """What the ledger keeps of a unit's load: its counts and the cursor it reached."""
+    return {**as_dict(c), "filtered_by": dict(c.filtered_by), "cursor": cursor}
+
+
+def record_stages(
+    store: StateStore, run_id: str, stream: str, counts: Counts, seconds: dict[str, float]
+) -> None:
+    """A stream's stages so far, for a live view of the run (`sluice show`, dashboard)."""
+    store.progress(run_id, stream, "extract", counts.read, seconds.get("extract", 0.0))
+    store.progress(
+        run_id, stream, "transform", counts.read - counts.filtered, seconds.get("transform", 0.0)
+    )
+    store.progress(run_id, stream, "load", counts.loaded, seconds.get("load", 0.0))
