@@ -44,16 +44,17 @@ class DeadLetter:
     def set_aside(self, stream: str, unit: Unit, file_id: int, exc: SluiceError) -> None:
         """Record the file in quarantine, the ledger, the run report and the log."""
         kept: dict[str, Any] = {}
-        if hasattr(unit, "keep_records"):  # an API's pull: its records, PII hidden
+        records = unit.record_copy()  # an API's pull: kept as its records, PII hidden
+        if records is not None:
             copy = self.root / DEADLETTER / str(file_id) / "pull.jsonl"
         else:
             copy = self.root / DEADLETTER / str(file_id) / _copy_name(unit.name)
         try:
             if copy.exists():  # a replayed unit is read from this very copy
                 kept = self._kept_before(file_id)
-            elif hasattr(unit, "keep_records"):
+            elif records is not None:
                 hider = _Hider(self.project, self.pipeline, stream)
-                whole = unit.keep_records(copy, hider.records, hider.raw)
+                whole = records.keep_records(copy, hider.records, hider.raw)
                 kept = {"kept": "pull" if whole else "partial", "concealed": sorted(hider.hidden)}
             else:
                 unit.copy_to(copy)

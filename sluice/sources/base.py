@@ -28,6 +28,24 @@ class Reader(Protocol):
     def batches(self) -> Iterator[Batch]: ...
 
 
+#: the engine's PII policies for a kept copy: one for a page's records, one for a
+#: payload that was not a record
+HideRecords = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
+HideRaw = Callable[[Any], Any]
+
+
+class RecordCopy(Protocol):
+    """A unit the dead letter keeps as its records (an API pull), not as its bytes:
+    records pass the engine's PII policies on their way into the copy."""
+
+    def keep_records(
+        self, dest: Path, hide: HideRecords | None = None, hide_raw: HideRaw | None = None
+    ) -> bool:
+        """Write the records at ``dest`` as JSON Lines (what was not read yet is read
+        now); whether the copy holds the whole unit (False: it stopped early)."""
+        ...
+
+
 class Unit(Protocol):
     """One thing read atomically: a file, a zip member, one pull of an API.
 
@@ -58,6 +76,11 @@ class Unit(Protocol):
 
     def copy_to(self, dest: Path) -> None:
         """Keep a copy of the unit's bytes (for the dead letter)."""
+        ...
+
+    def record_copy(self) -> RecordCopy | None:
+        """How to keep the unit as records (an API pull: itself); None: it is kept as
+        its bytes, with :meth:`copy_to`."""
         ...
 
 

@@ -26,6 +26,7 @@ from sluice.batch import LINE, Batch
 from sluice.config import FileSourceConfig
 from sluice.errors import SourceError, Where
 from sluice.sources import archive, localfiles
+from sluice.sources.base import RecordCopy
 from sluice.sources.csv_reader import read_csv
 from sluice.sources.jsonl_reader import read_jsonl
 from sluice.sources.streams import HEAD, ByteReader, Limited, content, plain_name, sniff
@@ -107,6 +108,9 @@ class FileUnit:
 
     def http_stats(self) -> dict[str, Any] | None:
         return None
+
+    def record_copy(self) -> RecordCopy | None:
+        return None  # a file is kept as its bytes (copy_to)
 
     def open(self) -> FileReader:
         if self.error is not None:

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-Records = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
+from sluice.sources.base import HideRaw, HideRecords
 
 
 class Spool:
@@ -47,8 +47,8 @@ class Spool:
 def write(
     dest: Path,
     items: Iterator[tuple[str, Any]],
-    hide: Records | None = None,
-    hide_raw: Callable[[Any], Any] | None = None,
+    hide: HideRecords | None = None,
+    hide_raw: HideRaw | None = None,
 ) -> None:
     """The copy at ``dest``: ``hide`` applied to each page's records, ``hide_raw`` to
     each payload that was not a record (the engine's PII policies)."""

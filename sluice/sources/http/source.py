@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from sluice.config import HttpSourceConfig
 from sluice.httpclient import HttpStats, secret_values
 from sluice.redact import redact_text
-from sluice.sources.base import SourceContext, register
+from sluice.sources.base import HideRaw, HideRecords, RecordCopy, SourceContext, register
 from sluice.sources.http import kept
 from sluice.sources.http.reader import HttpReader
 
@@ -73,11 +73,11 @@ class HttpUnit:
     def copy_to(self, dest: Path) -> None:
         self.keep_records(dest)
 
+    def record_copy(self) -> RecordCopy | None:
+        return self  # a pull is kept as its records: the API cannot be asked again
+
     def keep_records(
-        self,
-        dest: Path,
-        hide: kept.Records | None = None,
-        hide_raw: Callable[[Any], Any] | None = None,
+        self, dest: Path, hide: HideRecords | None = None, hide_raw: HideRaw | None = None
     ) -> bool:
         """Write the pull as JSON Lines at ``dest`` (what was not read yet is read now;
         see :mod:`sluice.sources.http.kept`); ``hide`` and ``hide_raw``: the engine's
