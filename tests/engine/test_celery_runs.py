@@ -21,6 +21,7 @@ from sluice.config import load_project
 from sluice.engine import run_pipeline
 from sluice.state.store import StateStore
 from sluice.state.tasks import RunTasks
+from sluice.testing import Gate
 from tests.engine.celery_support import Cluster, cluster, leads_drop
 
 
@@ -125,14 +126,18 @@ def test_a_worker_killed_mid_load_loses_and_duplicates_nothing(
     broker: str, whole: bool, tmp_path: Path, pg_admin: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for c in cluster(tmp_path, pg_admin, broker, tmp_path / "leads"):
-        rows = leads_drop(c.root, files=16, rows=20_000)
+        rows = leads_drop(c.root, files=16, rows=40)
         # Redis: the prefork child loading a part is killed; its parent gives the task
         # back. RabbitMQ: a whole worker is killed; its connection drops and the broker
-        # gives the task to the other worker.
-        c.start(2, pool="solo" if whole else "prefork")
+        # gives the task to the other worker. The workers' loads wait at the batch gate
+        # (before their commit) until the kill is done: mid-load, however small the file.
+        gate = Gate(tmp_path / "gate")
+        c.start(2, pool="solo" if whole else "prefork", extra_env=dict([gate.env]))
         waiting = c.launch("run", "leads", "--executor", "celery", "--json")
         run_id = _first_run(c)
+        gate.wait_reached()
         killed = _kill_mid_part(c, run_id, whole_worker=whole)
+        gate.open()
         out, _ = waiting.communicate(timeout=300)
         report = json.loads(out)
         reference = local_reference(c, tmp_path, monkeypatch)
@@ -196,11 +201,14 @@ def test_a_part_whose_worker_keeps_dying_fails_the_run_with_the_cause(
     tmp_path: Path, pg_admin: Any
 ) -> None:
     for c in cluster(tmp_path, pg_admin, "redis", tmp_path / "leads"):
-        leads_drop(c.root, files=8, rows=20_000)
-        c.start(2, extra_env={"SLUICE_CELERY_MAX_ATTEMPTS": "1"})
+        leads_drop(c.root, files=8, rows=40)
+        gate = Gate(tmp_path / "gate")  # loads wait before their commit: killed mid-load
+        c.start(2, extra_env={"SLUICE_CELERY_MAX_ATTEMPTS": "1", **dict([gate.env])})
         waiting = c.launch("run", "leads", "--executor", "celery", "--json")
         run_id = _first_run(c)
+        gate.wait_reached()
         killed = _kill_mid_part(c, run_id, whole_worker=False)
+        gate.open()
         out, _ = waiting.communicate(timeout=300)
         report = json.loads(out)
         loaded = warehouse(c, "SELECT count(*) FROM leads")[0]
@@ -210,7 +218,7 @@ def test_a_part_whose_worker_keeps_dying_fails_the_run_with_the_cause(
     assert error["part"] == killed and "worker stopped each time" in error["message"]
     # The other parts loaded, each whole; the failed one left nothing behind.
     assert loaded == report["totals"]["loaded"] > 0
-    assert report["totals"]["read"] == 7 * 20_000 + 18 + 20
+    assert report["totals"]["read"] == 7 * 40 + 18 + 20
 
 
 @pytest.mark.parametrize(
