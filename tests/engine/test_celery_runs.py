@@ -167,16 +167,22 @@ def _first_run(c: Cluster) -> str:
     raise AssertionError("the run was never recorded")
 
 
-def test_animals_on_two_workers_with_chaos_pass_the_audit(tmp_path: Path, pg_admin: Any) -> None:
-    import shutil
+RETRY = "retry: {max_attempts: 10, backoff: 0.2, max_backoff: 10}"
 
+
+def test_animals_on_two_workers_with_chaos_pass_the_audit(tmp_path: Path, pg_admin: Any) -> None:
     import httpx
 
     from sluice.testing import simulator
 
     root = tmp_path / "animals"
     root.mkdir()
-    shutil.copy(Path(__file__).parents[2] / "examples" / "animals" / "sluice.yaml", root)
+    text = (Path(__file__).parents[2] / "examples" / "animals" / "sluice.yaml").read_text()
+    assert text.count(RETRY) == 2  # the source's and the destination's
+    # The example's backoff (0.2 s doubling to 10 s) scaled down like the pauses: as
+    # many retries, a fraction of the wait.
+    fast = "retry: {max_attempts: 10, backoff: 0.01, max_backoff: 0.05}"
+    (root / "sluice.yaml").write_text(text.replace(RETRY, fast))
     # Default chaos: 10% of calls fail, 5% pause (scaled down), a rate limit.
     with simulator("animals", seed=5, time_scale=0.002, n_animals=1200) as sim:
         for c in cluster(tmp_path, pg_admin, "redis", root):
