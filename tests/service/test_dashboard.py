@@ -49,13 +49,12 @@ PAGES = [
 ]
 
 
-@pytest.mark.parametrize("path", PAGES)
-def test_unauthenticated_pages_redirect_to_sign_in(
-    client: TestClient, finished_run: str, path: str
-) -> None:
-    r = client.get(path.format(run=finished_run), follow_redirects=False)
-    assert r.status_code == 303
-    assert r.headers["location"].startswith("/signin?next=/")
+def test_unauthenticated_pages_redirect_to_sign_in(client: TestClient, finished_run: str) -> None:
+    # Every page in one test: each page's case took a run of its own (a worker process).
+    for path in PAGES:
+        r = client.get(path.format(run=finished_run), follow_redirects=False)
+        assert r.status_code == 303, path
+        assert r.headers["location"].startswith("/signin?next=/"), path
 
 
 def test_a_wrong_token_does_not_sign_in(client: TestClient) -> None:
