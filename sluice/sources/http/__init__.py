@@ -1,5 +1,6 @@
 """The ``http`` source: REST JSON APIs with pagination, fan-out, retries and rate limits."""
 
-from sluice.sources.http.source import HttpReader, HttpSource, HttpUnit
+from sluice.sources.http.reader import HttpReader
+from sluice.sources.http.source import HttpSource, HttpUnit
 
 __all__ = ["HttpReader", "HttpSource", "HttpUnit"]
