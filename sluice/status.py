@@ -71,14 +71,24 @@ class QuarantineStatus(StrEnum):
 QUARANTINE_CLOSED = frozenset(
     {QuarantineStatus.REPLAYED, QuarantineStatus.DISCARDED, QuarantineStatus.SUPERSEDED}
 )
-#: what a user may list: every status a user sees (``pending`` is internal), or all
-QUARANTINE_LISTED = (
-    QuarantineStatus.OPEN,
-    QuarantineStatus.REPLAYING,
-    QuarantineStatus.REPLAYED,
-    QuarantineStatus.SUPERSEDED,
-    QuarantineStatus.DISCARDED,
-)
+
+
+class QuarantineView(StrEnum):
+    """What a user may list of the quarantine (``sluice quarantine list --status``, the
+    API's and the dashboard's filter): the entries of one status a user sees (``pending``
+    is internal), or all of them."""
+
+    OPEN = "open"
+    REPLAYING = "replaying"
+    REPLAYED = "replayed"
+    SUPERSEDED = "superseded"
+    DISCARDED = "discarded"
+    ALL = "all"
+
+    @property
+    def status(self) -> QuarantineStatus | None:
+        """The status to filter on; None: every entry."""
+        return None if self is QuarantineView.ALL else QuarantineStatus(self.value)
 
 
 class EntryKind(StrEnum):

@@ -9,6 +9,7 @@ import typer
 from sluice.cli.errors import handle_errors
 from sluice.cli.options import ProjectOpt
 from sluice.cli.terminal import SafeConsole
+from sluice.status import RunStatus
 
 console = SafeConsole(highlight=False)
 
@@ -39,7 +40,7 @@ def cancel(
     finally:
         store.close()
     name = run.id if run is not None else run_id
-    if status == "cancelling":
+    if status == RunStatus.CANCELLING:
         console.print(f"run {name}: cancelling (it stops at its next batch; `sluice show {name}`)")
     else:
         console.print(f"run {name}: {status}")

@@ -7,7 +7,8 @@ Every value from input (file names, reasons, columns, cells) goes in through
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -15,6 +16,10 @@ from rich.table import Table
 
 from sluice.cli.terminal import safe
 from sluice.dburl import dialect_name
+from sluice.status import RunStatus
+
+if TYPE_CHECKING:  # the engine is imported by the commands that use it (start-up time)
+    from sluice.engine.report import RunReport
 
 
 class LiveProgress:
@@ -49,109 +54,110 @@ class LiveProgress:
         return t
 
 
-def summary(report: dict[str, Any], warehouse_url: str | None = None) -> Group:
-    """The table a user reads at the end of a run, and where to look next."""
+def summary(report: RunReport | Mapping[str, Any], warehouse_url: str | None = None) -> Group:
+    """The table a user reads at the end of a run, and where to look next (from the
+    report, or the document of one: a run's stored report)."""
+    from sluice.engine.report import RunReport, listed_skips
+
+    if not isinstance(report, RunReport):
+        report = RunReport.model_validate(report)
     t = Table(
-        title=f"run {report['run_id']} · {report['pipeline']} · {report['status']}",
+        title=f"run {report.run_id} · {report.pipeline} · {report.status}",
         title_justify="left",
     )
     for col in ("stream", "read", "loaded", "quarantined", "filtered", "files", "seconds"):
         t.add_column(col, justify="left" if col == "stream" else "right")
-    for name, s in report["streams"].items():
-        files = len(s["files"])
+    for name, s in report.streams.items():
         extra = []
-        if s["quarantined_files"]:
-            extra.append(f"{len(s['quarantined_files'])} set aside")
-        skipped = s.get("skipped", len(s["skipped_files"]))
-        if skipped:
-            extra.append(f"{skipped:,} skipped")
-        shown = f"{files}" + (f" ({', '.join(extra)})" if extra else "")
-        secs = sum(s["seconds"].values())
+        if s.quarantined_files:
+            extra.append(f"{len(s.quarantined_files)} set aside")
+        if s.skipped:
+            extra.append(f"{s.skipped:,} skipped")
+        shown = f"{len(s.files)}" + (f" ({', '.join(extra)})" if extra else "")
+        c = s.counts
         t.add_row(
             name,
-            f"{s['read']:,}",
-            f"{s['loaded']:,}",
-            f"{s['quarantined']:,}",
-            f"{s['filtered']:,}",
+            f"{c.read:,}",
+            f"{c.loaded:,}",
+            f"{c.quarantined:,}",
+            f"{c.filtered:,}",
             shown,
-            f"{secs:.2f}",
+            f"{sum(s.seconds.values()):.2f}",
         )
-    tot = report["totals"]
+    tot = report.totals
     t.add_row(
         "[b]total",
-        f"[b]{tot['read']:,}",
-        f"[b]{tot['loaded']:,}",
-        f"[b]{tot['quarantined']:,}",
-        f"[b]{tot['filtered']:,}",
+        f"[b]{tot.read:,}",
+        f"[b]{tot.loaded:,}",
+        f"[b]{tot.quarantined:,}",
+        f"[b]{tot.filtered:,}",
         "",
-        f"[b]{report['seconds']:.2f}",
+        f"[b]{report.seconds:.2f}",
     )
     parts: list[Any] = [t]
     notes: list[str] = []
-    if tot["filtered_by"]:
+    if tot.filtered_by:
         notes.append(
-            "filtered by rule: " + ", ".join(f"{k} ({v})" for k, v in tot["filtered_by"].items())
+            "filtered by rule: " + ", ".join(f"{k} ({v})" for k, v in tot.filtered_by.items())
         )
-    for name, s in report["streams"].items():
-        http = s.get("http")
+    for name, s in report.streams.items():
+        http = s.http
         if http:
             codes = ", ".join(f"{k}: {v}" for k, v in http["statuses"].items())
             notes.append(
                 f"{name}: {http['requests']:,} requests ({codes}), {http['retries']:,} retried, "
                 f"up to {http['max_concurrency']} at once"
             )
-        for f in s["quarantined_files"]:
+        for f in s.quarantined_files:
             notes.append(f"[yellow]set aside[/] {safe(f['file'])} ({name}): {safe(f['reason'])}")
             if f.get("hint"):
                 notes.append(f"  [dim]hint:[/] {safe(f['hint'])}")
-        for f in s.get("drift") or []:  # loaded under `drift: evolve`
+        for f in s.drift:  # loaded under `drift: evolve`
             notes.append(f"[yellow]drift[/] {safe(f['file'])} ({name}): {safe(f['note'])}")
-        for f in s["skipped_files"]:
+        listed = listed_skips(s.skipped_files)
+        for f in listed:
             notes.append(f"[dim]skipped {safe(f['file'])}: {safe(f['reason'])}[/]")
-        unlisted = s.get("skipped", 0) - len(s["skipped_files"])
+        unlisted = s.skipped - len(listed)
         if unlisted > 0:
             notes.append(f"[dim]and {unlisted:,} more skipped files ({name})[/]")
-    for w in report.get("warnings") or []:  # nothing failed, but the user should know
+    for w in report.warnings:  # nothing failed, but the user should know
         notes.append(f"[yellow]warning[/] {safe(w['stream'])}: {safe(w['message'])}")
         if w.get("hint"):
             notes.append(f"  [dim]hint:[/] {safe(w['hint'])}")
-    for rule in report.get("rules") or []:  # stated, so no default passes unnoticed
+    for rule in report.rules:  # stated, so no default passes unnoticed
         notes.append(f"[dim]rule: {safe(rule)}[/]")
-    for e in report["errors"]:
+    for e in report.errors:
         where = ", ".join(f"{k} {v}" for k, v in (e.get("where") or {}).items())
         notes.append(
             f"[red]error:[/] {safe(e['message'])}" + (f" ({safe(where)})" if where else "")
         )
         if e.get("hint"):
             notes.append(f"  [dim]hint:[/] {safe(e['hint'])}")
-    if tot["quarantined"]:
+    if tot.quarantined:
         notes.append(
-            f"{tot['quarantined']:,} row(s) quarantined with reasons: "
-            f"[b]sluice quarantine list --run {report['run_id']}[/]"
+            f"{tot.quarantined:,} row(s) quarantined with reasons: "
+            f"[b]sluice quarantine list --run {report.run_id}[/]"
         )
-    delivery = report.get("delivery")
+    delivery = report.delivery
     if delivery is not None:
         codes = ", ".join(f"{k}: {v}" for k, v in delivery["statuses"].items())
         notes.append(
-            f"delivered to {safe(report['destination'])}: {delivery['requests']:,} POSTs "
+            f"delivered to {safe(report.destination)}: {delivery['requests']:,} POSTs "
             f"({codes}), {delivery['retries']:,} retried"
         )
-        notes.append(f"prove it: [b]sluice audit {report['run_id']}[/]")
+        notes.append(f"prove it: [b]sluice audit {report.run_id}[/]")
         return Group(*parts, *notes)
-    if report["status"] == "failed":
+    if report.status == RunStatus.FAILED:
         return Group(*parts, *notes)
+    latest = report.mode == "snapshot"
     notes.append(
-        f"data: {report['destination']} table [b]{report['table']}[/]"
-        + (
-            f" (newest load per source: [b]{report['table']}_latest[/])"
-            if report["mode"] == "snapshot"
-            else ""
-        )
+        f"data: {report.destination} table [b]{report.table}[/]"
+        + (f" (newest load per source: [b]{report.table}_latest[/])" if latest else "")
     )
-    notes.append(f"look at it: [b]sluice preview {report['pipeline']}[/]")
+    notes.append(f"look at it: [b]sluice preview {report.pipeline}[/]")
     if warehouse_url and dialect_name(warehouse_url) == "sqlite":
         path = warehouse_url.split("sqlite:///", 1)[-1]
-        rel = report["table"] + ("_latest" if report["mode"] == "snapshot" else "")
+        rel = report.table + ("_latest" if latest else "")
         notes.append(f"  or: sqlite3 {safe(path)} 'SELECT * FROM {rel} LIMIT 10'")
     return Group(*parts, *notes)
 

@@ -12,6 +12,7 @@ from sluice.cli.options import ProjectOpt
 from sluice.cli.runs import AllowQuarantineOpt, JsonOpt, dump, exit_code
 from sluice.cli.terminal import SafeConsole, safe
 from sluice.errors import UsageError
+from sluice.status import QuarantineStatus, QuarantineView
 
 # The engine and Rich's tables are imported by the commands (see sluice.cli.runs).
 
@@ -42,7 +43,7 @@ def _entry(e: object) -> dict[str, object]:
     return {c: getattr(e, c) for c in cols}
 
 
-STATUSES = ("open", "replaying", "replayed", "superseded", "discarded", "all")
+STATUSES = tuple(QuarantineView)
 
 
 @app.command("list")
@@ -71,9 +72,8 @@ def list_(
             hint="one of " + ", ".join(STATUSES),
         )
     store = open_store(load_project(project))  # runs whose process is gone: settled
-    found = store.quarantined(
-        pipeline, None if status == "all" else status, run_id=run, limit=limit, replays=True
-    )
+    which = QuarantineView(status).status
+    found = store.quarantined(pipeline, which, run_id=run, limit=limit, replays=True)
     if as_json:
         dump([_entry(e) for e in found])
         return
@@ -93,7 +93,7 @@ def list_(
             f"quarantine ({status})", ["id", "kind", "source", "where", "reasons", "status"], rows
         )
     )
-    if found and status == "open":
+    if found and status == QuarantineView.OPEN:
         console.print(
             "what to do about one: [b]sluice quarantine show ID[/] (its hint); once fixed: "
             "[b]sluice quarantine replay[/] (or replay ID ...); to give up on one: "
@@ -192,8 +192,8 @@ def discard(
     from sluice.engine.settle import open_store
 
     store = open_store(load_project(project))  # runs whose process is gone: settled
-    found = {e.id for e in store.quarantined(status="open", ids=ids)}
+    found = {e.id for e in store.quarantined(status=QuarantineStatus.OPEN, ids=ids)}
     if missing := set(ids) - found:
         raise UsageError(f"no open quarantine entry with id {sorted(missing)}")
-    store.set_quarantine_status(ids, "discarded", None)
+    store.set_quarantine_status(ids, QuarantineStatus.DISCARDED, None)
     console.print(f"discarded {len(ids)} entr{'y' if len(ids) == 1 else 'ies'}")

@@ -14,6 +14,7 @@ from typing import Any
 
 from sluice.errors import UsageError
 from sluice.state.store import StateStore
+from sluice.status import DeliveryStatus
 
 
 @dataclass
@@ -68,12 +69,16 @@ def audit(store: StateStore, run_id: str) -> Audit:
     for k in owed:
         outcomes[k.outcome] += 1
         entry = ledger.get(k.key)
-        if k.outcome == "rejected" and entry is not None and entry.status == "rejected":
+        if (
+            k.outcome == "rejected"
+            and entry is not None
+            and entry.status == DeliveryStatus.REJECTED
+        ):
             result.rejected.append(k.key)
         elif entry is None or entry.acks == 0:
             (
                 result.in_doubt
-                if entry is not None and entry.status == "sending"
+                if entry is not None and entry.status == DeliveryStatus.SENDING
                 else result.missing
             ).append(k.key)
         elif entry.acks > 1:

@@ -23,7 +23,9 @@ from sluice.engine.report import RunReport
 from sluice.errors import DriftError, SluiceError, SourceError
 from sluice.sources import Unit
 from sluice.sources.http.records import text
+from sluice.state.quarantine import NewEntry
 from sluice.state.store import StateStore
+from sluice.status import EntryKind, FileStatus, QuarantineStatus
 from sluice.transforms import plan_mapping
 from sluice.transforms.pii import RESTRICTED, WITHHELD, PiiPlan
 
@@ -69,23 +71,25 @@ class DeadLetter:
             payload["diff"] = {"missing": exc.missing, "unexpected": exc.unexpected}
         if file_id in self.requarantine:
             self.store.update_quarantine(
-                self.requarantine[file_id], reasons=[exc.message], payload=payload, status="open"
+                self.requarantine[file_id],
+                reasons=[exc.message],
+                payload=payload,
+                status=QuarantineStatus.OPEN,
             )
         else:
-            entry = {
-                "run_id": self.run_id,
-                "pipeline": self.pipeline,
-                "source": stream,
-                "kind": "file",
-                "unit": unit.name,
-                "line": exc.where.line,
-                "reasons": [exc.message],
-                "payload": payload,
-                "file_id": file_id,
-                "status": "open",
-            }
+            entry = NewEntry(
+                self.run_id,
+                self.pipeline,
+                stream,
+                EntryKind.FILE,
+                unit.name,
+                exc.where.line,
+                [exc.message],
+                payload,
+                file_id,
+            )
             self.store.quarantine([entry])
-        self.store.update_file(file_id, status="quarantined")
+        self.store.update_file(file_id, status=FileStatus.QUARANTINED)
         self.report.stream(stream).quarantined_files.append(
             {"file": unit.name, "reason": exc.message, "hint": exc.hint, "load_id": file_id}
         )

@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable
 
 from sluice.state.store import StateStore
+from sluice.status import RunStatus
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ class Heartbeat:
         if self.on_cancel is None:
             return
         for run_id, status in statuses.items():
-            if status == "cancelling" and run_id not in self._told:
+            if status == RunStatus.CANCELLING and run_id not in self._told:
                 self._told.add(run_id)
                 self.on_cancel(run_id)
 

@@ -20,6 +20,7 @@ import polars as pl
 
 from sluice.batch import LINE
 from sluice.errors import SluiceError
+from sluice.status import EntryKind, QuarantineStatus
 from sluice.transforms import StepRunner, Validator, apply_mapping, plan_mapping
 from sluice.transforms.pii import PiiPlan
 
@@ -86,8 +87,10 @@ class NewerKeys:
         """The typed keys of the open row entries (of ``file_id``'s load, or all)."""
         found = [
             e
-            for e in self.store.quarantined(pipeline=self.name, status="open", file_id=file_id)
-            if e.kind == "row" and e.file_id is not None and "_raw" not in (e.payload or {})
+            for e in self.store.quarantined(
+                pipeline=self.name, status=QuarantineStatus.OPEN, file_id=file_id
+            )
+            if e.kind == EntryKind.ROW and e.file_id is not None and "_raw" not in (e.payload or {})
         ]
         by_source: dict[str, list[QuarantineEntry]] = defaultdict(list)
         for e in found:

@@ -17,11 +17,13 @@ import polars as pl
 from sluice.batch import LINE, Batch
 from sluice.engine.refusals import RawSpool
 from sluice.engine.report import Counts
+from sluice.state.quarantine import NewEntry
+from sluice.status import EntryKind
 from sluice.transforms import MappingPlan, StepRunner, Validator, apply_mapping
 from sluice.transforms.normalize import Splitter
 from sluice.transforms.pii import WITHHELD, PiiPlan
 
-QuarantineWriter = Callable[[list[dict[str, Any]]], None]
+QuarantineWriter = Callable[[list[NewEntry]], None]
 
 
 @dataclass
@@ -59,22 +61,11 @@ class UnitProcessor:
     counts: Counts = field(default_factory=Counts)
     seconds: dict[str, float] = field(default_factory=lambda: {"extract": 0.0, "transform": 0.0})
 
-    def entry(
-        self, line: int | None, reasons: list[str], payload: dict[str, Any]
-    ) -> dict[str, Any]:
+    def entry(self, line: int | None, reasons: list[str], payload: dict[str, Any]) -> NewEntry:
         c = self.ctx
-        return {
-            "run_id": c.run_id,
-            "pipeline": c.pipeline,
-            "source": c.source,
-            "kind": "row",
-            "unit": c.unit,
-            "line": line,
-            "reasons": reasons,
-            "payload": payload,
-            "file_id": c.file_id,
-            "status": "open",
-        }
+        return NewEntry(
+            c.run_id, c.pipeline, c.source, EntryKind.ROW, c.unit, line, reasons, payload, c.file_id
+        )
 
     def frames(self, batches: Iterable[Batch]) -> Iterator[pl.DataFrame]:
         """Loadable frames (table columns only); quarantine and counts as a side effect."""
@@ -152,7 +143,7 @@ class UnitProcessor:
             self._raw.add(raw.join(good.select(LINE), on=LINE, how="semi"))
         return good, tables
 
-    def refused(self, items: list[tuple[int | None, dict[str, Any], str]]) -> list[dict[str, Any]]:
+    def refused(self, items: list[tuple[int | None, dict[str, Any], str]]) -> list[NewEntry]:
         """Entries for rows the destination refused, ``(line, record sent, its answer)``:
         each with the raw fields it was read with, as a row failing validation is."""
         raws = self._raw.take([line for line, _, _ in items if line is not None])

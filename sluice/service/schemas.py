@@ -7,7 +7,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
+from sluice.engine.report import RunReport
 from sluice.state.models import Event, QuarantineEntry, Run
+from sluice.status import EntryKind, QuarantineStatus, RunStatus
 
 MAX_ID = 2**62  # ids fit a signed 64-bit integer column
 
@@ -27,7 +29,7 @@ class Health(BaseModel):
 class RunSummary(BaseModel):
     run_id: str
     pipeline: str
-    status: str
+    status: RunStatus
     kind: str | None = None
     started_at: datetime
     finished_at: datetime | None = None
@@ -44,7 +46,7 @@ class RunSummary(BaseModel):
         return cls(
             run_id=run.id,
             pipeline=run.pipeline,
-            status=run.status,
+            status=RunStatus(run.status),
             kind=report.get("kind"),
             started_at=run.started_at,
             finished_at=run.finished_at,
@@ -82,10 +84,17 @@ class PipelineSummary(BaseModel):
     next_run: datetime | None
 
 
+class RunDetail(RunReport):
+    """A run: its report (the document of ``sluice run --json``; of a run still going,
+    its report so far) with its status now and when it finished."""
+
+    finished_at: str | None = Field(default=None, description="ISO 8601; None while it goes")
+
+
 class Triggered(BaseModel):
     run_id: str
     pipeline: str
-    status: str = Field(description="running, or queued behind the run going")
+    status: RunStatus = Field(description="running, or queued behind the run going")
     kind: str = "run"
 
 
@@ -95,7 +104,7 @@ class Replayed(BaseModel):
 
 class Cancelling(BaseModel):
     run_id: str
-    status: str
+    status: str = Field(description="cancelling, or the status it ended with")
 
 
 class LogEvent(BaseModel):
@@ -112,7 +121,7 @@ class LogEvent(BaseModel):
 
 class LogPage(BaseModel):
     run_id: str
-    status: str
+    status: RunStatus
     events: list[LogEvent]
     next_after: int | None = Field(description="pass as ?after= for the next page")
 
@@ -132,13 +141,13 @@ class QuarantineItem(BaseModel):
     run_id: str
     pipeline: str
     source: str
-    kind: str
+    kind: EntryKind
     unit: str
     line: int | None
     reasons: list[Any]
     payload: dict[str, Any] | None
     file_id: int | None
-    status: str
+    status: QuarantineStatus
     replay_run_id: str | None
     #: status ``superseded``: the run whose load made the entry obsolete
     superseded_by: str | None = None

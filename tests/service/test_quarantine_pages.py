@@ -11,6 +11,8 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from sluice.state.quarantine import NewEntry
+from sluice.status import EntryKind, QuarantineStatus
 from tests.service.conftest import VIEWER
 
 ENTRIES = 450
@@ -21,17 +23,18 @@ def _fill(client: TestClient) -> list[int]:
     store = client.app.state.store  # type: ignore[attr-defined]
     run_id = store.start_run("leads")
     rows = [
-        {
-            "run_id": run_id,
-            "pipeline": "leads",
-            "source": "source1",
-            "kind": "row",
-            "unit": "data/source1/a.csv",
-            "line": i + 2,
-            "reasons": [f"zip: 'z{i}' does not match ^\\d{{5}}$"],
-            "payload": {"zip": f"z{i}"},
-            "status": "open" if i < ENTRIES else "discarded",
-        }
+        NewEntry(
+            run_id=run_id,
+            pipeline="leads",
+            source="source1",
+            kind=EntryKind.ROW,
+            unit="data/source1/a.csv",
+            line=i + 2,
+            reasons=[f"zip: 'z{i}' does not match ^\\d{{5}}$"],
+            payload={"zip": f"z{i}"},
+            file_id=None,
+            status=QuarantineStatus.OPEN if i < ENTRIES else QuarantineStatus.DISCARDED,
+        )
         for i in range(ENTRIES + 5)
     ]
     store.quarantine(rows)

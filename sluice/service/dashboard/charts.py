@@ -9,15 +9,17 @@ from collections.abc import Sequence
 
 from markupsafe import Markup, escape
 
+from sluice.status import RunStatus
+
 #: the fills of the stage timeline, in stage order
 STAGE_COLORS = {"extract": "#5b8def", "transform": "#9b6bdf", "load": "#2fa36b"}
 
-STATUS_COLORS = {
-    "succeeded": "#2fa36b",
-    "succeeded_with_quarantine": "#e0a030",
-    "failed": "#d9534f",
-    "cancelled": "#d9534f",
-    "abandoned": "#d9534f",
+STATUS_COLORS: dict[str, str] = {
+    RunStatus.SUCCEEDED: "#2fa36b",
+    RunStatus.QUARANTINED: "#e0a030",
+    RunStatus.FAILED: "#d9534f",
+    RunStatus.CANCELLED: "#d9534f",
+    RunStatus.ABANDONED: "#d9534f",
 }
 
 

@@ -17,10 +17,8 @@ from sluice.engine.datasets import Warehouses, latest_rows
 from sluice.errors import SluiceError
 from sluice.state.models import QuarantineEntry, Run
 from sluice.state.store import StateStore
+from sluice.status import FINISHED, EntryKind, QuarantineStatus
 
-FINISHED_STATES = frozenset(
-    {"succeeded", "succeeded_with_quarantine", "failed", "abandoned", "cancelled"}
-)
 STAGES = ("extract", "transform", "load")
 #: what :func:`run_detail` returns: the run page's data
 RunDetail = dict[str, Any]
@@ -39,7 +37,7 @@ _RULES = [
 
 
 def is_running(status: str) -> bool:
-    return status not in FINISHED_STATES
+    return status not in FINISHED
 
 
 def run_summary(run: Run) -> dict[str, Any]:
@@ -192,9 +190,9 @@ def quality(store: StateStore, run: Run) -> dict[str, Any]:
     failed: Counter[tuple[str, str]] = Counter()
     files: list[dict[str, Any]] = []
     for e in store.quarantined(status=None, run_id=run.id, replays=True):
-        if e.run_id != run.id and e.status != "open":
+        if e.run_id != run.id and e.status != QuarantineStatus.OPEN:
             continue  # a replay's entry that loaded (or was closed since): it passed
-        if e.kind == "file":
+        if e.kind == EntryKind.FILE:
             files.append({"unit": e.unit, "reasons": e.reasons})
             continue
         for key in {rule_of(str(r)) for r in e.reasons}:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal, get_args
+from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
@@ -17,6 +17,7 @@ from sluice.service.dashboard.access import PageViewer, page_context, safe_next,
 from sluice.service.dashboard.templating import STATIC, render, stylesheet, templates
 from sluice.service.deps import ExecutorDep, ProjectDep, SchedulerDep, StoreDep
 from sluice.service.params import PathName, QueryName
+from sluice.status import QuarantineView
 
 router = APIRouter(include_in_schema=False)
 #: the vendored assets; nothing else under static/ is served
@@ -31,8 +32,7 @@ ASSETS = {
 }
 #: the statuses of a quarantine entry, and ``all``: the page's filter offers each of them
 #: (``superseded``: closed because a later run loaded the same content)
-QuarantineStatus = Literal["open", "replaying", "replayed", "superseded", "discarded", "all"]
-QUARANTINE_STATUSES: tuple[str, ...] = get_args(QuarantineStatus)
+QUARANTINE_STATUSES: tuple[QuarantineView, ...] = tuple(QuarantineView)
 #: the furthest a page may start (an offset the database takes: a signed 64-bit integer)
 MAX_OFFSET = 2**63 - 1
 
@@ -150,13 +150,13 @@ def quarantine(
     project: ProjectDep,
     store: StoreDep,
     pipeline: QueryName = None,
-    status: QuarantineStatus = "open",
+    status: QuarantineView = QuarantineView.OPEN,
     run: QueryName = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> HTMLResponse:
     pipeline = pipeline or None
-    which = None if status == "all" else status
+    which = status.status
     total, entries = data.quarantine(store, pipeline, which, run, limit, offset)
     ctx = page_context(
         request,

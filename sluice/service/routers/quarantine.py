@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
 
@@ -18,9 +18,9 @@ from sluice.service.schemas import (
     ReplayRequest,
     Triggered,
 )
+from sluice.status import QuarantineView
 
 router = APIRouter(prefix="/quarantine", tags=["quarantine"])
-Status = Literal["open", "replaying", "replayed", "superseded", "discarded", "all"]
 
 
 @router.get("")
@@ -28,14 +28,12 @@ def list_quarantine(
     _: Viewer,
     store: StoreDep,
     pipeline: QueryName = None,
-    status: Status = "open",
+    status: QuarantineView = QuarantineView.OPEN,
     run_id: QueryName = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[QuarantineItem]:
     """Entries with every reason, oldest first."""
-    found = store.quarantined(
-        pipeline, None if status == "all" else status, run_id=run_id, limit=limit
-    )
+    found = store.quarantined(pipeline, status.status, run_id=run_id, limit=limit)
     return [QuarantineItem.of(e) for e in found]
 
 

@@ -15,13 +15,21 @@ from sluice.errors import NotFound
 from sluice.service.auth import Operator, Viewer
 from sluice.service.deps import ExecutorDep, StoreDep
 from sluice.service.params import MAX_INT, After, PathName, QueryName
-from sluice.service.schemas import Cancelling, ErrorBody, LogEvent, LogPage, RunPage, RunSummary
+from sluice.service.schemas import (
+    Cancelling,
+    ErrorBody,
+    LogEvent,
+    LogPage,
+    RunDetail,
+    RunPage,
+    RunSummary,
+)
 from sluice.state.models import Run
 from sluice.state.store import StateStore
+from sluice.status import LIVE, RunStatus
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}}
-LIVE = ("running", "queued")
 POLL_SECONDS = 0.25
 HEARTBEAT_SECONDS = 15.0
 
@@ -53,17 +61,19 @@ async def list_runs(
 
 
 @router.get("/{run_id}", responses=NOT_FOUND)
-def get_run(run_id: PathName, _: Viewer, store: StoreDep, executor: ExecutorDep) -> dict[str, Any]:
+def get_run(run_id: PathName, _: Viewer, store: StoreDep, executor: ExecutorDep) -> RunDetail:
     """The run's report (the document of ``sluice run --json``) and its status now."""
     run = _run(store, run_id)
-    report = run.report or executor.live_report(run.id) or {"run_id": run.id}
-    return {
-        **report,
-        "run_id": run.id,
-        "pipeline": run.pipeline,
-        "status": run.status,
-        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
-    }
+    report = run.report or executor.live_report(run.id) or {}
+    return RunDetail.model_validate(
+        {
+            **report,
+            "run_id": run.id,
+            "pipeline": run.pipeline,
+            "status": run.status,
+            "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        }
+    )
 
 
 @router.get("/{run_id}/log", responses=NOT_FOUND)
@@ -79,7 +89,7 @@ def get_log(
     events = store.events(run.id, after=after, limit=limit)
     return LogPage(
         run_id=run.id,
-        status=run.status,
+        status=RunStatus(run.status),
         events=[LogEvent.of(e) for e in events],
         next_after=events[-1].id if events else after,
     )

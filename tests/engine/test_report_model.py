@@ -1,0 +1,87 @@
+"""The run report as a model: its document, read back; errors typed by their class."""
+
+from __future__ import annotations
+
+import json
+
+from sluice.engine.report import Counts, RunReport
+from sluice.errors import LimitExceeded, RetryableLoadError, RunCancelled, SluiceError
+from sluice.executors.parts import retryable
+from sluice.status import RunStatus
+
+
+def _report() -> RunReport:
+    report = RunReport(
+        run_id="20260101T000000-abcdef",
+        pipeline="leads",
+        table="leads",
+        destination="postgresql://u:secret@db/warehouse",
+        mode="append",
+        started_at="2026-01-01T00:00:00+00:00",
+        rules=["%y: a century"],
+    )
+    stream = report.stream("source1")
+    stream.counts.add(Counts(read=5, loaded=3, quarantined=1, filtered=1, filtered_by={"x": 1}))
+    stream.files.append({"file": "a.csv", "load_id": 1})
+    stream.quarantined_files.append({"file": "b.csv", "reason": "drift", "load_id": 2})
+    stream.skipped_files += [{"file": f"{i}.csv", "reason": "already loaded"} for i in range(12)]
+    stream.http = {"requests": 3, "retries": 1}
+    report.tables["leads"] = 3
+    report.seconds = 1.23456
+    return report
+
+
+def test_the_document_reads_back_as_the_same_report() -> None:
+    report = _report()
+    report.settle()
+    doc = report.as_dict()
+    assert json.dumps(RunReport.model_validate(doc).as_dict()) == json.dumps(doc)
+    assert list(doc) == [
+        "run_id",
+        "kind",
+        "pipeline",
+        "status",
+        "table",
+        "destination",
+        "mode",
+        "started_at",
+        "seconds",
+        "totals",
+        "streams",
+        "errors",
+        "warnings",
+        "tables",
+        "rules",
+    ]
+    assert doc["status"] == "succeeded_with_quarantine" and doc["seconds"] == 1.235
+    assert "secret" not in json.dumps(doc)  # URLs' secrets masked
+    stream = doc["streams"]["source1"]
+    assert (stream["read"], stream["skipped"], len(stream["skipped_files"])) == (5, 12, 10)
+    assert doc["totals"] == {
+        "read": 5,
+        "loaded": 3,
+        "quarantined": 1,
+        "filtered": 1,
+        "filtered_by": {"x": 1},
+        "quarantined_files": 1,
+    }
+    back = RunReport.model_validate(doc)
+    assert back.stream("source1").counts.balanced and back.stream("source1").skipped_more == 2
+
+
+def test_errors_say_from_their_type_whether_to_try_again_and_whether_cancelled() -> None:
+    assert RetryableLoadError("dropped").as_dict()["retryable"] is True
+    assert LimitExceeded("too many columns").as_dict()["retryable"] is False
+    assert RunCancelled("stop").as_dict()["cancelled"] is True
+    plain = SluiceError("x").as_dict()
+    assert (plain["retryable"], plain["cancelled"]) == (False, False)
+
+    part = RunReport()
+    part.fail(RetryableLoadError("dropped"))
+    assert retryable(part) and part.settle() == RunStatus.FAILED
+    part.fail(LimitExceeded("too many columns"))
+    assert not retryable(part)  # one permanent error: trying again does not help
+
+    cancelled = RunReport()
+    cancelled.fail(RunCancelled("stop"))
+    assert cancelled.settle() == RunStatus.CANCELLED
