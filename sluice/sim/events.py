@@ -44,7 +44,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from sluice.errors import ConfigError
 from sluice.sim.knobs import Chaos, Knobs, install_chaos, rng
-from sluice.sim.noaa import COLUMNS, details_csv, details_name, details_row, gzipped
+from sluice.sim.noaa import details_csv, details_name, details_row, gzipped
+from sluice.sim.noaa_tables import COLUMNS
 
 FIRST_ID = 1_180_001
 YEAR = 2024

@@ -19,7 +19,8 @@ from typer.testing import CliRunner
 
 from sluice.cli import sim
 from sluice.sim.events import COLUMNS, EventsConfig, archive, gz_file
-from sluice.sim.noaa import STATES, TERRITORIES, write_details
+from sluice.sim.noaa import write_details
+from sluice.sim.noaa_tables import STATES, TERRITORIES
 from tests.sim.conftest import Serve
 
 HEADER = (
