@@ -88,6 +88,14 @@ def warehouse_url(request: pytest.FixtureRequest, dialect: str, folder: Path) ->
 
 
 @pytest.fixture
+def unset_urls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SLUICE_WAREHOUSE_URL and SLUICE_STATE_URL unset: the project's sluice.yaml says
+    where it loads and keeps its state, whatever the shell or CI running the tests set."""
+    monkeypatch.delenv("SLUICE_WAREHOUSE_URL", raising=False)
+    monkeypatch.delenv("SLUICE_STATE_URL", raising=False)
+
+
+@pytest.fixture
 def pg_schema(pg_url: str) -> str:
     return pg_url.rsplit("%3D", 1)[1]
 

@@ -48,12 +48,11 @@ def texts(node: Any) -> Iterator[str]:
 
 def test_a_file_name_in_an_alert_cannot_mention_a_channel_or_disguise_a_link(
     capture: Capture,
+    unset_urls: None,
     make_project: Callable[..., Path],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("ALERT_HOOK", f"{capture.url}/hook")
-    for name in ("SLUICE_WAREHOUSE_URL", "SLUICE_STATE_URL"):
-        monkeypatch.delenv(name, raising=False)
     root = make_project(PROJECT, {f"drop/{EVIL}": "a\nx\n"})
     project = load_project(root)
     report = run_pipeline(project, "p")

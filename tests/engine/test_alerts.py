@@ -59,10 +59,8 @@ def webhook(capture: Capture) -> tuple[Capture, str]:
 
 @pytest.fixture
 def project_dir(
-    make_project: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+    make_project: Callable[..., Path], monkeypatch: pytest.MonkeyPatch, unset_urls: None
 ) -> Callable[[str], Path]:
-    monkeypatch.delenv("SLUICE_WAREHOUSE_URL", raising=False)
-    monkeypatch.delenv("SLUICE_STATE_URL", raising=False)
 
     def make(hook_url: str) -> Path:
         monkeypatch.setenv("ALERT_HOOK", hook_url)

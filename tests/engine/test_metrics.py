@@ -64,10 +64,8 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 
 def test_counters_after_real_runs(
-    make_project: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+    make_project: Callable[..., Path], monkeypatch: pytest.MonkeyPatch, unset_urls: None
 ) -> None:
-    monkeypatch.delenv("SLUICE_WAREHOUSE_URL", raising=False)
-    monkeypatch.delenv("SLUICE_STATE_URL", raising=False)
     metrics = Metrics()
     with SimServer(flaky_api(fail=2)) as server:
         monkeypatch.setenv("API_URL", server.url)
@@ -120,10 +118,8 @@ def test_counters_after_real_runs(
 
 
 def test_run_hooks_call_every_observer_even_after_one_fails(
-    make_project: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+    make_project: Callable[..., Path], monkeypatch: pytest.MonkeyPatch, unset_urls: None
 ) -> None:
-    monkeypatch.delenv("SLUICE_WAREHOUSE_URL", raising=False)
-    monkeypatch.delenv("SLUICE_STATE_URL", raising=False)
     monkeypatch.setenv("API_URL", "http://127.0.0.1:9")
     root = make_project(PROJECT, {"data/1.csv": CSV})
     report = run_pipeline(load_project(root), "files")

@@ -40,7 +40,7 @@ class Submits:
 
 
 @pytest.fixture
-def leads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def leads(tmp_path: Path, unset_urls: None) -> Path:
     root = tmp_path / "leads"
     copy_example("leads", root)
     text = (root / "sluice.yaml").read_text()
@@ -48,8 +48,6 @@ def leads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "    description: Childcare leads", "    watch: data\n    description: Childcare leads"
     )
     (root / "sluice.yaml").write_text(text)
-    monkeypatch.delenv("SLUICE_WAREHOUSE_URL", raising=False)
-    monkeypatch.delenv("SLUICE_STATE_URL", raising=False)
     return root
 
 

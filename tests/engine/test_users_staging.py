@@ -19,10 +19,8 @@ EXAMPLE = Path(__file__).parents[2] / "examples" / "users_staging"
 
 
 @pytest.fixture
-def example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def example(tmp_path: Path, unset_urls: None) -> Path:
     shutil.copy(EXAMPLE / "sluice.yaml", tmp_path / "sluice.yaml")
-    monkeypatch.delenv("SLUICE_WAREHOUSE_URL", raising=False)
-    monkeypatch.delenv("SLUICE_STATE_URL", raising=False)
     return tmp_path
 
 

@@ -31,9 +31,7 @@ def settings(**kw: Any) -> ServiceSettings:
 
 
 @pytest.fixture
-def leads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.delenv("SLUICE_WAREHOUSE_URL", raising=False)
-    monkeypatch.delenv("SLUICE_STATE_URL", raising=False)
+def leads(tmp_path: Path, unset_urls: None) -> Path:
     return copy_example("leads", tmp_path / "leads")
 
 
@@ -61,12 +59,10 @@ pipelines:
 
 
 @pytest.fixture
-def big(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Path]:
+def big(tmp_path: Path, unset_urls: None) -> Callable[..., Path]:
     """A project loading ``rows`` generated rows (one CSV) into table ``numbers``.
     A run that must still be going when the test acts uses the ``gate`` fixture,
     not more rows."""
-    monkeypatch.delenv("SLUICE_WAREHOUSE_URL", raising=False)
-    monkeypatch.delenv("SLUICE_STATE_URL", raising=False)
 
     def make(rows: int = 1_000, if_running: str = "reject") -> Path:
         root = tmp_path / "big"

@@ -42,9 +42,7 @@ NOTES = [
 
 
 @pytest.fixture
-def sheet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TestClient:
-    monkeypatch.delenv("SLUICE_WAREHOUSE_URL", raising=False)
-    monkeypatch.delenv("SLUICE_STATE_URL", raising=False)
+def sheet(tmp_path: Path, unset_urls: None) -> TestClient:
     root = tmp_path / "sheet"
     (root / "data").mkdir(parents=True)
     (root / "sluice.yaml").write_text(YAML)

@@ -16,7 +16,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 
 from sluice.config import load_project
@@ -79,10 +78,8 @@ def test_a_failed_run_shows_the_url_masked_in_log_report_download_and_alert(
     pg_admin: object,
     tmp_path: Path,
     capture: Capture,
-    monkeypatch: pytest.MonkeyPatch,
+    unset_urls: None,
 ) -> None:
-    for name in ("SLUICE_WAREHOUSE_URL", "SLUICE_STATE_URL"):
-        monkeypatch.delenv(name, raising=False)
     url = f"{capture.url}/services/T000/B000/XXXX"
     # A database that does not exist: the run fails with an error quoting the URL.
     missing = PG_BASE.rsplit("/", 1)[0] + f"/sluice_no_such_db?password={SECRET}"

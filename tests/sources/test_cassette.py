@@ -13,9 +13,7 @@ from sluice.engine import run_pipeline
 HERE = Path(__file__).parents[1] / "cassettes"
 
 
-def test_users_load_offline_from_the_recorded_cassette(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.delenv("SLUICE_WAREHOUSE_URL", raising=False)
-    monkeypatch.delenv("SLUICE_STATE_URL", raising=False)
+def test_users_load_offline_from_the_recorded_cassette(tmp_path: Path, unset_urls: None) -> None:
     shutil.copy(HERE / "randomuser_project" / "sluice.yaml", tmp_path / "sluice.yaml")
     with vcr.use_cassette(str(HERE / "randomuser.yaml"), record_mode="none"):
         report = run_pipeline(load_project(tmp_path), "users")
@@ -29,9 +27,9 @@ def test_users_load_offline_from_the_recorded_cassette(tmp_path: Path, monkeypat
     }
 
 
-def test_a_request_missing_from_the_cassette_fails_clearly(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.delenv("SLUICE_WAREHOUSE_URL", raising=False)
-    monkeypatch.delenv("SLUICE_STATE_URL", raising=False)
+def test_a_request_missing_from_the_cassette_fails_clearly(
+    tmp_path: Path, unset_urls: None
+) -> None:
     text = (HERE / "randomuser_project" / "sluice.yaml").read_text()
     (tmp_path / "sluice.yaml").write_text(text.replace("max_pages: 2", "max_pages: 3"))
     with vcr.use_cassette(str(HERE / "randomuser.yaml"), record_mode="none"):
