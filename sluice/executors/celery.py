@@ -23,7 +23,6 @@ from sluice.engine.lease import Heartbeat
 from sluice.engine.settle import settle_stale
 from sluice.errors import ConfigError, RunConflict
 from sluice.executors.celery_app import (
-    LIVE,
     broker_url,
     cancelled,
     check_shared_state,
@@ -35,6 +34,7 @@ from sluice.executors.hooks import RunHooks
 from sluice.executors.local import LocalExecutor, Submitted, submit_via
 from sluice.state.store import StateStore
 from sluice.state.tasks import RunTasks
+from sluice.status import LIVE, RunStatus
 
 HOOK_POLL_SECONDS = 1.0
 
@@ -76,9 +76,9 @@ class CeleryExecutor:
                 hint="wait for it to finish or cancel it; or set `if_running: queue`",
             )
         run_id = self.store.start_run(pipeline, host="celery")
-        status = "queued" if going is not None else "running"
+        status = RunStatus.QUEUED if going is not None else RunStatus.RUNNING
         if going is not None:
-            self.store.set_run_status(run_id, "queued")
+            self.store.set_run_status(run_id, RunStatus.QUEUED)
         self.store.log(
             run_id,
             "info",
@@ -101,7 +101,7 @@ class CeleryExecutor:
                 hint="check that the broker runs and SLUICE_BROKER_URL points at it; "
                 "workers must use the same one",
             )
-            end_run(self.store, run_id, pipeline, "failed", err)
+            end_run(self.store, run_id, pipeline, RunStatus.FAILED, err)
             raise err from None
         with self._lock:
             self._mine[run_id] = pipeline
@@ -163,14 +163,15 @@ class CeleryExecutor:
                 f"run {run_id} is not going (status: {status})",
                 hint="only a running or queued run can be cancelled",
             )
-        self.store.set_run_status(run_id, "cancelling")
+        self.store.set_run_status(run_id, RunStatus.CANCELLING)
         self.store.log(run_id, "warning", "cancel asked: the workers stop between batches")
         if not RunTasks(self.store).of(run_id):
             # Not planned yet (or its plan was lost with a broker): nothing runs to stop
             # it, so it ends here; a plan task that comes later finds it over.
-            end_run(self.store, run_id, run.pipeline, "cancelled", cancelled(run_id, run.pipeline))
-            return "cancelled"
-        return "cancelling"
+            cause = cancelled(run_id, run.pipeline)
+            end_run(self.store, run_id, run.pipeline, RunStatus.CANCELLED, cause)
+            return RunStatus.CANCELLED
+        return RunStatus.CANCELLING
 
     def start_watching(self) -> CeleryExecutor:
         """Tell the hooks (alerts, metrics) of each run queued here when it ends."""

@@ -29,16 +29,19 @@ from celery import Celery, Task
 
 from sluice.config import Project, load_project
 from sluice.dburl import normalize
+from sluice.engine import RunContext, lifecycle, start
 from sluice.engine.assemble import assemble, failure, seconds_since
 from sluice.engine.exclusive import busy, then
 from sluice.engine.lease import Heartbeat, lease_seconds
 from sluice.engine.report import Counts
-from sluice.engine.runner import Runner, record_stages
+from sluice.engine.run import run
+from sluice.engine.tally import record_stages
 from sluice.errors import ConfigError, RunCancelled, SluiceError
 from sluice.executors.parts import WHOLE_RUN, page_range, plan_parts, retryable
 from sluice.state.locks import PipelineLocks
 from sluice.state.store import StateStore
-from sluice.state.tasks import DONE, ENDED, FAILED, QUEUED, Lease, RunTasks
+from sluice.state.tasks import Lease, RunTasks
+from sluice.status import LIVE, PART_ENDED, PartStatus, RunStatus
 
 log = logging.getLogger("sluice.celery")
 
@@ -50,7 +53,6 @@ DEFAULT_QUEUE = "sluice"
 ATTEMPTS_ENV = "SLUICE_CELERY_MAX_ATTEMPTS"
 MAX_ATTEMPTS = 4  # starts of one part before it fails (its worker died each time)
 RETRIES = 3  # further tries of a part whose error may go away (a dropped connection)
-LIVE = ("running", "queued", "cancelling")
 CANCEL_POLL_SECONDS = 1.0
 
 
@@ -164,21 +166,25 @@ def plan_task(
             f"a worker of project {project.name!r} took a run of {project_name!r}",
             hint=f"give each project its own queue ({QUEUE_ENV})",
         )
-        end_run(store, run_id, pipeline, "failed", wrong)
+        end_run(store, run_id, pipeline, RunStatus.FAILED, wrong)
         return
-    if run.status == "cancelling" and not RunTasks(store).of(run_id):  # before its plan
-        end_run(store, run_id, pipeline, "cancelled", cancelled(run_id, pipeline))
+    if run.status == RunStatus.CANCELLING and not RunTasks(store).of(run_id):  # before its plan
+        end_run(store, run_id, pipeline, RunStatus.CANCELLED, cancelled(run_id, pipeline))
         return
     # One run of a pipeline at a time: the run takes it here, its parts run under it.
     locks = PipelineLocks(store)
     holder = locks.claim(pipeline, run_id, lease_seconds())
     if holder is not None:  # another run has it (on the workers, or a `sluice run`)
         pipe = project.pipelines.get(pipeline)
-        if run.status == "queued" or (pipe is not None and pipe.if_running == "queue"):
+        if run.status == RunStatus.QUEUED or (pipe is not None and pipe.if_running == "queue"):
             locks.set_waiting(run_id, True)
             raise self.retry(countdown=2)  # if_running: queue: wait for the one going
         end_run(
-            store, run_id, pipeline, "failed", busy(pipeline, holder, then(pipeline, "run", "api"))
+            store,
+            run_id,
+            pipeline,
+            RunStatus.FAILED,
+            busy(pipeline, holder, then(pipeline, "run", "api")),
         )
         return
     if locks.set_waiting(run_id, False):
@@ -186,14 +192,11 @@ def plan_task(
     tasks = RunTasks(store)
     if not tasks.of(run_id):
         try:
-            runner = Runner(project, pipeline, store=store, run_id=run_id, claim=False)
-            try:
-                runner.prepare()  # tables exist before parts load into them at once
-            finally:
-                runner.close()
+            ctx = start(project, pipeline, store=store, run_id=run_id, claim=False)
+            lifecycle.prepare(ctx)  # tables exist before parts load into them at once
             parts = plan_parts(project, pipeline, file, source)
         except SluiceError as exc:
-            end_run(store, run_id, pipeline, "failed", exc)
+            end_run(store, run_id, pipeline, RunStatus.FAILED, exc)
             return
         tasks.plan(run_id, parts)
         for stream in {p.stream for p in parts} - {WHOLE_RUN}:  # rows the parts update
@@ -201,16 +204,18 @@ def plan_task(
         store.log(run_id, "info", f"planned {len(parts)} parts for the workers")
     queue = self.request.delivery_info.get("routing_key") or queue_name()
     for task in tasks.of(run_id):
-        if task.status not in ENDED:
+        if task.status not in PART_ENDED:
             self.app.send_task(
                 "sluice.part", args=[run_id, pipeline, task.key, full_refresh], queue=queue
             )
     finish_if_done(project, store, run_id, pipeline)
 
 
-def end_run(store: StateStore, run_id: str, pipeline: str, status: str, exc: SluiceError) -> None:
+def end_run(
+    store: StateStore, run_id: str, pipeline: str, status: RunStatus, exc: SluiceError
+) -> None:
     """End a run that no part will end (never planned, or refused) with its cause."""
-    level = "warning" if status == "cancelled" else "error"
+    level = "warning" if status == RunStatus.CANCELLED else "error"
     store.log(run_id, level, str(exc), error=exc.as_dict())
     report = {"run_id": run_id, "pipeline": pipeline, "status": status, "errors": [exc.as_dict()]}
     store.finish_run(run_id, status, report)
@@ -253,7 +258,7 @@ def _load_part(
 ) -> None:
     worker = f"{socket.gethostname()}:{os.getpid()}"
     part = tasks.start(run_id, key, worker)
-    if part is None or part.status in ENDED:
+    if part is None or part.status in PART_ENDED:
         return
     most = int(os.environ.get(ATTEMPTS_ENV) or MAX_ATTEMPTS)
     if part.attempts > most:
@@ -261,7 +266,7 @@ def _load_part(
         message = f"part {key} ({where}) was started {most} times and its worker stopped each time"
         store.log(run_id, "error", message)
         err = SluiceError(message, hint="a worker killed or out of memory: see the workers' logs")
-        tasks.finish(run_id, key, FAILED, failure(err))
+        tasks.finish(run_id, key, PartStatus.FAILED, failure(err))
         return
     if part.attempts > 1:
         store.log(
@@ -270,30 +275,37 @@ def _load_part(
             f"part {key}: attempt {part.attempts} on {worker} (the worker before stopped mid-way)",
         )
     if tasks.cancel_requested(run_id):
-        tasks.finish(run_id, key, FAILED, failure(cancelled(run_id, pipeline)))
+        tasks.finish(run_id, key, PartStatus.FAILED, failure(cancelled(run_id, pipeline)))
         return
     stop = threading.Event()
     try:
-        runner = Runner(project, pipeline, store=store, run_id=run_id, claim=False)
-        runner.trigger = "celery"
-        threading.Thread(
-            target=_watch_cancel, args=(tasks, run_id, runner, stop), daemon=True
-        ).start()
         stream = None if part.stream == WHOLE_RUN else part.stream
         pages = page_range(part.target)
         file = None if pages else part.target
-        report = runner.run_part(key, stream, file, pages=pages, full_refresh=full_refresh)
+        ctx = start(
+            project,
+            pipeline,
+            store=store,
+            run_id=run_id,
+            claim=False,
+            trigger="celery",
+            part=key,
+            pages=pages,
+        )
+        threading.Thread(target=_watch_cancel, args=(tasks, run_id, ctx, stop), daemon=True).start()
+        report = run(ctx, source=stream, file=file, full_refresh=full_refresh)
     except Exception as exc:  # a bug, or the state store gone: recorded, never lost
         stop.set()
-        tasks.finish(run_id, key, FAILED, failure(exc))
+        tasks.finish(run_id, key, PartStatus.FAILED, failure(exc))
         return
     finally:
         stop.set()
     if retryable(report) and task.request.retries < RETRIES:
-        tasks.finish(run_id, key, QUEUED, report.as_dict())
+        tasks.finish(run_id, key, PartStatus.QUEUED, report.as_dict())
         store.log(run_id, "warning", f"part {key}: will be tried again", errors=report.errors)
         raise task.retry(countdown=2 ** (task.request.retries + 1))
-    tasks.finish(run_id, key, FAILED if report.errors else DONE, report.as_dict())
+    ended = PartStatus.FAILED if report.errors else PartStatus.DONE
+    tasks.finish(run_id, key, ended, report.as_dict())
     _stages(project, store, tasks, run_id, pipeline)
 
 
@@ -303,7 +315,7 @@ def _stages(
     """The run's stages, summed over the parts that ended: its live view (only that:
     a failure here must not fail the part, which has ended)."""
     try:
-        done = [t for t in tasks.of(run_id) if t.status == DONE]
+        done = [t for t in tasks.of(run_id) if t.status == PartStatus.DONE]
         so_far = assemble(project, pipeline, run_id, done)
         for name, stream in so_far.streams.items():
             record_stages(store, run_id, name, stream.counts, stream.seconds)
@@ -311,12 +323,12 @@ def _stages(
         log.warning("run %s: stages not updated: %s", run_id, exc)
 
 
-def _watch_cancel(tasks: RunTasks, run_id: str, runner: Runner, stop: threading.Event) -> None:
-    """Carry a cancel asked through the state store to the runner (between batches)."""
+def _watch_cancel(tasks: RunTasks, run_id: str, ctx: RunContext, stop: threading.Event) -> None:
+    """Carry a cancel asked through the state store to the run (between batches)."""
     while not stop.wait(CANCEL_POLL_SECONDS):
         try:
             if tasks.cancel_requested(run_id):
-                runner.cancel()
+                ctx.cancel()
                 return
         except Exception:  # the store blinked: ask again next time
             continue
@@ -347,11 +359,11 @@ def finish_if_done(project: Project, store: StateStore, run_id: str, pipeline: s
         report = assemble(project, pipeline, run_id, parts)
         report.seconds = seconds_since(run.started_at)
         report.started_at = run.started_at.isoformat(timespec="seconds")
-        if run.status == "cancelling" and not report.errors:
+        if run.status == RunStatus.CANCELLING and not report.errors:
             report.fail(cancelled(run_id, pipeline))
         status = report.settle()
         store.log(run_id, "info", f"run finished: {status}", parts=len(parts))
-        store.finish_run(run_id, status, report.as_dict())
+        store.finish_run(run_id, status, report)
         return True
     finally:
         lease.release()

@@ -1,14 +1,14 @@
 """The local executor: each run in a worker process of its own, replays in threads.
 
-``sluice serve`` triggers runs here. A run's :class:`~sluice.engine.runner.Runner` is
-made first, in the caller's thread, so its run id exists (and can be answered) before
-the load starts: a thread of this process waits on the run's worker process
-(``python -m sluice.executors.worker``), or carries a replay out itself. At most one
-run of a pipeline goes at a time: a trigger while one is going is refused
-(:class:`~sluice.errors.RunConflict`) or, under ``if_running: queue``, waits its turn
-with status ``queued``. Replays always queue.
+``sluice serve`` triggers runs here. A run is started first
+(:func:`~sluice.engine.context.start`), in the caller's thread, so its run id exists
+(and can be answered) before the load starts: a thread of this process waits on the
+run's worker process (``python -m sluice.executors.worker``), or carries a replay out
+itself. At most one run of a pipeline goes at a time: a trigger while one is going is
+refused (:class:`~sluice.errors.RunConflict`) or, under ``if_running: queue``, waits
+its turn with status ``queued``. Replays always queue.
 
-Cancelling is cooperative: the runner checks its event between batches, the load in
+Cancelling is cooperative: the run checks its event between batches, the load in
 progress rolls back, and the run ends ``cancelled``.
 """
 
@@ -29,19 +29,19 @@ from functools import partial
 from typing import Any, Protocol
 
 from sluice.config import Project, load_project
+from sluice.engine import RunContext, lifecycle, start
 from sluice.engine.exclusive import refuse_if_running, then
 from sluice.engine.lease import Heartbeat, lease_seconds
 from sluice.engine.replay import plan_replay
 from sluice.engine.report import RunReport
-from sluice.engine.runner import Runner
+from sluice.engine.run import run
 from sluice.engine.settle import cancel_run, settle_stale
 from sluice.errors import RunCancelled, RunConflict, SluiceError
 from sluice.executors.hooks import RunHooks
-from sluice.state.store import LIVE, StateStore
+from sluice.state.store import StateStore
+from sluice.status import LIVE, RunStatus
 
 log = logging.getLogger(__name__)
-
-RUNNING, QUEUED = "running", "queued"
 
 
 @dataclass
@@ -50,7 +50,7 @@ class Submitted:
 
     run_id: str
     pipeline: str
-    status: str  # running | queued
+    status: RunStatus  # running | queued
     kind: str = "run"
 
 
@@ -81,7 +81,7 @@ def submit_via(trigger: Callable[[str, str], Submitted], pipeline: str, by: str)
 
 @dataclass
 class _Job:
-    runner: Runner
+    ctx: RunContext
     execute: Callable[[], RunReport | dict[str, Any]]
     queued: bool = False
     in_child: bool = False  # carried out by a worker process (its report: in the store)
@@ -89,7 +89,7 @@ class _Job:
 
     @property
     def pipeline(self) -> str:
-        return self.runner.name
+        return self.ctx.name
 
 
 class LocalExecutor:
@@ -146,18 +146,17 @@ class LocalExecutor:
             running = self._active.get(pipeline)
             if running is not None and pipe.if_running == "reject":
                 raise RunConflict(
-                    f"pipeline {pipeline!r} is running (run {running.runner.run_id})",
+                    f"pipeline {pipeline!r} is running (run {running.ctx.run_id})",
                     hint="wait for it to finish or cancel it; or set `if_running: queue`",
                 )
             if pipe.if_running == "reject":  # a run going elsewhere (`sluice run`, a server)
                 refuse_if_running(self.store, pipeline, then(pipeline, trigger=by))
-            runner = Runner(self.project, pipeline)
-            runner.trigger = by
-            runner.wait = pipe.if_running == "queue"  # (a worker process decides alike)
+            # (a worker process decides `wait` alike)
+            ctx = start(self.project, pipeline, trigger=by, wait=pipe.if_running == "queue")
             if self.processes:
-                job = _Job(runner, partial(self._in_child, runner), in_child=True)
+                job = _Job(ctx, partial(self._in_child, ctx), in_child=True)
             else:
-                job = _Job(runner, runner.run)
+                job = _Job(ctx, partial(run, ctx))
             return self._submit(job)
 
     def submit(self, pipeline: str, by: str) -> str | None:
@@ -173,28 +172,33 @@ class LocalExecutor:
         """
         project = load_project(self.project.file or self.project.root)
         with self._lock:
-            planned = plan_replay(project, self.store, ids=ids, pipeline=pipeline, own_stores=True)
-            for runner, _ in planned:
-                runner.wait = True  # behind a run of its pipeline going anywhere
+            planned = plan_replay(
+                project,
+                self.store,
+                ids=ids,
+                pipeline=pipeline,
+                own_stores=True,
+                wait=True,  # behind a run of its pipeline going anywhere
+            )
             return [
-                self._submit(_Job(runner, partial(runner.execute, body)))
-                for runner, body in planned
+                self._submit(_Job(ctx, partial(lifecycle.execute, ctx, work)))
+                for ctx, work in planned
             ]
 
     def _submit(self, job: _Job) -> Submitted:
         """Start or queue ``job``; the caller holds the lock."""
         self.on_submit()
-        kind = job.runner.report.kind
-        self._jobs[job.runner.run_id] = job
-        self._lease.add(job.runner.run_id)
+        kind = job.ctx.report.kind
+        self._jobs[job.ctx.run_id] = job
+        self._lease.add(job.ctx.run_id)
         if job.pipeline in self._active:
             job.queued = True
-            job.runner.store.set_run_status(job.runner.run_id, QUEUED)
-            job.runner.store.log(job.runner.run_id, "info", "queued behind the run going")
+            job.ctx.store.set_run_status(job.ctx.run_id, RunStatus.QUEUED)
+            job.ctx.store.log(job.ctx.run_id, "info", "queued behind the run going")
             self._queued[job.pipeline].append(job)
-            return Submitted(job.runner.run_id, job.pipeline, QUEUED, kind)
+            return Submitted(job.ctx.run_id, job.pipeline, RunStatus.QUEUED, kind)
         self._start(job)
-        return Submitted(job.runner.run_id, job.pipeline, RUNNING, kind)
+        return Submitted(job.ctx.run_id, job.pipeline, RunStatus.RUNNING, kind)
 
     def _start(self, job: _Job) -> None:
         self._active[job.pipeline] = job
@@ -206,16 +210,16 @@ class LocalExecutor:
         thread.start()
 
     def _work(self, job: _Job) -> None:
-        report: RunReport | dict[str, Any] = job.runner.report
+        report: RunReport | dict[str, Any] = job.ctx.report
         try:
             if job.queued:
-                job.runner.store.set_run_status(job.runner.run_id, RUNNING)
+                job.ctx.store.set_run_status(job.ctx.run_id, RunStatus.RUNNING)
             report = job.execute()
         except SluiceError as exc:  # the state store failed: nowhere to record it but here
             hint = f" ({exc.hint})" if exc.hint else ""
-            log.error("run %s: %s%s", job.runner.run_id, exc.message, hint)
-        except Exception:  # a bug: the runner recorded it in the run's report and log
-            log.exception("run %s failed unexpectedly", job.runner.run_id)
+            log.error("run %s: %s%s", job.ctx.run_id, exc.message, hint)
+        except Exception:  # a bug: the run recorded it in its report and log
+            log.exception("run %s failed unexpectedly", job.ctx.run_id)
         finally:
             self._done(job)
         # After the pipeline is free: an alert may wait seconds on its retries.
@@ -223,8 +227,8 @@ class LocalExecutor:
 
     def _done(self, job: _Job) -> None:
         with self._lock:
-            self._jobs.pop(job.runner.run_id, None)
-            self._lease.discard(job.runner.run_id)
+            self._jobs.pop(job.ctx.run_id, None)
+            self._lease.discard(job.ctx.run_id)
             if self._active.get(job.pipeline) is job:
                 del self._active[job.pipeline]
             waiting = self._queued.get(job.pipeline)
@@ -233,17 +237,17 @@ class LocalExecutor:
             self._threads.discard(threading.current_thread())
         job.done.set()
 
-    def _in_child(self, runner: Runner) -> RunReport | dict[str, Any]:
-        """Carry out ``runner``'s run in a worker process; its final report."""
-        if runner.cancelled.is_set():  # cancelled while queued: record it, start nothing
-            return runner.execute(lambda: None)
+    def _in_child(self, ctx: RunContext) -> RunReport | dict[str, Any]:
+        """Carry out the run of ``ctx`` in a worker process; its final report."""
+        if ctx.cancelled.is_set():  # cancelled while queued: record it, start nothing
+            return lifecycle.execute(ctx, lifecycle.nothing)
         where = self.project.file or self.project.root
         cmd = [
             sys.executable,
             "-m",
             "sluice.executors.worker",
-            *("--project", str(where), "--pipeline", runner.name),
-            *("--run-id", runner.run_id, "--trigger", runner.trigger),
+            *("--project", str(where), "--pipeline", ctx.name),
+            *("--run-id", ctx.run_id, "--trigger", ctx.trigger),
         ]
         try:
             with tempfile.TemporaryFile() as err:
@@ -254,35 +258,35 @@ class LocalExecutor:
                         code = proc.wait(timeout=0.2)
                         break
                     except subprocess.TimeoutExpired:
-                        if runner.cancelled.is_set() and not signalled:
+                        if ctx.cancelled.is_set() and not signalled:
                             proc.send_signal(signal.SIGTERM)
                             signalled = True
                 err.seek(0)
                 said = err.read().decode(errors="replace").strip()
-            run = self.store.run(runner.run_id)
+            run = self.store.run(ctx.run_id)
             if run is not None and run.status not in LIVE:
                 return {**(run.report or {}), "status": run.status}
             # The worker ended without finishing its run: stopped before it could say so
             # (cancelled while starting), or killed, out of memory, crashed.
             if signalled:
                 try:
-                    runner.check_cancelled()
+                    ctx.check_cancelled()
                 except RunCancelled as exc:
-                    runner.report.fail(exc)
+                    ctx.report.fail(exc)
             else:
                 last = said.splitlines()[-1] if said else "no output"
-                runner.report.fail(
+                ctx.report.fail(
                     SluiceError(
                         f"the run's worker process exited with code {code}: {last}",
                         hint="see the server's log; the load in progress was rolled back",
                     )
                 )
-            status = runner.report.settle()
-            self.store.finish_run(runner.run_id, status, runner.report.as_dict())
-            return runner.report
+            status = ctx.report.settle()
+            self.store.finish_run(ctx.run_id, status, ctx.report)
+            return ctx.report
         finally:
-            if runner.own_store:
-                runner.store.close()
+            if ctx.own_store:
+                ctx.store.close()
 
     # ------------------------------------------------------------------ inspecting
 
@@ -291,7 +295,7 @@ class LocalExecutor:
         self._settle(pipeline)
         with self._lock:
             job = self._active.get(pipeline)
-            return job.runner.run_id if job else None
+            return job.ctx.run_id if job else None
 
     def _settle(self, pipeline: str | None = None, run_id: str | None = None) -> None:
         """A worker records its run's end a moment before its process exits: a caller
@@ -300,7 +304,7 @@ class LocalExecutor:
             job = self._active.get(pipeline) if pipeline else self._jobs.get(run_id or "")
         if job is None or not job.in_child:
             return
-        run = self.store.run(job.runner.run_id)
+        run = self.store.run(job.ctx.run_id)
         if run is not None and run.status not in LIVE:
             job.done.wait(10)
 
@@ -316,7 +320,7 @@ class LocalExecutor:
             return None
         for _ in range(3):  # the run's thread may grow a dict while we read it
             try:
-                return job.runner.report.as_dict()
+                return job.ctx.report.as_dict()
             except RuntimeError:
                 continue
         return None
@@ -334,12 +338,12 @@ class LocalExecutor:
         with self._lock:
             job = self._jobs.get(run_id)
             if job is not None:
-                job.runner.cancel()
+                job.ctx.cancel()
                 waiting = self._queued.get(job.pipeline)
                 if job.queued and waiting is not None and job in waiting:
                     waiting.remove(job)
                     self._spawn(partial(self._finish_cancelled, job))
-                return "cancelling"
+                return RunStatus.CANCELLING
         return cancel_run(self.project, self.store, run_id, wait=0)
 
     def _finish_cancelled(self, job: _Job) -> None:
@@ -347,11 +351,11 @@ class LocalExecutor:
         try:
             job.execute()  # stops at its first check, before touching anything
         except Exception:
-            log.exception("cancelled run %s failed unexpectedly", job.runner.run_id)
+            log.exception("cancelled run %s failed unexpectedly", job.ctx.run_id)
         finally:
             with self._lock:
-                self._jobs.pop(job.runner.run_id, None)
-                self._lease.discard(job.runner.run_id)
+                self._jobs.pop(job.ctx.run_id, None)
+                self._lease.discard(job.ctx.run_id)
                 self._threads.discard(threading.current_thread())
 
     def shutdown(self, timeout: float = 30.0) -> None:
@@ -359,11 +363,11 @@ class LocalExecutor:
         with self._lock:
             for waiting in self._queued.values():
                 for job in waiting:
-                    job.runner.cancel()
+                    job.ctx.cancel()
                     self._spawn(partial(self._finish_cancelled, job))
                 waiting.clear()
             for job in self._active.values():
-                job.runner.cancel()
+                job.ctx.cancel()
             threads = list(self._threads)
         for thread in threads:
             thread.join(timeout)

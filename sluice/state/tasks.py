@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from sluice.errors import StateStoreError
 from sluice.state.models import Run, RunTask, utcnow
 from sluice.state.store import StateStore
 from sluice.status import PART_ENDED, PartStatus, RunStatus
@@ -110,6 +111,7 @@ class Lease:
     def __init__(self, store: StateStore, name: str) -> None:
         self.store, self.name = store, name
         self._conn: sa.Connection | None = None
+        self._unlock: tuple[str, dict[str, Any]] | None = None  # the statement that frees it
 
     def acquire(self) -> bool:
         dialect = self.store.engine.dialect.name
@@ -118,21 +120,31 @@ class Lease:
         digest = hashlib.sha256(self.name.encode()).digest()
         conn = self.store.engine.connect()
         if dialect == "postgresql":
-            key = int.from_bytes(digest[:8], "big", signed=True)
-            got = conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
+            key: dict[str, Any] = {"k": int.from_bytes(digest[:8], "big", signed=True)}
+            got = conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), key).scalar()
+            unlock = "SELECT pg_advisory_unlock(:k)"
         else:
-            got = conn.execute(
-                sa.text("SELECT GET_LOCK(:k, 0)"), {"k": "sluice:" + digest.hex()[:56]}
-            ).scalar()
+            key = {"k": "sluice:" + digest.hex()[:56]}
+            got = conn.execute(sa.text("SELECT GET_LOCK(:k, 0)"), key).scalar()
+            unlock = "SELECT RELEASE_LOCK(:k)"
         conn.commit()  # the lock is the session's, not the transaction's
         if not got:
             conn.close()
             return False
-        self._conn = conn
+        self._conn, self._unlock = conn, (unlock, key)
         return True
 
     def release(self) -> None:
         if self._conn is not None:
-            self._conn.invalidate()  # close the session itself: its locks go with it
-            self._conn.close()
-            self._conn = None
+            # Freed by name first: the server frees a closed session's locks a moment
+            # after the close, and a caller that takes the lease again at once must get it.
+            try:
+                if self._unlock is not None:
+                    self._conn.execute(sa.text(self._unlock[0]), self._unlock[1])
+                    self._conn.commit()
+            except (sa.exc.SQLAlchemyError, StateStoreError):
+                pass  # the connection is gone, and its locks with it
+            finally:
+                self._conn.invalidate()  # close the session itself: its locks go with it
+                self._conn.close()
+                self._conn, self._unlock = None, None
