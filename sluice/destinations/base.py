@@ -35,10 +35,10 @@ SNAPSHOT_COLUMNS = ("_load_id", "_loaded_at", "_source")
 class Capabilities:
     """What the engine does differently for a destination, each field read by it."""
 
-    #: a refused row is quarantined with its raw fields (as read), not only the mapped
-    #: ones: an API that refuses a record says so about what was sent, and a replay
-    #: after a fix sends the record again (http: True; a warehouse refuses nothing
-    #: row by row: False)
+    #: it may refuse single rows after they left (``LoadResult.rejected``): the engine
+    #: then hands it frames with each row's line (``_line``) and keeps the rows' raw
+    #: fields until it answers, so a refused row is quarantined as it was read
+    #: (http: True; a warehouse takes a load whole or fails it: False)
     keeps_raw: bool = False
 
 

@@ -43,7 +43,7 @@ REFUSED = {400, 409, 413, 422}
 class HttpDestination:
     """Delivers to ``cfg.url``; ``key``: the field that names a record in the ledger."""
 
-    # A record the API refuses is quarantined as it was read: the API judged what was sent.
+    # The API may refuse single records: each is quarantined as it was read.
     capabilities = Capabilities(keeps_raw=True)
 
     def __init__(

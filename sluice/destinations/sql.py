@@ -22,7 +22,7 @@ from sluice.errors import LoadError
 
 
 class SqlDestination(SqlDdl, SqlLoads):
-    # A warehouse refuses no row by itself: what is quarantined is the mapped row.
+    # A load is taken whole or fails whole: no single row comes back refused.
     capabilities = Capabilities(keeps_raw=False)
 
     def delivery_stats(self) -> dict[str, Any] | None:
