@@ -28,6 +28,7 @@ from sluice.engine.process import UnitProcessor
 from sluice.engine.tables import RunTables, targets
 from sluice.errors import DriftError, FetchError, LoadError, SluiceError, SourceError
 from sluice.sources import Unit
+from sluice.status import FileStatus
 from sluice.transforms import MappingPlan
 
 
@@ -65,7 +66,7 @@ class Loader:
                     for u in units:
                         self.newer.forget(u.file_id)
                         store.discard_rows(u.file_id)
-                        store.update_file(u.file_id, status="failed")
+                        store.update_file(u.file_id, status=FileStatus.FAILED)
                     raise
                 for u in units:  # the load is tried again without the unit that broke
                     self.newer.forget(u.file_id)
@@ -85,7 +86,7 @@ class Loader:
             if rec is not None and rec.counts:  # it staged them: keep them
                 store.commit_unit(file_id, dict(rec.counts))
             else:
-                store.update_file(file_id, status="loaded")
+                store.update_file(file_id, status=FileStatus.LOADED)
             self.ctx.report.stream(stream).skipped_files.append(
                 {
                     "file": unit.name,

@@ -25,6 +25,7 @@ from sluice.engine.settle import staged_counts
 from sluice.errors import ConfigError
 from sluice.sources import SourceContext, Unit, create_source
 from sluice.state.models import FileRecord
+from sluice.status import FileStatus
 
 
 class PlannedUnit(NamedTuple):
@@ -124,14 +125,14 @@ class Planner:
         fp = self._fingerprint(stream, unit)
         rec = store.find_file(ctx.name, stream, fp)
         again = rec is not None and self._delivered_again(rec, unit)
-        if again and rec is not None and rec.status == "loaded":
+        if again and rec is not None and rec.status == FileStatus.LOADED:
             # Its first delivery committed the load and the ledger, then its worker died
             # before the part's report was recorded: counted here, or the run's report
             # falls short of the rows its table holds.
             self._adopt(stream, unit, rec)
             return None
         if rec is not None and not full_refresh:
-            if rec.status == "loaded":
+            if rec.status == FileStatus.LOADED:
                 srep.skipped_files.append(
                     {
                         "file": unit.name,
@@ -142,7 +143,7 @@ class Planner:
                     }
                 )
                 return None
-            if rec.status == "quarantined":
+            if rec.status == FileStatus.QUARANTINED:
                 srep.skipped_files.append(
                     {
                         "file": unit.name,
@@ -154,15 +155,25 @@ class Planner:
                 )
                 return None
         load_key = f"{ctx.name}/{stream}/{fp}" + (f"/{ctx.run_id}" if full_refresh else "")
-        if rec is not None and rec.status in ("loading", "failed") and (again or not full_refresh):
-            if rec.status == "loading" and rec.counts and self._dest().is_loaded(rec.load_key):
+        if (
+            rec is not None
+            and rec.status in (FileStatus.LOADING, FileStatus.FAILED)
+            and (again or not full_refresh)
+        ):
+            if (
+                rec.status == FileStatus.LOADING
+                and rec.counts
+                and self._dest().is_loaded(rec.load_key)
+            ):
                 self._adopt(stream, unit, rec)  # committed: only the ledger is behind
                 return None
             # An earlier run died or failed on this unit before its load committed: drop
             # what it quarantined and load it again.
             store.discard_rows(rec.id)
             file_id = rec.id
-            store.update_file(file_id, status="loading", run_id=ctx.run_id, load_key=load_key)
+            store.update_file(
+                file_id, status=FileStatus.LOADING, run_id=ctx.run_id, load_key=load_key
+            )
         else:
             file_id = store.add_file(
                 pipeline=ctx.name,
@@ -170,7 +181,7 @@ class Planner:
                 name=unit.name,
                 fingerprint=fp,
                 size=unit.size,
-                status="loading",
+                status=FileStatus.LOADING,
                 run_id=ctx.run_id,
                 load_key=load_key,
             ).id

@@ -43,7 +43,7 @@ from sluice.sources.http.source import kept_pull
 from sluice.state.models import QuarantineEntry
 from sluice.state.quarantine import NewEntry
 from sluice.state.store import StateStore
-from sluice.status import LIVE
+from sluice.status import LIVE, FileStatus, QuarantineStatus
 from sluice.transforms import plan_mapping
 
 
@@ -83,7 +83,7 @@ def plan_replay(
     entries = [
         e
         for e in store.quarantined(pipeline=pipeline, status=None, ids=ids)
-        if e.status in ("open", "replaying")
+        if e.status in (QuarantineStatus.OPEN, QuarantineStatus.REPLAYING)
     ]
     if ids:
         missing = set(ids) - {e.id for e in entries}
@@ -165,17 +165,21 @@ def _claim(kit: RunKit, entries: list[QuarantineEntry]) -> list[QuarantineEntry]
     and those a replay that is gone left ``replaying`` (if its load committed, only its
     bookkeeping is finished here)."""
     ctx, store = kit.ctx, kit.ctx.store
-    mine = set(store.claim_quarantine([e.id for e in entries if e.status == "open"], ctx.run_id))
+    mine = set(
+        store.claim_quarantine(
+            [e.id for e in entries if e.status == QuarantineStatus.OPEN], ctx.run_id
+        )
+    )
     todo: list[QuarantineEntry] = []
     busy: dict[tuple[str, str], int] = defaultdict(int)
     for e in entries:
         if e.id in mine:
-            e.status, e.replay_run_id = "replaying", ctx.run_id
+            e.status, e.replay_run_id = QuarantineStatus.REPLAYING, ctx.run_id
             todo.append(e)
             continue
-        if e.status != "replaying":  # another replay claimed it since it was read
+        if e.status != QuarantineStatus.REPLAYING:  # another replay claimed it since it was read
             fresh = store.quarantined(status=None, ids=[e.id])
-            if not fresh or fresh[0].status != "replaying":
+            if not fresh or fresh[0].status != QuarantineStatus.REPLAYING:
                 continue  # replayed (or discarded) in the meantime
             e = fresh[0]
         owner = e.replay_run_id
@@ -187,9 +191,9 @@ def _claim(kit: RunKit, entries: list[QuarantineEntry]) -> list[QuarantineEntry]
         if key and kit.destination().is_loaded(key):
             # That replay committed its load and died before its bookkeeping.
             if store.take_over_quarantine(e.id, owner, owner or ctx.run_id):
-                store.set_quarantine_status([e.id], "replayed", owner)
+                store.set_quarantine_status([e.id], QuarantineStatus.REPLAYED, owner)
                 if e.kind == "file" and e.file_id:
-                    store.update_file(e.file_id, status="loaded")
+                    store.update_file(e.file_id, status=FileStatus.LOADED)
             continue
         if store.take_over_quarantine(e.id, owner, ctx.run_id):
             e.replay_run_id = ctx.run_id
@@ -221,7 +225,7 @@ def _settle(kit: RunKit, entries: list[QuarantineEntry]) -> None:
             except SluiceError:
                 continue  # the warehouse is gone: the next replay settles it
             (done if loaded else undone).append(e.id)
-    store.set_quarantine_status(done, "replayed", ctx.run_id)
+    store.set_quarantine_status(done, QuarantineStatus.REPLAYED, ctx.run_id)
     store.release_quarantine(undone, ctx.run_id)
 
 
@@ -250,11 +254,11 @@ def _replay_file(kit: RunKit, entry: QuarantineEntry) -> None:
         unit = next(iter(create_source(entry.source, cfg, ctx.project.root, context).units()))
         unit.name = entry.unit  # report it under its original name
     kit.deadletter.requarantine[rec.id] = entry.id
-    store.update_file(rec.id, status="loading", run_id=ctx.run_id)
+    store.update_file(rec.id, status=FileStatus.LOADING, run_id=ctx.run_id)
     meta = LoadMeta(rec.id, entry.source, datetime.now(UTC)) if ctx.mode == "snapshot" else None
     kit.loader.load(PlannedLoad([PlannedUnit(entry.source, unit, rec.id)], rec.load_key, meta))
-    if store.file(rec.id).status == "loaded":  # type: ignore[union-attr]
-        store.set_quarantine_status([entry.id], "replayed", ctx.run_id)
+    if store.file(rec.id).status == FileStatus.LOADED:  # type: ignore[union-attr]
+        store.set_quarantine_status([entry.id], QuarantineStatus.REPLAYED, ctx.run_id)
 
 
 def _no_copy(ctx: RunContext, entry: QuarantineEntry, gone: bool) -> SluiceError:
@@ -319,7 +323,7 @@ def _replay_rows(
         for f in found:
             e = by_line.get(f.line) if f.line is not None else None
             if e is not None:
-                store.update_quarantine(e.id, reasons=f.reasons, status="open")
+                store.update_quarantine(e.id, reasons=f.reasons, status=QuarantineStatus.OPEN)
                 still.append(e.id)
 
     kit.tables.begin_load()
@@ -341,7 +345,7 @@ def _replay_rows(
     refusals.settle(result, [proc])
     done = [i for i in ids if i not in still]
     tally.count(ctx.report, source, proc.counts, unit=unit, load_id=file_id)
-    store.set_quarantine_status(done, "replayed", ctx.run_id)
+    store.set_quarantine_status(done, QuarantineStatus.REPLAYED, ctx.run_id)
 
 
 def _kept(n: int) -> Counts:

@@ -145,7 +145,9 @@ class Quarantine(StoreCore):
                 sa.update(QuarantineEntry).where(QuarantineEntry.id == entry_id).values(**fields)
             )
 
-    def set_quarantine_status(self, ids: Sequence[int], status: str, run_id: str | None) -> None:
+    def set_quarantine_status(
+        self, ids: Sequence[int], status: QuarantineStatus, run_id: str | None
+    ) -> None:
         with self.session() as s:
             s.execute(
                 sa.update(QuarantineEntry)

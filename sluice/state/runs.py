@@ -133,7 +133,9 @@ class RunRecords(StoreCore):
             )
             return RunStatus(before)
 
-    def finish_run(self, run_id: str, status: str, report: Reported | Mapping[str, Any]) -> None:
+    def finish_run(
+        self, run_id: str, status: RunStatus, report: Reported | Mapping[str, Any]
+    ) -> None:
         """Record the run's end; the pipeline it held is free (in the same transaction).
         The report (a ``RunReport``, or the document of one) is kept with the secrets of
         its URLs masked (:mod:`sluice.redact`)."""
