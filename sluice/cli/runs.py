@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import shlex
 import sys
@@ -29,7 +30,6 @@ from sluice.errors import SluiceError, UsageError
 # them: `sluice --help` and each CLI call start without loading Polars or SQLAlchemy.
 if TYPE_CHECKING:
     from sluice.config import Project
-    from sluice.engine import Runner
 
 console = SafeConsole(highlight=False)
 err = SafeConsole(stderr=True, highlight=False)
@@ -47,11 +47,12 @@ AllowQuarantineOpt = Annotated[
 
 def exit_code(status: str, *, allow_quarantine: bool = False) -> int:
     """0 succeeded, 1 failed, 3 succeeded with quarantine (0 with ``allow_quarantine``)."""
-    from sluice.engine.report import FAILED, QUARANTINED
+    from sluice.status import RunStatus
 
-    if status == QUARANTINED and allow_quarantine:
+    if status == RunStatus.QUARANTINED and allow_quarantine:
         return EXIT_OK
-    return {FAILED: EXIT_FAILED, QUARANTINED: EXIT_QUARANTINED}.get(status, EXIT_OK)
+    codes: dict[str, int] = {RunStatus.FAILED: EXIT_FAILED, RunStatus.QUARANTINED: EXIT_QUARANTINED}
+    return codes.get(status, EXIT_OK)
 
 
 def dump(data: Any) -> None:
@@ -90,7 +91,7 @@ def run(
     from sluice import executors
     from sluice.cli.display import LiveProgress, summary
     from sluice.config import load_project
-    from sluice.engine.report import CANCELLED
+    from sluice.status import RunStatus
 
     proj = load_project(project)
     pipe = proj.pipeline(pipeline)
@@ -116,14 +117,19 @@ def run(
             proj, pipeline, chosen, source, full_refresh, quiet=as_json, caught=caught
         )
     elif as_json or not err.is_terminal:
-        runner = _runner(proj, pipeline, wait)
-        with cancelling_on_signals(runner.cancel, caught):
-            data = runner.run(source=source, file=chosen, full_refresh=full_refresh).as_dict()
+        data = _inline(proj, pipeline, chosen, source, full_refresh, wait=wait, caught=caught)
     else:
         with LiveProgress(err, list(pipe.sources)) as live:
-            runner = _runner(proj, pipeline, wait, live)
-            with cancelling_on_signals(runner.cancel, caught):
-                data = runner.run(source=source, file=chosen, full_refresh=full_refresh).as_dict()
+            data = _inline(
+                proj,
+                pipeline,
+                chosen,
+                source,
+                full_refresh,
+                wait=wait,
+                caught=caught,
+                progress=live,
+            )
     if as_json:
         dump(data)
     if config_errors(data):  # the user's to fix, as if found before the run: exit 2
@@ -135,28 +141,44 @@ def run(
         raise typer.Exit(EXIT_USAGE)
     if not as_json:
         console.print(summary(data, proj.warehouse_url(pipe)))
-    if data["status"] == CANCELLED:
+    if data["status"] == RunStatus.CANCELLED:
         raise typer.Exit(caught.exit_code())
     raise typer.Exit(exit_code(data["status"], allow_quarantine=allow_quarantine))
 
 
-def _runner(proj: Project, pipeline: str, wait: bool, progress: Any = None) -> Runner:
-    """A run of ``pipeline``; refused before it is recorded while another run has the
-    pipeline (unless ``wait``: it then waits its turn, ``queued``)."""
-    from sluice.engine import Runner
-    from sluice.engine.exclusive import refuse_if_running, then
+def _inline(
+    proj: Project,
+    pipeline: str,
+    file: str | None,
+    source: str | None,
+    full_refresh: bool,
+    *,
+    wait: bool,
+    caught: Caught,
+    progress: Any = None,
+) -> dict[str, Any]:
+    """Carry the run out in this process; its report. Refused before it is recorded
+    while another run has the pipeline (unless ``wait``: it then waits its turn,
+    ``queued``); a signal cancels it."""
+    from sluice import executors
     from sluice.engine.settle import open_store
 
-    store = open_store(proj)
+    store = open_store(proj)  # runs whose process is gone: settled
     try:
-        if not wait:
-            refuse_if_running(store, pipeline, then(pipeline))
-        runner = Runner(proj, pipeline, progress=progress, store=store)
-    except BaseException:
+        executor = executors.for_project(proj, "inline", store=store)
+        run_id = executor.trigger(
+            pipeline,
+            "cli",
+            file=file,
+            source=source,
+            full_refresh=full_refresh,
+            queue=wait,
+            progress=progress,
+        ).run_id
+        with cancelling_on_signals(functools.partial(executor.cancel, run_id), caught):
+            return executor.wait(run_id)
+    finally:
         store.close()
-        raise
-    runner.wait = wait
-    return runner
 
 
 def _on_celery(

@@ -5,10 +5,12 @@
 - ``celery`` (:mod:`sluice.executors.celery`): runs planned into parts
   (:mod:`sluice.executors.parts`) and queued for ``sluice worker`` processes anywhere
   (:mod:`sluice.executors.celery_app`).
+- ``inline`` (:mod:`sluice.executors.inline`): the run in this process, in the caller's
+  thread: ``sluice run`` under ``local`` (it draws progress and takes Ctrl-C there).
 
-``sluice run`` under ``local`` carries the run out inline, in its own process (it shows
-progress and takes Ctrl-C there); under ``celery`` it asks this door for the executor,
-as the service does. Which one a project uses is decided here only (:func:`kind_for`).
+``sluice run`` and the service both ask this door for their executor. Which one a
+project uses is decided here only (:func:`kind_for`); ``inline`` is asked for by name
+(a service cannot carry its runs out in the thread of a request).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING, Literal, overload
 from sluice.config import Project
 from sluice.errors import UsageError
 from sluice.executors.hooks import RunHooks
+from sluice.executors.inline import InlineExecutor
 from sluice.executors.local import Executor, LocalExecutor, Submitted
 from sluice.state.store import StateStore
 
@@ -51,6 +54,16 @@ def for_project(
     store: StateStore,
     hooks: RunHooks | None = None,
 ) -> CeleryExecutor: ...
+# `inline` is asked for by name in code only (`--executor` and `executor:` take local or
+# celery), so a kind read from the user never gets it: the overlap below is not reached.
+@overload
+def for_project(  # type: ignore[overload-overlap]
+    project: Project,
+    kind: Literal["inline"],
+    *,
+    store: StateStore,
+    hooks: RunHooks | None = None,
+) -> InlineExecutor: ...
 @overload
 def for_project(
     project: Project,
@@ -65,13 +78,15 @@ def for_project(
     *,
     store: StateStore,
     hooks: RunHooks | None = None,
-) -> Executor | CeleryExecutor:
+) -> Executor | CeleryExecutor | InlineExecutor:
     """The executor of ``kind`` (default: the project's ``executor:``) over ``store``.
 
     ``hooks`` (alerts, metrics, the service's cache) are told of every run the executor
     starts when it ends; on Celery, where the run ends in another process, that takes a
     watcher thread of this process, started here only when there are hooks to tell.
     """
+    if kind == "inline":
+        return InlineExecutor(project, store, hooks)
     if kind_for(project, kind) == "celery":
         # Imported here: Celery is needed only when runs go to its workers.
         from sluice.executors.celery import CeleryExecutor

@@ -1,0 +1,58 @@
+"""The inline executor: `sluice run`'s door, the run carried out in the caller's thread."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sluice.config import load_project
+from sluice.executors import for_project
+from sluice.executors.inline import InlineExecutor
+from sluice.state.store import StateStore
+
+PROJECT = """
+warehouse: sqlite:///w.db
+pipelines:
+  p:
+    sources: {s: {type: file, path: "data/*.csv"}}
+    table: {name: t, columns: {id: {type: integer, required: true}, name: {type: string}}}
+"""
+
+
+def test_a_run_is_recorded_by_trigger_and_carried_out_by_wait(tmp_path: Path) -> None:
+    (tmp_path / "sluice.yaml").write_text(PROJECT)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.csv").write_text("id,name\n1,a\n2,b\nx,c\n")
+    project = load_project(tmp_path)
+    store = StateStore(project.state_url())
+    try:
+        executor = for_project(project, "inline", store=store)
+        assert isinstance(executor, InlineExecutor)
+        seen: list[tuple[str, str, int]] = []
+        run_id = executor.trigger("p", progress=lambda *at: seen.append(at)).run_id
+        run = store.run(run_id)
+        assert run is not None and run.status == "running"  # recorded, nothing read yet
+        assert not seen
+        report = executor.wait(run_id)
+        assert report["status"] == "succeeded_with_quarantine"
+        assert report["totals"]["loaded"] == 2 and report["totals"]["quarantined"] == 1
+        assert ("s", "done", 3) in seen
+    finally:
+        store.close()
+
+
+def test_a_cancel_stops_the_run_before_it_loads(tmp_path: Path) -> None:
+    (tmp_path / "sluice.yaml").write_text(PROJECT)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.csv").write_text("id,name\n1,a\n")
+    project = load_project(tmp_path)
+    store = StateStore(project.state_url())
+    try:
+        executor = for_project(project, "inline", store=store)
+        run_id = executor.trigger("p").run_id
+        executor.cancel(run_id, "SIGINT")
+        report = executor.wait(run_id)
+        assert report["status"] == "cancelled"
+        assert "(SIGINT)" in report["errors"][0]["message"]
+        assert report["totals"]["loaded"] == 0
+    finally:
+        store.close()
