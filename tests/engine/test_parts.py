@@ -12,7 +12,8 @@ import pytest
 from sluice.config import load_project
 from sluice.executors.parts import API_PARTS, WHOLE_RUN, page_range, plan_parts
 from sluice.state.store import StateStore
-from sluice.state.tasks import DONE, Lease, Part, RunTasks
+from sluice.state.tasks import Lease, Part, RunTasks
+from sluice.status import PartStatus
 from sluice.testing import simulator
 from tests.conftest import warehouse_url
 
@@ -85,10 +86,10 @@ def test_parts_are_planned_once_and_tallied(
         assert tasks.tally(run_id) == (0, 2)
         started = tasks.start(run_id, "s/00000", "host:1")
         assert started is not None and (started.status, started.attempts) == ("running", 1)
-        tasks.finish(run_id, "s/00000", DONE, {"streams": {}})
+        tasks.finish(run_id, "s/00000", PartStatus.DONE, {"streams": {}})
         assert tasks.tally(run_id) == (1, 2) and tasks.open_parts(run_id) == 1
         again = tasks.start(run_id, "s/00000", "host:2")  # ended: left as it is
-        assert again is not None and (again.status, again.attempts) == (DONE, 1)
+        assert again is not None and (again.status, again.attempts) == (PartStatus.DONE, 1)
         # A lease is held by one connection at a time, and freed when it closes.
         first, second = Lease(store, f"{run_id}/s/00001"), Lease(store, f"{run_id}/s/00001")
         assert first.acquire() and not second.acquire()
