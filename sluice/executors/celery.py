@@ -20,6 +20,7 @@ from typing import Any
 from sluice.config import Project
 from sluice.dburl import redact
 from sluice.engine.lease import Heartbeat
+from sluice.engine.report import RunReport
 from sluice.engine.settle import settle_stale
 from sluice.errors import ConfigError, RunConflict
 from sluice.executors.celery_app import (
@@ -195,7 +196,9 @@ class CeleryExecutor:
                     with self._lock:
                         self._mine.pop(run_id, None)
                     self.on_submit()  # the service's read cache: show the end at once
-                    self.hooks.after_run({**(run.report or {}), "status": run.status})
+                    # its report as the workers assembled it, with its status now
+                    doc = {**(run.report or {}), "status": run.status}
+                    self.hooks.after_run(RunReport.model_validate(doc))
 
     def shutdown(self, timeout: float = 30.0) -> None:
         """Stop watching; runs queued on Celery go on in the workers."""

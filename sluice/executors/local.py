@@ -82,7 +82,7 @@ def submit_via(trigger: Callable[[str, str], Submitted], pipeline: str, by: str)
 @dataclass
 class _Job:
     ctx: RunContext
-    execute: Callable[[], RunReport | dict[str, Any]]
+    execute: Callable[[], RunReport]
     queued: bool = False
     in_child: bool = False  # carried out by a worker process (its report: in the store)
     done: threading.Event = field(default_factory=threading.Event)
@@ -210,7 +210,7 @@ class LocalExecutor:
         thread.start()
 
     def _work(self, job: _Job) -> None:
-        report: RunReport | dict[str, Any] = job.ctx.report
+        report = job.ctx.report
         try:
             if job.queued:
                 job.ctx.store.set_run_status(job.ctx.run_id, RunStatus.RUNNING)
@@ -237,7 +237,7 @@ class LocalExecutor:
             self._threads.discard(threading.current_thread())
         job.done.set()
 
-    def _in_child(self, ctx: RunContext) -> RunReport | dict[str, Any]:
+    def _in_child(self, ctx: RunContext) -> RunReport:
         """Carry out the run of ``ctx`` in a worker process; its final report."""
         if ctx.cancelled.is_set():  # cancelled while queued: record it, start nothing
             return lifecycle.execute(ctx, lifecycle.nothing)
@@ -265,7 +265,8 @@ class LocalExecutor:
                 said = err.read().decode(errors="replace").strip()
             run = self.store.run(ctx.run_id)
             if run is not None and run.status not in LIVE:
-                return {**(run.report or {}), "status": run.status}
+                # the report the worker recorded, with its status now
+                return RunReport.model_validate({**(run.report or {}), "status": run.status})
             # The worker ended without finishing its run: stopped before it could say so
             # (cancelled while starting), or killed, out of memory, crashed.
             if signalled:
