@@ -21,7 +21,6 @@ from sluice.config import FileSourceConfig, HttpSourceConfig
 from sluice.destinations import Destination, LoadMeta
 from sluice.engine import tally
 from sluice.engine.context import RunContext
-from sluice.engine.settle import staged_counts
 from sluice.errors import ConfigError
 from sluice.sources import SourceContext, Unit, create_source
 from sluice.state.models import FileRecord
@@ -220,7 +219,7 @@ class Planner:
             )
             return
         # This very run (a part delivered again): the load is this run's.
-        tally.count(ctx.report, stream, staged_counts(counts), unit=unit.name, load_id=rec.id)
+        tally.count(ctx.report, stream, tally.unstaged(counts), unit=unit.name, load_id=rec.id)
         ctx.log(
             "info",
             f"{unit.name}: its load had committed before this part's worker stopped; counted",

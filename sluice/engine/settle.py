@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
 from sluice.config import HttpDestinationConfig, Project
 from sluice.dburl import redact
 from sluice.destinations import Destination, connect
+from sluice.engine import tally
 from sluice.engine.assemble import assemble, failure, seconds_since
 from sluice.engine.lease import lease_seconds
-from sluice.engine.report import Counts, RunReport
+from sluice.engine.report import RunReport
 from sluice.errors import NotFound, RunCancelled, RunConflict, SluiceError
 from sluice.state.models import FileRecord, Run
 from sluice.state.store import StateStore
@@ -170,31 +170,8 @@ def _empty_report(project: Project, store: StateStore, run: Run) -> RunReport:
     return report
 
 
-def staged_counts(staged: dict[str, Any]) -> Counts:
-    """The counts a unit staged in the ledger (:meth:`StateStore.stage_unit`)."""
-    return Counts(
-        read=int(staged.get("read", 0)),
-        loaded=int(staged.get("loaded", 0)),
-        quarantined=int(staged.get("quarantined", 0)),
-        filtered=int(staged.get("filtered", 0)),
-        filtered_by=dict(staged.get("filtered_by") or {}),
-    )
-
-
 def _count(report: RunReport, rec: FileRecord) -> None:
-    counts = staged_counts(rec.counts or {})
-    srep = report.stream(rec.source)
-    srep.counts.add(counts)
-    srep.files.append(
-        {
-            "file": rec.name,
-            "load_id": rec.id,
-            "read": counts.read,
-            "loaded": counts.loaded,
-            "quarantined": counts.quarantined,
-            "filtered": counts.filtered,
-        }
-    )
+    tally.count(report, rec.source, tally.unstaged(rec.counts or {}), unit=rec.name, load_id=rec.id)
 
 
 def _quarantined_files(store: StateStore, run: Run, report: RunReport) -> None:

@@ -35,6 +35,18 @@ def count(
     return srep
 
 
+def unstaged(staged: dict[str, Any]) -> Counts:
+    """The counts a unit staged in the ledger (:meth:`StateStore.stage_unit`), read back
+    (a run settled after its process stopped, a load adopted by a later delivery)."""
+    return Counts(
+        read=int(staged.get("read", 0)),
+        loaded=int(staged.get("loaded", 0)),
+        quarantined=int(staged.get("quarantined", 0)),
+        filtered=int(staged.get("filtered", 0)),
+        filtered_by=dict(staged.get("filtered_by") or {}),
+    )
+
+
 def as_dict(c: Counts) -> dict[str, int]:
     """A unit's counts as its report entry and its ledger entry name them."""
     return {
