@@ -21,7 +21,7 @@ def then(policy: str, pipeline: str) -> str:
 
 
 def hint(stream: str, missing: list[str], unexpected: list[str], command: str) -> str:
-    """How to settle a drift of a unit's header (its first page, for an API)."""
+    """What to do with a drift of a unit's header (its first page, for an API)."""
     fixes = []
     if unexpected:
         fixes.append(

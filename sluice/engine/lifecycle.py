@@ -59,7 +59,7 @@ def execute(ctx: RunContext, work: Work) -> RunReport:
         if delivery is not None:
             ctx.report.delivery = delivery
         ctx.report.seconds = time.perf_counter() - start
-        status = ctx.report.settle()
+        status = ctx.report.decide_status()
         ctx.log("info", f"{what} finished: {status}")
         if ctx.part is None:
             ctx.store.finish_run(ctx.run_id, status, ctx.report.as_dict())

@@ -143,7 +143,7 @@ class Loader:
             )
         # Rows an http destination did not deliver now: already delivered (filtered by
         # the ledger) or refused by the API (quarantined with its answer and raw fields).
-        refusals.settle(result, [o.proc for o in opened])
+        refusals.apply(result, [o.proc for o in opened])
         passed = sum(o.proc.counts.loaded for o in opened)
         for o in opened:
             stream, unit, file_id, p = o.stream, o.unit, o.file_id, o.proc
@@ -177,7 +177,7 @@ class Loader:
     def _supersede_older(self, stream: str, unit: Unit, file_id: int) -> None:
         """Under merge: close the row entries of older units this load wrote again (a
         replay would upsert them over these newer rows)."""
-        n = self.newer.settle(file_id, self.ctx.run_id)
+        n = self.newer.supersede(file_id, self.ctx.run_id)
         if n:
             self.ctx.log(
                 "info",

@@ -55,7 +55,7 @@ class NewerKeys:
         found = rows.select(self.keys).join(older, on=self.keys, how="inner", nulls_equal=False)
         self._hits[file_id].update(found.get_column(ENTRY).to_list())
 
-    def settle(self, file_id: int, run_id: str) -> int:
+    def supersede(self, file_id: int, run_id: str) -> int:
         """Close what the committed load of ``file_id`` wrote again; how many."""
         ids = sorted(self._hits.pop(file_id, ()))
         if not ids:

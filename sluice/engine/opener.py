@@ -1,4 +1,4 @@
-"""Opening a unit for its load: map its header, settle its drift, make its processor.
+"""Opening a unit for its load: map its header, apply its drift policy, make its processor.
 
 A unit whose header does not map is drift, settled by its source's policy: under
 ``evolve`` new headers become columns (and missing ones load as null), under

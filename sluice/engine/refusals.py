@@ -70,7 +70,7 @@ def tag(rows: pl.DataFrame, index: int) -> pl.DataFrame:
     return rows.with_columns(pl.col(LINE) + (index << SHIFT)) if index else rows
 
 
-def settle(result: LoadResult, procs: list[UnitProcessor]) -> None:
+def apply(result: LoadResult, procs: list[UnitProcessor]) -> None:
     """Count and quarantine what the destination did not deliver now: rows it refused
     (quarantined with its answer and their raw fields) and rows already delivered by an
     earlier run (filtered by the ledger), each against its own unit's counts."""

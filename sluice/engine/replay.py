@@ -133,7 +133,7 @@ def _replay(entries: list[QuarantineEntry], kit: RunKit) -> None:
         for (source, file_id, unit), group in rows.items():
             _replay_rows(kit, source, file_id, unit, group)
     finally:
-        _settle(kit, entries)
+        _release_unfinished(kit, entries)
 
 
 def _is_pull(ctx: RunContext, e: QuarantineEntry) -> bool:
@@ -209,7 +209,7 @@ def _claim(kit: RunKit, entries: list[QuarantineEntry]) -> list[QuarantineEntry]
     return todo
 
 
-def _settle(kit: RunKit, entries: list[QuarantineEntry]) -> None:
+def _release_unfinished(kit: RunKit, entries: list[QuarantineEntry]) -> None:
     """Entries still ``replaying`` by this run when it ends (an error stopped it): open
     again unless their load committed, and then replayed."""
     ctx, store = kit.ctx, kit.ctx.store
@@ -342,7 +342,7 @@ def _replay_rows(
     proc.counts.loaded = result.rows
     # An HTTP destination: refused again (still quarantined, with its new answer) or
     # delivered since by another run (the ledger filters it).
-    refusals.settle(result, [proc])
+    refusals.apply(result, [proc])
     done = [i for i in ids if i not in still]
     tally.count(ctx.report, source, proc.counts, unit=unit, load_id=file_id)
     store.set_quarantine_status(done, QuarantineStatus.REPLAYED, ctx.run_id)

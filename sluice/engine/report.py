@@ -223,7 +223,7 @@ class RunReport(BaseModel):
                     hint="this is a bug in sluice: please report it with `sluice show RUN_ID`",
                 )
 
-    def settle(self) -> RunStatus:
+    def decide_status(self) -> RunStatus:
         """The run's status from its errors and counts (and keep it)."""
         if any(e.get("cancelled") for e in self.errors):
             self.status = RunStatus.CANCELLED

@@ -90,7 +90,7 @@ def settle_run(project: Project, store: StateStore, run: Run, *, cancel: bool = 
         bool(committed) or any(s.files or s.quarantined_files for s in report.streams.values())
     )
     if whole and not report.errors and report.kind == "run":
-        status = report.settle()
+        status = report.decide_status()
         note = "every load of it had committed"
     else:
         if not any(e.get("type") == type(why).__name__ for e in report.errors):

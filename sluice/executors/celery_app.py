@@ -361,7 +361,7 @@ def finish_if_done(project: Project, store: StateStore, run_id: str, pipeline: s
         report.started_at = run.started_at.isoformat(timespec="seconds")
         if run.status == RunStatus.CANCELLING and not report.errors:
             report.fail(cancelled(run_id, pipeline))
-        status = report.settle()
+        status = report.decide_status()
         store.log(run_id, "info", f"run finished: {status}", parts=len(parts))
         store.finish_run(run_id, status, report)
         return True

@@ -141,7 +141,7 @@ class LocalExecutor:
         ``by`` says what asked for it (api, schedule, watch); it goes in the run's log.
         """
         pipe = self.project.pipeline(pipeline)
-        self._settle(pipeline)
+        self._await_exit(pipeline)
         with self._lock:
             running = self._active.get(pipeline)
             if running is not None and pipe.if_running == "reject":
@@ -282,7 +282,7 @@ class LocalExecutor:
                         hint="see the server's log; the load in progress was rolled back",
                     )
                 )
-            status = ctx.report.settle()
+            status = ctx.report.decide_status()
             self.store.finish_run(ctx.run_id, status, ctx.report)
             return ctx.report
         finally:
@@ -293,12 +293,12 @@ class LocalExecutor:
 
     def running(self, pipeline: str) -> str | None:
         """The run id of the run of ``pipeline`` going in this process, if any."""
-        self._settle(pipeline)
+        self._await_exit(pipeline)
         with self._lock:
             job = self._active.get(pipeline)
             return job.ctx.run_id if job else None
 
-    def _settle(self, pipeline: str | None = None, run_id: str | None = None) -> None:
+    def _await_exit(self, pipeline: str | None = None, run_id: str | None = None) -> None:
         """A worker records its run's end a moment before its process exits: a caller
         who saw the run finish must not find it still going here. Wait for that moment."""
         with self._lock:
@@ -335,7 +335,7 @@ class LocalExecutor:
         elsewhere (a `sluice run`, another server) is asked through the state store, as
         `sluice cancel` does.
         """
-        self._settle(run_id=run_id)
+        self._await_exit(run_id=run_id)
         with self._lock:
             job = self._jobs.get(run_id)
             if job is not None:

@@ -55,7 +55,7 @@ class ScheduleMarks(StoreCore):
             )
             return done.rowcount == 1
 
-    def settle_slot(self, pipeline: str, outcome: str, run_id: str | None) -> None:
+    def record_slot(self, pipeline: str, outcome: str, run_id: str | None) -> None:
         """What became of the slot just claimed: submitted, rejected or error."""
         with self.session() as s:
             mark = s.get_one(ScheduleMark, pipeline)

@@ -33,7 +33,7 @@ def _report() -> RunReport:
 
 def test_the_document_reads_back_as_the_same_report() -> None:
     report = _report()
-    report.settle()
+    report.decide_status()
     doc = report.as_dict()
     assert json.dumps(RunReport.model_validate(doc).as_dict()) == json.dumps(doc)
     assert list(doc) == [
@@ -78,10 +78,10 @@ def test_errors_say_from_their_type_whether_to_try_again_and_whether_cancelled()
 
     part = RunReport()
     part.fail(RetryableLoadError("dropped"))
-    assert retryable(part) and part.settle() == RunStatus.FAILED
+    assert retryable(part) and part.decide_status() == RunStatus.FAILED
     part.fail(LimitExceeded("too many columns"))
     assert not retryable(part)  # one permanent error: trying again does not help
 
     cancelled = RunReport()
     cancelled.fail(RunCancelled("stop"))
-    assert cancelled.settle() == RunStatus.CANCELLED
+    assert cancelled.decide_status() == RunStatus.CANCELLED

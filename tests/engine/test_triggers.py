@@ -57,7 +57,7 @@ def drop(path: Path, text: str) -> None:
 
 def test_a_new_file_starts_a_run_once_it_is_settled(leads: Path) -> None:
     clock, submits = Clock(), Submits()
-    watcher = FolderWatcher(load_project(leads), submits, settle=2.0, catch_up=False, clock=clock)
+    watcher = FolderWatcher(load_project(leads), submits, quiet=2.0, catch_up=False, clock=clock)
     assert watcher.folders == {"leads": leads / "data"}
     assert watcher.poll() == []  # takes stock of what is there
     drop(leads / "data" / "source1" / "new.csv", HEADER + ROWS[0])
@@ -73,7 +73,7 @@ def test_a_new_file_starts_a_run_once_it_is_settled(leads: Path) -> None:
 
 def test_a_half_written_file_waits_until_it_stops_growing(leads: Path) -> None:
     clock, submits = Clock(), Submits()
-    watcher = FolderWatcher(load_project(leads), submits, settle=2.0, catch_up=False, clock=clock)
+    watcher = FolderWatcher(load_project(leads), submits, quiet=2.0, catch_up=False, clock=clock)
     watcher.poll()
     target = leads / "data" / "source1" / "big.csv"
     with target.open("w", encoding="utf-8") as f:
@@ -94,7 +94,7 @@ def test_a_half_written_file_waits_until_it_stops_growing(leads: Path) -> None:
 
 def test_other_files_hidden_files_and_partial_downloads_are_ignored(leads: Path) -> None:
     clock, submits = Clock(), Submits()
-    watcher = FolderWatcher(load_project(leads), submits, settle=1.0, catch_up=False, clock=clock)
+    watcher = FolderWatcher(load_project(leads), submits, quiet=1.0, catch_up=False, clock=clock)
     watcher.poll()
     drop(leads / "data" / "README.txt", "not data")  # matches no source path
     drop(leads / "data" / "source1" / ".new.csv", HEADER)  # hidden (rsync's temp name)
@@ -113,7 +113,7 @@ def test_files_there_at_start_up_run_once_and_a_refused_submit_is_retried_later(
 ) -> None:
     clock, submits = Clock(), Submits()
     submits.busy = True
-    watcher = FolderWatcher(load_project(leads), submits, settle=2.0, retry=10.0, clock=clock)
+    watcher = FolderWatcher(load_project(leads), submits, quiet=2.0, retry=10.0, clock=clock)
     assert watcher.poll() == []
     clock.now = 2.0
     (t,) = watcher.poll()  # the four example files, in one run
@@ -140,7 +140,7 @@ def test_the_same_content_dropped_twice_loads_once(leads: Path) -> None:
         return report.run_id
 
     clock = Clock()
-    watcher = FolderWatcher(load_project(leads), submit, settle=1.0, clock=clock)
+    watcher = FolderWatcher(load_project(leads), submit, quiet=1.0, clock=clock)
 
     def settle() -> None:
         watcher.poll()
@@ -173,9 +173,7 @@ def test_the_same_content_dropped_twice_loads_once(leads: Path) -> None:
 
 def test_the_watcher_thread_polls_and_stops(leads: Path) -> None:
     submits = Submits()
-    watcher = FolderWatcher(
-        load_project(leads), submits, interval=0.02, settle=0.05, catch_up=False
-    )
+    watcher = FolderWatcher(load_project(leads), submits, interval=0.02, quiet=0.05, catch_up=False)
     watcher.start()
     assert watcher.alive
     time.sleep(0.1)
@@ -198,7 +196,7 @@ def test_a_link_or_fifo_dropped_in_the_folder_starts_no_run(
     (tmp_path / "elsewhere").mkdir()
     (tmp_path / "elsewhere" / "deep.csv").write_text(HEADER + ROWS[1])
     clock, submits = Clock(), Submits()
-    watcher = FolderWatcher(load_project(leads), submits, settle=2.0, catch_up=False, clock=clock)
+    watcher = FolderWatcher(load_project(leads), submits, quiet=2.0, catch_up=False, clock=clock)
     assert watcher.poll() == []
     src = leads / "data" / "source1"
     os.symlink(secret, src / "innocent.csv")

@@ -141,7 +141,7 @@ class Scheduler:
             run_id = self.submit(pipeline, "schedule")
         except Exception:
             log.exception("scheduled run of %s at %s could not be submitted", pipeline, slot)
-            self.store.settle_slot(pipeline, "error", None)
+            self.store.record_slot(pipeline, "error", None)
             return Fired(pipeline, slot, None, "error")
         outcome = "submitted" if run_id is not None else "rejected"
         if run_id is None:
@@ -151,7 +151,7 @@ class Scheduler:
                 slot.isoformat(),
                 cron.next_after(slot).isoformat(),
             )
-        self.store.settle_slot(pipeline, outcome, run_id)
+        self.store.record_slot(pipeline, outcome, run_id)
         return Fired(pipeline, slot, run_id, outcome)
 
 

@@ -7,8 +7,8 @@ matches one of the pipeline's file source paths (any file, if it has none), and 
 hidden or a partial download (``.part``, ``.tmp``, ``.crdownload``, ``~``).
 
 A file is submitted once its size and modification time have not changed for
-``settle`` seconds, so a file still being copied is not read half-written. One poll
-submits one run per pipeline, however many files settled; the run reads every file its
+``quiet`` seconds, so a file still being copied is not read half-written. One poll
+submits one run per pipeline, however many files went quiet; the run reads every file its
 sources match.
 
 What the watcher remembers is a file's size and mtime, not its content: a file touched
@@ -78,7 +78,7 @@ class FolderWatcher:
         submit: Submit,
         *,
         interval: float = 1.0,
-        settle: float = 2.0,
+        quiet: float = 2.0,
         retry: float = 10.0,
         catch_up: bool = True,
         clock: Callable[[], float] = time.monotonic,
@@ -86,7 +86,7 @@ class FolderWatcher:
         self.project = project
         self.submit = submit
         self.interval = interval
-        self.settle = settle
+        self.quiet = quiet
         self.retry = retry
         self.clock = clock
         self.watches = [
@@ -116,7 +116,7 @@ class FolderWatcher:
     # ------------------------------------------------------------------ the work
 
     def poll(self) -> list[Triggered]:
-        """Scan every watched folder once; submit the pipelines with settled new files."""
+        """Scan every watched folder once; submit the pipelines with new files gone quiet."""
         now = self.clock()
         out = []
         for w in self.watches:
@@ -147,7 +147,7 @@ class FolderWatcher:
         return out
 
     def _scan(self, w: _Watch, now: float) -> dict[str, Signature]:
-        """Files whose signature has held for ``settle`` seconds and is not handled."""
+        """Files whose signature has held for ``quiet`` seconds and is not handled."""
         if not w.folder.is_dir():
             if not w.missing_logged:
                 log.warning("%s: watched folder %s does not exist", w.pipeline, w.folder)
@@ -184,7 +184,7 @@ class FolderWatcher:
                     continue
             if w.handled.get(rel) == sig:
                 continue
-            if self._first or now - w.observed[rel][1] >= self.settle:
+            if self._first or now - w.observed[rel][1] >= self.quiet:
                 ready[rel] = sig
         return ready
 
