@@ -1,7 +1,7 @@
 """Executors: who carries out a run, and where. The one door is :func:`for_project`.
 
 - ``local`` (:mod:`sluice.executors.local`): ``sluice serve``'s runs, each in a worker
-  process it spawns (``python -m sluice.executors.worker``); replays in threads.
+  process it spawns (``python -m sluice.executors.run_process``); replays in threads.
 - ``celery`` (:mod:`sluice.executors.celery`): runs planned into parts
   (:mod:`sluice.executors.parts`) and queued for ``sluice worker`` processes anywhere
   (:mod:`sluice.executors.celery_app`).

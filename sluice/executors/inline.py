@@ -1,7 +1,7 @@
 """The inline executor: a run carried out in this process, in the caller's thread.
 
 ``sluice run`` under ``executor: local`` takes this door: the run draws its progress
-on the terminal and a signal cancels it, which a worker process of ``sluice serve``
+on the terminal and a signal cancels it, which a run process of ``sluice serve``
 could not give. It answers as the Celery executor answers the CLI: :meth:`trigger`
 records the run (refused while another run has the pipeline, unless ``queue``),
 :meth:`wait` carries it out and gives its report, :meth:`cancel` stops it.

@@ -1,9 +1,9 @@
-"""The local executor: each run in a worker process of its own, replays in threads.
+"""The local executor: each run in a run process of its own, replays in threads.
 
 ``sluice serve`` triggers runs here. A run is started first
 (:func:`~sluice.engine.context.start`), in the caller's thread, so its run id exists
 (and can be answered) before the load starts: a thread of this process waits on the
-run's worker process (``python -m sluice.executors.worker``), or carries a replay out
+run's run process (``python -m sluice.executors.run_process``), or carries a replay out
 itself. At most one run of a pipeline goes at a time: a trigger while one is going is
 refused (:class:`~sluice.errors.RunConflict`) or, under ``if_running: queue``, waits
 its turn with status ``queued``. Replays always queue.
@@ -84,7 +84,7 @@ class _Job:
     ctx: RunContext
     execute: Callable[[], RunReport]
     queued: bool = False
-    in_child: bool = False  # carried out by a worker process (its report: in the store)
+    in_child: bool = False  # carried out by a run process (its report: in the store)
     done: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -93,7 +93,7 @@ class _Job:
 
 
 class LocalExecutor:
-    """Runs in worker processes (replays in threads); one at a time per pipeline."""
+    """Runs in run processes (replays in threads); one at a time per pipeline."""
 
     def __init__(
         self,
@@ -103,8 +103,8 @@ class LocalExecutor:
         *,
         processes: bool = True,
     ) -> None:
-        """``processes``: carry out runs in worker processes (see
-        :mod:`sluice.executors.worker`), so a load never holds the interpreter that serves
+        """``processes``: carry out runs in run processes (see
+        :mod:`sluice.executors.run_process`), so a load never holds the interpreter that serves
         requests; replays, small by nature, stay in threads."""
         self.project = project
         self.store = store
@@ -151,7 +151,7 @@ class LocalExecutor:
                 )
             if pipe.if_running == "reject":  # a run going elsewhere (`sluice run`, a server)
                 refuse_if_running(self.store, pipeline, then(pipeline, trigger=by))
-            # (a worker process decides `wait` alike)
+            # (a run process decides `wait` alike)
             ctx = start(self.project, pipeline, trigger=by, wait=pipe.if_running == "queue")
             if self.processes:
                 job = _Job(ctx, partial(self._in_child, ctx), in_child=True)
@@ -167,7 +167,7 @@ class LocalExecutor:
     ) -> list[Submitted]:
         """Replay open quarantine entries, one run per pipeline, queued behind runs.
 
-        The config is read afresh (as a worker does for a run): the point of a replay is
+        The config is read afresh (as a run process does for a run): the point of a replay is
         a config fixed since the rows were set aside.
         """
         project = load_project(self.project.file or self.project.root)
@@ -238,14 +238,14 @@ class LocalExecutor:
         job.done.set()
 
     def _in_child(self, ctx: RunContext) -> RunReport:
-        """Carry out the run of ``ctx`` in a worker process; its final report."""
+        """Carry out the run of ``ctx`` in a run process; its final report."""
         if ctx.cancelled.is_set():  # cancelled while queued: record it, start nothing
             return lifecycle.execute(ctx, lifecycle.nothing)
         where = self.project.file or self.project.root
         cmd = [
             sys.executable,
             "-m",
-            "sluice.executors.worker",
+            "sluice.executors.run_process",
             *("--project", str(where), "--pipeline", ctx.name),
             *("--run-id", ctx.run_id, "--trigger", ctx.trigger),
         ]
@@ -265,9 +265,9 @@ class LocalExecutor:
                 said = err.read().decode(errors="replace").strip()
             run = self.store.run(ctx.run_id)
             if run is not None and run.status not in LIVE:
-                # the report the worker recorded, with its status now
+                # the report the run process recorded, with its status now
                 return RunReport.model_validate({**(run.report or {}), "status": run.status})
-            # The worker ended without finishing its run: stopped before it could say so
+            # The run process ended without finishing its run: stopped before it could say so
             # (cancelled while starting), or killed, out of memory, crashed.
             if signalled:
                 try:
@@ -278,7 +278,7 @@ class LocalExecutor:
                 last = said.splitlines()[-1] if said else "no output"
                 ctx.report.fail(
                     SluiceError(
-                        f"the run's worker process exited with code {code}: {last}",
+                        f"the run's run process exited with code {code}: {last}",
                         hint="see the server's log; the load in progress was rolled back",
                     )
                 )
@@ -299,7 +299,7 @@ class LocalExecutor:
             return job.ctx.run_id if job else None
 
     def _await_exit(self, pipeline: str | None = None, run_id: str | None = None) -> None:
-        """A worker records its run's end a moment before its process exits: a caller
+        """A run process records its run's end a moment before its process exits: a caller
         who saw the run finish must not find it still going here. Wait for that moment."""
         with self._lock:
             job = self._active.get(pipeline) if pipeline else self._jobs.get(run_id or "")
@@ -317,7 +317,7 @@ class LocalExecutor:
         """The report so far of a run going (or waiting) here; None otherwise."""
         with self._lock:
             job = self._jobs.get(run_id)
-        if job is None or job.in_child:  # a worker's progress is in the store
+        if job is None or job.in_child:  # a run process's progress is in the store
             return None
         for _ in range(3):  # the run's thread may grow a dict while we read it
             try:

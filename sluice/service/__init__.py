@@ -5,7 +5,7 @@ alerts plug into the same app).
     app = create_app(load_project("examples/leads"), load_settings())
 
 Runs triggered here are carried out by the executor :func:`sluice.executors.for_project`
-gives: worker processes of this server (``local``), or under ``executor: celery`` queued
+gives: run processes of this server (``local``), or under ``executor: celery`` queued
 for ``sluice worker``s; route handlers only call executor, engine and state functions.
 The service's own runtime (scheduler, folder watcher, retention, alerts, metrics) lives
 in :mod:`sluice.service.runtime`.
@@ -47,7 +47,7 @@ def create_app(
 ) -> FastAPI:
     """The service for ``project``; ``settings`` default to the environment's.
 
-    ``executor``: ``local`` (runs in worker processes of this server) or ``celery``
+    ``executor``: ``local`` (runs in run processes of this server) or ``celery``
     (runs queued for ``sluice worker``s); default: the project's ``executor:``.
     """
     settings = settings or load_settings()

@@ -1,4 +1,4 @@
-"""The service's run worker process (``python -m sluice.executors.worker``) when it cannot
+"""The service's run run process (``python -m sluice.executors.run_process``) when it cannot
 record its run: one line on stderr for the server to quote, never a traceback."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def test_a_state_store_it_cannot_open_is_one_line_naming_the_variable(tmp_path: 
     env = {**os.environ, "SLUICE_STATE_URL": url}
     args = ["--project", str(project), "--pipeline", "leads", "--run-id", "20261130T000000-1"]
     done = subprocess.run(
-        [sys.executable, "-m", "sluice.executors.worker", *args],
+        [sys.executable, "-m", "sluice.executors.run_process", *args],
         env=env,
         capture_output=True,
         text=True,

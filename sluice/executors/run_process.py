@@ -1,6 +1,6 @@
 """A run carried out in a process of its own, for ``sluice serve``.
 
-    python -m sluice.executors.worker --project PATH --pipeline NAME --run-id ID [--trigger T]
+    python -m sluice.executors.run_process --project PATH --pipeline NAME --run-id ID [--trigger T]
 
 The service records the run (so its id can be answered at once), then starts this.
 A load is CPU work in Python and Polars; in the server's own process it would hold
@@ -27,7 +27,7 @@ from sluice.errors import SluiceError
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m sluice.executors.worker")
+    ap = argparse.ArgumentParser(prog="python -m sluice.executors.run_process")
     ap.add_argument("--project", required=True)
     ap.add_argument("--pipeline", required=True)
     ap.add_argument("--run-id", required=True)
