@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from sluice.cli import cancel, project, prune, quarantine, runs, serve, sim, worker
+from sluice.cli import cancel, http, project, prune, quarantine, runs, serve, sim, worker
 
 app = typer.Typer(
     name="sluice",
@@ -26,8 +26,8 @@ app.command()(runs.runs)
 app.command()(runs.show)
 app.command()(cancel.cancel)
 app.command()(runs.preview)
-app.command()(runs.record)
-app.command()(runs.audit)
+app.command()(http.record)
+app.command()(http.audit)
 app.command()(prune.prune)
 app.command()(sim.sim)
 app.command()(serve.serve)
