@@ -9,7 +9,9 @@ import pytest
 from sluice.dburl import redact
 from sluice.errors import FetchError, Where
 from sluice.redact import redact_data, redact_text, redact_url
+from sluice.state.quarantine import NewEntry
 from sluice.state.store import StateStore
+from sluice.status import EntryKind
 
 
 @pytest.mark.parametrize(
@@ -101,16 +103,17 @@ def test_the_state_store_keeps_no_secret_of_a_url_in_log_report_or_reasons(
         )
         store.quarantine(
             [
-                {
-                    "run_id": run_id,
-                    "pipeline": "p",
-                    "source": "s",
-                    "unit": "http://h/x",
-                    "kind": "row",
-                    "status": "open",
-                    "reasons": ["http://h/x?page=2&access_token=T0k: not an object"],
-                    "payload": {"raw": "?token=kept: the row is data, never changed"},
-                }
+                NewEntry(
+                    run_id=run_id,
+                    pipeline="p",
+                    source="s",
+                    kind=EntryKind.ROW,
+                    unit="http://h/x",
+                    line=None,
+                    reasons=["http://h/x?page=2&access_token=T0k: not an object"],
+                    payload={"raw": "?token=kept: the row is data, never changed"},
+                    file_id=None,
+                )
             ]
         )
         store.finish_run(run_id, "failed", {"destination": "postgresql://u@h/db?password=s3cret"})
