@@ -18,8 +18,31 @@ Who carries a run out and where (a worker process, Celery) is
 watcher, alerts, metrics) is :mod:`sluice.service.runtime`.
 """
 
-from sluice.engine.context import RunContext, start
-from sluice.engine.report import Counts, RunReport, StreamReport
-from sluice.engine.run import run_pipeline
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sluice.engine.context import RunContext, start
+    from sluice.engine.report import Counts, RunReport, StreamReport
+    from sluice.engine.run import run_pipeline
+
+#: public name -> its module. Loaded on first use (PEP 562): importing one module of the
+#: engine (``sluice runs`` needs only settle) does not load the whole data plane.
+_WHERE = {
+    "Counts": "sluice.engine.report",
+    "RunContext": "sluice.engine.context",
+    "RunReport": "sluice.engine.report",
+    "StreamReport": "sluice.engine.report",
+    "run_pipeline": "sluice.engine.run",
+    "start": "sluice.engine.context",
+}
 
 __all__ = ["Counts", "RunContext", "RunReport", "StreamReport", "run_pipeline", "start"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(importlib.import_module(_WHERE[name]), name)
+    raise AttributeError(f"module 'sluice.engine' has no attribute {name!r}")
