@@ -62,7 +62,7 @@ def audit(
         sluice audit 20261127T0409 --project examples/animals
     """
     from sluice.config import load_project
-    from sluice.engine.audit import audit as audit_run
+    from sluice.engine.inspect.audit import audit as audit_run
     from sluice.engine.settle import open_store
 
     proj = load_project(project)

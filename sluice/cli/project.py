@@ -48,7 +48,7 @@ def validate(project: ProjectOpt = ".") -> None:
     sluice validate --project examples/leads
     """
     from sluice.config import load_project
-    from sluice.engine.check import check_project
+    from sluice.engine.inspect.check import check_project
 
     proj = load_project(project)
     check_project(proj)

@@ -11,7 +11,8 @@ around that (lease, one run per pipeline, report, end). Every row is counted onc
 loaded is set aside (quarantine, dead-letter copies) and replay
 (:mod:`~sluice.engine.replay`) loads it again through the same pieces. Around the run
 itself: the settling of runs whose process is gone, retention's prune, and the read
-models the CLI and the service show (datasets, audit, record).
+models the CLI and the service show (:mod:`~sluice.engine.inspect`: datasets, audit,
+validate's checks) and ``sluice record``.
 
 Who carries a run out and where (a worker process, Celery) is
 :mod:`sluice.executors`; what ``sluice serve`` runs beside it (scheduler, folder

@@ -21,7 +21,7 @@ from fastapi import APIRouter, FastAPI
 
 from sluice import executors
 from sluice.config import Project
-from sluice.engine.datasets import Warehouses
+from sluice.engine.inspect.datasets import Warehouses
 from sluice.executors import Executor, RunHooks
 from sluice.service import dashboard, docs, errors
 from sluice.service.auth import Auth

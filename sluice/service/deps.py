@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from sluice.config import Project
-from sluice.engine.datasets import Warehouses
+from sluice.engine.inspect.datasets import Warehouses
 from sluice.executors.local import Executor
 from sluice.state.store import StateStore
 

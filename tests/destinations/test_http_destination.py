@@ -16,7 +16,7 @@ import pytest
 
 from sluice.config import load_project
 from sluice.engine import run_pipeline
-from sluice.engine.audit import audit
+from sluice.engine.inspect.audit import audit
 from sluice.sim import SimServer
 from sluice.state.store import StateStore
 from sluice.testing import simulator

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sluice.config import Project
-from sluice.engine.datasets import Warehouses, latest_rows
+from sluice.engine.inspect.datasets import Warehouses, latest_rows
 from sluice.errors import SluiceError
 from sluice.state.models import QuarantineEntry, Run
 from sluice.state.store import StateStore

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from sluice.engine.datasets import latest_rows
+from sluice.engine.inspect.datasets import latest_rows
 from sluice.service.auth import Viewer
 from sluice.service.deps import ProjectDep, WarehousesDep
 from sluice.service.schemas import Dataset, ErrorBody

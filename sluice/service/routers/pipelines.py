@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, status
 
 from sluice.config import HttpDestinationConfig, Project
-from sluice.engine.datasets import dataset_tables
+from sluice.engine.inspect.datasets import dataset_tables
 from sluice.errors import NotFound
 from sluice.executors.local import Executor
 from sluice.service.auth import Operator, Viewer
