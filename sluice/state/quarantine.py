@@ -165,12 +165,7 @@ class Quarantine(StoreCore):
         got: list[int] = []
         with self.engine.begin() as conn:
             for chunk in chunks(sorted(ids), 500):
-                done = conn.execute(
-                    sa.update(q)
-                    .where(q.id.in_(chunk), q.status == QuarantineStatus.OPEN)
-                    .values(status=QuarantineStatus.REPLAYING, replay_run_id=run_id)
-                )
-                if done.rowcount:
+                if _take_open(conn, chunk, status=QuarantineStatus.REPLAYING, replay_run_id=run_id):
                     got += conn.execute(
                         sa.select(q.id).where(
                             q.id.in_(chunk),
@@ -222,16 +217,12 @@ class Quarantine(StoreCore):
 
     def supersede_entries(self, ids: Sequence[int], run_id: str) -> int:
         """Close the open entries ``ids`` as ``superseded`` by ``run_id``; how many."""
-        q = QuarantineEntry
         n = 0
         with self.engine.begin() as conn:
             for chunk in chunks(list(ids), 500):
-                done = conn.execute(
-                    sa.update(q)
-                    .where(q.id.in_(chunk), q.status == QuarantineStatus.OPEN)
-                    .values(status=QuarantineStatus.SUPERSEDED, superseded_by=run_id)
+                n += _take_open(
+                    conn, chunk, status=QuarantineStatus.SUPERSEDED, superseded_by=run_id
                 )
-                n += done.rowcount
         return n
 
     def supersede_quarantine(
@@ -306,3 +297,13 @@ def _quarantine_filter(
     elif run_id:
         q = q.where(e.run_id == run_id)
     return q
+
+
+def _take_open(conn: sa.Connection, ids: Sequence[int], **values: Any) -> int:
+    """Set ``values`` on those of ``ids`` still ``open``, in one conditional UPDATE (of
+    two writers racing for an entry, exactly one changes it); how many it changed."""
+    q = QuarantineEntry
+    done = conn.execute(
+        sa.update(q).where(q.id.in_(ids), q.status == QuarantineStatus.OPEN).values(**values)
+    )
+    return int(done.rowcount)
