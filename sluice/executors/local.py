@@ -3,7 +3,7 @@
 ``sluice serve`` triggers runs here. A run is started first
 (:func:`~sluice.engine.context.start`), in the caller's thread, so its run id exists
 (and can be answered) before the load starts: a thread of this process waits on the
-run's run process (``python -m sluice.executors.run_process``), or carries a replay out
+run's own process (``python -m sluice.executors.run_process``), or carries a replay out
 itself. At most one run of a pipeline goes at a time: a trigger while one is going is
 refused (:class:`~sluice.errors.RunConflict`) or, under ``if_running: queue``, waits
 its turn with status ``queued``. Replays always queue.
@@ -278,7 +278,7 @@ class LocalExecutor:
                 last = said.splitlines()[-1] if said else "no output"
                 ctx.report.fail(
                     SluiceError(
-                        f"the run's run process exited with code {code}: {last}",
+                        f"the run process exited with code {code}: {last}",
                         hint="see the server's log; the load in progress was rolled back",
                     )
                 )

@@ -88,7 +88,7 @@ def gate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Gate:
 def wait(client: TestClient, run_id: str, timeout: float = 120.0) -> dict[str, Any]:
     """Poll the run until it finishes and its pipeline is free again; its document.
 
-    The run's run process records the final status a moment before the executor
+    The run process records the final status a moment before the executor
     sees the process end and lets the pipeline go: a trigger in between is refused as
     "is running" (a test that raced it failed now and then on a loaded machine)."""
     deadline = time.monotonic() + timeout
