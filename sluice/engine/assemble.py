@@ -16,12 +16,12 @@ from sluice.config import HttpDestinationConfig, Project
 from sluice.dburl import redact
 from sluice.engine.report import RunReport, StreamReport, error_of
 from sluice.errors import AccountingError, LoadError
-from sluice.state.models import RunTask
+from sluice.state.models import RunPart
 from sluice.status import PartStatus
 from sluice.transforms.stated import stated_rules
 
 
-def assemble(project: Project, pipeline: str, run_id: str, tasks: Sequence[RunTask]) -> RunReport:
+def assemble(project: Project, pipeline: str, run_id: str, parts: Sequence[RunPart]) -> RunReport:
     """The run's report from its parts' reports (and the parts that never reported)."""
     pipe = project.pipeline(pipeline)
     dest = pipe.destination
@@ -37,8 +37,8 @@ def assemble(project: Project, pipeline: str, run_id: str, tasks: Sequence[RunTa
     for stream in pipe.sources:
         report.stream(stream)
     started: list[str] = []
-    for task in tasks:
-        part = RunReport.model_validate(task.result or {})
+    for stored in parts:
+        part = RunReport.model_validate(stored.result or {})
         if part.started_at:
             started.append(part.started_at)
         for name, srep in part.streams.items():
@@ -48,15 +48,15 @@ def assemble(project: Project, pipeline: str, run_id: str, tasks: Sequence[RunTa
         if part.delivery is not None:
             report.delivery = _sum(report.delivery or {}, part.delivery)
         for err in part.errors:
-            report.errors.append({**err, "part": task.key})
+            report.errors.append({**err, "part": stored.key})
         report.warnings += part.warnings
-        if task.status != PartStatus.DONE and not part.errors:
+        if stored.status != PartStatus.DONE and not part.errors:
             lost = LoadError(
-                f"part {task.key} ({task.target or task.stream}) did not finish",
+                f"part {stored.key} ({stored.target or stored.stream}) did not finish",
                 hint="its worker died on every attempt: see `sluice show` and the "
                 "workers' logs; the parts that finished are loaded, a new run loads the rest",
             )
-            report.errors.append({**lost.as_dict(), "part": task.key})
+            report.errors.append({**lost.as_dict(), "part": stored.key})
     report.started_at = min(started) if started else ""
     try:
         report.check_accounting()

@@ -31,8 +31,8 @@ from sluice.engine.lease import lease_seconds
 from sluice.engine.report import RunReport
 from sluice.errors import NotFound, RunCancelled, RunConflict, SluiceError
 from sluice.state.models import FileRecord, Run
+from sluice.state.parts import RunParts
 from sluice.state.store import StateStore
-from sluice.state.tasks import RunTasks
 from sluice.status import LIVE, PART_ENDED, EntryKind, FileStatus, PartStatus, RunStatus
 
 log = logging.getLogger(__name__)
@@ -57,8 +57,8 @@ def settle_run(project: Project, store: StateStore, run: Run, *, cancel: bool = 
     """End ``run`` (whose process is gone) with what of it committed; its status."""
     pipe = project.pipelines.get(run.pipeline)
     committed, rolled_back, unknown = _settle_units(project, store, run)
-    tasks = RunTasks(store)
-    parts = tasks.of(run.id)
+    run_parts = RunParts(store)
+    parts = run_parts.of(run.id)
     why = (
         RunCancelled(
             f"run {run.id} of {run.pipeline} was cancelled; no process was carrying it out",
@@ -74,9 +74,9 @@ def settle_run(project: Project, store: StateStore, run: Run, *, cancel: bool = 
     )
     open_parts = [t for t in parts if t.status not in PART_ENDED]
     for t in open_parts:  # a later delivery of the part finds it over
-        tasks.finish(run.id, t.key, PartStatus.FAILED, failure(why))
+        run_parts.finish(run.id, t.key, PartStatus.FAILED, failure(why))
     if pipe is not None and parts:
-        report = assemble(project, run.pipeline, run.id, tasks.of(run.id))
+        report = assemble(project, run.pipeline, run.id, run_parts.of(run.id))
     else:
         report = _empty_report(project, store, run)
     counted = {f.get("load_id") for s in report.streams.values() for f in s.files}
@@ -223,7 +223,7 @@ def cancel_run(project: Project, store: StateStore, run_id: str, *, wait: float 
         ended = store.run(run.id)
         return ended.status if ended is not None else "unknown"
     store.log(run.id, "warning", "cancel asked (sluice cancel): the run stops at its next batch")
-    if run.host == "celery" and not RunTasks(store).of(run.id):
+    if run.host == "celery" and not RunParts(store).of(run.id):
         # Not planned yet (no worker took it): nothing runs to stop it, so it ends here;
         # a plan task that comes later finds it over.
         return settle_run(project, store, run, cancel=True)

@@ -33,8 +33,8 @@ from sluice.executors.celery_app import (
 )
 from sluice.executors.hooks import RunHooks
 from sluice.executors.local import LocalExecutor, Submitted, submit_via
+from sluice.state.parts import RunParts
 from sluice.state.store import StateStore
-from sluice.state.tasks import RunTasks
 from sluice.status import LIVE, RunStatus
 
 HOOK_POLL_SECONDS = 1.0
@@ -140,7 +140,7 @@ class CeleryExecutor:
 
         While it waits, it holds the run's lease: a run queued with no worker alive
         whose waiter is gone too is settled, not left ``running`` for ever."""
-        tasks = RunTasks(self.store)
+        run_parts = RunParts(self.store)
         with Heartbeat(self.store, run_id):
             while True:
                 run = self.store.run(run_id)
@@ -149,7 +149,7 @@ class CeleryExecutor:
                 if run.status not in LIVE:
                     return {**(run.report or {}), "status": run.status}
                 if on_progress is not None:
-                    on_progress(*tasks.tally(run_id))
+                    on_progress(*run_parts.tally(run_id))
                 time.sleep(poll)
 
     # ------------------------------------------------------------------ stopping
@@ -166,7 +166,7 @@ class CeleryExecutor:
             )
         self.store.set_run_status(run_id, RunStatus.CANCELLING)
         self.store.log(run_id, "warning", "cancel asked: the workers stop between batches")
-        if not RunTasks(self.store).of(run_id):
+        if not RunParts(self.store).of(run_id):
             # Not planned yet (or its plan was lost with a broker): nothing runs to stop
             # it, so it ends here; a plan task that comes later finds it over.
             cause = cancelled(run_id, run.pipeline)

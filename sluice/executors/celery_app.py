@@ -12,7 +12,7 @@ whose worker died is given back to the broker (``task_reject_on_worker_lost``), 
 is delivered again. A part is idempotent: the file ledger skips a file already loaded,
 a load marker in the warehouse skips a load that committed before the ledger heard of
 it, and a load cut off mid-way was one transaction that rolled back. A part held by a
-live worker is leased (:class:`~sluice.state.tasks.Lease`), so a second delivery leaves
+live worker is leased (:class:`~sluice.state.parts.Lease`), so a second delivery leaves
 it alone. A part whose worker died ``MAX_ATTEMPTS`` times (or
 ``SLUICE_CELERY_MAX_ATTEMPTS``) fails with that cause; the run then fails, and the
 parts that did load stay loaded, each whole.
@@ -39,8 +39,8 @@ from sluice.engine.tally import record_stages
 from sluice.errors import ConfigError, RunCancelled, SluiceError
 from sluice.executors.parts import WHOLE_RUN, page_range, plan_parts, retryable
 from sluice.state.locks import PipelineLocks
+from sluice.state.parts import Lease, RunParts
 from sluice.state.store import StateStore
-from sluice.state.tasks import Lease, RunTasks
 from sluice.status import LIVE, PART_ENDED, PartStatus, RunStatus
 
 log = logging.getLogger("sluice.celery")
@@ -168,7 +168,7 @@ def plan_task(
         )
         end_run(store, run_id, pipeline, RunStatus.FAILED, wrong)
         return
-    if run.status == RunStatus.CANCELLING and not RunTasks(store).of(run_id):  # before its plan
+    if run.status == RunStatus.CANCELLING and not RunParts(store).of(run_id):  # before its plan
         end_run(store, run_id, pipeline, RunStatus.CANCELLED, cancelled(run_id, pipeline))
         return
     # One run of a pipeline at a time: the run takes it here, its parts run under it.
@@ -189,8 +189,8 @@ def plan_task(
         return
     if locks.set_waiting(run_id, False):
         store.log(run_id, "info", "the run before it ended: starting")
-    tasks = RunTasks(store)
-    if not tasks.of(run_id):
+    run_parts = RunParts(store)
+    if not run_parts.of(run_id):
         try:
             ctx = start(project, pipeline, store=store, run_id=run_id, claim=False)
             lifecycle.prepare(ctx)  # tables exist before parts load into them at once
@@ -198,15 +198,15 @@ def plan_task(
         except SluiceError as exc:
             end_run(store, run_id, pipeline, RunStatus.FAILED, exc)
             return
-        tasks.plan(run_id, parts)
+        run_parts.plan(run_id, parts)
         for stream in {p.stream for p in parts} - {WHOLE_RUN}:  # rows the parts update
             record_stages(store, run_id, stream, Counts(), {})
         store.log(run_id, "info", f"planned {len(parts)} parts for the workers")
     queue = self.request.delivery_info.get("routing_key") or queue_name()
-    for task in tasks.of(run_id):
-        if task.status not in PART_ENDED:
+    for part in run_parts.of(run_id):
+        if part.status not in PART_ENDED:
             self.app.send_task(
-                "sluice.part", args=[run_id, pipeline, task.key, full_refresh], queue=queue
+                "sluice.part", args=[run_id, pipeline, part.key, full_refresh], queue=queue
             )
     finish_if_done(project, store, run_id, pipeline)
 
@@ -228,13 +228,13 @@ def part_task(self: Task, run_id: str, pipeline: str, key: str, full_refresh: bo
     """Load one part of a run; the last part to end finishes the run."""
     project = worker_project()
     store = _store(project)
-    tasks = RunTasks(store)
+    run_parts = RunParts(store)
     lease = Lease(store, f"{run_id}/{key}")
     if not lease.acquire():
         store.log(run_id, "info", f"part {key}: another worker has it; this delivery leaves it")
         return
     try:
-        _load_part(self, project, store, tasks, run_id, pipeline, key, full_refresh)
+        _load_part(self, project, store, run_parts, run_id, pipeline, key, full_refresh)
     finally:
         lease.release()
     try:
@@ -250,14 +250,14 @@ def _load_part(
     task: Task,
     project: Project,
     store: StateStore,
-    tasks: RunTasks,
+    run_parts: RunParts,
     run_id: str,
     pipeline: str,
     key: str,
     full_refresh: bool,
 ) -> None:
     worker = f"{socket.gethostname()}:{os.getpid()}"
-    part = tasks.start(run_id, key, worker)
+    part = run_parts.start(run_id, key, worker)
     if part is None or part.status in PART_ENDED:
         return
     most = int(os.environ.get(ATTEMPTS_ENV) or MAX_ATTEMPTS)
@@ -266,7 +266,7 @@ def _load_part(
         message = f"part {key} ({where}) was started {most} times and its worker stopped each time"
         store.log(run_id, "error", message)
         err = SluiceError(message, hint="a worker killed or out of memory: see the workers' logs")
-        tasks.finish(run_id, key, PartStatus.FAILED, failure(err))
+        run_parts.finish(run_id, key, PartStatus.FAILED, failure(err))
         return
     if part.attempts > 1:
         store.log(
@@ -274,8 +274,8 @@ def _load_part(
             "warning",
             f"part {key}: attempt {part.attempts} on {worker} (the worker before stopped mid-way)",
         )
-    if tasks.cancel_requested(run_id):
-        tasks.finish(run_id, key, PartStatus.FAILED, failure(cancelled(run_id, pipeline)))
+    if run_parts.cancel_requested(run_id):
+        run_parts.finish(run_id, key, PartStatus.FAILED, failure(cancelled(run_id, pipeline)))
         return
     stop = threading.Event()
     try:
@@ -292,30 +292,32 @@ def _load_part(
             part=key,
             pages=pages,
         )
-        threading.Thread(target=_watch_cancel, args=(tasks, run_id, ctx, stop), daemon=True).start()
+        threading.Thread(
+            target=_watch_cancel, args=(run_parts, run_id, ctx, stop), daemon=True
+        ).start()
         report = run(ctx, source=stream, file=file, full_refresh=full_refresh)
     except Exception as exc:  # a bug, or the state store gone: recorded, never lost
         stop.set()
-        tasks.finish(run_id, key, PartStatus.FAILED, failure(exc))
+        run_parts.finish(run_id, key, PartStatus.FAILED, failure(exc))
         return
     finally:
         stop.set()
     if retryable(report) and task.request.retries < RETRIES:
-        tasks.finish(run_id, key, PartStatus.QUEUED, report.as_dict())
+        run_parts.finish(run_id, key, PartStatus.QUEUED, report.as_dict())
         store.log(run_id, "warning", f"part {key}: will be tried again", errors=report.errors)
         raise task.retry(countdown=2 ** (task.request.retries + 1))
     ended = PartStatus.FAILED if report.errors else PartStatus.DONE
-    tasks.finish(run_id, key, ended, report.as_dict())
-    _stages(project, store, tasks, run_id, pipeline)
+    run_parts.finish(run_id, key, ended, report.as_dict())
+    _stages(project, store, run_parts, run_id, pipeline)
 
 
 def _stages(
-    project: Project, store: StateStore, tasks: RunTasks, run_id: str, pipeline: str
+    project: Project, store: StateStore, run_parts: RunParts, run_id: str, pipeline: str
 ) -> None:
     """The run's stages, summed over the parts that ended: its live view (only that:
     a failure here must not fail the part, which has ended)."""
     try:
-        done = [t for t in tasks.of(run_id) if t.status == PartStatus.DONE]
+        done = [t for t in run_parts.of(run_id) if t.status == PartStatus.DONE]
         so_far = assemble(project, pipeline, run_id, done)
         for name, stream in so_far.streams.items():
             record_stages(store, run_id, name, stream.counts, stream.seconds)
@@ -323,11 +325,11 @@ def _stages(
         log.warning("run %s: stages not updated: %s", run_id, exc)
 
 
-def _watch_cancel(tasks: RunTasks, run_id: str, ctx: RunContext, stop: threading.Event) -> None:
+def _watch_cancel(run_parts: RunParts, run_id: str, ctx: RunContext, stop: threading.Event) -> None:
     """Carry a cancel asked through the state store to the run (between batches)."""
     while not stop.wait(CANCEL_POLL_SECONDS):
         try:
-            if tasks.cancel_requested(run_id):
+            if run_parts.cancel_requested(run_id):
                 ctx.cancel()
                 return
         except Exception:  # the store blinked: ask again next time
@@ -346,7 +348,7 @@ def cancelled(run_id: str, pipeline: str) -> RunCancelled:
 
 def finish_if_done(project: Project, store: StateStore, run_id: str, pipeline: str) -> bool:
     """When every part has ended, write the run's report (once: under a lease)."""
-    if RunTasks(store).open_parts(run_id):
+    if RunParts(store).open_parts(run_id):
         return False
     lease = Lease(store, f"{run_id}/finish")
     if not lease.acquire():
@@ -355,7 +357,7 @@ def finish_if_done(project: Project, store: StateStore, run_id: str, pipeline: s
         run = store.run(run_id)
         if run is None or run.status not in LIVE:
             return False
-        parts = RunTasks(store).of(run_id)
+        parts = RunParts(store).of(run_id)
         report = assemble(project, pipeline, run_id, parts)
         report.seconds = seconds_since(run.started_at)
         report.started_at = run.started_at.isoformat(timespec="seconds")

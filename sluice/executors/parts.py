@@ -19,7 +19,7 @@ from sluice.engine.report import RunReport
 from sluice.sources import SourceContext
 from sluice.sources.file import FileSource
 from sluice.sources.http.pages import count_pages
-from sluice.state.tasks import Part
+from sluice.state.parts import Part
 
 WHOLE_RUN = "*"  # the part key (and stream) of a run carried out as one part
 API_PARTS = 8  # an API source's pages are split into at most this many parts

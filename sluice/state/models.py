@@ -170,7 +170,7 @@ class ScheduleMark(Base):
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
 
-class RunTask(Base):
+class RunPart(Base):
     """One part of a run carried out by a Celery worker: a file, or a whole stream.
 
     ``result`` is the part's own report (counts, files, errors); the run's report is
@@ -178,6 +178,7 @@ class RunTask(Base):
     part that keeps killing its worker stops being retried.
     """
 
+    # The table keeps the name migration 0005 gave it (parts were called tasks then).
     __tablename__ = "sluice_run_tasks"
     run_id: Mapped[str] = mapped_column(
         sa.String(32), sa.ForeignKey("sluice_runs.id"), primary_key=True

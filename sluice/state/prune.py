@@ -26,7 +26,7 @@ from sluice.state.models import (
     QuarantineEntry,
     Run,
     RunKey,
-    RunTask,
+    RunPart,
     Stage,
 )
 from sluice.state.store import StateStore
@@ -77,7 +77,7 @@ class Pruner:
                 conn.execute(sa.delete(QuarantineEntry).where(QuarantineEntry.id.in_(chunk)))
         for chunk in _chunks(runs):
             with self.store.engine.begin() as conn:  # a run's rows, then the run: one go
-                for child in (Event, Stage, RunTask, RunKey, PipelineLock):
+                for child in (Event, Stage, RunPart, RunKey, PipelineLock):
                     conn.execute(sa.delete(child).where(child.run_id.in_(chunk)))
                 conn.execute(sa.delete(Run).where(Run.id.in_(chunk), Run.status.notin_(LIVE)))
         return out

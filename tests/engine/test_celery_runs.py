@@ -19,8 +19,8 @@ import pytest
 
 from sluice.config import load_project
 from sluice.engine import run_pipeline
+from sluice.state.parts import RunParts
 from sluice.state.store import StateStore
-from sluice.state.tasks import RunTasks
 from sluice.testing import Gate
 from tests.engine.celery_support import Cluster, cluster, leads_drop
 
@@ -63,7 +63,7 @@ def celery_run(c: Cluster, *extra: str) -> dict[str, Any]:
 def parts(c: Cluster, run_id: str) -> list[Any]:
     store = StateStore(c.env["SLUICE_STATE_URL"])
     try:
-        return RunTasks(store).of(run_id)
+        return RunParts(store).of(run_id)
     finally:
         store.close()
 
@@ -260,7 +260,7 @@ def test_a_worker_killed_after_a_parts_commit_loses_no_quarantined_row(
                 if key in (r.load_key, f"leads/source1/{r.name}")
             ]
             entries = store.quarantined(run_id=report["run_id"], status=None)
-            tasks = RunTasks(store).of(report["run_id"])
+            tasks = RunParts(store).of(report["run_id"])
         finally:
             store.close()
         listed = c.sluice("runs", "--json")

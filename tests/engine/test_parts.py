@@ -11,8 +11,8 @@ import pytest
 
 from sluice.config import load_project
 from sluice.executors.parts import API_PARTS, WHOLE_RUN, page_range, plan_parts
+from sluice.state.parts import Lease, Part, RunParts
 from sluice.state.store import StateStore
-from sluice.state.tasks import Lease, Part, RunTasks
 from sluice.status import PartStatus
 from sluice.testing import simulator
 from tests.conftest import warehouse_url
@@ -79,7 +79,7 @@ def test_parts_are_planned_once_and_tallied(
     store = StateStore(warehouse_url(request, dialect, tmp_path))
     try:
         run_id = store.start_run("p", host="celery")
-        tasks = RunTasks(store)
+        tasks = RunParts(store)
         parts = [Part("s/00000", "s", "a.csv"), Part("s/00001", "s", "b.csv")]
         tasks.plan(run_id, parts)
         tasks.plan(run_id, parts)  # a plan task delivered twice adds nothing

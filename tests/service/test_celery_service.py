@@ -16,8 +16,8 @@ from sluice.config import load_project
 from sluice.executors.celery import CeleryExecutor
 from sluice.service import create_app
 from sluice.service.runtime.scheduler import Scheduler
+from sluice.state.parts import RunParts
 from sluice.state.store import StateStore
-from sluice.state.tasks import RunTasks
 from tests.engine.celery_support import Cluster, add_to_pipeline, cluster, leads_drop
 from tests.service.conftest import OP, VIEW, settings, wait
 
@@ -76,7 +76,7 @@ def test_cancel_stops_the_parts_and_keeps_what_loaded(served: Cluster) -> None:
         store = StateStore(c.env["SLUICE_STATE_URL"])
         try:
             deadline = time.monotonic() + 60
-            while not any(p.status == "done" for p in RunTasks(store).of(run_id)):
+            while not any(p.status == "done" for p in RunParts(store).of(run_id)):
                 assert time.monotonic() < deadline, "no part ever finished"
                 time.sleep(0.05)
         finally:

@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from sluice.errors import StateStoreError
-from sluice.state.models import Run, RunTask, utcnow
+from sluice.state.models import Run, RunPart, utcnow
 from sluice.state.store import StateStore
 from sluice.status import PART_ENDED, PartStatus, RunStatus
 
@@ -29,18 +29,18 @@ class Part:
     target: str | None  # a file path; None: the whole stream
 
 
-class RunTasks:
+class RunParts:
     def __init__(self, store: StateStore) -> None:
         self.store = store
 
     def plan(self, run_id: str, parts: Sequence[Part]) -> None:
         """Record the run's parts (again: a plan task picked up twice adds nothing)."""
         with self.store.session() as s:
-            known = set(s.scalars(sa.select(RunTask.key).where(RunTask.run_id == run_id)))
+            known = set(s.scalars(sa.select(RunPart.key).where(RunPart.run_id == run_id)))
             for p in parts:
                 if p.key not in known:
                     s.add(
-                        RunTask(
+                        RunPart(
                             run_id=run_id,
                             key=p.key,
                             stream=p.stream,
@@ -51,11 +51,11 @@ class RunTasks:
                         )
                     )
 
-    def start(self, run_id: str, key: str, worker: str) -> RunTask | None:
+    def start(self, run_id: str, key: str, worker: str) -> RunPart | None:
         """Mark a part started by ``worker``; None if it is unknown. A part that has
         ended is returned as it is: the caller does nothing more with it."""
         with self.store.session() as s:
-            task = s.get(RunTask, (run_id, key), with_for_update=True)
+            task = s.get(RunPart, (run_id, key), with_for_update=True)
             if task is None:
                 return None
             if task.status not in PART_ENDED:
@@ -68,13 +68,13 @@ class RunTasks:
 
     def finish(self, run_id: str, key: str, status: PartStatus, result: dict[str, Any]) -> None:
         with self.store.session() as s:
-            task = s.get_one(RunTask, (run_id, key))
+            task = s.get_one(RunPart, (run_id, key))
             task.status, task.result, task.updated_at = status, result, utcnow()
 
-    def of(self, run_id: str) -> list[RunTask]:
+    def of(self, run_id: str) -> list[RunPart]:
         with self.store.session() as s:
             found = list(
-                s.scalars(sa.select(RunTask).where(RunTask.run_id == run_id).order_by(RunTask.key))
+                s.scalars(sa.select(RunPart).where(RunPart.run_id == run_id).order_by(RunPart.key))
             )
             for t in found:
                 s.expunge(t)
@@ -88,9 +88,9 @@ class RunTasks:
     def tally(self, run_id: str) -> tuple[int, int]:
         """(parts ended, parts) of the run: one count, no reports read."""
         # SUM(CASE ...), not COUNT(*) FILTER: MySQL has no FILTER.
-        ended = sa.func.sum(sa.case((RunTask.status.in_(PART_ENDED), 1), else_=0))
+        ended = sa.func.sum(sa.case((RunPart.status.in_(PART_ENDED), 1), else_=0))
         with self.store.session() as s:
-            row = s.execute(sa.select(ended, sa.func.count()).where(RunTask.run_id == run_id)).one()
+            row = s.execute(sa.select(ended, sa.func.count()).where(RunPart.run_id == run_id)).one()
         return int(row[0] or 0), int(row[1] or 0)
 
     def cancel_requested(self, run_id: str) -> bool:
