@@ -18,7 +18,6 @@ snapshot of the file they came from.
 
 from __future__ import annotations
 
-import glob
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -28,7 +27,7 @@ from pathlib import Path
 import polars as pl
 
 from sluice.batch import LINE, Batch
-from sluice.config import FileSourceConfig, HttpSourceConfig, Project
+from sluice.config import HttpSourceConfig, Project
 from sluice.destinations import LoadMeta
 from sluice.engine import refusals, tally
 from sluice.engine.context import RunContext, start
@@ -38,8 +37,7 @@ from sluice.engine.plan import PlannedLoad, PlannedUnit, source_context
 from sluice.engine.process import UnitContext
 from sluice.engine.report import Counts, RunReport
 from sluice.errors import ConfigError, SluiceError, UsageError, Where
-from sluice.sources import SourceContext, Unit, create_source
-from sluice.sources.http.source import kept_pull
+from sluice.sources import SourceContext, create_source
 from sluice.state.models import QuarantineEntry
 from sluice.state.quarantine import NewEntry
 from sluice.state.store import StateStore
@@ -243,16 +241,9 @@ def _replay_file(kit: RunKit, entry: QuarantineEntry) -> None:
     assert copy is not None and rec is not None
     cfg = ctx.pipe.sources[entry.source]
     context = SourceContext(log=source_context(ctx, entry.source).log)  # it logs to this run
-    if isinstance(cfg, HttpSourceConfig):
-        unit: Unit = kept_pull(entry.source, cfg, context, Path(copy), entry.unit)
+    unit = create_source(entry.source, cfg, ctx.project.root, context).kept(Path(copy), entry.unit)
+    if isinstance(cfg, HttpSourceConfig):  # its records: the fields it had hidden stay so
         kit.deadletter.concealed[rec.id] = frozenset(payload.get("concealed") or ())
-    else:
-        # A `url:` is not downloaded again (upstream may have moved on), and a file
-        # given with --file may be gone: the copy is what was set aside.
-        if isinstance(cfg, FileSourceConfig):
-            cfg = cfg.model_copy(update={"path": glob.escape(copy), "url": None})
-        unit = next(iter(create_source(entry.source, cfg, ctx.project.root, context).units()))
-        unit.name = entry.unit  # report it under its original name
     kit.deadletter.requarantine[rec.id] = entry.id
     store.update_file(rec.id, status=FileStatus.LOADING, run_id=ctx.run_id)
     meta = LoadMeta(rec.id, entry.source, datetime.now(UTC)) if ctx.mode == "snapshot" else None

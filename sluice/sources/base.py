@@ -97,9 +97,14 @@ class SourceContext:
 
 
 class Source(Protocol):
-    """One method: list the units this source holds now."""
+    """List the units this source holds now; read one set aside earlier again."""
 
     def units(self) -> Iterator[Unit]: ...
+
+    def kept(self, copy: Path, name: str) -> Unit:
+        """The unit set aside earlier as ``name``, read from its dead-letter ``copy`` (a
+        replay): never fetched again, as upstream may have moved on since."""
+        ...
 
 
 SourceFactory = Callable[..., Source]

@@ -18,6 +18,7 @@ path refused is a warning of the run, never a unit: it is not read, loaded or co
 from __future__ import annotations
 
 import fnmatch
+import glob
 import os
 import zipfile
 from collections.abc import Iterator
@@ -61,6 +62,15 @@ class FileSource:
         self.folders: dict[Path, Path] = {}
         #: what the paths matched that is not read (a link, a FIFO), and why
         self.refused: list[localfiles.Refused] = []
+
+    def kept(self, copy: Path, name: str) -> FileUnit:
+        """The file set aside as ``name``, read from its copy: a ``url:`` is not
+        downloaded again (upstream may have moved on), a file given with ``--file`` may
+        be gone; the copy is what was set aside. Reported under its original name."""
+        cfg = self.config.model_copy(update={"path": glob.escape(str(copy)), "url": None})
+        unit = next(iter(FileSource(self.stream, cfg, self.root, self.context).units()))
+        unit.name = name
+        return unit
 
     def _format(self, name: str, shown: str | None = None) -> str:
         """The format the source sets, else the one the name tells under any

@@ -8,7 +8,7 @@ with their raw payload: quarantined, counted, never dropped.
 A pull set aside (``drift: quarantine``) is kept whole: every item read is spooled to a
 temporary file, the rest of the pull is read when it is set aside, and
 :meth:`HttpUnit.keep_records` writes it as JSON Lines (one record, or one rejected
-payload, a line) into the dead letter. A replay reads that copy (:func:`kept_pull`)
+payload, a line) into the dead letter. A replay reads that copy (:meth:`HttpSource.kept`)
 through the same reader, pages and all, and never calls the API.
 """
 
@@ -93,21 +93,18 @@ class HttpUnit:
         return whole
 
 
-def kept_pull(
-    stream: str, cfg: HttpSourceConfig, context: SourceContext, copy: Path, name: str
-) -> HttpUnit:
-    """The unit of an earlier pull, read from its dead-letter copy (a replay)."""
-    unit = HttpUnit(stream, cfg, context, kept=copy)
-    unit.name = name
-    return unit
-
-
 class HttpSource:
     def __init__(self, stream: str, config: HttpSourceConfig, context: SourceContext) -> None:
         self.stream, self.config, self.context = stream, config, context
 
     def units(self) -> Iterator[HttpUnit]:
         yield HttpUnit(self.stream, self.config, self.context)
+
+    def kept(self, copy: Path, name: str) -> HttpUnit:
+        """The records of an earlier pull, read from its dead-letter copy."""
+        unit = HttpUnit(self.stream, self.config, self.context, kept=copy)
+        unit.name = name
+        return unit
 
 
 @register("http")
