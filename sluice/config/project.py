@@ -104,6 +104,16 @@ class Project(Model):
         url = own or self._overrides.get("SLUICE_WAREHOUSE_URL")
         return self.resolve_url(url or self.warehouse)
 
+    def destination_url(self, pipeline: PipelineConfig) -> str:
+        """Where ``pipeline``'s rows go: its http destination's endpoint, else the
+        warehouse URL. A run's report names it, redacted."""
+        target = pipeline.destination
+        return (
+            target.url
+            if isinstance(target, HttpDestinationConfig)
+            else self.warehouse_url(pipeline)
+        )
+
     def url_origin(self, pipeline: PipelineConfig | None = None) -> tuple[str | None, Where]:
         """Where :meth:`warehouse_url` took its value, for messages: the environment
         variable that set it (None: written in the file), and its key in the file."""

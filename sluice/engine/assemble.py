@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sluice.config import HttpDestinationConfig, Project
+from sluice.config import Project
 from sluice.dburl import redact
 from sluice.engine.report import RunReport, StreamReport, error_of
 from sluice.errors import AccountingError, LoadError
@@ -25,7 +25,7 @@ def assemble(project: Project, pipeline: str, run_id: str, parts: Sequence[RunPa
     """The run's report from its parts' reports (and the parts that never reported)."""
     pipe = project.pipeline(pipeline)
     dest = pipe.destination
-    url = dest.url if isinstance(dest, HttpDestinationConfig) else project.warehouse_url(pipe)
+    url = project.destination_url(pipe)
     report = RunReport(
         run_id=run_id,
         pipeline=pipeline,

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sluice.config import HttpDestinationConfig, PipelineConfig, Project
+from sluice.config import PipelineConfig, Project
 from sluice.dburl import redact
 from sluice.destinations.base import Mode
 from sluice.engine.report import RunReport
@@ -117,8 +117,7 @@ def start(
     pipe = project.pipeline(pipeline)
     own_store = store is None
     store = store or StateStore(project.state_url())
-    target = pipe.destination
-    url = target.url if isinstance(target, HttpDestinationConfig) else project.warehouse_url(pipe)
+    url = project.destination_url(pipe)
     mode = mode or pipe.destination.mode
     # Runs whose process is gone are settled first: what they committed is counted,
     # what they held rolls back (and this run loads it).

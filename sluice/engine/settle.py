@@ -156,7 +156,7 @@ def _empty_report(project: Project, store: StateStore, run: Run) -> RunReport:
     if pipe is None:
         return RunReport(run_id=run.id, pipeline=run.pipeline, kind=kind)
     target = pipe.destination
-    url = target.url if isinstance(target, HttpDestinationConfig) else project.warehouse_url(pipe)
+    url = project.destination_url(pipe)
     report = RunReport(
         run_id=run.id,
         pipeline=run.pipeline,
