@@ -20,17 +20,46 @@ records them in the run report.
 Whether an error may go away on another attempt is a property of its type: the class
 attribute ``retryable`` (True for :class:`RetryableLoadError`, False for anything else),
 and ``cancelled`` says the run was stopped on purpose (:class:`RunCancelled`). Both are
-recorded with the error in a run report (:meth:`SluiceError.as_dict`), where the Celery
-executor reads ``retryable`` to try a part again and a report reads ``cancelled`` to end
-its run ``cancelled`` rather than ``failed``.
+recorded with the error in a run report (:meth:`SluiceError.as_dict`, an
+:class:`ErrorRecord`), where the Celery executor reads ``retryable`` to try a part again
+and a report reads ``cancelled`` to end its run ``cancelled`` rather than ``failed``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NotRequired
+
+# typing's TypedDict is not one Pydantic reads before Python 3.12
+from typing_extensions import TypedDict
 
 from sluice.redact import redact_data, redact_text
+
+
+class WhereRecord(TypedDict, total=False):
+    """A :class:`Where` as an error record keeps it: only the parts it has."""
+
+    file: str
+    line: int
+    column: str
+    key: str
+
+
+class ErrorRecord(TypedDict):
+    """An error as a run report records it (``errors`` of the report document, of
+    ``sluice run --json`` and ``GET /api/runs/{id}``): what :meth:`SluiceError.as_dict`
+    makes, the key the engine adds (``stream``: where it happened) and the one a run in
+    parts adds (``part``). A dict, so that the document keeps its shape: keys without a
+    value are left out, as they always were."""
+
+    type: str  # the exception's class name
+    message: str
+    hint: NotRequired[str]
+    where: NotRequired[WhereRecord]
+    retryable: NotRequired[bool]  # absent from reports written before it was recorded
+    cancelled: NotRequired[bool]
+    stream: NotRequired[str]
+    part: NotRequired[str]
 
 
 @dataclass
@@ -54,8 +83,17 @@ class Where:
             parts.append(f"column {self.column!r}")
         return ", ".join(parts)
 
-    def as_dict(self) -> dict[str, Any]:
-        return {k: redact_data(v) for k, v in self.__dict__.items() if v is not None}
+    def as_dict(self) -> WhereRecord:
+        out: WhereRecord = {}
+        if self.file is not None:
+            out["file"] = redact_data(self.file)
+        if self.line is not None:
+            out["line"] = self.line
+        if self.column is not None:
+            out["column"] = redact_data(self.column)
+        if self.key is not None:
+            out["key"] = redact_data(self.key)
+        return out
 
 
 class SluiceError(Exception):
@@ -82,12 +120,13 @@ class SluiceError(Exception):
         loc = str(self.where)
         return f"{loc}: {self.message}" if loc else self.message
 
-    def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": type(self).__name__, "message": self.message}
+    def as_dict(self) -> ErrorRecord:
+        out: ErrorRecord = {"type": type(self).__name__, "message": self.message}
         if self.hint:
             out["hint"] = redact_text(self.hint)
-        if self.where.as_dict():
-            out["where"] = self.where.as_dict()
+        where = self.where.as_dict()
+        if where:
+            out["where"] = where
         out["retryable"], out["cancelled"] = self.retryable, self.cancelled
         return out
 

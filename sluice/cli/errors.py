@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
 from sluice.cli.terminal import SafeConsole, safe
-from sluice.errors import ConfigError, ProjectInvalid, SluiceError, Where
+from sluice.errors import ConfigError, ErrorRecord, ProjectInvalid, SluiceError, Where
+
+if TYPE_CHECKING:  # the engine is imported by the commands that run one
+    from sluice.engine.report import RunReport
 
 F = TypeVar("F", bound=Callable[..., Any])
 err_console = SafeConsole(stderr=True, highlight=False, soft_wrap=True)
@@ -35,21 +38,21 @@ def _names(cls: type[Exception]) -> set[str]:
     return out
 
 
-def config_errors(report: dict[str, Any]) -> list[dict[str, Any]]:
+def config_errors(errors: Iterable[ErrorRecord]) -> list[ErrorRecord]:
     """The errors of a run report that are the user's configuration or command line
     (found only once the run started: a malformed URL, a format sluice cannot tell)."""
     names = _names(ConfigError)
-    return [e for e in report.get("errors") or [] if e.get("type") in names]
+    return [e for e in errors if e["type"] in names]
 
 
-def report_config_errors(report: dict[str, Any], command: str) -> None:
+def report_config_errors(report: RunReport, command: str) -> None:
     """Config errors of a run on stderr, as :func:`report_error` prints raised ones."""
-    for e in config_errors(report):
-        where = str(Where(**(e.get("where") or {})))
+    for e in config_errors(report.errors):
+        where = str(Where(**e.get("where", {})))
         err_console.print("[red]error:[/] " + safe((f"{where}: " if where else "") + e["message"]))
         if e.get("hint"):
             err_console.print("  [dim]hint:[/] " + safe(e["hint"]))
-    err_console.print(f"[dim]run {report['run_id']} failed on it; once fixed: {safe(command)}[/]")
+    err_console.print(f"[dim]run {report.run_id} failed on it; once fixed: {safe(command)}[/]")
 
 
 def handle_errors(fn: F) -> F:

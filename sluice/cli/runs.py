@@ -91,6 +91,7 @@ def run(
     from sluice import executors
     from sluice.cli.display import LiveProgress, summary
     from sluice.config import load_project
+    from sluice.engine.report import RunReport
     from sluice.status import RunStatus
 
     proj = load_project(project)
@@ -132,18 +133,19 @@ def run(
             )
     if as_json:
         dump(data)
-    if config_errors(data):  # the user's to fix, as if found before the run: exit 2
+    report = RunReport.model_validate(data)
+    if config_errors(report.errors):  # the user's to fix, as if found before the run: exit 2
         again = ["sluice", "run", pipeline]
         for flag, value in (("-p", project), ("--source", source), ("--file", file)):
             if value is not None and (flag, value) != ("-p", "."):
                 again += [flag, value]
-        report_config_errors(data, shlex.join(again))
+        report_config_errors(report, shlex.join(again))
         raise typer.Exit(EXIT_USAGE)
     if not as_json:
-        console.print(summary(data, proj.warehouse_url(pipe)))
-    if data["status"] == RunStatus.CANCELLED:
+        console.print(summary(report, proj.warehouse_url(pipe)))
+    if report.status == RunStatus.CANCELLED:
         raise typer.Exit(caught.exit_code())
-    raise typer.Exit(exit_code(data["status"], allow_quarantine=allow_quarantine))
+    raise typer.Exit(exit_code(report.status, allow_quarantine=allow_quarantine))
 
 
 def _inline(
@@ -230,23 +232,25 @@ def runs(
     """
     from sluice.cli.display import rows_table
     from sluice.config import load_project
+    from sluice.engine.report import ReportHead, head_of
     from sluice.engine.settle import open_store
 
     store = open_store(load_project(project))  # runs whose process is gone: settled
     found = store.runs(pipeline, limit)
     rows = []
     for r in found:
-        t = (r.report or {}).get("totals", {})
+        head = head_of(r) or ReportHead()  # no report yet: nothing to say
+        t = head.totals
         rows.append(
             {
                 "run_id": r.id,
                 "pipeline": r.pipeline,
                 "status": r.status,
                 "started_at": r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
-                "read": t.get("read"),
-                "loaded": t.get("loaded"),
-                "quarantined": t.get("quarantined"),
-                "seconds": (r.report or {}).get("seconds"),
+                "read": t.read if t else None,
+                "loaded": t.loaded if t else None,
+                "quarantined": t.quarantined if t else None,
+                "seconds": head.seconds,
             }
         )
     if as_json:

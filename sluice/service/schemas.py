@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
-from sluice.engine.report import RunReport
+from sluice.engine.report import ReportHead, RunReport, head_of
 from sluice.state.models import Event, QuarantineEntry, Run
 from sluice.status import EntryKind, QuarantineStatus, RunStatus
 
@@ -41,20 +41,20 @@ class RunSummary(BaseModel):
 
     @classmethod
     def of(cls, run: Run) -> RunSummary:
-        report = run.report or {}
-        totals = report.get("totals", {})
+        head = head_of(run) or ReportHead()  # no report yet: nothing to say
+        t = head.totals
         return cls(
             run_id=run.id,
             pipeline=run.pipeline,
             status=RunStatus(run.status),
-            kind=report.get("kind"),
+            kind=head.kind,
             started_at=run.started_at,
             finished_at=run.finished_at,
-            read=totals.get("read"),
-            loaded=totals.get("loaded"),
-            quarantined=totals.get("quarantined"),
-            filtered=totals.get("filtered"),
-            seconds=report.get("seconds"),
+            read=t.read if t else None,
+            loaded=t.loaded if t else None,
+            quarantined=t.quarantined if t else None,
+            filtered=t.filtered if t else None,
+            seconds=head.seconds,
         )
 
 

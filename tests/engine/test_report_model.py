@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import json
 
-from sluice.engine.report import Counts, RunReport
-from sluice.errors import LimitExceeded, RetryableLoadError, RunCancelled, SluiceError
+from sluice.engine.report import Counts, ReportHead, RunReport, error_of
+from sluice.errors import (
+    ErrorRecord,
+    LimitExceeded,
+    RetryableLoadError,
+    RunCancelled,
+    SluiceError,
+    Where,
+)
 from sluice.executors.parts import retryable
 from sluice.status import RunStatus
 
@@ -85,3 +92,49 @@ def test_errors_say_from_their_type_whether_to_try_again_and_whether_cancelled()
     cancelled = RunReport()
     cancelled.fail(RunCancelled("stop"))
     assert cancelled.decide_status() == RunStatus.CANCELLED
+
+
+def test_error_records_read_back_with_the_keys_they_were_written_with() -> None:
+    report = RunReport()
+    report.fail(SluiceError("bad", hint="fix it", where=Where(file="a.csv", line=3)), "s1")
+    report.errors.append({**RetryableLoadError("dropped").as_dict(), "part": "s1/p000001"})
+    report.errors.append(error_of(ValueError("oops")))
+    old: ErrorRecord = {"type": "LoadError", "message": "written before retryable was"}
+    report.errors.append(old)
+    doc = report.as_dict()
+    assert doc["errors"] == [
+        {
+            "type": "SluiceError",
+            "message": "bad",
+            "hint": "fix it",
+            "where": {"file": "a.csv", "line": 3},
+            "retryable": False,
+            "cancelled": False,
+            "stream": "s1",
+        },
+        {
+            "type": "RetryableLoadError",
+            "message": "dropped",
+            "retryable": True,
+            "cancelled": False,
+            "part": "s1/p000001",
+        },
+        {
+            "type": "ValueError",
+            "message": "oops",
+            "hint": "this is a bug in sluice; please report it",
+            "retryable": False,
+            "cancelled": False,
+        },
+        {"type": "LoadError", "message": "written before retryable was"},
+    ]
+    assert RunReport.model_validate(doc).as_dict()["errors"] == doc["errors"]
+
+
+def test_the_head_of_a_report_is_read_under_the_names_of_its_document() -> None:
+    report = _report()
+    doc = report.as_dict()
+    assert set(ReportHead.model_fields) <= set(doc)
+    head = ReportHead.model_validate(doc)
+    assert head.model_dump() == {k: doc[k] for k in ReportHead.model_fields}
+    assert ReportHead.model_validate({"run_id": "x", "errors": []}) == ReportHead()

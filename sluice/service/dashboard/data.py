@@ -1,7 +1,9 @@
 """What the dashboard's pages show, gathered from the state store and the warehouse.
 
 Small functions that return plain dicts and lists: the route handlers call one or two
-of them and hand the result to a template.
+of them and hand the result to a template. A run's stored report is read once, typed
+(:func:`~sluice.engine.report.report_of`; a list of runs reads only the head of each:
+:func:`~sluice.engine.report.head_of`), and the templates get its typed parts.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from sluice.config import Project
 from sluice.engine.inspect.datasets import Warehouses, latest_rows
+from sluice.engine.report import ReportHead, RunReport, StreamReport, Totals, head_of, report_of
 from sluice.errors import SluiceError
 from sluice.state.models import QuarantineEntry, Run
 from sluice.state.store import StateStore
@@ -42,20 +45,20 @@ def is_running(status: str) -> bool:
 
 def run_summary(run: Run) -> dict[str, Any]:
     """One line of a run list: status, counts and time."""
-    report = run.report or {}
-    totals = report.get("totals", {})
+    head = head_of(run) or ReportHead()  # no report yet: nothing counted
+    totals = head.totals or Totals()
     return {
         "id": run.id,
         "pipeline": run.pipeline,
         "status": run.status,
-        "kind": report.get("kind", "run"),
+        "kind": head.kind or "run",
         "started_at": run.started_at,
         "finished_at": run.finished_at,
-        "read": totals.get("read", 0),
-        "loaded": totals.get("loaded", 0),
-        "quarantined": totals.get("quarantined", 0),
-        "filtered": totals.get("filtered", 0),
-        "seconds": float(report.get("seconds", 0.0)),
+        "read": totals.read,
+        "loaded": totals.loaded,
+        "quarantined": totals.quarantined,
+        "filtered": totals.filtered,
+        "seconds": head.seconds or 0.0,
         "running": is_running(run.status),
     }
 
@@ -112,14 +115,13 @@ def stage_rows(store: StateStore, run_id: str) -> list[dict[str, Any]]:
 
 
 def timeline_seconds(
-    report: dict[str, Any], stages: Sequence[dict[str, Any]]
+    report: RunReport, stages: Sequence[dict[str, Any]]
 ) -> dict[str, dict[str, float]]:
     """stream -> stage -> seconds, from the report when the run is done, else the stages."""
-    streams = report.get("streams") or {}
-    if streams:
+    if report.streams:
         return {
-            name: {st: float(s.get("seconds", {}).get(st, 0.0)) for st in STAGES}
-            for name, s in streams.items()
+            name: {st: s.seconds.get(st, 0.0) for st in STAGES}
+            for name, s in report.streams.items()
         }
     out: dict[str, dict[str, float]] = {}
     for s in stages:
@@ -137,27 +139,25 @@ def run_detail(
     run = store.run(run_id)
     if run is None:
         return None
-    report = run.report or live(run.id) or {}
+    stored = report_of(run)
+    report = stored or RunReport.model_validate(live(run.id) or {})
     stages = stage_rows(store, run.id)
-    streams = {
-        name: {**s, "balanced": s["read"] == s["loaded"] + s["quarantined"] + s["filtered"]}
-        for name, s in (report.get("streams") or {}).items()
-    }
-    http = {name: s["http"] for name, s in streams.items() if s.get("http")}
-    if report.get("delivery"):
-        http["delivery"] = report["delivery"]
+    streams: dict[str, StreamReport] = report.streams
+    http = {name: s.http for name, s in streams.items() if s.http}
+    if report.delivery:
+        http["delivery"] = report.delivery
     return {
         "run": run_summary(run),
         "report": report,
-        "totals": report.get("totals", {}),
+        "totals": report.totals,
         "streams": streams,
         "stages": stages,
         "timeline": timeline_seconds(report, stages),
         "http": http,
-        "errors": report.get("errors", []),
-        "warnings": report.get("warnings", []),
-        "rules": report.get("rules", []),
-        "quality": quality(store, run),
+        "errors": report.errors,
+        "warnings": report.warnings,
+        "rules": report.rules,
+        "quality": quality(store, run, stored),
         "quarantine_counts": store.quarantine_counts(run.id),
     }
 
@@ -182,11 +182,11 @@ def _rule(text: str) -> str:
     return "other"
 
 
-def quality(store: StateStore, run: Run) -> dict[str, Any]:
-    """Per column and rule: rows checked, passed and failed; filters with their counts."""
-    report = run.report or {}
-    totals = report.get("totals", {})
-    checked = int(totals.get("loaded", 0)) + int(totals.get("quarantined", 0))
+def quality(store: StateStore, run: Run, report: RunReport | None) -> dict[str, Any]:
+    """Per column and rule: rows checked, passed and failed; filters with their counts.
+    ``report``: the run's stored report (None while it goes)."""
+    totals = report.totals if report is not None else Totals()
+    checked = totals.loaded + totals.quarantined
     failed: Counter[tuple[str, str]] = Counter()
     files: list[dict[str, Any]] = []
     for e in store.quarantined(status=None, run_id=run.id, replays=True):
@@ -203,8 +203,8 @@ def quality(store: StateStore, run: Run) -> dict[str, Any]:
     ]
     filters = {
         rule: n
-        for s in (report.get("streams") or {}).values()
-        for rule, n in (s.get("filtered_by") or {}).items()
+        for s in (report.streams.values() if report is not None else ())
+        for rule, n in s.filtered_by.items()
     }
     return {"checked": checked, "rules": rules, "filters": filters, "files": files}
 

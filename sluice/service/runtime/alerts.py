@@ -29,6 +29,7 @@ import httpx
 
 from sluice.config import Project, Retry
 from sluice.engine.report import RunReport
+from sluice.errors import WhereRecord
 from sluice.httpclient import RETRY_STATUS, backoff, retry_after
 from sluice.redact import redact_data
 from sluice.state.store import StateStore
@@ -116,7 +117,7 @@ class Alerter:
         title = f"sluice: {kind} of {pipeline} {status}"
         text = _esc(f"{title} ({reason}). {counts}.")
         if first:
-            text += f" Error: {_esc(_short(first.get('message', '')))}"
+            text += f" Error: {_esc(_short(first['message']))}"
             if first.get("hint"):
                 text += f" Hint: {_esc(_short(first['hint']))}"
         text += f" {_esc(link)}"
@@ -133,7 +134,7 @@ class Alerter:
             },
         ]
         if first:
-            lines = [f"*Error*: {_esc(_short(first.get('message', '')))}"]
+            lines = [f"*Error*: {_esc(_short(first['message']))}"]
             where = first.get("where")
             if where:
                 lines.append(f"*Where*: {_esc(_where(where))}")
@@ -217,7 +218,7 @@ def _esc(text: str, limit: int | None = None) -> str:
 _PARTIAL_ENTITY = re.compile(r"&[a-z]{0,3}$")
 
 
-def _where(where: Mapping[str, Any]) -> str:
+def _where(where: WhereRecord) -> str:
     parts = []
     if where.get("file"):
         parts.append(str(where["file"]) + (f":{where['line']}" if where.get("line") else ""))
