@@ -42,11 +42,26 @@ class FileLedger(StoreCore):
             s.flush()
             return rec
 
-    def update_file(self, file_id: int, **fields: Any) -> None:
+    def update_file(
+        self,
+        file_id: int,
+        *,
+        status: FileStatus | None = None,
+        run_id: str | None = None,
+        load_key: str | None = None,
+        counts: dict[str, Any] | None = None,
+    ) -> None:
+        """Change a ledger entry: each field given (not None) is set, the rest kept."""
         with self.session() as s:
             rec = s.get_one(FileRecord, file_id)
-            for k, v in fields.items():
-                setattr(rec, k, v)
+            if status is not None:
+                rec.status = status
+            if run_id is not None:
+                rec.run_id = run_id
+            if load_key is not None:
+                rec.load_key = load_key
+            if counts is not None:
+                rec.counts = counts
             rec.updated_at = utcnow()
 
     def file(self, file_id: int) -> FileRecord | None:
