@@ -74,6 +74,11 @@ class InlineExecutor:
 
     def cancel(self, run_id: str, why: str = "") -> str:
         """Ask the run to stop (from a signal handler): the load in progress rolls back
-        and the run ends ``cancelled``. ``why``: what asked (``SIGINT``)."""
-        self._runs[run_id].ctx.cancel(why)
+        and the run ends ``cancelled``. ``why``: what asked (``SIGINT``). Its status now:
+        ``cancelling``, or what it ended as (a signal may come after :meth:`wait`)."""
+        t = self._runs.get(run_id)
+        if t is None:  # carried out already: nothing to stop
+            run = self.store.run(run_id)
+            return run.status if run is not None else "unknown"
+        t.ctx.cancel(why)
         return RunStatus.CANCELLING

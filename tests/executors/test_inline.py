@@ -8,6 +8,7 @@ from sluice.config import load_project
 from sluice.executors import for_project
 from sluice.executors.inline import InlineExecutor
 from sluice.state.store import StateStore
+from sluice.status import RunStatus
 
 PROJECT = """
 warehouse: sqlite:///w.db
@@ -54,5 +55,24 @@ def test_a_cancel_stops_the_run_before_it_loads(tmp_path: Path) -> None:
         assert report["status"] == "cancelled"
         assert "(SIGINT)" in report["errors"][0]["message"]
         assert report["totals"]["loaded"] == 0
+    finally:
+        store.close()
+
+
+def test_a_cancel_after_the_run_ended_says_how_it_ended(tmp_path: Path) -> None:
+    # A signal can come between the end of wait() and the CLI's exit: the run is no
+    # longer the executor's to stop, and the signal handler must not raise.
+    (tmp_path / "sluice.yaml").write_text(PROJECT)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.csv").write_text("id,name\n1,a\n")
+    project = load_project(tmp_path)
+    store = StateStore(project.state_url())
+    try:
+        executor = for_project(project, "inline", store=store)
+        run_id = executor.trigger("p").run_id
+        assert executor.wait(run_id)["status"] == RunStatus.SUCCEEDED
+        assert executor.cancel(run_id, "SIGINT") == RunStatus.SUCCEEDED
+        run = store.run(run_id)
+        assert run is not None and run.status == RunStatus.SUCCEEDED
     finally:
         store.close()
