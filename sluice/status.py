@@ -1,4 +1,5 @@
-"""The statuses of runs, parts, ledger entries and quarantine entries: one vocabulary.
+"""The statuses of runs, parts, ledger entries, quarantine entries and deliveries: one
+vocabulary.
 
 Each is a :class:`~enum.StrEnum`: a member *is* its string, so the state store keeps the
 same words it always did (no migration), JSON documents and API answers are unchanged,
@@ -104,3 +105,14 @@ class DeliveryStatus(StrEnum):
     SENDING = "sending"  # from just before its POST until the API answers
     ACKED = "acked"
     REJECTED = "rejected"  # refused for good
+
+
+class DeliveryOutcome(StrEnum):
+    """What a run did with a record key it had to deliver (``sluice_run_keys.outcome``):
+    ``sluice audit`` holds it against the key's :class:`DeliveryStatus`."""
+
+    PENDING = "pending"  # on record before anything is sent: a run that dies still owes it
+    DELIVERED = "delivered"
+    RESENT = "resent"  # sent again: a run died with it in flight, the target may have it
+    ALREADY = "already"  # acknowledged before this run: not sent
+    REJECTED = "rejected"  # refused for good: its record is quarantined

@@ -16,7 +16,7 @@ testing concrete classes. A destination that keeps a record of deliveries gets a
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -25,6 +25,7 @@ import polars as pl
 
 from sluice.dburl import dialect_name
 from sluice.schema import TableSpec
+from sluice.status import DeliveryOutcome, DeliveryStatus
 
 Mode = Literal["append", "replace", "merge", "snapshot"]
 LOADS_TABLE = "_sluice_loads"
@@ -142,8 +143,9 @@ class Destination(Protocol):
 class DeliveryLedger(Protocol):
     """Each record key's fate at one target, kept by the engine in the state store.
 
-    Statuses: ``sending`` (on its way), ``acked`` (the target took it), ``rejected``
-    (refused for good). Outcomes recorded for a run: ``pending``, ``delivered``,
+    Statuses (:class:`~sluice.status.DeliveryStatus`): ``sending`` (on its way),
+    ``acked`` (the target took it), ``rejected`` (refused for good). Outcomes recorded
+    for a run (:class:`~sluice.status.DeliveryOutcome`): ``pending``, ``delivered``,
     ``resent``, ``already``, ``rejected``; ``sluice audit`` reads both.
     """
 
@@ -151,11 +153,11 @@ class DeliveryLedger(Protocol):
         """The known status of each of ``keys`` (keys never seen are left out)."""
         ...
 
-    def record(self, outcomes: dict[str, str]) -> None:
+    def record(self, outcomes: Mapping[str, DeliveryOutcome]) -> None:
         """What this run did with each key (the audit's view of the run)."""
         ...
 
-    def mark(self, keys: list[str], status: str) -> None:
+    def mark(self, keys: list[str], status: DeliveryStatus) -> None:
         """Set the status of ``keys``: before a batch leaves and once it is answered."""
         ...
 

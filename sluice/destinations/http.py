@@ -35,6 +35,7 @@ from sluice.destinations.base import (
 from sluice.errors import FetchError, LoadError, Where
 from sluice.httpclient import HttpClient, HttpStats
 from sluice.schema import TableSpec
+from sluice.status import DeliveryOutcome, DeliveryStatus
 
 Log = Callable[[str, str, dict[str, Any]], None]
 REFUSED = {400, 409, 413, 422}
@@ -85,7 +86,7 @@ class HttpDestination:
     async def _deliver(self, batches: Iterator[pl.DataFrame]) -> LoadResult:
         client = HttpClient(self.cfg, where=self.cfg.url, on_event=self.log)
         self._stats = client.stats
-        outcomes: dict[str, str] = {}
+        outcomes: dict[str, DeliveryOutcome] = {}
         rejected: list[tuple[dict[str, Any], str]] = []
         pending: set[asyncio.Task[None]] = set()
         rows = skipped = 0
@@ -95,7 +96,7 @@ class HttpDestination:
             keys = [k for k, _, _ in chunk]
 
             async def sending() -> None:  # on record the moment the batch leaves, not before
-                await asyncio.to_thread(self.ledger.mark, keys, "sending")
+                await asyncio.to_thread(self.ledger.mark, keys, DeliveryStatus.SENDING)
 
             try:
                 await client.request(
@@ -108,16 +109,17 @@ class HttpDestination:
                     half = len(chunk) // 2
                     await asyncio.gather(send(chunk[:half]), send(chunk[half:]))
                     return
-                await asyncio.to_thread(self.ledger.mark, keys, "rejected")
-                outcomes[keys[0]] = "rejected"
-                await asyncio.to_thread(self.ledger.record, {keys[0]: "rejected"})
+                await asyncio.to_thread(self.ledger.mark, keys, DeliveryStatus.REJECTED)
+                outcomes[keys[0]] = DeliveryOutcome.REJECTED
+                await asyncio.to_thread(self.ledger.record, {keys[0]: DeliveryOutcome.REJECTED})
                 _, record, line = chunk[0]
                 back = record if line is None else {**record, LINE: line}
                 rejected.append((back, f"{self.cfg.url} refused it: {exc.message}"))
                 return
-            await asyncio.to_thread(self.ledger.mark, keys, "acked")
+            await asyncio.to_thread(self.ledger.mark, keys, DeliveryStatus.ACKED)
             for k in keys:
-                outcomes[k] = "resent" if outcomes.get(k) == "resent" else "delivered"
+                resent = outcomes.get(k) == DeliveryOutcome.RESENT
+                outcomes[k] = DeliveryOutcome.RESENT if resent else DeliveryOutcome.DELIVERED
             await asyncio.to_thread(self.ledger.record, {k: outcomes[k] for k in keys})
 
         try:
@@ -135,12 +137,17 @@ class HttpDestination:
                 done = await asyncio.to_thread(self.ledger.status, keys)
                 todo: list[tuple[str, dict[str, Any], Any]] = []
                 for k, r, line in zip(keys, records, lines, strict=True):
-                    if done.get(k) == "acked":
-                        outcomes[k] = "already"
+                    if done.get(k) == DeliveryStatus.ACKED:
+                        outcomes[k] = DeliveryOutcome.ALREADY
                         skipped += 1
                     else:
                         # "sending" left by a run that died: the target may have it already.
-                        outcomes.setdefault(k, "resent" if done.get(k) == "sending" else "pending")
+                        outcomes.setdefault(
+                            k,
+                            DeliveryOutcome.RESENT
+                            if done.get(k) == DeliveryStatus.SENDING
+                            else DeliveryOutcome.PENDING,
+                        )
                         todo.append((k, r, line))
                 # What this run owes is on record before anything is sent: an audit of a
                 # run that dies still knows every key it had.

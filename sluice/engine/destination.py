@@ -8,12 +8,14 @@ delivery ledger and its log as callbacks, so the plugin never touches the state 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sluice.config import HttpDestinationConfig, PipelineConfig, Project
 from sluice.destinations import Destination, connect
 from sluice.destinations.http import HttpDestination
 from sluice.state.store import StateStore
+from sluice.status import DeliveryOutcome, DeliveryStatus
 
 
 def open_destination(
@@ -43,8 +45,8 @@ class StoreLedger:
     def status(self, keys: list[str]) -> dict[str, str]:
         return self.store.delivery_status(self.pipeline, self.target, keys)
 
-    def record(self, outcomes: dict[str, str]) -> None:
+    def record(self, outcomes: Mapping[str, DeliveryOutcome]) -> None:
         self.store.record_run_keys(self.run_id, self.pipeline, self.target, outcomes)
 
-    def mark(self, keys: list[str], status: str) -> None:
+    def mark(self, keys: list[str], status: DeliveryStatus) -> None:
         self.store.mark_deliveries(self.pipeline, self.target, keys, status, self.run_id)

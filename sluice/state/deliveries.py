@@ -3,7 +3,7 @@ was acknowledged or refused, and how often; and the keys each run had to deliver
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sluice.state.core import StoreCore, chunks
 from sluice.state.faults import retry_dropped
 from sluice.state.models import Base, Delivery, RunKey, utcnow
-from sluice.status import DeliveryStatus
+from sluice.status import DeliveryOutcome, DeliveryStatus
 
 
 @retry_dropped
@@ -33,7 +33,7 @@ class Deliveries(StoreCore):
         return out
 
     def mark_deliveries(
-        self, pipeline: str, target: str, keys: list[str], status: str, run_id: str
+        self, pipeline: str, target: str, keys: list[str], status: DeliveryStatus, run_id: str
     ) -> None:
         """Move ``keys`` to ``status`` (sending: one more send; acked: one more ack)."""
         t = sa.Table(Delivery.__tablename__, Base.metadata)
@@ -73,7 +73,7 @@ class Deliveries(StoreCore):
                     )
 
     def record_run_keys(
-        self, run_id: str, pipeline: str, target: str, outcomes: dict[str, str]
+        self, run_id: str, pipeline: str, target: str, outcomes: Mapping[str, DeliveryOutcome]
     ) -> None:
         t = sa.Table(RunKey.__tablename__, Base.metadata)
         with self.engine.begin() as conn:

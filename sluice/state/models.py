@@ -150,7 +150,7 @@ class RunKey(Base):
     key: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
     pipeline: Mapped[str] = mapped_column(sa.String(255))
     target: Mapped[str] = mapped_column(sa.String(255))
-    outcome: Mapped[str] = mapped_column(sa.String(16))  # delivered, already, rejected, pending
+    outcome: Mapped[str] = mapped_column(sa.String(16))  # a DeliveryOutcome
 
 
 class ScheduleMark(Base):

@@ -6,7 +6,7 @@ meant to need nothing more), and a small endpoint that refuses records marked ba
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import polars as pl
@@ -32,7 +32,7 @@ class MemoryLedger:
     def status(self, keys: list[str]) -> dict[str, str]:
         return {k: self.statuses[k] for k in keys if k in self.statuses}
 
-    def record(self, outcomes: dict[str, str]) -> None:
+    def record(self, outcomes: Mapping[str, str]) -> None:
         self.outcomes.update(outcomes)
 
     def mark(self, keys: list[str], status: str) -> None:

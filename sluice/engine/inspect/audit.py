@@ -14,7 +14,7 @@ from typing import Any
 
 from sluice.errors import UsageError
 from sluice.state.store import StateStore
-from sluice.status import DeliveryStatus
+from sluice.status import DeliveryOutcome, DeliveryStatus
 
 
 @dataclass
@@ -70,7 +70,7 @@ def audit(store: StateStore, run_id: str) -> Audit:
         outcomes[k.outcome] += 1
         entry = ledger.get(k.key)
         if (
-            k.outcome == "rejected"
+            k.outcome == DeliveryOutcome.REJECTED
             and entry is not None
             and entry.status == DeliveryStatus.REJECTED
         ):
@@ -83,9 +83,9 @@ def audit(store: StateStore, run_id: str) -> Audit:
             ).append(k.key)
         elif entry.acks > 1:
             result.duplicated[k.key] = entry.acks
-        elif k.outcome == "resent":
+        elif k.outcome == DeliveryOutcome.RESENT:
             result.resent.append(k.key)
-        elif entry.run_id == run.id and k.outcome == "delivered":
+        elif entry.run_id == run.id and k.outcome == DeliveryOutcome.DELIVERED:
             result.delivered_now += 1
         else:
             result.delivered_before += 1
