@@ -13,6 +13,8 @@ import textwrap
 import time
 from pathlib import Path
 
+from sluice.testing import processes
+
 PRELUDE = """
 import glob, os, sys, time
 ready, go, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -42,7 +44,7 @@ def at_once(
         procs.append(
             (
                 ready,
-                subprocess.Popen(
+                processes.Popen(
                     [sys.executable, "-c", code, str(ready), str(go), str(n)],
                     cwd=folder,
                     stdout=subprocess.PIPE,

@@ -26,7 +26,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from sluice.config import Project, load_project
 from sluice.engine import RunContext, lifecycle, start
@@ -37,6 +37,7 @@ from sluice.engine.report import RunReport
 from sluice.engine.run import run
 from sluice.engine.settle import cancel_run, settle_stale
 from sluice.errors import RunCancelled, RunConflict, SluiceError
+from sluice.executors.forkserver import ForkPopen
 from sluice.executors.hooks import RunHooks
 from sluice.state.store import StateStore
 from sluice.status import LIVE, RunStatus
@@ -68,6 +69,18 @@ class Executor(Protocol):
     def live_report(self, run_id: str) -> dict[str, Any] | None: ...
     def cancel(self, run_id: str) -> str: ...
     def shutdown(self, timeout: float = 30.0) -> None: ...
+
+
+def _start_process(cmd: list[str], err: IO[bytes]) -> subprocess.Popen[bytes]:
+    """The run process, forked from the preloaded fork server (ready in milliseconds
+    instead of the 1.3 s of imports a fresh interpreter spends); a fresh interpreter if
+    the fork server cannot be started here."""
+    streams: dict[str, Any] = {"stdin": subprocess.DEVNULL, "stdout": err, "stderr": err}
+    try:
+        return ForkPopen(cmd, **streams)
+    except OSError as exc:
+        log.warning("starting the run process without the fork server: %s", exc)
+        return subprocess.Popen(cmd, **streams)
 
 
 def submit_via(trigger: Callable[[str, str], Submitted], pipeline: str, by: str) -> str | None:
@@ -251,7 +264,7 @@ class LocalExecutor:
         ]
         try:
             with tempfile.TemporaryFile() as err:
-                proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=err, stderr=err)
+                proc = _start_process(cmd, err)
                 signalled = False
                 while True:
                     try:

@@ -9,10 +9,14 @@
   throttles, folder watchers and schedules that take ``clock=``;
 - :func:`simulator`: a shipped API simulator on a free port of 127.0.0.1;
 - :class:`Capture`: a loopback HTTP server that keeps every request (a webhook);
+- :mod:`~sluice.testing.processes`: ``run`` and ``Popen`` as in :mod:`subprocess`,
+  with ``python -m``/``-c`` commands forked from a preloaded server (milliseconds, not
+  the second of imports a fresh interpreter spends);
 - :func:`free_port`: a TCP port of 127.0.0.1 nobody listens on, for ``sluice serve``
   or ``sluice sim`` in a subprocess.
 """
 
+from sluice.testing import processes
 from sluice.testing.capture import Capture
 from sluice.testing.clock import Clock, WallClock
 from sluice.testing.examples import copy_example
@@ -20,4 +24,13 @@ from sluice.testing.gate import Gate
 from sluice.testing.ports import free_port
 from sluice.testing.sims import simulator
 
-__all__ = ["Capture", "Clock", "Gate", "WallClock", "copy_example", "free_port", "simulator"]
+__all__ = [
+    "Capture",
+    "Clock",
+    "Gate",
+    "WallClock",
+    "copy_example",
+    "free_port",
+    "simulator",
+    "processes",
+]

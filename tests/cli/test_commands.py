@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from sluice.testing import processes
+
 EXAMPLE = Path(__file__).parents[2] / "examples" / "leads"
 
 
@@ -17,7 +19,7 @@ def sluice(*args: str, env: dict[str, str] | None = None) -> subprocess.Complete
     # Only what the test sets: a URL exported in the caller's shell must not leak in.
     base = {k: v for k, v in os.environ.items() if not k.startswith("SLUICE_")}
     full_env = {**base, **(env or {})}
-    return subprocess.run(
+    return processes.run(
         [sys.executable, "-m", "sluice", *args],
         capture_output=True,
         text=True,

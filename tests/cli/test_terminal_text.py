@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from sluice.testing import processes
 
 EVIL = "evil\x1b[2J\x1b]8;;x\x07.csv"  # clear the screen, start a forged link
 MARKUP = "[bold red]x[link=x]y.csv"  # tags a name can hold (no /)
@@ -39,7 +40,7 @@ RAW = ["\x1b", "\x07", "\x08", "\r", "\u202e", "\u2066", "\x9b"]
 def sluice(*args: str) -> tuple[int, str, str]:
     """The real CLI in a subprocess; stdout and stderr decoded strictly as UTF-8."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("SLUICE_")}
-    out = subprocess.run(
+    out = processes.run(
         [sys.executable, "-m", "sluice", *args],
         capture_output=True,
         timeout=120,

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from sluice.testing import processes
+
 HOLDER = """
 import sys
 from sluice.destinations import connect
@@ -25,7 +27,7 @@ print("closed", flush=True)
 def test_the_pool_logs_a_dropped_connection_in_one_line(
     pg_url: str, pg_admin: object, tmp_path: Path
 ) -> None:
-    proc = subprocess.Popen(
+    proc = processes.Popen(
         [sys.executable, "-c", HOLDER, pg_url],
         cwd=tmp_path,
         stdin=subprocess.PIPE,

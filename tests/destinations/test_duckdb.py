@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -20,7 +19,7 @@ from sluice.destinations.duckdb import DuckdbDestination
 from sluice.destinations.sql import SqlDestination
 from sluice.errors import LoadError, RetryableLoadError
 from sluice.schema import ColumnSpec, ForeignKey, TableSpec
-from sluice.testing import copy_example
+from sluice.testing import copy_example, processes
 from tests.destinations.test_multi_table import batch as related
 
 EVIL = 'x"; drop table typed; --'
@@ -239,7 +238,7 @@ else:
 
 def test_one_process_holds_the_file_until_close(duck: DuckdbDestination, path: Path) -> None:
     def probe() -> str:
-        out = subprocess.run(
+        out = processes.run(
             [sys.executable, "-c", PROBE, f"duckdb:///{path}"],
             capture_output=True,
             text=True,
@@ -258,7 +257,7 @@ def test_one_process_holds_the_file_until_close(duck: DuckdbDestination, path: P
 def run_cli(root: Path, warehouse: str) -> dict[str, object]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICE_")}
     env["SLUICE_WAREHOUSE_URL"] = warehouse
-    out = subprocess.run(
+    out = processes.run(
         [sys.executable, "-m", "sluice", "run", "leads", "-p", str(root), "--json"],
         capture_output=True,
         text=True,

@@ -19,7 +19,7 @@ from sluice.engine import run_pipeline
 from sluice.engine.inspect.audit import audit
 from sluice.sim import SimServer
 from sluice.state.store import StateStore
-from sluice.testing import simulator
+from sluice.testing import processes, simulator
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "animals"
 
@@ -126,7 +126,7 @@ def test_killed_mid_delivery_then_rerun_delivers_the_rest_exactly_once(
     text = (project / "sluice.yaml").read_text().replace("batch_size: 100", "batch_size: 10")
     (project / "sluice.yaml").write_text(text)
     with serve(monkeypatch, n_animals=400, error_rate=0.0, pause_rate=0.0, latency=0.02) as server:
-        proc = subprocess.Popen(
+        proc = processes.Popen(
             [sys.executable, "-m", "sluice", "run", "animals", "-p", str(project), "--json"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

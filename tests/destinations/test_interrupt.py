@@ -7,10 +7,11 @@ sluice's handler never runs. The destination must still call it a cancellation.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
+
+from sluice.testing import processes
 
 SCRIPT = textwrap.dedent(
     """
@@ -44,7 +45,7 @@ def test_ctrl_c_inside_the_sqlite_bulk_call_is_a_cancellation(tmp_path: Path) ->
     for _ in range(3):  # the signal may land outside the driver's call: try again
         db = tmp_path / "w.db"
         db.unlink(missing_ok=True)
-        out = subprocess.run(
+        out = processes.run(
             [sys.executable, "-c", SCRIPT, str(db)], capture_output=True, text=True, timeout=120
         )
         assert out.returncode == 0, out.stderr

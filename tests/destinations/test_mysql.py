@@ -19,7 +19,7 @@ from sluice.destinations.mysql import SPOOL_PREFIX, MysqlDestination
 from sluice.destinations.sql import SqlDestination
 from sluice.errors import LoadError
 from sluice.schema import ColumnSpec, TableSpec
-from sluice.testing import copy_example
+from sluice.testing import copy_example, processes
 
 AWKWARD = [
     "",
@@ -437,7 +437,6 @@ def test_a_killed_load_leaves_no_row_data_in_temporary_files(
     killed mid-load are removed by the next process that opens a MySQL destination."""
     import os
     import signal
-    import subprocess
     import sys
 
     tmp = tmp_path / "tmp"
@@ -447,7 +446,7 @@ def test_a_killed_load_leaves_no_row_data_in_temporary_files(
     def spooled() -> list[Path]:
         return [p for p in tmp.rglob("*") if p.is_file()]
 
-    killed = subprocess.Popen(
+    killed = processes.Popen(
         [sys.executable, "-c", LOADER, mysql_url, "2000000"], env=env, cwd=tmp_path
     )
     deadline = time.monotonic() + 60
@@ -458,7 +457,7 @@ def test_a_killed_load_leaves_no_row_data_in_temporary_files(
     killed.wait(10)
     assert spooled()  # the killed process could not clean up
 
-    done = subprocess.run(
+    done = processes.run(
         [sys.executable, "-c", LOADER, mysql_url, "10"],
         env=env,
         cwd=tmp_path,

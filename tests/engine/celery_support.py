@@ -20,6 +20,8 @@ from typing import Any
 import polars as pl
 import pytest
 
+from sluice.testing import processes
+
 BROKERS = {
     "redis": os.environ.get("SLUICE_TEST_REDIS", "redis://127.0.0.1:6379/13"),
     "rabbitmq": os.environ.get("SLUICE_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672//"),
@@ -72,7 +74,7 @@ class Cluster:
         for i in range(first, first + n):
             log = open(self.logs / f"worker{i}.log", "wb")  # noqa: SIM115 (closed at exit)
             self.workers.append(
-                subprocess.Popen(
+                processes.Popen(
                     [
                         sys.executable,
                         "-m",
@@ -104,7 +106,7 @@ class Cluster:
         return (self.logs / f"worker{i}.log").read_text(errors="replace")
 
     def sluice(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
+        return processes.run(
             [sys.executable, "-m", "sluice", *args, "-p", str(self.root)],
             env=self.env,
             capture_output=True,
@@ -114,7 +116,7 @@ class Cluster:
 
     def launch(self, *args: str) -> subprocess.Popen[str]:
         """A sluice command started in the background, its stdout piped."""
-        return subprocess.Popen(
+        return processes.Popen(
             [sys.executable, "-m", "sluice", *args, "-p", str(self.root)],
             env=self.env,
             stdout=subprocess.PIPE,

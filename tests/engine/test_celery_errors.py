@@ -12,12 +12,13 @@ import pytest
 
 from sluice.config import load_project
 from sluice.state.store import StateStore
+from sluice.testing import processes
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "leads"
 
 
 def sluice(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+    return processes.run(
         [sys.executable, "-m", "sluice", *args], env=env, capture_output=True, text=True, timeout=60
     )
 

@@ -19,7 +19,7 @@ from sluice.destinations.sql import SqlDestination
 from sluice.engine import run_pipeline
 from sluice.engine.replay import replay
 from sluice.state.store import StateStore
-from sluice.testing import Gate
+from sluice.testing import Gate, processes
 
 PROJECT = """
     warehouse: {warehouse}
@@ -84,7 +84,7 @@ def test_drift_quarantine_evolve_and_fail(make_project: Callable[..., Path]) -> 
     text = text.replace("drift: evolve", "drift: fail")
     (root / "sluice.yaml").write_text(text)
     (root / "data" / "b.csv").write_text("id,size\n3,XL\n")
-    cli = subprocess.run(
+    cli = processes.run(
         [sys.executable, "-m", "sluice", "run", "p", "-p", str(root)],
         capture_output=True,
         text=True,
@@ -110,7 +110,7 @@ def test_killed_load_leaves_table_as_it_was_and_rerun_completes(
 
     # The gate holds the load after its first batch, uncommitted: killed mid-load for sure.
     gate = Gate(tmp_path / "gate")
-    proc = subprocess.Popen(
+    proc = processes.Popen(
         [sys.executable, "-m", "sluice", "run", "p", "-p", str(root), "--json"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -244,7 +244,7 @@ def test_a_missing_column_is_drift_under_quarantine_and_fail(
     assert "`sluice run p`" in err["hint"]  # nothing was set aside: a replay has nothing
     text = (root / "sluice.yaml").read_text().replace("drift: fail", "drift: evolve")
     (root / "sluice.yaml").write_text(text)
-    cli = subprocess.run(
+    cli = processes.run(
         [sys.executable, "-m", "sluice", "run", "p"],
         cwd=root,
         capture_output=True,

@@ -25,6 +25,7 @@ from sluice.destinations.sql import SqlDestination
 from sluice.errors import RunConflict
 from sluice.executors.local import LocalExecutor
 from sluice.state.store import StateStore
+from sluice.testing import processes
 from tests.at_once import at_once
 
 PROJECT = """
@@ -84,7 +85,7 @@ class Project:
     root: Path
 
     def start(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
+        return processes.Popen(
             [sys.executable, "-m", "sluice", *args, "-p", str(self.root)],
             cwd=self.root,
             stdout=subprocess.PIPE,
@@ -103,7 +104,7 @@ class Project:
         gate = self.root / "gate"
         gate.unlink(missing_ok=True)
         (self.root / "holding").unlink(missing_ok=True)
-        proc = subprocess.Popen(
+        proc = processes.Popen(
             [sys.executable, "-c", GATED, str(gate), *args, "-p", str(self.root)],
             cwd=self.root,
             stdout=subprocess.PIPE,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import os
-import subprocess
 import sys
 import zipfile
 from collections.abc import Callable, Iterator
@@ -23,6 +22,7 @@ from sluice.engine import run_pipeline
 from sluice.engine.replay import replay
 from sluice.sim.server import SimServer
 from sluice.state.store import StateStore
+from sluice.testing import processes
 
 OLD = "id,name,colour\n1,ada,red\n2,grace,blue\n"
 NEW = "id,name,colour\n3,linus,green\n4,edsger,red\n5,barbara,blue\n"
@@ -175,7 +175,7 @@ def test_a_copy_that_is_gone_says_how_to_load_the_file_and_that_closes_the_entry
     command = err["hint"].split("`")[1].replace("PATH", str(kept)).split()
     assert command[:2] == ["sluice", "run"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICE_")}
-    done = subprocess.run(
+    done = processes.run(
         [sys.executable, "-m", *command, "-p", str(root)],
         env=env,
         capture_output=True,

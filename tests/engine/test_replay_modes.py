@@ -26,6 +26,7 @@ from sluice.engine.replay import replay
 from sluice.state.quarantine import NewEntry
 from sluice.state.store import StateStore
 from sluice.status import EntryKind
+from sluice.testing import processes
 
 PROJECT = """
     warehouse: {warehouse}
@@ -126,11 +127,11 @@ def test_the_tour_under_replace_keeps_ada_and_grace(tmp_path: Path) -> None:
     root = tmp_path / "tour"
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
+        return processes.run(
             [*sluice, *args], cwd=root, env=env, capture_output=True, text=True, timeout=120
         )
 
-    subprocess.run([*sluice, "init", str(root)], env=env, check=True, capture_output=True)
+    processes.run([*sluice, "init", str(root)], env=env, check=True, capture_output=True)
     fix(root, "mode: merge ", "mode: replace")
     assert cli("run", "contacts").returncode == 3
     fix(root, "'%d/%m/%Y']", "'%d/%m/%Y', '%Y-%d-%m']")
@@ -202,7 +203,7 @@ def test_two_replays_at_once_load_each_row_once(
     release = hold_warehouse(warehouse, root)
     try:
         procs = [
-            subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            processes.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             for _ in range(2)
         ]
         deadline = time.monotonic() + 60
@@ -240,7 +241,7 @@ def test_two_replays_at_once_load_each_row_once(
     assert codes[loser["run_id"]] == 0
     (warning,) = loser["warnings"]
     assert f"being replayed by run {winner['run_id']}" in warning["message"]
-    shown = subprocess.run(
+    shown = processes.run(
         [sys.executable, "-m", *command_in(warning["hint"]), "-p", str(root)],
         env=env,
         capture_output=True,
@@ -282,7 +283,7 @@ def test_claims_of_processes_at_once_never_overlap(
     assert ids == list(range(1, n + 1))
     go = tmp_path / "go"
     procs = [
-        subprocess.Popen(
+        processes.Popen(
             [sys.executable, "-c", CLAIMER, url, str(go), f"R{i}", str(n)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

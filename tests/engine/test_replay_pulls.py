@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +23,7 @@ from sluice.engine import run_pipeline
 from sluice.engine.replay import replay
 from sluice.sim.server import SimServer
 from sluice.state.store import StateStore
+from sluice.testing import processes
 from tests.sources.http_app import N, create_app
 
 SALT = "s4lt"
@@ -207,7 +207,7 @@ def test_an_entry_without_a_whole_copy_says_to_pull_again_and_that_closes_it(
         assert pull.status == "open"
         # The hint, followed.
         env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICE_")}
-        done = subprocess.run(
+        done = processes.run(
             [sys.executable, "-m", "sluice", "run", "p", "-p", str(root)],
             env=env,
             capture_output=True,

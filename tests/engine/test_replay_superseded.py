@@ -19,6 +19,7 @@ from sluice.engine import run_pipeline
 from sluice.engine.replay import replay
 from sluice.sim.server import SimServer
 from sluice.state.store import StateStore
+from sluice.testing import processes
 from tests.sources.http_app import N, create_app
 
 PROJECT = """
@@ -77,7 +78,7 @@ def edit(root: Path, old: str, new: str) -> None:
 def cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICE_")}
     env["COLUMNS"] = "250"
-    return subprocess.run(
+    return processes.run(
         [sys.executable, "-m", "sluice", *args, "-p", str(root)],
         env=env,
         capture_output=True,

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from sluice.engine.replay import replay
 from sluice.service import ServiceSettings, create_app
 from sluice.state.models import Event, QuarantineEntry, Run, Stage, utcnow
 from sluice.state.store import StateStore
+from sluice.testing import processes
 
 PROJECT = """
 warehouse: sqlite:///w.db
@@ -66,7 +66,7 @@ def test_a_report_lists_a_few_skipped_files_and_counts_them_all(
         assert len(json.dumps(last.report)) < 4000
     finally:
         store.close()
-    cli = subprocess.run(
+    cli = processes.run(
         [sys.executable, "-m", "sluice", "show", last.id, "-p", str(root)],
         capture_output=True,
         text=True,
@@ -143,7 +143,7 @@ def test_prune_removes_what_is_old_and_over_and_keeps_the_rest(
     with store.engine.connect() as conn:
         ledger = conn.execute(sa.text("SELECT id, status FROM sluice_files ORDER BY id")).all()
 
-    dry = subprocess.run(
+    dry = processes.run(
         [sys.executable, "-m", "sluice", "prune", "--older-than", "30d", "--dry-run", "--json"],
         cwd=root,
         capture_output=True,
@@ -159,7 +159,7 @@ def test_prune_removes_what_is_old_and_over_and_keeps_the_rest(
     }
     assert counts(store) == before
 
-    cli = subprocess.run(
+    cli = processes.run(
         [sys.executable, "-m", "sluice", "prune", "--older-than", "30d"],
         cwd=root,
         capture_output=True,
@@ -184,7 +184,7 @@ def test_prune_removes_what_is_old_and_over_and_keeps_the_rest(
     again = run_pipeline(load_project(root), "p")
     assert again.totals.read == 0 and again.as_dict()["streams"]["s"]["skipped"] == 4
 
-    bad = subprocess.run(
+    bad = processes.run(
         [sys.executable, "-m", "sluice", "prune", "--older-than", "30 days"],
         cwd=root,
         capture_output=True,

@@ -28,7 +28,7 @@ from sluice.destinations.sql import SqlDestination
 from sluice.engine import run_pipeline
 from sluice.state.models import QuarantineEntry, Run
 from sluice.state.store import StateStore
-from sluice.testing import Gate
+from sluice.testing import Gate, processes
 
 REPO = Path(__file__).parents[2]
 
@@ -71,7 +71,7 @@ def sluice(
 ) -> subprocess.CompletedProcess[str]:
     """``sluice ARGS -p ROOT`` in a process of its own (killed at ``point``, if named)."""
     cmd = [sys.executable, "-m", *(("tests.engine.killpoints", point) if point else ("sluice",))]
-    return subprocess.run(
+    return processes.run(
         [*cmd, *args, "-p", str(root)],
         capture_output=True,
         text=True,
@@ -85,7 +85,7 @@ def start(
 ) -> subprocess.Popen[str]:
     """``sluice ARGS -p ROOT`` started (armed with kill ``point``, if named)."""
     cmd = [sys.executable, "-m", *(("tests.engine.killpoints", point) if point else ("sluice",))]
-    return subprocess.Popen(
+    return processes.Popen(
         [*cmd, *args, "-p", str(root)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -25,7 +25,7 @@ import pytest
 
 from sluice.config import load_project
 from sluice.state.store import StateStore
-from sluice.testing import Gate, free_port
+from sluice.testing import Gate, free_port, processes
 from tests.conftest import _service_missing
 from tests.engine.test_leads_runs import fix_mapping
 from tests.service.conftest import OPERATOR, VIEWER
@@ -56,7 +56,7 @@ class Server:
             env.pop(var, None)
         cmd = [sys.executable, "-m", "sluice", "serve", "--project", str(self.project)]
         with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
+            self.proc = processes.Popen(
                 [*cmd, "--host", "127.0.0.1", "--port", str(self.port)],
                 stdout=out,
                 stderr=subprocess.STDOUT,

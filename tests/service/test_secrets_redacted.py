@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 
 from sluice.config import load_project
 from sluice.service import create_app
-from sluice.testing import Capture
+from sluice.testing import Capture, processes
 from tests.conftest import PG_BASE
 from tests.service.conftest import OP, VIEW, VIEWER, settings, wait, wait_for
 
@@ -49,7 +49,7 @@ def project(root: Path, warehouse: str, alerts: str = "") -> Path:
 
 def cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICE_")}
-    return subprocess.run(
+    return processes.run(
         [sys.executable, "-m", "sluice", *args],
         cwd=root,
         env=env,

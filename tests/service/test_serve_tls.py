@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sluice.cli.app import app
-from sluice.testing import free_port
+from sluice.testing import free_port, processes
 from tests.service.conftest import OPERATOR, VIEW, VIEWER
 
 
@@ -26,7 +26,7 @@ def _self_signed(folder: Path) -> tuple[Path, Path]:
     if shutil.which("openssl") is None:
         pytest.skip("the openssl command is needed to make a test certificate")
     cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
+    processes.run(
         [
             "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
             "-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost",
@@ -45,7 +45,7 @@ def test_serve_speaks_https_with_the_given_certificate(leads: Path, tmp_path: Pa
     env.pop("SLUICE_SECURE_COOKIES", None)
     command = [sys.executable, "-m", "sluice", "serve", "-p", str(leads), "--port", str(port)]
     command += ["--ssl-certfile", str(cert), "--ssl-keyfile", str(key)]
-    server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    server = processes.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     trusted = ssl.create_default_context(cafile=str(cert))
     try:
         with httpx.Client(base_url=f"https://127.0.0.1:{port}", verify=trusted) as http:

@@ -12,7 +12,7 @@ import typer
 from typer.testing import CliRunner
 
 from sluice.cli import sim
-from sluice.testing import free_port
+from sluice.testing import free_port, processes
 
 COMMAND = [sys.executable, "-m", "sluice.cli.sim"]
 
@@ -36,7 +36,7 @@ def test_sim_animals_serves_until_terminated() -> None:
         "--time-scale",
         "0.01",
     ]
-    proc = subprocess.Popen(
+    proc = processes.Popen(
         [*COMMAND, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:

@@ -22,6 +22,7 @@ from sluice.destinations.sql import SqlDestination
 from sluice.errors import StateStoreError
 from sluice.state.faults import retrying
 from sluice.state.store import StateStore
+from sluice.testing import processes
 
 PROJECT = """
 warehouse: sqlite:///w.db
@@ -48,7 +49,7 @@ def rows(n: int, bad_every: int = 2) -> str:
 
 
 def sluice(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+    return processes.run(
         [sys.executable, "-m", "sluice", *args, "-p", str(root)],
         capture_output=True,
         text=True,
@@ -67,7 +68,7 @@ def tiny_disk(tmp_path: Path) -> Iterator[Path]:
     """A 600 KiB tmpfs: a disk the state store fills (needs root, as CI runs)."""
     mount = tmp_path / "disk"
     mount.mkdir()
-    made = subprocess.run(
+    made = processes.run(
         ["mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", str(mount)],
         capture_output=True,
         text=True,
@@ -77,7 +78,7 @@ def tiny_disk(tmp_path: Path) -> Iterator[Path]:
     try:
         yield mount
     finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
+        processes.run(["umount", "-l", str(mount)], check=False)
 
 
 def test_a_full_or_read_only_state_store_is_one_line_naming_it(
@@ -96,7 +97,7 @@ def test_a_full_or_read_only_state_store_is_one_line_naming_it(
     )
     assert "hint: free space on the disk that holds it" in said(full)
 
-    subprocess.run(["mount", "-o", "remount,ro", str(tiny_disk)], check=True)
+    processes.run(["mount", "-o", "remount,ro", str(tiny_disk)], check=True)
     readonly = sluice(root, "run", "p")
     assert readonly.returncode == 1
     lines = readonly.stderr.strip().splitlines()
@@ -105,7 +106,7 @@ def test_a_full_or_read_only_state_store_is_one_line_naming_it(
     assert len(lines) == 2, readonly.stderr
 
     # With room again, the next run loads the file whole: nothing was half done.
-    subprocess.run(["mount", "-o", "remount,rw,size=64m", str(tiny_disk)], check=True)
+    processes.run(["mount", "-o", "remount,rw,size=64m", str(tiny_disk)], check=True)
     again = sluice(root, "run", "p", "--json")
     assert again.returncode == 3, said(again)
     report = json.loads(again.stdout)
@@ -169,7 +170,7 @@ def test_a_dropped_state_store_connection_is_reconnected_mid_run(
 ) -> None:
     n = 300_000
     root = make_project(PROJECT.format(state=f'"{pg_url}"'), {"data/a.csv": rows(n, 10)})
-    proc = subprocess.Popen(
+    proc = processes.Popen(
         [sys.executable, "-m", "sluice", "run", "p", "-p", str(root), "--json"],
         cwd=root,
         stdout=subprocess.PIPE,

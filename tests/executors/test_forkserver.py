@@ -1,0 +1,124 @@
+"""Processes forked from the preloaded server behave as freshly started ones do."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sluice.executors.forkserver import ForkPopen, ForkServer, python_command, run
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ForkServer]:
+    fs = ForkServer(preload=("sluice.config",))
+    yield fs
+    fs.close()
+
+
+def both(args: list[str], server: ForkServer, **kw: object) -> tuple[object, object]:
+    """What a fresh interpreter and a forked child give for the same command."""
+    fresh = subprocess.run(args, capture_output=True, text=True, timeout=60, **kw)  # type: ignore[call-overload]
+    forked = run(args, server=server, capture_output=True, text=True, timeout=60, **kw)
+    return (fresh.returncode, fresh.stdout, fresh.stderr), (
+        forked.returncode,
+        forked.stdout,
+        forked.stderr,
+    )
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import sys; print(sys.argv); sys.exit(3)",
+        "import sys; sys.exit('a message')",
+        "raise ValueError('boom')",
+        "import os; print(os.getcwd(), os.environ.get('ONLY'), sorted(os.environ)[:3])",
+        "import sys; print(sys.path[0] == '', sys.stdout.encoding, sys.stdout.errors)",
+        "print('é', end='')",
+    ],
+)
+def test_a_forked_child_answers_as_a_fresh_interpreter(
+    code: str, server: ForkServer, tmp_path: Path
+) -> None:
+    env = {"ONLY": "this", "PATH": os.environ["PATH"], "LC_ALL": "C.UTF-8"}
+    fresh, forked = both([sys.executable, "-c", code, "x"], server, cwd=tmp_path, env=env)
+    assert forked == fresh
+
+
+def test_python_m_runs_the_module_as_main_with_its_arguments(
+    server: ForkServer, tmp_path: Path
+) -> None:
+    (tmp_path / "probe.py").write_text("import sys\nprint(__name__, sys.argv[1:])\n")
+    fresh, forked = both([sys.executable, "-m", "probe", "a", "b"], server, cwd=tmp_path)
+    assert forked == fresh == (0, "__main__ ['a', 'b']\n", "")
+
+
+def test_signals_reach_the_child_and_its_code_says_so(server: ForkServer) -> None:
+    proc = ForkPopen([sys.executable, "-c", "import time; time.sleep(60)"], server=server)
+    with pytest.raises(subprocess.TimeoutExpired):
+        proc.wait(0.2)
+    proc.terminate()
+    assert proc.wait(10) == -signal.SIGTERM
+    interrupted = run([sys.executable, "-c", "raise KeyboardInterrupt"], server=server)
+    assert interrupted.returncode == -signal.SIGINT  # as python itself exits on Ctrl-C
+
+
+def test_a_new_session_is_its_own_process_group(server: ForkServer) -> None:
+    code = "import os; print(os.getpgid(0) == os.getpid())"
+    done = run([sys.executable, "-c", code], server=server, capture_output=True, text=True)
+    alone = run(
+        [sys.executable, "-c", code],
+        server=server,
+        capture_output=True,
+        text=True,
+        start_new_session=True,
+    )
+    assert (done.stdout, alone.stdout) == ("False\n", "True\n")
+
+
+def test_the_server_exits_with_the_process_that_started_it(tmp_path: Path) -> None:
+    code = (
+        "import sys; from sluice.executors.forkserver import ForkServer; "
+        "fs = ForkServer(preload=()); fs.address(); print(fs._proc.pid, flush=True)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    pid = int(done.stdout)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the fork server {pid} outlived its parent")
+
+
+def test_only_python_commands_are_forked() -> None:
+    assert python_command([sys.executable, "-m", "sluice", "run"]) == (
+        "sluice",
+        None,
+        ["sluice", "run"],
+    )
+    assert python_command(["psql", "-c", "select 1"]) is None
+    with pytest.raises(ValueError, match="not a python"):
+        ForkPopen(["true"])
+
+
+@pytest.mark.parametrize(
+    "locale",
+    [{"LC_ALL": "C.UTF-8"}, {"PYTHONIOENCODING": "latin-1:replace"}, {"PYTHONUTF8": "1"}],
+)
+def test_the_streams_are_encoded_as_a_fresh_interpreter_would(
+    locale: dict[str, str], server: ForkServer
+) -> None:
+    code = "import sys; print(sys.stdout.encoding, sys.stdout.errors, sys.stdin.errors)"
+    env = {"PATH": os.environ["PATH"], **locale}
+    fresh, forked = both([sys.executable, "-c", code], server, env=env)
+    assert forked == fresh
