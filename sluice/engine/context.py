@@ -18,6 +18,7 @@ from typing import Any
 
 from sluice.config import PipelineConfig, Project
 from sluice.dburl import redact
+from sluice.destinations import Destination
 from sluice.destinations.base import Mode
 from sluice.engine.report import RunReport
 from sluice.engine.settle import settle_stale
@@ -68,6 +69,9 @@ class RunContext:
     pages: tuple[int, int] | None = None  # an API part of a Celery run: its pages
     progress: Progress = _quiet
     cancellation: Cancellation = field(default_factory=Cancellation)
+    #: the warehouse this run borrows instead of opening its own (a Celery worker keeps
+    #: one per URL for all its parts): called on first use, never closed by the run
+    borrowed: Callable[[], Destination] | None = None
 
     @property
     def cancelled(self) -> threading.Event:
@@ -106,13 +110,15 @@ def start(
     pages: tuple[int, int] | None = None,
     mode: Mode | None = None,
     progress: Progress | None = None,
+    borrowed: Callable[[], Destination] | None = None,
 ) -> RunContext:
     """Record a run of ``pipeline`` (or take one over) and say how it goes.
 
     ``store``: the state store to use (None: the run opens its own, and closes it when
     it ends). ``run_id``: carry out a run another process recorded (the service's
     worker); ``claim=False``: only a part of it (a Celery task), the run keeps its
-    owner. ``mode``: write under this mode instead of the pipeline's.
+    owner. ``mode``: write under this mode instead of the pipeline's. ``borrowed``: the
+    warehouse to load into, opened by the caller (who closes it).
     """
     pipe = project.pipeline(pipeline)
     own_store = store is None
@@ -149,4 +155,5 @@ def start(
         part=part,
         pages=pages,
         progress=progress or _quiet,
+        borrowed=borrowed,
     )

@@ -38,7 +38,12 @@ class RunKit:
         """The run's destination, opened on first use."""
         if self.opened is None:
             ctx = self.ctx
-            self.opened = open_destination(ctx.project, ctx.pipe, ctx.name, ctx.store, ctx.run_id)
+            if ctx.borrowed is not None:
+                self.opened = ctx.borrowed()
+            else:
+                self.opened = open_destination(
+                    ctx.project, ctx.pipe, ctx.name, ctx.store, ctx.run_id
+                )
         return self.opened
 
     def delivery_stats(self) -> dict[str, object] | None:
@@ -46,7 +51,7 @@ class RunKit:
         return self.opened.delivery_stats() if self.opened is not None else None
 
     def close(self) -> None:
-        """Close the destination (if it was opened)."""
-        if self.opened is not None:
+        """Close the destination (if it was opened, and not borrowed)."""
+        if self.opened is not None and self.ctx.borrowed is None:
             self.opened.close()
-            self.opened = None
+        self.opened = None

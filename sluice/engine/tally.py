@@ -62,12 +62,19 @@ def staged(c: Counts, cursor: Any) -> dict[str, Any]:
     return {**as_dict(c), "filtered_by": dict(c.filtered_by), "cursor": cursor}
 
 
+def stage_rows(counts: Counts, seconds: dict[str, float]) -> dict[str, tuple[int, float]]:
+    """A stream's rows and seconds per stage (extract, transform, load), as the live
+    view of a run shows them."""
+    return {
+        "extract": (counts.read, seconds.get("extract", 0.0)),
+        "transform": (counts.read - counts.filtered, seconds.get("transform", 0.0)),
+        "load": (counts.loaded, seconds.get("load", 0.0)),
+    }
+
+
 def record_stages(
     store: StateStore, run_id: str, stream: str, counts: Counts, seconds: dict[str, float]
 ) -> None:
     """A stream's stages so far, for a live view of the run (`sluice show`, dashboard)."""
-    store.progress(run_id, stream, "extract", counts.read, seconds.get("extract", 0.0))
-    store.progress(
-        run_id, stream, "transform", counts.read - counts.filtered, seconds.get("transform", 0.0)
-    )
-    store.progress(run_id, stream, "load", counts.loaded, seconds.get("load", 0.0))
+    for stage, (rows, spent) in stage_rows(counts, seconds).items():
+        store.progress(run_id, stream, stage, rows, spent)

@@ -24,18 +24,21 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Callable
 
+import sqlalchemy as sa
 from celery import Celery, Task
 
-from sluice.config import Project, load_project
-from sluice.dburl import normalize
+from sluice.config import HttpDestinationConfig, Project, find_project_file, load_project
+from sluice.dburl import dialect_name, normalize
+from sluice.destinations import Destination, connect
 from sluice.engine import RunContext, lifecycle, start
 from sluice.engine.assemble import assemble, failure, seconds_since
 from sluice.engine.exclusive import busy, then
 from sluice.engine.lease import Heartbeat, lease_seconds
-from sluice.engine.report import Counts
+from sluice.engine.report import Counts, RunReport
 from sluice.engine.run import run
-from sluice.engine.tally import record_stages
+from sluice.engine.tally import record_stages, stage_rows
 from sluice.errors import ConfigError, RunCancelled, SluiceError
 from sluice.executors.parts import WHOLE_RUN, page_range, plan_parts, retryable
 from sluice.state.locks import PipelineLocks
@@ -107,6 +110,10 @@ def make_app() -> Celery:
 
 
 _stores: dict[str, StateStore] = {}
+_warehouses: dict[str, Destination] = {}
+#: warehouses a worker process keeps open for all its parts: database servers (a
+#: DuckDB file is locked by whoever holds it open; an http destination is one run's)
+KEPT_DIALECTS = ("postgresql", "mysql")
 
 
 def _store(project: Project) -> StateStore:
@@ -115,6 +122,40 @@ def _store(project: Project) -> StateStore:
     if url not in _stores:
         _stores[url] = StateStore(url)
     return _stores[url]
+
+
+def _kept_warehouse(project: Project, pipeline: str) -> Callable[[], Destination] | None:
+    """The pipeline's warehouse as this worker process keeps it, one per URL, so its
+    parts reuse its connections (None: each run opens its own)."""
+    pipe = project.pipeline(pipeline)
+    if isinstance(pipe.destination, HttpDestinationConfig):
+        return None
+    url = project.warehouse_url(pipe)
+    try:
+        if dialect_name(url) not in KEPT_DIALECTS:
+            return None
+    except Exception:  # a malformed URL: the run says so, as it would anyway
+        return None
+
+    def kept() -> Destination:
+        if url not in _warehouses:
+            _warehouses[url] = connect(url)
+        return _warehouses[url]
+
+    return kept
+
+
+def _forget_connections() -> None:
+    """In a forked child: the parent's pools are not this process's to use or close."""
+    for held in [*(s.engine for s in _stores.values()), *_warehouses.values()]:
+        engine = getattr(held, "engine", None)
+        if isinstance(engine, sa.Engine):
+            engine.dispose(close=False)
+    _stores.clear()
+    _warehouses.clear()
+
+
+os.register_at_fork(after_in_child=_forget_connections)
 
 
 def keep_runs_alive(project: Project) -> Heartbeat:
@@ -133,14 +174,31 @@ def keep_runs_alive(project: Project) -> Heartbeat:
     return Heartbeat(store, also=beat).start()
 
 
+_projects: dict[str, tuple[tuple[int, int, int], Project]] = {}
+
+
 def worker_project() -> Project:
+    """The worker's project, read again only when its ``sluice.yaml`` changed (its
+    modification time, size or inode: a file replaced): a task after an edit runs the
+    edited file. Parsing it is ~50 ms, too much to do for every part."""
     where = os.environ.get(PROJECT_ENV)
     if not where:
         raise ConfigError(
             f"this worker does not know its project: {PROJECT_ENV} is not set",
             hint="start workers with `sluice worker -p PROJECT`",
         )
-    return load_project(where)
+    try:
+        file = find_project_file(where)
+        seen = file.stat()
+    except OSError:
+        return load_project(where)  # says what is wrong with the path
+    stamp = (seen.st_mtime_ns, seen.st_size, seen.st_ino)
+    cached = _projects.get(where)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    project = load_project(file)
+    _projects[where] = (stamp, project)
+    return project
 
 
 # ---------------------------------------------------------------------- plan
@@ -199,7 +257,7 @@ def plan_task(
             end_run(store, run_id, pipeline, RunStatus.FAILED, exc)
             return
         run_parts.plan(run_id, parts)
-        for stream in {p.stream for p in parts} - {WHOLE_RUN}:  # rows the parts update
+        for stream in ctx.pipe.sources:  # the rows each part adds its own to as it ends
             record_stages(store, run_id, stream, Counts(), {})
         store.log(run_id, "info", f"planned {len(parts)} parts for the workers")
     queue = self.request.delivery_info.get("routing_key") or queue_name()
@@ -217,7 +275,8 @@ def end_run(
     """End a run that no part will end (never planned, or refused) with its cause."""
     level = "warning" if status == RunStatus.CANCELLED else "error"
     store.log(run_id, level, str(exc), error=exc.as_dict())
-    report = {"run_id": run_id, "pipeline": pipeline, "status": status, "errors": [exc.as_dict()]}
+    report = RunReport(run_id=run_id, pipeline=pipeline, status=status)
+    report.fail(exc)
     store.finish_run(run_id, status, report)
 
 
@@ -291,6 +350,7 @@ def _load_part(
             trigger="celery",
             part=key,
             pages=pages,
+            borrowed=_kept_warehouse(project, pipeline),
         )
         threading.Thread(
             target=_watch_cancel, args=(run_parts, run_id, ctx, stop), daemon=True
@@ -306,23 +366,13 @@ def _load_part(
         run_parts.finish(run_id, key, PartStatus.QUEUED, report.as_dict())
         store.log(run_id, "warning", f"part {key}: will be tried again", errors=report.errors)
         raise task.retry(countdown=2 ** (task.request.retries + 1))
-    ended = PartStatus.FAILED if report.errors else PartStatus.DONE
-    run_parts.finish(run_id, key, ended, report.as_dict())
-    _stages(project, store, run_parts, run_id, pipeline)
-
-
-def _stages(
-    project: Project, store: StateStore, run_parts: RunParts, run_id: str, pipeline: str
-) -> None:
-    """The run's stages, summed over the parts that ended: its live view (only that:
-    a failure here must not fail the part, which has ended)."""
-    try:
-        done = [t for t in run_parts.of(run_id) if t.status == PartStatus.DONE]
-        so_far = assemble(project, pipeline, run_id, done)
-        for name, stream in so_far.streams.items():
-            record_stages(store, run_id, name, stream.counts, stream.seconds)
-    except Exception as exc:
-        log.warning("run %s: stages not updated: %s", run_id, exc)
+    if report.errors:
+        run_parts.finish(run_id, key, PartStatus.FAILED, report.as_dict())
+        return
+    # The run's live view (its stages) is the sum of its done parts: each adds its own
+    # rows with its end, in one transaction.
+    stages = {name: stage_rows(s.counts, s.seconds) for name, s in report.streams.items()}
+    run_parts.finish(run_id, key, PartStatus.DONE, report.as_dict(), stages)
 
 
 def _watch_cancel(run_parts: RunParts, run_id: str, ctx: RunContext, stop: threading.Event) -> None:

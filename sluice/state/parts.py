@@ -10,14 +10,15 @@ up a part again and the last one to end can assemble the run's report.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from sluice.errors import StateStoreError
-from sluice.state.models import Run, RunPart, utcnow
+from sluice.state.models import Run, RunPart, Stage, utcnow
 from sluice.state.store import StateStore
 from sluice.status import PART_ENDED, PartStatus, RunStatus
 
@@ -66,10 +67,22 @@ class RunParts:
             s.expunge(task)
             return task
 
-    def finish(self, run_id: str, key: str, status: PartStatus, result: dict[str, Any]) -> None:
+    def finish(
+        self,
+        run_id: str,
+        key: str,
+        status: PartStatus,
+        result: dict[str, Any],
+        stages: Mapping[str, Mapping[str, tuple[int, float]]] | None = None,
+    ) -> None:
+        """Record a part's end and its report. ``stages``: rows and seconds (per stream,
+        per stage) the part adds to its run's stages, in the same transaction: the live
+        view of a run sums its ended parts once each, however many parts it has."""
         with self.store.session() as s:
             task = s.get_one(RunPart, (run_id, key))
             task.status, task.result, task.updated_at = status, result, utcnow()
+            if stages:
+                _add_stages(s, run_id, stages)
 
     def of(self, run_id: str) -> list[RunPart]:
         with self.store.session() as s:
@@ -96,6 +109,38 @@ class RunParts:
     def cancel_requested(self, run_id: str) -> bool:
         with self.store.session() as s:
             return s.scalar(sa.select(Run.status).where(Run.id == run_id)) == RunStatus.CANCELLING
+
+
+def _add_stages(
+    s: Session, run_id: str, stages: Mapping[str, Mapping[str, tuple[int, float]]]
+) -> None:
+    """Add rows and seconds to the run's stages: one UPDATE for them all (a stage row
+    the plan did not make is made here)."""
+    added = {
+        (stream, stage): (rows, secs)
+        for stream, per_stage in stages.items()
+        for stage, (rows, secs) in per_stage.items()
+        if rows or secs
+    }
+    if not added:
+        return
+    where = [(Stage.stream == stream) & (Stage.stage == stage) for stream, stage in added]
+    rows = sa.case(*((w, n) for w, (n, _) in zip(where, added.values(), strict=True)), else_=0)
+    secs = sa.case(*((w, t) for w, (_, t) in zip(where, added.values(), strict=True)), else_=0.0)
+    done = s.execute(
+        sa.update(Stage)
+        .where(Stage.run_id == run_id, sa.or_(*where))
+        .values(rows=Stage.rows + rows, seconds=Stage.seconds + secs, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if done.rowcount == len(added):  # type: ignore[attr-defined]
+        return
+    found = s.execute(
+        sa.select(Stage.stream, Stage.stage).where(Stage.run_id == run_id, sa.or_(*where))
+    )
+    for stream, stage in set(added) - {tuple(r) for r in found}:
+        n, t = added[(stream, stage)]
+        s.add(Stage(run_id=run_id, stream=stream, stage=stage, rows=n, seconds=t))
 
 
 class Lease:
@@ -138,13 +183,16 @@ class Lease:
         if self._conn is not None:
             # Freed by name first: the server frees a closed session's locks a moment
             # after the close, and a caller that takes the lease again at once must get it.
+            freed = False
             try:
                 if self._unlock is not None:
-                    self._conn.execute(sa.text(self._unlock[0]), self._unlock[1])
+                    got = self._conn.execute(sa.text(self._unlock[0]), self._unlock[1])
+                    freed = bool(got.scalar())
                     self._conn.commit()
             except (sa.exc.SQLAlchemyError, StateStoreError):
                 pass  # the connection is gone, and its locks with it
             finally:
-                self._conn.invalidate()  # close the session itself: its locks go with it
-                self._conn.close()
+                if not freed:  # close the session itself: its locks go with it
+                    self._conn.invalidate()
+                self._conn.close()  # freed: the connection goes back to the pool, lock-free
                 self._conn, self._unlock = None, None
