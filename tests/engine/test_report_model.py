@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from sluice.engine import tally
 from sluice.engine.report import Counts, ReportHead, RunReport, error_of
 from sluice.errors import (
     ErrorRecord,
@@ -138,3 +139,11 @@ def test_the_head_of_a_report_is_read_under_the_names_of_its_document() -> None:
     head = ReportHead.model_validate(doc)
     assert head.model_dump() == {k: doc[k] for k in ReportHead.model_fields}
     assert ReportHead.model_validate({"run_id": "x", "errors": []}) == ReportHead()
+
+
+def test_a_units_staged_counts_read_back_as_its_counts() -> None:
+    counts = Counts(read=5, loaded=3, quarantined=1, filtered=1, filtered_by={"x": 1})
+    staged = tally.staged(counts, cursor="2026-01-01")
+    assert staged == {**tally.as_dict(counts), "filtered_by": {"x": 1}, "cursor": "2026-01-01"}
+    assert tally.unstaged(staged) == counts  # the cursor is not a count
+    assert tally.unstaged({}) == Counts()
