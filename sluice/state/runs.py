@@ -186,7 +186,9 @@ class RunRecords(StoreCore):
         where = Run.id.startswith(run_id, autoescape=True)
         with self.session() as s:
             total = s.scalar(sa.select(sa.func.count()).select_from(Run).where(where)) or 0
-            ids = list(s.scalars(sa.select(Run.id).where(where).order_by(Run.id.desc()).limit(5)))
+            # Newest first as `sluice runs` lists them: ids of one second tie on their time.
+            newest = (Run.started_at.desc(), Run.id.desc())
+            ids = list(s.scalars(sa.select(Run.id).where(where).order_by(*newest).limit(5)))
         if total > 1:
             more = f" and {total - len(ids)} more" if total > len(ids) else ""
             raise UsageError(
