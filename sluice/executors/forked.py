@@ -4,7 +4,8 @@ Started by :class:`sluice.executors.forkserver.ForkServer`; a request (one
 ``SOCK_SEQPACKET`` message with the child's stdin, stdout and stderr attached) says
 what to run (``-m MODULE`` or ``-c CODE``), with which arguments, environment, working
 directory and session. The server answers ``pid N`` at once and ``exit CODE`` when the
-child ends. The server is single-threaded, so a fork never copies another thread's lock.
+child ends. The server runs one Python thread, so a fork never copies another Python
+thread's lock (see :mod:`sluice.executors.forkserver` on the native ones).
 """
 
 from __future__ import annotations

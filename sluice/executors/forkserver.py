@@ -8,8 +8,12 @@ pid, environment, working directory, standard streams, signals and exit code, re
 milliseconds.
 The test kit starts the CLI the same way.
 
-Only imports happen before a fork: the server starts no thread, opens no connection and
-never runs Polars (whose thread pool must not cross a fork), so a child starts clean.
+Only imports happen before a fork: the server starts no Python thread, opens no
+connection and never runs Polars (whose compute pool, made on first use, must not cross
+a fork), so a child starts clean. The native threads that importing Polars and PyArrow
+starts (jemalloc's background threads, Polars' spill cleaner) hold no lock a child
+needs: jemalloc takes its locks around a fork (``pthread_atfork``), as it must for
+Celery's prefork pool, which forks a worker that has imported the same modules.
 Anything read from the environment is read after the fork, from the environment the
 request carries: the modules preloaded must not read it at import time (the CLI's
 consoles do, so the CLI itself is imported in the child).
