@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from sluice.testing import processes
@@ -30,9 +31,15 @@ def barrier(k):
 
 
 def at_once(
-    folder: Path, setup: str, body: str, n: int = 3, timeout: float = 120
+    folder: Path,
+    setup: str,
+    body: str,
+    n: int = 3,
+    timeout: float = 120,
+    meanwhile: Callable[[list[subprocess.Popen[str]]], None] | None = None,
 ) -> list[subprocess.CompletedProcess[str]]:
-    """Run ``setup`` (imports) then, in all ``n`` processes together, ``body``."""
+    """Run ``setup`` (imports) then, in all ``n`` processes together, ``body``;
+    ``meanwhile(processes)`` is called once they are off (to open a gate, say)."""
     folder.mkdir(parents=True, exist_ok=True)
     go = folder / "go"
     go.unlink(missing_ok=True)
@@ -57,6 +64,8 @@ def at_once(
     while not all(r.exists() for r, _ in procs) and time.monotonic() < deadline:
         time.sleep(0.01)
     go.touch()
+    if meanwhile is not None:
+        meanwhile([p for _, p in procs])
     out = []
     for _, p in procs:
         stdout, stderr = p.communicate(timeout=timeout)

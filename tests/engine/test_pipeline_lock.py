@@ -25,7 +25,7 @@ from sluice.destinations.sql import SqlDestination
 from sluice.errors import RunConflict
 from sluice.executors.local import LocalExecutor
 from sluice.state.store import StateStore
-from sluice.testing import processes
+from sluice.testing import Gate, processes
 from tests.at_once import at_once
 
 PROJECT = """
@@ -204,26 +204,39 @@ def test_a_run_with_wait_starts_when_the_first_ends(project: Project) -> None:
 
 @pytest.mark.parametrize("mode", ["append", "replace"])
 def test_two_runs_started_at_the_same_moment_load_once(
-    make_project: Callable[..., Path], state: str, mode: str, tmp_path: Path
+    make_project: Callable[..., Path],
+    state: str,
+    mode: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    n = 200_000  # long enough a load that the two overlap
-    root = make_project(PROJECT.format(state=state, mode=mode), {"data/a.csv": rows(n)})
+    root = make_project(PROJECT.format(state=state, mode=mode), {"data/a.csv": rows(N)})
+    # Whichever run takes the pipeline waits at the gate with it, however fast its load:
+    # the other one meets a held pipeline every time, and is refused.
+    gate = Gate(tmp_path / "gate")
+    monkeypatch.setenv(*gate.env)
     setup = f"""
-        import subprocess
-        cmd = [{sys.executable!r}, "-m", "sluice", "run", "p", "-p", {str(root)!r}]
+        import runpy
+        import sluice.cli.app  # imported before the race: the race is the runs' start
     """
-    body = """
-        done = subprocess.run(cmd, capture_output=True, text=True)
-        print(done.returncode)
-        sys.stderr.write(done.stderr)
+    body = f"""
+        sys.argv = ["sluice", "run", "p", "-p", {str(root)!r}]
+        runpy.run_module("sluice", run_name="__main__")  # exits with the CLI's code
     """
-    runs = at_once(tmp_path / "race", setup, body, n=2)
-    codes = sorted(int(r.stdout) for r in runs)
+
+    def open_once_one_is_refused(racing: list[subprocess.Popen[str]]) -> None:
+        gate.wait_reached()
+        deadline = time.monotonic() + 60
+        while all(p.poll() is None for p in racing) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        gate.open()
+
+    runs = at_once(tmp_path / "race", setup, body, n=2, meanwhile=open_once_one_is_refused)
+    codes = sorted(r.returncode for r in runs)
     refused = [r.stderr for r in runs if "is already running as run" in r.stderr]
-    # One loads; the other is refused, or (had the first ended already) finds it loaded.
-    assert codes in ([2, 3], [0, 3]), runs
-    assert len(refused) == (1 if codes == [2, 3] else 0), runs
-    Project(root).check_whole(n)
+    assert codes == [2, 3], runs  # one refused while the other held it; that one loaded
+    assert len(refused) == 1, runs
+    Project(root).check_whole(N)
 
 
 def fixed_while_a_run_goes(project: Project) -> tuple[subprocess.Popen[str], str]:
