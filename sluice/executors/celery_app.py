@@ -27,7 +27,7 @@ import threading
 from collections.abc import Callable
 
 import sqlalchemy as sa
-from celery import Celery, Task
+from celery import Celery, Task, signals
 
 from sluice.config import HttpDestinationConfig, Project, find_project_file, load_project
 from sluice.dburl import dialect_name, normalize
@@ -106,6 +106,9 @@ def make_app() -> Celery:
     )
     app.task(name="sluice.plan", bind=True, max_retries=None)(plan_task)
     app.task(name="sluice.part", bind=True, max_retries=RETRIES)(part_task)
+    # A pool's child (or a solo worker) closes what it kept open for its tasks.
+    signals.worker_process_shutdown.connect(_close_kept, weak=False)
+    signals.worker_shutdown.connect(_close_kept, weak=False)
     return app
 
 
@@ -156,6 +159,18 @@ def _forget_connections() -> None:
 
 
 os.register_at_fork(after_in_child=_forget_connections)
+
+
+def _close_kept(**_: object) -> None:
+    """Close the warehouses and state stores this process kept for its tasks."""
+    closers = [d.close for d in _warehouses.values()] + [s.close for s in _stores.values()]
+    for close in closers:
+        try:
+            close()
+        except Exception as exc:  # exiting anyway: say it, do not stop
+            log.warning("closing a connection pool at exit: %s", exc)
+    _warehouses.clear()
+    _stores.clear()
 
 
 def keep_runs_alive(project: Project) -> Heartbeat:
