@@ -98,3 +98,34 @@ def test_parts_are_planned_once_and_tallied(
         second.release()
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql", "mysql"])
+def test_a_done_part_adds_its_rows_to_the_run_stages_as_it_ends(
+    request: pytest.FixtureRequest, dialect: str, tmp_path: Path
+) -> None:
+    store = StateStore(warehouse_url(request, dialect, tmp_path))
+    try:
+        run_id = store.start_run("p", host="celery")
+        tasks = RunParts(store)
+        tasks.plan(run_id, [Part("s/00000", "s", "a.csv"), Part("s/00001", "s", "b.csv")])
+        store.progress(run_id, "s", "extract", 0, 0.0)  # the plan's rows (not "load": made)
+        for key, n in (("s/00000", 40), ("s/00001", 2)):
+            stages = {"s": {"extract": (n, 0.5), "load": (n - 1, 0.25)}, "t": {"load": (0, 0.0)}}
+            tasks.finish(run_id, key, PartStatus.DONE, {"streams": {}}, stages)
+        got = {(s.stream, s.stage): (s.rows, s.seconds) for s in store.stages(run_id)}
+        assert got == {("s", "extract"): (42, 1.0), ("s", "load"): (40, 0.5)}
+        if dialect == "sqlite":
+            return  # no leases there: always granted
+        # A lease freed by name goes back to the pool holding nothing: taken again and
+        # freed again (on that pooled connection), another connection gets it.
+        first = Lease(store, f"{run_id}/s/00000")
+        assert first.acquire()
+        first.release()
+        again, other = Lease(store, f"{run_id}/s/00000"), Lease(store, f"{run_id}/s/00000")
+        assert again.acquire() and not other.acquire()
+        again.release()
+        assert other.acquire()
+        other.release()
+    finally:
+        store.close()
