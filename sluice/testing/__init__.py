@@ -31,6 +31,6 @@ __all__ = [
     "WallClock",
     "copy_example",
     "free_port",
-    "simulator",
     "processes",
+    "simulator",
 ]

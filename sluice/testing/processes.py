@@ -38,7 +38,7 @@ def server() -> ForkServer:
         return _server
 
 
-def Popen(args: Sequence[str], **kw: Any) -> subprocess.Popen[Any]:  # noqa: N802
+def Popen(args: Sequence[str], **kw: Any) -> subprocess.Popen[Any]:
     """:class:`subprocess.Popen`, forked when ``args`` is a ``python -m``/``-c`` command."""
     if python_command(args) is None:
         return subprocess.Popen(args, **kw)

@@ -215,7 +215,7 @@ def test_two_runs_started_at_the_same_moment_load_once(
     # the other one meets a held pipeline every time, and is refused.
     gate = Gate(tmp_path / "gate")
     monkeypatch.setenv(*gate.env)
-    setup = f"""
+    setup = """
         import runpy
         import sluice.cli.app  # imported before the race: the race is the runs' start
     """
