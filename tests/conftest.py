@@ -17,6 +17,11 @@ from typing import Any
 
 import pytest
 
+from sluice.testing import copy_example
+
+# Fixtures shared by several folders, one module per need (tests/support/).
+pytest_plugins = ["tests.support.service", "tests.support.sims", "tests.support.warehouses"]
+
 PG_BASE = os.environ.get("SLUICE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -98,6 +103,12 @@ def unset_urls(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def pg_schema(pg_url: str) -> str:
     return pg_url.rsplit("%3D", 1)[1]
+
+
+@pytest.fixture
+def leads(tmp_path: Path, unset_urls: None) -> Path:
+    """A fresh copy of examples/leads (no state, no warehouse) in the test's folder."""
+    return copy_example("leads", tmp_path / "leads")
 
 
 @pytest.fixture

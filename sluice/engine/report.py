@@ -301,7 +301,7 @@ class ReportHead(BaseModel):
     its streams (about 2 µs, where a whole report takes 50 to 500 µs: read whole, a page
     of 500 runs would take up to a quarter of a second). A key the document lacks (the
     report of a run no part ever carried out has no totals) stays None. Its names are
-    the document's (``tests/engine/test_report_model.py`` holds them to the report's)."""
+    the document's (``tests/unit/engine/test_report_model.py`` holds them to the report's)."""
 
     kind: str | None = None
     seconds: float | None = None

@@ -1,0 +1,131 @@
+"""How a run is split into parts for Celery workers (no broker needed)."""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sluice.config import load_project
+from sluice.executors.parts import API_PARTS, WHOLE_RUN, page_range, plan_parts
+from sluice.state.parts import Lease, Part, RunParts
+from sluice.state.store import StateStore
+from sluice.status import PartStatus
+from sluice.testing import simulator
+from tests.conftest import warehouse_url
+
+EXAMPLES = Path(__file__).parents[3] / "examples"
+
+
+def test_a_file_source_is_a_part_per_file_and_replace_is_one_part(tmp_path: Path) -> None:
+    shutil.copytree(EXAMPLES / "leads", tmp_path / "leads")
+    project = load_project(tmp_path / "leads")
+    parts = plan_parts(project, "leads")
+    assert [(p.key, Path(p.target or "").name) for p in parts] == [
+        ("source1/00000", "leads_2026-11-01.csv"),
+        ("source2/00000", "leads_2026-11-01.csv"),
+        ("source2/00001", "leads_2026-11-15.csv"),
+        ("source3/00000", "providers.csv"),
+    ]
+    yaml = (tmp_path / "leads" / "sluice.yaml").read_text()
+    (tmp_path / "leads" / "sluice.yaml").write_text(yaml.replace("mode: snapshot", "mode: replace"))
+    (whole,) = plan_parts(load_project(tmp_path / "leads"), "leads")
+    assert (whole.key, whole.stream, whole.target) == (WHOLE_RUN, WHOLE_RUN, None)
+    (one,) = plan_parts(project, "leads", file="x.csv", source="source2")
+    assert (one.stream, one.target) == ("source2", "x.csv")
+
+
+def test_counted_api_pages_split_into_ranges_that_cover_every_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copy(EXAMPLES / "animals" / "sluice.yaml", tmp_path / "sluice.yaml")
+    calm = {"error_rate": 0.0, "pause_rate": 0.0, "n_animals": 2345, "seed": 1}
+    with simulator("animals", **calm) as sim:
+        monkeypatch.setenv("ANIMALS_API", sim.url)
+        parts = plan_parts(load_project(tmp_path), "animals")
+        pages = httpx.get(sim.url + "/animals/v1/animals").json()["total_pages"]
+    ranges = [r for p in parts if (r := page_range(p.target)) is not None]
+    assert 1 < len(parts) <= API_PARTS and len(ranges) == len(parts)
+    # Every page in exactly one part: from the first page to the last, no gap, no overlap.
+    assert ranges[0][0] == 0 and ranges[-1][1] == pages
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
+    assert page_range(None) is None and page_range("/data/x.csv") is None
+
+
+def test_an_api_that_follows_a_cursor_is_one_part(tmp_path: Path) -> None:
+    (tmp_path / "sluice.yaml").write_text(
+        """
+pipelines:
+  p:
+    sources:
+      api:
+        type: http
+        base_url: http://127.0.0.1:9
+        paginate: {style: cursor, cursor_path: next}
+    table: {name: t, columns: {id: integer}}
+"""
+    )
+    (part,) = plan_parts(load_project(tmp_path), "p")  # no call made: nothing to count
+    assert (part.key, part.stream, part.target) == ("api", "api", None)
+
+
+@pytest.mark.parametrize("dialect", ["postgresql", "mysql"])
+def test_parts_are_planned_once_and_tallied(
+    request: pytest.FixtureRequest, dialect: str, tmp_path: Path
+) -> None:
+    store = StateStore(warehouse_url(request, dialect, tmp_path))
+    try:
+        run_id = store.start_run("p", host="celery")
+        tasks = RunParts(store)
+        parts = [Part("s/00000", "s", "a.csv"), Part("s/00001", "s", "b.csv")]
+        tasks.plan(run_id, parts)
+        tasks.plan(run_id, parts)  # a plan task delivered twice adds nothing
+        assert tasks.tally(run_id) == (0, 2)
+        started = tasks.start(run_id, "s/00000", "host:1")
+        assert started is not None and (started.status, started.attempts) == ("running", 1)
+        tasks.finish(run_id, "s/00000", PartStatus.DONE, {"streams": {}})
+        assert tasks.tally(run_id) == (1, 2) and tasks.open_parts(run_id) == 1
+        again = tasks.start(run_id, "s/00000", "host:2")  # ended: left as it is
+        assert again is not None and (again.status, again.attempts) == (PartStatus.DONE, 1)
+        # A lease is held by one connection at a time, and freed when it closes.
+        first, second = Lease(store, f"{run_id}/s/00001"), Lease(store, f"{run_id}/s/00001")
+        assert first.acquire() and not second.acquire()
+        first.release()
+        assert second.acquire()
+        second.release()
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql", "mysql"])
+def test_a_done_part_adds_its_rows_to_the_run_stages_as_it_ends(
+    request: pytest.FixtureRequest, dialect: str, tmp_path: Path
+) -> None:
+    store = StateStore(warehouse_url(request, dialect, tmp_path))
+    try:
+        run_id = store.start_run("p", host="celery")
+        tasks = RunParts(store)
+        tasks.plan(run_id, [Part("s/00000", "s", "a.csv"), Part("s/00001", "s", "b.csv")])
+        store.progress(run_id, "s", "extract", 0, 0.0)  # the plan's rows (not "load": made)
+        for key, n in (("s/00000", 40), ("s/00001", 2)):
+            stages = {"s": {"extract": (n, 0.5), "load": (n - 1, 0.25)}, "t": {"load": (0, 0.0)}}
+            tasks.finish(run_id, key, PartStatus.DONE, {"streams": {}}, stages)
+        got = {(s.stream, s.stage): (s.rows, s.seconds) for s in store.stages(run_id)}
+        assert got == {("s", "extract"): (42, 1.0), ("s", "load"): (40, 0.5)}
+        if dialect == "sqlite":
+            return  # no leases there: always granted
+        # A lease freed by name goes back to the pool holding nothing: taken again and
+        # freed again (on that pooled connection), another connection gets it.
+        first = Lease(store, f"{run_id}/s/00000")
+        assert first.acquire()
+        first.release()
+        again, other = Lease(store, f"{run_id}/s/00000"), Lease(store, f"{run_id}/s/00000")
+        assert again.acquire() and not other.acquire()
+        again.release()
+        assert other.acquire()
+        other.release()
+    finally:
+        store.close()
