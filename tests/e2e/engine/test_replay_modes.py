@@ -257,6 +257,7 @@ from pathlib import Path
 from sluice.state.store import StateStore
 url, go, run_id, n = sys.argv[1], Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 store = StateStore(url)
+Path(f"{go}.{run_id}").touch()  # ready: the store is open
 while not go.exists():
     time.sleep(0.001)
 print(json.dumps(store.claim_quarantine(list(range(1, n + 1)), run_id)))
@@ -290,8 +291,11 @@ def test_claims_of_processes_at_once_never_overlap(
         )
         for i in range(1, 5)
     ]
-    time.sleep(3)  # every process has opened the store and waits
-    go.touch()
+    deadline = time.monotonic() + 60
+    while not all(Path(f"{go}.R{i}").exists() for i in range(1, 5)):
+        assert time.monotonic() < deadline, "the claimers did not open the store"
+        time.sleep(0.01)
+    go.touch()  # every process has opened the store and waits: now, together
     claimed = []
     for p in procs:
         out, err = p.communicate(timeout=120)

@@ -59,11 +59,9 @@ def test_paused_calls_sleep_scaled_and_do_not_block_others(serve: Serve) -> None
     took = time.monotonic() - started
     assert all(a.status_code == 200 for a in answers)
     assert all(a.elapsed.total_seconds() >= 0.19 for a in answers)
-    assert took < 0.2 * 8 / 2  # concurrent, not one after the other
-    before = time.monotonic()
-    stats = client.get("/_sim/stats").json()  # /_sim/ routes are never paused
-    assert time.monotonic() - before < 0.15
-    assert stats["pauses_injected"] == 8
+    assert took < 0.2 * 8  # concurrent: one after the other would take 1.6 s at least
+    stats = client.get("/_sim/stats").json()  # /_sim/ routes are never paused:
+    assert stats["pauses_injected"] == 8  # had this call been paused, it would say 9
 
 
 def test_sim_routes_are_exempt_from_chaos_and_not_counted(serve: Serve) -> None:
