@@ -92,6 +92,15 @@ class QuarantineView(StrEnum):
         return None if self is QuarantineView.ALL else QuarantineStatus(self.value)
 
 
+class RunKind(StrEnum):
+    """What a run does (``RunReport.kind``): load the sources, replay quarantine entries,
+    or record an API's answers into a cassette (``sluice record``)."""
+
+    RUN = "run"
+    REPLAY = "replay"
+    RECORD = "record"
+
+
 class EntryKind(StrEnum):
     """What a quarantine entry holds (``sluice_quarantine.kind``)."""
 

@@ -24,6 +24,7 @@ from sluice.engine.report import RunReport
 from sluice.engine.settle import settle_stale
 from sluice.errors import RunCancelled
 from sluice.state.store import StateStore
+from sluice.status import RunKind
 from sluice.transforms.stated import stated_rules
 
 Progress = Callable[[str, str, int], None]  # (stream, stage, rows so far)
@@ -61,7 +62,7 @@ class RunContext:
     url: str  # the warehouse's, or an http destination's endpoint
     mode: Mode  # the pipeline's, or ``append`` for a replay of a ``replace`` pipeline
     report: RunReport
-    kind: str = "run"  # run, replay, record
+    kind: RunKind = RunKind.RUN
     trigger: str = "cli"  # what asked for the run: cli, api, schedule, watch, celery
     #: another run has the pipeline: wait for it (True) or refuse to start (False)
     wait: bool = False
@@ -101,7 +102,7 @@ def start(
     pipeline: str,
     *,
     store: StateStore | None = None,
-    kind: str = "run",
+    kind: RunKind = RunKind.RUN,
     run_id: str | None = None,
     claim: bool = True,
     trigger: str = "cli",

@@ -19,6 +19,7 @@ from sluice.errors import RunConflict
 from sluice.state.locks import PipelineLocks
 from sluice.state.models import Run
 from sluice.state.store import StateStore
+from sluice.status import RunKind
 
 POLL_SECONDS = 0.5
 
@@ -40,11 +41,11 @@ class Taker(Protocol):
     def check_cancelled(self) -> None: ...
 
 
-def then(pipeline: str, kind: str = "run", trigger: str = "cli") -> str:
+def then(pipeline: str, kind: RunKind = RunKind.RUN, trigger: str = "cli") -> str:
     """What to do instead, for a run of ``kind`` asked for by ``trigger``."""
-    if kind == "replay" and trigger == "cli":
+    if kind == RunKind.REPLAY and trigger == "cli":
         return "or `sluice quarantine replay --wait` to start the replay when it ends"
-    if kind == "replay":
+    if kind == RunKind.REPLAY:
         return "replay again once it has ended"
     if trigger == "cli":
         return f"or `sluice run {pipeline} --wait` to start this run when it ends"
@@ -69,7 +70,7 @@ def refuse_if_running(store: StateStore, pipeline: str, then: str) -> None:
         raise busy(pipeline, holder, then)
 
 
-def take(run: Taker, kind: str = "run") -> None:
+def take(run: Taker, kind: RunKind = RunKind.RUN) -> None:
     """Take ``run``'s pipeline; wait for it if ``run.wait``, else refuse (RunConflict)."""
     locks = PipelineLocks(run.store)
     holder = locks.claim(run.name, run.run_id, lease_seconds())

@@ -28,7 +28,7 @@ from sluice.engine.process import UnitProcessor
 from sluice.engine.tables import RunTables, targets
 from sluice.errors import DriftError, FetchError, LoadError, SluiceError, SourceError
 from sluice.sources import Unit
-from sluice.status import FileStatus
+from sluice.status import FileStatus, RunKind
 from sluice.transforms import MappingPlan
 
 
@@ -225,7 +225,7 @@ class _Feed:
             try:
                 for rows in loader.rows_of(o.proc, o.batches):
                     ctx.check_cancelled()
-                    if ctx.mode == "merge" and ctx.kind == "run":
+                    if ctx.mode == "merge" and ctx.kind == RunKind.RUN:
                         loader.newer.watch(rows, o.file_id)
                     yield refusals.tag(rows, index) if o.proc.keep_raw else rows
                     gate.between_batches(ctx.cancelled)  # tests only, see its module

@@ -19,6 +19,7 @@ from sluice.engine.run import run
 from sluice.errors import ConfigError
 from sluice.redact import is_secret_name
 from sluice.state.store import StateStore
+from sluice.status import RunKind
 
 # Secrets stay out of the cassette: these headers and query parameters are not saved.
 FILTERED_HEADERS = ["authorization", "x-api-key", "cookie", "set-cookie"]
@@ -67,6 +68,6 @@ def record(project: Project, pipeline: str, cassette: Path) -> RunReport:
         store = StateStore(f"sqlite:///{tmp}/state.db")
         try:
             with recorder.use_cassette(str(cassette)):
-                return run(start(sandbox, pipeline, store=store, kind="record"))
+                return run(start(sandbox, pipeline, store=store, kind=RunKind.RECORD))
         finally:
             store.close()

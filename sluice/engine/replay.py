@@ -41,7 +41,7 @@ from sluice.sources import SourceContext, create_source
 from sluice.state.models import QuarantineEntry
 from sluice.state.quarantine import NewEntry
 from sluice.state.store import StateStore
-from sluice.status import LIVE, FileStatus, QuarantineStatus
+from sluice.status import LIVE, EntryKind, FileStatus, QuarantineStatus, RunKind
 from sluice.transforms import plan_mapping
 
 
@@ -102,7 +102,7 @@ def plan_replay(
             project,
             name,
             store=None if own_stores else store,
-            kind="replay",
+            kind=RunKind.REPLAY,
             wait=wait,
             mode="append" if appends else None,
         )
@@ -119,14 +119,14 @@ def _replay(entries: list[QuarantineEntry], kit: RunKit) -> None:
         # An API's newest pull first: once it loads, the older ones it supersedes (and,
         # unless the pull is incremental, their rows) are closed, not loaded as well.
         files = sorted(
-            (e for e in entries if e.kind == "file"),
+            (e for e in entries if e.kind == EntryKind.FILE),
             key=lambda e: -e.id if _is_pull(ctx, e) else e.id,
         )
         for e in files:
             if _still_mine(ctx, [e]):
                 _replay_file(kit, e)
         rows: dict[tuple[str, int | None, str], list[QuarantineEntry]] = defaultdict(list)
-        for e in _still_mine(ctx, [e for e in entries if e.kind == "row"]):
+        for e in _still_mine(ctx, [e for e in entries if e.kind == EntryKind.ROW]):
             rows[(e.source, e.file_id, e.unit)].append(e)
         for (source, file_id, unit), group in rows.items():
             _replay_rows(kit, source, file_id, unit, group)
@@ -152,7 +152,7 @@ def _row_key(ctx: RunContext, run_id: str, source: str, file_id: int | None) -> 
 
 def _key(ctx: RunContext, e: QuarantineEntry, run_id: str) -> str:
     """The load key an entry's replay by ``run_id`` commits under."""
-    if e.kind == "file":
+    if e.kind == EntryKind.FILE:
         rec = ctx.store.file(e.file_id) if e.file_id else None
         return rec.load_key if rec is not None else ""
     return _row_key(ctx, run_id, e.source, e.file_id)
@@ -190,7 +190,7 @@ def _claim(kit: RunKit, entries: list[QuarantineEntry]) -> list[QuarantineEntry]
             # That replay committed its load and died before its bookkeeping.
             if store.take_over_quarantine(e.id, owner, owner or ctx.run_id):
                 store.set_quarantine_status([e.id], QuarantineStatus.REPLAYED, owner)
-                if e.kind == "file" and e.file_id:
+                if e.kind == EntryKind.FILE and e.file_id:
                     store.update_file(e.file_id, status=FileStatus.LOADED)
             continue
         if store.take_over_quarantine(e.id, owner, ctx.run_id):

@@ -25,7 +25,7 @@ from pydantic import (
 
 from sluice.errors import AccountingError, ErrorRecord, SluiceError
 from sluice.redact import redact_data, redact_text
-from sluice.status import RunStatus
+from sluice.status import RunKind, RunStatus
 
 if TYPE_CHECKING:
     from sluice.state.models import Run
@@ -175,7 +175,7 @@ class RunReport(BaseModel):
     errors and warnings, and its status once settled (:meth:`settle`)."""
 
     run_id: str = ""
-    kind: str = "run"  # or "replay"
+    kind: RunKind = RunKind.RUN
     pipeline: str = ""
     status: RunStatus = RunStatus.RUNNING
     table: str = ""

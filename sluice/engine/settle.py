@@ -33,7 +33,7 @@ from sluice.errors import NotFound, RunCancelled, RunConflict, SluiceError
 from sluice.state.models import FileRecord, Run
 from sluice.state.parts import RunParts
 from sluice.state.store import StateStore
-from sluice.status import LIVE, PART_ENDED, EntryKind, FileStatus, PartStatus, RunStatus
+from sluice.status import LIVE, PART_ENDED, EntryKind, FileStatus, PartStatus, RunKind, RunStatus
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ def settle_run(project: Project, store: StateStore, run: Run, *, cancel: bool = 
     whole = not (rolled_back or unknown or open_parts) and (
         bool(committed) or any(s.files or s.quarantined_files for s in report.streams.values())
     )
-    if whole and not report.errors and report.kind == "run":
+    if whole and not report.errors and report.kind == RunKind.RUN:
         status = report.decide_status()
         note = "every load of it had committed"
     else:
@@ -152,7 +152,7 @@ def _settle_units(
 def _empty_report(project: Project, store: StateStore, run: Run) -> RunReport:
     pipe = project.pipelines.get(run.pipeline)
     first = store.events(run.id, limit=1)  # "run of p started", "replay of p started"
-    kind = "replay" if first and first[0].message.startswith("replay") else "run"
+    kind = RunKind.REPLAY if first and first[0].message.startswith("replay") else RunKind.RUN
     if pipe is None:
         return RunReport(run_id=run.id, pipeline=run.pipeline, kind=kind)
     target = pipe.destination

@@ -44,7 +44,7 @@ from sluice.executors.parts import WHOLE_RUN, page_range, plan_parts, retryable
 from sluice.state.locks import PipelineLocks
 from sluice.state.parts import Lease, RunParts
 from sluice.state.store import StateStore
-from sluice.status import LIVE, PART_ENDED, PartStatus, RunStatus
+from sluice.status import LIVE, PART_ENDED, PartStatus, RunKind, RunStatus
 
 log = logging.getLogger("sluice.celery")
 
@@ -257,7 +257,7 @@ def plan_task(
             run_id,
             pipeline,
             RunStatus.FAILED,
-            busy(pipeline, holder, then(pipeline, "run", "api")),
+            busy(pipeline, holder, then(pipeline, RunKind.RUN, "api")),
         )
         return
     if locks.set_waiting(run_id, False):
