@@ -20,7 +20,12 @@ import pytest
 from sluice.testing import copy_example
 
 # Fixtures shared by several folders, one module per need (tests/support/).
-pytest_plugins = ["tests.support.service", "tests.support.sims", "tests.support.warehouses"]
+pytest_plugins = [
+    "tests.support.browser",
+    "tests.support.service",
+    "tests.support.sims",
+    "tests.support.warehouses",
+]
 
 PG_BASE = os.environ.get("SLUICE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 

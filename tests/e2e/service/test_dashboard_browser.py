@@ -26,11 +26,9 @@ import pytest
 from sluice.config import load_project
 from sluice.state.store import StateStore
 from sluice.testing import Gate, free_port, processes
-from tests.conftest import _service_missing
 from tests.integration.engine.test_leads_runs import fix_mapping
 from tests.support.service import OPERATOR, VIEWER
 
-CHROMIUM = os.environ.get("SLUICE_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parents[2] / "artifacts" / "dashboard"
 SECRET = "dashboard-browser-test-secret-key"  # the session survives a restart
 DRIFTED_LICENSE = "96416276"  # a row of data/source2/leads_2026-11-15.csv
@@ -83,22 +81,6 @@ class Server:
                 self.proc.kill()
                 self.proc.wait(5)
         self.proc = None
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _service_missing("playwright is not installed (pip install -e '.[dev]')")
-    if not Path(CHROMIUM).exists():
-        _service_missing(f"no chromium at {CHROMIUM} (apt-get install -y chromium)")
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def sign_in(page: Any, server: Server) -> None:

@@ -22,7 +22,6 @@ from sluice.service import ServiceSettings, close, create_app
 from sluice.service.auth import SESSION_COOKIE
 from sluice.sim.server import SimServer
 from tests.e2e.service.test_dashboard_browser import FINAL
-from tests.e2e.service.test_dashboard_browser import browser as browser  # the fixture
 from tests.support.service import OPERATOR, VIEWER, settings
 
 Receive = Callable[[], Any]
