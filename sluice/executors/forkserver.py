@@ -105,9 +105,15 @@ def default_server() -> ForkServer:
         return _default
 
 
-def python_command(args: Sequence[str]) -> tuple[str | None, str | None, list[str]] | None:
+def python_command(
+    command: Sequence[str | os.PathLike[str]],
+) -> tuple[str | None, str | None, list[str]] | None:
     """``(module, code, argv)`` for ``python -m MODULE ...`` or ``python -c CODE ...``;
-    None for any other command (which a fork cannot start)."""
+    None for any other command (which a fork cannot start). Paths may be given as
+    :class:`os.PathLike`, as :mod:`subprocess` allows."""
+    if isinstance(command, (str, bytes)):
+        return None  # a shell string, or a lone program
+    args = [os.fsdecode(a) for a in command]
     if len(args) < 3 or args[0] != sys.executable or args[1] not in ("-m", "-c"):
         return None
     if args[1] == "-m":
@@ -119,7 +125,9 @@ class ForkPopen(subprocess.Popen[Any]):
     """``subprocess.Popen`` for ``[sys.executable, "-m" | "-c", ...]``, forked from a
     preloaded :class:`ForkServer` instead of started from scratch."""
 
-    def __init__(self, args: Sequence[str], *, server: ForkServer | None = None, **kw: Any):
+    def __init__(
+        self, args: Sequence[str | os.PathLike[str]], *, server: ForkServer | None = None, **kw: Any
+    ):
         if python_command(args) is None:
             raise ValueError(f"not a python -m/-c command: {args!r}")
         self._server = server or default_server()
@@ -148,7 +156,7 @@ class ForkPopen(subprocess.Popen[Any]):
         *rest: Any,
     ) -> None:
         parsed = python_command(args)
-        assert parsed is not None
+        assert parsed is not None  # checked in __init__
         module, code, argv = parsed
         request = {
             "module": module,
@@ -218,7 +226,7 @@ class ForkPopen(subprocess.Popen[Any]):
 
 
 def run(
-    args: Sequence[str],
+    args: Sequence[str | os.PathLike[str]],
     *,
     input: Any = None,
     timeout: float | None = None,

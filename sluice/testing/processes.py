@@ -14,6 +14,7 @@ a named point or race two of them. Any other command starts as usual.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import threading
 from collections.abc import Sequence
@@ -38,14 +39,14 @@ def server() -> ForkServer:
         return _server
 
 
-def Popen(args: Sequence[str], **kw: Any) -> subprocess.Popen[Any]:
+def Popen(args: Sequence[str | os.PathLike[str]], **kw: Any) -> subprocess.Popen[Any]:
     """:class:`subprocess.Popen`, forked when ``args`` is a ``python -m``/``-c`` command."""
     if python_command(args) is None:
         return subprocess.Popen(args, **kw)
     return ForkPopen(args, server=server(), **kw)
 
 
-def run(args: Sequence[str], **kw: Any) -> subprocess.CompletedProcess[Any]:
+def run(args: Sequence[str | os.PathLike[str]], **kw: Any) -> subprocess.CompletedProcess[Any]:
     """:func:`subprocess.run`, forked when ``args`` is a ``python -m``/``-c`` command."""
     if python_command(args) is None:
         return subprocess.run(args, **kw)

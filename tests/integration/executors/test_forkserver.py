@@ -122,3 +122,12 @@ def test_the_streams_are_encoded_as_a_fresh_interpreter_would(
     env = {"PATH": os.environ["PATH"], **locale}
     fresh, forked = both([sys.executable, "-c", code], server, env=env)
     assert forked == fresh
+
+
+def test_paths_in_the_command_are_taken_as_subprocess_takes_them(
+    server: ForkServer, tmp_path: Path
+) -> None:
+    (tmp_path / "probe.py").write_text("import sys\nprint(sys.argv[1:])\n")
+    command = [sys.executable, "-m", "probe", tmp_path / "a file"]
+    fresh, forked = both(command, server, cwd=tmp_path)  # type: ignore[arg-type]
+    assert forked == fresh == (0, f"[{str(tmp_path / 'a file')!r}]\n", "")
