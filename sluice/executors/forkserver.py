@@ -66,6 +66,8 @@ class ForkServer:
             return self.socket_path
 
     def _start(self) -> None:
+        # The socket runs whatever it is asked to: it lives in a directory only this user
+        # may enter (mkdtemp makes it 0700), so no other user can send it a request.
         self._dir = tempfile.TemporaryDirectory(prefix="sluice-fork-")
         self.socket_path = str(Path(self._dir.name) / "s")
         # Its stdin is a pipe from us: when we exit, the server reads EOF and exits too.

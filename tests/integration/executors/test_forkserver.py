@@ -131,3 +131,8 @@ def test_paths_in_the_command_are_taken_as_subprocess_takes_them(
     command = [sys.executable, "-m", "probe", tmp_path / "a file"]
     fresh, forked = both(command, server, cwd=tmp_path)  # type: ignore[arg-type]
     assert forked == fresh == (0, f"[{str(tmp_path / 'a file')!r}]\n", "")
+
+
+def test_only_this_user_can_reach_the_socket(server: ForkServer) -> None:
+    folder = Path(server.address()).parent
+    assert folder.stat().st_mode & 0o777 == 0o700
