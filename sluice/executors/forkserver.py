@@ -94,17 +94,23 @@ class ForkServer:
                 self._dir = None
 
 
-_default: ForkServer | None = None
-_default_lock = threading.Lock()
+_servers: dict[tuple[str, ...], ForkServer] = {}
+_servers_lock = threading.Lock()
+
+
+def server_for(preload: Sequence[str] = PRELOAD) -> ForkServer:
+    """This process's fork server with ``preload`` imported (made once, started on
+    first use): :data:`PRELOAD` for the service's run processes."""
+    with _servers_lock:
+        key = tuple(preload)
+        if key not in _servers:
+            _servers[key] = ForkServer(key)
+        return _servers[key]
 
 
 def default_server() -> ForkServer:
-    """This process's fork server (the service's run processes, the test kit's CLI)."""
-    global _default
-    with _default_lock:
-        if _default is None:
-            _default = ForkServer()
-        return _default
+    """This process's fork server for run processes."""
+    return server_for(PRELOAD)
 
 
 def python_command(

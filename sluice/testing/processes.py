@@ -16,27 +16,19 @@ from __future__ import annotations
 
 import os
 import subprocess
-import threading
 from collections.abc import Sequence
 from typing import Any
 
-from sluice.executors.forkserver import PRELOAD, ForkPopen, ForkServer, python_command
+from sluice.executors.forkserver import PRELOAD, ForkPopen, ForkServer, python_command, server_for
 from sluice.executors.forkserver import run as _forked_run
 
 # What the tests start, besides runs: the CLI's libraries and Celery workers.
 TEST_PRELOAD = (*PRELOAD, "celery", "kombu.transport.redis", "sluice.executors.celery_app")
 
-_server: ForkServer | None = None
-_lock = threading.Lock()
-
 
 def server() -> ForkServer:
     """This process's fork server for tests (started on first use, gone when we exit)."""
-    global _server
-    with _lock:
-        if _server is None:
-            _server = ForkServer(TEST_PRELOAD)
-        return _server
+    return server_for(TEST_PRELOAD)
 
 
 def Popen(args: Sequence[str | os.PathLike[str]], **kw: Any) -> subprocess.Popen[Any]:
