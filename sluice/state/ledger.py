@@ -35,9 +35,31 @@ class FileLedger(StoreCore):
                 .order_by(FileRecord.id.desc())
             ).first()
 
-    def add_file(self, **fields: Any) -> FileRecord:
+    def add_file(
+        self,
+        *,
+        pipeline: str,
+        source: str,
+        name: str,
+        fingerprint: str,
+        size: int,
+        status: FileStatus,
+        run_id: str,
+        load_key: str = "",
+    ) -> FileRecord:
+        """A new ledger entry for a unit (a file, a zip member or an API pull) that
+        ``run_id`` starts to load."""
         with self.session() as s:
-            rec = FileRecord(**fields)
+            rec = FileRecord(
+                pipeline=pipeline,
+                source=source,
+                name=name,
+                fingerprint=fingerprint,
+                size=size,
+                status=status,
+                run_id=run_id,
+                load_key=load_key,
+            )
             s.add(rec)
             s.flush()
             return rec
