@@ -85,6 +85,8 @@ def _fork(
         if len(fds) != 3:
             raise ValueError(f"3 file descriptors expected, got {len(fds)}")
     except (OSError, ValueError) as exc:
+        for fd in locals().get("fds", []):
+            os.close(fd)
         with contextlib.suppress(OSError):
             conn.send(f"error {exc}".encode())
         conn.close()
@@ -97,7 +99,13 @@ def _fork(
         for fd in wake:
             os.close(fd)
         conn.close()
-        _child(request, fds)  # never returns
+        try:
+            _child(request, fds)  # ends with os._exit
+        except BaseException as exc:  # before the command ran (a missing cwd, say)
+            with contextlib.suppress(BaseException):
+                print(f"the fork server could not start the command: {exc!r}", file=sys.stderr)
+        finally:
+            os._exit(127)  # never back into the server's loop
     for fd in fds:
         os.close(fd)
     conn.send(f"pid {pid}".encode())

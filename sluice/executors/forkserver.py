@@ -24,6 +24,7 @@ consoles do, so the CLI itself is imported in the child).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
@@ -166,12 +167,13 @@ class ForkPopen(subprocess.Popen[Any]):
         parsed = python_command(args)
         assert parsed is not None  # checked in __init__
         module, code, argv = parsed
+        where = os.fspath(cwd) if cwd is not None else os.getcwd()
         request = {
             "module": module,
             "code": code,
             "argv": argv,
             "env": dict(os.environ if env is None else env),
-            "cwd": os.fspath(cwd) if cwd is not None else os.getcwd(),
+            "cwd": where,
             "session": self._new_session,
         }
         # The child's streams: what Popen set up, else ours (inherited, as a fork would).
@@ -180,6 +182,8 @@ class ForkPopen(subprocess.Popen[Any]):
         fds.append(errwrite if errwrite != -1 else 2)
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
+            if not os.path.isdir(where):  # as subprocess says it: in the caller, naming cwd
+                raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), cwd)
             conn.connect(self._server.address())
             socket.send_fds(conn, [json.dumps(request).encode()], fds)
             reply = conn.recv(64)

@@ -136,3 +136,16 @@ def test_paths_in_the_command_are_taken_as_subprocess_takes_them(
 def test_only_this_user_can_reach_the_socket(server: ForkServer) -> None:
     folder = Path(server.address()).parent
     assert folder.stat().st_mode & 0o777 == 0o700
+
+
+def test_a_missing_working_directory_fails_the_child_not_the_server(
+    server: ForkServer, tmp_path: Path
+) -> None:
+    gone = tmp_path / "gone"
+    with pytest.raises(FileNotFoundError) as fresh:
+        subprocess.run([sys.executable, "-c", "print('ran')"], cwd=gone)
+    with pytest.raises(FileNotFoundError) as forked:
+        run([sys.executable, "-c", "print('ran')"], server=server, cwd=gone)
+    assert forked.value.filename == fresh.value.filename == gone
+    again = run([sys.executable, "-c", "print('ok')"], server=server, capture_output=True)
+    assert again.stdout == b"ok\n"  # the server serves on, and no child became one
