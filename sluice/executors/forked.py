@@ -79,13 +79,14 @@ def _fork(
     waiting: dict[int, socket.socket],
     wake: tuple[int, int],
 ) -> int | None:
+    fds: list[int] = []
     try:
         data, fds, _, _ = socket.recv_fds(conn, MAX_REQUEST, 3)
         request = json.loads(data)
         if len(fds) != 3:
             raise ValueError(f"3 file descriptors expected, got {len(fds)}")
     except (OSError, ValueError) as exc:
-        for fd in locals().get("fds", []):
+        for fd in fds:
             os.close(fd)
         with contextlib.suppress(OSError):
             conn.send(f"error {exc}".encode())
