@@ -101,6 +101,16 @@ class RunKind(StrEnum):
     RECORD = "record"
 
 
+class SlotOutcome(StrEnum):
+    """What became of a schedule's slot (``sluice_schedules.outcome``)."""
+
+    CLAIMED = "claimed"  # taken by a scheduler, its run not yet submitted
+    BASELINE = "baseline"  # when a schedule was first seen (or changed): runs nothing
+    SUBMITTED = "submitted"
+    REJECTED = "rejected"  # a run of the pipeline was still going (if_running: reject)
+    ERROR = "error"  # the run could not be submitted (see the server's log)
+
+
 class EntryKind(StrEnum):
     """What a quarantine entry holds (``sluice_quarantine.kind``)."""
 

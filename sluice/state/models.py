@@ -165,7 +165,7 @@ class ScheduleMark(Base):
     schedule: Mapped[str] = mapped_column(sa.String(255))
     last_slot: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
     fires: Mapped[int] = mapped_column(sa.Integer, default=0)
-    outcome: Mapped[str] = mapped_column(sa.String(16))  # claimed, submitted, rejected, error
+    outcome: Mapped[str] = mapped_column(sa.String(16))  # a SlotOutcome
     run_id: Mapped[str | None] = mapped_column(sa.String(32))
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 

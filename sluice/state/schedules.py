@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sluice.state.core import StoreCore
 from sluice.state.faults import retry_dropped
 from sluice.state.models import Base, ScheduleMark, utcnow
+from sluice.status import SlotOutcome
 
 
 @retry_dropped
@@ -30,7 +31,7 @@ class ScheduleMarks(StoreCore):
         schedule: str,
         slot: datetime,
         seen: int | None,
-        outcome: str = "claimed",
+        outcome: SlotOutcome = SlotOutcome.CLAIMED,
     ) -> bool:
         """Take ``slot`` if the mark is still the one read (``fires == seen``; None: no
         mark yet). False when another scheduler on this store took it first."""
@@ -55,7 +56,7 @@ class ScheduleMarks(StoreCore):
             )
             return done.rowcount == 1
 
-    def record_slot(self, pipeline: str, outcome: str, run_id: str | None) -> None:
+    def record_slot(self, pipeline: str, outcome: SlotOutcome, run_id: str | None) -> None:
         """What became of the slot just claimed: submitted, rejected or error."""
         with self.session() as s:
             mark = s.get_one(ScheduleMark, pipeline)

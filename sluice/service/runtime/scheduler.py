@@ -28,6 +28,7 @@ from sluice.cron import Cron
 from sluice.service.runtime.periodic import Periodic
 from sluice.state.models import ScheduleMark
 from sluice.state.store import StateStore
+from sluice.status import SlotOutcome
 
 log = logging.getLogger("sluice.scheduler")
 
@@ -47,7 +48,7 @@ class Fired:
     pipeline: str
     slot: datetime
     run_id: str | None  # None: refused (already running) or the submit raised
-    outcome: str  # submitted, rejected, error
+    outcome: SlotOutcome  # submitted, rejected, error
 
 
 class Scheduler:
@@ -123,7 +124,8 @@ class Scheduler:
         mark = self.store.schedule_mark(pipeline)
         if mark is None or mark.schedule != cron.expression:
             seen = mark.fires if mark is not None else None
-            self.store.claim_slot(pipeline, cron.expression, now, seen, outcome="baseline")
+            baseline = SlotOutcome.BASELINE
+            self.store.claim_slot(pipeline, cron.expression, now, seen, outcome=baseline)
             mark = self.store.schedule_mark(pipeline)
             assert mark is not None
         return mark
@@ -141,9 +143,9 @@ class Scheduler:
             run_id = self.submit(pipeline, "schedule")
         except Exception:
             log.exception("scheduled run of %s at %s could not be submitted", pipeline, slot)
-            self.store.record_slot(pipeline, "error", None)
-            return Fired(pipeline, slot, None, "error")
-        outcome = "submitted" if run_id is not None else "rejected"
+            self.store.record_slot(pipeline, SlotOutcome.ERROR, None)
+            return Fired(pipeline, slot, None, SlotOutcome.ERROR)
+        outcome = SlotOutcome.SUBMITTED if run_id is not None else SlotOutcome.REJECTED
         if run_id is None:
             log.warning(
                 "scheduled run of %s at %s skipped: a run of it is still going; next at %s",
