@@ -36,6 +36,10 @@ def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
 
 
+#: newest first: by start time, then id (runs of one second tie on their time)
+NEWEST_FIRST = (Run.started_at.desc(), Run.id.desc())
+
+
 @retry_dropped
 class RunRecords(StoreCore):
     """The runs: one row each, with its status, lease, owner and report."""
@@ -158,7 +162,7 @@ class RunRecords(StoreCore):
         status: str | None = None,
         offset: int = 0,
     ) -> Sequence[Run]:
-        q = sa.select(Run).order_by(Run.started_at.desc(), Run.id.desc()).limit(limit)
+        q = sa.select(Run).order_by(*NEWEST_FIRST).limit(limit)
         if pipeline:
             q = q.where(Run.pipeline == pipeline)
         if status:
@@ -186,9 +190,8 @@ class RunRecords(StoreCore):
         where = Run.id.startswith(run_id, autoescape=True)
         with self.session() as s:
             total = s.scalar(sa.select(sa.func.count()).select_from(Run).where(where)) or 0
-            # Newest first as `sluice runs` lists them: ids of one second tie on their time.
-            newest = (Run.started_at.desc(), Run.id.desc())
-            ids = list(s.scalars(sa.select(Run.id).where(where).order_by(*newest).limit(5)))
+            # Newest first, as `sluice runs` lists them.
+            ids = list(s.scalars(sa.select(Run.id).where(where).order_by(*NEWEST_FIRST).limit(5)))
         if total > 1:
             more = f" and {total - len(ids)} more" if total > len(ids) else ""
             raise UsageError(
