@@ -80,8 +80,10 @@ class ForkServer:
         )
         assert self._proc.stdout is not None
         if self._proc.stdout.readline().strip() != b"ready":
-            self._proc.wait()
-            raise OSError(f"the fork server did not start (exit code {self._proc.returncode})")
+            code = self._proc.wait()
+            self._proc = None
+            self._dir.cleanup()
+            raise OSError(f"the fork server did not start (exit code {code}; see stderr)")
 
     def close(self) -> None:
         with self._lock:

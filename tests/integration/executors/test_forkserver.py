@@ -149,3 +149,36 @@ def test_a_missing_working_directory_fails_the_child_not_the_server(
     assert forked.value.filename == fresh.value.filename == gone
     again = run([sys.executable, "-c", "print('ok')"], server=server, capture_output=True)
     assert again.stdout == b"ok\n"  # the server serves on, and no child became one
+
+
+def test_a_run_starts_without_the_fork_server_when_it_cannot_start(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    unset_urls: None,
+) -> None:
+    """The service's run process comes from a fresh interpreter if the fork server
+    cannot start here (here: it is asked to preload a module that does not exist)."""
+    from sluice.config import load_project
+    from sluice.executors import forkserver
+    from sluice.executors.local import LocalExecutor
+    from sluice.state.store import StateStore
+    from sluice.testing import copy_example
+
+    broken = ForkServer(preload=("sluice_no_such_module",))
+    monkeypatch.setitem(forkserver._servers, forkserver.PRELOAD, broken)
+    root = copy_example("leads", tmp_path / "leads")
+    project = load_project(root)
+    store = StateStore(project.state_url())
+    executor = LocalExecutor(project, store)
+    try:
+        run_id = executor.trigger("leads", "api").run_id
+        deadline = time.monotonic() + 60
+        while (run := store.run(run_id)) is not None and run.status in ("running", "queued"):
+            assert time.monotonic() < deadline, "the run never ended"
+            time.sleep(0.05)
+    finally:
+        executor.shutdown()
+        store.close()
+    assert run is not None and run.status == "succeeded_with_quarantine"
+    assert "starting the run process without the fork server" in caplog.text
