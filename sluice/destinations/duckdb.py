@@ -18,6 +18,7 @@ transaction. ``_upsert`` and ``_swap`` below are shaped around that.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -32,12 +33,13 @@ from sluice.destinations.sql import SqlDestination
 _BATCH_VIEW = "_sluice_batch"
 
 
-def _keywords() -> set[str]:
+@functools.cache  # an in-memory DuckDB to ask costs ~16 ms; the list is per version
+def _keywords() -> frozenset[str]:
     with duckdb.connect() as conn:
         rows = conn.execute(
             "SELECT keyword_name FROM duckdb_keywords() WHERE keyword_category <> 'unreserved'"
         ).fetchall()
-    return {str(name).lower() for (name,) in rows}
+    return frozenset(str(name).lower() for (name,) in rows)
 
 
 @register("duckdb")

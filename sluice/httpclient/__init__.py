@@ -24,8 +24,9 @@ without them, and the first one to each origin is logged as a warning.
 
 The package, one module a job: :mod:`~sluice.httpclient.client` (the client and its
 stats), :mod:`~sluice.httpclient.gates` (rate and concurrency limits),
-:mod:`~sluice.httpclient.retries` (what is retried, how long to wait) and
-:mod:`~sluice.httpclient.credentials` (where credentials go, how URLs are shown).
+:mod:`~sluice.httpclient.retries` (what is retried, how long to wait),
+:mod:`~sluice.httpclient.credentials` (where credentials go, how URLs are shown) and
+:mod:`~sluice.httpclient.tls` (one TLS context shared by every client).
 """
 
 from sluice.httpclient.client import (

@@ -25,6 +25,7 @@ from sluice.httpclient.retries import (
     status_hint,
     transport_problem,
 )
+from sluice.httpclient.tls import verifying_context
 from sluice.redact import redact_text
 
 EventSink = Callable[[str, str, dict[str, Any]], None]  # (level, message, data)
@@ -100,6 +101,7 @@ class HttpClient:
         self.client = httpx.AsyncClient(
             base_url=cfg.base_url,
             timeout=cfg.timeout,
+            verify=verifying_context(),
             limits=httpx.Limits(
                 max_connections=cfg.max_concurrency, max_keepalive_connections=cfg.max_concurrency
             ),

@@ -40,6 +40,7 @@ from sluice.httpclient import (
     secret_values,
     shown_url,
 )
+from sluice.httpclient.tls import verifying_context
 from sluice.redact import redact_text
 
 Log = Callable[[str, str, dict[str, Any]], None]
@@ -63,7 +64,7 @@ def download(cfg: FileSourceConfig, log: Log | None = None) -> Download:
     shown = creds.show(httpx.URL(url, params=creds.params or None))  # secrets masked
     policy = cfg.retry
     rnd = random.Random()
-    with httpx.Client(timeout=cfg.timeout) as client:
+    with httpx.Client(timeout=cfg.timeout, verify=verifying_context()) as client:
         for attempt in range(1, policy.max_attempts + 1):
             wait: float | None = None
             try:

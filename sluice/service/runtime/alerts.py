@@ -31,6 +31,7 @@ from sluice.config import Project, Retry
 from sluice.engine.report import RunReport
 from sluice.errors import WhereRecord
 from sluice.httpclient import RETRY_STATUS, backoff, retry_after
+from sluice.httpclient.tls import verifying_context
 from sluice.redact import redact_data
 from sluice.state.store import StateStore
 from sluice.status import RunStatus
@@ -157,7 +158,7 @@ class Alerter:
         """POST with retries; None when delivered, else what went wrong (no URL in it)."""
         url = str(self.config.webhook)
         problem = "not sent"
-        with httpx.Client(timeout=self.timeout) as client:
+        with httpx.Client(timeout=self.timeout, verify=verifying_context()) as client:
             for attempt in range(1, self.retry.max_attempts + 1):
                 wait: float | None = None
                 try:

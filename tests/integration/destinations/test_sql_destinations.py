@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -43,17 +42,18 @@ def test_replace_swaps_the_table_and_readers_never_see_half(dest: SqlDestination
     dest.prepare(SPEC, "replace")
     dest.load(SPEC, "replace", "r1", [frame((1, "old")), frame((2, "old"))])
     seen: list[list[tuple[object, ...]]] = []
-    loading = threading.Event()
+    loading, looked = threading.Event(), threading.Event()
 
     def slow() -> Iterator[pl.DataFrame]:
         yield frame((10, "new"))
         loading.set()
-        time.sleep(0.6)  # a reader looks while the load is open
+        looked.wait(10)  # a reader looks while the load is open
         yield frame((11, "new"))
 
     def reader() -> None:
-        loading.wait(5)
+        loading.wait(10)
         seen.append(rows(dest))
+        looked.set()
 
     t = threading.Thread(target=reader)
     t.start()
