@@ -104,6 +104,7 @@ MYSQL_TYPES: dict[str, sa.types.TypeEngine[Any]] = {
 class MysqlDestination(SqlDestination):
     #: Load with ``LOAD DATA LOCAL INFILE``; False (or a refusal) uses ``INSERT``.
     local_infile: bool = True
+    ADD_COLUMNS_AT_ONCE = True
 
     def __init__(self, url: str) -> None:
         super().__init__(url)

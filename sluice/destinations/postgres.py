@@ -23,6 +23,8 @@ DDL_LOCK = 0x5_1C3_0002  # the advisory lock held while creating or evolving tab
 
 @register("postgresql")
 class PostgresDestination(SqlDestination):
+    ADD_COLUMNS_AT_ONCE = True
+
     def _engine_options(self) -> dict[str, Any]:
         return {"pool_pre_ping": True}
 

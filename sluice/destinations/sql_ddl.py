@@ -4,12 +4,13 @@
 a schema gained, loosens NOT NULL on columns no longer required, puts a unique index
 on the keys of a table loaded under ``merge``, and keeps a snapshot's ``_latest`` view.
 A database's module overrides the hooks its dialect needs (``_columns``,
-``_drop_not_null``, ``_ensure_unique``, ``_keys_unique``, ``_ddl_lock``).
+``_add_columns``, ``_drop_not_null``, ``_ensure_unique``, ``_keys_unique``, ``_ddl_lock``).
 """
 
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -23,6 +24,9 @@ from sluice.schema import TableSpec
 
 class SqlDdl(SqlBase):
     """The DDL of a SQL destination: ``prepare`` and what it takes turns with."""
+
+    #: whether one ALTER TABLE may add several columns (PostgreSQL, MySQL)
+    ADD_COLUMNS_AT_ONCE = False
 
     def _limit_error(
         self, exc: Exception, limit: str, table: TableSpec, mode: Mode
@@ -76,18 +80,10 @@ class SqlDdl(SqlBase):
             wanted.create(conn)
         else:
             have, primary = self._columns(conn, table.name)
-            for col in wanted.columns:
-                if col.name not in have:
-                    # Added columns are nullable, even a required one: the rows already
-                    # in the table have no value for them.
-                    ddl = col.type.compile(dialect=self.engine.dialect)
-                    conn.execute(
-                        sa.text(
-                            f"ALTER TABLE {self.quote(table.name)} "
-                            f"ADD COLUMN {self.quote(col.name)} {ddl}"
-                        )
-                    )
-                    added.append(col.name)
+            new = [col for col in wanted.columns if col.name not in have]
+            if new:
+                self._add_columns(conn, table.name, new)
+                added = [col.name for col in new]
             # A column no longer `required` (or no longer declared) loses its NOT NULL:
             # a row without it must load, a replayed one for instance. Never the other
             # way: rows already in the table may lack the value.
@@ -110,6 +106,21 @@ class SqlDdl(SqlBase):
         inspector = sa.inspect(conn)
         columns = {c["name"]: bool(c["nullable"]) for c in inspector.get_columns(table)}
         return columns, set(inspector.get_pk_constraint(table)["constrained_columns"])
+
+    def _add_columns(self, conn: sa.Connection, table: str, columns: list[sa.Column[Any]]) -> None:
+        """Add ``columns`` to ``table``, nullable even when required: the rows already in
+        the table have no value for them.
+
+        One ``ALTER TABLE`` per column (SQLite and DuckDB take no more);
+        :attr:`ADD_COLUMNS_AT_ONCE` dialects get one statement for them all: a drift that
+        brings hundreds of headers is one catalog change, not hundreds."""
+        clauses = [
+            f"ADD COLUMN {self.quote(c.name)} {c.type.compile(dialect=self.engine.dialect)}"
+            for c in columns
+        ]
+        statements = [", ".join(clauses)] if self.ADD_COLUMNS_AT_ONCE else clauses
+        for statement in statements:
+            conn.execute(sa.text(f"ALTER TABLE {self.quote(table)} {statement}"))
 
     def _drop_not_null(self, conn: sa.Connection, table: str, columns: list[str]) -> None:
         for name in columns:
