@@ -108,21 +108,21 @@ def summary(report: RunReport | Mapping[str, Any], warehouse_url: str | None = N
                 f"{name}: {http['requests']:,} requests ({codes}), {http['retries']:,} retried, "
                 f"up to {http['max_concurrency']} at once"
             )
-        for f in s.quarantined_files:
-            notes.append(f"[yellow]set aside[/] {safe(f['file'])} ({name}): {safe(f['reason'])}")
-            if f.get("hint"):
-                notes.append(f"  [dim]hint:[/] {safe(f['hint'])}")
-        for f in s.drift:  # loaded under `drift: evolve`
-            notes.append(f"[yellow]drift[/] {safe(f['file'])} ({name}): {safe(f['note'])}")
+        for q in s.quarantined_files:
+            notes.append(f"[yellow]set aside[/] {safe(q['file'])} ({name}): {safe(q['reason'])}")
+            if q["hint"]:
+                notes.append(f"  [dim]hint:[/] {safe(q['hint'])}")
+        for d in s.drift:  # loaded under `drift: evolve`
+            notes.append(f"[yellow]drift[/] {safe(d['file'])} ({name}): {safe(d['note'])}")
         listed = listed_skips(s.skipped_files)
-        for f in listed:
-            notes.append(f"[dim]skipped {safe(f['file'])}: {safe(f['reason'])}[/]")
+        for k in listed:
+            notes.append(f"[dim]skipped {safe(k['file'])}: {safe(k['reason'])}[/]")
         unlisted = s.skipped - len(listed)
         if unlisted > 0:
             notes.append(f"[dim]and {unlisted:,} more skipped files ({name})[/]")
     for w in report.warnings:  # nothing failed, but the user should know
         notes.append(f"[yellow]warning[/] {safe(w['stream'])}: {safe(w['message'])}")
-        if w.get("hint"):
+        if w["hint"]:
             notes.append(f"  [dim]hint:[/] {safe(w['hint'])}")
     for rule in report.rules:  # stated, so no default passes unnoticed
         notes.append(f"[dim]rule: {safe(rule)}[/]")

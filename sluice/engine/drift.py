@@ -8,8 +8,10 @@ aside, and the next ``sluice run`` reads the unit again.
 
 from __future__ import annotations
 
-from typing import Any
+# typing's TypedDict is not one Pydantic reads before Python 3.12
+from typing_extensions import TypedDict
 
+from sluice.engine.report import DriftEntry
 from sluice.transforms import MappingPlan
 
 
@@ -36,9 +38,15 @@ def hint(stream: str, missing: list[str], unexpected: list[str], command: str) -
     return ", ".join(fixes) + f", or set drift: evolve; then {command}"
 
 
-def note(
-    unit: str, plan: MappingPlan, vanished: dict[str, str], what: str
-) -> dict[str, Any] | None:
+class _Drifted(TypedDict, total=False):
+    """The lists of a drift entry that has some (between its ``file`` and its ``note``)."""
+
+    missing: list[str]
+    added: list[str]
+    vanished: list[str]
+
+
+def note(unit: str, plan: MappingPlan, vanished: dict[str, str], what: str) -> DriftEntry | None:
     """The report's entry for a unit loaded with drift (None: it had none).
 
     ``vanished``: fields an API stopped sending after its first page, each with the
@@ -46,16 +54,16 @@ def note(
     """
     if not (plan.unfilled or plan.evolved or vanished):
         return None
-    entry: dict[str, Any] = {"file": unit}
     notes = []
+    found: _Drifted = {}
     if plan.unfilled:
-        entry["missing"] = list(plan.unfilled)
+        found["missing"] = list(plan.unfilled)
         notes.append(f"no {what} for {', '.join(plan.unfilled)}: loaded as null")
     if plan.evolved:
-        entry["added"] = list(plan.evolved.values())
+        found["added"] = list(plan.evolved.values())
         notes.append("new columns added: " + ", ".join(plan.evolved.values()))
     if vanished:
-        entry["vanished"] = list(vanished)
+        found["vanished"] = list(vanished)
         at: dict[str, list[str]] = {}
         for name, where in vanished.items():
             at.setdefault(where, []).append(name)
@@ -63,5 +71,4 @@ def note(
             f"vanished after the first page, null from {where} on: {', '.join(names)}"
             for where, names in at.items()
         ]
-    entry["note"] = "; ".join(notes)
-    return entry
+    return {"file": unit, **found, "note": "; ".join(notes)}

@@ -6,13 +6,18 @@ API answers (its OpenAPI schema) and alerts quote. The run counts through
 :class:`Counts` objects held per stream; the document shows them flat (``read``,
 ``loaded``...) with the run's ``totals``, and :meth:`RunReport.model_validate` reads a
 document back into the same objects (a part's report, a stored report: :func:`report_of`).
-Its errors are :class:`~sluice.errors.ErrorRecord` dicts. A list of runs reads only the
-head of each document (:func:`head_of`).
+Its errors are :class:`~sluice.errors.ErrorRecord` dicts, and so are its other entries:
+a stream's files (:class:`LoadedFile`, :class:`QuarantinedFile`, :class:`SkippedFile`),
+its drift (:class:`DriftEntry`) and the run's warnings (:class:`WarningRecord`). Typed
+dicts, not models: the engine writes them as dict literals and the document keeps them
+as they are written (a key without a value is left out of a drift entry). A run that
+has ended reads back through :func:`final_report`; a list of runs reads only the head
+of each document (:func:`head_of`).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NotRequired
 
 from pydantic import (
     BaseModel,
@@ -22,6 +27,9 @@ from pydantic import (
     model_serializer,
     model_validator,
 )
+
+# typing's TypedDict is not one Pydantic reads before Python 3.12
+from typing_extensions import TypedDict
 
 from sluice.errors import AccountingError, ErrorRecord, SluiceError
 from sluice.redact import redact_data, redact_text
@@ -46,6 +54,65 @@ def error_of(exc: BaseException) -> ErrorRecord:
         "retryable": False,
         "cancelled": False,
     }
+
+
+class UnitCounts(TypedDict):
+    """A unit's counts as its entry in a report's ``files`` (and its ledger entry) name them."""
+
+    read: int
+    loaded: int
+    quarantined: int
+    filtered: int
+
+
+class LoadedFile(TypedDict):
+    """A unit a stream loaded (``files``): its name, its load id (its ledger entry) and
+    its counts (:class:`UnitCounts`, written out: a document keeps this order)."""
+
+    file: str
+    load_id: int | None
+    read: int
+    loaded: int
+    quarantined: int
+    filtered: int
+
+
+class QuarantinedFile(TypedDict):
+    """A unit a stream set aside whole (``quarantined_files``): why, and its load id."""
+
+    file: str
+    reason: str
+    hint: str | None
+    load_id: int | None
+
+
+class SkippedFile(TypedDict):
+    """A unit a stream did not load (``skipped_files``): already loaded, in quarantine,
+    or committed by a run that did not finish."""
+
+    file: str
+    reason: str
+
+
+class DriftEntry(TypedDict):
+    """A unit loaded with drift under ``drift: evolve`` (``drift``): what it lacked, what
+    was added, the API fields that vanished mid-pull (each only when it has some), and a
+    note that says it in words."""
+
+    file: str
+    missing: NotRequired[list[str]]
+    added: NotRequired[list[str]]
+    vanished: NotRequired[list[str]]
+    note: str
+
+
+class WarningRecord(TypedDict):
+    """What the user should know though nothing failed (``warnings``): the stream, the
+    message and a hint (a source whose paths matched no file)."""
+
+    stream: str
+    message: str
+    hint: str | None
 
 
 class Counts(BaseModel):
@@ -82,9 +149,9 @@ class StreamReport(BaseModel):
 
     name: str = Field(default="", exclude=True)  # the key it has in ``streams``
     counts: Counts = Field(default_factory=Counts, exclude=True)
-    files: list[dict[str, Any]] = Field(default_factory=list)
-    quarantined_files: list[dict[str, Any]] = Field(default_factory=list)
-    skipped_files: list[dict[str, Any]] = Field(default_factory=list)
+    files: list[LoadedFile] = Field(default_factory=list)
+    quarantined_files: list[QuarantinedFile] = Field(default_factory=list)
+    skipped_files: list[SkippedFile] = Field(default_factory=list)
     #: skipped files not in ``skipped_files`` (a report read back lists only some)
     skipped_more: int = Field(default=0, exclude=True)
     seconds: dict[str, float] = Field(
@@ -92,7 +159,7 @@ class StreamReport(BaseModel):
     )
     http: dict[str, Any] | None = None  # requests, retries, statuses of an API pull
     #: drift loaded under `evolve`, per unit: file, missing / added / vanished, a note
-    drift: list[dict[str, Any]] = Field(default_factory=list)
+    drift: list[DriftEntry] = Field(default_factory=list)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -158,15 +225,15 @@ class StreamReport(BaseModel):
         return doc
 
 
-def listed_skips(skipped: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def listed_skips(skipped: list[SkippedFile]) -> list[SkippedFile]:
     """The skipped files a report lists: at most ``SKIPPED_LISTED``, those that need a
     look first (set aside, recovered) before the routine "already loaded" ones. (A drop
     folder keeps every file it ever had: listing them all made each report longer than
     the one before, and the state store grow with the square of the runs.)"""
     if len(skipped) <= SKIPPED_LISTED:
         return skipped
-    routine = [s for s in skipped if str(s.get("reason", "")).startswith("already loaded")]
-    rest = [s for s in skipped if not str(s.get("reason", "")).startswith("already loaded")]
+    routine = [s for s in skipped if s["reason"].startswith("already loaded")]
+    rest = [s for s in skipped if not s["reason"].startswith("already loaded")]
     return (rest + routine)[:SKIPPED_LISTED]
 
 
@@ -187,7 +254,7 @@ class RunReport(BaseModel):
     errors: list[ErrorRecord] = Field(default_factory=list)
     #: what the user should know though nothing failed: stream, message, hint
     #: (a source whose paths matched no file)
-    warnings: list[dict[str, Any]] = Field(default_factory=list)
+    warnings: list[WarningRecord] = Field(default_factory=list)
     tables: dict[str, int] = Field(default_factory=dict)  # rows per table (normalized loads)
     #: value-changing rules the pipeline applies (a century for %y, naive times as UTC)
     rules: list[str] = Field(default_factory=list)

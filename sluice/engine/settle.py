@@ -79,7 +79,7 @@ def settle_run(project: Project, store: StateStore, run: Run, *, cancel: bool = 
         report = assemble(project, run.pipeline, run.id, run_parts.of(run.id))
     else:
         report = _empty_report(project, store, run)
-    counted = {f.get("load_id") for s in report.streams.values() for f in s.files}
+    counted = {f["load_id"] for s in report.streams.values() for f in s.files}
     for rec in store.files_of(run.id):
         if rec.status == FileStatus.LOADED and rec.counts is not None and rec.id not in counted:
             _count(report, rec)
@@ -176,7 +176,7 @@ def _count(report: RunReport, rec: FileRecord) -> None:
 
 def _quarantined_files(store: StateStore, run: Run, report: RunReport) -> None:
     """Files the run set aside (their entries are committed as they are made)."""
-    known = {f.get("load_id") for s in report.streams.values() for f in s.quarantined_files}
+    known = {f["load_id"] for s in report.streams.values() for f in s.quarantined_files}
     for e in store.quarantined(run_id=run.id, status=None):
         if e.kind == EntryKind.FILE and e.file_id not in known:
             report.stream(e.source).quarantined_files.append(
@@ -201,13 +201,16 @@ def _seconds(run: Run) -> float:
 # ---------------------------------------------------------------------- cancel
 
 
-def cancel_run(project: Project, store: StateStore, run_id: str, *, wait: float = 10.0) -> str:
+def cancel_run(
+    project: Project, store: StateStore, run_id: str, *, wait: float = 10.0
+) -> RunStatus:
     """Ask a live run to stop, wherever it runs; its status after at most ``wait`` s.
 
     The process carrying it out sees ``cancelling`` on its next heartbeat and stops
     between batches (its load in progress rolls back). A run no one carries out any
     more (its process killed, a Celery run with no worker) is settled ``cancelled``
-    here at once, with what of it had committed.
+    here at once, with what of it had committed. A run not in the state store (or no
+    longer: it ended and was pruned meanwhile) is :class:`NotFound`.
     """
     run = store.run(run_id)
     if run is None:
@@ -220,8 +223,7 @@ def cancel_run(project: Project, store: StateStore, run_id: str, *, wait: float 
     if _is_stale(store, run):
         return settle_run(project, store, run, cancel=True)
     if store.request_cancel(run.id) is None:  # it ended meanwhile
-        ended = store.run(run.id)
-        return ended.status if ended is not None else "unknown"
+        return _ended(run.id, store.run(run.id))
     store.log(run.id, "warning", "cancel asked (sluice cancel): the run stops at its next batch")
     if run.host == "celery" and not RunParts(store).of(run.id):
         # Not planned yet (no worker took it): nothing runs to stop it, so it ends here;
@@ -231,11 +233,22 @@ def cancel_run(project: Project, store: StateStore, run_id: str, *, wait: float 
     while time.monotonic() < deadline:
         now = store.run(run.id)
         if now is None or now.status not in LIVE:
-            return now.status if now is not None else "unknown"
+            return _ended(run.id, now)
         if _is_stale(store, now):
             return settle_run(project, store, now, cancel=True)
         time.sleep(0.2)
     return RunStatus.CANCELLING
+
+
+def _ended(run_id: str, run: Run | None) -> RunStatus:
+    """What a run asked to stop ended as. Gone from the state store: it ended, and was
+    pruned meanwhile (only runs that ended are)."""
+    if run is None:
+        raise NotFound(
+            f"no run {run_id!r} any more: it ended, and was pruned meanwhile",
+            hint="`sluice runs` lists the recent ones",
+        )
+    return RunStatus(run.status)
 
 
 def _is_stale(store: StateStore, run: Run) -> bool:

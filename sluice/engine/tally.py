@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sluice.engine.report import Counts, RunReport, StreamReport
+from sluice.engine.report import Counts, RunReport, StreamReport, UnitCounts
 from sluice.state.store import StateStore
 
 
@@ -43,7 +43,7 @@ def unstaged(staged: dict[str, Any]) -> Counts:
     return Counts.model_validate(staged)
 
 
-def as_dict(c: Counts) -> dict[str, int]:
+def as_dict(c: Counts) -> UnitCounts:
     """A unit's counts as its report entry and its ledger entry name them. Written out
     on purpose: 0.4 µs a unit, three to four times faster than ``c.model_dump(include=...)``
     (measured)."""

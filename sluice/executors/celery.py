@@ -22,7 +22,7 @@ from sluice.dburl import redact
 from sluice.engine.lease import Heartbeat
 from sluice.engine.report import RunReport
 from sluice.engine.settle import settle_stale
-from sluice.errors import ConfigError, RunConflict
+from sluice.errors import ConfigError, NotFound, RunConflict
 from sluice.executors.celery_app import (
     broker_url,
     cancelled,
@@ -154,14 +154,15 @@ class CeleryExecutor:
 
     # ------------------------------------------------------------------ stopping
 
-    def cancel(self, run_id: str) -> str:
+    def cancel(self, run_id: str) -> RunStatus:
         """Ask the workers to stop the run: parts going roll back their load, parts
         not started do not start; the run ends ``cancelled``."""
         run = self.store.run(run_id)
-        if run is None or run.status not in LIVE:
-            status = run.status if run is not None else "unknown"
+        if run is None:
+            raise NotFound(f"no run {run_id!r}", hint="`sluice runs` lists the recent ones")
+        if run.status not in LIVE:
             raise RunConflict(
-                f"run {run_id} is not going (status: {status})",
+                f"run {run_id} is not going (status: {run.status})",
                 hint="only a running or queued run can be cancelled",
             )
         self.store.set_run_status(run_id, RunStatus.CANCELLING)

@@ -72,13 +72,14 @@ class InlineExecutor:
         self.hooks.after_run(report)
         return report.as_dict()
 
-    def cancel(self, run_id: str, why: str = "") -> str:
+    def cancel(self, run_id: str, why: str = "") -> RunStatus | None:
         """Ask the run to stop (from a signal handler): the load in progress rolls back
         and the run ends ``cancelled``. ``why``: what asked (``SIGINT``). Its status now:
-        ``cancelling``, or what it ended as (a signal may come after :meth:`wait`)."""
+        ``cancelling``, or what it ended as (a signal may come after :meth:`wait`); None
+        when there is no such run (any more). Never raises: a signal handler calls it."""
         t = self._runs.get(run_id)
         if t is None:  # carried out already: nothing to stop
             run = self.store.run(run_id)
-            return run.status if run is not None else "unknown"
+            return RunStatus(run.status) if run is not None else None
         t.ctx.cancel(why)
         return RunStatus.CANCELLING

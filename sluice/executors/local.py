@@ -36,7 +36,7 @@ from sluice.engine.replay import plan_replay
 from sluice.engine.report import RunReport
 from sluice.engine.run import run
 from sluice.engine.settle import cancel_run, settle_stale
-from sluice.errors import RunCancelled, RunConflict, SluiceError
+from sluice.errors import NotFound, RunCancelled, RunConflict, SluiceError
 from sluice.executors.forkserver import ForkPopen
 from sluice.executors.hooks import RunHooks
 from sluice.state.store import StateStore
@@ -67,7 +67,7 @@ class Executor(Protocol):
     ) -> list[Submitted]: ...
     def running(self, pipeline: str) -> str | None: ...
     def live_report(self, run_id: str) -> dict[str, Any] | None: ...
-    def cancel(self, run_id: str) -> str: ...
+    def cancel(self, run_id: str) -> RunStatus: ...
     def shutdown(self, timeout: float = 30.0) -> None: ...
 
 
@@ -143,7 +143,7 @@ class LocalExecutor:
             settle_stale(self.project, self.store)
 
     def _cancel_asked(self, run_id: str) -> None:
-        with contextlib.suppress(RunConflict):  # it ended meanwhile
+        with contextlib.suppress(RunConflict, NotFound):  # it ended (and was pruned) meanwhile
             self.cancel(run_id)
 
     # ------------------------------------------------------------------ submitting
@@ -341,7 +341,7 @@ class LocalExecutor:
 
     # ------------------------------------------------------------------ stopping
 
-    def cancel(self, run_id: str) -> str:
+    def cancel(self, run_id: str) -> RunStatus:
         """Ask a run to stop; its status now (``cancelling``, or what it ended as).
 
         A queued run is taken off the queue and ends ``cancelled`` at once. A run going

@@ -104,7 +104,7 @@ class Replayed(BaseModel):
 
 class Cancelling(BaseModel):
     run_id: str
-    status: str = Field(description="cancelling, or the status it ended with")
+    status: RunStatus = Field(description="cancelling, or the status it ended with")
 
 
 class LogEvent(BaseModel):

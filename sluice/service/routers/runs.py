@@ -138,7 +138,9 @@ async def _follow(store: StateStore, run_id: str, after: int | None) -> AsyncIte
             rest = await run_in_threadpool(store.events, run_id, after=after)
             for e in rest:
                 yield f"id: {e.id}\nevent: log\ndata: {LogEvent.of(e).model_dump_json()}\n\n"
-            final = json.dumps({"run_id": run_id, "status": run.status if run else "unknown"})
+            # null: the run is no longer in the state store (it ended and was pruned)
+            ended: RunStatus | None = RunStatus(run.status) if run is not None else None
+            final = json.dumps({"run_id": run_id, "status": ended})
             yield f"event: end\ndata: {final}\n\n"
             return
         await asyncio.sleep(POLL_SECONDS)

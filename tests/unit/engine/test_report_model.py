@@ -30,10 +30,17 @@ def _report() -> RunReport:
     )
     stream = report.stream("source1")
     stream.counts.add(Counts(read=5, loaded=3, quarantined=1, filtered=1, filtered_by={"x": 1}))
-    stream.files.append({"file": "a.csv", "load_id": 1})
-    stream.quarantined_files.append({"file": "b.csv", "reason": "drift", "load_id": 2})
+    stream.files.append(
+        {"file": "a.csv", "load_id": 1, "read": 5, "loaded": 3, "quarantined": 1, "filtered": 1}
+    )
+    stream.quarantined_files.append(
+        {"file": "b.csv", "reason": "drift", "hint": None, "load_id": 2}
+    )
     stream.skipped_files += [{"file": f"{i}.csv", "reason": "already loaded"} for i in range(12)]
     stream.http = {"requests": 3, "retries": 1}
+    # a drift entry has only the lists it needs, between its file and its note
+    stream.drift.append({"file": "c.csv", "missing": ["phone"], "note": "no column for phone"})
+    report.warnings.append({"stream": "source1", "message": "no file matched", "hint": None})
     report.tables["leads"] = 3
     report.seconds = 1.23456
     return report

@@ -74,5 +74,6 @@ def test_a_cancel_after_the_run_ended_says_how_it_ended(tmp_path: Path) -> None:
         assert executor.cancel(run_id, "SIGINT") == RunStatus.SUCCEEDED
         run = store.run(run_id)
         assert run is not None and run.status == RunStatus.SUCCEEDED
+        assert executor.cancel("20260101T000000-gone00", "SIGINT") is None  # no such run
     finally:
         store.close()
