@@ -363,6 +363,16 @@ def report_of(run: Run) -> RunReport | None:
     return RunReport.model_validate(run.report) if run.report else None
 
 
+def final_report(run: Run) -> RunReport:
+    """The report of ``run``, which has ended, as an executor hands it on (to the CLI, to
+    its hooks): the one the state store keeps, with the run's status now (what ended it
+    may have set it after the report was written: a cancel, a part that ended the run).
+    A run that ended without one gets one that names it."""
+    report = report_of(run) or RunReport(run_id=run.id, pipeline=run.pipeline)
+    report.status = RunStatus(run.status)
+    return report
+
+
 class ReportHead(BaseModel):
     """What a list of runs shows of each report: the head of its document, read without
     its streams (about 2 µs, where a whole report takes 50 to 500 µs: read whole, a page

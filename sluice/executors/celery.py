@@ -20,7 +20,7 @@ from typing import Any
 from sluice.config import Project
 from sluice.dburl import redact
 from sluice.engine.lease import Heartbeat
-from sluice.engine.report import RunReport
+from sluice.engine.report import final_report
 from sluice.engine.settle import settle_stale
 from sluice.errors import ConfigError, NotFound, RunConflict
 from sluice.executors.celery_app import (
@@ -147,7 +147,7 @@ class CeleryExecutor:
                 if run is None:
                     raise ConfigError(f"run {run_id} vanished from the state store")
                 if run.status not in LIVE:
-                    return {**(run.report or {}), "status": run.status}
+                    return final_report(run).as_dict()
                 if on_progress is not None:
                     on_progress(*run_parts.tally(run_id))
                 time.sleep(poll)
@@ -197,9 +197,8 @@ class CeleryExecutor:
                     with self._lock:
                         self._mine.pop(run_id, None)
                     self.on_submit()  # the service's read cache: show the end at once
-                    # its report as the workers assembled it, with its status now
-                    doc = {**(run.report or {}), "status": run.status}
-                    self.hooks.after_run(RunReport.model_validate(doc))
+                    # its report as the workers assembled it
+                    self.hooks.after_run(final_report(run))
 
     def shutdown(self, timeout: float = 30.0) -> None:
         """Stop watching; runs queued on Celery go on in the workers."""

@@ -33,7 +33,7 @@ from sluice.engine import RunContext, lifecycle, start
 from sluice.engine.exclusive import refuse_if_running, then
 from sluice.engine.lease import Heartbeat, lease_seconds
 from sluice.engine.replay import plan_replay
-from sluice.engine.report import RunReport
+from sluice.engine.report import RunReport, final_report
 from sluice.engine.run import run
 from sluice.engine.settle import cancel_run, settle_stale
 from sluice.errors import NotFound, RunCancelled, RunConflict, SluiceError
@@ -278,8 +278,7 @@ class LocalExecutor:
                 said = err.read().decode(errors="replace").strip()
             run = self.store.run(ctx.run_id)
             if run is not None and run.status not in LIVE:
-                # the report the run process recorded, with its status now
-                return RunReport.model_validate({**(run.report or {}), "status": run.status})
+                return final_report(run)  # as the run process recorded it
             # The run process ended without finishing its run: stopped before it could say so
             # (cancelled while starting), or killed, out of memory, crashed.
             if signalled:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from sluice.engine import tally
-from sluice.engine.report import Counts, ReportHead, RunReport, error_of
+from sluice.engine.report import Counts, ReportHead, RunReport, error_of, final_report
 from sluice.errors import (
     ErrorRecord,
     LimitExceeded,
@@ -15,6 +15,7 @@ from sluice.errors import (
     Where,
 )
 from sluice.executors.parts import retryable
+from sluice.state.models import Run
 from sluice.status import RunStatus
 
 
@@ -154,3 +155,16 @@ def test_a_units_staged_counts_read_back_as_its_counts() -> None:
     assert staged == {**tally.as_dict(counts), "filtered_by": {"x": 1}, "cursor": "2026-01-01"}
     assert tally.unstaged(staged) == counts  # the cursor is not a count
     assert tally.unstaged({}) == Counts()
+
+
+def test_an_ended_run_reads_back_as_its_report_with_its_status_now() -> None:
+    report = _report()
+    report.decide_status()
+    doc = report.as_dict()
+    # a cancel ended it after its report was written
+    run = Run(id=report.run_id, pipeline="leads", status=RunStatus.CANCELLED, report=doc)
+    back = final_report(run)
+    assert back.status == RunStatus.CANCELLED
+    assert json.dumps(back.as_dict()) == json.dumps({**doc, "status": "cancelled"})
+    bare = final_report(Run(id="20260101T000000-abcdef", pipeline="leads", status="failed"))
+    assert (bare.run_id, bare.pipeline, bare.status) == (run.id, "leads", RunStatus.FAILED)
