@@ -42,27 +42,25 @@ def _messages() -> list[tuple[str, str]]:
     for path in sorted(PACKAGE.rglob("*.py")):
         if "sim" in path.relative_to(PACKAGE).parts:
             continue
-        tree = ast.parse(path.read_text())
-        docs = {
-            id(node.body[0].value)
-            for node in ast.walk(tree)
-            if isinstance(node, ast.Module | ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef)
-            and node.body
-            and isinstance(node.body[0], ast.Expr)
-        }
-        for node in ast.walk(tree):
-            if isinstance(node, ast.JoinedStr):
+        docs: set[int] = set()
+        strings: list[tuple[ast.AST, str]] = []
+        for node in ast.walk(ast.parse(path.read_text())):  # one walk: collection time
+            if isinstance(node, ast.Module | ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef):
+                if node.body and isinstance(node.body[0], ast.Expr):
+                    docs.add(id(node.body[0].value))
+            elif isinstance(node, ast.JoinedStr):
                 text = "".join(
                     str(v.value) if isinstance(v, ast.Constant) else "X" for v in node.values
                 )
+                strings.append((node, text))
             elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-                if id(node) in docs:
-                    continue
-                text = node.value
-            else:
+                strings.append((node, node.value))
+        for node, text in strings:
+            if id(node) in docs:
                 continue
             for m in NAMED.finditer(text):
-                found.append((f"{path.relative_to(PACKAGE.parent)}:{node.lineno}", m.group(0)))
+                where = f"{path.relative_to(PACKAGE.parent)}:{getattr(node, 'lineno', 0)}"
+                found.append((where, m.group(0)))
     return found
 
 
