@@ -11,6 +11,7 @@ from sluice.batch import LINE
 from sluice.config import parse_project
 from sluice.errors import TransformError
 from sluice.transforms import StepRunner
+from sluice.transforms import steps as steps_module
 
 TABLE = """\
     table:
@@ -155,6 +156,40 @@ def test_bad_sql_fails_at_compile_time() -> None:
     with pytest.raises(TransformError) as info:
         runner('- derive: {column: label, sql: "upper(name"}')
     assert info.value.where.key == "transforms.0.derive.sql"
+
+
+def test_the_check_runs_once_per_steps_and_columns_and_a_failure_every_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A run opens a runner per file: the check on an empty frame (Polars, ~20 ms) is
+    made once for the same steps and columns, again for other columns or steps, and a
+    check that failed fails again (it is not remembered)."""
+    checks: list[list[str]] = []
+    real = StepRunner._check_on_empty
+
+    def counted(self: StepRunner) -> None:
+        checks.append(list(self.columns))
+        real(self)
+
+    monkeypatch.setattr(StepRunner, "_check_on_empty", counted)
+    monkeypatch.setattr(steps_module, "_CHECKED", {})  # what earlier tests checked
+    steps = "- case: {columns: [state], to: upper}\n- dedupe: {keys: [id]}"
+    pipe = parse_project(pipeline_yaml(steps)).pipeline("p")
+    columns = list(pipe.table.columns)
+    first = StepRunner(pipe, columns)
+    StepRunner(pipe, columns)
+    assert len(checks) == 1
+    StepRunner(pipe, [*columns, "extra"])
+    other = parse_project(pipeline_yaml("- case: {columns: [state], to: lower}")).pipeline("p")
+    StepRunner(other, columns)
+    assert len(checks) == 3
+    # Each runner still has its own state: dedupe's seen keys are not shared.
+    data = frame(id=["1"], name=["a"], state=["ca"], label=["x"])
+    assert first.run(data).height == 1 and StepRunner(pipe, columns).run(data).height == 1
+    for _ in range(2):
+        with pytest.raises(TransformError):
+            runner("- case: {columns: [nope], to: upper}")
+    assert len(checks) == 5
 
 
 # --------------------------------------------------------------------------- full runs
