@@ -223,7 +223,14 @@ def test_cancel_a_queued_run_before_it_starts(big: Any, gate: Gate) -> None:
 
 
 def test_reads_do_not_fail_while_a_run_writes_the_state_store(big: Any) -> None:
-    root = big(rows=1_000_000)
+    # Many small batches: the run writes its progress to the state store after each of
+    # ~80 batches (5 MB in 64 KiB) while three readers poll; a million rows in 4 MiB
+    # batches wrote it 7 times, in a run 5 times as long.
+    root = big(rows=200_000)
+    yaml = root / "sluice.yaml"
+    yaml.write_text(
+        yaml.read_text().replace("path: data/*.csv}", "path: data/*.csv, batch_bytes: 65536}")
+    )
     errors: list[int] = []
     with TestClient(create_app(load_project(root), settings())) as c:
         run_id = c.post("/api/pipelines/big/runs", headers=OP).json()["run_id"]
