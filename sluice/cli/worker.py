@@ -47,16 +47,13 @@ def worker(
     from sluice.config import load_project
 
     proj = load_project(project)  # a broken sluice.yaml stops here, not in a task
-    where = proj.file or proj.root
-    os.environ["SLUICE_PROJECT"] = str(Path(where).resolve())
     # Imported here: Celery is not needed by any other command.
-    from sluice.executors.celery_app import (
-        check_shared_state,
-        keep_runs_alive,
-        make_app,
-        queue_name,
-    )
+    from sluice.executors.celery_app import check_shared_state, make_app, queue_name
+    from sluice.executors.worker_process import PROJECT_ENV, keep_runs_alive
     from sluice.state.store import StateStore
+
+    where = proj.file or proj.root
+    os.environ[PROJECT_ENV] = str(Path(where).resolve())
 
     check_shared_state(proj.state_url())
     StateStore(proj.state_url()).close()  # migrated and reachable before taking tasks

@@ -24,23 +24,26 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable
 
-import sqlalchemy as sa
 from celery import Celery, Task, signals
 
-from sluice.config import HttpDestinationConfig, Project, find_project_file, load_project
-from sluice.dburl import dialect_name, normalize
-from sluice.destinations import Destination, connect
+from sluice.config import Project
+from sluice.dburl import normalize
 from sluice.engine import RunContext, lifecycle, start
 from sluice.engine.assemble import assemble, failure, seconds_since
 from sluice.engine.exclusive import busy, then
-from sluice.engine.lease import Heartbeat, lease_seconds
+from sluice.engine.lease import lease_seconds
 from sluice.engine.report import Counts, RunReport
 from sluice.engine.run import run
 from sluice.engine.tally import record_stages, stage_rows
 from sluice.errors import ConfigError, RunCancelled, SluiceError
 from sluice.executors.parts import WHOLE_RUN, page_range, plan_parts, retryable
+from sluice.executors.worker_process import (
+    close_kept,
+    kept_warehouse,
+    worker_project,
+    worker_store,
+)
 from sluice.state.locks import PipelineLocks
 from sluice.state.parts import Lease, RunParts
 from sluice.state.store import StateStore
@@ -50,7 +53,6 @@ log = logging.getLogger("sluice.celery")
 
 BROKER_ENV = "SLUICE_BROKER_URL"
 QUEUE_ENV = "SLUICE_CELERY_QUEUE"
-PROJECT_ENV = "SLUICE_PROJECT"  # set by `sluice worker -p`: the project its tasks run
 VISIBILITY_ENV = "SLUICE_CELERY_VISIBILITY_TIMEOUT"
 DEFAULT_QUEUE = "sluice"
 ATTEMPTS_ENV = "SLUICE_CELERY_MAX_ATTEMPTS"
@@ -107,113 +109,9 @@ def make_app() -> Celery:
     app.task(name="sluice.plan", bind=True, max_retries=None)(plan_task)
     app.task(name="sluice.part", bind=True, max_retries=RETRIES)(part_task)
     # A pool's child (or a solo worker) closes what it kept open for its tasks.
-    signals.worker_process_shutdown.connect(_close_kept, weak=False)
-    signals.worker_shutdown.connect(_close_kept, weak=False)
+    signals.worker_process_shutdown.connect(close_kept, weak=False)
+    signals.worker_shutdown.connect(close_kept, weak=False)
     return app
-
-
-_stores: dict[str, StateStore] = {}
-_warehouses: dict[str, Destination] = {}
-#: warehouses a worker process keeps open for all its parts: database servers (a
-#: DuckDB file is locked by whoever holds it open; an http destination is one run's)
-KEPT_DIALECTS = ("postgresql", "mysql")
-
-
-def _store(project: Project) -> StateStore:
-    """This worker process's state store: opened (and checked) once, not per task."""
-    url = project.state_url()
-    if url not in _stores:
-        _stores[url] = StateStore(url)
-    return _stores[url]
-
-
-def _kept_warehouse(project: Project, pipeline: str) -> Callable[[], Destination] | None:
-    """The pipeline's warehouse as this worker process keeps it, one per URL, so its
-    parts reuse its connections (None: each run opens its own)."""
-    pipe = project.pipeline(pipeline)
-    if isinstance(pipe.destination, HttpDestinationConfig):
-        return None
-    url = project.warehouse_url(pipe)
-    try:
-        if dialect_name(url) not in KEPT_DIALECTS:
-            return None
-    except Exception:  # a malformed URL: the run says so, as it would anyway
-        return None
-
-    def kept() -> Destination:
-        if url not in _warehouses:
-            _warehouses[url] = connect(url)
-        return _warehouses[url]
-
-    return kept
-
-
-def _forget_connections() -> None:
-    """In a forked child: the parent's pools are not this process's to use or close."""
-    for held in [*(s.engine for s in _stores.values()), *_warehouses.values()]:
-        engine = getattr(held, "engine", None)
-        if isinstance(engine, sa.Engine):
-            engine.dispose(close=False)
-    _stores.clear()
-    _warehouses.clear()
-
-
-os.register_at_fork(after_in_child=_forget_connections)
-
-
-def _close_kept(**_: object) -> None:
-    """Close the warehouses and state stores this process kept for its tasks."""
-    closers = [d.close for d in _warehouses.values()] + [s.close for s in _stores.values()]
-    for close in closers:
-        try:
-            close()
-        except Exception as exc:  # exiting anyway: say it, do not stop
-            log.warning("closing a connection pool at exit: %s", exc)
-    _warehouses.clear()
-    _stores.clear()
-
-
-def keep_runs_alive(project: Project) -> Heartbeat:
-    """In a ``sluice worker``'s main process: while it lives, the project's Celery runs
-    hold their lease (their parts will be carried out, however long they queue). With
-    no worker and no one waiting, a run's lease expires and it is settled."""
-    store = StateStore(project.state_url())
-    pipelines = list(project.pipelines)
-
-    def beat() -> None:
-        try:
-            store.beat_hosted("celery", pipelines)
-        finally:
-            store.engine.dispose()  # no connection held when the pool forks a child
-
-    return Heartbeat(store, also=beat).start()
-
-
-_projects: dict[str, tuple[tuple[int, int, int], Project]] = {}
-
-
-def worker_project() -> Project:
-    """The worker's project, read again only when its ``sluice.yaml`` changed (its
-    modification time, size or inode: a file replaced): a task after an edit runs the
-    edited file. Parsing it is ~50 ms, too much to do for every part."""
-    where = os.environ.get(PROJECT_ENV)
-    if not where:
-        raise ConfigError(
-            f"this worker does not know its project: {PROJECT_ENV} is not set",
-            hint="start workers with `sluice worker -p PROJECT`",
-        )
-    try:
-        file = find_project_file(where)
-        seen = file.stat()
-    except OSError:
-        return load_project(where)  # says what is wrong with the path
-    stamp = (seen.st_mtime_ns, seen.st_size, seen.st_ino)
-    cached = _projects.get(where)
-    if cached is not None and cached[0] == stamp:
-        return cached[1]
-    project = load_project(file)
-    _projects[where] = (stamp, project)
-    return project
 
 
 # ---------------------------------------------------------------------- plan
@@ -230,7 +128,7 @@ def plan_task(
 ) -> None:
     """Plan the run into parts and queue them (again, if this task is redelivered)."""
     project = worker_project()
-    store = _store(project)
+    store = worker_store(project)
     run = store.run(run_id)
     if run is None or run.status not in LIVE:
         return  # cancelled before it started, or already over
@@ -301,7 +199,7 @@ def end_run(
 def part_task(self: Task, run_id: str, pipeline: str, key: str, full_refresh: bool = False) -> None:
     """Load one part of a run; the last part to end finishes the run."""
     project = worker_project()
-    store = _store(project)
+    store = worker_store(project)
     run_parts = RunParts(store)
     lease = Lease(store, f"{run_id}/{key}")
     if not lease.acquire():
@@ -365,7 +263,7 @@ def _load_part(
             trigger="celery",
             part=key,
             pages=pages,
-            borrowed=_kept_warehouse(project, pipeline),
+            borrowed=kept_warehouse(project, pipeline),
         )
         threading.Thread(
             target=_watch_cancel, args=(run_parts, run_id, ctx, stop), daemon=True

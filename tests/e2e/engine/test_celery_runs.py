@@ -353,7 +353,7 @@ def test_a_worker_reads_its_project_again_only_when_the_file_changed(
 ) -> None:
     """A worker keeps its parsed sluice.yaml between tasks (parsing it for every part
     was ~50 ms of each); an edit applies to the next task."""
-    from sluice.executors.celery_app import PROJECT_ENV, worker_project
+    from sluice.executors.worker_process import PROJECT_ENV, worker_project
 
     root = tmp_path / "leads"
     leads_drop(root, files=1, rows=1)
