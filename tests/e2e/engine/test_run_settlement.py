@@ -26,6 +26,7 @@ from sluice.config import load_project
 from sluice.destinations import connect
 from sluice.destinations.sql import SqlDestination
 from sluice.engine import run_pipeline
+from sluice.engine.lease import lease_seconds
 from sluice.state.models import QuarantineEntry, Run
 from sluice.state.store import StateStore
 from sluice.testing import Gate, processes
@@ -119,6 +120,15 @@ def entries(root: Path) -> list[QuarantineEntry]:
         return list(store.quarantined(pipeline="p", status=None))
     finally:
         store.close()
+
+
+def lease_end(store: StateStore, run_id: str) -> datetime:
+    """When the run's lease runs out unless it is refreshed (its last beat + the lease)."""
+    run = store.run(run_id)
+    assert run is not None and run.heartbeat_at is not None
+    beat = run.heartbeat_at
+    beat = beat if beat.tzinfo else beat.replace(tzinfo=UTC)  # SQLite keeps no zone
+    return beat + timedelta(seconds=lease_seconds())
 
 
 def the_run(root: Path, run_id: str) -> Run:
@@ -436,8 +446,10 @@ def test_a_run_refreshes_its_lease_while_it_goes(
     proc, run_id = start_held(root, "run", "p", "--json", env=lease)
     try:
         first = the_run(root, run_id).heartbeat_at
-        time.sleep(1.5)
-        assert the_run(root, run_id).heartbeat_at != first
+        deadline = time.monotonic() + 30
+        while the_run(root, run_id).heartbeat_at == first:  # a beat is every lease/4
+            assert time.monotonic() < deadline, "the run never refreshed its lease"
+            time.sleep(0.05)
         monkeypatch.setenv("SLUICE_RUN_LEASE_SECONDS", "1")
         store = open_store(load_project(root))  # the lease is fresh: left alone
         store.close()
@@ -472,11 +484,17 @@ def test_a_celery_run_with_no_worker_whose_waiter_died_is_settled_and_refuses_no
         while not store.runs("p") and time.monotonic() < deadline:
             time.sleep(0.1)
         (queued,) = store.runs("p")
-        time.sleep(3)  # longer than the lease: the waiting CLI keeps it alive
+        # The waiting CLI keeps it alive past its first lease: beats seen after it ran out.
+        first = lease_end(store, queued.id)
+        while lease_end(store, queued.id) < first + timedelta(seconds=2):
+            assert time.monotonic() < deadline, "the waiting CLI stopped refreshing the lease"
+            time.sleep(0.1)
         assert store.run(queued.id).status == "running"  # type: ignore[union-attr]
         waiter.kill()
         waiter.wait(10)
-        time.sleep(2.5)
+        # Nothing beats for it now: once its lease has run out, the next command settles it.
+        while datetime.now(UTC) <= lease_end(store, queued.id):
+            time.sleep(0.1)
         runs = runs_json(root)
         assert runs[queued.id]["status"] == "abandoned"
 
