@@ -144,8 +144,11 @@ class CeleryExecutor:
         with Heartbeat(self.store, run_id):
             while True:
                 run = self.store.run(run_id)
-                if run is None:
-                    raise ConfigError(f"run {run_id} vanished from the state store")
+                if run is None:  # never there, or pruned meanwhile
+                    raise NotFound(
+                        f"run {run_id} is not in the state store (it may have been pruned)",
+                        hint="`sluice runs` lists the recent ones",
+                    )
                 if run.status not in LIVE:
                     return final_report(run).as_dict()
                 if on_progress is not None:

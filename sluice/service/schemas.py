@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
-from sluice.engine.report import ReportHead, RunReport, head_of
+from sluice.engine.report import ReportHead, RunReport, final_report, head_of
 from sluice.state.models import Event, QuarantineEntry, Run
-from sluice.status import EntryKind, QuarantineStatus, RunStatus
+from sluice.status import FINISHED, EntryKind, QuarantineStatus, RunStatus
 
 MAX_ID = 2**62  # ids fit a signed 64-bit integer column
 
@@ -89,6 +90,25 @@ class RunDetail(RunReport):
     its report so far) with its status now and when it finished."""
 
     finished_at: str | None = Field(default=None, description="ISO 8601; None while it goes")
+
+    @classmethod
+    def of(cls, run: Run, live: Callable[[str], Mapping[str, Any] | None]) -> RunDetail:
+        """A run that has ended: its :func:`~sluice.engine.report.final_report`. One still
+        going: its report so far (``live``: what the executor carrying it out has) with
+        its status now."""
+        finished_at = run.finished_at.isoformat() if run.finished_at else None
+        if run.status in FINISHED:
+            return cls.model_validate({**dict(final_report(run)), "finished_at": finished_at})
+        report = run.report or live(run.id) or {}
+        return cls.model_validate(
+            {
+                **report,
+                "run_id": run.id,
+                "pipeline": run.pipeline,
+                "status": run.status,
+                "finished_at": finished_at,
+            }
+        )
 
 
 class Triggered(BaseModel):

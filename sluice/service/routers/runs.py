@@ -63,17 +63,7 @@ async def list_runs(
 @router.get("/{run_id}", responses=NOT_FOUND)
 def get_run(run_id: PathName, _: Viewer, store: StoreDep, executor: ExecutorDep) -> RunDetail:
     """The run's report (the document of ``sluice run --json``) and its status now."""
-    run = _run(store, run_id)
-    report = run.report or executor.live_report(run.id) or {}
-    return RunDetail.model_validate(
-        {
-            **report,
-            "run_id": run.id,
-            "pipeline": run.pipeline,
-            "status": run.status,
-            "finished_at": run.finished_at.isoformat() if run.finished_at else None,
-        }
-    )
+    return RunDetail.of(_run(store, run_id), executor.live_report)
 
 
 @router.get("/{run_id}/log", responses=NOT_FOUND)
