@@ -41,7 +41,7 @@ def record(
     totals = report.totals
     console.print(
         f"recorded {pipeline} into {path}: {report.status}, read {totals.read}, "
-        f"{sum((s.http or {}).get('requests', 0) for s in report.streams.values())} requests"
+        f"{sum(s.http['requests'] for s in report.streams.values() if s.http)} requests"
     )
     if report.errors:
         for e in report.errors:

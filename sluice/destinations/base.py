@@ -24,6 +24,7 @@ from typing import Any, Literal, Protocol
 import polars as pl
 
 from sluice.dburl import dialect_name
+from sluice.httpclient.stats import HttpStatsRecord
 from sluice.schema import TableSpec
 from sluice.status import DeliveryOutcome, DeliveryStatus
 
@@ -129,7 +130,7 @@ class Destination(Protocol):
         """Whether a load under ``load_key`` committed (False where loads leave no marker)."""
         ...
 
-    def delivery_stats(self) -> dict[str, Any] | None:
+    def delivery_stats(self) -> HttpStatsRecord | None:
         """Requests, retries and statuses of the deliveries so far (None: not an API)."""
         ...
 

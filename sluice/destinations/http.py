@@ -33,7 +33,7 @@ from sluice.destinations.base import (
     Warehouse,
 )
 from sluice.errors import FetchError, LoadError, Where
-from sluice.httpclient import HttpClient, HttpStats
+from sluice.httpclient import HttpClient, HttpStats, HttpStatsRecord
 from sluice.schema import TableSpec
 from sluice.status import DeliveryOutcome, DeliveryStatus
 
@@ -64,7 +64,7 @@ class HttpDestination:
         # nothing it acknowledged.
         return False
 
-    def delivery_stats(self) -> dict[str, Any] | None:
+    def delivery_stats(self) -> HttpStatsRecord | None:
         return self._stats.as_dict()
 
     def warehouse(self) -> Warehouse | None:

@@ -19,13 +19,14 @@ from sluice.destinations.base import Capabilities, Warehouse
 from sluice.destinations.sql_ddl import SqlDdl
 from sluice.destinations.sql_load import SqlLoads
 from sluice.errors import LoadError
+from sluice.httpclient.stats import HttpStatsRecord
 
 
 class SqlDestination(SqlDdl, SqlLoads):
     # A load is taken whole or fails whole: no single row comes back refused.
     capabilities = Capabilities(keeps_raw=False)
 
-    def delivery_stats(self) -> dict[str, Any] | None:
+    def delivery_stats(self) -> HttpStatsRecord | None:
         return None  # no API calls to count
 
     def warehouse(self) -> Warehouse | None:

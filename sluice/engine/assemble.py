@@ -16,6 +16,7 @@ from sluice.config import Project
 from sluice.dburl import redact
 from sluice.engine.report import RunReport, StreamReport, error_of
 from sluice.errors import AccountingError, LoadError
+from sluice.httpclient.stats import summed
 from sluice.state.models import RunPart
 from sluice.status import PartStatus
 from sluice.transforms.stated import stated_rules
@@ -46,7 +47,7 @@ def assemble(project: Project, pipeline: str, run_id: str, parts: Sequence[RunPa
         for table, n in part.tables.items():
             report.tables[table] = report.tables.get(table, 0) + n
         if part.delivery is not None:
-            report.delivery = _sum(report.delivery or {}, part.delivery)
+            report.delivery = summed(report.delivery, part.delivery)
         for err in part.errors:
             report.errors.append({**err, "part": stored.key})
         report.warnings += part.warnings
@@ -86,17 +87,4 @@ def _merge_stream(into: StreamReport, part: StreamReport) -> None:
     for stage, secs in part.seconds.items():
         into.seconds[stage] = into.seconds.get(stage, 0.0) + secs
     if part.http is not None:
-        into.http = _sum(into.http or {}, part.http)
-
-
-def _sum(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    """Numbers added up, nested counts merged, anything else: the last one."""
-    out = dict(a)
-    for k, v in b.items():
-        if isinstance(v, bool) or not isinstance(v, int | float | dict):
-            out[k] = v
-        elif isinstance(v, dict):
-            out[k] = _sum(out.get(k) or {}, v)
-        else:
-            out[k] = out.get(k, 0) + v
-    return out
+        into.http = summed(into.http, part.http)

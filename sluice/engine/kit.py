@@ -18,6 +18,7 @@ from sluice.engine.newer import NewerKeys
 from sluice.engine.opener import UnitOpener
 from sluice.engine.plan import Planner
 from sluice.engine.tables import RunTables
+from sluice.httpclient.stats import HttpStatsRecord
 
 
 class RunKit:
@@ -46,7 +47,7 @@ class RunKit:
                 )
         return self.opened
 
-    def delivery_stats(self) -> dict[str, object] | None:
+    def delivery_stats(self) -> HttpStatsRecord | None:
         """An API destination's requests and retries (None: not one, or never opened)."""
         return self.opened.delivery_stats() if self.opened is not None else None
 

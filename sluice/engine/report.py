@@ -8,9 +8,11 @@ API answers (its OpenAPI schema) and alerts quote. The run counts through
 document back into the same objects (a part's report, a stored report: :func:`report_of`).
 Its errors are :class:`~sluice.errors.ErrorRecord` dicts, and so are its other entries:
 a stream's files (:class:`LoadedFile`, :class:`QuarantinedFile`, :class:`SkippedFile`),
-its drift (:class:`DriftEntry`) and the run's warnings (:class:`WarningRecord`). Typed
-dicts, not models: the engine writes them as dict literals and the document keeps them
-as they are written (a key without a value is left out of a drift entry). A run that
+its drift (:class:`DriftEntry`), the run's warnings (:class:`WarningRecord`), a
+stream's ``http`` and the run's ``delivery`` (an API's requests, retries and statuses:
+:class:`~sluice.httpclient.stats.HttpStatsRecord`). Typed dicts, not models: the engine
+writes them as dict literals and the document keeps them as they are written (a key
+without a value is left out of a drift entry). A run that
 has ended reads back through :func:`final_report`; a list of runs reads only the head
 of each document (:func:`head_of`).
 """
@@ -32,6 +34,7 @@ from pydantic import (
 from typing_extensions import TypedDict
 
 from sluice.errors import AccountingError, ErrorRecord, SluiceError
+from sluice.httpclient.stats import HttpStatsRecord
 from sluice.redact import redact_data, redact_text
 from sluice.status import RunKind, RunStatus
 
@@ -157,7 +160,7 @@ class StreamReport(BaseModel):
     seconds: dict[str, float] = Field(
         default_factory=lambda: {"extract": 0.0, "transform": 0.0, "load": 0.0}
     )
-    http: dict[str, Any] | None = None  # requests, retries, statuses of an API pull
+    http: HttpStatsRecord | None = None  # requests, retries, statuses of an API pull
     #: drift loaded under `evolve`, per unit: file, missing / added / vanished, a note
     drift: list[DriftEntry] = Field(default_factory=list)
 
@@ -258,7 +261,7 @@ class RunReport(BaseModel):
     tables: dict[str, int] = Field(default_factory=dict)  # rows per table (normalized loads)
     #: value-changing rules the pipeline applies (a century for %y, naive times as UTC)
     rules: list[str] = Field(default_factory=list)
-    delivery: dict[str, Any] | None = None  # requests and retries of an http destination
+    delivery: HttpStatsRecord | None = None  # requests and retries of an http destination
 
     def stream(self, name: str) -> StreamReport:
         """The report of stream ``name`` (made the first time it is asked for)."""

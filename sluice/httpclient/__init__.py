@@ -22,23 +22,45 @@ sent to the origin (scheme, host and port) of ``base_url`` and to its ``trusted_
 A request to any other origin (a ``next_url`` or ``Link`` that points elsewhere) is sent
 without them, and the first one to each origin is logged as a warning.
 
-The package, one module a job: :mod:`~sluice.httpclient.client` (the client and its
-stats), :mod:`~sluice.httpclient.gates` (rate and concurrency limits),
+The package, one module a job: :mod:`~sluice.httpclient.client` (the client),
+:mod:`~sluice.httpclient.stats` (what it counts, as a run report records it),
+:mod:`~sluice.httpclient.gates` (rate and concurrency limits),
 :mod:`~sluice.httpclient.retries` (what is retried, how long to wait),
 :mod:`~sluice.httpclient.credentials` (where credentials go, how URLs are shown) and
 :mod:`~sluice.httpclient.tls` (one TLS context shared by every client).
 """
 
-from sluice.httpclient.client import (
-    DeadlineExceeded,
-    EventSink,
-    HttpClient,
-    HttpSettings,
-    HttpStats,
-)
-from sluice.httpclient.credentials import auth_settings, origin, secret_values, shown_url
-from sluice.httpclient.gates import AdaptiveLimit, RateLimiter
-from sluice.httpclient.retries import RETRY_STATUS, backoff, retry_after
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from sluice.httpclient.stats import HttpStats, HttpStatsRecord
+
+if TYPE_CHECKING:
+    from sluice.httpclient.client import DeadlineExceeded, EventSink, HttpClient, HttpSettings
+    from sluice.httpclient.credentials import auth_settings, origin, secret_values, shown_url
+    from sluice.httpclient.gates import AdaptiveLimit, RateLimiter
+    from sluice.httpclient.retries import RETRY_STATUS, backoff, retry_after
+
+#: public name -> the module that defines it, imported on first use (PEP 562): a run
+#: report names HttpStatsRecord, and a command that only reads reports (`sluice runs`,
+#: `sluice show`) should not pay for httpx (about 0.1 s)
+_HOMES = {
+    "AdaptiveLimit": "sluice.httpclient.gates",
+    "DeadlineExceeded": "sluice.httpclient.client",
+    "EventSink": "sluice.httpclient.client",
+    "HttpClient": "sluice.httpclient.client",
+    "HttpSettings": "sluice.httpclient.client",
+    "RETRY_STATUS": "sluice.httpclient.retries",
+    "RateLimiter": "sluice.httpclient.gates",
+    "auth_settings": "sluice.httpclient.credentials",
+    "backoff": "sluice.httpclient.retries",
+    "origin": "sluice.httpclient.credentials",
+    "retry_after": "sluice.httpclient.retries",
+    "secret_values": "sluice.httpclient.credentials",
+    "shown_url": "sluice.httpclient.credentials",
+}
 
 __all__ = [
     "RETRY_STATUS",
@@ -48,6 +70,7 @@ __all__ = [
     "HttpClient",
     "HttpSettings",
     "HttpStats",
+    "HttpStatsRecord",
     "RateLimiter",
     "auth_settings",
     "backoff",
@@ -56,3 +79,12 @@ __all__ = [
     "secret_values",
     "shown_url",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'sluice.httpclient' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # once: later lookups skip this function
+    return value

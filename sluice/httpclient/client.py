@@ -7,7 +7,6 @@ import json
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx
@@ -25,26 +24,11 @@ from sluice.httpclient.retries import (
     status_hint,
     transport_problem,
 )
+from sluice.httpclient.stats import HttpStats
 from sluice.httpclient.tls import verifying_context
 from sluice.redact import redact_text
 
 EventSink = Callable[[str, str, dict[str, Any]], None]  # (level, message, data)
-
-
-@dataclass
-class HttpStats:
-    requests: int = 0
-    retries: int = 0
-    statuses: dict[str, int] = field(default_factory=dict)
-    max_concurrency: int = 0
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "requests": self.requests,
-            "retries": self.retries,
-            "statuses": dict(sorted(self.statuses.items())),
-            "max_concurrency": self.max_concurrency,
-        }
 
 
 class DeadlineExceeded(FetchError):

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sluice.batch import Batch
+from sluice.httpclient.stats import HttpStatsRecord
 
 
 class Reader(Protocol):
@@ -66,7 +67,7 @@ class Unit(Protocol):
         """Fields the API stopped sending mid-pull -> where they stopped ({}: none)."""
         ...
 
-    def http_stats(self) -> dict[str, Any] | None:
+    def http_stats(self) -> HttpStatsRecord | None:
         """Requests, retries and statuses of the pull (None: not an API)."""
         ...
 

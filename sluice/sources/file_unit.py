@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 from sluice.batch import LINE, Batch
 from sluice.config import FileSourceConfig
 from sluice.errors import SourceError, Where
+from sluice.httpclient.stats import HttpStatsRecord
 from sluice.sources import archive, localfiles
 from sluice.sources.base import RecordCopy
 from sluice.sources.csv_reader import read_csv
@@ -106,7 +107,7 @@ class FileUnit:
     def vanished(self) -> dict[str, Any]:
         return {}  # a file's header is read once: drift is found there
 
-    def http_stats(self) -> dict[str, Any] | None:
+    def http_stats(self) -> HttpStatsRecord | None:
         return None
 
     def record_copy(self) -> RecordCopy | None:

@@ -18,6 +18,7 @@ from sluice.config import Project
 from sluice.engine.inspect.datasets import Warehouses, latest_rows
 from sluice.engine.report import ReportHead, RunReport, StreamReport, Totals, head_of, report_of
 from sluice.errors import SluiceError
+from sluice.httpclient import HttpStatsRecord
 from sluice.state.models import QuarantineEntry, Run
 from sluice.state.store import StateStore
 from sluice.status import FINISHED, EntryKind, QuarantineStatus
@@ -143,7 +144,8 @@ def run_detail(
     report = stored or RunReport.model_validate(live(run.id) or {})
     stages = stage_rows(store, run.id)
     streams: dict[str, StreamReport] = report.streams
-    http = {name: s.http for name, s in streams.items() if s.http}
+    # stream (and "delivery") -> its requests, retries, statuses: the HTTP table
+    http: dict[str, HttpStatsRecord] = {n: s.http for n, s in streams.items() if s.http}
     if report.delivery:
         http["delivery"] = report.delivery
     return {

@@ -113,12 +113,12 @@ class Metrics:
             for stream, s in data.streams.items():
                 http = s.http
                 if http:
-                    self.http_requests.labels(pipeline, stream).inc(int(http.get("requests", 0)))
-                    self.http_retries.labels(pipeline, stream).inc(int(http.get("retries", 0)))
+                    self.http_requests.labels(pipeline, stream).inc(http["requests"])
+                    self.http_retries.labels(pipeline, stream).inc(http["retries"])
             delivery = data.delivery
             if delivery:
-                self.delivery_requests.labels(pipeline).inc(int(delivery.get("requests", 0)))
-                self.delivery_retries.labels(pipeline).inc(int(delivery.get("retries", 0)))
+                self.delivery_requests.labels(pipeline).inc(delivery["requests"])
+                self.delivery_retries.labels(pipeline).inc(delivery["retries"])
             self.last_run.labels(pipeline, status).set(time.time())
 
     def render(self) -> tuple[bytes, str]:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sluice.config import HttpSourceConfig
-from sluice.httpclient import HttpStats, secret_values
+from sluice.httpclient import HttpStats, HttpStatsRecord, secret_values
 from sluice.redact import redact_text
 from sluice.sources.base import HideRaw, HideRecords, RecordCopy, SourceContext, register
 from sluice.sources.http import kept
@@ -58,7 +58,7 @@ class HttpUnit:
         self.vanished: dict[str, str] = {}
         self._token = uuid.uuid4().hex
 
-    def http_stats(self) -> dict[str, Any] | None:
+    def http_stats(self) -> HttpStatsRecord | None:
         return self.stats.as_dict()
 
     def fingerprint(self) -> str:

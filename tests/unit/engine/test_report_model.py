@@ -15,6 +15,8 @@ from sluice.errors import (
     Where,
 )
 from sluice.executors.parts import retryable
+from sluice.httpclient import HttpStats
+from sluice.httpclient.stats import summed
 from sluice.state.models import Run
 from sluice.status import RunStatus
 
@@ -38,7 +40,7 @@ def _report() -> RunReport:
         {"file": "b.csv", "reason": "drift", "hint": None, "load_id": 2}
     )
     stream.skipped_files += [{"file": f"{i}.csv", "reason": "already loaded"} for i in range(12)]
-    stream.http = {"requests": 3, "retries": 1}
+    stream.http = {"requests": 3, "retries": 1, "statuses": {"200": 3}, "max_concurrency": 2}
     # a drift entry has only the lists it needs, between its file and its note
     stream.drift.append({"file": "c.csv", "missing": ["phone"], "note": "no column for phone"})
     report.warnings.append({"stream": "source1", "message": "no file matched", "hint": None})
@@ -168,3 +170,27 @@ def test_an_ended_run_reads_back_as_its_report_with_its_status_now() -> None:
     assert json.dumps(back.as_dict()) == json.dumps({**doc, "status": "cancelled"})
     bare = final_report(Run(id="20260101T000000-abcdef", pipeline="leads", status="failed"))
     assert (bare.run_id, bare.pipeline, bare.status) == (run.id, "leads", RunStatus.FAILED)
+
+
+def test_http_counts_read_back_with_the_keys_in_the_order_they_were_written() -> None:
+    stats = HttpStats(requests=4, retries=1, statuses={"503": 1, "200": 3}, max_concurrency=2)
+    report = _report()
+    report.stream("source1").http = stats.as_dict()
+    report.delivery = HttpStats(requests=2, statuses={"200": 2}, max_concurrency=1).as_dict()
+    doc = report.as_dict()
+    keys = ["requests", "retries", "statuses", "max_concurrency"]
+    assert list(doc["streams"]["source1"]["http"]) == keys and list(doc["delivery"]) == keys
+    assert doc["streams"]["source1"]["http"]["statuses"] == {"200": 3, "503": 1}
+    assert list(doc)[-1] == "delivery"  # after tables and rules, as it always was
+    # a report stored by an older sluice is read back as it was written
+    stored = json.loads(json.dumps(doc))
+    assert json.dumps(RunReport.model_validate(stored).as_dict()) == json.dumps(doc)
+    # two parts' counts: numbers added, statuses merged (the first part's first)
+    both = summed(stats.as_dict(), {**stats.as_dict(), "statuses": {"429": 2, "200": 1}})
+    assert both == {
+        "requests": 8,
+        "retries": 2,
+        "statuses": {"200": 4, "503": 1, "429": 2},
+        "max_concurrency": 4,
+    }
+    assert list(both) == keys and summed(None, both) == both
