@@ -13,8 +13,9 @@ SQLAlchemy and Pydantic here would cost each CLI call about a second before it s
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from sluice.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from sluice.config import Project, load_project, parse_project
@@ -69,15 +70,4 @@ __all__ = [
     "run_pipeline",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'sluice' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value  # once: later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_HOMES})
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES, globals())

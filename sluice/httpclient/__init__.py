@@ -32,10 +32,10 @@ The package, one module a job: :mod:`~sluice.httpclient.client` (the client),
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sluice.httpclient.stats import HttpStats, HttpStatsRecord
+from sluice.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from sluice.httpclient.client import DeadlineExceeded, EventSink, HttpClient, HttpSettings
@@ -80,11 +80,4 @@ __all__ = [
     "shown_url",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'sluice.httpclient' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value  # once: later lookups skip this function
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES, globals())
