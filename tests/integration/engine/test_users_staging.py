@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
+import httpx
 import pytest
 
 from sluice.config import load_project
 from sluice.engine import run_pipeline
-from sluice.sim.randomuser import RandomUserConfig, create_app
-from sluice.sim.server import SimServer
+from sluice.testing import free_port, processes
 
 EXAMPLE = Path(__file__).parents[3] / "examples" / "users_staging"
 
@@ -24,12 +28,39 @@ def example(tmp_path: Path, unset_urls: None) -> Path:
     return tmp_path
 
 
-def serve(rate_limit: float) -> SimServer:
-    return SimServer(create_app(RandomUserConfig(rate_limit=rate_limit, max_results=100)))
+class Api(NamedTuple):
+    url: str
+
+
+@contextmanager
+def serve(rate_limit: float) -> Iterator[Api]:
+    """The simulator in a process of its own (`sluice sim`), so it stamps each call when
+    it arrives, as a real API counts it: in a thread of this process, busy with the
+    run's own work, it stamped them when it got the interpreter, and two calls a
+    rate-limit interval apart could land in one second now and then."""
+    port = free_port()
+    command = [sys.executable, "-m", "sluice", "sim", "randomuser", "--port", str(port)]
+    command += ["--rate-limit", str(rate_limit), "--max-results", "100"]
+    proc = processes.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(url + "/_sim/stats", timeout=1).raise_for_status()
+                break
+            except httpx.HTTPError:
+                assert proc.poll() is None, proc.communicate()[1]
+                assert time.monotonic() < deadline, "the simulator did not answer in 30 s"
+                time.sleep(0.05)
+        yield Api(url)
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)
 
 
 @pytest.fixture
-def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[SimServer]:
+def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
     with serve(rate_limit=5) as server:
         monkeypatch.setenv("USERS_API", server.url)
         yield server
@@ -41,9 +72,7 @@ def table(root: Path) -> list[dict[str, object]]:
         return [dict(r) for r in conn.execute("SELECT * FROM users_staging")]
 
 
-def test_pulls_1000_users_within_the_rate_limit(example: Path, api: SimServer) -> None:
-    import httpx
-
+def test_pulls_1000_users_within_the_rate_limit(example: Path, api: Api) -> None:
     report = run_pipeline(load_project(example), "users_staging")
     assert report.status == "succeeded", report.errors
     rows = table(example)
@@ -68,8 +97,6 @@ def test_429s_are_waited_out_without_losing_a_page(
     # The pipeline believes it may send 20 calls a second; the API allows 4.
     text = (example / "sluice.yaml").read_text().replace("rate_limit: 5", "rate_limit: 20")
     (example / "sluice.yaml").write_text(text.replace("concurrency", "x"))
-    import httpx
-
     with serve(rate_limit=4) as server:
         monkeypatch.setenv("USERS_API", server.url)
         report = run_pipeline(load_project(example), "users_staging")
@@ -84,7 +111,7 @@ def test_429s_are_waited_out_without_losing_a_page(
 
 
 def test_the_same_pipeline_loads_postgresql_by_url(
-    example: Path, api: SimServer, pg_url: str, monkeypatch: pytest.MonkeyPatch
+    example: Path, api: Api, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import psycopg
 
