@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import textwrap
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import closing
@@ -34,6 +35,25 @@ def _service_missing(reason: str) -> None:
     if os.environ.get("SLUICE_REQUIRE_SERVICES") == "1":
         pytest.fail(f"{reason} (SLUICE_REQUIRE_SERVICES=1, so this is a failure)")
     pytest.skip(reason)
+
+
+def _lease_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name == "sluice-lease" and t.is_alive()}
+
+
+@pytest.fixture(autouse=True)
+def no_lease_left_beating() -> Iterator[None]:
+    """Every test stops the executors it made: a lease thread left beating writes to a
+    state store whose schema its fixtures have dropped ("run lease not refreshed:
+    relation sluice_runs does not exist" in the middle of the output) and costs CPU
+    for the rest of the session."""
+    before = _lease_threads()
+    yield
+    left = _lease_threads() - before
+    assert not left, (
+        f"{len(left)} lease thread(s) left beating: shut down what the test made "
+        "(executor.shutdown(), sluice.service.close(app))"
+    )
 
 
 @pytest.fixture(scope="session")

@@ -350,7 +350,12 @@ def test_a_signal_mid_load_cancels_the_run_and_leaves_the_table_as_it_was(
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 128 + sig, out + err
-    assert "cancelled" in out + err and sig.name in out + err
+    # The gate holds the reading thread; the loading one may still be inside SQLite's
+    # bulk call with the batch already read, where the driver's own SIGINT handler
+    # answers and the run says "interrupted (Ctrl-C)" (tests/e2e/destinations/
+    # test_interrupt.py). Once in 14 full runs a SIGINT-cancelled run named no SIGINT.
+    said = (sig.name, "Ctrl-C") if sig == signal.SIGINT else (sig.name,)
+    assert "cancelled" in out + err and any(s in out + err for s in said), out + err
     assert "NOT_IMPLEMENTED" not in out + err and "Traceback" not in err
     assert the_run(root, run_id).status == "cancelled"
     assert table_count(root) == 3

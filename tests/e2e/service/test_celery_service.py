@@ -130,8 +130,8 @@ def test_a_scheduled_slot_is_queued_for_the_workers(served: Cluster) -> None:
     project = load_project(c.root)
     store = StateStore(project.state_url())
     now = [datetime(2026, 3, 7, 9, 59, tzinfo=UTC)]
+    executor = CeleryExecutor(project, store)
     try:
-        executor = CeleryExecutor(project, store)
         scheduler = Scheduler(project, store, executor.submit, clock=lambda: now[0])
         assert scheduler.tick() == []  # first sight: nothing due
         now[0] = datetime(2026, 3, 7, 10, 0, 1, tzinfo=UTC)
@@ -140,6 +140,7 @@ def test_a_scheduled_slot_is_queued_for_the_workers(served: Cluster) -> None:
         report = executor.wait(str(fired.run_id))
         log = [e.message for e in store.events(str(fired.run_id), limit=500)]
     finally:
+        executor.shutdown()  # its lease thread stops before the schema is dropped
         store.close()
     assert report["status"] == "succeeded_with_quarantine"
     assert report["totals"]["read"] == 3 * 50 + 18 + 20

@@ -23,7 +23,7 @@ pipelines:
 
 
 def test_wait_says_not_found_for_a_run_not_in_the_state_store_and_reports_an_ended_one(
-    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
     from sluice.executors.celery import CeleryExecutor
 
@@ -32,6 +32,7 @@ def test_wait_says_not_found_for_a_run_not_in_the_state_store_and_reports_an_end
     store = StateStore(pg_url)
     try:
         executor = CeleryExecutor(project, store)
+        request.addfinalizer(executor.shutdown)  # its heartbeat thread, before the schema goes
         with pytest.raises(NotFound) as err:  # never there, or pruned while waited for
             executor.wait("20260101T000000-nosuch", poll=0.01)
         assert "20260101T000000-nosuch" in str(err.value) and err.value.hint

@@ -42,7 +42,9 @@ def test_the_door_hands_out_the_executor_of_the_kind(tmp_path: Path) -> None:
     proj = project(tmp_path)
     store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
     try:
-        assert isinstance(for_project(proj, store=store), LocalExecutor)
+        local = for_project(proj, store=store)
+        local.shutdown()  # its lease thread, before the store goes
+        assert isinstance(local, LocalExecutor)
         # Celery's workers share the state store: a local file cannot be it, and the
         # door says so before anything is queued.
         with pytest.raises(ConfigError) as err:
@@ -63,7 +65,14 @@ def test_the_door_hands_out_celery_over_a_shared_state_store(
     try:
         # Over PostgreSQL: a Celery executor, made without reaching the broker (a
         # worker and the queue are reached when a run is submitted).
-        assert isinstance(for_project(project(tmp_path), "celery", store=store), CeleryExecutor)
-        assert isinstance(for_project(project(tmp_path, "celery"), store=store), CeleryExecutor)
+        made = [
+            for_project(project(tmp_path), "celery", store=store),
+            for_project(project(tmp_path, "celery"), store=store),
+        ]
+        # (Each beats for its runs in a thread: stopped here, not left beating at a
+        # schema the fixture drops.)
+        for executor in made:
+            executor.shutdown()
+        assert all(isinstance(e, CeleryExecutor) for e in made)
     finally:
         store.close()

@@ -77,8 +77,15 @@ def uvicorn_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     on a public address by a test)."""
     import uvicorn
 
+    from sluice.service import close
+
     calls: list[dict[str, Any]] = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append(kw))
+
+    def run(app: Any, **kw: Any) -> None:
+        calls.append(kw)
+        close(app)  # what serving would have closed at its end: the executor's lease thread
+
+    monkeypatch.setattr(uvicorn, "run", run)
     monkeypatch.setenv("SLUICE_OPERATOR_TOKENS", OPERATOR)
     return calls
 
