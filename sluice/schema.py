@@ -1,7 +1,8 @@
-"""Column types, table layouts and the type mapping per SQL dialect.
+"""Column types and table layouts.
 
 A table's layout is declared in ``sluice.yaml``; this module turns a declared type into
-the Polars dtype the data plane uses and the SQL type each destination creates.
+the Polars dtype the data plane uses (the SQL type each destination creates is
+:mod:`sluice.sqltypes`'s: SQLAlchemy stays out of what reading a config imports).
 Identifiers that come from files or APIs pass through :func:`sanitize_identifier`
 before they are ever used as a column name.
 """
@@ -11,10 +12,9 @@ from __future__ import annotations
 import fnmatch
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 import polars as pl
-import sqlalchemy as sa
 
 #: The type of one value; a list column holds several (a list table's items are scalars).
 ScalarType = Literal["string", "integer", "float", "decimal", "boolean", "date", "datetime"]
@@ -42,18 +42,6 @@ POLARS_TYPES: dict[str, pl.DataType] = {
     "list": pl.List(pl.String()),
 }
 
-#: Declared type -> SQLAlchemy type; each dialect compiles it (see :func:`sql_type`).
-SA_TYPES: dict[str, sa.types.TypeEngine[Any]] = {
-    "string": sa.Text(),
-    "integer": sa.BigInteger(),
-    "float": sa.Float(53),
-    "decimal": sa.Numeric(38, 6),
-    "boolean": sa.Boolean(),
-    "date": sa.Date(),
-    "datetime": sa.DateTime(timezone=True),
-    "list": sa.JSON(),  # a list of strings, stored as a JSON array
-}
-
 
 def json_text(expr: pl.Expr) -> pl.Expr:
     """A nested value (list, struct) as its JSON text; null stays null.
@@ -63,11 +51,6 @@ def json_text(expr: pl.Expr) -> pl.Expr:
     """
     text = pl.struct(expr.alias("v")).struct.json_encode()
     return pl.when(expr.is_not_null()).then(text.str.strip_prefix('{"v":').str.strip_suffix("}"))
-
-
-def sql_type(type_: str, dialect: sa.engine.Dialect) -> str:
-    """The SQL type a destination creates for a declared type (the README's type table)."""
-    return SA_TYPES[type_].compile(dialect=dialect)
 
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")

@@ -16,7 +16,8 @@ from sluice.dbpool import quiet_pool_logs
 from sluice.dburl import normalize, redact
 from sluice.destinations.base import Mode
 from sluice.errors import LoadError, RetryableLoadError
-from sluice.schema import SA_TYPES, ColumnSpec, TableSpec
+from sluice.schema import ColumnSpec, TableSpec
+from sluice.sqltypes import SA_TYPES
 
 
 class SqlBase:

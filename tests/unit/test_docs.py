@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 import sluice
 from sluice.cli.app import app
-from sluice.schema import SA_TYPES, sql_type
+from sluice.sqltypes import SA_TYPES, sql_type
 
 README = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
 
