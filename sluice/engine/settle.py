@@ -212,9 +212,7 @@ def cancel_run(
     here at once, with what of it had committed. A run not in the state store (or no
     longer: it ended and was pruned meanwhile) is :class:`NotFound`.
     """
-    run = store.run(run_id)
-    if run is None:
-        raise NotFound(f"no run {run_id!r}", hint="`sluice runs` lists the recent ones")
+    run = store.known_run(run_id)
     if run.status not in LIVE:
         raise RunConflict(
             f"run {run.id} is not going (status: {run.status})",

@@ -160,9 +160,7 @@ class CeleryExecutor:
     def cancel(self, run_id: str) -> RunStatus:
         """Ask the workers to stop the run: parts going roll back their load, parts
         not started do not start; the run ends ``cancelled``."""
-        run = self.store.run(run_id)
-        if run is None:
-            raise NotFound(f"no run {run_id!r}", hint="`sluice runs` lists the recent ones")
+        run = self.store.known_run(run_id)
         if run.status not in LIVE:
             raise RunConflict(
                 f"run {run_id} is not going (status: {run.status})",

@@ -181,6 +181,13 @@ class RunRecords(StoreCore):
                 run = found[0] if len(found) == 1 else None
             return run
 
+    def known_run(self, run_id: str) -> Run:
+        """The run with this whole id; :class:`NotFound` when the state store has none."""
+        run = self.run(run_id)
+        if run is None:
+            raise _no_run(run_id)
+        return run
+
     def find_run(self, run_id: str, command: str = "sluice show") -> Run:
         """:meth:`run`, or a :class:`UsageError` that says why: no run has that id, or
         several start with it (a few named, newest first, for ``command``)."""
@@ -199,7 +206,11 @@ class RunRecords(StoreCore):
                 f"{', '.join(ids)}{more}",
                 hint=f"give more of the id: `{command} {ids[0]}` (the newest)",
             )
-        raise NotFound(f"no run {run_id!r}", hint="`sluice runs` lists the recent ones")
+        raise _no_run(run_id)
+
+
+def _no_run(run_id: str) -> NotFound:
+    return NotFound(f"no run {run_id!r}", hint="`sluice runs` lists the recent ones")
 
 
 def _alive(pid: int) -> bool:
