@@ -195,19 +195,29 @@ def cast(
     separator: str = ",",
 ) -> tuple[pl.Expr, pl.Expr]:
     """(typed value, reason where the value could not be cast else null) for column ``name``."""
+    value = cast_value(pl.col(name), source, to, spec, separator)
+    return value, cast_reason(name, source, to, spec, value)
+
+
+def cast_reason(
+    name: str, source: pl.DataType, to: str, spec: DateSpec | None, value: pl.Expr
+) -> pl.Expr:
+    """The reason column ``name`` (present) became the null ``value`` (its cast), else null.
+
+    ``value`` may be the cast itself or a column already holding its result: validation
+    explains its few bad rows from the typed values it computed, without casting again.
+    """
     col = pl.col(name)
-    value = cast_value(col, source, to, spec, separator)
     what = f"a valid {to}"
     if to in ("date", "datetime") and source == pl.String:
         if to == "datetime" and spec is not None and spec.timezone:
             what += f" in {spec.timezone}"
         formats = (spec.formats if spec else None) or DEFAULT_FORMATS[to]
         what += " (formats tried: " + ", ".join(formats) + ")"
-    reason = (
+    return (
         pl.when(col.is_not_null() & value.is_null())
         .then(
             pl.concat_str([pl.lit(f"{name}: '"), col.cast(pl.String), pl.lit(f"' is not {what}")])
         )
         .otherwise(None)
     )
-    return value, reason
