@@ -78,17 +78,22 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-## bench: 1,000,000 lead rows into PostgreSQL and SQLite, against psql \copy (and dlt);
+## bench: 1,000,000 lead rows into PostgreSQL, SQLite, MariaDB and DuckDB, each against
+## the database's own bulk load, a merge against an append, start-up (median of 3 runs);
 ## then 10,000 animals from the flaky, rate-limited API, against a sequential client;
 ## then 200,000 nested users normalized into six tables, against dlt and pandas;
-## then 50 clients reading from `sluice serve` while it loads 1,000,000 rows
+## then 50 clients reading from `sluice serve` while it loads 1,000,000 rows;
+## then a drop of 120 files on Celery against the local executor; then one table of
+## every target (bench/summary.py), printed even when a benchmark failed (make fails then).
 bench: $(VENV)/.installed
 	$(PY) -m pip install -q -e ".[bench]"
-	$(PY) bench/run.py
-	$(PY) bench/http/run.py
-	$(PY) bench/normalize/run.py
-	$(PY) bench/service/run.py
-	$(PY) bench/celery/run.py
+	@failed=""; \
+	for step in "bench/run.py --repeat 3" bench/http/run.py bench/normalize/run.py \
+	    bench/service/run.py bench/celery/run.py; do \
+	  echo "$(PY) $$step"; $(PY) $$step || failed="$$failed $$step"; \
+	done; \
+	echo; $(PY) bench/summary.py; \
+	if [ -n "$$failed" ]; then echo "failed:$$failed"; exit 1; fi
 
 clean:
 	rm -rf $(VENV) $(LEADS)/.sluice $(LEADS)/leads.db $(USERS)/.sluice $(USERS)/users.db \
