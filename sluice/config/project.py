@@ -152,10 +152,10 @@ class Project(Model):
 
 
 def _checked(url: str, variable: str | None, where: Where) -> str:
-    from sluice.dburl import EXAMPLES, normalize
+    from sluice.dburl import EXAMPLES, check
 
     try:
-        normalize(url, label=variable, where=where)
+        check(url, label=variable, where=where)
     except ConfigError as exc:
         fix = f"set {variable} to" if variable else f"write at `{where.key}:`"
         exc.hint = f"{fix} a URL such as {EXAMPLES}, then run `sluice validate`"
