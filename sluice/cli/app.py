@@ -6,6 +6,7 @@ import contextlib
 import gc
 import os
 import sys
+from typing import Annotated
 
 import typer
 
@@ -18,6 +19,42 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+#: the distribution's names, newest first: it is to be published as ``sluice-etl``
+DISTRIBUTIONS = ("sluice-etl", "sluice")
+
+
+def installed_version() -> str:
+    """The installed distribution's version (the package's own when none is installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    for name in DISTRIBUTIONS:
+        with contextlib.suppress(PackageNotFoundError):
+            return version(name)
+    from sluice import __version__
+
+    return __version__
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"sluice {installed_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    # Options for every command; `--version` answers in its callback, before any command
+    # module loads what it needs (it imports neither the engine nor Pydantic).
+    pass
+
+
 app.command()(project.init)
 app.command()(project.validate)
 app.command()(project.schema)

@@ -1,14 +1,32 @@
-"""The CLI starts without the data plane: `sluice --help` and the start of every command
-load neither Polars, SQLAlchemy, Pydantic nor the engine (each costs a CLI call, and every
-test that runs one in a subprocess, about a second before it does anything)."""
+"""The CLI starts without the data plane: `sluice --help`, `sluice --version` and the start
+of every command load neither Polars, SQLAlchemy, Pydantic nor the engine (each costs a CLI
+call, and every test that runs one in a subprocess, about a second before it does anything).
+`sluice validate` loads the config models (Pydantic) and compiles the steps (Polars), but no
+database driver, Arrow or the service (issue 15: start-up under 0.3 s above Python's own)."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
-HEAVY = ("polars", "pyarrow", "sqlalchemy", "pydantic", "fastapi", "celery", "sluice.engine")
+#: database, data and service libraries, none of which a CLI call needs before it runs one
+DRIVERS_AND_SERVICE = (
+    "pyarrow",
+    "sqlalchemy",
+    "fastapi",
+    "celery",
+    "psycopg",
+    "pymysql",
+    "duckdb",
+    "sluice.state",
+    "sluice.executors",
+    "sluice.service",
+)
+HEAVY = ("polars", "pydantic", "sluice.engine", *DRIVERS_AND_SERVICE)
 
 PROBE = """
 import json, sys
@@ -29,3 +47,47 @@ def test_the_public_names_still_load_on_first_use() -> None:
 
     assert sluice.load_project.__module__.startswith("sluice.config")
     assert sluice.RunReport.__name__ == "RunReport"
+
+
+def _imports(*args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """Run ``python -X importtime -m sluice *args``: what it printed and every module it
+    imported (with each package above it: ``polars.io`` counts as ``polars`` too)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICE_")}
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "sluice", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    names = {
+        line.rsplit("|", 1)[1].strip()
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:") and "cumulative" not in line
+    }
+    parts = {".".join(n.split(".")[:i]) for n in names for i in range(1, n.count(".") + 2)}
+    return done, parts
+
+
+def _installed() -> str:
+    for name in ("sluice-etl", "sluice"):
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            pass
+    raise AssertionError("sluice is not installed")
+
+
+def test_version_prints_the_installed_version_importing_nothing_heavy() -> None:
+    done, loaded = _imports("--version")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout == f"sluice {_installed()}\n"
+    assert not [m for m in HEAVY if m in loaded], sorted(m for m in HEAVY if m in loaded)
+
+
+def test_validate_loads_no_driver_arrow_or_service(leads: Path) -> None:
+    done, loaded = _imports("validate", "--project", str(leads))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("ok: "), done.stdout
+    bad = sorted(m for m in DRIVERS_AND_SERVICE if m in loaded)
+    assert not bad, bad
