@@ -376,7 +376,12 @@ def run_merge(
         state=state,
     )
     check_samples(schema, merge_meta["samples"])
-    return {**r, "input": merge_meta["file"], "base_rows": meta["clean_rows"]}
+    checked = (
+        f"table: {r['table_rows']:,} rows = {meta['clean_rows']:,} loaded before + "
+        f"{merge_meta['clean_new_rows']:,} new keys; {len(merge_meta['samples'])} sample "
+        "keys hold the merge file's values"
+    )
+    return {**r, "input": merge_meta["file"], "base_rows": meta["clean_rows"], "checked": checked}
 
 
 def check_samples(schema: str, samples: list[dict[str, Any]]) -> None:

@@ -85,7 +85,7 @@ LINES: list[tuple[str, str, str | None]] = [
     ("duckdb-read-csv", "DuckDB read_csv -> DuckDB (floor)", None),
     ("sluice-duckdb", "sluice -> DuckDB", "duckdb-read-csv"),
     ("merge-append", "sluice append -> PostgreSQL (merge file)", None),
-    ("merge", "sluice merge -> PostgreSQL (table full)", "merge-append"),
+    ("merge", "sluice merge -> PostgreSQL, table loaded", "merge-append"),
 ]
 FLOOR_OF = {key: floor for key, _, floor in LINES}
 #: --only's groups: a group selects its lines
@@ -262,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"measuring {name}{label} ...", flush=True)
                 r = runners[key]()
                 print(f"  {r['seconds']:.2f} s, peak RSS {r['rss_mb']:.0f} MB", flush=True)
+                if "checked" in r:
+                    print(f"  checked: {r['checked']}", flush=True)
                 runs[key].append(r)
     finally:
         schemas.drop_all()
