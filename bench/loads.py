@@ -22,6 +22,7 @@ import generate_leads
 from harness import (
     BENCH,
     PG_URL,
+    ROOT,
     SLUICE_CMD,
     Schemas,
     checkpoint,
@@ -126,13 +127,14 @@ def run_sluice(
     cmd = [SLUICE_CMD, "run", "leads", "--project", str(project), "--json"]
     r = measure(cmd, env=full_env, ok_codes=(0, 3)) if timed else _run_untimed(cmd, full_env)
     report = json.loads(r["stdout"])
-    check_report(report, count(), loaded, loaded if table is None else table)
+    table_rows = count()
+    check_report(report, table_rows, loaded, loaded if table is None else table)
     totals = report["totals"]
     return {
         **r,
         "rows": totals["read"],
         "loaded": totals["loaded"],
-        "table_rows": count(),
+        "table_rows": table_rows,
         "status": report["status"],
         "totals": totals,
         "sluice_seconds": report["seconds"],
@@ -142,7 +144,7 @@ def run_sluice(
 
 
 def _run_untimed(cmd: list[str], env: dict[str, str]) -> dict[str, Any]:
-    res = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **env})
+    res = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **env}, cwd=ROOT)
     if res.returncode not in (0, 3):
         raise RuntimeError(f"{' '.join(cmd)} exited with {res.returncode}:\n{res.stderr[-3000:]}")
     return {"stdout": res.stdout, "stderr": res.stderr, "returncode": res.returncode}
