@@ -106,7 +106,7 @@ def peak_rss(key: str, below_mb: float) -> Callable[[Results], Verdict]:
         ln = line(results, key)
         if ln is None:
             return not_measured("latest", f" --only {key}")
-        return Verdict("-", f"{ln['rss_mb']:.0f} MB", "-", ln["rss_mb"] < below_mb)
+        return Verdict("-", f"{ln['rss_mb']:.1f} MB", "-", ln["rss_mb"] < below_mb)
 
     return judge
 
