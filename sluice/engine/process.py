@@ -112,8 +112,7 @@ class UnitProcessor:
         before = dict(self.steps.filtered)
         data = self.steps.drop_blank(raw, fields)
         data = apply_mapping(data, self.plan, self.validator.columns)
-        data = self.steps.run(data)
-        good, bad = self.validator.run(data)
+        good, bad = self.validator.run(self.steps.run_lazy(data))
         if self.plan.unfilled and bad.height:
             bad = self._say_why_empty(bad)
         tables: dict[str, pl.DataFrame] = {}

@@ -52,8 +52,13 @@ def unique_headers(raw: list[str]) -> list[str]:
     return out
 
 
-READ_BLOCK = 1 << 20
+#: PyArrow parses this many bytes at a time and reads dozens of blocks ahead, so the
+#: block bounds the reader's memory: 1 MiB blocks held ~70 MB, 256 KiB ~40 MB, for
+#: the same speed (a 1M-row file: 2.55 against 2.42 CPU-s).
+READ_BLOCK = 256 * 1024
+#: A row longer than a block: read again with blocks 8 times as large, from 8 MiB.
 GROWTH = 8
+GROW_FROM = 1 << 20
 
 
 class _LineTracker:
@@ -250,7 +255,7 @@ def read_csv(
             except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
                 msg = str(exc).split("\n")[0]
                 if "straddl" in msg and block < limit:
-                    block = min(limit, max(block, READ_BLOCK) * GROWTH)
+                    block = min(limit, max(block, GROW_FROM) * GROWTH)
                     continue
                 if isinstance(exc, UnicodeDecodeError) or "UTF8" in msg:
                     raise located(exc) from None

@@ -103,6 +103,28 @@ class _Lazy:
         return self.apply(data.lazy()).collect()
 
 
+class _Dropping:
+    """A step that drops rows by a rule (filter, dedupe) and counts them.
+
+    It materializes the rows once, to decide and count, and hands on a lazy filter by
+    the mask, so the rows it keeps are copied by the next query (the next steps', or
+    validation's) instead of once more here.
+    """
+
+    def __init__(self, apply: Callable[[pl.LazyFrame], pl.LazyFrame]) -> None:
+        self.apply = apply
+
+    def __call__(self, data: pl.DataFrame) -> pl.DataFrame:
+        return self.apply(data.lazy()).collect()
+
+
+_KEEP = "__keep"
+
+
+def _kept(data: pl.DataFrame, keep: pl.Series) -> pl.LazyFrame:
+    return data.with_columns(keep.alias(_KEEP)).lazy().filter(pl.col(_KEEP)).drop(_KEEP)
+
+
 Compiled = Callable[[pl.DataFrame], pl.DataFrame]
 
 
@@ -180,23 +202,25 @@ class StepRunner:
                 ) from None
             rule = step.filter.name or f"filter: {step.filter.keep}"
 
-            def run_filter(d: pl.DataFrame) -> pl.DataFrame:
-                kept = d.filter(keep)
-                self._count(rule, d.height - kept.height)
-                return kept
+            def run_filter(lazy: pl.LazyFrame) -> pl.LazyFrame:
+                d = lazy.with_columns(keep.alias(_KEEP)).collect()
+                mask = d.get_column(_KEEP)
+                self._count(rule, d.height - int(mask.sum()))
+                return _kept(d.drop(_KEEP), mask)
 
-            return "filter", run_filter
+            return "filter", _Dropping(run_filter)
         if isinstance(step, DedupeStep):
             seen = SeenKeys()
             keys = step.dedupe.keys
             rule = "dedupe: " + ", ".join(keys)
 
-            def run_dedupe(d: pl.DataFrame) -> pl.DataFrame:
-                kept = d.filter(seen.first_time(d, keys))
-                self._count(rule, d.height - kept.height)
-                return kept
+            def run_dedupe(lazy: pl.LazyFrame) -> pl.LazyFrame:
+                d = lazy.collect()
+                fresh = seen.first_time(d, keys)
+                self._count(rule, d.height - int(fresh.sum()))
+                return _kept(d, fresh)
 
-            return "dedupe", run_dedupe
+            return "dedupe", _Dropping(run_dedupe)
         raise TransformError(f"unknown step {step!r}")  # pragma: no cover
 
     def _count(self, rule: str, n: int) -> None:
@@ -248,18 +272,27 @@ class StepRunner:
 
     def run(self, data: pl.DataFrame) -> pl.DataFrame:
         """Every step on ``data``; runs of column-wise steps are one lazy query."""
+        return self.run_lazy(data).collect()
+
+    def run_lazy(self, data: pl.DataFrame) -> pl.LazyFrame:
+        """Every step on ``data``, the last filter by a rule left lazy for the next query.
+
+        What is left lazy is only the selection of rows already decided, which cannot
+        fail: a step that can is collected here, where its error names the step.
+        """
         lazy = with_reasons(data).lazy()
         pending: list[str] = []  # the steps chained into `lazy`, not yet run
         try:
             for kind, fn in self._steps:
                 pending.append(kind)
-                if isinstance(fn, _Lazy):
+                if isinstance(fn, _Lazy | _Dropping):
                     lazy = fn.apply(lazy)
+                    if isinstance(fn, _Dropping):  # it ran the steps before it
+                        pending = []
                     continue
-                # filter and dedupe count what they drop: they need a frame
                 lazy = fn(lazy.collect()).lazy()
                 pending = []
-            return lazy.collect()
+            return lazy.collect().lazy() if pending else lazy
         except pl.exceptions.PolarsError as exc:
             raise TransformError(
                 f"step {' / '.join(pending)} failed: {str(exc).splitlines()[0]}",

@@ -19,7 +19,7 @@ from sluice.config import ColumnConfig, TableConfig
 from sluice.schema import POLARS_TYPES
 from sluice.transforms.cast import cast
 from sluice.transforms.cast import cast_reason as cast_reason_of
-from sluice.transforms.steps import REASONS, SeenKeys, add_reasons, with_reasons
+from sluice.transforms.steps import REASONS, SeenKeys, add_reasons
 
 
 def _bound(value: float | str, to: str) -> object:
@@ -147,6 +147,7 @@ class Validator:
         flags: list[pl.Expr] = [(pl.col(REASONS).list.len() > 0).alias("__bad_reasons")]
         finals: list[pl.Expr] = []
         typed_as: dict[str, str] = {}
+        raws: list[pl.Expr] = []  # the text of cast columns, for the reasons of bad rows
         reasons: list[pl.Expr] = []
         for i, (name, spec) in enumerate(self.table.columns.items()):
             source = schema[name]
@@ -156,6 +157,7 @@ class Validator:
                 typed = pl.col(name)
             else:
                 tmp = typed_as[name] = f"__typed_{i}"
+                raws.append(pl.col(name).alias(f"__raw_{i}"))
                 casts.append(cast(name, source, spec.type, spec, spec.separator)[0].alias(tmp))
                 fails.append(pl.col(name).is_not_null() & pl.col(tmp).is_null())
                 typed = pl.col(tmp)
@@ -188,34 +190,39 @@ class Validator:
             return (
                 lf.with_columns(casts)
                 .with_columns(flags)
-                .select(*finals, *extra, pl.col(LINE), bad)
+                .select(*finals, *extra, pl.col(LINE), bad, pl.col(REASONS), *raws)
             )
 
         compiled = _Compiled(query, typed_as, reasons)
         self._compiled = {key: compiled}
         return compiled
 
-    def run(self, data: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    def run(self, data: pl.DataFrame | pl.LazyFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         """(good rows, typed, in table order; bad rows: ``_line`` and ``_reasons``).
 
         Most rows are good, so the pass over every row only casts each column once
         and computes one boolean per rule on the typed values. Reason texts are built
         afterwards, for the bad rows only, from the typed values that pass computed
         (casting a few rows again costs a fixed ~30 ms a batch in date parsing).
+        ``data`` may be lazy (the steps' last filter): the pass then makes the one copy.
         """
-        data = with_reasons(data)
-        checks = self._checks(data.schema)
-        out = data.lazy().pipe(checks.query).collect()
+        lazy = data.lazy()
+        schema = lazy.collect_schema()
+        if REASONS not in schema:
+            lazy = lazy.with_columns(pl.lit([], pl.List(pl.String)).alias(REASONS))
+            schema = lazy.collect_schema()
+        checks = self._checks(schema)
+        out = lazy.pipe(checks.query).collect()
         failed = out.get_column(_BAD)
-        good = out.filter(~failed)
+        good = out.filter(~failed) if failed.any() else out
         good, duplicates = self._uniques(good)
-        explained = data.clear()
+        explained = out.clear().select(LINE, REASONS)
         if failed.any():
-            # `out` holds data's rows in data's order: one mask picks the same rows.
-            typed = out.filter(failed).select(
-                pl.col(name).alias(tmp) for name, tmp in checks.typed_as.items()
+            # The typed values under their temporary names, the text under the column's.
+            bad = out.filter(failed).rename(checks.typed_as)
+            bad = bad.rename(
+                {f"__raw_{i}": n for i, n in enumerate(self.table.columns) if n in checks.typed_as}
             )
-            bad = data.filter(failed).hstack(typed)
             explained = add_reasons(bad, checks.reasons).with_columns(_tidy(pl.col(REASONS)))
         bad_rows = pl.concat([explained.select(LINE, REASONS), *duplicates]).sort(LINE)
         good = good.select(
