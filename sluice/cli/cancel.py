@@ -8,10 +8,8 @@ import typer
 
 from sluice.cli.errors import handle_errors
 from sluice.cli.options import ProjectOpt
-from sluice.cli.terminal import SafeConsole
+from sluice.cli.terminal import console
 from sluice.status import RunStatus
-
-console = SafeConsole(highlight=False)
 
 
 @handle_errors
@@ -41,6 +39,8 @@ def cancel(
         store.close()
     name = run.id if run is not None else run_id
     if status == RunStatus.CANCELLING:
-        console.print(f"run {name}: cancelling (it stops at its next batch; `sluice show {name}`)")
+        console().print(
+            f"run {name}: cancelling (it stops at its next batch; `sluice show {name}`)"
+        )
     else:
-        console.print(f"run {name}: {status}")
+        console().print(f"run {name}: {status}")

@@ -11,10 +11,7 @@ import typer
 from sluice.cli.errors import EXIT_FAILED, EXIT_OK, handle_errors
 from sluice.cli.options import ProjectOpt
 from sluice.cli.runs import JsonOpt, dump
-from sluice.cli.terminal import SafeConsole, safe
-
-console = SafeConsole(highlight=False)
-err = SafeConsole(stderr=True, highlight=False)
+from sluice.cli.terminal import console, safe
 
 
 @handle_errors
@@ -39,13 +36,13 @@ def record(
     path = Path(cassette) if cassette else proj.root / "cassettes" / f"{pipeline}.yaml"
     report = record_pipeline(proj, pipeline, path)
     totals = report.totals
-    console.print(
+    console().print(
         f"recorded {pipeline} into {path}: {report.status}, read {totals.read}, "
         f"{sum(s.http['requests'] for s in report.streams.values() if s.http)} requests"
     )
     if report.errors:
         for e in report.errors:
-            err.print(f"error: {safe(e['message'])}")
+            console(stderr=True).print(f"error: {safe(e['message'])}")
         raise typer.Exit(EXIT_FAILED)
 
 
@@ -75,7 +72,7 @@ def audit(
         dump(result.as_dict())
     else:
         verdict = "[green]ok[/]" if result.ok else "[red]NOT ok[/]"
-        console.print(
+        console().print(
             f"audit of run {result.run_id} ({result.pipeline} -> {result.target}): {verdict}\n"
             f"  {result.keys:,} keys to deliver: "
             f"{result.delivered_now + result.delivered_before:,} delivered exactly once "
@@ -93,7 +90,7 @@ def audit(
         ):
             if keys:
                 shown = safe(", ".join(keys[:20]) + (" ..." if len(keys) > 20 else ""))
-                console.print(f"  [red]{len(keys):,} {label}:[/] {shown}")
+                console().print(f"  [red]{len(keys):,} {label}:[/] {shown}")
         if result.missing or result.in_doubt:
-            console.print("  hint: run the pipeline again to send what was not acknowledged")
+            console().print("  hint: run the pipeline again to send what was not acknowledged")
     raise typer.Exit(EXIT_OK if result.ok else EXIT_FAILED)

@@ -10,10 +10,9 @@ import typer
 
 from sluice.cli.errors import handle_errors
 from sluice.cli.options import ProjectOpt
-from sluice.cli.terminal import SafeConsole
+from sluice.cli.terminal import console
 from sluice.errors import UsageError
 
-console = SafeConsole(highlight=False)
 TEMPLATE = Path(__file__).parent / "templates" / "sluice.yaml"
 SAMPLE = Path(__file__).parent / "templates" / "contacts.csv"
 
@@ -37,8 +36,8 @@ def init(
     sample = directory / "data" / "contacts.csv"
     if not sample.exists():
         sample.write_text(SAMPLE.read_text(encoding="utf-8"), encoding="utf-8")
-    console.print(f"created {target} and {sample}")
-    console.print(f"next: [b]cd {directory} && sluice validate && sluice run contacts[/]")
+    console().print(f"created {target} and {sample}")
+    console().print(f"next: [b]cd {directory} && sluice validate && sluice run contacts[/]")
 
 
 @handle_errors
@@ -53,7 +52,7 @@ def validate(project: ProjectOpt = ".") -> None:
     proj = load_project(project)
     check_project(proj)
     names = ", ".join(proj.pipelines) or "none"
-    console.print(f"[green]ok[/]: {proj.file} ({len(proj.pipelines)} pipeline(s): {names})")
+    console().print(f"[green]ok[/]: {proj.file} ({len(proj.pipelines)} pipeline(s): {names})")
 
 
 @handle_errors

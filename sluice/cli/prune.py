@@ -9,11 +9,9 @@ import typer
 from sluice.cli.errors import handle_errors
 from sluice.cli.options import ProjectOpt
 from sluice.cli.runs import JsonOpt, dump
-from sluice.cli.terminal import SafeConsole
+from sluice.cli.terminal import console
 from sluice.durations import parse_duration
 from sluice.errors import UsageError
-
-console = SafeConsole(highlight=False)
 
 
 @handle_errors
@@ -55,7 +53,7 @@ def prune(
         dump({**pruned.as_dict(), "dry_run": dry_run})
         return
     verb = "would remove" if dry_run else "removed"
-    console.print(
+    console().print(
         f"{verb} {pruned.runs:,} runs ended over {older_than} ago ({pruned.events:,} log "
         f"events), {pruned.entries:,} closed quarantine entries and "
         f"{len(pruned.copies):,} dead-letter copies"

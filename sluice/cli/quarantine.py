@@ -10,7 +10,7 @@ import typer
 from sluice.cli.errors import EXIT_OK, handle_errors
 from sluice.cli.options import ProjectOpt
 from sluice.cli.runs import AllowQuarantineOpt, JsonOpt, dump, exit_code
-from sluice.cli.terminal import SafeConsole, safe
+from sluice.cli.terminal import console, safe
 from sluice.errors import UsageError
 from sluice.status import QuarantineStatus, QuarantineView
 
@@ -20,7 +20,6 @@ app = typer.Typer(
     help="Rows and files set aside with their reasons; replay them once fixed.",
     no_args_is_help=True,
 )
-console = SafeConsole(highlight=False)
 
 
 def _entry(e: object) -> dict[str, object]:
@@ -88,13 +87,13 @@ def list_(
         )
         for e in found
     ]
-    console.print(
+    console().print(
         rows_table(
             f"quarantine ({status})", ["id", "kind", "source", "where", "reasons", "status"], rows
         )
     )
     if found and status == QuarantineView.OPEN:
-        console.print(
+        console().print(
             "what to do about one: [b]sluice quarantine show ID[/] (its hint); once fixed: "
             "[b]sluice quarantine replay[/] (or replay ID ...); to give up on one: "
             "[b]sluice quarantine discard ID[/]"
@@ -131,7 +130,7 @@ def show(
             if k in ("reasons", "payload")
             else v
         )
-        console.print(f"[b]{k}[/]: {safe(shown, lines=k in ('reasons', 'payload'))}")
+        console().print(f"[b]{k}[/]: {safe(shown, lines=k in ('reasons', 'payload'))}")
 
 
 @app.command()
@@ -168,9 +167,9 @@ def replay(
     if as_json:
         dump(data)
     elif not data:
-        console.print("nothing to replay: no open quarantine entries")
+        console().print("nothing to replay: no open quarantine entries")
     for r in data if not as_json else []:
-        console.print(summary(r))
+        console().print(summary(r))
     worst = max(
         (exit_code(r.status, allow_quarantine=allow_quarantine) for r in reports),
         default=EXIT_OK,
@@ -196,4 +195,4 @@ def discard(
     if missing := set(ids) - found:
         raise UsageError(f"no open quarantine entry with id {sorted(missing)}")
     store.set_quarantine_status(ids, QuarantineStatus.DISCARDED, None)
-    console.print(f"discarded {len(ids)} entr{'y' if len(ids) == 1 else 'ies'}")
+    console().print(f"discarded {len(ids)} entr{'y' if len(ids) == 1 else 'ies'}")

@@ -23,7 +23,7 @@ from sluice.cli.errors import (
 )
 from sluice.cli.options import ExecutorOpt, ProjectOpt
 from sluice.cli.signals import Caught, cancelling_on_signals
-from sluice.cli.terminal import SafeConsole
+from sluice.cli.terminal import console
 from sluice.errors import SluiceError, UsageError
 
 # The engine, the warehouses and Rich's tables are imported by the commands that use
@@ -31,8 +31,6 @@ from sluice.errors import SluiceError, UsageError
 if TYPE_CHECKING:
     from sluice.config import Project
 
-console = SafeConsole(highlight=False)
-err = SafeConsole(stderr=True, highlight=False)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="print one machine-readable JSON document")]
 AllowQuarantineOpt = Annotated[
@@ -117,10 +115,10 @@ def run(
         data = _on_celery(
             proj, pipeline, chosen, source, full_refresh, quiet=as_json, caught=caught
         )
-    elif as_json or not err.is_terminal:
+    elif as_json or not console(stderr=True).is_terminal:
         data = _inline(proj, pipeline, chosen, source, full_refresh, wait=wait, caught=caught)
     else:
-        with LiveProgress(err, list(pipe.sources)) as live:
+        with LiveProgress(console(stderr=True), list(pipe.sources)) as live:
             data = _inline(
                 proj,
                 pipeline,
@@ -142,7 +140,7 @@ def run(
         report_config_errors(report, shlex.join(again))
         raise typer.Exit(EXIT_USAGE)
     if not as_json:
-        console.print(summary(report, proj.warehouse_url(pipe)))
+        console().print(summary(report, proj.warehouse_url(pipe)))
     if report.status == RunStatus.CANCELLED:
         raise typer.Exit(caught.exit_code())
     raise typer.Exit(exit_code(report.status, allow_quarantine=allow_quarantine))
@@ -209,9 +207,9 @@ def _on_celery(
             executor.cancel(run_id)
 
     with cancelling_on_signals(stop, caught):
-        if quiet or not err.is_terminal:
+        if quiet or not console(stderr=True).is_terminal:
             return executor.wait(run_id)
-        with err.status(f"run {run_id} queued for celery workers") as status:
+        with console(stderr=True).status(f"run {run_id} queued for celery workers") as status:
 
             def progress(ended: int, parts: int) -> None:
                 status.update(f"run {run_id}: {ended} of {parts} parts done")
@@ -266,7 +264,7 @@ def runs(
         "quarantined",
         "seconds",
     ]
-    console.print(rows_table("runs", cols, [tuple(r[c] for c in cols) for r in rows]))
+    console().print(rows_table("runs", cols, [tuple(r[c] for c in cols) for r in rows]))
 
 
 @handle_errors
@@ -302,18 +300,18 @@ def show(
         )
         return
     if r.report:
-        console.print(summary(r.report))
+        console().print(summary(r.report))
     else:
-        console.print(f"run {r.id} · {r.pipeline} · {r.status} (no report yet)")
+        console().print(f"run {r.id} · {r.pipeline} · {r.status} (no report yet)")
     if stages:
-        console.print(
+        console().print(
             rows_table(
                 "stages",
                 ["stream", "stage", "rows", "seconds"],
                 [tuple(s.values()) for s in stages],
             )
         )
-    console.print(
+    console().print(
         rows_table("log", ["at", "level", "message"], [tuple(e.values()) for e in events])
     )
 
@@ -356,7 +354,7 @@ def preview(
         dump([dict(zip(columns, r, strict=True)) for r in rows])
         return
     title = f"{relation} (first {limit} rows)"
-    if len(columns) * 12 > console.width:  # too wide to read as a grid
-        console.print(records(title, columns, rows))
+    if len(columns) * 12 > console().width:  # too wide to read as a grid
+        console().print(records(title, columns, rows))
     else:
-        console.print(rows_table(title, columns, rows))
+        console().print(rows_table(title, columns, rows))

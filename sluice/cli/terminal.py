@@ -7,24 +7,27 @@ terminal (clear the screen, forge a link, retitle the window), and a bidi overri
 end and tab Rich lays out with, DEL, C1) and every bidi embedding, override and
 isolate is shown as its escape (``\\x1b``, ``\\u202e``), never sent.
 
-Two places do it. :class:`SafeConsole`, the console of every command, escapes the
-text of whatever it renders, after Rich's layout and before its own styling codes
-are added: nothing reaches the terminal unescaped, whoever built the text.
+Two places do it. :class:`~sluice.cli.safeconsole.SafeConsole`, the console of every
+command (:func:`console`), escapes the text of whatever it renders, after Rich's layout
+and before its own styling codes are added: nothing reaches the terminal unescaped,
+whoever built the text.
 :func:`safe` is for a value put into Rich markup: it escapes the markup too (a file
 named ``[red]x[/red].csv`` prints as itself, not red) and, before Rich drops them
 silently, ``\\r`` and ``\\b``; it also escapes line ends unless told the value has
 lines, so a name cannot forge a line of output.
+
+Rich is imported when something is printed, not with this module: ``sluice --version``
+prints with Typer alone.
 """
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.markup import escape as escape_markup
-from rich.segment import Segment
+if TYPE_CHECKING:
+    from sluice.cli.safeconsole import SafeConsole
 
 _BIDI = "\u202a-\u202e\u2066-\u2069"
 #: control characters but the newline and the tab, DEL, C1, bidi controls
@@ -47,16 +50,14 @@ def printable(text: str, *, lines: bool = True) -> str:
 def safe(value: Any, *, lines: bool = False) -> str:
     """``value`` as text to put into Rich markup: markup and control characters
     escaped (line ends too, unless ``lines``)."""
+    from rich.markup import escape as escape_markup
+
     return escape_markup(printable(str(value), lines=lines))
 
 
-class SafeConsole(Console):
-    """A Rich console that never writes a control character it did not make itself:
-    the text of every segment is escaped (:func:`printable`), the segments Rich uses
-    to move the cursor (a live display) are left alone."""
+@functools.cache
+def console(*, stderr: bool = False, soft_wrap: bool = False) -> SafeConsole:
+    """The console commands print on (stdout, or stderr), made on first use."""
+    from sluice.cli.safeconsole import SafeConsole
 
-    def _render_buffer(self, buffer: Iterable[Segment]) -> str:
-        return super()._render_buffer(
-            seg if seg.control else Segment(printable(seg.text), seg.style, seg.control)
-            for seg in buffer
-        )
+    return SafeConsole(stderr=stderr, highlight=False, soft_wrap=soft_wrap)
