@@ -102,10 +102,23 @@ class Loader:
         prefetch = Prefetch(feed.frames())
         start = time.perf_counter()
         try:
-            result = self.send(planned.load_key, prefetch, planned.meta)
+            result = self.send(planned.load_key, self._then_finish(prefetch, feed), planned.meta)
         finally:
             prefetch.close()
         return result, prefetch.waited, start
+
+    def _then_finish(self, items: Iterable[Any], feed: _Feed) -> Iterator[Any]:
+        """``items``, then the stage the destination is in once it has them all.
+
+        Merging into a large table or committing can take a while after the last row
+        was sent: the live display says so instead of freezing on "load".
+        """
+        yield from items
+        ctx = self.ctx
+        stage = {"merge": "merge", "replace": "replace"}.get(ctx.mode, "commit")
+        for o in feed.opened:
+            rows = ctx.report.stream(o.stream).counts.read + o.proc.counts.read
+            ctx.progress(o.stream, stage, rows)
 
     def send(self, load_key: str, items: Iterable[Any], meta: LoadMeta | None) -> LoadResult:
         """Load rows under ``load_key``: into the table, or into every table of the layout.
@@ -222,8 +235,9 @@ class _Feed:
     def frames(self) -> Iterator[Any]:
         loader, ctx = self.loader, self.loader.ctx
         for index, o in enumerate(self.opened):
+            parsed = Prefetch(o.batches)
             try:
-                for rows in loader.rows_of(o.proc, o.batches):
+                for rows in loader.rows_of(o.proc, parsed):
                     ctx.check_cancelled()
                     if ctx.mode == "merge" and ctx.kind == RunKind.RUN:
                         loader.newer.watch(rows, o.file_id)
@@ -243,6 +257,8 @@ class _Feed:
             except SourceError as exc:
                 self.failed, self.error = PlannedUnit(o.stream, o.unit, o.file_id), exc
                 raise
+            finally:
+                parsed.close()
         # Every row is read and the warehouse commits next: stage each unit's counts
         # and cursor under the load's key first. A run killed past the commit is
         # settled from them and the load marker (:mod:`sluice.engine.settle`).

@@ -124,3 +124,28 @@ def test_source_and_file_options_pick_what_runs(leads: Path) -> None:
         file=str(leads / "data/source1/leads_2026-11-01.csv"),
     )
     assert one.streams["source1"].counts.loaded == 20
+
+
+@pytest.mark.parametrize("mode", ["snapshot", "merge"])
+def test_the_live_display_names_what_follows_the_last_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    """Once every row is sent, the stream says what the warehouse is doing (a merge into
+    a large table can take long) instead of staying on "load"."""
+    root = tmp_path / "leads"
+    copy_example("leads", root)
+    monkeypatch.delenv("SLUICE_WAREHOUSE_URL", raising=False)
+    monkeypatch.delenv("SLUICE_STATE_URL", raising=False)
+    if mode == "merge":
+        text = (root / "sluice.yaml").read_text()
+        text = text.replace("mode: snapshot", "mode: merge")
+        text = text.replace("name: leads\n", "name: leads\n      keys: [license_number]\n")
+        (root / "sluice.yaml").write_text(text)
+    seen: list[tuple[str, str, int]] = []
+    run_pipeline(load_project(root), "leads", progress=lambda *at: seen.append(at))  # noqa: E501
+    stages = [stage for stream, stage, _ in seen if stream == "source1"]
+    finishing = "merge" if mode == "merge" else "commit"
+    assert stages[-2:] == [finishing, "done"], stages
+    assert set(stages[:-2]) == {"load"}
+    (rows,) = {n for stream, stage, n in seen if stream == "source1" and stage == finishing}
+    assert rows == EXPECTED["source1"][0]
