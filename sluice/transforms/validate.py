@@ -19,7 +19,7 @@ from sluice.config import ColumnConfig, TableConfig
 from sluice.schema import POLARS_TYPES
 from sluice.transforms.cast import cast
 from sluice.transforms.cast import cast_reason as cast_reason_of
-from sluice.transforms.steps import REASONS, SeenKeys, add_reasons
+from sluice.transforms.steps import ENGINE, REASONS, SeenKeys, add_reasons
 
 
 def _bound(value: float | str, to: str) -> object:
@@ -212,7 +212,7 @@ class Validator:
             lazy = lazy.with_columns(pl.lit([], pl.List(pl.String)).alias(REASONS))
             schema = lazy.collect_schema()
         checks = self._checks(schema)
-        out = lazy.pipe(checks.query).collect()
+        out = lazy.pipe(checks.query).collect(engine=ENGINE)
         failed = out.get_column(_BAD)
         good = out.filter(~failed) if failed.any() else out
         good, duplicates = self._uniques(good)
