@@ -15,7 +15,7 @@ from typing import Any
 import polars as pl
 import sqlalchemy as sa
 
-from sluice.destinations.base import register
+from sluice.destinations.base import Mode, register
 from sluice.destinations.sql import SqlDestination
 
 DDL_LOCK = 0x5_1C3_0002  # the advisory lock held while creating or evolving tables
@@ -33,6 +33,14 @@ class PostgresDestination(SqlDestination):
         # Until this transaction ends: a second first run waits, then sees the tables.
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": DDL_LOCK})
         yield
+
+    def _stage_ddl(self, create: str, mode: Mode) -> str:
+        # A merge's stage lives for one transaction and is dropped before it commits:
+        # nothing in it needs the write-ahead log (1M staged rows: 2.5 s -> 1.1 s of
+        # the server's time). A replace's stage becomes the table: logged.
+        if mode == "merge":
+            return create.replace("CREATE TABLE", "CREATE UNLOGGED TABLE", 1)
+        return create
 
     def _write(self, conn: Any, table: str, columns: list[str], data: pl.DataFrame) -> int:
         cols = ", ".join(self.quote(c) for c in columns)

@@ -128,18 +128,8 @@ class SqlLoads(SqlBase):
             if swaps:
                 self._swap(cur, swaps)
             merged = [t for t in targets if t.mode == "merge"]
-            for t in merged:
-                stage, name = into[t.table.name], t.table.name
-                if t.parent_keys:
-                    parents = into.get(t.parent, stage)
-                    cur.execute(self._delete_children(name, parents, list(t.parent_keys)))
-                    listed = ", ".join(self.quote(c) for c in columns[name])
-                    cur.execute(
-                        f"INSERT INTO {self.quote(name)} ({listed}) "
-                        f"SELECT {listed} FROM {self.quote(stage)}"
-                    )
-                else:
-                    cur.execute(self._upsert(name, stage, columns[name], t.table.keys))
+            if merged:
+                self._merge(cur, merged, into, columns)
             cur.execute(
                 f"INSERT INTO {self.quote(LOADS_TABLE)} ({key_col}, {self.quote('table_name')}, "
                 f"{rows_col}, {self.quote('loaded_at')}) "
@@ -177,6 +167,23 @@ class SqlLoads(SqlBase):
         finally:
             raw.close()
 
+    def _merge(
+        self, cur: Any, merged: list[Target], into: dict[str, str], columns: dict[str, list[str]]
+    ) -> None:
+        """The staged rows into their tables, in dependency order (one statement each)."""
+        for t in merged:
+            stage, name = into[t.table.name], t.table.name
+            if t.parent_keys:
+                parents = into.get(t.parent, stage)
+                cur.execute(self._delete_children(name, parents, list(t.parent_keys)))
+                listed = ", ".join(self.quote(c) for c in columns[name])
+                cur.execute(
+                    f"INSERT INTO {self.quote(name)} ({listed}) "
+                    f"SELECT {listed} FROM {self.quote(stage)}"
+                )
+            else:
+                cur.execute(self._upsert(name, stage, columns[name], t.table.keys))
+
     def _swap(self, cur: Any, swaps: list[tuple[str, str]]) -> None:
         """Put each loaded stage in its table's place, inside the load's transaction.
 
@@ -199,8 +206,12 @@ class SqlLoads(SqlBase):
         ddl = sa.schema.CreateTable(self._sa_table(table, mode, stage)).compile(
             dialect=self.engine.dialect
         )
-        cur.execute(str(ddl))
+        cur.execute(self._stage_ddl(str(ddl), mode))
         return stage
+
+    def _stage_ddl(self, create: str, mode: Mode) -> str:
+        """The stage's CREATE TABLE (a warehouse may make a merge's stage cheaper)."""
+        return create
 
     def _raw_connection(self) -> Any:
         """The DBAPI connection a load runs on (one transaction)."""

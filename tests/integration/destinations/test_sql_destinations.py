@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import polars as pl
+import pytest
 import sqlalchemy as sa
 
 from sluice.destinations import LoadMeta
@@ -69,6 +70,34 @@ def test_merge_upserts_on_keys_and_is_idempotent(dest: SqlDestination) -> None:
     dest.load(SPEC, "merge", "m2", [frame((2, "B"), (3, "c"))])
     dest.load(SPEC, "merge", "m3", [frame((2, "B"), (3, "c"))])
     assert rows(dest) == [(1, "a"), (2, "B"), (3, "c")]
+
+
+def test_a_merge_in_many_batches_is_one_transaction(dest: SqlDestination) -> None:
+    """A reader sees the table as it was until the commit, and a load that breaks
+    after some batches were staged leaves the table as it was."""
+    dest.prepare(SPEC, "merge")
+    dest.load(SPEC, "merge", "m1", [frame((1, "a"), (2, "b"))])
+    seen: list[list[tuple[object, ...]]] = []
+
+    def batches() -> Iterator[pl.DataFrame]:
+        yield frame((2, "B"), (4, "d"))
+        yield frame((1, "A"))
+        seen.append(rows(dest))  # another connection, two batches in
+        yield frame((5, "e"))
+
+    dest.load(SPEC, "merge", "m2", batches())
+    assert seen == [[(1, "a"), (2, "b")]]
+    assert rows(dest) == [(1, "A"), (2, "B"), (4, "d"), (5, "e")]
+
+    def broken() -> Iterator[pl.DataFrame]:
+        yield frame((1, "x"))
+        yield frame((6, "f"))
+        raise RuntimeError("the source broke")
+
+    with pytest.raises(RuntimeError, match="the source broke"):
+        dest.load(SPEC, "merge", "m3", broken())
+    assert rows(dest) == [(1, "A"), (2, "B"), (4, "d"), (5, "e")]
+    assert not dest.is_loaded("m3")
 
 
 def test_snapshot_keeps_loads_and_latest_view_shows_newest_per_source(
