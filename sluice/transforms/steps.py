@@ -12,9 +12,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
 import polars as pl
 import polars.selectors as cs
 
@@ -33,6 +32,9 @@ from sluice.config import (
 from sluice.errors import TransformError, Where
 from sluice.transforms.cast import cast
 from sluice.transforms.convert import amount, utc
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 REASONS = "_reasons"
 #: The engine of every per-batch query. Polars' default ("auto") ran them on its
@@ -75,27 +77,34 @@ class SeenKeys:
     """
 
     def __init__(self) -> None:
-        self.seen = np.empty(0, dtype=np.uint64)
+        # NumPy is imported at the first batch: `sluice validate` compiles the steps
+        # (making one of these) but never dedupes, and NumPy is 0.1-0.2 s of start-up.
+        self.seen: npt.NDArray[Any] | None = None
 
     def first_time(self, data: pl.DataFrame, keys: list[str]) -> pl.Series:
         """A mask: True where the row's key was not seen before (in earlier batches or rows)."""
         key = pl.col(keys[0]) if len(keys) == 1 else pl.struct(keys)
         h = data.select(key.hash(seed=7).alias("h")).to_series()
+        if not h.len():  # the steps' check on an empty frame (`sluice validate`)
+            return pl.Series("fresh", [], dtype=pl.Boolean)
+        import numpy as np
+
+        seen = np.empty(0, dtype=np.uint64) if self.seen is None else self.seen
         first = h.is_first_distinct().to_numpy()
         values = h.to_numpy()
         # Sorted probes walk the seen array in order: several times faster than
         # random ones once it is larger than the CPU cache.
         order = np.argsort(values)
         probes = values[order]
-        pos = np.searchsorted(self.seen, probes)
+        pos = np.searchsorted(seen, probes)
         hit = np.zeros(len(probes), dtype=bool)
-        inside = pos < len(self.seen)
-        hit[inside] = self.seen[pos[inside]] == probes[inside]
+        inside = pos < len(seen)
+        hit[inside] = seen[pos[inside]] == probes[inside]
         known = np.empty_like(hit)
         known[order] = hit
         fresh = first & ~known
         new = probes[fresh[order]]
-        self.seen = np.insert(self.seen, np.searchsorted(self.seen, new), new)
+        self.seen = np.insert(seen, np.searchsorted(seen, new), new)
         return pl.Series("fresh", fresh)
 
 
