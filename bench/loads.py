@@ -198,17 +198,28 @@ def run_sluice_pg(meta: dict[str, Any], schemas: Schemas, tmp: Path) -> dict[str
     ) | {"input": meta["file"]}
 
 
-def run_sluice_sqlite(meta: dict[str, Any], tmp: Path) -> dict[str, Any]:
-    db = tmp / f"warehouse-{time.monotonic_ns()}.db"
+def _run_sluice_file(
+    meta: dict[str, Any],
+    tmp: Path,
+    scheme: str,
+    suffix: str,
+    count: Callable[[Path], Callable[[], int]],
+) -> dict[str, Any]:
+    """sluice into a fresh warehouse file (SQLite, DuckDB), deleted afterwards."""
+    db = tmp / f"warehouse-{time.monotonic_ns()}.{suffix}"
     r = run_sluice(
-        f"sqlite:///{db}",
-        sqlite_count(db),
+        f"{scheme}:///{db}",
+        count(db),
         loaded=meta["clean_rows"],
         env=_bench_env(meta),
         state=_state(tmp),
     ) | {"input": meta["file"]}
     db.unlink(missing_ok=True)
     return r
+
+
+def run_sluice_sqlite(meta: dict[str, Any], tmp: Path) -> dict[str, Any]:
+    return _run_sluice_file(meta, tmp, "sqlite", "db", sqlite_count)
 
 
 def run_sluice_mysql(meta: dict[str, Any], schemas: Schemas, tmp: Path) -> dict[str, Any]:
@@ -223,16 +234,7 @@ def run_sluice_mysql(meta: dict[str, Any], schemas: Schemas, tmp: Path) -> dict[
 
 
 def run_sluice_duckdb(meta: dict[str, Any], tmp: Path) -> dict[str, Any]:
-    db = tmp / f"warehouse-{time.monotonic_ns()}.duckdb"
-    r = run_sluice(
-        f"duckdb:///{db}",
-        duckdb_count(db),
-        loaded=meta["clean_rows"],
-        env=_bench_env(meta),
-        state=_state(tmp),
-    ) | {"input": meta["file"]}
-    db.unlink(missing_ok=True)
-    return r
+    return _run_sluice_file(meta, tmp, "duckdb", "duckdb", duckdb_count)
 
 
 # --------------------------------------------------------------------------- floors
