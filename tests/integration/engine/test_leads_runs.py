@@ -142,7 +142,7 @@ def test_the_live_display_names_what_follows_the_last_row(
         text = text.replace("name: leads\n", "name: leads\n      keys: [license_number]\n")
         (root / "sluice.yaml").write_text(text)
     seen: list[tuple[str, str, int]] = []
-    run_pipeline(load_project(root), "leads", progress=lambda *at: seen.append(at))  # noqa: E501
+    run_pipeline(load_project(root), "leads", progress=lambda *at: seen.append(at))
     stages = [stage for stream, stage, _ in seen if stream == "source1"]
     finishing = "merge" if mode == "merge" else "commit"
     assert stages[-2:] == [finishing, "done"], stages
