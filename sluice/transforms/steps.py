@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import polars as pl
 import polars.selectors as cs
@@ -62,8 +62,12 @@ def add_reasons(data: pl.DataFrame, reasons: list[pl.Expr]) -> pl.DataFrame:
     return data.with_columns(new.alias(REASONS))
 
 
-def with_reasons(data: pl.DataFrame) -> pl.DataFrame:
-    if REASONS in data.columns:
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
+
+
+def with_reasons(data: Frame) -> Frame:
+    """``data`` with an (empty) ``_reasons`` list per row, if it has none yet."""
+    if REASONS in data.collect_schema():
         return data
     return data.with_columns(pl.lit([], pl.List(pl.String)).alias(REASONS))
 
@@ -118,7 +122,7 @@ class _Lazy:
         return self.apply(data.lazy()).collect(engine=ENGINE)
 
 
-class _Dropping:
+class _Dropping(_Lazy):
     """A step that drops rows by a rule (filter, dedupe) and counts them.
 
     It materializes the rows once, to decide and count, and hands on a lazy filter by
@@ -126,18 +130,13 @@ class _Dropping:
     validation's) instead of once more here.
     """
 
-    def __init__(self, apply: Callable[[pl.LazyFrame], pl.LazyFrame]) -> None:
-        self.apply = apply
-
-    def __call__(self, data: pl.DataFrame) -> pl.DataFrame:
-        return self.apply(data.lazy()).collect(engine=ENGINE)
-
 
 _KEEP = "__keep"
 
 
-def _kept(data: pl.DataFrame, keep: pl.Series) -> pl.LazyFrame:
-    return data.with_columns(keep.alias(_KEEP)).lazy().filter(pl.col(_KEEP)).drop(_KEEP)
+def _kept(data: pl.DataFrame) -> pl.LazyFrame:
+    """The rows of ``data`` whose ``__keep`` is true, lazily, without that column."""
+    return data.lazy().filter(pl.col(_KEEP)).drop(_KEEP)
 
 
 Compiled = Callable[[pl.DataFrame], pl.DataFrame]
@@ -219,9 +218,8 @@ class StepRunner:
 
             def run_filter(lazy: pl.LazyFrame) -> pl.LazyFrame:
                 d = lazy.with_columns(keep.alias(_KEEP)).collect(engine=ENGINE)
-                mask = d.get_column(_KEEP)
-                self._count(rule, d.height - int(mask.sum()))
-                return _kept(d.drop(_KEEP), mask)
+                self._count(rule, d.height - int(d.get_column(_KEEP).sum()))
+                return _kept(d)
 
             return "filter", _Dropping(run_filter)
         if isinstance(step, DedupeStep):
@@ -233,7 +231,7 @@ class StepRunner:
                 d = lazy.collect(engine=ENGINE)
                 fresh = seen.first_time(d, keys)
                 self._count(rule, d.height - int(fresh.sum()))
-                return _kept(d, fresh)
+                return _kept(d.with_columns(fresh.alias(_KEEP)))
 
             return "dedupe", _Dropping(run_dedupe)
         raise TransformError(f"unknown step {step!r}")  # pragma: no cover
@@ -300,7 +298,7 @@ class StepRunner:
         try:
             for kind, fn in self._steps:
                 pending.append(kind)
-                if isinstance(fn, _Lazy | _Dropping):
+                if isinstance(fn, _Lazy):
                     lazy = fn.apply(lazy)
                     if isinstance(fn, _Dropping):  # it ran the steps before it
                         pending = []

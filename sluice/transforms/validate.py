@@ -19,7 +19,7 @@ from sluice.config import ColumnConfig, TableConfig
 from sluice.schema import POLARS_TYPES
 from sluice.transforms.cast import cast
 from sluice.transforms.cast import cast_reason as cast_reason_of
-from sluice.transforms.steps import ENGINE, REASONS, SeenKeys, add_reasons
+from sluice.transforms.steps import ENGINE, REASONS, SeenKeys, add_reasons, with_reasons
 
 
 def _bound(value: float | str, to: str) -> object:
@@ -108,6 +108,8 @@ class _Compiled:
     query: Callable[[pl.LazyFrame], pl.LazyFrame]
     #: column -> the name its typed value has while the bad rows are explained
     typed_as: dict[str, str]
+    #: the name its text has in the pass's output -> column (for the bad rows' reasons)
+    raw_as: dict[str, str]
     #: one reason (or null) per cast and rule, over the raw and the typed columns
     reasons: list[pl.Expr]
 
@@ -147,7 +149,7 @@ class Validator:
         flags: list[pl.Expr] = [(pl.col(REASONS).list.len() > 0).alias("__bad_reasons")]
         finals: list[pl.Expr] = []
         typed_as: dict[str, str] = {}
-        raws: list[pl.Expr] = []  # the text of cast columns, for the reasons of bad rows
+        raw_as: dict[str, str] = {}  # the text of cast columns, for the reasons of bad rows
         reasons: list[pl.Expr] = []
         for i, (name, spec) in enumerate(self.table.columns.items()):
             source = schema[name]
@@ -157,7 +159,7 @@ class Validator:
                 typed = pl.col(name)
             else:
                 tmp = typed_as[name] = f"__typed_{i}"
-                raws.append(pl.col(name).alias(f"__raw_{i}"))
+                raw_as[f"__raw_{i}"] = name
                 casts.append(cast(name, source, spec.type, spec, spec.separator)[0].alias(tmp))
                 fails.append(pl.col(name).is_not_null() & pl.col(tmp).is_null())
                 typed = pl.col(tmp)
@@ -190,10 +192,17 @@ class Validator:
             return (
                 lf.with_columns(casts)
                 .with_columns(flags)
-                .select(*finals, *extra, pl.col(LINE), bad, pl.col(REASONS), *raws)
+                .select(
+                    *finals,
+                    *extra,
+                    pl.col(LINE),
+                    bad,
+                    pl.col(REASONS),
+                    *(pl.col(name).alias(raw) for raw, name in raw_as.items()),
+                )
             )
 
-        compiled = _Compiled(query, typed_as, reasons)
+        compiled = _Compiled(query, typed_as, raw_as, reasons)
         self._compiled = {key: compiled}
         return compiled
 
@@ -206,23 +215,16 @@ class Validator:
         (casting a few rows again costs a fixed ~30 ms a batch in date parsing).
         ``data`` may be lazy (the steps' last filter): the pass then makes the one copy.
         """
-        lazy = data.lazy()
-        schema = lazy.collect_schema()
-        if REASONS not in schema:
-            lazy = lazy.with_columns(pl.lit([], pl.List(pl.String)).alias(REASONS))
-            schema = lazy.collect_schema()
-        checks = self._checks(schema)
+        lazy = with_reasons(data.lazy())
+        checks = self._checks(lazy.collect_schema())
         out = lazy.pipe(checks.query).collect(engine=ENGINE)
         failed = out.get_column(_BAD)
-        good = out.filter(~failed) if failed.any() else out
-        good, duplicates = self._uniques(good)
+        any_failed = failed.any()
+        good, duplicates = self._uniques(out.filter(~failed) if any_failed else out)
         explained = out.clear().select(LINE, REASONS)
-        if failed.any():
+        if any_failed:
             # The typed values under their temporary names, the text under the column's.
-            bad = out.filter(failed).rename(checks.typed_as)
-            bad = bad.rename(
-                {f"__raw_{i}": n for i, n in enumerate(self.table.columns) if n in checks.typed_as}
-            )
+            bad = out.filter(failed).rename(checks.typed_as).rename(checks.raw_as)
             explained = add_reasons(bad, checks.reasons).with_columns(_tidy(pl.col(REASONS)))
         bad_rows = pl.concat([explained.select(LINE, REASONS), *duplicates]).sort(LINE)
         good = good.select(
