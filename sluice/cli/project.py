@@ -10,7 +10,7 @@ import typer
 
 from sluice.cli.errors import handle_errors
 from sluice.cli.options import ProjectOpt
-from sluice.cli.terminal import console
+from sluice.cli.terminal import console, safe
 from sluice.errors import UsageError
 
 TEMPLATE = Path(__file__).parent / "templates" / "sluice.yaml"
@@ -22,21 +22,25 @@ def init(
     directory: Annotated[Path, typer.Argument(help="folder for the new project")] = Path("."),
     force: Annotated[bool, typer.Option(help="overwrite an existing sluice.yaml")] = False,
 ) -> None:
-    """Create a project: a commented sluice.yaml and a sample CSV to load.
+    """Create a project: a commented sluice.yaml, its JSON Schema for editors
+    (sluice.schema.json) and a sample CSV to load.
 
     sluice init my-project && cd my-project && sluice run contacts
     """
-    from sluice.config import PROJECT_FILE
+    from sluice.config import PROJECT_FILE, SCHEMA_FILE
 
     target = directory / PROJECT_FILE
     if target.exists() and not force:
         raise UsageError(f"{target} already exists", hint="pass --force to overwrite it")
     (directory / "data").mkdir(parents=True, exist_ok=True)
     target.write_text(TEMPLATE.read_text(encoding="utf-8"), encoding="utf-8")
+    # The template's first line points editors at this file (yaml-language-server).
+    schema_file = directory / SCHEMA_FILE
+    _write_schema(schema_file)
     sample = directory / "data" / "contacts.csv"
     if not sample.exists():
         sample.write_text(SAMPLE.read_text(encoding="utf-8"), encoding="utf-8")
-    console().print(f"created {target} and {sample}")
+    console().print(f"created {target}, {schema_file} and {sample}")
     console().print(f"next: [b]cd {directory} && sluice validate && sluice run contacts[/]")
 
 
@@ -56,11 +60,41 @@ def validate(project: ProjectOpt = ".") -> None:
 
 
 @handle_errors
-def schema() -> None:
-    """Print the JSON Schema of sluice.yaml (for editors and CI checks).
+def schema(
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="write it to this file (e.g. sluice.schema.json) instead of printing it",
+        ),
+    ] = None,
+) -> None:
+    """Print the JSON Schema of sluice.yaml (draft 2020-12, for editors and CI checks).
 
-    sluice schema > sluice.schema.json
+    sluice schema --output sluice.schema.json
     """
+    if output is None:
+        from sluice.config import json_schema
+
+        print(_schema_text(json_schema()), end="")
+        return
+    _write_schema(output)
+    console().print(f"wrote {safe(output)}")
+
+
+def _schema_text(schema: dict[str, object]) -> str:
+    return json.dumps(schema, indent=2) + "\n"
+
+
+def _write_schema(path: Path) -> None:
+    """The installed version's schema, as ``path`` (its folder made if need be)."""
     from sluice.config import json_schema
 
-    print(json.dumps(json_schema(), indent=2))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(_schema_text(json_schema()), encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write {path}: {exc.strerror or exc}", hint="choose another --output path"
+        ) from None

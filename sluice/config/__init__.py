@@ -18,7 +18,7 @@ One module per concern; import from here, which re-exports every public name:
 from sluice.config.base import Model
 from sluice.config.columns import ColumnConfig, DateReading, TableConfig
 from sluice.config.destinations import AnyDestination, DestinationConfig, HttpDestinationConfig
-from sluice.config.export import json_schema
+from sluice.config.export import SCHEMA_FILE, json_schema
 from sluice.config.http import HttpAuth, Retry
 from sluice.config.layout import ChildColumn, ChildTable, PiiPolicy
 from sluice.config.loader import (
@@ -56,6 +56,7 @@ __all__ = [
     "DEFAULT_STATE",
     "DEFAULT_WAREHOUSE",
     "PROJECT_FILE",
+    "SCHEMA_FILE",
     "AlertsConfig",
     "AmountStep",
     "AnyDestination",

@@ -24,6 +24,12 @@ class AliasedModel(Model):
     model_config = ConfigDict(populate_by_name=True)
 
 
+def or_shorthand(schema: dict[str, Any], short: dict[str, Any]) -> None:
+    """JSON Schema hook of a mapping whose values may be written short (``city: string``
+    for ``city: {type: string}``): each value is the full block or ``short``."""
+    schema["additionalProperties"] = {"anyOf": [schema["additionalProperties"], short]}
+
+
 def identifier(value: str) -> str:
     if not IDENTIFIER.match(value):
         raise ValueError(

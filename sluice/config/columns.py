@@ -8,10 +8,10 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from sluice.config.base import Model, identifier
+from sluice.config.base import Model, identifier, or_shorthand
 from sluice.config.layout import PiiPolicy
 from sluice.dateformat import EPOCH_FORMATS, check_formats, compile_format, known_zone
-from sluice.schema import ColumnType
+from sluice.schema import COLUMN_TYPES, ColumnType
 
 
 class DateReading(Model):
@@ -72,20 +72,37 @@ class DateReading(Model):
 
 
 class ColumnConfig(DateReading):
-    type: ColumnType = "string"
-    required: bool = False
-    unique: bool = False
-    regex: str | None = None
-    min: int | float | str | None = None
-    max: int | float | str | None = None
-    accepted: list[str | int | float] | None = None
+    """A column of the table, its type and its rules (``city: string`` is short for
+    ``city: {type: string}``). A row failing a rule is quarantined with every reason."""
+
+    type: ColumnType = Field(
+        default="string",
+        description="string, integer, float, decimal, boolean, date, datetime or list; "
+        "a value that does not cast quarantines its row",
+    )
+    required: bool = Field(default=False, description="an empty (null) value quarantines the row")
+    unique: bool = Field(
+        default=False, description="a value seen twice within a file quarantines the row"
+    )
+    regex: str | None = Field(
+        default=None, description="a regular expression found in the value (anchor it: ^...$)"
+    )
+    min: int | float | str | None = Field(
+        default=None, description="the smallest value allowed: a number or an ISO date"
+    )
+    max: int | float | str | None = Field(
+        default=None, description="the largest value allowed: a number or an ISO date"
+    )
+    accepted: list[str | int | float] | None = Field(
+        default=None, description="the only values allowed"
+    )
     separator: str = Field(default=",", description="list columns: what separates the items")
     pii: PiiPolicy | None = Field(
         default=None, description="drop, hash (sha256 with pii_salt), mask, restricted"
     )
     keep: int = Field(default=4, ge=0, description="pii: mask keeps this many last characters")
     synonyms: list[str] = Field(default_factory=list, description="other header names")
-    description: str = ""
+    description: str = Field(default="", description="a note for readers; sluice ignores it")
 
     @field_validator("regex")
     @classmethod
@@ -98,10 +115,26 @@ class ColumnConfig(DateReading):
         return v
 
 
+#: what ``city: string`` may say: a column type alone
+_TYPE_SHORTHAND: dict[str, Any] = {
+    "enum": list(COLUMN_TYPES),
+    "type": "string",
+    "description": "shorthand for {type: ...}",
+}
+
+
 class TableConfig(Model):
-    name: str
-    columns: dict[str, ColumnConfig]
-    keys: list[str] = Field(default_factory=list, description="key columns (merge, unique)")
+    """The target table: every record is validated as one row of it."""
+
+    name: str = Field(description="the table's name in the warehouse (letters, digits, _)")
+    columns: dict[str, ColumnConfig] = Field(
+        description="column name -> its type and rules, or just its type (city: string)",
+        json_schema_extra=lambda s: or_shorthand(s, _TYPE_SHORTHAND),
+    )
+    keys: list[str] = Field(
+        default_factory=list,
+        description="the record's key columns: merge upserts on them",
+    )
 
     @field_validator("name")
     @classmethod

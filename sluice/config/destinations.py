@@ -11,29 +11,35 @@ from sluice.config.http import HttpAuth, Retry
 
 
 class DestinationConfig(Model):
-    type: Literal["sql"] = "sql"
+    """A table in a SQL warehouse: the project's, or one of this pipeline's own."""
+
+    type: Literal["sql"] = Field(default="sql", description="sql (the default) or http")
     url: str | None = Field(default=None, description="default: the project's warehouse")
-    mode: Literal["append", "replace", "merge", "snapshot"] = "append"
+    mode: Literal["append", "replace", "merge", "snapshot"] = Field(
+        default="append",
+        description="append (add rows), replace (swap the table in atomically), merge (upsert "
+        "on table.keys) or snapshot (keep every load; a <table>_latest view)",
+    )
 
 
 class HttpDestinationConfig(Model):
     """POST the rows as JSON arrays; a delivery ledger makes every key arrive once."""
 
-    type: Literal["http"]
+    type: Literal["http"] = Field(description="http: POST the records to an endpoint")
     url: str = Field(description="the endpoint that takes a JSON array of records")
     key: str | None = Field(default=None, description="the record key (default: table.keys)")
     batch_size: int = Field(default=100, ge=1, description="records per POST")
-    headers: dict[str, str] = Field(default_factory=dict)
-    auth: HttpAuth | None = None
+    headers: dict[str, str] = Field(default_factory=dict, description="sent with every POST")
+    auth: HttpAuth | None = Field(default=None, description="credentials, from the environment")
     concurrency: int = Field(default=2, ge=1, description="POSTs in flight at the start")
-    max_concurrency: int = Field(default=8, ge=1)
+    max_concurrency: int = Field(default=8, ge=1, description="ceiling of adaptive concurrency")
     rate_limit: float | None = Field(default=None, gt=0, description="requests per second")
     timeout: float = Field(
         default=60.0, gt=0, description="seconds per POST: longer than the API's slowest answer"
     )
-    deadline: float | None = Field(default=None, gt=0)
-    retry: Retry = Field(default_factory=Retry)
-    mode: Literal["append"] = "append"
+    deadline: float | None = Field(default=None, gt=0, description="seconds for the whole delivery")
+    retry: Retry = Field(default_factory=Retry, description="how failed POSTs are retried")
+    mode: Literal["append"] = Field(default="append", description="append: the only mode")
 
     @field_validator("url")
     @classmethod

@@ -13,13 +13,17 @@ from sluice.config.base import AliasedModel, Model
 class HttpAuth(AliasedModel):
     """Credentials come from the environment: write ``token: ${API_TOKEN}``."""
 
-    type: Literal["bearer", "api_key", "basic"]
+    type: Literal["bearer", "api_key", "basic"] = Field(
+        description="bearer (token), api_key (value, name, in) or basic (username, password)"
+    )
     token: str | None = Field(default=None, description="bearer: the token")
     name: str = Field(default="X-API-Key", description="api_key: header or query name")
     value: str | None = Field(default=None, description="api_key: the key")
-    location: Literal["header", "query"] = Field(default="header", alias="in")
-    username: str | None = None
-    password: str | None = None
+    location: Literal["header", "query"] = Field(
+        default="header", alias="in", description="api_key: sent as a header or in the query"
+    )
+    username: str | None = Field(default=None, description="basic: the user name")
+    password: str | None = Field(default=None, description="basic: the password")
 
     @model_validator(mode="after")
     def _complete(self) -> HttpAuth:
@@ -34,6 +38,8 @@ class HttpAuth(AliasedModel):
 
 
 class Retry(Model):
-    max_attempts: int = Field(default=8, ge=1)
+    """Exponential backoff with jitter, in seconds."""
+
+    max_attempts: int = Field(default=8, ge=1, description="tries of a request, the first included")
     backoff: float = Field(default=0.5, gt=0, description="seconds before the first retry")
-    max_backoff: float = Field(default=30.0, gt=0)
+    max_backoff: float = Field(default=30.0, gt=0, description="the longest wait between tries")

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from sluice.config.base import AliasedModel, identifier
+from sluice.config.base import AliasedModel, identifier, or_shorthand
 from sluice.config.destinations import HttpDestinationConfig
 from sluice.schema import ScalarType
 
@@ -44,9 +44,16 @@ class ChildColumn(AliasedModel):
     )
 
 
+#: what ``city: location_city`` may say: the record column alone
+_FROM_SHORTHAND: dict[str, Any] = {"type": "string", "description": "shorthand for {from: ...}"}
+
+
 class ChildTable(AliasedModel):
+    """A related table each record is split into: a child, a lookup or a list table."""
+
     columns: dict[str, ChildColumn] = Field(
-        description="table column -> record column (or {from, type})"
+        description="table column -> record column (or {from, type})",
+        json_schema_extra=lambda s: or_shorthand(s, _FROM_SHORTHAND),
     )
     lookup: bool = Field(default=False, description="deduplicated, referenced by the record")
     keys: list[str] = Field(

@@ -17,14 +17,23 @@ from sluice.config.steps import Step
 
 
 class PipelineConfig(Model):
-    description: str = ""
-    sources: dict[str, SourceConfig]
+    """Sources read into one table: mapped, transformed, validated, then loaded."""
+
+    description: str = Field(default="", description="shown in listings")
+    sources: dict[str, SourceConfig] = Field(
+        description="source name -> source; each is one stream in the run report"
+    )
     synonyms: dict[str, list[str]] = Field(
         default_factory=dict, description="target column -> header names, for every source"
     )
-    transforms: list[Step] = Field(default_factory=list)
-    table: TableConfig
-    destination: AnyDestination = Field(default_factory=DestinationConfig)
+    transforms: list[Step] = Field(
+        default_factory=list, description="steps applied in order to every batch"
+    )
+    table: TableConfig = Field(description="the target table: name, columns, keys")
+    destination: AnyDestination = Field(
+        default_factory=DestinationConfig,
+        description="where rows go: a warehouse table (default) or {type: http, url}",
+    )
     skip_blank_rows: bool = Field(
         default=True, description="rows with every field empty are counted as filtered"
     )

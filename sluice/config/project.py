@@ -34,17 +34,32 @@ class AlertsConfig(Model):
 
 
 class Project(Model):
-    name: str = "sluice-project"
-    warehouse: str = DEFAULT_WAREHOUSE
-    state: str = DEFAULT_STATE
+    """A sluice project: its pipelines, where their tables go and where runs are kept."""
+
+    name: str = Field(default="sluice-project", description="a label")
+    warehouse: str = Field(
+        default=DEFAULT_WAREHOUSE,
+        description="where tables go: sqlite:///file.db (relative to the project), "
+        "postgresql://, mysql:// or duckdb:/// URL; SLUICE_WAREHOUSE_URL overrides it",
+    )
+    state: str = Field(
+        default=DEFAULT_STATE,
+        description="the state store (runs, logs, file ledger, quarantine): a SQLite or "
+        "PostgreSQL URL; SLUICE_STATE_URL overrides it",
+    )
     synonyms: dict[str, list[str]] = Field(
         default_factory=dict, description="target column -> header names, for every pipeline"
     )
-    pipelines: dict[str, PipelineConfig] = Field(default_factory=dict)
+    pipelines: dict[str, PipelineConfig] = Field(
+        default_factory=dict, description="pipeline name -> pipeline"
+    )
     pii_salt: str | None = Field(
         default=None, description="salt of pii: hash, from the environment: ${SLUICE_PII_SALT}"
     )
-    alerts: AlertsConfig = Field(default_factory=lambda: AlertsConfig())
+    alerts: AlertsConfig = Field(
+        default_factory=lambda: AlertsConfig(),
+        description="sluice serve: where failed runs and high quarantine are reported",
+    )
     executor: Literal["local", "celery"] = Field(
         default="local",
         description="where runs go: in this process (local) or to `sluice worker`s (celery)",

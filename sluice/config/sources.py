@@ -12,12 +12,19 @@ from sluice.config.http import HttpAuth, Retry
 
 
 class CsvOptions(Model):
-    delimiter: str = ","
-    quote: str = '"'
-    encoding: str = "utf-8"
-    header: bool = True
+    """How CSV files are read."""
+
+    delimiter: str = Field(default=",", description="one character between fields")
+    quote: str = Field(default='"', description="one character that quotes a field")
+    encoding: str = Field(
+        default="utf-8", description="any Python codec: latin-1, cp1252...; a UTF-8 BOM is skipped"
+    )
+    header: bool = Field(
+        default=True,
+        description="the first record names the columns; false: they are column_1, column_2...",
+    )
     skip_rows: int = Field(default=0, ge=0, description="lines to skip before the header")
-    null_values: list[str] = Field(default_factory=lambda: [""])
+    null_values: list[str] = Field(default_factory=lambda: [""], description="values read as null")
     max_row_bytes: int = Field(
         default=64 * 1024**2,
         ge=4096,
@@ -51,17 +58,29 @@ class MappedSource(Model):
         default_factory=dict,
         description="per-source override: target column -> header (null: this source lacks it)",
     )
-    synonyms: dict[str, list[str]] = Field(default_factory=dict)
+    synonyms: dict[str, list[str]] = Field(
+        default_factory=dict, description="target column -> extra header names, for this source"
+    )
     ignore: list[str] = Field(
         default_factory=list,
         description="headers or fields not loaded on purpose; globs allowed (login_*)",
     )
-    drift: Literal["quarantine", "evolve", "fail"] = "quarantine"
-    batch_bytes: int = Field(default=4 * 1024**2, ge=4096)
+    drift: Literal["quarantine", "evolve", "fail"] = Field(
+        default="quarantine",
+        description="unexpected or missing columns: quarantine (set the file or pull aside), "
+        "evolve (load: new ones as nullable text, missing ones as null) or fail (stop the run)",
+    )
+    batch_bytes: int = Field(
+        default=4 * 1024**2,
+        ge=4096,
+        description="rows are processed and loaded in batches of about this many input bytes",
+    )
 
 
 class FileSourceConfig(MappedSource):
-    type: Literal["file"] = "file"
+    """Local files (paths or globs) or one downloaded file: csv, jsonl, parquet, zip."""
+
+    type: Literal["file"] = Field(default="file", description="file (the default) or http")
     path: str | list[str] | None = Field(
         default=None, description="path or glob, relative to the project"
     )
@@ -70,10 +89,10 @@ class FileSourceConfig(MappedSource):
     )
     max_download_bytes: int = Field(default=1024**3, gt=0, description="refuse larger downloads")
     headers: dict[str, str] = Field(default_factory=dict, description="sent with the download")
-    auth: HttpAuth | None = None
+    auth: HttpAuth | None = Field(default=None, description="credentials of the download")
     trusted_origins: list[str] = Field(default_factory=list, description=TRUSTED_ORIGINS)
     timeout: float = Field(default=60.0, gt=0, description="download: seconds without data")
-    retry: Retry = Field(default_factory=Retry)
+    retry: Retry = Field(default_factory=Retry, description="download: how failures are retried")
     format: Literal["csv", "jsonl", "parquet"] | None = Field(
         default=None, description="default: from the file extension"
     )
@@ -87,8 +106,12 @@ class FileSourceConfig(MappedSource):
     flatten: bool = Field(
         default=False, description="jsonl: nested objects -> parent_child columns"
     )
-    csv: CsvOptions = Field(default_factory=CsvOptions)
-    max_unzipped_bytes: int = Field(default=2 * 1024**3, gt=0)
+    csv: CsvOptions = Field(default_factory=CsvOptions, description="how CSV files are read")
+    max_unzipped_bytes: int = Field(
+        default=2 * 1024**3,
+        gt=0,
+        description="an archive or compressed file that inflates past this is refused",
+    )
 
     @model_validator(mode="after")
     def _path_or_url(self) -> FileSourceConfig:
@@ -109,20 +132,24 @@ class FileSourceConfig(MappedSource):
 class Paginate(Model):
     """How to walk the pages of a list endpoint."""
 
-    style: Literal["none", "page", "offset", "cursor", "next_url", "link_header"] = "none"
-    page_param: str = "page"
-    start_page: int = 1
+    style: Literal["none", "page", "offset", "cursor", "next_url", "link_header"] = Field(
+        default="none", description="none (one call), page, offset, cursor, next_url, link_header"
+    )
+    page_param: str = Field(default="page", description="page: the query parameter of the page")
+    start_page: int = Field(default=1, description="page: the number of the first page")
     total_pages: str | None = Field(
         default=None, description="page: path of the total page count in the body"
     )
-    offset_param: str = "offset"
-    limit_param: str = "limit"
+    offset_param: str = Field(default="offset", description="offset: the offset's parameter")
+    limit_param: str = Field(default="limit", description="offset: the limit's parameter")
     page_size: int | None = Field(
         default=None, gt=0, description="offset: the limit sent; page: the size of a full page"
     )
     total: str | None = Field(default=None, description="offset: path of the record total")
     cursor_path: str | None = Field(default=None, description="cursor: path of the next cursor")
-    cursor_param: str = "cursor"
+    cursor_param: str = Field(
+        default="cursor", description="cursor: the parameter the next cursor is sent as"
+    )
     next_url_path: str | None = Field(default=None, description="next_url: path of the next URL")
     max_pages: int | None = Field(default=None, gt=0, description="stop after this many pages")
 
@@ -154,26 +181,36 @@ class Incremental(Model):
 
 
 class HttpSourceConfig(MappedSource):
-    type: Literal["http"]
+    """A REST JSON API: pages of records, optional detail calls, retries, rate limit."""
+
+    type: Literal["http"] = Field(description="http: a REST JSON API")
     base_url: str = Field(description="e.g. ${API_URL:-http://127.0.0.1:8001}")
     endpoint: str = Field(default="", description="path under base_url")
-    params: dict[str, str | int | float | bool] = Field(default_factory=dict)
-    headers: dict[str, str] = Field(default_factory=dict)
-    auth: HttpAuth | None = None
+    params: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="query parameters sent with every list call"
+    )
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="sent to base_url's origin and trusted_origins only"
+    )
+    auth: HttpAuth | None = Field(default=None, description="credentials, from the environment")
     trusted_origins: list[str] = Field(default_factory=list, description=TRUSTED_ORIGINS)
     records: str = Field(
         default="", description="path of the record list in the body (a.b); empty: the body"
     )
-    paginate: Paginate = Field(default_factory=Paginate)
-    fan_out: FanOut | None = None
-    incremental: Incremental | None = None
+    paginate: Paginate = Field(default_factory=Paginate, description="how to walk the pages")
+    fan_out: FanOut | None = Field(
+        default=None, description="a detail call per record: {endpoint: /items/{id}}"
+    )
+    incremental: Incremental | None = Field(
+        default=None, description="pull only what changed since the last run"
+    )
     flatten: bool = Field(default=True, description="nested objects -> parent_child columns")
     concurrency: int = Field(default=4, ge=1, description="requests in flight at the start")
     max_concurrency: int = Field(default=32, ge=1, description="ceiling of adaptive concurrency")
     rate_limit: float | None = Field(default=None, gt=0, description="requests per second")
     timeout: float = Field(default=30.0, gt=0, description="seconds per request")
     deadline: float | None = Field(default=None, gt=0, description="seconds for the whole pull")
-    retry: Retry = Field(default_factory=Retry)
+    retry: Retry = Field(default_factory=Retry, description="how failed requests are retried")
     max_records: int | None = Field(default=None, gt=0, description="stop after this many")
 
     _page_range: tuple[int, int] | None = PrivateAttr(default=None)

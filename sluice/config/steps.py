@@ -15,57 +15,77 @@ from sluice.schema import ColumnType
 
 
 class TrimStep(Model):
-    trim: Literal["all"] | list[str]
+    """Strip surrounding spaces; a field of only spaces becomes null."""
+
+    trim: Literal["all"] | list[str] = Field(description="all, or a list of columns")
 
 
 class CaseStep(Model):
-    class Args(Model):
-        columns: list[str]
-        to: Literal["upper", "lower", "title"]
+    """Change the case of text columns."""
 
-    case: Args
+    class Args(Model):
+        columns: list[str] = Field(description="the columns changed")
+        to: Literal["upper", "lower", "title"] = Field(description="upper, lower or title")
+
+    case: Args = Field(description="{columns: [state], to: upper}")
 
 
 class CastStep(Model):
-    class Args(DateReading):
-        column: str
-        to: ColumnType
+    """Cast a column early (before a step that needs its type); a failure quarantines the row."""
 
-    cast: Args
+    class Args(DateReading):
+        column: str = Field(description="the column cast")
+        to: ColumnType = Field(description="the type: string, integer, float, decimal, ...")
+
+    cast: Args = Field(description="{column: joined, to: date, formats: ['%d/%m/%Y']}")
 
 
 class DeriveStep(Model):
+    """Set a column from a SQL expression over the row."""
+
     class Args(Model):
-        column: str
+        column: str = Field(description="the column set (new or replaced)")
         sql: str = Field(description="a SQL expression over the row, e.g. upper(city)")
 
-    derive: Args
+    derive: Args = Field(description="{column: city, sql: initcap(city)}")
 
 
 class FilterStep(Model):
+    """Keep the rows where a SQL condition is true; the rest are counted as filtered."""
+
     class Args(Model):
         keep: str = Field(description="SQL condition; rows where it is not true are filtered")
         name: str | None = Field(default=None, description="rule name in the run report")
 
-    filter: Args
+    filter: Args = Field(description="{name: test rows, keep: \"name NOT LIKE 'test%'\"}")
 
 
 class DedupeStep(Model):
-    class Args(Model):
-        keys: list[str]
-        keep: Literal["first", "last"] = "first"
+    """Keep one row per key within a file (or pull); the others are counted as filtered."""
 
-    dedupe: Args
+    class Args(Model):
+        keys: list[str] = Field(description="the columns whose values make the key")
+        keep: Literal["first", "last"] = Field(
+            default="first",
+            description="the row kept: the first one read (last is accepted, but the first "
+            "is kept)",
+        )
+
+    dedupe: Args = Field(description="{keys: [license_number]}")
 
 
 class AmountStep(Model):
+    """Money text ($1,234.56, (5.00), 10.00K) -> a decimal; anything else quarantines the row."""
+
     class Args(Model):
         columns: list[str] = Field(description="text like 10.00K, 2.5M, 1B -> decimal")
 
-    amount: Args
+    amount: Args = Field(description="{columns: [damage_property]}")
 
 
 class UtcStep(Model):
+    """A local time shifted by the UTC offset in another column -> a UTC datetime."""
+
     class Args(Model):
         column: str = Field(description="a local time, replaced by the same instant in UTC")
         offset_from: str = Field(description="the column with the UTC offset: CST-6, +05:30")
@@ -92,7 +112,7 @@ class UtcStep(Model):
             )
             return self
 
-    utc: Args
+    utc: Args = Field(description="{column: begin, offset_from: tz, formats: [...]}")
 
 
 def _step_kind(v: Any) -> str | None:
