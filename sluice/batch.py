@@ -30,6 +30,9 @@ class Batch:
     unit: str
     data: pl.DataFrame
     rejects: list[Reject] = field(default_factory=list)
+    #: the reader saw every byte of the batch's text and none was NUL (``\x00``), so
+    #: validation need not look for one; False: not known
+    nul_free: bool = False
 
     @property
     def rows_read(self) -> int:

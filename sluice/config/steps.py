@@ -65,11 +65,21 @@ class DedupeStep(Model):
 
     class Args(Model):
         keys: list[str] = Field(description="the columns whose values make the key")
-        keep: Literal["first", "last"] = Field(
-            default="first",
-            description="the row kept: the first one read (last is accepted, but the first "
-            "is kept)",
+        keep: Literal["first"] = Field(
+            default="first", description="the row kept: the first one read"
         )
+
+        @field_validator("keep", mode="before")
+        @classmethod
+        def _first_only(cls, value: object) -> object:
+            # `last` was once accepted and silently kept the first row: say so instead.
+            if value == "last":
+                raise ValueError(
+                    "dedupe keeps the first row of each key: rows stream in batches, so the "
+                    "last one is not known until the file ends; remove `keep: last` (under "
+                    "mode: merge with keys, a later load updates the row instead)"
+                )
+            return value
 
     dedupe: Args = Field(description="{keys: [license_number]}")
 

@@ -95,7 +95,9 @@ class UnitOpener:
         unit that is retried or replayed starts from a clean slate."""
         ctx, extra = self.ctx, self.tables.extra
         steps = StepRunner(ctx.pipe, list(ctx.pipe.table.columns) + extra)
-        validator = Validator(ctx.pipe.table, list(extra), unique_keys=ctx.mode == "merge")
+        validator = Validator(
+            ctx.pipe.table, list(extra), ctx.mode == "merge", computed=steps.computed
+        )
         base = ctx.report.stream(unit.source).counts.read
         seen, last = [0], [0.0]
 

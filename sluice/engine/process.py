@@ -112,7 +112,7 @@ class UnitProcessor:
         before = dict(self.steps.filtered)
         data = self.steps.drop_blank(raw, fields)
         data = apply_mapping(data, self.plan, self.validator.columns)
-        good, bad = self.validator.run(self.steps.run_lazy(data))
+        good, bad = self.validator.run(self.steps.run_lazy(data), batch.nul_free)
         if self.plan.unfilled and bad.height:
             bad = self._say_why_empty(bad)
         tables: dict[str, pl.DataFrame] = {}

@@ -29,7 +29,6 @@ from sluice.config import FileSourceConfig
 from sluice.errors import ConfigError, SourceError, Where
 from sluice.sources import archive, localfiles
 from sluice.sources.base import SourceContext, register
-from sluice.sources.download import download
 from sluice.sources.file_unit import FileUnit, open_local
 from sluice.sources.nearby import explain
 from sluice.sources.streams import named_codec, plain_name
@@ -123,6 +122,10 @@ class FileSource:
 
     def units(self) -> Iterator[FileUnit]:
         if self.config.url is not None:
+            # Imported here: httpx (and what it imports) is 0.1-0.2 s of start-up that
+            # a run of local files does not need.
+            from sluice.sources.download import download
+
             got = download(self.config, self.context.log)
             paths = [got.path]
             found = list(self._units(paths, label=self.config.url))

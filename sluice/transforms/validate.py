@@ -41,8 +41,12 @@ NUL_REASON = (
 )
 
 
-def rule_checks(name: str, spec: ColumnConfig, value: pl.Expr) -> list[tuple[pl.Expr, pl.Expr]]:
-    """(failed, reason) per declared rule of a column; ``failed`` is never null."""
+def rule_checks(
+    name: str, spec: ColumnConfig, value: pl.Expr, nul: bool = True
+) -> list[tuple[pl.Expr, pl.Expr]]:
+    """(failed, reason) per declared rule of a column; ``failed`` is never null.
+
+    ``nul``: look for NUL bytes in text (False when the reader saw none)."""
     out: list[tuple[pl.Expr, pl.Expr]] = []
 
     def check(failed: pl.Expr, *parts: pl.Expr | str) -> None:
@@ -50,7 +54,7 @@ def rule_checks(name: str, spec: ColumnConfig, value: pl.Expr) -> list[tuple[pl.
         failed = failed.fill_null(False)
         out.append((failed, pl.when(failed).then(text).otherwise(None)))
 
-    if spec.type == "string":
+    if spec.type == "string" and nul:
         # PostgreSQL refuses NUL in text and the others store it where no reader expects
         # one: the same row quarantines on every warehouse instead.
         check(value.str.contains("\x00", literal=True), f"{name}: {NUL_REASON}")
@@ -121,6 +125,9 @@ class Validator:
     extra: list[str] = field(default_factory=list)
     #: under `merge`, the table's keys must be unique within a load
     unique_keys: bool = False
+    #: columns whose text the steps compute (``derive``): a batch the reader found free
+    #: of NUL bytes may still hold one there, so they are always checked
+    computed: frozenset[str] = frozenset()
     _seen: dict[str, SeenKeys] = field(default_factory=dict)
     _compiled: dict[tuple[Any, ...], _Compiled] = field(default_factory=dict)
 
@@ -133,13 +140,14 @@ class Validator:
         warehouses refuse a null in a primary key, failing the whole load)."""
         return self.unique_keys and name in self.table.keys and not spec.required
 
-    def _checks(self, schema: pl.Schema) -> _Compiled:
+    def _checks(self, schema: pl.Schema, nul_free: bool) -> _Compiled:
         """The typed, flagged query for frames of ``schema``, built once per schema.
 
         Every batch of a file has the same schema, and building the expressions is
         Python work that cost about a quarter of validation when redone per batch.
+        ``nul_free``: the reader found no NUL byte in the batch's text.
         """
-        key = tuple(schema.items())
+        key = (*schema.items(), nul_free)
         cached = self._compiled.get(key)
         if cached is not None:
             return cached
@@ -165,7 +173,8 @@ class Validator:
                 typed = pl.col(tmp)
                 cast_reason = cast_reason_of(name, source, spec.type, spec, typed)
                 reasons.append(cast_reason)
-            for failed, reason in rule_checks(name, spec, typed):
+            nul = not nul_free or name in self.computed
+            for failed, reason in rule_checks(name, spec, typed, nul):
                 fails.append(failed)
                 # A value that failed its cast is reported once, not again as "required".
                 reasons.append(
@@ -182,9 +191,10 @@ class Validator:
                 flags.append(pl.any_horizontal(fails).alias(f"__bad_{i}"))
             finals.append(typed.alias(name))
         extra = [pl.col(c) for c in self.extra]
-        if self.extra:
-            flags.append(pl.any_horizontal(_nul(c) for c in self.extra).alias("__bad_extra"))
-        for name in self.extra:
+        checked = [c for c in self.extra if not nul_free or c in self.computed]
+        if checked:
+            flags.append(pl.any_horizontal(_nul(c) for c in checked).alias("__bad_extra"))
+        for name in checked:
             reasons.append(pl.when(_nul(name)).then(pl.lit(f"{name}: {NUL_REASON}")))
         bad = pl.any_horizontal(pl.col(str(f.meta.output_name())) for f in flags).alias(_BAD)
 
@@ -203,10 +213,14 @@ class Validator:
             )
 
         compiled = _Compiled(query, typed_as, raw_as, reasons)
-        self._compiled = {key: compiled}
+        if len(self._compiled) >= 4:  # a file has one schema; replays and drift add few
+            self._compiled.clear()
+        self._compiled[key] = compiled
         return compiled
 
-    def run(self, data: pl.DataFrame | pl.LazyFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    def run(
+        self, data: pl.DataFrame | pl.LazyFrame, nul_free: bool = False
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
         """(good rows, typed, in table order; bad rows: ``_line`` and ``_reasons``).
 
         Most rows are good, so the pass over every row only casts each column once
@@ -214,9 +228,10 @@ class Validator:
         afterwards, for the bad rows only, from the typed values that pass computed
         (casting a few rows again costs a fixed ~30 ms a batch in date parsing).
         ``data`` may be lazy (the steps' last filter): the pass then makes the one copy.
+        ``nul_free``: the reader saw no NUL byte in the batch (:attr:`Batch.nul_free`).
         """
         lazy = with_reasons(data.lazy())
-        checks = self._checks(lazy.collect_schema())
+        checks = self._checks(lazy.collect_schema(), nul_free)
         out = lazy.pipe(checks.query).collect(engine=ENGINE)
         failed = out.get_column(_BAD)
         any_failed = failed.any()

@@ -180,6 +180,22 @@ def test_bad_regex_is_reported() -> None:
     assert (line, key) == (7, "pipelines.p.table.columns.zip.regex")
 
 
+def test_dedupe_keep_last_is_refused_not_ignored() -> None:
+    # It used to be accepted while the first row was kept: a silently different table.
+    text = """\
+    pipelines:
+      p:
+        sources: {s: {type: file, path: a.csv}}
+        transforms:
+          - dedupe: {keys: [id], keep: last}
+        table: {name: t, columns: {id: string}}
+    """
+    ((message, line, key),) = problems(text)
+    assert message.startswith("dedupe keeps the first row of each key")
+    assert "remove `keep: last`" in message
+    assert (line, key) == (5, "pipelines.p.transforms.0.dedupe.keep")
+
+
 def test_merge_without_keys_is_reported() -> None:
     text = """\
     pipelines:

@@ -115,6 +115,21 @@ def test_ragged_rows_after_the_last_good_row_are_kept(tmp_path: Path) -> None:
     assert [(r.line, r.text) for r in rejects] == [(3, "3"), (4, "4,5,6")]
 
 
+def test_batches_say_whether_their_text_holds_a_nul_byte(tmp_path: Path) -> None:
+    # Validation skips its per-value NUL check on batches the reader found clean.
+    def flags(content: bytes) -> list[bool]:
+        path = write(tmp_path, content)
+        cfg = FileSourceConfig.model_validate({"path": path.name, "batch_bytes": 4096})
+        (unit,) = create_source("s", cfg, path.parent).units()
+        return [b.nul_free for b in unit.open().batches()]
+
+    rows = b"".join(b"%d,name %d,city\n" % (i, i) for i in range(2_000))
+    assert flags(b"id,name,city\n" + rows) == [True] * len(flags(b"id,name,city\n" + rows))
+    assert len(flags(b"id,name,city\n" + rows)) > 1
+    nul = b"id,name,city\n" + rows + b'2001,"lin\x00us",x\n'
+    assert flags(nul)[-1] is False
+
+
 def test_header_only_file_has_columns_and_no_rows(tmp_path: Path) -> None:
     columns, data, rejects = read_file(write(tmp_path, b"id,name,city\n"))
     assert columns == ["id", "name", "city"]

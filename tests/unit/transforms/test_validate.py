@@ -224,6 +224,19 @@ pipelines:
 """
 
 
+def test_nul_bytes_are_looked_for_unless_the_reader_saw_none() -> None:
+    data = text_frame(name=["ada", "lin\x00us"])
+    reason = "name: holds a NUL byte"
+    for nul_free in (False, True):
+        _, bad = validator({"name": "string"}).run(data, nul_free=nul_free)
+        assert bad.height == (0 if nul_free else 1)
+    # A column a step computes (derive) may hold one even when the file did not.
+    table = TableConfig.model_validate({"name": "t", "columns": {"name": "string"}})
+    checked = Validator(table, computed=frozenset({"name"}))
+    _, bad = checked.run(data, nul_free=True)
+    assert reason in reasons_by_line(bad)[3][0]
+
+
 def test_run_quarantines_with_every_reason(make_project, run_project) -> None:
     content = (
         "license,status,capacity,since\n"
