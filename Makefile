@@ -20,10 +20,11 @@ WAIT_FOR = $(PY) -c "import sys, time, httpx; \
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -e ".[all,dev]"  # sluice-etl with every extra, and the test tools
 	touch $@
 
-## demo: create .venv, install sluice, run the examples into SQLite from scratch
+## demo: create .venv, install sluice-etl with every extra ([all]: the demo starts the
+## simulators, which are the serve extra), run the examples into SQLite from scratch
 demo: $(VENV)/.installed
 	rm -rf $(LEADS)/.sluice $(LEADS)/leads.db
 	$(SLUICE) run leads --project $(LEADS) || test $$? -eq 3
@@ -58,7 +59,8 @@ demo: $(VENV)/.installed
 	{ $(SLUICE) run events --project $(EVENTS) || test $$? -eq 3; } && \
 	$(SLUICE) preview events --project $(EVENTS) --limit 2
 
-## test: install the dev extras, then ruff, mypy and pytest. Three workers on two cores:
+## test: install every extra and the dev tools ([all,dev]), then ruff, mypy and pytest.
+## Three workers on two cores:
 ## tests that wait on subprocesses, servers and browsers leave a core idle a quarter of
 ## the time with two (218 s), not with three (182 s); worksteal evens out the slow tail.
 ## Bytecode is cached even where PYTHONDONTWRITEBYTECODE is set, and compiled once

@@ -6,6 +6,7 @@ records them in the run report.
 
     SluiceError
     ├── ConfigError        bad sluice.yaml or bad usage            (exit 2)
+    │   └── MissingExtra   an optional dependency is not installed: which extra to add
     ├── SourceError        a source cannot be read
     │   └── DriftError     a file's columns no longer match its mapping
     ├── TransformError     a transform step cannot be compiled or applied
@@ -132,6 +133,8 @@ class SluiceError(Exception):
 
 
 class ConfigError(SluiceError):
+    """A bad ``sluice.yaml`` or a bad command line: fix the file or the command (exit 2)."""
+
     exit_code = 2
 
 
@@ -157,8 +160,18 @@ class ProjectInvalid(ConfigError):
         self.problems = problems
 
 
+class MissingExtra(ConfigError):
+    """A command or a database needs an optional dependency that is not installed; the
+    message names the extra and the ``pip install 'sluice-etl[...]'`` that adds it
+    (:func:`sluice.extras.require`)."""
+
+    def __init__(self, message: str, *, extra: str = "", **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.extra = extra
+
+
 class SourceError(SluiceError):
-    pass
+    """A source cannot be read: a file, a zip member or an API answer."""
 
 
 class FetchError(SourceError):
@@ -191,11 +204,11 @@ class DriftError(SourceError):
 
 
 class TransformError(SluiceError):
-    pass
+    """A transform step cannot be compiled or applied to a batch."""
 
 
 class LoadError(SluiceError):
-    pass
+    """The destination refused a load; nothing of that load was committed."""
 
 
 class RetryableLoadError(LoadError):
@@ -210,7 +223,7 @@ class LimitExceeded(LoadError):
 
 
 class StateError(SluiceError):
-    pass
+    """The state store cannot be opened or migrated."""
 
 
 class StateStoreError(StateError):
@@ -226,7 +239,7 @@ class StateStoreError(StateError):
 
 
 class AccountingError(SluiceError):
-    pass
+    """A run's books do not balance: rows read != loaded + quarantined + filtered."""
 
 
 class RunCancelled(SluiceError):

@@ -25,7 +25,8 @@ def record(
 ) -> None:
     """Record a pipeline's HTTP calls into a vcrpy cassette, to run it offline later.
 
-    The run loads into a throwaway warehouse; auth headers are not saved.
+    The run loads into a throwaway warehouse; auth headers are not saved. Needs the
+    record extra: pip install 'sluice-etl\\[record]'.
 
         sluice record users_staging --project examples/users_staging
     """

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from sluice.cli.errors import EXIT_OK, handle_errors
+from sluice.cli.helptext import Command, Group
 from sluice.cli.options import ProjectOpt
 from sluice.cli.runs import AllowQuarantineOpt, JsonOpt, dump, exit_code
 from sluice.cli.terminal import console, safe
@@ -19,6 +20,7 @@ from sluice.status import QuarantineStatus, QuarantineView
 app = typer.Typer(
     help="Rows and files set aside with their reasons; replay them once fixed.",
     no_args_is_help=True,
+    cls=Group,
 )
 
 
@@ -45,7 +47,7 @@ def _entry(e: object) -> dict[str, object]:
 STATUSES = tuple(QuarantineView)
 
 
-@app.command("list")
+@app.command("list", cls=Command)
 @handle_errors
 def list_(
     project: ProjectOpt = ".",
@@ -100,7 +102,7 @@ def list_(
         )
 
 
-@app.command()
+@app.command(cls=Command)
 @handle_errors
 def show(
     entry_id: Annotated[int, typer.Argument(help="quarantine entry id")],
@@ -133,7 +135,7 @@ def show(
         console().print(f"[b]{k}[/]: {safe(shown, lines=k in ('reasons', 'payload'))}")
 
 
-@app.command()
+@app.command(cls=Command)
 @handle_errors
 def replay(
     ids: Annotated[
@@ -177,7 +179,7 @@ def replay(
     raise typer.Exit(worst)
 
 
-@app.command()
+@app.command(cls=Command)
 @handle_errors
 def discard(
     ids: Annotated[list[int], typer.Argument(help="entry ids to give up on")],

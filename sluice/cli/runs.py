@@ -94,6 +94,7 @@ def run(
 
     proj = load_project(project)
     pipe = proj.pipeline(pipeline)
+    _warehouse_driver(proj, pipeline)
     if file is not None and not Path(file).is_file():
         where = Path(file).parent
         raise UsageError(
@@ -144,6 +145,24 @@ def run(
     if report.status == RunStatus.CANCELLED:
         raise typer.Exit(caught.exit_code())
     raise typer.Exit(exit_code(report.status, allow_quarantine=allow_quarantine))
+
+
+def _warehouse_driver(proj: Project, pipeline: str) -> None:
+    """A warehouse whose driver is an extra not installed: one line (MissingExtra)
+    before a run is recorded. A URL with anything else wrong is the run's to report."""
+    from sluice.config import HttpDestinationConfig
+    from sluice.dburl import dialect_name, plainly_supported
+    from sluice.extras import require_database
+
+    pipe = proj.pipeline(pipeline)
+    if isinstance(pipe.destination, HttpDestinationConfig):
+        return
+    try:
+        url = proj.warehouse_url(pipe)
+    except SluiceError:
+        return
+    if plainly_supported(url):
+        require_database(dialect_name(url), "warehouse")
 
 
 def _inline(

@@ -10,6 +10,7 @@ import typer
 from sluice.cli.errors import handle_errors
 from sluice.cli.options import ExecutorOpt, ProjectOpt
 from sluice.errors import UsageError
+from sluice.extras import require
 
 
 @handle_errors
@@ -49,6 +50,7 @@ def serve(
     Tokens come from SLUICE_OPERATOR_TOKENS and SLUICE_VIEWER_TOKENS (comma-separated).
     Off loopback, serve https (--ssl-certfile/--ssl-keyfile, or a TLS proxy in front):
     the session cookie is then Secure (SLUICE_SECURE_COOKIES=0/1 decides otherwise).
+    Needs the serve extra: pip install 'sluice-etl\\[serve]'.
 
         SLUICE_OPERATOR_TOKENS=... sluice serve --project examples/leads --port 8000
     """
@@ -58,6 +60,9 @@ def serve(
             hint="give both: the certificate and its private key (PEM files)",
         )
     tls = ssl_certfile is not None
+    # Before the project loads: FastAPI and uvicorn are the serve extra.
+    require("fastapi", "serve", "sluice serve")
+    require("uvicorn", "serve", "sluice serve")
     from sluice.config import load_project
 
     proj = load_project(project)

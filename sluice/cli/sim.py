@@ -11,6 +11,7 @@ import typer
 
 from sluice.cli.errors import handle_errors
 from sluice.errors import UsageError
+from sluice.extras import require
 
 FLAGS = {"n_animals": "--n", "n_events": "--n", "version": "--archive-version"}  # not --knob-name
 
@@ -83,6 +84,8 @@ def sim(
 ) -> None:
     """Serve an API simulator until Ctrl-C; its stats are at /_sim/stats.
 
+    Needs the serve extra: pip install 'sluice-etl\\[serve]'.
+
     sluice sim animals --port 8001 --seed 1 --error-rate 0.2 --time-scale 0.01
     """
     knobs: dict[str, Any] = {
@@ -104,7 +107,9 @@ def sim(
     }
     if name == Simulator.events:
         knobs["n_events"] = knobs.pop("n_animals")
-    # Imported here: FastAPI and uvicorn are not needed by any other command.
+    # Imported here: FastAPI and uvicorn (the serve extra) are not needed by any other command.
+    require("fastapi", "serve", "sluice sim")
+    require("uvicorn", "serve", "sluice sim")
     from sluice.sim import SimServer, build_app, knob_names
 
     knobs = {k: v for k, v in knobs.items() if v is not None}

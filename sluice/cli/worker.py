@@ -13,6 +13,7 @@ import typer
 
 from sluice.cli.errors import handle_errors
 from sluice.cli.options import ProjectOpt
+from sluice.extras import require
 
 
 class Pool(StrEnum):
@@ -41,9 +42,11 @@ def worker(
 
     The broker comes from SLUICE_BROKER_URL, the state store (PostgreSQL or MySQL,
     shared by every worker) from SLUICE_STATE_URL or `state:` in sluice.yaml.
+    Needs the celery extra: pip install 'sluice-etl\\[celery]'.
 
         SLUICE_BROKER_URL=redis://127.0.0.1:6379/0 sluice worker -p examples/leads
     """
+    require("celery", "celery", "sluice worker")  # before the project: Celery is an extra
     from sluice.config import load_project
 
     proj = load_project(project)  # a broken sluice.yaml stops here, not in a task

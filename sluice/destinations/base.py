@@ -24,6 +24,7 @@ from typing import Any, Literal, Protocol
 import polars as pl
 
 from sluice.dburl import dialect_name
+from sluice.extras import require_database
 from sluice.httpclient.stats import HttpStatsRecord
 from sluice.schema import TableSpec
 from sluice.status import DeliveryOutcome, DeliveryStatus
@@ -192,5 +193,6 @@ def connect(url: str) -> WarehouseDestination:
     """The destination for a warehouse URL (``sqlite:///...``, ``postgresql://...``)."""
     dialect = dialect_name(url)
     if dialect not in _REGISTRY and dialect in BUILT_IN:
+        require_database(dialect, "warehouse")  # its driver: an extra, but for SQLite's
         importlib.import_module(BUILT_IN[dialect])
     return _REGISTRY[dialect](url)

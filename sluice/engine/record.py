@@ -27,7 +27,9 @@ FILTERED_HEADERS = ["authorization", "x-api-key", "cookie", "set-cookie"]
 
 def record(project: Project, pipeline: str, cassette: Path) -> RunReport:
     """Run ``pipeline`` against its live APIs, saving every exchange to ``cassette``."""
-    import vcr  # only this command needs it
+    from sluice.extras import require  # vcrpy (the record extra): only this command needs it
+
+    vcr = require("vcr", "record", "sluice record")
 
     pipe = project.pipeline(pipeline)
     http = [s for s in pipe.sources.values() if isinstance(s, HttpSourceConfig)]

@@ -22,6 +22,7 @@ from sluice.errors import UsageError
 from sluice.executors.hooks import RunHooks
 from sluice.executors.inline import InlineExecutor
 from sluice.executors.local import Executor, LocalExecutor, Submitted
+from sluice.extras import require
 from sluice.state.store import StateStore
 
 if TYPE_CHECKING:  # Celery is imported only when runs go to its workers
@@ -88,7 +89,8 @@ def for_project(
     if kind == "inline":
         return InlineExecutor(project, store, hooks)
     if kind_for(project, kind) == "celery":
-        # Imported here: Celery is needed only when runs go to its workers.
+        # Imported here: Celery (the celery extra) is needed only when runs go to its workers.
+        require("celery", "celery", "the celery executor")
         from sluice.executors.celery import CeleryExecutor
 
         celery = CeleryExecutor(project, store, hooks)

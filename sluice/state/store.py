@@ -25,6 +25,7 @@ from sqlalchemy.orm import sessionmaker
 from sluice.dbpool import quiet_pool_logs
 from sluice.dburl import normalize, redact
 from sluice.errors import StateError, StateStoreError
+from sluice.extras import require_database
 from sluice.state.deliveries import Deliveries
 from sluice.state.faults import retry_dropped, translate_errors
 from sluice.state.ledger import FileLedger
@@ -49,6 +50,7 @@ class StateStore(
     def __init__(self, url: str) -> None:
         self.url = url
         parsed = normalize(url)
+        require_database(parsed.get_backend_name(), "state store")
         if parsed.get_backend_name() == "sqlite" and parsed.database:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         quiet_pool_logs()  # a connection dropped under the pool: one line, no traceback

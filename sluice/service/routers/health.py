@@ -6,22 +6,14 @@ unauthenticated callers unless the service runs in the loopback-only dev mode.
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
 from fastapi import APIRouter
 
+from sluice.extras import distribution_version
 from sluice.service.auth import Viewer
 from sluice.service.deps import SchedulerDep, StoreDep
 from sluice.service.schemas import Health
 
 router = APIRouter(tags=["health"])
-
-
-def _version() -> str:
-    try:
-        return version("sluice")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 @router.get("/health")
@@ -30,7 +22,7 @@ def health(store: StoreDep, scheduler: SchedulerDep, _: Viewer) -> Health:
     alive = scheduler is not None and bool(getattr(scheduler, "alive", True))
     return Health(
         ok=reachable,
-        version=_version(),
+        version=distribution_version() or "unknown",
         state_store="ok" if reachable else "unreachable",
         scheduler="running" if alive else "not running",
     )
