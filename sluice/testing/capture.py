@@ -17,9 +17,12 @@ import threading
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sluice.sim.server import SimServer
+from sluice.extras import require
+
+if TYPE_CHECKING:  # uvicorn (the serve extra) is imported by a Capture made
+    from sluice.sim.server import SimServer
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -55,7 +58,10 @@ class Capture:
         async def app(scope: Scope, receive: Receive, send: Send) -> None:
             await self._serve(scope, receive, send)
 
-        self.server = SimServer(app)
+        require("uvicorn", "serve", "sluice.testing.Capture")
+        from sluice.sim.server import SimServer
+
+        self.server: SimServer = SimServer(app)
 
     @property
     def url(self) -> str:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sluice.sim import SimServer, build_app
+from sluice.extras import require
+
+if TYPE_CHECKING:  # FastAPI and uvicorn (the serve extra) are imported by a simulator made
+    from sluice.sim import SimServer
 
 
 def simulator(name: str, **knobs: Any) -> SimServer:
@@ -17,4 +20,8 @@ def simulator(name: str, **knobs: Any) -> SimServer:
     The port is bound when it is made, so :attr:`~sluice.sim.SimServer.url` is known
     before it starts; ``start()`` / ``stop()`` or ``with``.
     """
+    require("fastapi", "serve", "sluice.testing.simulator")
+    require("uvicorn", "serve", "sluice.testing.simulator")
+    from sluice.sim import SimServer, build_app
+
     return SimServer(build_app(name, **knobs))
