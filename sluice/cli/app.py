@@ -11,28 +11,29 @@ from typing import Annotated
 import typer
 
 from sluice.cli import cancel, http, project, prune, quarantine, runs, serve, sim, worker
+from sluice.cli.helptext import Command, Group
+from sluice.cli.options import LogFormatOpt, LogLevelOpt, set_up_logging
+from sluice.extras import DISTRIBUTIONS, distribution_version
+
+__all__ = ["DISTRIBUTIONS", "app", "installed_version", "main"]
 
 app = typer.Typer(
     name="sluice",
-    help="Declarative ETL: files into SQLite or PostgreSQL, with every row accounted for.",
+    help="Declarative ETL: files and APIs into SQLite, PostgreSQL, MySQL/MariaDB or DuckDB, "
+    "with every row accounted for: loaded, quarantined with its reasons, or filtered by a "
+    "named rule.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,  # sluice --install-completion (bash, zsh, fish, PowerShell)
+    cls=Group,
 )
-#: the distribution's names, newest first: it is to be published as ``sluice-etl``
-DISTRIBUTIONS = ("sluice-etl", "sluice")
 
 
 def installed_version() -> str:
     """The installed distribution's version (the package's own when none is installed)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    for name in DISTRIBUTIONS:
-        with contextlib.suppress(PackageNotFoundError):
-            return version(name)
     from sluice import __version__
 
-    return __version__
+    return distribution_version() or __version__
 
 
 def _print_version(value: bool) -> None:
@@ -49,26 +50,28 @@ def _options(
             "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
         ),
     ] = False,
+    log_level: LogLevelOpt = None,
+    log_format: LogFormatOpt = None,
 ) -> None:
     # Options for every command; `--version` answers in its callback, before any command
     # module loads what it needs (it imports neither the engine nor Pydantic).
-    pass
+    set_up_logging(log_level, log_format)
 
 
-app.command()(project.init)
-app.command()(project.validate)
-app.command()(project.schema)
-app.command()(runs.run)
-app.command()(runs.runs)
-app.command()(runs.show)
-app.command()(cancel.cancel)
-app.command()(runs.preview)
-app.command()(http.record)
-app.command()(http.audit)
-app.command()(prune.prune)
-app.command()(sim.sim)
-app.command()(serve.serve)
-app.command()(worker.worker)
+app.command(cls=Command)(project.init)
+app.command(cls=Command)(project.validate)
+app.command(cls=Command)(project.schema)
+app.command(cls=Command)(runs.run)
+app.command(cls=Command)(runs.runs)
+app.command(cls=Command)(runs.show)
+app.command(cls=Command)(cancel.cancel)
+app.command(cls=Command)(runs.preview)
+app.command(cls=Command)(http.record)
+app.command(cls=Command)(http.audit)
+app.command(cls=Command)(prune.prune)
+app.command(cls=Command)(sim.sim)
+app.command(cls=Command)(serve.serve)
+app.command(cls=Command)(worker.worker)
 app.add_typer(quarantine.app, name="quarantine")
 
 

@@ -29,3 +29,45 @@ ExecutorOpt = Annotated[
         "default: `executor:` in sluice.yaml",
     ),
 ]
+
+
+class LogLevel(StrEnum):
+    debug = "debug"
+    info = "info"
+    warning = "warning"
+    error = "error"
+
+
+class LogFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+LogLevelOpt = Annotated[
+    LogLevel | None,
+    typer.Option(
+        "--log-level",
+        envvar="SLUICE_LOG_LEVEL",
+        help="log to stderr at this level and up, the run log (logger sluice.run) included; "
+        "default: warning, without the run log (the summary says it)",
+    ),
+]
+LogFormatOpt = Annotated[
+    LogFormat | None,
+    typer.Option(
+        "--log-format",
+        envvar="SLUICE_LOG_FORMAT",
+        help="text, or json: one JSON document per line (run_id, pipeline, stream, event...)",
+    ),
+]
+
+
+def set_up_logging(level: LogLevel | None, fmt: LogFormat | None) -> None:
+    """The logger ``sluice`` to stderr; unless asked for, as Python prints a warning no
+    handler takes (the message alone) and without the run log, as before either option."""
+    from sluice import logs
+
+    if level is None and fmt is None:
+        logs.to_stderr("warning", "plain", run_log=False)
+    else:
+        logs.to_stderr((level or LogLevel.warning).value, (fmt or LogFormat.text).value)

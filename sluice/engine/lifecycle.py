@@ -60,7 +60,14 @@ def execute(ctx: RunContext, work: Work) -> RunReport:
             ctx.report.delivery = delivery
         ctx.report.seconds = time.perf_counter() - start
         status = ctx.report.decide_status()
-        ctx.log("info", f"{what} finished: {status}")
+        tot = ctx.report.totals
+        ctx.log(
+            "info",
+            f"{what} finished: {status}",
+            status=str(status),
+            seconds=round(ctx.report.seconds, 3),
+            **{k: getattr(tot, k) for k in ("read", "loaded", "quarantined", "filtered")},
+        )
         if ctx.part is None:
             ctx.store.finish_run(ctx.run_id, status, ctx.report.as_dict())
         kit.close()

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
+from sluice import logs
 from sluice.redact import redact_data, redact_text
 from sluice.state.core import StoreCore
 from sluice.state.faults import retry_dropped
-from sluice.state.models import Event, Stage, utcnow
+from sluice.state.models import Event, Run, Stage, utcnow
 
 
 @retry_dropped
@@ -46,6 +49,16 @@ class RunLog(StoreCore):
                 s.add(Stage(run_id=run_id, stream=stream, stage=stage, rows=rows, seconds=seconds))
             else:
                 row.rows, row.seconds, row.updated_at = rows, seconds, utcnow()
+            if logs.enabled(logging.DEBUG):
+                logs.mirror(
+                    logging.DEBUG,
+                    f"{stream}: {stage} {rows:,} rows, {seconds:.2f} s",
+                    run_id=run_id,
+                    pipeline=self._pipeline_of(s, run_id),
+                    event="stage",
+                    stream=stream,
+                    data={"stage": stage, "rows": rows, "seconds": round(seconds, 3)},
+                )
 
     def log(self, run_id: str, level: str, message: str, **data: Any) -> None:
         # The one door into the run log: what it keeps, viewers read and alerts quote,
@@ -53,3 +66,18 @@ class RunLog(StoreCore):
         message, data = redact_text(message), redact_data(data)
         with self.session() as s:
             s.add(Event(run_id=run_id, level=level, message=message, data=data or None))
+            # ... and mirrored to the logger `sluice.run` (see :mod:`sluice.logs`)
+            at = logs.level_of(level)
+            if logs.enabled(at):
+                pipeline = self._pipeline_of(s, run_id)
+                logs.mirror(at, message, run_id=run_id, pipeline=pipeline, data=data)
+
+    def _pipeline_of(self, s: Session, run_id: str) -> str | None:
+        """The pipeline of ``run_id``, read once per run and store (a mirrored record
+        names it)."""
+        known: dict[str, str | None] = self.__dict__.setdefault("_pipelines", {})
+        if run_id not in known:
+            if len(known) > 1000:  # a long-lived service: forget the old runs
+                known.clear()
+            known[run_id] = s.scalar(sa.select(Run.pipeline).where(Run.id == run_id))
+        return known[run_id]
