@@ -1,8 +1,9 @@
-"""PostgreSQL: bulk path ``COPY ... FROM STDIN (FORMAT csv)`` through psycopg 3.
+"""PostgreSQL: bulk path ``COPY ... FROM STDIN`` through psycopg 3.
 
-Polars writes each batch as CSV (unquoted empty = NULL, ``""`` = empty string, the
-same convention as COPY's csv format), so the server does the parsing it does for
-``psql \\copy``.
+Each batch goes in COPY's binary format where the table's column types take it
+(:mod:`sluice.destinations.pg_binary`: the server parses nothing). Otherwise Polars
+writes it as CSV (unquoted empty = NULL, ``""`` = empty string, the same convention
+as COPY's csv format), and the server parses it as it does for ``psql \\copy``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import polars as pl
 import sqlalchemy as sa
 
+from sluice.destinations import pg_binary
 from sluice.destinations.base import Mode, register
 from sluice.destinations.sql import SqlDestination
 
@@ -44,11 +46,18 @@ class PostgresDestination(SqlDestination):
 
     def _write(self, conn: Any, table: str, columns: list[str], data: pl.DataFrame) -> int:
         cols = ", ".join(self.quote(c) for c in columns)
-        payload = io.BytesIO()
-        data.write_csv(payload, include_header=False)
-        with (
-            conn.cursor() as cur,
-            cur.copy(f"COPY {self.quote(table)} ({cols}) FROM STDIN (FORMAT csv)") as copy,
-        ):
-            copy.write(payload.getbuffer())
+        copy_into = f"COPY {self.quote(table)} ({cols}) FROM STDIN"
+        with conn.cursor() as cur:
+            # One catalog query a batch (well under a millisecond): the table's types
+            # decide the format, and a column added since the last batch is seen.
+            types = pg_binary.table_types(cur, self.quote(table)) if pg_binary.available() else {}
+            if types and pg_binary.fits(data.schema, columns, types):
+                with cur.copy(f"{copy_into} (FORMAT binary)") as copy:
+                    for chunk in pg_binary.encode(data.select(columns)):
+                        copy.write(chunk)
+                return data.height
+            payload = io.BytesIO()
+            data.write_csv(payload, include_header=False)
+            with cur.copy(f"{copy_into} (FORMAT csv)") as copy:
+                copy.write(payload.getbuffer())
         return data.height

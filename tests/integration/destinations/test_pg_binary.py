@@ -1,0 +1,120 @@
+"""Binary COPY into the real PostgreSQL: the values it stores, and when it falls back to CSV."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import polars as pl
+import pytest
+import sqlalchemy as sa
+
+from sluice.destinations import connect, pg_binary
+from sluice.destinations.sql import SqlDestination
+from sluice.schema import ColumnSpec, TableSpec
+
+COLUMNS = [
+    ColumnSpec("d", "date"),
+    ColumnSpec("t", "datetime"),
+    ColumnSpec("n", "decimal"),
+    ColumnSpec("b", "boolean"),
+    ColumnSpec("i", "integer"),
+    ColumnSpec("s", "string"),
+    ColumnSpec("f", "float"),
+]
+SCHEMA = {
+    "d": pl.Date,
+    "t": pl.Datetime("us", "UTC"),
+    "n": pl.Decimal(38, 6),
+    "b": pl.Boolean,
+    "i": pl.Int64,
+    "s": pl.String,
+    "f": pl.Float64,
+}
+#: The ends of each type's range, and values CSV would need quoting or escaping for.
+ROWS: list[tuple[Any, ...]] = [
+    (
+        date(1, 1, 1),
+        datetime(1, 1, 1, tzinfo=UTC),
+        Decimal("-99999999999999999999999999999999.999999"),
+        False,
+        -(2**63),
+        "",
+        -1.7976931348623157e308,
+    ),
+    (
+        date(9999, 12, 31),
+        datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        Decimal("99999999999999999999999999999999.999999"),
+        True,
+        2**63 - 1,
+        'a "quoted", multi\nline value \\N with ünïcödé 🙂',
+        5e-324,
+    ),
+    (date(2000, 1, 1), datetime(2000, 1, 1, tzinfo=UTC), Decimal("0.000001"), None, 0, "\\N", 0.0),
+    (None, None, None, None, None, None, None),
+]
+
+
+@pytest.fixture
+def pg(pg_url: str) -> Iterator[SqlDestination]:
+    dest = connect(pg_url)
+    assert isinstance(dest, SqlDestination)
+    yield dest
+    dest.close()
+
+
+def stored(dest: SqlDestination, table: str) -> list[tuple[Any, ...]]:
+    with dest.engine.connect() as c:
+        q = f"SELECT d, t, n, b, i, s, f FROM {table} ORDER BY i IS NULL, i"
+        return [tuple(r) for r in c.execute(sa.text(q))]
+
+
+def test_every_type_round_trips_in_binary(
+    pg: SqlDestination, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    encoded = []
+    real = pg_binary.encode
+    monkeypatch.setattr(pg_binary, "encode", lambda data: encoded.append(1) or real(data))
+    spec = TableSpec("typed", COLUMNS)
+    pg.prepare(spec, "append")
+    pg.load(spec, "append", "k", [pl.DataFrame(ROWS, schema=SCHEMA, orient="row")])
+    assert encoded, "the batch went as CSV, not binary"
+    expected = sorted(ROWS, key=lambda r: (r[4] is None, r[4] or 0))
+    got = stored(pg, "typed")
+    assert [r[:5] + r[6:] for r in got] == [r[:5] + r[6:] for r in expected]
+    # Text is stored byte for byte: "" stays empty, the text \N is not NULL.
+    assert [r[5] for r in got] == [r[5] for r in expected]
+
+
+def test_a_table_whose_types_differ_gets_csv(pg: SqlDestination) -> None:
+    # Made by hand: `integer` and `real` where sluice would make bigint and double.
+    with pg.engine.begin() as c:
+        c.execute(
+            sa.text(
+                "CREATE TABLE typed (d date, t timestamptz, n numeric(12, 2), "
+                "b boolean, i integer, s varchar(200), f real)"
+            )
+        )
+    spec = TableSpec("typed", COLUMNS)
+    pg.prepare(spec, "append")
+    data = pl.DataFrame(ROWS[2:], schema=SCHEMA, orient="row")
+    pg.load(spec, "append", "k", [data])
+    got = stored(pg, "typed")
+    assert got[0][4] == 0 and got[0][5] == "\\N" and got[0][2] == Decimal("0.00")
+    assert got[1] == (None,) * 7
+
+
+def test_which_columns_take_binary() -> None:
+    utc = pl.Schema({"t": pl.Datetime("us", "UTC"), "i": pl.Int64})
+    naive = pl.Schema({"t": pl.Datetime("us"), "i": pl.Int64})
+    ours = {"t": "timestamp with time zone", "i": "bigint"}
+    assert pg_binary.fits(utc, ["t", "i"], ours)
+    # A naive time into timestamptz: CSV, where the server reads it in its zone.
+    assert not pg_binary.fits(naive, ["t", "i"], ours)
+    assert pg_binary.fits(naive, ["t", "i"], {**ours, "t": "timestamp without time zone"})
+    assert not pg_binary.fits(utc, ["t", "i"], {**ours, "i": "integer"})
+    assert not pg_binary.fits(utc, ["t", "i"], {"t": "timestamp with time zone"})  # no `i`
+    assert not pg_binary.fits(pl.Schema({"j": pl.String}), ["j"], {"j": "json"})
