@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 from sluice.config import HttpDestinationConfig, PipelineConfig, Project
 from sluice.destinations import Destination, connect
-from sluice.destinations.http import HttpDestination
 from sluice.state.store import StateStore
 from sluice.status import DeliveryOutcome, DeliveryStatus
 
@@ -25,6 +24,9 @@ def open_destination(
     target = pipe.destination
     if not isinstance(target, HttpDestinationConfig):
         return connect(project.warehouse_url(pipe))
+    # Imported here: it imports httpx, which a run into a database does not need.
+    from sluice.destinations.http import HttpDestination
+
     return HttpDestination(
         target,
         key=str(pipe.delivery_key),

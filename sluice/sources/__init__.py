@@ -1,7 +1,6 @@
 """Sources: one module per kind, registered by name."""
 
 from sluice.sources import file as _file  # noqa: F401
-from sluice.sources import http as _http  # noqa: F401
 from sluice.sources.base import Reader, Source, SourceContext, Unit, create_source
 
 __all__ = ["Reader", "Source", "SourceContext", "Unit", "create_source"]

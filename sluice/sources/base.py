@@ -110,6 +110,9 @@ class Source(Protocol):
 
 SourceFactory = Callable[..., Source]
 _REGISTRY: dict[str, SourceFactory] = {}
+#: Built-in kinds registered when first used: the http source imports httpx, which
+#: a run of local files does not need.
+_BUILT_IN = {"http": "sluice.sources.http.source"}
 
 
 def register(kind: str) -> Callable[[SourceFactory], SourceFactory]:
@@ -126,4 +129,8 @@ def create_source(
     """Build the source for ``config.type``; ``root`` resolves relative paths."""
     from sluice import sources  # noqa: F401  (registers the built-in kinds)
 
+    if config.type not in _REGISTRY and config.type in _BUILT_IN:
+        import importlib
+
+        importlib.import_module(_BUILT_IN[config.type])
     return _REGISTRY[config.type](stream, config, root, context or SourceContext())

@@ -93,3 +93,11 @@ def test_validate_loads_no_driver_arrow_or_service(leads: Path) -> None:
     assert done.stdout.startswith("ok: "), done.stdout
     bad = sorted(m for m in DRIVERS_AND_SERVICE if m in loaded)
     assert not bad, bad
+
+
+def test_a_run_of_local_files_does_not_import_httpx(leads: Path) -> None:
+    # httpx (with the click, Rich and Pygments its own CLI imports) is 0.1-0.2 s that
+    # only http sources, downloads and http destinations use.
+    done, loaded = _imports("run", "leads", "--project", str(leads))
+    assert done.returncode in (0, 3), done.stderr[-2000:]
+    assert "httpx" not in loaded
