@@ -15,12 +15,17 @@ EVENTS_PORT ?= 8003
 WAIT_FOR = $(PY) -c "import sys, time, httpx; \
   [time.sleep(0.1) for _ in range(100) if not httpx.get(sys.argv[1]).is_success]"
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint docs bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[all,dev]"  # sluice-etl with every extra, and the test tools
+	touch $@
+
+# The docs extra (mkdocs-material, mkdocstrings): `make docs`, and test_docs' strict build.
+$(VENV)/.docs-installed: $(VENV)/.installed pyproject.toml
+	$(PY) -m pip install -q -e ".[docs]"
 	touch $@
 
 ## demo: create .venv, install sluice-etl with every extra ([all]: the demo starts the
@@ -59,7 +64,8 @@ demo: $(VENV)/.installed
 	{ $(SLUICE) run events --project $(EVENTS) || test $$? -eq 3; } && \
 	$(SLUICE) preview events --project $(EVENTS) --limit 2
 
-## test: install every extra and the dev tools ([all,dev]), then ruff, mypy and pytest.
+## test: install every extra, the dev tools and the docs extra ([all,dev] and [docs], for
+## test_docs' strict build of the site), then ruff, mypy and pytest.
 ## Three workers on two cores:
 ## tests that wait on subprocesses, servers and browsers leave a core idle a quarter of
 ## the time with two (218 s), not with three (182 s); worksteal evens out the slow tail.
@@ -67,12 +73,18 @@ demo: $(VENV)/.installed
 ## before the workers start: each worker and fork server compiling every module again
 ## cost 3 s of CPU apiece. The linters run beside pytest (their 12 s of one core fit
 ## in its waits); their output comes when both are done, and either failing fails.
-test: $(VENV)/.installed
+test: $(VENV)/.installed $(VENV)/.docs-installed
 	@$(MAKE) -s lint > .lint.out 2>&1 & linting=$$!; \
 	env -u PYTHONDONTWRITEBYTECODE $(PY) -m compileall -q -j 2 sluice; \
 	env -u PYTHONDONTWRITEBYTECODE $(VENV)/bin/pytest -q -n 3 --dist worksteal --durations=20; \
 	tested=$$?; wait $$linting; linted=$$?; cat .lint.out; rm -f .lint.out; \
 	[ $$tested -eq 0 ] && [ $$linted -eq 0 ]
+
+## docs: the docs site (mkdocs.yml, docs/) into build/docs; --strict fails on any warning,
+## a broken link or anchor included. The CLI, sluice.yaml, REST and error references are
+## made from the code as it builds (docs/hooks.py).
+docs: $(VENV)/.docs-installed
+	$(VENV)/bin/mkdocs build --strict
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

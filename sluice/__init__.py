@@ -1,10 +1,20 @@
 """sluice: declarative ETL with every row accounted for.
 
-import sluice
+The public, typed Python API is the names in ``__all__``; everything else is internal::
 
-project = sluice.load_project("examples/leads")
-report = sluice.run_pipeline(project, "leads")
-print(report.status, report.totals)
+    import sluice
+
+    project = sluice.load_project("examples/leads")
+    report = sluice.run_pipeline(project, "leads")
+    print(report.status, report.totals)
+
+- :func:`load_project` / :func:`parse_project`: a :class:`Project` from ``sluice.yaml``
+  (or its text), validated; a bad file raises :class:`ConfigError` listing every problem.
+- :func:`run_pipeline`: run one pipeline in this process; returns its :class:`RunReport`
+  (the document ``sluice run --json`` prints).
+- :func:`replay`: load open quarantine entries again, once; one report per pipeline.
+- :class:`SluiceError` and its subclasses: every error sluice raises on purpose, each
+  with a ``hint`` and where it happened.
 
 The names below are imported on first use (PEP 562): ``python -m sluice --help`` and
 every other import of a ``sluice.*`` module runs this file first, and loading Polars,

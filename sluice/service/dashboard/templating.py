@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,14 @@ from sluice.service.dashboard import charts
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
+#: the docs site the dashboard links (mkdocs.yml's site_url); SLUICE_DOCS_URL for another copy
+DOCS_SITE = "https://sluice.dev/docs/"
+
+
+def docs_site() -> str:
+    """The docs site's address: ``SLUICE_DOCS_URL``, read when a page is made, or the
+    public site."""
+    return os.environ.get("SLUICE_DOCS_URL", "").strip() or DOCS_SITE
 
 
 def when(value: datetime | str | None) -> str:
@@ -43,7 +52,10 @@ def _templates() -> Jinja2Templates:
     t = Jinja2Templates(directory=str(TEMPLATES))
     t.env.filters.update(when=when, clock=clock, secs=secs)
     t.env.globals.update(
-        spark=charts.sparkline, bar_chart=charts.bar_chart, timeline=charts.timeline
+        spark=charts.sparkline,
+        bar_chart=charts.bar_chart,
+        timeline=charts.timeline,
+        docs_site=docs_site,
     )
     return t
 
