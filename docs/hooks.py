@@ -15,6 +15,7 @@ the code: a command, key or endpoint added is documented by the next build.
 from __future__ import annotations
 
 import contextlib
+import html
 import inspect
 import os
 import re
@@ -25,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 MARKER = re.compile(r"^<!-- generate: (\w+) -->$", re.M)
+#: a Sphinx role left in a docstring mkdocstrings rendered (``:class:`X` `` -> ``X``)
+ROLE = re.compile(r":(?:class|meth|func|attr|mod|exc|data):(?=<code>)")
 
 
 def _prose(text: str) -> str:
@@ -84,7 +87,8 @@ def _options_table(command: Any, ctx: Any) -> list[str]:
         name, help_ = record
         if param.param_type_name == "argument":
             name = name.split()[0].upper()
-        name = _code(name).replace("|", "\\|")
+        # HTML, not backticks: a table shows `\|` inside code as is, `&#124;` as a pipe
+        name = "<code>" + html.escape(name).replace("|", "&#124;") + "</code>"
         rows.append(f"| {name} | {_cell(help_)} |")
     if not rows:
         return []
@@ -412,3 +416,8 @@ GENERATORS: dict[str, Callable[[], str]] = {
 def on_page_markdown(markdown: str, **_: Any) -> str:
     """The mkdocs hook: each marker line becomes the reference it names."""
     return MARKER.sub(lambda m: GENERATORS[m.group(1)](), markdown)
+
+
+def on_page_content(html: str, **_: Any) -> str:
+    """The mkdocs hook: Sphinx roles of the docstrings (``:class:``) are not shown."""
+    return ROLE.sub("", html)

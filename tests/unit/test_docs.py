@@ -181,6 +181,21 @@ def test_public_surface_is_small_sorted_documented_and_typed() -> None:
             assert all(p in hints for p in params), name
 
 
+def test_the_python_api_example_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, unset_urls: None
+) -> None:
+    from sluice.testing import copy_example
+
+    page = _page("reference/python-api.md")
+    code = page.split("```python\n", 1)[1].split("```", 1)[0]
+    copy_example("leads", tmp_path / "examples" / "leads")
+    monkeypatch.chdir(tmp_path)
+    printed: list[tuple[Any, ...]] = []
+    exec(code, {"print": lambda *args: printed.append(args)})
+    assert printed[0] == ("succeeded_with_quarantine", 54)
+    assert printed[1][1] == "succeeded_with_quarantine"  # the drifted file stays set aside
+
+
 def test_state_store_head_matches_the_migrations() -> None:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
