@@ -20,7 +20,9 @@ SAMPLE = Path(__file__).parent / "templates" / "contacts.csv"
 @handle_errors
 def init(
     directory: Annotated[Path, typer.Argument(help="folder for the new project")] = Path("."),
-    force: Annotated[bool, typer.Option(help="overwrite an existing sluice.yaml")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="overwrite an existing sluice.yaml")
+    ] = False,
 ) -> None:
     """Create a project: a commented sluice.yaml, its JSON Schema for editors
     (sluice.schema.json) and a sample CSV to load.

@@ -67,7 +67,7 @@ def sim(
         int | None, typer.Option(help="animals: items per page (default: 10)")
     ] = None,
     page_drift: Annotated[
-        bool, typer.Option(help="animals: insert animals at the front while paging")
+        bool, typer.Option("--page-drift", help="animals: insert animals at the front while paging")
     ] = False,
     max_results: Annotated[
         int | None, typer.Option(help="randomuser: cap on ?results= (default: 5000; 0: no cap)")
@@ -80,7 +80,9 @@ def sim(
         int | None,
         typer.Option(help="events: the latest archive version at start (default: 1)"),
     ] = None,
-    access_log: Annotated[bool, typer.Option(help="log every call to stderr")] = False,
+    access_log: Annotated[
+        bool, typer.Option("--access-log", help="log every call to stderr")
+    ] = False,
 ) -> None:
     """Serve an API simulator until Ctrl-C; its stats are at /_sim/stats.
 

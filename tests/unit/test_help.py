@@ -35,6 +35,8 @@ def _help(*path: str, columns: int = 100) -> str:
 def test_flags_show_no_type(path: tuple[str, ...]) -> None:
     shown = _help(*path)
     assert "<bool>" not in shown and "BOOLEAN" not in shown, shown
+    # A flag is on when given: no `--x/--no-x` pair for an option that defaults to off.
+    assert "/--no-" not in shown, shown
 
 
 def test_the_app_says_what_sluice_loads_and_offers_completion() -> None:
