@@ -157,7 +157,9 @@ class DuckdbDestination(SqlDestination):
         # `conn` is the pooled DBAPI connection; attribute access reaches DuckDB's own.
         q = self.quote
         cols = ", ".join(q(c) for c in columns)
-        conn.register(_BATCH_VIEW, data.to_arrow())
+        # String views are Polars' own layout: DuckDB reads them without the copy of
+        # every value that the default (large_string) makes (1M rows: ~0.3 s of CPU).
+        conn.register(_BATCH_VIEW, data.to_arrow(compat_level=pl.CompatLevel.newest()))
         try:
             conn.execute(f"INSERT INTO {q(table)} ({cols}) SELECT {cols} FROM {q(_BATCH_VIEW)}")
         finally:
