@@ -1,4 +1,5 @@
-"""Rich rendering of runs: the live progress table and the end-of-run summary.
+"""Rich rendering of runs: the end-of-run summary, lists of runs, a run's log (the
+live progress is :mod:`sluice.cli.progress`).
 
 Every value from input (file names, reasons, columns, cells) goes in through
 :func:`~sluice.cli.terminal.safe`: markup and control characters escaped.
@@ -6,13 +7,14 @@ Every value from input (file names, reasons, columns, cells) goes in through
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console, Group
-from rich.live import Live
+from rich import box
+from rich.console import Group
 from rich.table import Table
+from rich.text import Text
 
 from sluice.cli.terminal import safe
 from sluice.dburl import dialect_name
@@ -22,36 +24,13 @@ if TYPE_CHECKING:  # the engine is imported by the commands that use it (start-u
     from sluice.engine.report import RunReport
 
 
-class LiveProgress:
-    """Rows, rows/s and stage per stream, refreshed while the engine works."""
+STAGES = ("extract", "transform", "load")
 
-    def __init__(self, console: Console, streams: list[str]) -> None:
-        self.console = console
-        self.start = time.perf_counter()
-        self.rows = dict.fromkeys(streams, 0)
-        self.stage = dict.fromkeys(streams, "waiting")
-        self.live = Live(self._render(), console=console, refresh_per_second=8, transient=True)
 
-    def __enter__(self) -> LiveProgress:
-        self.live.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.live.__exit__(None, None, None)
-
-    def __call__(self, stream: str, stage: str, rows: int) -> None:
-        self.rows[stream] = rows
-        self.stage[stream] = stage
-        self.live.update(self._render())
-
-    def _render(self) -> Table:
-        elapsed = max(time.perf_counter() - self.start, 1e-6)
-        t = Table(title="running", title_justify="left", box=None)
-        for col in ("stream", "stage", "rows", "rows/s"):
-            t.add_column(col, justify="right" if col.startswith("rows") else "left")
-        for s, n in self.rows.items():
-            t.add_row(s, self.stage[s], f"{n:,}", f"{n / elapsed:,.0f}")
-        return t
+def _wall(seconds: float, run_seconds: float) -> float:
+    """A stream's seconds within the run's (a report of before ``elapsed`` summed its
+    stages, which overlap)."""
+    return min(seconds, run_seconds) if run_seconds > 0 else seconds
 
 
 def summary(report: RunReport | Mapping[str, Any], warehouse_url: str | None = None) -> Group:
@@ -82,7 +61,7 @@ def summary(report: RunReport | Mapping[str, Any], warehouse_url: str | None = N
             f"{c.quarantined:,}",
             f"{c.filtered:,}",
             shown,
-            f"{sum(s.seconds.values()):.2f}",
+            f"{_wall(s.elapsed or sum(s.seconds.values()), report.seconds):.2f}",
         )
     tot = report.totals
     t.add_row(
@@ -96,6 +75,13 @@ def summary(report: RunReport | Mapping[str, Any], warehouse_url: str | None = N
     )
     parts: list[Any] = [t]
     notes: list[str] = []
+    busy = {k: sum(s.seconds.get(k, 0.0) for s in report.streams.values()) for k in STAGES}
+    if any(busy.values()):
+        notes.append(
+            "[dim]seconds: wall time; the stages overlap (busy: "
+            + ", ".join(f"{k} {v:.2f}" for k, v in busy.items())
+            + ")[/]"
+        )
     if tot.filtered_by:
         notes.append(
             "filtered by rule: " + ", ".join(f"{k} ({v})" for k, v in tot.filtered_by.items())
@@ -146,29 +132,95 @@ def summary(report: RunReport | Mapping[str, Any], warehouse_url: str | None = N
             f"({codes}), {delivery['retries']:,} retried"
         )
         notes.append(f"prove it: [b]sluice audit {report.run_id}[/]")
-        return Group(*parts, *notes)
+        return Group(*parts, *map(line, notes))
     if report.status == RunStatus.FAILED:
-        return Group(*parts, *notes)
+        return Group(*parts, *map(line, notes))
     latest = report.mode == "snapshot"
     notes.append(
         f"data: {report.destination} table [b]{report.table}[/]"
         + (f" (newest load per source: [b]{report.table}_latest[/])" if latest else "")
     )
-    notes.append(f"look at it: [b]sluice preview {report.pipeline}[/]")
+    notes.append(f"look at it: [b]sluice preview {safe(report.pipeline)}[/]")
     if warehouse_url and dialect_name(warehouse_url) == "sqlite":
         path = warehouse_url.split("sqlite:///", 1)[-1]
         rel = report.table + ("_latest" if latest else "")
         notes.append(f"  or: sqlite3 {safe(path)} 'SELECT * FROM {rel} LIMIT 10'")
-    return Group(*parts, *notes)
+    return Group(*parts, *map(line, notes))
+
+
+#: below this many columns `sluice runs` folds its table (it is 125 wide unfolded)
+WIDE = 126
+
+
+def zoned(at: datetime, timespec: str = "seconds") -> str:
+    """A time as ISO 8601 with its UTC offset (a time without a zone is UTC: the state
+    store's SQLite keeps none)."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.isoformat(timespec=timespec)
+
+
+def line(markup: str) -> Text:
+    """A line of output that is never wrapped (a terminal folds it for the eye, a copy
+    keeps it whole): it may hold a command or a run id to paste."""
+    text = Text.from_markup(markup, overflow="ignore")
+    text.no_wrap = True
+    return text
+
+
+def runs_table(rows: list[dict[str, Any]], width: int) -> Table:
+    """``sluice runs``: one line per run from ``WIDE`` columns up; in fewer (80...), two
+    lines per run: its id over its start time, its pipeline and kind over its status,
+    rows read over rows loaded. Ids and times are never wrapped."""
+    if width >= WIDE:
+        cols = list(rows[0]) if rows else ["run_id", "kind", "pipeline", "status", "started_at"]
+        return rows_table("runs", cols, [tuple(r.values()) for r in rows])
+    t = Table(
+        title="runs",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        row_styles=["", "dim"],
+    )
+    t.add_column("run_id\nstarted", no_wrap=True)
+    t.add_column("pipeline (kind)\nstatus", overflow="fold")
+    t.add_column("read\nloaded", justify="right", no_wrap=True)
+    t.add_column("quar.", justify="right", no_wrap=True)
+    t.add_column("secs", justify="right", no_wrap=True)
+
+    def n(v: Any) -> str:
+        return "" if v is None else f"{v:,}"
+
+    for r in rows:
+        started = r["started_at"].replace("T", " ").replace("+00:00", " UTC")
+        secs = "" if r["seconds"] is None else f"{r['seconds']:.1f}"
+        t.add_row(
+            f"{r['run_id']}\n{started}",
+            f"{safe(r['pipeline'])} ({safe(r['kind'])})\n{safe(r['status'])}",
+            f"{n(r['read'])}\n{n(r['loaded'])}",
+            n(r["quarantined"]),
+            secs,
+        )
+    return t
+
+
+def log_lines(events: list[dict[str, Any]]) -> Group:
+    """A run's log, one line per event (time with its zone, level, message), unwrapped."""
+    out: list[Any] = ["log"]
+    for e in events:
+        out.append(line(f"{e['at']} {safe(e['level'])} {safe(e['message'])}"))
+    return Group(*out)
 
 
 def rows_table(title: str, columns: list[str], rows: list[tuple[Any, ...]]) -> Table:
     t = Table(title=title, title_justify="left")
     for c in columns:
         # ids and times are copied into the next command: never wrap them
-        t.add_column(safe(c), overflow="fold", no_wrap=c in ("id", "run_id", "started_at", "at"))
-    for r in rows:
-        t.add_row(*("" if v is None else safe(str(v)) for v in r))
+        t.add_column(
+            safe(c), overflow="fold", no_wrap=c in ("id", "run_id", "started_at", "at", "status")
+        )
+    for r in rows:  # a Text is laid out already (its lines made by sluice)
+        t.add_row(*("" if v is None else v if isinstance(v, Text) else safe(str(v)) for v in r))
     return t
 
 

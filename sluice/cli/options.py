@@ -71,3 +71,13 @@ def set_up_logging(level: LogLevel | None, fmt: LogFormat | None) -> None:
         logs.to_stderr("warning", "plain", run_log=False)
     else:
         logs.to_stderr((level or LogLevel.warning).value, (fmt or LogFormat.text).value)
+
+
+class ProgressMode(StrEnum):
+    """What ``sluice run`` shows while it goes (see :mod:`sluice.cli.progress`)."""
+
+    auto = "auto"
+    live = "live"
+    lines = "lines"
+    json = "json"
+    none = "none"

@@ -63,6 +63,8 @@ def list_(
 
     sluice quarantine list --project examples/leads
     """
+    from rich.text import Text
+
     from sluice.cli.display import rows_table
     from sluice.config import load_project
     from sluice.engine.settle import open_store
@@ -85,7 +87,8 @@ def list_(
             e.source,
             f"{e.unit}:{e.line}" if e.line else e.unit,
             "; ".join(e.reasons),
-            f"superseded by run {e.superseded_by}" if e.superseded_by else e.status,
+            # the run id on a line of its own: never wrapped inside
+            Text(f"superseded by run\n{e.superseded_by}") if e.superseded_by else e.status,
         )
         for e in found
     ]
@@ -98,7 +101,8 @@ def list_(
         console().print(
             "what to do about one: [b]sluice quarantine show ID[/] (its hint); once fixed: "
             "[b]sluice quarantine replay[/] (or replay ID ...); to give up on one: "
-            "[b]sluice quarantine discard ID[/]"
+            "[b]sluice quarantine discard ID[/]",
+            soft_wrap=True,
         )
 
 
@@ -171,7 +175,7 @@ def replay(
     elif not data:
         console().print("nothing to replay: no open quarantine entries")
     for r in data if not as_json else []:
-        console().print(summary(r))
+        console().print(summary(r), soft_wrap=True)
     worst = max(
         (exit_code(r.status, allow_quarantine=allow_quarantine) for r in reports),
         default=EXIT_OK,

@@ -21,7 +21,7 @@ from sluice.cli.errors import (
     handle_errors,
     report_config_errors,
 )
-from sluice.cli.options import ExecutorOpt, ProjectOpt
+from sluice.cli.options import ExecutorOpt, ProgressMode, ProjectOpt
 from sluice.cli.signals import Caught, cancelling_on_signals
 from sluice.cli.terminal import console
 from sluice.errors import SluiceError, UsageError
@@ -32,6 +32,15 @@ if TYPE_CHECKING:
     from sluice.config import Project
 
 
+ProgressOpt = Annotated[
+    ProgressMode,
+    typer.Option(
+        "--progress",
+        envvar="SLUICE_PROGRESS",
+        help="auto: a live table on a terminal, else a line on stderr every few seconds "
+        "(SLUICE_PROGRESS_EVERY, default 5); live; lines; json: JSON Lines on stderr; none",
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print one machine-readable JSON document")]
 AllowQuarantineOpt = Annotated[
     bool,
@@ -77,6 +86,7 @@ def run(
             "--wait", help="if a run of the pipeline is going, start when it ends (default: refuse)"
         ),
     ] = False,
+    progress: ProgressOpt = ProgressMode.auto,
 ) -> None:
     """Run a pipeline: extract, transform, validate and load, then print a summary.
 
@@ -87,7 +97,8 @@ def run(
         sluice run leads --project examples/leads
     """
     from sluice import executors
-    from sluice.cli.display import LiveProgress, summary
+    from sluice.cli.display import summary
+    from sluice.cli.progress import watching
     from sluice.config import load_project
     from sluice.engine.report import RunReport
     from sluice.status import RunStatus
@@ -116,10 +127,9 @@ def run(
         data = _on_celery(
             proj, pipeline, chosen, source, full_refresh, quiet=as_json, caught=caught
         )
-    elif as_json or not console(stderr=True).is_terminal:
-        data = _inline(proj, pipeline, chosen, source, full_refresh, wait=wait, caught=caught)
     else:
-        with LiveProgress(console(stderr=True), list(pipe.sources)) as live:
+        streams = [source] if source else list(pipe.sources)
+        with watching(progress, console(stderr=True), streams, as_json=as_json) as shown:
             data = _inline(
                 proj,
                 pipeline,
@@ -128,7 +138,7 @@ def run(
                 full_refresh,
                 wait=wait,
                 caught=caught,
-                progress=live,
+                progress=shown,
             )
     if as_json:
         dump(data)
@@ -141,7 +151,7 @@ def run(
         report_config_errors(report, shlex.join(again))
         raise typer.Exit(EXIT_USAGE)
     if not as_json:
-        console().print(summary(report, proj.warehouse_url(pipe)))
+        console().print(summary(report, proj.warehouse_url(pipe)), soft_wrap=True)
     if report.status == RunStatus.CANCELLED:
         raise typer.Exit(caught.exit_code())
     raise typer.Exit(exit_code(report.status, allow_quarantine=allow_quarantine))
@@ -247,7 +257,7 @@ def runs(
 
     sluice runs --project examples/leads
     """
-    from sluice.cli.display import rows_table
+    from sluice.cli.display import runs_table, zoned
     from sluice.config import load_project
     from sluice.engine.report import ReportHead, head_of
     from sluice.engine.settle import open_store
@@ -261,9 +271,10 @@ def runs(
         rows.append(
             {
                 "run_id": r.id,
+                "kind": head.kind or "run",
                 "pipeline": r.pipeline,
                 "status": r.status,
-                "started_at": r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+                "started_at": zoned(r.started_at),
                 "read": t.read if t else None,
                 "loaded": t.loaded if t else None,
                 "quarantined": t.quarantined if t else None,
@@ -273,17 +284,7 @@ def runs(
     if as_json:
         dump(rows)
         return
-    cols = [
-        "run_id",
-        "pipeline",
-        "status",
-        "started_at",
-        "read",
-        "loaded",
-        "quarantined",
-        "seconds",
-    ]
-    console().print(rows_table("runs", cols, [tuple(r[c] for c in cols) for r in rows]))
+    console().print(runs_table(rows, console().width))
 
 
 @handle_errors
@@ -296,7 +297,7 @@ def show(
 
     sluice show 20261124T183125 --project examples/leads
     """
-    from sluice.cli.display import rows_table, summary
+    from sluice.cli.display import log_lines, rows_table, summary, zoned
     from sluice.config import load_project
     from sluice.engine.settle import open_store
 
@@ -306,12 +307,17 @@ def show(
         {"stream": s.stream, "stage": s.stage, "rows": s.rows, "seconds": round(s.seconds, 3)}
         for s in store.stages(r.id)
     ]
-    events = [{"at": e.at, "level": e.level, "message": e.message} for e in store.events(r.id)]
+    events = [
+        {"at": zoned(e.at, timespec="milliseconds"), "level": e.level, "message": e.message}
+        for e in store.events(r.id)
+    ]
     if as_json:
         dump(
             {
                 "run_id": r.id,
                 "status": r.status,
+                "started_at": zoned(r.started_at),
+                "finished_at": zoned(r.finished_at) if r.finished_at else None,
                 "report": r.report,
                 "stages": stages,
                 "log": events,
@@ -319,20 +325,19 @@ def show(
         )
         return
     if r.report:
-        console().print(summary(r.report))
+        console().print(summary(r.report), soft_wrap=True)
     else:
         console().print(f"run {r.id} · {r.pipeline} · {r.status} (no report yet)")
     if stages:
         console().print(
             rows_table(
-                "stages",
+                "stages (seconds busy; stages overlap)",
                 ["stream", "stage", "rows", "seconds"],
                 [tuple(s.values()) for s in stages],
             )
         )
-    console().print(
-        rows_table("log", ["at", "level", "message"], [tuple(e.values()) for e in events])
-    )
+    # One line per event, never wrapped: a message may hold a command to copy.
+    console().print(log_lines(events), soft_wrap=True)
 
 
 @handle_errors

@@ -84,6 +84,7 @@ def _merge_stream(into: StreamReport, part: StreamReport) -> None:
     into.skipped_files += part.skipped_files
     into.skipped_more += part.skipped_more
     into.drift += part.drift
+    into.elapsed += part.elapsed  # parts run at once: the report keeps it within the run's
     for stage, secs in part.seconds.items():
         into.seconds[stage] = into.seconds.get(stage, 0.0) + secs
     if part.http is not None:

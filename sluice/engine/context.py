@@ -27,7 +27,13 @@ from sluice.state.store import StateStore
 from sluice.status import RunKind
 from sluice.transforms.stated import stated_rules
 
-Progress = Callable[[str, str, int], None]  # (stream, stage, rows so far)
+#: (stream, stage, rows so far); stages: extract (a unit opened, no rows yet), load
+#: (rows streaming: read, transformed and written at once), then merge, replace or
+#: commit (the warehouse finishing), done. A progress with a method
+#: ``bytes_read(stream, unit, read, size)`` is also told, after each batch, about how
+#: many bytes of the unit its rows took (their in-memory size: an estimate) and the
+#: unit's size (0: not known).
+Progress = Callable[[str, str, int], None]
 
 
 def _quiet(stream: str, stage: str, rows: int) -> None:

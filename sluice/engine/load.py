@@ -49,6 +49,7 @@ class Loader:
         """Load ``planned``; a unit that breaks mid-way is set aside and the rest retried."""
         store = self.ctx.store
         units = list(planned.units)
+        began = time.perf_counter()
         while units:
             if self._dest().is_loaded(planned.load_key):
                 self._committed_before(units)
@@ -74,7 +75,8 @@ class Loader:
                 self.deadletter.set_aside(failed.stream, failed.unit, failed.file_id, exc)
                 units = [u for u in units if u.file_id != failed.file_id]
                 continue
-            self._commit(feed.opened, result, time.perf_counter() - load_start - waited)
+            now = time.perf_counter()
+            self._commit(feed.opened, result, now - load_start - waited, now - began)
             return
 
     def _committed_before(self, units: list[PlannedUnit]) -> None:
@@ -145,8 +147,11 @@ class Loader:
         """What :meth:`send` takes, from one unit's batches."""
         return proc.tables(batches) if self.tables.layout.split_up else proc.frames(batches)
 
-    def _commit(self, opened: list[Opened], result: LoadResult, load_seconds: float) -> None:
-        """The warehouse committed: count each unit and commit its ledger entry."""
+    def _commit(
+        self, opened: list[Opened], result: LoadResult, load_seconds: float, wall: float
+    ) -> None:
+        """The warehouse committed: count each unit and commit its ledger entry.
+        ``wall``: seconds since the load began, added once to each stream's elapsed."""
         ctx = self.ctx
         passed = sum(o.proc.counts.loaded for o in opened)
         if result.rows != passed:
@@ -158,6 +163,8 @@ class Loader:
         # the ledger) or refused by the API (quarantined with its answer and raw fields).
         refusals.apply(result, [o.proc for o in opened])
         passed = sum(o.proc.counts.loaded for o in opened)
+        for name in {o.stream for o in opened}:
+            ctx.report.stream(name).elapsed += wall
         for o in opened:
             stream, unit, file_id, p = o.stream, o.unit, o.file_id, o.proc
             share = p.counts.loaded / passed if passed else 1

@@ -88,22 +88,32 @@ class UnitOpener:
         if stop is not None:
             raise stop
         unit_ctx = UnitContext(ctx.run_id, ctx.name, stream, unit.name, file_id)
-        return Opened(stream, unit, file_id, self.processor(unit_ctx, plan), reader.batches())
+        proc = self.processor(unit_ctx, plan, unit.size)
+        return Opened(stream, unit, file_id, proc, reader.batches())
 
-    def processor(self, unit: UnitContext, plan: MappingPlan) -> UnitProcessor:
+    def processor(
+        self, unit: UnitContext, plan: MappingPlan, size_of_unit: int = 0
+    ) -> UnitProcessor:
         """A fresh processor per unit: dedupe and unique hold within one file, so a
-        unit that is retried or replayed starts from a clean slate."""
+        unit that is retried or replayed starts from a clean slate. ``size_of_unit``:
+        its bytes (0: not known), for a display that shows them."""
         ctx, extra = self.ctx, self.tables.extra
         steps = StepRunner(ctx.pipe, list(ctx.pipe.table.columns) + extra)
         validator = Validator(
             ctx.pipe.table, list(extra), ctx.mode == "merge", computed=steps.computed
         )
         base = ctx.report.stream(unit.source).counts.read
-        seen, last = [0], [0.0]
+        seen, last, read = [0], [0.0], [0]
+        # A display that shows bytes too (see :class:`~sluice.engine.context.Progress`)
+        sized = getattr(ctx.progress, "bytes_read", None)
+        ctx.progress(unit.source, "extract", base)  # until its first rows arrive
 
-        def on_rows(n: int) -> None:
+        def on_rows(n: int, size: int) -> None:
             seen[0] += n
             ctx.progress(unit.source, "load", base + seen[0])
+            if sized is not None:
+                read[0] += size
+                sized(unit.source, unit.unit, read[0], size_of_unit)
             now = time.perf_counter()
             # `sluice show` of a live run: at most once a second. A part of a Celery run
             # leaves the run's stages to its task, which sums the parts that ended.

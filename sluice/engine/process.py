@@ -44,7 +44,9 @@ class UnitProcessor:
     steps: StepRunner
     validator: Validator
     write_quarantine: QuarantineWriter
-    on_rows: Callable[[int], None] = lambda n: None
+    #: told after each batch: (its rows, its in-memory size in bytes: about what it took
+    #: of its file, for a progress display)
+    on_rows: Callable[[int, int], None] = lambda n, size: None
     pii: PiiPlan | None = None
     #: splits records over the tables of a normalized layout (None: one table)
     splitter: Splitter | None = None
@@ -90,7 +92,7 @@ class UnitProcessor:
                 return
             good, tables = self.process(batch)
             self.seconds["transform"] += time.perf_counter() - t1
-            self.on_rows(batch.rows_read)
+            self.on_rows(batch.rows_read, int(batch.data.estimated_size()))
             yield good, tables
 
     def process(self, batch: Batch) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:

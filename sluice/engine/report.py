@@ -157,9 +157,14 @@ class StreamReport(BaseModel):
     skipped_files: list[SkippedFile] = Field(default_factory=list)
     #: skipped files not in ``skipped_files`` (a report read back lists only some)
     skipped_more: int = Field(default=0, exclude=True)
+    #: seconds each stage was busy; they overlap (the rows are read, transformed and
+    #: loaded at once, in threads), so their sum may pass the stream's ``elapsed``
     seconds: dict[str, float] = Field(
         default_factory=lambda: {"extract": 0.0, "transform": 0.0, "load": 0.0}
     )
+    #: wall seconds of the stream's loads, from opening their units to their commit
+    #: (never more than the run's ``seconds``)
+    elapsed: float = 0.0
     http: HttpStatsRecord | None = None  # requests, retries, statuses of an API pull
     #: drift loaded under `evolve`, per unit: file, missing / added / vanished, a note
     drift: list[DriftEntry] = Field(default_factory=list)
@@ -220,6 +225,7 @@ class StreamReport(BaseModel):
             skipped=out["skipped"],
             skipped_files=listed_skips(out["skipped_files"]),
             seconds={k: round(v, 3) for k, v in out["seconds"].items()},
+            elapsed=round(out["elapsed"], 3),
         )
         if out["http"] is not None:
             doc["http"] = out["http"]
@@ -338,11 +344,15 @@ class RunReport(BaseModel):
             k: out[k]
             for k in ("run_id", "kind", "pipeline", "status", "table", "destination", "mode")
         }
+        streams = out["streams"]
+        if self.seconds > 0:  # a stream's wall time within the run's (parts run at once)
+            for s in streams.values():
+                s["elapsed"] = min(s["elapsed"], round(self.seconds, 3))
         doc.update(
             started_at=out["started_at"],
             seconds=round(out["seconds"], 3),
             totals=out["totals"],
-            streams=out["streams"],
+            streams=streams,
             errors=out["errors"],
             warnings=out["warnings"],
         )

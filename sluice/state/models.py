@@ -15,6 +15,20 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class Zoned(sa.TypeDecorator[datetime]):
+    """A time with its zone, read back with it: SQLite and MySQL keep none, so what they
+    give back (written by :func:`utcnow`) is UTC. Every time the store hands out (to
+    the CLI, the API, a report) carries its zone."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
 class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: sa.JSON, list[Any]: sa.JSON}
 
@@ -24,14 +38,14 @@ class Run(Base):
     id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
     pipeline: Mapped[str] = mapped_column(sa.String(255), index=True)
     status: Mapped[str] = mapped_column(sa.String(32))
-    started_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
-    finished_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    started_at: Mapped[datetime] = mapped_column(Zoned(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(Zoned())
     host: Mapped[str] = mapped_column(sa.String(255), default="")
     pid: Mapped[int] = mapped_column(sa.Integer, default=0)
     report: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     #: the run's lease: refreshed by whatever carries it out (or waits for it); a live
     #: run whose heartbeat is older than the lease has no one left and is settled
-    heartbeat_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(Zoned())
 
 
 class Stage(Base):
@@ -43,14 +57,14 @@ class Stage(Base):
     stage: Mapped[str] = mapped_column(sa.String(32))
     rows: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     seconds: Mapped[float] = mapped_column(sa.Float, default=0.0)
-    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(Zoned(), default=utcnow)
 
 
 class Event(Base):
     __tablename__ = "sluice_events"
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     run_id: Mapped[str] = mapped_column(sa.String(32), sa.ForeignKey("sluice_runs.id"), index=True)
-    at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    at: Mapped[datetime] = mapped_column(Zoned(), default=utcnow)
     level: Mapped[str] = mapped_column(sa.String(16))
     message: Mapped[str] = mapped_column(sa.Text)
     data: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
@@ -74,8 +88,8 @@ class FileRecord(Base):
     #: the unit's counts (and the cursor its pull reached), staged before the warehouse
     #: commit: a run that dies after the commit is settled from them and the load marker
     counts: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
-    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(Zoned(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(Zoned(), default=utcnow)
 
 
 class QuarantineEntry(Base):
@@ -98,7 +112,7 @@ class QuarantineEntry(Base):
     #: status ``superseded``: the run whose load made the entry obsolete (the same
     #: content loaded again, or a newer pull of the same API)
     superseded_by: Mapped[str | None] = mapped_column(sa.String(32))
-    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(Zoned(), default=utcnow)
 
 
 class SchemaVersion(Base):
@@ -109,7 +123,7 @@ class SchemaVersion(Base):
     version: Mapped[int] = mapped_column(sa.Integer)
     columns: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
     run_id: Mapped[str] = mapped_column(sa.String(32))
-    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(Zoned(), default=utcnow)
 
 
 class Cursor(Base):
@@ -120,7 +134,7 @@ class Cursor(Base):
     source: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
     value: Mapped[str] = mapped_column(sa.Text)
     run_id: Mapped[str] = mapped_column(sa.String(32))
-    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(Zoned(), default=utcnow)
 
 
 class Delivery(Base):
@@ -139,7 +153,7 @@ class Delivery(Base):
     sends: Mapped[int] = mapped_column(sa.Integer, default=0)
     acks: Mapped[int] = mapped_column(sa.Integer, default=0)
     run_id: Mapped[str] = mapped_column(sa.String(32), index=True)
-    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(Zoned(), default=utcnow)
 
 
 class RunKey(Base):
@@ -163,11 +177,11 @@ class ScheduleMark(Base):
     __tablename__ = "sluice_schedules"
     pipeline: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
     schedule: Mapped[str] = mapped_column(sa.String(255))
-    last_slot: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    last_slot: Mapped[datetime] = mapped_column(Zoned())
     fires: Mapped[int] = mapped_column(sa.Integer, default=0)
     outcome: Mapped[str] = mapped_column(sa.String(16))  # a SlotOutcome
     run_id: Mapped[str | None] = mapped_column(sa.String(32))
-    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(Zoned(), default=utcnow)
 
 
 class RunPart(Base):
@@ -190,7 +204,7 @@ class RunPart(Base):
     attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
     worker: Mapped[str] = mapped_column(sa.String(255), default="")
     result: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
-    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(Zoned(), default=utcnow)
 
 
 class PipelineLock(Base):
@@ -202,7 +216,7 @@ class PipelineLock(Base):
     __tablename__ = "sluice_pipeline_locks"
     pipeline: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
     run_id: Mapped[str] = mapped_column(sa.String(32))
-    claimed_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    claimed_at: Mapped[datetime] = mapped_column(Zoned(), default=utcnow)
 
 
 class RevokedSession(Base):
@@ -212,4 +226,4 @@ class RevokedSession(Base):
 
     __tablename__ = "sluice_revoked_sessions"
     sid: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
-    expires_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), index=True)
+    expires_at: Mapped[datetime] = mapped_column(Zoned(), index=True)

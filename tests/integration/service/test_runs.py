@@ -65,6 +65,9 @@ def test_trigger_poll_and_the_report_is_the_cli_s(
     listed = client.get("/api/runs", headers=VIEW, params={"pipeline": "leads"}).json()
     assert [x["run_id"] for x in listed["runs"]] == [run_id]
     assert listed["runs"][0]["loaded"] == 54
+    # every time the API gives carries its zone (the state store's SQLite keeps none)
+    assert listed["runs"][0]["started_at"].endswith(("Z", "+00:00"))
+    assert doc["started_at"].endswith("+00:00") and doc["finished_at"].endswith(("Z", "+00:00"))
     pipe = client.get("/api/pipelines/leads", headers=VIEW).json()
     assert pipe["last_run"]["run_id"] == run_id
     assert pipe["mode"] == "snapshot" and pipe["table"] == "leads"

@@ -1,0 +1,252 @@
+"""Progress of ``sluice run`` while it goes: a live table on a terminal, a line (or a
+JSON document) on stderr every few seconds elsewhere (CI logs, ``--json``, a pipe).
+
+Per stream: its stage (``planning``: the run checks its files against the ledger;
+``waiting``: another stream goes first; ``extract``: a unit opened, its first rows not read yet;
+``load``: rows read, transformed and written at once; then ``merge``, ``replace`` or
+``commit`` while the warehouse finishes; ``done``), its rows and rows/s, and, when the
+unit's size is known (a file), the bytes read of it, the percent and an ETA. The bytes
+are the rows' in-memory size, an estimate of what they took of the file (within about
+10% on CSV), so the percent stops at 99 until every row is sent.
+
+``SLUICE_PROGRESS_EVERY`` (seconds, default 5) sets how often a line is written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from rich import box
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from sluice.cli.options import ProgressMode as Mode
+from sluice.cli.terminal import safe
+
+EVERY = 5.0  # seconds between two lines without a terminal
+FINISHING = frozenset({"merge", "replace", "commit", "done"})
+
+
+@dataclass
+class _Stream:
+    stage: str = ""
+    rows: int = 0
+    began: float | None = None  # its first unit opened
+    unit: str = ""
+    unit_began: float = 0.0
+    read: int = 0  # bytes of the unit in progress (an estimate)
+    size: int = 0  # of the unit in progress; 0: not known
+
+
+def clock(seconds: float) -> str:
+    """``1:05``, ``1:02:03``."""
+    s = int(seconds)
+    h, rest = divmod(s, 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
+
+
+def megabytes(n: float) -> str:
+    return f"{n / 1e6:,.1f}"
+
+
+class Tracker:
+    """What the engine tells a run's progress (``__call__`` and ``bytes_read``), and what
+    a display shows of it (:meth:`snapshot`)."""
+
+    def __init__(self, streams: list[str]) -> None:
+        self.start = time.perf_counter()
+        self.streams = {s: _Stream() for s in streams}
+        self.lock = threading.Lock()
+
+    def __call__(self, stream: str, stage: str, rows: int) -> None:
+        now = time.perf_counter()
+        with self.lock:
+            s = self.streams.setdefault(stream, _Stream())
+            if s.began is None:
+                s.began = now
+            if stage == "extract":  # a new unit
+                s.unit_began, s.read, s.size = now, 0, 0
+            s.stage, s.rows = stage, rows
+
+    def bytes_read(self, stream: str, unit: str, read: int, size: int) -> None:
+        with self.lock:
+            s = self.streams.setdefault(stream, _Stream())
+            s.unit, s.read, s.size = unit, read, size
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        """Per stream: stream, stage, rows, rows_per_s, elapsed (since it began), and
+        when its unit's size is known: bytes, size, percent and eta (seconds, or None)."""
+        now = time.perf_counter()
+        out = []
+        with self.lock:
+            # before its first unit opens, a stream waits for the run to plan (hash its
+            # files against the ledger), or for the streams before it
+            idle = "waiting" if any(s.began for s in self.streams.values()) else "planning"
+            for name, s in self.streams.items():
+                elapsed = now - s.began if s.began is not None else 0.0
+                doc: dict[str, Any] = {
+                    "stream": name,
+                    "stage": s.stage if s.began is not None else idle,
+                    "rows": s.rows,
+                    "rows_per_s": round(s.rows / elapsed) if elapsed > 0 else 0,
+                    "elapsed": round(elapsed, 1),
+                }
+                if s.size > 0:
+                    finished = s.stage in FINISHING
+                    done = s.size if finished else min(s.read, int(s.size * 0.99))
+                    spent = now - s.unit_began
+                    eta = None
+                    if not finished and done > 0 and spent > 0:
+                        eta = round((s.size - done) / (done / spent), 1)
+                    doc.update(
+                        unit=s.unit,
+                        bytes=done,
+                        size=s.size,
+                        percent=round(100 * done / s.size, 1),
+                        eta=eta,
+                    )
+                out.append(doc)
+        return out
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+
+class LiveProgress(Tracker):
+    """A live table on the terminal, redrawn four times a second (so the clock goes on
+    while the warehouse merges or commits); fits 80 columns."""
+
+    def __init__(self, console: Console, streams: list[str]) -> None:
+        super().__init__(streams)
+        self.live = Live(
+            console=console, get_renderable=self.render, refresh_per_second=4, transient=True
+        )
+
+    def __enter__(self) -> LiveProgress:
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.live.__exit__(None, None, None)
+
+    def render(self) -> Table:
+        t = Table(
+            title=f"running · {clock(self.elapsed)}",
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+            pad_edge=False,
+        )
+        t.add_column("stream", overflow="fold")
+        t.add_column("stage", no_wrap=True)
+        for col in ("rows", "rows/s", "MB read", "%", "ETA"):
+            t.add_column(col, justify="right", no_wrap=True)
+        for s in self.snapshot():
+            sized = "size" in s
+            t.add_row(
+                safe(s["stream"]),
+                s["stage"],
+                f"{s['rows']:,}",
+                f"{s['rows_per_s']:,}",
+                f"{megabytes(s['bytes'])} / {megabytes(s['size'])}" if sized else "",
+                f"{s['percent']:.0f}%" if sized else "",
+                clock(s["eta"]) if sized and s["eta"] is not None else "",
+            )
+        return t
+
+
+class ProgressLines(Tracker):
+    """Without a terminal: every ``every`` seconds, one line per stream on stderr
+    (``json``: one JSON document per stream, JSON Lines), and a last one at the end."""
+
+    def __init__(self, streams: list[str], *, as_json: bool, every: float) -> None:
+        super().__init__(streams)
+        self.as_json, self.every = as_json, every
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="sluice-progress", daemon=True)
+
+    def __enter__(self) -> ProgressLines:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=5)
+        if self.as_json:  # where each stream ended (the summary says it in words)
+            self.write()
+
+    def _run(self) -> None:
+        while not self.stop.wait(self.every):
+            self.write()
+
+    def write(self) -> None:
+        elapsed = self.elapsed
+        lines = []
+        for s in self.snapshot():
+            if s["stage"] in ("planning", "waiting"):
+                continue
+            if self.as_json:
+                at = datetime.now(UTC).isoformat(timespec="milliseconds")
+                doc = {"event": "progress", "ts": at, "run_elapsed": round(elapsed, 1), **s}
+                lines.append(json.dumps(doc))
+            else:
+                lines.append(self.line(elapsed, s))
+        if lines:
+            with contextlib.suppress(OSError):  # a closed pipe: nothing to say
+                sys.stderr.write("\n".join(lines) + "\n")
+                sys.stderr.flush()
+
+    @staticmethod
+    def line(elapsed: float, s: dict[str, Any]) -> str:
+        """``progress 0:10 source1: load, 460,000 rows, 46,000 rows/s, 82.0 of 178.1 MB
+        (46%), ETA 0:12``."""
+        text = (
+            f"progress {clock(elapsed)} {printable(s['stream'])}: {s['stage']}, "
+            f"{s['rows']:,} rows, {s['rows_per_s']:,} rows/s"
+        )
+        if "size" in s:
+            text += f", {megabytes(s['bytes'])} of {megabytes(s['size'])} MB ({s['percent']:.0f}%)"
+            if s["eta"] is not None:
+                text += f", ETA {clock(s['eta'])}"
+        return text
+
+
+def printable(text: str) -> str:
+    from sluice.cli.terminal import printable as shown
+
+    return shown(text, lines=False)
+
+
+def every() -> float:
+    try:
+        return max(0.1, float(os.environ.get("SLUICE_PROGRESS_EVERY", EVERY)))
+    except ValueError:
+        return EVERY
+
+
+@contextlib.contextmanager
+def watching(
+    mode: Mode, console: Console, streams: list[str], *, as_json: bool
+) -> Iterator[Tracker | None]:
+    """The progress display ``mode`` asks for (``auto``: live on a terminal without
+    ``--json``, lines otherwise), around a run; None for ``none``."""
+    if mode == Mode.auto:
+        mode = Mode.live if console.is_terminal and not as_json else Mode.lines
+    if mode == Mode.none:
+        yield None
+    elif mode == Mode.live:
+        with LiveProgress(console, streams) as live:
+            yield live
+    else:
+        with ProgressLines(streams, as_json=mode == Mode.json, every=every()) as lines:
+            yield lines
