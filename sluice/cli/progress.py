@@ -55,8 +55,10 @@ def clock(seconds: float) -> str:
     return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
 
 
-def megabytes(n: float) -> str:
-    return f"{n / 1e6:,.1f}"
+def of(done: float, size: float, sep: str = " / ") -> str:
+    """``45.3 / 178.1 MB``: the unit the size reads best in (kB, MB, GB)."""
+    scale, unit = next(((f, u) for f, u in ((1e9, "GB"), (1e6, "MB")) if size >= f), (1e3, "kB"))
+    return f"{done / scale:,.1f}{sep}{size / scale:,.1f} {unit}"
 
 
 class Tracker:
@@ -149,7 +151,7 @@ class LiveProgress(Tracker):
         )
         t.add_column("stream", overflow="fold")
         t.add_column("stage", no_wrap=True)
-        for col in ("rows", "rows/s", "MB read", "%", "ETA"):
+        for col in ("rows", "rows/s", "read", "%", "ETA"):
             t.add_column(col, justify="right", no_wrap=True)
         for s in self.snapshot():
             sized = "size" in s
@@ -158,7 +160,7 @@ class LiveProgress(Tracker):
                 s["stage"],
                 f"{s['rows']:,}",
                 f"{s['rows_per_s']:,}",
-                f"{megabytes(s['bytes'])} / {megabytes(s['size'])}" if sized else "",
+                of(s["bytes"], s["size"]) if sized else "",
                 f"{s['percent']:.0f}%" if sized else "",
                 clock(s["eta"]) if sized and s["eta"] is not None else "",
             )
@@ -215,7 +217,7 @@ class ProgressLines(Tracker):
             f"{s['rows']:,} rows, {s['rows_per_s']:,} rows/s"
         )
         if "size" in s:
-            text += f", {megabytes(s['bytes'])} of {megabytes(s['size'])} MB ({s['percent']:.0f}%)"
+            text += f", {of(s['bytes'], s['size'], ' of ')} ({s['percent']:.0f}%)"
             if s["eta"] is not None:
                 text += f", ETA {clock(s['eta'])}"
         return text
