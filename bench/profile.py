@@ -1,0 +1,103 @@
+"""Where a sluice load spends its CPU, by stage: py-spy samples of every thread, summed.
+
+    .venv/bin/pip install py-spy
+    .venv/bin/python bench/profile.py                  # 1M leads -> a fresh PostgreSQL schema
+    .venv/bin/python bench/profile.py --raw prof.txt   # summarize a `py-spy record -f raw` file
+
+Each sample is put in the first stage (top to bottom of ``STAGES``) whose marker is on
+its stack; what is left is "other". The figures are seconds at the sampling rate, per
+thread, so stages on different threads add up to more than the wall time. py-spy counts
+a thread only while it runs, but a thread waiting on a hand-off queue holding the GIL
+for a moment is counted: that line is not CPU work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from harness import PG_URL, Schemas, schema_url  # noqa: E402
+
+#: (stage, markers): the first stage with a marker in a sample's stack takes the sample
+WAITING = "waiting (hand-offs between threads)"
+STAGES: list[tuple[str, tuple[str, ...]]] = [
+    (WAITING, ("Condition.wait", "Event.wait")),
+    ("start-up: imports", ("_find_and_load", "exec_module")),
+    ("dates (validation)", ("transforms/dates.py",)),
+    ("validation", ("Validator.run",)),
+    ("steps", ("StepRunner.run_lazy", "StepRunner.drop_blank", "apply_mapping")),
+    ("quarantine entries", ("write_quarantine", "Quarantine.quarantine", "pending (")),
+    ("CSV parse", ("csv_reader.py",)),
+    ("encode + COPY", ("PostgresDestination._write",)),
+    ("start-up: state store, plan, file hash", ("open_store", "Planner.plan", "_prepare")),
+    ("commit, ledger, report", ("Loader._commit", "_then_finish", "settle.py")),
+]
+
+
+def summarize(raw: Path, rate: int) -> list[tuple[str, float]]:
+    """(stage, CPU-seconds) of a ``py-spy record -f raw --threads`` file, largest first."""
+    seconds: Counter[str] = Counter()
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        stage = next((s for s, marks in STAGES if any(m in stack for m in marks)), "other")
+        seconds[stage] += int(count) / rate
+    return seconds.most_common()
+
+
+def record(rows: int, rate: int, out: Path) -> None:
+    """py-spy over one `sluice run` of bench/leads into a fresh PostgreSQL schema."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    schemas = Schemas(keep=False)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            env = {
+                **os.environ,
+                "SLUICE_BENCH_ROWS": str(rows),
+                "SLUICE_WAREHOUSE_URL": schema_url(schemas.fresh("profile")),
+                "SLUICE_STATE_URL": f"sqlite:///{tmp}/state.db",
+            }
+            cmd = [spy, "record", "-r", str(rate), "-f", "raw", "--threads", "-o", str(out)]
+            cmd += ["--", sys.executable, "-m", "sluice", "run", "leads", "--json"]
+            leads = HERE / "leads"
+            subprocess.run(cmd, cwd=leads, env=env, stdout=subprocess.DEVNULL, check=False)
+    finally:
+        schemas.drop_all()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--rate", type=int, default=100, help="samples per second")
+    ap.add_argument("--raw", type=Path, help="summarize this py-spy raw file instead")
+    args = ap.parse_args(argv)
+    raw = args.raw
+    if raw is None:
+        raw = HERE / "results" / "profile.txt"
+        raw.parent.mkdir(exist_ok=True)
+        print(f"profiling sluice -> PostgreSQL ({PG_URL}), {args.rows:,} rows ...")
+        record(args.rows, args.rate, raw)
+    rows = summarize(raw, args.rate)
+    work = [(stage, s) for stage, s in rows if stage != WAITING]
+    total = sum(s for _, s in work)
+    print(f"{'stage':42} {'CPU s':>7} {'share':>6}")
+    for stage, s in work:
+        print(f"{stage:42} {s:7.2f} {s / total:6.1%}")
+    print(f"{'total':42} {total:7.2f}")
+    waited = dict(rows).get(WAITING, 0.0)
+    print(f"(not counted: {waited:.2f} s of samples waiting on a hand-off)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
