@@ -9,8 +9,8 @@ import typer
 
 from sluice.cli.errors import EXIT_OK, handle_errors
 from sluice.cli.helptext import Command, Group
-from sluice.cli.options import ProjectOpt
-from sluice.cli.runs import AllowQuarantineOpt, JsonOpt, dump, exit_code
+from sluice.cli.options import ProgressMode, ProjectOpt
+from sluice.cli.runs import AllowQuarantineOpt, JsonOpt, ProgressOpt, dump, exit_code
 from sluice.cli.terminal import console, safe
 from sluice.errors import UsageError
 from sluice.status import QuarantineStatus, QuarantineView
@@ -155,6 +155,7 @@ def replay(
             "--wait", help="if a run of the pipeline is going, replay when it ends (else refuse)"
         ),
     ] = False,
+    progress: ProgressOpt = ProgressMode.auto,
 ) -> None:
     """Load quarantined rows and files again with the current config, exactly once.
 
@@ -165,10 +166,13 @@ def replay(
         sluice quarantine replay --project examples/leads
     """
     from sluice.cli.display import summary
+    from sluice.cli.progress import watching
     from sluice.config import load_project
     from sluice.engine.replay import replay as replay_entries
 
-    reports = replay_entries(load_project(project), ids=ids, pipeline=pipeline, wait=wait)
+    proj = load_project(project)
+    with watching(progress, console(stderr=True), [], as_json=as_json) as shown:
+        reports = replay_entries(proj, ids=ids, pipeline=pipeline, wait=wait, progress=shown)
     data = [r.as_dict() for r in reports]
     if as_json:
         dump(data)

@@ -30,7 +30,7 @@ from sluice.batch import LINE, Batch
 from sluice.config import HttpSourceConfig, Project
 from sluice.destinations import LoadMeta
 from sluice.engine import refusals, tally
-from sluice.engine.context import RunContext, start
+from sluice.engine.context import Progress, RunContext, start
 from sluice.engine.kit import RunKit
 from sluice.engine.lifecycle import Work, execute
 from sluice.engine.plan import PlannedLoad, PlannedUnit, source_context
@@ -51,14 +51,17 @@ def replay(
     ids: Sequence[int] | None = None,
     pipeline: str | None = None,
     wait: bool = False,
+    progress: Progress | None = None,
 ) -> list[RunReport]:
     """Replay open quarantine entries (all, or ``ids``); one report per pipeline.
 
     ``wait``: a replay of a pipeline another run has waits for it (``queued``) instead
-    of being refused."""
+    of being refused. ``progress``: told as a run's is (:data:`Progress`)."""
     store = StateStore(project.state_url())
     try:
-        planned = plan_replay(project, store, ids=ids, pipeline=pipeline, wait=wait)
+        planned = plan_replay(
+            project, store, ids=ids, pipeline=pipeline, wait=wait, progress=progress
+        )
         return [execute(ctx, work) for ctx, work in planned]
     finally:
         store.close()
@@ -72,6 +75,7 @@ def plan_replay(
     pipeline: str | None = None,
     own_stores: bool = False,
     wait: bool = False,
+    progress: Progress | None = None,
 ) -> list[tuple[RunContext, Work]]:
     """One replay run per pipeline (its run id exists) and the work to execute.
 
@@ -105,6 +109,7 @@ def plan_replay(
             kind=RunKind.REPLAY,
             wait=wait,
             mode="append" if appends else None,
+            progress=progress,
         )
         planned.append((ctx, partial(_replay, group)))
     return planned

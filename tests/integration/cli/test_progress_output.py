@@ -88,3 +88,25 @@ def test_a_streams_seconds_stay_within_the_runs(big: Path, run_project: Callable
     assert 0 < stream["elapsed"] <= doc["seconds"]
     for stage, busy in stream["seconds"].items():  # each stage busy within its wall time
         assert busy <= stream["elapsed"] + 0.01, stage
+
+
+def test_a_replay_shows_its_progress_too(make_project: Callable[..., Path]) -> None:
+    from tests.unit.test_logs import FILES
+    from tests.unit.test_logs import PROJECT as SMALL
+
+    folder = make_project(SMALL, FILES)
+    env = {**os.environ, "SLUICE_PROGRESS_EVERY": "0.1"}
+    sluice = [sys.executable, "-m", "sluice"]
+    ran = subprocess.run([*sluice, "run", "p", "-p", str(folder), "--progress", "none"], env=env)
+    assert ran.returncode == 3
+    done = subprocess.run(
+        [*sluice, "quarantine", "replay", "-p", str(folder), "--progress", "json", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert done.returncode == 3, done.stderr
+    (report,) = json.loads(done.stdout)
+    events = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+    assert report["kind"] == "replay"
+    assert events and events[-1]["stream"] == "drops" and events[-1]["rows"] == 1
