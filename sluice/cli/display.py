@@ -45,7 +45,15 @@ def summary(report: RunReport | Mapping[str, Any], warehouse_url: str | None = N
         title_justify="left",
     )
     for col in ("stream", "read", "loaded", "quarantined", "filtered", "files", "seconds"):
-        t.add_column(col, justify="left" if col == "stream" else "right")
+        # at 80 columns the numbers stay whole; a long stream name and the files' notes fold
+        words = col in ("stream", "files")
+        t.add_column(
+            col,
+            justify="left" if col == "stream" else "right",
+            overflow="fold",
+            no_wrap=not words,
+            min_width=6 if words else None,
+        )
     for name, s in report.streams.items():
         extra = []
         if s.quarantined_files:
