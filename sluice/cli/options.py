@@ -48,8 +48,8 @@ LogLevelOpt = Annotated[
     typer.Option(
         "--log-level",
         envvar="SLUICE_LOG_LEVEL",
-        help="log to stderr at this level and up, the run log (logger sluice.run) included; "
-        "default: warning, without the run log (the summary says it)",
+        help="log to stderr at this level and up, the run log included "
+        "(default: warning, and not the run log)",
     ),
 ]
 LogFormatOpt = Annotated[
@@ -57,7 +57,7 @@ LogFormatOpt = Annotated[
     typer.Option(
         "--log-format",
         envvar="SLUICE_LOG_FORMAT",
-        help="text, or json: one JSON document per line (run_id, pipeline, stream, event...)",
+        help="text, or json: JSON Lines (run_id, pipeline, stream, event...)",
     ),
 ]
 

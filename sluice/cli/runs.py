@@ -37,8 +37,8 @@ ProgressOpt = Annotated[
     typer.Option(
         "--progress",
         envvar="SLUICE_PROGRESS",
-        help="auto: a live table on a terminal, else a line on stderr every few seconds "
-        "(SLUICE_PROGRESS_EVERY, default 5); live; lines; json: JSON Lines on stderr; none",
+        help="auto: live on a terminal, else lines; live: a table redrawn in place; lines: "
+        "on stderr every SLUICE_PROGRESS_EVERY s (5); json: JSON Lines on stderr; none",
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print one machine-readable JSON document")]
