@@ -214,24 +214,31 @@ def read_jsonl(
         text = flat_text(frame, flatten=flatten)
         return text.with_columns(pl.Series(LINE, numbers))
 
-    def frames() -> Iterator[pl.DataFrame]:
+    def frames() -> Iterator[tuple[pl.DataFrame, bool]]:
         line = 1
         with open_bytes() as f:
             for block in _blocks(f, block_size):
                 seen = scan(block)
-                yield parse(block, line, seen)
+                yield parse(block, line, seen), _nul_free(block)
                 line += seen.newlines
 
-    first = next((f for f in frames() if f.height), None)
+    first = next((f for f, _ in frames() if f.height), None)
     columns = [c for c in first.columns if c != LINE] if first is not None else []
 
     def batches() -> Iterator[Batch]:
-        for frame in frames():
+        for frame, nul_free in frames():
             if not frame.height:
                 continue
             # Fields a later block adds are kept (their rows show them in quarantine);
             # fields it lacks are null.
             missing = [pl.lit(None, pl.String).alias(c) for c in columns if c not in frame.columns]
-            yield Batch(stream, unit, frame.with_columns(missing) if missing else frame)
+            data = frame.with_columns(missing) if missing else frame
+            yield Batch(stream, unit, data, nul_free=nul_free)
 
     return columns, batches
+
+
+def _nul_free(block: bytes) -> bool:
+    """No value of the block can hold a NUL: JSON writes one only as the escape \\u0000
+    (an escaped backslash before "u0000" only costs a check that finds nothing)."""
+    return b"\\u0000" not in block and b"\x00" not in block

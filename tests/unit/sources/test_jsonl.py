@@ -60,3 +60,20 @@ def test_scan_counts_keys_and_nulls() -> None:
     seen = scan(b'{"a":1,"b":null,"c": null}\n\n{"a":"x\\":y"}\n')
     assert (seen.keys, seen.nulls, seen.spaced, seen.lines.tolist()) == (5, 2, False, [0, 2])
     assert scan(b'{"a" :1}\n').spaced
+
+
+def test_blocks_say_whether_a_value_can_hold_a_nul() -> None:
+    # JSON writes NUL only as \u0000: a block without that escape skips the NUL check.
+    clean = "".join(json.dumps(r) + "\n" for r in records(300))
+    dirty = clean + json.dumps({"id": 300, "who": {"name": "lin\x00us", "zip": 1}}) + "\n"
+
+    def flags(text: str) -> list[bool]:
+        data = text.encode()
+        _, batches = read_jsonl(
+            lambda: io.BytesIO(data), stream="s", unit="u", block_size=2048, flatten=True
+        )
+        return [b.nul_free for b in batches()]
+
+    assert len(flags(clean)) > 1 and all(flags(clean))
+    assert "\\u0000" in dirty and flags(dirty)[-1] is False
+    assert read(dirty).filter(pl.col("id") == "300").item(0, "who_name") == "lin\x00us"
