@@ -93,7 +93,9 @@ class DeadLetter:
         self.report.stream(stream).quarantined_files.append(
             {"file": unit.name, "reason": exc.message, "hint": exc.hint, "load_id": file_id}
         )
-        self.store.log(self.run_id, "warning", f"{unit.name}: quarantined: {exc.message}")
+        self.store.log(
+            self.run_id, "warning", f"{unit.name}: quarantined: {exc.message}", stream=stream
+        )
 
     def _kept_before(self, file_id: int) -> dict[str, Any]:
         """What the entry being replayed says of its kept pull."""

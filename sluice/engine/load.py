@@ -214,7 +214,7 @@ class Loader:
             self.ctx.report.stream(stream).http = stats
         checkpoint = unit.checkpoint
         if checkpoint is not None:  # saved with the unit's ledger entry (commit_unit)
-            self.ctx.log("info", f"{stream}: cursor saved: {checkpoint}")
+            self.ctx.log("info", f"{stream}: cursor saved: {checkpoint}", stream=stream)
 
     def _note_drift(self, stream: str, unit: Unit, plan: MappingPlan) -> None:
         """The drift a committed unit was loaded with (``evolve``), in the stream's report."""
