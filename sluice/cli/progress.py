@@ -41,6 +41,7 @@ FINISHING = frozenset({"merge", "replace", "commit", "done"})
 class _Stream:
     stage: str = ""
     rows: int = 0
+    rows_at: float = 0.0  # when its rows last grew
     began: float | None = None  # its first unit opened
     unit: str = ""
     unit_began: float = 0.0
@@ -78,6 +79,8 @@ class Tracker:
                 s.began = now
             if stage == "extract":  # a new unit
                 s.unit_began, s.read, s.size = now, 0, 0
+            if rows != s.rows:
+                s.rows_at = now
             s.stage, s.rows = stage, rows
 
     def bytes_read(self, stream: str, unit: str, read: int, size: int) -> None:
@@ -96,11 +99,13 @@ class Tracker:
             idle = "waiting" if any(s.began for s in self.streams.values()) else "planning"
             for name, s in self.streams.items():
                 elapsed = now - s.began if s.began is not None else 0.0
+                # rows/s while rows came: a long merge after the last one does not lower it
+                reading = s.rows_at - s.began if s.began is not None else 0.0
                 doc: dict[str, Any] = {
                     "stream": name,
                     "stage": s.stage if s.began is not None else idle,
                     "rows": s.rows,
-                    "rows_per_s": round(s.rows / elapsed) if elapsed > 0 else 0,
+                    "rows_per_s": round(s.rows / reading) if reading > 0 else 0,
                     "elapsed": round(elapsed, 1),
                 }
                 if s.size > 0:

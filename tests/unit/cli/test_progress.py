@@ -23,6 +23,9 @@ def test_percent_bytes_and_eta_of_a_sized_unit() -> None:
     t("a", "commit", 1000)
     (a, _) = t.snapshot()
     assert (a["percent"], a["eta"]) == (100.0, None)
+    rate = a["rows_per_s"]
+    time.sleep(0.05)  # the warehouse commits: no new rows, the rate holds
+    assert t.snapshot()[0]["rows_per_s"] == rate
 
 
 def test_a_line_says_it_all_in_one_line() -> None:
