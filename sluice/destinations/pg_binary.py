@@ -70,15 +70,32 @@ def table_types(cur: Any, quoted_table: str) -> dict[str, str]:
     return {name: type_ for name, type_ in cur.fetchall()}
 
 
-def encode(data: pl.DataFrame) -> Iterator[bytes]:
-    """The batch in COPY's binary format: header, rows, trailer."""
-    import pgpq
+class Encoder:
+    """Batches of one schema in COPY's binary format: :meth:`header` once, then
+    :meth:`rows` per batch, then :meth:`trailer` (pgpq's encoder keeps no rows)."""
 
-    # Arrow's string views are Polars' own layout: no copy of the text (the default,
-    # large_string, copies it all), and pgpq encodes them faster too.
-    table = data.to_arrow(compat_level=pl.CompatLevel.newest())
-    encoder = pgpq.ArrowToPostgresBinaryEncoder(table.schema)
-    yield encoder.write_header()
-    for batch in table.to_batches():
-        yield encoder.write_batch(batch)
-    yield encoder.finish()
+    def __init__(self, schema: pl.Schema) -> None:
+        import pgpq
+
+        arrow = pl.DataFrame(schema=schema).to_arrow(compat_level=pl.CompatLevel.newest())
+        self._encoder = pgpq.ArrowToPostgresBinaryEncoder(arrow.schema)
+
+    def header(self) -> bytes:
+        return bytes(self._encoder.write_header())
+
+    def rows(self, data: pl.DataFrame) -> Iterator[bytes]:
+        # Arrow's string views are Polars' own layout: no copy of the text (the default,
+        # large_string, copies it all), and pgpq encodes them faster too.
+        for batch in data.to_arrow(compat_level=pl.CompatLevel.newest()).to_batches():
+            yield self._encoder.write_batch(batch)
+
+    def trailer(self) -> bytes:
+        return bytes(self._encoder.finish())
+
+
+def encode(data: pl.DataFrame) -> Iterator[bytes]:
+    """One batch in COPY's binary format: header, rows, trailer."""
+    encoder = Encoder(data.schema)
+    yield encoder.header()
+    yield from encoder.rows(data)
+    yield encoder.trailer()

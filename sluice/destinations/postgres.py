@@ -1,24 +1,24 @@
 """PostgreSQL: bulk path ``COPY ... FROM STDIN`` through psycopg 3.
 
-Each batch goes in COPY's binary format where the table's column types take it
-(:mod:`sluice.destinations.pg_binary`: the server parses nothing). Otherwise Polars
-writes it as CSV (unquoted empty = NULL, ``""`` = empty string, the same convention
-as COPY's csv format), and the server parses it as it does for ``psql \\copy``.
+A load's batches stream through one COPY per table (:mod:`.pg_copy`), in COPY's binary
+format where the table's column types take it (:mod:`.pg_binary`: the server parses
+nothing). Otherwise Polars writes them as CSV (unquoted empty = NULL, ``""`` = empty
+string, the same convention as COPY's csv format), and the server parses them as it
+does for ``psql \\copy``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
 from collections.abc import Iterator
 from typing import Any
 
-import polars as pl
 import sqlalchemy as sa
 
-from sluice.destinations import pg_binary
 from sluice.destinations.base import Mode, register
+from sluice.destinations.pg_copy import CopyStream
 from sluice.destinations.sql import SqlDestination
+from sluice.destinations.sql_load import Writer
 
 DDL_LOCK = 0x5_1C3_0002  # the advisory lock held while creating or evolving tables
 
@@ -44,20 +44,15 @@ class PostgresDestination(SqlDestination):
             return create.replace("CREATE TABLE", "CREATE UNLOGGED TABLE", 1)
         return create
 
-    def _write(self, conn: Any, table: str, columns: list[str], data: pl.DataFrame) -> int:
-        cols = ", ".join(self.quote(c) for c in columns)
-        copy_into = f"COPY {self.quote(table)} ({cols}) FROM STDIN"
-        with conn.cursor() as cur:
-            # One catalog query a batch (well under a millisecond): the table's types
-            # decide the format, and a column added since the last batch is seen.
-            types = pg_binary.table_types(cur, self.quote(table)) if pg_binary.available() else {}
-            if types and pg_binary.fits(data.schema, columns, types):
-                with cur.copy(f"{copy_into} (FORMAT binary)") as copy:
-                    for chunk in pg_binary.encode(data.select(columns)):
-                        copy.write(chunk)
-                return data.height
-            payload = io.BytesIO()
-            data.write_csv(payload, include_header=False)
-            with cur.copy(f"{copy_into} (FORMAT csv)") as copy:
-                copy.write(payload.getbuffer())
-        return data.height
+    @contextlib.contextmanager
+    def _writing(self, conn: Any) -> Iterator[Writer]:
+        # One COPY for consecutive batches of a table (see pg_copy): the server takes
+        # in each batch while the next one is encoded.
+        stream = CopyStream(conn, self.quote)
+        try:
+            yield stream.write
+        except BaseException as exc:
+            with contextlib.suppress(Exception):  # the connection may be gone
+                stream.close(exc)
+            raise
+        stream.close()

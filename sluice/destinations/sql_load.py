@@ -15,7 +15,7 @@ dialect's quoting.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +28,8 @@ from sluice.errors import LoadError, RetryableLoadError, RunCancelled, Where
 from sluice.schema import TableSpec, json_text
 
 STAGE_PREFIX = "_sluice_stage_"
+#: writes a batch into a table during a load: ``(table, columns, data) -> rows``
+Writer = Callable[[str, list[str], pl.DataFrame], int]
 
 
 class SqlLoads(SqlBase):
@@ -35,6 +37,12 @@ class SqlLoads(SqlBase):
 
     def _write(self, conn: Any, table: str, columns: list[str], data: pl.DataFrame) -> int:
         raise NotImplementedError
+
+    @contextlib.contextmanager
+    def _writing(self, conn: Any) -> Iterator[Writer]:
+        """What writes one load's batches: ``write(table, columns, data) -> rows``.
+        When the block ends, every row written is in its table (uncommitted)."""
+        yield lambda table, columns, data: self._write(conn, table, columns, data)
 
     def _upsert(self, target: str, stage: str, columns: list[str], keys: list[str]) -> str:
         """``INSERT ... ON CONFLICT (keys) DO UPDATE``: PostgreSQL and SQLite share it."""
@@ -119,11 +127,12 @@ class SqlLoads(SqlBase):
                 for t in targets
             }
             rows = dict.fromkeys(columns, 0)
-            for batch in batches:
-                for name, data in batch.items():
-                    if data.height:
-                        cols = columns[name]
-                        rows[name] += self._write(raw, into[name], cols, stamp(data, cols, meta))
+            with self._writing(raw) as write:
+                for batch in batches:
+                    for name, data in batch.items():
+                        if data.height:
+                            cols = columns[name]
+                            rows[name] += write(into[name], cols, stamp(data, cols, meta))
             swaps = [(into[t.table.name], t.table.name) for t in targets if t.mode == "replace"]
             if swaps:
                 self._swap(cur, swaps)

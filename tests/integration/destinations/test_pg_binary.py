@@ -76,8 +76,13 @@ def test_every_type_round_trips_in_binary(
     pg: SqlDestination, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     encoded = []
-    real = pg_binary.encode
-    monkeypatch.setattr(pg_binary, "encode", lambda data: encoded.append(1) or real(data))
+
+    class Counted(pg_binary.Encoder):
+        def rows(self, data: pl.DataFrame) -> Iterator[bytes]:
+            encoded.append(data.height)
+            return super().rows(data)
+
+    monkeypatch.setattr(pg_binary, "Encoder", Counted)
     spec = TableSpec("typed", COLUMNS)
     pg.prepare(spec, "append")
     pg.load(spec, "append", "k", [pl.DataFrame(ROWS, schema=SCHEMA, orient="row")])
@@ -118,3 +123,50 @@ def test_which_columns_take_binary() -> None:
     assert not pg_binary.fits(utc, ["t", "i"], {**ours, "i": "integer"})
     assert not pg_binary.fits(utc, ["t", "i"], {"t": "timestamp with time zone"})  # no `i`
     assert not pg_binary.fits(pl.Schema({"j": pl.String}), ["j"], {"j": "json"})
+
+
+def test_batches_stream_through_one_copy_and_a_new_schema_starts_another(
+    pg: SqlDestination, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made: list[pl.Schema] = []
+
+    class Counted(pg_binary.Encoder):
+        def __init__(self, schema: pl.Schema) -> None:
+            made.append(schema)
+            super().__init__(schema)
+
+    monkeypatch.setattr(pg_binary, "Encoder", Counted)
+    spec = TableSpec("nums", [ColumnSpec("i", "integer"), ColumnSpec("f", "float")])
+    pg.prepare(spec, "append")
+    floats = {"i": pl.Int64, "f": pl.Float64}
+    ints = {"i": pl.Int64, "f": pl.Int64}  # bigint into a double column: CSV
+    batches = [
+        pl.DataFrame({"i": [1, 2], "f": [0.5, 1.5]}, schema=floats),
+        pl.DataFrame({"i": [3], "f": [2.5]}, schema=floats),
+        pl.DataFrame({"i": [4], "f": [7]}, schema=ints),
+        pl.DataFrame({"i": [5], "f": [9.25]}, schema=floats),
+    ]
+    result = pg.load(spec, "append", "k", batches)
+    assert result.rows == 5
+    # Binary for the first two batches (one COPY), CSV for the third, binary again.
+    assert len(made) == 2
+    with pg.engine.connect() as c:
+        got = c.execute(sa.text("SELECT i, f FROM nums ORDER BY i")).all()
+    assert [tuple(r) for r in got] == [(1, 0.5), (2, 1.5), (3, 2.5), (4, 7.0), (5, 9.25)]
+
+
+def test_a_load_that_breaks_mid_copy_leaves_the_table_as_it_was(pg: SqlDestination) -> None:
+    spec = TableSpec("nums", [ColumnSpec("i", "integer")])
+    pg.prepare(spec, "append")
+    pg.load(spec, "append", "first", [pl.DataFrame({"i": [1]})])
+
+    def broken() -> Iterator[pl.DataFrame]:
+        yield pl.DataFrame({"i": [2, 3]})
+        raise RuntimeError("the source broke")
+
+    with pytest.raises(RuntimeError, match="the source broke"):
+        pg.load(spec, "append", "second", broken())
+    # The aborted COPY left the connection usable and the table unchanged.
+    assert pg.load(spec, "append", "third", [pl.DataFrame({"i": [4]})]).rows == 1
+    with pg.engine.connect() as c:
+        assert c.execute(sa.text("SELECT i FROM nums ORDER BY i")).scalars().all() == [1, 4]
