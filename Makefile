@@ -99,8 +99,12 @@ lint: $(VENV)/.installed
 ## then 50 clients reading from `sluice serve` while it loads 1,000,000 rows;
 ## then a drop of 120 files on Celery against the local executor; then one table of
 ## every target (bench/summary.py), printed even when a benchmark failed (make fails then).
+## bench: every benchmark, then the table of targets. The package is byte-compiled
+## first, as an installed one is (an editable install compiles nothing, and where
+## PYTHONDONTWRITEBYTECODE is set each run would compile the changed modules again).
 bench: $(VENV)/.installed
 	$(PY) -m pip install -q -e ".[bench]"
+	env -u PYTHONDONTWRITEBYTECODE $(PY) -m compileall -q sluice
 	@failed=""; \
 	for step in "bench/run.py --repeat 3" bench/http/run.py bench/normalize/run.py \
 	    bench/service/run.py bench/celery/run.py; do \

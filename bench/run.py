@@ -62,6 +62,7 @@ from harness import (  # noqa: E402, F401
     Schemas,
     _hwm_kb,
     checkpoint,
+    compile_sluice,
     measure,
     mysql,
     mysql_args,
@@ -210,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         print(only, file=sys.stderr)
         return 2
 
+    compile_sluice()
     meta = generate_leads.write(args.rows)
     print(
         f"input: bench/data/{meta['file']}: {meta['rows']:,} rows, {meta['bytes'] / 1e6:.1f} MB "
