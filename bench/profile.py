@@ -6,9 +6,10 @@
 
 Each sample is put in the first stage (top to bottom of ``STAGES``) whose marker is on
 its stack; what is left is "other". The figures are seconds at the sampling rate, per
-thread, so stages on different threads add up to more than the wall time. py-spy counts
-a thread only while it runs, but a thread waiting on a hand-off queue holding the GIL
-for a moment is counted: that line is not CPU work.
+thread, so stages on different threads add up to more than the wall time. They are
+shares of where threads were, not CPU time: py-spy also counts a thread that waits for
+the GIL, and one waiting on a hand-off queue (shown apart). For CPU by stage without
+threads, see `stages()` (``--stages``): each stage run in turn on the same batches.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
     ("steps", ("StepRunner.run_lazy", "StepRunner.drop_blank", "apply_mapping")),
     ("quarantine entries", ("write_quarantine", "Quarantine.quarantine", "pending (")),
     ("CSV parse", ("csv_reader.py",)),
-    ("encode + COPY", ("PostgresDestination._write",)),
+    ("encode + COPY", ("PostgresDestination._write", "CopyStream.", "pg_binary.py")),
     ("start-up: state store, plan, file hash", ("open_store", "Planner.plan", "_prepare")),
     ("commit, ledger, report", ("Loader._commit", "_then_finish", "settle.py")),
 ]
@@ -75,12 +76,80 @@ def record(rows: int, rate: int, out: Path) -> None:
         schemas.drop_all()
 
 
+def stages(rows: int) -> list[tuple[str, float]]:
+    """CPU-seconds of each stage of the 1M-row load run in turn, batch by batch, in one
+    thread (no overlap, no waiting): read, steps, validation, encoding for COPY. Works
+    on older trees too (``PYTHONPATH=old/tree``): what they lack is skipped."""
+    import functools
+    import inspect
+    import io
+    import time
+
+    os.environ.setdefault("SLUICE_BENCH_ROWS", str(rows))
+    from sluice.config import load_project
+    from sluice.sources.csv_reader import read_csv
+    from sluice.transforms import StepRunner, Validator, apply_mapping, plan_mapping
+
+    try:
+        from sluice.destinations.pg_binary import encode
+    except ImportError:  # before binary COPY: CSV for COPY
+        encode = None
+    project = load_project(HERE / "leads")
+    pipe = project.pipelines["leads"]
+    source = pipe.sources["source1"]
+    path = (HERE / "leads" / source.path).resolve()
+    headers, batches = read_csv(
+        functools.partial(path.open, "rb"),
+        source.csv,
+        stream_name="s",
+        unit="u",
+        block_size=source.batch_bytes,
+    )
+    plan = plan_mapping(headers, pipe, source, project.synonyms)
+    steps = StepRunner(pipe, list(pipe.table.columns))
+    extra = {"computed": steps.computed} if hasattr(steps, "computed") else {}
+    validator = Validator(pipe.table, [], **extra)
+    flagged = "nul_free" in inspect.signature(validator.run).parameters
+    cpu = dict.fromkeys(["read", "steps", "validation", "encode"], 0.0)
+    it = iter(batches())
+    while True:
+        t = time.process_time()
+        batch = next(it, None)
+        cpu["read"] += time.process_time() - t
+        if batch is None:
+            break
+        t = time.process_time()
+        data = apply_mapping(steps.drop_blank(batch.data, headers), plan, validator.columns)
+        lazy = steps.run_lazy(data)
+        cpu["steps"] += time.process_time() - t
+        t = time.process_time()
+        args = (batch.nul_free,) if flagged else ()
+        good, _ = validator.run(lazy, *args)
+        cpu["validation"] += time.process_time() - t
+        t = time.process_time()
+        good = good.drop("_line")
+        if encode is not None:
+            for _ in encode(good):
+                pass
+        else:
+            good.write_csv(io.BytesIO(), include_header=False)
+        cpu["encode"] += time.process_time() - t
+    return list(cpu.items())
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--rate", type=int, default=100, help="samples per second")
     ap.add_argument("--raw", type=Path, help="summarize this py-spy raw file instead")
+    ap.add_argument("--stages", action="store_true", help="CPU by stage, one thread")
     args = ap.parse_args(argv)
+    if args.stages:
+        cpu = stages(args.rows)
+        for stage, seconds in cpu:
+            print(f"{stage:12} {seconds:6.2f} CPU-s")
+        print(f"{'total':12} {sum(s for _, s in cpu):6.2f} CPU-s")
+        return 0
     raw = args.raw
     if raw is None:
         raw = HERE / "results" / "profile.txt"
