@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 from typing import Annotated
 
@@ -43,7 +44,11 @@ def init(
     if not sample.exists():
         sample.write_text(SAMPLE.read_text(encoding="utf-8"), encoding="utf-8")
     console().print(f"created {target}, {schema_file} and {sample}")
-    console().print(f"next: [b]cd {directory} && sluice validate && sluice run contacts[/]")
+    here = directory.resolve() == Path.cwd().resolve()
+    steps = "sluice validate && sluice run contacts"
+    # A command to paste: no `cd .`, and a folder with spaces quoted.
+    where = "" if here else f"cd {shlex.quote(str(directory))} && "
+    console().print(f"next: [b]{safe(where + steps)}[/]", soft_wrap=True)
 
 
 @handle_errors
