@@ -13,6 +13,7 @@ import pytest
 
 from sluice.destinations import connect
 from sluice.destinations.sql import SqlDestination
+from sluice.schema import ColumnSpec
 from tests.conftest import warehouse_url
 
 WAREHOUSES = ["sqlite", "postgresql", "duckdb", "mysql"]
@@ -29,3 +30,15 @@ def dest(url: str) -> Iterator[SqlDestination]:
     assert isinstance(d, SqlDestination)
     yield d
     d.close()
+
+
+#: one column of every declared type: what a round trip through a warehouse checks
+EVERY_TYPE = [
+    ColumnSpec("d", "date"),
+    ColumnSpec("t", "datetime"),
+    ColumnSpec("n", "decimal"),
+    ColumnSpec("b", "boolean"),
+    ColumnSpec("i", "integer"),
+    ColumnSpec("s", "string"),
+    ColumnSpec("f", "float"),
+]

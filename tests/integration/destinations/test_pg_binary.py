@@ -11,19 +11,11 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 
-from sluice.destinations import connect, pg_binary
+from sluice.destinations import pg_binary
 from sluice.destinations.sql import SqlDestination
 from sluice.schema import ColumnSpec, TableSpec
+from tests.support.warehouses import EVERY_TYPE
 
-COLUMNS = [
-    ColumnSpec("d", "date"),
-    ColumnSpec("t", "datetime"),
-    ColumnSpec("n", "decimal"),
-    ColumnSpec("b", "boolean"),
-    ColumnSpec("i", "integer"),
-    ColumnSpec("s", "string"),
-    ColumnSpec("f", "float"),
-]
 SCHEMA = {
     "d": pl.Date,
     "t": pl.Datetime("us", "UTC"),
@@ -58,12 +50,8 @@ ROWS: list[tuple[Any, ...]] = [
 ]
 
 
-@pytest.fixture
-def pg(pg_url: str) -> Iterator[SqlDestination]:
-    dest = connect(pg_url)
-    assert isinstance(dest, SqlDestination)
-    yield dest
-    dest.close()
+# The `dest` fixture (tests/support/warehouses.py), on PostgreSQL only.
+postgresql = pytest.mark.parametrize("url", ["postgresql"], indirect=True)
 
 
 def stored(dest: SqlDestination, table: str) -> list[tuple[Any, ...]]:
@@ -72,8 +60,9 @@ def stored(dest: SqlDestination, table: str) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in c.execute(sa.text(q))]
 
 
+@postgresql
 def test_every_type_round_trips_in_binary(
-    pg: SqlDestination, monkeypatch: pytest.MonkeyPatch
+    dest: SqlDestination, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     encoded = []
 
@@ -83,31 +72,32 @@ def test_every_type_round_trips_in_binary(
             return super().rows(data)
 
     monkeypatch.setattr(pg_binary, "Encoder", Counted)
-    spec = TableSpec("typed", COLUMNS)
-    pg.prepare(spec, "append")
-    pg.load(spec, "append", "k", [pl.DataFrame(ROWS, schema=SCHEMA, orient="row")])
+    spec = TableSpec("typed", EVERY_TYPE)
+    dest.prepare(spec, "append")
+    dest.load(spec, "append", "k", [pl.DataFrame(ROWS, schema=SCHEMA, orient="row")])
     assert encoded, "the batch went as CSV, not binary"
     expected = sorted(ROWS, key=lambda r: (r[4] is None, r[4] or 0))
-    got = stored(pg, "typed")
+    got = stored(dest, "typed")
     assert [r[:5] + r[6:] for r in got] == [r[:5] + r[6:] for r in expected]
     # Text is stored byte for byte: "" stays empty, the text \N is not NULL.
     assert [r[5] for r in got] == [r[5] for r in expected]
 
 
-def test_a_table_whose_types_differ_gets_csv(pg: SqlDestination) -> None:
+@postgresql
+def test_a_table_whose_types_differ_gets_csv(dest: SqlDestination) -> None:
     # Made by hand: `integer` and `real` where sluice would make bigint and double.
-    with pg.engine.begin() as c:
+    with dest.engine.begin() as c:
         c.execute(
             sa.text(
                 "CREATE TABLE typed (d date, t timestamptz, n numeric(12, 2), "
                 "b boolean, i integer, s varchar(200), f real)"
             )
         )
-    spec = TableSpec("typed", COLUMNS)
-    pg.prepare(spec, "append")
+    spec = TableSpec("typed", EVERY_TYPE)
+    dest.prepare(spec, "append")
     data = pl.DataFrame(ROWS[2:], schema=SCHEMA, orient="row")
-    pg.load(spec, "append", "k", [data])
-    got = stored(pg, "typed")
+    dest.load(spec, "append", "k", [data])
+    got = stored(dest, "typed")
     assert got[0][4] == 0 and got[0][5] == "\\N" and got[0][2] == Decimal("0.00")
     assert got[1] == (None,) * 7
 
@@ -125,8 +115,9 @@ def test_which_columns_take_binary() -> None:
     assert not pg_binary.fits(pl.Schema({"j": pl.String}), ["j"], {"j": "json"})
 
 
+@postgresql
 def test_batches_stream_through_one_copy_and_a_new_schema_starts_another(
-    pg: SqlDestination, monkeypatch: pytest.MonkeyPatch
+    dest: SqlDestination, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     made: list[pl.Schema] = []
 
@@ -137,7 +128,7 @@ def test_batches_stream_through_one_copy_and_a_new_schema_starts_another(
 
     monkeypatch.setattr(pg_binary, "Encoder", Counted)
     spec = TableSpec("nums", [ColumnSpec("i", "integer"), ColumnSpec("f", "float")])
-    pg.prepare(spec, "append")
+    dest.prepare(spec, "append")
     floats = {"i": pl.Int64, "f": pl.Float64}
     ints = {"i": pl.Int64, "f": pl.Int64}  # bigint into a double column: CSV
     batches = [
@@ -146,27 +137,28 @@ def test_batches_stream_through_one_copy_and_a_new_schema_starts_another(
         pl.DataFrame({"i": [4], "f": [7]}, schema=ints),
         pl.DataFrame({"i": [5], "f": [9.25]}, schema=floats),
     ]
-    result = pg.load(spec, "append", "k", batches)
+    result = dest.load(spec, "append", "k", batches)
     assert result.rows == 5
     # Binary for the first two batches (one COPY), CSV for the third, binary again.
     assert len(made) == 2
-    with pg.engine.connect() as c:
+    with dest.engine.connect() as c:
         got = c.execute(sa.text("SELECT i, f FROM nums ORDER BY i")).all()
     assert [tuple(r) for r in got] == [(1, 0.5), (2, 1.5), (3, 2.5), (4, 7.0), (5, 9.25)]
 
 
-def test_a_load_that_breaks_mid_copy_leaves_the_table_as_it_was(pg: SqlDestination) -> None:
+@postgresql
+def test_a_load_that_breaks_mid_copy_leaves_the_table_as_it_was(dest: SqlDestination) -> None:
     spec = TableSpec("nums", [ColumnSpec("i", "integer")])
-    pg.prepare(spec, "append")
-    pg.load(spec, "append", "first", [pl.DataFrame({"i": [1]})])
+    dest.prepare(spec, "append")
+    dest.load(spec, "append", "first", [pl.DataFrame({"i": [1]})])
 
     def broken() -> Iterator[pl.DataFrame]:
         yield pl.DataFrame({"i": [2, 3]})
         raise RuntimeError("the source broke")
 
     with pytest.raises(RuntimeError, match="the source broke"):
-        pg.load(spec, "append", "second", broken())
+        dest.load(spec, "append", "second", broken())
     # The aborted COPY left the connection usable and the table unchanged.
-    assert pg.load(spec, "append", "third", [pl.DataFrame({"i": [4]})]).rows == 1
-    with pg.engine.connect() as c:
+    assert dest.load(spec, "append", "third", [pl.DataFrame({"i": [4]})]).rows == 1
+    with dest.engine.connect() as c:
         assert c.execute(sa.text("SELECT i FROM nums ORDER BY i")).scalars().all() == [1, 4]

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sluice.destinations import LoadMeta
 from sluice.destinations.sql import SqlDestination
 from sluice.schema import ColumnSpec, TableSpec
+from tests.support.warehouses import EVERY_TYPE
 
 SPEC = TableSpec("people", [ColumnSpec("id", "integer"), ColumnSpec("name", "string")], ["id"])
 
@@ -141,18 +142,7 @@ def test_hostile_identifiers_and_values_cannot_inject_sql(dest: SqlDestination) 
 
 
 def test_types_round_trip(dest: SqlDestination) -> None:
-    spec = TableSpec(
-        "typed",
-        [
-            ColumnSpec("d", "date"),
-            ColumnSpec("t", "datetime"),
-            ColumnSpec("n", "decimal"),
-            ColumnSpec("b", "boolean"),
-            ColumnSpec("i", "integer"),
-            ColumnSpec("s", "string"),
-            ColumnSpec("f", "float"),
-        ],
-    )
+    spec = TableSpec("typed", EVERY_TYPE)
     dest.prepare(spec, "append")
     ts = datetime(2024, 2, 29, 13, 45, 6, tzinfo=UTC)
     data = pl.DataFrame(
