@@ -258,6 +258,14 @@ def test_every_relative_link_resolves() -> None:
     assert not broken, broken
 
 
+def test_readme_is_short_and_links_into_the_docs() -> None:
+    lines = README.splitlines()
+    assert len(lines) < 200, f"README.md has {len(lines)} lines"
+    links = _relative_links(README)
+    assert any(link.startswith("docs/") for link in links)
+    assert "make demo" in README and "make test" in README
+
+
 def test_the_package_map_is_true() -> None:
     page = _page("explanation/architecture.md")
     block = page.split("## The package", 1)[1].split("```", 2)[1]
@@ -274,6 +282,16 @@ def test_the_package_map_is_true() -> None:
     )
     for folder in re.findall(r"\b([a-z_]+)/", block):
         assert any(p.is_dir() for p in package.rglob(folder)) or folder == "sluice", folder
+
+
+def test_the_readme_map_names_every_subpackage() -> None:
+    block = README.split("## Development", 1)[1].split("```", 2)[1]
+    package = ROOT / "sluice"
+    subpackages = {p.name for p in package.iterdir() if (p / "__init__.py").exists()}
+    named = set(re.findall(r"\b([a-z_]+)/", block)) - {"sluice"}
+    assert named == subpackages
+    for module in re.findall(r"\b([a-z_]+\.py)\b", block):
+        assert (package / module).exists(), module
 
 
 def test_the_dashboard_links_the_api_docs_and_the_docs_site() -> None:
