@@ -24,5 +24,5 @@ SA_TYPES: dict[str, sa.types.TypeEngine[Any]] = {
 
 
 def sql_type(type_: str, dialect: sa.engine.Dialect) -> str:
-    """The SQL type a destination creates for a declared type (the README's type table)."""
+    """The SQL type a destination creates for a declared type (docs/reference/types.md)."""
     return SA_TYPES[type_].compile(dialect=dialect)
