@@ -52,7 +52,7 @@ DECLARED = {
 STAMPS = {"_load_id": ("integer", False), "_loaded_at": ("datetime", False)}
 STAMPS["_source"] = ("string", False)
 
-#: declared type -> the type each catalog reports (the README's type table)
+#: declared type -> the type each catalog reports (the type table, docs/reference/types.md)
 TYPES: dict[str, dict[str, str]] = {
     "sqlite": {
         "string": "TEXT",
