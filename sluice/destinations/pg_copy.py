@@ -46,21 +46,23 @@ class CopyStream:
         return data.height
 
     def _start(self, table: str, columns: list[str], schema: pl.Schema) -> None:
-        stack = contextlib.ExitStack()
-        cur = stack.enter_context(self.conn.cursor())
-        # The table's types decide the format (a column added by evolution is seen).
-        binary = pg_binary.available() and pg_binary.fits(
-            schema, columns, pg_binary.table_types(cur, self.quote(table))
-        )
-        cols = ", ".join(self.quote(c) for c in columns)
-        fmt = "binary" if binary else "csv"
-        self._copy = stack.enter_context(
-            cur.copy(f"COPY {self.quote(table)} ({cols}) FROM STDIN (FORMAT {fmt})")
-        )
-        self._open = stack
-        self._encoder = pg_binary.Encoder(schema) if binary else None
-        if self._encoder is not None:
-            self._copy.write(self._encoder.header())
+        with contextlib.ExitStack() as stack:
+            cur = stack.enter_context(self.conn.cursor())
+            # The table's types decide the format (a column added by evolution is seen).
+            binary = pg_binary.available() and pg_binary.fits(
+                schema, columns, pg_binary.table_types(cur, self.quote(table))
+            )
+            cols = ", ".join(self.quote(c) for c in columns)
+            fmt = "binary" if binary else "csv"
+            self._copy = stack.enter_context(
+                cur.copy(f"COPY {self.quote(table)} ({cols}) FROM STDIN (FORMAT {fmt})")
+            )
+            self._encoder = pg_binary.Encoder(schema) if binary else None
+            if self._encoder is not None:
+                self._copy.write(self._encoder.header())
+            # Started: the cursor and the COPY stay open until close(); a failure before
+            # here closed them on the way out.
+            self._open = stack.pop_all()
 
     def close(self, failed: BaseException | None = None) -> None:
         """End the open COPY: the rows are in the table (uncommitted); or, ``failed``,

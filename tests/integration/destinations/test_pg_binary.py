@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from sluice.destinations import pg_binary
 from sluice.destinations.sql import SqlDestination
+from sluice.errors import LoadError
 from sluice.schema import ColumnSpec, TableSpec
 from tests.support.warehouses import EVERY_TYPE
 
@@ -162,3 +163,17 @@ def test_a_load_that_breaks_mid_copy_leaves_the_table_as_it_was(dest: SqlDestina
     assert dest.load(spec, "append", "third", [pl.DataFrame({"i": [4]})]).rows == 1
     with dest.engine.connect() as c:
         assert c.execute(sa.text("SELECT i FROM nums ORDER BY i")).scalars().all() == [1, 4]
+
+
+@postgresql
+def test_a_copy_that_cannot_start_is_a_load_error_and_the_next_load_works(
+    dest: SqlDestination,
+) -> None:
+    spec = TableSpec("nums", [ColumnSpec("i", "integer")])
+    dest.prepare(spec, "append")
+    with dest.engine.begin() as c:  # gone between prepare and load
+        c.execute(sa.text("DROP TABLE nums"))
+    with pytest.raises(LoadError, match="loading table 'nums' failed"):
+        dest.load(spec, "append", "first", [pl.DataFrame({"i": [1]})])
+    dest.prepare(spec, "append")
+    assert dest.load(spec, "append", "second", [pl.DataFrame({"i": [2]})]).rows == 1
