@@ -13,7 +13,7 @@ import pytest
 
 from sluice.destinations import connect
 from sluice.destinations.sql import SqlDestination
-from sluice.schema import ColumnSpec
+from sluice.schema import POLARS_TYPES, ColumnSpec
 from tests.conftest import warehouse_url
 
 WAREHOUSES = ["sqlite", "postgresql", "duckdb", "mysql"]
@@ -42,3 +42,5 @@ EVERY_TYPE = [
     ColumnSpec("s", "string"),
     ColumnSpec("f", "float"),
 ]
+#: the frame's types for those columns, as validation makes them
+EVERY_TYPE_SCHEMA = {c.name: POLARS_TYPES[c.type] for c in EVERY_TYPE}

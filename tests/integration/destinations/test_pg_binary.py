@@ -15,17 +15,9 @@ from sluice.destinations import pg_binary
 from sluice.destinations.sql import SqlDestination
 from sluice.errors import LoadError
 from sluice.schema import ColumnSpec, TableSpec
-from tests.support.warehouses import EVERY_TYPE
+from tests.support.warehouses import EVERY_TYPE, EVERY_TYPE_SCHEMA
 
-SCHEMA = {
-    "d": pl.Date,
-    "t": pl.Datetime("us", "UTC"),
-    "n": pl.Decimal(38, 6),
-    "b": pl.Boolean,
-    "i": pl.Int64,
-    "s": pl.String,
-    "f": pl.Float64,
-}
+SCHEMA = EVERY_TYPE_SCHEMA
 #: The ends of each type's range, and values CSV would need quoting or escaping for.
 ROWS: list[tuple[Any, ...]] = [
     (

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sluice.destinations import LoadMeta
 from sluice.destinations.sql import SqlDestination
 from sluice.schema import ColumnSpec, TableSpec
-from tests.support.warehouses import EVERY_TYPE
+from tests.support.warehouses import EVERY_TYPE, EVERY_TYPE_SCHEMA
 
 SPEC = TableSpec("people", [ColumnSpec("id", "integer"), ColumnSpec("name", "string")], ["id"])
 
@@ -155,15 +155,7 @@ def test_types_round_trip(dest: SqlDestination) -> None:
             "s": ["", None],
             "f": [1.5, None],
         },
-        schema={
-            "d": pl.Date,
-            "t": pl.Datetime("us", "UTC"),
-            "n": pl.Decimal(38, 6),
-            "b": pl.Boolean,
-            "i": pl.Int64,
-            "s": pl.String,
-            "f": pl.Float64,
-        },
+        schema=EVERY_TYPE_SCHEMA,
     )
     dest.load(spec, "append", "types", [data])
     with dest.engine.connect() as c:
