@@ -342,6 +342,8 @@ def _replay_rows(
     done = [i for i in ids if i not in still]
     tally.count(ctx.report, source, proc.counts, unit=unit, load_id=file_id)
     store.set_quarantine_status(done, QuarantineStatus.REPLAYED, ctx.run_id)
+    # As a run's unit ends (Loader._commit): the progress display shows the stream done.
+    ctx.progress(source, "done", ctx.report.stream(source).counts.read)
 
 
 def _kept(n: int) -> Counts:

@@ -110,3 +110,5 @@ def test_a_replay_shows_its_progress_too(make_project: Callable[..., Path]) -> N
     events = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
     assert report["kind"] == "replay"
     assert events and events[-1]["stream"] == "drops" and events[-1]["rows"] == 1
+    # The replayed rows end their stream as a run's do.
+    assert events[-1]["stage"] == "done", events[-1]
