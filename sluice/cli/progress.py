@@ -5,9 +5,10 @@ Per stream: its stage (``planning``: the run checks its files against the ledger
 ``waiting``: another stream goes first; ``extract``: a unit opened, its first rows not read yet;
 ``load``: rows read, transformed and written at once; then ``merge``, ``replace`` or
 ``commit`` while the warehouse finishes; ``done``), its rows and rows/s, and, when the
-unit's size is known (a file), the bytes read of it, the percent and an ETA. The bytes
-are the rows' in-memory size, an estimate of what they took of the file (within about
-10% on CSV), so the percent stops at 99 until every row is sent.
+sizes are known (files), the bytes read of the stream's files, the percent and an ETA
+(of the file in progress when the run could not tell the others' sizes). The bytes are
+the rows' in-memory size, an estimate of what they took of the file (within about 10%
+on CSV), so a file's percent stops at 99 until every row is sent.
 
 ``SLUICE_PROGRESS_EVERY`` (seconds, default 5) sets how often a line is written.
 """
@@ -47,6 +48,8 @@ class _Stream:
     unit_began: float = 0.0
     read: int = 0  # bytes of the unit in progress (an estimate)
     size: int = 0  # of the unit in progress; 0: not known
+    total: int = 0  # bytes of every unit the stream will load; 0: not known
+    before: int = 0  # bytes of its units that ended before the one in progress
 
 
 def clock(seconds: float) -> str:
@@ -77,7 +80,9 @@ class Tracker:
             s = self.streams.setdefault(stream, _Stream())
             if s.began is None:
                 s.began = now
-            if stage == "extract":  # a new unit
+            if stage == "extract":  # a new unit: the one before it has ended
+                if s.began is not None and s.began != now:
+                    s.before += s.size
                 s.unit_began, s.read, s.size = now, 0, 0
             if rows != s.rows:
                 s.rows_at = now
@@ -87,6 +92,12 @@ class Tracker:
         with self.lock:
             s = self.streams.setdefault(stream, _Stream())
             s.unit, s.read, s.size = unit, read, size
+
+    def planned(self, stream: str, size: int) -> None:
+        """The bytes of every unit ``stream`` will load (0: not known): its percent and
+        ETA are then the stream's, over all its files."""
+        with self.lock:
+            self.streams.setdefault(stream, _Stream()).total = size
 
     def snapshot(self) -> list[dict[str, Any]]:
         """Per stream: stream, stage, rows, rows_per_s, elapsed (since it began), and
@@ -111,15 +122,18 @@ class Tracker:
                 if s.size > 0:
                     finished = s.stage in FINISHING
                     done = s.size if finished else min(s.read, int(s.size * 0.99))
-                    spent = now - s.unit_began
+                    size, spent = s.size, now - s.unit_began
+                    if s.total >= s.before + s.size:  # the stream's, over all its files
+                        done, size = s.before + done, s.total
+                        spent = elapsed
                     eta = None
                     if not finished and done > 0 and spent > 0:
-                        eta = round((s.size - done) / (done / spent), 1)
+                        eta = round((size - done) / (done / spent), 1)
                     doc.update(
                         unit=s.unit,
                         bytes=done,
-                        size=s.size,
-                        percent=round(100 * done / s.size, 1),
+                        size=size,
+                        percent=round(100 * done / size, 1),
                         eta=eta,
                     )
                 out.append(doc)

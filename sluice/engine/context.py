@@ -32,7 +32,8 @@ from sluice.transforms.stated import stated_rules
 #: commit (the warehouse finishing), done. A progress with a method
 #: ``bytes_read(stream, unit, read, size)`` is also told, after each batch, about how
 #: many bytes of the unit its rows took (their in-memory size: an estimate) and the
-#: unit's size (0: not known).
+#: unit's size (0: not known); one with ``planned(stream, size)`` is told, once the run
+#: has planned, the bytes of every unit each stream will load (0: not known).
 Progress = Callable[[str, str, int], None]
 
 

@@ -12,7 +12,7 @@ from sluice.config import Project
 from sluice.engine.context import Progress, RunContext, start
 from sluice.engine.kit import RunKit
 from sluice.engine.lifecycle import execute
-from sluice.engine.plan import streams
+from sluice.engine.plan import PlannedLoad, streams
 from sluice.engine.report import RunReport
 
 
@@ -29,11 +29,28 @@ def run(
     chosen = streams(ctx, source, file)
 
     def work(kit: RunKit) -> None:
-        for load in kit.planner.plan(chosen, file, full_refresh):
+        loads = kit.planner.plan(chosen, file, full_refresh)
+        _tell_sizes(ctx, loads)
+        for load in loads:
             ctx.check_cancelled()
             kit.loader.load(load)
 
     return execute(ctx, work)
+
+
+def _tell_sizes(ctx: RunContext, loads: list[PlannedLoad]) -> None:
+    """A display that shows bytes (``planned(stream, size)``, see
+    :data:`~sluice.engine.context.Progress`) learns each stream's bytes to load, so its
+    percent and ETA are the stream's, not its file's. Unknown (0) when a unit's is."""
+    planned = getattr(ctx.progress, "planned", None)
+    if planned is None:
+        return
+    sizes: dict[str, list[int]] = {}
+    for load in loads:
+        for u in load.units:
+            sizes.setdefault(u.stream, []).append(u.unit.size or 0)
+    for stream, known in sizes.items():
+        planned(stream, sum(known) if all(known) else 0)
 
 
 def run_pipeline(

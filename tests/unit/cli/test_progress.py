@@ -28,6 +28,27 @@ def test_percent_bytes_and_eta_of_a_sized_unit() -> None:
     assert t.snapshot()[0]["rows_per_s"] == rate
 
 
+def test_a_stream_of_several_files_shows_its_own_percent_and_eta() -> None:
+    t = Tracker(["a"])
+    t.planned("a", 3000)  # three files: 1000, then 2000 bytes
+    t("a", "extract", 0)
+    t.streams["a"].began -= 10  # the stream began ten seconds ago
+    t("a", "load", 100)
+    t.bytes_read("a", "1.csv", 500, 1000)
+    (a,) = t.snapshot()
+    assert (a["bytes"], a["size"], a["percent"]) == (500, 3000, 16.7)
+    assert 49 <= a["eta"] <= 51  # 500 bytes in 10 s: 2500 more in 50 s
+    t("a", "done", 200)  # the first file committed
+    t("a", "extract", 200)  # the second one opens
+    t("a", "load", 300)
+    t.bytes_read("a", "2.csv", 1000, 2000)
+    (a,) = t.snapshot()
+    assert (a["unit"], a["bytes"], a["size"], a["percent"]) == ("2.csv", 2000, 3000, 66.7)
+    # A run that could not tell every size: the file in progress, as before.
+    t.planned("a", 0)
+    assert t.snapshot()[0]["size"] == 2000
+
+
 def test_a_line_says_it_all_in_one_line() -> None:
     line = ProgressLines.line(
         65.0,
