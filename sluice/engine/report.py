@@ -251,23 +251,38 @@ class RunReport(BaseModel):
     errors and warnings, and its status once settled (:meth:`settle`)."""
 
     run_id: str = ""
+    """The run's id (``20261201T021235-a0cb44``): ``sluice show RUN_ID``."""
     kind: RunKind = RunKind.RUN
+    """``run`` or ``replay`` (a quarantine replay)."""
     pipeline: str = ""
+    """The pipeline's name in ``sluice.yaml``."""
     status: RunStatus = RunStatus.RUNNING
+    """Once it ended: ``succeeded``, ``succeeded_with_quarantine``, ``failed``,
+    ``cancelled`` or ``abandoned`` (``running`` while it goes)."""
     table: str = ""
-    destination: str = ""  # its URL, secrets masked
+    """The table it loads."""
+    destination: str = ""
+    """The warehouse URL (or the http destination's), its secrets masked."""
     mode: str = ""
+    """The write mode: ``append``, ``replace``, ``merge`` or ``snapshot``."""
     started_at: str = ""
+    """When it started: ISO 8601 with its zone (UTC)."""
     seconds: float = 0.0
+    """Its wall time."""
     streams: dict[str, StreamReport] = Field(default_factory=dict)
+    """Per source: rows read, loaded, quarantined and filtered, its files, seconds."""
     errors: list[ErrorRecord] = Field(default_factory=list)
-    #: what the user should know though nothing failed: stream, message, hint
-    #: (a source whose paths matched no file)
+    """What failed: each with its stream, message, where and hint."""
     warnings: list[WarningRecord] = Field(default_factory=list)
-    tables: dict[str, int] = Field(default_factory=dict)  # rows per table (normalized loads)
-    #: value-changing rules the pipeline applies (a century for %y, naive times as UTC)
+    """What the user should know though nothing failed: stream, message, hint (a source
+    whose paths matched no file)."""
+    tables: dict[str, int] = Field(default_factory=dict)
+    """Rows loaded per table, for a layout normalized into several tables."""
     rules: list[str] = Field(default_factory=list)
-    delivery: HttpStatsRecord | None = None  # requests and retries of an http destination
+    """The value-changing rules the pipeline applies (a century for ``%y``, naive times
+    read as UTC), as sentences."""
+    delivery: HttpStatsRecord | None = None
+    """Requests, retries and answers of an http destination (None for a warehouse)."""
 
     def stream(self, name: str) -> StreamReport:
         """The report of stream ``name`` (made the first time it is asked for)."""
