@@ -91,9 +91,9 @@ def stages(rows: int) -> list[tuple[str, float]]:
     from sluice.transforms import StepRunner, Validator, apply_mapping, plan_mapping
 
     try:
-        from sluice.destinations.pg_binary import encode
+        from sluice.destinations.pg_binary import Encoder
     except ImportError:  # before binary COPY: CSV for COPY
-        encode = None
+        Encoder = None
     project = load_project(HERE / "leads")
     pipe = project.pipelines["leads"]
     source = pipe.sources["source1"]
@@ -128,8 +128,9 @@ def stages(rows: int) -> list[tuple[str, float]]:
         cpu["validation"] += time.process_time() - t
         t = time.process_time()
         good = good.drop("_line")
-        if encode is not None:
-            for _ in encode(good):
+        if Encoder is not None:
+            encoder = Encoder(good.schema)
+            for _ in (encoder.header(), *encoder.rows(good), encoder.trailer()):
                 pass
         else:
             good.write_csv(io.BytesIO(), include_header=False)

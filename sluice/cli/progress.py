@@ -78,10 +78,11 @@ class Tracker:
         now = time.perf_counter()
         with self.lock:
             s = self.streams.setdefault(stream, _Stream())
-            if s.began is None:
+            first = s.began is None
+            if first:
                 s.began = now
             if stage == "extract":  # a new unit: the one before it has ended
-                if s.began is not None and s.began != now:
+                if not first:
                     s.before += s.size
                 s.unit_began, s.read, s.size = now, 0, 0
             if rows != s.rows:

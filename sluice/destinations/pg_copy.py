@@ -30,7 +30,7 @@ class CopyStream:
         self._encoder: pg_binary.Encoder | None = None
 
     def write(self, table: str, columns: list[str], data: pl.DataFrame) -> int:
-        data = data.select(columns)
+        """``data`` (exactly ``columns``, in that order) into ``table``."""
         key = (table, tuple(columns), data.schema)
         if key != self._key:
             self.close()

@@ -29,6 +29,7 @@ from sluice.extras import require_database
 from sluice.state.deliveries import Deliveries
 from sluice.state.faults import retry_dropped, translate_errors
 from sluice.state.ledger import FileLedger
+from sluice.state.models import Base
 from sluice.state.quarantine import Quarantine
 from sluice.state.runlog import RunLog
 from sluice.state.runs import RunRecords
@@ -110,8 +111,6 @@ class StateStore(
 
 def _is_new(conn: sa.Connection) -> bool:
     """No table of the state store exists yet (other tables may share the database)."""
-    from sluice.state.models import Base
-
     names = set(sa.inspect(conn).get_table_names())
     return VERSION_TABLE not in names and not names & set(Base.metadata.tables)
 
@@ -124,8 +123,6 @@ def _create(conn: sa.Connection) -> None:
     importing Alembic, Mako and Pygments: a cost every first run, and every run of the
     benchmark, paid. Later migrations start from the HEAD this records.
     """
-    from sluice.state.models import Base
-
     Base.metadata.create_all(conn)
     version = sa.Table(
         VERSION_TABLE,
