@@ -100,7 +100,7 @@ class UnitOpener:
         ctx, extra = self.ctx, self.tables.extra
         steps = StepRunner(ctx.pipe, list(ctx.pipe.table.columns) + extra)
         validator = Validator(
-            ctx.pipe.table, list(extra), ctx.mode == "merge", computed=steps.computed
+            ctx.pipe.table, list(extra), unique_keys=ctx.mode == "merge", computed=steps.computed
         )
         base = ctx.report.stream(unit.source).counts.read
         seen, last, read = [0], [0.0], [0]
