@@ -7,6 +7,7 @@ could not be converted, for the row's quarantine entry.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -177,14 +178,32 @@ def cast_value(
             .then(False)
             .otherwise(None)
         )
-    if to == "integer":
-        # "1,200" and "12.0" are common in exports; "12.5" is not an integer. Parsed as
-        # text, not through a float, so integers past 2**53 stay exact.
-        clean = text.str.replace_all(",", "", literal=True).str.replace(r"\.0*$", "")
-        return clean.cast(pl.Int64, strict=False)
-    if to in ("float", "decimal"):
-        return text.str.replace_all(",", "", literal=True).cast(target, strict=False)
+    if to in ("integer", "float", "decimal"):
+        return expr.map_batches(
+            functools.partial(_number, target=target, integer=to == "integer"),
+            return_dtype=target,
+        )
     raise ValueError(f"unknown type {to}")
+
+
+def _number(raw: pl.Series, target: pl.DataType, integer: bool) -> pl.Series:
+    """Text to a number, as written (``12``, ``1.5e3``) or as exports write numbers.
+
+    ``" 12 "``, ``"1,200"`` and, for integers, ``"12.0"`` are common in exports;
+    ``"12.5"`` is not an integer. Integers are parsed as text, not through a float, so
+    integers past 2**53 stay exact. Most values are plain: they are cast as they are,
+    and only those that did not cast are cleaned and cast again. A value that casts as
+    it is has no space, comma or trailing ``.0`` to clean, so both ways agree on it.
+    """
+    value = raw.cast(target, strict=False)
+    missed = value.is_null() & raw.is_not_null()
+    if not missed.any():
+        return value
+    where = missed.arg_true()
+    text = raw.gather(where).str.strip_chars().str.replace_all(",", "", literal=True)
+    if integer:
+        text = text.str.replace(r"\.0*$", "")
+    return value.scatter(where, text.cast(target, strict=False))
 
 
 def cast(

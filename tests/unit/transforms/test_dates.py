@@ -7,6 +7,8 @@ value, and every string Python refuses is refused (so its row is quarantined).
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -18,6 +20,7 @@ from hypothesis import strategies as st
 from sluice.config import parse_project
 from sluice.dateformat import FormatError, compile_format
 from sluice.errors import ProjectInvalid
+from sluice.transforms import dates
 from sluice.transforms.cast import DateOptions, cast
 
 FORMATS = [
@@ -116,26 +119,54 @@ def sluice(texts: list[str], fmt: str, to: str, **rule: Any) -> list[object]:
     return frame.select(expr).to_series().to_list()
 
 
+#: The two exact paths for what chrono leaves: Python's strptime for a few values,
+#: the vectorised reading for many (forced here by allowing Python none).
+PATHS = {"python": dates.PYTHON_AT_MOST, "vectorised": 0}
+
+
+@contextlib.contextmanager
+def exact_path(name: str) -> Iterator[None]:
+    saved = dates.PYTHON_AT_MOST
+    dates.PYTHON_AT_MOST = PATHS[name]
+    try:
+        yield
+    finally:
+        dates.PYTHON_AT_MOST = saved
+
+
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("fmt", FORMATS)
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
-def test_every_value_is_what_python_strptime_makes_of_it(fmt: str, data: Any) -> None:
+def test_every_value_is_what_python_strptime_makes_of_it(path: str, fmt: str, data: Any) -> None:
     texts = data.draw(st.lists(shaped(fmt), min_size=1, max_size=40))
     for to in ("datetime", "date"):
         expected = [python(t, fmt, to) for t in texts]
-        got = sluice(texts, fmt, to)
+        with exact_path(path):
+            got = sluice(texts, fmt, to)
         for text, want, have in zip(texts, expected, got, strict=True):
             assert have == want, f"{text!r} with {fmt!r} as {to}: python {want}, sluice {have}"
 
 
+@pytest.mark.parametrize("path", PATHS)
 @settings(max_examples=100, deadline=None)
 @given(day=st.dates(date(1, 1, 1), date(9999, 12, 31)), fmt=st.sampled_from(FORMATS))
-def test_every_date_python_writes_reads_back(day: date, fmt: str) -> None:
+def test_every_date_python_writes_reads_back(path: str, day: date, fmt: str) -> None:
     """Real dates written in each format: whatever Python reads back, sluice reads the same."""
     moment = datetime(day.year, day.month, day.day, 13, 5, 9, 120000, tzinfo=UTC)
     # strftime pads %Y to four digits only on some platforms: write it ourselves.
     text = moment.strftime(fmt.replace("%Y", f"{day.year:04d}"))
-    assert sluice([text], fmt, "datetime") == [python(text, fmt, "datetime")]
+    with exact_path(path):
+        assert sluice([text], fmt, "datetime") == [python(text, fmt, "datetime")]
+
+
+def test_a_few_leftovers_go_to_python_and_many_to_the_vectorised_path() -> None:
+    """Both exact paths give the same values, whichever side of the threshold."""
+    texts = ["02/30/2021", "2/29/2024", "2/ 9/2024", "13/01/2024", "01/02/2024"]
+    many = texts * (dates.PYTHON_AT_MOST + 1)  # two of each five left by chrono
+    expected = [python(t, "%m/%d/%Y", "date") for t in many]
+    assert sluice(many[:5], "%m/%d/%Y", "date") == expected[:5]
+    assert sluice(many, "%m/%d/%Y", "date") == expected
 
 
 @pytest.mark.parametrize(

@@ -7,10 +7,15 @@ from decimal import Decimal
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_series_equal
 
 from sluice.batch import LINE
 from sluice.config import TableConfig
+from sluice.schema import POLARS_TYPES
 from sluice.transforms import Validator
+from sluice.transforms.cast import cast_value
 
 
 def validator(
@@ -270,3 +275,31 @@ def test_run_quarantines_with_every_reason(make_project, run_project) -> None:
     }
     payload = {e.line: e.payload for e in out.quarantine("row")}[5]
     assert payload == {"license": "12", "status": "gone", "capacity": "-1", "since": "1989-12-31"}
+
+
+NUMBERS = st.one_of(
+    st.integers(-(2**70), 2**70).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(str),
+    st.decimals(allow_nan=False, places=3).map(str),
+    st.from_regex(r"\A[ ]?[+-]?[0-9]{0,4}(,[0-9]{3})*(\.[0-9]*)?(e[+-]?[0-9])?[ ]?\Z"),
+    st.sampled_from(["", " ", ".", "-", "nan", "1_000", "0x10", "12.00", "1,2,3", "١٢"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts=st.lists(st.one_of(NUMBERS, st.none()), min_size=1, max_size=30))
+@pytest.mark.parametrize("type_", ["integer", "float", "decimal"])
+def test_numbers_are_what_cleaning_every_value_first_makes_of_them(
+    type_: str, texts: list[str | None]
+) -> None:
+    """Numbers cast as written, and only those that fail cleaned and cast again, are
+    the numbers that cleaning every value first (spaces, commas, an integer's ``.0``)
+    and casting it gives."""
+    target = POLARS_TYPES[type_]
+    raw = pl.Series("x", texts, dtype=pl.String)
+    clean = raw.str.strip_chars().str.replace_all(",", "", literal=True)
+    if type_ == "integer":
+        clean = clean.str.replace(r"\.0*$", "")
+    expected = clean.cast(target, strict=False)
+    got = pl.DataFrame([raw]).select(cast_value(pl.col("x"), pl.String(), type_)).to_series()
+    assert_series_equal(got, expected, check_names=False)  # NaN equals NaN here
