@@ -120,7 +120,9 @@ def stages(rows: int) -> list[tuple[str, float]]:
             break
         t = time.process_time()
         data = apply_mapping(steps.drop_blank(batch.data, headers), plan, validator.columns)
-        lazy = steps.run_lazy(data)
+        # as the engine does (Processor._trimmed): the columns the reader found trimmed
+        seen = getattr(batch, "trimmed", frozenset())
+        lazy = steps.run_lazy(data, *([frozenset(plan.rename[h] for h in seen)] if seen else []))
         cpu["steps"] += time.process_time() - t
         t = time.process_time()
         args = (batch.nul_free,) if flagged else ()

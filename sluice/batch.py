@@ -33,6 +33,10 @@ class Batch:
     #: the reader saw every byte of the batch's text and none was NUL (``\x00``), so
     #: validation need not look for one; False: not known
     nul_free: bool = False
+    #: columns (by the source's names) whose every value is already trimmed: none
+    #: starts or ends with a space or is an empty string, so a ``trim`` step leaves
+    #: them as they are; empty: not known
+    trimmed: frozenset[str] = frozenset()
 
     @property
     def rows_read(self) -> int:

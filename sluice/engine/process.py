@@ -114,7 +114,9 @@ class UnitProcessor:
         before = dict(self.steps.filtered)
         data = self.steps.drop_blank(raw, fields)
         data = apply_mapping(data, self.plan, self.validator.columns)
-        good, bad = self.validator.run(self.steps.run_lazy(data), batch.nul_free)
+        good, bad = self.validator.run(
+            self.steps.run_lazy(data, self._trimmed(batch)), batch.nul_free
+        )
         if self.plan.unfilled and bad.height:
             bad = self._say_why_empty(bad)
         tables: dict[str, pl.DataFrame] = {}
@@ -143,6 +145,15 @@ class UnitProcessor:
         if self.keep_raw:
             self._raw.add(raw.join(good.select(LINE), on=LINE, how="semi"))
         return good, tables
+
+    def _trimmed(self, batch: Batch) -> frozenset[str]:
+        """The table columns whose values ``trim`` would not change (the reader said
+        which of its columns hold none); under PII rules, none (values were replaced)."""
+        if not batch.trimmed or self.pii is not None:
+            return frozenset()
+        rename = self.plan.rename
+        mapped = {rename[h] for h in batch.trimmed if h in rename}
+        return frozenset(mapped | set(self.plan.absent) | set(self.plan.unfilled))
 
     def refused(self, items: list[tuple[int | None, dict[str, Any], str]]) -> list[NewEntry]:
         """Entries for rows the destination refused, ``(line, record sent, its answer)``:

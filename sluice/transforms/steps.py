@@ -147,6 +147,29 @@ class _Lazy:
         return self.apply(data.lazy()).collect(engine=ENGINE)
 
 
+class _Trim(_Lazy):
+    """``trim``: spaces at both ends of text go; a field of only spaces is empty, and
+    empty is null (it fails ``required``)."""
+
+    def __init__(self, columns: list[str] | Literal["all"]) -> None:
+        self.columns = columns
+        super().__init__(self.skipping(frozenset()))
+
+    def skipping(self, trimmed: frozenset[str]) -> Callable[[pl.LazyFrame], pl.LazyFrame]:
+        """The step, leaving alone ``trimmed`` columns (the reader found no value there
+        that it would change)."""
+        sel: pl.Expr
+        if self.columns == "all":
+            sel = cs.string() - cs.by_name(*trimmed, require_all=False) if trimmed else cs.string()
+        else:
+            names = [c for c in self.columns if c not in trimmed]
+            if not names:
+                return lambda d: d
+            sel = pl.col(names)
+        done = sel.str.strip_chars().replace("", None)
+        return lambda d: d.with_columns(done)
+
+
 class _Dropping(_Lazy):
     """A step that drops rows by a rule (filter, dedupe) and counts them.
 
@@ -191,10 +214,7 @@ class StepRunner:
 
     def _compile(self, i: int, step: object) -> tuple[str, Compiled]:
         if isinstance(step, TrimStep):
-            sel = cs.string() if step.trim == "all" else pl.col(step.trim)
-            # A field of only spaces is empty, and empty is null (it fails `required`).
-            trimmed = sel.str.strip_chars().replace("", None)
-            return "trim", _Lazy(lambda d: d.with_columns(trimmed))
+            return "trim", _Trim(step.trim)
         if isinstance(step, CaseStep):
             fn = {"upper": "to_uppercase", "lower": "to_lowercase", "title": "to_titlecase"}
             method = fn[step.case.to]
@@ -319,17 +339,23 @@ class StepRunner:
         """Every step on ``data``; runs of column-wise steps are one lazy query."""
         return self.run_lazy(data).collect(engine=ENGINE)
 
-    def run_lazy(self, data: pl.DataFrame) -> pl.LazyFrame:
+    def run_lazy(self, data: pl.DataFrame, trimmed: frozenset[str] = frozenset()) -> pl.LazyFrame:
         """Every step on ``data``, the last filter by a rule left lazy for the next query.
 
         What is left lazy is only the selection of rows already decided, which cannot
         fail: a step that can is collected here, where its error names the step.
+        ``trimmed``: columns whose values a ``trim`` would not change, as the reader
+        found them; ``trim`` steps before any other step leave them alone.
         """
         lazy = with_reasons(data).lazy()
         pending: list[str] = []  # the steps chained into `lazy`, not yet run
         try:
             for kind, fn in self._steps:
                 pending.append(kind)
+                if isinstance(fn, _Trim) and trimmed:
+                    lazy = fn.skipping(trimmed)(lazy)
+                    continue
+                trimmed = frozenset()  # a step changed values: the reader's word is old
                 if isinstance(fn, _Lazy):
                     lazy = fn.apply(lazy)
                     if isinstance(fn, _Dropping):  # it ran the steps before it

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sluice.batch import LINE, Reject
 from sluice.config import FileSourceConfig
@@ -128,6 +132,42 @@ def test_batches_say_whether_their_text_holds_a_nul_byte(tmp_path: Path) -> None
     assert len(flags(b"id,name,city\n" + rows)) > 1
     nul = b"id,name,city\n" + rows + b'2001,"lin\x00us",x\n'
     assert flags(nul)[-1] is False
+
+
+TEXT = st.text(
+    st.sampled_from(["a", "Z", "1", ",", '"', " ", "\t", "\u00a0", "\u3000", "é", "\n"]),
+    max_size=6,
+)
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(rows=st.lists(st.tuples(TEXT, TEXT), min_size=1, max_size=30))
+def test_batches_name_the_columns_trim_would_not_change(
+    tmp_path: Path, rows: list[tuple[str, str]]
+) -> None:
+    """A column is named trimmed only when no value in it is changed by the trim step
+    (spaces at either end, Unicode ones included, or an empty string, which it nulls)."""
+    body = io.StringIO()
+    csv.writer(body, lineterminator="\n").writerows([("a", "b"), *rows])
+    path = write(tmp_path, body.getvalue().encode())
+    cfg = FileSourceConfig.model_validate({"path": path.name, "batch_bytes": 4096})
+    (unit,) = create_source("s", cfg, path.parent).units()
+    for batch in unit.open().batches():
+        for name in batch.trimmed:
+            column = batch.data.get_column(name)
+            trimmed = column.str.strip_chars().replace("", None)
+            assert column.equals(trimmed, null_equal=True), (name, column.to_list())
+    plain = [(f"x{i}", f"y {i}") for i in range(50)]
+    body = "a,b\n" + "".join(f"{x},{y}\n" for x, y in plain)
+    path = write(tmp_path, body.encode())
+    (unit,) = create_source("s", cfg, path.parent).units()
+    # Found when there: a column of plain ASCII values is trimmed, one padded is not.
+    assert [b.trimmed for b in unit.open().batches()] == [frozenset({"a", "b"})]
+    path = write(tmp_path, (body + "z, y\n").encode())
+    (unit,) = create_source("s", cfg, path.parent).units()
+    assert [b.trimmed for b in unit.open().batches()] == [frozenset({"a"})]
 
 
 def test_header_only_file_has_columns_and_no_rows(tmp_path: Path) -> None:

@@ -62,6 +62,20 @@ def test_trim_listed_columns_only() -> None:
     assert out.select("id", "name", "state").rows() == [(" 1 ", "Ada", " ca ")]
 
 
+def test_trim_leaves_alone_only_the_columns_the_reader_found_trimmed() -> None:
+    data = frame(id=["1"], name=[" Ada "], state=[" ca "], label=["x"])
+    # The reader's word is taken (so a wrong word shows), for every trim step first.
+    for steps in ("- trim: all", "- trim: [name, state]", "- trim: all\n- trim: [state]"):
+        out = runner(steps).run_lazy(data, frozenset({"state"})).collect()
+        assert out.select("name", "state").rows() == [("Ada", " ca ")], steps
+        everything = runner(steps).run_lazy(data, frozenset({"id", "name", "state", "label"}))
+        assert everything.collect().select("name", "state").rows() == [(" Ada ", " ca ")]
+    # A step before the trim may change values: then every column is trimmed.
+    r = runner("- derive: {column: state, sql: \"concat(' ', state)\"}\n- trim: all")
+    out = r.run_lazy(data, frozenset({"state", "name"})).collect()
+    assert out.select("name", "state").rows() == [("Ada", "ca")]
+
+
 @pytest.mark.parametrize(
     ("to", "expected"), [("upper", "NEW YORK"), ("lower", "new york"), ("title", "New York")]
 )
