@@ -10,6 +10,10 @@ sizes are known (files), the bytes read of the stream's files, the percent and a
 the rows' in-memory size, an estimate of what they took of the file (within about 10%
 on CSV), so a file's percent stops at 99 until every row is sent.
 
+A run carried out elsewhere (on Celery workers) is told from its state store
+(:meth:`Tracker.update`): its streams' stages and rows as its parts end, and how many
+of their parts ended.
+
 ``SLUICE_PROGRESS_EVERY`` (seconds, default 5) sets how often a line is written.
 """
 
@@ -27,8 +31,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rich import box
+from rich.cells import cell_len
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from sluice.cli.options import ProgressMode as Mode
@@ -50,6 +56,8 @@ class _Stream:
     size: int = 0  # of the unit in progress; 0: not known
     total: int = 0  # bytes of every unit the stream will load; 0: not known
     before: int = 0  # bytes of its units that ended before the one in progress
+    parts: int = 0  # a run told in parts (on Celery workers): how many; 0: not one
+    parts_ended: int = 0
 
 
 def clock(seconds: float) -> str:
@@ -94,6 +102,22 @@ class Tracker:
             s = self.streams.setdefault(stream, _Stream())
             s.unit, s.read, s.size = unit, read, size
 
+    def update(
+        self, stream: str, stage: str, rows: int, parts: tuple[int, int] | None = None
+    ) -> None:
+        """A stream as a run carried out elsewhere tells it (a snapshot, not an event):
+        its stage (``queued``: not begun), rows so far and ``parts`` (ended, all)."""
+        now = time.perf_counter()
+        with self.lock:
+            s = self.streams.setdefault(stream, _Stream())
+            if s.began is None and stage != "queued":
+                s.began = now
+            if rows != s.rows:
+                s.rows_at = now
+            s.stage, s.rows = stage, rows
+            if parts is not None:
+                s.parts_ended, s.parts = parts
+
     def planned(self, stream: str, size: int) -> None:
         """The bytes of every unit ``stream`` will load (0: not known): its percent and
         ETA are then the stream's, over all its files."""
@@ -101,8 +125,9 @@ class Tracker:
             self.streams.setdefault(stream, _Stream()).total = size
 
     def snapshot(self) -> list[dict[str, Any]]:
-        """Per stream: stream, stage, rows, rows_per_s, elapsed (since it began), and
-        when its unit's size is known: bytes, size, percent and eta (seconds, or None)."""
+        """Per stream: stream, stage, rows, rows_per_s, elapsed (since it began); when
+        its unit's size is known: bytes, size, percent and eta (seconds, or None); for a
+        run in parts: parts_ended and parts."""
         now = time.perf_counter()
         out = []
         with self.lock:
@@ -115,7 +140,7 @@ class Tracker:
                 reading = s.rows_at - s.began if s.began is not None else 0.0
                 doc: dict[str, Any] = {
                     "stream": name,
-                    "stage": s.stage if s.began is not None else idle,
+                    "stage": s.stage if s.began is not None else s.stage or idle,
                     "rows": s.rows,
                     "rows_per_s": round(s.rows / reading) if reading > 0 else 0,
                     "elapsed": round(elapsed, 1),
@@ -137,6 +162,8 @@ class Tracker:
                         percent=round(100 * done / size, 1),
                         eta=eta,
                     )
+                if s.parts:
+                    doc.update(parts_ended=s.parts_ended, parts=s.parts)
                 out.append(doc)
         return out
 
@@ -149,8 +176,9 @@ class LiveProgress(Tracker):
     """A live table on the terminal, redrawn four times a second (so the clock goes on
     while the warehouse merges or commits); fits 80 columns."""
 
-    def __init__(self, console: Console, streams: list[str]) -> None:
+    def __init__(self, console: Console, streams: list[str], title: str = "running") -> None:
         super().__init__(streams)
+        self.title = title
         self.live = Live(
             console=console, get_renderable=self.render, refresh_per_second=4, transient=True
         )
@@ -163,27 +191,35 @@ class LiveProgress(Tracker):
         self.live.__exit__(None, None, None)
 
     def render(self) -> Table:
+        title = f"{printable(self.title)} · {clock(self.elapsed)}"
         t = Table(
-            title=f"running · {clock(self.elapsed)}",
+            title=escape(title),
             title_justify="left",
             box=box.SIMPLE_HEAD,
             pad_edge=False,
+            min_width=cell_len(title),  # a title wider than the columns, on one line
         )
+        shown = self.snapshot()
+        # a run in parts shows them (and its bytes only if some stream knows them)
+        in_parts = any("parts" in s for s in shown)
+        sized = not in_parts or any("size" in s for s in shown)
         t.add_column("stream", overflow="fold")
         t.add_column("stage", no_wrap=True)
-        for col in ("rows", "rows/s", "read", "%", "ETA"):
+        cols = ["rows", "rows/s"] + ["parts"] * in_parts + ["read", "%", "ETA"] * sized
+        for col in cols:
             t.add_column(col, justify="right", no_wrap=True)
-        for s in self.snapshot():
-            sized = "size" in s
-            t.add_row(
-                safe(s["stream"]),
-                s["stage"],
-                f"{s['rows']:,}",
-                f"{s['rows_per_s']:,}",
-                of(s["bytes"], s["size"]) if sized else "",
-                f"{s['percent']:.0f}%" if sized else "",
-                clock(s["eta"]) if sized and s["eta"] is not None else "",
-            )
+        for s in shown:
+            cells = [f"{s['rows']:,}", f"{s['rows_per_s']:,}"]
+            if in_parts:
+                cells.append(f"{s['parts_ended']}/{s['parts']}" if "parts" in s else "")
+            if sized:
+                has = "size" in s
+                cells += [
+                    of(s["bytes"], s["size"]) if has else "",
+                    f"{s['percent']:.0f}%" if has else "",
+                    clock(s["eta"]) if has and s["eta"] is not None else "",
+                ]
+            t.add_row(safe(s["stream"]), s["stage"], *cells)
         return t
 
 
@@ -240,6 +276,8 @@ class ProgressLines(Tracker):
             text += f", {of(s['bytes'], s['size'], ' of ')} ({s['percent']:.0f}%)"
             if s["eta"] is not None:
                 text += f", ETA {clock(s['eta'])}"
+        if "parts" in s:
+            text += f", {s['parts_ended']} of {s['parts']} part{'s' * (s['parts'] != 1)}"
         return text
 
 
@@ -258,16 +296,17 @@ def every() -> float:
 
 @contextlib.contextmanager
 def watching(
-    mode: Mode, console: Console, streams: list[str], *, as_json: bool
+    mode: Mode, console: Console, streams: list[str], *, as_json: bool, title: str = "running"
 ) -> Iterator[Tracker | None]:
     """The progress display ``mode`` asks for (``auto``: live on a terminal without
-    ``--json``, lines otherwise), around a run; None for ``none``."""
+    ``--json``, lines otherwise), around a run; None for ``none``. ``title``: the live
+    table's."""
     if mode == Mode.auto:
         mode = Mode.live if console.is_terminal and not as_json else Mode.lines
     if mode == Mode.none:
         yield None
     elif mode == Mode.live:
-        with LiveProgress(console, streams) as live:
+        with LiveProgress(console, streams, title) as live:
             yield live
     else:
         with ProgressLines(streams, as_json=mode == Mode.json, every=every()) as lines:

@@ -30,6 +30,7 @@ from sluice.errors import SluiceError, UsageError
 # them: `sluice --help` and each CLI call start without loading Polars or SQLAlchemy.
 if TYPE_CHECKING:
     from sluice.config import Project
+    from sluice.executors.celery import RunProgress
 
 
 ProgressOpt = Annotated[
@@ -125,7 +126,14 @@ def run(
                 hint=f"set `if_running: queue` on pipeline {pipeline!r} in sluice.yaml",
             )
         data = _on_celery(
-            proj, pipeline, chosen, source, full_refresh, quiet=as_json, caught=caught
+            proj,
+            pipeline,
+            chosen,
+            source,
+            full_refresh,
+            progress=progress,
+            as_json=as_json,
+            caught=caught,
         )
     else:
         streams = [source] if source else list(pipe.sources)
@@ -217,33 +225,44 @@ def _on_celery(
     source: str | None,
     full_refresh: bool,
     *,
-    quiet: bool,
+    progress: ProgressMode,
+    as_json: bool,
     caught: Caught,
 ) -> dict[str, Any]:
-    """Queue the run for `sluice worker`s and wait for its report (a signal cancels it)."""
+    """Queue the run for `sluice worker`s and wait for its report, showing its progress
+    as the state store tells it (a signal cancels it)."""
     from sluice import executors
+    from sluice.cli.progress import watching
     from sluice.state.store import StateStore
+    from sluice.status import RunStatus
 
     store = StateStore(proj.state_url())
     executor = executors.for_project(proj, "celery", store=store)
-    path = str(Path(file).resolve()) if file else None
     run_id = executor.trigger(
-        pipeline, "cli", file=path, source=source, full_refresh=full_refresh
+        pipeline, "cli", file=file, source=source, full_refresh=full_refresh
     ).run_id
 
     def stop(why: str) -> None:
         with contextlib.suppress(SluiceError):  # it ended meanwhile: the wait says so
             executor.cancel(run_id)
 
-    with cancelling_on_signals(stop, caught):
-        if quiet or not console(stderr=True).is_terminal:
+    streams = [source] if source else list(proj.pipeline(pipeline).sources)
+    title = f"run {run_id} on celery workers"
+    with (
+        cancelling_on_signals(stop, caught),
+        watching(progress, console(stderr=True), streams, as_json=as_json, title=title) as shown,
+    ):
+        if shown is None:
             return executor.wait(run_id)
-        with console(stderr=True).status(f"run {run_id} queued for celery workers") as status:
 
-            def progress(ended: int, parts: int) -> None:
-                status.update(f"run {run_id}: {ended} of {parts} parts done")
+        def told(run: RunProgress) -> None:
+            if run.status == RunStatus.QUEUED:  # another run of the pipeline goes first
+                for stream in streams:
+                    shown.update(stream, "queued", 0)
+            for s in run.streams:
+                shown.update(s.stream, s.stage, s.rows, (s.parts_ended, s.parts))
 
-            return executor.wait(run_id, progress)
+        return executor.wait(run_id, told)
 
 
 @handle_errors

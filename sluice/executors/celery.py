@@ -15,6 +15,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sluice.config import Project
@@ -33,11 +34,40 @@ from sluice.executors.celery_app import (
 )
 from sluice.executors.hooks import RunHooks
 from sluice.executors.local import LocalExecutor, Submitted, submit_via
-from sluice.state.parts import RunParts
+from sluice.executors.parts import WHOLE_RUN
+from sluice.state.parts import PartsTally, RunParts
 from sluice.state.store import StateStore
 from sluice.status import LIVE, RunStatus
 
 HOOK_POLL_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class StreamProgress:
+    """A stream of a run on the workers, as far as the state store tells it while the
+    run goes: which of its parts ended, and the rows read by those that ended (a part
+    adds its rows to the run's stages as it ends, not before)."""
+
+    stream: str
+    stage: str  # queued (no part started), load (parts going), done, failed
+    rows: int
+    parts_ended: int
+    parts: int
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    """How a run on the workers stands: its status (``queued`` while another run of
+    its pipeline goes) and its streams that have parts."""
+
+    status: str
+    streams: list[StreamProgress]
+
+
+def _stage(t: PartsTally) -> str:
+    if t.ended == t.parts:
+        return "failed" if t.failed else "done"
+    return "load" if t.running or t.ended else "queued"
 
 
 class CeleryExecutor:
@@ -130,17 +160,36 @@ class CeleryExecutor:
     def live_report(self, run_id: str) -> dict[str, Any] | None:
         return self.local.live_report(run_id)  # a worker's progress is in the store
 
+    def progress(self, run_id: str, pipeline: str) -> list[StreamProgress]:
+        """Each stream of the run that has parts (none before the run is planned): two
+        small queries. A part of the whole run (``mode: replace``, ``--file``) counts
+        for every stream of the pipeline."""
+        tallies = RunParts(self.store).by_stream(run_id)
+        if not tallies:
+            return []
+        rows = {s.stream: s.rows for s in self.store.stages(run_id) if s.stage == "extract"}
+        whole = tallies.pop(WHOLE_RUN, None)
+        if whole is not None:
+            pipe = self.project.pipelines.get(pipeline)
+            for stream in pipe.sources if pipe is not None else ():
+                tallies.setdefault(stream, whole)
+        return [
+            StreamProgress(name, _stage(t), rows.get(name, 0), t.ended, t.parts)
+            for name, t in tallies.items()
+        ]
+
     def wait(
         self,
         run_id: str,
-        on_progress: Callable[[int, int], None] | None = None,
+        on_progress: Callable[[RunProgress], None] | None = None,
         poll: float = 0.5,
     ) -> dict[str, Any]:
-        """Wait for the run to end; its report. ``on_progress(parts ended, parts)``.
+        """Wait for the run to end; its report. ``on_progress``: told how the run and
+        its streams stand (:meth:`progress`) every ``poll`` seconds, and once more as
+        the run ends.
 
         While it waits, it holds the run's lease: a run queued with no worker alive
         whose waiter is gone too is settled, not left ``running`` for ever."""
-        run_parts = RunParts(self.store)
         with Heartbeat(self.store, run_id):
             while True:
                 run = self.store.run(run_id)
@@ -149,10 +198,10 @@ class CeleryExecutor:
                         f"run {run_id} is not in the state store (it may have been pruned)",
                         hint="`sluice runs` lists the recent ones",
                     )
+                if on_progress is not None:
+                    on_progress(RunProgress(run.status, self.progress(run_id, run.pipeline)))
                 if run.status not in LIVE:
                     return final_report(run).as_dict()
-                if on_progress is not None:
-                    on_progress(*run_parts.tally(run_id))
                 time.sleep(poll)
 
     # ------------------------------------------------------------------ stopping

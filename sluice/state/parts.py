@@ -30,6 +30,16 @@ class Part:
     target: str | None  # a file path; None: the whole stream
 
 
+@dataclass(frozen=True)
+class PartsTally:
+    """How a stream's parts stand: how many, and how many run or ended (failed)."""
+
+    parts: int
+    running: int
+    ended: int
+    failed: int
+
+
 class RunParts:
     def __init__(self, store: StateStore) -> None:
         self.store = store
@@ -105,6 +115,31 @@ class RunParts:
         with self.store.session() as s:
             row = s.execute(sa.select(ended, sa.func.count()).where(RunPart.run_id == run_id)).one()
         return int(row[0] or 0), int(row[1] or 0)
+
+    def by_stream(self, run_id: str) -> dict[str, PartsTally]:
+        """Per stream: how its parts stand (one grouped count, no reports read), for a
+        display that follows the run from here."""
+        status = RunPart.status
+
+        def counted(*statuses: str) -> Any:
+            return sa.func.sum(sa.case((status.in_(statuses), 1), else_=0))
+
+        q = (
+            sa.select(
+                RunPart.stream,
+                sa.func.count(),
+                counted(PartStatus.RUNNING),
+                counted(*PART_ENDED),
+                counted(PartStatus.FAILED),
+            )
+            .where(RunPart.run_id == run_id)
+            .group_by(RunPart.stream)
+        )
+        with self.store.session() as s:
+            found = s.execute(q).all()
+        return {
+            str(stream): PartsTally(*(int(n or 0) for n in counts)) for stream, *counts in found
+        }
 
     def cancel_requested(self, run_id: str) -> bool:
         with self.store.session() as s:
