@@ -24,7 +24,7 @@ from sluice.engine.newer import NewerKeys
 from sluice.engine.opener import Opened, UnitOpener, field_of, of, then
 from sluice.engine.plan import PlannedLoad, PlannedUnit
 from sluice.engine.prefetch import Prefetch
-from sluice.engine.process import UnitProcessor
+from sluice.engine.process import Stepped, UnitProcessor
 from sluice.engine.tables import RunTables, targets
 from sluice.errors import DriftError, FetchError, LoadError, SluiceError, SourceError
 from sluice.sources import Unit
@@ -143,7 +143,7 @@ class Loader:
             ctx.report.tables[name] = ctx.report.tables.get(name, 0) + n
         return result
 
-    def rows_of(self, proc: UnitProcessor, batches: Iterable[Batch]) -> Iterator[Any]:
+    def rows_of(self, proc: UnitProcessor, batches: Iterable[Batch | Stepped]) -> Iterator[Any]:
         """What :meth:`send` takes, from one unit's batches."""
         return proc.tables(batches) if self.tables.layout.split_up else proc.frames(batches)
 
@@ -242,7 +242,8 @@ class _Feed:
     def frames(self) -> Iterator[Any]:
         loader, ctx = self.loader, self.loader.ctx
         for index, o in enumerate(self.opened):
-            parsed = Prefetch(o.batches)
+            # The reader's thread runs the steps too (see UnitProcessor.stepped).
+            parsed = Prefetch(o.proc.stepped(o.batches))
             try:
                 for rows in loader.rows_of(o.proc, parsed):
                     ctx.check_cancelled()

@@ -22,8 +22,22 @@ from sluice.status import EntryKind
 from sluice.transforms import MappingPlan, StepRunner, Validator, apply_mapping
 from sluice.transforms.normalize import Splitter
 from sluice.transforms.pii import WITHHELD, PiiPlan
+from sluice.transforms.steps import ENGINE
 
 QuarantineWriter = Callable[[list[NewEntry]], None]
+
+
+@dataclass(frozen=True)
+class Stepped:
+    """A batch through PII rules, mapping and the steps (:meth:`UnitProcessor.stepped`)."""
+
+    batch: Batch
+    #: its fields as read (PII rules applied): what a quarantine entry keeps
+    raw: pl.DataFrame
+    #: table columns, through the steps, for validation
+    data: pl.DataFrame
+    #: rows each rule filtered from it
+    filtered: dict[str, int]
 
 
 @dataclass
@@ -69,54 +83,74 @@ class UnitProcessor:
             c.run_id, c.pipeline, c.source, EntryKind.ROW, c.unit, line, reasons, payload, c.file_id
         )
 
-    def frames(self, batches: Iterable[Batch]) -> Iterator[pl.DataFrame]:
+    def frames(self, batches: Iterable[Batch | Stepped]) -> Iterator[pl.DataFrame]:
         """Loadable frames (table columns only); quarantine and counts as a side effect."""
         for good, _ in self._each(batches):
             yield good if self.keep_raw else good.drop(LINE)
 
-    def tables(self, batches: Iterable[Batch]) -> Iterator[dict[str, pl.DataFrame]]:
+    def tables(self, batches: Iterable[Batch | Stepped]) -> Iterator[dict[str, pl.DataFrame]]:
         """Rows per table of a normalized layout (a record goes to all of them or none)."""
         for _, tables in self._each(batches):
             yield tables
 
+    def stepped(self, batches: Iterable[Batch]) -> Iterator[Stepped]:
+        """Each batch through PII rules, mapping and the steps, for :meth:`frames` or
+        :meth:`tables` to validate, count and quarantine.
+
+        Run where the batches are read (the reader's thread), this moves the steps off
+        the thread that validates: on the 1M-row bench load that thread was busy 96 % of
+        the stream, the reader's about a quarter."""
+        for batch in batches:
+            yield self._step(batch)
+
     def _each(
-        self, batches: Iterable[Batch]
+        self, batches: Iterable[Batch | Stepped]
     ) -> Iterator[tuple[pl.DataFrame, dict[str, pl.DataFrame]]]:
         it = iter(batches)
         while True:
             t0 = time.perf_counter()
-            batch = next(it, None)
+            item = next(it, None)
             t1 = time.perf_counter()
             self.seconds["extract"] += t1 - t0
-            if batch is None:
+            if item is None:
                 return
-            good, tables = self.process(batch)
+            done = item if isinstance(item, Stepped) else self._step(item)
+            good, tables = self._validate(done)
             self.seconds["transform"] += time.perf_counter() - t1
-            self.on_rows(batch.rows_read, int(batch.data.estimated_size()))
+            self.on_rows(done.batch.rows_read, int(done.batch.data.estimated_size()))
             yield good, tables
 
     def process(self, batch: Batch) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
         """(good records with ``_line``, their rows per table when split)."""
+        return self._validate(self._step(batch))
+
+    def _step(self, batch: Batch) -> Stepped:
         raw = batch.data
-        hides = self.pii is not None and self.pii.hides
         if self.pii is not None and not self.apply_pii:
             raw = self.pii.restore(raw)
         elif self.pii is not None:
             raw = self.pii.apply(raw, skip=self.concealed)
             if self.concealed:
                 raw = self.pii.restore(raw, only=self.concealed)
+        fields = [c for c in raw.columns if c != LINE]
+        before = dict(self.steps.filtered)
+        data = self.steps.drop_blank(raw, fields)
+        data = apply_mapping(data, self.plan, self.validator.columns)
+        # Collected here, on the thread that steps: the next query would run it otherwise.
+        stepped = self.steps.run_lazy(data, self._trimmed(batch)).collect(engine=ENGINE)
+        now = self.steps.filtered
+        filtered = {r: n - before.get(r, 0) for r, n in now.items() if n != before.get(r, 0)}
+        return Stepped(batch, raw, stepped, filtered)
+
+    def _validate(self, done: Stepped) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
+        batch, raw = done.batch, done.raw
+        hides = self.pii is not None and self.pii.hides
         self.counts.read += batch.rows_read
         entries = [
             self.entry(r.line, [r.reason], {"_raw": WITHHELD if hides else r.text})
             for r in batch.rejects
         ]
-        fields = [c for c in raw.columns if c != LINE]
-        before = dict(self.steps.filtered)
-        data = self.steps.drop_blank(raw, fields)
-        data = apply_mapping(data, self.plan, self.validator.columns)
-        good, bad = self.validator.run(
-            self.steps.run_lazy(data, self._trimmed(batch)), batch.nul_free
-        )
+        good, bad = self.validator.run(done.data, batch.nul_free)
         if self.plan.unfilled and bad.height:
             bad = self._say_why_empty(bad)
         tables: dict[str, pl.DataFrame] = {}
@@ -125,11 +159,9 @@ class UnitProcessor:
             if refused.height:
                 bad = pl.concat([bad.select(LINE, "_reasons"), refused], how="vertical_relaxed")
                 good = good.filter(~pl.col(LINE).is_in(refused.get_column(LINE).implode()))
-        for rule, n in self.steps.filtered.items():
-            delta = n - before.get(rule, 0)
-            if delta:
-                self.counts.filtered += delta
-                self.counts.filtered_by[rule] = self.counts.filtered_by.get(rule, 0) + delta
+        for rule, delta in done.filtered.items():
+            self.counts.filtered += delta
+            self.counts.filtered_by[rule] = self.counts.filtered_by.get(rule, 0) + delta
         if bad.height:
             rows = raw.join(bad, on=LINE, how="inner").sort(LINE)
             for rec in rows.iter_rows(named=True):
