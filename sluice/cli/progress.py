@@ -11,8 +11,8 @@ the rows' in-memory size, an estimate of what they took of the file (within abou
 on CSV), so a file's percent stops at 99 until every row is sent.
 
 A run carried out elsewhere (on Celery workers) is told from its state store
-(:meth:`Tracker.update`): its streams' stages and rows as its parts end, and how many
-of their parts ended.
+(:meth:`Tracker.update`): its streams' stages, rows and bytes read (each running part
+tells its own about once a second), and how many of their parts ended.
 
 ``SLUICE_PROGRESS_EVERY`` (seconds, default 5) sets how often a line is written.
 """
@@ -103,10 +103,17 @@ class Tracker:
             s.unit, s.read, s.size = unit, read, size
 
     def update(
-        self, stream: str, stage: str, rows: int, parts: tuple[int, int] | None = None
+        self,
+        stream: str,
+        stage: str,
+        rows: int,
+        parts: tuple[int, int] | None = None,
+        read: tuple[int, int] | None = None,
     ) -> None:
         """A stream as a run carried out elsewhere tells it (a snapshot, not an event):
-        its stage (``queued``: not begun), rows so far and ``parts`` (ended, all)."""
+        its stage (``queued``: not begun), rows so far, ``parts`` (ended, all) and
+        ``read``: (bytes read, of the stream's bytes; 0: not known), its percent and
+        ETA then over all of them, as :meth:`planned` makes them."""
         now = time.perf_counter()
         with self.lock:
             s = self.streams.setdefault(stream, _Stream())
@@ -117,6 +124,9 @@ class Tracker:
             s.stage, s.rows = stage, rows
             if parts is not None:
                 s.parts_ended, s.parts = parts
+            if read is not None:  # one "unit": the whole stream
+                s.read, s.size = read
+                s.total, s.before, s.unit_began = s.size, 0, s.began or now
 
     def planned(self, stream: str, size: int) -> None:
         """The bytes of every unit ``stream`` will load (0: not known): its percent and
@@ -126,8 +136,8 @@ class Tracker:
 
     def snapshot(self) -> list[dict[str, Any]]:
         """Per stream: stream, stage, rows, rows_per_s, elapsed (since it began); when
-        its unit's size is known: bytes, size, percent and eta (seconds, or None); for a
-        run in parts: parts_ended and parts."""
+        its unit's size is known: unit (for a run in parts: none), bytes, size, percent and
+        eta (seconds, or None); for a run in parts: parts_ended and parts."""
         now = time.perf_counter()
         out = []
         with self.lock:
@@ -153,10 +163,12 @@ class Tracker:
                         done, size = s.before + done, s.total
                         spent = elapsed
                     eta = None
-                    if not finished and done > 0 and spent > 0:
+                    going = not finished and s.stage != "failed"
+                    if going and done > 0 and spent > 0:
                         eta = round((size - done) / (done / spent), 1)
+                    if s.unit:  # none for a run told in parts: its bytes are the stream's
+                        doc["unit"] = s.unit
                     doc.update(
-                        unit=s.unit,
                         bytes=done,
                         size=size,
                         percent=round(100 * done / size, 1),

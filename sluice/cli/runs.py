@@ -260,7 +260,8 @@ def _on_celery(
                 for stream in streams:
                     shown.update(stream, "queued", 0)
             for s in run.streams:
-                shown.update(s.stream, s.stage, s.rows, (s.parts_ended, s.parts))
+                read = (s.read, s.size or 0)  # 0: a part's size is not known
+                shown.update(s.stream, s.stage, s.rows, (s.parts_ended, s.parts), read)
 
         return executor.wait(run_id, told)
 

@@ -116,7 +116,8 @@ class UnitOpener:
                 sized(unit.source, unit.unit, read[0], size_of_unit)
             now = time.perf_counter()
             # `sluice show` of a live run: at most once a second. A part of a Celery run
-            # leaves the run's stages to its task, which sums the parts that ended.
+            # leaves the run's stages to its task, which sums the parts that ended; its
+            # progress (the executor's) writes how far it got on the part's own row.
             if ctx.part is None and now - last[0] >= 1.0:
                 last[0] = now
                 ctx.store.progress(ctx.run_id, unit.source, "extract", base + seen[0], 0.0)

@@ -15,7 +15,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sluice.config import Project
@@ -45,14 +45,18 @@ HOOK_POLL_SECONDS = 1.0
 @dataclass(frozen=True)
 class StreamProgress:
     """A stream of a run on the workers, as far as the state store tells it while the
-    run goes: which of its parts ended, and the rows read by those that ended (a part
-    adds its rows to the run's stages as it ends, not before)."""
+    run goes: which of its parts ended; the rows read by those that ended (a part adds
+    its rows to the run's stages as it ends) and by those running (each tells its own
+    about once a second); the bytes read (a part that ended counts its size) and the
+    stream's size, when every part's is known."""
 
     stream: str
     stage: str  # queued (no part started), load (parts going), done, failed
     rows: int
     parts_ended: int
     parts: int
+    read: int = 0
+    size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -161,20 +165,25 @@ class CeleryExecutor:
         return self.local.live_report(run_id)  # a worker's progress is in the store
 
     def progress(self, run_id: str, pipeline: str) -> list[StreamProgress]:
-        """Each stream of the run that has parts (none before the run is planned): two
-        small queries. A part of the whole run (``mode: replace``, ``--file``) counts
-        for every stream of the pipeline."""
-        tallies = RunParts(self.store).by_stream(run_id)
+        """Each stream of the run that has parts (none before the run is planned): one
+        small query. A part of the whole run (``mode: replace``, ``--file``) counts
+        for every stream of the pipeline (its rows while it runs, told for them all
+        together, only when the pipeline has one)."""
+        tallies, rows = RunParts(self.store).by_stream(run_id)
         if not tallies:
             return []
-        rows = {s.stream: s.rows for s in self.store.stages(run_id) if s.stage == "extract"}
         whole = tallies.pop(WHOLE_RUN, None)
         if whole is not None:
             pipe = self.project.pipelines.get(pipeline)
-            for stream in pipe.sources if pipe is not None else ():
+            streams = list(pipe.sources) if pipe is not None else []
+            if len(streams) > 1:
+                whole = replace(whole, rows=0)
+            for stream in streams:
                 tallies.setdefault(stream, whole)
         return [
-            StreamProgress(name, _stage(t), rows.get(name, 0), t.ended, t.parts)
+            StreamProgress(
+                name, _stage(t), rows.get(name, 0) + t.rows, t.ended, t.parts, t.read, t.size
+            )
             for name, t in tallies.items()
         ]
 

@@ -37,7 +37,13 @@ from sluice.engine.report import Counts, RunReport
 from sluice.engine.run import run
 from sluice.engine.tally import record_stages, stage_rows
 from sluice.errors import ConfigError, RunCancelled, SluiceError
-from sluice.executors.parts import WHOLE_RUN, page_range, plan_parts, retryable
+from sluice.executors.parts import (
+    WHOLE_RUN,
+    PartProgress,
+    page_range,
+    plan_parts,
+    retryable,
+)
 from sluice.executors.worker_process import (
     close_kept,
     kept_warehouse,
@@ -264,6 +270,8 @@ def _load_part(
             part=key,
             pages=pages,
             borrowed=kept_warehouse(project, pipeline),
+            # how far it got, on its row about once a second: `sluice run` shows it
+            progress=PartProgress(run_parts, run_id, key),
         )
         threading.Thread(
             target=_watch_cancel, args=(run_parts, run_id, ctx, stop), daemon=True

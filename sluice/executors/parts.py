@@ -14,12 +14,19 @@ the run's report, the same document the local executor writes.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
 from sluice.config import FileSourceConfig, HttpSourceConfig, Project
 from sluice.engine.report import RunReport
 from sluice.sources import SourceContext
 from sluice.sources.file import FileSource
 from sluice.sources.http.pages import count_pages
-from sluice.state.parts import Part
+from sluice.state.parts import Part, RunParts
 
 WHOLE_RUN = "*"  # the part key (and stream) of a run carried out as one part
 API_PARTS = 8  # an API source's pages are split into at most this many parts
@@ -43,16 +50,27 @@ def plan_parts(
                 parts.append(Part(stream, stream, None))
                 continue
             for i, path in enumerate(files):
-                parts.append(Part(f"{stream}/{i:05d}", stream, str(path)))
+                parts.append(Part(f"{stream}/{i:05d}", stream, str(path), _size(path)))
             # a path refused (a link, a FIFO) is a part too: it is refused there again,
             # and so is a warning of the run, as in a local run
             for i, refused in enumerate(found.refused):
-                parts.append(Part(f"{stream}/refused-{i:05d}", stream, str(refused.path)))
+                parts.append(Part(f"{stream}/refused-{i:05d}", stream, str(refused.path), 0))
         elif isinstance(cfg, HttpSourceConfig) and _splittable(cfg):
             parts += _page_parts(stream, cfg)
         else:
             parts.append(Part(stream, stream, None))
     return parts
+
+
+def _size(path: Path) -> int | None:
+    """A file's bytes, as its unit will tell them; None for a zip (its members' sizes
+    are known when the part opens it) or a file gone since it was listed."""
+    if path.suffix.lower() == ".zip":
+        return None
+    try:
+        return os.lstat(path).st_size
+    except OSError:
+        return None
 
 
 def _splittable(cfg: HttpSourceConfig) -> bool:
@@ -84,3 +102,56 @@ def retryable(report: RunReport) -> bool:
     """Whether every error of a part's report may go away on another attempt (a dropped
     connection, a deadlock): each says so, from its type (``SluiceError.retryable``)."""
     return bool(report.errors) and all(e.get("retryable") is True for e in report.errors)
+
+
+class PartProgress:
+    """A part's progress (what the engine tells a display: see
+    :data:`~sluice.engine.context.Progress`), written on the part's row about once a
+    second, one small UPDATE each time: the rows read so far, the bytes they took (an
+    estimate) and, once the part has planned, its units' bytes. A display that follows
+    the run (``sluice run`` on Celery) reads them there."""
+
+    EVERY = 1.0  # seconds between two writes, as a local run writes its live rows
+
+    def __init__(
+        self,
+        run_parts: RunParts,
+        run_id: str,
+        key: str,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.run_parts, self.run_id, self.key, self.clock = run_parts, run_id, key, clock
+        self.rows: dict[str, int] = {}  # per stream (a part of the whole run has several)
+        self.read: dict[tuple[str, str], int] = {}  # per unit
+        self.sizes: dict[str, int] = {}  # per stream, once the part planned (0: not known)
+        self.last = float("-inf")
+        self.lock = threading.Lock()
+
+    def __call__(self, stream: str, stage: str, rows: int) -> None:
+        with self.lock:
+            self.rows[stream] = rows
+
+    def bytes_read(self, stream: str, unit: str, read: int, size: int) -> None:
+        """After each batch (and its rows): written when a second has passed, the first
+        batch at once (a part held at it shows it)."""
+        with self.lock:
+            self.read[(stream, unit)] = read
+        self._maybe_write()
+
+    def planned(self, stream: str, size: int) -> None:
+        with self.lock:
+            self.sizes[stream] = size
+
+    def _maybe_write(self) -> None:
+        now = self.clock()
+        with self.lock:
+            if now - self.last < self.EVERY:
+                return
+            self.last = now
+            rows, read = sum(self.rows.values()), sum(self.read.values())
+            # a part of several streams: the sum of theirs, once each is known
+            sizes = self.sizes.values()
+            size = sum(sizes) if sizes and all(sizes) else None
+        # the store blinked: the next write tells it, the load goes on
+        with contextlib.suppress(Exception):
+            self.run_parts.told(self.run_id, self.key, rows, read, size)

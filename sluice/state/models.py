@@ -189,7 +189,8 @@ class RunPart(Base):
 
     ``result`` is the part's own report (counts, files, errors); the run's report is
     assembled from them when the last part ends. ``attempts`` counts the starts, so a
-    part that keeps killing its worker stops being retried.
+    part that keeps killing its worker stops being retried. ``rows``, ``bytes_read``
+    and ``size`` are how far a running part got, for a display that follows the run.
     """
 
     # The table keeps the name migration 0005 gave it (parts were called tasks then).
@@ -205,6 +206,13 @@ class RunPart(Base):
     worker: Mapped[str] = mapped_column(sa.String(255), default="")
     result: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     updated_at: Mapped[datetime] = mapped_column(Zoned(), default=utcnow)
+    #: while the part runs, about once a second: rows read so far and the bytes they
+    #: took (an estimate); None: it has not told yet
+    rows: Mapped[int | None] = mapped_column(sa.BigInteger)
+    bytes_read: Mapped[int | None] = mapped_column(sa.BigInteger)
+    #: the bytes of its units (its file's, from the plan; what the part found when it
+    #: opened them); None: not known (an API, a zip not opened yet)
+    size: Mapped[int | None] = mapped_column(sa.BigInteger)
 
 
 class PipelineLock(Base):

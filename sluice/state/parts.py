@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -28,16 +28,30 @@ class Part:
     key: str  # unique within the run
     stream: str
     target: str | None  # a file path; None: the whole stream
+    size: int | None = None  # its file's bytes; None: not known
 
 
 @dataclass(frozen=True)
 class PartsTally:
-    """How a stream's parts stand: how many, and how many run or ended (failed)."""
+    """How a stream's parts stand: how many, and how many run or ended (failed); the
+    rows its running parts read so far (those of the parts that ended are in the
+    run's stages); the bytes read (a part that ended: its size; a running one: what
+    it told, at most its size) and the stream's size (None: a part's is not known)."""
 
     parts: int
     running: int
     ended: int
     failed: int
+    rows: int = 0
+    read: int = 0
+    size: int | None = None
+
+
+class LiveParts(NamedTuple):
+    """How a run's parts stand, per stream (:meth:`RunParts.by_stream`)."""
+
+    tallies: dict[str, PartsTally]
+    rows: dict[str, int]  # read by its parts that ended (the run's stages)
 
 
 class RunParts:
@@ -59,6 +73,7 @@ class RunParts:
                             status=PartStatus.QUEUED,
                             attempts=0,
                             worker="",
+                            size=p.size,
                         )
                     )
 
@@ -73,6 +88,7 @@ class RunParts:
                 task.status, task.worker = PartStatus.RUNNING, worker
                 task.attempts += 1
                 task.updated_at = utcnow()
+                task.rows = task.bytes_read = None  # an attempt before told its own
             s.flush()
             s.expunge(task)
             return task
@@ -93,6 +109,26 @@ class RunParts:
             task.status, task.result, task.updated_at = status, result, utcnow()
             if stages:
                 _add_stages(s, run_id, stages)
+
+    def told(
+        self, run_id: str, key: str, rows: int, bytes_read: int, size: int | None = None
+    ) -> None:
+        """How far a running part got: one UPDATE, no read (``size``: its units' bytes,
+        when the part found them; None leaves the size the plan gave)."""
+        values: dict[str, Any] = {"rows": rows, "bytes_read": bytes_read}
+        if size is not None:
+            values["size"] = size
+        with self.store.session() as s:
+            s.execute(
+                sa.update(RunPart)
+                .where(
+                    RunPart.run_id == run_id,
+                    RunPart.key == key,
+                    RunPart.status == PartStatus.RUNNING,
+                )
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
 
     def of(self, run_id: str) -> list[RunPart]:
         with self.store.session() as s:
@@ -116,30 +152,57 @@ class RunParts:
             row = s.execute(sa.select(ended, sa.func.count()).where(RunPart.run_id == run_id)).one()
         return int(row[0] or 0), int(row[1] or 0)
 
-    def by_stream(self, run_id: str) -> dict[str, PartsTally]:
-        """Per stream: how its parts stand (one grouped count, no reports read), for a
-        display that follows the run from here."""
-        status = RunPart.status
+    def by_stream(self, run_id: str) -> LiveParts:
+        """Per stream: how its parts stand and how far its running parts got, and the
+        rows its parts that ended added to the run's stages (``extract``): one
+        statement, so one snapshot (a part that ends meanwhile is counted once), no
+        reports read; for a display that follows the run from here."""
+        status, size = RunPart.status, RunPart.size
+        running = status == PartStatus.RUNNING
 
         def counted(*statuses: str) -> Any:
             return sa.func.sum(sa.case((status.in_(statuses), 1), else_=0))
 
-        q = (
+        told = sa.func.coalesce(RunPart.bytes_read, 0)
+        read = sa.case(
+            (status.in_(PART_ENDED), sa.func.coalesce(size, 0)),
+            (running & (told > size), size),  # the bytes are an estimate: at most its size
+            (running, told),
+            else_=0,
+        )
+        zero: sa.ColumnClause[Any] = sa.literal_column("0")
+        parts = (
             sa.select(
                 RunPart.stream,
-                sa.func.count(),
+                sa.func.count(),  # a stream's parts: 1 or more; its stage's row: 0
                 counted(PartStatus.RUNNING),
                 counted(*PART_ENDED),
                 counted(PartStatus.FAILED),
+                sa.func.sum(sa.case((running, sa.func.coalesce(RunPart.rows, 0)), else_=0)),
+                sa.func.sum(read),
+                sa.func.sum(sa.case((size.is_(None), 1), else_=0)),  # sizes not known
+                sa.func.sum(size),
+                zero,
             )
             .where(RunPart.run_id == run_id)
             .group_by(RunPart.stream)
         )
+        stages = sa.select(Stage.stream, *[zero] * 8, Stage.rows).where(
+            Stage.run_id == run_id, Stage.stage == "extract"
+        )
         with self.store.session() as s:
-            found = s.execute(q).all()
-        return {
-            str(stream): PartsTally(*(int(n or 0) for n in counts)) for stream, *counts in found
-        }
+            found = s.execute(sa.union_all(parts, stages)).all()
+        out = LiveParts({}, {})
+        for stream, *counts in found:
+            n, going, ended, failed, rows, got, unknown, total, added = (
+                int(c or 0) for c in counts
+            )
+            if n:
+                known = None if unknown else total
+                out.tallies[str(stream)] = PartsTally(n, going, ended, failed, rows, got, known)
+            else:
+                out.rows[str(stream)] = added
+        return out
 
     def cancel_requested(self, run_id: str) -> bool:
         with self.store.session() as s:

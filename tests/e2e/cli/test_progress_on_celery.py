@@ -5,6 +5,7 @@ worker`s load the parts (Redis, PostgreSQL)."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -51,8 +52,11 @@ def test_lines_on_stderr_while_the_workers_load(on_redis: Cluster, tmp_path: Pat
     try:
         gate.wait_reached()
         deadline = time.monotonic() + 30
-        going = f" source1: load, 0 rows, 0 rows/s, 0 of {FILES} parts\n"
-        while not any(line.endswith(going) for line in lines):
+        # the held part told its first batch: its rows, and bytes of the stream's
+        going = re.compile(
+            rf" source1: load, {ROWS} rows, .* kB \(\d+%\)(, ETA [\d:]+)?, 0 of {FILES} parts$"
+        )
+        while not any(going.search(line) for line in lines):
             assert time.monotonic() < deadline and run.poll() is None, lines
             time.sleep(0.05)
         time.sleep(0.3)  # a few more lines while the part is held mid-load
@@ -64,8 +68,10 @@ def test_lines_on_stderr_while_the_workers_load(on_redis: Cluster, tmp_path: Pat
     run.wait(120)
     reader.join(10)
     assert run.returncode == 3, "".join(lines) + c.log(0)  # source2 has a drifted file
-    waiting = " source3: queued, 0 rows, 0 rows/s, 0 of 1 part\n"
-    assert any(line.endswith(waiting) for line in held), held
+    waiting = re.compile(
+        r" source3: queued, 0 rows, 0 rows/s, 0\.0 of [\d.]+ kB \(0%\), 0 of 1 part$"
+    )
+    assert any(waiting.search(line) for line in held), held
     assert all(line.startswith("progress ") for line in held), held
     assert "succeeded_with_quarantine" in out  # the summary, on stdout
 
@@ -91,3 +97,61 @@ def test_json_lines_say_each_streams_stage_rows_and_parts(on_redis: Cluster) -> 
     assert last["source1"]["rows"] == FILES * ROWS
     rows = [e["rows"] for e in events if e["stream"] == "source1"]
     assert rows == sorted(rows)  # rows only grow as parts end
+
+
+BIG = 20_000  # rows of source1's one file: about 4 MB, read in batches of 256 KiB
+
+
+@pytest.mark.parametrize("mode", ["lines", "json"])
+def test_a_stream_of_one_big_file_shows_its_part_going(
+    on_redis: Cluster, tmp_path: Path, mode: str
+) -> None:
+    c = on_redis
+    leads_drop(c.root, files=1, rows=BIG)
+    yaml = c.root / "sluice.yaml"
+    path = "        path: data/source1/*.csv\n"
+    yaml.write_text(yaml.read_text().replace(path, path + "        batch_bytes: 262144\n", 1))
+    gate = Gate(tmp_path / "gate")  # every load waits at each batch until it opens
+    c.start(2, extra_env=dict([gate.env]))
+    run = launch(c, "--executor", "celery", "--progress", mode, *["--json"] * (mode == "json"))
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(run.stderr or ()), daemon=True)
+    reader.start()
+    try:
+        gate.wait_reached()
+        deadline = time.monotonic() + 30
+        while not (going := _source1_going(lines, mode)):
+            assert time.monotonic() < deadline and run.poll() is None, [*lines, c.log(0)]
+            time.sleep(0.05)
+        assert run.poll() is None  # its one part is still held at its first batch
+    finally:
+        gate.open()
+    if run.stdout is not None:  # stderr is the reader's
+        run.stdout.read()
+    run.wait(120)
+    reader.join(10)
+    assert run.returncode == 3, "".join(lines) + c.log(0) + c.log(1)
+    rows, percent = going
+    # its first batch is small: a line may round its percent down to 0
+    assert 0 < rows < BIG and (0 if mode == "lines" else 0.01) <= percent < 100, lines
+    if mode == "json":
+        ends = [json.loads(line) for line in lines if '"source1"' in line]
+        assert (ends[-1]["stage"], ends[-1]["rows"], ends[-1]["percent"]) == ("done", BIG, 100)
+        size = next((c.root / "data" / "source1").glob("*.csv")).stat().st_size
+        assert ends[-1]["bytes"] == ends[-1]["size"] == size  # the plan knew its file's
+
+
+def _source1_going(lines: list[str], mode: str) -> tuple[int, float] | None:
+    """Rows and percent of source1 in a line written while its one part loads."""
+    for line in lines:
+        if mode == "json":
+            doc = json.loads(line)
+            if doc["stream"] == "source1" and doc["stage"] == "load" and doc["rows"]:
+                assert doc["parts_ended"] == 0 and doc["parts"] == 1, doc
+                assert 0 < doc["bytes"] < doc["size"] and doc["eta"] is not None, doc
+                return doc["rows"], doc["percent"]
+        elif found := re.search(
+            r" source1: load, ([1-9][\d,]*) rows, .* MB \((\d+)%\).*, 0 of 1 part$", line
+        ):
+            return int(found[1].replace(",", "")), float(found[2])
+    return None

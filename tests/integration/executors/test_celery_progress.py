@@ -95,3 +95,86 @@ def test_wait_tells_the_end_too(celery: tuple[Any, StateStore]) -> None:
     (end,) = told
     assert end.status == "succeeded"
     assert [(s.stream, s.stage, s.rows) for s in end.streams] == [("a", "done", 3)]
+
+
+def read(executor: Any, run_id: str) -> dict[str, tuple[int, int, int | None]]:
+    """Per stream: rows, bytes read and size, as `sluice run` shows them."""
+    return {s.stream: (s.rows, s.read, s.size) for s in executor.progress(run_id, "p")}
+
+
+def test_running_parts_add_the_rows_and_bytes_they_told(celery: tuple[Any, StateStore]) -> None:
+    executor, store = celery
+    parts = RunParts(store)
+    run_id = store.start_run("p", host="celery")
+    plan = [
+        Part("a/0", "a", "a/0.csv", 1000),
+        Part("a/1", "a", "a/1.csv", 3000),
+        Part("a/2", "a", "a/2.csv", 6000),
+        Part("b", "b", None),  # its size is not known until it opens its units
+    ]
+    parts.plan(run_id, plan)
+    assert read(executor, run_id) == {"a": (0, 0, 10_000), "b": (0, 0, None)}
+    parts.start(run_id, "a/0", "w1")
+    parts.start(run_id, "a/1", "w2")
+    parts.told(run_id, "a/0", 10, 400)
+    parts.told(run_id, "a/1", 25, 900)
+    assert read(executor, run_id)["a"] == (35, 1300, 10_000)
+    assert shown(executor, run_id)["a"] == ("load", 35, 0, 3)
+    # a/0 ends: its rows come from the run's stages now, its bytes are its size
+    parts.finish(run_id, "a/0", PartStatus.DONE, {}, {"a": {"extract": (12, 0.1)}})
+    parts.told(run_id, "a/1", 60, 3500)  # an estimate past its size: at most its size
+    assert read(executor, run_id)["a"] == (72, 1000 + 3000, 10_000)
+    # a part that found its size tells it; a write for a part that ended changes nothing
+    parts.start(run_id, "b", "w1")
+    parts.told(run_id, "b", 5, 50, 500)
+    parts.told(run_id, "a/0", 999, 999_999, 1)
+    assert read(executor, run_id) == {"a": (72, 4000, 10_000), "b": (5, 50, 500)}
+    # a part tried again starts from nothing: what the attempt before told is gone
+    parts.finish(run_id, "a/1", PartStatus.QUEUED, {})
+    assert read(executor, run_id)["a"] == (12, 1000, 10_000)
+    parts.start(run_id, "a/1", "w2")
+    assert read(executor, run_id)["a"] == (12, 1000, 10_000)
+    for key, rows in (("a/1", 30), ("a/2", 58)):
+        parts.start(run_id, key, "w1")
+        parts.finish(run_id, key, PartStatus.DONE, {}, {"a": {"extract": (rows, 0.1)}})
+    parts.finish(run_id, "b", PartStatus.FAILED, {})
+    assert read(executor, run_id) == {"a": (100, 10_000, 10_000), "b": (0, 500, 500)}
+
+
+def test_a_part_of_the_whole_run_tells_its_rows_only_for_one_stream(
+    celery: tuple[Any, StateStore],
+) -> None:
+    executor, store = celery
+    parts = RunParts(store)
+    run_id = store.start_run("p", host="celery")
+    parts.plan(run_id, [Part("*", "*", None)])
+    parts.start(run_id, "*", "w1")
+    parts.told(run_id, "*", 70, 700, 2000)
+    # two streams share the part: its bytes are theirs, its rows cannot be told apart
+    assert read(executor, run_id) == {"a": (0, 700, 2000), "b": (0, 700, 2000)}
+
+
+def test_a_part_writes_how_far_it_got_once_a_second(celery: tuple[Any, StateStore]) -> None:
+    from sluice.executors.parts import PartProgress
+
+    executor, store = celery
+    parts = RunParts(store)
+    run_id = store.start_run("p", host="celery")
+    parts.plan(run_id, [Part("a/0", "a", "a/0.csv", 900), Part("a/1", "a", "a/1.csv", 100)])
+    parts.start(run_id, "a/0", "w1")
+    now = [100.0]
+    progress = PartProgress(parts, run_id, "a/0", clock=lambda: now[0])
+    progress("a", "extract", 0)
+    assert read(executor, run_id)["a"] == (0, 0, 1000)  # nothing written before a batch
+    progress.planned("a", 800)  # the part found its file's bytes
+    progress("a", "load", 10)
+    progress.bytes_read("a", "a/0.csv", 100, 800)  # the first batch: written at once
+    assert read(executor, run_id)["a"] == (10, 100, 900)
+    now[0] += 0.5
+    progress("a", "load", 20)
+    progress.bytes_read("a", "a/0.csv", 200, 800)  # within the second: not written
+    assert read(executor, run_id)["a"] == (10, 100, 900)
+    now[0] += 0.6
+    progress("a", "load", 30)
+    progress.bytes_read("a", "a/0.csv", 300, 800)
+    assert read(executor, run_id)["a"] == (30, 300, 900)
