@@ -45,10 +45,10 @@ class PostgresDestination(SqlDestination):
         return create
 
     @contextlib.contextmanager
-    def _writing(self, conn: Any) -> Iterator[Writer]:
+    def _writing(self, conn: Any, tables: list[str]) -> Iterator[Writer]:
         # One COPY for consecutive batches of a table (see pg_copy): the server takes
         # in each batch while the next one is encoded.
-        stream = CopyStream(conn, self.quote)
+        stream = CopyStream(conn, self.quote, tables)
         try:
             yield stream.write
         except BaseException as exc:

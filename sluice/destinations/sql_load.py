@@ -39,9 +39,10 @@ class SqlLoads(SqlBase):
         raise NotImplementedError
 
     @contextlib.contextmanager
-    def _writing(self, conn: Any) -> Iterator[Writer]:
+    def _writing(self, conn: Any, tables: list[str]) -> Iterator[Writer]:
         """What writes one load's batches: ``write(table, columns, data) -> rows``.
-        When the block ends, every row written is in its table (uncommitted)."""
+        When the block ends, every row written is in its table (uncommitted).
+        ``tables``: those the load writes, referenced ones first."""
         yield lambda table, columns, data: self._write(conn, table, columns, data)
 
     def _upsert(self, target: str, stage: str, columns: list[str], keys: list[str]) -> str:
@@ -127,7 +128,7 @@ class SqlLoads(SqlBase):
                 for t in targets
             }
             rows = dict.fromkeys(columns, 0)
-            with self._writing(raw) as write:
+            with self._writing(raw, [into[t.table.name] for t in targets]) as write:
                 for batch in batches:
                     for name, data in batch.items():
                         if data.height:

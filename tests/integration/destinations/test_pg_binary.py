@@ -11,10 +11,12 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 
-from sluice.destinations import pg_binary
+from sluice.destinations import Target, pg_binary, pg_copy
 from sluice.destinations.sql import SqlDestination
 from sluice.errors import LoadError
 from sluice.schema import ColumnSpec, TableSpec
+from tests.integration.destinations.test_multi_table import PETS, USERS, ZONES
+from tests.integration.destinations.test_multi_table import batch as related
 from tests.support.warehouses import EVERY_TYPE, EVERY_TYPE_SCHEMA
 
 SCHEMA = EVERY_TYPE_SCHEMA
@@ -169,3 +171,48 @@ def test_a_copy_that_cannot_start_is_a_load_error_and_the_next_load_works(
         dest.load(spec, "append", "first", [pl.DataFrame({"i": [1]})])
     dest.prepare(spec, "append")
     assert dest.load(spec, "append", "second", [pl.DataFrame({"i": [2]})]).rows == 1
+
+
+@postgresql
+@pytest.mark.parametrize("hold", [1, pg_copy.HOLD])
+def test_related_tables_load_through_few_copies_in_their_order(
+    dest: SqlDestination, monkeypatch: pytest.MonkeyPatch, hold: int
+) -> None:
+    """Rows of the other tables are held and sent after the first table's, in the
+    layout's order: the foreign keys (pets -> users -> zones) hold at every step, whether
+    the held rows go at the end (one COPY per table) or every batch (``hold`` of 1)."""
+    started: list[str] = []
+    start = pg_copy.CopyStream._start
+
+    def counted(self: pg_copy.CopyStream, key: Any) -> None:
+        started.append(key[0])
+        start(self, key)
+
+    monkeypatch.setattr(pg_copy.CopyStream, "_start", counted)
+    monkeypatch.setattr(pg_copy, "HOLD", hold)
+    # Plain tables (an append makes no keys), with keys and foreign keys made by hand.
+    plain = [TableSpec(t.name, t.columns) for t in (ZONES, USERS, PETS)]
+    targets = [Target(t, "append") for t in plain]
+    for t in targets:
+        dest.prepare(t.table, t.mode)
+    with dest.engine.begin() as c:
+        for sql in (
+            "ALTER TABLE zones ADD PRIMARY KEY (zone)",
+            "ALTER TABLE users ADD PRIMARY KEY (uuid)",
+            "ALTER TABLE users ADD FOREIGN KEY (zone) REFERENCES zones (zone)",
+            "ALTER TABLE pets ADD FOREIGN KEY (uuid) REFERENCES users (uuid)",
+        ):
+            c.execute(sa.text(sql))
+    batches = [
+        related([(f"u{i}", f"user {i}", f"z{i}")], [(f"u{i}", 0, "cat"), (f"u{i}", 1, "dog")])
+        for i in range(3)
+    ]
+    result = dest.load_tables(targets, "k", batches)
+    assert result.tables == {"zones": 3, "users": 3, "pets": 6}
+    with dest.engine.connect() as c:
+        pets = c.execute(sa.text("SELECT uuid, pet FROM pets ORDER BY uuid, pet")).all()
+    assert [tuple(p) for p in pets] == [(f"u{i}", p) for i in range(3) for p in ("cat", "dog")]
+    if hold > 1:
+        assert started == ["zones", "users", "pets"]
+    else:  # every held batch sent at once: zones, then users and pets, per batch
+        assert started == ["zones", "users", "pets"] * 3
