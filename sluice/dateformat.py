@@ -164,13 +164,14 @@ def _chrono(fmt: str, used: list[str]) -> str | None:
 
     Refused: %y (chrono's century rule differs), %f not right after a dot (chrono's %f
     counts nanoseconds), and a number directly followed by a digit or another directive
-    (Python splits packed digits by trying alternatives; chrono takes two digits).
+    (Python splits packed digits by trying alternatives; chrono takes two digits) other
+    than %z, which starts with a sign or Z (ISO 8601's ``...05.123Z``: no split to try).
     """
     if "y" in used or ("f" in used and ".%f" not in fmt):
         return None
     tokens = re.findall(r"%.|[^%]", fmt)
     for tok, nxt in zip(tokens, [*tokens[1:], ""], strict=True):
-        packed = nxt.isdigit() or (nxt.startswith("%") and nxt != "%%")
+        packed = nxt.isdigit() or (nxt.startswith("%") and nxt not in ("%%", "%z"))
         if tok[0] == "%" and tok[1] in _NUMERIC and packed:
             return None
     return fmt.replace(".%f", "%.f").replace("%z", "%#z")
