@@ -39,16 +39,22 @@ def launch(c: Cluster, *args: str) -> subprocess.Popen[str]:
     )
 
 
+def reading_stderr(run: subprocess.Popen[str]) -> tuple[list[str], threading.Thread]:
+    """The lines ``run`` writes to stderr, gathered as they come by a reader thread."""
+    assert run.stderr is not None
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(run.stderr or ()), daemon=True)
+    reader.start()
+    return lines, reader
+
+
 def test_lines_on_stderr_while_the_workers_load(on_redis: Cluster, tmp_path: Path) -> None:
     c = on_redis
     leads_drop(c.root, files=FILES, rows=ROWS)
     gate = Gate(tmp_path / "gate")  # the workers' loads wait at their first batch
     c.start(1, extra_env=dict([gate.env]))
     run = launch(c, "--executor", "celery", "--progress", "lines")
-    assert run.stderr is not None
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(run.stderr or ()), daemon=True)
-    reader.start()
+    lines, reader = reading_stderr(run)
     try:
         gate.wait_reached()
         deadline = time.monotonic() + 30
@@ -114,9 +120,7 @@ def test_a_stream_of_one_big_file_shows_its_part_going(
     gate = Gate(tmp_path / "gate")  # every load waits at each batch until it opens
     c.start(2, extra_env=dict([gate.env]))
     run = launch(c, "--executor", "celery", "--progress", mode, *["--json"] * (mode == "json"))
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(run.stderr or ()), daemon=True)
-    reader.start()
+    lines, reader = reading_stderr(run)
     try:
         gate.wait_reached()
         deadline = time.monotonic() + 30
