@@ -120,10 +120,6 @@ class UnitProcessor:
             self.on_rows(done.batch.rows_read, int(done.batch.data.estimated_size()))
             yield good, tables
 
-    def process(self, batch: Batch) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
-        """(good records with ``_line``, their rows per table when split)."""
-        return self._validate(self._step(batch))
-
     def _step(self, batch: Batch) -> Stepped:
         raw = batch.data
         if self.pii is not None and not self.apply_pii:
@@ -143,6 +139,7 @@ class UnitProcessor:
         return Stepped(batch, raw, stepped, filtered)
 
     def _validate(self, done: Stepped) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
+        """(good records with ``_line``, their rows per table when split)."""
         batch, raw = done.batch, done.raw
         hides = self.pii is not None and self.pii.hides
         self.counts.read += batch.rows_read
