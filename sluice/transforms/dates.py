@@ -227,9 +227,9 @@ def _fast(text: pl.Series, fmt: DateFormat, rule: DateRule, to: str) -> pl.Serie
         value = pl.select(_zone(pl.lit(local), fmt, rule)).to_series()
     # chrono takes year 0, which Python refuses (and a UTC instant must be in 1-9999).
     if "Y" in fmt.directives or fmt.zoned:
-        year = value.dt.year()
-        if not (year.min() or 1) >= 1 or not (year.max() or 1) <= 9999:  # type: ignore[operator]
-            value = value.set(~year.is_between(1, 9999), None)
+        outside = ~value.dt.year().is_between(1, 9999)
+        if outside.any():
+            value = value.set(outside, None)
     return value
 
 
