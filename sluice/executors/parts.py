@@ -21,6 +21,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from sluice.config import FileSourceConfig, HttpSourceConfig, Project
 from sluice.engine.report import RunReport
 from sluice.sources import SourceContext
@@ -152,6 +154,6 @@ class PartProgress:
             # a part of several streams: the sum of theirs, once each is known
             sizes = self.sizes.values()
             size = sum(sizes) if sizes and all(sizes) else None
-        # the store blinked: the next write tells it, the load goes on
-        with contextlib.suppress(Exception):
+        # the store blinked: the next write tells it, the load goes on (a bug still raises)
+        with contextlib.suppress(sa.exc.SQLAlchemyError):
             self.run_parts.told(self.run_id, self.key, rows, read, size)
