@@ -10,7 +10,18 @@ from typing import Annotated
 
 import typer
 
-from sluice.cli import cancel, http, project, prune, quarantine, runs, serve, sim, worker
+from sluice.cli import (
+    cancel,
+    http,
+    project,
+    prune,
+    quarantine,
+    runs,
+    serve,
+    sim,
+    startup,
+    worker,
+)
 from sluice.cli.helptext import Command, Group
 from sluice.cli.options import LogFormatOpt, LogLevelOpt, set_up_logging
 from sluice.extras import DISTRIBUTIONS, distribution_version
@@ -44,6 +55,7 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _options(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option(
@@ -56,6 +68,8 @@ def _options(
     # Options for every command; `--version` answers in its callback, before any command
     # module loads what it needs (it imports neither the engine nor Pydantic).
     set_up_logging(log_level, log_format)
+    if ctx.invoked_subcommand not in startup.DEFERRED:
+        startup.working()
 
 
 app.command(cls=Command)(project.init)
@@ -76,8 +90,9 @@ app.add_typer(quarantine.app, name="quarantine")
 
 
 def main() -> None:
-    # The imported modules live for the whole process: freezing them keeps the cyclic
-    # GC from re-walking them during a run.
+    # Off while the command's modules load (see sluice.cli.startup); what is loaded by
+    # then lives for the whole process: freezing it keeps the GC from re-walking it.
+    gc.disable()
     gc.freeze()
     code = 0
     try:

@@ -198,6 +198,7 @@ def _inline(
     while another run has the pipeline (unless ``wait``: it then waits its turn,
     ``queued``); a signal cancels it."""
     from sluice import executors
+    from sluice.cli.startup import Begun
     from sluice.engine.settle import open_store
 
     store = open_store(proj)  # runs whose process is gone: settled
@@ -210,7 +211,7 @@ def _inline(
             source=source,
             full_refresh=full_refresh,
             queue=wait,
-            progress=progress,
+            progress=Begun(progress),
         ).run_id
         with cancelling_on_signals(functools.partial(executor.cancel, run_id), caught):
             return executor.wait(run_id)
@@ -233,10 +234,12 @@ def _on_celery(
     as the state store tells it (a signal cancels it)."""
     from sluice import executors
     from sluice.cli.progress import watching
+    from sluice.cli.startup import working
     from sluice.state.store import StateStore
     from sluice.status import RunStatus
 
     store = StateStore(proj.state_url())
+    working()  # waiting on the workers can take hours
     executor = executors.for_project(proj, "celery", store=store)
     run_id = executor.trigger(
         pipeline, "cli", file=file, source=source, full_refresh=full_refresh

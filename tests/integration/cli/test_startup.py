@@ -13,6 +13,8 @@ import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from sluice.testing import copy_example
+
 #: database, data and service libraries, none of which a CLI call needs before it runs one
 DRIVERS_AND_SERVICE = (
     "pyarrow",
@@ -103,3 +105,78 @@ def test_a_run_of_local_files_does_not_import_httpx(leads: Path) -> None:
     done, loaded = _imports("run", "leads", "--project", str(leads))
     assert done.returncode in (0, 3), done.stderr[-2000:]
     assert "httpx" not in loaded
+
+
+#: runs the CLI as the `sluice` script does and says, as it exits, whether the GC is on
+GC_PROBE = """
+import gc, os, sys
+from sluice.cli import app
+real_exit = os._exit
+def exit_(code):
+    print("gc-enabled", gc.isenabled(), file=sys.stderr, flush=True)
+    real_exit(code)
+os._exit = exit_
+sys.argv = ["sluice", *sys.argv[1:]]
+app.main()
+"""
+
+
+def _gc_at_exit(*args: str, cwd: Path) -> bool:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICE_")}
+    done = subprocess.run(
+        [sys.executable, "-c", GC_PROBE, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=120,
+    )
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("gc-enabled "), done.stderr[-2000:]
+    return last == "gc-enabled True"
+
+
+def test_the_gc_is_off_while_starting_and_on_once_a_run_works(leads: Path, tmp_path: Path) -> None:
+    # A short command exits before the GC would have anything to find.
+    assert not _gc_at_exit("validate", "--project", str(leads), cwd=leads)
+    # A run turns it back on when its first stream reports, with progress shown or not.
+    for progress in ("lines", "none"):
+        project = copy_example("leads", tmp_path / progress)
+        assert _gc_at_exit("run", "leads", "--progress", progress, cwd=project), progress
+    # Any other command (a service, a worker, a replay: they may run for hours) has it on
+    # from its start.
+    assert _gc_at_exit("quarantine", "list", cwd=leads)
+
+
+def test_a_runs_display_is_passed_on_whole_and_its_first_report_turns_the_gc_on() -> None:
+    import gc
+
+    from sluice.cli.startup import Begun
+
+    told: list[tuple[str, str, int]] = []
+
+    class Display:
+        def __call__(self, stream: str, stage: str, rows: int) -> None:
+            told.append((stream, stage, rows))
+
+        def planned(self, stream: str, size: int) -> None:
+            told.append((stream, "planned", size))
+
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        shown = Begun(Display())
+        shown.planned("s", 10)
+        assert not gc.isenabled()
+        shown("s", "extract", 0)
+        assert gc.isenabled()
+        assert told == [("s", "planned", 10), ("s", "extract", 0)]
+        # No display: the run finds none of a display's methods, and still turns it on.
+        gc.disable()
+        quiet = Begun(None)
+        assert getattr(quiet, "planned", None) is None
+        quiet("s", "load", 5)
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()
+        (gc.enable if was else gc.disable)()
