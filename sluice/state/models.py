@@ -106,7 +106,8 @@ class QuarantineEntry(Base):
     line: Mapped[int | None] = mapped_column(sa.BigInteger)
     reasons: Mapped[list[Any]] = mapped_column(sa.JSON)
     payload: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
-    file_id: Mapped[int | None] = mapped_column(sa.Integer)
+    # Indexed: a committed unit opens and supersedes entries by their ledger entry.
+    file_id: Mapped[int | None] = mapped_column(sa.Integer, index=True)
     status: Mapped[str] = mapped_column(sa.String(16), default=QuarantineStatus.OPEN)
     replay_run_id: Mapped[str | None] = mapped_column(sa.String(32))
     #: status ``superseded``: the run whose load made the entry obsolete (the same

@@ -246,23 +246,31 @@ class Quarantine(StoreCore):
         """
         q, f = QuarantineEntry, FileRecord
         which: sa.ColumnElement[bool]
-        if same_content:
-            fingerprint = sa.select(f.fingerprint).where(f.id == file_id).scalar_subquery()
-            units = sa.select(f.id).where(
-                f.pipeline == pipeline,
-                f.source == source,
-                f.fingerprint == fingerprint,
-                f.id != file_id,
-            )
-            which = q.file_id.in_(units)
-        else:
-            which = q.file_id < file_id
-            if unit is not None:
-                which = which & (q.unit == unit)
-        if not rows:
-            which = which & (q.kind == EntryKind.FILE)
-        mine = (q.status == QuarantineStatus.REPLAYING) & (q.replay_run_id == run_id)
         with self.engine.begin() as conn:
+            if same_content:
+                # The other copies first: usually none (a new file), and then nothing
+                # to update. Asked as one statement, the server walked every open entry
+                # of the pipeline when its statistics were not yet fresh (a new state
+                # store: 33 ms a file, more each file, on a 120-file Celery run).
+                fingerprint = sa.select(f.fingerprint).where(f.id == file_id).scalar_subquery()
+                copies = conn.scalars(
+                    sa.select(f.id).where(
+                        f.pipeline == pipeline,
+                        f.source == source,
+                        f.fingerprint == fingerprint,
+                        f.id != file_id,
+                    )
+                ).all()
+                if not copies:
+                    return 0
+                which = q.file_id.in_(copies)
+            else:
+                which = q.file_id < file_id
+                if unit is not None:
+                    which = which & (q.unit == unit)
+            if not rows:
+                which = which & (q.kind == EntryKind.FILE)
+            mine = (q.status == QuarantineStatus.REPLAYING) & (q.replay_run_id == run_id)
             done = conn.execute(
                 sa.update(q)
                 .where(
