@@ -166,7 +166,14 @@ class DuckdbDestination(SqlDestination):
             conn.unregister(_BATCH_VIEW)
         return data.height
 
-    def _upsert(self, target: str, stage: str, columns: list[str], keys: list[str]) -> str:
+    def _upsert(
+        self,
+        target: str,
+        stage: str,
+        columns: list[str],
+        keys: list[str],
+        as_text: frozenset[str] = frozenset(),
+    ) -> str:
         """The upsert, then an UPDATE of indexed columns only where their value changed.
 
         An ``ON CONFLICT DO UPDATE`` that sets a foreign key column rewrites the row as

@@ -226,7 +226,14 @@ class MysqlDestination(SqlDestination):
         cur.execute(f"CREATE {temporary}TABLE " + ddl.removeprefix("CREATE TABLE "), ())
         return stage
 
-    def _upsert(self, target: str, stage: str, columns: list[str], keys: list[str]) -> str:
+    def _upsert(
+        self,
+        target: str,
+        stage: str,
+        columns: list[str],
+        keys: list[str],
+        as_text: frozenset[str] = frozenset(),
+    ) -> str:
         q = self.quote
         cols = ", ".join(q(c) for c in columns)
         rest = [c for c in columns if c not in keys] or keys[:1]  # keys only: a no-op update

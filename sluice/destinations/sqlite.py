@@ -34,6 +34,10 @@ class SqliteDestination(SqlDestination):
     def _engine_options(self) -> dict[str, Any]:
         return {"connect_args": {"isolation_level": None, "timeout": 60}}
 
+    def _differs(self, target: str, column: str, as_text: bool) -> str:
+        # SQLite's null-safe comparison; it has IS DISTINCT FROM only from 3.39.
+        return f"{self.quote(target)}.{self.quote(column)} IS NOT excluded.{self.quote(column)}"
+
     def _drop_not_null(self, conn: sa.Connection, table: str, columns: list[str]) -> None:
         """SQLite cannot alter a column: the table is rebuilt as it is, less NOT NULL.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -71,6 +72,49 @@ def test_merge_upserts_on_keys_and_is_idempotent(dest: SqlDestination) -> None:
     dest.load(SPEC, "merge", "m2", [frame((2, "B"), (3, "c"))])
     dest.load(SPEC, "merge", "m3", [frame((2, "B"), (3, "c"))])
     assert rows(dest) == [(1, "a"), (2, "B"), (3, "c")]
+
+
+def test_a_merge_rewrites_only_rows_whose_values_changed(dest: SqlDestination) -> None:
+    """Nulls compare as values (null -> null is no change, null <-> a value is), lists
+    by their JSON; on PostgreSQL an unchanged row keeps its row version (``xmin``)."""
+    spec = TableSpec(
+        "people",
+        [ColumnSpec("id", "integer"), ColumnSpec("name", "string"), ColumnSpec("tags", "list")],
+        ["id"],
+    )
+    schema = {"id": pl.Int64, "name": pl.String, "tags": pl.List(pl.String)}
+
+    def load(key: str, *data: tuple[int, str | None, list[str] | None]) -> None:
+        dest.load(spec, "merge", key, [pl.DataFrame(data, schema=schema, orient="row")])
+
+    def versions() -> dict[int, str]:
+        with dest.engine.connect() as c:
+            got = c.execute(sa.text("SELECT id, xmin::text FROM people"))
+            return {int(i): str(v) for i, v in got}
+
+    postgres = dest.engine.dialect.name == "postgresql"
+    dest.prepare(spec, "merge")
+    load("m1", (1, "a", ["x"]), (2, None, None), (3, "c", ["y", "z"]), (4, "d", None))
+    before = versions() if postgres else {}
+    load(
+        "m2",
+        (1, "a", ["x"]),
+        (2, None, None),
+        (3, None, ["y", "z"]),
+        (4, "d", ["w"]),
+        (5, "e", None),
+    )
+    assert rows(dest) == [(1, "a"), (2, None), (3, None), (4, "d"), (5, "e")]
+    with dest.engine.connect() as c:
+        tags = dict(c.execute(sa.text("SELECT id, tags FROM people")).all())
+    assert {
+        k: v if v is None or isinstance(v, list) else json.loads(v) for k, v in tags.items()
+    } == {1: ["x"], 2: None, 3: ["y", "z"], 4: ["w"], 5: None}
+    if postgres:
+        after = versions()
+        assert [i for i in (1, 2, 3, 4) if after[i] != before[i]] == [3, 4]
+    load("m3", (2, "b", None), (3, "c", None))
+    assert rows(dest) == [(1, "a"), (2, "b"), (3, "c"), (4, "d"), (5, "e")]
 
 
 def test_a_merge_in_many_batches_is_one_transaction(dest: SqlDestination) -> None:
