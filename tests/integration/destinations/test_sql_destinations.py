@@ -214,3 +214,25 @@ def test_types_round_trip(dest: SqlDestination) -> None:
     assert first[5] == ""  # an empty string stays empty, not NULL
     assert second[5] is None and second[0] is None and second[4] is None
     assert first[6] == 1.5
+    if dest.engine.dialect.name == "sqlite":
+        # As SQLAlchemy's SQLite dialect reads them back: ISO text, 0/1 (a decimal's
+        # text becomes a number under the column's NUMERIC affinity).
+        with dest.engine.connect() as c:
+            stored = c.execute(
+                sa.text("SELECT d, typeof(d), t, n, typeof(n), b, typeof(b) FROM typed")
+            ).all()
+        assert sorted(stored, key=str) == sorted(
+            [
+                (
+                    "2024-02-29",
+                    "text",
+                    "2024-02-29 13:45:06.000000+00:00",
+                    1234.5,
+                    "real",
+                    1,
+                    "integer",
+                ),
+                (None, "null", None, None, "null", 0, "integer"),
+            ],
+            key=str,
+        )
