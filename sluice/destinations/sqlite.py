@@ -85,10 +85,11 @@ class SqliteDestination(SqlDestination):
 
     def _write(self, conn: Any, table: str, columns: list[str], data: pl.DataFrame) -> int:
         # SQLite has no date or decimal types: they are stored as ISO text, as the
-        # SQLAlchemy dialect reads them back. ADBC writes dates (`2024-02-29`) and
-        # booleans (1/0) that way itself, in C: only datetimes, whose text it writes in
-        # another form (`T`, no offset), and decimals, which it refuses, are cast here.
-        data = data.with_columns(pl.col(pl.Datetime, pl.Decimal).cast(pl.String))
+        # SQLAlchemy dialect reads them back.
+        data = data.with_columns(
+            pl.col(pl.Date, pl.Datetime, pl.Decimal).cast(pl.String),
+            pl.col(pl.Boolean).cast(pl.Int8),
+        )
         with conn.cursor() as cur:
             cur.adbc_ingest(table, data.to_arrow(), mode="append")
         return data.height
