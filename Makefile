@@ -106,7 +106,7 @@ bench: $(VENV)/.installed
 	$(PY) -m pip install -q -e ".[bench]"
 	env -u PYTHONDONTWRITEBYTECODE $(PY) -m compileall -q sluice
 	@failed=""; \
-	for step in "bench/run.py --repeat 3" bench/http/run.py bench/normalize/run.py \
+	for step in "bench/run.py --repeat 3" bench/http/run.py "bench/normalize/run.py --repeat 3" \
 	    bench/service/run.py bench/celery/run.py; do \
 	  echo "$(PY) $$step"; $(PY) $$step || failed="$$failed $$step"; \
 	done; \
