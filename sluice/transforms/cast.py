@@ -84,7 +84,7 @@ def _dates(
         timezone=spec.timezone if spec else None,
     )
     dtype = pl.Date() if to == "date" else POLARS_TYPES["datetime"]
-    out = pl.Series(text.name, [None] * len(text), dtype=dtype)
+    out = pl.Series(text.name, dtype=dtype).extend_constant(None, len(text))
     for fmt in epochs:
         value = _epoch(text, fmt)
         out = out.fill_null(value.dt.date() if to == "date" else value)
