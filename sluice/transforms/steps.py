@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import Literal, TypeVar
 
 import polars as pl
 import polars.selectors as cs
@@ -32,9 +32,7 @@ from sluice.config import (
 from sluice.errors import TransformError, Where
 from sluice.transforms.cast import cast
 from sluice.transforms.convert import amount, utc
-
-if TYPE_CHECKING:
-    import numpy.typing as npt
+from sluice.transforms.seen import SeenKeys
 
 REASONS = "_reasons"
 #: The engine of every per-batch query. Polars' default ("auto") ran them on its
@@ -70,71 +68,6 @@ def with_reasons(data: Frame) -> Frame:
     if REASONS in data.collect_schema():
         return data
     return data.with_columns(pl.lit([], pl.List(pl.String)).alias(REASONS))
-
-
-class SeenKeys:
-    """Hashes of key values seen so far in a stream: bounded by the number of keys.
-
-    The hashes are kept as one sorted array, so a batch is checked by binary search
-    and merged in by one linear merge, instead of rebuilding a hash set of every key
-    seen so far on each batch (which made dedupe quadratic in the number of batches).
-    A bitmap indexed by the hashes' top bits answers "never seen" for most new keys
-    without the binary search, whose cache misses over a large array were 0.2 of the
-    0.5 s that 1M keys cost: only keys whose cell is set are searched.
-    """
-
-    #: the bitmap has about this many cells per key seen (one key in eight searched)
-    CELLS_PER_KEY = 8
-    #: its largest size in bits of the hash: 2**23 one-byte cells, 8 MiB
-    MAX_BITS = 23
-
-    def __init__(self) -> None:
-        # NumPy is imported at the first batch: `sluice validate` compiles the steps
-        # (making one of these) but never dedupes, and NumPy is 0.1-0.2 s of start-up.
-        self.seen: npt.NDArray[Any] | None = None
-        self._cells: npt.NDArray[Any] | None = None
-        self._bits = 0
-
-    def first_time(self, data: pl.DataFrame, keys: list[str]) -> pl.Series:
-        """A mask: True where the row's key was not seen before (in earlier batches or rows)."""
-        key = pl.col(keys[0]) if len(keys) == 1 else pl.struct(keys)
-        h = data.select(key.hash(seed=7).alias("h")).to_series()
-        if not h.len():  # the steps' check on an empty frame (`sluice validate`)
-            return pl.Series("fresh", [], dtype=pl.Boolean)
-        import numpy as np
-
-        seen = np.empty(0, dtype=np.uint64) if self.seen is None else self.seen
-        cells = self._sized(len(seen) + h.len(), seen)
-        first = h.is_first_distinct().to_numpy()
-        values = h.to_numpy()
-        cell = (values >> np.uint64(64 - self._bits)).astype(np.intp)
-        known = np.zeros(len(values), dtype=bool)
-        maybe = np.flatnonzero(cells[cell])
-        if len(maybe):
-            probes = values[maybe]
-            pos = np.searchsorted(seen, probes)
-            inside = pos < len(seen)
-            hit = np.zeros(len(probes), dtype=bool)
-            hit[inside] = seen[pos[inside]] == probes[inside]
-            known[maybe] = hit
-        fresh = first & ~known
-        cells[cell[fresh]] = True
-        # Two sorted runs: a stable sort (timsort) merges them in one linear pass.
-        merged = np.concatenate([seen, np.sort(values[fresh])])
-        merged.sort(kind="stable")
-        self.seen = merged
-        return pl.Series("fresh", fresh)
-
-    def _sized(self, keys: int, seen: npt.NDArray[Any]) -> npt.NDArray[Any]:
-        """The bitmap, grown (and refilled from ``seen``) to fit ``keys`` keys."""
-        import numpy as np
-
-        bits = min(self.MAX_BITS, max(16, (keys * self.CELLS_PER_KEY - 1).bit_length()))
-        if self._cells is None or bits > self._bits:
-            self._bits = bits
-            self._cells = np.zeros(1 << bits, dtype=np.bool_)
-            self._cells[(seen >> np.uint64(64 - bits)).astype(np.intp)] = True
-        return self._cells
 
 
 class _Lazy:

@@ -19,7 +19,8 @@ from sluice.config import ColumnConfig, TableConfig
 from sluice.schema import POLARS_TYPES
 from sluice.transforms.cast import cast
 from sluice.transforms.cast import cast_reason as cast_reason_of
-from sluice.transforms.steps import ENGINE, REASONS, SeenKeys, add_reasons, with_reasons
+from sluice.transforms.seen import SeenKeys
+from sluice.transforms.steps import ENGINE, REASONS, add_reasons, with_reasons
 
 
 def _bound(value: float | str, to: str) -> object:

@@ -146,26 +146,6 @@ def test_dedupe_keep_first_within_and_across_batches() -> None:
     assert r.filtered == {"dedupe: id, state": 3}
 
 
-def test_seen_keys_agree_with_a_set_while_the_bitmap_grows() -> None:
-    # 60 batches of keys drawn with repeats, within and across batches: the bitmap
-    # starts at 2**16 cells and is refilled from the sorted hashes as it grows.
-    import random
-
-    rng = random.Random(5)
-    seen = steps_module.SeenKeys()
-    reference: set[str] = set()
-    for _ in range(60):
-        keys = [str(rng.randrange(40_000)) for _ in range(1_500)]
-        fresh = seen.first_time(pl.DataFrame({"k": keys}), ["k"]).to_list()
-        expected = []
-        for k in keys:
-            expected.append(k not in reference)
-            reference.add(k)
-        assert fresh == expected
-    assert seen._bits > 16
-    assert seen.seen is not None and len(seen.seen) == len(reference)
-
-
 def test_blank_rows_are_counted_by_rule() -> None:
     r = runner("- trim: all")
     data = frame(
