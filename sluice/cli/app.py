@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from sluice.cli import (
+    allocators,
     cancel,
     http,
     project,
@@ -90,6 +91,7 @@ app.add_typer(quarantine.app, name="quarantine")
 
 
 def main() -> None:
+    allocators.tune()  # before anything imports Polars or PyArrow
     # Off while the command's modules load (see sluice.cli.startup); what is loaded by
     # then lives for the whole process: freezing it keeps the GC from re-walking it.
     gc.disable()
