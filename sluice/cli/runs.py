@@ -97,15 +97,22 @@ def run(
 
         sluice run leads --project examples/leads
     """
-    from sluice import executors
-    from sluice.cli.display import summary
-    from sluice.cli.progress import watching
     from sluice.config import load_project
-    from sluice.engine.report import RunReport
-    from sluice.status import RunStatus
 
     proj = load_project(project)
     pipe = proj.pipeline(pipeline)
+    if file is None and str(executor or proj.executor) == "local":
+        # The files' hashes, on another core, while the engine loads (sluice.digests).
+        from sluice.sources.file import hash_ahead
+
+        hash_ahead(pipe, proj.root, source)
+
+    from sluice import executors
+    from sluice.cli.display import summary
+    from sluice.cli.progress import watching
+    from sluice.engine.report import RunReport
+    from sluice.status import RunStatus
+
     _warehouse_driver(proj, pipeline)
     if file is not None and not Path(file).is_file():
         where = Path(file).parent

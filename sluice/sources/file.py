@@ -17,6 +17,7 @@ path refused is a warning of the run, never a unit: it is not read, loaded or co
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import glob
 import os
@@ -25,8 +26,9 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from sluice.config import FileSourceConfig
-from sluice.errors import ConfigError, SourceError, Where
+from sluice import digests
+from sluice.config import FileSourceConfig, PipelineConfig
+from sluice.errors import ConfigError, SluiceError, SourceError, Where
 from sluice.sources import archive, localfiles
 from sluice.sources.base import SourceContext, register
 from sluice.sources.file_unit import FileUnit, open_local
@@ -275,3 +277,16 @@ def _shown(path: Path, root: Path) -> str:
         return str(path.relative_to(root))
     except ValueError:
         return str(path)
+
+
+def hash_ahead(pipe: PipelineConfig, root: Path, source: str | None = None) -> None:
+    """Start hashing the local files the file sources of ``pipe`` (or ``source`` only)
+    match, on a thread of their own (see :mod:`sluice.digests`). What cannot be listed
+    is left for the run to find and report."""
+    paths: list[Path] = []
+    for stream, config in pipe.sources.items():
+        if source in (None, stream) and isinstance(config, FileSourceConfig) and not config.url:
+            with contextlib.suppress(SluiceError, OSError):
+                paths += FileSource(stream, config, root, SourceContext()).files()
+    # A zip's members are the units (and hashed as they inflate): not the archive.
+    digests.ahead(p for p in paths if p.suffix.lower() != ".zip")

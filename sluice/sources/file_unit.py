@@ -9,7 +9,6 @@ the rows over by format (:mod:`~sluice.sources.csv_reader`,
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import zipfile
 from collections.abc import Callable, Iterator
@@ -22,6 +21,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sluice import digests
 from sluice.batch import LINE, Batch
 from sluice.config import FileSourceConfig
 from sluice.errors import SourceError, Where
@@ -82,11 +82,9 @@ class FileUnit:
     def fingerprint(self) -> str:
         if self.digest is not None:
             return self.digest
-        digest = hashlib.sha256()
-        with self.open_stored() as f:
-            while chunk := f.read(1 << 20):
-                digest.update(chunk)
-        return digest.hexdigest()
+        if self.member is None:  # perhaps hashed ahead (`sluice run`, see sluice.digests)
+            return digests.sha256(self.path, self.open_stored)
+        return digests.of_stream(self.open_stored)
 
     def copy_to(self, dest: Path) -> None:
         dest.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,155 @@
+"""Hashes made ahead (sluice.digests): used only for the very file they were made from."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO
+
+import pytest
+
+from sluice import digests
+from sluice.config import parse_project
+from sluice.sources.file import hash_ahead
+
+DAY_NS = 86_400 * 10**9
+
+
+@pytest.fixture(autouse=True)
+def clean(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # A test's files are seconds old: settled at once, unless a test says otherwise
+    # (their change time cannot be put back as a drop folder's would be).
+    monkeypatch.setattr(digests, "SETTLED_NS", 0)
+    digests._ahead.clear()
+    yield
+    digests._ahead.clear()
+
+
+def settled(path: Path, content: bytes) -> Path:
+    """A file written, its modification time a day back (as a drop folder's are)."""
+    path.write_bytes(content)
+    past = time.time_ns() - DAY_NS
+    os.utime(path, ns=(past, past))
+    return path
+
+
+def wait(path: Path) -> None:
+    entry = digests._ahead[os.fspath(path)]
+    assert entry.done.wait(10)
+
+
+class Opener:
+    """``open_stored``, counting the times the file is read to be hashed."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.calls = path, 0
+
+    def __call__(self) -> IO[bytes]:
+        self.calls += 1
+        return self.path.open("rb")
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_a_file_hashed_ahead_is_not_read_again_and_its_digest_is_sha256(tmp_path: Path) -> None:
+    data = b"id,name\n" + b"1,a\n" * 100_000
+    f = settled(tmp_path / "a.csv", data)
+    digests.ahead([f])
+    wait(f)
+    opener = Opener(f)
+    assert digests.sha256(f, opener) == sha(data)
+    assert opener.calls == 0
+    # used once: a second ask reads the file
+    assert digests.sha256(f, opener) == sha(data)
+    assert opener.calls == 1
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda f: f.write_bytes(f.read_bytes() + b"2,b\n"),  # appended
+        lambda f: f.write_bytes(f.read_bytes().replace(b"1,a", b"9,z")),  # same size
+        lambda f: os.utime(f, ns=(time.time_ns(), time.time_ns() - DAY_NS + 1)),  # touched
+    ],
+)
+def test_a_file_changed_after_its_hash_is_hashed_again(
+    tmp_path: Path, change: Callable[[Path], object]
+) -> None:
+    f = settled(tmp_path / "a.csv", b"id,name\n1,a\n")
+    digests.ahead([f])
+    wait(f)
+    change(f)
+    opener = Opener(f)
+    assert digests.sha256(f, opener) == sha(f.read_bytes())
+    assert opener.calls == 1
+
+
+def test_a_file_changed_just_now_is_not_hashed_ahead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # File times move in clock ticks: a file still being written could be rewritten
+    # within one tick, same size, and look unchanged. It is hashed when needed.
+    monkeypatch.setattr(digests, "SETTLED_NS", 2_000_000_000)
+    f = settled(tmp_path / "fresh.csv", b"id\n1\n")  # changed (its status) just now
+    digests.ahead([f])
+    wait(f)
+    assert digests._ahead[os.fspath(f)].hexdigest is None
+    opener = Opener(f)
+    assert digests.sha256(f, opener) == sha(b"id\n1\n")
+    assert opener.calls == 1
+
+
+def test_links_fifos_and_missing_files_are_left_to_the_run(tmp_path: Path) -> None:
+    target = settled(tmp_path / "target.csv", b"id\n1\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    missing = tmp_path / "gone.csv"
+    digests.ahead([link, fifo, missing])
+    for p in (link, fifo, missing):
+        wait(p)
+        assert digests._ahead[os.fspath(p)].hexdigest is None
+    with pytest.raises(FileNotFoundError):  # the run's own read reports it
+        digests.sha256(missing, Opener(missing))
+
+
+def test_the_run_waits_for_a_hash_under_way(tmp_path: Path) -> None:
+    files = [settled(tmp_path / f"{i}.csv", os.urandom(4 << 20)) for i in range(4)]
+    digests.ahead(files)
+    last = files[-1]
+    opener = Opener(last)
+    assert digests.sha256(last, opener) == sha(last.read_bytes())
+    assert opener.calls == 0
+
+
+PIPELINE = """
+pipelines:
+  p:
+    sources:
+      drop: {type: file, path: "drop/*"}
+      other: {type: file, path: "other/*.csv"}
+      api: {type: http, base_url: "http://127.0.0.1:9", endpoint: /items}
+    table:
+      name: t
+      columns: {id: integer}
+"""
+
+
+def test_hash_ahead_takes_the_files_the_sources_match(tmp_path: Path) -> None:
+    (tmp_path / "drop").mkdir()
+    (tmp_path / "other").mkdir()
+    a = settled(tmp_path / "drop" / "a.csv", b"id\n1\n")
+    settled(tmp_path / "drop" / "b.zip", b"PK")  # its members are the units
+    (tmp_path / "drop" / "link.csv").symlink_to(a)  # refused by the source
+    c = settled(tmp_path / "other" / "c.csv", b"id\n2\n")
+    pipe = parse_project(PIPELINE, root=tmp_path).pipeline("p")
+    hash_ahead(pipe, tmp_path, "drop")
+    assert set(digests._ahead) == {os.fspath(a)}
+    hash_ahead(pipe, tmp_path)
+    assert set(digests._ahead) == {os.fspath(a), os.fspath(c)}
