@@ -56,15 +56,13 @@ class SeenKeys:
         bitmap = self._sized(self.count + h.len())
         first = h.is_first_distinct().to_numpy()
         values = h.to_numpy()
-        cell = values >> np.uint64(64 - self._bits)
-        byte, bit = (cell >> np.uint64(3)).astype(np.intp), (cell & np.uint64(7)).astype(np.uint8)
+        byte, bit = _cells(values, self._bits)
         known = np.zeros(len(values), dtype=bool)
         maybe = np.flatnonzero((bitmap[byte] >> bit) & np.uint8(1))
         if len(maybe):
             known[maybe] = self._known(values[maybe])
         fresh = first & ~known
-        # `|=` through an index drops all but one update of a byte met twice: `at` does not.
-        np.bitwise_or.at(bitmap, byte[fresh], np.left_shift(np.uint8(1), bit[fresh]))
+        _mark(bitmap, values[fresh], self._bits)
         self._add(np.sort(values[fresh]))
         return pl.Series("fresh", fresh)
 
@@ -104,10 +102,22 @@ class SeenKeys:
             self._bits = bits
             self._bitmap = np.zeros(1 << (bits - 3), dtype=np.uint8)
             for run in self.runs:
-                cell = run >> np.uint64(64 - bits)
-                np.bitwise_or.at(
-                    self._bitmap,
-                    (cell >> np.uint64(3)).astype(np.intp),
-                    np.left_shift(np.uint8(1), (cell & np.uint64(7)).astype(np.uint8)),
-                )
+                _mark(self._bitmap, run, bits)
         return self._bitmap
+
+
+def _cells(values: npt.NDArray[Any], bits: int) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+    """Each hash's bitmap cell by its top ``bits`` bits: (its byte, its bit in it)."""
+    import numpy as np
+
+    cell = values >> np.uint64(64 - bits)
+    return (cell >> np.uint64(3)).astype(np.intp), (cell & np.uint64(7)).astype(np.uint8)
+
+
+def _mark(bitmap: npt.NDArray[Any], values: npt.NDArray[Any], bits: int) -> None:
+    """Set the cells of ``values`` in ``bitmap``."""
+    import numpy as np
+
+    byte, bit = _cells(values, bits)
+    # `|=` through an index drops all but one update of a byte met twice: `at` does not.
+    np.bitwise_or.at(bitmap, byte, np.left_shift(np.uint8(1), bit))
