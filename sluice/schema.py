@@ -1,8 +1,8 @@
 """Column types and table layouts.
 
-A table's layout is declared in ``sluice.yaml``; this module turns a declared type into
-the Polars dtype the data plane uses (the SQL type each destination creates is
-:mod:`sluice.sqltypes`'s: SQLAlchemy stays out of what reading a config imports).
+A table's layout is declared in ``sluice.yaml``; the Polars dtype the data plane uses for
+a declared type is :mod:`sluice.dtypes`'s and the SQL type each destination creates is
+:mod:`sluice.sqltypes`'s, so reading a config imports neither Polars nor SQLAlchemy.
 Identifiers that come from files or APIs pass through :func:`sanitize_identifier`
 before they are ever used as a column name.
 """
@@ -13,8 +13,6 @@ import fnmatch
 import re
 from dataclasses import dataclass, field
 from typing import Literal
-
-import polars as pl
 
 #: The type of one value; a list column holds several (a list table's items are scalars).
 ScalarType = Literal["string", "integer", "float", "decimal", "boolean", "date", "datetime"]
@@ -29,29 +27,6 @@ COLUMN_TYPES: tuple[str, ...] = (
     "datetime",
     "list",
 )
-
-#: Declared type -> Polars dtype.
-POLARS_TYPES: dict[str, pl.DataType] = {
-    "string": pl.String(),
-    "integer": pl.Int64(),
-    "float": pl.Float64(),
-    "decimal": pl.Decimal(38, 6),
-    "boolean": pl.Boolean(),
-    "date": pl.Date(),
-    "datetime": pl.Datetime("us", "UTC"),
-    "list": pl.List(pl.String()),
-}
-
-
-def json_text(expr: pl.Expr) -> pl.Expr:
-    """A nested value (list, struct) as its JSON text; null stays null.
-
-    Polars' own rendering of nested values is lossy (``{1,"x"}`` drops the keys), and
-    bulk paths take text: this is the one place nested values become JSON.
-    """
-    text = pl.struct(expr.alias("v")).struct.json_encode()
-    return pl.when(expr.is_not_null()).then(text.str.strip_prefix('{"v":').str.strip_suffix("}"))
-
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _NON_WORD = re.compile(r"[^0-9a-zA-Z]+")
@@ -112,6 +87,3 @@ class TableSpec:
     @property
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
-
-    def polars_schema(self) -> dict[str, pl.DataType]:
-        return {c.name: POLARS_TYPES[c.type] for c in self.columns}

@@ -24,8 +24,9 @@ import sqlalchemy as sa
 
 from sluice.destinations.base import LOADS_TABLE, LoadMeta, LoadResult, Mode, Target
 from sluice.destinations.sql_base import SqlBase, snapshot_columns
+from sluice.dtypes import json_text
 from sluice.errors import LoadError, RetryableLoadError, RunCancelled, Where
-from sluice.schema import TableSpec, json_text
+from sluice.schema import TableSpec
 
 STAGE_PREFIX = "_sluice_stage_"
 #: writes a batch into a table during a load: ``(table, columns, data) -> rows``

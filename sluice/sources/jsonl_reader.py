@@ -19,8 +19,8 @@ import numpy as np
 import polars as pl
 
 from sluice.batch import LINE, Batch
+from sluice.dtypes import json_text
 from sluice.errors import SourceError, Where
-from sluice.schema import json_text
 
 Opener = Callable[[], IO[bytes]]
 

@@ -14,7 +14,7 @@ from typing import Literal, Protocol
 
 import polars as pl
 
-from sluice.schema import POLARS_TYPES, json_text
+from sluice.dtypes import POLARS_TYPES, json_text
 from sluice.transforms.dates import REF, TEXT, DateRule
 from sluice.transforms.dates import parse as parse_dates
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import polars as pl
 
 from sluice.config import UtcStep
-from sluice.schema import POLARS_TYPES
+from sluice.dtypes import POLARS_TYPES
 from sluice.transforms.cast import DateOptions, cast
 
 #: Suffix -> multiplier of :func:`amount` (NOAA's damage columns use K, M and B).

@@ -16,7 +16,7 @@ import polars as pl
 
 from sluice.batch import LINE
 from sluice.config import ColumnConfig, TableConfig
-from sluice.schema import POLARS_TYPES
+from sluice.dtypes import POLARS_TYPES
 from sluice.transforms.cast import cast
 from sluice.transforms.cast import cast_reason as cast_reason_of
 from sluice.transforms.seen import SeenKeys

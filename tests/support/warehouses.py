@@ -13,7 +13,8 @@ import pytest
 
 from sluice.destinations import connect
 from sluice.destinations.sql import SqlDestination
-from sluice.schema import POLARS_TYPES, ColumnSpec
+from sluice.dtypes import POLARS_TYPES
+from sluice.schema import ColumnSpec
 from tests.conftest import warehouse_url
 
 WAREHOUSES = ["sqlite", "postgresql", "duckdb", "mysql"]

@@ -13,7 +13,7 @@ from polars.testing import assert_series_equal
 
 from sluice.batch import LINE
 from sluice.config import TableConfig
-from sluice.schema import POLARS_TYPES
+from sluice.dtypes import POLARS_TYPES
 from sluice.transforms import Validator
 from sluice.transforms.cast import cast_value
 
