@@ -160,6 +160,44 @@ def test_every_date_python_writes_reads_back(path: str, day: date, fmt: str) -> 
         assert sluice([text], fmt, "datetime") == [python(text, fmt, "datetime")]
 
 
+#: Lists of formats as columns declare them: a value is read by the first Python accepts.
+FORMAT_LISTS = [
+    ["%Y-%m-%d", "%m/%d/%Y", "%d %b %Y"],
+    ["%m/%d/%Y", "%d-%b-%y %H:%M:%S", "%Y%m%d%H%M%S"],
+    ["%y%m%d", "%Y-%m-%d", "%b %d, %Y"],
+    ["%Y-%m-%d %H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%d"],
+    ["%d/%m/%Y", "%m/%d/%Y", "%a, %d %b %Y %H:%M:%S"],  # 01/02/2024 is 1 February
+]
+
+
+def first_python(text: str, fmts: list[str], to: str) -> object:
+    for fmt in fmts:
+        value = python(text, fmt, to)
+        if value is not None:
+            return value
+    return None
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("fmts", FORMAT_LISTS, ids="|".join)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_of_several_formats_the_first_python_accepts_reads_the_value(
+    path: str, fmts: list[str], data: Any
+) -> None:
+    """Values of every listed format and none, mixed in one batch, each read as the
+    first format Python's strptime accepts reads it (chrono reads most of them, the
+    exact way the rest)."""
+    texts = data.draw(st.lists(st.sampled_from(fmts).flatmap(shaped), min_size=1, max_size=60))
+    for to in ("datetime", "date"):
+        expected = [first_python(t, fmts, to) for t in texts]
+        expr, _ = cast("c", pl.String(), to, DateOptions(fmts))
+        with exact_path(path):
+            got = pl.DataFrame({"c": pl.Series(texts, dtype=pl.String)}).select(expr)
+        for text, want, have in zip(texts, expected, got.to_series(), strict=True):
+            assert have == want, f"{text!r} with {fmts} as {to}: python {want}, sluice {have}"
+
+
 def test_a_few_leftovers_go_to_python_and_many_to_the_vectorised_path() -> None:
     """Both exact paths give the same values, whichever side of the threshold."""
     texts = ["02/30/2021", "2/29/2024", "2/ 9/2024", "13/01/2024", "01/02/2024"]
