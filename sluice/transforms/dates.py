@@ -306,13 +306,15 @@ def _first_pass(
     """
     text = pl.col(TEXT)
     fmts = rule.formats
-    hit = [pl.col(f"_hit{i}") for i in range(len(fmts))]  # passed format i's match
+    hit = [pl.col(f"_hit{i}") for i in range(len(fmts))]  # format i is the first match
     raw = [pl.col(f"_raw{i}") for i in range(len(fmts))]  # chrono's reading by format i
     chrono = [i for i, f in enumerate(fmts) if _chrono_reads(f, to)]
-    # hit_i becomes: format i is the first whose match the value passes
-    firsts = [
-        (h & ~pl.any_horizontal(False, *hit[:i])).alias(f"_hit{i}") for i, h in enumerate(hit)
-    ]
+    lazy = data.lazy().select(text)
+    for i, fmt in enumerate(fmts):
+        # Only the values no earlier format matched are tried (the rest are null, which
+        # costs nothing): a column in one format pays for one regex, not one per format.
+        rest = pl.when(~pl.any_horizontal(False, *hit[:i])).then(text) if i else text
+        lazy = lazy.with_columns(rest.str.contains(fmt.full).fill_null(False).alias(f"_hit{i}"))
     read = [
         _chrono_expr(pl.when(hit[i]).then(text), fmts[i], rule, to).cast(dtype).alias(f"_raw{i}")
         for i in chrono
@@ -325,16 +327,7 @@ def _first_pass(
     ]
     left = [hit[i] & raw[i].is_null() if i in chrono else hit[i] for i in range(len(fmts))]
     out = (
-        data.lazy()
-        .select(
-            text,
-            *(
-                text.str.contains(f.full).fill_null(False).alias(f"_hit{i}")
-                for i, f in enumerate(fmts)
-            ),
-        )
-        .with_columns(firsts)
-        .with_columns(read)
+        lazy.with_columns(read)
         .with_columns(years)
         .select(
             pl.coalesce(*(raw[i] for i in chrono), pl.lit(None, dtype)).alias("value"),
