@@ -16,6 +16,7 @@ from sluice.cli import (
     http,
     project,
     prune,
+    pydantic_plugins,
     quarantine,
     runs,
     serve,
@@ -92,6 +93,7 @@ app.add_typer(quarantine.app, name="quarantine")
 
 def main() -> None:
     allocators.tune()  # before anything imports Polars or PyArrow
+    pydantic_plugins.skip()  # before the first Pydantic model is built
     # Off while the command's modules load (see sluice.cli.startup); what is loaded by
     # then lives for the whole process: freezing it keeps the GC from re-walking it.
     gc.disable()
