@@ -271,94 +271,8 @@ def _python(text: pl.Series, fmt: DateFormat, to: str, dtype: pl.DataType) -> pl
     return pl.Series(text.name, out, dtype=dtype)
 
 
-def _chrono_reads(fmt: DateFormat, to: str) -> bool:
-    # Dates from zoned formats are local dates: chrono would not parse them without
-    # the offset, so they go the exact way.
-    return fmt.chrono is not None and not (to == "date" and fmt.zoned)
-
-
-def _chrono_expr(text: pl.Expr, fmt: DateFormat, rule: DateRule, to: str) -> pl.Expr:
-    """:func:`_fast` as an expression: chrono's reading of ``text``, null where it failed."""
-    assert fmt.chrono is not None
-    if to == "date" and not fmt.directives & _TIME:
-        return text.str.strptime(pl.Date, fmt.chrono, strict=False, exact=True)
-    if to == "date":
-        naive = text.str.strptime(pl.Datetime("us"), fmt.chrono, strict=False, exact=True)
-        return naive.dt.date()
-    if fmt.zoned:
-        return text.str.strptime(pl.Datetime("us", "UTC"), fmt.chrono, strict=False, exact=True)
-    local = text.str.strptime(pl.Datetime("us"), fmt.chrono, strict=False, exact=True)
-    return _zone(local, fmt, rule)
-
-
-def _first_pass(
-    data: pl.DataFrame, rule: DateRule, to: str, dtype: pl.DataType
-) -> tuple[pl.Series, pl.Series]:
-    """(chrono's values, rows left for the exact way), as one query of the batch.
-
-    A value is read by the first format whose whole-value match it passes, as
-    :func:`_parse_each` reads it; where that format is not chrono's, or chrono could not
-    read the value, or read a year Python refuses, the row is left for :func:`_parse_each`.
-    One lazy query, in stages so each part is computed once: Polars runs it without the
-    GIL, on every core, where the same steps on Series held the GIL of the whole process
-    (0.45 CPU-s of the 1M-row bench load, both date columns, beside the threads that
-    read and load).
-    """
-    text = pl.col(TEXT)
-    fmts = rule.formats
-    hit = [pl.col(f"_hit{i}") for i in range(len(fmts))]  # format i is the first match
-    raw = [pl.col(f"_raw{i}") for i in range(len(fmts))]  # chrono's reading by format i
-    chrono = [i for i, f in enumerate(fmts) if _chrono_reads(f, to)]
-    lazy = data.lazy().select(text)
-    for i, fmt in enumerate(fmts):
-        # Only the values no earlier format matched are tried (the rest are null, which
-        # costs nothing): a column in one format pays for one regex, not one per format.
-        rest = pl.when(~pl.any_horizontal(False, *hit[:i])).then(text) if i else text
-        lazy = lazy.with_columns(rest.str.contains(fmt.full).fill_null(False).alias(f"_hit{i}"))
-    read = [
-        _chrono_expr(pl.when(hit[i]).then(text), fmts[i], rule, to).cast(dtype).alias(f"_raw{i}")
-        for i in chrono
-    ]
-    # chrono takes year 0, which Python refuses (and a UTC instant must be in 1-9999)
-    years = [
-        pl.when(raw[i].dt.year().is_between(1, 9999)).then(raw[i]).alias(f"_raw{i}")
-        for i in chrono
-        if "Y" in fmts[i].directives or fmts[i].zoned
-    ]
-    left = [hit[i] & raw[i].is_null() if i in chrono else hit[i] for i in range(len(fmts))]
-    out = (
-        lazy.with_columns(read)
-        .with_columns(years)
-        .select(
-            pl.coalesce(*(raw[i] for i in chrono), pl.lit(None, dtype)).alias("value"),
-            pl.any_horizontal(left).alias("left"),
-        )
-        .collect(engine="in-memory")
-    )
-    return out.get_column("value").alias(TEXT), out.get_column("left")
-
-
 def parse(data: pl.DataFrame, rule: DateRule, to: Literal["date", "datetime"]) -> pl.Series:
     """Each value parsed with the first of the rule's formats that Python would accept.
-
-    Where chrono is known to agree with Python it reads the values, in one query
-    without the GIL (:func:`_first_pass`); the few values it leaves (typically
-    impossible days, 02/30) go through :func:`_parse_each`, the exact way.
-    """
-    text = data.get_column(TEXT)
-    if not any(_chrono_reads(f, to) for f in rule.formats):
-        return _parse_each(data, rule, to)
-    dtype = pl.Date() if to == "date" else pl.Datetime("us", "UTC")
-    out, left = _first_pass(data, rule, to, dtype)
-    if left.any():
-        where = left.arg_true()
-        out = out.scatter(where, _parse_each(data.filter(left), rule, to))
-    return out.alias(text.name)
-
-
-def _parse_each(data: pl.DataFrame, rule: DateRule, to: Literal["date", "datetime"]) -> pl.Series:
-    """Each value parsed with the first of the rule's formats that Python would accept,
-    format by format.
 
     A later format only sees the values the earlier ones left unparsed, and a format
     only looks at the values a cheap whole-value match lets through: a column in one
@@ -377,7 +291,9 @@ def _parse_each(data: pl.DataFrame, rule: DateRule, to: Literal["date", "datetim
         if not count:
             continue
         every = count == len(text)
-        if _chrono_reads(fmt, to):
+        # Dates from zoned formats are local dates: chrono would not parse them without
+        # the offset, so they go the exact way.
+        if fmt.chrono is not None and not (to == "date" and fmt.zoned):
             if every:  # the usual case: one format, no empty values
                 out = _fast(text, fmt, rule, to).alias(text.name)
             else:
