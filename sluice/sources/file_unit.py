@@ -173,7 +173,7 @@ class FileReader:
 
     def _parquet(self) -> tuple[list[str], Callable[[], Iterator[Batch]]]:
         # Imported here: pyarrow.parquet loads Arrow's S3, GCS, Azure and HDFS
-        # filesystems, ~10 MB of resident code and 11 ms that a CSV load never uses.
+        # filesystems, ~8 MB of resident code and 11 ms that a CSV load never uses.
         import pyarrow.parquet as pq
 
         try:
