@@ -1,14 +1,15 @@
 """MySQL and MariaDB: bulk path ``LOAD DATA LOCAL INFILE`` through PyMySQL.
 
 Each batch is written by Polars as CSV to a temporary file that the server reads back
-through the client (``local_infile``): fields ``,``-separated and ``"``-enclosed with
-``""`` for a quote, no escape character (a backslash is just a backslash, ``\\N`` just
-two characters), the unquoted word ``NULL`` for NULL and ``"NULL"`` for the string (a
-batch holding that string is written with every string quoted; otherwise only fields
-that need it are, which the server parses ~30% faster). So NULL and ``""`` stay
-apart, and commas, quotes, newlines, tabs and any Unicode pass through unchanged.
-Booleans go as 0/1, datetimes as UTC wall time (``DATETIME(6)`` has no time zone),
-decimals and dates as text, lists as their JSON text.
+through the client (``local_infile``), one statement per batch, run on a thread of its
+own so that the next batch's file is written meanwhile. Fields are ``,``-separated and
+``"``-enclosed with ``""`` for a quote, no escape character (a backslash is just a
+backslash, ``\\N`` just two characters), the unquoted word ``NULL`` for NULL and
+``"NULL"`` for the string (a batch holding that string is written with every string
+quoted; otherwise only fields that need it are, which the server parses ~30% faster). So
+NULL and ``""`` stay apart, and commas, quotes, newlines, tabs and any Unicode pass
+through unchanged. Booleans go as 0/1, datetimes as UTC wall time (``DATETIME(6)`` has
+no time zone), decimals and dates as text, lists as their JSON text.
 
 With ``LOCAL``, MySQL turns every bad value (a NULL for a NOT NULL column, a duplicate
 key, a string too long) into a *warning* and goes on; this module turns any warning
@@ -56,11 +57,13 @@ MySQL destination opened on the machine removes the folders of processes that ar
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -71,7 +74,7 @@ from sqlalchemy.dialects import mysql
 
 from sluice.destinations.base import LOADS_TABLE, Mode, register
 from sluice.destinations.sql import SqlDestination
-from sluice.destinations.sql_load import STAGE_PREFIX
+from sluice.destinations.sql_load import STAGE_PREFIX, Writer
 from sluice.schema import ColumnSpec, TableSpec
 
 OLD_PREFIX = "_sluice_old_"
@@ -263,18 +266,64 @@ class MysqlDestination(SqlDestination):
     def _now(self) -> Any:
         return super()._now().replace(tzinfo=None)  # UTC wall time, like every DATETIME
 
-    def _write(self, conn: Any, table: str, columns: list[str], data: pl.DataFrame) -> int:
-        data = for_mysql(data)
-        if self.local_infile:
-            try:
-                return self._load_data(conn, table, columns, data)
-            except pymysql.err.OperationalError as exc:
-                if exc.args[0] not in LOCAL_INFILE_REFUSED:
-                    raise
-                self.local_infile = False  # refused: INSERT from now on, same rows
-        return self._insert(conn, table, columns, data)
+    @contextlib.contextmanager
+    def _writing(self, conn: Any, tables: list[str]) -> Iterator[Writer]:
+        """Each batch's CSV is written while the server loads the one before.
 
-    def _load_data(self, conn: Any, table: str, columns: list[str], data: pl.DataFrame) -> int:
+        ``LOAD DATA`` holds the connection until the server has stored every row of its
+        file; written in turn, the server waited for each file to be written (1M rows:
+        1.0 s of 7.7). One thread runs the statements, one at a time, on the load's
+        connection; a batch waits for the statement before it to finish first.
+        """
+        with concurrent.futures.ThreadPoolExecutor(1, "sluice-load-data") as pool:
+            pending: _Pending | None = None
+
+            def settle() -> None:
+                nonlocal pending
+                if pending is not None:
+                    done, pending = pending, None
+                    self._settle(conn, done)
+
+            def write(table: str, columns: list[str], data: pl.DataFrame) -> int:
+                nonlocal pending
+                data = for_mysql(data)
+                if not self.local_infile:
+                    settle()
+                    return self._insert(conn, table, columns, data)
+                path = self._spooled(data)
+                try:
+                    settle()
+                except BaseException:
+                    _unlink(path)
+                    raise
+                if not self.local_infile:  # refused just now: INSERT from now on
+                    _unlink(path)
+                    return self._insert(conn, table, columns, data)
+                load = pool.submit(self._load_data, conn, table, columns, data, path)
+                pending = _Pending(table, columns, data, path, load)
+                return data.height
+
+            yield write
+            settle()
+            # On an error in the block, leaving `pool` waits for the statement it runs
+            # (its outcome no longer matters): the connection is free for the rollback.
+
+    def _settle(self, conn: Any, done: _Pending) -> None:
+        """Wait for a batch's ``LOAD DATA``; if the server refuses local files, INSERT it."""
+        try:
+            done.future.result()
+        except pymysql.err.OperationalError as exc:
+            if exc.args[0] not in LOCAL_INFILE_REFUSED:
+                raise
+            self.local_infile = False  # refused: INSERT from now on, same rows
+            self._insert(conn, done.table, done.columns, done.data)
+
+    def _write(self, conn: Any, table: str, columns: list[str], data: pl.DataFrame) -> int:
+        with self._writing(conn, [table]) as write:
+            return write(table, columns, data)
+
+    def _spooled(self, data: pl.DataFrame) -> str:
+        """``data`` as CSV in a new file of this destination's folder: its path."""
         if self._spool is None or not self._spool.is_dir():
             self._spool = Path(tempfile.mkdtemp(prefix=f"{SPOOL_PREFIX}{os.getpid()}-"))
         fd, path = tempfile.mkstemp(prefix="batch-", suffix=".csv", dir=self._spool)
@@ -288,6 +337,16 @@ class MysqlDestination(SqlDestination):
                     datetime_format="%Y-%m-%d %H:%M:%S%.6f",
                     line_terminator="\n",
                 )
+        except BaseException:
+            _unlink(path)
+            raise
+        return path
+
+    def _load_data(
+        self, conn: Any, table: str, columns: list[str], data: pl.DataFrame, path: str
+    ) -> int:
+        """The file at ``path`` (``data``, spooled) into ``table``; the file is deleted."""
+        try:
             cols = ", ".join(self.quote(c) for c in columns)
             literal = "'" + pymysql.converters.escape_string(path) + "'"
             with conn.cursor() as cur:
@@ -298,8 +357,7 @@ class MysqlDestination(SqlDestination):
                 if cur.warning_count:
                     raise refused_values(cur, table)
         finally:
-            with contextlib.suppress(OSError):
-                os.unlink(path)
+            _unlink(path)
         if loaded != data.height:
             raise pymysql.err.DataError(0, f"{table}: {loaded} of {data.height} rows loaded")
         return data.height
@@ -319,6 +377,22 @@ class MysqlDestination(SqlDestination):
             for part in data.iter_slices(10_000):
                 cur.executemany(sql, part.rows())  # one multi-row INSERT per ~1 MB
         return data.height
+
+
+@dataclass
+class _Pending:
+    """A batch whose ``LOAD DATA`` runs: what to INSERT instead if the server refuses."""
+
+    table: str
+    columns: list[str]
+    data: pl.DataFrame
+    path: str
+    future: concurrent.futures.Future[int]
+
+
+def _unlink(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
 
 
 def remove_stale_spools() -> None:

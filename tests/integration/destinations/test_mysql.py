@@ -233,6 +233,70 @@ def test_values_that_do_not_fit_fail_the_load_instead_of_changing(
     assert select(mdest, "SELECT k, n FROM f") == [("a", 1)]
 
 
+def _batches(n: int, rows: int = 3) -> list[pl.DataFrame]:
+    return [
+        pl.DataFrame({"id": range(i * rows, (i + 1) * rows), "s": [f"b{i}"] * rows})
+        for i in range(n)
+    ]
+
+
+def _spooled(dest: MysqlDestination) -> list[Path]:
+    return sorted(dest._spool.iterdir()) if dest._spool and dest._spool.is_dir() else []
+
+
+def test_a_bad_value_in_a_later_batch_rolls_back_the_batches_before(
+    mdest: MysqlDestination,
+) -> None:
+    """Batches load while the next is written: a refusal found for batch 3 (of 5) still
+    fails the whole load, with no row and no CSV file left behind."""
+    spec = TableSpec("p", [ColumnSpec("id", "integer"), ColumnSpec("s", "string", False)])
+    mdest.prepare(spec, "append")
+    frames = _batches(5)
+    frames[2] = frames[2].with_columns(pl.lit(None, pl.String).alias("s"))
+    with pytest.raises(LoadError, match="loading table 'p' failed"):
+        mdest.load(spec, "append", "k", frames)
+    assert select(mdest, "SELECT COUNT(*) FROM p") == [(0,)]
+    assert not mdest.is_loaded("k") and _spooled(mdest) == []
+    assert mdest.load(spec, "append", "k", _batches(5)).rows == 15  # the connection is fine
+
+
+def test_an_error_upstream_while_a_batch_loads_leaves_nothing(mdest: MysqlDestination) -> None:
+    """The rows' source fails while the server loads the batch before: the load waits for
+    that statement, rolls back, and the source's own error is what the caller sees."""
+    spec = TableSpec("u", [ColumnSpec("id", "integer"), ColumnSpec("s", "string")])
+    mdest.prepare(spec, "append")
+
+    def failing() -> Iterator[pl.DataFrame]:
+        yield from _batches(2, rows=300_000)  # the second one's LOAD DATA runs on
+        raise RuntimeError("the source broke")
+
+    with pytest.raises(RuntimeError, match="the source broke"):
+        mdest.load(spec, "append", "k", failing())
+    running = "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'LOAD DATA%'"
+    assert select(mdest, running) == [(0,)]  # nothing of the load goes on after it
+    assert select(mdest, "SELECT COUNT(*) FROM u") == [(0,)]
+    assert not mdest.is_loaded("k") and _spooled(mdest) == []
+    assert mdest.load(spec, "append", "k", _batches(4)).rows == 12
+
+
+def test_a_refusal_of_local_files_mid_load_inserts_every_batch_in_order(
+    mysql_url: str,
+) -> None:
+    dest = connect(mysql_url + "?local_infile=0")
+    assert isinstance(dest, MysqlDestination)
+    dest.local_infile = True  # the first batch's LOAD DATA is refused, found a batch later
+    spec = TableSpec("r", [ColumnSpec("id", "integer"), ColumnSpec("s", "string")])
+    try:
+        dest.prepare(spec, "append")
+        assert dest.load(spec, "append", "k", _batches(4)).rows == 12
+        assert dest.local_infile is False
+        got = select(dest, "SELECT id, s FROM r ORDER BY id")
+        assert got == [(i, f"b{i // 3}") for i in range(12)]
+        assert _spooled(dest) == []
+    finally:
+        dest.close()
+
+
 def test_replace_readers_see_all_old_or_all_new_tables(mdest: MysqlDestination) -> None:
     """Two tables replaced together; a reader polling both never sees a mix or half."""
     specs = [TableSpec(n, [ColumnSpec("id", "integer"), ColumnSpec("v")]) for n in ("a", "b")]
