@@ -318,10 +318,6 @@ class MysqlDestination(SqlDestination):
             self.local_infile = False  # refused: INSERT from now on, same rows
             self._insert(conn, done.table, done.columns, done.data)
 
-    def _write(self, conn: Any, table: str, columns: list[str], data: pl.DataFrame) -> int:
-        with self._writing(conn, [table]) as write:
-            return write(table, columns, data)
-
     def _spooled(self, data: pl.DataFrame) -> str:
         """``data`` as CSV in a new file of this destination's folder: its path."""
         if self._spool is None or not self._spool.is_dir():
