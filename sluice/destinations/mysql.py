@@ -300,7 +300,7 @@ class MysqlDestination(SqlDestination):
                     _unlink(path)
                     return self._insert(conn, table, columns, data)
                 load = pool.submit(self._load_data, conn, table, columns, data, path)
-                pending = _Pending(table, columns, data, path, load)
+                pending = _Pending(table, columns, data, load)
                 return data.height
 
             yield write
@@ -382,7 +382,6 @@ class _Pending:
     table: str
     columns: list[str]
     data: pl.DataFrame
-    path: str
     future: concurrent.futures.Future[int]
 
 
