@@ -261,8 +261,8 @@ def test_a_bad_value_in_a_later_batch_rolls_back_the_batches_before(
 
 
 def test_an_error_upstream_while_a_batch_loads_leaves_nothing(mdest: MysqlDestination) -> None:
-    """The rows' source fails while the server loads the batch before: the load waits for
-    that statement, rolls back, and the source's own error is what the caller sees."""
+    """The rows' source fails while the server loads the batch before: the source's own
+    error is what the caller sees, and no statement, row, marker or CSV file is left."""
     spec = TableSpec("u", [ColumnSpec("id", "integer"), ColumnSpec("s", "string")])
     mdest.prepare(spec, "append")
 
