@@ -1,5 +1,6 @@
-"""The memory allocators' settings for the ``sluice`` process: set before Polars and
-PyArrow load, so that memory a batch freed leaves the process.
+"""The native libraries' defaults for the ``sluice`` process, set before they load: the
+memory allocators of Polars and PyArrow, so that memory a batch freed leaves the
+process, and NumPy's BLAS threads, which sluice never uses.
 
 Polars and PyArrow each bring their own allocator, and at their defaults both keep
 freed memory resident:
@@ -13,6 +14,13 @@ freed memory resident:
 
 The 1M-row load into PostgreSQL (``bench/run.py --only sluice-pg``) peaked at 362-366
 MB of RSS with neither and at 328-336 MB with both, no slower (bench/README.md).
+
+NumPy's wheels bring OpenBLAS, which starts a thread per extra core when NumPy is
+imported; the thread spins waiting for work that never comes (sluice does no linear
+algebra): 0.11 CPU-s per process (``import numpy``: 0.179 against 0.070 CPU-s), 2% of
+a 1M-row load's CPU in ``perf`` and 13% of ``sluice run`` on examples/leads (0.98 ->
+0.86 CPU-s, 8 alternating runs). One BLAS thread starts none.
+
 A setting the user exported wins; these are defaults.
 """
 
@@ -26,10 +34,13 @@ from collections.abc import MutableMapping
 POLARS = ("_RJEM_MALLOC_CONF", "muzzy_decay_ms:0")
 #: PyArrow's Linux wheels carry jemalloc; elsewhere its default stays.
 ARROW = ("ARROW_DEFAULT_MEMORY_POOL", "jemalloc")
+#: Read by OpenBLAS (in NumPy's wheels) when NumPy is imported.
+BLAS = ("OPENBLAS_NUM_THREADS", "1")
 
 
 def tune(environ: MutableMapping[str, str] = os.environ, platform: str = sys.platform) -> None:
-    """Set the allocators' defaults in ``environ`` (before Polars or PyArrow is imported)."""
+    """Set the defaults in ``environ`` (before Polars, PyArrow or NumPy is imported)."""
     environ.setdefault(*POLARS)
+    environ.setdefault(*BLAS)
     if platform == "linux":
         environ.setdefault(*ARROW)
