@@ -3,6 +3,7 @@
     .venv/bin/pip install py-spy
     .venv/bin/python bench/profile.py                  # 1M leads -> a fresh PostgreSQL schema
     .venv/bin/python bench/profile.py --raw prof.txt   # summarize a `py-spy record -f raw` file
+    .venv/bin/python bench/profile.py --native         # perf: CPU by library and function
 
 Each sample is put in the first stage (top to bottom of ``STAGES``) whose marker is on
 its stack; what is left is "other". The figures are seconds at the sampling rate, per
@@ -10,6 +11,12 @@ thread, so stages on different threads add up to more than the wall time. They a
 shares of where threads were, not CPU time: py-spy also counts a thread that waits for
 the GIL, and one waiting on a hand-off queue (shown apart). For CPU by stage without
 threads, see `stages()` (``--stages``): each stage run in turn on the same batches.
+
+``--native`` samples the same load with Linux ``perf`` (``apt-get install linux-perf``;
+as root, or with ``kernel.perf_event_paranoid`` at most 2): every thread, native code
+included (Polars' and Arrow's kernels, the interpreter, the kernel), as shares of the
+process's CPU by library and by function. py-spy sees Python frames only; perf sees what
+the CPU runs but, on Python 3.11, not which Python function asked for it.
 """
 
 from __future__ import annotations
@@ -59,6 +66,11 @@ def summarize(raw: Path, rate: int) -> list[tuple[str, float]]:
 def record(rows: int, rate: int, out: Path) -> None:
     """py-spy over one `sluice run` of bench/leads into a fresh PostgreSQL schema."""
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    _load(rows, [spy, "record", "-r", str(rate), "-f", "raw", "--threads", "-o", str(out), "--"])
+
+
+def _load(rows: int, sampler: list[str]) -> None:
+    """One `sluice run` of bench/leads into a fresh PostgreSQL schema, under ``sampler``."""
     schemas = Schemas(keep=False)
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -68,12 +80,40 @@ def record(rows: int, rate: int, out: Path) -> None:
                 "SLUICE_WAREHOUSE_URL": schema_url(schemas.fresh("profile")),
                 "SLUICE_STATE_URL": f"sqlite:///{tmp}/state.db",
             }
-            cmd = [spy, "record", "-r", str(rate), "-f", "raw", "--threads", "-o", str(out)]
-            cmd += ["--", sys.executable, "-m", "sluice", "run", "leads", "--json"]
+            cmd = [*sampler, sys.executable, "-m", "sluice", "run", "leads", "--json"]
             leads = HERE / "leads"
             subprocess.run(cmd, cwd=leads, env=env, stdout=subprocess.DEVNULL, check=False)
     finally:
         schemas.drop_all()
+
+
+def native(
+    rows: int, rate: int, out: Path
+) -> tuple[int, list[tuple[float, str]], list[tuple[float, str]]]:
+    """perf samples of one load: (samples, [(share, library)], [(share, library: function)])."""
+    perf = shutil.which("perf")
+    if perf is None:
+        raise SystemExit("perf is not installed: apt-get install linux-perf")
+    out.unlink(missing_ok=True)
+    _load(rows, [perf, "record", "-q", "-F", str(rate), "-o", str(out), "--"])
+    if not out.exists():
+        raise SystemExit(
+            "perf recorded nothing: run as root, or set kernel.perf_event_paranoid to 2 or less"
+        )
+
+    def report(sort: str) -> list[list[str]]:
+        cmd = [perf, "report", "-i", str(out), "--no-children", "-n", "--stdio", "--sort", sort]
+        text = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+        return [line.split(None, 2) for line in text.splitlines() if line.strip()[:1].isdigit()]
+
+    by_dso = report("dso")
+    samples = sum(int(n) for _, n, _ in by_dso)
+    libraries = [(float(share.rstrip("%")), dso.strip()) for share, _, dso in by_dso]
+    functions = []
+    for share, _, rest in report("dso,sym"):
+        dso, _, sym = rest.partition(" [")
+        functions.append((float(share.rstrip("%")), f"{dso.strip()}: {sym[3:].strip()}"))
+    return samples, libraries, functions
 
 
 def stages(rows: int) -> list[tuple[str, float]]:
@@ -143,10 +183,25 @@ def stages(rows: int) -> list[tuple[str, float]]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
-    ap.add_argument("--rate", type=int, default=100, help="samples per second")
+    ap.add_argument("--rate", type=int, help="samples per second (default: py-spy 100, perf 499)")
     ap.add_argument("--raw", type=Path, help="summarize this py-spy raw file instead")
     ap.add_argument("--stages", action="store_true", help="CPU by stage, one thread")
+    ap.add_argument("--native", action="store_true", help="perf: CPU by library and function")
     args = ap.parse_args(argv)
+    if args.native:
+        out = HERE / "results" / "perf.data"
+        out.parent.mkdir(exist_ok=True)
+        print(f"perf over sluice -> PostgreSQL ({PG_URL}), {args.rows:,} rows ...")
+        rate = args.rate or 499
+        samples, libraries, functions = native(args.rows, rate, out)
+        print(f"{samples:,} samples at {rate} Hz: ~{samples / rate:.1f} CPU-s")
+        print(f"{'library':60} {'share':>6}")
+        for share, name in libraries[:12]:
+            print(f"{name[:60]:60} {share:5.1f}%")
+        print(f"\n{'function':100} {'share':>6}")
+        for share, name in functions[:25]:
+            print(f"{name[:100]:100} {share:5.1f}%")
+        return 0
     if args.stages:
         cpu = stages(args.rows)
         for stage, seconds in cpu:
@@ -158,8 +213,8 @@ def main(argv: list[str] | None = None) -> int:
         raw = HERE / "results" / "profile.txt"
         raw.parent.mkdir(exist_ok=True)
         print(f"profiling sluice -> PostgreSQL ({PG_URL}), {args.rows:,} rows ...")
-        record(args.rows, args.rate, raw)
-    rows = summarize(raw, args.rate)
+        record(args.rows, args.rate or 100, raw)
+    rows = summarize(raw, args.rate or 100)
     work = [(stage, s) for stage, s in rows if stage != WAITING]
     total = sum(s for _, s in work)
     print(f"{'stage':42} {'CPU s':>7} {'share':>6}")
