@@ -125,18 +125,23 @@ def start(
     ``store``: the state store to use (None: the run opens its own, and closes it when
     it ends). ``run_id``: carry out a run another process recorded (the service's
     worker); ``claim=False``: only a part of it (a Celery task), the run keeps its
-    owner. ``mode``: write under this mode instead of the pipeline's. ``borrowed``: the
-    warehouse to load into, opened by the caller (who closes it).
+    owner; with ``part``, the part of it this carries out (started by
+    ``RunParts.start``). ``mode``: write under this mode instead of the pipeline's.
+    ``borrowed``: the warehouse to load into, opened by the caller (who closes it).
     """
     pipe = project.pipeline(pipeline)
     own_store = store is None
     store = store or StateStore(project.state_url())
     url = project.destination_url(pipe)
     mode = mode or pipe.destination.mode
-    # Runs whose process is gone are settled first: what they committed is counted,
-    # what they held rolls back (and this run loads it).
-    settle_stale(project, store, keep=run_id)
-    run_id = store.adopt_run(run_id, claim=claim) if run_id else store.start_run(pipeline)
+    # A part of a Celery run skips both: its run was adopted and the stale runs settled
+    # when the run was planned, and the part's start refreshed the run's heartbeat
+    # (RunParts.start), two transactions fewer for each of a run's parts.
+    if part is None or run_id is None:
+        # Runs whose process is gone are settled first: what they committed is counted,
+        # what they held rolls back (and this run loads it).
+        settle_stale(project, store, keep=run_id)
+        run_id = store.adopt_run(run_id, claim=claim) if run_id else store.start_run(pipeline)
     report = RunReport(
         run_id=run_id,
         pipeline=pipeline,

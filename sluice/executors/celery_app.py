@@ -64,7 +64,7 @@ DEFAULT_QUEUE = "sluice"
 ATTEMPTS_ENV = "SLUICE_CELERY_MAX_ATTEMPTS"
 MAX_ATTEMPTS = 4  # starts of one part before it fails (its worker died each time)
 RETRIES = 3  # further tries of a part whose error may go away (a dropped connection)
-CANCEL_POLL_SECONDS = 1.0
+TICK_SECONDS = 1.0  # a running part's progress write and cancel check
 
 
 def broker_url() -> str:
@@ -235,9 +235,10 @@ def _load_part(
     full_refresh: bool,
 ) -> None:
     worker = f"{socket.gethostname()}:{os.getpid()}"
-    part = run_parts.start(run_id, key, worker)
-    if part is None or part.status in PART_ENDED:
+    started = run_parts.start(run_id, key, worker)
+    if started is None or started.part.status in PART_ENDED:
         return
+    part = started.part
     most = int(os.environ.get(ATTEMPTS_ENV) or MAX_ATTEMPTS)
     if part.attempts > most:
         where = part.target or part.stream
@@ -252,7 +253,7 @@ def _load_part(
             "warning",
             f"part {key}: attempt {part.attempts} on {worker} (the worker before stopped mid-way)",
         )
-    if run_parts.cancel_requested(run_id):
+    if started.run_status == RunStatus.CANCELLING:
         run_parts.finish(run_id, key, PartStatus.FAILED, failure(cancelled(run_id, pipeline)))
         return
     stop = threading.Event()
@@ -260,6 +261,7 @@ def _load_part(
         stream = None if part.stream == WHOLE_RUN else part.stream
         pages = page_range(part.target)
         file = None if pages else part.target
+        progress = PartProgress()
         ctx = start(
             project,
             pipeline,
@@ -270,11 +272,10 @@ def _load_part(
             part=key,
             pages=pages,
             borrowed=kept_warehouse(project, pipeline),
-            # how far it got, on its row about once a second: `sluice run` shows it
-            progress=PartProgress(run_parts, run_id, key),
+            progress=progress,
         )
         threading.Thread(
-            target=_watch_cancel, args=(run_parts, run_id, ctx, stop), daemon=True
+            target=_tick, args=(run_parts, run_id, key, progress, ctx, stop), daemon=True
         ).start()
         report = run(ctx, source=stream, file=file, full_refresh=full_refresh)
     except Exception as exc:  # a bug, or the state store gone: recorded, never lost
@@ -296,14 +297,25 @@ def _load_part(
     run_parts.finish(run_id, key, PartStatus.DONE, report.as_dict(), stages)
 
 
-def _watch_cancel(run_parts: RunParts, run_id: str, ctx: RunContext, stop: threading.Event) -> None:
-    """Carry a cancel asked through the state store to the run (between batches)."""
-    while not stop.wait(CANCEL_POLL_SECONDS):
+def _tick(
+    run_parts: RunParts,
+    run_id: str,
+    key: str,
+    progress: PartProgress,
+    ctx: RunContext,
+    stop: threading.Event,
+) -> None:
+    """Once a second while the part runs: write how far it got on its row (`sluice run`
+    shows it) and carry a cancel asked through the state store to the run (between
+    batches), in one transaction."""
+    while not stop.wait(TICK_SECONDS):
+        told = progress.take()
         try:
-            if run_parts.cancel_requested(run_id):
+            if run_parts.tick(run_id, key, told):
                 ctx.cancel()
                 return
-        except Exception:  # the store blinked: ask again next time
+        except Exception:  # the store blinked: tell it and ask again next time
+            progress.unwritten()
             continue
 
 

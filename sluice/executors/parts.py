@@ -14,21 +14,16 @@ the run's report, the same document the local executor writes.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
-
-import sqlalchemy as sa
 
 from sluice.config import FileSourceConfig, HttpSourceConfig, Project
 from sluice.engine.report import RunReport
 from sluice.sources import SourceContext
 from sluice.sources.file import FileSource
 from sluice.sources.http.pages import count_pages
-from sluice.state.parts import Part, RunParts
+from sluice.state.parts import Part, Told
 
 WHOLE_RUN = "*"  # the part key (and stream) of a run carried out as one part
 API_PARTS = 8  # an API source's pages are split into at most this many parts
@@ -108,25 +103,18 @@ def retryable(report: RunReport) -> bool:
 
 class PartProgress:
     """A part's progress (what the engine tells a display: see
-    :data:`~sluice.engine.context.Progress`), written on the part's row about once a
-    second, one small UPDATE each time: the rows read so far, the bytes they took (an
+    :data:`~sluice.engine.context.Progress`), kept here and written on the part's row
+    by its once-a-second tick (:func:`~sluice.executors.celery_app._tick`, one small
+    UPDATE with the cancel check): the rows read so far, the bytes they took (an
     estimate) and, once the part has planned, its units' bytes. A display that follows
-    the run (``sluice run`` on Celery) reads them there."""
+    the run (``sluice run`` on Celery) reads them there. A part that ends within its
+    first second writes none: its end adds its rows to the run's."""
 
-    EVERY = 1.0  # seconds between two writes, as a local run writes its live rows
-
-    def __init__(
-        self,
-        run_parts: RunParts,
-        run_id: str,
-        key: str,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.run_parts, self.run_id, self.key, self.clock = run_parts, run_id, key, clock
+    def __init__(self) -> None:
         self.rows: dict[str, int] = {}  # per stream (a part of the whole run has several)
         self.read: dict[tuple[str, str], int] = {}  # per unit
         self.sizes: dict[str, int] = {}  # per stream, once the part planned (0: not known)
-        self.last = float("-inf")
+        self.written: Told | None = None
         self.lock = threading.Lock()
 
     def __call__(self, stream: str, stage: str, rows: int) -> None:
@@ -134,26 +122,32 @@ class PartProgress:
             self.rows[stream] = rows
 
     def bytes_read(self, stream: str, unit: str, read: int, size: int) -> None:
-        """After each batch (and its rows): written when a second has passed, the first
-        batch at once (a part held at it shows it)."""
         with self.lock:
             self.read[(stream, unit)] = read
-        self._maybe_write()
 
     def planned(self, stream: str, size: int) -> None:
         with self.lock:
             self.sizes[stream] = size
 
-    def _maybe_write(self) -> None:
-        now = self.clock()
+    def take(self) -> Told | None:
+        """What to write now: how far the part got, once a batch was read and when it
+        moved since the last write (None: nothing new)."""
         with self.lock:
-            if now - self.last < self.EVERY:
-                return
-            self.last = now
-            rows, read = sum(self.rows.values()), sum(self.read.values())
+            if not self.read:
+                return None  # no batch yet: the plan's figures stand
             # a part of several streams: the sum of theirs, once each is known
             sizes = self.sizes.values()
-            size = sum(sizes) if sizes and all(sizes) else None
-        # the store blinked: the next write tells it, the load goes on (a bug still raises)
-        with contextlib.suppress(sa.exc.SQLAlchemyError):
-            self.run_parts.told(self.run_id, self.key, rows, read, size)
+            told = (
+                sum(self.rows.values()),
+                sum(self.read.values()),
+                sum(sizes) if sizes and all(sizes) else None,
+            )
+            if told == self.written:
+                return None
+            self.written = told
+            return told
+
+    def unwritten(self) -> None:
+        """The last :meth:`take` was not written (the store blinked): take it again."""
+        with self.lock:
+            self.written = None

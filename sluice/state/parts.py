@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from sluice.errors import StateStoreError
+from sluice.state.faults import retry_dropped
 from sluice.state.models import Run, RunPart, Stage, utcnow
 from sluice.state.store import StateStore
 from sluice.status import PART_ENDED, PartStatus, RunStatus
@@ -54,6 +55,18 @@ class LiveParts(NamedTuple):
     rows: dict[str, int]  # read by its parts that ended (the run's stages)
 
 
+class Started(NamedTuple):
+    """A part as :meth:`RunParts.start` left it, and how its run stands."""
+
+    part: RunPart
+    run_status: str
+
+
+#: how far a running part got: rows, bytes read, its units' bytes (None: as planned)
+Told = tuple[int, int, int | None]
+
+
+@retry_dropped  # each method one short transaction: made again if its connection dropped
 class RunParts:
     def __init__(self, store: StateStore) -> None:
         self.store = store
@@ -77,21 +90,25 @@ class RunParts:
                         )
                     )
 
-    def start(self, run_id: str, key: str, worker: str) -> RunPart | None:
-        """Mark a part started by ``worker``; None if it is unknown. A part that has
-        ended is returned as it is: the caller does nothing more with it."""
+    def start(self, run_id: str, key: str, worker: str) -> Started | None:
+        """Mark a part started by ``worker`` and its run carried out (its heartbeat
+        refreshed), in one transaction; None if either is unknown. A part that has
+        ended is returned as it is: the caller does nothing more with it. The run's
+        status comes with it: a run being cancelled starts no more parts."""
         with self.store.session() as s:
             task = s.get(RunPart, (run_id, key), with_for_update=True)
-            if task is None:
+            run = s.get(Run, run_id)
+            if task is None or run is None:
                 return None
             if task.status not in PART_ENDED:
                 task.status, task.worker = PartStatus.RUNNING, worker
                 task.attempts += 1
                 task.updated_at = utcnow()
                 task.rows = task.bytes_read = None  # an attempt before told its own
+                run.heartbeat_at = utcnow()
             s.flush()
             s.expunge(task)
-            return task
+            return Started(task, run.status)
 
     def finish(
         self,
@@ -105,8 +122,14 @@ class RunParts:
         per stage) the part adds to its run's stages, in the same transaction: the live
         view of a run sums its ended parts once each, however many parts it has."""
         with self.store.session() as s:
-            task = s.get_one(RunPart, (run_id, key))
-            task.status, task.result, task.updated_at = status, result, utcnow()
+            ended = s.execute(
+                sa.update(RunPart)
+                .where(RunPart.run_id == run_id, RunPart.key == key)
+                .values(status=status, result=result, updated_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+            if ended.rowcount != 1:  # type: ignore[attr-defined]
+                raise LookupError(f"no part {key!r} of run {run_id!r} in the state store")
             if stages:
                 _add_stages(s, run_id, stages)
 
@@ -115,20 +138,17 @@ class RunParts:
     ) -> None:
         """How far a running part got: one UPDATE, no read (``size``: its units' bytes,
         when the part found them; None leaves the size the plan gave)."""
-        values: dict[str, Any] = {"rows": rows, "bytes_read": bytes_read}
-        if size is not None:
-            values["size"] = size
         with self.store.session() as s:
-            s.execute(
-                sa.update(RunPart)
-                .where(
-                    RunPart.run_id == run_id,
-                    RunPart.key == key,
-                    RunPart.status == PartStatus.RUNNING,
-                )
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            )
+            _tell(s, run_id, key, (rows, bytes_read, size))
+
+    def tick(self, run_id: str, key: str, told: Told | None) -> bool:
+        """A running part's once-a-second call, one transaction: write how far it got
+        (``told``; None: nothing new) and say whether its run is being cancelled."""
+        with self.store.session() as s:
+            if told is not None:
+                _tell(s, run_id, key, told)
+            status = s.scalar(sa.select(Run.status).where(Run.id == run_id))
+        return bool(status == RunStatus.CANCELLING)
 
     def of(self, run_id: str) -> list[RunPart]:
         with self.store.session() as s:
@@ -207,6 +227,19 @@ class RunParts:
     def cancel_requested(self, run_id: str) -> bool:
         with self.store.session() as s:
             return s.scalar(sa.select(Run.status).where(Run.id == run_id)) == RunStatus.CANCELLING
+
+
+def _tell(s: Session, run_id: str, key: str, told: Told) -> None:
+    rows, bytes_read, size = told
+    values: dict[str, Any] = {"rows": rows, "bytes_read": bytes_read}
+    if size is not None:
+        values["size"] = size
+    s.execute(
+        sa.update(RunPart)
+        .where(RunPart.run_id == run_id, RunPart.key == key, RunPart.status == PartStatus.RUNNING)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _add_stages(

@@ -65,7 +65,13 @@ class RunLog(StoreCore):
         # so the secrets of URLs in it (a password, an api_key parameter) are masked here.
         message, data = redact_text(message), redact_data(data)
         with self.session() as s:
-            s.add(Event(run_id=run_id, level=level, message=message, data=data or None))
+            # one INSERT, not the ORM's unit of work: a Celery part writes two of these
+            # and a local run one per file (no data: SQL NULL, as the ORM wrote it)
+            s.execute(
+                sa.insert(Event).values(
+                    run_id=run_id, level=level, message=message, data=data or sa.null()
+                )
+            )
             # ... and mirrored to the logger `sluice.run` (see :mod:`sluice.logs`)
             at = logs.level_of(level)
             if logs.enabled(at):

@@ -22,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 
-from sluice.dbpool import quiet_pool_logs
+from sluice.dbpool import ping_when_idle, quiet_pool_logs
 from sluice.dburl import normalize, redact
 from sluice.errors import StateError, StateStoreError
 from sluice.extras import require_database
@@ -56,10 +56,9 @@ class StateStore(
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         quiet_pool_logs()  # a connection dropped under the pool: one line, no traceback
         try:
-            # pre-ping: a pooled connection that died while idle is replaced before use
-            self.engine = sa.create_engine(
-                parsed, connect_args=_connect_args(parsed), pool_pre_ping=True
-            )
+            self.engine = sa.create_engine(parsed, connect_args=_connect_args(parsed))
+            # a pooled connection that died while idle is replaced before use
+            ping_when_idle(self.engine)
             if parsed.get_backend_name() == "sqlite":
                 sa.event.listen(self.engine, "connect", _sqlite_pragmas)
             self._migrate()  # (Alembic catches some errors itself: translated after it)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import itertools
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from sluice.config import load_project
 from sluice.executors.parts import API_PARTS, WHOLE_RUN, page_range, plan_parts
+from sluice.state.models import Run
 from sluice.state.parts import Lease, Part, RunParts
 from sluice.state.store import StateStore
 from sluice.status import PartStatus
@@ -84,12 +87,24 @@ def test_parts_are_planned_once_and_tallied(
         tasks.plan(run_id, parts)
         tasks.plan(run_id, parts)  # a plan task delivered twice adds nothing
         assert tasks.tally(run_id) == (0, 2)
+        with store.session() as s:  # a run whose heartbeat is old
+            s.execute(sa.update(Run).values(heartbeat_at=datetime(2020, 1, 1, tzinfo=UTC)))
         started = tasks.start(run_id, "s/00000", "host:1")
-        assert started is not None and (started.status, started.attempts) == ("running", 1)
+        assert started is not None and started.run_status == "running"
+        assert (started.part.status, started.part.attempts) == ("running", 1)
+        after = store.run(run_id)  # a part starting is its run carried out: a heartbeat
+        assert after is not None and after.heartbeat_at is not None
+        assert after.heartbeat_at.year > 2020
         tasks.finish(run_id, "s/00000", PartStatus.DONE, {"streams": {}})
         assert tasks.tally(run_id) == (1, 2) and tasks.open_parts(run_id) == 1
         again = tasks.start(run_id, "s/00000", "host:2")  # ended: left as it is
-        assert again is not None and (again.status, again.attempts) == (PartStatus.DONE, 1)
+        assert again is not None
+        assert (again.part.status, again.part.attempts) == (PartStatus.DONE, 1)
+        with pytest.raises(LookupError, match="no part 's/00009'"):
+            tasks.finish(run_id, "s/00009", PartStatus.DONE, {})
+        store.request_cancel(run_id)  # a run being cancelled: its next part hears it
+        cancelling = tasks.start(run_id, "s/00001", "host:1")
+        assert cancelling is not None and cancelling.run_status == "cancelling"
         # A lease is held by one connection at a time, and freed when it closes.
         first, second = Lease(store, f"{run_id}/s/00001"), Lease(store, f"{run_id}/s/00001")
         assert first.acquire() and not second.acquire()

@@ -154,7 +154,7 @@ def test_a_part_of_the_whole_run_tells_its_rows_only_for_one_stream(
     assert read(executor, run_id) == {"a": (0, 700, 2000), "b": (0, 700, 2000)}
 
 
-def test_a_part_writes_how_far_it_got_once_a_second(celery: tuple[Any, StateStore]) -> None:
+def test_a_part_tells_how_far_it_got_on_its_tick(celery: tuple[Any, StateStore]) -> None:
     from sluice.executors.parts import PartProgress
 
     executor, store = celery
@@ -162,19 +162,23 @@ def test_a_part_writes_how_far_it_got_once_a_second(celery: tuple[Any, StateStor
     run_id = store.start_run("p", host="celery")
     parts.plan(run_id, [Part("a/0", "a", "a/0.csv", 900), Part("a/1", "a", "a/1.csv", 100)])
     parts.start(run_id, "a/0", "w1")
-    now = [100.0]
-    progress = PartProgress(parts, run_id, "a/0", clock=lambda: now[0])
+    progress = PartProgress()
     progress("a", "extract", 0)
-    assert read(executor, run_id)["a"] == (0, 0, 1000)  # nothing written before a batch
+    assert progress.take() is None  # nothing to tell before a batch
+    assert not parts.tick(run_id, "a/0", progress.take())  # the tick still asks: no cancel
+    assert read(executor, run_id)["a"] == (0, 0, 1000)
     progress.planned("a", 800)  # the part found its file's bytes
     progress("a", "load", 10)
-    progress.bytes_read("a", "a/0.csv", 100, 800)  # the first batch: written at once
+    progress.bytes_read("a", "a/0.csv", 100, 800)
+    assert not parts.tick(run_id, "a/0", progress.take())
     assert read(executor, run_id)["a"] == (10, 100, 900)
-    now[0] += 0.5
-    progress("a", "load", 20)
-    progress.bytes_read("a", "a/0.csv", 200, 800)  # within the second: not written
-    assert read(executor, run_id)["a"] == (10, 100, 900)
-    now[0] += 0.6
+    assert progress.take() is None  # it did not move: nothing to write
     progress("a", "load", 30)
     progress.bytes_read("a", "a/0.csv", 300, 800)
+    told = progress.take()
+    progress.unwritten()  # that write failed (the store blinked): the next tick tells it
+    assert progress.take() == told == (30, 300, 800)
+    assert not parts.tick(run_id, "a/0", told)
     assert read(executor, run_id)["a"] == (30, 300, 900)
+    store.request_cancel(run_id)
+    assert parts.tick(run_id, "a/0", None)  # a cancel asked: the tick hears it
