@@ -18,6 +18,7 @@ from sluice.engine.report import RunReport, StreamReport, error_of
 from sluice.errors import AccountingError, LoadError
 from sluice.httpclient.stats import summed
 from sluice.state.models import RunPart
+from sluice.state.parts import describe
 from sluice.status import PartStatus
 from sluice.transforms.stated import stated_rules
 
@@ -53,7 +54,7 @@ def assemble(project: Project, pipeline: str, run_id: str, parts: Sequence[RunPa
         report.warnings += part.warnings
         if stored.status != PartStatus.DONE and not part.errors:
             lost = LoadError(
-                f"part {stored.key} ({stored.target or stored.stream}) did not finish",
+                f"part {stored.key} ({describe(stored.target) or stored.stream}) did not finish",
                 hint="its worker died on every attempt: see `sluice show` and the "
                 "workers' logs; the parts that finished are loaded, a new run loads the rest",
             )

@@ -8,6 +8,8 @@ validation into the destination in one transaction, then record the outcome. Und
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sluice.config import Project
 from sluice.engine.context import Progress, RunContext, start
 from sluice.engine.kit import RunKit
@@ -21,15 +23,20 @@ def run(
     *,
     source: str | None = None,
     file: str | None = None,
+    files: Sequence[str] | None = None,
     full_refresh: bool = False,
 ) -> RunReport:
     """Carry out the run of ``ctx`` (a part of a Celery run: the part ``ctx`` names):
-    every stream, or ``source``; ``file``: only that file of it; ``full_refresh``:
-    load units the ledger has seen. The run's report."""
-    chosen = streams(ctx, source, file)
+    every stream, or ``source``; ``file``: only that file of it (``files``: only those,
+    in that order: a part that packs several); ``full_refresh``: load units the ledger
+    has seen. The run's report."""
+    chosen = streams(ctx, source, file if files is None else files[0])
 
     def work(kit: RunKit) -> None:
-        loads = kit.planner.plan(chosen, file, full_refresh)
+        if files is None:
+            loads = kit.planner.plan(chosen, file, full_refresh)
+        else:
+            loads = [load for f in files for load in kit.planner.plan(chosen, f, full_refresh)]
         _tell_sizes(ctx, loads)
         for load in loads:
             ctx.check_cancelled()

@@ -51,7 +51,7 @@ from sluice.executors.worker_process import (
     worker_store,
 )
 from sluice.state.locks import PipelineLocks
-from sluice.state.parts import Lease, RunParts
+from sluice.state.parts import Lease, RunParts, describe, part_files
 from sluice.state.store import StateStore
 from sluice.status import LIVE, PART_ENDED, PartStatus, RunKind, RunStatus
 
@@ -241,7 +241,7 @@ def _load_part(
     part = started.part
     most = int(os.environ.get(ATTEMPTS_ENV) or MAX_ATTEMPTS)
     if part.attempts > most:
-        where = part.target or part.stream
+        where = describe(part.target) or part.stream
         message = f"part {key} ({where}) was started {most} times and its worker stopped each time"
         store.log(run_id, "error", message)
         err = SluiceError(message, hint="a worker killed or out of memory: see the workers' logs")
@@ -259,8 +259,8 @@ def _load_part(
     stop = threading.Event()
     try:
         stream = None if part.stream == WHOLE_RUN else part.stream
-        pages = page_range(part.target)
-        file = None if pages else part.target
+        pages, files = page_range(part.target), part_files(part.target)
+        file = None if pages or files else part.target
         progress = PartProgress()
         ctx = start(
             project,
@@ -277,7 +277,7 @@ def _load_part(
         threading.Thread(
             target=_tick, args=(run_parts, run_id, key, progress, ctx, stop), daemon=True
         ).start()
-        report = run(ctx, source=stream, file=file, full_refresh=full_refresh)
+        report = run(ctx, source=stream, file=file, files=files, full_refresh=full_refresh)
     except Exception as exc:  # a bug, or the state store gone: recorded, never lost
         stop.set()
         run_parts.finish(run_id, key, PartStatus.FAILED, failure(exc))

@@ -7,9 +7,10 @@ unchanged: callers that race on a key catch them.)
 
 A connection lost *before* a commit (a restarted server, ``pg_terminate_backend``)
 rolled its transaction back, so the call is simply made again on a fresh connection
-(:func:`retry_dropped`); a pooled connection that sat idle a second or more is pinged and,
-if it died there, replaced before use (:func:`sluice.dbpool.ping_when_idle`). A connection lost *during* a commit is not retried: whether the
-commit happened is unknown, and a write made twice could count a row twice.
+(:func:`retry_dropped`); a pooled connection that sat idle a second or more is pinged
+and, if it died there, replaced before use (:func:`sluice.dbpool.ping_when_idle`). A
+connection lost *during* a commit is not retried: whether the commit happened is
+unknown, and a write made twice could count a row twice.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ up a part again and the last one to end can assemble the run's report.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -23,13 +24,33 @@ from sluice.state.models import Run, RunPart, Stage, utcnow
 from sluice.state.store import StateStore
 from sluice.status import PART_ENDED, PartStatus, RunStatus
 
+FILES = "files:"  # a part's target that packs several files: files:["a.csv", "b.csv"]
+
 
 @dataclass(frozen=True)
 class Part:
     key: str  # unique within the run
     stream: str
-    target: str | None  # a file path; None: the whole stream
+    target: str | None  # a file path, several (FILES), a page range; None: the whole stream
     size: int | None = None  # its file's bytes; None: not known
+
+
+def part_files(target: str | None) -> list[str] | None:
+    """The files of a part that packs several (``files:["a.csv", ...]``); None for a
+    part of one file, a page range or a whole stream."""
+    if not target or not target.startswith(FILES):
+        return None
+    found = json.loads(target[len(FILES) :])
+    return [str(f) for f in found]
+
+
+def describe(target: str | None) -> str | None:
+    """A part's target as a message says it: a file, ``a.csv and 3 more files``."""
+    files = part_files(target)
+    if files is None:
+        return target
+    more = len(files) - 1
+    return f"{files[0]} and {more} more file{'s' if more != 1 else ''}"
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import pytest
 from sluice.config import load_project
 from sluice.engine import run_pipeline
 from sluice.engine.report import SKIPPED_LISTED
-from sluice.state.parts import RunParts
+from sluice.state.parts import RunParts, part_files
 from sluice.state.store import StateStore
 from sluice.testing import Gate
 from tests.support.celery_support import Cluster, add_to_pipeline, cluster, leads_drop
@@ -93,7 +93,8 @@ def same_counts(report: dict[str, Any], reference: dict[str, Any]) -> None:
 #: files of the drop: enough parts that both workers load at once all through the run,
 #: and more skipped files than a report lists (SKIPPED_LISTED) once they are summed.
 #: (Issue 15's drop of 120 files is bench/celery/run.py's: the size is what it measures.)
-DROP = 24
+#: 48 files of one size: packed two to a part (a part holds about 1/32 of the drop)
+DROP = 48
 
 
 def test_a_drop_on_two_workers_every_row_once_and_the_local_report(
@@ -110,7 +111,10 @@ def test_a_drop_on_two_workers_every_row_once_and_the_local_report(
     total, distinct = warehouse(c, "SELECT count(*), count(DISTINCT license_number) FROM leads")
     assert total == distinct == loaded
     done = parts(c, report["run_id"])
-    assert len(done) == DROP + 3 and {p.status for p in done} == {"done"}  # + 2 + 1 files
+    assert len(done) == DROP // 2 + 3 and {p.status for p in done} == {"done"}  # + 2 + 1 files
+    packed = [part_files(p.target) for p in done if p.stream == "source1"]
+    assert all(f is not None and len(f) == 2 for f in packed)
+    assert len({f for files in packed if files for f in files}) == DROP  # each file once
     assert len({p.worker for p in done}) == 2  # both workers took parts
     # The live view (each part adds its rows to the run's stages as it ends) ends
     # where the report does: every part counted once.

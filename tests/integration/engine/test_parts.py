@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sluice.config import load_project
 from sluice.executors.parts import API_PARTS, WHOLE_RUN, page_range, plan_parts
 from sluice.state.models import Run
-from sluice.state.parts import Lease, Part, RunParts
+from sluice.state.parts import Lease, Part, RunParts, describe, part_files
 from sluice.state.store import StateStore
 from sluice.status import PartStatus
 from sluice.testing import simulator
@@ -39,6 +39,34 @@ def test_a_file_source_is_a_part_per_file_and_replace_is_one_part(tmp_path: Path
     assert (whole.key, whole.stream, whole.target) == (WHOLE_RUN, WHOLE_RUN, None)
     (one,) = plan_parts(project, "leads", file="x.csv", source="source2")
     assert (one.stream, one.target) == ("source2", "x.csv")
+
+
+def test_a_drop_of_small_files_is_packed_into_about_32_parts_each_file_once(
+    tmp_path: Path,
+) -> None:
+    """A part costs a worker its own round trips: small files go several to a part,
+    in order, none split; a file whose size is not known (a zip) is a part of its own."""
+    (tmp_path / "data").mkdir()
+    names = []
+    for i in range(100):
+        name = f"f{i:03d}.zip" if i == 50 else f"f{i:03d}.csv"
+        (tmp_path / "data" / name).write_text("id\n" + "1\n" * (10 + i % 7))
+        names.append(name)
+    (tmp_path / "sluice.yaml").write_text(
+        "pipelines:\n  p:\n    sources:\n      s: {type: file, path: 'data/*'}\n"
+        "    table: {name: t, columns: {id: integer}}\n"
+    )
+    parts = plan_parts(load_project(tmp_path), "p")
+    files = [part_files(p.target) or [p.target or ""] for p in parts]
+    assert [Path(f).name for group in files for f in group] == names  # in order, once each
+    assert 30 <= len(parts) <= 36 and max(len(g) for g in files) == 4
+    (zipped,) = [p for p, g in zip(parts, files, strict=True) if g[0].endswith(".zip")]
+    assert zipped.size is None and part_files(zipped.target) is None  # alone
+    first, second = parts[0], parts[1]
+    assert first.key == "s/00000" and first.size == sum(Path(f).stat().st_size for f in files[0])
+    assert second.key == f"s/{len(files[0]):05d}"  # a part's key is its first file's
+    more = len(files[1]) - 1
+    assert describe(second.target) == f"{files[1][0]} and {more} more files"
 
 
 def test_counted_api_pages_split_into_ranges_that_cover_every_page(
