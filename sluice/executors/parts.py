@@ -21,6 +21,7 @@ from pathlib import Path
 
 from sluice.config import FileSourceConfig, HttpSourceConfig, Project
 from sluice.engine.report import RunReport
+from sluice.errors import ConfigError
 from sluice.sources import SourceContext
 from sluice.sources.file import FileSource
 from sluice.sources.http.pages import count_pages
@@ -29,6 +30,7 @@ from sluice.state.parts import FILES, Part, Told
 WHOLE_RUN = "*"  # the part key (and stream) of a run carried out as one part
 API_PARTS = 8  # an API source's pages are split into at most this many parts
 PAGES = "pages:"  # a part's target that is a page range: pages:FIRST:END (0-based)
+PARTS_ENV = "SLUICE_CELERY_PARTS"
 PARTS_WANTED = 32  # small files are packed into parts of about 1/32 of a drop's bytes
 PART_BYTES = 64 * 1024 * 1024  # ... and at most this many bytes (one file may hold more)
 
@@ -64,17 +66,17 @@ def plan_parts(
 def _file_parts(stream: str, files: list[Path]) -> list[Part]:
     """A file source's parts: one per file, or consecutive small files packed together.
 
-    A part costs a worker some 30 state-store and warehouse round trips of its own, and
-    the pipeline of reading one file while the last one loads stops at its end: a drop
-    of many small files loads as fast on the workers as in one process only when a
-    part holds several of them. Files are packed until a part holds ``total /
-    PARTS_WANTED`` bytes (at most :data:`PART_BYTES`), so a run still has about
-    ``PARTS_WANTED`` parts to spread over its workers; a file of unknown size (a zip)
-    is a part of its own, and no file is ever split.
+    A part costs a worker state-store transactions of its own, and the pipeline of
+    reading one file while the last one loads stops at its end: a drop of many small
+    files loads as fast on the workers as in one process only when a part holds
+    several of them. Files are packed until a part holds ``total / wanted`` bytes (at
+    most :data:`PART_BYTES`), so a run still has about ``wanted`` parts to spread over
+    its workers (:func:`parts_wanted`); a file of unknown size (a zip) is a part of its
+    own, and no file is ever split.
     """
     sizes = [_size(path) for path in files]
     total = sum(size or 0 for size in sizes)
-    want = min(total / PARTS_WANTED, PART_BYTES)
+    want = min(total / parts_wanted(), PART_BYTES)
     parts: list[Part] = []
     group: list[int] = []  # indexes into files
 
@@ -103,6 +105,25 @@ def _file_parts(stream: str, files: list[Path]) -> list[Part]:
             held = 0
     close()
     return parts
+
+
+def parts_wanted() -> int:
+    """About how many parts a drop of files is packed into: ``SLUICE_CELERY_PARTS``, or
+    :data:`PARTS_WANTED`. More workers than that: set it to their total concurrency."""
+    raw = os.environ.get(PARTS_ENV, "").strip()
+    if not raw:
+        return PARTS_WANTED
+    try:
+        wanted = int(raw)
+    except ValueError:
+        wanted = 0
+    if wanted < 1:
+        raise ConfigError(
+            f"{PARTS_ENV}={raw!r} is not a number of parts",
+            hint=f"set {PARTS_ENV} to a whole number of 1 or more "
+            f"(e.g. the workers' total concurrency), or unset it for {PARTS_WANTED}",
+        )
+    return wanted
 
 
 def _size(path: Path) -> int | None:

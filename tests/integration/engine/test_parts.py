@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from sluice.config import load_project
+from sluice.errors import ConfigError
 from sluice.executors.parts import API_PARTS, WHOLE_RUN, page_range, plan_parts
 from sluice.state.models import Run
 from sluice.state.parts import Lease, Part, RunParts, describe, part_files
@@ -67,6 +68,28 @@ def test_a_drop_of_small_files_is_packed_into_about_32_parts_each_file_once(
     assert second.key == f"s/{len(files[0]):05d}"  # a part's key is its first file's
     more = len(files[1]) - 1
     assert describe(second.target) == f"{files[1][0]} and {more} more files"
+
+
+def test_how_many_parts_a_drop_is_packed_into_is_set_in_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "data").mkdir()
+    for i in range(60):
+        (tmp_path / "data" / f"f{i:02d}.csv").write_text("id\n1\n2\n")
+    (tmp_path / "sluice.yaml").write_text(
+        "pipelines:\n  p:\n    sources:\n      s: {type: file, path: 'data/*.csv'}\n"
+        "    table: {name: t, columns: {id: integer}}\n"
+    )
+    project = load_project(tmp_path)
+    assert len(plan_parts(project, "p")) == 30  # 60 files, 32 wanted: two to a part
+    monkeypatch.setenv("SLUICE_CELERY_PARTS", "10")
+    assert len(plan_parts(project, "p")) == 10
+    monkeypatch.setenv("SLUICE_CELERY_PARTS", "500")  # more than files: one per file
+    assert len(plan_parts(project, "p")) == 60
+    monkeypatch.setenv("SLUICE_CELERY_PARTS", "many")
+    with pytest.raises(ConfigError, match="SLUICE_CELERY_PARTS='many'") as err:
+        plan_parts(project, "p")
+    assert "a whole number of 1 or more" in (err.value.hint or "")
 
 
 def test_counted_api_pages_split_into_ranges_that_cover_every_page(
