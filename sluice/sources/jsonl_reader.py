@@ -11,6 +11,7 @@ file's own, blank lines included.
 from __future__ import annotations
 
 import io
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
@@ -222,11 +223,21 @@ def read_jsonl(
                 yield parse(block, line, seen), _nul_free(block)
                 line += seen.newlines
 
-    first = next((f for f, _ in frames() if f.height), None)
+    # The header is the first records' keys: the blocks parsed to find them are handed
+    # to the first batches() as they are, and it reads on from there (the file opened and
+    # its first block parsed once, not twice).
+    ahead = frames()
+    head: list[tuple[pl.DataFrame, bool]] = []
+    for parsed in ahead:
+        head.append(parsed)
+        if parsed[0].height:
+            break
+    first = head[-1][0] if head and head[-1][0].height else None
     columns = [c for c in first.columns if c != LINE] if first is not None else []
+    resume = [itertools.chain(head, ahead)]
 
     def batches() -> Iterator[Batch]:
-        for frame, nul_free in frames():
+        for frame, nul_free in resume.pop() if resume else frames():
             if not frame.height:
                 continue
             # Fields a later block adds are kept (their rows show them in quarantine);

@@ -77,3 +77,22 @@ def test_blocks_say_whether_a_value_can_hold_a_nul() -> None:
     assert len(flags(clean)) > 1 and all(flags(clean))
     assert "\\u0000" in dirty and flags(dirty)[-1] is False
     assert read(dirty).filter(pl.col("id") == "300").item(0, "who_name") == "lin\x00us"
+
+
+def test_the_blocks_read_for_the_header_are_not_read_again() -> None:
+    """The first records give the header; the rows go on from them: the file is opened
+    and its first block parsed once. A second pass (batches() again) reads it anew."""
+    text = "\n\n" + "".join(json.dumps(r) + "\n" for r in records(300))  # blank lines first
+    opened: list[int] = []
+
+    def opener() -> io.BytesIO:
+        opened.append(1)
+        return io.BytesIO(text.encode())
+
+    columns, batches = read_jsonl(opener, stream="s", unit="u", block_size=2048, flatten=True)
+    assert columns == ["id", "who_name", "who_zip"] and len(opened) == 1
+    first = pl.concat([b.data for b in batches()], how="diagonal_relaxed")
+    assert len(opened) == 1  # the rows went on from the header's blocks
+    assert first.height == 300 and first.get_column(LINE).to_list() == list(range(3, 303))
+    again = pl.concat([b.data for b in batches()], how="diagonal_relaxed")
+    assert len(opened) == 2 and again.equals(first)
