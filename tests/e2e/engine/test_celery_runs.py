@@ -255,15 +255,18 @@ def test_a_part_whose_worker_keeps_dying_fails_the_run_with_the_cause(
 
 
 @pytest.mark.parametrize(
-    "broker, pool, point",
+    "broker, pool, point, packed",
     [
-        ("redis", "prefork", "after_commit"),
-        ("rabbitmq", "solo", "after_commit"),
-        ("redis", "prefork", "after_ledger"),
+        ("redis", "prefork", "after_commit", False),
+        ("rabbitmq", "solo", "after_commit", False),
+        ("redis", "prefork", "after_ledger", False),
+        # two parts of two files: the first file's load committed, its worker died
+        # before the second; the part delivered again counts the first, loads the second
+        ("redis", "prefork", "after_commit", True),
     ],
 )
 def test_a_worker_killed_after_a_parts_commit_loses_no_quarantined_row(
-    broker: str, pool: str, point: str, tmp_path: Path, pg_admin: Any
+    broker: str, pool: str, point: str, packed: bool, tmp_path: Path, pg_admin: Any
 ) -> None:
     """Issue 12, item 7: the warehouse committed a part's load, then its worker died
     (SIGKILL) before the state store heard of it. The part delivered again must count
@@ -275,6 +278,8 @@ def test_a_worker_killed_after_a_parts_commit_loses_no_quarantined_row(
         # back. RabbitMQ, solo: the whole worker dies, the broker gives the task to the
         # other one. Only the first source1 load to commit dies (the marker says which).
         once = {"SLUICE_TEST_KILL_ONCE": str(marker), "SLUICE_TEST_KILL_MATCH": "leads/source1/"}
+        if packed:
+            once["SLUICE_CELERY_PARTS"] = "2"
         c.start(2, pool=pool, point=point, extra_env=once)
         report = celery_run(c)
         key = marker.read_text()  # after_commit: the load's key; after_ledger: its file
@@ -295,8 +300,12 @@ def test_a_worker_killed_after_a_parts_commit_loses_no_quarantined_row(
     assert dead == ([] if pool == "prefork" else [-signal.SIGKILL])
 
     # The killed part was delivered again and counted its committed load.
-    (part,) = [t for t in tasks if t.target is not None and t.target.endswith(rec.name)]
+    def files_of(t: Any) -> list[str]:
+        return part_files(t.target) or ([t.target] if t.target else [])
+
+    (part,) = [t for t in tasks if any(f.endswith(rec.name) for f in files_of(t))]
     assert part.status == "done" and part.attempts == 2, part
+    assert len(files_of(part)) == (2 if packed else 1)
     assert rec.status == "loaded"
     totals = report["totals"]
     assert report["status"] == "succeeded_with_quarantine", report["errors"]
