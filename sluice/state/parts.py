@@ -154,20 +154,25 @@ class RunParts:
             if stages:
                 _add_stages(s, run_id, stages)
 
-    def told(
-        self, run_id: str, key: str, rows: int, bytes_read: int, size: int | None = None
-    ) -> None:
-        """How far a running part got: one UPDATE, no read (``size``: its units' bytes,
-        when the part found them; None leaves the size the plan gave)."""
-        with self.store.session() as s:
-            _tell(s, run_id, key, (rows, bytes_read, size))
-
     def tick(self, run_id: str, key: str, told: Told | None) -> bool:
         """A running part's once-a-second call, one transaction: write how far it got
         (``told``; None: nothing new) and say whether its run is being cancelled."""
         with self.store.session() as s:
-            if told is not None:
-                _tell(s, run_id, key, told)
+            if told is not None:  # one UPDATE, no read; a size of None keeps the plan's
+                rows, bytes_read, size = told
+                values: dict[str, Any] = {"rows": rows, "bytes_read": bytes_read}
+                if size is not None:
+                    values["size"] = size
+                s.execute(
+                    sa.update(RunPart)
+                    .where(
+                        RunPart.run_id == run_id,
+                        RunPart.key == key,
+                        RunPart.status == PartStatus.RUNNING,
+                    )
+                    .values(**values)
+                    .execution_options(synchronize_session=False)
+                )
             status = s.scalar(sa.select(Run.status).where(Run.id == run_id))
         return bool(status == RunStatus.CANCELLING)
 
@@ -244,23 +249,6 @@ class RunParts:
             else:
                 out.rows[str(stream)] = added
         return out
-
-    def cancel_requested(self, run_id: str) -> bool:
-        with self.store.session() as s:
-            return s.scalar(sa.select(Run.status).where(Run.id == run_id)) == RunStatus.CANCELLING
-
-
-def _tell(s: Session, run_id: str, key: str, told: Told) -> None:
-    rows, bytes_read, size = told
-    values: dict[str, Any] = {"rows": rows, "bytes_read": bytes_read}
-    if size is not None:
-        values["size"] = size
-    s.execute(
-        sa.update(RunPart)
-        .where(RunPart.run_id == run_id, RunPart.key == key, RunPart.status == PartStatus.RUNNING)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
 
 
 def _add_stages(

@@ -116,18 +116,18 @@ def test_running_parts_add_the_rows_and_bytes_they_told(celery: tuple[Any, State
     assert read(executor, run_id) == {"a": (0, 0, 10_000), "b": (0, 0, None)}
     parts.start(run_id, "a/0", "w1")
     parts.start(run_id, "a/1", "w2")
-    parts.told(run_id, "a/0", 10, 400)
-    parts.told(run_id, "a/1", 25, 900)
+    parts.tick(run_id, "a/0", (10, 400, None))
+    parts.tick(run_id, "a/1", (25, 900, None))
     assert read(executor, run_id)["a"] == (35, 1300, 10_000)
     assert shown(executor, run_id)["a"] == ("load", 35, 0, 3)
     # a/0 ends: its rows come from the run's stages now, its bytes are its size
     parts.finish(run_id, "a/0", PartStatus.DONE, {}, {"a": {"extract": (12, 0.1)}})
-    parts.told(run_id, "a/1", 60, 3500)  # an estimate past its size: at most its size
+    parts.tick(run_id, "a/1", (60, 3500, None))  # an estimate past its size: at most its size
     assert read(executor, run_id)["a"] == (72, 1000 + 3000, 10_000)
     # a part that found its size tells it; a write for a part that ended changes nothing
     parts.start(run_id, "b", "w1")
-    parts.told(run_id, "b", 5, 50, 500)
-    parts.told(run_id, "a/0", 999, 999_999, 1)
+    parts.tick(run_id, "b", (5, 50, 500))
+    parts.tick(run_id, "a/0", (999, 999_999, 1))
     assert read(executor, run_id) == {"a": (72, 4000, 10_000), "b": (5, 50, 500)}
     # a part tried again starts from nothing: what the attempt before told is gone
     parts.finish(run_id, "a/1", PartStatus.QUEUED, {})
@@ -149,7 +149,7 @@ def test_a_part_of_the_whole_run_tells_its_rows_only_for_one_stream(
     run_id = store.start_run("p", host="celery")
     parts.plan(run_id, [Part("*", "*", None)])
     parts.start(run_id, "*", "w1")
-    parts.told(run_id, "*", 70, 700, 2000)
+    parts.tick(run_id, "*", (70, 700, 2000))
     # two streams share the part: its bytes are theirs, its rows cannot be told apart
     assert read(executor, run_id) == {"a": (0, 700, 2000), "b": (0, 700, 2000)}
 
