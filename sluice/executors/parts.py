@@ -33,6 +33,9 @@ PAGES = "pages:"  # a part's target that is a page range: pages:FIRST:END (0-bas
 PARTS_ENV = "SLUICE_CELERY_PARTS"
 PARTS_WANTED = 32  # small files are packed into parts of about 1/32 of a drop's bytes
 PART_BYTES = 64 * 1024 * 1024  # ... and at most this many bytes (one file may hold more)
+#: ... and their paths in at most this many characters: a part's target is a TEXT
+#: column, 65,535 bytes on MySQL (json.dumps writes ASCII: a character is a byte)
+TARGET_CHARS = 32_000
 
 
 def plan_parts(
@@ -71,8 +74,9 @@ def _file_parts(stream: str, files: list[Path]) -> list[Part]:
     files loads as fast on the workers as in one process only when a part holds
     several of them. Files are packed until a part holds ``total / wanted`` bytes (at
     most :data:`PART_BYTES`), so a run still has about ``wanted`` parts to spread over
-    its workers (:func:`parts_wanted`); a file of unknown size (a zip) is a part of its
-    own, and no file is ever split.
+    its workers (:func:`parts_wanted`), and until their paths fill
+    :data:`TARGET_CHARS`; a file of unknown size (a zip) is a part of its own, and no
+    file is ever split.
     """
     sizes = [_size(path) for path in files]
     total = sum(size or 0 for size in sizes)
@@ -90,19 +94,24 @@ def _file_parts(stream: str, files: list[Path]) -> list[Part]:
         parts.append(Part(f"{stream}/{first:05d}", stream, target, size))
         group.clear()
 
-    held = 0
+    held = chars = 0
     for i, size in enumerate(sizes):
         if size is None:  # a zip: its members' sizes are known only when it is opened
             close()
             group.append(i)
             close()
-            held = 0
+            held = chars = 0
             continue
+        named = len(json.dumps(str(files[i]))) + 2  # its path in the part's target
+        if group and chars + named > TARGET_CHARS:
+            close()
+            held = chars = 0
         group.append(i)
         held += size
+        chars += named
         if held >= want:
             close()
-            held = 0
+            held = chars = 0
     close()
     return parts
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,9 +14,15 @@ import sqlalchemy as sa
 
 from sluice.config import load_project
 from sluice.errors import ConfigError
-from sluice.executors.parts import API_PARTS, WHOLE_RUN, page_range, plan_parts
+from sluice.executors.parts import (
+    API_PARTS,
+    TARGET_CHARS,
+    WHOLE_RUN,
+    page_range,
+    plan_parts,
+)
 from sluice.state.models import Run
-from sluice.state.parts import Lease, Part, RunParts, describe, part_files
+from sluice.state.parts import FILES, Lease, Part, RunParts, describe, part_files
 from sluice.state.store import StateStore
 from sluice.status import PartStatus
 from sluice.testing import simulator
@@ -68,6 +75,44 @@ def test_a_drop_of_small_files_is_packed_into_about_32_parts_each_file_once(
     assert second.key == f"s/{len(files[0]):05d}"  # a part's key is its first file's
     more = len(files[1]) - 1
     assert describe(second.target) == f"{files[1][0]} and {more} more files"
+
+
+def test_a_packed_parts_paths_fit_the_state_stores_text_column(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Thousands of tiny files would pack into one part whose target (their paths)
+    outgrows MySQL's TEXT (65,535 bytes): a part closes before its paths do."""
+    (tmp_path / "data").mkdir()
+    names = [f"{i:04d}-" + "ü" * 60 + ".csv" for i in range(600)]  # escaped: 6 bytes each
+    for name in names:
+        (tmp_path / "data" / name).write_text("id\n1\n")
+    (tmp_path / "sluice.yaml").write_text(
+        "pipelines:\n  p:\n    sources:\n      s: {type: file, path: 'data/*.csv'}\n"
+        "    table: {name: t, columns: {id: integer}}\n"
+    )
+    monkeypatch.setenv("SLUICE_CELERY_PARTS", "1")  # by bytes: one part for them all
+    parts = plan_parts(load_project(tmp_path), "p")
+    assert len(parts) > 1
+    assert all(len((p.target or "").encode()) <= TARGET_CHARS for p in parts)
+    found = [Path(f).name for p in parts for f in (part_files(p.target) or [p.target or ""])]
+    assert found == sorted(names)  # each file once, in order
+
+
+@pytest.mark.parametrize("dialect", ["postgresql", "mysql"])
+def test_a_target_of_the_longest_packed_part_is_stored_whole(
+    request: pytest.FixtureRequest, dialect: str, tmp_path: Path
+) -> None:
+    store = StateStore(warehouse_url(request, dialect, tmp_path))
+    try:
+        run_id = store.start_run("p", host="celery")
+        paths = [f"/data/{i:05d}-" + "x" * 90 + ".csv" for i in range(400)]
+        target = FILES + json.dumps(paths)[: TARGET_CHARS - len(FILES) - 2] + '"]'
+        assert len(target) == TARGET_CHARS
+        RunParts(store).plan(run_id, [Part("s/00000", "s", target)])
+        (stored,) = RunParts(store).of(run_id)
+        assert stored.target == target
+    finally:
+        store.close()
 
 
 def test_how_many_parts_a_drop_is_packed_into_is_set_in_the_environment(
