@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import shutil
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,6 +30,14 @@ from sluice.testing import simulator
 from tests.conftest import warehouse_url
 
 EXAMPLES = Path(__file__).parents[3] / "examples"
+
+
+@pytest.fixture(params=["postgresql", "mysql"])
+def shared_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
+    """A state store every worker could reach: a fresh PostgreSQL or MariaDB one."""
+    store = StateStore(warehouse_url(request, request.param, tmp_path))
+    yield store
+    store.close()
 
 
 def test_a_file_source_is_a_part_per_file_and_replace_is_one_part(tmp_path: Path) -> None:
@@ -98,21 +107,14 @@ def test_a_packed_parts_paths_fit_the_state_stores_text_column(
     assert found == sorted(names)  # each file once, in order
 
 
-@pytest.mark.parametrize("dialect", ["postgresql", "mysql"])
-def test_a_target_of_the_longest_packed_part_is_stored_whole(
-    request: pytest.FixtureRequest, dialect: str, tmp_path: Path
-) -> None:
-    store = StateStore(warehouse_url(request, dialect, tmp_path))
-    try:
-        run_id = store.start_run("p", host="celery")
-        paths = [f"/data/{i:05d}-" + "x" * 90 + ".csv" for i in range(400)]
-        target = FILES + json.dumps(paths)[: TARGET_CHARS - len(FILES) - 2] + '"]'
-        assert len(target) == TARGET_CHARS
-        RunParts(store).plan(run_id, [Part("s/00000", "s", target)])
-        (stored,) = RunParts(store).of(run_id)
-        assert stored.target == target
-    finally:
-        store.close()
+def test_a_target_of_the_longest_packed_part_is_stored_whole(shared_store: StateStore) -> None:
+    run_id = shared_store.start_run("p", host="celery")
+    paths = [f"/data/{i:05d}-" + "x" * 90 + ".csv" for i in range(400)]
+    target = FILES + json.dumps(paths)[: TARGET_CHARS - len(FILES) - 2] + '"]'
+    assert len(target) == TARGET_CHARS
+    RunParts(shared_store).plan(run_id, [Part("s/00000", "s", target)])
+    (stored,) = RunParts(shared_store).of(run_id)
+    assert stored.target == target
 
 
 def test_how_many_parts_a_drop_is_packed_into_is_set_in_the_environment(
@@ -171,44 +173,38 @@ pipelines:
     assert (part.key, part.stream, part.target) == ("api", "api", None)
 
 
-@pytest.mark.parametrize("dialect", ["postgresql", "mysql"])
-def test_parts_are_planned_once_and_tallied(
-    request: pytest.FixtureRequest, dialect: str, tmp_path: Path
-) -> None:
-    store = StateStore(warehouse_url(request, dialect, tmp_path))
-    try:
-        run_id = store.start_run("p", host="celery")
-        tasks = RunParts(store)
-        parts = [Part("s/00000", "s", "a.csv"), Part("s/00001", "s", "b.csv")]
-        tasks.plan(run_id, parts)
-        tasks.plan(run_id, parts)  # a plan task delivered twice adds nothing
-        assert tasks.tally(run_id) == (0, 2)
-        with store.session() as s:  # a run whose heartbeat is old
-            s.execute(sa.update(Run).values(heartbeat_at=datetime(2020, 1, 1, tzinfo=UTC)))
-        started = tasks.start(run_id, "s/00000", "host:1")
-        assert started is not None and started.run_status == "running"
-        assert (started.part.status, started.part.attempts) == ("running", 1)
-        after = store.run(run_id)  # a part starting is its run carried out: a heartbeat
-        assert after is not None and after.heartbeat_at is not None
-        assert after.heartbeat_at.year > 2020
-        tasks.finish(run_id, "s/00000", PartStatus.DONE, {"streams": {}})
-        assert tasks.tally(run_id) == (1, 2) and tasks.open_parts(run_id) == 1
-        again = tasks.start(run_id, "s/00000", "host:2")  # ended: left as it is
-        assert again is not None
-        assert (again.part.status, again.part.attempts) == (PartStatus.DONE, 1)
-        with pytest.raises(LookupError, match="no part 's/00009'"):
-            tasks.finish(run_id, "s/00009", PartStatus.DONE, {})
-        store.request_cancel(run_id)  # a run being cancelled: its next part hears it
-        cancelling = tasks.start(run_id, "s/00001", "host:1")
-        assert cancelling is not None and cancelling.run_status == "cancelling"
-        # A lease is held by one connection at a time, and freed when it closes.
-        first, second = Lease(store, f"{run_id}/s/00001"), Lease(store, f"{run_id}/s/00001")
-        assert first.acquire() and not second.acquire()
-        first.release()
-        assert second.acquire()
-        second.release()
-    finally:
-        store.close()
+def test_parts_are_planned_once_and_tallied(shared_store: StateStore) -> None:
+    store = shared_store
+    run_id = store.start_run("p", host="celery")
+    tasks = RunParts(store)
+    parts = [Part("s/00000", "s", "a.csv"), Part("s/00001", "s", "b.csv")]
+    tasks.plan(run_id, parts)
+    tasks.plan(run_id, parts)  # a plan task delivered twice adds nothing
+    assert tasks.tally(run_id) == (0, 2)
+    with store.session() as s:  # a run whose heartbeat is old
+        s.execute(sa.update(Run).values(heartbeat_at=datetime(2020, 1, 1, tzinfo=UTC)))
+    started = tasks.start(run_id, "s/00000", "host:1")
+    assert started is not None and started.run_status == "running"
+    assert (started.part.status, started.part.attempts) == ("running", 1)
+    after = store.run(run_id)  # a part starting is its run carried out: a heartbeat
+    assert after is not None and after.heartbeat_at is not None
+    assert after.heartbeat_at.year > 2020
+    tasks.finish(run_id, "s/00000", PartStatus.DONE, {"streams": {}})
+    assert tasks.tally(run_id) == (1, 2) and tasks.open_parts(run_id) == 1
+    again = tasks.start(run_id, "s/00000", "host:2")  # ended: left as it is
+    assert again is not None
+    assert (again.part.status, again.part.attempts) == (PartStatus.DONE, 1)
+    with pytest.raises(LookupError, match="no part 's/00009'"):
+        tasks.finish(run_id, "s/00009", PartStatus.DONE, {})
+    store.request_cancel(run_id)  # a run being cancelled: its next part hears it
+    cancelling = tasks.start(run_id, "s/00001", "host:1")
+    assert cancelling is not None and cancelling.run_status == "cancelling"
+    # A lease is held by one connection at a time, and freed when it closes.
+    first, second = Lease(store, f"{run_id}/s/00001"), Lease(store, f"{run_id}/s/00001")
+    assert first.acquire() and not second.acquire()
+    first.release()
+    assert second.acquire()
+    second.release()
 
 
 @pytest.mark.parametrize("dialect", ["sqlite", "postgresql", "mysql"])
