@@ -62,8 +62,9 @@ def quiet_pool_logs() -> None:
 IDLE_PING_SECONDS = 1.0
 
 
-def ping_when_idle(engine: sa.Engine, idle: float = IDLE_PING_SECONDS) -> None:
-    """Ping a pooled connection before use only when it sat idle ``idle`` seconds or more.
+def ping_when_idle(engine: sa.Engine, idle: float | None = None) -> None:
+    """Ping a pooled connection before use only when it sat idle ``idle`` seconds or more
+    (None: :data:`IDLE_PING_SECONDS`, read when the engine's listener is made).
 
     ``pool_pre_ping`` pings on every checkout: one more round trip for each short
     transaction (4 ms of a Celery part's 28 ms of state-store bookkeeping, bench/README).
@@ -75,6 +76,8 @@ def ping_when_idle(engine: sa.Engine, idle: float = IDLE_PING_SECONDS) -> None:
     disconnect handling: the checkout event raises ``DisconnectionError``).
     """
 
+    after = IDLE_PING_SECONDS if idle is None else idle
+
     @sa.event.listens_for(engine, "checkin")
     def _back(dbapi_conn: Any, record: Any) -> None:
         record.info["sluice_idle_since"] = time.monotonic()
@@ -82,7 +85,7 @@ def ping_when_idle(engine: sa.Engine, idle: float = IDLE_PING_SECONDS) -> None:
     @sa.event.listens_for(engine, "checkout")
     def _out(dbapi_conn: Any, record: Any, proxy: Any) -> None:
         since = record.info.get("sluice_idle_since")
-        if since is None or time.monotonic() - since < idle:
+        if since is None or time.monotonic() - since < after:
             return  # new, or handed back a moment ago
         try:
             engine.dialect.do_ping(dbapi_conn)

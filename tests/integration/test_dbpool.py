@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from sluice.dbpool import ping_when_idle
+from sluice import dbpool
 from sluice.state.store import StateStore
 
 
@@ -33,6 +33,8 @@ def counting_pings(store: StateStore, monkeypatch: pytest.MonkeyPatch) -> list[A
 def test_a_connection_handed_back_a_moment_ago_is_not_pinged(
     pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # "a moment" made a minute: a slow machine's pause between two calls is no ping
+    monkeypatch.setattr(dbpool, "IDLE_PING_SECONDS", 60.0)
     store = StateStore(pg_url)
     try:
         pings = counting_pings(store, monkeypatch)
@@ -48,9 +50,9 @@ def test_a_connection_handed_back_a_moment_ago_is_not_pinged(
 def test_a_connection_that_died_while_idle_is_replaced_before_use(
     pg_url: str, pg_admin: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(dbpool, "IDLE_PING_SECONDS", 0.2)  # an idle second, made short
     store = StateStore(pg_url)
     try:
-        ping_when_idle(store.engine, idle=0.2)  # an idle second, made short for the test
         pings = counting_pings(store, monkeypatch)
         run_id = store.start_run("p")
         dead = backend_of(store)
