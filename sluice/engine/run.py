@@ -8,6 +8,7 @@ validation into the destination in one transaction, then record the outcome. Und
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 from sluice.config import Project
@@ -16,6 +17,7 @@ from sluice.engine.kit import RunKit
 from sluice.engine.lifecycle import execute
 from sluice.engine.plan import PlannedLoad, streams
 from sluice.engine.report import RunReport
+from sluice.errors import SourceError
 
 
 def run(
@@ -36,13 +38,30 @@ def run(
         if files is None:
             loads = kit.planner.plan(chosen, file, full_refresh)
         else:
-            loads = [load for f in files for load in kit.planner.plan(chosen, f, full_refresh)]
+            loads = []
+            for f in files:
+                if os.path.lexists(f):
+                    loads += kit.planner.plan(chosen, f, full_refresh)
+                else:
+                    _gone(ctx, chosen, f)
         _tell_sizes(ctx, loads)
         for load in loads:
             ctx.check_cancelled()
             kit.loader.load(load)
 
     return execute(ctx, work)
+
+
+def _gone(ctx: RunContext, streams: list[str], file: str) -> None:
+    """A file of a packed part deleted or moved since the run listed it: an error of the
+    part, whose other files still load (as they would in parts of their own)."""
+    exc = SourceError(
+        f"{file}: no such file (it was there when the run was planned)",
+        hint=f"the run's other files are loaded; `sluice run {ctx.name}` loads the folder "
+        "as it is now",
+    )
+    ctx.report.fail(exc, streams[0] if len(streams) == 1 else None)
+    ctx.log("error", str(exc), error=exc.as_dict())
 
 
 def _tell_sizes(ctx: RunContext, loads: list[PlannedLoad]) -> None:

@@ -14,6 +14,8 @@ import pytest
 import sqlalchemy as sa
 
 from sluice.config import load_project
+from sluice.engine.context import start
+from sluice.engine.run import run
 from sluice.errors import ConfigError
 from sluice.executors.parts import (
     API_PARTS,
@@ -28,6 +30,7 @@ from sluice.state.store import StateStore
 from sluice.status import PartStatus
 from sluice.testing import simulator
 from tests.conftest import warehouse_url
+from tests.support.cli import sluice
 
 EXAMPLES = Path(__file__).parents[3] / "examples"
 
@@ -84,6 +87,38 @@ def test_a_drop_of_small_files_is_packed_into_about_32_parts_each_file_once(
     assert second.key == f"s/{len(files[0]):05d}"  # a part's key is its first file's
     more = len(files[1]) - 1
     assert describe(second.target) == f"{files[1][0]} and {more} more files"
+
+
+def test_a_file_gone_from_a_packed_part_fails_alone_and_its_hint_loads_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file deleted between the run's plan and its part: the part's other files still
+    load (as they would in parts of their own), the gone one is the part's error."""
+    (tmp_path / "data").mkdir()
+    for i in range(3):
+        (tmp_path / "data" / f"f{i}.csv").write_text(f"id\n{10 * i + 1}\n{10 * i + 2}\n")
+    (tmp_path / "sluice.yaml").write_text(
+        "pipelines:\n  p:\n    sources:\n      s: {type: file, path: 'data/*.csv'}\n"
+        "    table: {name: t, columns: {id: integer}}\n"
+    )
+    project = load_project(tmp_path)
+    monkeypatch.setenv("SLUICE_CELERY_PARTS", "1")
+    (part,) = plan_parts(project, "p")
+    files = part_files(part.target)
+    assert files is not None and len(files) == 3  # one part packs the three
+    Path(files[1]).unlink()
+    report = run(start(project, "p"), source=part.stream, files=files).as_dict()
+    assert [Path(f["file"]).name for f in report["streams"]["s"]["files"]] == ["f0.csv", "f2.csv"]
+    assert report["totals"]["loaded"] == 4
+    (error,) = report["errors"]
+    assert error["type"] == "SourceError" and error["stream"] == "s"
+    assert error["message"] == f"{files[1]}: no such file (it was there when the run was planned)"
+    assert "`sluice run p`" in error["hint"]
+    again = sluice("run", "p", "-p", str(tmp_path))  # the hint, run where the user is
+    assert again.returncode == 0, again.stderr
+    with sa.create_engine(f"sqlite:///{tmp_path / 'warehouse.db'}").connect() as conn:
+        ids = conn.execute(sa.text("SELECT id FROM t ORDER BY id")).scalars().all()
+    assert ids == [1, 2, 21, 22]  # nothing loaded twice
 
 
 def test_a_packed_parts_paths_fit_the_state_stores_text_column(
