@@ -81,17 +81,47 @@ class Planner:
 
     def plan(self, streams: list[str], file: str | None, full_refresh: bool) -> list[PlannedLoad]:
         """The loads of a run, each unit's ledger entry written (``loading``)."""
-        ctx = self.ctx
-        loads: list[PlannedLoad] = []
-        for stream in streams:
-            for unit in self._units(stream, file):
-                load = self._plan(stream, unit, full_refresh)
-                if load is not None:
-                    loads.append(load)
-        if ctx.mode == "replace" and loads:
-            merged = [u for load in loads for u in load.units]
-            loads = [PlannedLoad(merged, f"{ctx.name}/replace/{ctx.run_id}")]
-        return loads
+        return list(self.loads(self.units(streams, file), full_refresh))
+
+    def units(self, streams: list[str], file: str | None) -> list[tuple[str, Unit]]:
+        """(stream, unit) of every unit the run reads, listed, not yet opened or hashed."""
+        return [(stream, unit) for stream in streams for unit in self._units(stream, file)]
+
+    def loads(
+        self,
+        units: list[tuple[str, Unit]],
+        full_refresh: bool,
+        skipped: Callable[[str, Unit], None] | None = None,
+    ) -> Iterator[PlannedLoad]:
+        """The loads of ``units``, each planned (hashed, checked against the ledger, its
+        entry written) as it is asked for: the first file's rows flow while the later
+        files are still being hashed, and a file that repeats an earlier one of the same
+        run finds that one's entry loaded. Under ``replace`` one load of every unit.
+        ``skipped(stream, unit)``: told of each unit the ledger says not to load."""
+        if self.ctx.mode == "replace":
+            merged = [
+                planned
+                for stream, unit in units
+                for load in self._planned(stream, unit, full_refresh, skipped)
+                for planned in load.units
+            ]
+            if merged:
+                yield PlannedLoad(merged, f"{self.ctx.name}/replace/{self.ctx.run_id}")
+            return
+        for stream, unit in units:
+            yield from self._planned(stream, unit, full_refresh, skipped)
+
+    def _planned(
+        self,
+        stream: str,
+        unit: Unit,
+        full_refresh: bool,
+        skipped: Callable[[str, Unit], None] | None,
+    ) -> list[PlannedLoad]:
+        load = self._plan(stream, unit, full_refresh)
+        if load is None and skipped is not None:
+            skipped(stream, unit)
+        return [] if load is None else [load]
 
     def _units(self, stream: str, file: str | None) -> Iterator[Unit]:
         ctx = self.ctx

@@ -15,9 +15,10 @@ from sluice.config import Project
 from sluice.engine.context import Progress, RunContext, start
 from sluice.engine.kit import RunKit
 from sluice.engine.lifecycle import execute
-from sluice.engine.plan import PlannedLoad, streams
+from sluice.engine.plan import streams
 from sluice.engine.report import RunReport
 from sluice.errors import SourceError
+from sluice.sources import Unit
 
 
 def run(
@@ -35,17 +36,16 @@ def run(
     chosen = streams(ctx, source, file if files is None else files[0])
 
     def work(kit: RunKit) -> None:
-        if files is None:
-            loads = kit.planner.plan(chosen, file, full_refresh)
-        else:
-            loads = []
-            for f in files:
-                if os.path.lexists(f):
-                    loads += kit.planner.plan(chosen, f, full_refresh)
-                else:
-                    _gone(ctx, chosen, f)
-        _tell_sizes(ctx, loads)
-        for load in loads:
+        units = []
+        targets: Sequence[str | None] = [file] if files is None else files
+        for f in targets:
+            if files is not None and f is not None and not os.path.lexists(f):
+                _gone(ctx, chosen, f)
+                continue
+            units += kit.planner.units(chosen, f)
+        sizes = _Sizes(ctx, units)
+        # Each unit is planned (hashed) as its turn comes, not all before the first loads.
+        for load in kit.planner.loads(units, full_refresh, skipped=sizes.skipped):
             ctx.check_cancelled()
             kit.loader.load(load)
 
@@ -64,19 +64,28 @@ def _gone(ctx: RunContext, streams: list[str], file: str) -> None:
     ctx.log("error", str(exc), error=exc.as_dict())
 
 
-def _tell_sizes(ctx: RunContext, loads: list[PlannedLoad]) -> None:
+class _Sizes:
     """A display that shows bytes (``planned(stream, size)``, see
     :data:`~sluice.engine.context.Progress`) learns each stream's bytes to load, so its
-    percent and ETA are the stream's, not its file's. Unknown (0) when a unit's is."""
-    planned = getattr(ctx.progress, "planned", None)
-    if planned is None:
-        return
-    sizes: dict[str, list[int]] = {}
-    for load in loads:
-        for u in load.units:
-            sizes.setdefault(u.stream, []).append(u.unit.size or 0)
-    for stream, known in sizes.items():
-        planned(stream, sum(known) if all(known) else 0)
+    percent and ETA are the stream's, not its file's: every listed unit's at first, less
+    each unit the ledger then skips. Unknown (0) while a unit's size is."""
+
+    def __init__(self, ctx: RunContext, units: list[tuple[str, Unit]]) -> None:
+        self.planned = getattr(ctx.progress, "planned", None)
+        self.sizes: dict[str, list[int]] = {}
+        for stream, unit in units:
+            self.sizes.setdefault(stream, []).append(unit.size or 0)
+        for stream in self.sizes:
+            self._tell(stream)
+
+    def skipped(self, stream: str, unit: Unit) -> None:
+        self.sizes[stream].remove(unit.size or 0)
+        self._tell(stream)
+
+    def _tell(self, stream: str) -> None:
+        if self.planned is not None:
+            known = self.sizes[stream]
+            self.planned(stream, sum(known) if all(known) else 0)
 
 
 def run_pipeline(

@@ -1,0 +1,81 @@
+"""Planning a run's files: each is hashed and checked against the ledger as its turn
+comes, so the first rows load before the last file of a large drop is read."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from sluice.config import load_project
+from sluice.engine import run_pipeline
+
+YAML = """\
+pipelines:
+  p:
+    sources:
+      s: {type: file, path: 'data/*.csv'}
+    table: {name: t, columns: {id: integer}}
+    destination: {mode: MODE}
+"""
+
+
+def project(root: Path, contents: list[str], mode: str = "append") -> Path:
+    (root / "data").mkdir()
+    for i, text in enumerate(contents):
+        (root / "data" / f"f{i}.csv").write_text(text)
+    (root / "sluice.yaml").write_text(YAML.replace("MODE", mode))
+    return root
+
+
+def ledger_entries(root: Path) -> int:
+    with sqlite3.connect(root / ".sluice" / "state.db") as conn:
+        return int(conn.execute("SELECT count(*) FROM sluice_files").fetchone()[0])
+
+
+def test_the_first_file_loads_before_the_later_ones_are_planned(tmp_path: Path) -> None:
+    root = project(tmp_path, [f"id\n{i}\n" for i in range(3)])
+    seen: list[tuple[int, int]] = []  # (total bytes told, ledger entries) as rows load
+
+    class Display:
+        total = 0
+
+        def __call__(self, stream: str, stage: str, rows: int) -> None:
+            if stage == "load" and rows:
+                seen.append((self.total, ledger_entries(root)))
+
+        def planned(self, stream: str, size: int) -> None:
+            self.total = size
+
+    report = run_pipeline(load_project(root), "p", progress=Display())
+    assert report.totals.loaded == 3
+    size = sum(f.stat().st_size for f in (root / "data").iterdir())
+    # The display knows the stream's bytes from the listing; the ledger holds an entry
+    # for each file only as it loads (planned up front, the first rows waited for all).
+    assert seen[0] == (size, 1)
+    assert seen[-1] == (size, 3)
+
+
+def test_a_file_repeating_an_earlier_one_of_the_same_run_is_skipped_as_loaded(
+    tmp_path: Path,
+) -> None:
+    root = project(tmp_path, ["id\n1\n2\n", "id\n1\n2\n", "id\n3\n"])
+    report = run_pipeline(load_project(root), "p").as_dict()
+    stream = report["streams"]["s"]
+    assert [f["file"] for f in stream["files"]] == ["data/f0.csv", "data/f2.csv"]
+    (skip,) = stream["skipped_files"]
+    assert skip["file"] == "data/f1.csv"
+    assert skip["reason"].startswith(f"already loaded by run {report['run_id']} (load ")
+    assert report["totals"]["loaded"] == 3
+
+
+def test_under_replace_every_file_is_still_one_load(tmp_path: Path) -> None:
+    root = project(tmp_path, [f"id\n{i}\n" for i in range(3)], mode="replace")
+    first = run_pipeline(load_project(root), "p")
+    assert first.totals.loaded == 3
+    (tmp_path / "data" / "f0.csv").unlink()
+    (tmp_path / "data" / "f3.csv").write_text("id\n7\n")
+    second = run_pipeline(load_project(root), "p", full_refresh=True)
+    assert second.totals.loaded == 3
+    with sqlite3.connect(tmp_path / "warehouse.db") as conn:
+        ids = [r[0] for r in conn.execute("SELECT id FROM t ORDER BY id")]
+    assert ids == [1, 2, 7]  # the table swapped once, for the drop as it is now
