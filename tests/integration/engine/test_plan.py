@@ -53,6 +53,13 @@ def test_the_first_file_loads_before_the_later_ones_are_planned(tmp_path: Path) 
     # for each file only as it loads (planned up front, the first rows waited for all).
     assert seen[0] == (size, 1)
     assert seen[-1] == (size, 3)
+    # The next run: the loaded files are skipped as their turn comes, and the bytes the
+    # display counts on shrink to the one new file's, so its percent ends at 100.
+    (root / "data" / "f9.csv").write_text("id\n9\n")
+    seen.clear()
+    display = Display()
+    assert run_pipeline(load_project(root), "p", progress=display).totals.loaded == 1
+    assert display.total == (root / "data" / "f9.csv").stat().st_size
 
 
 def test_a_file_repeating_an_earlier_one_of_the_same_run_is_skipped_as_loaded(
