@@ -79,10 +79,6 @@ class Planner:
     def __init__(self, ctx: RunContext, dest: Callable[[], Destination]) -> None:
         self.ctx, self._dest = ctx, dest
 
-    def plan(self, streams: list[str], file: str | None, full_refresh: bool) -> list[PlannedLoad]:
-        """The loads of a run, each unit's ledger entry written (``loading``)."""
-        return list(self.loads(self.units(streams, file), full_refresh))
-
     def units(self, streams: list[str], file: str | None) -> list[tuple[str, Unit]]:
         """(stream, unit) of every unit the run reads, listed, not yet opened or hashed."""
         return [(stream, unit) for stream in streams for unit in self._units(stream, file)]
@@ -98,30 +94,21 @@ class Planner:
         files are still being hashed, and a file that repeats an earlier one of the same
         run finds that one's entry loaded. Under ``replace`` one load of every unit.
         ``skipped(stream, unit)``: told of each unit the ledger says not to load."""
-        if self.ctx.mode == "replace":
-            merged = [
-                planned
-                for stream, unit in units
-                for load in self._planned(stream, unit, full_refresh, skipped)
-                for planned in load.units
-            ]
-            if merged:
-                yield PlannedLoad(merged, f"{self.ctx.name}/replace/{self.ctx.run_id}")
-            return
-        for stream, unit in units:
-            yield from self._planned(stream, unit, full_refresh, skipped)
 
-    def _planned(
-        self,
-        stream: str,
-        unit: Unit,
-        full_refresh: bool,
-        skipped: Callable[[str, Unit], None] | None,
-    ) -> list[PlannedLoad]:
-        load = self._plan(stream, unit, full_refresh)
-        if load is None and skipped is not None:
-            skipped(stream, unit)
-        return [] if load is None else [load]
+        def each() -> Iterator[PlannedLoad]:
+            for stream, unit in units:
+                load = self._plan(stream, unit, full_refresh)
+                if load is not None:
+                    yield load
+                elif skipped is not None:
+                    skipped(stream, unit)
+
+        if self.ctx.mode != "replace":
+            yield from each()
+            return
+        merged = [planned for load in each() for planned in load.units]
+        if merged:
+            yield PlannedLoad(merged, f"{self.ctx.name}/replace/{self.ctx.run_id}")
 
     def _units(self, stream: str, file: str | None) -> Iterator[Unit]:
         ctx = self.ctx

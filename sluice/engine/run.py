@@ -39,7 +39,8 @@ def run(
         units = []
         targets: Sequence[str | None] = [file] if files is None else files
         for f in targets:
-            if files is not None and f is not None and not os.path.lexists(f):
+            # A part's files were listed by the run's plan, maybe a while ago.
+            if ctx.part is not None and f is not None and not os.path.lexists(f):
                 _gone(ctx, chosen, f)
                 continue
             units += kit.planner.units(chosen, f)
@@ -53,8 +54,9 @@ def run(
 
 
 def _gone(ctx: RunContext, streams: list[str], file: str) -> None:
-    """A file of a packed part deleted or moved since the run listed it: an error of the
-    part, whose other files still load (as they would in parts of their own)."""
+    """A file of a Celery part deleted or moved since the run listed it: an error of the
+    part, whose other files (if it packs several) still load, as they would in parts of
+    their own."""
     exc = SourceError(
         f"{file}: no such file (it was there when the run was planned)",
         hint=f"the run's other files are loaded; `sluice run {ctx.name}` loads the folder "

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from sluice.config import load_project
 from sluice.engine.context import start
+from sluice.engine.lifecycle import prepare
 from sluice.engine.run import run
 from sluice.errors import ConfigError
 from sluice.executors.parts import (
@@ -27,7 +28,7 @@ from sluice.executors.parts import (
 from sluice.state.models import Run
 from sluice.state.parts import FILES, Lease, Part, RunParts, describe, part_files
 from sluice.state.store import StateStore
-from sluice.status import PartStatus
+from sluice.status import PartStatus, RunStatus
 from sluice.testing import simulator
 from tests.conftest import warehouse_url
 from tests.support.cli import sluice
@@ -107,7 +108,21 @@ def test_a_file_gone_from_a_packed_part_fails_alone_and_its_hint_loads_the_rest(
     files = part_files(part.target)
     assert files is not None and len(files) == 3  # one part packs the three
     Path(files[1]).unlink()
-    report = run(start(project, "p"), source=part.stream, files=files).as_dict()
+    # The part as a worker carries it out: its run recorded by the plan, not owned here.
+    store = StateStore(project.state_url())
+    run_id = store.start_run("p", host="celery")
+    prepare(start(project, "p", store=store, run_id=run_id, claim=False))  # its tables
+    ctx = start(project, "p", store=store, run_id=run_id, claim=False, part=part.key)
+    done = run(ctx, source=part.stream, files=files)
+    store.finish_run(run_id, done.decide_status(), done)  # its last part ended the run
+    # A part of one file (a large one) whose file is gone says the same.
+    alone = store.start_run("p", host="celery")
+    ctx = start(project, "p", store=store, run_id=alone, claim=False, part=part.key)
+    (error,) = run(ctx, source=part.stream, file=files[1]).errors
+    assert error["type"] == "SourceError" and "it was there when" in error["message"]
+    store.finish_run(alone, RunStatus.FAILED, ctx.report)
+    store.close()
+    report = done.as_dict()
     assert [Path(f["file"]).name for f in report["streams"]["s"]["files"]] == ["f0.csv", "f2.csv"]
     assert report["totals"]["loaded"] == 4
     (error,) = report["errors"]
