@@ -8,7 +8,8 @@ records them in the run report.
     ├── ConfigError        bad sluice.yaml or bad usage            (exit 2)
     │   └── MissingExtra   an optional dependency is not installed: which extra to add
     ├── SourceError        a source cannot be read
-    │   └── DriftError     a file's columns no longer match its mapping
+    │   ├── DriftError     a file's columns no longer match its mapping
+    │   └── FileGone       a file the run listed was deleted or moved before it was read
     ├── TransformError     a transform step cannot be compiled or applied
     ├── LoadError          the destination refused a load
     │   ├── RetryableLoadError  a dropped connection, a deadlock: retryable
@@ -201,6 +202,11 @@ class DriftError(SourceError):
         super().__init__(message, hint=hint, where=where)
         self.missing = missing
         self.unexpected = unexpected
+
+
+class FileGone(SourceError):
+    """A file the run listed was deleted or moved before it was read: an error of the
+    run for that file alone; the run's other files still load."""
 
 
 class TransformError(SluiceError):

@@ -21,7 +21,7 @@ from sluice.config import FileSourceConfig, HttpSourceConfig
 from sluice.destinations import Destination, LoadMeta
 from sluice.engine import tally
 from sluice.engine.context import RunContext
-from sluice.errors import ConfigError
+from sluice.errors import ConfigError, FileGone, Where
 from sluice.sources import SourceContext, Unit, create_source
 from sluice.state.models import FileRecord
 from sluice.status import FileStatus
@@ -75,6 +75,19 @@ def source_context(ctx: RunContext, stream: str) -> SourceContext:
     )
 
 
+def file_gone(ctx: RunContext, stream: str | None, shown: str) -> None:
+    """A file the run listed, deleted or moved before it was read: the run's error for
+    that file alone; its other files still load (a Celery part's too)."""
+    exc = FileGone(
+        f"{shown}: no such file (it was there when the run listed its files)",
+        where=Where(file=shown),
+        hint="it was deleted or moved while the run went on; the run's other files load, "
+        f"and `sluice run {ctx.name}` loads the folder as it is then",
+    )
+    ctx.report.fail(exc, stream)
+    ctx.log("error", str(exc), error=exc.as_dict())
+
+
 class Planner:
     def __init__(self, ctx: RunContext, dest: Callable[[], Destination]) -> None:
         self.ctx, self._dest = ctx, dest
@@ -97,7 +110,11 @@ class Planner:
 
         def each() -> Iterator[PlannedLoad]:
             for stream, unit in units:
-                load = self._plan(stream, unit, full_refresh)
+                try:
+                    load = self._plan(stream, unit, full_refresh)
+                except FileGone:
+                    file_gone(self.ctx, stream, unit.name)
+                    load = None
                 if load is not None:
                     yield load
                 elif skipped is not None:

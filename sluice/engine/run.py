@@ -15,9 +15,8 @@ from sluice.config import Project
 from sluice.engine.context import Progress, RunContext, start
 from sluice.engine.kit import RunKit
 from sluice.engine.lifecycle import execute
-from sluice.engine.plan import streams
+from sluice.engine.plan import file_gone, streams
 from sluice.engine.report import RunReport
-from sluice.errors import SourceError
 from sluice.sources import Unit
 
 
@@ -41,7 +40,7 @@ def run(
         for f in targets:
             # A part's files were listed by the run's plan, maybe a while ago.
             if ctx.part is not None and f is not None and not os.path.lexists(f):
-                _gone(ctx, chosen, f)
+                file_gone(ctx, chosen[0] if len(chosen) == 1 else None, f)
                 continue
             units += kit.planner.units(chosen, f)
         sizes = _Sizes(ctx, units)
@@ -51,19 +50,6 @@ def run(
             kit.loader.load(load)
 
     return execute(ctx, work)
-
-
-def _gone(ctx: RunContext, streams: list[str], file: str) -> None:
-    """A file of a Celery part deleted or moved since the run listed it: an error of the
-    part, whose other files (if it packs several) still load, as they would in parts of
-    their own."""
-    exc = SourceError(
-        f"{file}: no such file (it was there when the run was planned)",
-        hint=f"the run's other files are loaded; `sluice run {ctx.name}` loads the folder "
-        "as it is now",
-    )
-    ctx.report.fail(exc, streams[0] if len(streams) == 1 else None)
-    ctx.log("error", str(exc), error=exc.as_dict())
 
 
 class _Sizes:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from sluice.errors import SourceError, Where
+from sluice.errors import FileGone, SourceError, Where
 
 _WILD = re.compile(r"[*?\[]")
 
@@ -156,12 +156,17 @@ def open_regular(path: Path, folder: Path, shown: str) -> BinaryIO:
     except ValueError:
         raise _refused(shown, "is not under its source's folder") from None
     if not rel or os.open not in os.supports_dir_fd or not _NOFOLLOW:
-        return _checked(os.open(path, os.O_RDONLY | os.O_CLOEXEC | _NONBLOCK), shown)
+        try:
+            return _checked(os.open(path, os.O_RDONLY | os.O_CLOEXEC | _NONBLOCK), shown)
+        except FileNotFoundError:
+            raise _gone(shown) from None
     at = os.open(folder, _DIR)
     try:
         for part in rel[:-1]:
             try:
                 below = os.open(part, _DIR | _NOFOLLOW, dir_fd=at)
+            except FileNotFoundError:
+                raise _gone(shown) from None
             except OSError as exc:
                 raise _refused(
                     shown, f"cannot be opened: a folder on its way {_why(exc)}"
@@ -171,6 +176,8 @@ def open_regular(path: Path, folder: Path, shown: str) -> BinaryIO:
         try:
             # non-blocking: opening a FIFO must not wait for a writer (fstat refuses it)
             fd = os.open(rel[-1], os.O_RDONLY | os.O_CLOEXEC | _NOFOLLOW | _NONBLOCK, dir_fd=at)
+        except FileNotFoundError:
+            raise _gone(shown) from None
         except OSError as exc:
             raise _refused(shown, f"cannot be opened: it {_why(exc)}") from None
     finally:
@@ -194,6 +201,14 @@ def _checked(fd: int, shown: str) -> BinaryIO:
         os.close(fd)
         raise
     return os.fdopen(fd, "rb")
+
+
+def _gone(shown: str) -> FileGone:
+    return FileGone(
+        f"{shown}: no such file (it was there when the run listed its files)",
+        where=Where(file=shown),
+        hint="it was deleted or moved while the run went on; the run's other files load",
+    )
 
 
 def _refused(shown: str, why: str) -> SourceError:

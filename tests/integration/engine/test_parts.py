@@ -119,15 +119,16 @@ def test_a_file_gone_from_a_packed_part_fails_alone_and_its_hint_loads_the_rest(
     alone = store.start_run("p", host="celery")
     ctx = start(project, "p", store=store, run_id=alone, claim=False, part=part.key)
     (error,) = run(ctx, source=part.stream, file=files[1]).errors
-    assert error["type"] == "SourceError" and "it was there when" in error["message"]
+    assert error["type"] == "FileGone" and "it was there when" in error["message"]
     store.finish_run(alone, RunStatus.FAILED, ctx.report)
     store.close()
     report = done.as_dict()
     assert [Path(f["file"]).name for f in report["streams"]["s"]["files"]] == ["f0.csv", "f2.csv"]
     assert report["totals"]["loaded"] == 4
     (error,) = report["errors"]
-    assert error["type"] == "SourceError" and error["stream"] == "s"
-    assert error["message"] == f"{files[1]}: no such file (it was there when the run was planned)"
+    assert error["type"] == "FileGone" and error["stream"] == "s"
+    gone = f"{files[1]}: no such file (it was there when the run listed its files)"
+    assert error["message"] == gone
     assert "`sluice run p`" in error["hint"]
     again = sluice("run", "p", "-p", str(tmp_path))  # the hint, run where the user is
     assert again.returncode == 0, again.stderr

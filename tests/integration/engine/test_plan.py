@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sluice.config import load_project
 from sluice.engine import run_pipeline
+from tests.support.cli import sluice
 
 YAML = """\
 pipelines:
@@ -60,6 +61,33 @@ def test_the_first_file_loads_before_the_later_ones_are_planned(tmp_path: Path) 
     display = Display()
     assert run_pipeline(load_project(root), "p", progress=display).totals.loaded == 1
     assert display.total == (root / "data" / "f9.csv").stat().st_size
+
+
+def test_a_file_deleted_while_the_run_loads_others_fails_alone(tmp_path: Path) -> None:
+    """Files are read as their turn comes: one moved away by the time it comes is the
+    run's error for that file, with what happened and the command that loads the rest;
+    the other files load."""
+    root = project(tmp_path, [f"id\n{i}\n" for i in range(3)])
+    moved = root / "data" / "f1.csv"
+
+    def archive_f1(stream: str, stage: str, rows: int) -> None:
+        if stage == "load" and rows and moved.exists():
+            moved.rename(root / "f1.csv.done")  # another process archiving the drop
+
+    report = run_pipeline(load_project(root), "p", progress=archive_f1).as_dict()
+    assert report["status"] == "failed" and report["totals"]["loaded"] == 2
+    assert [f["file"] for f in report["streams"]["s"]["files"]] == ["data/f0.csv", "data/f2.csv"]
+    (error,) = report["errors"]
+    assert error["type"] == "FileGone" and error["stream"] == "s"
+    assert (
+        error["message"] == "data/f1.csv: no such file (it was there when the run listed its files)"
+    )
+    assert "`sluice run p`" in error["hint"]
+    moved.write_text("id\n1\n")  # back again: the hint's command loads it, once
+    again = sluice("run", "p", "-p", str(root), "--json")
+    assert again.returncode == 0, again.stderr
+    with sqlite3.connect(root / "warehouse.db") as conn:
+        assert [r[0] for r in conn.execute("SELECT id FROM t ORDER BY id")] == [0, 1, 2]
 
 
 def test_a_file_repeating_an_earlier_one_of_the_same_run_is_skipped_as_loaded(
