@@ -160,7 +160,10 @@ def open_regular(path: Path, folder: Path, shown: str) -> BinaryIO:
             return _checked(os.open(path, os.O_RDONLY | os.O_CLOEXEC | _NONBLOCK), shown)
         except FileNotFoundError:
             raise _gone(shown) from None
-    at = os.open(folder, _DIR)
+    try:
+        at = os.open(folder, _DIR)
+    except FileNotFoundError:  # the source's folder itself moved away
+        raise _gone(shown) from None
     try:
         for part in rel[:-1]:
             try:

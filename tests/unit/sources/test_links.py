@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from sluice.config import load_project
-from sluice.errors import SourceError
+from sluice.errors import FileGone, SourceError
 from sluice.executors.parts import plan_parts
 from sluice.sources import SourceContext
 from sluice.sources.file import FileSource
@@ -220,3 +220,20 @@ def test_a_run_given_the_link_as_its_file_refuses_it(
     (w,) = out.report.as_dict()["warnings"]
     assert w["message"].endswith("innocent.csv is a symbolic link, not a regular file: not read")
     assert SECRET not in everything_under(root)
+
+
+@pytest.mark.parametrize("moved", ["drop/real.csv", "drop/sub", "drop"])
+def test_a_listed_file_whose_path_went_away_is_file_gone_not_a_link(
+    tmp_path: Path, moved: str
+) -> None:
+    """Deleted or moved after listing (the file, a folder on its way, the source's own
+    folder): FileGone, which the run reports for that file alone, not the link refusal."""
+    root = project(tmp_path, "drop/**/*.csv")
+    (root / "drop" / "sub").mkdir()
+    (root / "drop" / "real.csv").rename(root / "drop" / "sub" / "real.csv")
+    cfg = load_project(root).pipeline("p").sources["s"]
+    (unit,) = FileSource("s", cfg, root, SourceContext()).units()  # type: ignore[arg-type]
+    path = root / moved.replace("drop/real.csv", "drop/sub/real.csv")
+    path.rename(tmp_path / "elsewhere")
+    with pytest.raises(FileGone, match=r"drop/sub/real\.csv: no such file \(it was there"):
+        unit.fingerprint()
