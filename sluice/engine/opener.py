@@ -19,12 +19,13 @@ from sluice.destinations import Destination
 from sluice.engine import drift
 from sluice.engine.context import RunContext
 from sluice.engine.deadletter import DeadLetter
+from sluice.engine.plan import file_gone
 from sluice.engine.process import UnitContext, UnitProcessor
 from sluice.engine.tables import RunTables
-from sluice.errors import DriftError, FetchError, LimitExceeded, SourceError, Where
+from sluice.errors import DriftError, FetchError, FileGone, LimitExceeded, SourceError, Where
 from sluice.sources import Unit
 from sluice.state.quarantine import NewEntry
-from sluice.status import QuarantineStatus
+from sluice.status import FileStatus, QuarantineStatus
 from sluice.transforms import MappingPlan, StepRunner, Validator, plan_mapping
 from sluice.transforms.pii import PiiPlan
 
@@ -82,6 +83,12 @@ class UnitOpener:
                         plan = settled
         except FetchError:
             raise  # the source could not be read at all: the run fails, nothing is set aside
+        except FileGone:
+            # No bytes to keep or replay: the run's error for this file alone, and its
+            # entry failed, so a run that finds the same bytes again loads them.
+            ctx.store.update_file(file_id, status=FileStatus.FAILED)
+            file_gone(ctx, stream, unit.name)
+            return None
         except SourceError as exc:
             self.deadletter.set_aside(stream, unit, file_id, exc)
             return None

@@ -78,11 +78,16 @@ def source_context(ctx: RunContext, stream: str) -> SourceContext:
 def file_gone(ctx: RunContext, stream: str | None, shown: str) -> None:
     """A file the run listed, deleted or moved before it was read: the run's error for
     that file alone; its other files still load (a Celery part's too)."""
+    # Under replace a run without --full-refresh would swap the table for the files the
+    # ledger has not seen: the gone one alone.
+    again = f"`sluice run {ctx.name}` loads the folder as it is then"
+    if ctx.mode == "replace":
+        again = f"`sluice run {ctx.name} --full-refresh` replaces the table with the folder"
     exc = FileGone(
         f"{shown}: no such file (it was there when the run listed its files)",
         where=Where(file=shown),
         hint="it was deleted or moved while the run went on; the run's other files load, "
-        f"and `sluice run {ctx.name}` loads the folder as it is then",
+        f"and {again}",
     )
     ctx.report.fail(exc, stream)
     ctx.log("error", str(exc), error=exc.as_dict())

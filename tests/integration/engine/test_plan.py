@@ -90,6 +90,33 @@ def test_a_file_deleted_while_the_run_loads_others_fails_alone(tmp_path: Path) -
         assert [r[0] for r in conn.execute("SELECT id FROM t ORDER BY id")] == [0, 1, 2]
 
 
+def test_under_replace_a_file_gone_before_it_is_read_is_not_set_aside(tmp_path: Path) -> None:
+    """Under ``replace`` every file is hashed before the one load reads them: one moved
+    away in between is the run's error, not a quarantined file that no replay could
+    read; its ledger entry is failed, so the same bytes load when they come back."""
+    root = project(tmp_path, [f"id\n{i}\n" for i in range(3)], mode="replace")
+    moved = root / "data" / "f1.csv"
+
+    def archive_f1(stream: str, stage: str, rows: int) -> None:
+        if stage == "extract" and moved.exists():  # as the load opens its first file
+            moved.rename(root / "f1.csv.done")
+
+    report = run_pipeline(load_project(root), "p", progress=archive_f1).as_dict()
+    (error,) = report["errors"]
+    assert error["type"] == "FileGone" and "data/f1.csv: no such file" in error["message"]
+    assert report["totals"]["loaded"] == 2 and report["totals"]["quarantined_files"] == 0
+    with sqlite3.connect(root / ".sluice" / "state.db") as conn:
+        status = conn.execute("SELECT status FROM sluice_files WHERE name = 'data/f1.csv'")
+        assert status.fetchone()[0] == "failed"
+        assert conn.execute("SELECT count(*) FROM sluice_quarantine").fetchone()[0] == 0
+    assert "`sluice run p --full-refresh`" in error["hint"]
+    (root / "f1.csv.done").rename(moved)
+    again = sluice("run", "p", "-p", str(root), "--full-refresh")  # the hint's command
+    assert again.returncode == 0, again.stderr
+    with sqlite3.connect(root / "warehouse.db") as conn:
+        assert [r[0] for r in conn.execute("SELECT id FROM t ORDER BY id")] == [0, 1, 2]
+
+
 def test_a_file_repeating_an_earlier_one_of_the_same_run_is_skipped_as_loaded(
     tmp_path: Path,
 ) -> None:
