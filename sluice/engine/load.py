@@ -2,7 +2,7 @@
 unit's ledger entry.
 
 The rows are read, transformed and validated in a producer thread
-(:class:`~sluice.engine.prefetch.Prefetch`) while the destination writes. A unit that
+(:class:`~sluice.handoff.Prefetch`) while the destination writes. A unit that
 breaks mid-way (an unreadable line, an API's later page that drifted) is set aside and
 the load tried again without it; anything else that fails rolls the whole load back.
 Once the warehouse committed, each unit's counts, quarantined rows and cursor are
@@ -23,7 +23,7 @@ from sluice.engine.deadletter import DeadLetter
 from sluice.engine.newer import NewerKeys
 from sluice.engine.opener import Opened, UnitOpener, field_of, of, then
 from sluice.engine.plan import PlannedLoad, PlannedUnit
-from sluice.engine.prefetch import Prefetch
+from sluice.handoff import Prefetch
 from sluice.engine.process import Stepped, UnitProcessor
 from sluice.engine.tables import RunTables, targets
 from sluice.errors import DriftError, FetchError, LoadError, SluiceError, SourceError

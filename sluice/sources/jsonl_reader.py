@@ -22,6 +22,7 @@ import polars as pl
 from sluice.batch import LINE, Batch
 from sluice.dtypes import json_text
 from sluice.errors import SourceError, Where
+from sluice.handoff import Prefetch
 
 Opener = Callable[[], IO[bytes]]
 
@@ -215,13 +216,22 @@ def read_jsonl(
         text = flat_text(frame, flatten=flatten)
         return text.with_columns(pl.Series(LINE, numbers))
 
-    def frames() -> Iterator[tuple[pl.DataFrame, bool]]:
-        line = 1
+    def scanned() -> Iterator[tuple[bytes, Scan, bool]]:
         with open_bytes() as f:
             for block in _blocks(f, block_size):
-                seen = scan(block)
-                yield parse(block, line, seen), _nul_free(block)
+                yield block, scan(block), _nul_free(block)
+
+    def frames() -> Iterator[tuple[pl.DataFrame, bool]]:
+        line = 1
+        # The next block is read and scanned (NumPy, which lets go of the GIL) on a
+        # thread of its own while Polars parses this one.
+        ahead = Prefetch(scanned())
+        try:
+            for block, seen, nul_free in ahead:
+                yield parse(block, line, seen), nul_free
                 line += seen.newlines
+        finally:
+            ahead.close()
 
     # The header is the first records' keys: the blocks parsed to find them are handed
     # to the first batches() as they are, and it reads on from there (the file opened and

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import io
 import json
+import threading
+import time
 from typing import Any
 
 import polars as pl
+import pytest
 
 from sluice.batch import LINE
 from sluice.sources.jsonl_reader import read_jsonl, scan
@@ -96,3 +99,38 @@ def test_the_blocks_read_for_the_header_are_not_read_again() -> None:
     assert first.height == 300 and first.get_column(LINE).to_list() == list(range(3, 303))
     again = pl.concat([b.data for b in batches()], how="diagonal_relaxed")
     assert len(opened) == 2 and again.equals(first)
+
+
+def _scanners() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("sluice-prefetch")]
+
+
+def test_a_reader_stopped_early_leaves_no_thread_behind() -> None:
+    """The next block is read and scanned on a thread while this one is parsed; a
+    consumer that stops after one batch (a preview, a failed load) stops that thread."""
+    data = "".join(json.dumps(r) + "\n" for r in records(2000)).encode()
+    _, batches = read_jsonl(
+        lambda: io.BytesIO(data), stream="s", unit="u", block_size=2048, flatten=True
+    )
+    it = batches()
+    assert next(it).data.height > 0
+    assert _scanners()  # the scan runs ahead
+    it.close()
+    deadline = time.monotonic() + 5
+    while _scanners() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not _scanners()
+
+
+def test_a_read_error_on_the_scanning_thread_reaches_the_reader() -> None:
+    class Broken(io.BytesIO):
+        def read(self, size: int | None = -1) -> bytes:
+            if self.tell() > 4096:
+                raise OSError("Input/output error")
+            return super().read(size)
+
+    data = "".join(json.dumps(r) + "\n" for r in records(2000)).encode()
+    _, batches = read_jsonl(lambda: Broken(data), stream="s", unit="u", block_size=2048, flatten=True)
+    with pytest.raises(OSError, match="Input/output error"):
+        for _ in batches():
+            pass
