@@ -23,10 +23,10 @@ from sluice.engine.deadletter import DeadLetter
 from sluice.engine.newer import NewerKeys
 from sluice.engine.opener import Opened, UnitOpener, field_of, of, then
 from sluice.engine.plan import PlannedLoad, PlannedUnit
-from sluice.handoff import Prefetch
 from sluice.engine.process import Stepped, UnitProcessor
 from sluice.engine.tables import RunTables, targets
 from sluice.errors import DriftError, FetchError, LoadError, SluiceError, SourceError
+from sluice.handoff import Prefetch
 from sluice.sources import Unit
 from sluice.status import FileStatus, RunKind
 from sluice.transforms import MappingPlan

@@ -130,7 +130,9 @@ def test_a_read_error_on_the_scanning_thread_reaches_the_reader() -> None:
             return super().read(size)
 
     data = "".join(json.dumps(r) + "\n" for r in records(2000)).encode()
-    _, batches = read_jsonl(lambda: Broken(data), stream="s", unit="u", block_size=2048, flatten=True)
+    _, batches = read_jsonl(
+        lambda: Broken(data), stream="s", unit="u", block_size=2048, flatten=True
+    )
     with pytest.raises(OSError, match="Input/output error"):
         for _ in batches():
             pass
