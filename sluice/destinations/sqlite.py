@@ -1,18 +1,18 @@
 """SQLite: the zero-infrastructure default.
 
 Bulk path: Arrow batches go through ADBC's SQLite driver (C++, no Python object per
-value), all in one transaction. DDL, markers and previews use SQLAlchemy.
+value; :mod:`sluice.destinations.sqlite_adbc`), all in one transaction. DDL, markers and
+previews use SQLAlchemy.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import adbc_driver_manager.dbapi as adbc_errors
-import adbc_driver_sqlite.dbapi as adbc
 import polars as pl
 import sqlalchemy as sa
 
+from sluice.destinations import sqlite_adbc as adbc
 from sluice.destinations.base import register
 from sluice.destinations.sql import SqlDestination
 
@@ -81,7 +81,7 @@ class SqliteDestination(SqlDestination):
         return super()._now().isoformat()
 
     def _db_errors(self) -> tuple[type[BaseException], ...]:
-        return (*super()._db_errors(), adbc_errors.Error)
+        return (*super()._db_errors(), adbc.Error)
 
     def _write(self, conn: Any, table: str, columns: list[str], data: pl.DataFrame) -> int:
         # SQLite has no date or decimal types: they are stored as ISO text, as the

@@ -29,7 +29,7 @@ SCRIPT = textwrap.dedent(
     python_handler = []
     signal.signal(signal.SIGINT, lambda *a: python_handler.append(1))
 
-    import adbc_driver_manager.dbapi as dbapi
+    from sluice.destinations import sqlite_adbc as dbapi
     ingest = dbapi.Cursor.adbc_ingest
 
     def ingest_then_ctrl_c(self, *args, **kwargs):
