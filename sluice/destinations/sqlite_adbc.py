@@ -10,16 +10,29 @@ Arrow ingest, commit and rollback, each call cancellable by Ctrl-C as the DB-API
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import adbc_driver_manager as adbc
 import adbc_driver_sqlite
 import polars as pl
-from adbc_driver_manager._lib import _blocking_call
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+try:
+    # What ADBC's DB-API runs each call through: Ctrl-C cancels the driver's call.
+    from adbc_driver_manager._lib import _blocking_call
+
+    _blocking: Callable[..., Any] | None = _blocking_call
+except ImportError:  # a release that moved it: calls run as they are, Ctrl-C waits
+    _blocking = None
+
+
+def _call(func: Callable[[], Any], cancel: Callable[[], None]) -> Any:
+    return func() if _blocking is None else _blocking(func, (), {}, cancel)
+
 
 #: The driver's errors (``adbc_driver_manager.Error`` and its DB-API subclasses).
 Error = adbc.Error
@@ -38,7 +51,7 @@ class Cursor:
             # pandas shim, which imports pandas.
             row = pl.DataFrame([pl.Series(str(i), [v]) for i, v in enumerate(params)])
             self._stmt.bind_stream(row)
-        handle, _ = _blocking_call(self._stmt.execute_query, (), {}, self._stmt.cancel)
+        handle, _ = _call(self._stmt.execute_query, self._stmt.cancel)
         self._rows = pl.DataFrame(handle).rows()
         return self
 
@@ -55,7 +68,7 @@ class Cursor:
             }
         )
         self._stmt.bind_stream(data)
-        rows: int = _blocking_call(self._stmt.execute_update, (), {}, self._stmt.cancel)
+        rows: int = _call(self._stmt.execute_update, self._stmt.cancel)
         return rows
 
     def close(self) -> None:
