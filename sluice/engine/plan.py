@@ -22,7 +22,7 @@ from sluice.destinations import Destination, LoadMeta
 from sluice.engine import tally
 from sluice.engine.context import RunContext
 from sluice.errors import ConfigError, FileGone, Where
-from sluice.sources import SourceContext, Unit, create_source
+from sluice.sources import SourceContext, Unit, create_source, hash_units_ahead
 from sluice.state.models import FileRecord
 from sluice.status import FileStatus
 
@@ -112,6 +112,8 @@ class Planner:
         files are still being hashed, and a file that repeats an earlier one of the same
         run finds that one's entry loaded. Under ``replace`` one load of every unit.
         ``skipped(stream, unit)``: told of each unit the ledger says not to load."""
+
+        hash_units_ahead(unit for _, unit in units)
 
         def each() -> Iterator[PlannedLoad]:
             for stream, unit in units:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shutil
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, cast
@@ -225,3 +225,15 @@ class _Member(ByteReader):
             super().close()
         finally:
             self.archive.close()
+
+
+def hash_units_ahead(units: Iterable[object]) -> None:
+    """Start hashing the local files among ``units`` on a thread of their own (see
+    :mod:`sluice.digests`): a run plans its units one at a time, and each file's
+    fingerprint is then made, or under way, when its turn comes. A Celery part of four
+    files hashed each on its load's thread: 1.1 s of a worker's 31 s for 120 files."""
+    digests.ahead(
+        u.path
+        for u in units
+        if isinstance(u, FileUnit) and u.member is None and u.digest is None and u.error is None
+    )
