@@ -42,7 +42,7 @@ class Cursor:
     def __init__(self, conn: adbc.AdbcConnection) -> None:
         self._stmt = adbc.AdbcStatement(conn)
         self._rows: list[tuple[Any, ...]] = []
-        self._closed = False
+        self.closed = False
 
     def execute(self, sql: str, params: tuple[Any, ...] | None = None) -> Cursor:
         self._stmt.set_sql_query(sql)
@@ -72,8 +72,8 @@ class Cursor:
         return rows
 
     def close(self) -> None:
-        if not self._closed:  # ADBC counts closes: a second one is an error
-            self._closed = True
+        if not self.closed:  # ADBC counts closes: a second one is an error
+            self.closed = True
             self._stmt.close()
 
     def __enter__(self) -> Cursor:
@@ -95,6 +95,8 @@ class Connection:
         self._cursors: list[Cursor] = []
 
     def cursor(self) -> Cursor:
+        # Those still open, to close with the connection (a load opens one a batch).
+        self._cursors = [c for c in self._cursors if not c.closed]
         cursor = Cursor(self._conn)
         self._cursors.append(cursor)
         return cursor
