@@ -136,11 +136,13 @@ def scan(block: bytes) -> Scan:
     colons = colons[colons > 0]
     tight = colons[arr[colons - 1] == 34]
     after = np.concatenate((arr, np.zeros(6, dtype=np.uint8)))
+    first = after[tight + 1]  # the byte after each `":`, looked up once
 
-    def followed_by(at: np.ndarray, word: bytes) -> int:
+    def followed_by(word: bytes) -> int:
+        at = tight[first == word[0]]  # few: most values start with a quote or a digit
         hit = np.ones(at.size, dtype=bool)
-        for i, ch in enumerate(word):
-            hit &= after[at + 1 + i] == ch
+        for i, ch in enumerate(word[1:], start=2):
+            hit &= after[at + i] == ch
         return int(hit.sum())
 
     spaced = False
@@ -157,7 +159,7 @@ def scan(block: bytes) -> Scan:
         lines=np.flatnonzero(nonblank),
         newlines=int(ends.size),
         keys=int(tight.size),
-        nulls=followed_by(tight, b"null") + followed_by(tight, b" null"),
+        nulls=followed_by(b"null") + followed_by(b" null"),
         spaced=spaced,
     )
 
@@ -262,4 +264,8 @@ def read_jsonl(
 def _nul_free(block: bytes) -> bool:
     """No value of the block can hold a NUL: JSON writes one only as the escape \\u0000
     (an escaped backslash before "u0000" only costs a check that finds nothing)."""
-    return b"\\u0000" not in block and b"\x00" not in block
+    if b"\x00" in block:
+        return False
+    # A byte search for the backslash first (memchr): most blocks hold none, and the
+    # six-byte search costs ten times as much (0.15 s over the normalize bench's 230 MB).
+    return b"\\" not in block or b"\\u0000" not in block

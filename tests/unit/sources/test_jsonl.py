@@ -79,6 +79,10 @@ def test_blocks_say_whether_a_value_can_hold_a_nul() -> None:
 
     assert len(flags(clean)) > 1 and all(flags(clean))
     assert "\\u0000" in dirty and flags(dirty)[-1] is False
+    # Other escapes (a quote, a slash, another \u) hold no NUL: the block is still free.
+    escaped = clean + json.dumps({"id": 301, "who": {"name": 'say "hi" \u00e9/'}}) + "\n"
+    escaped = escaped.replace("/", "\\/")
+    assert "\\" in escaped and all(flags(escaped))
     assert read(dirty).filter(pl.col("id") == "300").item(0, "who_name") == "lin\x00us"
 
 
