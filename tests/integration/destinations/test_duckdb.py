@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from sluice.destinations import Target, connect
-from sluice.destinations.duckdb import DuckdbDestination
+from sluice.destinations.duckdb import WRITE_THREADS, DuckdbDestination
 from sluice.destinations.sql import SqlDestination
 from sluice.errors import LoadError, RetryableLoadError
 from sluice.schema import ColumnSpec, ForeignKey, TableSpec
@@ -222,6 +222,36 @@ def test_reads_while_a_load_is_open_see_the_last_commit(duck: DuckdbDestination)
     assert duck.load(spec, "append", "k2", batches()).rows == 2
     assert seen == [False, (["id", "name"], [(1, "a")]), 1]
     assert duck.is_loaded("k2") and duck.count("people") == 3
+
+
+def test_batches_are_written_on_one_thread_and_the_setting_comes_back(
+    duck: DuckdbDestination,
+) -> None:
+    """Narrowed while batches go in (DuckDB splits a small batch for nothing), the
+    database's own setting after: a load that succeeds, one that fails, two at once."""
+    spec = TableSpec("people", [ColumnSpec("id", "integer"), ColumnSpec("name")], ["id"])
+    duck.prepare(spec, "merge")
+
+    def threads() -> int:
+        return int(native(duck, "SELECT current_setting('threads') AS t").item())
+
+    duck._set("threads", 2)  # this machine may have one core: a known setting
+    seen: list[int] = []
+
+    def batches(key: int, inner: bool = False) -> Iterator[pl.DataFrame]:
+        seen.append(threads())
+        if inner:  # a second load starts and ends while this one writes
+            duck.load(spec, "append", f"inner{key}", [pl.DataFrame({"id": [99], "name": ["z"]})])
+            seen.append(threads())
+        yield pl.DataFrame({"id": [key], "name": ["a"]})
+
+    duck.load(spec, "merge", "k1", batches(1, inner=True))
+    assert seen == [WRITE_THREADS, WRITE_THREADS]  # the inner load left it narrowed
+    assert threads() == 2  # after the load, and for its merge statement
+    with pytest.raises(LoadError):  # a key twice: the upsert fails, after the batches
+        duck.load(spec, "merge", "k2", [pl.DataFrame({"id": [5, 5], "name": ["a", "b"]})])
+    assert threads() == 2
+    assert duck.count("people") == 2
 
 
 PROBE = """
