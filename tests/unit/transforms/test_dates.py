@@ -198,6 +198,22 @@ def test_of_several_formats_the_first_python_accepts_reads_the_value(
             assert have == want, f"{text!r} with {fmts} as {to}: python {want}, sluice {have}"
 
 
+@pytest.mark.parametrize("path", PATHS)
+def test_a_later_format_reads_the_few_values_the_first_ones_left(path: str) -> None:
+    """Formats after the one that read most values look only at those left (in their
+    places among the rest), and still read each as Python's first accepting format."""
+    fmts = ["%Y-%m-%d", "%m/%d/%Y", "%d %b %Y"]
+    texts = ["05/12/2019", "1/2/2020", None] * 20
+    texts[7:7] = ["12 Mar 2020", "2021-02-30", "13/45/2019", "3 mar 2001", "02/30/2020"]
+    texts += ["31 Feb 2020", "1999-12-31", " 7 Jun 1987"]
+    for to in ("date", "datetime"):
+        expected = [None if t is None else first_python(t, fmts, to) for t in texts]
+        expr, _ = cast("c", pl.String(), to, DateOptions(fmts))
+        with exact_path(path):
+            got = pl.DataFrame({"c": pl.Series(texts, dtype=pl.String)}).select(expr)
+        assert got.to_series().to_list() == expected
+
+
 def test_a_few_leftovers_go_to_python_and_many_to_the_vectorised_path() -> None:
     """Both exact paths give the same values, whichever side of the threshold."""
     texts = ["02/30/2021", "2/29/2024", "2/ 9/2024", "13/01/2024", "01/02/2024"]
