@@ -40,6 +40,9 @@ from sluice.state.store import StateStore
 from sluice.status import LIVE, RunStatus
 
 HOOK_POLL_SECONDS = 1.0
+#: how often ``wait`` looks at the run's status (one small query): the waiter sees the
+#: run's end within this, not within the progress interval
+END_POLL_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -193,12 +196,13 @@ class CeleryExecutor:
         on_progress: Callable[[RunProgress], None] | None = None,
         poll: float = 0.5,
     ) -> dict[str, Any]:
-        """Wait for the run to end; its report. ``on_progress``: told how the run and
-        its streams stand (:meth:`progress`) every ``poll`` seconds, and once more as
-        the run ends.
+        """Wait for the run to end; its report (within :data:`END_POLL_SECONDS` of its
+        end). ``on_progress``: told how the run and its streams stand (:meth:`progress`)
+        every ``poll`` seconds, and once more as the run ends.
 
         While it waits, it holds the run's lease: a run queued with no worker alive
         whose waiter is gone too is settled, not left ``running`` for ever."""
+        told = -poll  # the first look tells
         with Heartbeat(self.store, run_id):
             while True:
                 run = self.store.run(run_id)
@@ -207,11 +211,16 @@ class CeleryExecutor:
                         f"run {run_id} is not in the state store (it may have been pruned)",
                         hint="`sluice runs` lists the recent ones",
                     )
-                if on_progress is not None:
+                ended = run.status not in LIVE
+                # The progress (a query over the run's parts) every `poll` seconds; the
+                # status, to see the end, more often: `sluice run` returns when it ends.
+                now = time.monotonic()
+                if on_progress is not None and (ended or now - told >= poll):
+                    told = now
                     on_progress(RunProgress(run.status, self.progress(run_id, run.pipeline)))
-                if run.status not in LIVE:
+                if ended:
                     return final_report(run).as_dict()
-                time.sleep(poll)
+                time.sleep(min(poll, END_POLL_SECONDS))
 
     # ------------------------------------------------------------------ stopping
 
