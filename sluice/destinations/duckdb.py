@@ -188,7 +188,9 @@ class DuckdbDestination(SqlDestination):
                     _narrowed[database] = (loads - 1, before)
                 else:
                     # On a connection of its own: the load's may be in a failed transaction.
-                    self._set("threads", before)
+                    # Only a speed setting: a failure here must not hide the load's error.
+                    with contextlib.suppress(duckdb.Error, sa.exc.SQLAlchemyError):
+                        self._set("threads", before)
 
     def _setting(self, name: str) -> Any:
         with self.engine.connect() as conn:
