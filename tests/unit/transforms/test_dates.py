@@ -239,6 +239,33 @@ def test_the_values_chrono_got_wrong(text: str, fmt: str, expected: datetime | N
     assert sluice([text], fmt, "datetime") == [expected]
 
 
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize(
+    ("text", "fmt", "to", "expected"),
+    [
+        ("0000-06-15", "%Y-%m-%d", "date", None),  # chrono reads year 0; Python refuses it
+        ("0001-01-01", "%Y-%m-%d", "date", date(1, 1, 1)),
+        ("9999-12-31", "%Y-%m-%d", "date", date(9999, 12, 31)),
+        ("0000-06-15 10:00:00", "%Y-%m-%d %H:%M:%S", "datetime", None),
+        ("0001-01-01T00:30:00+01:00", "%Y-%m-%dT%H:%M:%S%z", "datetime", None),  # year 0 in UTC
+        (
+            "0001-01-01T01:30:00+01:00",
+            "%Y-%m-%dT%H:%M:%S%z",
+            "datetime",
+            datetime(1, 1, 1, 0, 30, tzinfo=UTC),
+        ),
+        ("9999-12-31T23:30:00-01:00", "%Y-%m-%dT%H:%M:%S%z", "datetime", None),  # year 10000
+    ],
+)
+def test_values_outside_years_1_to_9999_are_refused(
+    path: str, text: str, fmt: str, to: str, expected: object
+) -> None:
+    """At both ends of what Python's date and datetime hold, on both exact paths and
+    chrono's: a UTC instant is refused where its offset moves it out of the range."""
+    with exact_path(path):
+        assert sluice([text], fmt, to) == [expected] == [python(text, fmt, to)]
+
+
 def test_default_formats_are_iso_8601_and_take_a_fraction_or_an_offset() -> None:
     texts = ["2024-01-02T03:04:05Z", "2024-01-02 03:04:05.5", "2024-01-02T03:04:05+02:00"]
     texts += ["2024-01-02", "24-01-02", "2024-01-02T03:04"]
