@@ -54,7 +54,7 @@ class Quarantine(StoreCore):
 
         Through SQLAlchemy Core: the ORM's bulk insert of the same rows cost more CPU
         (4,929 entries in 53 statements into PostgreSQL: 0.19-0.21 CPU-s against
-        0.13-0.15), on the thread that validates."""
+        0.13-0.16), on the thread that validates."""
         if entries:
             now = utcnow()
             rows = [
