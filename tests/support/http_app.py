@@ -2,7 +2,8 @@
 
 ``GET /items`` serves 23 items in the style named by ``?style=``; in the ``page`` style,
 ``vanish``, ``sparse`` and ``nulled`` (comma-separated fields) change the records' shape
-after the first page; ``/_fail`` sets up the next responses (``POST /_fail
+after the first page; ``slow=N`` makes page N (``page`` and ``offset`` styles) answer
+0.3 s late, after the pages behind it; ``/_fail`` sets up the next responses (``POST /_fail
 {"statuses": [503, 500], "retry_after": 1}``); ``/_log`` is every call received, with
 its time, so tests can count per second.
 """
@@ -96,8 +97,11 @@ def create_app() -> FastAPI:
         vanish: str = "",
         sparse: str = "",
         nulled: str = "",
+        slow: int = 0,
     ) -> Response:
         ids = list(range(1, N + 1))
+        if slow and slow == (page if style == "page" else offset // limit + 1):
+            await asyncio.sleep(0.3)
         if since is not None:
             ids = [i for i in ids if item(i)["updated_at"] > since]
         size = 5

@@ -1,13 +1,16 @@
 """Pagination: every style walks the pages of one list endpoint, yielding their bodies.
 
 ``page`` and ``offset`` pages are fetched concurrently once the total is known (or in
-windows as wide as the client's current concurrency when it is not); ``cursor``,
-``next_url`` and ``link_header`` are sequential by nature.
+windows as wide as the client's current concurrency when it is not), and yielded in page
+order whichever answers first: a pull's records keep the API's order, so a record's line,
+where drift was first seen and which duplicate a dedupe keeps do not change from run to
+run. ``cursor``, ``next_url`` and ``link_header`` are sequential by nature.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import urljoin
@@ -103,11 +106,22 @@ async def _numbered(
         return n == 0 or (p.page_size is not None and n < p.page_size)
 
     async def side_by_side(pages: range) -> AsyncIterator[Page]:
-        """Pages known to exist, fetched at once, yielded as they come."""
-        tasks = [asyncio.ensure_future(fetch(i)) for i in pages]
+        """Pages known to exist, fetched side by side, yielded in page order. At most a
+        window of pages is asked for ahead of the one awaited, so a slow page holds a
+        bounded number of answered ones in memory, not the rest of the pull."""
+        window = 2 * max(1, cfg.max_concurrency)
+        ahead = iter(pages)
+        tasks: deque[asyncio.Future[tuple[int, Any]]] = deque()
+
+        def top_up() -> None:
+            while len(tasks) < window and (i := next(ahead, None)) is not None:
+                tasks.append(asyncio.ensure_future(fetch(i)))
+
+        top_up()
         try:
-            for done in asyncio.as_completed(tasks):
-                i, body = await done
+            while tasks:
+                i, body = await tasks.popleft()
+                top_up()
                 yield label(i), body
         finally:
             for t in tasks:

@@ -86,6 +86,17 @@ def test_every_pagination_style_gets_every_record_once(
     assert out.counts("s").read == N
 
 
+@pytest.mark.parametrize("style", ["page", "offset"])
+def test_numbered_pages_load_in_the_apis_order_when_one_answers_late(
+    style: str, api: str, make_project, run_project
+) -> None:
+    # Page 2 answers after the pages fetched beside it: its records still come second.
+    src = STYLES[style].replace(f"{{style: {style}}}", f"{{style: {style}, slow: 2}}")
+    out = run_project(make_project(project(api, indent(src))))
+    assert out.status == "succeeded", out.report.errors
+    assert [r["id"] for r in out.rows()] == list(range(1, N + 1))  # rowid: load order
+
+
 @pytest.mark.parametrize("status", [429, 500, 502, 503, 504, "broken"])
 def test_retries_each_retryable_failure_and_logs_it(
     status: int | str, api: str, make_project, run_project
@@ -335,13 +346,14 @@ def warnings_of(out: Any) -> list[Any]:
 def test_vanished_fields_set_the_pull_aside_and_replay_loads_it(
     api: str, make_project, run_project
 ) -> None:
-    root = make_project(shape_changing(api, "quarantine", "vanish: name"))
+    # page 2 answers last: the drift is still reported where the API's order puts it
+    root = make_project(shape_changing(api, "quarantine", "vanish: name, slow: 2"))
     out = run_project(root)
     assert out.status == "succeeded_with_quarantine", out.report.errors
     assert out.rows() == []
     (qf,) = out.stream("s")["quarantined_files"]
     assert "vanished after the first page: name" in qf["reason"]
-    assert "page=2" in qf["reason"]  # where it was first seen
+    assert "?page=2 has them" in qf["reason"]  # where it was first seen
     assert "drift: evolve" in qf["hint"] and "`sluice quarantine replay`" in qf["hint"]
     (entry,) = out.quarantine("file")
     assert entry.payload["diff"] == {"missing": ["name"], "unexpected": []}
