@@ -3,9 +3,10 @@
 ``GET /items`` serves 23 items in the style named by ``?style=``; in the ``page`` style,
 ``vanish``, ``sparse`` and ``nulled`` (comma-separated fields) change the records' shape
 after the first page; ``slow=N`` makes page N (``page`` and ``offset`` styles) answer
-0.3 s late, after the pages behind it; ``/_fail`` sets up the next responses (``POST /_fail
-{"statuses": [503, 500], "retry_after": 1}``); ``/_log`` is every call received, with
-its time, so tests can count per second.
+0.3 s late, after the pages behind it (``/items/{id}?slow=N``: the detail of item N);
+``/_fail`` sets up the next responses (``POST /_fail {"statuses": [503, 500],
+"retry_after": 1}``); ``/_log`` is every call received, with its time, so tests can
+count per second.
 """
 
 from __future__ import annotations
@@ -140,7 +141,9 @@ def create_app() -> FastAPI:
         return JSONResponse({"error": f"unknown style {style}"}, status_code=400)
 
     @app.get("/items/{item_id}")
-    async def detail(item_id: int) -> Response:
+    async def detail(item_id: int, slow: int = 0) -> Response:
+        if item_id == slow:  # this detail answers late, after those of later pages
+            await asyncio.sleep(0.3)
         if item_id == 13:
             return JSONResponse({"error": "gone"}, status_code=404)
         return JSONResponse({"id": item_id, "detail": f"more about {item_id}"})

@@ -3,7 +3,8 @@
 Each item goes to ``put`` as it comes (a blocking call, run off the loop): ``("records",
 (where, records))`` for flattened records of one page, ``("bad", [(payload, reason)])``
 for what is not a record (not an object, a missing detail). Fan-out pages run side by
-side, so one slow detail does not hold up the next page; a failed detail pull (anything
+side, so one slow detail does not hold up the next page's details, and are handed over
+in page order, so a pull's records keep the API's order; a failed detail pull (anything
 but the record's own 4xx) fails the pull.
 """
 
@@ -49,6 +50,7 @@ class Pull:
                 params[cfg.incremental.param] = since
         sent = 0
         fanning: set[asyncio.Task[None]] = set()
+        before: asyncio.Task[None] | None = None  # the page handed over just before
         # Fan-out pages run side by side: one slow detail must not hold up the next page.
         most_pages = max(2, cfg.max_concurrency)
 
@@ -81,7 +83,8 @@ class Pull:
                     await reap(block=False)
                     while len(fanning) >= most_pages:
                         await reap(block=True)
-                    fanning.add(asyncio.create_task(self._fan_page(client, where, records)))
+                    before = asyncio.create_task(self._fan_page(client, where, records, before))
+                    fanning.add(before)
                 if cfg.max_records is not None and sent >= cfg.max_records:
                     break
             while fanning:
@@ -92,8 +95,20 @@ class Pull:
             await asyncio.gather(*fanning, return_exceptions=True)
             await client.close()
 
-    async def _fan_page(self, client: HttpClient, where: str, records: list[Any]) -> None:
-        async for item in self._records(client, where, records):
+    async def _fan_page(
+        self,
+        client: HttpClient,
+        where: str,
+        records: list[Any],
+        after: asyncio.Task[None] | None,
+    ) -> None:
+        """Fetch the details of one page, then hand them over once the page before has."""
+        items = [item async for item in self._records(client, where, records)]
+        if after is not None:
+            await asyncio.wait([after])  # its error, if any, is raised by the pull's reap
+            if after.cancelled() or after.exception() is not None:
+                return
+        for item in items:
             await self._emit(item)
 
     async def _pages(

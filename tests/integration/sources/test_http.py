@@ -219,6 +219,17 @@ def test_fan_out_merges_details_and_quarantines_a_missing_one(
     assert (c.read, c.loaded, c.quarantined) == (N, N - 1, 1)
 
 
+def test_fan_out_pages_load_in_the_apis_order_when_a_detail_answers_late(
+    api: str, make_project, run_project
+) -> None:
+    # item 3's detail answers after the details of later pages: page 1 still comes first
+    src = indent(STYLES["page"]) + "\n        fan_out: {endpoint: '/items/{id}?slow=3'}"
+    out = run_project(make_project(project(api, src, columns="        detail: string")))
+    assert out.status == "succeeded_with_quarantine", out.report.errors
+    ids = [r["id"] for r in out.rows()]  # rowid: load order
+    assert ids == [i for i in range(1, N + 1) if i != 13]
+
+
 def test_a_record_that_is_not_an_object_is_quarantined(api: str, make_project, run_project) -> None:
     src = "        endpoint: /items\n        params: {style: mixed}\n        records: data"
     out = run_project(make_project(project(api, src)))
