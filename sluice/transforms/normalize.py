@@ -12,7 +12,6 @@ a hash of its columns, and the root a ``<lookup>_id`` column pointing to it.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +21,7 @@ from sluice.batch import LINE
 from sluice.config import ChildTable, PipelineConfig
 from sluice.schema import ColumnSpec, ForeignKey, TableSpec
 from sluice.transforms.cast import cast
+from sluice.transforms.hashing import sha256_hex
 from sluice.transforms.steps import ENGINE
 
 RECORD_KEY = "_key"
@@ -30,15 +30,10 @@ _SEP = "\x1f"  # between values of a hashed key; cannot occur in a sane value
 _NULL = "\x00"
 
 
-def _digest(values: pl.Series) -> pl.Series:
-    out = [hashlib.sha256(v.encode()).hexdigest()[:32] for v in values.to_list()]
-    return pl.Series(values.name, out, dtype=pl.String)
-
-
 def hash_key(columns: list[str]) -> pl.Expr:
     """A deterministic key from ``columns`` (nulls and empty strings differ)."""
     parts = [pl.col(c).cast(pl.String).fill_null(_NULL) for c in columns]
-    return pl.concat_str(parts, separator=_SEP).map_batches(_digest, return_dtype=pl.String)
+    return sha256_hex(pl.concat_str(parts, separator=_SEP)).str.slice(0, 32)
 
 
 @dataclass

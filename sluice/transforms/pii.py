@@ -9,8 +9,7 @@ table) but a quarantine entry shows them as :data:`RESTRICTED`.
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,23 +17,10 @@ import polars as pl
 
 from sluice.config import PipelineConfig
 from sluice.errors import ConfigError
+from sluice.transforms.hashing import sha256_hex
 
 RESTRICTED = "<restricted>"
 WITHHELD = "<withheld: this pipeline hides PII columns, so unparsed lines are not kept>"
-
-
-def _sha256(salt: str) -> Callable[[pl.Series], pl.Series]:
-    prefix = salt.encode()
-
-    def run(values: pl.Series) -> pl.Series:
-        # hashlib per value: there is no SHA-256 in Polars; ~1 µs a value.
-        out = [
-            None if v is None else hashlib.sha256(prefix + v.encode()).hexdigest()
-            for v in values.to_list()
-        ]
-        return pl.Series(values.name, out, dtype=pl.String)
-
-    return run
 
 
 def _mask(expr: pl.Expr, keep: int) -> pl.Expr:
@@ -84,8 +70,8 @@ class PiiPlan:
             if policy == "drop":
                 exprs.append(pl.lit(None, pl.String).alias(header))
             elif policy == "hash":
-                salt = self.salt or ""
-                exprs.append(value.map_batches(_sha256(salt), return_dtype=pl.String).alias(header))
+                salted = pl.lit(self.salt or "", pl.String) + value  # null stays null
+                exprs.append(sha256_hex(salted).alias(header))
             else:
                 exprs.append(_mask(value, keep).alias(header))
         return raw.with_columns(exprs) if exprs else raw
