@@ -92,19 +92,24 @@ def text_schema(schema: pl.Schema) -> dict[str, pl.DataType] | None:
     return None if any(v is None for v in out.values()) else {k: v for k, v in out.items() if v}
 
 
-def _keys_seen(frame: pl.DataFrame) -> int:
-    """How many keys the parsed records hold: a present object or value counts one."""
+def _keys_seen(frame: pl.DataFrame, text: pl.DataFrame) -> int:
+    """How many keys the parsed records hold: a present object or value counts one.
+
+    ``text`` is ``frame`` flattened (:func:`flat_text`): a leaf's column is null where
+    its value or an object above it was, so its present values are the column's
+    non-nulls, which Arrow keeps counted. Only objects are counted by a query."""
     exprs: list[pl.Expr] = []
 
     def walk(expr: pl.Expr, dtype: pl.DataType) -> None:
-        exprs.append(expr.is_not_null().sum().alias(f"n{len(exprs)}"))
         if isinstance(dtype, pl.Struct):
+            exprs.append(expr.is_not_null().sum().alias(f"n{len(exprs)}"))
             for f in dtype.fields:
                 walk(expr.struct.field(f.name), _instance(f.dtype))
 
     for name, dtype in frame.schema.items():
         walk(pl.col(name), dtype)
-    return int(sum(frame.select(exprs).row(0))) if exprs else 0
+    objects = int(sum(frame.select(exprs).row(0))) if exprs else 0
+    return objects + sum(text.height - s.null_count() for s in text.get_columns())
 
 
 _WHITESPACE = np.frombuffer(b" \t\r\n", dtype=np.uint8)
@@ -165,8 +170,9 @@ def scan(block: bytes) -> Scan:
 
 
 def parse_known(block: bytes, schema: dict[str, pl.DataType], seen: Scan) -> pl.DataFrame | None:
-    """The block read with a known all-text schema (one pass, no inference), or None
-    when it might hold a key the schema lacks, which Polars would skip silently.
+    """The block read with a known all-text schema (one pass, no inference) and
+    flattened, or None when it might hold a key the schema lacks, which Polars would
+    skip silently.
 
     Every key in the bytes is a ``":`` (a key with a null value, ``":null``); when the
     parsed records account for exactly as many, nothing was skipped. A text value that
@@ -181,7 +187,8 @@ def parse_known(block: bytes, schema: dict[str, pl.DataType], seen: Scan) -> pl.
         return None
     if frame.height != seen.lines.size:
         return None
-    return frame if _keys_seen(frame) + seen.nulls == seen.keys else None
+    text = flat_text(frame, flatten=True)
+    return text if _keys_seen(frame, text) + seen.nulls == seen.keys else None
 
 
 def read_jsonl(
@@ -197,8 +204,7 @@ def read_jsonl(
         schema = known[0] if known and flatten else None
         fast = parse_known(block, schema, seen) if schema is not None else None
         if fast is not None:
-            text = flat_text(fast, flatten=flatten)
-            return text.with_columns(pl.Series(LINE, numbers))
+            return fast.with_columns(pl.Series(LINE, numbers))
         try:
             frame = pl.read_ndjson(io.BytesIO(block), infer_schema_length=None)
         except (pl.exceptions.PolarsError, ValueError) as exc:

@@ -51,6 +51,21 @@ def test_spaced_keys_null_keys_and_colons_in_values_are_all_read() -> None:
     assert got["201"]["other"] == "v" and got["201"]["who_zip"] is None
 
 
+def test_a_null_or_empty_object_beside_a_new_key_does_not_hide_it() -> None:
+    # The known-schema read counts the keys it parsed: an object that came as null or
+    # as {} holds no values, and a key beside it the schema lacks is still read.
+    rows = [json.dumps(r) for r in records(300)]
+    rows[250] = '{"id":250,"who":null,"surprise":"x"}'
+    rows[251] = '{"id":251,"who":{},"late":{"deep":null}}'
+    rows[252] = '{"id":252,"who":{"name":null,"zip":null}}'
+    out = read("\n".join(rows) + "\n")
+    got = {r["id"]: r for r in out.iter_rows(named=True)}
+    assert got["250"]["surprise"] == "x" and got["250"]["who_name"] is None
+    assert "late_deep" in out.columns and got["251"]["late_deep"] is None
+    assert got["252"]["who_zip"] is None and got["253"]["who_name"] == "n253"
+    assert out.height == 300
+
+
 def test_line_numbers_count_blank_lines_across_blocks() -> None:
     rows = [json.dumps(r) for r in records(200)]
     text = "\n".join(rows[:150]) + "\n\n  \n" + "\n".join(rows[150:]) + "\n"
