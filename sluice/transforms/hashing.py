@@ -9,9 +9,12 @@ plugin hashes the column's buffer in Rust on Polars' threads (200,000 e-mail add
 from __future__ import annotations
 
 import polars as pl
-from polars_hash import CryptographicHashingNameSpace
 
 
 def sha256_hex(expr: pl.Expr) -> pl.Expr:
     """The lower-case hex SHA-256 of each UTF-8 value of ``expr``; null stays null."""
+    # Imported here: loading the plugin's library adds ~6 MB of RSS to every run,
+    # and only pipelines that hash (PII, records without keys) use it.
+    from polars_hash import CryptographicHashingNameSpace
+
     return CryptographicHashingNameSpace(expr.cast(pl.String)).sha2_256()

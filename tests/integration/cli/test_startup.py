@@ -105,6 +105,8 @@ def test_a_run_of_local_files_does_not_import_httpx(leads: Path) -> None:
     done, loaded = _imports("run", "leads", "--project", str(leads))
     assert done.returncode in (0, 3), done.stderr[-2000:]
     assert "httpx" not in loaded
+    # nor the SHA-256 plugin (~6 MB of RSS), which only pipelines that hash use
+    assert "polars_hash" not in loaded
 
 
 #: runs the CLI as the `sluice` script does and says, as it exits, whether the GC is on
