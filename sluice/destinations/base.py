@@ -43,6 +43,9 @@ class Capabilities:
     #: fields until it answers, so a refused row is quarantined as it was read
     #: (http: True; a warehouse takes a load whole or fails it: False)
     keeps_raw: bool = False
+    #: significant digits a ``decimal`` keeps there (None: every one): validation
+    #: quarantines a value with more (SQLite's NUMERIC values are 8-byte floats: 15)
+    decimal_digits: int | None = None
 
 
 @dataclass(frozen=True)

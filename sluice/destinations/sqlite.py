@@ -13,12 +13,16 @@ import polars as pl
 import sqlalchemy as sa
 
 from sluice.destinations import sqlite_adbc as adbc
-from sluice.destinations.base import register
+from sluice.destinations.base import Capabilities, register
 from sluice.destinations.sql import SqlDestination
 
 
 @register("sqlite")
 class SqliteDestination(SqlDestination):
+    # NUMERIC keeps the first 15 significant digits of a decimal (an 8-byte float, or
+    # the integer that float is): 12345678901234567.89 would be stored 12345678901234568.
+    capabilities = Capabilities(keeps_raw=False, decimal_digits=15)
+
     def __init__(self, url: str) -> None:
         super().__init__(url)
 

@@ -107,7 +107,11 @@ class UnitOpener:
         ctx, extra = self.ctx, self.tables.extra
         steps = StepRunner(ctx.pipe, list(ctx.pipe.table.columns) + extra)
         validator = Validator(
-            ctx.pipe.table, list(extra), unique_keys=ctx.mode == "merge", computed=steps.computed
+            ctx.pipe.table,
+            list(extra),
+            unique_keys=ctx.mode == "merge",
+            computed=steps.computed,
+            decimal_digits=self._dest().capabilities.decimal_digits,
         )
         base = ctx.report.stream(unit.source).counts.read
         seen, last, read = [0], [0.0], [0]

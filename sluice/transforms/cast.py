@@ -10,6 +10,8 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import dataclass
+from decimal import ROUND_DOWN, Context, InvalidOperation
+from decimal import Decimal as DecimalValue
 from typing import Literal, Protocol
 
 import polars as pl
@@ -197,13 +199,51 @@ def _number(raw: pl.Series, target: pl.DataType, integer: bool) -> pl.Series:
     """
     value = raw.cast(target, strict=False)
     missed = value.is_null() & raw.is_not_null()
-    if not missed.any():
+    if missed.any():
+        where = missed.arg_true()
+        text = raw.gather(where).str.strip_chars().str.replace_all(",", "", literal=True)
+        if integer:
+            text = text.str.replace(r"\.0*$", "")
+        value = value.scatter(where, text.cast(target, strict=False))
+    if isinstance(target, pl.Decimal):
+        value = _unrounded(raw, value, target.scale)
+    return value
+
+
+#: A value that may have digits past the column's scale: a non-zero digit after the
+#: first ``{scale}`` places, or an exponent. One pass finds the few; Python's decimal
+#: decides each of them.
+_MAYBE_PAST_SCALE = r"[eE]|\.[0-9]{{{scale}}}[0-9]*[1-9]"
+
+
+def _unrounded(raw: pl.Series, value: pl.Series, scale: int) -> pl.Series:
+    """``value`` with null where the cast rounded: a decimal column keeps ``scale``
+    places, and Polars rounds the rest away (``0.1234567`` -> ``0.123457``) where a
+    changed value must be refused, not stored. Trailing zeros are not digits lost."""
+    maybe = value.is_not_null() & raw.str.contains(_MAYBE_PAST_SCALE.format(scale=scale))
+    if not maybe.any():
         return value
-    where = missed.arg_true()
-    text = raw.gather(where).str.strip_chars().str.replace_all(",", "", literal=True)
-    if integer:
-        text = text.str.replace(r"\.0*$", "")
-    return value.scatter(where, text.cast(target, strict=False))
+    where = maybe.arg_true()
+    step = DecimalValue(1).scaleb(-scale)
+    lost = pl.Series([_loses(v, step) for v in raw.gather(where).to_list()], dtype=pl.Boolean)
+    rounded = pl.repeat(False, len(value), dtype=pl.Boolean, eager=True).scatter(where, lost)
+    return value.set(rounded, None)
+
+
+def _loses(text: str, step: DecimalValue) -> bool:
+    """Whether ``text`` has digits finer than ``step`` (False if it is not a number)."""
+    try:
+        number = DecimalValue(text.strip().replace(",", ""))
+        if not number.is_finite():
+            return False
+    except InvalidOperation:
+        return False
+    # A decimal column holds 38 digits: more than the default context's 28.
+    cut = number.quantize(step, rounding=ROUND_DOWN, context=_WIDE)
+    return number != cut
+
+
+_WIDE = Context(prec=100)
 
 
 def cast(
@@ -233,6 +273,12 @@ def cast_reason(
             what += f" in {spec.timezone}"
         formats = (spec.formats if spec else None) or DEFAULT_FORMATS[to]
         what += " (formats tried: " + ", ".join(formats) + ")"
+    elif to == "decimal":
+        kind = POLARS_TYPES["decimal"]
+        assert isinstance(kind, pl.Decimal) and kind.precision is not None
+        whole = kind.precision - kind.scale
+        # Said, because a value with more places is refused rather than rounded.
+        what += f" (at most {whole} digits before the point and {kind.scale} after)"
     return (
         pl.when(col.is_not_null() & value.is_null())
         .then(

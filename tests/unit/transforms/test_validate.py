@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
+from decimal import Context, Decimal
 
 import polars as pl
 import pytest
@@ -50,7 +50,11 @@ BIG = ("9007199254740993", 9007199254740993)
             ["12.5", "x", "1e", "1.0.0", "."],
         ),
         ("float", [("1.5", 1.5), ("-2", -2.0), ("3,000.25", 3000.25)], ["abc"]),
-        ("decimal", [("10.25", Decimal("10.25"))], ["ten"]),
+        (
+            "decimal",
+            [("10.25", Decimal("10.25")), ("1.5000000", Decimal("1.5"))],
+            ["ten", "0.1234567"],
+        ),
         ("boolean", [("yes", True), ("N", False), ("TRUE", True), ("0", False)], ["maybe"]),
         ("date", [("2024-02-29", date(2024, 2, 29))], ["2023-02-29", "29/02/2024"]),
     ],
@@ -64,6 +68,7 @@ def test_type_casts_and_reasons(type_: str, good: list[tuple[str, object]], bad:
         2 + len(good) + i: [
             f"x: '{b}' is not a valid {type_}"
             + (" (formats tried: %Y-%m-%d)" if type_ == "date" else "")
+            + (" (at most 32 digits before the point and 6 after)" if type_ == "decimal" else "")
         ]
         for i, b in enumerate(bad)
     }
@@ -301,5 +306,18 @@ def test_numbers_are_what_cleaning_every_value_first_makes_of_them(
     if type_ == "integer":
         clean = clean.str.replace(r"\.0*$", "")
     expected = clean.cast(target, strict=False)
+    if type_ == "decimal":  # places past the scale are refused, never rounded away
+        lost = [t is not None and _past_scale(t) for t in clean.to_list()]
+        expected = expected.set(pl.Series(lost, dtype=pl.Boolean), None)  # type: ignore[arg-type]
     got = pl.DataFrame([raw]).select(cast_value(pl.col("x"), pl.String(), type_)).to_series()
     assert_series_equal(got, expected, check_names=False)  # NaN equals NaN here
+
+
+def _past_scale(text: str) -> bool:
+    """Whether Python's decimal reads ``text`` with digits past 6 places."""
+    try:
+        number = Decimal(text)
+        cut = number.quantize(Decimal("1e-6"), context=Context(prec=100))
+    except ArithmeticError:  # not a number, or too large for any decimal column
+        return False
+    return number != cut

@@ -1,0 +1,77 @@
+"""Decimals are stored as written or quarantined with a reason, never changed.
+
+SQLite keeps the first 15 significant digits of a NUMERIC value (an 8-byte float, or
+the integer that float is): a value with more is quarantined there, and what loads is
+checked by SQLite itself (``CAST(amount AS TEXT)``) against the text of the file.
+PostgreSQL keeps every digit: the same file loads whole."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+#: (value as written, whether SQLite keeps it): 15 significant digits are kept
+VALUES = [
+    ("0.1", True),
+    ("-123456789.123456", True),  # 15 digits
+    ("999999999.999999", True),  # 15 digits, the largest with 6 places
+    ("5000000000000000000", True),  # one significant digit
+    ("1234567890.123456", False),  # 16
+    ("123456789012345.6", False),  # 16: SQLite would say 123456789012346.0
+    ("12345678901234567.89", False),  # 19: SQLite would store 12345678901234568
+    ("99999999999999999999.99", False),  # SQLite would store 1.0e+20
+]
+
+
+def project(warehouse: str = "") -> str:
+    return f"""
+    {f"warehouse: {warehouse}" if warehouse else ""}
+    pipelines:
+      p:
+        sources:
+          s: {{type: file, path: data/amounts.csv}}
+        table:
+          name: amounts
+          columns:
+            id: {{type: integer, required: true}}
+            amount: decimal
+    """
+
+
+def amounts_csv() -> str:
+    return "id,amount\n" + "".join(f"{i},{v}\n" for i, (v, _) in enumerate(VALUES, 1))
+
+
+def test_sqlite_quarantines_what_it_would_change_and_keeps_the_rest(
+    make_project: Any, run_project: Any
+) -> None:
+    root = make_project(project(), {"data/amounts.csv": amounts_csv()})
+    out = run_project(root)
+    assert out.status == "succeeded_with_quarantine", out.report.errors
+    kept = {i: v for i, (v, ok) in enumerate(VALUES, 1) if ok}
+    with closing(sqlite3.connect(out.warehouse())) as conn:
+        stored = dict(conn.execute("SELECT id, CAST(amount AS TEXT) FROM amounts").fetchall())
+    assert set(stored) == set(kept)
+    for i, text in stored.items():
+        assert Decimal(text) == Decimal(kept[i]), (kept[i], text)  # as SQLite reads it
+    reasons = {q.line: q.reasons for q in out.quarantine("row")}
+    assert sorted(reasons) == [i + 1 for i, (_, ok) in enumerate(VALUES, 1) if not ok]
+    (first,) = reasons[6]  # line 6: 1234567890.123456
+    assert first.startswith("amount: '1234567890.123456' has more than 15 significant digits")
+    assert "declare amount as string" in first
+    c = out.counts("s")
+    assert (c.read, c.loaded, c.quarantined) == (len(VALUES), len(kept), len(VALUES) - len(kept))
+
+
+def test_postgresql_keeps_every_digit(make_project: Any, run_project: Any, pg_url: str) -> None:
+    psycopg = pytest.importorskip("psycopg")
+    root = make_project(project(pg_url), {"data/amounts.csv": amounts_csv()})
+    out = run_project(root)
+    assert out.status == "succeeded", out.report.errors
+    with closing(psycopg.connect(pg_url.replace("postgresql+psycopg", "postgresql"))) as conn:
+        stored = dict(conn.execute("SELECT id, amount FROM amounts").fetchall())
+    assert stored == {i: Decimal(v) for i, (v, _) in enumerate(VALUES, 1)}
