@@ -30,3 +30,30 @@ def json_text(expr: pl.Expr) -> pl.Expr:
     """
     text = pl.struct(expr.alias("v")).struct.json_encode()
     return pl.when(expr.is_not_null()).then(text.str.strip_prefix('{"v":').str.strip_suffix("}"))
+
+
+def json_ready(frame: pl.DataFrame, keep: frozenset[str] = frozenset()) -> pl.DataFrame:
+    """``frame`` with the values JSON cannot hold as text: dates, times, decimals,
+    durations, bytes and nested values. A quarantine entry's payload is JSON (a Parquet
+    row with a date made the state store's write fail the run), and a replay reads the
+    text back as it reads a CSV field: dates and times in ISO form, which the default
+    formats take. ``keep``: columns left as they are."""
+    exprs: list[pl.Expr] = []
+    for name, dtype in frame.schema.items():
+        col = pl.col(name)
+        if name in keep:
+            continue
+        if isinstance(dtype, pl.Datetime):
+            fmt = "%Y-%m-%dT%H:%M:%S%.f" + ("%:z" if dtype.time_zone else "")
+            exprs.append(col.dt.to_string(fmt).alias(name))
+        elif isinstance(dtype, pl.Duration):
+            exprs.append(col.dt.total_microseconds().cast(pl.String).alias(name))
+        elif isinstance(dtype, (pl.List, pl.Array, pl.Struct)):
+            exprs.append(json_text(col).alias(name))
+        elif isinstance(dtype, pl.Binary):
+            exprs.append(col.bin.encode("hex").alias(name))
+        elif isinstance(dtype, (pl.Date, pl.Time, pl.Decimal, pl.Categorical, pl.Enum)):
+            exprs.append(col.cast(pl.String).alias(name))
+        elif isinstance(dtype, pl.Object):
+            exprs.append(col.map_elements(str, return_dtype=pl.String).alias(name))
+    return frame.with_columns(exprs) if exprs else frame

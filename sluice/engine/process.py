@@ -15,6 +15,7 @@ from typing import Any
 import polars as pl
 
 from sluice.batch import LINE, Batch
+from sluice.dtypes import json_ready
 from sluice.engine.refusals import RawSpool
 from sluice.engine.report import Counts
 from sluice.state.quarantine import NewEntry
@@ -25,6 +26,8 @@ from sluice.transforms.pii import WITHHELD, PiiPlan
 from sluice.transforms.steps import ENGINE
 
 QuarantineWriter = Callable[[list[NewEntry]], None]
+#: columns of a bad row that are not its fields (its line and reasons)
+_NOT_RAW = frozenset({LINE, "_reasons"})
 
 
 @dataclass(frozen=True)
@@ -160,7 +163,7 @@ class UnitProcessor:
             self.counts.filtered += delta
             self.counts.filtered_by[rule] = self.counts.filtered_by.get(rule, 0) + delta
         if bad.height:
-            rows = raw.join(bad, on=LINE, how="inner").sort(LINE)
+            rows = json_ready(raw.join(bad, on=LINE, how="inner").sort(LINE), _NOT_RAW)
             for rec in rows.iter_rows(named=True):
                 line = rec.pop(LINE)
                 reasons = rec.pop("_reasons")

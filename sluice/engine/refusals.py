@@ -20,6 +20,7 @@ import polars as pl
 
 from sluice.batch import LINE
 from sluice.destinations import LoadResult
+from sluice.dtypes import json_ready
 
 if TYPE_CHECKING:
     from sluice.engine.process import UnitProcessor
@@ -53,7 +54,8 @@ class RawSpool:
             wanted = [n for n in lines if low <= n <= high]
             if not wanted:
                 continue
-            part = pl.scan_ipc(path).filter(pl.col(LINE).is_in(wanted)).collect()
+            # JSON text for a typed source's values (a quarantine payload is JSON)
+            part = json_ready(pl.scan_ipc(path).filter(pl.col(LINE).is_in(wanted)).collect())
             for rec in part.iter_rows(named=True):
                 found[int(rec.pop(LINE))] = rec
         return found

@@ -158,6 +158,10 @@ def cast_value(
             local = expr.cast(pl.Datetime("us"))
             zoned = local.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
             return zoned.dt.convert_time_zone("UTC")
+        if isinstance(target, pl.Decimal) and (source.is_float() or isinstance(source, pl.Decimal)):
+            return expr.map_batches(
+                functools.partial(_from_typed, target=target), return_dtype=target
+            )
         return expr.cast(target, strict=False)
     text = expr.str.strip_chars()
     if to == "string":
@@ -208,6 +212,15 @@ def _number(raw: pl.Series, target: pl.DataType, integer: bool) -> pl.Series:
     if isinstance(target, pl.Decimal):
         value = _unrounded(raw, value, target.scale)
     return value
+
+
+def _from_typed(values: pl.Series, target: pl.Decimal) -> pl.Series:
+    """A float or a finer decimal (Parquet) as a decimal column, refused as text is
+    where it would be rounded. A float is read as its shortest text, the number it was
+    written as (``1e20``, not the binary value 100000000000000004764.729344 that a
+    direct cast makes of it)."""
+    text = values.cast(pl.String)
+    return _unrounded(text, text.cast(target, strict=False), target.scale)
 
 
 #: A value that may have digits past the column's scale: a non-zero digit after the

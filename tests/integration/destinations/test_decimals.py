@@ -75,3 +75,53 @@ def test_postgresql_keeps_every_digit(make_project: Any, run_project: Any, pg_ur
     with closing(psycopg.connect(pg_url.replace("postgresql+psycopg", "postgresql"))) as conn:
         stored = dict(conn.execute("SELECT id, amount FROM amounts").fetchall())
     assert stored == {i: Decimal(v) for i, (v, _) in enumerate(VALUES, 1)}
+
+
+def test_typed_values_are_refused_where_the_cast_would_round_them(
+    make_project: Any, run_project: Any, tmp_path: Any
+) -> None:
+    # A Parquet float is read as the number it was written as (its shortest text), a
+    # finer Parquet decimal as it is: neither is rounded into the column.
+    import polars as pl
+
+    floats = [0.1, 1e20, 0.1234567, 2.5e-6, 123.456]
+    fine = pl.Series(["1.5000000000", "1.1234567890", "0", "-2.25", "3"]).cast(pl.Decimal(38, 10))
+    data = tmp_path / "data"
+    data.mkdir()
+    frame = pl.DataFrame({"id": [1, 2, 3, 4, 5], "f": floats, "d": fine})
+    frame.write_parquet(data / "amounts.parquet")
+    root = make_project(
+        """
+        pipelines:
+          p:
+            sources:
+              s: {type: file, path: data/amounts.parquet}
+            table:
+              name: amounts
+              columns:
+                id: {type: integer, required: true}
+                f: decimal
+                d: decimal
+        """
+    )
+    out = run_project(root)
+    assert out.status == "succeeded_with_quarantine", out.report.errors
+    with closing(sqlite3.connect(out.warehouse())) as conn:
+        rows = conn.execute("SELECT id, CAST(f AS TEXT), CAST(d AS TEXT) FROM amounts").fetchall()
+    assert {i: (Decimal(f), Decimal(d)) for i, f, d in rows} == {
+        1: (Decimal("0.1"), Decimal("1.5")),
+        5: (Decimal("123.456"), Decimal("3")),
+    }
+    reasons = {q.line: q.reasons for q in out.quarantine("row")}
+    place = " is not a valid decimal (at most 32 digits before the point and 6 after)"
+    assert reasons == {
+        2: ["d: '1.1234567890'" + place],  # 1e20: 21 digits but one significant: kept
+        3: ["f: '0.1234567'" + place],
+        4: ["f: '2.5e-6'" + place],  # seven places
+    }
+    # the payload is JSON: the typed values as text, which a replay reads back
+    assert {q.line: q.payload["d"] for q in out.quarantine("row")} == {
+        2: "1.1234567890",
+        3: "0.0000000000",
+        4: "-2.2500000000",
+    }

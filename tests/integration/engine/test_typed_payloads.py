@@ -1,0 +1,76 @@
+"""A quarantined row of a typed source (Parquet) keeps its fields as JSON text.
+
+Its dates, times and decimals made the state store's write fail the whole run ("Object
+of type date is not JSON serializable"). They are kept as ISO text now, which a replay
+reads back as it reads a CSV field: the replayed row loads the values the file had."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import polars as pl
+
+from sluice.config import load_project
+from sluice.engine.replay import replay
+
+YAML = """
+pipelines:
+  p:
+    sources:
+      s: {type: file, path: data/visits.parquet}
+    table:
+      name: visits
+      columns:
+        id: {type: integer, required: true}
+        status: {type: string, accepted: [open, closed]}
+        day: date
+        at: datetime
+        naive: datetime
+        fee: decimal
+        tags: list
+"""
+
+
+def test_a_typed_row_is_quarantined_as_text_and_replays_to_the_same_values(
+    make_project: Any, run_project: Any, tmp_path: Any
+) -> None:
+    at = dt.datetime(2024, 3, 9, 23, 59, 58, 123456, tzinfo=dt.UTC)
+    naive = dt.datetime(1999, 12, 31, 12, 0)
+    frame = pl.DataFrame(
+        {
+            "id": [1, 2],
+            "status": ["open", "pending"],  # pending: not accepted (yet)
+            "day": [dt.date(2024, 2, 29), dt.date(1969, 7, 20)],
+            "at": [at, at],
+            "naive": [naive, naive],
+            "fee": pl.Series(["12.50", "0.000001"]).cast(pl.Decimal(38, 6)),
+            "tags": [["a"], ["b", "c"]],
+        }
+    )
+    (tmp_path / "data").mkdir()
+    frame.write_parquet(tmp_path / "data" / "visits.parquet")
+    root = make_project(YAML)
+    out = run_project(root)
+    assert out.status == "succeeded_with_quarantine", out.report.errors
+    (entry,) = out.quarantine("row")
+    assert entry.payload == {
+        "id": 2,
+        "status": "pending",
+        "day": "1969-07-20",
+        "at": "2024-03-09T23:59:58.123456+00:00",
+        "naive": "1999-12-31T12:00:00",
+        "fee": "0.000001",
+        "tags": '["b","c"]',
+    }
+    # the rule fixed, the replay loads the row's own values from that text
+    (root / "sluice.yaml").write_text(YAML.replace("[open, closed]", "[open, closed, pending]"))
+    (again,) = replay(load_project(root))
+    assert again.status == "succeeded", again.errors
+    row = {r["id"]: r for r in out.rows(order_by="id")}[2]
+    assert row["day"] == "1969-07-20"
+    assert dt.datetime.fromisoformat(row["at"]) == at
+    assert dt.datetime.fromisoformat(row["naive"]) == naive.replace(tzinfo=dt.UTC)
+    assert Decimal(str(row["fee"])) == Decimal("0.000001")
+    assert row["tags"] == '["b","c"]'
