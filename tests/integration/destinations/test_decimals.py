@@ -27,18 +27,20 @@ VALUES = [
 ]
 
 
-def project(warehouse: str = "") -> str:
+def project(warehouse: str = "", file: str = "amounts.csv", decimals: str = "amount") -> str:
+    """A project loading data/``file`` into ``amounts``: ``decimals`` (comma-separated)
+    are its decimal columns."""
+    columns = "".join(f"\n            {c}: decimal" for c in decimals.split(","))
     return f"""
     {f"warehouse: {warehouse}" if warehouse else ""}
     pipelines:
       p:
         sources:
-          s: {{type: file, path: data/amounts.csv}}
+          s: {{type: file, path: data/{file}}}
         table:
           name: amounts
           columns:
-            id: {{type: integer, required: true}}
-            amount: decimal
+            id: {{type: integer, required: true}}{columns}
     """
 
 
@@ -90,20 +92,7 @@ def test_typed_values_are_refused_where_the_cast_would_round_them(
     data.mkdir()
     frame = pl.DataFrame({"id": [1, 2, 3, 4, 5], "f": floats, "d": fine})
     frame.write_parquet(data / "amounts.parquet")
-    root = make_project(
-        """
-        pipelines:
-          p:
-            sources:
-              s: {type: file, path: data/amounts.parquet}
-            table:
-              name: amounts
-              columns:
-                id: {type: integer, required: true}
-                f: decimal
-                d: decimal
-        """
-    )
+    root = make_project(project(file="amounts.parquet", decimals="f,d"))
     out = run_project(root)
     assert out.status == "succeeded_with_quarantine", out.report.errors
     with closing(sqlite3.connect(out.warehouse())) as conn:
