@@ -7,6 +7,8 @@ previews use SQLAlchemy.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import polars as pl
@@ -15,6 +17,8 @@ import sqlalchemy as sa
 from sluice.destinations import sqlite_adbc as adbc
 from sluice.destinations.base import Capabilities, register
 from sluice.destinations.sql import SqlDestination
+from sluice.destinations.sql_load import Writer
+from sluice.destinations.writeback import Writeback
 
 
 @register("sqlite")
@@ -86,6 +90,30 @@ class SqliteDestination(SqlDestination):
 
     def _db_errors(self) -> tuple[type[BaseException], ...]:
         return (*super()._db_errors(), adbc.Error)
+
+    @contextlib.contextmanager
+    def _writing(self, conn: Any, tables: list[str]) -> Iterator[Writer]:
+        """Batches written as the base class does, the file sent to disk as it grows
+        (:mod:`sluice.destinations.writeback`): the commit then waits for little."""
+        back = None
+        path = self.engine.url.database
+        if path and path != ":memory:":
+            with contextlib.suppress(OSError):  # only a speed-up: the load goes on without
+                back = Writeback(path)
+        if back is None:
+            with super()._writing(conn, tables) as plain:
+                yield plain
+            return
+
+        def write(table: str, columns: list[str], data: pl.DataFrame) -> int:
+            rows = self._write(conn, table, columns, data)
+            back.grew()
+            return rows
+
+        try:
+            yield write
+        finally:
+            back.close()
 
     def _write(self, conn: Any, table: str, columns: list[str], data: pl.DataFrame) -> int:
         # SQLite has no date or decimal types: they are stored as ISO text, as the
