@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 #: the file grows by this much between two requests to write it back
 EVERY = 16 << 20
+#: macOS has no ``fdatasync``; its ``fsync`` writes the file's data all the same
+_sync = getattr(os, "fdatasync", os.fsync)
 
 
 class Writeback:
@@ -62,8 +64,9 @@ class Writeback:
             if self._closed:
                 return
             try:
-                os.fdatasync(self._fd)
+                _sync(self._fd)
                 self.flushes += 1
-            except OSError as exc:  # the commit's own fsync meets it again, and says so
+            except OSError as exc:  # the commit's own fsync meets it again and says so;
+                # or a system that will not sync a file opened to read (Windows)
                 log.debug("early write-back of a database file failed: %s", exc)
                 return
