@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -17,9 +18,9 @@ from sluice.schema import ColumnSpec, TableSpec
 MIB = 1 << 20
 
 
-def _wait_for(check: object, seconds: float = 10.0) -> None:
+def _wait_for(check: Callable[[], bool], seconds: float = 10.0) -> None:
     deadline = time.monotonic() + seconds
-    while not check() and time.monotonic() < deadline:  # type: ignore[operator]
+    while not check() and time.monotonic() < deadline:
         time.sleep(0.01)
 
 
@@ -62,8 +63,8 @@ def test_a_sqlite_load_writes_its_file_back_as_it_goes_and_loads_every_row(
 
         def grew(self) -> None:
             super().grew()
-            # Each batch's request is carried out before the next batch (a test of the
-            # requests, not of the kernel's speed).
+            # Each batch's request is picked up before the next batch is written (a
+            # test of the requests, not of the kernel's speed).
             _wait_for(lambda: not self._wake.is_set())
 
     monkeypatch.setattr(sqlite, "Writeback", Seen)
