@@ -2,7 +2,7 @@
 
 An embedded database writes a load's pages into its file as its page cache fills, and
 the kernel keeps them in memory until the commit's ``fsync``, which then writes them all
-while the load waits: 1M leads into SQLite wrote ~200 MB there, a 0.66-0.80 s ``fsync``
+while the load waits: 1M leads into SQLite wrote 188 MB there, a 0.66-0.80 s ``fsync``
 at the end of an 8 s load whose CPU-bound part had left the disk idle. A :class:`Writeback`
 asks the kernel (``fdatasync`` on a thread of its own, which waits without the GIL) for
 what is written so far each time the file has grown by ``every`` bytes, so the commit
