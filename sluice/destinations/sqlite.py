@@ -95,25 +95,25 @@ class SqliteDestination(SqlDestination):
     def _writing(self, conn: Any, tables: list[str]) -> Iterator[Writer]:
         """Batches written as the base class does, the file sent to disk as it grows
         (:mod:`sluice.destinations.writeback`): the commit then waits for little."""
-        back = None
-        path = self.engine.url.database
-        if path and path != ":memory:":
-            with contextlib.suppress(OSError):  # only a speed-up: the load goes on without
-                back = Writeback(path)
-        if back is None:
-            with super()._writing(conn, tables) as plain:
-                yield plain
-            return
+        with super()._writing(conn, tables) as write:
+            back = None
+            path = self.engine.url.database
+            if path and path != ":memory:":
+                with contextlib.suppress(OSError):  # a speed-up: the load goes on without
+                    back = Writeback(path)
+            if back is None:
+                yield write
+                return
 
-        def write(table: str, columns: list[str], data: pl.DataFrame) -> int:
-            rows = self._write(conn, table, columns, data)
-            back.grew()
-            return rows
+            def written(table: str, columns: list[str], data: pl.DataFrame) -> int:
+                rows = write(table, columns, data)
+                back.grew()
+                return rows
 
-        try:
-            yield write
-        finally:
-            back.close()
+            try:
+                yield written
+            finally:
+                back.close()
 
     def _write(self, conn: Any, table: str, columns: list[str], data: pl.DataFrame) -> int:
         # SQLite has no date or decimal types: they are stored as ISO text, as the
