@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import os
 import sys
+import weakref
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import polars as pl
+import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
@@ -252,6 +255,57 @@ def test_batches_are_written_on_one_thread_and_the_setting_comes_back(
         duck.load(spec, "merge", "k2", [pl.DataFrame({"id": [5, 5], "name": ["a", "b"]})])
     assert threads() == 2
     assert duck.count("people") == 2
+
+
+def test_each_batch_is_let_go_once_written_not_at_the_commit(
+    duck: DuckdbDestination, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A view made by `register` kept every batch's Arrow table alive until the load
+    committed, unregistered or not (duckdb-python#469): 3M leads peaked at 1.5 GB."""
+    made: list[weakref.ref[pa.Table]] = []
+    to_arrow = pl.DataFrame.to_arrow
+
+    def spy(self: pl.DataFrame, *args: Any, **kwargs: Any) -> pa.Table:
+        table = to_arrow(self, *args, **kwargs)
+        made.append(weakref.ref(table))
+        return table
+
+    monkeypatch.setattr(pl.DataFrame, "to_arrow", spy)
+    spec = TableSpec("people", [ColumnSpec("id", "integer"), ColumnSpec("name")])
+    duck.prepare(spec, "append")
+    alive: list[int] = []
+
+    def batches() -> Iterator[pl.DataFrame]:
+        for k in range(5):
+            alive.append(sum(ref() is not None for ref in made))
+            yield pl.DataFrame({"id": [k, k + 10], "name": [f"n{k}", None]})
+
+    assert duck.load(spec, "append", "k", batches()).rows == 10
+    assert len(made) == 5  # one Arrow table per batch, none of them held on to
+    assert alive == [0, 0, 0, 0, 0]
+    assert native(duck, "SELECT count(*) AS n, count(name) AS named FROM people").row(0) == (
+        10,
+        5,
+    )
+
+
+def test_a_table_named_like_the_batch_is_neither_read_nor_changed(
+    duck: DuckdbDestination,
+) -> None:
+    """DuckDB reads a table or view before a local variable of the same name: where
+    one is called `_sluice_batch`, the batches go in through a view that shadows it."""
+    spec = TableSpec("people", [ColumnSpec("id", "integer"), ColumnSpec("name")])
+    duck.prepare(spec, "append")
+    raw = duck.engine.raw_connection()
+    try:
+        raw.execute('CREATE TABLE "_sluice_Batch" (id BIGINT, name VARCHAR)')
+        raw.execute("INSERT INTO \"_sluice_Batch\" VALUES (666, 'not a batch')")
+    finally:
+        raw.close()
+    batches = [pl.DataFrame({"id": [1], "name": ["a"]}), pl.DataFrame({"id": [2], "name": ["b"]})]
+    assert duck.load(spec, "append", "k", batches).rows == 2
+    assert native(duck, "SELECT id, name FROM people ORDER BY id").rows() == [(1, "a"), (2, "b")]
+    assert native(duck, 'SELECT * FROM "_sluice_Batch"').rows() == [(666, "not a batch")]
 
 
 PROBE = """
