@@ -171,6 +171,27 @@ def test_run_truncated_file_is_set_aside_whole(make_project, run_project, suffix
     assert out.rows() == []
 
 
+def test_run_a_gzip_file_with_a_broken_block_is_set_aside_whole(make_project, run_project) -> None:
+    """Damage inside the deflate stream (not its end): ISA-L's own error, as a reason."""
+    content = b"id,name\n" + b"".join(b"%d,name %d\n" % (i, i) for i in range(50_000))
+    packed = bytearray(gzip.compress(content))
+    packed[20:60] = bytes(40)
+    root = make_project(project("path: data/*"), {"data/f.csv.gz": bytes(packed)})
+    out = run_project(root)
+    (qf,) = out.stream("s")["quarantined_files"]
+    assert qf["reason"].startswith("corrupt or truncated gzip data: ")
+    assert out.rows() == []
+
+
+def test_a_gzip_file_of_two_members_reads_as_both(tmp_path: Path) -> None:
+    """`cat a.gz b.gz > c.gz` is a valid gzip file: both members' rows, in order."""
+    first, second = b"id,name,city\n1,Ada,London\n", b"2,Grace,NYC\n"
+    (tmp_path / "f.csv.gz").write_bytes(gzip.compress(first) + gzip.compress(second))
+    headers, rows, rejects = read_file(tmp_path / "f.csv.gz")
+    assert headers == ["id", "name", "city"]
+    assert rows["name"].to_list() == ["Ada", "Grace"] and rejects == []
+
+
 # --------------------------------------------------------------------------- zip members, runs
 
 
