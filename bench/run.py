@@ -5,6 +5,7 @@ sluice's start-up; and dlt.
     .venv/bin/python bench/run.py [--rows N] [--repeat R] [--skip-dlt] [--keep]
     .venv/bin/python bench/run.py --only mysql     # the two MariaDB lines only
     .venv/bin/python bench/run.py --only merge     # the merge and its append reference
+    .venv/bin/python bench/run.py --only gz        # sluice -> PostgreSQL, plain and .csv.gz
 
 Each measurement runs in its own child process; its wall time and peak RSS (the kernel's
 high-water mark, VmHWM, of each process in the child's tree, and a 20 ms psutil sample of
@@ -78,6 +79,7 @@ RESULTS = BENCH / "results"
 LINES: list[tuple[str, str, str | None]] = [
     ("copy", "psql \\copy -> PostgreSQL (floor)", None),
     ("sluice-pg", "sluice -> PostgreSQL", "copy"),
+    ("sluice-pg-gz", "sluice -> PostgreSQL, .csv.gz", "sluice-pg"),
     ("sqlite-import", "sqlite3 .import -> SQLite (floor)", None),
     ("sluice-sqlite", "sluice -> SQLite", "sqlite-import"),
     ("dlt", "dlt (Arrow) -> PostgreSQL", "copy"),
@@ -92,13 +94,14 @@ FLOOR_OF = {key: floor for key, _, floor in LINES}
 #: --only's groups: a group selects its lines
 GROUPS = {
     "pg": {"copy", "sluice-pg"},
+    "gz": {"sluice-pg", "sluice-pg-gz"},
     "sqlite": {"sqlite-import", "sluice-sqlite"},
     "mysql": {"mysql-load-data", "sluice-mysql"},
     "duckdb": {"duckdb-read-csv", "sluice-duckdb"},
     "merge": {"merge-append", "merge"},
 }
 ALL = [key for key, _, _ in LINES] + ["startup"]
-PG_LINES = {"copy", "sluice-pg", "dlt", "merge-append", "merge"}
+PG_LINES = {"copy", "sluice-pg", "sluice-pg-gz", "dlt", "merge-append", "merge"}
 
 
 # --------------------------------------------------------------------------- reporting
@@ -156,7 +159,7 @@ def notes(clean: int, merge: int | None) -> str:
         "database servers are not included). vs floor: throughput against the line's floor: "
         "\\copy (PostgreSQL, dlt), sqlite3 .import (SQLite), LOAD DATA LOCAL (MariaDB), "
         "DuckDB read_csv (DuckDB), sluice's append of the same file into an empty table "
-        "(merge)."
+        "(merge), sluice's load of the plain file (.csv.gz)."
     )
 
 
@@ -241,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     runners: dict[str, Callable[[], dict[str, Any]]] = {
         "copy": lambda: loads.run_copy(meta, schemas),
         "sluice-pg": lambda: loads.run_sluice_pg(meta, schemas, tmp),
+        "sluice-pg-gz": lambda: loads.run_sluice_pg_gz(meta, schemas, tmp),
         "sqlite-import": lambda: loads.run_sqlite_import(meta, tmp),
         "sluice-sqlite": lambda: loads.run_sluice_sqlite(meta, tmp),
         "dlt": lambda: loads.run_dlt(meta, schemas, tmp),
