@@ -215,12 +215,10 @@ class DuckdbDestination(SqlDestination):
         # `register`: its view keeps each batch's Arrow buffers alive until the load
         # commits, unregistered or not (duckdb-python#469): a 1M-lead load peaked at
         # 770 MB, 3M leads at 1.5 GB.
-        q = self.quote
-        cols = ", ".join(q(c) for c in columns)
         # String views are Polars' own layout: DuckDB reads them without the copy of
         # every value that the default (large_string) makes (1M rows: ~0.3 s of CPU).
         _sluice_batch = data.to_arrow(compat_level=pl.CompatLevel.newest())
-        conn.execute(f"INSERT INTO {q(table)} ({cols}) SELECT {cols} FROM {q(_BATCH_VIEW)}")
+        conn.execute(self._copy_sql(table, columns))
         return data.height
 
     def _write_registered(
@@ -229,14 +227,18 @@ class DuckdbDestination(SqlDestination):
         """:meth:`_write` where a table or view already has the batch's name (which the
         replacement scan would read instead): the batch is a view of the connection,
         which shadows it, but whose memory lasts until the commit."""
-        q = self.quote
-        cols = ", ".join(q(c) for c in columns)
         conn.register(_BATCH_VIEW, data.to_arrow(compat_level=pl.CompatLevel.newest()))
         try:
-            conn.execute(f"INSERT INTO {q(table)} ({cols}) SELECT {cols} FROM {q(_BATCH_VIEW)}")
+            conn.execute(self._copy_sql(table, columns))
         finally:
             conn.unregister(_BATCH_VIEW)
         return data.height
+
+    def _copy_sql(self, table: str, columns: list[str]) -> str:
+        """The statement that copies the batch named :data:`_BATCH_VIEW` into ``table``."""
+        q = self.quote
+        cols = ", ".join(q(c) for c in columns)
+        return f"INSERT INTO {q(table)} ({cols}) SELECT {cols} FROM {q(_BATCH_VIEW)}"
 
     def _upsert(
         self,
