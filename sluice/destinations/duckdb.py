@@ -37,10 +37,12 @@ from sluice.destinations.sql_load import Writer
 #: the name a batch's Arrow table goes by while it is copied: a local variable of
 #: :meth:`DuckdbDestination._write`, which DuckDB finds when no table or view has it
 _BATCH_VIEW = "_sluice_batch"
-#: whether a table or view holds that name, which would then be read instead
-_NAME_TAKEN = (
+#: whether DuckDB would not find the batch by that name: a table or view holds it (and
+#: would be read instead), or the connection looks at no Python variables at all
+_NOT_SCANNED = (
     "SELECT 1 FROM duckdb_tables() WHERE lower(table_name) = ? "
-    "UNION ALL SELECT 1 FROM duckdb_views() WHERE lower(view_name) = ?"
+    "UNION ALL SELECT 1 FROM duckdb_views() WHERE lower(view_name) = ? "
+    "UNION ALL SELECT 1 WHERE NOT current_setting('python_enable_replacements')"
 )
 #: DuckDB's worker threads while a load writes its batches. A batch (a few MiB, ~20,000
 #: rows) is less than one of DuckDB's row groups (122,880 rows): more threads only add
@@ -187,8 +189,8 @@ class DuckdbDestination(SqlDestination):
             _narrowed[database] = (loads + 1, before)
         try:
             with super()._writing(conn, tables) as write:
-                taken = conn.execute(_NAME_TAKEN, [_BATCH_VIEW, _BATCH_VIEW]).fetchall()
-                yield functools.partial(self._write_registered, conn) if taken else write
+                viewed = conn.execute(_NOT_SCANNED, [_BATCH_VIEW, _BATCH_VIEW]).fetchall()
+                yield functools.partial(self._write_registered, conn) if viewed else write
         finally:
             with _narrowed_lock:
                 loads, before = _narrowed.pop(database)
@@ -224,9 +226,10 @@ class DuckdbDestination(SqlDestination):
     def _write_registered(
         self, conn: Any, table: str, columns: list[str], data: pl.DataFrame
     ) -> int:
-        """:meth:`_write` where a table or view already has the batch's name (which the
-        replacement scan would read instead): the batch is a view of the connection,
-        which shadows it, but whose memory lasts until the commit."""
+        """:meth:`_write` where no replacement scan would find the batch (a table or
+        view has its name, or ``python_enable_replacements`` is off): the batch is a
+        view of the connection, which shadows any table, but whose memory lasts until
+        the commit."""
         conn.register(_BATCH_VIEW, data.to_arrow(compat_level=pl.CompatLevel.newest()))
         try:
             conn.execute(self._copy_sql(table, columns))

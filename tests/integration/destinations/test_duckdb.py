@@ -308,6 +308,18 @@ def test_a_table_named_like_the_batch_is_neither_read_nor_changed(
     assert native(duck, 'SELECT * FROM "_sluice_Batch"').rows() == [(666, "not a batch")]
 
 
+def test_a_connection_that_scans_no_python_variables_still_loads(tmp_path: Path) -> None:
+    """`python_enable_replacements=false` in the URL: the batches go in through views."""
+    d = connect(f"duckdb:///{tmp_path / 'w.duckdb'}?python_enable_replacements=false")
+    try:
+        spec = TableSpec("people", [ColumnSpec("id", "integer"), ColumnSpec("name")])
+        d.prepare(spec, "append")
+        assert d.load(spec, "append", "k", [pl.DataFrame({"id": [1], "name": ["a"]})]).rows == 1
+        assert d.count("people") == 1
+    finally:
+        d.close()
+
+
 PROBE = """
 import sys
 from sluice.destinations import connect
