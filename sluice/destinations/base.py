@@ -46,6 +46,10 @@ class Capabilities:
     #: significant digits a ``decimal`` keeps there (None: every one): validation
     #: quarantines a value with more (SQLite's NUMERIC values are 8-byte floats: 15)
     decimal_digits: int | None = None
+    #: input bytes the engine may read and validate ahead of what the destination has
+    #: taken (0: one batch): for one that takes batches in bursts, so that reading goes
+    #: on meanwhile (DuckDB)
+    read_ahead_bytes: int = 0
 
 
 @dataclass(frozen=True)

@@ -101,13 +101,21 @@ class Loader:
     def _stream(self, planned: PlannedLoad, feed: _Feed) -> tuple[LoadResult, float, float]:
         """Send the units' rows to the destination; (its result, seconds spent waiting
         for rows, when the sending started)."""
-        prefetch = Prefetch(feed.frames())
+        prefetch = Prefetch(feed.frames(), self._read_ahead(feed))
         start = time.perf_counter()
         try:
             result = self.send(planned.load_key, self._then_finish(prefetch, feed), planned.meta)
         finally:
             prefetch.close()
         return result, prefetch.waited, start
+
+    def _read_ahead(self, feed: _Feed) -> int:
+        """Batches the producer may have ready before the destination takes them: one,
+        or as many of the largest source batch as the destination's read-ahead holds."""
+        budget = self._dest().capabilities.read_ahead_bytes
+        sources = self.ctx.pipe.sources
+        largest = max(sources[o.stream].batch_bytes for o in feed.opened)
+        return max(1, budget // largest)
 
     def _then_finish(self, items: Iterable[Any], feed: _Feed) -> Iterator[Any]:
         """``items``, then the stage the destination is in once it has them all.
