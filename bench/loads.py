@@ -188,16 +188,20 @@ def _bench_env(meta: dict[str, Any]) -> dict[str, str]:
     return {"SLUICE_BENCH_ROWS": str(meta["rows"])}
 
 
-def run_sluice_pg(meta: dict[str, Any], schemas: Schemas, tmp: Path) -> dict[str, Any]:
+def run_sluice_pg(
+    meta: dict[str, Any], schemas: Schemas, tmp: Path, project: Path = PROJECT, name: str = ""
+) -> dict[str, Any]:
+    """sluice -> a fresh PostgreSQL schema; ``project`` reads ``name`` (the leads file)."""
     schema = schemas.fresh("sluice")
     checkpoint()
     return run_sluice(
         schema_url(schema),
         pg_count(schema),
         loaded=meta["clean_rows"],
+        project=project,
         env=_bench_env(meta),
         state=_state(tmp),
-    ) | {"input": meta["file"]}
+    ) | {"input": name or meta["file"]}
 
 
 def gz_input(meta: dict[str, Any]) -> Path:
@@ -223,15 +227,7 @@ def run_sluice_pg_gz(meta: dict[str, Any], schemas: Schemas, tmp: Path) -> dict[
     pointed = re.sub(r"(?m)^(\s+path: ).*$", lambda m: m.group(1) + str(packed), text, count=1)
     assert pointed != text, "bench/leads/sluice.yaml has no source path to point at the .gz"
     (project / "sluice.yaml").write_text(pointed)
-    schema = schemas.fresh("sluice_gz")
-    checkpoint()
-    return run_sluice(
-        schema_url(schema),
-        pg_count(schema),
-        loaded=meta["clean_rows"],
-        project=project,
-        state=_state(tmp),
-    ) | {"input": packed.name}
+    return run_sluice_pg(meta, schemas, tmp, project, packed.name)
 
 
 def _run_sluice_file(
