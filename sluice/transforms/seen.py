@@ -1,19 +1,28 @@
-"""The keys ``dedupe`` has seen in a stream, as 64-bit hashes, in little more memory
-than the hashes themselves.
+"""The keys ``dedupe`` (and ``unique``) has seen in a stream, as 128-bit hashes, in
+little more memory than the hashes themselves.
 
-The hashes are kept in sorted runs: a batch is checked by binary search in each run,
-and its new hashes become a run of their own, merged with the last run while the two
-are of a size and small enough (one linear merge). Rebuilding a hash set of every key
-seen so far on each batch made dedupe quadratic in the number of batches; merging
-everything into one sorted array made each batch copy all the hashes seen so far, so
-the last batches of a 1M-row file held two copies (16 MB) at once. Runs stop growing
-at about an eighth of the hashes (and 2**18 of them), so a merge copies at most that
-much and a batch is searched in about a dozen runs.
+A key is two 64-bit hashes under unrelated seeds, and it is "seen" only when both match
+a key seen before: with one hash, two distinct keys sharing it (about n**2 / 2**65 for n
+keys: 2.7e-8 at 1M, 2.7e-4 at 100M) made the second one a duplicate, dropped by
+``dedupe`` or set aside as "duplicate value" by ``unique``, which no check would catch.
+The same holds within a batch.
 
-A bitmap indexed by the hashes' top bits answers "never seen" for most new keys
+The hashes are kept in sorted runs, ordered by the first hash with the second beside it:
+a batch is checked by binary search in each run, and its new hashes become a run of
+their own, merged with the last run while the two are of a size and small enough (one
+linear merge). Rebuilding a hash set of every key seen so far on each batch made dedupe
+quadratic in the number of batches; merging everything into one sorted array made each
+batch copy all the hashes seen so far. Runs stop growing at about an eighth of the keys
+(and 2**18 of them), so a merge copies at most that much and a batch is searched in
+about a dozen runs.
+
+A bitmap indexed by the first hash's top bits answers "never seen" for most new keys
 without any search (cache misses over large runs were 0.2 of the 0.5 s that 1M keys
 cost): only keys whose bit is set are searched. It is packed 8 bits to a byte, about
 8 bits per key: 1 MiB for 1M keys.
+
+The second hash costs 8 bytes a key (the bench's 1M-row load peaked 8-16 MB higher)
+and no time that 5 alternating pairs of that load could tell from noise.
 """
 
 from __future__ import annotations
@@ -25,6 +34,11 @@ import polars as pl
 if TYPE_CHECKING:
     import numpy.typing as npt
 
+#: The two hashes' seeds. Polars keys its hash with the seed, so the two are unrelated
+#: functions of a key (neither their XOR nor their difference is the same for any two
+#: keys tried, text or integers), and two keys sharing one are no likelier to share both.
+SEEDS = (7, 0x2545F4914F6CDD1D)
+
 
 class SeenKeys:
     """Hashes of key values seen so far in a stream: bounded by the number of keys."""
@@ -33,65 +47,85 @@ class SeenKeys:
     BITS_PER_KEY = 8
     #: its largest size, as bits of the hash: 2**26 bits, 8 MiB (8M keys)
     MAX_BITS = 26
-    #: a run stops growing past this many hashes, or the hashes seen / RUNS if more
+    #: a run stops growing past this many keys, or the keys seen / RUNS if more
     RUN_HASHES = 1 << 18
     RUNS = 8
 
     def __init__(self) -> None:
         # NumPy is imported at the first batch: `sluice validate` compiles the steps
         # (making one of these) but never dedupes, and NumPy is 0.1-0.2 s of start-up.
-        self.runs: list[npt.NDArray[Any]] = []
+        #: (first hashes, sorted; the second hash of each) per run
+        self.runs: list[tuple[npt.NDArray[Any], npt.NDArray[Any]]] = []
         self.count = 0
         self._bitmap: npt.NDArray[Any] | None = None
         self._bits = 0
 
     def first_time(self, data: pl.DataFrame, keys: list[str]) -> pl.Series:
         """A mask: True where the row's key was not seen before (in earlier batches or rows)."""
-        key = pl.col(keys[0]) if len(keys) == 1 else pl.struct(keys)
-        h = data.select(key.hash(seed=7).alias("h")).to_series()
-        if not h.len():  # the steps' check on an empty frame (`sluice validate`)
+        if not data.height:  # the steps' check on an empty frame (`sluice validate`)
             return pl.Series("fresh", [], dtype=pl.Boolean)
         import numpy as np
 
-        bitmap = self._sized(self.count + h.len())
-        first = h.is_first_distinct().to_numpy()
-        values = h.to_numpy()
-        byte, bit = _cells(values, self._bits)
-        known = np.zeros(len(values), dtype=bool)
-        maybe = np.flatnonzero((bitmap[byte] >> bit) & np.uint8(1))
+        key = pl.col(keys[0]) if len(keys) == 1 else pl.struct(keys)
+        a, b = self._hashes(data, key)
+        first = _first(a, b)
+        bitmap = self._sized(self.count + len(a))
+        byte, bit = _cells(a, self._bits)
+        known = np.zeros(len(a), dtype=bool)
+        maybe = np.flatnonzero(first & ((bitmap[byte] >> bit) & np.uint8(1)).astype(bool))
         if len(maybe):
-            known[maybe] = self._known(values[maybe])
+            known[maybe] = self._known(a[maybe], b[maybe])
         fresh = first & ~known
-        _mark(bitmap, values[fresh], self._bits)
-        self._add(np.sort(values[fresh]))
+        _mark(bitmap, a[fresh], self._bits)
+        self._add(a[fresh], b[fresh])
         return pl.Series("fresh", fresh)
 
-    def _known(self, probes: npt.NDArray[Any]) -> npt.NDArray[Any]:
-        """Which of ``probes`` some run holds."""
+    def _hashes(
+        self, data: pl.DataFrame, key: pl.Expr
+    ) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+        """Each row's key as its two hashes."""
+        got = data.select(key.hash(SEEDS[0]).alias("a"), key.hash(SEEDS[1]).alias("b"))
+        return got.get_column("a").to_numpy(), got.get_column("b").to_numpy()
+
+    def _known(self, a: npt.NDArray[Any], b: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        """Which of the keys hashed ``a``, ``b`` some run holds."""
         import numpy as np
 
-        hit = np.zeros(len(probes), dtype=bool)
-        for run in self.runs:
-            pos = np.searchsorted(run, probes)
-            inside = pos < len(run)
-            hit[inside] |= run[pos[inside]] == probes[inside]
+        hit = np.zeros(len(a), dtype=bool)
+        for run_a, run_b in self.runs:
+            at = np.searchsorted(run_a, a)
+            inside = np.flatnonzero(at < len(run_a))
+            same = inside[run_a[at[inside]] == a[inside]]  # the first hash is in the run
+            found = run_b[at[same]] == b[same]
+            hit[same[found]] = True
+            # A first hash met with another second one: distinct keys sharing it, each
+            # told apart by its second hash (so rare that a loop costs nothing).
+            for i in same[~found].tolist():
+                j = int(at[i]) + 1
+                while j < len(run_a) and run_a[j] == a[i] and not hit[i]:
+                    hit[i] = run_b[j] == b[i]
+                    j += 1
         return hit
 
-    def _add(self, run: npt.NDArray[Any]) -> None:
-        """Keep the sorted hashes ``run``: merged into the last run while they are of a
-        size and the merge stays under the runs' size limit."""
+    def _add(self, a: npt.NDArray[Any], b: npt.NDArray[Any]) -> None:
+        """Keep the keys hashed ``a``, ``b``, as a run merged into the last one while the
+        two are of a size and the merge stays under the runs' size limit."""
         import numpy as np
 
-        if not len(run):
+        if not len(a):
             return
-        self.count += len(run)
+        order = np.argsort(a, kind="stable")
+        a, b = a[order], b[order]
+        self.count += len(a)
         limit = max(self.RUN_HASHES, self.count // self.RUNS)
         runs = self.runs
-        while runs and len(runs[-1]) <= 2 * len(run) and len(runs[-1]) + len(run) <= limit:
-            # Two sorted runs: a stable sort (timsort) merges them in one linear pass.
-            run = np.concatenate([runs.pop(), run])
-            run.sort(kind="stable")
-        runs.append(run)
+        while runs and len(runs[-1][0]) <= 2 * len(a) and len(runs[-1][0]) + len(a) <= limit:
+            last_a, last_b = runs.pop()
+            a, b = np.concatenate([last_a, a]), np.concatenate([last_b, b])
+            # Two sorted runs: a stable sort (timsort) orders them in one linear pass.
+            order = np.argsort(a, kind="stable")
+            a, b = a[order], b[order]
+        runs.append((a, b))
 
     def _sized(self, keys: int) -> npt.NDArray[Any]:
         """The bitmap, grown (and refilled from the runs) to fit ``keys`` keys."""
@@ -101,9 +135,21 @@ class SeenKeys:
         if self._bitmap is None or bits > self._bits:
             self._bits = bits
             self._bitmap = np.zeros(1 << (bits - 3), dtype=np.uint8)
-            for run in self.runs:
-                _mark(self._bitmap, run, bits)
+            for run_a, _ in self.runs:
+                _mark(self._bitmap, run_a, bits)
         return self._bitmap
+
+
+def _first(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """Which keys (hashed ``a``, ``b``) are the first of their kind in the batch. Where
+    every first hash differs, so do the keys; else both hashes are compared. (Polars
+    comparing the key values instead made the bench's 1M-row load 0.4 s slower, the
+    median of 5 alternating pairs.)"""
+    first = pl.Series(a).is_first_distinct()
+    if first.all():
+        return first.to_numpy()
+    pairs = pl.DataFrame({"a": a, "b": b})
+    return pairs.select(pl.struct("a", "b").is_first_distinct()).to_series().to_numpy()
 
 
 def _cells(values: npt.NDArray[Any], bits: int) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
