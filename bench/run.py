@@ -16,6 +16,8 @@ files, dropped at the end unless ``--keep``. Every sluice run is checked: the re
 accounting identity (read = loaded + quarantined + filtered), its rows loaded and the
 table's rows. Prints the lines, the start-up figures and the targets of these lines
 (bench/targets.py), and writes bench/results/latest.json (bench/summary.py reads it).
+A run with ``--only`` keeps there the lines it did not measure from the file before (of
+as many rows), each with its ``measured_at``; bench/summary.py names them.
 
 Environment: BENCH_PG_URL (default postgresql://postgres@127.0.0.1:5432/test),
 BENCH_MYSQL_URL (default mysql://root@127.0.0.1:3306/test: server and user; each MariaDB
@@ -326,6 +328,10 @@ def main(argv: list[str] | None = None) -> int:
         ],
         "startup": startup_lines,
     }
+    for ln in out["results"]:
+        ln["measured_at"] = out["generated_at"]
+    if args.only:
+        out = with_earlier(out, RESULTS / "latest.json")
     rows = summary.verdicts({"latest": out}, [t for t in targets.TARGETS if t.source == "latest"])
     out["targets"] = [
         {"key": t.key, "target": t.target, "ratio": v.ratio, "ok": v.ok, "note": v.note}
@@ -339,6 +345,33 @@ def main(argv: list[str] | None = None) -> int:
     (RESULTS / "latest.json").write_text(json.dumps(out, indent=2) + "\n")
     print(f"\nwritten: {(RESULTS / 'latest.json').relative_to(ROOT)}")
     return 0
+
+
+def with_earlier(out: dict[str, Any], path: Path) -> dict[str, Any]:
+    """An ``--only`` run's results, with the lines (and start-up) it did not measure kept
+    from the results file it replaces, if that one measured as many rows. Every line
+    keeps its ``measured_at``, and bench/summary.py names the lines from earlier runs."""
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return out
+    if old.get("rows") != out["rows"]:
+        return out
+    when = old.get("generated_at")
+    measured = {ln["key"] for ln in out["results"]}
+    kept = [
+        {**ln, "measured_at": ln.get("measured_at", when)}
+        for ln in old.get("results") or []
+        if ln.get("key") not in measured
+    ]
+    order = {key: i for i, (key, _, _) in enumerate(LINES)}
+    out["results"] = sorted(out["results"] + kept, key=lambda ln: order.get(ln["key"], len(order)))
+    if out["startup"] is None and old.get("startup"):
+        out["startup"] = old["startup"]
+        out["startup_measured_at"] = old.get("startup_measured_at", when)
+    if out["merge_input"] is None:
+        out["merge_input"] = old.get("merge_input")
+    return out
 
 
 def dlt_available() -> str | None:
@@ -358,7 +391,21 @@ def _versions(dlt_version: str | None) -> dict[str, str | None]:
     from importlib.metadata import PackageNotFoundError, version
 
     out: dict[str, str | None] = {}
-    for pkg in ("sluice", "polars", "pyarrow", "psycopg", "pymysql", "sqlalchemy", "duckdb"):
+    # The libraries the figures depend on: a new machine installs their newest releases,
+    # which move the figures (bench/README.md, seventeenth round: RSS and start-up).
+    for pkg in (
+        "sluice-etl",
+        "polars",
+        "pyarrow",
+        "numpy",
+        "psycopg",
+        "pgpq",
+        "pymysql",
+        "sqlalchemy",
+        "duckdb",
+        "pydantic",
+        "typer",
+    ):
         try:
             out[pkg] = version(pkg)
         except PackageNotFoundError:

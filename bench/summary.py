@@ -98,6 +98,15 @@ def provenance(files: dict[str, dict[str, Any] | None]) -> list[str]:
         size = ""
         if source == "latest":
             size = f"{data.get('rows', 0):,} rows, median of {data.get('repeat', 1)}"
+            earlier = sorted(
+                f"{ln['key']} {ln['measured_at']}"
+                for ln in data.get("results") or []
+                if ln.get("measured_at") not in (None, when)
+            )
+            if data.get("startup_measured_at") not in (None, when):
+                earlier.append(f"startup {data['startup_measured_at']}")
+            if earlier:
+                size += "; kept from earlier runs: " + ", ".join(earlier)
         elif source == "normalize":
             size = f"{data.get('records', 0):,} records, median of {data.get('median_of', 1)}"
         elif source == "celery":
