@@ -25,6 +25,7 @@ without them, and the first one to each origin is logged as a warning.
 The package, one module a job: :mod:`~sluice.httpclient.client` (the client),
 :mod:`~sluice.httpclient.stats` (what it counts, as a run report records it),
 :mod:`~sluice.httpclient.gates` (rate and concurrency limits),
+:mod:`~sluice.httpclient.pools` (the connections, in pools of at most 8),
 :mod:`~sluice.httpclient.retries` (what is retried, how long to wait),
 :mod:`~sluice.httpclient.credentials` (where credentials go, how URLs are shown) and
 :mod:`~sluice.httpclient.tls` (one TLS context shared by every client).

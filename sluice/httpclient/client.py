@@ -15,6 +15,7 @@ from sluice.config import HttpAuth, Retry
 from sluice.errors import FetchError, Where
 from sluice.httpclient.credentials import auth_settings, origin, secret_values, shown_url
 from sluice.httpclient.gates import AdaptiveLimit, RateLimiter
+from sluice.httpclient.pools import Pools
 from sluice.httpclient.retries import (
     DROPPED,
     NO_ANSWER,
@@ -82,13 +83,11 @@ class HttpClient:
         trusted = getattr(cfg, "trusted_origins", None) or []  # an http destination: none
         self._trusted = {origin(cfg.base_url), *(origin(o) for o in trusted)}
         self._warned: set[tuple[str, str, int | None]] = set()
-        self.client = httpx.AsyncClient(
+        self.client = Pools(
+            cfg.max_concurrency,
             base_url=cfg.base_url,
             timeout=cfg.timeout,
             verify=verifying_context(),
-            limits=httpx.Limits(
-                max_connections=cfg.max_concurrency, max_keepalive_connections=cfg.max_concurrency
-            ),
         )
 
     async def close(self) -> None:
