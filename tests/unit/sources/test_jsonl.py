@@ -159,3 +159,53 @@ def test_a_read_error_on_the_scanning_thread_reaches_the_reader() -> None:
     with pytest.raises(OSError, match="Input/output error"):
         for _ in batches():
             pass
+
+
+def test_the_known_schema_read_gives_what_inference_gives(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # randomuser-shaped records, every block after the first read with the first one's
+    # schema (each line decoded to its struct), against every block inferred on its own.
+    # Numbers in text fields (1.50, 1e5, -0.0, 2**64), escapes, nulls, blank and CRLF
+    # lines; record 150 has an object where the first block had text, and its block
+    # goes the slow way in both. (Not a float with no fraction in a field of floats
+    # only: inferred, 2.0 is "2.0", as Python's json reads it; read as text, "2".)
+    rows = []
+    for i in range(300):
+        rows.append(
+            json.dumps(
+                {
+                    "gender": ["female", "male", None][i % 3],
+                    "name": {"title": "Mx", "first": f"Zoë\u00e9{i}", "last": 'O"Neil\\n'},
+                    "location": {
+                        "postcode": [1.50, 1e5, -0.0, 2**64, "NW1 6XE", None][i % 6],
+                        "coordinates": {"latitude": "-20.7021", "longitude": (i + 0.5) / 7},
+                    },
+                    "flag": i % 2 == 0,
+                    "id": {"name": None, "value": None} if i % 5 else {"name": "SSN", "value": i},
+                }
+            )
+        )
+    rows[150] = rows[150].replace('"gender": "female"', '"gender": {"odd": 1}')
+    assert '"odd"' in rows[150]
+    text = "\n".join(r + ("\r" if i % 7 == 0 else "") for i, r in enumerate(rows))
+    text = text.replace('\n{"gender": null', '\n\n{"gender": null', 5) + "\n"
+
+    import sluice.sources.jsonl_reader as reader
+
+    known = reader.parse_known
+    fast_blocks: list[bool] = []
+
+    def counted(block: bytes, schema: Any, seen: Any) -> pl.DataFrame | None:
+        frame = known(block, schema, seen)
+        fast_blocks.append(frame is not None)
+        return frame
+
+    monkeypatch.setattr(reader, "parse_known", counted)
+    fast = read(text, block=2048)
+    assert fast_blocks.count(False) == 1  # record 150's block
+    assert fast_blocks.count(True) > 20
+    monkeypatch.setattr(reader, "parse_known", lambda block, schema, seen: None)
+    slow = read(text, block=2048)
+    assert fast.height == 300
+    assert fast.sort(LINE).equals(slow.select(fast.columns).sort(LINE))
