@@ -198,7 +198,7 @@ def _decoded(block: bytes, schema: dict[str, pl.DataType], seen: Scan) -> pl.Dat
     such a line has two fields and fails) and each decoded to the schema's struct,
     Arrow arrays built directly. ``read_ndjson`` built nested objects value by value:
     48 against 25 CPU-ms per 4 MB block of randomuser records, and the normalize bench's
-    200k records took 4.9-5.5 CPU-s against 5.9-7.0. Its peak RSS went from 324-328 to
+    200k records took 4.9-5.5 s of user CPU against 5.9-7.0. Its peak RSS went from 324-328 to
     353-369 MB: Polars' allocator keeps the pages these steps free for a while.
     """
     lines = pl.read_csv(
