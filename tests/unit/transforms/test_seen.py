@@ -11,25 +11,32 @@ import pytest
 from sluice.transforms.seen import SeenKeys
 
 
+def agrees_with_a_set(seen: SeenKeys, *, seed: int, batches: int, size: int, keys: int) -> set[str]:
+    """Batches of keys drawn with repeats, within and across batches, each checked
+    against a Python set of the keys before it; the keys seen."""
+    import random
+
+    rng = random.Random(seed)
+    reference: set[str] = set()
+    for _ in range(batches):
+        batch = [f"k{rng.randrange(keys)}" for _ in range(size)]
+        fresh = seen.first_time(pl.DataFrame({"k": batch}), ["k"]).to_list()
+        expected = []
+        for k in batch:
+            expected.append(k not in reference)
+            reference.add(k)
+        assert fresh == expected
+    return reference
+
+
 @pytest.mark.parametrize("run_hashes", [SeenKeys.RUN_HASHES, 2_000])
 def test_seen_keys_agree_with_a_set_while_the_bitmap_grows(run_hashes: int) -> None:
     # 60 batches of keys drawn with repeats, within and across batches: the bitmap
     # starts at 2**16 bits and is refilled from the runs as it grows; with small runs
     # the hashes are spread over many runs, each searched.
-    import random
-
-    rng = random.Random(5)
     seen = SeenKeys()
     seen.RUN_HASHES = run_hashes
-    reference: set[str] = set()
-    for _ in range(60):
-        keys = [str(rng.randrange(40_000)) for _ in range(1_500)]
-        fresh = seen.first_time(pl.DataFrame({"k": keys}), ["k"]).to_list()
-        expected = []
-        for k in keys:
-            expected.append(k not in reference)
-            reference.add(k)
-        assert fresh == expected
+    reference = agrees_with_a_set(seen, seed=5, batches=60, size=1_500, keys=40_000)
     assert seen._bits > 16
     assert seen.count == sum(len(a) for a, _ in seen.runs) == len(reference)
     assert all(bool((a[1:] > a[:-1]).all()) for a, _ in seen.runs)  # sorted, no repeats
@@ -71,20 +78,9 @@ class _SharedFirstHash(SeenKeys):
 def test_keys_sharing_a_hash_are_told_apart(run_hashes: int) -> None:
     # With one 64-bit hash, a new key sharing an earlier key's hash was a duplicate:
     # dropped by dedupe, quarantined by `unique`. The second hash tells them apart.
-    import random
-
-    rng = random.Random(11)
     seen = _SharedFirstHash()
     seen.RUN_HASHES = run_hashes
-    reference: set[str] = set()
-    for _ in range(12):
-        keys = [f"k{rng.randrange(6_000)}" for _ in range(1_000)]
-        fresh = seen.first_time(pl.DataFrame({"k": keys}), ["k"]).to_list()
-        expected = []
-        for k in keys:
-            expected.append(k not in reference)
-            reference.add(k)
-        assert fresh == expected
+    reference = agrees_with_a_set(seen, seed=11, batches=12, size=1_000, keys=6_000)
     assert seen.count == len(reference)
 
 
