@@ -23,7 +23,8 @@ class Seen:
 
 @pytest.fixture
 def slow_api() -> Iterator[tuple[str, Seen]]:
-    # Every answer takes 0.3 s: requests sent together are all on the wire together.
+    # An answer waits until 20 requests are in progress (or 2 s have passed), so the
+    # count of requests on the wire at once does not hang on the machine's speed.
     seen = Seen()
     app = FastAPI()
 
@@ -34,7 +35,10 @@ def slow_api() -> Iterator[tuple[str, Seen]]:
             seen.most = max(seen.most, seen.now)
             assert request.client is not None
             seen.ports.add(request.client.port)
-        await asyncio.sleep(0.3)
+        for _ in range(200):
+            if seen.most >= 20:
+                break
+            await asyncio.sleep(0.01)
         with seen.lock:
             seen.now -= 1
         return {"id": i}
