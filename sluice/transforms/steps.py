@@ -123,6 +123,11 @@ def _kept(data: pl.DataFrame) -> pl.LazyFrame:
 Compiled = Callable[[pl.DataFrame], pl.DataFrame]
 
 
+def _count(filtered: dict[str, int], rule: str, n: int) -> None:
+    if n:
+        filtered[rule] = filtered.get(rule, 0) + n
+
+
 @dataclass
 class StepRunner:
     pipeline: PipelineConfig
@@ -146,6 +151,11 @@ class StepRunner:
         return f"transforms.{i}.{kind}"
 
     def _compile(self, i: int, step: object) -> tuple[str, Compiled]:
+        # The compiled steps hold the counts they add to, never the runner: a runner
+        # they held would be cyclic garbage once its unit is done, and with it the keys
+        # `dedupe` has seen, until the collector's next full pass (a run of many small
+        # files held every finished unit's, RSS up about 1 MB per unit).
+        filtered = self.filtered
         if isinstance(step, TrimStep):
             return "trim", _Trim(step.trim)
         if isinstance(step, CaseStep):
@@ -203,7 +213,7 @@ class StepRunner:
 
             def run_filter(lazy: pl.LazyFrame) -> pl.LazyFrame:
                 d = lazy.with_columns(keep.alias(_KEEP)).collect(engine=ENGINE)
-                self._count(rule, d.height - int(d.get_column(_KEEP).sum()))
+                _count(filtered, rule, d.height - int(d.get_column(_KEEP).sum()))
                 return _kept(d)
 
             return "filter", _Dropping(run_filter)
@@ -215,15 +225,14 @@ class StepRunner:
             def run_dedupe(lazy: pl.LazyFrame) -> pl.LazyFrame:
                 d = lazy.collect(engine=ENGINE)
                 fresh = seen.first_time(d, keys)
-                self._count(rule, d.height - int(fresh.sum()))
+                _count(filtered, rule, d.height - int(fresh.sum()))
                 return _kept(d.with_columns(fresh.alias(_KEEP)))
 
             return "dedupe", _Dropping(run_dedupe)
         raise TransformError(f"unknown step {step!r}")  # pragma: no cover
 
     def _count(self, rule: str, n: int) -> None:
-        if n:
-            self.filtered[rule] = self.filtered.get(rule, 0) + n
+        _count(self.filtered, rule, n)
 
     def _check(self) -> None:
         """Run every step on an empty frame: unknown columns fail now, not mid-load.
@@ -255,7 +264,8 @@ class StepRunner:
                     where=Where(key=self._key(i, kind)),
                     hint="columns available: " + ", ".join(self.columns),
                 ) from None
-        self.filtered = saved
+        self.filtered.clear()  # in place: the compiled steps hold this very dict
+        self.filtered.update(saved)
 
     def drop_blank(self, data: pl.DataFrame, fields: list[str]) -> pl.DataFrame:
         """Rows where every field is empty are filtered by the ``blank_row`` rule."""

@@ -259,3 +259,25 @@ def test_run_dedupe_across_batches(make_project, run_project) -> None:
     assert len(loaded) == n
     assert not any(r["name"].startswith("dup") for r in loaded)
     assert len({r["id"] for r in loaded}) == n
+
+
+def test_a_finished_runner_is_freed_without_the_cycle_collector() -> None:
+    """Its steps hold their counts, not the runner: once a unit is done its runner and
+    the keys dedupe saw go at once, not at the collector's next full pass."""
+    import gc
+    import weakref
+
+    r = runner("- trim: all\n- filter: {keep: \"state <> 'x'\"}\n- dedupe: {keys: [id]}")
+    r.run(
+        frame(id=["1", "1", "2"], name=["a", "b", "c"], state=["ca", "ca", "x"], label=["", "", ""])
+    )
+    assert r.filtered == {"filter: state <> 'x'": 1, "dedupe: id": 1}
+    gone = weakref.ref(r)
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        del r
+        assert gone() is None
+    finally:
+        if was:
+            gc.enable()
