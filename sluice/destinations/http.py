@@ -33,7 +33,7 @@ from sluice.destinations.base import (
     Warehouse,
 )
 from sluice.errors import FetchError, LoadError, Where
-from sluice.httpclient import HttpClient, HttpStats, HttpStatsRecord
+from sluice.httpclient import HttpClient, HttpStats, HttpStatsRecord, blocking
 from sluice.schema import TableSpec
 from sluice.status import DeliveryOutcome, DeliveryStatus
 
@@ -81,7 +81,7 @@ class HttpDestination:
         batches: Iterable[pl.DataFrame],
         meta: LoadMeta | None = None,
     ) -> LoadResult:
-        return asyncio.run(self._deliver(iter(batches)))
+        return blocking.run(self._deliver(iter(batches)))
 
     async def _deliver(self, batches: Iterator[pl.DataFrame]) -> LoadResult:
         client = HttpClient(self.cfg, where=self.cfg.url, on_event=self.log)

@@ -19,7 +19,7 @@ import httpx
 
 from sluice.config import HttpSourceConfig
 from sluice.errors import SourceError, Where
-from sluice.httpclient import HttpClient
+from sluice.httpclient import HttpClient, blocking
 from sluice.sources.http.records import pick
 
 Page = tuple[str, Any]  # (what was asked for, the JSON body)
@@ -81,7 +81,7 @@ def count_pages(cfg: HttpSourceConfig) -> int | None:
         limit = cfg.paginate.max_pages
         return total if total is None or limit is None else min(total, limit)
 
-    return asyncio.run(probe())
+    return blocking.run(probe())
 
 
 async def _numbered(
