@@ -38,4 +38,4 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     ok, value = outcome[0]
     if not ok:
         raise value
-    return value  # type: ignore[no-any-return]
+    return value
