@@ -126,9 +126,11 @@ class Loader:
         yield from items
         ctx = self.ctx
         stage = {"merge": "merge", "replace": "replace"}.get(ctx.mode, "commit")
+        read: dict[str, int] = {}
         for o in feed.opened:
-            rows = ctx.report.stream(o.stream).counts.read + o.proc.counts.read
-            ctx.progress(o.stream, stage, rows)
+            read[o.stream] = read.get(o.stream, 0) + o.proc.counts.read
+        for stream, n in read.items():
+            ctx.progress(stream, stage, ctx.report.stream(stream).counts.read + n)
 
     def send(self, load_key: str, items: Iterable[Any], meta: LoadMeta | None) -> LoadResult:
         """Load rows under ``load_key``: into the table, or into every table of the layout.
@@ -249,7 +251,10 @@ class _Feed:
 
     def frames(self) -> Iterator[Any]:
         loader, ctx = self.loader, self.loader.ctx
+        before: dict[str, int] = {}  # per stream: rows its earlier units read
         for index, o in enumerate(self.opened):
+            if index:
+                o.proc.on_begin(before.get(o.stream, 0))
             # The reader's thread runs the steps too (see UnitProcessor.stepped).
             parsed = Prefetch(o.proc.stepped(o.batches))
             try:
@@ -275,6 +280,7 @@ class _Feed:
                 raise
             finally:
                 parsed.close()
+            before[o.stream] = before.get(o.stream, 0) + o.proc.counts.read
         # Every row is read and the warehouse commits next: stage each unit's counts
         # and cursor under the load's key first. A run killed past the commit is
         # settled from them and the load marker (:mod:`sluice.engine.settle`).

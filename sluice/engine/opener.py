@@ -113,15 +113,22 @@ class UnitOpener:
             computed=steps.computed,
             decimal_digits=self._dest().capabilities.decimal_digits,
         )
-        base = ctx.report.stream(unit.source).counts.read
+        base = [ctx.report.stream(unit.source).counts.read]
         seen, last, read = [0], [0.0], [0]
         # A display that shows bytes too (see :class:`~sluice.engine.context.Progress`)
         sized = getattr(ctx.progress, "bytes_read", None)
-        ctx.progress(unit.source, "extract", base)  # until its first rows arrive
+        ctx.progress(unit.source, "extract", base[0])  # until its first rows arrive
+
+        def on_begin(before: int) -> None:
+            # A later unit of a load of several: the stream's rows count on from the
+            # units before it (counted in the report only when the load commits), and a
+            # display takes the unit before it as done.
+            base[0] = ctx.report.stream(unit.source).counts.read + before
+            ctx.progress(unit.source, "extract", base[0])
 
         def on_rows(n: int, size: int) -> None:
             seen[0] += n
-            ctx.progress(unit.source, "load", base + seen[0])
+            ctx.progress(unit.source, "load", base[0] + seen[0])
             if sized is not None:
                 read[0] += size
                 sized(unit.source, unit.unit, read[0], size_of_unit)
@@ -131,7 +138,7 @@ class UnitOpener:
             # progress (the executor's) writes how far it got on the part's own row.
             if ctx.part is None and now - last[0] >= 1.0:
                 last[0] = now
-                ctx.store.progress(ctx.run_id, unit.source, "extract", base + seen[0], 0.0)
+                ctx.store.progress(ctx.run_id, unit.source, "extract", base[0] + seen[0], 0.0)
 
         pii = PiiPlan.build(ctx.pipe, plan.rename, ctx.project.pii_salt)
 
@@ -146,6 +153,7 @@ class UnitOpener:
             validator,
             pending,
             on_rows,
+            on_begin,
             pii=pii,
             concealed=self.deadletter.concealed.get(unit.file_id, frozenset()),
             # A destination that refuses rows after they left (an API): the processor

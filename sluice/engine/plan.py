@@ -2,8 +2,16 @@
 
 A unit the ledger has as loaded (or set aside) is skipped, with why; one an earlier
 run left half-done is taken over (or, if its load committed, only counted); any other
-gets its ledger entry (``loading``) and a :class:`PlannedLoad` of its own. Under
-``replace`` every unit of the run forms one load, so the table is swapped once.
+gets its ledger entry (``loading``) and a load. Under ``replace`` every unit of the run
+forms one load, so the table is swapped once. Under ``append`` consecutive files of a
+stream form one load while their bytes fit :data:`GROUP_BYTES` (a larger file is a load
+of its own): a drop of many small files was a transaction, a load marker and a
+pipeline filled and drained per file, about 0.25 s a file of 50,000 rows against 0.19 s
+per 50,000 rows of one large file. Each file keeps its own ledger entry, counts and
+quarantined rows; a file that breaks mid-way is set aside and the rest of its load
+tried again without it (:class:`~sluice.engine.load.Loader`). ``merge`` and
+``snapshot`` keep a load per unit: a merge's keys repeated across files would meet in
+one upsert, and a snapshot stamps each file's rows with its own load.
 """
 
 from __future__ import annotations
@@ -25,6 +33,10 @@ from sluice.errors import ConfigError, FileGone, Where
 from sluice.sources import SourceContext, Unit, create_source, hash_units_ahead
 from sluice.state.models import FileRecord
 from sluice.status import FileStatus
+
+#: consecutive files of an ``append`` stream load in one transaction while their bytes
+#: (as listed: a .gz's compressed size) fit this
+GROUP_BYTES = 64 << 20
 
 
 class PlannedUnit(NamedTuple):
@@ -117,22 +129,93 @@ class Planner:
 
         def each() -> Iterator[PlannedLoad]:
             for stream, unit in units:
-                try:
-                    load = self._plan(stream, unit, full_refresh)
-                except FileGone:
-                    file_gone(self.ctx, stream, unit.name)
-                    load = None
+                load = self._one(stream, unit, full_refresh, skipped)
                 if load is not None:
                     yield load
-                elif skipped is not None:
-                    skipped(stream, unit)
 
+        if self.ctx.mode == "append":
+            yield from self._grouped(units, full_refresh, skipped)
+            return
         if self.ctx.mode != "replace":
             yield from each()
             return
         merged = [planned for load in each() for planned in load.units]
         if merged:
             yield PlannedLoad(merged, f"{self.ctx.name}/replace/{self.ctx.run_id}")
+
+    def _grouped(
+        self,
+        units: list[tuple[str, Unit]],
+        full_refresh: bool,
+        skipped: Callable[[str, Unit], None] | None,
+    ) -> Iterator[PlannedLoad]:
+        """Append loads: consecutive files of a stream together up to :data:`GROUP_BYTES`.
+
+        Whether a unit joins the group is settled before its ledger entry is written, and
+        a unit whose content is already in the group closes it first: planned after that
+        load, it finds its twin loaded (and is skipped), as it would have one by one."""
+        group: list[PlannedLoad] = []
+        held: set[str] = set()  # the group's fingerprints
+        size = 0
+        for stream, unit in units:
+            grows = self._groupable(stream, unit)
+            if group and (
+                not grows or group[0].units[0].stream != stream or size + unit.size > GROUP_BYTES
+            ):
+                yield self._together(group)
+                group, held, size = [], set(), 0
+            try:
+                fp = self._fingerprint(stream, unit)
+            except FileGone:
+                file_gone(self.ctx, stream, unit.name)
+                if skipped is not None:
+                    skipped(stream, unit)
+                continue
+            if fp in held:
+                yield self._together(group)
+                group, held, size = [], set(), 0
+            load = self._one(stream, unit, full_refresh, skipped, fp)
+            if load is None:
+                continue
+            if not grows:
+                yield load
+                continue
+            group.append(load)
+            held.add(fp)
+            size += unit.size
+        if group:
+            yield self._together(group)
+
+    def _groupable(self, stream: str, unit: Unit) -> bool:
+        """A file whose size is known (not an API pull, not a file of unknown size)."""
+        return unit.size > 0 and isinstance(self.ctx.pipe.sources[stream], FileSourceConfig)
+
+    def _together(self, group: list[PlannedLoad]) -> PlannedLoad:
+        """One load of ``group``: its own key, from its units' (as unique as theirs)."""
+        if len(group) == 1:
+            return group[0]
+        first = group[0].units[0]
+        digest = hashlib.sha256("\n".join(g.load_key for g in group).encode()).hexdigest()
+        key = f"{self.ctx.name}/{first.stream}/{digest}+{len(group)}"
+        return PlannedLoad([u for g in group for u in g.units], key)
+
+    def _one(
+        self,
+        stream: str,
+        unit: Unit,
+        full_refresh: bool,
+        skipped: Callable[[str, Unit], None] | None,
+        fp: str | None = None,
+    ) -> PlannedLoad | None:
+        """The unit's own load, or None (``skipped`` told) when it is not to load."""
+        try:
+            load = self._plan(stream, unit, full_refresh, fp)
+        except FileGone:
+            file_gone(self.ctx, stream, unit.name)
+            load = None
+        if load is None and skipped is not None:
+            skipped(stream, unit)
+        return load
 
     def _units(self, stream: str, file: str | None) -> Iterator[Unit]:
         ctx = self.ctx
@@ -157,12 +240,16 @@ class Planner:
         context = source_context(ctx, stream)
         yield from create_source(stream, cfg, ctx.project.root, context).units()
 
-    def _plan(self, stream: str, unit: Unit, full_refresh: bool) -> PlannedLoad | None:
-        """The unit's load, or None when the ledger says it is done or set aside."""
+    def _plan(
+        self, stream: str, unit: Unit, full_refresh: bool, fp: str | None = None
+    ) -> PlannedLoad | None:
+        """The unit's load, or None when the ledger says it is done or set aside.
+        ``fp``: its fingerprint, when it was taken already."""
         ctx = self.ctx
         store = ctx.store
         srep = ctx.report.stream(stream)
-        fp = self._fingerprint(stream, unit)
+        if fp is None:
+            fp = self._fingerprint(stream, unit)
         rec = store.find_file(ctx.name, stream, fp)
         again = rec is not None and self._delivered_again(rec, unit)
         if again and rec is not None and rec.status == FileStatus.LOADED:

@@ -64,6 +64,9 @@ class UnitProcessor:
     #: told after each batch: (its rows, its in-memory size in bytes: about what it took
     #: of its file, for a progress display)
     on_rows: Callable[[int, int], None] = lambda n, size: None
+    #: told as a load of several units comes to this one, after the first: the rows its
+    #: stream's units before it in the load read (a display counts on from there)
+    on_begin: Callable[[int], None] = lambda before: None
     pii: PiiPlan | None = None
     #: splits records over the tables of a normalized layout (None: one table)
     splitter: Splitter | None = None

@@ -235,6 +235,47 @@ def test_killed_after_the_commit_loses_no_quarantined_row_and_counts_its_load(
     assert sum(r["loaded"] or 0 for r in runs.values()) == table_count(root)
 
 
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_files_loaded_together_killed_after_their_commit_are_each_counted_once(
+    make_project: Callable[..., Path],
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    dialect: str,
+) -> None:
+    """Small files of an append stream share one load (sluice.engine.plan.GROUP_BYTES):
+    killed past its commit, every file is settled from what it staged."""
+    from tests.conftest import warehouse_url
+
+    files = {
+        f"data/{i}.csv": ROWS.replace("1,a", f"{i}1,a").replace("2,b", f"{i}2,b") for i in range(3)
+    }
+    root = make_project(project(warehouse_url(request, dialect, tmp_path)), files)
+    killed = sluice(root, "run", "p", "--json", point="after_commit")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    run_id = only_run(root)
+    assert table_count(root) == 9  # the warehouse had committed the three files at once
+
+    runs = runs_json(root)
+    assert runs[run_id]["status"] == "succeeded_with_quarantine"
+    assert (runs[run_id]["read"], runs[run_id]["loaded"], runs[run_id]["quarantined"]) == (
+        15,
+        9,
+        6,
+    )
+    report = the_run(root, run_id).report or {}
+    assert [f["file"] for f in report["streams"]["s"]["files"]] == [
+        f"data/{i}.csv" for i in range(3)
+    ]
+    assert sorted(e.status for e in entries(root)) == ["open"] * 6
+
+    again = sluice(root, "run", "p", "--json")
+    assert again.returncode == 0, again.stdout + again.stderr
+    doc = json.loads(again.stdout)
+    assert doc["totals"]["read"] == 0
+    assert len(doc["streams"]["s"]["skipped_files"]) == 3
+    assert table_count(root) == 9
+
+
 def test_the_quarantine_of_a_run_killed_after_its_commit_is_listed_by_the_next_command(
     make_project: Callable[..., Path],
 ) -> None:

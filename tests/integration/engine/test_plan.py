@@ -6,8 +6,10 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from sluice.config import load_project
-from sluice.engine import run_pipeline
+from sluice.engine import plan, run_pipeline
 from tests.support.cli import sluice
 
 YAML = """\
@@ -33,7 +35,12 @@ def ledger_entries(root: Path) -> int:
         return int(conn.execute("SELECT count(*) FROM sluice_files").fetchone()[0])
 
 
-def test_the_first_file_loads_before_the_later_ones_are_planned(tmp_path: Path) -> None:
+def test_the_first_file_loads_before_the_later_ones_are_planned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each file a load of its own: small files of an append stream share one otherwise,
+    # planned together (one group of GROUP_BYTES at most ahead of the rows).
+    monkeypatch.setattr(plan, "GROUP_BYTES", 1)
     root = project(tmp_path, [f"id\n{i}\n" for i in range(3)])
     seen: list[tuple[int, int]] = []  # (total bytes told, ledger entries) as rows load
 
