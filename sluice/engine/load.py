@@ -22,10 +22,10 @@ from sluice.engine.context import RunContext
 from sluice.engine.deadletter import DeadLetter
 from sluice.engine.newer import NewerKeys
 from sluice.engine.opener import Opened, UnitOpener, field_of, of, then
-from sluice.engine.plan import PlannedLoad, PlannedUnit
+from sluice.engine.plan import PlannedLoad, PlannedUnit, file_gone
 from sluice.engine.process import Stepped, UnitProcessor
 from sluice.engine.tables import RunTables, targets
-from sluice.errors import DriftError, FetchError, LoadError, SluiceError, SourceError
+from sluice.errors import DriftError, FetchError, FileGone, LoadError, SluiceError, SourceError
 from sluice.handoff import Prefetch
 from sluice.sources import Unit
 from sluice.status import FileStatus, RunKind
@@ -72,7 +72,14 @@ class Loader:
                 for u in units:  # the load is tried again without the unit that broke
                     self.newer.forget(u.file_id)
                     store.discard_rows(u.file_id)
-                self.deadletter.set_aside(failed.stream, failed.unit, failed.file_id, exc)
+                if isinstance(exc, FileGone):
+                    # Opened, then deleted or moved before its rows were read (a load of
+                    # several files opens them all first): no bytes to set aside or replay.
+                    # As at its opening: the run's error for that file, its entry failed.
+                    store.update_file(failed.file_id, status=FileStatus.FAILED)
+                    file_gone(self.ctx, failed.stream, failed.unit.name)
+                else:
+                    self.deadletter.set_aside(failed.stream, failed.unit, failed.file_id, exc)
                 units = [u for u in units if u.file_id != failed.file_id]
                 continue
             now = time.perf_counter()
