@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+import polars as pl
+
 from sluice.batch import Batch
 from sluice.destinations import Destination, LoadMeta, LoadResult
 from sluice.engine import drift, gate, refusals, tally
@@ -256,6 +258,15 @@ class _Feed:
         self.failed: PlannedUnit | None = None
         self.error: SluiceError | None = None
 
+    def _with_evolved(self, rows: pl.DataFrame) -> pl.DataFrame:
+        """``rows`` with the columns ``drift: evolve`` added for a later unit of the load,
+        as null: the load writes the table's columns as they are once every unit opened,
+        and a unit opened before the one that brought a column has none of it."""
+        missing = [c for c in self.loader.tables.extra if c not in rows.schema]
+        if not missing:
+            return rows
+        return rows.with_columns(pl.lit(None, pl.String).alias(c) for c in missing)
+
     def frames(self) -> Iterator[Any]:
         loader, ctx = self.loader, self.loader.ctx
         before: dict[str, int] = {}  # per stream: rows its earlier units read
@@ -267,6 +278,8 @@ class _Feed:
             try:
                 for rows in loader.rows_of(o.proc, parsed):
                     ctx.check_cancelled()
+                    if isinstance(rows, pl.DataFrame):
+                        rows = self._with_evolved(rows)
                     if ctx.mode == "merge" and ctx.kind == RunKind.RUN:
                         loader.newer.watch(rows, o.file_id)
                     yield refusals.tag(rows, index) if o.proc.keep_raw else rows

@@ -178,3 +178,42 @@ def test_a_display_counts_on_across_the_files_of_a_load(
     extract: list[Any] = [r for stage, r in told if stage == "extract"]
     assert extract[-2:] == [3000, 6000]
     assert [u for u, _ in dict.fromkeys(units)] == [f"data/f{i}.csv" for i in range(3)]
+
+
+def test_a_drifted_file_under_drift_fail_stops_its_load_and_the_next_run_loads_it(
+    make_project: Callable[..., Path], unset_urls: None
+) -> None:
+    files: dict[str, str | bytes] = {f"data/f{i}.csv": rows(i) for i in range(3)}
+    files["data/f1.csv"] = "id,name,extra\n11,a,x\n"
+    root = make_project(
+        YAML.format(mode="append", keys="").replace("batch_bytes: 4096}", "drift: fail}"), files
+    )
+    report = run_pipeline(load_project(root), "p")
+    assert report.status == "failed"
+    assert report.errors[0]["type"] == "DriftError"
+    assert table_ids(root) == []  # f0 shared the load f1 stopped
+    yaml = (root / "sluice.yaml").read_text()
+    (root / "sluice.yaml").write_text(yaml.replace("drift: fail", "drift: evolve"))
+    again = run_pipeline(load_project(root), "p")
+    assert again.totals.loaded == 7
+    assert table_ids(root) == [1, 2, 3, 11, 21, 22, 23]
+
+
+@pytest.mark.parametrize("mode", ["append", "replace"])
+def test_a_column_a_later_file_of_the_load_brings_is_null_for_the_files_before_it(
+    make_project: Callable[..., Path], unset_urls: None, mode: str
+) -> None:
+    """Under ``drift: evolve`` the load writes the columns the table has once all its
+    files opened: a file opened before the one that added a column holds none of it."""
+    files: dict[str, str | bytes] = {
+        "data/f0.csv": "id,name\n1,a\n",
+        "data/f1.csv": "id,name,extra\n2,b,x\n",
+        "data/f2.csv": "id,name\n3,c\n",
+    }
+    yaml = YAML.format(mode=mode, keys="").replace("batch_bytes: 4096}", "drift: evolve}")
+    root = make_project(yaml, files)
+    report = run_pipeline(load_project(root), "p")
+    assert report.totals.loaded == 3, report.errors
+    with closing(sqlite3.connect(root / "warehouse.db")) as conn:
+        got = list(conn.execute("SELECT id, name, extra FROM t ORDER BY id"))
+    assert got == [(1, "a", None), (2, "b", "x"), (3, "c", None)]
