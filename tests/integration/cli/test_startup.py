@@ -97,6 +97,21 @@ def test_validate_loads_no_driver_arrow_or_service(leads: Path) -> None:
     assert not bad, bad
     # croniter reads `schedule:`, which examples/leads has not
     assert "croniter" not in loaded
+    # nor Rich: the one line of a valid project goes out through Typer
+    assert "rich" not in loaded
+
+
+def test_validate_prints_its_line_escaped_and_coloured_only_on_a_terminal(
+    leads: Path, tmp_path: Path
+) -> None:
+    odd = tmp_path / "odd\x1b]0;x\x07name"
+    leads.rename(odd)
+    done, _ = _imports("validate", "--project", str(odd))
+    assert done.returncode == 0, done.stderr[-2000:]
+    # a pipe: no colour, and the folder's escape sequence shown, not sent
+    assert (
+        done.stdout == f"ok: {tmp_path}/odd\\x1b]0;x\\x07name/sluice.yaml (1 pipeline(s): leads)\n"
+    )
 
 
 def test_a_run_of_local_files_does_not_import_httpx(leads: Path) -> None:
