@@ -73,6 +73,10 @@ class RunTables:
             return
         self.extra += new
         self.make(self.ctx.mode)
+        if self.splitter is not None:
+            # The load's splitter, shared by its units' processors, splits by the evolved
+            # layout from now on; what it sent of the lookups this load is kept.
+            self.splitter.layout = self.layout
         self.ctx.log("warning", "schema evolved: added " + ", ".join(new))
 
     def begin_load(self) -> None:

@@ -52,8 +52,10 @@ class Layout:
 
     def __init__(self, pipe: PipelineConfig, extra: list[str] | None = None) -> None:
         self.pipe = pipe
+        #: the root's columns ``drift: evolve`` added (text, nullable)
+        self.extra = list(extra or [])
         types: dict[str, str] = {n: c.type for n, c in pipe.table.columns.items()}
-        types.update(dict.fromkeys(extra or [], "string"))
+        types.update(dict.fromkeys(self.extra, "string"))
         self.types = types
         # `required` columns are NOT NULL (validation quarantines a record without the
         # value before it is loaded). Columns added by `evolve` are not declared: nullable.
@@ -249,7 +251,14 @@ class Splitter:
                     good = good.join(keep, on=lay.keys, how="semi")
                 out[name] = good
             elif p.kind == "root":
-                out[name] = data.select(p.spec.column_names)
+                # A column `evolve` added once this load's first records were validated
+                # (a later file brought it) is null for those records.
+                out[name] = data.select(
+                    pl.lit(None, pl.String).alias(c)
+                    if c in lay.extra and c not in data.columns
+                    else pl.col(c)
+                    for c in p.spec.column_names
+                )
             elif p.kind == "lookup":
                 out[name] = self._lookup_rows(data, p)
             else:

@@ -291,3 +291,25 @@ def test_restricted_tables_get_no_row_for_a_record_without_a_value(
             assert c.exec_driver_sql("SELECT COUNT(*) FROM people_restricted").scalar() == 0
     finally:
         dest.close()
+
+
+@pytest.mark.parametrize("mode", ["append", "replace", "merge"])
+def test_a_field_a_file_brings_under_drift_evolve_becomes_a_column_of_the_root(
+    make_project: Any, run_project: Any, mode: str
+) -> None:
+    """Under ``evolve`` a new field is a new column of the root table: the file that
+    brought it (read after its load split the first records) keeps its values, the
+    files before it in the same load get null, and each lookup row is sent once."""
+    text = PROJECT % {"keys": "[id]", "id_type": "{type: integer, required: true}", "mode": mode}
+    text = text.replace("flatten: true}", "flatten: true, drift: evolve}")
+    files = {
+        "data/a.jsonl": jsonl(person(1, PETS)),
+        "data/b.jsonl": jsonl(person(2, [], nickname="bo")),  # a field the table lacks
+        "data/c.jsonl": jsonl(person(3, PETS)),
+    }
+    out = run_project(make_project(text, files))
+    assert out.status == "succeeded", out.report.errors
+    people = out.rows("people", order_by="id")
+    assert [(p["id"], p["nickname"]) for p in people] == [(1, None), (2, "bo"), (3, None)]
+    assert sorted(p["city"] for p in out.rows("places")) == ["Bergen", "Oslo"]
+    assert len(out.rows("pets")) == 4
