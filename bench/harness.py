@@ -9,6 +9,7 @@ from there).
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -43,6 +44,35 @@ def compile_sluice() -> None:
     subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
 
 
+#: local database servers whose CPU a measurement counts, by process name
+SERVERS = {"postgres": "postgresql", "mariadbd": "mariadb", "mysqld": "mariadb"}
+
+
+def server_cpu() -> dict[str, float]:
+    """CPU seconds the local database servers have used so far, per server: each
+    process's own and its reaped children's. A PostgreSQL connection's backend is a
+    child of the postmaster, reaped when the connection ends, so a load's backend is
+    counted whether or not it still runs. A server this user cannot read is left out."""
+    used: dict[str, float] = {}
+    for proc in psutil.process_iter(["name"]):
+        server = SERVERS.get(proc.info["name"] or "")
+        if server is None:
+            continue
+        try:
+            t = proc.cpu_times()
+        except psutil.Error:
+            continue
+        used[server] = used.get(server, 0.0) + t.user + t.system
+        used[server] += t.children_user + t.children_system
+    return used
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's reaped children (user + system)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _hwm_kb(pid: int) -> int:
     """VmHWM: the kernel's high-water mark of the process's resident memory (KiB)."""
     try:
@@ -58,7 +88,8 @@ def _hwm_kb(pid: int) -> int:
 def measure(
     cmd: list[str], env: dict[str, str] | None = None, ok_codes: tuple[int, ...] = (0,)
 ) -> dict[str, Any]:
-    """Run ``cmd`` as a child; wall seconds, peak RSS (MB), exit code, stdout, stderr.
+    """Run ``cmd`` as a child; wall seconds, peak RSS (MB), CPU seconds (its own and the
+    local database servers'), exit code, stdout, stderr.
 
     Peak RSS is each process's own VmHWM (exact, as the kernel keeps it), read every
     20 ms while it runs (Popen returns after the exec, so every read is of the new
@@ -73,6 +104,8 @@ def _measure(
     cmd: list[str], env: dict[str, str] | None, ok_codes: tuple[int, ...], out: Any, err: Any
 ) -> dict[str, Any]:
     full_env = {**os.environ, **(env or {})}
+    servers = server_cpu()
+    children = _children_cpu()
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=full_env, cwd=ROOT)
     hwm: dict[int, int] = {}  # pid -> VmHWM KiB
@@ -105,6 +138,8 @@ def _measure(
     sampler.start()
     proc.wait()
     seconds = time.perf_counter() - start
+    cpu = _children_cpu() - children  # the child's tree: it was reaped by wait()
+    servers_after = server_cpu()
     done.set()
     sampler.join()
     out.seek(0)
@@ -113,6 +148,8 @@ def _measure(
         "seconds": seconds,
         "rss_mb": max(hwm.values(), default=0) / 1024,  # the largest process's peak
         "tree_rss_mb": tree_peak[0] / 1024**2,  # sampled sum over the process tree
+        "cpu_s": cpu,
+        "server_cpu_s": {k: v - servers.get(k, 0.0) for k, v in servers_after.items()},
         "returncode": proc.returncode,
         "stdout": out.read().decode(errors="replace"),
         "stderr": err.read().decode(errors="replace"),

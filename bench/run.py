@@ -93,6 +93,13 @@ LINES: list[tuple[str, str, str | None]] = [
     ("merge", "sluice merge -> PostgreSQL, table loaded", "merge-append"),
 ]
 FLOOR_OF = {key: floor for key, _, floor in LINES}
+#: the database server each line loads into (SQLite and DuckDB run in the process)
+SERVER_OF = {
+    **dict.fromkeys(
+        ["copy", "sluice-pg", "sluice-pg-gz", "dlt", "merge-append", "merge"], "postgresql"
+    ),
+    **dict.fromkeys(["mysql-load-data", "sluice-mysql"], "mariadb"),
+}
 #: --only's groups: a group selects its lines
 GROUPS = {
     "pg": {"copy", "sluice-pg"},
@@ -109,11 +116,19 @@ PG_LINES = {"copy", "sluice-pg", "sluice-pg-gz", "dlt", "merge-append", "merge"}
 # --------------------------------------------------------------------------- reporting
 
 
-def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """The median run by time (all runs are kept in ``runs``)."""
+def summarize(runs: list[dict[str, Any]], server: str | None = None) -> dict[str, Any]:
+    """The median run by time (all runs are kept in ``runs``), with its CPU: the
+    child's, and ``server``'s (the database it loads into, None: in the process)."""
     ordered = sorted(runs, key=lambda r: r["seconds"])
     best = dict(ordered[len(ordered) // 2])
     best["rows_per_s"] = best["rows"] / best["seconds"]
+    cpu = best.get("cpu_s")
+    used = best.pop("server_cpu_s", None) or {}
+    best["server_cpu_s"] = used.get(server) if server else 0.0
+    if cpu is not None and best["server_cpu_s"] is not None:
+        # How much of the machine the line kept busy: at 1.0 it cannot go faster
+        # without spending less CPU.
+        best["busy"] = (cpu + best["server_cpu_s"]) / (best["seconds"] * (os.cpu_count() or 1))
     best["rss_mb"] = max(r["rss_mb"] for r in runs)
     best["tree_rss_mb"] = max(r["tree_rss_mb"] for r in runs)
     if len(runs) > 1:
@@ -128,7 +143,8 @@ def print_table(lines: list[dict[str, Any]]) -> None:
     vs = "vs floor"
     head = (
         f"{'measurement':<40} {'rows':>10} {'seconds':>8} {'rows/s':>10} "
-        f"{vs:>8} {'peak RSS MB':>11} {'tree MB':>8}"
+        f"{vs:>8} {'peak RSS MB':>11} {'tree MB':>8} {'CPU s':>6} {'server CPU s':>12} "
+        f"{'busy':>5}"
     )
     print(head)
     print("-" * len(head))
@@ -137,11 +153,18 @@ def print_table(lines: list[dict[str, Any]]) -> None:
             print(f"{ln['name']:<40} {ln['skipped']}")
             continue
         ratio = f"{ln['vs_floor']:.2f}" if ln.get("vs_floor") is not None else "-"
+        cpu, server, busy = ln.get("cpu_s"), ln.get("server_cpu_s"), ln.get("busy")
         print(
             f"{ln['name']:<40} {ln['rows']:>10,} {ln['seconds']:>8.2f} "
             f"{ln['rows_per_s']:>10,.0f} {ratio:>8} {ln['rss_mb']:>11.0f} "
-            f"{ln['tree_rss_mb']:>8.0f}"
+            f"{ln['tree_rss_mb']:>8.0f} {_figure(cpu, '6.2f')} {_figure(server, '12.2f')} "
+            f"{_figure(busy, '5.0%')}"
         )
+
+
+def _figure(value: float | None, spec: str) -> str:
+    width = int(spec.split(".")[0])
+    return "-".rjust(width) if value is None else format(value, spec)
 
 
 def notes(clean: int, merge: int | None) -> str:
@@ -158,7 +181,13 @@ def notes(clean: int, merge: int | None) -> str:
         f"columns, since none of them validates{merged}). seconds: wall time of the child "
         "process (for sluice: Python start-up included). peak RSS: the kernel high-water mark "
         "(VmHWM) of its largest process (tree MB: sampled sum over the child's process tree; "
-        "database servers are not included). vs floor: throughput against the line's floor: "
+        "database servers are not included). CPU s: user + system CPU seconds of the child "
+        "process and its children; server CPU s: of the local database server it loads into "
+        "over the same time (PostgreSQL: the postmaster and the backends it reaped; "
+        "MariaDB: mariadbd; 0 for SQLite and DuckDB, which run in the process; - where "
+        "the server's processes cannot be read). busy: (CPU s + server CPU s) / (seconds x "
+        f"{os.cpu_count()} cores): a line near 100% is bound by the CPU it spends, not by "
+        "waiting. vs floor: throughput against the line's floor: "
         "\\copy (PostgreSQL, dlt), sqlite3 .import (SQLite), LOAD DATA LOCAL (MariaDB), "
         "DuckDB read_csv (DuckDB), sluice's append of the same file into an empty table "
         "(merge), sluice's load of the plain file (.csv.gz)."
@@ -269,7 +298,13 @@ def main(argv: list[str] | None = None) -> int:
                 label = f" (run {rep + 1} of {args.repeat})" if args.repeat > 1 else ""
                 print(f"measuring {name}{label} ...", flush=True)
                 r = runners[key]()
-                print(f"  {r['seconds']:.2f} s, peak RSS {r['rss_mb']:.0f} MB", flush=True)
+                used = (r.get("server_cpu_s") or {}).get(SERVER_OF.get(key, ""))
+                server = f" + {used:.2f} in the server" if used is not None else ""
+                print(
+                    f"  {r['seconds']:.2f} s, peak RSS {r['rss_mb']:.0f} MB, "
+                    f"CPU {r.get('cpu_s', 0):.2f} s{server}",
+                    flush=True,
+                )
                 if "checked" in r:
                     print(f"  checked: {r['checked']}", flush=True)
                 runs[key].append(r)
@@ -287,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
         if key in skipped:
             lines.append({"key": key, "name": name, "skipped": skipped[key]})
         elif runs.get(key):
-            lines.append({"key": key, "name": name, **summarize(runs[key])})
+            lines.append({"key": key, "name": name, **summarize(runs[key], SERVER_OF.get(key))})
     by = {ln["key"]: ln for ln in lines if not ln.get("skipped")}
     for ln in by.values():
         floor = by.get(FLOOR_OF[ln["key"]] or ln["key"])
