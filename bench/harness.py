@@ -9,6 +9,7 @@ from there).
 from __future__ import annotations
 
 import os
+import platform
 import resource
 import shutil
 import subprocess
@@ -65,6 +66,19 @@ def server_cpu() -> dict[str, float]:
         used[server] = used.get(server, 0.0) + t.user + t.system
         used[server] += t.children_user + t.children_system
     return used
+
+
+def cpu_model() -> str | None:
+    """The processor's name as the kernel gives it: the targets that pass on one kind of
+    machine can fail on another (bench/README.md), so each result says which."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
 
 
 def _children_cpu() -> float:

@@ -66,6 +66,7 @@ from harness import (  # noqa: E402, F401
     _hwm_kb,
     checkpoint,
     compile_sluice,
+    cpu_model,
     measure,
     mysql,
     mysql_args,
@@ -246,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     compile_sluice()
+    print(f"machine: {cpu_model() or 'processor unknown'}, {os.cpu_count()} cores")
     meta = generate_leads.write(args.rows)
     print(
         f"input: bench/data/{meta['file']}: {meta['rows']:,} rows, {meta['bytes'] / 1e6:.1f} MB "
@@ -350,6 +352,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "machine": {
             "cpus": os.cpu_count(),
+            "cpu_model": cpu_model(),
             "load_average": [round(x, 2) for x in os.getloadavg()],
             "python": platform.python_version(),
             "platform": platform.platform(),

@@ -651,6 +651,7 @@ def main(argv: list[str] | None = None) -> int:
         "repeat": args.repeat,
         "machine": {
             "cpus": os.cpu_count(),
+            "cpu_model": _bench.cpu_model(),
             "python": platform.python_version(),
             "platform": platform.platform(),
             "postgresql": psql("SHOW server_version"),

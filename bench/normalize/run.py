@@ -155,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
             {
                 "when": datetime.now(UTC).isoformat(timespec="seconds"),
                 "machine": platform.platform(),
+                "cpu_model": _bench.cpu_model(),
                 "records": args.records,
                 "results": results,
                 "median_of": args.repeat,
