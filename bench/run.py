@@ -145,7 +145,7 @@ def print_table(lines: list[dict[str, Any]]) -> None:
     head = (
         f"{'measurement':<40} {'rows':>10} {'seconds':>8} {'rows/s':>10} "
         f"{vs:>8} {'peak RSS MB':>11} {'tree MB':>8} {'CPU s':>6} {'server CPU s':>12} "
-        f"{'busy':>5}"
+        f"{'busy':>5} {'at 100%':>7}"
     )
     print(head)
     print("-" * len(head))
@@ -159,7 +159,7 @@ def print_table(lines: list[dict[str, Any]]) -> None:
             f"{ln['name']:<40} {ln['rows']:>10,} {ln['seconds']:>8.2f} "
             f"{ln['rows_per_s']:>10,.0f} {ratio:>8} {ln['rss_mb']:>11.0f} "
             f"{ln['tree_rss_mb']:>8.0f} {_figure(cpu, '6.2f')} {_figure(server, '12.2f')} "
-            f"{_figure(busy, '5.0%')}"
+            f"{_figure(busy, '5.0%')} {_figure(ln.get('vs_floor_at_full_use'), '7.2f')}"
         )
 
 
@@ -188,7 +188,9 @@ def notes(clean: int, merge: int | None) -> str:
         "MariaDB: mariadbd; 0 for SQLite and DuckDB, which run in the process; - where "
         "the server's processes cannot be read). busy: (CPU s + server CPU s) / (seconds x "
         f"{os.cpu_count()} cores): a line near 100% is bound by the CPU it spends, not by "
-        "waiting. vs floor: throughput against the line's floor: "
+        "waiting. at 100%: the line's vs floor if it kept every core busy (vs floor / busy), "
+        "the most its CPU allows on this machine. vs floor: throughput against the line's "
+        "floor: "
         "\\copy (PostgreSQL, dlt), sqlite3 .import (SQLite), LOAD DATA LOCAL (MariaDB), "
         "DuckDB read_csv (DuckDB), sluice's append of the same file into an empty table "
         "(merge), sluice's load of the plain file (.csv.gz)."
@@ -329,6 +331,11 @@ def main(argv: list[str] | None = None) -> int:
     for ln in by.values():
         floor = by.get(FLOOR_OF[ln["key"]] or ln["key"])
         ln["vs_floor"] = ln["rows_per_s"] / floor["rows_per_s"] if floor else None
+        # The ratio the line would have with every core busy all the time: the most its
+        # CPU (its own and the server's) allows on this machine, however it overlaps.
+        busy = ln.get("busy")
+        if floor is not None and floor is not ln and busy:
+            ln["vs_floor_at_full_use"] = ln["vs_floor"] / busy
     if lines:
         print()
         print_table(lines)
