@@ -58,12 +58,22 @@ class Loader:
                 return
             self.tables.begin_load()
             feed = _Feed(self, planned)
+            # Units set aside (or gone) as they were opened: done with for this run. A
+            # later try of the load opens only the others, and a load that fails leaves
+            # their ledger entries as the opening left them (each set aside once).
+            settled: set[int] = set()
             try:
-                feed.opened = [o for u in units if (o := self.opener.open(*u)) is not None]
+                for u in units:
+                    if (o := self.opener.open(*u)) is None:
+                        settled.add(u.file_id)
+                    else:
+                        feed.opened.append(o)
+                units = [u for u in units if u.file_id not in settled]
                 if not feed.opened:  # every unit was set aside: nothing to commit
                     return
                 result, waited, load_start = self._stream(planned, feed)
             except SluiceError as exc:
+                units = [u for u in units if u.file_id not in settled]
                 failed = feed.failed if feed.error is exc else None
                 if failed is None:  # the load failed, not one unit: the run stops
                     for u in units:

@@ -143,6 +143,69 @@ def test_a_file_that_breaks_mid_way_is_set_aside_and_its_group_loads_without_it(
     assert [s for _, s, _ in ledger(root)] == ["loaded", "quarantined", "loaded"]
 
 
+def file_entries(root: Path) -> list[str]:
+    """The unit of each file entry in quarantine, in the order they were made."""
+    store = StateStore(load_project(root).state_url())
+    try:
+        return [e.unit for e in store.quarantined(pipeline="p", status=None) if e.kind == "file"]
+    finally:
+        store.close()
+
+
+#: a UTF-16 export (Excel's "Unicode text"): its header is no UTF-8, so it is set aside
+#: as it is opened, before any row of the load is read
+UTF16 = "id\tname\r\n5\tx\r\n".encode("utf-16")
+
+
+@pytest.mark.parametrize("mode", ["append", "replace"])
+def test_a_file_set_aside_as_it_opened_is_not_opened_again_when_the_load_is_retried(
+    make_project: Callable[..., Path], unset_urls: None, mode: str
+) -> None:
+    # The load opens f1 (set aside: its header is no UTF-8), then f2 breaks mid-way and
+    # the load is tried again without it: f1 was opened and set aside a second time,
+    # with a second quarantine entry (a replay would find two) and "3 set aside".
+    cut = gzip.compress(("id,name\n" + "".join(f"{1000 + j},gz\n" for j in range(20_000))).encode())
+    files: dict[str, str | bytes] = {
+        "data/f0.csv": rows(0),
+        "data/f1.csv": UTF16,
+        "data/f2.csv.gz": cut[:-40],
+        "data/f3.csv": rows(3),
+    }
+    root = project(make_project, files, mode)
+    report = run_pipeline(load_project(root), "p")
+    aside = report.as_dict()["streams"]["s"]["quarantined_files"]
+    assert sorted(q["file"] for q in aside) == ["data/f1.csv", "data/f2.csv.gz"]
+    assert sorted(file_entries(root)) == ["data/f1.csv", "data/f2.csv.gz"]
+    assert report.totals.quarantined_files == 2
+    assert table_ids(root) == [1, 2, 3, 31, 32, 33]
+    assert [s for _, s, _ in ledger(root)] == ["loaded", "quarantined", "quarantined", "loaded"]
+
+
+def test_a_file_set_aside_as_it_opened_stays_set_aside_when_its_load_fails(
+    make_project: Callable[..., Path], unset_urls: None
+) -> None:
+    # f1 is set aside as it opens; f2's header drifted under `drift: fail` and the run
+    # stops. f1's entry stays "quarantined" (it was marked failed, and the next run set
+    # it aside again: a second entry for the same bytes).
+    files: dict[str, str | bytes] = {
+        "data/f0.csv": rows(0),
+        "data/f1.csv": UTF16,
+        "data/f2.csv": "id,name,extra\n21,a,x\n",
+    }
+    root = make_project(
+        YAML.format(mode="append", keys="").replace("batch_bytes: 4096}", "drift: fail}"), files
+    )
+    report = run_pipeline(load_project(root), "p")
+    assert report.status == "failed" and report.errors[0]["type"] == "DriftError"
+    assert [s for _, s, _ in ledger(root)] == ["failed", "quarantined", "failed"]
+    yaml = (root / "sluice.yaml").read_text()
+    (root / "sluice.yaml").write_text(yaml.replace("drift: fail", "drift: evolve"))
+    again = run_pipeline(load_project(root), "p")
+    assert table_ids(root) == [1, 2, 3, 21]
+    assert again.totals.quarantined_files == 0
+    assert file_entries(root) == ["data/f1.csv"]
+
+
 @pytest.mark.parametrize("mode", ["merge", "snapshot"])
 def test_merge_and_snapshot_keep_a_load_per_file(
     make_project: Callable[..., Path], unset_urls: None, mode: str
