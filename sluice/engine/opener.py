@@ -24,6 +24,7 @@ from sluice.engine.process import UnitContext, UnitProcessor
 from sluice.engine.tables import RunTables
 from sluice.errors import DriftError, FetchError, FileGone, LimitExceeded, SourceError, Where
 from sluice.sources import Unit
+from sluice.sources.csv_start import utf16_hint
 from sluice.state.quarantine import NewEntry
 from sluice.status import FileStatus, QuarantineStatus
 from sluice.transforms import MappingPlan, StepRunner, Validator, plan_mapping
@@ -174,17 +175,16 @@ class UnitOpener:
         policy = source.drift
         where = Where(file=unit.name, key=f"pipelines.{ctx.name}.sources.{stream}")
         hint = drift.hint(stream, plan.missing, plan.unexpected, then(ctx, stream))
-        delimiter = (
-            _delimiter_hint(list(headers), plan.unexpected, source.csv.delimiter)
+        # A header read with the wrong delimiter or encoding: no column came out as it is,
+        # so even `evolve` sets the file aside, with what to set instead.
+        misread = (
+            self._misread(stream, source, headers, plan)
             if isinstance(source, FileSourceConfig)
             else None
         )
-        if delimiter:
-            hint = (
-                f"the header looks delimited by {delimiter!r}: set csv.delimiter on source "
-                f"{stream!r}, then {then(ctx, stream)}"
-            )
-        if policy == "evolve" and not delimiter:
+        if misread:
+            hint = misread
+        if policy == "evolve" and not misread:
             return self.evolve_plan(stream, unit.name, plan)
         err = DriftError(
             f"columns drifted: {plan.describe()}",
@@ -196,6 +196,22 @@ class UnitOpener:
         if policy == "fail":
             return err
         raise err  # quarantine: the caller sets the file aside
+
+    def _misread(
+        self, stream: str, source: FileSourceConfig, headers: list[str], plan: MappingPlan
+    ) -> str | None:
+        """The hint for a header read with the wrong encoding (a UTF-16 file read as an
+        8-bit one) or delimiter (one column holding them all); None for real drift."""
+        follow = then(self.ctx, stream)
+        if headers and (utf16 := utf16_hint(headers[0], source.csv.encoding, stream, follow)):
+            return utf16
+        delimiter = _delimiter_hint(list(headers), plan.unexpected, source.csv.delimiter)
+        if delimiter:
+            return (
+                f"the header looks delimited by {delimiter!r}: set csv.delimiter on source "
+                f"{stream!r}, then {follow}"
+            )
+        return None
 
     def evolve_plan(self, stream: str, unit: str, plan: MappingPlan) -> MappingPlan:
         """A drifted plan under ``evolve``: new headers become columns, missing columns

@@ -27,7 +27,7 @@ import pyarrow.csv as pacsv
 from sluice.batch import LINE, Batch, Reject
 from sluice.config import CsvOptions
 from sluice.errors import SourceError, Where
-from sluice.sources.csv_start import Start, Undecodable, find_start, undecodable
+from sluice.sources.csv_start import Start, Undecodable, find_start, undecodable, utf16_hint
 from sluice.sources.streams import Prefixed
 
 
@@ -155,13 +155,15 @@ def read_csv(
         shown = text.decode(opts.encoding, errors="backslashreplace")
         shown = shown if len(shown) <= 80 else shown[max(0, column - 40) :][:80] + "..."
         said = "csv.encoding" if "encoding" in opts.model_fields_set else "csv.encoding not set"
+        replay = "`sluice quarantine replay`"
+        utf16 = utf16_hint(text, opts.encoding, stream_name, replay) if line == 1 else None
         return SourceError(
             f"line {line} is not valid {opts.encoding} ({said}): byte "
             f"0x{text[column - 1]:02x} at column {column}: {shown}",
             where=Where(file=unit, line=line),
-            hint=f"set csv.encoding on source {stream_name!r} to the file's encoding (latin-1 "
-            "and cp1252 are common for exports from spreadsheets), then `sluice quarantine "
-            "replay`",
+            hint=utf16
+            or f"set csv.encoding on source {stream_name!r} to the file's encoding (latin-1 "
+            f"and cp1252 are common for exports from spreadsheets), then {replay}",
         )
 
     def find(raw: IO[bytes]) -> Start | None:

@@ -29,6 +29,30 @@ _EOL = re.compile(rb"\r\n|\n|\r")
 _BOM = codecs.BOM_UTF8
 
 
+#: a UTF-16 byte order mark, as the first bytes of the file and as an 8-bit encoding
+#: (latin-1, cp1252) reads them: Excel's "Unicode text" export starts with one
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+_UTF16_BOMS_READ_AS_8_BIT = ("\xff\xfe", "\xfe\xff")
+
+
+def utf16_hint(start: bytes | str, encoding: str, stream: str, then: str) -> str | None:
+    """The hint for a file that starts with a UTF-16 byte order mark (``start``: its
+    first bytes, or its first header as an 8-bit ``encoding`` read it) while the source
+    reads it as another encoding; None for any other file."""
+    if codecs.lookup(encoding).name.startswith("utf-16"):
+        return None
+    boms = _UTF16_BOMS if isinstance(start, bytes) else _UTF16_BOMS_READ_AS_8_BIT
+    if not start.startswith(boms):  # type: ignore[arg-type]
+        return None
+    if start[2:4] in (b"\x00\x00", "\x00\x00"):  # UTF-32's mark begins as UTF-16's does
+        return None
+    return (
+        'the file starts with a UTF-16 byte order mark (as Excel\'s "Unicode text" '
+        f"export does): set csv.encoding to utf-16 on source {stream!r}, and csv.delimiter "
+        f'to "\\t" if its columns are separated by tabs; then {then}'
+    )
+
+
 def as_utf8(raw: IO[bytes], encoding: str) -> IO[bytes]:
     """``raw`` as UTF-8 bytes without a BOM."""
     if codecs.lookup(encoding).name in ("utf-8", "utf-8-sig"):

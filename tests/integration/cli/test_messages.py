@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import socket
+import sqlite3
 import threading
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import httpx
@@ -79,6 +81,66 @@ def test_an_undeclared_latin1_file_names_the_data_line_not_the_header(
     replayed = sluice("quarantine", "replay", "-p", str(root), "--json")
     assert replayed.returncode == 0, replayed.stdout + replayed.stderr
     assert json.loads(replayed.stdout)[0]["totals"]["loaded"] == (3 if extra else 2)
+
+
+#: Excel's "Unicode text" export: UTF-16 with a byte order mark, tab-separated, CRLF
+UTF16_EXPORT = "name\tcity\r\nann\tparis\r\nbob\tz\u00fcrich\r\n".encode("utf-16")
+
+
+@pytest.mark.parametrize("read_as", ["", "latin-1", "cp1252"])
+def test_a_utf16_export_is_named_as_one_and_loads_as_the_hint_says(
+    tmp_path: Path, read_as: str
+) -> None:
+    # Read as UTF-8 it is not valid at byte 0xff; read as an 8-bit encoding (what the
+    # hint for a bad byte suggested) its header is garbage that "looks delimited by
+    # tabs". Either way the hint names UTF-16, and following it loads the rows.
+    extra = f"\n        csv: {{encoding: {read_as}}}" if read_as else ""
+    root = csv_project(tmp_path, UTF16_EXPORT, extra)
+    out = sluice("run", "people", "-p", str(root), "--json")
+    assert out.returncode == 3, out.stdout + out.stderr
+    qf = set_aside(out.stdout)
+    assert qf["hint"].startswith("the file starts with a UTF-16 byte order mark")
+    assert "set csv.encoding to utf-16 on source 's'" in qf["hint"]
+    assert "`sluice quarantine replay`" in qf["hint"]
+    text = (root / "sluice.yaml").read_text().replace(extra, "")
+    (root / "sluice.yaml").write_text(
+        text.replace(
+            "path: data/*.csv",
+            'path: data/*.csv\n        csv: {encoding: utf-16, delimiter: "\\t"}',
+        )
+    )
+    replayed = sluice("quarantine", "replay", "-p", str(root), "--json")
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    assert json.loads(replayed.stdout)[0]["totals"]["loaded"] == 2
+    shown = sluice("preview", "people", "-p", str(root), "--json")
+    assert [r["city"] for r in json.loads(shown.stdout)] == ["paris", "z\u00fcrich"]
+
+
+def test_a_utf16_file_read_as_latin1_is_not_evolved_into_garbage_columns(
+    tmp_path: Path,
+) -> None:
+    # Comma-separated UTF-16 read as latin-1: its header splits into garbled names
+    # ("\xff\xfen\x00a\x00m\x00e\x00", "\x00c\x00i\x00t\x00y\x00"). Under `drift: evolve`
+    # they were added to the table (as n_a_m_e and c_i_t_y) and its rows quarantined
+    # for NUL bytes: the user's table changed for a file that was never read right.
+    data = "name,city\r\nann,paris\r\n".encode("utf-16")
+    root = csv_project(tmp_path, data, "\n        csv: {encoding: latin-1}\n        drift: evolve")
+    out = sluice("run", "people", "-p", str(root), "--json")
+    assert out.returncode == 3, out.stdout + out.stderr
+    assert set_aside(out.stdout)["hint"].startswith("the file starts with a UTF-16 byte order mark")
+    totals = json.loads(out.stdout)["totals"]
+    assert (totals["read"], totals["loaded"], totals["quarantined"]) == (0, 0, 0)
+    with closing(sqlite3.connect(root / "w.db")) as conn:
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(people)")]
+    assert columns == ["name", "city"]
+
+
+def test_a_utf16_hint_only_for_a_utf16_file(tmp_path: Path) -> None:
+    # A latin-1 file whose first name starts with "ÿþ" (0xff 0xfe read as latin-1) is no
+    # UTF-16 export: its bad byte gets the encoding hint as before.
+    root = csv_project(tmp_path, b"name,city\n\xff\xfeann,paris\n")
+    qf = set_aside(sluice("run", "people", "-p", str(root), "--json").stdout)
+    assert "UTF-16" not in qf["hint"] and "latin-1 and cp1252" in qf["hint"]
 
 
 def test_a_bad_byte_in_the_header_says_line_1(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ reads, on the physical line csv.reader counts.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import time
@@ -16,6 +17,7 @@ import pytest
 
 from sluice.batch import LINE
 from sluice.sources.csv_reader import unique_headers
+from sluice.sources.csv_start import utf16_hint
 from tests.unit.sources.test_csv import project, read_file, write
 
 
@@ -228,3 +230,28 @@ def test_a_header_field_past_pythons_csv_limit_says_so(tmp_path: Path) -> None:
         read_file(write(tmp_path, content))
     assert "field larger than field limit" in info.value.message
     assert f"at most {csv.field_size_limit():,} characters in the header" in (info.value.hint or "")
+
+
+@pytest.mark.parametrize(
+    ("start", "encoding", "named"),
+    [
+        ("a,b".encode("utf-16"), "utf-8", True),  # read as UTF-8: its first bytes
+        ("a,b".encode("utf-16-be"), "utf-8", False),  # no mark: nothing to tell it by
+        (codecs.BOM_UTF16_BE + "a,b".encode("utf-16-be"), "utf-8", True),
+        ("a,b".encode("utf-16").decode("latin-1"), "latin-1", True),  # its first header
+        ("a,b".encode("utf-16").decode("cp1252"), "cp1252", True),
+        ("a,b".encode("utf-32"), "utf-8", False),  # UTF-32's mark starts as UTF-16's
+        ("a,b".encode("utf-16"), "utf-16", False),  # read as it should be
+        ("a,b".encode("utf-16"), "UTF_16LE", False),
+        ("\xff\xfename".encode("latin-1"), "utf-8", True),  # as it comes: the bytes say so
+        ("name", "latin-1", False),
+    ],
+)
+def test_a_utf16_file_is_told_by_its_byte_order_mark(
+    start: bytes | str, encoding: str, named: bool
+) -> None:
+    hint = utf16_hint(start, encoding, "s", "`sluice quarantine replay`")
+    assert (hint is not None) is named
+    if hint:
+        assert "set csv.encoding to utf-16 on source 's'" in hint
+        assert hint.endswith("then `sluice quarantine replay`")
