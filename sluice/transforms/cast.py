@@ -192,11 +192,20 @@ def cast_value(
     raise ValueError(f"unknown type {to}")
 
 
+#: A number whose commas group its digits by thousands (``1,234``, ``-1,234,567.5``):
+#: the only commas a number may hold. ``12,5`` and ``1.234,56`` (a decimal comma) are
+#: no numbers here: taking their commas out made them 125 and 1.23456.
+THOUSANDS = r"^[+-]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?$"
+#: added to the reason of a number refused with a comma in it
+COMMA_NOTE = "; a comma only separates thousands (1,234.5)"
+
+
 def _number(raw: pl.Series, target: pl.DataType, integer: bool) -> pl.Series:
     """Text to a number, as written (``12``, ``1.5e3``) or as exports write numbers.
 
     ``" 12 "``, ``"1,200"`` and, for integers, ``"12.0"`` are common in exports;
-    ``"12.5"`` is not an integer. Integers are parsed as text, not through a float, so
+    ``"12.5"`` is not an integer, nor ``"12,5"`` a number (a decimal comma: it is
+    refused, not read as 125). Integers are parsed as text, not through a float, so
     integers past 2**53 stay exact. Most values are plain: they are cast as they are,
     and only those that did not cast are cleaned and cast again. A value that casts as
     it is has no space, comma or trailing ``.0`` to clean, so both ways agree on it.
@@ -205,7 +214,9 @@ def _number(raw: pl.Series, target: pl.DataType, integer: bool) -> pl.Series:
     missed = value.is_null() & raw.is_not_null()
     if missed.any():
         where = missed.arg_true()
-        text = raw.gather(where).str.strip_chars().str.replace_all(",", "", literal=True)
+        text = raw.gather(where).str.strip_chars()
+        grouped = text.str.contains(THOUSANDS)
+        text = text.str.replace_all(",", "", literal=True).zip_with(grouped, text)
         if integer:
             text = text.str.replace(r"\.0*$", "")
         value = value.scatter(where, text.cast(target, strict=False))
@@ -292,10 +303,9 @@ def cast_reason(
         whole = kind.precision - kind.scale
         # Said, because a value with more places is refused rather than rounded.
         what += f" (at most {whole} digits before the point and {kind.scale} after)"
-    return (
-        pl.when(col.is_not_null() & value.is_null())
-        .then(
-            pl.concat_str([pl.lit(f"{name}: '"), col.cast(pl.String), pl.lit(f"' is not {what}")])
-        )
-        .otherwise(None)
-    )
+    said = [pl.lit(f"{name}: '"), col.cast(pl.String), pl.lit(f"' is not {what}")]
+    if to in ("integer", "float", "decimal") and source == pl.String:
+        # `12,5` is refused, not read as 125 (see THOUSANDS): say why a comma did not do.
+        comma = col.str.contains(",", literal=True)
+        said.append(pl.when(comma).then(pl.lit(COMMA_NOTE)).otherwise(pl.lit("")))
+    return pl.when(col.is_not_null() & value.is_null()).then(pl.concat_str(said)).otherwise(None)

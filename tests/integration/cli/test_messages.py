@@ -334,3 +334,42 @@ def test_a_column_limit_hit_under_evolve_is_permanent_and_named(
     again = sluice("run", "wide", "-p", str(tmp_path), "--json", env=env)
     assert again.returncode == 0, again.stdout + again.stderr
     assert json.loads(again.stdout)["totals"]["loaded"] == 1
+
+
+def test_decimal_commas_are_refused_and_load_through_the_documented_derive(
+    tmp_path: Path,
+) -> None:
+    # A European export: taking its commas out stored 12,5 as 125 and 1.234,56 as 1.23456.
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "eu.csv").write_bytes(b"id;amount\n1;12,5\n2;1.234,56\n3;7\n")
+    yaml = """\
+warehouse: sqlite:///w.db
+pipelines:
+  p:
+    sources:
+      s: {type: file, path: data/*.csv, csv: {delimiter: ";"}}
+    table:
+      name: t
+      columns: {id: integer, amount: decimal}
+"""
+    (tmp_path / "sluice.yaml").write_text(yaml)
+    out = sluice("run", "p", "-p", str(tmp_path), "--json")
+    assert out.returncode == 3, out.stdout + out.stderr
+    entries = json.loads(sluice("quarantine", "list", "-p", str(tmp_path), "--json").stdout)
+    assert [(e["line"], e["reasons"][0].split(" is not")[0]) for e in entries] == [
+        (2, "amount: '12,5'"),
+        (3, "amount: '1.234,56'"),
+    ]
+    assert all(
+        e["reasons"][0].endswith("a comma only separates thousands (1,234.5)") for e in entries
+    )
+    # docs/reference/tables.md: the step that turns decimal commas around
+    derive = """    transforms:
+      - derive: {column: amount, sql: "replace(replace(amount, '.', ''), ',', '.')"}
+"""
+    (tmp_path / "sluice.yaml").write_text(yaml.replace("    table:\n", derive + "    table:\n"))
+    replayed = sluice("quarantine", "replay", "-p", str(tmp_path), "--json")
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    with closing(sqlite3.connect(tmp_path / "w.db")) as conn:
+        rows = conn.execute("SELECT id, CAST(amount AS TEXT) FROM t ORDER BY id").fetchall()
+    assert rows == [(1, "12.5"), (2, "1234.56"), (3, "7")]

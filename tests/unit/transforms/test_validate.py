@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Context, Decimal
 
@@ -72,6 +73,57 @@ def test_type_casts_and_reasons(type_: str, good: list[tuple[str, object]], bad:
         ]
         for i, b in enumerate(bad)
     }
+
+
+#: what the reason of a number refused with a comma in it adds
+COMMA = "; a comma only separates thousands (1,234.5)"
+
+
+@pytest.mark.parametrize(
+    ("type_", "text", "said"),
+    [
+        # a decimal comma (European exports): taking the comma out made these 125,
+        # 1.23456 and 15
+        ("decimal", "12,5", " (at most 32 digits before the point and 6 after)"),
+        ("decimal", "1.234,56", " (at most 32 digits before the point and 6 after)"),
+        ("float", "1,5", ""),
+        ("integer", "1,2", ""),
+        ("integer", "12,00", ""),
+        ("integer", "1,2345", ""),
+        ("decimal", ",5", " (at most 32 digits before the point and 6 after)"),
+        ("decimal", "1,,234", " (at most 32 digits before the point and 6 after)"),
+    ],
+)
+def test_a_comma_that_does_not_group_thousands_is_refused_not_taken_out(
+    type_: str, text: str, said: str
+) -> None:
+    ok, bad = validator({"x": type_}).run(text_frame(x=[text, "1,234"]))
+    assert ok.get_column("x").cast(pl.Float64).to_list() == [1234.0]
+    assert reasons_by_line(bad) == {2: [f"x: '{text}' is not a valid {type_}{said}{COMMA}"]}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(min_value=-(10**15), max_value=10**15),
+    st.integers(min_value=0, max_value=999_999),
+    st.booleans(),
+)
+def test_numbers_grouped_as_python_writes_them_read_back_and_swapped_ones_do_not(
+    whole: int, cents: int, swap: bool
+) -> None:
+    # Python's own thousands grouping (format's ","), read back to the same number; the
+    # same text with "." and "," swapped (a decimal comma) is no number unless Python's
+    # grouping happens to allow it (a whole number of 3-digit groups, no decimals).
+    text = f"{whole:,}.{cents:06d}"
+    expected = Decimal(text.replace(",", ""))
+    if swap:
+        text = text.translate(str.maketrans(".,", ",."))
+    ok, bad = validator({"x": "decimal"}).run(text_frame(x=[text]))
+    got = ok.get_column("x").to_list()
+    if not swap:
+        assert got == [expected]
+    else:
+        assert got == [] and bad.height == 1
 
 
 def test_each_value_gets_the_first_date_format_that_fits() -> None:
@@ -298,11 +350,12 @@ def test_numbers_are_what_cleaning_every_value_first_makes_of_them(
     type_: str, texts: list[str | None]
 ) -> None:
     """Numbers cast as written, and only those that fail cleaned and cast again, are
-    the numbers that cleaning every value first (spaces, commas, an integer's ``.0``)
-    and casting it gives."""
+    the numbers that cleaning every value first (spaces, the commas of a number grouped
+    by thousands, an integer's ``.0``) and casting it gives. A comma anywhere else is
+    left in, and the value is no number (``12,5`` is not 125)."""
     target = POLARS_TYPES[type_]
     raw = pl.Series("x", texts, dtype=pl.String)
-    clean = raw.str.strip_chars().str.replace_all(",", "", literal=True)
+    clean = pl.Series([_ungrouped(t) for t in texts], dtype=pl.String)
     if type_ == "integer":
         clean = clean.str.replace(r"\.0*$", "")
     expected = clean.cast(target, strict=False)
@@ -311,6 +364,17 @@ def test_numbers_are_what_cleaning_every_value_first_makes_of_them(
         expected = expected.set(pl.Series(lost, dtype=pl.Boolean), None)  # type: ignore[arg-type]
     got = pl.DataFrame([raw]).select(cast_value(pl.col("x"), pl.String(), type_)).to_series()
     assert_series_equal(got, expected, check_names=False)  # NaN equals NaN here
+
+
+def _ungrouped(text: str | None) -> str | None:
+    """``text`` without spaces around it and, where they group its digits by thousands
+    (as Python's ``f"{n:,}"`` writes them), without its commas."""
+    if text is None:
+        return None
+    text = text.strip(" ")
+    if re.fullmatch(r"[+-]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?", text):
+        return text.replace(",", "")
+    return text
 
 
 def _past_scale(text: str) -> bool:
