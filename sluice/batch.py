@@ -37,6 +37,9 @@ class Batch:
     #: starts or ends with a space or is an empty string, so a ``trim`` step leaves
     #: them as they are; empty: not known
     trimmed: frozenset[str] = frozenset()
+    #: the file's header record as it reads (a CSV with a header row): a row that holds
+    #: it again is no data (files joined with their headers); None: not known
+    header: tuple[str, ...] | None = None
 
     @property
     def rows_read(self) -> int:

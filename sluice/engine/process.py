@@ -127,7 +127,10 @@ class UnitProcessor:
             yield good, tables
 
     def _step(self, batch: Batch) -> Stepped:
-        raw = batch.data
+        before = dict(self.steps.filtered)
+        # As the file has it (PII rules replace values): a row repeating its header.
+        read = [c for c in batch.data.columns if c != LINE]
+        raw = self.steps.drop_header_rows(batch.data, read, batch.header)
         if self.pii is not None and not self.apply_pii:
             raw = self.pii.restore(raw)
         elif self.pii is not None:
@@ -135,7 +138,6 @@ class UnitProcessor:
             if self.concealed:
                 raw = self.pii.restore(raw, only=self.concealed)
         fields = [c for c in raw.columns if c != LINE]
-        before = dict(self.steps.filtered)
         data = self.steps.drop_blank(raw, fields)
         data = apply_mapping(data, self.plan, self.validator.columns)
         # Collected here, on the thread that steps: the next query would run it otherwise.

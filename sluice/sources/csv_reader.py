@@ -194,6 +194,7 @@ def read_csv(
     )
 
     empties = "" not in opts.null_values  # else an empty field is read as null
+    header = tuple(raw) if opts.header else None
 
     def batches() -> Iterator[Batch]:
         tracker = _LineTracker(first_line)
@@ -210,7 +211,7 @@ def read_csv(
                 for line, text, _ in rejected
             ]
             data = data.with_columns(pl.Series(LINE, lines, dtype=pl.Int64))
-            return Batch(stream_name, unit, data, rejects, nul_free, trimmed)
+            return Batch(stream_name, unit, data, rejects, nul_free, trimmed, header)
 
         def on_invalid(row: pacsv.InvalidRow) -> str:
             tracker.on_invalid(int(row.number), row.text)

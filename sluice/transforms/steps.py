@@ -48,6 +48,9 @@ _CHECKED: dict[tuple[tuple[str, ...], tuple[str, ...]], None] = {}
 _CHECKED_KEPT = 256
 _CHECKED_LOCK = threading.Lock()
 BLANK_ROW = "blank_row"
+#: the rule that filters a row repeating the file's header (CSV files joined with
+#: their header rows, as `cat` joins exports)
+HEADER_ROW = "header_row"
 
 
 def add_reasons(data: pl.DataFrame, reasons: list[pl.Expr]) -> pl.DataFrame:
@@ -279,6 +282,28 @@ class StepRunner:
             return data
         kept = data.filter(~blank)
         self._count(BLANK_ROW, data.height - kept.height)
+        return kept
+
+    def drop_header_rows(
+        self, data: pl.DataFrame, fields: list[str], header: tuple[str, ...] | None
+    ) -> pl.DataFrame:
+        """Rows that repeat the file's ``header`` record, field for field, are filtered
+        by the ``header_row`` rule: a file joined to another with its header row (a
+        second file's byte order mark may lead it)."""
+        if not header or len(header) != len(fields):
+            return data
+        first = pl.col(fields[0])
+        # One column first: most batches hold no such row, and stop here.
+        maybe = data.select(first.is_in([header[0], "\ufeff" + header[0]])).to_series()
+        if not maybe.any():
+            return data
+        same = [first.is_in([header[0], "\ufeff" + header[0]])]
+        same += [pl.col(f) == h for f, h in zip(fields[1:], header[1:], strict=True)]
+        again = data.select(pl.all_horizontal(same).fill_null(False)).to_series()
+        if not again.any():
+            return data
+        kept = data.filter(~again)
+        self._count(HEADER_ROW, data.height - kept.height)
         return kept
 
     def run(self, data: pl.DataFrame) -> pl.DataFrame:

@@ -306,6 +306,38 @@ def test_run_blank_lines_and_empty_rows_are_filtered_as_blank_row(
     assert [e.line for e in out.quarantine("row")] == [7]
 
 
+def test_run_a_header_repeated_by_joined_files_is_filtered_as_header_row(
+    make_project, run_project
+) -> None:
+    # `cat a.csv b.csv > all.csv`: the second file's header row (and its UTF-8 byte
+    # order mark) lands mid-file. It was loaded as a row ("id" failed its integer cast
+    # here; in a table of text columns it loaded as data).
+    part = "id,name,city\n1,Ada,London\n2,Grace,NYC\n"
+    joined = (part + "\ufeff" + part + "id,name,Paris\n").encode()
+    out = run_project(make_project(project(), {"data/a.csv": joined}))
+    c = out.counts("s")
+    assert c.filtered_by == {"header_row": 1}
+    assert (c.read, c.loaded, c.quarantined, c.filtered) == (6, 4, 1, 1)
+    # a row that repeats only part of the header is a row (its id fails as before)
+    assert [e.line for e in out.quarantine("row")] == [7]
+    # the rows Python's csv module reads, less the header and its repeat
+    records = list(csv.reader(io.StringIO(joined.decode("utf-8-sig"))))
+    data = [r for r in records[1:] if r[0].lstrip("\ufeff") != "id"]
+    loaded = [(r["id"], r["name"], r["city"]) for r in out.rows(order_by="id")]
+    assert loaded == sorted((int(i), n, t) for i, n, t in data if i.isdigit())
+
+
+def test_run_a_header_repeat_filter_needs_a_header_row(make_project, run_project) -> None:
+    # Without a header row there is no header to repeat: every record is a row.
+    extra = (
+        "        csv: {header: false}\n"
+        "        columns: {id: column_1, name: column_2, city: column_3}"
+    )
+    out = run_project(make_project(project(extra), {"data/a.csv": "id,name,city\n1,Ada,X\n"}))
+    assert out.counts("s").filtered_by == {}
+    assert [e.line for e in out.quarantine("row")] == [1]  # "id" is no integer
+
+
 def test_run_empty_file_is_a_quarantined_file(make_project, run_project) -> None:
     root = make_project(project(), {"data/a.csv": b"", "data/b.csv": "id,name,city\n1,Ada,X\n"})
     out = run_project(root)
