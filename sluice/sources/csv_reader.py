@@ -161,9 +161,7 @@ def read_csv(
             f"line {line} is not valid {opts.encoding} ({said}): byte "
             f"0x{text[column - 1]:02x} at column {column}: {shown}",
             where=Where(file=unit, line=line),
-            hint=utf16
-            or f"set csv.encoding on source {stream_name!r} to the file's encoding (latin-1 "
-            f"and cp1252 are common for exports from spreadsheets), then {replay}",
+            hint=utf16 or _encoding_hint(text, stream_name, replay),
         )
 
     def find(raw: IO[bytes]) -> Start | None:
@@ -273,6 +271,28 @@ def read_csv(
                 raise _parse_error(msg, opts, unit) from None
 
     return headers, batches
+
+
+def _encoding_hint(line: bytes, stream: str, then: str) -> str:
+    """Which 8-bit encoding to set for a line that did not decode. cp1252 (Windows')
+    and latin-1 read 0xa0-0xff alike; 0x80-0x9f are the euro sign, curly quotes and
+    dashes in cp1252 and invisible control characters in latin-1, so a cp1252 export
+    read as latin-1 loads wrong characters without a word. cp1252 leaves five bytes
+    undefined, which only latin-1 reads."""
+    where = f"set csv.encoding on source {stream!r} to"
+    try:
+        line.decode("cp1252")
+    except UnicodeDecodeError:
+        return f"{where} latin-1 (the line has a byte cp1252 leaves undefined), then {then}"
+    if any(0x80 <= b <= 0x9F for b in line):
+        return (
+            f"{where} cp1252 (Windows' encoding: its euro sign, curly quotes and dashes "
+            f"are control characters in latin-1), then {then}"
+        )
+    return (
+        f"{where} cp1252 or latin-1 (both common for exports from spreadsheets, and they "
+        f"read this line alike), then {then}"
+    )
 
 
 def _parse_error(msg: str, opts: CsvOptions, unit: str) -> SourceError:

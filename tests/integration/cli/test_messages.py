@@ -140,7 +140,49 @@ def test_a_utf16_hint_only_for_a_utf16_file(tmp_path: Path) -> None:
     # UTF-16 export: its bad byte gets the encoding hint as before.
     root = csv_project(tmp_path, b"name,city\n\xff\xfeann,paris\n")
     qf = set_aside(sluice("run", "people", "-p", str(root), "--json").stdout)
-    assert "UTF-16" not in qf["hint"] and "latin-1 and cp1252" in qf["hint"]
+    assert "UTF-16" not in qf["hint"] and "to cp1252 or latin-1" in qf["hint"]
+
+
+@pytest.mark.parametrize(
+    ("line", "encoding", "said"),
+    [
+        # a Windows export: euro sign, curly quotes, en dash (0x80, 0x93, 0x94, 0x96)
+        ("ann,\u20ac5 \u201cspecial\u201d \u2013 Z\u00fcrich", "cp1252", "to cp1252 (Windows'"),
+        # only letters both read alike (0xfc)
+        ("ann,Z\u00fcrich", "cp1252", "to cp1252 or latin-1"),
+    ],
+)
+def test_the_encoding_hint_names_the_one_that_reads_the_line_right(
+    tmp_path: Path, line: str, encoding: str, said: str
+) -> None:
+    # cp1252 read as latin-1 (the first encoding the hint named) turned the euro sign and
+    # curly quotes into invisible control characters, loaded without a word.
+    data = ("name,city\n" + line + "\n").encode("cp1252")
+    root = csv_project(tmp_path, data)
+    qf = set_aside(sluice("run", "people", "-p", str(root), "--json").stdout)
+    assert f"set csv.encoding on source 's' {said}" in qf["hint"]
+    text = (root / "sluice.yaml").read_text()
+    (root / "sluice.yaml").write_text(
+        text.replace("path: data/*.csv", f"path: data/*.csv\n        csv: {{encoding: {encoding}}}")
+    )
+    replayed = sluice("quarantine", "replay", "-p", str(root), "--json")
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    shown = json.loads(sluice("preview", "people", "-p", str(root), "--json").stdout)
+    assert [(r["name"], r["city"]) for r in shown] == [
+        tuple(data.decode("cp1252").split("\n")[1].split(","))
+    ]
+
+
+def test_a_byte_cp1252_leaves_undefined_gets_latin1(tmp_path: Path) -> None:
+    root = csv_project(tmp_path, b"name,city\nann,a\x81b\n")
+    qf = set_aside(sluice("run", "people", "-p", str(root), "--json").stdout)
+    assert "set csv.encoding on source 's' to latin-1" in qf["hint"]
+    text = (root / "sluice.yaml").read_text()
+    (root / "sluice.yaml").write_text(
+        text.replace("path: data/*.csv", "path: data/*.csv\n        csv: {encoding: latin-1}")
+    )
+    replayed = sluice("quarantine", "replay", "-p", str(root), "--json")
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
 
 
 def test_a_bad_byte_in_the_header_says_line_1(tmp_path: Path) -> None:
