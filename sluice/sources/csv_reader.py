@@ -14,6 +14,7 @@ row numbers do). A row over the limit sets the file aside with a hint naming it.
 
 from __future__ import annotations
 
+import codecs
 import csv
 from collections.abc import Callable, Iterator
 from typing import IO, Any
@@ -151,7 +152,7 @@ def read_csv(
         found = undecodable(open_stream(), opts.encoding)
         if found is None:
             return exc if isinstance(exc, SourceError) else _parse_error(str(exc), opts, unit)
-        line, column, text = found
+        line, column, text, mixed = found
         shown = text.decode(opts.encoding, errors="backslashreplace")
         shown = shown if len(shown) <= 80 else shown[max(0, column - 40) :][:80] + "..."
         said = "csv.encoding" if "encoding" in opts.model_fields_set else "csv.encoding not set"
@@ -161,7 +162,9 @@ def read_csv(
             f"line {line} is not valid {opts.encoding} ({said}): byte "
             f"0x{text[column - 1]:02x} at column {column}: {shown}",
             where=Where(file=unit, line=line),
-            hint=utf16 or _encoding_hint(text, stream_name, replay),
+            hint=utf16
+            or (_stray_hint(line, stream_name) if mixed and _is_utf8(opts.encoding) else None)
+            or _encoding_hint(text, stream_name, replay),
         )
 
     def find(raw: IO[bytes]) -> Start | None:
@@ -271,6 +274,21 @@ def read_csv(
                 raise _parse_error(msg, opts, unit) from None
 
     return headers, batches
+
+
+def _is_utf8(encoding: str) -> bool:
+    return codecs.lookup(encoding).name in ("utf-8", "utf-8-sig")
+
+
+def _stray_hint(line: int, stream: str) -> str:
+    """A UTF-8 file with a byte of another encoding: setting that encoding would read
+    every UTF-8 letter before it wrong ("é" as "Ã©"), so the file is what to fix."""
+    return (
+        f"the file is UTF-8 before line {line} (it has UTF-8 letters there): another "
+        f"csv.encoding on source {stream!r} would read those wrong. Fix line {line} in the "
+        "file (the next run loads the fixed file as a new one), then close this entry with "
+        "`sluice quarantine discard ID` (`sluice quarantine list` shows its ID)"
+    )
 
 
 def _encoding_hint(line: bytes, stream: str, then: str) -> str:

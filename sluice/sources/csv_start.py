@@ -19,7 +19,7 @@ import csv
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, cast
+from typing import IO, NamedTuple, cast
 
 from sluice.config import CsvOptions
 from sluice.errors import SourceError, Where
@@ -113,10 +113,21 @@ class Undecodable(SourceError):
     """A byte the declared encoding cannot decode; :func:`undecodable` says where."""
 
 
-def undecodable(raw: IO[bytes], encoding: str) -> tuple[int, int, bytes] | None:
-    """The first byte ``encoding`` cannot decode: (physical line, column, the line's
-    bytes), or None (``raw`` is closed). Lines end as :class:`_Lines` ends them."""
+class Undecoded(NamedTuple):
+    """Where :func:`undecodable` found the first byte it could not decode."""
+
+    line: int  # physical line, as :class:`_Lines` counts them
+    column: int  # of the byte in the line, from 1
+    text: bytes  # the line's bytes
+    #: the bytes before it held text beyond ASCII that the encoding did decode (a UTF-8
+    #: file with one stray byte: another encoding would garble the rest)
+    decoded_beyond_ascii: bool
+
+
+def undecodable(raw: IO[bytes], encoding: str) -> Undecoded | None:
+    """The first byte ``encoding`` cannot decode, or None (``raw`` is closed)."""
     line, buf, eof = 1, b"", False
+    beyond = False
     with raw:
         while not eof:
             chunk = raw.read(1 << 20)
@@ -135,11 +146,13 @@ def undecodable(raw: IO[bytes], encoding: str) -> tuple[int, int, bytes] | None:
                 before = list(_EOL.finditer(done, 0, exc.start))
                 start = before[-1].end() if before else 0
                 m = _EOL.search(done, exc.start)
-                return (
+                return Undecoded(
                     line + len(before),
                     exc.start - start + 1,
                     done[start : m.start() if m else None],
+                    beyond or not done[: exc.start].isascii(),
                 )
+            beyond = beyond or not done.isascii()
             line += len(ends) if not eof else len(list(_EOL.finditer(done)))
     return None
 

@@ -173,6 +173,34 @@ def test_the_encoding_hint_names_the_one_that_reads_the_line_right(
     ]
 
 
+def test_a_stray_byte_in_a_utf8_file_is_fixed_in_the_file_not_by_an_encoding(
+    tmp_path: Path,
+) -> None:
+    # Line 2 is UTF-8 ("café"), line 3 holds a latin-1 byte. Setting cp1252, as the
+    # hint said, loaded "cafÃ©": every UTF-8 letter of the file read wrong, silently.
+    root = csv_project(
+        tmp_path,
+        "name,city\nann,café\nbob,Z\xfcrich\n".encode("latin-1").replace(
+            b"caf\xe9", "café".encode()
+        ),
+    )
+    out = sluice("run", "people", "-p", str(root), "--json")
+    qf = set_aside(out.stdout)
+    assert qf["hint"].startswith("the file is UTF-8 before line 3 (it has UTF-8 letters there)")
+    assert "csv.encoding" in qf["hint"] and "cp1252" not in qf["hint"]
+    # As the hint says: fix line 3, run, discard the entry.
+    (root / "data" / "people.csv").write_text("name,city\nann,café\nbob,Zürich\n")
+    again = sluice("run", "people", "-p", str(root), "--json")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert json.loads(again.stdout)["totals"]["loaded"] == 2
+    (entry,) = json.loads(sluice("quarantine", "list", "-p", str(root), "--json").stdout)
+    done = sluice("quarantine", "discard", str(entry["id"]), "-p", str(root))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(sluice("quarantine", "list", "-p", str(root), "--json").stdout) == []
+    shown = json.loads(sluice("preview", "people", "-p", str(root), "--json").stdout)
+    assert [r["city"] for r in shown] == ["café", "Zürich"]
+
+
 def test_a_byte_cp1252_leaves_undefined_gets_latin1(tmp_path: Path) -> None:
     root = csv_project(tmp_path, b"name,city\nann,a\x81b\n")
     qf = set_aside(sluice("run", "people", "-p", str(root), "--json").stdout)
