@@ -167,9 +167,7 @@ class Planner:
             try:
                 fp = self._fingerprint(stream, unit)
             except FileGone:
-                file_gone(self.ctx, stream, unit.name)
-                if skipped is not None:
-                    skipped(stream, unit)
+                self._gone(stream, unit, skipped)
                 continue
             if fp in held:
                 yield self._together(group)
@@ -211,11 +209,17 @@ class Planner:
         try:
             load = self._plan(stream, unit, full_refresh, fp)
         except FileGone:
-            file_gone(self.ctx, stream, unit.name)
-            load = None
+            self._gone(stream, unit, skipped)
+            return None
         if load is None and skipped is not None:
             skipped(stream, unit)
         return load
+
+    def _gone(self, stream: str, unit: Unit, skipped: Callable[[str, Unit], None] | None) -> None:
+        """A file deleted or moved since it was listed: the run's error for it alone."""
+        file_gone(self.ctx, stream, unit.name)
+        if skipped is not None:
+            skipped(stream, unit)
 
     def _units(self, stream: str, file: str | None) -> Iterator[Unit]:
         ctx = self.ctx
