@@ -215,6 +215,37 @@ def _decoded(block: bytes, schema: dict[str, pl.DataType], seen: Scan) -> pl.Dat
     return lines.str.json_decode(pl.Struct(schema)).struct.unnest()
 
 
+def _exact_numbers(schema: pl.Schema, *, flatten: bool) -> dict[str, pl.DataType] | None:
+    """``schema`` with its floating-point leaves as text, or None when it has none.
+
+    Inference makes a field Float64 when any record holds a fraction, and its text is
+    then the float's: ``12`` became "12.0" and ``9007199254740993`` "9007199254740992.0",
+    while a block read by the known schema keeps "12" and every digit. Decoded to text,
+    a number keeps the digits written. Floats inside lists and unflattened objects stay:
+    those leaves are re-serialized as JSON, where text would quote them.
+    """
+    found = False
+
+    def leaf(dtype: pl.DataType, nested: bool) -> pl.DataType:
+        nonlocal found
+        if isinstance(dtype, pl.Struct) and flatten and dtype.fields:
+            return pl.Struct({f.name: leaf(_instance(f.dtype), True) for f in dtype.fields})
+        if dtype in (pl.Float32, pl.Float64) and (flatten or not nested):
+            found = True
+            return pl.String()
+        return dtype
+
+    out = {name: leaf(dtype, False) for name, dtype in schema.items()}
+    return out if found else None
+
+
+def _redecoded(block: bytes, schema: dict[str, pl.DataType], seen: Scan) -> pl.DataFrame | None:
+    try:
+        return _decoded(block, schema, seen)
+    except (pl.exceptions.PolarsError, ValueError):
+        return None  # the inferred frame is kept: its numbers are floats' text
+
+
 def read_jsonl(
     open_bytes: Opener, *, stream: str, unit: str, block_size: int, flatten: bool
 ) -> tuple[list[str], Callable[[], Iterator[Batch]]]:
@@ -245,6 +276,10 @@ def read_jsonl(
             )
         if not known:
             known.append(text_schema(frame.schema))
+        exact = _exact_numbers(frame.schema, flatten=flatten)
+        exact_frame = _redecoded(block, exact, seen) if exact is not None else None
+        if exact_frame is not None:
+            frame = exact_frame
         text = flat_text(frame, flatten=flatten)
         return text.with_columns(pl.Series(LINE, numbers))
 
