@@ -198,6 +198,12 @@ def cast_value(
 THOUSANDS = r"^[+-]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?$"
 #: added to the reason of a number refused with a comma in it
 COMMA_NOTE = "; a comma only separates thousands (1,234.5)"
+#: An integer written with dots between its thousands (``1.234``, ``5.000``), as
+#: European exports write them. ``5.000`` reads as 5 with three decimal zeros as well
+#: as 5000: it is refused, not guessed (it was stored as 5).
+DOT_GROUPED = r"^[+-]?[1-9][0-9]{0,2}(?:\.[0-9]{3})+$"
+#: added to the reason of an integer refused with dots between thousands
+DOT_NOTE = "; a dot may separate thousands here (5.000 as 5000), so it is not read as either"
 
 
 def _number(raw: pl.Series, target: pl.DataType, integer: bool) -> pl.Series:
@@ -218,7 +224,8 @@ def _number(raw: pl.Series, target: pl.DataType, integer: bool) -> pl.Series:
         grouped = text.str.contains(THOUSANDS)
         text = text.str.replace_all(",", "", literal=True).zip_with(grouped, text)
         if integer:
-            text = text.str.replace(r"\.0*$", "")
+            dotted = text.str.contains(DOT_GROUPED)
+            text = text.str.replace(r"\.0*$", "").set(dotted, None)
         value = value.scatter(where, text.cast(target, strict=False))
     if isinstance(target, pl.Decimal):
         value = _unrounded(raw, value, target.scale)
@@ -308,4 +315,7 @@ def cast_reason(
         # `12,5` is refused, not read as 125 (see THOUSANDS): say why a comma did not do.
         comma = col.str.contains(",", literal=True)
         said.append(pl.when(comma).then(pl.lit(COMMA_NOTE)).otherwise(pl.lit("")))
+    if to == "integer" and source == pl.String:
+        dotted = col.str.strip_chars().str.contains(DOT_GROUPED)
+        said.append(pl.when(dotted).then(pl.lit(DOT_NOTE)).otherwise(pl.lit("")))
     return pl.when(col.is_not_null() & value.is_null()).then(pl.concat_str(said)).otherwise(None)

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from sluice.sim.server import SimServer
+from sluice.transforms.cast import DOT_NOTE
 from tests.support.cli import sluice
 from tests.support.http_app import create_app
 
@@ -443,3 +444,39 @@ pipelines:
     with closing(sqlite3.connect(tmp_path / "w.db")) as conn:
         rows = conn.execute("SELECT id, CAST(amount AS TEXT) FROM t ORDER BY id").fetchall()
     assert rows == [(1, "12.5"), (2, "1234.56"), (3, "7")]
+
+
+def test_integers_with_dots_between_thousands_are_refused_and_load_through_the_derive(
+    tmp_path: Path,
+) -> None:
+    # A European export writes 5000 as 5.000: it was stored as 5, while 1.234 was refused.
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "eu.csv").write_bytes(b"id;visitors\n1;5.000\n2;1.234.567\n3;7\n")
+    yaml = """\
+warehouse: sqlite:///w.db
+pipelines:
+  p:
+    sources:
+      s: {type: file, path: data/*.csv, csv: {delimiter: ";"}}
+    table:
+      name: t
+      columns: {id: integer, visitors: integer}
+"""
+    (tmp_path / "sluice.yaml").write_text(yaml)
+    out = sluice("run", "p", "-p", str(tmp_path), "--json")
+    assert out.returncode == 3, out.stdout + out.stderr
+    entries = json.loads(sluice("quarantine", "list", "-p", str(tmp_path), "--json").stdout)
+    assert [(e["line"], e["reasons"]) for e in entries] == [
+        (2, [f"visitors: '5.000' is not a valid integer{DOT_NOTE}"]),
+        (3, [f"visitors: '1.234.567' is not a valid integer{DOT_NOTE}"]),
+    ]
+    # docs/reference/tables.md: the step that takes the dots out
+    derive = """    transforms:
+      - derive: {column: visitors, sql: "replace(visitors, '.', '')"}
+"""
+    (tmp_path / "sluice.yaml").write_text(yaml.replace("    table:\n", derive + "    table:\n"))
+    replayed = sluice("quarantine", "replay", "-p", str(tmp_path), "--json")
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    with closing(sqlite3.connect(tmp_path / "w.db")) as conn:
+        rows = conn.execute("SELECT id, visitors FROM t ORDER BY id").fetchall()
+    assert rows == [(1, 5000), (2, 1234567), (3, 7)]

@@ -102,6 +102,26 @@ def test_a_comma_that_does_not_group_thousands_is_refused_not_taken_out(
     assert reasons_by_line(bad) == {2: [f"x: '{text}' is not a valid {type_}{said}{COMMA}"]}
 
 
+#: what the reason of an integer refused with dots between thousands adds
+DOT = "; a dot may separate thousands here (5.000 as 5000), so it is not read as either"
+
+
+def test_an_integer_with_dots_between_thousands_is_refused_not_read_as_a_fraction() -> None:
+    # A European export writes 5000 as 5.000: it was stored as 5 (its ".000" taken for
+    # decimal zeros) while 1.234 was refused. Both are refused, with the same note;
+    # decimal zeros that cannot be thousands (12.0, 0.000, 1234.000) still read.
+    texts = ["5.000", "-7.000", "1.234", "1.000.000", "12.0", "0.000", "1234.000", " 12.00 "]
+    ok, bad = validator({"x": "integer"}).run(text_frame(x=texts))
+    assert ok.get_column("x").to_list() == [12, 0, 1234, 12]
+    assert reasons_by_line(bad) == {
+        line: [f"x: '{text}' is not a valid integer{DOT}"]
+        for line, text in enumerate(texts[:4], start=2)
+    }
+    # in a decimal or float column a dot is the decimal point: 5.000 is 5
+    ok, bad = validator({"x": "decimal", "y": "float"}).run(text_frame(x=["5.000"], y=["1.234"]))
+    assert ok.row(0)[:2] == (Decimal("5.000"), 1.234) and bad.height == 0
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     st.integers(min_value=-(10**15), max_value=10**15),
