@@ -29,6 +29,13 @@ from sluice.batch import LINE, Batch, Reject
 from sluice.config import CsvOptions
 from sluice.errors import SourceError, Where
 from sluice.sources.csv_start import Start, Undecodable, find_start, undecodable, utf16_hint
+from sluice.sources.csv_trailing import (
+    TRAIL,
+    ends_with_delimiter,
+    padded_fields,
+    past_the_trail,
+    with_rows,
+)
 from sluice.sources.streams import Prefixed
 
 
@@ -178,13 +185,18 @@ def read_csv(
         return [], lambda: iter(())
     start.rows.close()
     raw, first_line = start.record, start.first_line
+    trailing = opts.header and ends_with_delimiter(raw, start.first_row)
+    if trailing and not raw[-1].strip():
+        raw = raw[:-1]  # the header's own trailing delimiter names no column
     # Without a header row the first record only gives the width: column_1, column_2...
     if opts.header:
         headers = unique_headers(raw)
     else:
         headers = [f"column_{i}" for i in range(1, len(raw) + 1)]
-    positional = [f"c{i}" for i in range(len(headers))]
     width = len(headers)
+    # Lines that end with a delimiter are parsed one field wider; that field must be empty.
+    parsed = [*headers, TRAIL] if trailing else headers
+    positional = [f"c{i}" for i in range(len(parsed))]
     convert_options = pacsv.ConvertOptions(
         column_types={c: pa.string() for c in positional},
         null_values=opts.null_values,
@@ -207,11 +219,23 @@ def read_csv(
             trimmed: frozenset[str] = frozenset(),
         ) -> Batch:
             lines, rejected = tracker.assign(data, multiline)
-            rejects = [
-                Reject(line, text, f"row has {_fields(text, opts)} fields, the header has {width}")
-                for line, text, _ in rejected
-            ]
             data = data.with_columns(pl.Series(LINE, lines, dtype=pl.Int64))
+            rejects: list[Reject] = []
+            if trailing:
+                data, rejects = past_the_trail(data, opts)
+                trimmed = trimmed - {TRAIL}
+            rows: list[tuple[int, list[str]]] = []
+            for line, text, _ in rejected:
+                fields = padded_fields(text, opts, width)
+                if fields is None:
+                    said = f"row has {_fields(text, opts)} fields, the header has {width}"
+                    rejects.append(Reject(line, text, said))
+                else:
+                    rows.append((line, fields))
+            if rows:  # rows with empty fields past the header's: read by Python's csv
+                data = with_rows(data, headers, rows, opts)
+                nul_free = nul_free and not any("\x00" in f for _, r in rows for f in r)
+                trimmed = frozenset()
             return Batch(stream_name, unit, data, rejects, nul_free, trimmed, header)
 
         def on_invalid(row: pacsv.InvalidRow) -> str:
@@ -252,12 +276,12 @@ def read_csv(
                     pending.append(record_batch)
                     size += record_batch.nbytes
                     if size >= block_size:
-                        yield emit(*_frame(pending, headers, empties))
+                        yield emit(*_frame(pending, parsed, empties))
                         pending, size = [], 0
                 if pending:
-                    yield emit(*_frame(pending, headers, empties))
+                    yield emit(*_frame(pending, parsed, empties))
                 if tracker.pending:  # rejected rows after the last good one
-                    yield emit(pl.DataFrame(schema=dict.fromkeys(headers, pl.String)), [])
+                    yield emit(pl.DataFrame(schema=dict.fromkeys(parsed, pl.String)), [])
 
         block = min(block_size, READ_BLOCK, limit)
         while True:

@@ -107,6 +107,9 @@ class Start:
     record: list[str]  # the header (or, without one, the first row: it gives the width)
     rows: IO[bytes]  # UTF-8 bytes from the first row on; closing it closes the file
     first_line: int  # the physical line the first row starts on
+    #: the first row after a header, as Python's csv reads it (None: no header, or no
+    #: row it could read); its width tells a file whose lines end with a delimiter
+    first_row: list[str] | None = None
 
 
 class Undecodable(SourceError):
@@ -197,7 +200,17 @@ def find_start(raw: IO[bytes], opts: CsvOptions, where: str, limit: int) -> Star
             ) from None
         raise
     if opts.header:
-        return Start(record, lines.rest(), lines.number + 1)
+        first_line = lines.number + 1
+        peeked: list[bytes] = []
+        try:
+            first_row = _record(lines, peeked, opts)
+        except UnicodeDecodeError as exc:
+            raw.close()
+            raise Undecodable(str(exc), where=Where(file=where)) from None
+        except (csv.Error, SourceError):  # the reader meets it again and says so
+            first_row = None
+        # The row's lines are handed back: the rows still start at first_line.
+        return Start(record, lines.rest(b"".join(peeked)), first_line, first_row)
     return Start(record, lines.rest(b"".join(taken)), lines.number - len(taken) + 1)
 
 

@@ -119,6 +119,56 @@ def test_ragged_rows_after_the_last_good_row_are_kept(tmp_path: Path) -> None:
     assert [(r.line, r.text) for r in rejects] == [(3, "3"), (4, "4,5,6")]
 
 
+def test_lines_that_end_with_a_delimiter_read_as_python_reads_them(tmp_path: Path) -> None:
+    # Some exports end every line with the delimiter, the header's too or not: Python's
+    # csv reads one more field, empty. It was a column 'column_4' (the file set aside as
+    # drifted) or, with a plain header, every row "row has 4 fields, the header has 3".
+    rows = [
+        b"1,Ada,London,\n",  # 2
+        b'2,"Grace\nHopper",,\n',  # 3-4: a field over two lines, an empty one
+        b"3,Linus,Helsinki\n",  # 5: this line does not end with one
+        b"4,Guido,Amsterdam,,\n",  # 6: two
+        b"5,Alan,Wilmslow,Turing\n",  # 7: a value past the last column
+        b"6,Edsger,Nuenen, \n",  # 8
+    ]
+    past = (
+        "row has a value past the last column ('Turing'), where the file's lines end "
+        "with an empty field (a trailing delimiter)"
+    )
+    # the first row tells the file's shape; a first row without one: the rest are read
+    # one by one as Python's csv reads them
+    shapes = [
+        (b"id,name,city,\n", rows, past),
+        (b"id,name,city\n", rows, past),
+        (
+            b"id,name,city\n",
+            [rows[2], rows[1], rows[0], *rows[3:]],
+            "row has 4 fields, the header has 3",
+        ),
+    ]
+    for header, body, reason in shapes:
+        content = header + b"".join(body)
+        columns, data, rejects = read_file(write(tmp_path, content))
+        assert columns == ["id", "name", "city"], header
+        (reject,) = rejects
+        assert (reject.line, reject.text, reject.reason) == (7, "5,Alan,Wilmslow,Turing", reason)
+        # what is kept is what Python's csv reads, the empty trailing fields left out
+        python = list(csv.reader(io.StringIO(content.decode(), newline="")))[1:]
+        kept = [[f or None for f in r[:3]] for r in python if not any(f.strip() for f in r[3:])]
+        assert [list(r[:3]) for r in data.rows()] == kept, content
+        assert data.get_column(LINE).to_list() == [2, 3, 5, 6, 8]
+
+
+def test_a_header_that_ends_with_an_unnamed_column_of_values_is_still_a_column(
+    tmp_path: Path,
+) -> None:
+    # Only an empty field past the header is a trailing delimiter: a last column with
+    # no name but values (a spreadsheet's unlabelled notes) stays column_4.
+    columns, data, rejects = read_file(write(tmp_path, b"id,name,city,\n1,Ada,London,note\n"))
+    assert columns == ["id", "name", "city", "column_4"]
+    assert data.select("column_4").to_series().to_list() == ["note"] and rejects == []
+
+
 def test_batches_say_whether_their_text_holds_a_nul_byte(tmp_path: Path) -> None:
     # Validation skips its per-value NUL check on batches the reader found clean.
     def flags(content: bytes) -> list[bool]:
@@ -292,6 +342,23 @@ def test_run_quarantines_ragged_rows_with_their_physical_line(make_project, run_
     assert by_line[5] == {"_raw": "3,Linus,Helsinki,FI"}
     assert by_line[6] == {"id": "x", "name": "Bad", "city": "Id"}
     assert [r["id"] for r in out.rows()] == [1, 5]
+
+
+def test_run_of_files_whose_lines_end_with_a_delimiter(make_project, run_project) -> None:
+    # Two such exports joined with their headers (`cat`): the second header is filtered
+    # as a header row, a value past the last column is quarantined, the rest load.
+    part = "id,name,city,\n1,Ada,London,\n2,Grace,,\n"
+    content = part + part.replace("1,Ada", "3,Linus").replace("2,Grace,,", "4,Alan,Wilmslow,x")
+    out = run_project(make_project(project(), {"data/a.csv": content}))
+    c = out.counts("s")
+    assert (c.read, c.loaded, c.quarantined, c.filtered) == (5, 3, 1, 1)
+    assert [(r["id"], r["name"], r["city"]) for r in out.rows()] == [
+        (1, "Ada", "London"),
+        (2, "Grace", None),
+        (3, "Linus", "London"),
+    ]
+    (entry,) = out.quarantine("row")
+    assert (entry.line, entry.payload) == (6, {"_raw": "4,Alan,Wilmslow,x"})
 
 
 def test_run_blank_lines_and_empty_rows_are_filtered_as_blank_row(
