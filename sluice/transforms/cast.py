@@ -162,7 +162,10 @@ def cast_value(
             return expr.map_batches(
                 functools.partial(_from_typed, target=target), return_dtype=target
             )
-        return expr.cast(target, strict=False)
+        value = expr.cast(target, strict=False)
+        if target.is_float():  # NaN and infinities in a typed source (Parquet)
+            return pl.when(value.is_finite()).then(value)
+        return value
     text = expr.str.strip_chars()
     if to == "string":
         return expr
@@ -229,7 +232,33 @@ def _number(raw: pl.Series, target: pl.DataType, integer: bool) -> pl.Series:
         value = value.scatter(where, text.cast(target, strict=False))
     if isinstance(target, pl.Decimal):
         value = _unrounded(raw, value, target.scale)
+    elif target.is_float():
+        value = _finite(raw, value)
     return value
+
+
+#: a float's text that is no number: NaN or an infinity, as Python and Polars read them
+NOT_FINITE = r"(?i)^[+-]?(?:nan|inf|infinity)$"
+#: added to the reason of a float refused as NaN or an infinity
+NOT_FINITE_NOTE = (
+    "; NaN and infinities are not stored (SQLite keeps NaN as NULL, MariaDB refuses "
+    "both): where it marks a missing value, read it as null first with the step "
+    "derive: {{column: {name}, sql: \"nullif(lower({name}), 'nan')\"}}"
+)
+#: added to the reason of a float refused as out of range
+OUT_OF_RANGE_NOTE = "; it is past what a float holds (magnitudes from 5e-324 to 1.8e308)"
+
+
+def _finite(raw: pl.Series, value: pl.Series) -> pl.Series:
+    """``value`` with null where the text is no finite number (NaN, ``inf``) or the
+    cast changed it past rounding: ``1e309`` became infinity and ``1e-400`` 0. Every
+    warehouse stores what is left as it was read (SQLite stored NaN as NULL)."""
+    wrong = ~value.is_finite()
+    zero = value == 0
+    if zero.any():  # zeros are common; a mantissa with a non-zero digit is not one
+        lost = raw.str.contains(r"^[^eE]*[1-9]") & zero
+        wrong = wrong | lost
+    return value.set(wrong.fill_null(False), None) if wrong.any() else value
 
 
 def _from_typed(values: pl.Series, target: pl.Decimal) -> pl.Series:
@@ -315,6 +344,16 @@ def cast_reason(
         # `12,5` is refused, not read as 125 (see THOUSANDS): say why a comma did not do.
         comma = col.str.contains(",", literal=True)
         said.append(pl.when(comma).then(pl.lit(COMMA_NOTE)).otherwise(pl.lit("")))
+    if to == "float":
+        text = col.cast(pl.String).str.strip_chars()
+        word = text.str.contains(NOT_FINITE)
+        said.append(
+            pl.when(word)
+            .then(pl.lit(NOT_FINITE_NOTE.format(name=name)))
+            .when(text.cast(pl.Float64, strict=False).is_not_null())
+            .then(pl.lit(OUT_OF_RANGE_NOTE))
+            .otherwise(pl.lit(""))
+        )
     if to == "integer" and source == pl.String:
         dotted = col.str.strip_chars().str.contains(DOT_GROUPED)
         said.append(pl.when(dotted).then(pl.lit(DOT_NOTE)).otherwise(pl.lit("")))

@@ -480,3 +480,38 @@ pipelines:
     with closing(sqlite3.connect(tmp_path / "w.db")) as conn:
         rows = conn.execute("SELECT id, visitors FROM t ORDER BY id").fetchall()
     assert rows == [(1, 5000), (2, 1234567), (3, 7)]
+
+
+def test_nan_in_a_float_column_is_refused_and_loads_as_null_through_the_step_it_names(
+    tmp_path: Path,
+) -> None:
+    # numpy's savetxt writes missing floats as nan: SQLite stored NULL, MariaDB failed
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "m.csv").write_bytes(b"id,reading\n1,nan\n2,1.25\n3,NaN\n")
+    yaml = """\
+warehouse: sqlite:///w.db
+pipelines:
+  p:
+    sources:
+      s: {type: file, path: data/*.csv}
+    table:
+      name: t
+      columns: {id: integer, reading: float}
+"""
+    (tmp_path / "sluice.yaml").write_text(yaml)
+    out = sluice("run", "p", "-p", str(tmp_path), "--json")
+    assert out.returncode == 3, out.stdout + out.stderr
+    entries = json.loads(sluice("quarantine", "list", "-p", str(tmp_path), "--json").stdout)
+    assert [e["line"] for e in entries] == [2, 4]
+    reason = entries[0]["reasons"][0]
+    assert reason.startswith("reading: 'nan' is not a valid float; NaN and infinities")
+    # the step the reason names, pasted as it says it
+    step = reason.split("with the step ")[1]
+    (tmp_path / "sluice.yaml").write_text(
+        yaml.replace("    table:\n", f"    transforms:\n      - {step}\n    table:\n")
+    )
+    replayed = sluice("quarantine", "replay", "-p", str(tmp_path), "--json")
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    with closing(sqlite3.connect(tmp_path / "w.db")) as conn:
+        rows = conn.execute("SELECT id, reading FROM t ORDER BY id").fetchall()
+    assert rows == [(1, None), (2, 1.25), (3, None)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date
 from decimal import Context, Decimal
@@ -16,7 +17,7 @@ from sluice.batch import LINE
 from sluice.config import TableConfig
 from sluice.dtypes import POLARS_TYPES
 from sluice.transforms import Validator
-from sluice.transforms.cast import cast_value
+from sluice.transforms.cast import NOT_FINITE_NOTE, OUT_OF_RANGE_NOTE, cast_value
 
 
 def validator(
@@ -120,6 +121,30 @@ def test_an_integer_with_dots_between_thousands_is_refused_not_read_as_a_fractio
     # in a decimal or float column a dot is the decimal point: 5.000 is 5
     ok, bad = validator({"x": "decimal", "y": "float"}).run(text_frame(x=["5.000"], y=["1.234"]))
     assert ok.row(0)[:2] == (Decimal("5.000"), 1.234) and bad.height == 0
+
+
+def test_a_float_is_stored_only_when_it_is_the_finite_number_written() -> None:
+    # Checked against Python's float(): NaN and infinities were stored (SQLite turned
+    # NaN into NULL, MariaDB failed the load), 1e309 as infinity and 1e-400 as 0.
+
+    texts = ["NaN", "nan", "inf", "-Infinity", "1e309", "-1e309", "1e-400", "0e-400"]
+    texts += ["0.000", "-0.0", "1e-310", "1.5", "1.7976931348623157e308", "5e-324"]
+    ok, bad = validator({"x": "float"}).run(text_frame(x=texts))
+    kept = [t for t in texts if not _not_as_written(t)]
+    assert kept == texts[7:]
+    assert ok.get_column("x").to_list() == [float(t) for t in kept]
+    note = NOT_FINITE_NOTE.format(name="x")
+    assert reasons_by_line(bad) == {
+        line: [f"x: '{t}' is not a valid float{note if 'n' in t.lower() else OUT_OF_RANGE_NOTE}"]
+        for line, t in enumerate(texts[:7], start=2)
+    }
+
+
+def test_nan_in_a_typed_float_column_is_refused_too() -> None:
+    frame = pl.DataFrame({"x": [1.5, float("nan"), float("inf")], LINE: [2, 3, 4]})
+    ok, bad = validator({"x": "float"}).run(frame)
+    assert ok.get_column("x").to_list() == [1.5]
+    assert sorted(reasons_by_line(bad)) == [3, 4]
 
 
 @settings(max_examples=300, deadline=None)
@@ -376,14 +401,29 @@ def test_numbers_are_what_cleaning_every_value_first_makes_of_them(
     target = POLARS_TYPES[type_]
     raw = pl.Series("x", texts, dtype=pl.String)
     clean = pl.Series([_ungrouped(t) for t in texts], dtype=pl.String)
-    if type_ == "integer":
-        clean = clean.str.replace(r"\.0*$", "")
+    if type_ == "integer":  # dots between thousands (5.000) are refused, not read as 5
+        grouped = r"[+-]?[1-9]\d{0,2}(\.\d{3})+"
+        dotted = [t is not None and re.fullmatch(grouped, t) is not None for t in clean]
+        clean = clean.str.replace(r"\.0*$", "").set(pl.Series(dotted, dtype=pl.Boolean), None)
     expected = clean.cast(target, strict=False)
+    if type_ == "float":  # stored only as the finite number Python reads
+        changed = [t is not None and _not_as_written(t) for t in clean.to_list()]
+        expected = expected.set(pl.Series(changed, dtype=pl.Boolean), None)  # type: ignore[arg-type]
     if type_ == "decimal":  # places past the scale are refused, never rounded away
         lost = [t is not None and _past_scale(t) for t in clean.to_list()]
         expected = expected.set(pl.Series(lost, dtype=pl.Boolean), None)  # type: ignore[arg-type]
     got = pl.DataFrame([raw]).select(cast_value(pl.col("x"), pl.String(), type_)).to_series()
     assert_series_equal(got, expected, check_names=False)  # NaN equals NaN here
+
+
+def _not_as_written(text: str) -> bool:
+    """Python reads ``text`` as NaN, an infinity, or 0 where it has a non-zero digit."""
+    try:
+        number = float(text)
+    except ValueError:
+        return False
+    mantissa = re.split("[eE]", text)[0]
+    return not math.isfinite(number) or (number == 0 and any(c in "123456789" for c in mantissa))
 
 
 def _ungrouped(text: str | None) -> str | None:
