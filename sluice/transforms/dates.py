@@ -353,6 +353,10 @@ def rules_of(name: str, rule: DateRule, to: str) -> list[str]:
     if to == "datetime" and not all(f.zoned for f in rule.formats):
         zone = rule.timezone or "UTC"
         out.append(f"{name}: times without an offset read as {zone}")
+    timed = [f.text for f in rule.formats if f.directives & _TIME]
+    if to == "date" and timed:
+        said = ", ".join(repr(t) for t in timed)
+        out.append(f"{name}: a date; the time of day its format reads is dropped ({said})")
     return out
 
 

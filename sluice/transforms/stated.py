@@ -33,8 +33,9 @@ def stated_rules(pipe: PipelineConfig) -> list[str]:
             converted.add(u.column)
             fmts = _formats(u.formats, "datetime")
             rule = DateRule.of(fmts, u.century_pivot, u.century_from, "UTC")
-            # The offset column gives the zone: only the century can be a stated rule.
-            out += rules_of(f"utc {u.column}", rule, "date")
+            # The offset column gives the zone and the time is kept: only the century
+            # can be a stated rule.
+            out += rules_of(f"utc {u.column}", rule, "utc")
     for name, col in pipe.table.columns.items():
         if col.type not in ("date", "datetime") or name in converted:
             continue
