@@ -28,7 +28,14 @@ import pyarrow.csv as pacsv
 from sluice.batch import LINE, Batch, Reject
 from sluice.config import CsvOptions
 from sluice.errors import SourceError, Where
-from sluice.sources.csv_start import Start, Undecodable, find_start, undecodable, utf16_hint
+from sluice.sources.csv_start import (
+    Start,
+    Undecodable,
+    declared_delimiter,
+    find_start,
+    undecodable,
+    utf16_hint,
+)
 from sluice.sources.csv_trailing import (
     TRAIL,
     ends_with_delimiter,
@@ -151,6 +158,8 @@ def read_csv(
     block_size: int,
 ) -> tuple[list[str], Callable[[], Iterator[Batch]]]:
     """Read the header now; return it and a function streaming the rows."""
+    if not opts.skip_rows:
+        opts = _with_declared_delimiter(open_stream, opts, stream_name, unit)
     limit = opts.max_row_bytes
 
     def located(exc: Exception) -> SourceError:
@@ -298,6 +307,28 @@ def read_csv(
                 raise _parse_error(msg, opts, unit) from None
 
     return headers, batches
+
+
+def _with_declared_delimiter(
+    open_stream: Callable[[], IO[bytes]], opts: CsvOptions, stream: str, unit: str
+) -> CsvOptions:
+    """``opts`` with the delimiter the file's first line names, as Excel writes it
+    (``sep=;``) and reads it: that line is no header. A delimiter set on the source
+    that is not the file's is refused, not used to misread every line."""
+    declared = declared_delimiter(open_stream(), opts.encoding)
+    if declared is None or declared == opts.delimiter:
+        return opts
+    if "delimiter" in opts.model_fields_set:
+        raise SourceError(
+            f"line 1 says the delimiter is {declared!r} (Excel's 'sep={declared}' line), "
+            f"but csv.delimiter on source {stream!r} is {opts.delimiter!r}",
+            where=Where(file=unit, line=1),
+            hint=(
+                f"set csv.delimiter to {declared!r} on source {stream!r} (or leave it unset: "
+                "the line is then read), then `sluice quarantine replay`"
+            ),
+        )
+    return opts.model_copy(update={"delimiter": declared})
 
 
 def _is_utf8(encoding: str) -> bool:

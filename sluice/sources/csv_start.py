@@ -97,6 +97,11 @@ class _Lines:
             scanned = max(0, len(self.buf) - len(chunk) - 1)  # a '\r' may end the last
             self.pos = 0
 
+    def untake(self, line: bytes) -> None:
+        """Give back the line :meth:`take` just returned (it is still in the buffer)."""
+        self.pos -= len(line)
+        self.number -= bool(line)
+
     def rest(self, head: bytes = b"") -> IO[bytes]:
         """``head``, then every byte not taken yet."""
         return cast(IO[bytes], Prefixed(head + self.buf[self.pos :], self.raw))
@@ -164,11 +169,36 @@ def is_blank(record: list[str]) -> bool:
     return not any(field.strip() for field in record)
 
 
+_EXCEL_SEP = re.compile(rb"(?i)sep=(.)(?:\r\n|\n|\r)?")
+
+
+def excel_sep(line: bytes) -> str | None:
+    """The delimiter a line names as Excel's first line does (``sep=;``), or None."""
+    m = _EXCEL_SEP.fullmatch(line)
+    return m.group(1).decode("ascii", "replace") if m else None
+
+
+def declared_delimiter(raw: IO[bytes], encoding: str) -> str | None:
+    """The delimiter the file's first line names (Excel's ``sep=;``), or None; ``raw``
+    is closed. A file that does not decode is None here: the header search says where."""
+    with raw:
+        try:
+            head = read_full(as_utf8(raw, encoding), 8)
+        except UnicodeDecodeError:
+            return None
+    m = re.match(rb"(?i)sep=(.)(?:\r|\n|\Z)", head)
+    return m.group(1).decode("ascii", "replace") if m else None
+
+
 def find_start(raw: IO[bytes], opts: CsvOptions, where: str, limit: int) -> Start | None:
     """The header record and the rows after it; None (``raw`` closed) for a file with
     nothing but blank lines. ``limit``: the longest line or record to look through."""
     lines = _Lines(as_utf8(raw, opts.encoding), limit, where)
     try:
+        if not opts.skip_rows:  # Excel's `sep=;` line is no header (read_csv read it)
+            first = lines.take()
+            if excel_sep(first) != opts.delimiter:
+                lines.untake(first)
         for _ in range(opts.skip_rows):
             if not lines.take():
                 raw.close()

@@ -515,3 +515,35 @@ pipelines:
     with closing(sqlite3.connect(tmp_path / "w.db")) as conn:
         rows = conn.execute("SELECT id, reading FROM t ORDER BY id").fetchall()
     assert rows == [(1, None), (2, 1.25), (3, None)]
+
+
+def test_a_delimiter_against_excels_sep_line_sets_the_file_aside_and_the_hint_loads_it(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "x.csv").write_bytes(b"sep=;\r\nid;name\r\n1;Ada\r\n2;Grace\r\n")
+    yaml = """\
+warehouse: sqlite:///w.db
+pipelines:
+  p:
+    sources:
+      s: {type: file, path: data/*.csv, csv: {delimiter: ","}}
+    table:
+      name: t
+      columns: {id: integer, name: string}
+"""
+    (tmp_path / "sluice.yaml").write_text(yaml)
+    out = sluice("run", "p", "-p", str(tmp_path))
+    assert out.returncode == 3, out.stdout + out.stderr
+    assert "line 1 says the delimiter is ';'" in out.stdout + out.stderr
+    (entry,) = json.loads(sluice("quarantine", "list", "-p", str(tmp_path), "--json").stdout)
+    assert "set csv.delimiter to ';' on source 's'" in entry["payload"]["hint"]
+    # the hint, followed: the setting changed, then the replay it names
+    (tmp_path / "sluice.yaml").write_text(yaml.replace('delimiter: ","', 'delimiter: ";"'))
+    replayed = sluice("quarantine", "replay", "-p", str(tmp_path), "--json")
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    with closing(sqlite3.connect(tmp_path / "w.db")) as conn:
+        assert conn.execute("SELECT id, name FROM t ORDER BY id").fetchall() == [
+            (1, "Ada"),
+            (2, "Grace"),
+        ]

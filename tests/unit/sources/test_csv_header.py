@@ -104,6 +104,40 @@ def test_skip_rows_blank_lines_and_a_multiline_header(tmp_path: Path) -> None:
     assert data.get_column(LINE).to_list() == [9, 10, 12, 14]
 
 
+@pytest.mark.parametrize("options", [{}, {"csv": {"delimiter": ";"}}])
+def test_excels_sep_line_names_the_delimiter_and_is_no_header(
+    tmp_path: Path, options: dict[str, object]
+) -> None:
+    # Excel writes and reads a first line `sep=;`: it was read as the header, and the
+    # file set aside as drifted ('sep=', 'column_2'). It is what skip_rows: 1 and the
+    # delimiter it names make of the file, as Python's csv reads it then.
+    content = LICENSES.replace(b",", b";").replace(b"El Paso;", b"El Paso,")
+    content = b"sep=;\r\n" + content
+    columns, data, rejects = read_file(write(tmp_path, content), **options)
+    header, records = python_csv(content, skip_rows=1, delimiter=";")
+    assert columns == header and rejects == []
+    assert source_rows(columns, data) == records
+    assert data.get_column(LINE).to_list() == [5, 6, 8, 10]
+
+
+def test_a_delimiter_set_against_the_sep_line_is_refused_with_the_setting_to_change(
+    tmp_path: Path,
+) -> None:
+    from sluice.errors import SourceError
+
+    path = write(tmp_path, b"SEP=|\nid|name\n1|Ada\n")
+    with pytest.raises(SourceError) as info:
+        read_file(path, csv={"delimiter": ","})
+    assert info.value.message == (
+        "line 1 says the delimiter is '|' (Excel's 'sep=|' line), but csv.delimiter on "
+        "source 's' is ','"
+    )
+    assert "set csv.delimiter to '|' on source 's'" in (info.value.hint or "")
+    # with skip_rows the line is skipped as any other: the delimiter set is used
+    columns, _, _ = read_file(path, csv={"delimiter": "|", "skip_rows": 1})
+    assert columns == ["id", "name"]
+
+
 def test_leading_blank_lines_are_not_an_empty_file(tmp_path: Path) -> None:
     columns = agree(tmp_path, b"\n\r\n\nid,name\n1,Ada\n\n2,Grace\n")
     assert columns == ["id", "name"]
