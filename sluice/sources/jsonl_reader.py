@@ -10,6 +10,7 @@ file's own, blank lines included.
 
 from __future__ import annotations
 
+import codecs
 import io
 import itertools
 from collections.abc import Callable, Iterator
@@ -285,7 +286,11 @@ def read_jsonl(
 
     def scanned() -> Iterator[tuple[bytes, Scan, bool]]:
         with open_bytes() as f:
-            for block in _blocks(f, block_size):
+            for i, block in enumerate(_blocks(f, block_size)):
+                if not i and block.startswith(codecs.BOM_UTF8):
+                    # Windows tools write one (PowerShell's utf8); JSON allows a
+                    # reader to skip it, as the CSV reader does. It failed the parse.
+                    block = block[len(codecs.BOM_UTF8) :]
                 yield block, scan(block), _nul_free(block)
 
     def frames() -> Iterator[tuple[pl.DataFrame, bool]]:

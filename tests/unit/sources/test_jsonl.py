@@ -3,6 +3,7 @@ key, a spaced key or a stray ``":`` says that would skip something."""
 
 from __future__ import annotations
 
+import codecs
 import io
 import json
 import threading
@@ -235,3 +236,16 @@ def test_numbers_keep_the_digits_written_in_every_block() -> None:
         by_literal.setdefault(written[int(row["id"]) % len(written)], set()).add(row["amount"])
     assert all(len(texts) == 1 for texts in by_literal.values()), by_literal
     assert by_literal["12"] == {"12"} and by_literal["9007199254740993"] == {"9007199254740993"}
+
+
+def test_a_utf8_byte_order_mark_is_skipped_as_in_a_csv() -> None:
+    # PowerShell 5 writes UTF-8 with one: the file was set aside ("TapeError at character 0")
+    text = '{"id":1,"name":"Zoë"}\r\n\r\n{"id":2,"name":"Grace"}\r\n'
+    data = codecs.BOM_UTF8 + text.encode()
+    _, batches = read_jsonl(
+        lambda: io.BytesIO(data), stream="s", unit="u", block_size=4096, flatten=True
+    )
+    out = pl.concat([b.data for b in batches()])
+    python = [json.loads(line) for line in data.decode("utf-8-sig").splitlines() if line]
+    assert out.select("id", "name").rows() == [(str(r["id"]), r["name"]) for r in python]
+    assert out.get_column(LINE).to_list() == [1, 3]
