@@ -93,8 +93,12 @@ class FileSourceConfig(MappedSource):
     trusted_origins: list[str] = Field(default_factory=list, description=TRUSTED_ORIGINS)
     timeout: float = Field(default=60.0, gt=0, description="download: seconds without data")
     retry: Retry = Field(default_factory=Retry, description="download: how failures are retried")
-    format: Literal["csv", "jsonl", "parquet"] | None = Field(
+    format: Literal["csv", "jsonl", "json", "parquet"] | None = Field(
         default=None, description="default: from the file extension"
+    )
+    records: str = Field(
+        default="",
+        description="json: path of the record list in the document (a.b); empty: the document",
     )
     members: str = Field(default="*", description="glob of zip members to read")
     min_files: int = Field(
@@ -104,7 +108,7 @@ class FileSourceConfig(MappedSource):
         "each); with 0, matching none is a warning",
     )
     flatten: bool = Field(
-        default=False, description="jsonl: nested objects -> parent_child columns"
+        default=False, description="jsonl, json: nested objects -> parent_child columns"
     )
     csv: CsvOptions = Field(default_factory=CsvOptions, description="how CSV files are read")
     max_unzipped_bytes: int = Field(

@@ -41,6 +41,7 @@ FORMATS = {
     ".txt": "csv",
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
+    ".json": "json",
     ".parquet": "parquet",
     ".pq": "parquet",
 }
@@ -84,13 +85,13 @@ class FileSource:
                 f"(read by their extension: {' '.join(FORMATS)})",
                 hint=(
                     f"narrow the path of source {self.stream!r} (now {paths}) to the data "
-                    "files, or set format: csv, jsonl or parquet on it"
+                    "files, or set format: csv, jsonl, json or parquet on it"
                 ),
                 where=Where(file=shown or name),
             )
         if fmt == "parquet" and named_codec(name):
             raise ConfigError(
-                f"{name!r} is compressed Parquet: only csv and jsonl are read compressed",
+                f"{name!r} is compressed Parquet: only csv, jsonl and json are read compressed",
                 hint="decompress it first: Parquet files are read as they are written",
                 where=Where(key=f"sources.{self.stream}.path"),
             )
@@ -255,7 +256,7 @@ class FileSource:
             f"the other members were read. If it is not data, narrow members of source "
             f"{stream!r} (now {members!r}) and drop the entry with `sluice quarantine "
             "discard ID` (`sluice quarantine list` shows its ID); if it is, set format: "
-            "csv, jsonl or parquet on the source, then `sluice quarantine replay`"
+            "csv, jsonl, json or parquet on the source, then `sluice quarantine replay`"
         )
 
     def _member_names(self, path: Path) -> list[str]:

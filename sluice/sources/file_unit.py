@@ -28,6 +28,7 @@ from sluice.httpclient.stats import HttpStatsRecord
 from sluice.sources import archive, localfiles
 from sluice.sources.base import RecordCopy
 from sluice.sources.csv_reader import read_csv
+from sluice.sources.json_reader import read_json
 from sluice.sources.jsonl_reader import read_jsonl
 from sluice.sources.streams import HEAD, ByteReader, Limited, content, plain_name, sniff
 
@@ -117,7 +118,7 @@ class FileUnit:
 
 
 class FileReader:
-    """A file's header and its rows, by format: CSV, JSON Lines, Parquet."""
+    """A file's header and its rows, by format: CSV, JSON Lines, JSON, Parquet."""
 
     may_be_empty = False  # a file with no columns has no header: the engine says so
 
@@ -140,6 +141,14 @@ class FileReader:
             )
         elif unit.fmt == "parquet":
             self.columns, self._batches = self._parquet()
+        elif unit.fmt == "json":
+            self.columns, self._batches = read_json(
+                unit.open_bytes,
+                stream=unit.stream,
+                unit=unit.name,
+                records=cfg.records,
+                flatten=cfg.flatten,
+            )
         else:
             self.columns, self._batches = self._jsonl()
 

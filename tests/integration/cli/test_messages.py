@@ -547,3 +547,36 @@ pipelines:
             (1, "Ada"),
             (2, "Grace"),
         ]
+
+
+def test_a_json_document_with_its_records_inside_is_set_aside_and_the_hint_loads_it(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "data").mkdir()
+    body = {"meta": {"count": 2}, "data": {"items": [{"id": 1, "name": "Ada"}, {"id": 2}]}}
+    (tmp_path / "data" / "export.json").write_text(json.dumps(body, indent=2))
+    yaml = """\
+warehouse: sqlite:///w.db
+pipelines:
+  p:
+    sources:
+      s: {type: file, path: data/*.json}
+    table:
+      name: t
+      columns: {id: integer, name: string}
+"""
+    (tmp_path / "sluice.yaml").write_text(yaml)
+    out = sluice("run", "p", "-p", str(tmp_path))
+    assert out.returncode == 3, out.stdout + out.stderr
+    (entry,) = json.loads(sluice("quarantine", "list", "-p", str(tmp_path), "--json").stdout)
+    hint = entry["payload"]["hint"]
+    assert hint.startswith("set records: data.items on source 's'")
+    # the hint, followed: the setting it names, then the replay
+    (tmp_path / "sluice.yaml").write_text(
+        yaml.replace("data/*.json}", "data/*.json, records: data.items}")
+    )
+    replayed = sluice("quarantine", "replay", "-p", str(tmp_path), "--json")
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    with closing(sqlite3.connect(tmp_path / "w.db")) as conn:
+        rows = conn.execute("SELECT id, name FROM t ORDER BY id").fetchall()
+    assert rows == [(1, "Ada"), (2, None)]

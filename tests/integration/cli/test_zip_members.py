@@ -42,9 +42,8 @@ def test_an_odd_member_is_set_aside_alone_and_comes_back_as_its_hint_says(
     aside = {q["file"]: q for q in report["streams"]["drops"]["quarantined_files"]}
     assert set(aside) == {"data/drop.zip!feb.dat", "data/drop.zip!notes.pdf"}
     hint = aside["data/drop.zip!feb.dat"]["hint"]
-    assert "set format: csv, jsonl or parquet on the source, then `sluice quarantine replay`" in (
-        hint
-    )
+    then = "set format: csv, jsonl, json or parquet on the source, then `sluice quarantine replay`"
+    assert then in hint
     assert "`sluice quarantine discard ID`" in hint
 
     entries = json.loads(sluice("quarantine", "list", "-p", str(tmp_path), "--json").stdout)

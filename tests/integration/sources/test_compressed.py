@@ -107,7 +107,7 @@ def test_compressed_parquet_is_refused_with_a_reason(tmp_path: Path) -> None:
     (tmp_path / "f.parquet.gz").write_bytes(gzip.compress(b"PAR1"))
     with pytest.raises(ConfigError) as info:
         unit_of(tmp_path / "f.parquet.gz")
-    assert "only csv and jsonl are read compressed" in info.value.message
+    assert "only csv, jsonl and json are read compressed" in info.value.message
 
 
 def test_the_ledger_hashes_the_stored_bytes_and_the_copy_keeps_them(tmp_path: Path) -> None:
