@@ -120,12 +120,19 @@ def test_an_api_that_refuses_every_post_fails_the_run_and_audit_says_so(
     assert not result.ok and len(result.in_doubt) + len(result.missing) == 20
 
 
+ANIMALS = 2_000
+
+
 def test_killed_mid_delivery_then_rerun_delivers_the_rest_exactly_once(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Enough animals that the kill lands mid-delivery on a busy machine: with 400, all
+    # 40 batches (8 in flight) were sometimes in before the signal was sent.
     text = (project / "sluice.yaml").read_text().replace("batch_size: 100", "batch_size: 10")
     (project / "sluice.yaml").write_text(text)
-    with serve(monkeypatch, n_animals=400, error_rate=0.0, pause_rate=0.0, latency=0.02) as server:
+    with serve(
+        monkeypatch, n_animals=ANIMALS, error_rate=0.0, pause_rate=0.0, latency=0.02
+    ) as server:
         proc = processes.Popen(
             [sys.executable, "-m", "sluice", "run", "animals", "-p", str(project), "--json"],
             stdout=subprocess.DEVNULL,
@@ -150,9 +157,9 @@ def test_killed_mid_delivery_then_rerun_delivers_the_rest_exactly_once(
         after_kill = audited(project, killed)
         rerun = run_pipeline(load_project(project), "animals")
         final = stats(server.url)
-    assert 0 < partial["unique_ids"] < 400
+    assert 0 < partial["unique_ids"] < ANIMALS
     assert rerun.status == "succeeded", rerun.errors
-    assert final["unique_ids"] == 400  # nothing lost
+    assert final["unique_ids"] == ANIMALS  # nothing lost
     # Nothing duplicated, except keys the ledger itself marks as in doubt: the API had
     # accepted their batch when the process died, before the ledger heard back.
     result = audited(project, rerun.run_id)
