@@ -18,6 +18,7 @@ with eight.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import httpx
@@ -60,5 +61,7 @@ class Pools:
             busy[i] -= 1
 
     async def aclose(self) -> None:
-        for client in self.clients:
-            await client.aclose()
+        """Every pool closed, even when one raises (its error is raised after)."""
+        async with contextlib.AsyncExitStack() as stack:
+            for client in reversed(self.clients):  # the stack closes them in order
+                stack.push_async_callback(client.aclose)

@@ -17,3 +17,22 @@ def test_connections_split_into_even_pools_of_at_most_eight(
     assert sizes(connections) == expected
     assert sum(expected) == connections
     assert max(expected) <= POOL_CONNECTIONS
+
+
+def test_every_pool_is_closed_when_one_raises_as_it_closes() -> None:
+    # The first pool's error stopped the loop: the others kept their connections open.
+    import asyncio
+
+    from sluice.httpclient.pools import Pools
+
+    pools = Pools(24)
+    assert len(pools.clients) == 3
+    first = pools.clients[0]
+
+    async def broken() -> None:
+        raise RuntimeError("transport gone")
+
+    first.aclose = broken  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError, match="transport gone"):
+        asyncio.run(pools.aclose())
+    assert [c.is_closed for c in pools.clients[1:]] == [True, True]
