@@ -27,6 +27,9 @@ class MappingPlan:
     evolved: dict[str, str] = field(default_factory=dict)  # header -> new column (evolve)
     #: columns the file lacks that ``evolve`` loads as null (drift all the same: reported)
     unfilled: list[str] = field(default_factory=list)
+    #: unexpected header -> the mapped header it is alike once normalized (`First Name`
+    #: beside `first_name`): said in the drift, which would otherwise puzzle
+    twins: dict[str, str] = field(default_factory=dict)
 
     @property
     def drifted(self) -> bool:
@@ -40,7 +43,14 @@ class MappingPlan:
         if self.missing:
             parts.append("expected but not found: " + _listed(self.missing))
         if self.unexpected:
-            parts.append("found but not mapped: " + _listed([repr(h) for h in self.unexpected]))
+            shown = [
+                f"{h!r} (same as {self.twins[h]!r} ignoring case and punctuation, which "
+                f"maps to {self.rename[self.twins[h]]})"
+                if h in self.twins
+                else repr(h)
+                for h in self.unexpected
+            ]
+            parts.append("found but not mapped: " + _listed(shown))
         return "; ".join(parts)
 
     def evolve(self, taken: set[str]) -> MappingPlan:
@@ -92,9 +102,9 @@ def plan_mapping(
     source: MappedSource,
     shared: dict[str, list[str]] | None = None,
 ) -> MappingPlan:
-    by_norm: dict[str, str] = {}
+    by_norm: dict[str, list[str]] = {}
     for h in headers:
-        by_norm.setdefault(normalize_header(h), h)
+        by_norm.setdefault(normalize_header(h), []).append(h)
     used: set[str] = set()
     derived = {s.derive.column for s in pipeline.transforms if isinstance(s, DeriveStep)}
     rename: dict[str, str] = {}
@@ -110,8 +120,11 @@ def plan_mapping(
         else:
             names = candidates(column, pipeline, source, shared or {})
         for name in names:
-            header = by_norm.get(normalize_header(name))
-            if header is not None and header not in used:
+            free = [h for h in by_norm.get(normalize_header(name), []) if h not in used]
+            if free:
+                # Two headers alike once normalized (`First Name`, `first_name`): the one
+                # written as the name is the match; the other is drift, said as such.
+                header = name if name in free else free[0]
                 rename[header] = column
                 used.add(header)
                 break
@@ -121,7 +134,13 @@ def plan_mapping(
             else:
                 missing.append(column)
     unexpected = [h for h in headers if h not in used and not ignored(h, source.ignore)]
-    return MappingPlan(rename, missing, unexpected, absent)
+    twins = {
+        h: t
+        for h in unexpected
+        for t in by_norm[normalize_header(h)]
+        if t in rename and t != h
+    }
+    return MappingPlan(rename, missing, unexpected, absent, twins=twins)
 
 
 def apply_mapping(data: pl.DataFrame, plan: MappingPlan, columns: list[str]) -> pl.DataFrame:

@@ -209,3 +209,24 @@ def test_run_drift_evolve_adds_a_column(make_project, run_project) -> None:
     assert out.rows() == [
         {"name": "L", "phone": "5", "licensed_since": None, "internal_id": "9"},
     ]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        ["id", "phone", "Licensed Since", "licensed_since"],
+        ["id", "phone", "licensed_since", "Licensed Since"],
+    ],
+)
+def test_of_two_headers_alike_the_one_written_as_the_name_maps_and_the_drift_says_why(
+    headers: list[str],
+) -> None:
+    # The first of the two won, whichever it was, and the exact one was reported as
+    # "found but not mapped: 'licensed_since'", a name the table has.
+    plan = plan_for(headers)
+    assert plan.rename["licensed_since"] == "licensed_since"
+    assert plan.unexpected == ["Licensed Since"]
+    assert plan.describe() == (
+        "found but not mapped: 'Licensed Since' (same as 'licensed_since' ignoring case "
+        "and punctuation, which maps to licensed_since)"
+    )
