@@ -243,7 +243,7 @@ NOT_FINITE = r"(?i)^[+-]?(?:nan|inf|infinity)$"
 NOT_FINITE_NOTE = (
     "; NaN and infinities are not stored (SQLite keeps NaN as NULL, MariaDB refuses "
     "both): where it marks a missing value, read it as null first with the step "
-    "derive: {{column: {name}, sql: \"nullif(lower({name}), 'nan')\"}}"
+    "derive: {{column: {name}, sql: \"nullif(lower(cast({name} as varchar)), 'nan')\"}}"
 )
 #: added to the reason of a float refused as out of range
 OUT_OF_RANGE_NOTE = "; it is past what a float holds (magnitudes from 5e-324 to 1.8e308)"

@@ -135,10 +135,7 @@ def plan_mapping(
                 missing.append(column)
     unexpected = [h for h in headers if h not in used and not ignored(h, source.ignore)]
     twins = {
-        h: t
-        for h in unexpected
-        for t in by_norm[normalize_header(h)]
-        if t in rename and t != h
+        h: t for h in unexpected for t in by_norm[normalize_header(h)] if t in rename and t != h
     }
     return MappingPlan(rename, missing, unexpected, absent, twins=twins)
 

@@ -445,3 +445,20 @@ def _past_scale(text: str) -> bool:
     except ArithmeticError:  # not a number, or too large for any decimal column
         return False
     return number != cut
+
+
+def test_the_step_the_nan_reason_names_reads_nan_as_null_in_text_and_typed_floats() -> None:
+    from sluice.config import parse_project
+    from sluice.transforms.steps import StepRunner
+
+    step = NOT_FINITE_NOTE.format(name="x").split("with the step ")[1]
+    project = parse_project(
+        "pipelines:\n  p:\n    sources: {s: {type: file, path: a.csv}}\n"
+        f"    transforms:\n      - {step}\n    table: {{name: t, columns: {{x: float}}}}\n"
+    )
+    pipe = project.pipeline("p")
+    for values in (["1.5", "NaN", None, "nan"], [1.5, float("nan"), None, float("nan")]):
+        frame = pl.DataFrame({"x": values, LINE: [2, 3, 4, 5]})
+        derived = StepRunner(pipe, ["x"]).run(frame)
+        ok, bad = validator({"x": "float"}).run(derived.select("x", LINE))
+        assert ok.get_column("x").to_list() == [1.5, None, None, None] and bad.height == 0
