@@ -205,6 +205,11 @@ COMMA_NOTE = "; a comma only separates thousands (1,234.5)"
 #: European exports write them. ``5.000`` reads as 5 with three decimal zeros as well
 #: as 5000: it is refused, not guessed (it was stored as 5).
 DOT_GROUPED = r"^[+-]?[1-9][0-9]{0,2}(?:\.[0-9]{3})+$"
+#: added to the reason of an integer past a BIGINT's range
+BIG_NOTE = (
+    "; it is past what an integer column holds (-9223372036854775808 to "
+    "9223372036854775807): declare it a decimal, or a string for an identifier"
+)
 #: added to the reason of an integer refused with dots between thousands
 DOT_NOTE = "; a dot may separate thousands here (5.000 as 5000), so it is not read as either"
 
@@ -342,7 +347,8 @@ def cast_reason(
     said = [pl.lit(f"{name}: '"), col.cast(pl.String), pl.lit(f"' is not {what}")]
     if to in ("integer", "float", "decimal") and source == pl.String:
         # `12,5` is refused, not read as 125 (see THOUSANDS): say why a comma did not do.
-        comma = col.str.contains(",", literal=True)
+        grouped = col.str.strip_chars().str.contains(THOUSANDS)  # refused for another reason
+        comma = col.str.contains(",", literal=True) & ~grouped
         said.append(pl.when(comma).then(pl.lit(COMMA_NOTE)).otherwise(pl.lit("")))
     if to == "float":
         text = col.cast(pl.String).str.strip_chars()
@@ -354,6 +360,11 @@ def cast_reason(
             .then(pl.lit(OUT_OF_RANGE_NOTE))
             .otherwise(pl.lit(""))
         )
+    if to == "integer":
+        # 2**63 and more (Parquet's uint64, a long id): a number, but not a BIGINT
+        digits = col.cast(pl.String).str.strip_chars().str.replace_all(",", "", literal=True)
+        big = digits.str.contains(r"^[+-]?[0-9]{19,}$")
+        said.append(pl.when(big).then(pl.lit(BIG_NOTE)).otherwise(pl.lit("")))
     if to == "integer" and source == pl.String:
         dotted = col.str.strip_chars().str.contains(DOT_GROUPED)
         said.append(pl.when(dotted).then(pl.lit(DOT_NOTE)).otherwise(pl.lit("")))

@@ -462,3 +462,22 @@ def test_the_step_the_nan_reason_names_reads_nan_as_null_in_text_and_typed_float
         derived = StepRunner(pipe, ["x"]).run(frame)
         ok, bad = validator({"x": "float"}).run(derived.select("x", LINE))
         assert ok.get_column("x").to_list() == [1.5, None, None, None] and bad.height == 0
+
+
+def test_an_integer_past_a_bigint_says_so_and_a_grouped_comma_is_not_blamed() -> None:
+    from sluice.transforms.cast import BIG_NOTE
+
+    texts = ["9223372036854775807", "9223372036854775808", "-9223372036854775809"]
+    texts += ["1,000,000,000,000,000,000,000", "1,234.5"]
+    ok, bad = validator({"x": "integer"}).run(text_frame(x=texts))
+    assert ok.get_column("x").to_list() == [2**63 - 1]
+    assert reasons_by_line(bad) == {
+        3: [f"x: '9223372036854775808' is not a valid integer{BIG_NOTE}"],
+        4: [f"x: '-9223372036854775809' is not a valid integer{BIG_NOTE}"],
+        5: [f"x: '1,000,000,000,000,000,000,000' is not a valid integer{BIG_NOTE}"],
+        6: ["x: '1,234.5' is not a valid integer"],  # its comma groups thousands: no note
+    }
+    # a Parquet uint64 past it says the same
+    frame = pl.DataFrame({"x": pl.Series([2**63 + 5], dtype=pl.UInt64), LINE: [2]})
+    _, bad = validator({"x": "integer"}).run(frame)
+    assert reasons_by_line(bad) == {2: [f"x: '{2**63 + 5}' is not a valid integer{BIG_NOTE}"]}
