@@ -13,6 +13,7 @@ from __future__ import annotations
 import codecs
 import io
 import itertools
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
@@ -20,12 +21,19 @@ from typing import IO, Any
 import numpy as np
 import polars as pl
 
-from sluice.batch import LINE, Batch
+from sluice.batch import LINE, Batch, Reject
 from sluice.dtypes import json_text
 from sluice.errors import SourceError, Where
 from sluice.handoff import Prefetch
 
 Opener = Callable[[], IO[bytes]]
+
+#: the hint for a file that cannot be parsed: no setting reads it
+FIX_THE_FILE = (
+    "every line must be one JSON object: put a fixed file in its place (the next "
+    "`sluice run` loads it as a new file), then close this entry with `sluice quarantine "
+    "discard ID` (`sluice quarantine list` shows its ID)"
+)
 
 
 def _blocks(f: IO[bytes], size: int) -> Iterator[bytes]:
@@ -252,7 +260,22 @@ def read_jsonl(
 ) -> tuple[list[str], Callable[[], Iterator[Batch]]]:
     known: list[dict[str, pl.DataType] | None] = []  # the first block's text schema
 
-    def parse(block: bytes, first_line: int, seen: Scan) -> pl.DataFrame:
+    def parse(block: bytes, first_line: int, seen: Scan) -> tuple[pl.DataFrame, list[Reject]]:
+        """The block's records, and its lines that are not one JSON object each (as
+        a CSV's ragged rows: quarantined with the reason, the rest of the file loads)."""
+        try:
+            return parsed(block, first_line, seen), []
+        except SourceError as failed:
+            cleaned, bad = _without_bad_lines(block, seen)
+            if not bad:
+                raise
+            rejects = [Reject(first_line + i, text, why) for i, text, why in bad]
+            try:
+                return parsed(cleaned, first_line, scan(cleaned)), rejects
+            except SourceError:
+                raise failed from None
+
+    def parsed(block: bytes, first_line: int, seen: Scan) -> pl.DataFrame:
         numbers = seen.lines + first_line
         if not numbers.size:
             return pl.DataFrame({LINE: pl.Series([], dtype=pl.Int64)})
@@ -267,13 +290,13 @@ def read_jsonl(
             raise SourceError(
                 f"cannot parse JSON Lines: {str(exc).splitlines()[0]}",
                 where=Where(file=unit, line=int(numbers[0])),
-                hint="every line must be one JSON object",
+                hint=FIX_THE_FILE,
             ) from None
         if frame.height != numbers.size:
             raise SourceError(
                 f"cannot parse JSON Lines: {numbers.size} lines gave {frame.height} records",
                 where=Where(file=unit, line=int(numbers[0])),
-                hint="every line must be one JSON object",
+                hint=FIX_THE_FILE,
             )
         if not known:
             known.append(text_schema(frame.schema))
@@ -293,14 +316,15 @@ def read_jsonl(
                     block = block[len(codecs.BOM_UTF8) :]
                 yield block, scan(block), _nul_free(block)
 
-    def frames() -> Iterator[tuple[pl.DataFrame, bool]]:
+    def frames() -> Iterator[tuple[pl.DataFrame, bool, list[Reject]]]:
         line = 1
         # The next block is read and scanned (NumPy, which lets go of the GIL) on a
         # thread of its own while Polars parses this one.
         ahead = Prefetch(scanned())
         try:
             for block, seen, nul_free in ahead:
-                yield parse(block, line, seen), nul_free
+                frame, rejects = parse(block, line, seen)
+                yield frame, nul_free, rejects
                 line += seen.newlines
         finally:
             ahead.close()
@@ -309,26 +333,66 @@ def read_jsonl(
     # to the first batches() as they are, and it reads on from there (the file opened and
     # its first block parsed once, not twice).
     ahead = frames()
-    head: list[tuple[pl.DataFrame, bool]] = []
-    for parsed in ahead:
-        head.append(parsed)
-        if parsed[0].height:
+    head: list[tuple[pl.DataFrame, bool, list[Reject]]] = []
+    for block in ahead:
+        head.append(block)
+        if block[0].height:
             break
     first = head[-1][0] if head and head[-1][0].height else None
+    refused = [r for _, _, rejects in head for r in rejects]
+    if first is None and refused:  # not an empty file: one whose lines are no records
+        raise SourceError(
+            f"no line is a JSON object: line {refused[0].line}: {refused[0].reason}",
+            where=Where(file=unit, line=refused[0].line),
+            hint=FIX_THE_FILE,
+        )
     columns = [c for c in first.columns if c != LINE] if first is not None else []
     resume = [itertools.chain(head, ahead)]
 
     def batches() -> Iterator[Batch]:
-        for frame, nul_free in resume.pop() if resume else frames():
-            if not frame.height:
+        for frame, nul_free, rejects in resume.pop() if resume else frames():
+            if not frame.height and not rejects:
                 continue
             # Fields a later block adds are kept (their rows show them in quarantine);
             # fields it lacks are null.
             missing = [pl.lit(None, pl.String).alias(c) for c in columns if c not in frame.columns]
             data = frame.with_columns(missing) if missing else frame
-            yield Batch(stream, unit, data, nul_free=nul_free)
+            yield Batch(stream, unit, data, rejects, nul_free=nul_free)
 
     return columns, batches
+
+
+def _without_bad_lines(block: bytes, seen: Scan) -> tuple[bytes, list[tuple[int, str, str]]]:
+    """The block with its lines that are not one JSON object each made blank (so every
+    other line keeps its number), and those lines: (index in the block, text, reason),
+    as Python's ``json`` reads them. Only a block that failed to parse comes here."""
+    lines = block.split(b"\n")
+    bad: list[tuple[int, str, str]] = []
+    for i in seen.lines.tolist():
+        raw = lines[i]
+        why = _not_an_object(raw)
+        if why is not None:
+            bad.append((i, raw.decode("utf-8", "backslashreplace").rstrip("\r"), why))
+            lines[i] = b""
+    return b"\n".join(lines), bad
+
+
+def _constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _not_an_object(line: bytes) -> str | None:
+    """Why a line is not one JSON object, or None when it is one."""
+    try:
+        value = json.loads(line, parse_constant=_constant)
+    except json.JSONDecodeError as exc:
+        return f"line is not valid JSON: {exc.msg} (column {exc.colno})"
+    except (ValueError, UnicodeDecodeError) as exc:
+        return f"line is not valid JSON: {exc}"
+    if isinstance(value, dict):
+        return None
+    kind = {list: "an array", str: "a string", type(None): "null", bool: "a boolean"}
+    return f"line is {kind.get(type(value), 'a number')}, not a JSON object"
 
 
 def _nul_free(block: bytes) -> bool:

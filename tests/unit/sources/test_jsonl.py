@@ -249,3 +249,58 @@ def test_a_utf8_byte_order_mark_is_skipped_as_in_a_csv() -> None:
     python = [json.loads(line) for line in data.decode("utf-8-sig").splitlines() if line]
     assert out.select("id", "name").rows() == [(str(r["id"]), r["name"]) for r in python]
     assert out.get_column(LINE).to_list() == [1, 3]
+
+
+def test_lines_that_are_no_json_object_are_rejected_as_python_reads_them() -> None:
+    # One bad line set the whole file aside, naming the first line of its 4 MiB block.
+    # Each line is now what Python's json makes of it: an object is a record, anything
+    # else is a reject with its line and reason, as a CSV's ragged row; the rest loads.
+    lines = [json.dumps(r) for r in records(400)]
+    lines[3] = "null"
+    lines[150] = '{"id": 150, "who": {"name": "x"}}{"id": 151}'  # two on one line
+    lines[151] = "[1, 2]"
+    lines[300] = '{"id": 300, "who": NaN}'  # Python reads NaN; JSON has none
+    lines[399] = '{"id": 399, "who": {"name": "cut'  # a truncated last line
+    text = "\n".join(lines) + "\n"
+    data = text.encode()
+    _, batches = read_jsonl(
+        lambda: io.BytesIO(data), stream="s", unit="u", block_size=2048, flatten=True
+    )
+    got = list(batches())
+    loaded = pl.concat([b.data for b in got], how="diagonal_relaxed")
+    rejects = [r for b in got for r in b.rejects]
+
+    def no_constant(name: str) -> None:
+        raise ValueError(name)
+
+    def is_record(line: str) -> bool:
+        try:
+            return isinstance(json.loads(line, parse_constant=no_constant), dict)
+        except ValueError:
+            return False
+
+    assert loaded.get_column(LINE).to_list() == [
+        n for n, line in enumerate(lines, start=1) if is_record(line)
+    ]
+    assert [(r.line, r.text) for r in rejects] == [
+        (n, line) for n, line in enumerate(lines, start=1) if not is_record(line)
+    ]
+    assert [r.reason for r in rejects] == [
+        "line is null, not a JSON object",
+        "line is not valid JSON: Extra data (column 34)",
+        "line is an array, not a JSON object",
+        "line is not valid JSON: NaN is not JSON",
+        "line is not valid JSON: Unterminated string starting at (column 29)",
+    ]
+
+
+def test_a_file_whose_lines_are_no_records_is_set_aside_naming_the_first() -> None:
+    from sluice.errors import SourceError
+
+    data = b"\n[1]\nnull\n"
+    with pytest.raises(SourceError) as info:
+        read_jsonl(lambda: io.BytesIO(data), stream="s", unit="u", block_size=4096, flatten=True)
+    assert info.value.message == (
+        "no line is a JSON object: line 2: line is an array, not a JSON object"
+    )
+    assert "sluice quarantine discard ID" in (info.value.hint or "")

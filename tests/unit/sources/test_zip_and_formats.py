@@ -228,13 +228,25 @@ def test_run_jsonl_source(make_project, run_project) -> None:
     assert entry.reasons[0].startswith("day: 'not a day' is not a valid date")
 
 
-def test_run_invalid_jsonl_is_quarantined(make_project, run_project) -> None:
-    root = make_project(project("data/*.jsonl"), {"data/e.jsonl": '{"id": 1}\n{not json\n'})
+def test_run_invalid_jsonl_lines_are_quarantined_and_the_rest_loads(
+    make_project, run_project
+) -> None:
+    good = '{"id": 1, "kind": "a", "day": "2024-01-01"}'
+    root = make_project(
+        project("data/*.jsonl"),
+        {"data/e.jsonl": good + "\n{not json\n", "data/f.jsonl": "{not json\nnull\n"},
+    )
     out = run_project(root)
-    (qf,) = out.stream("s")["quarantined_files"]
-    assert qf["file"] == "data/e.jsonl"
-    assert "JSON" in qf["reason"]
-    assert out.rows() == []
+    c = out.counts("s")
+    assert (c.read, c.loaded, c.quarantined) == (2, 1, 1)
+    (entry,) = out.quarantine("row")
+    assert (entry.unit, entry.line, entry.payload) == ("data/e.jsonl", 2, {"_raw": "{not json"})
+    assert entry.reasons == [
+        "line is not valid JSON: Expecting property name enclosed in double quotes (column 2)"
+    ]
+    (qf,) = out.stream("s")["quarantined_files"]  # no line of it is a record
+    assert qf["file"] == "data/f.jsonl" and "no line is a JSON object" in qf["reason"]
+    assert [r["id"] for r in out.rows()] == [1]
 
 
 def test_parquet_source_keeps_types(tmp_path: Path) -> None:
