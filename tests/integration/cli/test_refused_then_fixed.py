@@ -1,0 +1,160 @@
+"""Values and files refused with a reason, then loaded by the fix the reason or hint
+names: the setting or step, pasted as the docs or the message give it, then
+`sluice quarantine replay`. Each refusal was a silently changed value or a file set
+aside with no way forward."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+from sluice.transforms.cast import DOT_NOTE
+from tests.support.cli import sluice
+
+PROJECT = """\
+warehouse: sqlite:///w.db
+pipelines:
+  p:
+    sources:
+      s: {{type: file, path: {path}}}
+    table:
+      name: t
+      columns: {columns}
+"""
+
+
+def refused_then_fixed(
+    tmp_path: Path,
+    files: dict[str, bytes],
+    source: str,
+    columns: str,
+    fixed: Callable[[str, list[dict[str, Any]]], str],
+    query: str,
+) -> tuple[list[dict[str, Any]], list[tuple[Any, ...]]]:
+    """Run a project whose rows or files are refused; write ``fixed(yaml, entries)``
+    and replay: (the quarantine entries of the first run, ``query``'s rows after)."""
+    for name, content in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(content)
+    yaml = PROJECT.format(path=source, columns=columns)
+    (tmp_path / "sluice.yaml").write_text(yaml)
+    out = sluice("run", "p", "-p", str(tmp_path), "--json")
+    assert out.returncode == 3, out.stdout + out.stderr
+    entries = json.loads(sluice("quarantine", "list", "-p", str(tmp_path), "--json").stdout)
+    (tmp_path / "sluice.yaml").write_text(fixed(yaml, entries))
+    replayed = sluice("quarantine", "replay", "-p", str(tmp_path), "--json")
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    with closing(sqlite3.connect(tmp_path / "w.db")) as conn:
+        return entries, conn.execute(query).fetchall()
+
+
+def with_step(step: str) -> Callable[[str, list[dict[str, Any]]], str]:
+    return lambda yaml, _: yaml.replace(
+        "    table:\n", f"    transforms:\n      - {step}\n    table:\n"
+    )
+
+
+def test_decimal_commas_are_refused_and_load_through_the_documented_derive(
+    tmp_path: Path,
+) -> None:
+    # A European export: taking its commas out stored 12,5 as 125 and 1.234,56 as 1.23456.
+    entries, rows = refused_then_fixed(
+        tmp_path,
+        {"data/eu.csv": b"id;amount\n1;12,5\n2;1.234,56\n3;7\n"},
+        'data/*.csv, csv: {delimiter: ";"}',
+        "{id: integer, amount: decimal}",
+        # docs/reference/tables.md: the step that turns decimal commas around
+        with_step(
+            """derive: {column: amount, sql: "replace(replace(amount, '.', ''), ',', '.')"}"""
+        ),
+        "SELECT id, CAST(amount AS TEXT) FROM t ORDER BY id",
+    )
+    assert [(e["line"], e["reasons"][0].split(" is not")[0]) for e in entries] == [
+        (2, "amount: '12,5'"),
+        (3, "amount: '1.234,56'"),
+    ]
+    assert all(
+        e["reasons"][0].endswith("a comma only separates thousands (1,234.5)") for e in entries
+    )
+    assert rows == [(1, "12.5"), (2, "1234.56"), (3, "7")]
+
+
+def test_integers_with_dots_between_thousands_are_refused_and_load_through_the_derive(
+    tmp_path: Path,
+) -> None:
+    # A European export writes 5000 as 5.000: it was stored as 5, while 1.234 was refused.
+    entries, rows = refused_then_fixed(
+        tmp_path,
+        {"data/eu.csv": b"id;visitors\n1;5.000\n2;1.234.567\n3;7\n"},
+        'data/*.csv, csv: {delimiter: ";"}',
+        "{id: integer, visitors: integer}",
+        # docs/reference/tables.md: the step that takes the dots out
+        with_step("""derive: {column: visitors, sql: "replace(visitors, '.', '')"}"""),
+        "SELECT id, visitors FROM t ORDER BY id",
+    )
+    assert [(e["line"], e["reasons"]) for e in entries] == [
+        (2, [f"visitors: '5.000' is not a valid integer{DOT_NOTE}"]),
+        (3, [f"visitors: '1.234.567' is not a valid integer{DOT_NOTE}"]),
+    ]
+    assert rows == [(1, 5000), (2, 1234567), (3, 7)]
+
+
+def test_nan_in_a_float_column_is_refused_and_loads_as_null_through_the_step_it_names(
+    tmp_path: Path,
+) -> None:
+    # numpy's savetxt writes missing floats as nan: SQLite stored NULL, MariaDB failed
+    def step_in_the_reason(yaml: str, entries: list[dict[str, Any]]) -> str:
+        return with_step(entries[0]["reasons"][0].split("with the step ")[1])(yaml, entries)
+
+    entries, rows = refused_then_fixed(
+        tmp_path,
+        {"data/m.csv": b"id,reading\n1,nan\n2,1.25\n3,NaN\n"},
+        "data/*.csv",
+        "{id: integer, reading: float}",
+        step_in_the_reason,
+        "SELECT id, reading FROM t ORDER BY id",
+    )
+    assert [e["line"] for e in entries] == [2, 4]
+    assert entries[0]["reasons"][0].startswith(
+        "reading: 'nan' is not a valid float; NaN and infinities"
+    )
+    assert rows == [(1, None), (2, 1.25), (3, None)]
+
+
+def test_a_delimiter_against_excels_sep_line_sets_the_file_aside_and_the_hint_loads_it(
+    tmp_path: Path,
+) -> None:
+    entries, rows = refused_then_fixed(
+        tmp_path,
+        {"data/x.csv": b"sep=;\r\nid;name\r\n1;Ada\r\n2;Grace\r\n"},
+        'data/*.csv, csv: {delimiter: ","}',
+        "{id: integer, name: string}",
+        # the hint, followed: the setting it names, then the replay
+        lambda yaml, _: yaml.replace('delimiter: ","', 'delimiter: ";"'),
+        "SELECT id, name FROM t ORDER BY id",
+    )
+    (entry,) = entries
+    assert entry["reasons"][0].startswith("line 1 says the delimiter is ';'")
+    assert "set csv.delimiter to ';' on source 's'" in entry["payload"]["hint"]
+    assert rows == [(1, "Ada"), (2, "Grace")]
+
+
+def test_a_json_document_with_its_records_inside_is_set_aside_and_the_hint_loads_it(
+    tmp_path: Path,
+) -> None:
+    body = {"meta": {"count": 2}, "data": {"items": [{"id": 1, "name": "Ada"}, {"id": 2}]}}
+    entries, rows = refused_then_fixed(
+        tmp_path,
+        {"data/export.json": json.dumps(body, indent=2).encode()},
+        "data/*.json",
+        "{id: integer, name: string}",
+        lambda yaml, _: yaml.replace("data/*.json}", "data/*.json, records: data.items}"),
+        "SELECT id, name FROM t ORDER BY id",
+    )
+    (entry,) = entries
+    assert entry["payload"]["hint"].startswith("set records: data.items on source 's'")
+    assert rows == [(1, "Ada"), (2, None)]
