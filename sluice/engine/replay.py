@@ -22,12 +22,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import partial
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import polars as pl
 
 from sluice.batch import LINE, Batch
-from sluice.config import HttpSourceConfig, Project
+from sluice.config import FileSourceConfig, HttpSourceConfig, Project
 from sluice.destinations import LoadMeta
 from sluice.engine import refusals, tally
 from sluice.engine.context import Progress, RunContext, start
@@ -38,6 +38,8 @@ from sluice.engine.process import UnitContext
 from sluice.engine.report import Counts, RunReport
 from sluice.errors import ConfigError, SluiceError, UsageError, Where
 from sluice.sources import SourceContext, create_source
+from sluice.sources.file import FORMATS
+from sluice.sources.streams import plain_name
 from sluice.state.models import QuarantineEntry
 from sluice.state.quarantine import NewEntry
 from sluice.state.store import StateStore
@@ -276,6 +278,16 @@ def _no_copy(ctx: RunContext, entry: QuarantineEntry, gone: bool) -> SluiceError
     )
 
 
+def _csv_nulls(cfg: object, unit: str) -> frozenset[str]:
+    """The values a CSV file's source reads as null (``csv.null_values``), as it reads
+    them now: a marker added there since (``N/A``) is null on replay, as it would be if
+    the file were read again. Other files' rows are replayed as they were kept."""
+    if not isinstance(cfg, FileSourceConfig):
+        return frozenset()
+    fmt = cfg.format or FORMATS.get(PurePosixPath(plain_name(unit)).suffix.lower())
+    return frozenset(cfg.csv.null_values) if fmt == "csv" else frozenset()
+
+
 def _replay_rows(
     kit: RunKit, source: str, file_id: int | None, unit: str, entries: list[QuarantineEntry]
 ) -> None:
@@ -290,11 +302,13 @@ def _replay_rows(
     headers = list(dict.fromkeys(h for e in parsed for h in (e.payload or {})))
     # Rows are told apart by their place here (an entry's own line may repeat or be
     # missing); the entries keep their lines.
+    nulls = _csv_nulls(ctx.pipe.sources[source], unit)
+
+    def field(v: object) -> str | None:
+        return None if v is None or str(v) in nulls else str(v)
+
     data = pl.DataFrame(
-        {
-            h: [str(v) if (v := (e.payload or {}).get(h)) is not None else None for e in parsed]
-            for h in headers
-        },
+        {h: [field((e.payload or {}).get(h)) for e in parsed] for h in headers},
         schema=dict.fromkeys(headers, pl.String),
     ).with_columns(pl.Series(LINE, range(1, len(parsed) + 1), dtype=pl.Int64))
     plan = plan_mapping(headers, ctx.pipe, ctx.pipe.sources[source], ctx.project.synonyms)

@@ -205,6 +205,13 @@ COMMA_NOTE = "; a comma only separates thousands (1,234.5)"
 #: European exports write them. ``5.000`` reads as 5 with three decimal zeros as well
 #: as 5000: it is refused, not guessed (it was stored as 5).
 DOT_GROUPED = r"^[+-]?[1-9][0-9]{0,2}(?:\.[0-9]{3})+$"
+#: values exports write for a missing one (compared trimmed, in any case)
+NULL_MARKERS = ["null", "n/a", "na", "none", "nil", "-", "--", "#n/a", "missing", "unknown", "?"]
+#: added to the reason of a typed value refused that is such a marker
+NULL_MARKER_NOTE = (
+    "; where it marks a missing value, list it in the source's csv.null_values (a CSV "
+    "source) or read it as null with a derive step (nullif), then `sluice quarantine replay`"
+)
 #: added to the reason of an integer past a BIGINT's range
 BIG_NOTE = (
     "; it is past what an integer column holds (-9223372036854775808 to "
@@ -350,6 +357,9 @@ def cast_reason(
         grouped = col.str.strip_chars().str.contains(THOUSANDS)  # refused for another reason
         comma = col.str.contains(",", literal=True) & ~grouped
         said.append(pl.when(comma).then(pl.lit(COMMA_NOTE)).otherwise(pl.lit("")))
+    if source == pl.String and to not in ("string", "list"):
+        marker = col.str.strip_chars().str.to_lowercase().is_in(NULL_MARKERS)
+        said.append(pl.when(marker).then(pl.lit(NULL_MARKER_NOTE)).otherwise(pl.lit("")))
     if to == "float":
         text = col.cast(pl.String).str.strip_chars()
         word = text.str.contains(NOT_FINITE)

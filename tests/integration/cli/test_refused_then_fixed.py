@@ -158,3 +158,26 @@ def test_a_json_document_with_its_records_inside_is_set_aside_and_the_hint_loads
     (entry,) = entries
     assert entry["payload"]["hint"].startswith("set records: data.items on source 's'")
     assert rows == [(1, "Ada"), (2, None)]
+
+
+def test_a_missing_value_marker_is_refused_and_loads_as_null_once_listed_in_null_values(
+    tmp_path: Path,
+) -> None:
+    # Public files write a missing number as N/A or -: the reason names the setting, and
+    # the replay reads the kept rows as the file would be read now.
+    entries, rows = refused_then_fixed(
+        tmp_path,
+        {"data/counts.csv": b"id,visitors,opened\n1,N/A,2024-01-05\n2,5,-\n3,7,2024-02-01\n"},
+        "data/*.csv",
+        "{id: integer, visitors: integer, opened: date}",
+        lambda yaml, _: yaml.replace(
+            "path: data/*.csv}", """path: data/*.csv, csv: {null_values: ["", "N/A", "-"]}}"""
+        ),
+        "SELECT id, visitors, opened FROM t ORDER BY id",
+    )
+    assert [(e["line"], e["reasons"][0].split(";")[0]) for e in entries] == [
+        (2, "visitors: 'N/A' is not a valid integer"),
+        (3, "opened: '-' is not a valid date (formats tried: %Y-%m-%d)"),
+    ]
+    assert all("csv.null_values" in e["reasons"][0] for e in entries)
+    assert rows == [(1, None, "2024-01-05"), (2, 5, None), (3, 7, "2024-02-01")]

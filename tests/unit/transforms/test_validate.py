@@ -481,3 +481,29 @@ def test_an_integer_past_a_bigint_says_so_and_a_grouped_comma_is_not_blamed() ->
     frame = pl.DataFrame({"x": pl.Series([2**63 + 5], dtype=pl.UInt64), LINE: [2]})
     _, bad = validator({"x": "integer"}).run(frame)
     assert reasons_by_line(bad) == {2: [f"x: '{2**63 + 5}' is not a valid integer{BIG_NOTE}"]}
+
+
+def test_a_missing_value_marker_refused_by_a_type_names_the_setting_that_reads_it_as_null() -> None:
+    from sluice.transforms.cast import NULL_MARKER_NOTE
+
+    columns = {"n": "integer", "d": "date", "b": "boolean", "s": "string"}
+    ok, bad = validator(columns).run(
+        text_frame(
+            n=[" N/A ", "x1", "3"],
+            d=["-", "2024-01-05", "#N/A"],
+            b=["NULL", "y", "?"],
+            s=["N/A"] * 3,
+        )
+    )
+    reasons = reasons_by_line(bad)
+    assert reasons[2] == [
+        f"n: ' N/A ' is not a valid integer{NULL_MARKER_NOTE}",
+        f"d: '-' is not a valid date (formats tried: %Y-%m-%d){NULL_MARKER_NOTE}",
+        f"b: 'NULL' is not a valid boolean{NULL_MARKER_NOTE}",
+    ]
+    assert reasons[3] == ["n: 'x1' is not a valid integer"]  # no marker, no note
+    assert reasons[4] == [
+        f"d: '#N/A' is not a valid date (formats tried: %Y-%m-%d){NULL_MARKER_NOTE}",
+        f"b: '?' is not a valid boolean{NULL_MARKER_NOTE}",
+    ]
+    assert ok.height == 0
