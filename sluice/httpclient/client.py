@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from sluice import jsonnumbers
 from sluice.config import HttpAuth, Retry
 from sluice.errors import FetchError, Where
 from sluice.httpclient.credentials import auth_settings, origin, secret_values, shown_url
@@ -219,7 +220,8 @@ class HttpClient:
                     )
                 else:
                     try:
-                        body = response.json() if response.content else None
+                        # Fractions keep their digits (1.50, 17+ digits).
+                        body = jsonnumbers.loads(response.content) if response.content else None
                     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                         problem = f"body is not valid JSON ({exc.__class__.__name__})"
                     else:

@@ -1,11 +1,11 @@
 """JSON documents: a list of records (``[{...}, {...}]``), or one inside an object.
 
 A JSON document has no lines to stream by: it is parsed whole, by Python's ``json``
-(integers keep every digit), and its records become text columns as an HTTP source's
-do (:mod:`sluice.sources.http.records`): nested objects flattened when ``flatten`` is
-on, else kept as JSON text, lists as JSON text. A record's ``_line`` is its place in the
-list (``data.json:3`` is the third record), as for an API's records. Large data belongs
-in JSON Lines, which is streamed.
+(numbers keep every digit written: :mod:`sluice.jsonnumbers`), and its records become
+text columns as an HTTP source's do (:mod:`sluice.sources.http.records`): nested objects
+flattened when ``flatten`` is on, else kept as JSON text, lists as JSON text. A record's
+``_line`` is its place in the list (``data.json:3`` is the third record), as for an
+API's records. Large data belongs in JSON Lines, which is streamed.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import json
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
+from sluice import jsonnumbers
 from sluice.batch import Batch
 from sluice.errors import SourceError, Where
 from sluice.sources.http.records import flatten as flattened
@@ -46,7 +47,7 @@ def _records(open_bytes: Opener, stream: str, unit: str, path: str) -> list[dict
         data = f.read()
     try:
         # A UTF-8 byte order mark is skipped, as in a CSV or JSON Lines file.
-        body = json.loads(data.decode("utf-8-sig"))
+        body = jsonnumbers.loads(data.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
         raise SourceError(
             f"cannot read JSON: byte {exc.start + 1} is not UTF-8",

@@ -14,6 +14,7 @@ from typing import Any
 import polars as pl
 
 from sluice.batch import LINE
+from sluice.jsonnumbers import number_text
 
 _MISSING = object()
 
@@ -58,8 +59,10 @@ def text(value: Any) -> str | None:
         return "true" if value else "false"
     if isinstance(value, str):
         return value
-    if isinstance(value, (int, float)):
-        return repr(value) if isinstance(value, float) else str(value)
+    if isinstance(value, float):
+        return number_text(value)  # as the API wrote it
+    if isinstance(value, int):
+        return str(value)
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
