@@ -22,7 +22,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import partial
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import polars as pl
 
@@ -38,8 +38,7 @@ from sluice.engine.process import UnitContext
 from sluice.engine.report import Counts, RunReport
 from sluice.errors import ConfigError, SluiceError, UsageError, Where
 from sluice.sources import SourceContext, create_source
-from sluice.sources.file import FORMATS
-from sluice.sources.streams import plain_name
+from sluice.sources.file import format_of
 from sluice.state.models import QuarantineEntry
 from sluice.state.quarantine import NewEntry
 from sluice.state.store import StateStore
@@ -282,10 +281,9 @@ def _csv_nulls(cfg: object, unit: str) -> frozenset[str]:
     """The values a CSV file's source reads as null (``csv.null_values``), as it reads
     them now: a marker added there since (``N/A``) is null on replay, as it would be if
     the file were read again. Other files' rows are replayed as they were kept."""
-    if not isinstance(cfg, FileSourceConfig):
+    if not isinstance(cfg, FileSourceConfig) or format_of(cfg, unit) != "csv":
         return frozenset()
-    fmt = cfg.format or FORMATS.get(PurePosixPath(plain_name(unit)).suffix.lower())
-    return frozenset(cfg.csv.null_values) if fmt == "csv" else frozenset()
+    return frozenset(cfg.csv.null_values)
 
 
 def _replay_rows(

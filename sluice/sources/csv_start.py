@@ -183,11 +183,10 @@ def declared_delimiter(raw: IO[bytes], encoding: str) -> str | None:
     is closed. A file that does not decode is None here: the header search says where."""
     with raw:
         try:
-            head = read_full(as_utf8(raw, encoding), 8)
+            head = read_full(as_utf8(raw, encoding), 8)  # `sep=;\r\n` and a byte
         except UnicodeDecodeError:
             return None
-    m = re.match(rb"(?i)sep=(.)(?:\r|\n|\Z)", head)
-    return m.group(1).decode("ascii", "replace") if m else None
+    return excel_sep(head.splitlines(keepends=True)[0]) if head else None
 
 
 def find_start(raw: IO[bytes], opts: CsvOptions, where: str, limit: int) -> Start | None:

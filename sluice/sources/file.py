@@ -47,6 +47,12 @@ FORMATS = {
 }
 
 
+def format_of(config: FileSourceConfig, name: str) -> str | None:
+    """The format the source sets, else the one the name tells under any compression
+    suffix (``x.csv.gz`` is csv); None when neither tells."""
+    return config.format or FORMATS.get(PurePosixPath(plain_name(name)).suffix.lower())
+
+
 @register("file")
 class FileSource:
     """Lists the files matching ``path`` (globs allowed), expanding zip archives; or
@@ -75,9 +81,7 @@ class FileSource:
         return unit
 
     def _format(self, name: str, shown: str | None = None) -> str:
-        """The format the source sets, else the one the name tells under any
-        compression suffix (``x.csv.gz`` is csv)."""
-        fmt = self.config.format or FORMATS.get(PurePosixPath(plain_name(name)).suffix.lower())
+        fmt = format_of(self.config, name)
         if fmt is None:
             paths = ", ".join(repr(p) for p in self.config.paths) or repr(self.config.url)
             raise ConfigError(

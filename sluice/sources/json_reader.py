@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 from sluice import jsonnumbers
 from sluice.batch import Batch
@@ -58,8 +58,8 @@ def _records(open_bytes: Opener, stream: str, unit: str, path: str) -> list[dict
         raise SourceError(
             f"cannot parse JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})",
             where=Where(file=unit, line=exc.lineno),
-            hint="the file must be one JSON document; for one object per line, name it "
-            ".jsonl or set format: jsonl",
+            hint=f"the file must be one JSON document; if it holds one object a line, set "
+            f"format: jsonl on source {stream!r}, then `sluice quarantine replay`",
         ) from None
     found = pick(body, path) if path else body
     if isinstance(found, list) and all(isinstance(r, dict) for r in found):
@@ -72,12 +72,10 @@ def _records(open_bytes: Opener, stream: str, unit: str, path: str) -> list[dict
         if isinstance(found, list)
         else json.dumps(found)[:40]
     )
-    return _refused(found, at, kind, stream, unit, path)
+    _refused(found, at, kind, stream, unit, path)
 
 
-def _refused(
-    found: Any, at: str, kind: str, stream: str, unit: str, path: str
-) -> list[dict[str, Any]]:
+def _refused(found: Any, at: str, kind: str, stream: str, unit: str, path: str) -> NoReturn:
     """A document whose records are not where the source looks: the hint names the
     path of a list of objects in it, where there is one."""
     lists = _record_lists(found if isinstance(found, dict) else {}, path)

@@ -215,7 +215,8 @@ NULL_MARKER_NOTE = (
 #: added to the reason of an integer past a BIGINT's range
 BIG_NOTE = (
     "; it is past what an integer column holds (-9223372036854775808 to "
-    "9223372036854775807): declare it a decimal, or a string for an identifier"
+    "9223372036854775807): such values need a decimal column, or a string one for an "
+    "identifier, in a table made with it (a table's columns keep the type they were made with)"
 )
 #: added to the reason of an integer refused with dots between thousands
 DOT_NOTE = "; a dot may separate thousands here (5.000 as 5000), so it is not read as either"
@@ -265,12 +266,12 @@ def _finite(raw: pl.Series, value: pl.Series) -> pl.Series:
     """``value`` with null where the text is no finite number (NaN, ``inf``) or the
     cast changed it past rounding: ``1e309`` became infinity and ``1e-400`` 0. Every
     warehouse stores what is left as it was read (SQLite stored NaN as NULL)."""
-    wrong = ~value.is_finite()
-    zero = value == 0
-    if zero.any():  # zeros are common; a mantissa with a non-zero digit is not one
-        lost = raw.str.contains(r"^[^eE]*[1-9]") & zero
-        wrong = wrong | lost
-    return value.set(wrong.fill_null(False), None) if wrong.any() else value
+    wrong = (~value.is_finite()).fill_null(False)
+    zeros = (value == 0).fill_null(False).arg_true()
+    if len(zeros):  # a zero whose mantissa has a non-zero digit was not written as one
+        lost = raw.gather(zeros).str.contains(r"^[^eE]*[1-9]").fill_null(False)
+        wrong = wrong.scatter(zeros.filter(lost), True)
+    return value.set(wrong, None) if wrong.any() else value
 
 
 def _from_typed(values: pl.Series, target: pl.Decimal) -> pl.Series:

@@ -181,3 +181,46 @@ def test_a_missing_value_marker_is_refused_and_loads_as_null_once_listed_in_null
     ]
     assert all("csv.null_values" in e["reasons"][0] for e in entries)
     assert rows == [(1, None, "2024-01-05"), (2, 5, None), (3, 7, "2024-02-01")]
+
+
+def test_json_lines_named_json_are_set_aside_and_load_once_the_format_is_set(
+    tmp_path: Path,
+) -> None:
+    entries, rows = refused_then_fixed(
+        tmp_path,
+        {"data/export.json": b'{"id": 1, "name": "Ada"}\n{"id": 2, "name": "Grace"}\n'},
+        "data/*.json",
+        "{id: integer, name: string}",
+        lambda yaml, _: yaml.replace("data/*.json}", "data/*.json, format: jsonl}"),
+        "SELECT id, name FROM t ORDER BY id",
+    )
+    (entry,) = entries
+    assert entry["reasons"][0] == "cannot parse JSON: Extra data (line 2, column 1)"
+    assert "set format: jsonl on source 's'" in entry["payload"]["hint"]
+    assert rows == [(1, "Ada"), (2, "Grace")]
+
+
+def test_json_lines_with_no_record_are_set_aside_and_the_hints_commands_close_it(
+    tmp_path: Path,
+) -> None:
+    # No setting reads such a file: the hint says to put a fixed one in its place, which
+    # the next run loads as a new file, and to discard the entry.
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.jsonl").write_bytes(b"null\n[1, 2]\n")
+    (tmp_path / "sluice.yaml").write_text(
+        PROJECT.format(path="data/*.jsonl", columns="{id: integer}")
+    )
+    out = sluice("run", "p", "-p", str(tmp_path), "--json")
+    assert out.returncode == 3, out.stdout + out.stderr
+    (entry,) = json.loads(sluice("quarantine", "list", "-p", str(tmp_path), "--json").stdout)
+    assert entry["reasons"][0].startswith("no line is a JSON object: line 1: line is null")
+    hint = entry["payload"]["hint"]
+    assert "the next `sluice run` loads it as a new file" in hint
+    (tmp_path / "data" / "a.jsonl").write_bytes(b'{"id": 1}\n{"id": 2}\n')
+    again = sluice("run", "p", "-p", str(tmp_path), "--json")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert json.loads(again.stdout)["totals"]["loaded"] == 2
+    discarded = sluice("quarantine", "discard", str(entry["id"]), "-p", str(tmp_path))
+    assert discarded.returncode == 0, discarded.stdout + discarded.stderr
+    listed = sluice("quarantine", "list", "-p", str(tmp_path), "--json").stdout
+    assert json.loads(listed) == []
