@@ -228,6 +228,56 @@ class LimitExceeded(LoadError):
     permanent, unlike a dropped connection (:class:`RetryableLoadError`)."""
 
 
+@dataclass(frozen=True)
+class Retyped:
+    """A column whose declared type is not the one its table was made with."""
+
+    column: str
+    shown: str  # the type as the database shows it
+    made_for: str  # the declared type the column was made for
+    declared: str  # the declared type in sluice.yaml now
+
+
+class TableMismatch(ConfigError):
+    """A table already in the warehouse whose columns were made for other types than
+    ``sluice.yaml`` declares now: the database would convert every value on the way in
+    (``00123`` into a BIGINT is ``123``), so nothing is loaded. Exit code 2."""
+
+    def __init__(self, table: str, changes: list[Retyped], statements: list[str]) -> None:
+        self.table, self.changes, self.statements = table, changes, statements
+        said = "; ".join(
+            f"{c.column!r} is {c.shown} there (made for {c.made_for}), declared {c.declared}"
+            for c in changes
+        )
+        super().__init__(
+            f"table {table!r} was made with other column types than sluice.yaml declares: "
+            f"{said}. Loading would convert the values, so nothing was loaded",
+            hint=self.ways("<pipeline>"),
+            where=Where(column=changes[0].column if len(changes) == 1 else None),
+        )
+
+    def ways(self, pipeline: str) -> str:
+        """The ways out, the pipeline named in the command that reloads."""
+        back = ", ".join(f"{c.column}: {c.made_for}" for c in self.changes)
+        ways = [
+            f"declare the column type(s) the table has in sluice.yaml ({back})",
+            "load a new table: give table.name a new name in sluice.yaml, then "
+            f"`sluice run {pipeline} --full-refresh`",
+        ]
+        if self.statements:  # last: everything after "SQL:" is to paste
+            ways.append(
+                "change the table to the declared types, its rows converted once by the "
+                "database, then run again; the SQL: " + "; ".join(self.statements)
+            )
+        return "; or ".join(ways)
+
+    def for_pipeline(self, pipeline: str) -> TableMismatch:
+        """The same refusal, its hint naming ``pipeline``."""
+        out = TableMismatch(self.table, self.changes, self.statements)
+        out.hint = redact_text(out.ways(pipeline))
+        return out
+
+
 class StateError(SluiceError):
     """The state store cannot be opened or migrated."""
 

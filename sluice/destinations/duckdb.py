@@ -30,9 +30,11 @@ import duckdb
 import polars as pl
 import sqlalchemy as sa
 
-from sluice.destinations.base import Capabilities, register
+from sluice.destinations.base import Capabilities, Mode, register
+from sluice.destinations.found_types import Found, converted, duckdb_family
 from sluice.destinations.sql import SqlDestination
 from sluice.destinations.sql_load import Writer
+from sluice.schema import ColumnSpec, TableSpec
 
 #: the name a batch's Arrow table goes by while it is copied: a local variable of
 #: :meth:`DuckdbDestination._write`, which DuckDB finds when no table or view has it
@@ -90,16 +92,19 @@ class DuckdbDestination(SqlDestination):
 
     # ---------------------------------------------------------------- schema
 
-    def _columns(self, conn: sa.Connection, table: str) -> tuple[dict[str, bool], set[str]]:
+    def _columns(self, conn: sa.Connection, table: str) -> tuple[dict[str, Found], set[str]]:
         # duckdb-engine's reflection queries pg_catalog tables DuckDB 2 no longer has.
         rows = conn.execute(
             sa.text(
-                "SELECT column_name, is_nullable FROM information_schema.columns "
+                "SELECT column_name, is_nullable, data_type FROM information_schema.columns "
                 "WHERE table_schema = current_schema() AND table_name = :t"
             ),
             {"t": table},
         )
-        columns = {str(name): nullable == "YES" for name, nullable in rows}
+        columns = {
+            str(name): Found(nullable == "YES", str(type_), duckdb_family(str(type_)))
+            for name, nullable, type_ in rows
+        }
         keys = conn.execute(
             sa.text(
                 "SELECT constraint_column_names FROM duckdb_constraints() "
@@ -109,6 +114,19 @@ class DuckdbDestination(SqlDestination):
             {"t": table},
         ).all()
         return columns, {str(c) for (names,) in keys for c in names}
+
+    def _retype(
+        self, table: TableSpec, mode: Mode, changed: list[tuple[ColumnSpec, Found]]
+    ) -> list[str]:
+        q = self.quote
+        out = []
+        for c, found in changed:
+            type_ = self._column_type(table, c).compile(dialect=self.engine.dialect)
+            out.append(
+                f"ALTER TABLE {q(table.name)} ALTER COLUMN {q(c.name)} TYPE {type_} "
+                f"USING {converted(q(c.name), found.family, c.type, type_)}"
+            )
+        return out
 
     def _drop_not_null(self, conn: sa.Connection, table: str, columns: list[str]) -> None:
         """DuckDB refuses to alter a table that an index or another table's foreign key

@@ -73,6 +73,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
 from sluice.destinations.base import LOADS_TABLE, Mode, register
+from sluice.destinations.found_types import Found
 from sluice.destinations.sql import SqlDestination
 from sluice.destinations.sql_load import STAGE_PREFIX, Writer
 from sluice.schema import ColumnSpec, TableSpec
@@ -196,6 +197,27 @@ class MysqlDestination(SqlDestination):
             body = line.removeprefix(head).replace(" NOT NULL", " NULL", 1)
             changes.append(f"MODIFY COLUMN {head}{body}")
         conn.execute(sa.text(f"ALTER TABLE {quote(table)} " + ", ".join(changes)))
+
+    def _columns(self, conn: sa.Connection, table: str) -> tuple[dict[str, Found], set[str]]:
+        columns, primary = super()._columns(conn, table)
+        # MariaDB's JSON is a LONGTEXT with a json_valid check: a list column all the same
+        shown = str(conn.execute(sa.text(f"SHOW CREATE TABLE {quote(table)}")).one()[1])
+        for name, found in columns.items():
+            if found.family == "string" and f"CHECK (json_valid({quote(name)}))" in shown:
+                columns[name] = Found(found.nullable, "JSON", "list")
+        return columns, primary
+
+    def _retype(
+        self, table: TableSpec, mode: Mode, changed: list[tuple[ColumnSpec, Found]]
+    ) -> list[str]:
+        # MODIFY restates the whole column: its NOT NULL too.
+        changes = ", ".join(
+            f"MODIFY COLUMN {quote(c.name)} "
+            f"{self._column_type(table, c).compile(dialect=self.engine.dialect)}"
+            + ("" if found.nullable else " NOT NULL")
+            for c, found in changed
+        )
+        return [f"ALTER TABLE {quote(table.name)} {changes}"]
 
     def _ensure_unique(self, conn: sa.Connection, table: TableSpec) -> None:
         """The unique index on the keys, once (MySQL 8 has no ``IF NOT EXISTS`` here)."""

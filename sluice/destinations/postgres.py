@@ -16,9 +16,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from sluice.destinations.base import Mode, register
+from sluice.destinations.found_types import Found, converted
 from sluice.destinations.pg_copy import CopyStream
 from sluice.destinations.sql import SqlDestination
 from sluice.destinations.sql_load import Writer
+from sluice.schema import ColumnSpec, TableSpec
 
 DDL_LOCK = 0x5_1C3_0002  # the advisory lock held while creating or evolving tables
 
@@ -35,6 +37,21 @@ class PostgresDestination(SqlDestination):
         # Until this transaction ends: a second first run waits, then sees the tables.
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": DDL_LOCK})
         yield
+
+    def _retype(
+        self, table: TableSpec, mode: Mode, changed: list[tuple[ColumnSpec, Found]]
+    ) -> list[str]:
+        q = self.quote
+        # A view on the table pins its columns' types; sluice makes a snapshot's
+        # `_latest` view again when it finds it gone.
+        out = [f"DROP VIEW IF EXISTS {q(table.name + '_latest')}"] if mode == "snapshot" else []
+        for c, found in changed:
+            type_ = self._column_type(table, c).compile(dialect=self.engine.dialect)
+            out.append(
+                f"ALTER TABLE {q(table.name)} ALTER COLUMN {q(c.name)} TYPE {type_} "
+                f"USING {converted(q(c.name), found.family, c.type, type_)}"
+            )
+        return out
 
     def _stage_ddl(self, create: str, mode: Mode) -> str:
         # A merge's stage lives for one transaction and is dropped before it commits:

@@ -16,10 +16,11 @@ import sqlalchemy as sa
 
 from sluice.dburl import redact
 from sluice.destinations.base import LOADS_TABLE, Mode
+from sluice.destinations.found_types import Found, accepts, family, shown
 from sluice.destinations.limits import limit_hit
 from sluice.destinations.sql_base import SqlBase, snapshot_columns
-from sluice.errors import LimitExceeded
-from sluice.schema import TableSpec
+from sluice.errors import LimitExceeded, Retyped, TableMismatch
+from sluice.schema import ColumnSpec, TableSpec
 
 
 class SqlDdl(SqlBase):
@@ -80,6 +81,8 @@ class SqlDdl(SqlBase):
             wanted.create(conn)
         else:
             have, primary = self._columns(conn, table.name)
+            if mode != "replace":  # a replace's stage, made as declared, takes its place
+                self._check_types(table, mode, have)
             new = [col for col in wanted.columns if col.name not in have]
             if new:
                 self._add_columns(conn, table.name, new)
@@ -90,8 +93,8 @@ class SqlDdl(SqlBase):
             strict = {c.name for c in wanted.columns if not c.nullable}
             loose = [
                 name
-                for name, nullable in have.items()
-                if not nullable and name not in strict and name not in primary
+                for name, found in have.items()
+                if not found.nullable and name not in strict and name not in primary
             ]
             if loose:
                 self._drop_not_null(conn, table.name, loose)
@@ -101,11 +104,35 @@ class SqlDdl(SqlBase):
             self._latest_view(conn, table.name)
         return added
 
-    def _columns(self, conn: sa.Connection, table: str) -> tuple[dict[str, bool], set[str]]:
-        """An existing table's columns (name -> nullable) and its primary key's columns."""
+    def _columns(self, conn: sa.Connection, table: str) -> tuple[dict[str, Found], set[str]]:
+        """An existing table's columns and its primary key's columns."""
         inspector = sa.inspect(conn)
-        columns = {c["name"]: bool(c["nullable"]) for c in inspector.get_columns(table)}
+        dialect = self.engine.dialect
+        columns = {
+            c["name"]: Found(bool(c["nullable"]), shown(c["type"], dialect), family(c["type"]))
+            for c in inspector.get_columns(table)
+        }
         return columns, set(inspector.get_pk_constraint(table)["constrained_columns"])
+
+    def _check_types(self, table: TableSpec, mode: Mode, have: dict[str, Found]) -> None:
+        """Refuse to load into columns made for other declared types than the ones
+        ``sluice.yaml`` declares now: the database would convert every value."""
+        changed = [
+            (c, have[c.name])
+            for c in table.columns
+            if c.name in have and not accepts(c.type, have[c.name].family)
+        ]
+        if not changed:
+            return
+        changes = [Retyped(c.name, found.shown, str(found.family), c.type) for c, found in changed]
+        raise TableMismatch(table.name, changes, self._retype(table, mode, changed))
+
+    def _retype(
+        self, table: TableSpec, mode: Mode, changed: list[tuple[ColumnSpec, Found]]
+    ) -> list[str]:
+        """The statements that change ``changed`` columns to their declared types,
+        converting the rows in place; none where the database cannot (SQLite)."""
+        return []
 
     def _add_columns(self, conn: sa.Connection, table: str, columns: list[sa.Column[Any]]) -> None:
         """Add ``columns`` to ``table``, nullable even when required: the rows already in

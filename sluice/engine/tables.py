@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from sluice.destinations import Destination, Target
 from sluice.destinations.base import Mode
+from sluice.errors import TableMismatch
 from sluice.transforms.normalize import Layout, Splitter
 
 if TYPE_CHECKING:
@@ -60,7 +61,10 @@ class RunTables:
         """Create or evolve the tables under ``mode``; the root's added columns."""
         ctx = self.ctx
         self.layout = Layout(ctx.pipe, self.extra)
-        added = prepare(self._dest(), self.layout, mode)
+        try:
+            added = prepare(self._dest(), self.layout, mode)
+        except TableMismatch as exc:
+            raise exc.for_pipeline(ctx.name) from None
         for part in self.layout.parts:
             columns = {c.name: c.type for c in part.spec.columns}
             ctx.store.record_schema(ctx.name, part.spec.name, columns, ctx.run_id)
