@@ -243,8 +243,10 @@ def fixed_while_a_run_goes(project: Project) -> tuple[subprocess.Popen[str], str
     """Bad rows in quarantine, the config fixed, and a run holding the pipeline at its
     gate (with a new file to load): the run's process and id."""
     assert project.cli("run", "p").returncode == 3  # the bad rows are in quarantine
-    text = (project.root / "sluice.yaml").read_text().replace("required: true", "required: false")
-    (project.root / "sluice.yaml").write_text(text.replace("type: integer", "type: string"))
+    # The fix: a step that drops the stray "x" (the column stays an integer)
+    fix = "    transforms:\n      - derive: {column: id, sql: \"replace(id, 'x', '')\"}\n"
+    text = (project.root / "sluice.yaml").read_text()
+    (project.root / "sluice.yaml").write_text(text.replace("    table:\n", fix + "    table:\n"))
     (project.root / "data" / "b.csv").write_text("id,name\n1,b\n")
     return project.gated("run", "p")
 

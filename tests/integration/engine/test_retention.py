@@ -115,7 +115,9 @@ def old_and_new(make_project: Callable[..., Path], retention: str = "") -> tuple
     (root / "data" / "drifted.csv").write_text("id,name,colour\n7,g,red\n")  # a file set aside
     first = run_pipeline(load_project(root), "p")
     text = (root / "sluice.yaml").read_text()
-    fixed = text.replace("id: {type: integer, required: true}", "id: {type: string}")
+    # The fix: a step that drops the stray "x" (the column stays an integer)
+    fix = "    transforms:\n      - derive: {column: id, sql: \"replace(id, 'x', '')\"}\n"
+    fixed = text.replace("    table:\n", fix + "    table:\n")
     (root / "sluice.yaml").write_text(
         fixed.replace("path: data/*.csv}", "path: data/*.csv, drift: evolve}")
     )
