@@ -203,7 +203,8 @@ class Validator:
                 said = (
                     f"' has more than {digits} significant digits, which this warehouse "
                     f"does not keep (SQLite stores decimals as 8-byte floats): declare {name} "
-                    "as string, or load into PostgreSQL, MySQL or DuckDB"
+                    "as string in a table made with it (a table keeps the types it was "
+                    "made with), or load into PostgreSQL, MySQL or DuckDB"
                 )
                 reasons.append(
                     (

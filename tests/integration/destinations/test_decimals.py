@@ -7,12 +7,16 @@ PostgreSQL keeps every digit: the same file loads whole."""
 
 from __future__ import annotations
 
+import json
+import re
 import sqlite3
 from contextlib import closing
 from decimal import Decimal
 from typing import Any
 
 import pytest
+
+from tests.support.cli import sluice
 
 #: (value as written, whether SQLite keeps it): 15 significant digits are kept
 VALUES = [
@@ -67,6 +71,32 @@ def test_sqlite_quarantines_what_it_would_change_and_keeps_the_rest(
     assert "declare amount as string" in first
     c = out.counts("s")
     assert (c.read, c.loaded, c.quarantined) == (len(VALUES), len(kept), len(VALUES) - len(kept))
+
+
+def test_sqlite_the_reasons_advice_as_the_refusal_says_loads_every_digit(
+    make_project: Any,
+) -> None:
+    """The reason says to declare the column string in a table made with it: declared
+    so, the old table refuses (it was made NUMERIC); under a new table.name with the
+    `--full-refresh` the refusal names, every value loads as written and the entries
+    are closed (superseded by the reload)."""
+    root = make_project(project("sqlite:///w.db"), {"data/amounts.csv": amounts_csv()})
+    assert sluice("run", "p", "-p", str(root)).returncode == 3
+    yaml = (root / "sluice.yaml").read_text().replace("amount: decimal", "amount: string")
+    (root / "sluice.yaml").write_text(yaml)
+    refused = sluice("quarantine", "replay", "-p", str(root), "--json")
+    (report,) = json.loads(refused.stdout)
+    (error,) = report["errors"]
+    assert error["type"] == "TableMismatch"
+    (command,) = re.findall(r"`(sluice run [^`]+)`", error["hint"])
+    (root / "sluice.yaml").write_text(yaml.replace("name: amounts", "name: amounts_text"))
+    out = sluice(*command.split()[1:], "-p", str(root))
+    assert out.returncode == 0, out.stdout + out.stderr
+    with closing(sqlite3.connect(root / "w.db")) as conn:
+        stored = conn.execute("SELECT amount FROM amounts_text ORDER BY id").fetchall()
+    assert [v for (v,) in stored] == [v for v, _ in VALUES]
+    listed = sluice("quarantine", "list", "-p", str(root), "--json")
+    assert json.loads(listed.stdout) == []
 
 
 def test_postgresql_keeps_every_digit(make_project: Any, run_project: Any, pg_url: str) -> None:
