@@ -239,12 +239,49 @@ class Retyped:
 
 
 class TableMismatch(ConfigError):
-    """A table already in the warehouse whose columns were made for other types than
-    ``sluice.yaml`` declares now: the database would convert every value on the way in
-    (``00123`` into a BIGINT is ``123``), so nothing is loaded. Exit code 2."""
+    """A table already in the warehouse made otherwise than ``sluice.yaml`` declares
+    now, so that loading would change what is in it; nothing is loaded. Exit code 2.
+    The hint gives the ways out, with ``statements``, the SQL that changes the table
+    (none where the database cannot)."""
+
+    def __init__(self, message: str, table: str, statements: list[str], **kw: Any) -> None:
+        self.table, self.statements = table, statements
+        super().__init__(message, **kw)
+        self.hint = redact_text(self.ways("<pipeline>"))
+
+    def _back(self) -> str:
+        """What to declare to match the table as it is."""
+        raise NotImplementedError
+
+    def _changes(self) -> str:
+        """What the statements do to the table."""
+        raise NotImplementedError
+
+    def ways(self, pipeline: str) -> str:
+        """The ways out, the pipeline named in the command that reloads."""
+        ways = [
+            self._back(),
+            "load a new table: give table.name a new name in sluice.yaml, then "
+            f"`sluice run {pipeline} --full-refresh`",
+        ]
+        if self.statements:  # last: everything after "SQL:" is to paste
+            ways.append(
+                f"{self._changes()}, then run again; the SQL: " + "; ".join(self.statements)
+            )
+        return "; or ".join(ways)
+
+    def name_pipeline(self, pipeline: str) -> None:
+        """Name ``pipeline`` in the hint's command (the database does not know it)."""
+        self.hint = redact_text(self.ways(pipeline))
+
+
+class TypesChanged(TableMismatch):
+    """Columns made for other declared types than ``sluice.yaml`` declares now: the
+    database would convert every value on the way in (``00123`` into a BIGINT is
+    ``123``)."""
 
     def __init__(self, table: str, changes: list[Retyped], statements: list[str]) -> None:
-        self.table, self.changes, self.statements = table, changes, statements
+        self.changes = changes
         said = "; ".join(
             f"{c.column!r} is {c.shown} there (made for {c.made_for}), declared {c.declared}"
             for c in changes
@@ -252,30 +289,43 @@ class TableMismatch(ConfigError):
         super().__init__(
             f"table {table!r} was made with other column types than sluice.yaml declares: "
             f"{said}. Loading would convert the values, so nothing was loaded",
-            hint=self.ways("<pipeline>"),
+            table,
+            statements,
             where=Where(column=changes[0].column if len(changes) == 1 else None),
         )
 
-    def ways(self, pipeline: str) -> str:
-        """The ways out, the pipeline named in the command that reloads."""
+    def _back(self) -> str:
         back = ", ".join(f"{c.column}: {c.made_for}" for c in self.changes)
-        ways = [
-            f"declare the column type(s) the table has in sluice.yaml ({back})",
-            "load a new table: give table.name a new name in sluice.yaml, then "
-            f"`sluice run {pipeline} --full-refresh`",
-        ]
-        if self.statements:  # last: everything after "SQL:" is to paste
-            ways.append(
-                "change the table to the declared types, its rows converted once by the "
-                "database, then run again; the SQL: " + "; ".join(self.statements)
-            )
-        return "; or ".join(ways)
+        return f"declare the column type(s) the table has in sluice.yaml ({back})"
 
-    def for_pipeline(self, pipeline: str) -> TableMismatch:
-        """The same refusal, its hint naming ``pipeline``."""
-        out = TableMismatch(self.table, self.changes, self.statements)
-        out.hint = redact_text(out.ways(pipeline))
-        return out
+    def _changes(self) -> str:
+        return "change the table to the declared types, its rows converted once by the database"
+
+
+class KeysChanged(TableMismatch):
+    """A table merged on other keys than ``sluice.yaml`` names now: a unique key of the
+    table (its primary key, made for the old keys) that the new keys do not include.
+    Rows new by the new keys would collide on it: PostgreSQL fails the load, MySQL's
+    upsert updates the row the old key finds (another row's values, silently)."""
+
+    def __init__(
+        self, table: str, unique: list[str], what: str, keys: list[str], statements: list[str]
+    ) -> None:
+        self.unique, self.keys = unique, keys
+        super().__init__(
+            f"table {table!r} has {what} on [{', '.join(unique)}], which the merge keys "
+            f"sluice.yaml names now, [{', '.join(keys)}], do not include: a row new by "
+            f"those keys could match another row by [{', '.join(unique)}] and be merged "
+            "into it, so nothing was loaded",
+            table,
+            statements,
+        )
+
+    def _back(self) -> str:
+        return f"merge on the keys the table has: keys: [{', '.join(self.unique)}]"
+
+    def _changes(self) -> str:
+        return "drop the old key (sluice makes one on the new keys at the next run)"
 
 
 class StateError(SluiceError):

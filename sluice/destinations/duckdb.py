@@ -31,7 +31,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from sluice.destinations.base import Capabilities, Mode, register
-from sluice.destinations.found_types import Found, converted, duckdb_family
+from sluice.destinations.found_types import Found, Unique, converted, duckdb_family
 from sluice.destinations.sql import SqlDestination
 from sluice.destinations.sql_load import Writer
 from sluice.schema import ColumnSpec, TableSpec
@@ -144,11 +144,12 @@ class DuckdbDestination(SqlDestination):
         if depended is None:
             super()._drop_not_null(conn, table, columns)
 
-    def _keys_unique(self, conn: sa.Connection, table: str, keys: list[str]) -> bool:
+    def _uniques(self, conn: sa.Connection, table: str) -> list[Unique]:
         # duckdb-engine cannot reflect keys or indexes either: DuckDB's own catalog.
         found = conn.execute(
             sa.text(
-                "SELECT constraint_column_names FROM duckdb_constraints() "
+                "SELECT constraint_type, constraint_name, constraint_column_names "
+                "FROM duckdb_constraints() "
                 "WHERE schema_name = current_schema() AND table_name = :t "
                 "AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')"
             ),
@@ -156,14 +157,17 @@ class DuckdbDestination(SqlDestination):
         ).all()
         indexes = conn.execute(
             sa.text(
-                "SELECT expressions FROM duckdb_indexes() WHERE is_unique "
+                "SELECT index_name, expressions FROM duckdb_indexes() WHERE is_unique "
                 "AND schema_name = current_schema() AND table_name = :t"
             ),
             {"t": table},
         ).all()
-        sets = [{str(c) for c in names} for (names,) in found]
-        sets += [index_columns(exprs) for (exprs,) in indexes]
-        return set(keys) in sets
+        kinds = {"PRIMARY KEY": "its primary key", "UNIQUE": "a unique constraint"}
+        out = [Unique(kinds[kind], str(name), [str(c) for c in cols]) for kind, name, cols in found]
+        out += [
+            Unique("a unique index", str(name), sorted(index_columns(e))) for name, e in indexes
+        ]
+        return out
 
     def _indexed_columns(self, table: str) -> set[str]:
         """Columns under a key, unique or foreign key constraint, or a plain index."""

@@ -5,17 +5,20 @@ later declares a column with another type, loading into the old column would hav
 database convert every value: PostgreSQL reads ``00123`` into a BIGINT as ``123``,
 SQLite turns an integer past BIGINT into a REAL, a DATE column drops a datetime's time.
 :func:`family` names the declared type a found column was made for, so ``prepare`` can
-refuse such a load before it starts (:class:`sluice.errors.TableMismatch`).
+refuse such a load before it starts (:class:`sluice.errors.TypesChanged`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
+
+from sluice.schema import TableSpec
 
 #: DuckDB's ``information_schema`` type names (duckdb-engine cannot reflect DuckDB 2)
 _DUCKDB = {
@@ -43,6 +46,25 @@ class Found:
     shown: str
     #: the declared type it was made for, or None for a type sluice never makes
     family: str | None
+
+
+@dataclass(frozen=True)
+class Unique:
+    """A unique key of an existing table: a primary key, constraint or index."""
+
+    kind: str  # "its primary key", "a unique constraint", "a unique index"
+    name: str | None
+    columns: list[str]
+
+
+def unique_name(table: TableSpec, uniques: list[Unique], limit: int) -> str:
+    """The name of the unique index a merge makes on its keys: ``ux_<table>_keys``, or
+    one naming the keys' digest when an index for older keys has that name already."""
+    name = f"ux_{table.name}_keys"[:limit]
+    if any(u.name == name for u in uniques):
+        digest = hashlib.sha256("\0".join(table.keys).encode()).hexdigest()[:8]
+        name = f"ux_{table.name}"[: limit - 14] + f"_keys_{digest}"
+    return name
 
 
 def family(type_: sa.types.TypeEngine[Any]) -> str | None:

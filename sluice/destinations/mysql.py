@@ -73,7 +73,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
 from sluice.destinations.base import LOADS_TABLE, Mode, register
-from sluice.destinations.found_types import Found
+from sluice.destinations.found_types import Found, Unique, unique_name
 from sluice.destinations.sql import SqlDestination
 from sluice.destinations.sql_load import STAGE_PREFIX, Writer
 from sluice.schema import ColumnSpec, TableSpec
@@ -219,13 +219,27 @@ class MysqlDestination(SqlDestination):
         )
         return [f"ALTER TABLE {quote(table.name)} {changes}"]
 
-    def _ensure_unique(self, conn: sa.Connection, table: TableSpec) -> None:
+    def _unkey(self, table: TableSpec, unique: Unique) -> list[str]:
+        # The new keys' text columns become the bounded VARCHAR a key needs (LONGTEXT
+        # cannot be one), then the old key goes.
+        t = quote(table.name)
+        old = {c.name for c in table.columns if c.name in unique.columns}
+        out = [
+            f"ALTER TABLE {t} MODIFY COLUMN {quote(c.name)} "
+            f"{self._column_type(table, c).compile(dialect=self.engine.dialect)}"
+            + ("" if c.nullable else " NOT NULL")
+            for c in table.columns
+            if c.name in table.keys and c.name not in old and c.type == "string"
+        ]
+        if unique.kind == "its primary key":
+            return [*out, f"ALTER TABLE {t} DROP PRIMARY KEY"]
+        return [*out, f"ALTER TABLE {t} DROP INDEX {quote(str(unique.name))}"]
+
+    def _ensure_unique(self, conn: sa.Connection, table: TableSpec, uniques: list[Unique]) -> None:
         """The unique index on the keys, once (MySQL 8 has no ``IF NOT EXISTS`` here)."""
-        name = f"ux_{table.name}_keys"[:64]
-        if self._keys_unique(conn, table.name, table.keys):
+        if any(set(u.columns) == set(table.keys) for u in uniques):
             return
-        if any(ix["name"] == name for ix in sa.inspect(conn).get_indexes(table.name)):
-            return
+        name = unique_name(table, uniques, 64)
         keys = ", ".join(self.quote(k) for k in table.keys)
         conn.execute(
             sa.text(f"CREATE UNIQUE INDEX {self.quote(name)} ON {self.quote(table.name)} ({keys})")

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from sluice.destinations.base import Mode, register
-from sluice.destinations.found_types import Found, converted
+from sluice.destinations.found_types import Found, Unique, converted
 from sluice.destinations.pg_copy import CopyStream
 from sluice.destinations.sql import SqlDestination
 from sluice.destinations.sql_load import Writer
@@ -52,6 +52,13 @@ class PostgresDestination(SqlDestination):
                 f"USING {converted(q(c.name), found.family, c.type, type_)}"
             )
         return out
+
+    def _unkey(self, table: TableSpec, unique: Unique) -> list[str]:
+        if unique.kind == "a unique index":
+            return super()._unkey(table, unique)
+        return [
+            f"ALTER TABLE {self.quote(table.name)} DROP CONSTRAINT {self.quote(str(unique.name))}"
+        ]
 
     def _stage_ddl(self, create: str, mode: Mode) -> str:
         # A merge's stage lives for one transaction and is dropped before it commits:

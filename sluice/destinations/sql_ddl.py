@@ -4,7 +4,8 @@
 a schema gained, loosens NOT NULL on columns no longer required, puts a unique index
 on the keys of a table loaded under ``merge``, and keeps a snapshot's ``_latest`` view.
 A database's module overrides the hooks its dialect needs (``_columns``,
-``_add_columns``, ``_drop_not_null``, ``_ensure_unique``, ``_keys_unique``, ``_ddl_lock``).
+``_add_columns``, ``_drop_not_null``, ``_ensure_unique``, ``_uniques``, ``_retype``,
+``_unkey``, ``_ddl_lock``).
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ import sqlalchemy as sa
 
 from sluice.dburl import redact
 from sluice.destinations.base import LOADS_TABLE, Mode
-from sluice.destinations.found_types import Found, accepts, family, shown
+from sluice.destinations.found_types import Found, Unique, accepts, family, shown, unique_name
 from sluice.destinations.limits import limit_hit
 from sluice.destinations.sql_base import SqlBase, snapshot_columns
-from sluice.errors import LimitExceeded, Retyped, TableMismatch
+from sluice.errors import KeysChanged, LimitExceeded, LoadError, Retyped, TypesChanged
 from sluice.schema import ColumnSpec, TableSpec
 
 
@@ -83,6 +84,8 @@ class SqlDdl(SqlBase):
             have, primary = self._columns(conn, table.name)
             if mode != "replace":  # a replace's stage, made as declared, takes its place
                 self._check_types(table, mode, have)
+            uniques = self._uniques(conn, table.name) if mode == "merge" and table.keys else []
+            self._check_keys(table, uniques)
             new = [col for col in wanted.columns if col.name not in have]
             if new:
                 self._add_columns(conn, table.name, new)
@@ -99,7 +102,10 @@ class SqlDdl(SqlBase):
             if loose:
                 self._drop_not_null(conn, table.name, loose)
             if mode == "merge" and table.keys:
-                self._ensure_unique(conn, table)
+                try:
+                    self._ensure_unique(conn, table, uniques)
+                except sa.exc.IntegrityError as exc:
+                    raise self._keys_repeat(exc, table) from None
         if mode == "snapshot" and (added or not inspector.has_table(f"{table.name}_latest")):
             self._latest_view(conn, table.name)
         return added
@@ -125,7 +131,7 @@ class SqlDdl(SqlBase):
         if not changed:
             return
         changes = [Retyped(c.name, found.shown, str(found.family), c.type) for c, found in changed]
-        raise TableMismatch(table.name, changes, self._retype(table, mode, changed))
+        raise TypesChanged(table.name, changes, self._retype(table, mode, changed))
 
     def _retype(
         self, table: TableSpec, mode: Mode, changed: list[tuple[ColumnSpec, Found]]
@@ -157,14 +163,48 @@ class SqlDdl(SqlBase):
                 )
             )
 
-    def _ensure_unique(self, conn: sa.Connection, table: TableSpec) -> None:
+    def _check_keys(self, table: TableSpec, uniques: list[Unique]) -> None:
+        """Refuse to merge on keys that a unique key of the table (made for other keys)
+        does not lie within: a row new by the keys could collide with another on it."""
+        keys = set(table.keys)
+        for unique in uniques:
+            if not set(unique.columns) >= keys:
+                named = unique.name and unique.kind != "its primary key"
+                what = f"{unique.kind} ({unique.name})" if named else unique.kind
+                raise KeysChanged(
+                    table.name, unique.columns, what, table.keys, self._unkey(table, unique)
+                )
+
+    def _unkey(self, table: TableSpec, unique: Unique) -> list[str]:
+        """The statements that drop ``unique`` (and ready the new keys' columns to be
+        keys, where a database needs it); none where the database cannot."""
+        if unique.kind == "a unique index" and unique.name:
+            return [f"DROP INDEX {self.quote(unique.name)}"]
+        return []
+
+    def _keys_repeat(self, exc: sa.exc.IntegrityError, table: TableSpec) -> LoadError:
+        """The unique index a merge needs on its keys could not be made: rows already in
+        the table repeat the keys."""
+        said = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        q = self.quote
+        keys = ", ".join(q(k) for k in table.keys)
+        return LoadError(
+            f"table {table.name!r} holds rows with the same merge keys "
+            f"[{', '.join(table.keys)}] already, so they cannot be made unique to merge on "
+            f"({said}); nothing was loaded",
+            hint=f"find them: SELECT {keys}, COUNT(*) FROM {q(table.name)} GROUP BY {keys} "
+            "HAVING COUNT(*) > 1; then delete the extra rows, or merge on keys that are "
+            "unique, and run again",
+        )
+
+    def _ensure_unique(self, conn: sa.Connection, table: TableSpec, uniques: list[Unique]) -> None:
         """A unique index on the keys of a table made under another mode (no primary key).
 
         A table created for ``merge`` has its primary key on the keys, and nothing more.
         """
-        if self._keys_unique(conn, table.name, table.keys):
+        if any(set(u.columns) == set(table.keys) for u in uniques):
             return
-        name = self.quote(f"ux_{table.name}_keys"[:63])
+        name = self.quote(unique_name(table, uniques, 63))
         keys = ", ".join(self.quote(k) for k in table.keys)
         conn.execute(
             sa.text(
@@ -172,15 +212,22 @@ class SqlDdl(SqlBase):
             )
         )
 
-    def _keys_unique(self, conn: sa.Connection, table: str, keys: list[str]) -> bool:
-        """Whether a primary key, unique constraint or unique index is on exactly ``keys``."""
+    def _uniques(self, conn: sa.Connection, table: str) -> list[Unique]:
+        """The primary key, unique constraints and unique indexes of ``table``."""
         inspector = sa.inspect(conn)
-        found: list[set[str | None]] = [
-            set(inspector.get_pk_constraint(table)["constrained_columns"])
+        pk = inspector.get_pk_constraint(table)
+        found = [Unique("its primary key", pk.get("name"), list(pk["constrained_columns"]))]
+        found += [
+            Unique("a unique constraint", u["name"], list(u["column_names"]))
+            for u in inspector.get_unique_constraints(table)
         ]
-        found += [set(u["column_names"]) for u in inspector.get_unique_constraints(table)]
-        found += [set(ix["column_names"]) for ix in inspector.get_indexes(table) if ix["unique"]]
-        return set(keys) in found
+        found += [
+            Unique("a unique index", ix["name"], [str(c) for c in ix["column_names"]])
+            for ix in inspector.get_indexes(table)
+            # PostgreSQL lists a unique constraint's index as well
+            if ix["unique"] and not ix.get("duplicates_constraint")
+        ]
+        return [u for u in found if u.columns]
 
     def _latest_view(self, conn: sa.Connection, table: str) -> None:
         q = self.quote

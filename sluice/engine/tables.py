@@ -64,7 +64,8 @@ class RunTables:
         try:
             added = prepare(self._dest(), self.layout, mode)
         except TableMismatch as exc:
-            raise exc.for_pipeline(ctx.name) from None
+            exc.name_pipeline(ctx.name)
+            raise
         for part in self.layout.parts:
             columns = {c.name: c.type for c in part.spec.columns}
             ctx.store.record_schema(ctx.name, part.spec.name, columns, ctx.run_id)

@@ -87,7 +87,7 @@ def test_sqlite_the_reasons_advice_as_the_refusal_says_loads_every_digit(
     refused = sluice("quarantine", "replay", "-p", str(root), "--json")
     (report,) = json.loads(refused.stdout)
     (error,) = report["errors"]
-    assert error["type"] == "TableMismatch"
+    assert error["type"] == "TypesChanged"
     (command,) = re.findall(r"`(sluice run [^`]+)`", error["hint"])
     (root / "sluice.yaml").write_text(yaml.replace("name: amounts", "name: amounts_text"))
     out = sluice(*command.split()[1:], "-p", str(root))

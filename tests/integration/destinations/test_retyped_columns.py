@@ -17,7 +17,7 @@ import pytest
 
 from sluice.destinations import connect
 from sluice.destinations.sql import SqlDestination
-from sluice.errors import TableMismatch
+from sluice.errors import TypesChanged
 from sluice.schema import ColumnSpec, TableSpec
 from tests.conftest import warehouse_url
 from tests.support.cli import sluice
@@ -95,7 +95,7 @@ def refused(root: Path) -> dict[str, object]:
     out = sluice("run", "p", "-p", str(root), "--json")
     assert out.returncode == 2, out.stdout + out.stderr
     (error,) = json.loads(out.stdout)["errors"]
-    assert error["type"] == "TableMismatch"
+    assert error["type"] == "TypesChanged"
     return error  # type: ignore[no-any-return]
 
 
@@ -121,7 +121,7 @@ def test_every_other_declared_type_is_refused(
         if (declared, made_for) in ACCEPTED:
             assert dest.prepare(spec, "append") == []
             continue
-        with pytest.raises(TableMismatch) as caught:
+        with pytest.raises(TypesChanged) as caught:
             dest.prepare(spec, "append")
         (change,) = caught.value.changes
         assert (change.column, change.made_for, change.declared) == (
