@@ -31,7 +31,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from sluice.destinations.base import Capabilities, Mode, register
-from sluice.destinations.found_types import Found, Unique, converted, duckdb_family
+from sluice.destinations.found_types import Found, Unique, duckdb_family
 from sluice.destinations.sql import SqlDestination
 from sluice.destinations.sql_load import Writer
 from sluice.schema import ColumnSpec, TableSpec
@@ -118,15 +118,7 @@ class DuckdbDestination(SqlDestination):
     def _retype(
         self, table: TableSpec, mode: Mode, changed: list[tuple[ColumnSpec, Found]]
     ) -> list[str]:
-        q = self.quote
-        out = []
-        for c, found in changed:
-            type_ = self._column_type(table, c).compile(dialect=self.engine.dialect)
-            out.append(
-                f"ALTER TABLE {q(table.name)} ALTER COLUMN {q(c.name)} TYPE {type_} "
-                f"USING {converted(q(c.name), found.family, c.type, type_)}"
-            )
-        return out
+        return self._alter_types(table, changed)
 
     def _drop_not_null(self, conn: sa.Connection, table: str, columns: list[str]) -> None:
         """DuckDB refuses to alter a table that an index or another table's foreign key

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from sluice.destinations.base import Mode, register
-from sluice.destinations.found_types import Found, Unique, converted
+from sluice.destinations.found_types import Found, Unique
 from sluice.destinations.pg_copy import CopyStream
 from sluice.destinations.sql import SqlDestination
 from sluice.destinations.sql_load import Writer
@@ -45,13 +45,7 @@ class PostgresDestination(SqlDestination):
         # A view on the table pins its columns' types; sluice makes a snapshot's
         # `_latest` view again when it finds it gone.
         out = [f"DROP VIEW IF EXISTS {q(table.name + '_latest')}"] if mode == "snapshot" else []
-        for c, found in changed:
-            type_ = self._column_type(table, c).compile(dialect=self.engine.dialect)
-            out.append(
-                f"ALTER TABLE {q(table.name)} ALTER COLUMN {q(c.name)} TYPE {type_} "
-                f"USING {converted(q(c.name), found.family, c.type, type_)}"
-            )
-        return out
+        return out + self._alter_types(table, changed)
 
     def _unkey(self, table: TableSpec, unique: Unique) -> list[str]:
         if unique.kind == "a unique index":

@@ -17,7 +17,15 @@ import sqlalchemy as sa
 
 from sluice.dburl import redact
 from sluice.destinations.base import LOADS_TABLE, Mode
-from sluice.destinations.found_types import Found, Unique, accepts, family, shown, unique_name
+from sluice.destinations.found_types import (
+    Found,
+    Unique,
+    accepts,
+    converted,
+    family,
+    shown,
+    unique_name,
+)
 from sluice.destinations.limits import limit_hit
 from sluice.destinations.sql_base import SqlBase, snapshot_columns
 from sluice.errors import KeysChanged, LimitExceeded, LoadError, Retyped, TypesChanged
@@ -139,6 +147,18 @@ class SqlDdl(SqlBase):
         """The statements that change ``changed`` columns to their declared types,
         converting the rows in place; none where the database cannot (SQLite)."""
         return []
+
+    def _alter_types(self, table: TableSpec, changed: list[tuple[ColumnSpec, Found]]) -> list[str]:
+        """``ALTER COLUMN ... TYPE ... USING`` for each column (PostgreSQL, DuckDB)."""
+        q = self.quote
+        out = []
+        for c, found in changed:
+            type_ = self._column_type(table, c).compile(dialect=self.engine.dialect)
+            out.append(
+                f"ALTER TABLE {q(table.name)} ALTER COLUMN {q(c.name)} TYPE {type_} "
+                f"USING {converted(q(c.name), found.family, c.type, type_)}"
+            )
+        return out
 
     def _add_columns(self, conn: sa.Connection, table: str, columns: list[sa.Column[Any]]) -> None:
         """Add ``columns`` to ``table``, nullable even when required: the rows already in
