@@ -45,3 +45,17 @@ EVERY_TYPE = [
 ]
 #: the frame's types for those columns, as validation makes them
 EVERY_TYPE_SCHEMA = {c.name: POLARS_TYPES[c.type] for c in EVERY_TYPE}
+
+
+def execute(url: str, *statements: str) -> list[tuple[object, ...]]:
+    """Run ``statements`` in one transaction on the warehouse at ``url``, as a user
+    pastes them into its client: the rows of the last one (none for DDL)."""
+    d = connect(url)
+    assert isinstance(d, SqlDestination)
+    try:
+        with d.engine.begin() as conn:
+            for statement in statements:
+                result = conn.exec_driver_sql(statement)
+            return [tuple(r) for r in result] if result.returns_rows else []
+    finally:
+        d.engine.dispose()  # DuckDB: one process holds the file at a time

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from sluice.destinations import connect
-from sluice.destinations.sql import SqlDestination
 from tests.conftest import warehouse_url
 from tests.support.cli import sluice
+from tests.support.warehouses import execute
 
 DIALECTS = ["sqlite", "postgresql", "mysql", "duckdb"]
 
@@ -49,20 +49,9 @@ def drop(root: Path, name: str, rows: str) -> None:
     (root / "data" / name).write_text("id,region,v\n" + rows)
 
 
-def query(url: str, sql: str) -> list[tuple[object, ...]]:
-    dest = connect(url)
-    assert isinstance(dest, SqlDestination)
-    try:
-        with dest.engine.begin() as conn:
-            result = conn.exec_driver_sql(sql)
-            return [tuple(r) for r in result] if result.returns_rows else []
-    finally:
-        dest.engine.dispose()  # DuckDB: one process holds the file at a time
-
-
 def table(url: str, name: str = "t") -> list[tuple[object, ...]]:
     q = connect(url).quote  # type: ignore[attr-defined]
-    return query(url, f"SELECT id, region, v FROM {q(name)} ORDER BY id, region")
+    return execute(url, f"SELECT id, region, v FROM {q(name)} ORDER BY id, region")
 
 
 def run(root: Path, *args: str) -> dict[str, object]:
@@ -91,7 +80,7 @@ def test_keys_widened_past_the_primary_key_are_refused_then_fixed(
     assert table(url) == [(1, "eu", 1), (2, "eu", 2)]  # nothing loaded, nothing merged
     if db in ("postgresql", "mysql"):
         for statement in error["hint"].split("; the SQL: ", 1)[1].split("; "):
-            query(url, statement)
+            execute(url, statement)
         assert run(tmp_path)["code"] == 0
         assert table(url) == [(1, "eu", 1), (1, "us", 10), (2, "eu", 20)]
         return
@@ -124,7 +113,7 @@ def test_the_unique_index_of_an_appended_table_dropped_as_the_hint_says(
     (error,) = report["errors"]  # type: ignore[misc]
     assert "has a unique index (ux_t_keys) on [id]" in error["message"]
     (statement,) = error["hint"].split("; the SQL: ", 1)[1].split("; ")
-    query(url, statement)
+    execute(url, statement)
     assert run(tmp_path)["code"] == 0
     assert table(url) == [(1, "eu", 2), (1, "us", 3)]
 
@@ -146,10 +135,10 @@ def test_keys_narrowed_with_repeats_in_the_table_say_how_to_find_them(
     (error,) = report["errors"]  # type: ignore[misc]
     assert error["message"].startswith("table 't' holds rows with the same merge keys [id]")
     (find,) = re.findall(r"find them: (SELECT [^;]+);", error["hint"])
-    assert query(url, find) == [(1, 2)]
+    assert execute(url, find) == [(1, 2)]
     assert table(url) == [(1, "eu", 1), (1, "us", 2), (2, "eu", 3)]
     # Without repeats the narrower keys take: a unique index on them, merged by id
-    query(url, "DELETE FROM t WHERE region = 'us'")
+    execute(url, "DELETE FROM t WHERE region = 'us'")
     assert run(tmp_path)["code"] == 0
     assert table(url) == [(1, "eu", 1), (2, "eu", 30)]
     drop(tmp_path, "c.csv", "1,us,10\n")

@@ -21,6 +21,7 @@ from sluice.errors import TypesChanged
 from sluice.schema import ColumnSpec, TableSpec
 from tests.conftest import warehouse_url
 from tests.support.cli import sluice
+from tests.support.warehouses import execute
 
 DIALECTS = ["sqlite", "postgresql", "mysql", "duckdb"]
 TYPES = ["string", "integer", "float", "decimal", "boolean", "date", "datetime", "list"]
@@ -65,29 +66,14 @@ def add_file(root: Path, name: str, text: str) -> None:
 
 
 def rows(url: str, table: str = "t") -> list[tuple[object, ...]]:
-    dest = connect(url)
-    assert isinstance(dest, SqlDestination)
-    q = dest.quote
-    sql = f"SELECT {q('id')}, {q('code')}, {q('at')} FROM {q(table)} ORDER BY {q('id')}"
-    try:
-        with dest.engine.connect() as conn:
-            return [tuple(r) for r in conn.exec_driver_sql(sql)]
-    finally:
-        dest.engine.dispose()  # DuckDB: one process holds the file at a time
+    q = connect(url).quote  # type: ignore[attr-defined]
+    return execute(url, f"SELECT id, code, {q('at')} FROM {q(table)} ORDER BY id")
 
 
 def run_hint_statements(url: str, hint: str) -> int:
     """Run the SQL the hint names, as a user pastes it into the database's client."""
-    pasted = hint.split("; the SQL: ", 1)[1]
-    dest = connect(url)
-    assert isinstance(dest, SqlDestination)
-    statements = pasted.split("; ")
-    try:
-        with dest.engine.begin() as conn:
-            for statement in statements:
-                conn.exec_driver_sql(statement)
-    finally:
-        dest.engine.dispose()
+    statements = hint.split("; the SQL: ", 1)[1].split("; ")
+    execute(url, *statements)
     return len(statements)
 
 
