@@ -25,6 +25,11 @@ class CsvOptions(Model):
     )
     skip_rows: int = Field(default=0, ge=0, description="lines to skip before the header")
     null_values: list[str] = Field(default_factory=lambda: [""], description="values read as null")
+    decimal: Literal[".", ","] | None = Field(
+        default=None,
+        description="the decimal mark of numbers: '.' (1,234.5) or ',' (1.234,5); unset: "
+        "'.', and where the delimiter is ';' a value like 1,234 is refused as either",
+    )
     max_row_bytes: int = Field(
         default=64 * 1024**2,
         ge=4096,

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from sluice.batch import LINE
+from sluice.engine.opener import decimal_mark
 from sluice.errors import SluiceError
 from sluice.status import EntryKind, QuarantineStatus
 from sluice.transforms import StepRunner, Validator, apply_mapping, plan_mapping
@@ -134,7 +135,18 @@ class NewerKeys:
         table = self.pipe.table.model_copy(
             update={"columns": {k: self.pipe.table.columns[k] for k in self.keys}}
         )
-        good, _ = Validator(table).run(data.select(*self.keys, LINE))
+        # Each entry's keys read as its file reads numbers (a CSV's csv.decimal).
+        cfg = self.pipe.sources[source]
+        marks = [decimal_mark(cfg, e.unit or "") for e in entries]
+        row_marks = pl.Series(marks, dtype=pl.String).gather(data.get_column(LINE))
+        good = pl.concat(
+            [
+                Validator(table, mark=mark).run(
+                    data.filter(row_marks == mark).select(*self.keys, LINE)
+                )[0]
+                for mark in dict.fromkeys(marks)
+            ]
+        )
         ids = pl.DataFrame(
             {
                 LINE: range(len(entries)),

@@ -25,9 +25,11 @@ from sluice.engine.tables import RunTables
 from sluice.errors import DriftError, FetchError, FileGone, LimitExceeded, SourceError, Where
 from sluice.sources import Unit
 from sluice.sources.csv_start import utf16_hint
+from sluice.sources.file import format_of
 from sluice.state.quarantine import NewEntry
 from sluice.status import FileStatus, QuarantineStatus
 from sluice.transforms import MappingPlan, StepRunner, Validator, plan_mapping
+from sluice.transforms.cast import DecimalMark
 from sluice.transforms.pii import PiiPlan
 
 
@@ -96,15 +98,21 @@ class UnitOpener:
         if stop is not None:
             raise stop
         unit_ctx = UnitContext(ctx.run_id, ctx.name, stream, unit.name, file_id)
-        proc = self.processor(unit_ctx, plan, unit.size)
+        # A CSV file's delimiter as read: Excel's `sep=;` line may set it.
+        proc = self.processor(unit_ctx, plan, unit.size, getattr(reader, "delimiter", None))
         return Opened(stream, unit, file_id, proc, reader.batches())
 
     def processor(
-        self, unit: UnitContext, plan: MappingPlan, size_of_unit: int = 0
+        self,
+        unit: UnitContext,
+        plan: MappingPlan,
+        size_of_unit: int = 0,
+        delimiter: str | None = None,
     ) -> UnitProcessor:
         """A fresh processor per unit: dedupe and unique hold within one file, so a
         unit that is retried or replayed starts from a clean slate. ``size_of_unit``:
-        its bytes (0: not known), for a display that shows them."""
+        its bytes (0: not known), for a display that shows them; ``delimiter``: a CSV
+        file's as read (None: its source's)."""
         ctx, extra = self.ctx, self.tables.extra
         steps = StepRunner(ctx.pipe, list(ctx.pipe.table.columns) + extra)
         validator = Validator(
@@ -113,6 +121,7 @@ class UnitOpener:
             unique_keys=ctx.mode == "merge",
             computed=steps.computed,
             decimal_digits=self._dest().capabilities.decimal_digits,
+            mark=decimal_mark(ctx.pipe.sources[unit.source], unit.unit, delimiter),
         )
         base = [ctx.report.stream(unit.source).counts.read]
         seen, last, read = [0], [0.0], [0]
@@ -267,3 +276,15 @@ def _delimiter_hint(headers: list[str], unexpected: list[str], delimiter: str) -
             if candidate != delimiter and unexpected[0].count(candidate) >= 1:
                 return candidate
     return None
+
+
+def decimal_mark(cfg: object, unit: str, delimiter: str | None = None) -> DecimalMark:
+    """How a unit's text writes the decimal mark: its CSV source's ``csv.decimal``; when
+    unset, a point, unsure in a file delimited by ``;`` (the delimiter of spreadsheets
+    whose decimal mark is the comma). Other formats write numbers with a point.
+    ``delimiter``: the file's as read, else the source's."""
+    if not isinstance(cfg, FileSourceConfig) or format_of(cfg, unit) != "csv":
+        return "."
+    if cfg.csv.decimal is not None:
+        return cfg.csv.decimal
+    return "unstated" if (delimiter or cfg.csv.delimiter) == ";" else "."

@@ -157,9 +157,8 @@ def read_csv(
     unit: str,
     block_size: int,
 ) -> tuple[list[str], Callable[[], Iterator[Batch]]]:
-    """Read the header now; return it and a function streaming the rows."""
-    if not opts.skip_rows:
-        opts = _with_declared_delimiter(open_stream, opts, stream_name, unit)
+    """Read the header now; return it and a function streaming the rows. ``opts``: as
+    :func:`with_declared_delimiter` gives them."""
     limit = opts.max_row_bytes
 
     def located(exc: Exception) -> SourceError:
@@ -309,12 +308,14 @@ def read_csv(
     return headers, batches
 
 
-def _with_declared_delimiter(
+def with_declared_delimiter(
     open_stream: Callable[[], IO[bytes]], opts: CsvOptions, stream: str, unit: str
 ) -> CsvOptions:
     """``opts`` with the delimiter the file's first line names, as Excel writes it
     (``sep=;``) and reads it: that line is no header. A delimiter set on the source
     that is not the file's is refused, not used to misread every line."""
+    if opts.skip_rows:
+        return opts
     declared = declared_delimiter(open_stream(), opts.encoding)
     if declared is None or declared == opts.delimiter:
         return opts

@@ -27,7 +27,7 @@ from sluice.errors import SourceError, Where
 from sluice.httpclient.stats import HttpStatsRecord
 from sluice.sources import archive, localfiles
 from sluice.sources.base import RecordCopy
-from sluice.sources.csv_reader import read_csv
+from sluice.sources.csv_reader import read_csv, with_declared_delimiter
 from sluice.sources.json_reader import read_json
 from sluice.sources.jsonl_reader import read_jsonl
 from sluice.sources.streams import HEAD, ByteReader, Limited, content, plain_name, sniff
@@ -121,6 +121,8 @@ class FileReader:
     """A file's header and its rows, by format: CSV, JSON Lines, JSON, Parquet."""
 
     may_be_empty = False  # a file with no columns has no header: the engine says so
+    #: a CSV file's delimiter as read (Excel's ``sep=;`` line names it); None: no CSV
+    delimiter: str | None = None
 
     def __init__(self, unit: FileUnit) -> None:
         self.unit = unit
@@ -132,6 +134,8 @@ class FileReader:
                 and "delimiter" not in opts.model_fields_set
             ):
                 opts = opts.model_copy(update={"delimiter": "\t"})
+            opts = with_declared_delimiter(unit.open_bytes, opts, unit.stream, unit.name)
+            self.delimiter = opts.delimiter
             self.columns, self._batches = read_csv(
                 unit.open_bytes,
                 opts,

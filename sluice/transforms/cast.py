@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Context, InvalidOperation
 from decimal import Decimal as DecimalValue
-from typing import Literal, Protocol
+from typing import Literal, Protocol, get_args
 
 import polars as pl
 
@@ -137,8 +137,11 @@ def cast_value(
     to: str,
     spec: DateSpec | None = None,
     separator: str = ",",
+    mark: DecimalMark = ".",
 ) -> pl.Expr:
-    """``expr`` (of Polars type ``source``) as the declared type ``to``; null if it cannot be."""
+    """``expr`` (of Polars type ``source``) as the declared type ``to``; null if it cannot be.
+
+    ``mark``: how text writes a number's decimal mark (see :data:`DecimalMark`)."""
     target = POLARS_TYPES[to]
     if to == "list":
         if isinstance(source, pl.List):
@@ -189,18 +192,48 @@ def cast_value(
         )
     if to in ("integer", "float", "decimal"):
         return expr.map_batches(
-            functools.partial(_number, target=target, integer=to == "integer"),
+            functools.partial(_number, target=target, integer=to == "integer", mark=mark),
             return_dtype=target,
         )
     raise ValueError(f"unknown type {to}")
 
 
+#: How a source's text writes a number's decimal mark: ``"."`` (``1,234.5``), ``","``
+#: (``1.234,5``, as spreadsheets write where the comma is the decimal mark), or
+#: ``"unstated"``: a point, in a file whose delimiter (``;``) is the one such
+#: spreadsheets write, so a comma that may be either (``1,234``) is refused.
+DecimalMark = Literal[".", ",", "unstated"]
+DECIMAL_MARKS: tuple[str, ...] = get_args(DecimalMark)
 #: A number whose commas group its digits by thousands (``1,234``, ``-1,234,567.5``):
 #: the only commas a number may hold. ``12,5`` and ``1.234,56`` (a decimal comma) are
 #: no numbers here: taking their commas out made them 125 and 1.23456.
 THOUSANDS = r"^[+-]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?$"
 #: added to the reason of a number refused with a comma in it
-COMMA_NOTE = "; a comma only separates thousands (1,234.5)"
+COMMA_NOTE = (
+    "; a comma only separates thousands (1,234.5) unless the file is read with a decimal "
+    "comma: set its source's csv.decimal: ',' (a CSV source), then `sluice quarantine replay`"
+)
+#: One comma before three digits and no point (``1,234``): 1234 where the comma groups
+#: thousands, 1.234 where it is the decimal mark. Refused where the mark is unstated.
+EITHER_WAY = r"^[+-]?[0-9]{1,3},[0-9]{3}$"
+#: added to the reason of a number refused as :data:`EITHER_WAY`
+EITHER_WAY_NOTE = (
+    "; in a file delimited by ';' a comma may be the decimal mark (1,234 as 1.234) as "
+    "well as a thousands separator (1234), so it is not read as either: state which "
+    "in the source's csv.decimal ('.' or ','), then `sluice quarantine replay`"
+)
+#: A number written with a decimal comma: digits, grouped by thousands with dots or
+#: spaces or not at all (``1.234.567``, ``1 234``, ``1234``), then an optional comma and
+#: fraction (``1.234,5``). Anything else is no number there: ``1.5`` is not 1.5.
+COMMA_DECIMAL = (
+    r"^[+-]?(?:[0-9]+|[0-9]{1,3}(?:\.[0-9]{3})+|[0-9]{1,3}(?:[ \u00a0\u202f][0-9]{3})+)"
+    r"(?:,[0-9]+)?$"
+)
+#: added to the reason of a number refused in a source written with a decimal comma
+COMMA_DECIMAL_NOTE = (
+    "; this source writes numbers with a decimal comma (csv.decimal: ','), where a dot "
+    "or a space only separates thousands (1.234,5)"
+)
 #: An integer written with dots between its thousands (``1.234``, ``5.000``), as
 #: European exports write them. ``5.000`` reads as 5 with three decimal zeros as well
 #: as 5000: it is refused, not guessed (it was stored as 5).
@@ -219,10 +252,15 @@ BIG_NOTE = (
     "identifier, in a table made with it (a table's columns keep the type they were made with)"
 )
 #: added to the reason of an integer refused with dots between thousands
-DOT_NOTE = "; a dot may separate thousands here (5.000 as 5000), so it is not read as either"
+DOT_NOTE = (
+    "; a dot may separate thousands here (5.000 as 5000), so it is not read as either; "
+    "a CSV source's csv.decimal: ',' reads it as 5000"
+)
 
 
-def _number(raw: pl.Series, target: pl.DataType, integer: bool) -> pl.Series:
+def _number(
+    raw: pl.Series, target: pl.DataType, integer: bool, mark: DecimalMark = "."
+) -> pl.Series:
     """Text to a number, as written (``12``, ``1.5e3``) or as exports write numbers.
 
     ``" 12 "``, ``"1,200"`` and, for integers, ``"12.0"`` are common in exports;
@@ -231,13 +269,18 @@ def _number(raw: pl.Series, target: pl.DataType, integer: bool) -> pl.Series:
     integers past 2**53 stay exact. Most values are plain: they are cast as they are,
     and only those that did not cast are cleaned and cast again. A value that casts as
     it is has no space, comma or trailing ``.0`` to clean, so both ways agree on it.
+    Under a decimal comma (``mark`` ","), see :func:`_comma_number`.
     """
+    if mark == ",":
+        return _comma_number(raw, target, integer)
     value = raw.cast(target, strict=False)
     missed = value.is_null() & raw.is_not_null()
     if missed.any():
         where = missed.arg_true()
         text = raw.gather(where).str.strip_chars()
         grouped = text.str.contains(THOUSANDS)
+        if mark == "unstated":
+            grouped = grouped & ~text.str.contains(EITHER_WAY)
         text = text.str.replace_all(",", "", literal=True).zip_with(grouped, text)
         if integer:
             dotted = text.str.contains(DOT_GROUPED)
@@ -247,6 +290,25 @@ def _number(raw: pl.Series, target: pl.DataType, integer: bool) -> pl.Series:
         value = _unrounded(raw, value, target.scale)
     elif target.is_float():
         value = _finite(raw, value)
+    return value
+
+
+def _comma_number(raw: pl.Series, target: pl.DataType, integer: bool) -> pl.Series:
+    """Text written with a decimal comma (``1.234,5``, ``1 234,5``, ``-12,50``) to a
+    number. The value is the text with its thousands separators taken out and its
+    comma made a point; text of any other shape is no number (``1.5`` is neither 1.5
+    nor 15), and an integer may end in ``,0``."""
+    text = raw.str.strip_chars()
+    shaped = text.str.contains(COMMA_DECIMAL).fill_null(False)
+    plain = text.str.replace_all(r"[. \u00a0\u202f]", "").str.replace(",", ".", literal=True)
+    if integer:
+        plain = plain.str.replace(r"\.0*$", "")
+    plain = plain.set(~shaped, None)
+    value = plain.cast(target, strict=False)
+    if isinstance(target, pl.Decimal):
+        value = _unrounded(plain, value, target.scale)
+    elif target.is_float():
+        value = _finite(plain, value)
     return value
 
 
@@ -325,14 +387,20 @@ def cast(
     to: str,
     spec: DateSpec | None = None,
     separator: str = ",",
+    mark: DecimalMark = ".",
 ) -> tuple[pl.Expr, pl.Expr]:
     """(typed value, reason where the value could not be cast else null) for column ``name``."""
-    value = cast_value(pl.col(name), source, to, spec, separator)
-    return value, cast_reason(name, source, to, spec, value)
+    value = cast_value(pl.col(name), source, to, spec, separator, mark)
+    return value, cast_reason(name, source, to, spec, value, mark)
 
 
 def cast_reason(
-    name: str, source: pl.DataType, to: str, spec: DateSpec | None, value: pl.Expr
+    name: str,
+    source: pl.DataType,
+    to: str,
+    spec: DateSpec | None,
+    value: pl.Expr,
+    mark: DecimalMark = ".",
 ) -> pl.Expr:
     """The reason column ``name`` (present) became the null ``value`` (its cast), else null.
 
@@ -353,11 +421,20 @@ def cast_reason(
         # Said, because a value with more places is refused rather than rounded.
         what += f" (at most {whole} digits before the point and {kind.scale} after)"
     said = [pl.lit(f"{name}: '"), col.cast(pl.String), pl.lit(f"' is not {what}")]
-    if to in ("integer", "float", "decimal") and source == pl.String:
+    number = to in ("integer", "float", "decimal") and source == pl.String
+    if number and mark == ",":
+        # said only where the marks were the trouble (not for 0,1234567: too many places)
+        marked = col.str.contains(r"[.,]") & ~col.str.strip_chars().str.contains(COMMA_DECIMAL)
+        said.append(pl.when(marked).then(pl.lit(COMMA_DECIMAL_NOTE)).otherwise(pl.lit("")))
+    elif number:
         # `12,5` is refused, not read as 125 (see THOUSANDS): say why a comma did not do.
-        grouped = col.str.strip_chars().str.contains(THOUSANDS)  # refused for another reason
+        trimmed = col.str.strip_chars()
+        grouped = trimmed.str.contains(THOUSANDS)  # refused for another reason
         comma = col.str.contains(",", literal=True) & ~grouped
         said.append(pl.when(comma).then(pl.lit(COMMA_NOTE)).otherwise(pl.lit("")))
+        if mark == "unstated":
+            either = trimmed.str.contains(EITHER_WAY)
+            said.append(pl.when(either).then(pl.lit(EITHER_WAY_NOTE)).otherwise(pl.lit("")))
     if source == pl.String and to not in ("string", "list"):
         marker = col.str.strip_chars().str.to_lowercase().is_in(NULL_MARKERS)
         said.append(pl.when(marker).then(pl.lit(NULL_MARKER_NOTE)).otherwise(pl.lit("")))
@@ -376,7 +453,7 @@ def cast_reason(
         digits = col.cast(pl.String).str.strip_chars().str.replace_all(",", "", literal=True)
         big = digits.str.contains(r"^[+-]?[0-9]{19,}$")
         said.append(pl.when(big).then(pl.lit(BIG_NOTE)).otherwise(pl.lit("")))
-    if to == "integer" and source == pl.String:
+    if to == "integer" and source == pl.String and mark != ",":
         dotted = col.str.strip_chars().str.contains(DOT_GROUPED)
         said.append(pl.when(dotted).then(pl.lit(DOT_NOTE)).otherwise(pl.lit("")))
     return pl.when(col.is_not_null() & value.is_null()).then(pl.concat_str(said)).otherwise(None)

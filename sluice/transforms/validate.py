@@ -18,7 +18,7 @@ import polars as pl
 from sluice.batch import LINE
 from sluice.config import ColumnConfig, TableConfig
 from sluice.dtypes import POLARS_TYPES
-from sluice.transforms.cast import cast
+from sluice.transforms.cast import DecimalMark, cast
 from sluice.transforms.cast import cast_reason as cast_reason_of
 from sluice.transforms.seen import SeenKeys
 from sluice.transforms.steps import ENGINE, REASONS, add_reasons, with_reasons
@@ -136,6 +136,8 @@ class Validator:
     #: significant digits the warehouse keeps of a decimal (None: all; SQLite: 15):
     #: a value with more is quarantined, not stored changed
     decimal_digits: int | None = None
+    #: how the text writes a number's decimal mark (a CSV source's ``csv.decimal``)
+    mark: DecimalMark = "."
     _seen: dict[str, SeenKeys] = field(default_factory=dict)
     _compiled: dict[tuple[Any, ...], _Compiled] = field(default_factory=dict)
 
@@ -177,10 +179,11 @@ class Validator:
             else:
                 tmp = typed_as[name] = f"__typed_{i}"
                 raw_as[f"__raw_{i}"] = name
-                casts.append(cast(name, source, spec.type, spec, spec.separator)[0].alias(tmp))
+                typed_value, _ = cast(name, source, spec.type, spec, spec.separator, self.mark)
+                casts.append(typed_value.alias(tmp))
                 fails.append(pl.col(name).is_not_null() & pl.col(tmp).is_null())
                 typed = pl.col(tmp)
-                cast_reason = cast_reason_of(name, source, spec.type, spec, typed)
+                cast_reason = cast_reason_of(name, source, spec.type, spec, typed, self.mark)
                 reasons.append((flag, cast_reason))
             nul = not nul_free or name in self.computed
             for failed, reason in rule_checks(name, spec, typed, nul):

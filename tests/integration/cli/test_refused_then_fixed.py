@@ -12,7 +12,9 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from sluice.transforms.cast import DOT_NOTE
+import pytest
+
+from sluice.transforms.cast import DOT_NOTE, EITHER_WAY_NOTE
 from tests.support.cli import sluice
 
 PROJECT = """\
@@ -34,9 +36,11 @@ def refused_then_fixed(
     columns: str,
     fixed: Callable[[str, list[dict[str, Any]]], str],
     query: str,
+    replay_exit: int = 0,
 ) -> tuple[list[dict[str, Any]], list[tuple[Any, ...]]]:
     """Run a project whose rows or files are refused; write ``fixed(yaml, entries)``
-    and replay: (the quarantine entries of the first run, ``query``'s rows after)."""
+    and replay (exiting ``replay_exit``: 3 when rows stay refused): (the quarantine
+    entries of the first run, ``query``'s rows after)."""
     for name, content in files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(content)
@@ -47,7 +51,7 @@ def refused_then_fixed(
     entries = json.loads(sluice("quarantine", "list", "-p", str(tmp_path), "--json").stdout)
     (tmp_path / "sluice.yaml").write_text(fixed(yaml, entries))
     replayed = sluice("quarantine", "replay", "-p", str(tmp_path), "--json")
-    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    assert replayed.returncode == replay_exit, replayed.stdout + replayed.stderr
     with closing(sqlite3.connect(tmp_path / "w.db")) as conn:
         return entries, conn.execute(query).fetchall()
 
@@ -78,9 +82,44 @@ def test_decimal_commas_are_refused_and_load_through_the_documented_derive(
         (3, "amount: '1.234,56'"),
     ]
     assert all(
-        e["reasons"][0].endswith("a comma only separates thousands (1,234.5)") for e in entries
+        "a comma only separates thousands (1,234.5) unless the file is read with a decimal "
+        "comma: set its source's csv.decimal: ','" in e["reasons"][0]
+        for e in entries
     )
     assert rows == [(1, "12.5"), (2, "1234.56"), (3, "7")]
+
+
+@pytest.mark.parametrize(
+    ("mark", "loaded"),
+    [(",", [(1, "1.234"), (2, "1.5"), (3, "1234.5")]), (".", [(1, "1234")])],
+)
+@pytest.mark.parametrize("excel", [False, True], ids=["delimiter", "excel-sep-line"])
+def test_a_comma_that_may_be_either_mark_is_refused_and_loads_as_csv_decimal_states(
+    tmp_path: Path, mark: str, loaded: list[tuple[int, str]], excel: bool
+) -> None:
+    # A file delimited by ';' (as spreadsheets write where the comma is the decimal
+    # mark): `1,234` was stored as 1234 beside `1,5`, refused. Either mark may be
+    # stated; the one the file writes reads every row (`1,5` only under ',').
+    sep, delimiter = (b"sep=;\n", "") if excel else (b"", 'delimiter: ";"')
+    entries, rows = refused_then_fixed(
+        tmp_path,
+        {"data/eu.csv": sep + b"id;amount\n1;1,234\n2;1,5\n3;1.234,5\n"},
+        f"data/*.csv, csv: {{{delimiter}}}",
+        "{id: integer, amount: decimal}",
+        # the reasons' setting, pasted
+        lambda yaml, _: yaml.replace("csv: {", f"csv: {{decimal: '{mark}', "),
+        "SELECT id, CAST(amount AS TEXT) FROM t ORDER BY id",
+        replay_exit=0 if mark == "," else 3,  # under '.', 1,5 and 1.234,5 stay refused
+    )
+    line = 3 if excel else 2
+    assert [(e["line"], e["reasons"][0].split(" (at most")[0]) for e in entries] == [
+        (line, "amount: '1,234' is not a valid decimal"),
+        (line + 1, "amount: '1,5' is not a valid decimal"),
+        (line + 2, "amount: '1.234,5' is not a valid decimal"),
+    ]
+    assert entries[0]["reasons"][0].endswith(EITHER_WAY_NOTE)
+    assert "set its source's csv.decimal: ','" in entries[1]["reasons"][0]
+    assert rows == loaded
 
 
 def test_integers_with_dots_between_thousands_are_refused_and_load_through_the_derive(

@@ -104,3 +104,22 @@ def test_an_entry_whose_key_does_not_validate_stays_open(
     (root / "data" / "b.csv").write_text("id,name,day\n2,grace,2024-03-01\n")
     run_pipeline(load_project(root), "p")
     assert entries(root) == [("open", None)]
+
+
+def test_keys_read_with_the_files_decimal_comma_tell_a_newer_load(
+    make_project: Callable[..., Path],
+) -> None:
+    # `1.234` is key 1234 in a file written with a decimal comma: read with a point,
+    # the old row had no key, stayed open, and its replay put it over the newer row.
+    root = merge_project(
+        make_project, "sqlite:///w.db", {"data/a.csv": "id;name;day\n1.234;ada;2024-13-02\n"}
+    )
+    fix(root, "path: data/*.csv", "path: data/*.csv\n        csv: {delimiter: ';', decimal: ','}")
+    os.chdir(root)
+    assert run_pipeline(load_project(root), "p").totals.quarantined == 1
+    (root / "data" / "b.csv").write_text("id;name;day\n1234;ada lovelace;2024-03-01\n")
+    second = run_pipeline(load_project(root), "p")
+    assert entries(root, status=None) == [("superseded", second.run_id)]
+    fix(root, "formats: ['%Y-%m-%d']", FIXED)
+    replay(load_project(root))
+    assert [(r["id"], r["name"]) for r in table(root)] == [(1234, "ada lovelace")]

@@ -77,7 +77,10 @@ def test_type_casts_and_reasons(type_: str, good: list[tuple[str, object]], bad:
 
 
 #: what the reason of a number refused with a comma in it adds
-COMMA = "; a comma only separates thousands (1,234.5)"
+COMMA = (
+    "; a comma only separates thousands (1,234.5) unless the file is read with a decimal "
+    "comma: set its source's csv.decimal: ',' (a CSV source), then `sluice quarantine replay`"
+)
 
 
 @pytest.mark.parametrize(
@@ -104,7 +107,10 @@ def test_a_comma_that_does_not_group_thousands_is_refused_not_taken_out(
 
 
 #: what the reason of an integer refused with dots between thousands adds
-DOT = "; a dot may separate thousands here (5.000 as 5000), so it is not read as either"
+DOT = (
+    "; a dot may separate thousands here (5.000 as 5000), so it is not read as either; "
+    "a CSV source's csv.decimal: ',' reads it as 5000"
+)
 
 
 def test_an_integer_with_dots_between_thousands_is_refused_not_read_as_a_fraction() -> None:
