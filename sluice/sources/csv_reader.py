@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import re
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
@@ -44,6 +45,7 @@ from sluice.sources.csv_trailing import (
     with_rows,
 )
 from sluice.sources.streams import Prefixed
+from sluice.sources.text_codecs import is_latin_1
 
 
 def unique_headers(raw: list[str]) -> list[str]:
@@ -168,14 +170,21 @@ def read_csv(
         if found is None:
             return exc if isinstance(exc, SourceError) else _parse_error(str(exc), opts, unit)
         line, column, text, mixed = found
-        shown = text.decode(opts.encoding, errors="backslashreplace")
+        latin_1 = is_latin_1(opts.encoding)
+        if latin_1:  # every byte decodes: the C1 controls shown as the bytes they are
+            shown = re.sub("[\x80-\x9f]", lambda m: f"\\x{ord(m[0]):02x}", text.decode("latin-1"))
+        else:
+            shown = text.decode(opts.encoding, errors="backslashreplace")
         shown = shown if len(shown) <= 80 else shown[max(0, column - 40) :][:80] + "..."
         said = "csv.encoding" if "encoding" in opts.model_fields_set else "csv.encoding not set"
         replay = "`sluice quarantine replay`"
         utf16 = utf16_hint(text, opts.encoding, stream_name, replay) if line == 1 else None
+        byte = f"byte 0x{text[column - 1]:02x} at column {column}"
         return SourceError(
-            f"line {line} is not valid {opts.encoding} ({said}): byte "
-            f"0x{text[column - 1]:02x} at column {column}: {shown}",
+            f"line {line} has {byte}, which {opts.encoding} ({said}) reads as an invisible "
+            f"control character and Windows' cp1252 as a sign: {shown}"
+            if latin_1
+            else f"line {line} is not valid {opts.encoding} ({said}): {byte}: {shown}",
             where=Where(file=unit, line=line),
             hint=utf16
             or (_stray_hint(line, stream_name) if mixed and _is_utf8(opts.encoding) else None)

@@ -24,6 +24,7 @@ from typing import IO, NamedTuple, cast
 from sluice.config import CsvOptions
 from sluice.errors import SourceError, Where
 from sluice.sources.streams import Prefixed, Transcoded, read_full
+from sluice.sources.text_codecs import text_encoding
 
 _EOL = re.compile(rb"\r\n|\n|\r")
 _BOM = codecs.BOM_UTF8
@@ -58,7 +59,7 @@ def as_utf8(raw: IO[bytes], encoding: str) -> IO[bytes]:
     if codecs.lookup(encoding).name in ("utf-8", "utf-8-sig"):
         head = read_full(raw, len(_BOM))
         return cast(IO[bytes], Prefixed(b"" if head == _BOM else head, raw))
-    return cast(IO[bytes], Transcoded(raw, encoding))
+    return cast(IO[bytes], Transcoded(raw, text_encoding(encoding)))
 
 
 class _Lines:
@@ -149,7 +150,7 @@ def undecodable(raw: IO[bytes], encoding: str) -> Undecoded | None:
             cut = ends[-1].end() if ends and not eof else len(buf)
             done, buf = buf[:cut], buf[cut:]
             try:
-                done.decode(encoding)
+                done.decode(text_encoding(encoding))
             except UnicodeDecodeError as exc:
                 before = list(_EOL.finditer(done, 0, exc.start))
                 start = before[-1].end() if before else 0

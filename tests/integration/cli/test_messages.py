@@ -173,6 +173,41 @@ def test_the_encoding_hint_names_the_one_that_reads_the_line_right(
     ]
 
 
+def test_a_windows_export_read_as_latin1_is_set_aside_and_loads_as_cp1252(
+    tmp_path: Path,
+) -> None:
+    # latin-1 decodes every byte: the euro sign and curly quotes of a cp1252 export
+    # loaded as invisible control characters (U+0080, U+0093), without a word.
+    data = "name,city\nann,Z\u00fcrich\nbob,\u20ac5 \u201cspecial\u201d\n".encode("cp1252")
+    root = csv_project(tmp_path, data, "\n        csv: {encoding: latin-1}")
+    out = sluice("run", "people", "-p", str(root), "--json")
+    assert out.returncode == 3, out.stdout + out.stderr
+    qf = set_aside(out.stdout)
+    assert qf["reason"] == (
+        "line 3 has byte 0x80 at column 5, which latin-1 (csv.encoding) reads as an "
+        "invisible control character and Windows' cp1252 as a sign: bob,\\x805 "
+        "\\x93special\\x94"
+    )
+    assert qf["hint"].startswith("set csv.encoding on source 's' to cp1252 (Windows'")
+    totals = json.loads(out.stdout)["totals"]
+    assert (totals["read"], totals["loaded"]) == (0, 0)  # no row of the file loaded
+    text = (root / "sluice.yaml").read_text()
+    (root / "sluice.yaml").write_text(text.replace("encoding: latin-1", "encoding: cp1252"))
+    replayed = sluice("quarantine", "replay", "-p", str(root), "--json")
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    shown = json.loads(sluice("preview", "people", "-p", str(root), "--json").stdout)
+    assert [r["city"] for r in shown] == ["Z\u00fcrich", "\u20ac5 \u201cspecial\u201d"]
+
+
+def test_a_byte_cp1252_leaves_undefined_still_reads_as_latin1(tmp_path: Path) -> None:
+    # 0x81 has no cp1252 reading: latin-1's (U+0081) is the only one, and it loads.
+    root = csv_project(tmp_path, b"name,city\nann,a\x81b\n", "\n        csv: {encoding: latin-1}")
+    out = sluice("run", "people", "-p", str(root), "--json")
+    assert out.returncode == 0, out.stdout + out.stderr
+    shown = json.loads(sluice("preview", "people", "-p", str(root), "--json").stdout)
+    assert [r["city"] for r in shown] == ["a\x81b"]
+
+
 def test_a_stray_byte_in_a_utf8_file_is_fixed_in_the_file_not_by_an_encoding(
     tmp_path: Path,
 ) -> None:
