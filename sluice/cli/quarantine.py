@@ -7,7 +7,13 @@ from typing import Annotated
 
 import typer
 
-from sluice.cli.errors import EXIT_OK, handle_errors
+from sluice.cli.errors import (
+    EXIT_OK,
+    EXIT_USAGE,
+    config_errors,
+    handle_errors,
+    report_config_errors,
+)
 from sluice.cli.helptext import Command, Group
 from sluice.cli.options import ProgressMode, ProjectOpt
 from sluice.cli.runs import AllowQuarantineOpt, JsonOpt, ProgressOpt, dump, exit_code
@@ -160,7 +166,8 @@ def replay(
     """Load quarantined rows and files again with the current config, exactly once.
 
     What still fails stays in quarantine with its new reasons. Exit codes: 0 all
-    replayed, 1 a replay failed, 3 entries remain in quarantine (0 with
+    replayed, 1 a replay failed, 2 it failed on the configuration (a table made with
+    other column types or keys), 3 entries remain in quarantine (0 with
     --allow-quarantine).
 
         sluice quarantine replay --project examples/leads
@@ -178,12 +185,19 @@ def replay(
         dump(data)
     elif not data:
         console().print("nothing to replay: no open quarantine entries")
-    for r in data if not as_json else []:
-        console().print(summary(r), soft_wrap=True)
     worst = max(
         (exit_code(r.status, allow_quarantine=allow_quarantine) for r in reports),
         default=EXIT_OK,
     )
+    for report, shown_data in zip(reports, data, strict=True):
+        if config_errors(report.errors):
+            # The user's configuration to fix (a table made with other column types),
+            # on stderr and exit 2, as `sluice run` reports it.
+            worst = EXIT_USAGE
+            if not as_json:
+                report_config_errors(report, "sluice quarantine replay")
+        elif not as_json:
+            console().print(summary(shown_data), soft_wrap=True)
     raise typer.Exit(worst)
 
 

@@ -87,3 +87,25 @@ def test_a_missing_file_exits_2_on_stderr(leads: Path) -> None:
     assert out.returncode == 2 and out.stdout == ""
     assert "--file nope.csv: no such file" in out.stderr and "`ls .`" in out.stderr
     assert json.loads(sluice("runs", "-p", str(leads), "--json").stdout) == []  # no run begun
+
+
+def test_a_replay_refused_for_a_retyped_column_exits_2_as_a_run_does(tmp_path: Path) -> None:
+    # The table was made with `id` an integer; sluice.yaml now declares a string: the
+    # run and the replay are refused before loading (TypesChanged), a config error.
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.csv").write_text("id,v\n1,a\n2,\n")
+    yaml = (
+        "warehouse: sqlite:///w.db\npipelines:\n  p:\n"
+        "    sources: {s: {type: file, path: data/*.csv}}\n"
+        "    table: {name: t, columns: {id: integer, v: {type: string, required: true}}}\n"
+    )
+    (tmp_path / "sluice.yaml").write_text(yaml)
+    assert sluice("run", "p", "-p", str(tmp_path)).returncode == 3  # row 2 lacks v
+    (tmp_path / "sluice.yaml").write_text(yaml.replace("id: integer", "id: string"))
+    replayed = sluice("quarantine", "replay", "-p", str(tmp_path))
+    assert replayed.returncode == 2, replayed.stdout + replayed.stderr
+    assert "was made with other column types" in replayed.stderr  # as a run says it
+    assert replayed.stderr.rstrip().endswith("once fixed: sluice quarantine replay")
+    (tmp_path / "data" / "b.csv").write_text("id,v\n3,c\n")
+    ran = sluice("run", "p", "-p", str(tmp_path))
+    assert ran.returncode == 2, ran.stdout + ran.stderr
