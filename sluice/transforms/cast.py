@@ -155,12 +155,12 @@ def cast_value(
             return expr.cast(pl.String)
         if to == "date" and isinstance(source, pl.Datetime):
             return expr.dt.date()
-        if to == "datetime" and isinstance(source, pl.Datetime) and source.time_zone is None:
-            # A naive time from a typed source (Parquet, JSON) is in the column's zone.
-            zone = (spec.timezone if spec else None) or "UTC"
-            local = expr.cast(pl.Datetime("us"))
-            zoned = local.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
-            return zoned.dt.convert_time_zone("UTC")
+        if to == "datetime" and isinstance(source, pl.Datetime):
+            kept = _typed_datetime(expr, source, spec)
+            if source.time_unit != "ns":
+                return kept
+            # Every warehouse keeps microseconds: a finer digit would be cut off silently.
+            return pl.when(expr.dt.nanosecond() % 1000 == 0).then(kept)
         if isinstance(target, pl.Decimal) and (source.is_float() or isinstance(source, pl.Decimal)):
             return expr.map_batches(
                 functools.partial(_from_typed, target=target), return_dtype=target
@@ -198,6 +198,24 @@ def cast_value(
     raise ValueError(f"unknown type {to}")
 
 
+def _typed_datetime(expr: pl.Expr, source: pl.Datetime, spec: DateSpec | None) -> pl.Expr:
+    """A typed source's time (Parquet, JSON Lines) as a UTC datetime in microseconds."""
+    if source.time_zone is not None:
+        return expr.cast(POLARS_TYPES["datetime"], strict=False)
+    # A naive time from a typed source is in the column's zone.
+    zone = (spec.timezone if spec else None) or "UTC"
+    local = expr.cast(pl.Datetime("us"))
+    zoned = local.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
+    return zoned.dt.convert_time_zone("UTC")
+
+
+#: added to the reason of a time refused for digits past the microsecond
+NANOSECONDS_NOTE = (
+    "; it has digits past the microsecond, which no warehouse keeps: where they may go, "
+    'cut them first with the step derive: {{column: {name}, sql: "regexp_replace(cast('
+    "{name} as varchar), '([.][0-9]{{6}})[0-9]+', '\\\\1')\"}}, then `sluice quarantine "
+    "replay`"
+)
 #: How a source's text writes a number's decimal mark: ``"."`` (``1,234.5``), ``","``
 #: (``1.234,5``, as spreadsheets write where the comma is the decimal mark), or
 #: ``"unstated"``: a point, in a file whose delimiter (``;``) is the one such
@@ -448,6 +466,10 @@ def cast_reason(
             .then(pl.lit(OUT_OF_RANGE_NOTE))
             .otherwise(pl.lit(""))
         )
+    if to == "datetime" and isinstance(source, pl.Datetime) and source.time_unit == "ns":
+        finer = col.dt.nanosecond() % 1000 != 0
+        note = NANOSECONDS_NOTE.format(name=name)
+        said.append(pl.when(finer).then(pl.lit(note)).otherwise(pl.lit("")))
     if to == "integer":
         # 2**63 and more (Parquet's uint64, a long id): a number, but not a BIGINT
         digits = col.cast(pl.String).str.strip_chars().str.replace_all(",", "", literal=True)

@@ -164,6 +164,43 @@ def test_nan_in_a_float_column_is_refused_and_loads_as_null_through_the_step_it_
     assert rows == [(1, None), (2, 1.25), (3, None)]
 
 
+@pytest.mark.parametrize("zone", ["UTC", None, "America/New_York"])
+def test_nanoseconds_of_a_parquet_time_are_refused_and_load_through_the_step_it_names(
+    tmp_path: Path, zone: str | None
+) -> None:
+    # pandas writes times in nanoseconds: the digits past the microsecond were cut off
+    # silently (every warehouse keeps microseconds). The step the reason names cuts them
+    # on the typed column of a run and on the text a replay reads alike.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def step_in_the_reason(yaml: str, entries: list[dict[str, Any]]) -> str:
+        step = entries[0]["reasons"][0].split("with the step ")[1].split(", then `")[0]
+        return with_step(step)(yaml, entries)
+
+    nanos = [1_700_000_000_123_456_789, 1_700_000_000_123_456_000, 1_700_000_000_000_000_000]
+    times = pa.array(nanos, pa.timestamp("ns", tz=zone))
+    out = pa.BufferOutputStream()
+    pq.write_table(pa.table({"id": [1, 2, 3], "ts": times}), out)
+    entries, rows = refused_then_fixed(
+        tmp_path,
+        {"data/t.parquet": out.getvalue().to_pybytes()},
+        "data/*.parquet",
+        "{id: integer, ts: datetime}",
+        step_in_the_reason,
+        "SELECT id, ts FROM t ORDER BY id",
+    )
+    assert [e["line"] for e in entries] == [1]
+    assert "it has digits past the microsecond" in entries[0]["reasons"][0]
+    # every row in UTC, to the microsecond (a naive time is read as UTC)
+    utc = "+00:00"
+    assert rows == [
+        (1, f"2023-11-14 22:13:20.123456{utc}"),
+        (2, f"2023-11-14 22:13:20.123456{utc}"),
+        (3, f"2023-11-14 22:13:20.000000{utc}"),
+    ]
+
+
 def test_a_delimiter_against_excels_sep_line_sets_the_file_aside_and_the_hint_loads_it(
     tmp_path: Path,
 ) -> None:
