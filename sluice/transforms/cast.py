@@ -70,7 +70,18 @@ def _epoch(text: pl.Series, fmt: str) -> pl.Series:
     """Numbers since 1970 (APIs love epoch milliseconds) as UTC datetimes."""
     number = text.str.strip_chars().cast(pl.Int64, strict=False)
     unit = EPOCHS[fmt]
+    # Years 1-9999 only, as strptime reads them: milliseconds read as seconds made
+    # year 55,841, which PostgreSQL stores and no reader expects.
+    low, high = _EPOCH_RANGE[unit]
+    number = number.set(((number < low) | (number > high)).fill_null(False), None)
     return pl.from_epoch(number, time_unit=unit).dt.replace_time_zone("UTC")
+
+
+#: the numbers since 1970 of 0001-01-01 and 9999-12-31 23:59:59.999999, per unit
+_EPOCH_RANGE: dict[str, tuple[int, int]] = {
+    unit: (-62_135_596_800 * per, 253_402_300_800 * per - 1)
+    for unit, per in (("s", 1), ("ms", 1_000), ("us", 1_000_000))
+}
 
 
 def _dates(
@@ -148,6 +159,11 @@ def cast_value(
             return expr.cast(target, strict=False)
         text = expr.cast(pl.String) if source != pl.String else expr
         return text.map_batches(lambda s: _items(s, separator), return_dtype=target)
+    if to in ("date", "datetime") and source.is_numeric():
+        # A typed number (Parquet) is no time until the column's formats say how it
+        # counts (`epoch_ms`): read as its text, as a CSV's would be. Cast directly it
+        # was taken for days or microseconds since 1970, whatever the formats said.
+        expr, source = expr.cast(pl.String), pl.String()
     if source != pl.String:
         if to == "string" and isinstance(source, (pl.Struct, pl.List, pl.Array)):
             return json_text(expr)
@@ -165,9 +181,15 @@ def cast_value(
             return expr.map_batches(
                 functools.partial(_from_typed, target=target), return_dtype=target
             )
+        if to == "boolean" and source.is_numeric():
+            # 1 and 0 only, as text reads them: a cast made every other number true.
+            return pl.when((expr == 0) | (expr == 1)).then(expr == 1)
         value = expr.cast(target, strict=False)
         if target.is_float():  # NaN and infinities in a typed source (Parquet)
             return pl.when(value.is_finite()).then(value)
+        if to == "integer" and (source.is_float() or isinstance(source, pl.Decimal)):
+            # A whole number only, as text reads them: a cast cut 1.5 to 1 and -0.5 to 0.
+            return pl.when(value.cast(source) == expr).then(value)
         return value
     text = expr.str.strip_chars()
     if to == "string":
@@ -209,6 +231,11 @@ def _typed_datetime(expr: pl.Expr, source: pl.Datetime, spec: DateSpec | None) -
     return zoned.dt.convert_time_zone("UTC")
 
 
+#: added to the reason of a typed number (Parquet) refused as a date or time
+EPOCH_NOTE = (
+    "; a number is read as a time only by the column's formats: epoch_s, epoch_ms or "
+    "epoch_us for seconds, milliseconds or microseconds since 1970"
+)
 #: added to the reason of a time refused for digits past the microsecond
 NANOSECONDS_NOTE = (
     "; it has digits past the microsecond, which no warehouse keeps: where they may go, "
@@ -427,7 +454,7 @@ def cast_reason(
     """
     col = pl.col(name)
     what = f"a valid {to}"
-    if to in ("date", "datetime") and source == pl.String:
+    if to in ("date", "datetime") and (source == pl.String or source.is_numeric()):
         if to == "datetime" and spec is not None and spec.timezone:
             what += f" in {spec.timezone}"
         formats = (spec.formats if spec else None) or DEFAULT_FORMATS[to]
@@ -466,6 +493,8 @@ def cast_reason(
             .then(pl.lit(OUT_OF_RANGE_NOTE))
             .otherwise(pl.lit(""))
         )
+    if to in ("date", "datetime") and source.is_numeric():
+        said.append(pl.lit(EPOCH_NOTE))
     if to == "datetime" and isinstance(source, pl.Datetime) and source.time_unit == "ns":
         finer = col.dt.nanosecond() % 1000 != 0
         note = NANOSECONDS_NOTE.format(name=name)

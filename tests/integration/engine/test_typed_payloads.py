@@ -74,3 +74,49 @@ def test_a_typed_row_is_quarantined_as_text_and_replays_to_the_same_values(
     assert dt.datetime.fromisoformat(row["naive"]) == naive.replace(tzinfo=dt.UTC)
     assert Decimal(str(row["fee"])) == Decimal("0.000001")
     assert row["tags"] == '["b","c"]'
+
+
+NUMBERS_YAML = """
+pipelines:
+  p:
+    sources:
+      s: {type: file, path: data/events.parquet}
+    table:
+      name: events
+      columns:
+        id: {type: integer, required: true}
+        created: {type: datetime, formats: [epoch_ms]}
+        active: boolean
+        seats: integer
+"""
+
+
+def test_typed_numbers_read_as_their_text_would(
+    make_project: Any, run_project: Any, tmp_path: Any
+) -> None:
+    # A Parquet file's numbers were cast as Polars casts them: epoch milliseconds became
+    # microseconds (1970-01-20), 2 a true boolean, 1.5 seats 1. They read as the same
+    # numbers written in a CSV do: by the formats, 1/0, whole numbers only.
+    frame = pl.DataFrame(
+        {
+            "id": [1, 2],
+            "created": [1_700_000_000_000, 1_700_000_000_500],
+            "active": [1, 2],
+            "seats": [3.0, 1.5],
+        }
+    )
+    (tmp_path / "data").mkdir()
+    frame.write_parquet(tmp_path / "data" / "events.parquet")
+    root = make_project(NUMBERS_YAML)
+    out = run_project(root)
+    assert out.status == "succeeded_with_quarantine", out.report.errors
+    (entry,) = out.quarantine("row")
+    assert entry.reasons == [
+        "active: '2' is not a valid boolean",
+        "seats: '1.5' is not a valid integer",
+    ]
+    (row,) = out.rows(order_by="id")
+    assert dt.datetime.fromisoformat(row["created"]) == dt.datetime(
+        2023, 11, 14, 22, 13, 20, tzinfo=dt.UTC
+    )
+    assert (row["active"], row["seats"]) == (1, 3)
