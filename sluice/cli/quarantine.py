@@ -166,8 +166,8 @@ def replay(
     """Load quarantined rows and files again with the current config, exactly once.
 
     What still fails stays in quarantine with its new reasons. Exit codes: 0 all
-    replayed, 1 a replay failed, 2 it failed on the configuration (a table made with
-    other column types or keys), 3 entries remain in quarantine (0 with
+    replayed, 1 a replay failed, 2 it was refused on the configuration (a table made
+    with other column types or keys) or the pipeline is running, 3 entries remain in quarantine (0 with
     --allow-quarantine).
 
         sluice quarantine replay --project examples/leads
