@@ -167,8 +167,8 @@ def replay(
 
     What still fails stays in quarantine with its new reasons. Exit codes: 0 all
     replayed, 1 a replay failed, 2 it was refused on the configuration (a table made
-    with other column types or keys) or the pipeline is running, 3 entries remain in quarantine (0 with
-    --allow-quarantine).
+    with other column types or keys) or the pipeline is running, 3 entries remain in
+    quarantine (0 with --allow-quarantine).
 
         sluice quarantine replay --project examples/leads
     """

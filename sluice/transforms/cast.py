@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Context, InvalidOperation
 from decimal import Decimal as DecimalValue
-from typing import Literal, Protocol, get_args
+from typing import Literal, Protocol
 
 import polars as pl
 
@@ -248,7 +248,6 @@ NANOSECONDS_NOTE = (
 #: ``"unstated"``: a point, in a file whose delimiter (``;``) is the one such
 #: spreadsheets write, so a comma that may be either (``1,234``) is refused.
 DecimalMark = Literal[".", ",", "unstated"]
-DECIMAL_MARKS: tuple[str, ...] = get_args(DecimalMark)
 #: A number whose commas group its digits by thousands (``1,234``, ``-1,234,567.5``):
 #: the only commas a number may hold. ``12,5`` and ``1.234,56`` (a decimal comma) are
 #: no numbers here: taking their commas out made them 125 and 1.23456.
