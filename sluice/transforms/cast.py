@@ -330,11 +330,7 @@ def _number(
             dotted = text.str.contains(DOT_GROUPED)
             text = text.str.replace(r"\.0*$", "").set(dotted, None)
         value = value.scatter(where, text.cast(target, strict=False))
-    if isinstance(target, pl.Decimal):
-        value = _unrounded(raw, value, target.scale)
-    elif target.is_float():
-        value = _finite(raw, value)
-    return value
+    return _as_written(raw, value, target)
 
 
 def _comma_number(raw: pl.Series, target: pl.DataType, integer: bool) -> pl.Series:
@@ -348,11 +344,16 @@ def _comma_number(raw: pl.Series, target: pl.DataType, integer: bool) -> pl.Seri
     if integer:
         plain = plain.str.replace(r"\.0*$", "")
     plain = plain.set(~shaped, None)
-    value = plain.cast(target, strict=False)
+    return _as_written(plain, plain.cast(target, strict=False), target)
+
+
+def _as_written(text: pl.Series, value: pl.Series, target: pl.DataType) -> pl.Series:
+    """``value`` (``text`` cast to ``target``), null where the cast changed the number
+    written: a decimal's places rounded away, a float's NaN, infinity or underflow."""
     if isinstance(target, pl.Decimal):
-        value = _unrounded(plain, value, target.scale)
-    elif target.is_float():
-        value = _finite(plain, value)
+        return _unrounded(text, value, target.scale)
+    if target.is_float():
+        return _finite(text, value)
     return value
 
 
