@@ -29,6 +29,7 @@ import pyarrow.csv as pacsv
 from sluice.batch import LINE, Batch, Reject
 from sluice.config import CsvOptions
 from sluice.errors import SourceError, Where
+from sluice.sources.csv_quotes import span, unclosed_tail
 from sluice.sources.csv_start import (
     Start,
     Undecodable,
@@ -234,10 +235,13 @@ def read_csv(
             multiline: list[str],
             nul_free: bool = False,
             trimmed: frozenset[str] = frozenset(),
+            last: bool = False,
         ) -> Batch:
             lines, rejected = tracker.assign(data, multiline)
             data = data.with_columns(pl.Series(LINE, lines, dtype=pl.Int64))
             rejects: list[Reject] = []
+            if last and multiline and data.height and not tracker.pending:
+                data, rejects = _unclosed_at_end(data, multiline)
             if trailing:
                 data, rejects = past_the_trail(data, opts)
                 trimmed = trimmed - {TRAIL}
@@ -246,6 +250,7 @@ def read_csv(
                 fields = padded_fields(text, opts, width)
                 if fields is None:
                     said = f"row has {_fields(text, opts)} fields, the header has {width}"
+                    said += f": {ran}" if (ran := span(text, line, opts)) else ""
                     rejects.append(Reject(line, text, said))
                 else:
                     rows.append((line, fields))
@@ -254,6 +259,24 @@ def read_csv(
                 nul_free = nul_free and not any("\x00" in f for _, r in rows for f in r)
                 trimmed = frozenset()
             return Batch(stream_name, unit, data, rejects, nul_free, trimmed, header)
+
+        def open_rows() -> tuple[IO[bytes], int] | None:
+            start = find(open_stream())
+            return None if start is None else (start.rows, start.first_line)
+
+        def _unclosed_at_end(
+            data: pl.DataFrame, multiline: list[str]
+        ) -> tuple[pl.DataFrame, list[Reject]]:
+            """The file's last row held back when a quote in it is never closed: it has
+            the header's width only because every line to the end became its last value."""
+            tail = data.tail(1)
+            if not any("\n" in (tail.item(0, c) or "") for c in multiline):
+                return data, []
+            line = int(tail.item(0, LINE))
+            text = unclosed_tail(open_rows, line, opts, limit)
+            if text is None:
+                return data, []
+            return data.head(data.height - 1), [Reject(line, text, span(text, line, opts))]
 
         def on_invalid(row: pacsv.InvalidRow) -> str:
             tracker.on_invalid(int(row.number), row.text)
@@ -289,14 +312,21 @@ def read_csv(
                 reader = pacsv.open_csv(rows, read_options, parse_options, convert_options)
                 pending: list[pa.RecordBatch] = []
                 size = 0
+                # One PyArrow block is held back, so that the batch with the file's last
+                # row knows it is the last (see _unclosed_at_end).
+                held: pa.RecordBatch | None = None
                 for record_batch in reader:
-                    pending.append(record_batch)
-                    size += record_batch.nbytes
-                    if size >= block_size:
-                        yield emit(*_frame(pending, parsed, empties))
-                        pending, size = [], 0
+                    if held is not None:
+                        pending.append(held)
+                        size += held.nbytes
+                        if size >= block_size:
+                            yield emit(*_frame(pending, parsed, empties))
+                            pending, size = [], 0
+                    held = record_batch
+                if held is not None:
+                    pending.append(held)
                 if pending:
-                    yield emit(*_frame(pending, parsed, empties))
+                    yield emit(*_frame(pending, parsed, empties), last=True)
                 if tracker.pending:  # rejected rows after the last good one
                     yield emit(pl.DataFrame(schema=dict.fromkeys(parsed, pl.String)), [])
 

@@ -29,6 +29,7 @@ RunDetail = dict[str, Any]
 
 #: reason text -> rule name (see sluice.transforms.validate and .cast)
 _RULES = [
+    ("quote", re.compile(r"a quote opened on line \d+ is never closed")),
     ("ragged", re.compile(r"fields, the header has")),
     ("required", re.compile(r"required but empty")),
     ("regex", re.compile(r"does not match")),

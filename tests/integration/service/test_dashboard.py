@@ -218,6 +218,9 @@ def test_quality_groups_reasons_by_column_and_rule() -> None:
     )
     assert data.rule_of("capacity: 'twelve' is not a valid integer")[1] == "type"
     assert data.rule_of("row has 3 fields, the header has 16") == ("(row)", "ragged")
+    never = "a quote opened on line 3 is never closed, so lines 3-9, to the end of the file"
+    assert data.rule_of(never) == ("(row)", "quote")
+    assert data.rule_of(f"row has 2 fields, the header has 3: {never}") == ("(row)", "quote")
 
 
 def test_charts_are_plain_svg() -> None:
