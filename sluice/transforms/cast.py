@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import dataclass
+from datetime import time
 from decimal import ROUND_DOWN, Context, InvalidOperation
 from decimal import Decimal as DecimalValue
 from typing import Literal, Protocol
@@ -170,7 +171,10 @@ def cast_value(
         if to == "string":
             return expr.cast(pl.String)
         if to == "date" and isinstance(source, pl.Datetime):
-            return expr.dt.date()
+            # A time of day is dropped only where a text format reads one and says so
+            # in the report: a typed time at midnight is a date, another is refused
+            # (TIME_OF_DAY_NOTE) rather than cut to its day without a word.
+            return pl.when(expr.dt.time() == pl.lit(time(0))).then(expr.dt.date())
         if to == "datetime" and isinstance(source, pl.Datetime):
             kept = _typed_datetime(expr, source, spec)
             if source.time_unit != "ns":
@@ -242,6 +246,12 @@ NANOSECONDS_NOTE = (
     'cut them first with the step derive: {{column: {name}, sql: "regexp_replace(cast('
     "{name} as varchar), '([.][0-9]{{6}})[0-9]+', '\\\\1')\"}}, then `sluice quarantine "
     "replay`"
+)
+#: added to the reason of a typed time (Parquet) refused as a date for its time of day
+TIME_OF_DAY_NOTE = (
+    "; it has a time of day, which a date column would drop: to keep its day, cut the "
+    'time first with the step derive: {{column: {name}, sql: "left(cast({name} as varchar), '
+    '10)"}}, then `sluice quarantine replay`'
 )
 #: How a source's text writes a number's decimal mark: ``"."`` (``1,234.5``), ``","``
 #: (``1.234,5``, as spreadsheets write where the comma is the decimal mark), or
@@ -495,6 +505,8 @@ def cast_reason(
         )
     if to in ("date", "datetime") and source.is_numeric():
         said.append(pl.lit(EPOCH_NOTE))
+    if to == "date" and isinstance(source, pl.Datetime):
+        said.append(pl.lit(TIME_OF_DAY_NOTE.format(name=name)))
     if to == "datetime" and isinstance(source, pl.Datetime) and source.time_unit == "ns":
         finer = col.dt.nanosecond() % 1000 != 0
         note = NANOSECONDS_NOTE.format(name=name)

@@ -9,6 +9,7 @@ import json
 import sqlite3
 from collections.abc import Callable
 from contextlib import closing
+from datetime import time
 from pathlib import Path
 from typing import Any
 
@@ -199,6 +200,40 @@ def test_nanoseconds_of_a_parquet_time_are_refused_and_load_through_the_step_it_
         (2, f"2023-11-14 22:13:20.123456{utc}"),
         (3, f"2023-11-14 22:13:20.000000{utc}"),
     ]
+
+
+@pytest.mark.parametrize("zone", ["UTC", None, "America/New_York"])
+def test_a_parquet_time_of_day_is_refused_as_a_date_and_loads_through_the_step_it_names(
+    tmp_path: Path, zone: str | None
+) -> None:
+    # A timestamp into a date column was cut to its day without a word (for a zone
+    # behind UTC, a local midnight stored in UTC became the day before). Midnight is a
+    # date; another time is refused, and the step the reason names keeps the day written.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def step_in_the_reason(yaml: str, entries: list[dict[str, Any]]) -> str:
+        step = entries[0]["reasons"][0].split("with the step ")[1].split(", then `")[0]
+        return with_step(step)(yaml, entries)
+
+    # 22:00 and 22:13:20 UTC; midnight UTC; midnight in New York
+    seconds = [1_699_999_200, 1_700_000_000, 1_699_920_000, 1_699_938_000]
+    times = pa.array([s * 10**6 for s in seconds], pa.timestamp("us", tz=zone))
+    out = pa.BufferOutputStream()
+    pq.write_table(pa.table({"id": [1, 2, 3, 4], "day": times}), out)
+    entries, rows = refused_then_fixed(
+        tmp_path,
+        {"data/t.parquet": out.getvalue().to_pybytes()},
+        "data/*.parquet",
+        "{id: integer, day: date}",
+        step_in_the_reason,
+        "SELECT id, day FROM t ORDER BY id",
+    )
+    local = [pa.scalar(s * 10**6, pa.timestamp("us", tz=zone)).as_py() for s in seconds]
+    refused = [i for i, t in enumerate(local, start=1) if t.time() != time(0)]
+    assert [e["line"] for e in entries] == refused
+    assert "it has a time of day, which a date column would drop" in entries[0]["reasons"][0]
+    assert rows == [(i, t.date().isoformat()) for i, t in enumerate(local, start=1)]
 
 
 def test_a_delimiter_against_excels_sep_line_sets_the_file_aside_and_the_hint_loads_it(
