@@ -202,7 +202,8 @@ class Loader:
                 ctx.report, stream, p.counts, unit=unit.name, load_id=file_id, seconds=seconds
             )
             # The ledger, the unit's quarantined rows and its cursor: one transaction.
-            ctx.store.commit_unit(file_id, tally.staged(p.counts, unit.checkpoint))
+            staged = tally.staged(p.counts, unit.checkpoint, p.ctx.delimiter)
+            ctx.store.commit_unit(file_id, staged)
             self._after_load(stream, unit)
             self.deadletter.supersede(stream, unit.name, file_id, whole=ctx.pages is None)
             self._supersede_older(stream, unit, file_id)
@@ -315,6 +316,5 @@ class _Feed:
         # and cursor under the load's key first. A run killed past the commit is
         # settled from them and the load marker (:mod:`sluice.engine.settle`).
         for o in self.opened:
-            ctx.store.stage_unit(
-                o.file_id, self.planned.load_key, tally.staged(o.proc.counts, o.unit.checkpoint)
-            )
+            counts = tally.staged(o.proc.counts, o.unit.checkpoint, o.proc.ctx.delimiter)
+            ctx.store.stage_unit(o.file_id, self.planned.load_key, counts)

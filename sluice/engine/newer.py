@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from sluice.batch import LINE
-from sluice.engine.opener import decimal_mark
+from sluice.engine.opener import decimal_mark, file_delimiter
 from sluice.errors import SluiceError
 from sluice.status import EntryKind, QuarantineStatus
 from sluice.transforms import StepRunner, Validator, apply_mapping, plan_mapping
@@ -137,7 +137,8 @@ class NewerKeys:
         )
         # Each entry's keys read as its file reads numbers (a CSV's csv.decimal).
         cfg = self.pipe.sources[source]
-        marks = [decimal_mark(cfg, e.unit or "") for e in entries]
+        delimiters = {f: file_delimiter(self.store, f) for f in {e.file_id for e in entries}}
+        marks = [decimal_mark(cfg, e.unit or "", delimiters[e.file_id]) for e in entries]
         row_marks = pl.Series(marks, dtype=pl.String).gather(data.get_column(LINE))
         good = pl.concat(
             [

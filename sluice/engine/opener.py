@@ -27,6 +27,7 @@ from sluice.sources import Unit
 from sluice.sources.csv_start import utf16_hint
 from sluice.sources.file import format_of
 from sluice.state.quarantine import NewEntry
+from sluice.state.store import StateStore
 from sluice.status import FileStatus, QuarantineStatus
 from sluice.transforms import MappingPlan, StepRunner, Validator, plan_mapping
 from sluice.transforms.cast import DecimalMark
@@ -97,9 +98,12 @@ class UnitOpener:
             return None
         if stop is not None:
             raise stop
-        unit_ctx = UnitContext(ctx.run_id, ctx.name, stream, unit.name, file_id)
         # A CSV file's delimiter as read: Excel's `sep=;` line may set it.
-        proc = self.processor(unit_ctx, plan, unit.size, getattr(reader, "delimiter", None))
+        delimiter = getattr(reader, "delimiter", None)
+        if delimiter == getattr(getattr(ctx.pipe.sources[stream], "csv", None), "delimiter", None):
+            delimiter = None  # the source's: nothing to keep
+        unit_ctx = UnitContext(ctx.run_id, ctx.name, stream, unit.name, file_id, delimiter)
+        proc = self.processor(unit_ctx, plan, unit.size)
         return Opened(stream, unit, file_id, proc, reader.batches())
 
     def processor(
@@ -107,12 +111,10 @@ class UnitOpener:
         unit: UnitContext,
         plan: MappingPlan,
         size_of_unit: int = 0,
-        delimiter: str | None = None,
     ) -> UnitProcessor:
         """A fresh processor per unit: dedupe and unique hold within one file, so a
         unit that is retried or replayed starts from a clean slate. ``size_of_unit``:
-        its bytes (0: not known), for a display that shows them; ``delimiter``: a CSV
-        file's as read (None: its source's)."""
+        its bytes (0: not known), for a display that shows them."""
         ctx, extra = self.ctx, self.tables.extra
         steps = StepRunner(ctx.pipe, list(ctx.pipe.table.columns) + extra)
         validator = Validator(
@@ -121,7 +123,7 @@ class UnitOpener:
             unique_keys=ctx.mode == "merge",
             computed=steps.computed,
             decimal_digits=self._dest().capabilities.decimal_digits,
-            mark=decimal_mark(ctx.pipe.sources[unit.source], unit.unit, delimiter),
+            mark=decimal_mark(ctx.pipe.sources[unit.source], unit.unit, unit.delimiter),
         )
         base = [ctx.report.stream(unit.source).counts.read]
         seen, last, read = [0], [0.0], [0]
@@ -276,6 +278,14 @@ def _delimiter_hint(headers: list[str], unexpected: list[str], delimiter: str) -
             if candidate != delimiter and unexpected[0].count(candidate) >= 1:
                 return candidate
     return None
+
+
+def file_delimiter(store: StateStore, file_id: int | None) -> str | None:
+    """The delimiter a CSV file's first line set (``sep=;``), as its load kept it in the
+    ledger (see :func:`~sluice.engine.tally.staged`); None: its source's."""
+    rec = store.file(file_id) if file_id is not None else None
+    found = (rec.counts or {}).get("delimiter") if rec is not None else None
+    return found if isinstance(found, str) else None
 
 
 def decimal_mark(cfg: object, unit: str, delimiter: str | None = None) -> DecimalMark:

@@ -52,6 +52,10 @@ class UnitContext:
     source: str
     unit: str
     file_id: int | None
+    #: a CSV file's delimiter as read, where its first line (Excel's `sep=;`) set one
+    #: other than its source's; None: the source's. Kept in the ledger entry, so that
+    #: a replay reads the file's numbers as the run did (see ``decimal_mark``).
+    delimiter: str | None = None
 
 
 @dataclass

@@ -33,6 +33,7 @@ from sluice.engine import refusals, tally
 from sluice.engine.context import Progress, RunContext, start
 from sluice.engine.kit import RunKit
 from sluice.engine.lifecycle import Work, execute
+from sluice.engine.opener import file_delimiter
 from sluice.engine.plan import PlannedLoad, PlannedUnit, source_context
 from sluice.engine.process import UnitContext
 from sluice.engine.report import Counts, RunReport
@@ -335,7 +336,11 @@ def _replay_rows(
                 still.append(e.id)
 
     kit.tables.begin_load()
-    proc = kit.opener.processor(UnitContext(ctx.run_id, ctx.name, source, unit, file_id), plan)
+    # Numbers read as the run read them: a file whose `sep=;` line set its delimiter
+    # writes them as the spreadsheets that use `;` do (see ``decimal_mark``).
+    delimiter = file_delimiter(store, file_id)
+    unit_ctx = UnitContext(ctx.run_id, ctx.name, source, unit, file_id, delimiter)
+    proc = kit.opener.processor(unit_ctx, plan)
     proc.write_quarantine = requarantine
     proc.apply_pii = False  # quarantine holds the rows with their policies applied
     ids = [e.id for e in parsed]

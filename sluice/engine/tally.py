@@ -55,9 +55,12 @@ def as_dict(c: Counts) -> UnitCounts:
     }
 
 
-def staged(c: Counts, cursor: Any) -> dict[str, Any]:
-    """What the ledger keeps of a unit's load: its counts and the cursor it reached."""
-    return {**as_dict(c), "filtered_by": dict(c.filtered_by), "cursor": cursor}
+def staged(c: Counts, cursor: Any, delimiter: str | None = None) -> dict[str, Any]:
+    """What the ledger keeps of a unit's load: its counts, the cursor it reached and,
+    for a CSV file whose first line set its delimiter, that delimiter (a replay of its
+    rows reads their numbers as the run did)."""
+    kept = {**as_dict(c), "filtered_by": dict(c.filtered_by), "cursor": cursor}
+    return kept if delimiter is None else {**kept, "delimiter": delimiter}
 
 
 def stage_rows(counts: Counts, seconds: dict[str, float]) -> dict[str, tuple[int, float]]:

@@ -123,6 +123,27 @@ def test_a_comma_that_may_be_either_mark_is_refused_and_loads_as_csv_decimal_sta
     assert rows == loaded
 
 
+def test_a_replay_reads_a_sep_line_files_numbers_as_the_run_did(tmp_path: Path) -> None:
+    # The `sep=;` line set the delimiter of the run, but a replay read its rows with the
+    # source's (','): a row refused for another reason, once that was fixed, loaded its
+    # `1,234` as 1234, a value the run refused as either 1234 or 1.234.
+    entries, rows = refused_then_fixed(
+        tmp_path,
+        {"data/eu.csv": b"sep=;\nid;name;amount\n1;Ada;7\n2;;1,234\n"},
+        "data/*.csv",
+        "{id: integer, name: {type: string, required: true}, amount: decimal}",
+        lambda yaml, _: yaml.replace("required: true", "required: false"),
+        "SELECT id, CAST(amount AS TEXT) FROM t ORDER BY id",
+        replay_exit=3,  # the amount stays refused
+    )
+    (entry,) = entries
+    assert entry["line"] == 4 and len(entry["reasons"]) == 2
+    assert entry["reasons"][1].endswith(EITHER_WAY_NOTE)
+    assert rows == [(1, "7")]
+    left = json.loads(sluice("quarantine", "list", "-p", str(tmp_path), "--json").stdout)
+    assert [e["reasons"] for e in left] == [entry["reasons"][1:]]
+
+
 def test_integers_with_dots_between_thousands_are_refused_and_load_through_the_derive(
     tmp_path: Path,
 ) -> None:
