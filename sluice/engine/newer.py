@@ -129,25 +129,24 @@ class NewerKeys:
         if pii is not None:
             data = pii.restore(data)  # a restricted value was never kept: no key
         columns = list(self.pipe.table.columns)
-        steps = StepRunner(self.pipe, columns)
-        data = steps.drop_blank(data, headers)
-        data = steps.run(apply_mapping(data, plan, columns))
         table = self.pipe.table.model_copy(
             update={"columns": {k: self.pipe.table.columns[k] for k in self.keys}}
         )
-        # Each entry's keys read as its file reads numbers (a CSV's csv.decimal).
+        # Each entry's keys read as its file reads numbers (a CSV's csv.decimal), in
+        # the steps as in the casts.
         cfg = self.pipe.sources[source]
         delimiters = {f: file_delimiter(self.store, f) for f in {e.file_id for e in entries}}
-        marks = [decimal_mark(cfg, e.unit or "", delimiters[e.file_id]) for e in entries]
-        row_marks = pl.Series(marks, dtype=pl.String).gather(data.get_column(LINE))
-        good = pl.concat(
-            [
-                Validator(table, mark=mark).run(
-                    data.filter(row_marks == mark).select(*self.keys, LINE)
-                )[0]
-                for mark in dict.fromkeys(marks)
-            ]
+        marks = pl.Series(
+            [decimal_mark(cfg, e.unit or "", delimiters[e.file_id]) for e in entries],
+            dtype=pl.String,
         )
+        typed: list[pl.DataFrame] = []
+        for mark in marks.unique(maintain_order=True).to_list():
+            steps = StepRunner(self.pipe, columns, mark=mark)
+            rows = steps.drop_blank(data.filter(marks == mark), headers)
+            rows = steps.run(apply_mapping(rows, plan, columns))
+            typed.append(Validator(table, mark=mark).run(rows.select(*self.keys, LINE))[0])
+        good = pl.concat(typed)
         ids = pl.DataFrame(
             {
                 LINE: range(len(entries)),

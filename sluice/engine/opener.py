@@ -116,14 +116,15 @@ class UnitOpener:
         unit that is retried or replayed starts from a clean slate. ``size_of_unit``:
         its bytes (0: not known), for a display that shows them."""
         ctx, extra = self.ctx, self.tables.extra
-        steps = StepRunner(ctx.pipe, list(ctx.pipe.table.columns) + extra)
+        mark = decimal_mark(ctx.pipe.sources[unit.source], unit.unit, unit.delimiter)
+        steps = StepRunner(ctx.pipe, list(ctx.pipe.table.columns) + extra, mark=mark)
         validator = Validator(
             ctx.pipe.table,
             list(extra),
             unique_keys=ctx.mode == "merge",
             computed=steps.computed,
             decimal_digits=self._dest().capabilities.decimal_digits,
-            mark=decimal_mark(ctx.pipe.sources[unit.source], unit.unit, unit.delimiter),
+            mark=mark,
         )
         base = [ctx.report.stream(unit.source).counts.read]
         seen, last, read = [0], [0.0], [0]

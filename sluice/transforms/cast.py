@@ -496,10 +496,14 @@ def cast_reason(
     if to == "float":
         text = col.cast(pl.String).str.strip_chars()
         word = text.str.contains(NOT_FINITE)
+        # Past the range: infinite, or zero from digits that are not all zeros (1e-400).
+        # Not merely "a float to Polars": under a decimal comma `1.5` is that, but refused.
+        parsed = text.cast(pl.Float64, strict=False)
+        past = parsed.is_infinite() | ((parsed == 0) & text.str.contains(r"^[^eE]*[1-9]"))
         said.append(
             pl.when(word)
             .then(pl.lit(NOT_FINITE_NOTE.format(name=name)))
-            .when(text.cast(pl.Float64, strict=False).is_not_null())
+            .when(past)
             .then(pl.lit(OUT_OF_RANGE_NOTE))
             .otherwise(pl.lit(""))
         )

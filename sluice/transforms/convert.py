@@ -14,21 +14,41 @@ import polars as pl
 
 from sluice.config import UtcStep
 from sluice.dtypes import POLARS_TYPES
-from sluice.transforms.cast import DateOptions, cast
+from sluice.transforms.cast import (
+    COMMA_DECIMAL_NOTE,
+    EITHER_WAY,
+    EITHER_WAY_NOTE,
+    DateOptions,
+    DecimalMark,
+    cast,
+)
 
 #: Suffix -> multiplier of :func:`amount` (NOAA's damage columns use K, M and B).
 MULTIPLIERS = {"": 1, "H": 100, "K": 1_000, "M": 1_000_000, "B": 1_000_000_000}
 SHIFTS = {unit: len(str(m)) - 1 for unit, m in MULTIPLIERS.items()}
 #: An optional sign, a currency symbol, the number (thousands commas only in groups of
 #: three), a multiplier, a trailing symbol; the whole may be in accounting parentheses.
-AMOUNT = (
+_AMOUNT = (
     r"^(?P<sign>[+-])?\s*(?P<lead>[$€£¥])?\s*(?P<sign2>[+-])?\s*"
-    r"(?P<number>[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?|[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
+    r"(?P<number>{number})"
     r"\s*(?P<unit>[HKMB])?\s*(?P<trail>[$€£¥])?$"
+)
+AMOUNT = _AMOUNT.format(
+    number=r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?|[0-9]+(?:\.[0-9]*)?|\.[0-9]+"
 )
 AMOUNT_FORMS = (
     "1234.56, 1,234.56, .5, $5, €5, £5, ¥5, 5 €, -5, -$5.00, (5.00), "
     "with a suffix H, K, M or B: 10.00K, .5K, 2.5M, 1B"
+)
+#: The same under a decimal comma (``csv.decimal: ','``): thousands grouped by dots or
+#: spaces (as :data:`~sluice.transforms.cast.COMMA_DECIMAL`), the fraction after a comma.
+AMOUNT_COMMA = _AMOUNT.format(
+    number=r"[0-9]{1,3}(?:\.[0-9]{3})+(?:,[0-9]*)?|[0-9]{1,3}(?:[ \u00a0\u202f][0-9]{3})+"
+    r"(?:,[0-9]*)?|[0-9]+(?:,[0-9]*)?|,[0-9]+"
+)
+AMOUNT_COMMA_FORMS = (
+    "1234,56, 1.234,56, 1 234,56, ,5, €5, 5 €, -5, -5,00 €, (5,00), "
+    "with a suffix H, K, M or B: 10,00K, 2,5M, 1B"
 )
 # Letters (a zone's name, optional), then a signed offset in hours, optionally :MM.
 OFFSET = r"^[A-Z]*([+-]?)(\d{1,2})(?::?(\d{2}))?$"
@@ -63,19 +83,24 @@ def _reason(present: pl.Expr, column: str, text: pl.Expr, what: str) -> pl.Expr:
     return pl.when(present).then(message).otherwise(None)
 
 
-def amount(column: str) -> tuple[pl.Expr, pl.Expr]:
+def amount(column: str, mark: DecimalMark = ".") -> tuple[pl.Expr, pl.Expr]:
     """(``column`` as a decimal amount, reason) for text like ``10.00K``, ``-$5``, ``(5.00)``.
 
     Case and spaces do not matter; no suffix means units; ``(5.00)`` is -5 as in
     accounting. Null and blank stay null (``required`` catches them when they matter).
     Anything else is refused with the accepted forms listed, never guessed at: ``1,2``
-    is not 12, ``5,00 €`` is not 500.
+    is not 12, ``5,00 €`` is not 500. ``mark``: the file's decimal mark, as for a
+    ``decimal`` column (:data:`~sluice.transforms.cast.DecimalMark`): under ``","``,
+    ``5,00 €`` is 5 and ``1.234`` is 1234; ``"unstated"`` refuses ``1,234``, which may be
+    either 1234 or 1.234 there.
     """
     text = pl.col(column).cast(pl.String)
     clean = text.str.strip_chars().str.to_uppercase()
     inner = clean.str.extract(r"^\((.*)\)$", 1)
     paren = inner.is_not_null()
-    g = pl.coalesce(inner.str.strip_chars(), clean).str.extract_groups(AMOUNT)
+    g = pl.coalesce(inner.str.strip_chars(), clean).str.extract_groups(
+        AMOUNT_COMMA if mark == "," else AMOUNT
+    )
     sign, sign2 = g.struct.field("sign"), g.struct.field("sign2")
     lead, trail = g.struct.field("lead"), g.struct.field("trail")
     minus = (sign == "-").fill_null(False) | (sign2 == "-").fill_null(False)
@@ -85,9 +110,14 @@ def amount(column: str) -> tuple[pl.Expr, pl.Expr]:
         & ~(lead.is_not_null() & trail.is_not_null())
         & ~(paren & (sign.is_not_null() | sign2.is_not_null()))
     )
+    number = g.struct.field("number")
+    if mark == ",":  # to the form below: thousands marks out, the comma a point
+        number = number.str.replace_all(r"[. \u00a0\u202f]", "").str.replace(",", ".", literal=True)
+    elif mark == "unstated":
+        ok = ok & ~number.str.contains(EITHER_WAY).fill_null(False)
     # The suffix shifts the decimal point in the text, so no digit is lost and no
     # product can overflow: "1.2345678K" -> "1234.5678"; too many digits -> refused.
-    digits = g.struct.field("number").str.replace_all(",", "", literal=True)
+    digits = number.str.replace_all(",", "", literal=True)
     whole = digits.str.extract(r"^([0-9]*)", 1)
     fraction = digits.str.extract(r"\.([0-9]*)$", 1).fill_null("")
     shift = (
@@ -103,7 +133,16 @@ def amount(column: str) -> tuple[pl.Expr, pl.Expr]:
     signed = pl.when(negative).then(-magnitude).otherwise(magnitude)
     value = pl.when(ok.fill_null(False)).then(signed).cast(POLARS_TYPES["decimal"])
     bad = (clean != "") & value.is_null()
-    return value, _reason(bad, column, text, f"an amount (accepted: {AMOUNT_FORMS})")
+    if mark == ",":
+        said = f"an amount (accepted: {AMOUNT_COMMA_FORMS}){COMMA_DECIMAL_NOTE}"
+        return value, _reason(bad, column, text, said)
+    reason = _reason(bad, column, text, f"an amount (accepted: {AMOUNT_FORMS})")
+    if mark == "unstated":
+        either = number.str.contains(EITHER_WAY).fill_null(False)
+        reason = (
+            pl.when(either).then(pl.concat_str([reason, pl.lit(EITHER_WAY_NOTE)])).otherwise(reason)
+        )
+    return value, reason
 
 
 def utc_offset_minutes(column: str) -> pl.Expr:

@@ -30,7 +30,7 @@ from sluice.config import (
     UtcStep,
 )
 from sluice.errors import TransformError, Where
-from sluice.transforms.cast import cast
+from sluice.transforms.cast import DecimalMark, cast
 from sluice.transforms.convert import amount, utc
 from sluice.transforms.seen import SeenKeys
 
@@ -135,6 +135,9 @@ def _count(filtered: dict[str, int], rule: str, n: int) -> None:
 class StepRunner:
     pipeline: PipelineConfig
     columns: list[str]
+    #: how the unit's text writes a number's decimal mark (its CSV's ``csv.decimal``),
+    #: for the ``cast`` and ``amount`` steps as for the table's columns
+    mark: DecimalMark = "."
     filtered: dict[str, int] = field(default_factory=dict)
     _steps: list[tuple[str, Compiled]] = field(default_factory=list)
 
@@ -158,7 +161,7 @@ class StepRunner:
         # they held would be cyclic garbage once its unit is done, and with it the keys
         # `dedupe` has seen, until the collector's next full pass (a run of many small
         # files held every finished unit's, RSS up about 1 MB per unit).
-        filtered = self.filtered
+        filtered, mark = self.filtered, self.mark
         if isinstance(step, TrimStep):
             return "trim", _Trim(step.trim)
         if isinstance(step, CaseStep):
@@ -170,7 +173,7 @@ class StepRunner:
             a = step.cast
 
             def run_cast(d: pl.DataFrame) -> pl.DataFrame:
-                value, reason = cast(a.column, d.schema[a.column], a.to, a)
+                value, reason = cast(a.column, d.schema[a.column], a.to, a, mark=mark)
                 d = add_reasons(d, [reason])
                 return d.with_columns(value.alias(a.column))
 
@@ -179,7 +182,7 @@ class StepRunner:
             names = step.amount.columns
 
             def run_amount(d: pl.DataFrame) -> pl.DataFrame:
-                pairs = [amount(name) for name in names]
+                pairs = [amount(name, mark) for name in names]
                 d = add_reasons(d, [reason for _, reason in pairs])
                 return d.with_columns(v.alias(n) for n, (v, _) in zip(names, pairs, strict=True))
 

@@ -38,14 +38,16 @@ def refused_then_fixed(
     fixed: Callable[[str, list[dict[str, Any]]], str],
     query: str,
     replay_exit: int = 0,
+    steps: str = "",
 ) -> tuple[list[dict[str, Any]], list[tuple[Any, ...]]]:
-    """Run a project whose rows or files are refused; write ``fixed(yaml, entries)``
-    and replay (exiting ``replay_exit``: 3 when rows stay refused): (the quarantine
-    entries of the first run, ``query``'s rows after)."""
+    """Run a project (with ``steps``, if any) whose rows or files are refused; write
+    ``fixed(yaml, entries)`` and replay (exiting ``replay_exit``: 3 when rows stay
+    refused): (the quarantine entries of the first run, ``query``'s rows after)."""
     for name, content in files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(content)
     yaml = PROJECT.format(path=source, columns=columns)
+    yaml = with_step(steps)(yaml, []) if steps else yaml
     (tmp_path / "sluice.yaml").write_text(yaml)
     out = sluice("run", "p", "-p", str(tmp_path), "--json")
     assert out.returncode == 3, out.stdout + out.stderr
@@ -121,6 +123,30 @@ def test_a_comma_that_may_be_either_mark_is_refused_and_loads_as_csv_decimal_sta
     assert entries[0]["reasons"][0].endswith(EITHER_WAY_NOTE)
     assert "set its source's csv.decimal: ','" in entries[1]["reasons"][0]
     assert rows == loaded
+
+
+def test_the_amount_and_cast_steps_read_numbers_with_the_files_decimal_mark(
+    tmp_path: Path,
+) -> None:
+    # The steps read every file's numbers as US text: in a ';' file `1,234` became 1234
+    # (a decimal column refused it as either), and under csv.decimal: ',' `1.234` was
+    # 1.234 and `5,00 €` refused. Once the mark is stated, a replay reads them all.
+    step = "amount: {columns: [price]}\n      - cast: {column: qty, to: float}"
+    entries, rows = refused_then_fixed(
+        tmp_path,
+        {"data/eu.csv": "sep=;\nid;price;qty\n1;1,234;1.234\n2;5,00 €;2,5\n".encode()},
+        "data/*.csv",
+        "{id: integer, price: decimal, qty: float}",
+        lambda yaml, _: yaml.replace("path: data/*.csv", "path: data/*.csv, csv: {decimal: ','}"),
+        "SELECT id, CAST(price AS TEXT), qty FROM t ORDER BY id",
+        steps=step,
+    )
+    assert [(e["line"], [r.split(" is not")[0] for r in e["reasons"]]) for e in entries] == [
+        (3, ["price: '1,234'"]),
+        (4, ["price: '5,00 €'", "qty: '2,5'"]),
+    ]
+    assert entries[0]["reasons"][0].endswith(EITHER_WAY_NOTE)
+    assert rows == [(1, "1.234", 1234.0), (2, "5", 2.5)]
 
 
 def test_a_replay_reads_a_sep_line_files_numbers_as_the_run_did(tmp_path: Path) -> None:

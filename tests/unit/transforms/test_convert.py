@@ -7,24 +7,32 @@ from decimal import Decimal
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sluice.batch import LINE
 from sluice.config import parse_project
 from sluice.errors import ProjectInvalid, TransformError
 from sluice.transforms import StepRunner
-from sluice.transforms.convert import AMOUNT_FORMS, ZONE_NAMES, utc_offset_minutes
+from sluice.transforms.cast import COMMA_DECIMAL_NOTE, EITHER_WAY_NOTE, DecimalMark
+from sluice.transforms.convert import (
+    AMOUNT_COMMA_FORMS,
+    AMOUNT_FORMS,
+    ZONE_NAMES,
+    utc_offset_minutes,
+)
 
 FORMAT = "'%d-%b-%y %H:%M:%S'"
 
 
-def runner(steps: str) -> StepRunner:
+def runner(steps: str, mark: DecimalMark = ".") -> StepRunner:
     text = (
         "pipelines:\n  p:\n    sources: {s: {type: file, path: a.csv}}\n"
         f"    transforms:\n{steps}"
         "    table: {name: t, columns: {amt: decimal, crops: decimal, at: datetime, tz: string}}\n"
     )
     pipe = parse_project(text).pipeline("p")
-    return StepRunner(pipe, list(pipe.table.columns))
+    return StepRunner(pipe, list(pipe.table.columns), mark=mark)
 
 
 def frame(**cols: list[str | None]) -> pl.DataFrame:
@@ -89,6 +97,66 @@ def test_amount_accepts_signs_parentheses_leading_dots_and_currencies(
     out = runner("      - amount: {columns: [amt]}\n").run(frame(amt=[text]))
     assert out.get_column("amt").to_list() == [Decimal(dollars)]
     assert out.get_column("_reasons").to_list() == [[]]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(min_value=-(10**12), max_value=10**12),
+    st.integers(min_value=0, max_value=99),
+    st.sampled_from([".", " ", "\u00a0", "\u202f", ""]),
+    st.sampled_from(["{} €", "€{}", "{}", "{}K"]),
+)
+def test_amounts_with_a_decimal_comma_read_as_python_writes_them_with_a_point(
+    whole: int, cents: int, group: str, shape: str
+) -> None:
+    # Under csv.decimal: ',' the amount step read `1.234` as 1.234 and `5,00 €` was
+    # refused: a decimal-comma export's money, read as US text. Python's grouping,
+    # its marks turned as a decimal-comma locale writes them, reads back the same.
+    written = f"{abs(whole):,}.{cents:02d}"
+    expected = Decimal(written.replace(",", "")) * (1000 if "K" in shape else 1)
+    text = written.replace(".", "#").replace(",", group).replace("#", ",")
+    text = ("-" if whole < 0 else "") + shape.format(text)
+    out = runner("      - amount: {columns: [amt]}\n", ",").run(frame(amt=[text]))
+    assert out.get_column("_reasons").to_list() == [[]], text
+    assert out.get_column("amt").to_list() == [expected * (-1 if whole < 0 else 1)], text
+
+
+def test_an_amount_under_a_decimal_comma_that_is_not_one_says_so() -> None:
+    bad = ["1.5", "1,234.5", "12.5 €", "1.23,4"]
+    out = runner("      - amount: {columns: [amt]}\n", ",").run(frame(amt=bad))
+    assert out.get_column("amt").to_list() == [None] * len(bad)
+    (first, *_) = out.get_column("_reasons").to_list()
+    assert first == [
+        f"amt: '1.5' is not an amount (accepted: {AMOUNT_COMMA_FORMS}){COMMA_DECIMAL_NOTE}"
+    ]
+
+
+def test_an_amount_whose_comma_may_be_either_mark_is_refused_when_the_mark_is_unstated() -> None:
+    # A file delimited by ';', csv.decimal unset: `1,234` is 1234 or 1.234, as for a
+    # decimal column; the step took it as 1234.
+    texts = ["1,234", "$1,234", "1,234.50", "1,234,567", "12"]
+    out = runner("      - amount: {columns: [amt]}\n", "unstated").run(frame(amt=texts))
+    assert out.get_column("amt").to_list() == [
+        None,
+        None,
+        Decimal("1234.5"),
+        Decimal(1234567),
+        Decimal(12),
+    ]
+    reasons = out.get_column("_reasons").to_list()
+    assert reasons[0] == [
+        f"amt: '1,234' is not an amount (accepted: {AMOUNT_FORMS}){EITHER_WAY_NOTE}"
+    ]
+    assert reasons[1][0].endswith(EITHER_WAY_NOTE) and reasons[2:] == [[], [], []]
+
+
+def test_a_cast_step_reads_numbers_with_the_files_decimal_mark() -> None:
+    # It read `1.234` as 1.234 under csv.decimal: ',' and refused `2,5`, its reason
+    # saying to set the csv.decimal that was set.
+    r = runner("      - cast: {column: amt, to: float}\n", ",")
+    out = r.run(frame(amt=["1.234", "2,5", "1.5"]))
+    assert out.get_column("amt").to_list() == [1234.0, 2.5, None]
+    assert out.get_column("_reasons").to_list()[2][0].endswith(COMMA_DECIMAL_NOTE)
 
 
 def test_an_amount_too_large_for_the_column_is_a_reason_not_a_crash() -> None:
