@@ -339,6 +339,26 @@ def parse(data: pl.DataFrame, rule: DateRule, to: Literal["date", "datetime"]) -
     return out
 
 
+def _day_month_twins(formats: tuple[DateFormat, ...]) -> list[tuple[str, str]]:
+    """Pairs of formats, in the order listed, that differ only in where the day and the
+    month go (``%m/%d/%Y`` and ``%d/%m/%Y``): both read ``01/02/2024``, differently, and
+    the first listed wins. A column mixing files of both orders reads each such value
+    the first way, so the report says so."""
+    texts = [f.text for f in formats]
+    pairs = []
+    for i, a in enumerate(texts):
+        if "%d" not in a or "%m" not in a:
+            continue
+        twin = a.replace("%d", "\0").replace("%m", "%d").replace("\0", "%m")
+        pairs += [(a, b) for b in texts[i + 1 :] if b == twin]
+    return pairs
+
+
+def _example(fmt: str) -> str:
+    """``fmt`` writing the 2nd of January 2024 (1 February the other way)."""
+    return datetime(2024, 1, 2).strftime(fmt)
+
+
 def rules_of(name: str, rule: DateRule, to: str) -> list[str]:
     """The value-changing rules this column applies, as sentences for the run report."""
     out: list[str] = []
@@ -353,6 +373,11 @@ def rules_of(name: str, rule: DateRule, to: str) -> list[str]:
     if to == "datetime" and not all(f.zoned for f in rule.formats):
         zone = rule.timezone or "UTC"
         out.append(f"{name}: times without an offset read as {zone}")
+    for first, then in _day_month_twins(rule.formats):
+        out.append(
+            f"{name}: a value both {first!r} and {then!r} read (a day of 1-12, as in "
+            f"{_example(first)}) is read by {first!r}, the first listed"
+        )
     timed = [f.text for f in rule.formats if f.directives & _TIME]
     if to == "date" and timed:
         said = ", ".join(repr(t) for t in timed)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import polars as pl
 
 from sluice.batch import LINE
@@ -38,3 +40,27 @@ def test_a_date_read_with_a_time_of_day_says_the_time_is_dropped() -> None:
     steps = [{"utc": {"column": "at", "offset_from": "tz", "formats": ["%Y-%m-%d %H:%M"]}}]
     plain = {"d": {"type": "date", "formats": ["%d.%m.%Y"]}, "at": "datetime", "tz": "string"}
     assert stated_rules(pipeline(plain, steps)) == []
+
+
+def test_formats_that_swap_day_and_month_say_which_reads_a_value_both_read() -> None:
+    # Listed to read US and European files alike, `%m/%d/%Y` took 01/02/2024 as
+    # 2 January in the European files too, without a word.
+    formats = ["%m/%d/%Y", "%Y-%m-%d", "%d/%m/%Y"]
+    (said,) = stated_rules(pipeline({"day": {"type": "date", "formats": formats}}))
+    assert said == (
+        "day: a value both '%m/%d/%Y' and '%d/%m/%Y' read (a day of 1-12, as in "
+        "01/02/2024) is read by '%m/%d/%Y', the first listed"
+    )
+    # as Python reads the example: both formats, two days
+    first, then = (datetime.strptime("01/02/2024", f).date() for f in (formats[0], formats[2]))
+    assert (str(first), str(then)) == ("2024-01-02", "2024-02-01")
+    table = TableConfig.model_validate(
+        {"name": "t", "columns": {"day": {"type": "date", "formats": formats}}}
+    )
+    ok, _ = Validator(table).run(pl.DataFrame({"day": ["01/02/2024"], LINE: [2]}))
+    assert ok.get_column("day").to_list() == [first]
+    # formats that no value reads both ways state nothing
+    apart = ["%m/%d/%Y", "%d.%m.%Y", "%d/%m/%y"]
+    assert stated_rules(pipeline({"day": {"type": "date", "formats": apart}})) == [
+        "day: two-digit years (%y) read as Python's rule: 00-68 -> 2000-2068, 69-99 -> 1969-1999"
+    ]
