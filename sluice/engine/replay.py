@@ -293,9 +293,27 @@ def _replay_rows(
     ctx, store = kit.ctx, kit.ctx.store
     parsed = [e for e in entries if "_raw" not in (e.payload or {})]
     unparsed = [e for e in entries if e not in parsed]
-    # A row the parser could not split stays put: no configuration can fix it.
+    # A row the parser could not split stays put: no configuration can fix it. Said,
+    # or "once fixed: replay" would send the user round in a circle.
     tally.count(ctx.report, source, _kept(len(unparsed)))
     store.release_quarantine([e.id for e in unparsed], ctx.run_id)
+    if unparsed:
+        named = " ".join(str(e.id) for e in unparsed)
+        ctx.report.warnings.append(
+            {
+                "stream": source,
+                "message": (
+                    f"{len(unparsed)} row(s) of {unit} that the parser could not split "
+                    f"(entries {named}) stay in quarantine: no setting changes how a row splits"
+                ),
+                "hint": (
+                    "fix those lines in the file and load them again (under append, only "
+                    "the fixed lines, in a file of their own under the header), then "
+                    f"`sluice quarantine discard {named}`"
+                ),
+            }
+        )
+        ctx.log("warning", f"{source}: {len(unparsed)} unsplit row(s) of {unit} kept")
     if not parsed:
         return
     headers = list(dict.fromkeys(h for e in parsed for h in (e.payload or {})))

@@ -283,6 +283,32 @@ def test_a_parquet_time_of_day_is_refused_as_a_date_and_loads_through_the_step_i
     assert rows == [(i, t.date().isoformat()) for i, t in enumerate(local, start=1)]
 
 
+def test_a_row_a_quote_ran_over_stays_on_replay_and_the_hint_closes_it(tmp_path: Path) -> None:
+    # No setting changes how a row splits: a replay kept it without a word, and the
+    # CLI's "once fixed: sluice quarantine replay" sent the user round in a circle.
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.csv").write_bytes(b'id,name\n1,Ada\n2,"Grace\n3,Linus\n')
+    yaml = PROJECT.format(path="data/*.csv", columns="{id: integer, name: string}")
+    (tmp_path / "sluice.yaml").write_text(yaml)
+    assert sluice("run", "p", "-p", str(tmp_path)).returncode == 3
+    replayed = sluice("quarantine", "replay", "-p", str(tmp_path), "--json")
+    assert replayed.returncode == 3, replayed.stdout + replayed.stderr
+    (report,) = json.loads(replayed.stdout)  # one pipeline replayed
+    (warning,) = report["warnings"]
+    assert "could not split (entries 1) stay in quarantine" in warning["message"]
+    # the hint's way: the fixed lines in a file of their own, then its command
+    (tmp_path / "data" / "a_fixed.csv").write_bytes(b'id,name\n2,"Grace"\n3,Linus\n')
+    assert sluice("run", "p", "-p", str(tmp_path)).returncode == 0
+    command = warning["hint"].split("then `")[1].rstrip("`").split()
+    assert command[:3] == ["sluice", "quarantine", "discard"]
+    assert sluice(*command[1:], "-p", str(tmp_path)).returncode == 0
+    left = json.loads(sluice("quarantine", "list", "-p", str(tmp_path), "--json").stdout)
+    assert left == []
+    with closing(sqlite3.connect(tmp_path / "w.db")) as conn:
+        rows = conn.execute("SELECT id, name FROM t ORDER BY id").fetchall()
+    assert rows == [(1, "Ada"), (2, "Grace"), (3, "Linus")]
+
+
 def test_a_delimiter_against_excels_sep_line_sets_the_file_aside_and_the_hint_loads_it(
     tmp_path: Path,
 ) -> None:
