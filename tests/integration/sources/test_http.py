@@ -20,7 +20,7 @@ def api() -> Iterator[str]:
         yield server.url
 
 
-def fail_next(api: str, *statuses: int | str, retry_after: int | None = None) -> None:
+def fail_next(api: str, *statuses: int | str, retry_after: int | str | None = None) -> None:
     httpx.post(f"{api}/_fail", json={"statuses": list(statuses), "retry_after": retry_after})
 
 
@@ -126,6 +126,21 @@ def test_retry_after_is_honoured(api: str, make_project, run_project) -> None:
     assert out.status == "succeeded"
     log = calls(api)
     assert log[1]["t"] - log[0]["t"] >= 0.95  # waited as told, not the 0.01 s backoff
+
+
+@pytest.mark.parametrize("said", ["soon", "inf", "Wed, 32 Oct 2015 07:28:00 GMT"])
+def test_a_retry_after_that_is_no_time_leaves_the_wait_to_the_backoff(
+    api: str, make_project, run_project, said: str
+) -> None:
+    # It failed the pull: "could not be sent: Invalid date value or format", though
+    # the API had answered 429, and `inf` would have waited for ever.
+    root = make_project(project(api, indent(STYLES["cursor"])))
+    fail_next(api, 429, retry_after=said)
+    out = run_project(root)
+    assert out.status == "succeeded", out.report.errors
+    assert out.stream("s")["http"]["retries"] == 1
+    log = calls(api)
+    assert log[1]["t"] - log[0]["t"] < 5
 
 
 def test_a_timeout_is_retried(api: str, make_project, run_project) -> None:
