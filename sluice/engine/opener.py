@@ -24,6 +24,8 @@ from sluice.engine.process import UnitContext, UnitProcessor
 from sluice.engine.tables import RunTables
 from sluice.errors import DriftError, FetchError, FileGone, LimitExceeded, SourceError, Where
 from sluice.sources import Unit
+from sluice.sources.base import Reader
+from sluice.sources.csv_reader import unique_headers
 from sluice.sources.csv_start import utf16_hint
 from sluice.sources.file import format_of
 from sluice.state.quarantine import NewEntry
@@ -80,7 +82,7 @@ class UnitOpener:
                 source, synonyms = ctx.pipe.sources[stream], ctx.project.synonyms
                 plan = plan_mapping(reader.columns, ctx.pipe, source, synonyms)
                 if plan.drifted:
-                    settled = self._drift(stream, unit, plan, reader.columns)
+                    settled = self._drift(stream, unit, plan, reader)
                     if isinstance(settled, DriftError):
                         stop = settled  # policy fail: raised below, not set aside
                     else:
@@ -177,7 +179,7 @@ class UnitOpener:
         )
 
     def _drift(
-        self, stream: str, unit: Unit, plan: MappingPlan, headers: list[str]
+        self, stream: str, unit: Unit, plan: MappingPlan, reader: Reader
     ) -> MappingPlan | DriftError:
         """A drifted header under its source's policy: the evolved plan (``evolve``), a
         DriftError raised to set the unit aside (``quarantine``), or one returned to stop
@@ -190,7 +192,7 @@ class UnitOpener:
         # A header read with the wrong delimiter or encoding: no column came out as it is,
         # so even `evolve` sets the file aside, with what to set instead.
         misread = (
-            self._misread(stream, source, headers, plan)
+            self._misread(stream, source, reader, plan)
             if isinstance(source, FileSourceConfig)
             else None
         )
@@ -210,11 +212,12 @@ class UnitOpener:
         raise err  # quarantine: the caller sets the file aside
 
     def _misread(
-        self, stream: str, source: FileSourceConfig, headers: list[str], plan: MappingPlan
+        self, stream: str, source: FileSourceConfig, reader: Reader, plan: MappingPlan
     ) -> str | None:
         """The hint for a header read with the wrong encoding (a UTF-16 file read as an
-        8-bit one) or delimiter (one column holding them all); None for real drift."""
-        follow = then(self.ctx, stream)
+        8-bit one) or delimiter (one column holding them all), or one that is further
+        down (a title line above it); None for real drift."""
+        follow, headers = then(self.ctx, stream), reader.columns
         if headers and (utf16 := utf16_hint(headers[0], source.csv.encoding, stream, follow)):
             return utf16
         delimiter = _delimiter_hint(list(headers), plan.unexpected, source.csv.delimiter)
@@ -223,6 +226,34 @@ class UnitOpener:
                 f"the header looks delimited by {delimiter!r}: set csv.delimiter on source "
                 f"{stream!r}, then {follow}"
             )
+        if plan.missing and (below := self._header_below(stream, source, reader)):
+            return f"{below}, then {follow}"
+        return None
+
+    def _header_below(self, stream: str, source: FileSourceConfig, reader: Reader) -> str | None:
+        """``csv.skip_rows`` for a CSV whose header is further down than where it was
+        read (a title or a note above it, as reports export): the first record of the
+        file's first lines that every column maps from."""
+        top = getattr(reader, "top_records", None)
+        if top is None:
+            return None
+        ctx = self.ctx
+        for line, record in top():
+            while record and not record[-1].strip():
+                record = record[:-1]  # an export's empty cells past the last header
+            headers = unique_headers(record)
+            if not record or headers == reader.columns:
+                continue
+            if plan_mapping(headers, ctx.pipe, source, ctx.project.synonyms).missing:
+                continue
+            declared = getattr(reader, "delimiter", None) or source.csv.delimiter
+            shown = declared.join(record)
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            said = f"the header looks to be on line {line} ({shown}): set csv.skip_rows: {line - 1}"
+            if declared != source.csv.delimiter:
+                # skip_rows skips Excel's `sep=` line as any other: say its delimiter too
+                said += f" and csv.delimiter: {declared!r}"
+            return f"{said} on source {stream!r}"
         return None
 
     def evolve_plan(self, stream: str, unit: str, plan: MappingPlan) -> MappingPlan:

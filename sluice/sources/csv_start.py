@@ -244,6 +244,32 @@ def find_start(raw: IO[bytes], opts: CsvOptions, where: str, limit: int) -> Star
     return Start(record, lines.rest(b"".join(taken)), lines.number - len(taken) + 1)
 
 
+def top_records(
+    raw: IO[bytes], opts: CsvOptions, lines_at_most: int
+) -> list[tuple[int, list[str]]]:
+    """The records of the file's first ``lines_at_most`` physical lines, each with the
+    line it starts on, as Python's csv reads them from the first line (``skip_rows``
+    aside): where a header further down is looked for. ``raw`` is closed; what does not
+    read (a byte the encoding refuses, a quote never closed) ends the list."""
+    lines = _Lines(as_utf8(raw, opts.encoding), 1 << 20, "")
+    found: list[tuple[int, list[str]]] = []
+
+    def feed() -> Iterator[str]:
+        while lines.number < lines_at_most and (line := lines.take()):
+            yield line.decode("utf-8")
+
+    with raw:
+        try:
+            reader = csv.reader(feed(), delimiter=opts.delimiter, quotechar=opts.quote)
+            start = 1
+            for record in reader:
+                found.append((start, record))
+                start = lines.number + 1
+        except (csv.Error, SourceError, UnicodeDecodeError):
+            pass
+    return found
+
+
 def _record(lines: _Lines, taken: list[bytes], opts: CsvOptions) -> list[str] | None:
     """The next record, read by Python's csv module; ``taken`` gets its lines."""
 

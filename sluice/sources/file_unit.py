@@ -22,12 +22,13 @@ import pyarrow as pa
 
 from sluice import digests
 from sluice.batch import LINE, Batch
-from sluice.config import FileSourceConfig
+from sluice.config import CsvOptions, FileSourceConfig
 from sluice.errors import SourceError, Where
 from sluice.httpclient.stats import HttpStatsRecord
 from sluice.sources import archive, localfiles
 from sluice.sources.base import RecordCopy
 from sluice.sources.csv_reader import read_csv, with_declared_delimiter
+from sluice.sources.csv_start import top_records
 from sluice.sources.json_reader import read_json
 from sluice.sources.jsonl_reader import read_jsonl
 from sluice.sources.streams import HEAD, ByteReader, Limited, content, plain_name, sniff
@@ -123,6 +124,7 @@ class FileReader:
     may_be_empty = False  # a file with no columns has no header: the engine says so
     #: a CSV file's delimiter as read (Excel's ``sep=;`` line names it); None: no CSV
     delimiter: str | None = None
+    _csv: CsvOptions | None = None
 
     def __init__(self, unit: FileUnit) -> None:
         self.unit = unit
@@ -135,7 +137,7 @@ class FileReader:
             ):
                 opts = opts.model_copy(update={"delimiter": "\t"})
             opts = with_declared_delimiter(unit.open_bytes, opts, unit.stream, unit.name)
-            self.delimiter = opts.delimiter
+            self.delimiter, self._csv = opts.delimiter, opts
             self.columns, self._batches = read_csv(
                 unit.open_bytes,
                 opts,
@@ -158,6 +160,14 @@ class FileReader:
 
     def batches(self) -> Iterator[Batch]:
         return self._batches()
+
+    def top_records(self, lines_at_most: int = 50) -> list[tuple[int, list[str]]]:
+        """A CSV file's first records, each with its line, from its first line (for the
+        hint of a header that is further down); none for other formats or without a
+        header row."""
+        if self._csv is None or not self._csv.header:
+            return []
+        return top_records(self.unit.open_bytes(), self._csv, lines_at_most)
 
     def _numbered(self, tables: Iterator[pa.RecordBatch]) -> Iterator[Batch]:
         start = 1

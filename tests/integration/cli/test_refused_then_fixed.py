@@ -309,6 +309,48 @@ def test_a_row_a_quote_ran_over_stays_on_replay_and_the_hint_closes_it(tmp_path:
     assert rows == [(1, "Ada"), (2, "Grace"), (3, "Linus")]
 
 
+@pytest.mark.parametrize("drift", ["quarantine", "evolve"])
+@pytest.mark.parametrize("sep", [b"", b"sep=;\r\n"])
+def test_a_header_below_a_title_sets_the_file_aside_and_the_hints_skip_rows_loads_it(
+    tmp_path: Path, drift: str, sep: bytes
+) -> None:
+    # Reports export a title (and a blank line) above the header: the title was taken
+    # for the header, the file set aside naming columns it did not have, and under
+    # `evolve` the title became a column of the table and every field of it was lost.
+    d = b";" if sep else b","
+    body = (
+        d.join([b"id", b"name"])
+        + b"\r\n"
+        + b"\r\n".join(d.join([str(i).encode(), name]) for i, name in [(1, b"Ada"), (2, b"Grace")])
+    )
+    content = sep + b"Staff list" + d + b"exported 2024-01-05\r\n\r\n" + body + b"\r\n"
+
+    def pasted(yaml: str, entries: list[dict[str, Any]]) -> str:
+        hint = entries[0]["payload"]["hint"]
+        settings = hint.split(": set ")[1].split(" on source")[0]  # "csv.skip_rows: 3 ..."
+        pairs = [p.removeprefix("csv.").split(": ") for p in settings.split(" and ")]
+        csv_opts = ", ".join(f"{k}: {v}" for k, v in pairs)
+        return yaml.replace("path: data/*.csv", f"path: data/*.csv, csv: {{{csv_opts}}}")
+
+    entries, rows = refused_then_fixed(
+        tmp_path,
+        {"data/staff.csv": content},
+        f"data/*.csv, drift: {drift}",
+        "{id: integer, name: string}",
+        pasted,
+        "SELECT id, name FROM t ORDER BY id",
+    )
+    (entry,) = entries
+    line = 4 if sep else 3
+    assert entry["payload"]["hint"] == (
+        f"the header looks to be on line {line} (id{d.decode()}name): set csv.skip_rows: "
+        f"{line - 1}"
+        + (" and csv.delimiter: ';'" if sep else "")
+        + " on source 's', then `sluice quarantine replay`"
+    )
+    assert rows == [(1, "Ada"), (2, "Grace")]
+
+
 def test_a_delimiter_against_excels_sep_line_sets_the_file_aside_and_the_hint_loads_it(
     tmp_path: Path,
 ) -> None:
