@@ -316,7 +316,8 @@ def test_a_header_below_a_title_sets_the_file_aside_and_the_hints_skip_rows_load
 ) -> None:
     # Reports export a title (and a blank line) above the header: the title was taken
     # for the header, the file set aside naming columns it did not have, and under
-    # `evolve` the title became a column of the table and every field of it was lost.
+    # `evolve` the title's cells became columns holding the header and the values, and
+    # the table's own columns loaded empty.
     d = b";" if sep else b","
     body = (
         d.join([b"id", b"name"])
