@@ -9,6 +9,7 @@ all (:class:`~sluice.errors.FetchError`) fails the run, nothing set aside.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -228,7 +229,38 @@ class UnitOpener:
             )
         if plan.missing and (below := self._header_below(stream, source, reader)):
             return f"{below}, then {follow}"
+        if not plan.rename and (row := self._header_is_a_row(stream, source, reader)):
+            return f"{row}, then {follow}"
         return None
+
+    def _header_is_a_row(self, stream: str, source: FileSourceConfig, reader: Reader) -> str | None:
+        """The hint for a CSV without a header row, whose first row was read as one: no
+        column maps from it, and a field of it is a value (a number, a date) where the
+        row below holds one too."""
+        top = getattr(reader, "top_records", None)
+        if top is None or source.csv.skip_rows:
+            return None
+        records = [r for _, r in top(20) if any(f.strip() for f in r)]
+        at = next((i for i, r in enumerate(records) if unique_headers(r) == reader.columns), None)
+        if at is None or at + 1 >= len(records):
+            return None
+        header, row = records[at], records[at + 1]
+        both = [
+            i
+            for i, (h, v) in enumerate(zip(header, row, strict=False))
+            if _VALUE.fullmatch(h.strip()) and _VALUE.fullmatch(v.strip())
+        ]
+        if not both:
+            return None
+        shown = (getattr(reader, "delimiter", None) or source.csv.delimiter).join(header)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        first = next(iter(self.ctx.pipe.table.columns))
+        return (
+            f"the header read, {shown}, looks like a row: its field {both[0] + 1} "
+            f"({header[both[0]]!r}) is a value, as in the row below. If the file has no "
+            f"header row, set csv.header: false on source {stream!r} and map its columns "
+            f"by place in sources.{stream}.columns (e.g. {first}: column_1)"
+        )
 
     def _header_below(self, stream: str, source: FileSourceConfig, reader: Reader) -> str | None:
         """``csv.skip_rows`` for a CSV whose header is further down than where it was
@@ -297,6 +329,10 @@ def field_of(ctx: RunContext, stream: str) -> str:
 def then(ctx: RunContext, stream: str) -> str:
     """The command that loads a drifted unit of ``stream`` once its config is fixed."""
     return drift.then(ctx.pipe.sources[stream].drift, ctx.name)
+
+
+#: a field that is a value, not a name: a number (``12``, ``-1,234.5``) or a date
+_VALUE = re.compile(r"[+-]?[0-9][0-9.,]*|[0-9]{1,4}[-/.][0-9]{1,2}[-/.][0-9]{1,4}")
 
 
 def _delimiter_hint(headers: list[str], unexpected: list[str], delimiter: str) -> str | None:

@@ -352,6 +352,51 @@ def test_a_header_below_a_title_sets_the_file_aside_and_the_hints_skip_rows_load
     assert rows == [(1, "Ada"), (2, "Grace")]
 
 
+@pytest.mark.parametrize("drift", ["quarantine", "evolve"])
+def test_a_file_without_a_header_row_is_set_aside_and_loads_as_the_hint_says(
+    tmp_path: Path, drift: str
+) -> None:
+    # Its first row was read as the header: set aside naming '1' and 'Ada' as columns,
+    # and under `evolve` those became columns of the table, the row was lost, and id
+    # and name loaded empty.
+    def pasted(yaml: str, entries: list[dict[str, Any]]) -> str:
+        assert "set csv.header: false on source 's'" in entries[0]["payload"]["hint"]
+        fixed = "csv: {header: false}, columns: {id: column_1, name: column_2, born: column_3}"
+        return yaml.replace("path: data/*.csv", f"path: data/*.csv, {fixed}")
+
+    entries, rows = refused_then_fixed(
+        tmp_path,
+        {"data/staff.csv": b"1,Ada,1815-12-10\r\n2,Grace,1906-12-09\r\n3,Linus,1969-12-28\r\n"},
+        f"data/*.csv, drift: {drift}",
+        "{id: integer, name: string, born: date}",
+        pasted,
+        "SELECT id, name, born FROM t ORDER BY id",
+    )
+    (entry,) = entries
+    assert entry["payload"]["hint"].startswith(
+        "the header read, 1,Ada,1815-12-10, looks like a row: its field 1 ('1') is a value, "
+        "as in the row below."
+    )
+    assert rows == [
+        (1, "Ada", "1815-12-10"),
+        (2, "Grace", "1906-12-09"),
+        (3, "Linus", "1969-12-28"),
+    ]
+
+
+def test_a_header_with_numbers_for_names_is_drift_not_a_row(tmp_path: Path) -> None:
+    # Wide tables name columns by year (World Bank exports): a header of numbers is
+    # not a row when the rows below hold no number in those places.
+    content = b"country,2019,2020\r\nGermany,x,y\r\n"
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "w.csv").write_bytes(content)
+    yaml = PROJECT.format(path="data/*.csv", columns="{country: string, year: integer}")
+    (tmp_path / "sluice.yaml").write_text(yaml)
+    assert sluice("run", "p", "-p", str(tmp_path)).returncode == 3
+    (entry,) = json.loads(sluice("quarantine", "list", "-p", str(tmp_path), "--json").stdout)
+    assert entry["payload"]["hint"].startswith("map the new headers")
+
+
 def test_a_delimiter_against_excels_sep_line_sets_the_file_aside_and_the_hint_loads_it(
     tmp_path: Path,
 ) -> None:
