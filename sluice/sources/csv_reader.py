@@ -203,6 +203,23 @@ def read_csv(
         return [], lambda: iter(())
     start.rows.close()
     raw, first_line = start.record, start.first_line
+    if (page := _markup(raw)) is not None:
+        # Read as CSV, a page's lines load as rows (under drift: evolve, with its first
+        # tag for a column): a download that got an error or login page, not the data.
+        raise SourceError(
+            f"the file is an {page} document, not CSV: {_shown(opts.delimiter.join(raw))}",
+            where=Where(file=unit, line=first_line - 1),
+            hint=(
+                "a download that got an error or sign-in page saves one in its place: "
+                if page == "HTML"
+                else "sluice reads CSV, JSON Lines, JSON and Parquet: "
+            )
+            + (
+                "put the data in its place (the next `sluice run` loads it as a new file), "
+                "then close this entry with `sluice quarantine discard ID` (`sluice "
+                "quarantine list` shows its ID)"
+            ),
+        )
     trailing = opts.header and ends_with_delimiter(raw, start.first_row)
     if trailing and not raw[-1].strip():
         raw = raw[:-1]  # the header's own trailing delimiter names no column
@@ -369,6 +386,22 @@ def with_declared_delimiter(
             ),
         )
     return opts.model_copy(update={"delimiter": declared})
+
+
+#: how an HTML or XML document starts, as a CSV header would read it
+_MARKUP = re.compile(r"\s*<(?:(!doctype\s+html)|(html)|(\?xml))\b", re.IGNORECASE)
+
+
+def _markup(header: list[str]) -> str | None:
+    """``HTML`` or ``XML`` when the header is a document's first tag, else None."""
+    m = _MARKUP.match(header[0]) if header else None
+    if m is None:
+        return None
+    return "XML" if m.group(3) else "HTML"
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 60 else text[:57] + "...")
 
 
 def _is_utf8(encoding: str) -> bool:

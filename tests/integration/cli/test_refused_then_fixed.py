@@ -397,6 +397,32 @@ def test_a_header_with_numbers_for_names_is_drift_not_a_row(tmp_path: Path) -> N
     assert entry["payload"]["hint"].startswith("map the new headers")
 
 
+@pytest.mark.parametrize("drift", ["quarantine", "evolve"])
+def test_an_html_page_saved_as_csv_is_set_aside_and_the_hints_commands_close_it(
+    tmp_path: Path, drift: str
+) -> None:
+    # A download that got a 403 page: its lines loaded as rows, and under `evolve` its
+    # doctype became a column (`doctype_html`) beside id and name, empty.
+    page = b"<!DOCTYPE html>\n<html>\n<head><title>403 Forbidden</title></head>\n</html>\n"
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "staff.csv").write_bytes(page)
+    yaml = PROJECT.format(path=f"data/*.csv, drift: {drift}", columns="{id: integer, name: string}")
+    (tmp_path / "sluice.yaml").write_text(yaml)
+    assert sluice("run", "p", "-p", str(tmp_path)).returncode == 3
+    (entry,) = json.loads(sluice("quarantine", "list", "-p", str(tmp_path), "--json").stdout)
+    assert entry["reasons"] == ["the file is an HTML document, not CSV: '<!DOCTYPE html>'"]
+    # the hint's way: the data in its place, `sluice run`, then the entry discarded
+    (tmp_path / "data" / "staff.csv").write_bytes(b"id,name\n1,Ada\n")
+    assert sluice("run", "p", "-p", str(tmp_path)).returncode == 0
+    discard = entry["payload"]["hint"].split("close this entry with `")[1].split("`")[0]
+    assert discard == "sluice quarantine discard ID"
+    command = discard.replace("ID", str(entry["id"])).split()[1:]
+    assert sluice(*command, "-p", str(tmp_path)).returncode == 0
+    assert json.loads(sluice("quarantine", "list", "-p", str(tmp_path), "--json").stdout) == []
+    with closing(sqlite3.connect(tmp_path / "w.db")) as conn:
+        assert conn.execute("SELECT * FROM t").fetchall() == [(1, "Ada")]
+
+
 def test_a_delimiter_against_excels_sep_line_sets_the_file_aside_and_the_hint_loads_it(
     tmp_path: Path,
 ) -> None:

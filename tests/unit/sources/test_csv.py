@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from sluice.batch import LINE, Reject
 from sluice.config import FileSourceConfig
+from sluice.errors import SourceError
 from sluice.sources import create_source
 from sluice.sources.csv_reader import unique_headers
 from sluice.sources.file_unit import FileUnit
@@ -613,3 +614,22 @@ def test_run_unterminated_quote_is_not_silently_swallowed(make_project, run_proj
     out = run_project(make_project(project(), {"data/a.csv": content}))
     c = out.counts("s")
     assert c.read == 3 or out.stream("s")["quarantined_files"]
+
+
+@pytest.mark.parametrize(
+    ("content", "kind"),
+    [
+        (b"\n  <!doctype HTML>\n<html><body>Sign in</body></html>\n", "HTML"),
+        (b"<html>\n<body>502 Bad Gateway</body>\n</html>\n", "HTML"),
+        (b'<?xml version="1.0" encoding="UTF-8"?>\n<rows/>\n', "XML"),
+    ],
+)
+def test_a_markup_document_is_no_csv(tmp_path: Path, content: bytes, kind: str) -> None:
+    with pytest.raises(SourceError) as caught:
+        read_file(write(tmp_path, content))
+    assert caught.value.message.startswith(f"the file is an {kind} document, not CSV")
+
+
+def test_a_header_that_merely_mentions_html_is_a_header(tmp_path: Path) -> None:
+    columns, data, _ = read_file(write(tmp_path, b"html,xml\n<b>,<i>\n"))
+    assert columns == ["html", "xml"] and data.height == 1
