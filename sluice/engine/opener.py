@@ -231,6 +231,17 @@ class UnitOpener:
             return f"{below}, then {follow}"
         if not plan.rename and (row := self._header_is_a_row(stream, source, reader)):
             return f"{row}, then {follow}"
+        if not plan.rename and plan.missing:
+            # Other data (a stray export in the folder): `evolve` would add its headers
+            # as columns and load its rows with every column of the table empty.
+            table = self.ctx.pipe.table.name
+            return (
+                f"no header of the file maps to a column of table {table}: if it is not "
+                f"this source's data, narrow path on source {stream!r} and close this "
+                "entry with `sluice quarantine discard ID` (`sluice quarantine list` shows "
+                f"its ID); if it is, map its headers (sources.{stream}.columns or "
+                f"synonyms), then {follow}"
+            )
         return None
 
     def _header_is_a_row(self, stream: str, source: FileSourceConfig, reader: Reader) -> str | None:

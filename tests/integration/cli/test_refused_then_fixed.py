@@ -423,6 +423,31 @@ def test_an_html_page_saved_as_csv_is_set_aside_and_the_hints_commands_close_it(
         assert conn.execute("SELECT * FROM t").fetchall() == [(1, "Ada")]
 
 
+def test_another_datasets_file_is_set_aside_under_evolve_and_the_hint_closes_it(
+    tmp_path: Path,
+) -> None:
+    # A stray export in the folder, none of whose headers maps: `evolve` added its
+    # headers as columns and loaded its rows with id and name empty.
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "staff.csv").write_bytes(b"id,name\n1,Ada\n")
+    (tmp_path / "data" / "prices.csv").write_bytes(b"product,price\nWidget,5\n")
+    yaml = PROJECT.format(path="data/*.csv, drift: evolve", columns="{id: integer, name: string}")
+    (tmp_path / "sluice.yaml").write_text(yaml)
+    assert sluice("run", "p", "-p", str(tmp_path)).returncode == 3
+    (entry,) = json.loads(sluice("quarantine", "list", "-p", str(tmp_path), "--json").stdout)
+    assert entry["unit"] == "data/prices.csv"
+    hint = entry["payload"]["hint"]
+    assert hint.startswith("no header of the file maps to a column of table t")
+    # the hint's way for a file that is not this source's: narrow path, discard
+    (tmp_path / "sluice.yaml").write_text(yaml.replace("data/*.csv", "data/staff*.csv"))
+    discard = hint.split("close this entry with `")[1].split("`")[0]
+    command = discard.replace("ID", str(entry["id"])).split()[1:]
+    assert sluice(*command, "-p", str(tmp_path)).returncode == 0
+    assert sluice("run", "p", "-p", str(tmp_path)).returncode == 0
+    with closing(sqlite3.connect(tmp_path / "w.db")) as conn:
+        assert conn.execute("SELECT * FROM t").fetchall() == [(1, "Ada")]
+
+
 def test_a_delimiter_against_excels_sep_line_sets_the_file_aside_and_the_hint_loads_it(
     tmp_path: Path,
 ) -> None:
