@@ -172,7 +172,7 @@ class FileReader:
     def _numbered(self, tables: Iterator[pa.RecordBatch]) -> Iterator[Batch]:
         start = 1
         for rb in tables:
-            data = pl.DataFrame(pl.from_arrow(rb))
+            data = pl.DataFrame(pl.from_arrow(_decoded(rb)))
             lines = np.arange(start, start + data.height, dtype=np.int64)
             start += data.height
             yield Batch(self.unit.stream, self.unit.name, data.with_columns(pl.Series(LINE, lines)))
@@ -222,6 +222,16 @@ class FileReader:
             block_size=cfg.batch_bytes,
             flatten=cfg.flatten,
         )
+
+
+def _decoded(rb: pa.RecordBatch) -> pa.RecordBatch:
+    """Dictionary-encoded columns (pandas' categories) as the values they hold: Polars
+    reads them as categories, which hold their text only for as long as a string cache
+    lives, and which it casts to no number."""
+    if not any(pa.types.is_dictionary(t) for t in rb.schema.types):
+        return rb
+    columns = [c.dictionary_decode() if pa.types.is_dictionary(c.type) else c for c in rb.columns]
+    return pa.RecordBatch.from_arrays(columns, names=rb.schema.names)
 
 
 def open_local(path: Path, folder: Path | None, shown: str) -> IO[bytes]:

@@ -155,16 +155,19 @@ def cast_value(
 
     ``mark``: how text writes a number's decimal mark (see :data:`DecimalMark`)."""
     target = POLARS_TYPES[to]
+    if to == "list" and isinstance(source, pl.Struct):
+        return pl.lit(None, dtype=target)  # an object is no list (its JSON split on commas)
+    if not direct(source, to):
+        # A typed value (Parquet) is read as its text would be: a number is no time
+        # until the column's formats say how it counts (`epoch_ms`; cast directly it
+        # was days or microseconds since 1970), a date is no number (it was its days
+        # since 1970), and a category's or a byte string's text is what it holds
+        # (Polars refused to cast those at all, a traceback).
+        expr, source = textual(expr, source), pl.String()
     if to == "list":
         if isinstance(source, pl.List):
             return expr.cast(target, strict=False)
-        text = expr.cast(pl.String) if source != pl.String else expr
-        return text.map_batches(lambda s: _items(s, separator), return_dtype=target)
-    if to in ("date", "datetime") and source.is_numeric():
-        # A typed number (Parquet) is no time until the column's formats say how it
-        # counts (`epoch_ms`): read as its text, as a CSV's would be. Cast directly it
-        # was taken for days or microseconds since 1970, whatever the formats said.
-        expr, source = expr.cast(pl.String), pl.String()
+        return expr.map_batches(lambda s: _items(s, separator), return_dtype=target)
     if source != pl.String:
         if to == "string" and isinstance(source, (pl.Struct, pl.List, pl.Array)):
             return json_text(expr)
@@ -222,6 +225,46 @@ def cast_value(
             return_dtype=target,
         )
     raise ValueError(f"unknown type {to}")
+
+
+def direct(source: pl.DataType, to: str) -> bool:
+    """Whether a value of Polars type ``source`` is cast to the declared type ``to`` as
+    it is typed, rather than read from its text (:func:`textual`)."""
+    if source == pl.String:
+        return True
+    if to == "string":
+        return not isinstance(source, (pl.Duration, pl.Binary, pl.Categorical, pl.Enum))
+    if to == "list":
+        return isinstance(source, pl.List)
+    if to in ("date", "datetime"):
+        return isinstance(source, (pl.Date, pl.Datetime))
+    if to == "boolean":
+        return source == pl.Boolean or source.is_numeric()
+    return source.is_numeric()  # integer, float, decimal
+
+
+def textual(expr: pl.Expr, source: pl.DataType) -> pl.Expr:
+    """A typed value as text: nested values as JSON, a duration in ISO 8601 (``P1D``),
+    a byte string as UTF-8 (null if it is not), anything else as Polars writes it."""
+    if source == pl.String:
+        return expr
+    if isinstance(source, (pl.Struct, pl.List, pl.Array)):
+        return json_text(expr)
+    if isinstance(source, pl.Duration):
+        return expr.dt.to_string("iso")
+    if isinstance(source, pl.Binary):  # Polars' cast fails on bytes that are not UTF-8
+        return expr.map_batches(_utf8, return_dtype=pl.String)
+    return expr.cast(pl.String, strict=False)
+
+
+def _utf8(raw: pl.Series) -> pl.Series:
+    def text(b: bytes | None) -> str | None:
+        try:
+            return None if b is None else b.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+
+    return pl.Series(raw.name, [text(b) for b in raw.to_list()], dtype=pl.String)
 
 
 def _typed_datetime(expr: pl.Expr, source: pl.Datetime, spec: DateSpec | None) -> pl.Expr:
@@ -462,9 +505,15 @@ def cast_reason(
     ``value`` may be the cast itself or a column already holding its result: validation
     explains its few bad rows from the typed values it computed, without casting again.
     """
-    col = pl.col(name)
+    col, typed_number, present = pl.col(name), source.is_numeric(), pl.col(name).is_not_null()
+    nested = isinstance(source, (pl.Struct, pl.List, pl.Array))  # its text is JSON
+    if not direct(source, to):  # read from its text, as cast_value reads it
+        unreadable = pl.lit("<bytes that are not UTF-8>")
+        col = textual(col, source)
+        col = pl.coalesce(col, unreadable) if isinstance(source, pl.Binary) else col
+        source = pl.String()
     what = f"a valid {to}"
-    if to in ("date", "datetime") and (source == pl.String or source.is_numeric()):
+    if to in ("date", "datetime") and source == pl.String:
         if to == "datetime" and spec is not None and spec.timezone:
             what += f" in {spec.timezone}"
         formats = (spec.formats if spec else None) or DEFAULT_FORMATS[to]
@@ -476,7 +525,7 @@ def cast_reason(
         # Said, because a value with more places is refused rather than rounded.
         what += f" (at most {whole} digits before the point and {kind.scale} after)"
     said = [pl.lit(f"{name}: '"), col.cast(pl.String), pl.lit(f"' is not {what}")]
-    number = to in ("integer", "float", "decimal") and source == pl.String
+    number = to in ("integer", "float", "decimal") and source == pl.String and not nested
     if number and mark == ",":
         # said only where the marks were the trouble (not for 0,1234567: too many places)
         marked = col.str.contains(r"[.,]") & ~col.str.strip_chars().str.contains(COMMA_DECIMAL)
@@ -507,7 +556,7 @@ def cast_reason(
             .then(pl.lit(OUT_OF_RANGE_NOTE))
             .otherwise(pl.lit(""))
         )
-    if to in ("date", "datetime") and source.is_numeric():
+    if to in ("date", "datetime") and typed_number:
         said.append(pl.lit(EPOCH_NOTE))
     if to == "date" and isinstance(source, pl.Datetime):
         said.append(pl.lit(TIME_OF_DAY_NOTE.format(name=name)))
@@ -523,4 +572,4 @@ def cast_reason(
     if to == "integer" and source == pl.String and mark != ",":
         dotted = col.str.strip_chars().str.contains(DOT_GROUPED)
         said.append(pl.when(dotted).then(pl.lit(DOT_NOTE)).otherwise(pl.lit("")))
-    return pl.when(col.is_not_null() & value.is_null()).then(pl.concat_str(said)).otherwise(None)
+    return pl.when(present & value.is_null()).then(pl.concat_str(said)).otherwise(None)

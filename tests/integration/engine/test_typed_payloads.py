@@ -120,3 +120,57 @@ def test_typed_numbers_read_as_their_text_would(
         2023, 11, 14, 22, 13, 20, tzinfo=dt.UTC
     )
     assert (row["active"], row["seats"]) == (1, 3)
+
+
+def test_typed_values_of_other_kinds_are_read_as_their_text(
+    make_project: Any, run_project: Any, tmp_path: Any
+) -> None:
+    # pandas' categories (dictionary-encoded strings) failed the run with a traceback
+    # ("cannot cast categorical types to Int64"), as did byte strings; a date in an
+    # integer column loaded as its days since 1970, a timestamp as its microseconds,
+    # a duration as its microseconds, and a boolean as 1. Each now reads as its text
+    # would: the category's value, the bytes' UTF-8, or a refusal saying what it was.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table(
+        {
+            "id": pa.array(["7", "7", "x", "12"]).dictionary_encode(),
+            "code": pa.array([b"A1", b"\xff", b"C3", b"D4"], pa.binary()),
+            "n": pa.array([dt.date(2024, 1, 2), None, None, None], pa.date32()),
+            "m": pa.array([None, dt.timedelta(days=1), None, None], pa.duration("us")),
+            "flag": pa.array([None, None, True, None]),
+            "tags": pa.array([None, None, {"a": 1, "b": 2}, None]),
+        }
+    )
+    (tmp_path / "data").mkdir()
+    pq.write_table(table, tmp_path / "data" / "t.parquet")
+    root = make_project(
+        """
+pipelines:
+  p:
+    sources:
+      s: {type: file, path: data/t.parquet}
+    table:
+      name: t
+      columns: {id: integer, code: string, n: integer, m: integer, flag: integer, tags: list}
+"""
+    )
+    out = run_project(root)
+    assert out.status == "succeeded_with_quarantine", out.report.errors
+    assert out.rows("t") == [
+        {"id": 12, "code": "D4", "n": None, "m": None, "flag": None, "tags": None}
+    ]
+    reasons = {e.line: e.reasons for e in out.quarantine("row")}
+    assert reasons == {
+        1: ["n: '2024-01-02' is not a valid integer"],
+        2: [
+            "code: '<bytes that are not UTF-8>' is not a valid string",
+            "m: 'P1D' is not a valid integer",
+        ],
+        3: [
+            "id: 'x' is not a valid integer",
+            "flag: 'true' is not a valid integer",
+            """tags: '{"a":1,"b":2}' is not a valid list""",
+        ],
+    }
