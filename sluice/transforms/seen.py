@@ -61,7 +61,10 @@ class SeenKeys:
         self._bits = 0
 
     def first_time(self, data: pl.DataFrame, keys: list[str]) -> pl.Series:
-        """A mask: True where the row's key was not seen before (in earlier batches or rows)."""
+        """A mask: True where the row's key was not seen before (in earlier batches or
+        rows). A row with an empty key part has no key, as SQL's UNIQUE has it: it is
+        always kept (the rows of a key column left empty were kept one and dropped the
+        rest, as duplicates of each other), and what validates keys says why it fails."""
         if not data.height:  # the steps' check on an empty frame (`sluice validate`)
             return pl.Series("fresh", [], dtype=pl.Boolean)
         import numpy as np
@@ -69,6 +72,10 @@ class SeenKeys:
         key = pl.col(keys[0]) if len(keys) == 1 else pl.struct(keys)
         a, b = self._hashes(data, key)
         first = _first(a, b)
+        keyless = None
+        if any(data.get_column(k).null_count() for k in keys):
+            keyless = data.select(pl.any_horizontal(pl.col(keys).is_null())).to_series().to_numpy()
+            first = first & ~keyless
         bitmap = self._sized(self.count + len(a))
         byte, bit = _cells(a, self._bits)
         known = np.zeros(len(a), dtype=bool)
@@ -78,7 +85,7 @@ class SeenKeys:
         fresh = first & ~known
         _mark(bitmap, a[fresh], self._bits)
         self._add(a[fresh], b[fresh])
-        return pl.Series("fresh", fresh)
+        return pl.Series("fresh", fresh if keyless is None else fresh | keyless)
 
     def _hashes(
         self, data: pl.DataFrame, key: pl.Expr
