@@ -342,6 +342,14 @@ NULL_MARKER_NOTE = (
     "; where it marks a missing value, list it in the source's csv.null_values (a CSV "
     "source) or read it as null with a derive step (nullif), then `sluice quarantine replay`"
 )
+#: Money as exports write it, which only the ``amount`` step reads: a currency sign,
+#: accounting parentheses, or a K, M or B after the digits (``$5``, ``5 €``, ``(5.00)``)
+MONEY = r"[$€£¥]|^\(.*[0-9].*\)$|[0-9.]\s*[HKMBhkmb]$"
+#: added to the reason of a number refused that is :data:`MONEY`
+MONEY_NOTE = (
+    "; money text ($5, 5 €, (5.00), 10K) is read by the step amount: {{columns: [{name}]}}, "
+    "then `sluice quarantine replay`"
+)
 #: added to the reason of an integer past a BIGINT's range
 BIG_NOTE = (
     "; it is past what an integer column holds (-9223372036854775808 to "
@@ -526,15 +534,21 @@ def cast_reason(
         what += f" (at most {whole} digits before the point and {kind.scale} after)"
     said = [pl.lit(f"{name}: '"), col.cast(pl.String), pl.lit(f"' is not {what}")]
     number = to in ("integer", "float", "decimal") and source == pl.String and not nested
+    # Money text ($5, (5.00)) is the amount step's to read; its marks are no trouble.
+    money = col.str.strip_chars().str.contains(MONEY) if number else pl.lit(False)
+    if number:
+        note = MONEY_NOTE.format(name=name)
+        said.append(pl.when(money).then(pl.lit(note)).otherwise(pl.lit("")))
     if number and mark == ",":
         # said only where the marks were the trouble (not for 0,1234567: too many places)
         marked = col.str.contains(r"[.,]") & ~col.str.strip_chars().str.contains(COMMA_DECIMAL)
+        marked = marked & ~money
         said.append(pl.when(marked).then(pl.lit(COMMA_DECIMAL_NOTE)).otherwise(pl.lit("")))
-    elif number:
+    if number and mark != ",":
         # `12,5` is refused, not read as 125 (see THOUSANDS): say why a comma did not do.
         trimmed = col.str.strip_chars()
         grouped = trimmed.str.contains(THOUSANDS)  # refused for another reason
-        comma = col.str.contains(",", literal=True) & ~grouped
+        comma = col.str.contains(",", literal=True) & ~grouped & ~money
         said.append(pl.when(comma).then(pl.lit(COMMA_NOTE)).otherwise(pl.lit("")))
         if mark == "unstated":
             either = trimmed.str.contains(EITHER_WAY)

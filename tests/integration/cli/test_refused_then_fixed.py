@@ -170,6 +170,28 @@ def test_a_replay_reads_a_sep_line_files_numbers_as_the_run_did(tmp_path: Path) 
     assert [e["reasons"] for e in left] == [entry["reasons"][1:]]
 
 
+def test_money_text_in_a_number_column_is_refused_and_loads_through_the_step_it_names(
+    tmp_path: Path,
+) -> None:
+    # `$1,234.56` in a decimal column was refused as "not a valid decimal" with a note
+    # about commas; the step that reads it was in the docs only.
+    def step_in_the_reason(yaml: str, entries: list[dict[str, Any]]) -> str:
+        step = entries[0]["reasons"][0].split("is read by the step ")[1].split(", then `")[0]
+        return with_step(step)(yaml, entries)
+
+    entries, rows = refused_then_fixed(
+        tmp_path,
+        {"data/p.csv": 'id,price\n1,"$1,234.56"\n2,(5.00)\n3,7\n4,10K\n'.encode()},
+        "data/*.csv",
+        "{id: integer, price: decimal}",
+        step_in_the_reason,
+        "SELECT id, CAST(price AS TEXT) FROM t ORDER BY id",
+    )
+    assert [e["line"] for e in entries] == [2, 3, 5]
+    assert all("a comma only separates" not in e["reasons"][0] for e in entries)
+    assert rows == [(1, "1234.56"), (2, "-5"), (3, "7"), (4, "10000")]
+
+
 def test_integers_with_dots_between_thousands_are_refused_and_load_through_the_derive(
     tmp_path: Path,
 ) -> None:
