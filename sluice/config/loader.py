@@ -7,15 +7,19 @@ from. Nothing here runs at import time.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
+from sluice.config.base import Model
 from sluice.config.project import Project
+from sluice.config.steps import STEP_KINDS
 from sluice.errors import ConfigError, ConfigProblem, ProjectInvalid, Where
 
 PROJECT_FILE = "sluice.yaml"
@@ -133,12 +137,38 @@ def _problem(err: dict[str, Any], lines: dict[tuple[Any, ...], int], file: str) 
     msg = err["msg"]
     if err["type"] == "extra_forbidden":
         key = ".".join(str(p) for p in (*path, loc[-1])) if loc[-1] not in path else key
-        msg = f"unknown key {loc[-1]!r}"
+        msg = f"unknown key {loc[-1]!r}" + _meant(str(loc[-1]), _known_keys(), 0.75)
+    elif err["type"] == "literal_error" and isinstance(err.get("input"), str):
+        options = re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected", "")))
+        msg += _meant(err["input"], options, 0.6)
+    elif err["type"] == "unknown_step" and isinstance(err.get("input"), dict) and err["input"]:
+        msg += _meant(str(next(iter(err["input"]))), STEP_KINDS, 0.6)
     elif err["type"] == "missing":
         msg = f"missing required key {loc[-1]!r}"
         key = ".".join(str(p) for p in path) or None
     msg = msg.removeprefix("Value error, ")
     return ConfigProblem(msg, Where(file=file, line=line, key=key))
+
+
+def _meant(word: str, options: Iterable[str], cutoff: float) -> str:
+    """`` (did you mean 'delimiter'?)`` for a misspelt key or value, else empty."""
+    # The word itself may be a key of another block (`format` of a file source, where
+    # a column's `formats` was meant): the nearest other one is.
+    close = [c for c in difflib.get_close_matches(word, list(options), 3, cutoff) if c != word]
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _known_keys() -> set[str]:
+    """Every key of every block of ``sluice.yaml`` (a misspelt one is matched to the
+    nearest, wherever it belongs: cheaper than following unions down the path)."""
+    names: set[str] = set()
+    todo: list[type[Model]] = [Model]
+    while todo:
+        cls = todo.pop()
+        todo += cls.__subclasses__()
+        for name, f in cls.model_fields.items():
+            names.add(f.alias or name)
+    return names
 
 
 def parse_project(text: str, file: str = PROJECT_FILE, root: Path | None = None) -> Project:

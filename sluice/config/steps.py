@@ -133,6 +133,9 @@ def _step_kind(v: Any) -> str | None:
     return None
 
 
+#: the step kinds, as a step's one key names them
+STEP_KINDS = ("amount", "utc", "trim", "case", "cast", "derive", "filter", "dedupe")
+
 Step = Annotated[
     Annotated[TrimStep, Tag("trim")]
     | Annotated[CaseStep, Tag("case")]
@@ -147,7 +150,8 @@ Step = Annotated[
         custom_error_type="unknown_step",
         custom_error_message=(
             "a step is a mapping with one key: "
-            "amount, utc, trim, case, cast, derive, filter or dedupe"
+            + ", ".join(STEP_KINDS[:-1])
+            + f" or {STEP_KINDS[-1]}"
         ),
     ),
 ]

@@ -124,11 +124,45 @@ def test_unknown_keys_are_reported_with_file_line_and_dotted_key() -> None:
             id: {type: integer, requird: true}
     colour: blue
     """
+    # a misspelt key names the nearest one (a key of another block may be it: the
+    # delimiter belongs under csv); one near none names nothing
     assert problems(text) == [
-        ("unknown key 'delimter'", 8, "pipelines.p.sources.s.delimter"),
-        ("unknown key 'requird'", 12, "pipelines.p.table.columns.id.requird"),
+        ("unknown key 'delimter' (did you mean 'delimiter'?)", 8, "pipelines.p.sources.s.delimter"),
+        (
+            "unknown key 'requird' (did you mean 'required'?)",
+            12,
+            "pipelines.p.table.columns.id.requird",
+        ),
         ("unknown key 'colour'", 13, "colour"),
     ]
+
+
+TYPES = ("string", "integer", "float", "decimal", "boolean", "date", "datetime", "list")
+
+
+def test_misspelt_steps_and_values_name_the_nearest() -> None:
+    text = """\
+    pipelines:
+      p:
+        sources: {s: {type: file, path: a.csv}}
+        transforms:
+          - dedup: {keys: [id]}
+        table:
+          name: t
+          columns:
+            id: {type: int}
+            day: {type: date, format: '%d.%m.%Y'}
+            n: {type: number}
+    """
+    said = [(msg, line) for msg, line, _ in problems(text)]
+    assert [line for _, line in said] == [5, 9, 10, 11]
+    assert said[0][0].endswith("or dedupe (did you mean 'dedupe'?)")
+    assert said[1][0].endswith(" (did you mean 'integer'?)")
+    assert said[2][0] == "unknown key 'format' (did you mean 'formats'?)"
+    # `number` is near no type: the types are listed, and nothing is guessed
+    assert said[3][0] == "Input should be " + ", ".join(repr(t) for t in TYPES[:-1]) + (
+        f" or {TYPES[-1]!r}"
+    )
 
 
 def test_several_problems_are_reported_at_once() -> None:

@@ -181,7 +181,7 @@ def test_money_text_in_a_number_column_is_refused_and_loads_through_the_step_it_
 
     entries, rows = refused_then_fixed(
         tmp_path,
-        {"data/p.csv": 'id,price\n1,"$1,234.56"\n2,(5.00)\n3,7\n4,10K\n'.encode()},
+        {"data/p.csv": b'id,price\n1,"$1,234.56"\n2,(5.00)\n3,7\n4,10K\n'},
         "data/*.csv",
         "{id: integer, price: decimal}",
         step_in_the_reason,
