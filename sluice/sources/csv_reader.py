@@ -45,7 +45,8 @@ from sluice.sources.csv_trailing import (
     past_the_trail,
     with_rows,
 )
-from sluice.sources.streams import Prefixed
+from sluice.sources.signatures import HEAD, binary_kind
+from sluice.sources.streams import Prefixed, read_full
 from sluice.sources.text_codecs import is_latin_1
 
 
@@ -198,6 +199,11 @@ def read_csv(
         except Undecodable as exc:
             raise located(exc) from None
 
+    with open_stream() as f:
+        binary = binary_kind(read_full(f, HEAD))
+    if binary is not None:
+        kind, fix = binary
+        raise SourceError(f"the file is {kind}, not CSV", where=Where(file=unit), hint=fix)
     start = find(open_stream())
     if start is None:
         return [], lambda: iter(())

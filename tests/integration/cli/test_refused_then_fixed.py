@@ -13,6 +13,7 @@ from datetime import time
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 
 from sluice.transforms.cast import DOT_NOTE, EITHER_WAY_NOTE
@@ -468,6 +469,68 @@ def test_another_datasets_file_is_set_aside_under_evolve_and_the_hint_closes_it(
     assert sluice("run", "p", "-p", str(tmp_path)).returncode == 0
     with closing(sqlite3.connect(tmp_path / "w.db")) as conn:
         assert conn.execute("SELECT * FROM t").fetchall() == [(1, "Ada")]
+
+
+def _xlsx() -> bytes:
+    """An Excel workbook's container, as Excel writes it: a zip of XML parts."""
+    import io
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr("[Content_Types].xml", "<?xml version='1.0'?><Types/>")
+        z.writestr("xl/worksheets/sheet1.xml", "<worksheet/>")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("content", "kind"),
+    [
+        (_xlsx(), "a zip archive (an Excel .xlsx workbook is one)"),
+        (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", "a PDF document"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "a PNG image"),
+    ],
+)
+def test_a_binary_file_under_a_csv_name_is_named_and_the_hints_commands_close_it(
+    tmp_path: Path, content: bytes, kind: str
+) -> None:
+    # A workbook renamed .csv was "line 1 is not valid utf-8 ... set csv.encoding to
+    # cp1252", which would have loaded its bytes as text.
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "staff.csv").write_bytes(content)
+    yaml = PROJECT.format(path="data/*.csv", columns="{id: integer, name: string}")
+    (tmp_path / "sluice.yaml").write_text(yaml)
+    assert sluice("run", "p", "-p", str(tmp_path)).returncode == 3
+    (entry,) = json.loads(sluice("quarantine", "list", "-p", str(tmp_path), "--json").stdout)
+    assert entry["reasons"] == [f"the file is {kind}, not CSV"]
+    (tmp_path / "data" / "staff.csv").write_bytes(b"id,name\n1,Ada\n")
+    assert sluice("run", "p", "-p", str(tmp_path)).returncode == 0
+    discard = entry["payload"]["hint"].split("close this entry with `")[1].split("`")[0]
+    command = discard.replace("ID", str(entry["id"])).split()[1:]
+    assert sluice(*command, "-p", str(tmp_path)).returncode == 0
+    assert json.loads(sluice("quarantine", "list", "-p", str(tmp_path), "--json").stdout) == []
+
+
+def test_a_parquet_file_under_a_csv_name_loads_with_the_format_the_hint_names(
+    tmp_path: Path,
+) -> None:
+    out_file = tmp_path / "t.parquet"
+    pl.DataFrame({"id": [1, 2], "name": ["Ada", "Grace"]}).write_parquet(out_file)
+
+    def pasted(yaml: str, entries: list[dict[str, Any]]) -> str:
+        setting = entries[0]["payload"]["hint"].split("set ")[1].split(" on the source")[0]
+        return yaml.replace("path: data/*.csv", f"path: data/*.csv, {setting}")
+
+    entries, rows = refused_then_fixed(
+        tmp_path,
+        {"data/export.csv": out_file.read_bytes()},
+        "data/*.csv",
+        "{id: integer, name: string}",
+        pasted,
+        "SELECT id, name FROM t ORDER BY id",
+    )
+    assert entries[0]["reasons"] == ["the file is a Parquet file, not CSV"]
+    assert rows == [(1, "Ada"), (2, "Grace")]
 
 
 def test_a_delimiter_against_excels_sep_line_sets_the_file_aside_and_the_hint_loads_it(
