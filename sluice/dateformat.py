@@ -78,7 +78,9 @@ _FOREIGN: dict[str, str] = {
     "%s": "for numbers since 1970 use the format epoch_s, epoch_ms or epoch_us",
 }
 
-EPOCH_FORMATS = ("epoch_s", "epoch_ms", "epoch_us")
+#: the formats that read numbers: seconds, milliseconds or microseconds since 1970, and
+#: Excel's day numbers (days since 1899-12-30, a fraction for the time of day)
+EPOCH_FORMATS = ("epoch_s", "epoch_ms", "epoch_us", "excel")
 #: Groups that carry a time zone offset.
 ZONED = "z"
 

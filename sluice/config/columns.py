@@ -21,7 +21,8 @@ class DateReading(Model):
         default=None,
         description=(
             "Python strptime formats tried in order for date/datetime columns (%Y is four "
-            "digits, %y two, %f a fraction); epoch_s, epoch_ms, epoch_us for numbers since 1970"
+            "digits, %y two, %f a fraction); epoch_s, epoch_ms, epoch_us for numbers since 1970, "
+            "excel for Excel's day numbers"
         ),
     )
     century_pivot: int | None = Field(

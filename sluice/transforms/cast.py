@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import dataclass
-from datetime import time
+from datetime import date, time
 from decimal import ROUND_DOWN, Context, InvalidOperation
 from decimal import Decimal as DecimalValue
 from typing import Literal, Protocol
@@ -67,6 +67,33 @@ class DateOptions:
     timezone: str | None = None
 
 
+#: Excel's day numbers: whole days (1 is 1900-01-01), a fraction for the time of day
+_EXCEL = r"^([0-9]{1,7})(?:\.([0-9]*))?$"
+#: 9999-12-31, Excel's last day
+_EXCEL_LAST = 2_958_465
+
+
+def _excel(text: pl.Series, to: str, zone: str | None) -> pl.Series:
+    """Excel's day numbers (its 1900 date system, every Windows workbook's) as dates or
+    UTC datetimes. Excel counts 1900-02-29, a day that never was: 60 is refused, and
+    the days before it count from 1899-12-31, the rest from 1899-12-30. A time of day is
+    rounded to the millisecond, as Excel shows it; a date takes whole days only."""
+    parts = pl.DataFrame(text.str.strip_chars().str.extract_groups(_EXCEL).struct.unnest())
+    whole = pl.col("1").cast(pl.Int64, strict=False)
+    whole = pl.when((whole >= 1) & (whole != 60) & (whole <= _EXCEL_LAST)).then(whole)
+    days = pl.when(whole < 60).then(whole + 1).otherwise(whole)
+    day = pl.lit(date(1899, 12, 30)) + pl.duration(days=days)
+    fraction = pl.col("2").fill_null("")
+    if to == "date":
+        return parts.select(pl.when(fraction.str.contains(r"^0*$")).then(day)).to_series()
+    # twelve digits of the fraction: a day's 86,400,000 ms, rounded to the nearest
+    twelve = fraction.str.slice(0, 12).str.pad_end(12, "0").cast(pl.Int64)
+    ms = (twelve * 864 + 5_000_000) // 10_000_000
+    local = parts.select(day.cast(pl.Datetime("us")) + pl.duration(milliseconds=ms)).to_series()
+    zoned = local.dt.replace_time_zone(zone or "UTC", ambiguous="earliest", non_existent="null")
+    return zoned.dt.convert_time_zone("UTC").cast(POLARS_TYPES["datetime"])
+
+
 def _epoch(text: pl.Series, fmt: str) -> pl.Series:
     """Numbers since 1970 (APIs love epoch milliseconds) as UTC datetimes."""
     number = text.str.strip_chars().cast(pl.Int64, strict=False)
@@ -91,23 +118,31 @@ def _dates(
     """Text (and the century column) -> dates: epoch formats first, then strptime ones."""
     text = data.get_column(TEXT)
     epochs = [f for f in formats if f in EPOCHS]
+    excel = "excel" in formats
     rule = DateRule.of(
-        [f for f in formats if f not in EPOCHS],
+        [f for f in formats if f not in EPOCHS and f != "excel"],
         century_pivot=spec.century_pivot if spec else None,
         century_from=spec.century_from if spec else None,
         timezone=spec.timezone if spec else None,
     )
     dtype = pl.Date() if to == "date" else POLARS_TYPES["datetime"]
     out = pl.Series(text.name, dtype=dtype).extend_constant(None, len(text))
+    zone = spec.timezone if spec else None
     for fmt in epochs:
         value = _epoch(text, fmt)
         out = out.fill_null(value.dt.date() if to == "date" else value)
+    # In the order listed: `excel` first reads the numbers before any other format does;
+    # after them, only what they left (240102 is `%y%m%d` before it is a day number).
+    if excel and formats[0] == "excel":
+        out = out.fill_null(_excel(text, to, zone))
     if rule.formats:
         todo = out.is_null() & text.is_not_null()
         if todo.all():
             out = parse_dates(data, rule, to)
         elif todo.any():
             out = out.scatter(todo.arg_true(), parse_dates(data.filter(todo), rule, to))
+    if excel and formats[0] != "excel":
+        out = out.fill_null(_excel(text, to, zone))
     return out.alias(text.name)
 
 
@@ -278,10 +313,11 @@ def _typed_datetime(expr: pl.Expr, source: pl.Datetime, spec: DateSpec | None) -
     return zoned.dt.convert_time_zone("UTC")
 
 
-#: added to the reason of a typed number (Parquet) refused as a date or time
+#: added to the reason of a number refused as a date or time (typed, or text of digits)
 EPOCH_NOTE = (
     "; a number is read as a time only by the column's formats: epoch_s, epoch_ms or "
-    "epoch_us for seconds, milliseconds or microseconds since 1970"
+    "epoch_us for seconds, milliseconds or microseconds since 1970, excel for Excel's day "
+    "numbers (45292 is 2024-01-01)"
 )
 #: added to the reason of a time refused for digits past the microsecond
 NANOSECONDS_NOTE = (
@@ -572,6 +608,11 @@ def cast_reason(
         )
     if to in ("date", "datetime") and typed_number:
         said.append(pl.lit(EPOCH_NOTE))
+    elif to in ("date", "datetime") and source == pl.String:
+        numbers = set(EPOCHS) | {"excel"}
+        if not numbers & set((spec.formats if spec else None) or []):
+            digits = col.str.strip_chars().str.contains(r"^[0-9]{4,}(?:\.[0-9]+)?$")
+            said.append(pl.when(digits).then(pl.lit(EPOCH_NOTE)).otherwise(pl.lit("")))
     if to == "date" and isinstance(source, pl.Datetime):
         said.append(pl.lit(TIME_OF_DAY_NOTE.format(name=name)))
     if to == "datetime" and isinstance(source, pl.Datetime) and source.time_unit == "ns":

@@ -193,6 +193,27 @@ def test_money_text_in_a_number_column_is_refused_and_loads_through_the_step_it_
     assert rows == [(1, "1234.56"), (2, "-5"), (3, "7"), (4, "10000")]
 
 
+def test_excel_day_numbers_are_refused_and_load_with_the_format_the_reason_names(
+    tmp_path: Path,
+) -> None:
+    # A sheet whose date cells were formatted as numbers exports 45292 for 2024-01-01:
+    # refused as "not a valid date", with nothing to say what would read it.
+    def format_in_the_reason(yaml: str, entries: list[dict[str, Any]]) -> str:
+        assert "excel for Excel's day numbers (45292 is 2024-01-01)" in entries[0]["reasons"][0]
+        return yaml.replace("day: date", "day: {type: date, formats: ['%Y-%m-%d', excel]}")
+
+    entries, rows = refused_then_fixed(
+        tmp_path,
+        {"data/d.csv": b"id,day\n1,45292\n2,2024-01-05\n3,45351\n"},
+        "data/*.csv",
+        "{id: integer, day: date}",
+        format_in_the_reason,
+        "SELECT id, day FROM t ORDER BY id",
+    )
+    assert [e["line"] for e in entries] == [2, 4]
+    assert rows == [(1, "2024-01-01"), (2, "2024-01-05"), (3, "2024-02-29")]
+
+
 def test_integers_with_dots_between_thousands_are_refused_and_load_through_the_derive(
     tmp_path: Path,
 ) -> None:

@@ -387,3 +387,39 @@ def test_offsets_of_a_day_or_more_are_refused_as_python_does() -> None:
         datetime(2024, 1, 2, tzinfo=UTC) - timedelta(hours=23, minutes=59),
         None,
     ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    serial=st.integers(min_value=1, max_value=2_958_464),
+    fraction=st.text(alphabet="0123456789", max_size=15),
+)
+def test_excel_day_numbers_read_as_excel_counts_them(serial: int, fraction: str) -> None:
+    """Excel's 1900 date system, computed with Python's datetime: days since 1899-12-30
+    from 61 on (1900-03-01), since 1899-12-31 before its 1900-02-29 (60, refused), and
+    the fraction of a day to the millisecond, rounded half up."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    text = f"{serial}.{fraction}" if fraction else str(serial)
+    (day,) = sluice([text], "excel", "date")
+    (at,) = sluice([text], "excel", "datetime")
+    if serial == 60:
+        assert (day, at) == (None, None)
+        return
+    base = datetime(1899, 12, 30) if serial > 60 else datetime(1899, 12, 31)
+    ms = (Decimal("0." + (fraction[:12] or "0")) * 86_400_000).quantize(
+        Decimal(1), rounding=ROUND_HALF_UP
+    )
+    expected = base + timedelta(days=serial, milliseconds=int(ms))
+    assert at == expected.replace(tzinfo=UTC)
+    assert day == (expected.date() if not fraction.strip("0") else None)
+
+
+def test_excel_day_numbers_in_a_zone_and_out_of_range() -> None:
+    got = sluice(
+        ["45292.5", "0", "60", "2958466", "-1", "4.5e4", "45,292"],
+        "excel",
+        "datetime",
+        timezone="America/New_York",
+    )
+    assert got == [datetime(2024, 1, 1, 17, tzinfo=UTC), *[None] * 6]
