@@ -9,6 +9,7 @@ names is configuration only. What does not match is the file's drift.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -30,6 +31,9 @@ class MappingPlan:
     #: unexpected header -> the mapped header it is alike once normalized (`First Name`
     #: beside `first_name`): said in the drift, which would otherwise puzzle
     twins: dict[str, str] = field(default_factory=dict)
+    #: unexpected header -> the header it repeats (a file with two `id` headers reads the
+    #: second as `id_2`): said in the drift, or `id_2` would be a column out of nowhere
+    repeats: dict[str, str] = field(default_factory=dict)
 
     @property
     def drifted(self) -> bool:
@@ -47,6 +51,8 @@ class MappingPlan:
                 f"{h!r} (same as {self.twins[h]!r} ignoring case and punctuation, which "
                 f"maps to {self.rename[self.twins[h]]})"
                 if h in self.twins
+                else f"{h!r} (the file's {self.repeats[h]!r} header again)"
+                if h in self.repeats
                 else repr(h)
                 for h in self.unexpected
             ]
@@ -137,7 +143,17 @@ def plan_mapping(
     twins = {
         h: t for h in unexpected for t in by_norm[normalize_header(h)] if t in rename and t != h
     }
-    return MappingPlan(rename, missing, unexpected, absent, twins=twins)
+    present = set(headers)
+    repeats = {
+        h: m[1]
+        for h in unexpected
+        if (m := _REPEAT.match(h)) and m[1] in present and h not in twins
+    }
+    return MappingPlan(rename, missing, unexpected, absent, twins=twins, repeats=repeats)
+
+
+#: how a file's second header of a name is told apart (see ``unique_headers``)
+_REPEAT = re.compile(r"^(.+)_([2-9]|[1-9][0-9]+)$")
 
 
 def apply_mapping(data: pl.DataFrame, plan: MappingPlan, columns: list[str]) -> pl.DataFrame:

@@ -230,3 +230,16 @@ def test_of_two_headers_alike_the_one_written_as_the_name_maps_and_the_drift_say
         "found but not mapped: 'Licensed Since' (same as 'licensed_since' ignoring case "
         "and punctuation, which maps to licensed_since)"
     )
+
+
+def test_a_repeated_header_is_named_as_such_in_the_drift() -> None:
+    # A file with two `phone` headers reads the second as `phone_2` (as Python's csv
+    # would make it a key twice): the drift named `phone_2`, a header the file lacks.
+    from sluice.sources.csv_reader import unique_headers
+
+    headers = unique_headers(["id", "phone", "phone", "licensed_since", "address_2"])
+    plan = plan_for(headers)
+    assert plan.unexpected == ["phone_2", "address_2"]
+    assert plan.describe().startswith(
+        "found but not mapped: 'phone_2' (the file's 'phone' header again), 'address_2'"
+    )
