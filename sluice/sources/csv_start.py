@@ -33,6 +33,7 @@ _BOM = codecs.BOM_UTF8
 #: a UTF-16 byte order mark, as the first bytes of the file and as an 8-bit encoding
 #: (latin-1, cp1252) reads them: Excel's "Unicode text" export starts with one
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+_UTF32_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)
 _UTF16_BOMS_READ_AS_8_BIT = ("\xff\xfe", "\xfe\xff")
 
 
@@ -40,8 +41,14 @@ def utf16_hint(start: bytes | str, encoding: str, stream: str, then: str) -> str
     """The hint for a file that starts with a UTF-16 byte order mark (``start``: its
     first bytes, or its first header as an 8-bit ``encoding`` read it) while the source
     reads it as another encoding; None for any other file."""
-    if codecs.lookup(encoding).name.startswith("utf-16"):
+    name = codecs.lookup(encoding).name
+    if name.startswith(("utf-16", "utf-32")):
         return None
+    if isinstance(start, bytes) and start.startswith(_UTF32_BOMS):
+        return (
+            "the file starts with a UTF-32 byte order mark: set csv.encoding to utf-32 on "
+            f"source {stream!r}; then {then}"
+        )
     boms = _UTF16_BOMS if isinstance(start, bytes) else _UTF16_BOMS_READ_AS_8_BIT
     if not start.startswith(boms):  # type: ignore[arg-type]
         return None

@@ -135,6 +135,25 @@ def test_a_utf16_file_read_as_latin1_is_not_evolved_into_garbage_columns(
     assert columns == ["name", "city"]
 
 
+def test_a_utf32_file_is_named_as_one_and_loads_as_the_hint_says(tmp_path: Path) -> None:
+    # Its byte order mark was a bad byte, the hint naming cp1252 or latin-1 (which read
+    # every other byte as a NUL).
+    root = csv_project(tmp_path, "name,city\r\nann,z\u00fcrich\r\n".encode("utf-32"))
+    qf = set_aside(sluice("run", "people", "-p", str(root), "--json").stdout)
+    assert qf["hint"] == (
+        "the file starts with a UTF-32 byte order mark: set csv.encoding to utf-32 on "
+        "source 's'; then `sluice quarantine replay`"
+    )
+    text = (root / "sluice.yaml").read_text()
+    (root / "sluice.yaml").write_text(
+        text.replace("path: data/*.csv", "path: data/*.csv\n        csv: {encoding: utf-32}")
+    )
+    replayed = sluice("quarantine", "replay", "-p", str(root), "--json")
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    shown = sluice("preview", "people", "-p", str(root), "--json")
+    assert [r["city"] for r in json.loads(shown.stdout)] == ["z\u00fcrich"]
+
+
 def test_a_utf16_hint_only_for_a_utf16_file(tmp_path: Path) -> None:
     # A latin-1 file whose first name starts with "ÿþ" (0xff 0xfe read as latin-1) is no
     # UTF-16 export: its bad byte gets the encoding hint as before.
