@@ -137,7 +137,8 @@ def _problem(err: dict[str, Any], lines: dict[tuple[Any, ...], int], file: str) 
     msg = err["msg"]
     if err["type"] == "extra_forbidden":
         key = ".".join(str(p) for p in (*path, loc[-1])) if loc[-1] not in path else key
-        msg = f"unknown key {loc[-1]!r}" + _meant(str(loc[-1]), _known_keys(), 0.75)
+        word = str(loc[-1])
+        msg = f"unknown key {word!r}" + (_belongs(word, path) or _meant(word, _known_keys(), 0.75))
     elif err["type"] == "literal_error" and isinstance(err.get("input"), str):
         options = re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected", "")))
         msg += _meant(err["input"], options, 0.6)
@@ -156,6 +157,63 @@ def _meant(word: str, options: Iterable[str], cutoff: float) -> str:
     # a column's `formats` was meant): the nearest other one is.
     close = [c for c in difflib.get_close_matches(word, list(options), 3, cutoff) if c != word]
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _belongs(word: str, path: tuple[Any, ...]) -> str:
+    """`` (it belongs under pipelines.p.destination)`` for a key of another block, the
+    one nearest where it was written; else empty (it is in no block, or in one only a
+    name of the user's would place)."""
+    here = [str(p) for p in path]
+    best: list[str] | None = None
+    for where in _key_paths(Project.model_json_schema()).get(word, []):
+        named: list[str] = []
+        for i, part in enumerate(where):
+            # `*` is a name of the user's (a pipeline's, a source's): the one written
+            # here, while the block is the one written here
+            same = named == here[: len(named)] and i < len(here)
+            named.append(here[i] if part == "*" and same else part)
+        if best is None or _shared(named, here) > _shared(best, here):
+            best = named
+    if best is None or "*" in best:
+        return ""
+    return f" (it belongs under {'.'.join(best)})" if best else " (it belongs at the top)"
+
+
+def _shared(a: list[str], b: list[str]) -> int:
+    """How many leading parts ``a`` and ``b`` share."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _key_paths(schema: dict[str, Any]) -> dict[str, list[list[str]]]:
+    """Every key of the project file's JSON schema, with the blocks it is a key of
+    (``*`` for a name of the user's, as under ``pipelines``)."""
+    defs = schema.get("$defs", {})
+    found: dict[str, list[list[str]]] = {}
+
+    def walk(node: dict[str, Any], at: list[str], seen: frozenset[str]) -> None:
+        if "$ref" in node:
+            name = node["$ref"].rsplit("/", 1)[-1]
+            if name not in seen:
+                walk(defs[name], at, seen | {name})
+            return
+        for option in node.get("anyOf", []) + node.get("oneOf", []) + node.get("allOf", []):
+            walk(option, at, seen)
+        for key, sub in node.get("properties", {}).items():
+            found.setdefault(key, []).append(at)
+            walk(sub, [*at, key], seen)
+        extra = node.get("additionalProperties")
+        if isinstance(extra, dict):
+            walk(extra, [*at, "*"], seen)
+        if isinstance(node.get("items"), dict):
+            walk(node["items"], [*at, "*"], seen)
+
+    walk(schema, [], frozenset())
+    return found
 
 
 def _known_keys() -> set[str]:

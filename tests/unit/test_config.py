@@ -423,3 +423,20 @@ def test_the_environment_is_read_when_the_project_is_loaded_not_later(
     again = parse_project(text, str(tmp_path / "sluice.yaml"), tmp_path)
     assert again.warehouse_url() == "sqlite:////tmp/changed-later.db"
     assert again.state_url() == "sqlite:////tmp/changed-later-state.db"
+
+
+def test_a_key_written_in_another_block_names_the_block_it_belongs_under() -> None:
+    text = """\
+    pipelines:
+      p:
+        mode: merge
+        sources:
+          s: {type: file, path: a.csv, delimiter: ";"}
+        table: {name: t, columns: {id: integer}}
+        warehouse: sqlite:///w.db
+    """
+    assert [msg for msg, _, _ in problems(text)] == [
+        "unknown key 'mode' (it belongs under pipelines.p.destination)",
+        "unknown key 'delimiter' (it belongs under pipelines.p.sources.s.csv)",
+        "unknown key 'warehouse' (it belongs at the top)",
+    ]
