@@ -7,7 +7,6 @@ from. Nothing here runs at import time.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from collections.abc import Iterable
@@ -155,6 +154,8 @@ def _meant(word: str, options: Iterable[str], cutoff: float) -> str:
     """`` (did you mean 'delimiter'?)`` for a misspelt key or value, else empty."""
     # The word itself may be a key of another block (`format` of a file source, where
     # a column's `formats` was meant): the nearest other one is.
+    import difflib  # only a file with a problem needs it (1.6 ms of every start-up)
+
     close = [c for c in difflib.get_close_matches(word, list(options), 3, cutoff) if c != word]
     return f" (did you mean {close[0]!r}?)" if close else ""
 

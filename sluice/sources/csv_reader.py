@@ -266,7 +266,8 @@ def read_csv(
             if last and multiline and data.height and not tracker.pending:
                 data, rejects = _unclosed_at_end(data, multiline)
             if trailing:
-                data, rejects = past_the_trail(data, opts)
+                data, past = past_the_trail(data, opts)
+                rejects += past
                 trimmed = trimmed - {TRAIL}
             rows: list[tuple[int, list[str]]] = []
             for line, text, _ in rejected:

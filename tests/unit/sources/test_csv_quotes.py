@@ -99,3 +99,17 @@ def test_a_run_quarantines_the_row_and_counts_it(
     (entry,) = out.quarantine(EntryKind.ROW)
     assert entry.line == 3 and "never closed" in entry.reasons[0]
     assert entry.payload == {"_raw": '2,Grace,"Paris\n3,Linus,Helsinki\n'}
+
+
+def test_a_quote_never_closed_past_the_last_column_of_a_trailing_delimiter_file(
+    tmp_path: Path,
+) -> None:
+    # Lines that end with a delimiter are parsed one field wider: a quote opened in
+    # that field and never closed gives the row its full width too. Its reject was
+    # dropped when the trailing field was checked, and the row vanished.
+    content = b'id,name,city,\n1,Ada,London,\n2,Grace,Paris,"x\n3,Linus,Helsinki,\n'
+    _, data, rejects = read_file(write(tmp_path, content))
+    assert data.get_column("id").to_list() == ["1"]
+    assert [(r.line, r.reason.split(",")[0]) for r in rejects] == [
+        (3, "a quote opened on line 3 is never closed")
+    ]
