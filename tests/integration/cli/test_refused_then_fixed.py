@@ -60,6 +60,24 @@ def refused_then_fixed(
         return entries, conn.execute(query).fetchall()
 
 
+def step_named(after: str) -> Callable[[str, list[dict[str, Any]]], str]:
+    """The fix the first entry's reason names: the step written after ``after``, pasted."""
+
+    def fixed(yaml: str, entries: list[dict[str, Any]]) -> str:
+        step = entries[0]["reasons"][0].split(after)[1].split(", then `")[0]
+        return with_step(step)(yaml, entries)
+
+    return fixed
+
+
+def discard_as_hinted(root: Path, entry: dict[str, Any]) -> None:
+    """Run the command a set-aside file's hint closes its entry with, its ID filled in."""
+    discard = entry["payload"]["hint"].split("close this entry with `")[1].split("`")[0]
+    assert discard == "sluice quarantine discard ID"
+    command = discard.replace("ID", str(entry["id"])).split()[1:]
+    assert sluice(*command, "-p", str(root)).returncode == 0
+
+
 def with_step(step: str) -> Callable[[str, list[dict[str, Any]]], str]:
     return lambda yaml, _: yaml.replace(
         "    table:\n", f"    transforms:\n      - {step}\n    table:\n"
@@ -176,16 +194,12 @@ def test_money_text_in_a_number_column_is_refused_and_loads_through_the_step_it_
 ) -> None:
     # `$1,234.56` in a decimal column was refused as "not a valid decimal" with a note
     # about commas; the step that reads it was in the docs only.
-    def step_in_the_reason(yaml: str, entries: list[dict[str, Any]]) -> str:
-        step = entries[0]["reasons"][0].split("is read by the step ")[1].split(", then `")[0]
-        return with_step(step)(yaml, entries)
-
     entries, rows = refused_then_fixed(
         tmp_path,
         {"data/p.csv": b'id,price\n1,"$1,234.56"\n2,(5.00)\n3,7\n4,10K\n'},
         "data/*.csv",
         "{id: integer, price: decimal}",
-        step_in_the_reason,
+        step_named("is read by the step "),
         "SELECT id, CAST(price AS TEXT) FROM t ORDER BY id",
     )
     assert [e["line"] for e in entries] == [2, 3, 5]
@@ -238,15 +252,12 @@ def test_nan_in_a_float_column_is_refused_and_loads_as_null_through_the_step_it_
     tmp_path: Path,
 ) -> None:
     # numpy's savetxt writes missing floats as nan: SQLite stored NULL, MariaDB failed
-    def step_in_the_reason(yaml: str, entries: list[dict[str, Any]]) -> str:
-        return with_step(entries[0]["reasons"][0].split("with the step ")[1])(yaml, entries)
-
     entries, rows = refused_then_fixed(
         tmp_path,
         {"data/m.csv": b"id,reading\n1,nan\n2,1.25\n3,NaN\n"},
         "data/*.csv",
         "{id: integer, reading: float}",
-        step_in_the_reason,
+        step_named("with the step "),
         "SELECT id, reading FROM t ORDER BY id",
     )
     assert [e["line"] for e in entries] == [2, 4]
@@ -266,10 +277,6 @@ def test_nanoseconds_of_a_parquet_time_are_refused_and_load_through_the_step_it_
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    def step_in_the_reason(yaml: str, entries: list[dict[str, Any]]) -> str:
-        step = entries[0]["reasons"][0].split("with the step ")[1].split(", then `")[0]
-        return with_step(step)(yaml, entries)
-
     nanos = [1_700_000_000_123_456_789, 1_700_000_000_123_456_000, 1_700_000_000_000_000_000]
     times = pa.array(nanos, pa.timestamp("ns", tz=zone))
     out = pa.BufferOutputStream()
@@ -279,7 +286,7 @@ def test_nanoseconds_of_a_parquet_time_are_refused_and_load_through_the_step_it_
         {"data/t.parquet": out.getvalue().to_pybytes()},
         "data/*.parquet",
         "{id: integer, ts: datetime}",
-        step_in_the_reason,
+        step_named("with the step "),
         "SELECT id, ts FROM t ORDER BY id",
     )
     assert [e["line"] for e in entries] == [1]
@@ -303,10 +310,6 @@ def test_a_parquet_time_of_day_is_refused_as_a_date_and_loads_through_the_step_i
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    def step_in_the_reason(yaml: str, entries: list[dict[str, Any]]) -> str:
-        step = entries[0]["reasons"][0].split("with the step ")[1].split(", then `")[0]
-        return with_step(step)(yaml, entries)
-
     # 22:00 and 22:13:20 UTC; midnight UTC; midnight in New York
     seconds = [1_699_999_200, 1_700_000_000, 1_699_920_000, 1_699_938_000]
     times = pa.array([s * 10**6 for s in seconds], pa.timestamp("us", tz=zone))
@@ -317,7 +320,7 @@ def test_a_parquet_time_of_day_is_refused_as_a_date_and_loads_through_the_step_i
         {"data/t.parquet": out.getvalue().to_pybytes()},
         "data/*.parquet",
         "{id: integer, day: date}",
-        step_in_the_reason,
+        step_named("with the step "),
         "SELECT id, day FROM t ORDER BY id",
     )
     local = [pa.scalar(s * 10**6, pa.timestamp("us", tz=zone)).as_py() for s in seconds]
@@ -458,10 +461,7 @@ def test_an_html_page_saved_as_csv_is_set_aside_and_the_hints_commands_close_it(
     # the hint's way: the data in its place, `sluice run`, then the entry discarded
     (tmp_path / "data" / "staff.csv").write_bytes(b"id,name\n1,Ada\n")
     assert sluice("run", "p", "-p", str(tmp_path)).returncode == 0
-    discard = entry["payload"]["hint"].split("close this entry with `")[1].split("`")[0]
-    assert discard == "sluice quarantine discard ID"
-    command = discard.replace("ID", str(entry["id"])).split()[1:]
-    assert sluice(*command, "-p", str(tmp_path)).returncode == 0
+    discard_as_hinted(tmp_path, entry)
     assert json.loads(sluice("quarantine", "list", "-p", str(tmp_path), "--json").stdout) == []
     with closing(sqlite3.connect(tmp_path / "w.db")) as conn:
         assert conn.execute("SELECT * FROM t").fetchall() == [(1, "Ada")]
@@ -484,9 +484,7 @@ def test_another_datasets_file_is_set_aside_under_evolve_and_the_hint_closes_it(
     assert hint.startswith("no header of the file maps to a column of table t")
     # the hint's way for a file that is not this source's: narrow path, discard
     (tmp_path / "sluice.yaml").write_text(yaml.replace("data/*.csv", "data/staff*.csv"))
-    discard = hint.split("close this entry with `")[1].split("`")[0]
-    command = discard.replace("ID", str(entry["id"])).split()[1:]
-    assert sluice(*command, "-p", str(tmp_path)).returncode == 0
+    discard_as_hinted(tmp_path, entry)
     assert sluice("run", "p", "-p", str(tmp_path)).returncode == 0
     with closing(sqlite3.connect(tmp_path / "w.db")) as conn:
         assert conn.execute("SELECT * FROM t").fetchall() == [(1, "Ada")]
@@ -526,9 +524,7 @@ def test_a_binary_file_under_a_csv_name_is_named_and_the_hints_commands_close_it
     assert entry["reasons"] == [f"the file is {kind}, not CSV"]
     (tmp_path / "data" / "staff.csv").write_bytes(b"id,name\n1,Ada\n")
     assert sluice("run", "p", "-p", str(tmp_path)).returncode == 0
-    discard = entry["payload"]["hint"].split("close this entry with `")[1].split("`")[0]
-    command = discard.replace("ID", str(entry["id"])).split()[1:]
-    assert sluice(*command, "-p", str(tmp_path)).returncode == 0
+    discard_as_hinted(tmp_path, entry)
     assert json.loads(sluice("quarantine", "list", "-p", str(tmp_path), "--json").stdout) == []
 
 
