@@ -143,12 +143,13 @@ def plan_mapping(
     twins = {
         h: t for h in unexpected for t in by_norm[normalize_header(h)] if t in rename and t != h
     }
-    present = set(headers)
-    repeats = {
-        h: m[1]
-        for h in unexpected
-        if (m := _REPEAT.match(h)) and m[1] in present and h not in twins
-    }
+    present, repeats = set(headers), dict[str, str]()
+    for h in unexpected:
+        m = _REPEAT.match(h)
+        # said of the first repeat of a name: a file with a header 20,000 times lists a
+        # few of them, and the rest need no saying
+        if m and m[1] in present and h not in twins and m[1] not in repeats.values():
+            repeats[h] = m[1]
     return MappingPlan(rename, missing, unexpected, absent, twins=twins, repeats=repeats)
 
 
