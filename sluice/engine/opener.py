@@ -9,7 +9,6 @@ all (:class:`~sluice.errors.FetchError`) fails the run, nothing set aside.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -20,14 +19,13 @@ from sluice.destinations import Destination
 from sluice.engine import drift
 from sluice.engine.context import RunContext
 from sluice.engine.deadletter import DeadLetter
+from sluice.engine.misread import misread_hint
 from sluice.engine.plan import file_gone
 from sluice.engine.process import UnitContext, UnitProcessor
 from sluice.engine.tables import RunTables
 from sluice.errors import DriftError, FetchError, FileGone, LimitExceeded, SourceError, Where
 from sluice.sources import Unit
 from sluice.sources.base import Reader
-from sluice.sources.csv_reader import unique_headers
-from sluice.sources.csv_start import utf16_hint
 from sluice.sources.file import format_of
 from sluice.state.quarantine import NewEntry
 from sluice.state.store import StateStore
@@ -193,7 +191,7 @@ class UnitOpener:
         # A header read with the wrong delimiter or encoding: no column came out as it is,
         # so even `evolve` sets the file aside, with what to set instead.
         misread = (
-            self._misread(stream, source, reader, plan)
+            misread_hint(ctx, stream, source, reader, plan, then(ctx, stream))
             if isinstance(source, FileSourceConfig)
             else None
         )
@@ -211,93 +209,6 @@ class UnitOpener:
         if policy == "fail":
             return err
         raise err  # quarantine: the caller sets the file aside
-
-    def _misread(
-        self, stream: str, source: FileSourceConfig, reader: Reader, plan: MappingPlan
-    ) -> str | None:
-        """The hint for a header read with the wrong encoding (a UTF-16 file read as an
-        8-bit one) or delimiter (one column holding them all), or one that is further
-        down (a title line above it); None for real drift."""
-        follow, headers = then(self.ctx, stream), reader.columns
-        if headers and (utf16 := utf16_hint(headers[0], source.csv.encoding, stream, follow)):
-            return utf16
-        delimiter = _delimiter_hint(list(headers), plan.unexpected, source.csv.delimiter)
-        if delimiter:
-            return (
-                f"the header looks delimited by {delimiter!r}: set csv.delimiter on source "
-                f"{stream!r}, then {follow}"
-            )
-        if plan.missing and (below := self._header_below(stream, source, reader)):
-            return f"{below}, then {follow}"
-        if not plan.rename and (row := self._header_is_a_row(stream, source, reader)):
-            return f"{row}, then {follow}"
-        if not plan.rename and plan.missing:
-            # Other data (a stray export in the folder): `evolve` would add its headers
-            # as columns and load its rows with every column of the table empty.
-            table = self.ctx.pipe.table.name
-            return (
-                f"no header of the file maps to a column of table {table}: if it is not "
-                f"this source's data, narrow path on source {stream!r} and close this "
-                "entry with `sluice quarantine discard ID` (`sluice quarantine list` shows "
-                f"its ID); if it is, map its headers (sources.{stream}.columns or "
-                f"synonyms), then {follow}"
-            )
-        return None
-
-    def _header_is_a_row(self, stream: str, source: FileSourceConfig, reader: Reader) -> str | None:
-        """The hint for a CSV without a header row, whose first row was read as one: no
-        column maps from it, and a field of it is a value (a number, a date) where the
-        row below holds one too."""
-        top = getattr(reader, "top_records", None)
-        if top is None or source.csv.skip_rows:
-            return None
-        records = [r for _, r in top(20) if any(f.strip() for f in r)]
-        at = next((i for i, r in enumerate(records) if unique_headers(r) == reader.columns), None)
-        if at is None or at + 1 >= len(records):
-            return None
-        header, row = records[at], records[at + 1]
-        both = [
-            i
-            for i, (h, v) in enumerate(zip(header, row, strict=False))
-            if _VALUE.fullmatch(h.strip()) and _VALUE.fullmatch(v.strip())
-        ]
-        if not both:
-            return None
-        shown = (getattr(reader, "delimiter", None) or source.csv.delimiter).join(header)
-        shown = shown if len(shown) <= 60 else shown[:57] + "..."
-        first = next(iter(self.ctx.pipe.table.columns))
-        return (
-            f"the header read, {shown}, looks like a row: its field {both[0] + 1} "
-            f"({header[both[0]]!r}) is a value, as in the row below. If the file has no "
-            f"header row, set csv.header: false on source {stream!r} and map its columns "
-            f"by place in sources.{stream}.columns (e.g. {first}: column_1)"
-        )
-
-    def _header_below(self, stream: str, source: FileSourceConfig, reader: Reader) -> str | None:
-        """``csv.skip_rows`` for a CSV whose header is further down than where it was
-        read (a title or a note above it, as reports export): the first record of the
-        file's first lines that every column maps from."""
-        top = getattr(reader, "top_records", None)
-        if top is None:
-            return None
-        ctx = self.ctx
-        for line, record in top():
-            while record and not record[-1].strip():
-                record = record[:-1]  # an export's empty cells past the last header
-            headers = unique_headers(record)
-            if not record or headers == reader.columns:
-                continue
-            if plan_mapping(headers, ctx.pipe, source, ctx.project.synonyms).missing:
-                continue
-            declared = getattr(reader, "delimiter", None) or source.csv.delimiter
-            shown = declared.join(record)
-            shown = shown if len(shown) <= 60 else shown[:57] + "..."
-            said = f"the header looks to be on line {line} ({shown}): set csv.skip_rows: {line - 1}"
-            if declared != source.csv.delimiter:
-                # skip_rows skips Excel's `sep=` line as any other: say its delimiter too
-                said += f" and csv.delimiter: {declared!r}"
-            return f"{said} on source {stream!r}"
-        return None
 
     def evolve_plan(self, stream: str, unit: str, plan: MappingPlan) -> MappingPlan:
         """A drifted plan under ``evolve``: new headers become columns, missing columns
@@ -340,23 +251,6 @@ def field_of(ctx: RunContext, stream: str) -> str:
 def then(ctx: RunContext, stream: str) -> str:
     """The command that loads a drifted unit of ``stream`` once its config is fixed."""
     return drift.then(ctx.pipe.sources[stream].drift, ctx.name)
-
-
-#: a field that is a value, not a name: a number (``12``, ``-1,234.5``) or a date
-_VALUE = re.compile(r"[+-]?[0-9][0-9.,]*|[0-9]{1,4}[-/.][0-9]{1,2}[-/.][0-9]{1,4}")
-
-
-def _delimiter_hint(headers: list[str], unexpected: list[str], delimiter: str) -> str | None:
-    """The delimiter a file seems to use when its whole header came out as one column.
-
-    Only a one-column header counts: a real extra column whose name merely contains a
-    ``;`` is ordinary drift, not a wrong delimiter.
-    """
-    if len(headers) == 1 and unexpected == headers:
-        for candidate in (";", "\t", "|", ","):
-            if candidate != delimiter and unexpected[0].count(candidate) >= 1:
-                return candidate
-    return None
 
 
 def file_delimiter(store: StateStore, file_id: int | None) -> str | None:
