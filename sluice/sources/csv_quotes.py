@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable
 from typing import IO
 
@@ -20,6 +21,38 @@ from sluice.config import CsvOptions
 
 #: bytes read at a time while looking for a row's first line
 _CHUNK = 1 << 20
+#: a line break, as PyArrow and Python's csv take them: `\r\n`, a lone `\r` (old Mac
+#: exports) or `\n`
+_BREAK = "\r\n|\r|\n"
+_BREAK_TEXT = re.compile(_BREAK)
+_BREAK_BYTES = re.compile(_BREAK.encode())
+
+
+def breaks(text: str) -> int:
+    """How many line breaks ``text`` holds."""
+    return len(_BREAK_TEXT.findall(text))
+
+
+def _after_lines(rows: IO[bytes], n: int) -> bytes | None:
+    """The bytes of ``rows`` read past its first ``n`` line breaks, or None if it has
+    fewer."""
+    buf = b""
+    while True:
+        chunk = rows.read(_CHUNK)
+        buf += chunk
+        if n <= 0:
+            return buf
+        # a `\r` at the end may be the first half of a `\r\n`: it waits for the next read
+        end = len(buf) - 1 if chunk and buf.endswith(b"\r") else len(buf)
+        found = len(_BREAK_BYTES.findall(buf, 0, end))
+        if found >= n:
+            for m in _BREAK_BYTES.finditer(buf, 0, end):
+                n -= 1
+                if n == 0:
+                    return buf[m.end() :]
+        if not chunk:
+            return None
+        n, buf = n - found, buf[end:]
 
 
 def _first_record(text: str, opts: CsvOptions, strict: bool) -> list[str]:
@@ -47,17 +80,18 @@ def span(text: str, line: int, opts: CsvOptions) -> str:
     The first field holding a line break opens on the record's first line (no break
     comes before it) and closes as many lines further as it holds breaks.
     """
-    if "\n" not in text.rstrip("\r\n"):
+    spanned = breaks(text.rstrip("\r\n"))
+    if not spanned:
         return ""
-    last = line + text.rstrip("\r\n").count("\n")
+    last = line + spanned
     fields = _first_record(text, opts, strict=False)
-    held = next((f for f in fields if "\n" in f), "")
+    held = next((f for f in fields if breaks(f)), "")
     if never_closed(text, opts):
         return (
             f"a quote opened on line {line} is never closed, so lines {line}-{last}, "
             "to the end of the file, read as one row"
         )
-    closes = line + held.count("\n")
+    closes = line + breaks(held)
     return (
         f"a quote opened on line {line} closes on line {closes}, so lines {line}-{last} "
         "read as one row"
@@ -82,20 +116,9 @@ def unclosed_tail(
         return None
     rows, first_line = opened
     with rows:
-        to_skip = line - first_line
-        rest = b""
-        while to_skip > 0:
-            chunk = rows.read(_CHUNK)
-            if not chunk:
-                return None
-            found = chunk.count(b"\n")
-            if found < to_skip:
-                to_skip -= found
-                continue
-            at = -1
-            for _ in range(to_skip):
-                at = chunk.index(b"\n", at + 1)
-            rest, to_skip = chunk[at + 1 :], 0
+        rest = _after_lines(rows, line - first_line)
+        if rest is None:
+            return None
         rest += rows.read(limit + 1 - len(rest)) if len(rest) <= limit else b""
     if len(rest) > limit:
         return None

@@ -29,7 +29,7 @@ import pyarrow.csv as pacsv
 from sluice.batch import LINE, Batch, Reject
 from sluice.config import CsvOptions
 from sluice.errors import SourceError, Where
-from sluice.sources.csv_quotes import span, unclosed_tail
+from sluice.sources.csv_quotes import breaks, span, unclosed_tail
 from sluice.sources.csv_start import (
     Start,
     Undecodable,
@@ -133,8 +133,7 @@ class _LineTracker:
             nl = (
                 data.select(
                     pl.sum_horizontal(
-                        pl.col(c).str.count_matches("\n", literal=True).fill_null(0)
-                        for c in text_cols
+                        pl.col(c).str.count_matches(r"\r\n|\r|\n").fill_null(0) for c in text_cols
                     )
                 )
                 .to_series()
@@ -143,7 +142,7 @@ class _LineTracker:
         else:
             nl = np.zeros(n, dtype=np.int64)
         rec_all = np.concatenate([numbers, np.array([c[0] for c in consumed], dtype=np.int64)])
-        nl_all = np.concatenate([nl, np.array([c[1].count("\n") for c in consumed], np.int64)])
+        nl_all = np.concatenate([nl, np.array([breaks(c[1]) for c in consumed], np.int64)])
         order = np.argsort(rec_all, kind="stable")
         before = np.cumsum(nl_all[order]) - nl_all[order] + self.extra_lines
         lines = np.empty_like(rec_all)
@@ -294,7 +293,7 @@ def read_csv(
             """The file's last row held back when a quote in it is never closed: it has
             the header's width only because every line to the end became its last value."""
             tail = data.tail(1)
-            if not any("\n" in (tail.item(0, c) or "") for c in multiline):
+            if not any(breaks(tail.item(0, c) or "") for c in multiline):
                 return data, []
             line = int(tail.item(0, LINE))
             text = unclosed_tail(open_rows, line, opts, limit)
@@ -508,8 +507,11 @@ def _scan(chunks: list[pa.Array], empties: bool = True) -> tuple[bool, bool, boo
             padded = padded or array.null_count < len(array)
             continue
         raw = np.frombuffer(data, dtype=np.uint8)
-        newline = newline or bool((raw == 10).any())
-        zero = zero or not raw.all()
+        # One pass for the usual column, which holds no byte below 14: no NUL (0), no
+        # line break (`\n` 10, or `\r` 13, as old Mac exports end lines)
+        if (raw < 14).any():
+            newline = newline or bool((raw == 10).any() or (raw == 13).any())
+            zero = zero or not raw.all()
         if not padded:
             padded = _padded(raw, array, offsets, empties)
     return newline, zero, padded

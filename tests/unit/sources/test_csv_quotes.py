@@ -113,3 +113,22 @@ def test_a_quote_never_closed_past_the_last_column_of_a_trailing_delimiter_file(
     assert [(r.line, r.reason.split(",")[0]) for r in rejects] == [
         (3, "a quote opened on line 3 is never closed")
     ]
+
+
+@pytest.mark.parametrize("end", [b"\r", b"\r\n", b"\n"], ids=["cr", "crlf", "lf"])
+def test_line_numbers_after_values_over_lines_are_pythons_for_every_line_end(
+    tmp_path: Path, end: bytes
+) -> None:
+    # Old Mac exports end lines with a lone `\r`: the lines a value spanned were not
+    # counted (the rows after it were a line short each), and a quote never closed at
+    # the end loaded the lines it ate, as it did with `\n` before.
+    from tests.unit.sources.test_csv_header import python_csv
+
+    rows = [b"1,Ann,ok", b'2,Bob,"multi' + end + b'line"', b"3,Cy,x", b'4,Di,"oops', b"5,Ed,x"]
+    content = HEADER.rstrip(b"\n") + end + end.join(rows) + end
+    _, data, rejects = read_file(write(tmp_path, content))
+    _, records = python_csv(content, encoding="utf-8")
+    starts = {r[0]: line for line, r in records}
+    assert data.select("id", "_line").rows() == [(i, starts[i]) for i in ("1", "2", "3")]
+    (reject,) = rejects
+    assert reject.line == starts["4"] and "is never closed, so lines 6-7" in reject.reason
