@@ -16,7 +16,6 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from sluice.config.base import Model
 from sluice.config.project import Project
 from sluice.config.steps import STEP_KINDS
 from sluice.errors import ConfigError, ConfigProblem, ProjectInvalid, Where
@@ -220,14 +219,7 @@ def _key_paths(schema: dict[str, Any]) -> dict[str, list[list[str]]]:
 def _known_keys() -> set[str]:
     """Every key of every block of ``sluice.yaml`` (a misspelt one is matched to the
     nearest, wherever it belongs: cheaper than following unions down the path)."""
-    names: set[str] = set()
-    todo: list[type[Model]] = [Model]
-    while todo:
-        cls = todo.pop()
-        todo += cls.__subclasses__()
-        for name, f in cls.model_fields.items():
-            names.add(f.alias or name)
-    return names
+    return set(_key_paths(Project.model_json_schema()))
 
 
 def parse_project(text: str, file: str = PROJECT_FILE, root: Path | None = None) -> Project:

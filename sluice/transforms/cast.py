@@ -17,6 +17,7 @@ from typing import Literal, Protocol
 
 import polars as pl
 
+from sluice.dateformat import EPOCH_FORMATS
 from sluice.dtypes import POLARS_TYPES, json_text
 from sluice.transforms.dates import REF, TEXT, DateRule
 from sluice.transforms.dates import parse as parse_dates
@@ -120,7 +121,7 @@ def _dates(
     epochs = [f for f in formats if f in EPOCHS]
     excel = "excel" in formats
     rule = DateRule.of(
-        [f for f in formats if f not in EPOCHS and f != "excel"],
+        [f for f in formats if f not in EPOCH_FORMATS],
         century_pivot=spec.century_pivot if spec else None,
         century_from=spec.century_from if spec else None,
         timezone=spec.timezone if spec else None,
@@ -608,11 +609,13 @@ def cast_reason(
         )
     if to in ("date", "datetime") and typed_number:
         said.append(pl.lit(EPOCH_NOTE))
-    elif to in ("date", "datetime") and source == pl.String:
-        numbers = set(EPOCHS) | {"excel"}
-        if not numbers & set((spec.formats if spec else None) or []):
-            digits = col.str.strip_chars().str.contains(r"^[0-9]{4,}(?:\.[0-9]+)?$")
-            said.append(pl.when(digits).then(pl.lit(EPOCH_NOTE)).otherwise(pl.lit("")))
+    elif (
+        to in ("date", "datetime")
+        and source == pl.String
+        and not set(EPOCH_FORMATS) & set((spec.formats if spec else None) or [])
+    ):
+        digits = col.str.strip_chars().str.contains(r"^[0-9]{4,}(?:\.[0-9]+)?$")
+        said.append(pl.when(digits).then(pl.lit(EPOCH_NOTE)).otherwise(pl.lit("")))
     if to == "date" and isinstance(source, pl.Datetime):
         said.append(pl.lit(TIME_OF_DAY_NOTE.format(name=name)))
     if to == "datetime" and isinstance(source, pl.Datetime) and source.time_unit == "ns":
