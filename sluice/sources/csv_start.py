@@ -38,9 +38,9 @@ _UTF16_BOMS_READ_AS_8_BIT = ("\xff\xfe", "\xfe\xff")
 
 
 def utf16_hint(start: bytes | str, encoding: str, stream: str, then: str) -> str | None:
-    """The hint for a file that starts with a UTF-16 byte order mark (``start``: its
-    first bytes, or its first header as an 8-bit ``encoding`` read it) while the source
-    reads it as another encoding; None for any other file."""
+    """The hint for a file that starts with a UTF-16 (or, in its bytes, a UTF-32) byte
+    order mark (``start``: its first bytes, or its first header as an 8-bit ``encoding``
+    read it) while the source reads it as another encoding; None for any other file."""
     name = codecs.lookup(encoding).name
     if name.startswith(("utf-16", "utf-32")):
         return None
