@@ -270,8 +270,10 @@ class DuckdbDestination(SqlDestination):
         columns: list[str],
         keys: list[str],
         as_text: frozenset[str] = frozenset(),
+        order: str | None = None,
     ) -> str:
-        """The upsert, then an UPDATE of indexed columns only where their value changed.
+        """The upsert, then an UPDATE of indexed columns only where their value changed
+        (in the stage's order: ``order`` is not used).
 
         An ``ON CONFLICT DO UPDATE`` that sets a foreign key column rewrites the row as
         delete + insert, which DuckDB refuses for a row another table references, even

@@ -272,6 +272,7 @@ class MysqlDestination(SqlDestination):
         columns: list[str],
         keys: list[str],
         as_text: frozenset[str] = frozenset(),
+        order: str | None = None,
     ) -> str:
         q = self.quote
         cols = ", ".join(q(c) for c in columns)
@@ -279,7 +280,7 @@ class MysqlDestination(SqlDestination):
         update = ", ".join(f"{q(c)} = VALUES({q(c)})" for c in rest)
         # Key order: InnoDB keeps rows in their primary key's order, so sorted rows
         # update and insert page after page instead of all over the table.
-        order = ", ".join(q(k) for k in keys)
+        order = order or ", ".join(q(k) for k in keys)
         return (
             f"INSERT INTO {q(target)} ({cols}) SELECT {cols} FROM {q(stage)} "
             f"ORDER BY {order} ON DUPLICATE KEY UPDATE {update}"

@@ -28,6 +28,9 @@ DDL_LOCK = 0x5_1C3_0002  # the advisory lock held while creating or evolving tab
 @register("postgresql")
 class PostgresDestination(SqlDestination):
     ADD_COLUMNS_AT_ONCE = True
+    #: A merge's stage without the key: filling a keyed stage of 1M rows took the server
+    #: 3.3-4.4 s, the same rows unkeyed 0.7-1.1 s, and the upsert then sorts them (below).
+    STAGE_KEYED = False
 
     def _engine_options(self) -> dict[str, Any]:
         return {"pool_pre_ping": True}
@@ -53,6 +56,16 @@ class PostgresDestination(SqlDestination):
         return [
             f"ALTER TABLE {self.quote(table.name)} DROP CONSTRAINT {self.quote(str(unique.name))}"
         ]
+
+    def _key_order(self, table: TableSpec) -> str:
+        # Text keys sorted byte by byte: the server's sort of 1M staged rows took 1.0 s,
+        # against 2.2 s by the database's collation (strcoll for each comparison). Under
+        # C.UTF-8 that is the key index's own order; under another collation it differs
+        # in places, which costs the upsert some locality, never a row.
+        types = {c.name: c.type for c in table.columns}
+        return ", ".join(
+            self.quote(k) + (' COLLATE "C"' if types.get(k) == "string" else "") for k in table.keys
+        )
 
     def _stage_ddl(self, create: str, mode: Mode) -> str:
         # A merge's stage lives for one transaction and is dropped before it commits:

@@ -23,6 +23,10 @@ from sluice.sqltypes import SA_TYPES
 class SqlBase:
     """A warehouse at ``url``: its SQLAlchemy engine and the dialect's quoting."""
 
+    #: whether a merge's stage carries the table's key (a dialect whose upsert reads the
+    #: stage by it); the keys are unique within a load either way (the validator's rule)
+    STAGE_KEYED = True
+
     def __init__(self, url: str) -> None:
         self.url = url
         quiet_pool_logs()  # a connection dropped under the pool: one line, no traceback
@@ -54,7 +58,7 @@ class SqlBase:
             for c in [*spec.columns, *snapshot_columns(mode)]
         ]
         args: list[Any] = []
-        if mode == "merge" and spec.keys:
+        if mode == "merge" and spec.keys and (name is None or self.STAGE_KEYED):
             args.append(sa.PrimaryKeyConstraint(*spec.keys))
         for fk in spec.foreign_keys if name is None else []:
             # The referenced table only needs to be known by name and key columns.

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from sluice.destinations import LoadMeta
 from sluice.destinations.sql import SqlDestination
+from sluice.errors import LoadError
 from sluice.schema import ColumnSpec, TableSpec
 from tests.support.warehouses import EVERY_TYPE, EVERY_TYPE_SCHEMA
 
@@ -115,6 +116,37 @@ def test_a_merge_rewrites_only_rows_whose_values_changed(dest: SqlDestination) -
         assert [i for i in (1, 2, 3, 4) if after[i] != before[i]] == [3, 4]
     load("m3", (2, "b", None), (3, "c", None))
     assert rows(dest) == [(1, "a"), (2, "b"), (3, "c"), (4, "d"), (5, "e")]
+
+
+def test_a_merge_on_text_keys_of_every_kind_updates_each_row_once(dest: SqlDestination) -> None:
+    """Keys that sort differently by bytes and by a language's rules (case, accents,
+    digits as text): PostgreSQL sends the staged rows in byte order, which changes
+    how fast the upsert goes, never which row a key updates."""
+    spec = TableSpec("codes", [ColumnSpec("code", "string"), ColumnSpec("n", "integer")], ["code"])
+    keys = ["b", "B", "a", "é", "e", "10", "9", "Z-1", "z_1", "ß", "ss", " x", "x"]
+
+    def load(key: str, pairs: list[tuple[str, int]]) -> None:
+        data = pl.DataFrame(pairs, schema={"code": pl.String, "n": pl.Int64}, orient="row")
+        dest.load(spec, "merge", key, [data])
+
+    dest.prepare(spec, "merge")
+    load("m1", [(k, 1) for k in keys[::2]])
+    load("m2", [(k, 2) for k in reversed(keys)])
+    with dest.engine.connect() as c:
+        got = dict(c.execute(sa.text("SELECT code, n FROM codes")).all())
+    assert got == dict.fromkeys(keys, 2)
+
+
+def test_a_merge_given_one_key_twice_fails_and_leaves_the_table(dest: SqlDestination) -> None:
+    """The validator keeps a load's keys unique; should two rows of one key reach the
+    destination all the same, the load fails whole rather than keeping either."""
+    dest.prepare(SPEC, "merge")
+    dest.load(SPEC, "merge", "m1", [frame((1, "a"))])
+    with pytest.raises(LoadError, match="loading table 'people' failed") as caught:
+        dest.load(SPEC, "merge", "m2", [frame((1, "b"), (2, "c")), frame((1, "d"))])
+    assert caught.value.hint == "the table is unchanged; fix the cause and run again"
+    assert rows(dest) == [(1, "a")]
+    assert not dest.is_loaded("m2")
 
 
 def test_a_merge_in_many_batches_is_one_transaction(dest: SqlDestination) -> None:
