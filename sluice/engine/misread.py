@@ -67,7 +67,7 @@ def _header_is_a_row(
     if top is None or source.csv.skip_rows:
         return None
     records = [r for _, r in top(20) if any(f.strip() for f in r)]
-    at = next((i for i, r in enumerate(records) if unique_headers(r) == reader.columns), None)
+    at = next((i for i, r in enumerate(records) if _as_read(r, reader.columns)), None)
     if at is None or at + 1 >= len(records):
         return None
     header, row = records[at], records[at + 1]
@@ -89,6 +89,14 @@ def _header_is_a_row(
     )
 
 
+def _as_read(record: list[str], columns: list[str]) -> bool:
+    """Whether ``record`` is the header the reader read as ``columns``: its names, less
+    the blank ones it left out (a spreadsheet's empty columns)."""
+    headers = unique_headers(record)
+    kept = [h for h, raw in zip(headers, record, strict=True) if raw.strip() or h in columns]
+    return kept == columns
+
+
 def _header_below(
     ctx: RunContext, stream: str, source: FileSourceConfig, reader: Reader
 ) -> str | None:
@@ -102,7 +110,7 @@ def _header_below(
         while record and not record[-1].strip():
             record = record[:-1]  # an export's empty cells past the last header
         headers = unique_headers(record)
-        if not record or headers == reader.columns:
+        if not record or _as_read(record, reader.columns):
             continue
         if plan_mapping(headers, ctx.pipe, source, ctx.project.synonyms).missing:
             continue

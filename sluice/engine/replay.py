@@ -293,8 +293,9 @@ def _replay_rows(
     ctx, store = kit.ctx, kit.ctx.store
     parsed = [e for e in entries if "_raw" not in (e.payload or {})]
     unparsed = [e for e in entries if e not in parsed]
-    # A row the parser could not split stays put: no configuration can fix it. Said,
-    # or "once fixed: replay" would send the user round in a circle.
+    # A row kept as the text of its line (the parser could not split it, or it held a
+    # value no column takes) stays put: a replay reads no text again. Said, or "once
+    # fixed: replay" would send the user round in a circle.
     tally.count(ctx.report, source, _kept(len(unparsed)))
     store.release_quarantine([e.id for e in unparsed], ctx.run_id)
     if unparsed:
@@ -303,8 +304,8 @@ def _replay_rows(
             {
                 "stream": source,
                 "message": (
-                    f"{len(unparsed)} row(s) of {unit} that the parser could not split "
-                    f"(entries {named}) stay in quarantine: no setting changes how a row splits"
+                    f"{len(unparsed)} row(s) of {unit} kept as the text of their lines "
+                    f"(entries {named}) stay in quarantine: a replay does not read text again"
                 ),
                 "hint": (
                     "fix those lines in the file and load them again (under append, only "

@@ -40,8 +40,10 @@ from sluice.sources.csv_start import (
 )
 from sluice.sources.csv_trailing import (
     TRAIL,
+    blank_columns,
     ends_with_delimiter,
     padded_fields,
+    past_the_blanks,
     past_the_trail,
     with_rows,
 )
@@ -159,9 +161,12 @@ def read_csv(
     stream_name: str,
     unit: str,
     block_size: int,
+    named: Callable[[str], bool] | None = None,
 ) -> tuple[list[str], Callable[[], Iterator[Batch]]]:
     """Read the header now; return it and a function streaming the rows. ``opts``: as
-    :func:`with_declared_delimiter` gives them."""
+    :func:`with_declared_delimiter` gives them. ``named``: whether the source's config
+    names a header (a blank header's ``column_N`` it names is a column like any other;
+    see :func:`blank_columns`)."""
     limit = opts.max_row_bytes
 
     def located(exc: Exception) -> SourceError:
@@ -236,6 +241,13 @@ def read_csv(
     width = len(headers)
     # Lines that end with a delimiter are parsed one field wider; that field must be empty.
     parsed = [*headers, TRAIL] if trailing else headers
+    # Blank header cells over an empty first row (a spreadsheet's unused columns): no
+    # columns, and they must stay empty as the trailing field must.
+    blanks = {
+        headers[i]: i + 1
+        for i in (blank_columns(raw, start.first_row) if opts.header else [])
+        if named is None or not named(headers[i])
+    }
     positional = [f"c{i}" for i in range(len(parsed))]
     convert_options = pacsv.ConvertOptions(
         column_types={c: pa.string() for c in positional},
@@ -247,7 +259,11 @@ def read_csv(
     )
 
     empties = "" not in opts.null_values  # else an empty field is read as null
-    header = tuple(raw) if opts.header else None
+    header = (
+        tuple(h for h, n in zip(raw, headers, strict=True) if n not in blanks)
+        if opts.header
+        else None
+    )
 
     def batches() -> Iterator[Batch]:
         tracker = _LineTracker(first_line)
@@ -281,6 +297,11 @@ def read_csv(
                 data = with_rows(data, headers, rows, opts)
                 nul_free = nul_free and not any("\x00" in f for _, r in rows for f in r)
                 trimmed = frozenset()
+            if blanks:
+                data, held = past_the_blanks(data, blanks, opts, stream_name)
+                if held:
+                    rejects = sorted([*rejects, *held], key=lambda r: r.line)
+                trimmed = trimmed - blanks.keys()
             return Batch(stream_name, unit, data, rejects, nul_free, trimmed, header)
 
         def open_rows() -> tuple[IO[bytes], int] | None:
@@ -367,7 +388,7 @@ def read_csv(
                     raise located(exc) from None
                 raise _parse_error(msg, opts, unit) from None
 
-    return headers, batches
+    return [h for h in headers if h not in blanks], batches
 
 
 def with_declared_delimiter(

@@ -1,10 +1,16 @@
-"""CSV lines that end with a delimiter, and rows with empty fields past the header's.
+"""CSV lines that end with a delimiter, rows with empty fields past the header's, and
+columns whose header is blank.
 
 Some exports end every line with the delimiter (``id,name,city,``), the header's or
 not. Python's csv reads such a line with one more field, empty: it holds nothing and is
 no column. A file whose first row shows that shape is parsed one field wider, and that
 field must stay empty (a row with a value there is quarantined); any other row with
 more fields than the header, all empty past its width, is read by Python's csv.
+
+Spreadsheets saved as CSV write the cells of columns that were formatted but never
+filled: ``id,name,,`` over ``1,Ann,,``. A column whose header cell is blank and whose
+first row is empty there is no column either: it must stay empty, as a trailing field
+must, and a row with a value under it is quarantined, not loaded under a made-up name.
 """
 
 from __future__ import annotations
@@ -50,6 +56,45 @@ def past_the_trail(data: pl.DataFrame, opts: CsvOptions) -> tuple[pl.DataFrame, 
         )
         rejects.append(Reject(row[LINE], text, said))
     return data.filter(~held).drop(TRAIL), rejects
+
+
+def blank_columns(raw: list[str], first_row: list[str] | None) -> list[int]:
+    """The places of ``raw`` (a header record) whose header is blank and whose first row
+    is empty there (see the module): an unnamed column that holds values from the first
+    row on (a pandas index) is a column, under the name ``column_N``. None when every
+    header is blank: that is no header, and the file's own checks say so."""
+    first = first_row or []
+    blank = [
+        i for i, h in enumerate(raw) if not h.strip() and (i >= len(first) or not first[i].strip())
+    ]
+    return [] if len(blank) == len(raw) else blank
+
+
+def past_the_blanks(
+    data: pl.DataFrame, blanks: dict[str, int], opts: CsvOptions, stream: str
+) -> tuple[pl.DataFrame, list[Reject]]:
+    """``data`` without its blank-header columns (name -> place, from 1), and the rows
+    that hold a value under one: such a value has no column to go to (it is not
+    dropped). The reason names the mapping that makes the column one."""
+    held = {
+        name: pl.col(name).is_not_null() & (pl.col(name).str.strip_chars() != "") for name in blanks
+    }
+    flags = data.select(pl.any_horizontal(*held.values()).alias("held")).to_series()
+    if not flags.any():
+        return data.drop(*blanks), []
+    rejects = []
+    fields = [c for c in data.columns if c != LINE]
+    for row in data.filter(flags).iter_rows(named=True):
+        text = _joined([row[c] or "" for c in fields], opts)
+        under = [n for n in blanks if (row[n] or "").strip()]
+        values = ", ".join(f"{row[n]!r} in column {blanks[n]}" for n in under)
+        said = (
+            f"row has a value under a blank header ({values}), where the file's first row "
+            f"is empty: it has no column to load into (to load it, map it: "
+            f"sources.{stream}.columns: {{COLUMN: {under[0]}}})"
+        )
+        rejects.append(Reject(row[LINE], text, said))
+    return data.filter(~flags).drop(*blanks), rejects
 
 
 def padded_fields(text: str, opts: CsvOptions, width: int) -> list[str] | None:

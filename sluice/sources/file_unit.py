@@ -25,6 +25,7 @@ from sluice.batch import LINE, Batch
 from sluice.config import CsvOptions, FileSourceConfig
 from sluice.errors import SourceError, Where
 from sluice.httpclient.stats import HttpStatsRecord
+from sluice.schema import ignored, normalize_header
 from sluice.sources import archive, localfiles
 from sluice.sources.base import RecordCopy
 from sluice.sources.csv_reader import read_csv, with_declared_delimiter
@@ -144,6 +145,7 @@ class FileReader:
                 stream_name=unit.stream,
                 unit=unit.name,
                 block_size=cfg.batch_bytes,
+                named=lambda header: _named(cfg, header),
             )
         elif unit.fmt == "parquet":
             self.columns, self._batches = self._parquet()
@@ -270,3 +272,11 @@ def hash_units_ahead(units: Iterable[object]) -> None:
         for u in units
         if isinstance(u, FileUnit) and u.member is None and u.digest is None and u.error is None
     )
+
+
+def _named(cfg: FileSourceConfig, header: str) -> bool:
+    """Whether the source's config names ``header`` (mapped, a synonym, or ignored)."""
+    name = normalize_header(header)
+    said = [h for h in cfg.columns.values() if h is not None]
+    said += [h for names in cfg.synonyms.values() for h in names]
+    return any(normalize_header(h) == name for h in said) or ignored(header, cfg.ignore)

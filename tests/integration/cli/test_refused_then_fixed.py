@@ -342,7 +342,7 @@ def test_a_row_a_quote_ran_over_stays_on_replay_and_the_hint_closes_it(tmp_path:
     assert replayed.returncode == 3, replayed.stdout + replayed.stderr
     (report,) = json.loads(replayed.stdout)  # one pipeline replayed
     (warning,) = report["warnings"]
-    assert "could not split (entries 1) stay in quarantine" in warning["message"]
+    assert "text of their lines (entries 1) stay in quarantine" in warning["message"]
     # the hint's way: the fixed lines in a file of their own, then its command
     (tmp_path / "data" / "a_fixed.csv").write_bytes(b'id,name\n2,"Grace"\n3,Linus\n')
     assert sluice("run", "p", "-p", str(tmp_path)).returncode == 0
@@ -429,6 +429,34 @@ def test_a_file_without_a_header_row_is_set_aside_and_loads_as_the_hint_says(
         (2, "Grace", "1906-12-09"),
         (3, "Linus", "1969-12-28"),
     ]
+
+
+def test_a_sheet_without_a_header_row_and_an_empty_column_gets_the_same_hint(
+    tmp_path: Path,
+) -> None:
+    # The empty cell of the first row read as a header is a blank header over an empty
+    # cell: the reader leaves that column out, and the header it read is still known
+    # for the row it is.
+    def pasted(yaml: str, entries: list[dict[str, Any]]) -> str:
+        assert "set csv.header: false on source 's'" in entries[0]["payload"]["hint"]
+        fixed = (
+            "csv: {header: false}, columns: {id: column_1, name: column_2, born: column_4}, "
+            "ignore: [column_3]"
+        )
+        return yaml.replace("path: data/*.csv", f"path: data/*.csv, {fixed}")
+
+    entries, rows = refused_then_fixed(
+        tmp_path,
+        {"data/staff.csv": b"1,Ada,,1815-12-10\r\n2,Grace,,1906-12-09\r\n"},
+        "data/*.csv",
+        "{id: integer, name: string, born: date}",
+        pasted,
+        "SELECT id, name, born FROM t ORDER BY id",
+    )
+    (entry,) = entries
+    hint = entry["payload"]["hint"]
+    assert hint.startswith("the header read, 1,Ada,,1815-12-10, looks like a row"), hint
+    assert rows == [(1, "Ada", "1815-12-10"), (2, "Grace", "1906-12-09")]
 
 
 def test_a_header_with_numbers_for_names_is_drift_not_a_row(tmp_path: Path) -> None:
