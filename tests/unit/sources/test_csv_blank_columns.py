@@ -13,6 +13,8 @@ import io
 from pathlib import Path
 
 import polars as pl
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sluice.batch import LINE, Reject
 from sluice.config import FileSourceConfig
@@ -143,3 +145,38 @@ def test_the_mapping_the_reason_names_loads_the_notes(
     assert (c.read, c.loaded, c.quarantined) == (5, 4, 1)
     notes = {r["supplier"]: r["note"] for r in out.rows() if r["note"]}
     assert notes == {"Parks Co": "see invoice"}
+
+
+_cell = st.text(alphabet='ab ,"\n1', max_size=4)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    blank=st.lists(st.booleans(), min_size=2, max_size=6).filter(lambda b: not all(b)),
+    rows=st.lists(st.lists(_cell, min_size=6, max_size=6), min_size=1, max_size=8),
+)
+def test_sheets_read_as_pythons_csv_reads_them(tmp_path: Path, blank: list[bool], rows) -> None:
+    # Any sheet of named and blank-header columns: the rows with nothing under a blank
+    # header load as Python's csv reads their named cells; the others are set aside.
+    header = ["" if b else f"h{i}" for i, b in enumerate(blank)]
+    body = [
+        [("" if b else v) if n == 0 else v for v, b in zip(r[: len(blank)], blank, strict=True)]
+        for n, r in enumerate(rows)
+    ]
+    body[0] = [
+        v if v.strip() or b else "x" for v, b in zip(body[0], blank, strict=True)
+    ]  # a first row
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerows([header, *body])
+    (tmp_path / "s.csv").write_text(out.getvalue(), newline="")
+    columns, data, rejects = read_file(tmp_path / "s.csv")
+    python = list(csv.reader(io.StringIO(out.getvalue(), newline="")))[1:]
+    named = [i for i, b in enumerate(blank) if not b]
+    held = [any(r[i].strip() for i, b in enumerate(blank) if b) for r in python]
+    assert columns == [header[i] for i in named]
+    assert len(rejects) == sum(held)
+    kept = [[r[i] or None for i in named] for r, h in zip(python, held, strict=True) if not h]
+    got = [list(r) for r in data.select(columns).rows()] if data.height else []
+    assert got == kept
