@@ -43,9 +43,10 @@ from sluice.sources.csv_trailing import (
     blank_columns,
     ends_with_delimiter,
     padded_fields,
-    past_the_blanks,
     past_the_trail,
+    under_a_blank,
     with_rows,
+    without_empty,
 )
 from sluice.sources.signatures import HEAD, binary_kind
 from sluice.sources.streams import Prefixed, read_full
@@ -243,11 +244,16 @@ def read_csv(
     parsed = [*headers, TRAIL] if trailing else headers
     # Blank header cells over an empty first row (a spreadsheet's unused columns): no
     # columns, and they must stay empty as the trailing field must.
-    blanks = {
-        headers[i]: i + 1
+    places = [
+        i
         for i in (blank_columns(raw, start.first_row) if opts.header else [])
         if named is None or not named(headers[i])
-    }
+    ]
+    blanks = {headers[i] for i in places}
+    # The columns that must stay empty, each with why a row with a value there is set aside
+    empty = {headers[i]: under_a_blank(i + 1, headers[i], stream_name) for i in places}
+    if trailing:
+        empty[TRAIL] = past_the_trail
     positional = [f"c{i}" for i in range(len(parsed))]
     convert_options = pacsv.ConvertOptions(
         column_types={c: pa.string() for c in positional},
@@ -280,10 +286,6 @@ def read_csv(
             rejects: list[Reject] = []
             if last and multiline and data.height and not tracker.pending:
                 data, rejects = _unclosed_at_end(data, multiline)
-            if trailing:
-                data, past = past_the_trail(data, opts)
-                rejects += past
-                trimmed = trimmed - {TRAIL}
             rows: list[tuple[int, list[str]]] = []
             for line, text, _ in rejected:
                 fields = padded_fields(text, opts, width)
@@ -297,11 +299,11 @@ def read_csv(
                 data = with_rows(data, headers, rows, opts)
                 nul_free = nul_free and not any("\x00" in f for _, r in rows for f in r)
                 trimmed = frozenset()
-            if blanks:
-                data, held = past_the_blanks(data, blanks, opts, stream_name)
+            if empty:
+                data, held = without_empty(data, empty, opts)
                 if held:
                     rejects = sorted([*rejects, *held], key=lambda r: r.line)
-                trimmed = trimmed - blanks.keys()
+                trimmed = trimmed - empty.keys()
             return Batch(stream_name, unit, data, rejects, nul_free, trimmed, header)
 
         def open_rows() -> tuple[IO[bytes], int] | None:

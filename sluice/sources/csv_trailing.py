@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 
 import polars as pl
 
@@ -39,25 +40,6 @@ def ends_with_delimiter(header: list[str], first_row: list[str] | None) -> bool:
     return len(first_row) == len(header) and len(header) > 1 and not header[-1].strip()
 
 
-def past_the_trail(data: pl.DataFrame, opts: CsvOptions) -> tuple[pl.DataFrame, list[Reject]]:
-    """``data`` without its trailing field, and the rows that hold a value there: the
-    other lines end with the delimiter, so the value has no column (it is not dropped)."""
-    trail = pl.col(TRAIL)
-    held = data.select(trail.is_not_null() & (trail.str.strip_chars() != "")).to_series()
-    if not held.any():
-        return data.drop(TRAIL), []
-    rejects = []
-    fields = [c for c in data.columns if c != LINE]
-    for row in data.filter(held).iter_rows(named=True):
-        text = _joined([row[c] or "" for c in fields], opts)
-        said = (
-            f"row has a value past the last column ({row[TRAIL]!r}), where the file's "
-            "lines end with an empty field (a trailing delimiter)"
-        )
-        rejects.append(Reject(row[LINE], text, said))
-    return data.filter(~held).drop(TRAIL), rejects
-
-
 def blank_columns(raw: list[str], first_row: list[str] | None) -> list[int]:
     """The places of ``raw`` (a header record) whose header is blank and whose first row
     is empty there (see the module): an unnamed column that holds values from the first
@@ -70,31 +52,45 @@ def blank_columns(raw: list[str], first_row: list[str] | None) -> list[int]:
     return [] if len(blank) == len(raw) else blank
 
 
-def past_the_blanks(
-    data: pl.DataFrame, blanks: dict[str, int], opts: CsvOptions, stream: str
+def past_the_trail(value: str) -> str:
+    """Why a row with ``value`` in a trailing field is set aside."""
+    return (
+        f"row has a value past the last column ({value!r}), where the file's lines end "
+        "with an empty field (a trailing delimiter)"
+    )
+
+
+def under_a_blank(place: int, name: str, stream: str) -> Callable[[str], str]:
+    """Why a row with a value under the blank header at ``place`` (from 1, read as
+    ``name``) is set aside: with the mapping that makes that column one."""
+
+    def said(value: str) -> str:
+        return (
+            f"row has a value under a blank header ({value!r} in column {place}), where "
+            f"the file's first row is empty: it has no column to load into (to load it, "
+            f"map it: sources.{stream}.columns: {{COLUMN: {name}}})"
+        )
+
+    return said
+
+
+def without_empty(
+    data: pl.DataFrame, empty: dict[str, Callable[[str], str]], opts: CsvOptions
 ) -> tuple[pl.DataFrame, list[Reject]]:
-    """``data`` without its blank-header columns (name -> place, from 1), and the rows
-    that hold a value under one: such a value has no column to go to (it is not
-    dropped). The reason names the mapping that makes the column one."""
-    held = {
-        name: pl.col(name).is_not_null() & (pl.col(name).str.strip_chars() != "") for name in blanks
-    }
-    flags = data.select(pl.any_horizontal(*held.values()).alias("held")).to_series()
+    """``data`` without the columns that must stay empty (a trailing field, blank
+    headers; each with why a value there is set aside), and the rows that hold a value
+    in one: it has no column to go to, and is not dropped."""
+    held = [pl.col(c).is_not_null() & (pl.col(c).str.strip_chars() != "") for c in empty]
+    flags = data.select(pl.any_horizontal(held)).to_series()
     if not flags.any():
-        return data.drop(*blanks), []
+        return data.drop(*empty), []
     rejects = []
     fields = [c for c in data.columns if c != LINE]
     for row in data.filter(flags).iter_rows(named=True):
         text = _joined([row[c] or "" for c in fields], opts)
-        under = [n for n in blanks if (row[n] or "").strip()]
-        values = ", ".join(f"{row[n]!r} in column {blanks[n]}" for n in under)
-        said = (
-            f"row has a value under a blank header ({values}), where the file's first row "
-            f"is empty: it has no column to load into (to load it, map it: "
-            f"sources.{stream}.columns: {{COLUMN: {under[0]}}})"
-        )
+        said = "; ".join(say(row[c]) for c, say in empty.items() if (row[c] or "").strip())
         rejects.append(Reject(row[LINE], text, said))
-    return data.filter(~flags).drop(*blanks), rejects
+    return data.filter(~flags).drop(*empty), rejects
 
 
 def padded_fields(text: str, opts: CsvOptions, width: int) -> list[str] | None:
@@ -121,7 +117,8 @@ def with_rows(
     added = pl.DataFrame(columns, schema=dict.fromkeys(headers, pl.String)).with_columns(
         pl.Series(LINE, [line for line, _ in rows], dtype=pl.Int64)
     )
-    return pl.concat([data.select(added.columns), added]).sort(LINE)
+    # `data`'s other columns (a trailing field) are null in the added rows
+    return pl.concat([data, added], how="diagonal").sort(LINE)
 
 
 def _joined(fields: list[str], opts: CsvOptions) -> str:
