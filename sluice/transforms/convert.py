@@ -16,8 +16,10 @@ from sluice.config import UtcStep
 from sluice.dtypes import POLARS_TYPES
 from sluice.transforms.cast import (
     COMMA_DECIMAL_NOTE,
+    COMMA_NOTE,
     EITHER_WAY,
     EITHER_WAY_NOTE,
+    THOUSANDS,
     DateOptions,
     DecimalMark,
     cast,
@@ -137,12 +139,18 @@ def amount(column: str, mark: DecimalMark = ".") -> tuple[pl.Expr, pl.Expr]:
         said = f"an amount (accepted: {AMOUNT_COMMA_FORMS}){COMMA_DECIMAL_NOTE}"
         return value, _reason(bad, column, text, said)
     reason = _reason(bad, column, text, f"an amount (accepted: {AMOUNT_FORMS})")
+    either = pl.lit(False)
     if mark == "unstated":
         either = number.str.contains(EITHER_WAY).fill_null(False)
         reason = (
             pl.when(either).then(pl.concat_str([reason, pl.lit(EITHER_WAY_NOTE)])).otherwise(reason)
         )
-    return value, reason
+    # `5,00 €` and `120,50` are a decimal comma's, refused here: say which setting reads
+    # them, as a number column's reason does (a comma grouping thousands is no such case).
+    digits_of = clean.str.extract(r"([0-9][0-9.,]*)", 1)
+    comma = digits_of.str.contains(",", literal=True) & ~digits_of.str.contains(THOUSANDS)
+    comma = comma.fill_null(False) & ~either
+    return value, pl.when(comma).then(pl.concat_str([reason, pl.lit(COMMA_NOTE)])).otherwise(reason)
 
 
 def utc_offset_minutes(column: str) -> pl.Expr:

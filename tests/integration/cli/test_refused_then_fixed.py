@@ -168,6 +168,32 @@ def test_the_amount_and_cast_steps_read_numbers_with_the_files_decimal_mark(
     assert rows == [(1, "1.234", 1234.0), (2, "5", 2.5)]
 
 
+def test_amounts_with_a_decimal_comma_load_with_the_setting_their_reason_names(
+    tmp_path: Path,
+) -> None:
+    # A spreadsheet's `sep=;` export with `120,50` and `5,00 €`: the amount step refused
+    # them listing the forms it reads, naming no setting; a number column named one.
+    def pasted(yaml: str, entries: list[dict[str, Any]]) -> str:
+        named = {r.split("set its source's ")[1].split(" (a CSV")[0] for r in reasons(entries)}
+        assert named == {"csv.decimal: ','"}
+        return yaml.replace("path: data/*.csv", "path: data/*.csv, csv: {decimal: ','}")
+
+    def reasons(entries: list[dict[str, Any]]) -> list[str]:
+        return [r for e in entries for r in e["reasons"]]
+
+    entries, rows = refused_then_fixed(
+        tmp_path,
+        {"data/eu.csv": "sep=;\r\nid;price\r\n1;120,50\r\n2;5,00 €\r\n3;1.234,56\r\n".encode()},
+        "data/*.csv",
+        "{id: integer, price: decimal}",
+        pasted,
+        "SELECT id, CAST(price AS TEXT) FROM t ORDER BY id",
+        steps="amount: {columns: [price]}",
+    )
+    assert [e["line"] for e in entries] == [3, 4, 5]
+    assert rows == [(1, "120.5"), (2, "5"), (3, "1234.56")]
+
+
 def test_a_replay_reads_a_sep_line_files_numbers_as_the_run_did(tmp_path: Path) -> None:
     # The `sep=;` line set the delimiter of the run, but a replay read its rows with the
     # source's (','): a row refused for another reason, once that was fixed, loaded its

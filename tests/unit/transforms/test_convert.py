@@ -14,7 +14,7 @@ from sluice.batch import LINE
 from sluice.config import parse_project
 from sluice.errors import ProjectInvalid, TransformError
 from sluice.transforms import StepRunner
-from sluice.transforms.cast import COMMA_DECIMAL_NOTE, EITHER_WAY_NOTE, DecimalMark
+from sluice.transforms.cast import COMMA_DECIMAL_NOTE, COMMA_NOTE, EITHER_WAY_NOTE, DecimalMark
 from sluice.transforms.convert import (
     AMOUNT_COMMA_FORMS,
     AMOUNT_FORMS,
@@ -148,6 +148,19 @@ def test_an_amount_whose_comma_may_be_either_mark_is_refused_when_the_mark_is_un
         f"amt: '1,234' is not an amount (accepted: {AMOUNT_FORMS}){EITHER_WAY_NOTE}"
     ]
     assert reasons[1][0].endswith(EITHER_WAY_NOTE) and reasons[2:] == [[], [], []]
+
+
+@pytest.mark.parametrize("mark", [".", "unstated"])
+def test_an_amount_with_a_decimal_comma_names_the_setting_that_reads_it(mark: DecimalMark) -> None:
+    # `120,50` and `5,00 €` (a decimal comma's) were refused with the accepted forms
+    # only, as if no setting read them: a number column's reason names csv.decimal.
+    texts = ["120,50", "5,00 €", "1.234,56", "1,234.56 XYZ", "about 3K"]
+    out = runner("      - amount: {columns: [amt]}\n", mark).run(frame(amt=texts))
+    assert out.get_column("amt").to_list() == [None] * len(texts)
+    reasons = [r[0] for r in out.get_column("_reasons").to_list()]
+    assert reasons[0] == f"amt: '120,50' is not an amount (accepted: {AMOUNT_FORMS}){COMMA_NOTE}"
+    # a comma grouping thousands is not the trouble, nor is there a comma in `about 3K`
+    assert [r.endswith(COMMA_NOTE) for r in reasons] == [True, True, True, False, False]
 
 
 def test_a_cast_step_reads_numbers_with_the_files_decimal_mark() -> None:
