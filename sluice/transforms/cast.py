@@ -387,6 +387,16 @@ MONEY_NOTE = (
     "; money text ($5, 5 €, (5.00), 10K) is read by the step amount: {{columns: [{name}]}}, "
     "then `sluice quarantine replay`"
 )
+#: Typographic minus signs: the minus sign (U+2212, as typeset tables and Wikipedia
+#: write negative numbers) and the en dash (U+2013). ``\u22125`` looks like -5 but is no
+#: number to Python's ``float`` or to a database; it is refused, and said why.
+DASHES = "\u2212\u2013"
+#: added to the reason of a number refused with a typographic minus in it
+DASH_NOTE = (
+    "; its minus is a typographic sign ('\u2212' U+2212 or '\u2013' U+2013), not '-': the "
+    "step derive: {{column: {name}, sql: \"replace(replace({name}, '\u2212', '-'), "
+    "'\u2013', '-')\"}} reads it as one, then `sluice quarantine replay`"
+)
 #: added to the reason of an integer past a BIGINT's range
 BIG_NOTE = (
     "; it is past what an integer column holds (-9223372036854775808 to "
@@ -590,6 +600,9 @@ def cast_reason(
         if mark == "unstated":
             either = trimmed.str.contains(EITHER_WAY)
             said.append(pl.when(either).then(pl.lit(EITHER_WAY_NOTE)).otherwise(pl.lit("")))
+    if number:
+        dash = col.str.contains(f"[{DASHES}]")
+        said.append(pl.when(dash).then(pl.lit(DASH_NOTE.format(name=name))).otherwise(pl.lit("")))
     if source == pl.String and to not in ("string", "list"):
         marker = col.str.strip_chars().str.to_lowercase().is_in(NULL_MARKERS)
         said.append(pl.when(marker).then(pl.lit(NULL_MARKER_NOTE)).otherwise(pl.lit("")))

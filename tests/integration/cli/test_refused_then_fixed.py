@@ -194,6 +194,30 @@ def test_amounts_with_a_decimal_comma_load_with_the_setting_their_reason_names(
     assert rows == [(1, "120.5"), (2, "5"), (3, "1234.56")]
 
 
+def test_a_typographic_minus_is_refused_and_loads_through_the_step_its_reason_names(
+    tmp_path: Path,
+) -> None:
+    # Tables copied from typeset pages write U+2212 or an en dash (U+2013) for a minus: it was
+    # "not a valid float", with nothing to tell it from the `-5` it looks like.
+    def pasted(yaml: str, entries: list[dict[str, Any]]) -> str:
+        steps = {
+            r.split("the step ")[1].split(" reads it")[0] for e in entries for r in e["reasons"]
+        }
+        (step,) = steps  # one column, one step
+        return with_step(step)(yaml, entries)
+
+    entries, rows = refused_then_fixed(
+        tmp_path,
+        {"data/t.csv": "year,change\r\n2019,\u22125.2\r\n2020,\u20130.5\r\n2021,1.5\r\n".encode()},
+        "data/*.csv",
+        "{year: integer, change: float}",
+        pasted,
+        "SELECT year, change FROM t ORDER BY year",
+    )
+    assert [e["line"] for e in entries] == [2, 3]
+    assert rows == [(2019, -5.2), (2020, -0.5), (2021, 1.5)]
+
+
 def test_a_replay_reads_a_sep_line_files_numbers_as_the_run_did(tmp_path: Path) -> None:
     # The `sep=;` line set the delimiter of the run, but a replay read its rows with the
     # source's (','): a row refused for another reason, once that was fixed, loaded its

@@ -489,6 +489,19 @@ def test_an_integer_past_a_bigint_says_so_and_a_grouped_comma_is_not_blamed() ->
     assert reasons_by_line(bad) == {2: [f"x: '{2**63 + 5}' is not a valid integer{BIG_NOTE}"]}
 
 
+def test_a_typographic_minus_refused_by_a_number_type_names_the_step_that_reads_it() -> None:
+    from sluice.transforms.cast import DASH_NOTE
+
+    columns = {"n": "integer", "f": "float", "d": "decimal", "s": "string"}
+    texts = ["\u22125", "\u20135", "5\u2212", "x5"]
+    ok, bad = validator(columns).run(text_frame(n=texts, f=texts, d=texts, s=texts))
+    reasons = reasons_by_line(bad)
+    said = [[r.endswith(DASH_NOTE.format(name=r[0])) for r in reasons[n]] for n in (2, 3, 4, 5)]
+    assert said == [[True] * 3] * 3 + [[False] * 3]  # `x5` has no dash, and no note
+    assert reasons[2][0].startswith("n: '\u22125' is not a valid integer; its minus is")
+    assert ok.height == 0
+
+
 def test_a_missing_value_marker_refused_by_a_type_names_the_setting_that_reads_it_as_null() -> None:
     from sluice.transforms.cast import NULL_MARKER_NOTE
 
