@@ -17,6 +17,8 @@ from sluice.dtypes import POLARS_TYPES
 from sluice.transforms.cast import (
     COMMA_DECIMAL_NOTE,
     COMMA_NOTE,
+    DASH_NOTE,
+    DASHES,
     EITHER_WAY,
     EITHER_WAY_NOTE,
     THOUSANDS,
@@ -150,7 +152,10 @@ def amount(column: str, mark: DecimalMark = ".") -> tuple[pl.Expr, pl.Expr]:
     digits_of = clean.str.extract(r"([0-9][0-9.,]*)", 1)
     comma = digits_of.str.contains(",", literal=True) & ~digits_of.str.contains(THOUSANDS)
     comma = comma.fill_null(False) & ~either
-    return value, pl.when(comma).then(pl.concat_str([reason, pl.lit(COMMA_NOTE)])).otherwise(reason)
+    reason = pl.when(comma).then(pl.concat_str([reason, pl.lit(COMMA_NOTE)])).otherwise(reason)
+    dash = clean.str.contains(f"[{DASHES}]")  # a typographic minus before `$5` (see DASHES)
+    note = pl.lit(DASH_NOTE.format(name=column))
+    return value, pl.when(dash).then(pl.concat_str([reason, note])).otherwise(reason)
 
 
 def utc_offset_minutes(column: str) -> pl.Expr:

@@ -14,7 +14,13 @@ from sluice.batch import LINE
 from sluice.config import parse_project
 from sluice.errors import ProjectInvalid, TransformError
 from sluice.transforms import StepRunner
-from sluice.transforms.cast import COMMA_DECIMAL_NOTE, COMMA_NOTE, EITHER_WAY_NOTE, DecimalMark
+from sluice.transforms.cast import (
+    COMMA_DECIMAL_NOTE,
+    COMMA_NOTE,
+    DASH_NOTE,
+    EITHER_WAY_NOTE,
+    DecimalMark,
+)
 from sluice.transforms.convert import (
     AMOUNT_COMMA_FORMS,
     AMOUNT_FORMS,
@@ -161,6 +167,14 @@ def test_an_amount_with_a_decimal_comma_names_the_setting_that_reads_it(mark: De
     assert reasons[0] == f"amt: '120,50' is not an amount (accepted: {AMOUNT_FORMS}){COMMA_NOTE}"
     # a comma grouping thousands is not the trouble, nor is there a comma in `about 3K`
     assert [r.endswith(COMMA_NOTE) for r in reasons] == [True, True, True, False, False]
+
+
+def test_an_amount_with_a_typographic_minus_names_the_step_that_reads_it() -> None:
+    texts = ["\u2212$5.00", "\u20135 \u20ac", "$5.00-"]
+    out = runner("      - amount: {columns: [amt]}\n").run(frame(amt=texts))
+    assert out.get_column("amt").to_list() == [None] * 3
+    said = [r[0].endswith(DASH_NOTE.format(name="amt")) for r in out.get_column("_reasons")]
+    assert said == [True, True, False]
 
 
 def test_a_cast_step_reads_numbers_with_the_files_decimal_mark() -> None:
