@@ -333,6 +333,17 @@ TIME_OF_DAY_NOTE = (
     'time first with the step derive: {{column: {name}, sql: "left(cast({name} as varchar), '
     '10)"}}, then `sluice quarantine replay`'
 )
+#: A time whose offset is whole hours, as PostgreSQL writes ``timestamptz`` as text
+#: (``2024-01-05 10:00:00+00``, ``...+05:30`` only where it needs the minutes): Python's
+#: ``%z`` takes ``+0000`` or ``+00:00``, not ``+00``.
+HOURS_OFFSET = r"[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?[+-][0-9]{2}$"
+#: added to the reason of a datetime refused as :data:`HOURS_OFFSET`; the backslashes
+#: are YAML's, in the double quotes the step is pasted in (SQL gets ``\1``)
+HOURS_OFFSET_NOTE = (
+    "; its offset is whole hours ('+00', as PostgreSQL writes it), which %z does not read: "
+    "the step derive: {{column: {name}, sql: \"regexp_replace({name}, '([+-][0-9]{{2}})$', "
+    "'\\\\1:00')\"}} writes it as +00:00, then `sluice quarantine replay`"
+)
 #: How a source's text writes a number's decimal mark: ``"."`` (``1,234.5``), ``","``
 #: (``1.234,5``, as spreadsheets write where the comma is the decimal mark), or
 #: ``"unstated"``: a point, in a file whose delimiter (``;``) is the one such
@@ -631,6 +642,13 @@ def cast_reason(
         said.append(pl.when(digits).then(pl.lit(EPOCH_NOTE)).otherwise(pl.lit("")))
     if to == "date" and isinstance(source, pl.Datetime):
         said.append(pl.lit(TIME_OF_DAY_NOTE.format(name=name)))
+    zoned = to == "datetime" and any(
+        "%z" in f for f in (spec.formats if spec else None) or DEFAULT_FORMATS[to]
+    )
+    if zoned and source == pl.String:
+        hours = col.str.strip_chars().str.contains(HOURS_OFFSET)
+        note = HOURS_OFFSET_NOTE.format(name=name)
+        said.append(pl.when(hours).then(pl.lit(note)).otherwise(pl.lit("")))
     if to == "datetime" and isinstance(source, pl.Datetime) and source.time_unit == "ns":
         finer = col.dt.nanosecond() % 1000 != 0
         note = NANOSECONDS_NOTE.format(name=name)

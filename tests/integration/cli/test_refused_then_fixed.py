@@ -218,6 +218,38 @@ def test_a_typographic_minus_is_refused_and_loads_through_the_step_its_reason_na
     assert rows == [(2019, -5.2), (2020, -0.5), (2021, 1.5)]
 
 
+def test_postgresqls_whole_hour_offsets_load_through_the_step_their_reason_names(
+    tmp_path: Path,
+) -> None:
+    # psql's CSV export of a timestamptz writes `+00`, `+05:30` only where it needs the
+    # minutes: Python's %z reads neither `+00` nor `-03`, and the reason said only that.
+    def pasted(yaml: str, entries: list[dict[str, Any]]) -> str:
+        steps = {
+            r.split("the step ")[1].split(" writes it")[0] for e in entries for r in e["reasons"]
+        }
+        (step,) = steps
+        return with_step(step)(yaml, entries)
+
+    exported = (
+        "id,seen_at\n1,2024-01-05 10:00:00+00\n2,2024-01-05 10:00:00.25-03\n"
+        "3,2024-01-05 10:00:00+05:30\n"
+    )
+    entries, rows = refused_then_fixed(
+        tmp_path,
+        {"data/export.csv": exported.encode()},
+        "data/*.csv",
+        "{id: integer, seen_at: datetime}",
+        pasted,
+        "SELECT id, seen_at FROM t ORDER BY id",
+    )
+    assert [e["line"] for e in entries] == [2, 3]
+    assert rows == [
+        (1, "2024-01-05 10:00:00.000000+00:00"),
+        (2, "2024-01-05 13:00:00.250000+00:00"),
+        (3, "2024-01-05 04:30:00.000000+00:00"),
+    ]
+
+
 def test_a_replay_reads_a_sep_line_files_numbers_as_the_run_did(tmp_path: Path) -> None:
     # The `sep=;` line set the delimiter of the run, but a replay read its rows with the
     # source's (','): a row refused for another reason, once that was fixed, loaded its

@@ -502,6 +502,24 @@ def test_a_typographic_minus_refused_by_a_number_type_names_the_step_that_reads_
     assert ok.height == 0
 
 
+def test_a_whole_hour_offset_is_named_where_the_formats_read_offsets() -> None:
+    from sluice.transforms.cast import HOURS_OFFSET_NOTE
+
+    columns = {
+        "a": "datetime",  # the default formats end with %z
+        "b": {"type": "datetime", "formats": ["%Y-%m-%d %H:%M:%S"]},  # no offset read
+    }
+    texts = ["2024-01-05 10:00:00+00", "2024-01-05 10:00:00.5-03", "2024-01-05 10:00+00"]
+    ok, bad = validator(columns).run(text_frame(a=texts, b=texts))
+    reasons = reasons_by_line(bad)
+    noted = [
+        [r.endswith(HOURS_OFFSET_NOTE.format(name=r[0])) for r in reasons[n]] for n in (2, 3, 4)
+    ]
+    # `10:00+00` is no time %H:%M:%S reads, whatever its offset
+    assert noted == [[True, False], [True, False], [False, False]]
+    assert ok.height == 0
+
+
 def test_a_missing_value_marker_refused_by_a_type_names_the_setting_that_reads_it_as_null() -> None:
     from sluice.transforms.cast import NULL_MARKER_NOTE
 
