@@ -333,6 +333,15 @@ TIME_OF_DAY_NOTE = (
     'time first with the step derive: {{column: {name}, sql: "left(cast({name} as varchar), '
     '10)"}}, then `sluice quarantine replay`'
 )
+#: ``1.0`` and ``0.0``: a boolean column with a missing value, as pandas writes it (the
+#: column became floats)
+FLOAT_BOOLEAN = r"^[01]\.0+$"
+#: added to the reason of a boolean refused as :data:`FLOAT_BOOLEAN`
+FLOAT_BOOLEAN_NOTE = (
+    "; 1.0 and 0.0 are how pandas writes a boolean column that has missing values: the "
+    "step derive: {{column: {name}, sql: \"regexp_replace({name}, '^([01])[.]0+$', "
+    "'\\\\1')\"}} reads them as 1 and 0, then `sluice quarantine replay`"
+)
 #: A time whose offset is whole hours, as PostgreSQL writes ``timestamptz`` as text
 #: (``2024-01-05 10:00:00+00``, ``...+05:30`` only where it needs the minutes): Python's
 #: ``%z`` takes ``+0000`` or ``+00:00``, not ``+00``.
@@ -642,6 +651,10 @@ def cast_reason(
         said.append(pl.when(digits).then(pl.lit(EPOCH_NOTE)).otherwise(pl.lit("")))
     if to == "date" and isinstance(source, pl.Datetime):
         said.append(pl.lit(TIME_OF_DAY_NOTE.format(name=name)))
+    if to == "boolean" and source == pl.String:
+        floaty = col.str.strip_chars().str.contains(FLOAT_BOOLEAN)
+        note = FLOAT_BOOLEAN_NOTE.format(name=name)
+        said.append(pl.when(floaty).then(pl.lit(note)).otherwise(pl.lit("")))
     zoned = to == "datetime" and any(
         "%z" in f for f in (spec.formats if spec else None) or DEFAULT_FORMATS[to]
     )

@@ -250,6 +250,27 @@ def test_postgresqls_whole_hour_offsets_load_through_the_step_their_reason_names
     ]
 
 
+def test_pandas_float_booleans_load_through_the_step_their_reason_names(tmp_path: Path) -> None:
+    # `df.to_csv()` of a bool column with a missing value writes 1.0, 0.0 and nothing.
+    def pasted(yaml: str, entries: list[dict[str, Any]]) -> str:
+        steps = {
+            r.split("the step ")[1].split(" reads them")[0] for e in entries for r in e["reasons"]
+        }
+        (step,) = steps
+        return with_step(step)(yaml, entries)
+
+    entries, rows = refused_then_fixed(
+        tmp_path,
+        {"data/frame.csv": b"id,active\n1,1.0\n2,0.0\n3,\n4,1\n"},
+        "data/*.csv",
+        "{id: integer, active: boolean}",
+        pasted,
+        "SELECT id, active FROM t ORDER BY id",
+    )
+    assert [e["line"] for e in entries] == [2, 3]
+    assert rows == [(1, 1), (2, 0), (3, None), (4, 1)]
+
+
 def test_a_replay_reads_a_sep_line_files_numbers_as_the_run_did(tmp_path: Path) -> None:
     # The `sep=;` line set the delimiter of the run, but a replay read its rows with the
     # source's (','): a row refused for another reason, once that was fixed, loaded its
