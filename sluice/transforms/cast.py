@@ -338,9 +338,9 @@ TIME_OF_DAY_NOTE = (
 FLOAT_BOOLEAN = r"^[01]\.0+$"
 #: added to the reason of a boolean refused as :data:`FLOAT_BOOLEAN`
 FLOAT_BOOLEAN_NOTE = (
-    "; 1.0 and 0.0 are how pandas writes a boolean column that has missing values: the "
-    "step derive: {{column: {name}, sql: \"regexp_replace({name}, '^([01])[.]0+$', "
-    "'\\\\1')\"}} reads them as 1 and 0, then `sluice quarantine replay`"
+    "; 1.0 and 0.0 are how pandas writes a boolean column that has missing values: to "
+    'read them as 1 and 0, add the step derive: {{column: {name}, sql: "regexp_replace('
+    "{name}, '^([01])[.]0+$', '\\\\1')\"}}, then `sluice quarantine replay`"
 )
 #: A time whose offset is whole hours, as PostgreSQL writes ``timestamptz`` as text
 #: (``2024-01-05 10:00:00+00``, ``...+05:30`` only where it needs the minutes): Python's
@@ -350,8 +350,8 @@ HOURS_OFFSET = r"[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?[+-][0-9]{2}$"
 #: are YAML's, in the double quotes the step is pasted in (SQL gets ``\1``)
 HOURS_OFFSET_NOTE = (
     "; its offset is whole hours ('+00', as PostgreSQL writes it), which %z does not read: "
-    "the step derive: {{column: {name}, sql: \"regexp_replace({name}, '([+-][0-9]{{2}})$', "
-    "'\\\\1:00')\"}} writes it as +00:00, then `sluice quarantine replay`"
+    'to write it as +00:00, add the step derive: {{column: {name}, sql: "regexp_replace('
+    "{name}, '([+-][0-9]{{2}})$', '\\\\1:00')\"}}, then `sluice quarantine replay`"
 )
 #: How a source's text writes a number's decimal mark: ``"."`` (``1,234.5``), ``","``
 #: (``1.234,5``, as spreadsheets write where the comma is the decimal mark), or
@@ -413,9 +413,9 @@ MONEY_NOTE = (
 DASHES = "\u2212\u2013"
 #: added to the reason of a number refused with a typographic minus in it
 DASH_NOTE = (
-    "; its minus is a typographic sign ('\u2212' U+2212 or '\u2013' U+2013), not '-': the "
-    "step derive: {{column: {name}, sql: \"replace(replace({name}, '\u2212', '-'), "
-    "'\u2013', '-')\"}} reads it as one, then `sluice quarantine replay`"
+    "; its minus is a typographic sign ('\u2212' U+2212 or '\u2013' U+2013), not '-': to "
+    'read it as one, add the step derive: {{column: {name}, sql: "replace(replace({name}, '
+    "'\u2212', '-'), '\u2013', '-')\"}}, then `sluice quarantine replay`"
 )
 #: added to the reason of an integer past a BIGINT's range
 BIG_NOTE = (

@@ -199,19 +199,12 @@ def test_a_typographic_minus_is_refused_and_loads_through_the_step_its_reason_na
 ) -> None:
     # Tables copied from typeset pages write U+2212 or an en dash (U+2013) for a minus: it was
     # "not a valid float", with nothing to tell it from the `-5` it looks like.
-    def pasted(yaml: str, entries: list[dict[str, Any]]) -> str:
-        steps = {
-            r.split("the step ")[1].split(" reads it")[0] for e in entries for r in e["reasons"]
-        }
-        (step,) = steps  # one column, one step
-        return with_step(step)(yaml, entries)
-
     entries, rows = refused_then_fixed(
         tmp_path,
         {"data/t.csv": "year,change\r\n2019,\u22125.2\r\n2020,\u20130.5\r\n2021,1.5\r\n".encode()},
         "data/*.csv",
         "{year: integer, change: float}",
-        pasted,
+        step_named("add the step "),
         "SELECT year, change FROM t ORDER BY year",
     )
     assert [e["line"] for e in entries] == [2, 3]
@@ -223,13 +216,6 @@ def test_postgresqls_whole_hour_offsets_load_through_the_step_their_reason_names
 ) -> None:
     # psql's CSV export of a timestamptz writes `+00`, `+05:30` only where it needs the
     # minutes: Python's %z reads neither `+00` nor `-03`, and the reason said only that.
-    def pasted(yaml: str, entries: list[dict[str, Any]]) -> str:
-        steps = {
-            r.split("the step ")[1].split(" writes it")[0] for e in entries for r in e["reasons"]
-        }
-        (step,) = steps
-        return with_step(step)(yaml, entries)
-
     exported = (
         "id,seen_at\n1,2024-01-05 10:00:00+00\n2,2024-01-05 10:00:00.25-03\n"
         "3,2024-01-05 10:00:00+05:30\n"
@@ -239,7 +225,7 @@ def test_postgresqls_whole_hour_offsets_load_through_the_step_their_reason_names
         {"data/export.csv": exported.encode()},
         "data/*.csv",
         "{id: integer, seen_at: datetime}",
-        pasted,
+        step_named("add the step "),
         "SELECT id, seen_at FROM t ORDER BY id",
     )
     assert [e["line"] for e in entries] == [2, 3]
@@ -252,19 +238,12 @@ def test_postgresqls_whole_hour_offsets_load_through_the_step_their_reason_names
 
 def test_pandas_float_booleans_load_through_the_step_their_reason_names(tmp_path: Path) -> None:
     # `df.to_csv()` of a bool column with a missing value writes 1.0, 0.0 and nothing.
-    def pasted(yaml: str, entries: list[dict[str, Any]]) -> str:
-        steps = {
-            r.split("the step ")[1].split(" reads them")[0] for e in entries for r in e["reasons"]
-        }
-        (step,) = steps
-        return with_step(step)(yaml, entries)
-
     entries, rows = refused_then_fixed(
         tmp_path,
         {"data/frame.csv": b"id,active\n1,1.0\n2,0.0\n3,\n4,1\n"},
         "data/*.csv",
         "{id: integer, active: boolean}",
-        pasted,
+        step_named("add the step "),
         "SELECT id, active FROM t ORDER BY id",
     )
     assert [e["line"] for e in entries] == [2, 3]
