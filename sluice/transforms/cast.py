@@ -393,7 +393,11 @@ COMMA_DECIMAL_NOTE = (
 #: as 5000: it is refused, not guessed (it was stored as 5).
 DOT_GROUPED = r"^[+-]?[1-9][0-9]{0,2}(?:\.[0-9]{3})+$"
 #: values exports write for a missing one (compared trimmed, in any case)
-NULL_MARKERS = ["null", "n/a", "na", "none", "nil", "-", "--", "#n/a", "missing", "unknown", "?"]
+NULL_MARKERS = [
+    *("null", "n/a", "na", "none", "nil", "-", "--", "#n/a", "missing", "unknown", "?"),
+    # MySQL's zero dates, as its exports (`SELECT ... INTO OUTFILE`, mysqldump) write them
+    *("0000-00-00", "0000-00-00 00:00:00"),
+]
 #: added to the reason of a typed value refused that is such a marker
 NULL_MARKER_NOTE = (
     "; where it marks a missing value, list it in the source's csv.null_values (a CSV "

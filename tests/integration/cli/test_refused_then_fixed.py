@@ -718,6 +718,31 @@ def test_a_missing_value_marker_is_refused_and_loads_as_null_once_listed_in_null
     assert rows == [(1, None, "2024-01-05"), (2, 5, None), (3, 7, "2024-02-01")]
 
 
+def test_mysqls_zero_dates_are_refused_and_load_as_null_once_listed_in_null_values(
+    tmp_path: Path,
+) -> None:
+    # A MySQL export writes a missing date as 0000-00-00: no day, so refused, and the
+    # reason now says it may mark a missing value, as it says of N/A.
+    listed = 'csv: {null_values: ["", "0000-00-00", "0000-00-00 00:00:00"]}'
+    entries, rows = refused_then_fixed(
+        tmp_path,
+        {
+            "data/orders.csv": b"id,placed,shipped_at\n1,2024-01-05,0000-00-00 00:00:00\n"
+            b"2,0000-00-00,2024-01-06 10:00:00\n"
+        },
+        "data/*.csv",
+        "{id: integer, placed: date, shipped_at: datetime}",
+        lambda yaml, _: yaml.replace("path: data/*.csv}", f"path: data/*.csv, {listed}}}"),
+        "SELECT id, placed, shipped_at FROM t ORDER BY id",
+    )
+    assert [e["line"] for e in entries] == [2, 3]
+    assert all("csv.null_values" in e["reasons"][0] for e in entries)
+    assert rows == [
+        (1, "2024-01-05", None),
+        (2, None, "2024-01-06 10:00:00.000000+00:00"),
+    ]
+
+
 def test_json_lines_named_json_are_set_aside_and_load_once_the_format_is_set(
     tmp_path: Path,
 ) -> None:
