@@ -211,6 +211,29 @@ def test_a_typographic_minus_is_refused_and_loads_through_the_step_its_reason_na
     assert rows == [(2019, -5.2), (2020, -0.5), (2021, 1.5)]
 
 
+def test_a_typographic_minus_in_money_loads_through_the_step_the_amount_step_names(
+    tmp_path: Path,
+) -> None:
+    # The derive must come before the amount step, which reads the text: pasted where
+    # the reason says, the amounts load.
+    def pasted(yaml: str, entries: list[dict[str, Any]]) -> str:
+        said = entries[0]["reasons"][0].split("add before this step the step ")[1]
+        step = said.split(", then `")[0]
+        return yaml.replace("      - amount:", f"      - {step}\n      - amount:")
+
+    entries, rows = refused_then_fixed(
+        tmp_path,
+        {"data/t.csv": "id,price\n1,\u2212$5.00\n2,\u20131.5K\n3,$7\n".encode()},
+        "data/*.csv",
+        "{id: integer, price: decimal}",
+        pasted,
+        "SELECT id, CAST(price AS TEXT) FROM t ORDER BY id",
+        steps="amount: {columns: [price]}",
+    )
+    assert [e["line"] for e in entries] == [2, 3]
+    assert rows == [(1, "-5"), (2, "-1500"), (3, "7")]
+
+
 def test_postgresqls_whole_hour_offsets_load_through_the_step_their_reason_names(
     tmp_path: Path,
 ) -> None:
