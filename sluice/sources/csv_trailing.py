@@ -43,8 +43,8 @@ def ends_with_delimiter(header: list[str], first_row: list[str] | None) -> bool:
 def blank_columns(raw: list[str], first_row: list[str] | None) -> list[int]:
     """The places of ``raw`` (a header record) whose header is blank and whose first row
     is empty there (see the module): an unnamed column that holds values from the first
-    row on (a pandas index) is a column, under the name ``column_N``. None at all when
-    every header is blank: that is no header, and the file's own checks say so."""
+    row on (a pandas index) is a column, under the name ``column_N``. No place at all
+    when every header is blank: that is no header, and the file's own checks say so."""
     first = first_row or []
     blank = [
         i for i, h in enumerate(raw) if not h.strip() and (i >= len(first) or not first[i].strip())

@@ -415,10 +415,11 @@ MONEY_NOTE = (
 #: write negative numbers) and the en dash (U+2013). ``\u22125`` looks like -5 but is no
 #: number to Python's ``float`` or to a database; it is refused, and said why.
 DASHES = "\u2212\u2013"
-#: added to the reason of a number refused with a typographic minus in it
+#: added to the reason of a number refused with a typographic minus in it (``where``:
+#: where the step goes, for a step that reads the text itself)
 DASH_NOTE = (
     "; its minus is a typographic sign ('\u2212' U+2212 or '\u2013' U+2013), not '-': to "
-    'read it as one, add the step derive: {{column: {name}, sql: "replace(replace({name}, '
+    'read it as one, add{where} the step derive: {{column: {name}, sql: "replace(replace({name}, '
     "'\u2212', '-'), '\u2013', '-')\"}}, then `sluice quarantine replay`"
 )
 #: added to the reason of an integer past a BIGINT's range
@@ -626,7 +627,8 @@ def cast_reason(
             said.append(pl.when(either).then(pl.lit(EITHER_WAY_NOTE)).otherwise(pl.lit("")))
     if number:
         dash = col.str.contains(f"[{DASHES}]")
-        said.append(pl.when(dash).then(pl.lit(DASH_NOTE.format(name=name))).otherwise(pl.lit("")))
+        note = DASH_NOTE.format(name=name, where="")
+        said.append(pl.when(dash).then(pl.lit(note)).otherwise(pl.lit("")))
     if source == pl.String and to not in ("string", "list"):
         marker = col.str.strip_chars().str.to_lowercase().is_in(NULL_MARKERS)
         said.append(pl.when(marker).then(pl.lit(NULL_MARKER_NOTE)).otherwise(pl.lit("")))

@@ -155,8 +155,7 @@ def amount(column: str, mark: DecimalMark = ".") -> tuple[pl.Expr, pl.Expr]:
     reason = pl.when(comma).then(pl.concat_str([reason, pl.lit(COMMA_NOTE)])).otherwise(reason)
     dash = clean.str.contains(f"[{DASHES}]")  # a typographic minus before `$5` (see DASHES)
     # the derive must run before this step reads the text
-    said = DASH_NOTE.format(name=column).replace("add the step", "add before this step the step")
-    note = pl.lit(said)
+    note = pl.lit(DASH_NOTE.format(name=column, where=" before this step"))
     return value, pl.when(dash).then(pl.concat_str([reason, note])).otherwise(reason)
 
 

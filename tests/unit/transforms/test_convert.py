@@ -173,7 +173,7 @@ def test_an_amount_with_a_typographic_minus_names_the_step_that_reads_it() -> No
     texts = ["\u2212$5.00", "\u20135 \u20ac", "$5.00-"]
     out = runner("      - amount: {columns: [amt]}\n").run(frame(amt=texts))
     assert out.get_column("amt").to_list() == [None] * 3
-    note = DASH_NOTE.format(name="amt").replace("add the step", "add before this step the step")
+    note = DASH_NOTE.format(name="amt", where=" before this step")
     said = [r[0].endswith(note) for r in out.get_column("_reasons")]
     assert said == [True, True, False]
 

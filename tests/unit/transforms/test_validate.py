@@ -496,7 +496,10 @@ def test_a_typographic_minus_refused_by_a_number_type_names_the_step_that_reads_
     texts = ["\u22125", "\u20135", "5\u2212", "x5"]
     ok, bad = validator(columns).run(text_frame(n=texts, f=texts, d=texts, s=texts))
     reasons = reasons_by_line(bad)
-    said = [[r.endswith(DASH_NOTE.format(name=r[0])) for r in reasons[n]] for n in (2, 3, 4, 5)]
+    said = [
+        [r.endswith(DASH_NOTE.format(name=r[0], where="")) for r in reasons[n]]
+        for n in (2, 3, 4, 5)
+    ]
     assert said == [[True] * 3] * 3 + [[False] * 3]  # `x5` has no dash, and no note
     assert reasons[2][0].startswith("n: '\u22125' is not a valid integer; its minus is")
     assert ok.height == 0
