@@ -117,7 +117,8 @@ class UnitOpener:
         unit that is retried or replayed starts from a clean slate. ``size_of_unit``:
         its bytes (0: not known), for a display that shows them."""
         ctx, extra = self.ctx, self.tables.extra
-        mark = decimal_mark(ctx.pipe.sources[unit.source], unit.unit, unit.delimiter)
+        source = ctx.pipe.sources[unit.source]
+        mark = decimal_mark(source, unit.unit, unit.delimiter)
         steps = StepRunner(ctx.pipe, list(ctx.pipe.table.columns) + extra, mark=mark)
         validator = Validator(
             ctx.pipe.table,
@@ -174,6 +175,7 @@ class UnitOpener:
             # keeps their raw fields (see :mod:`sluice.engine.refusals`).
             keep_raw=self._dest().capabilities.keeps_raw,
             splitter=self.tables.splitter,
+            totals_row=source.csv.totals_row if isinstance(source, FileSourceConfig) else "load",
             lacking=f"{of(ctx, unit.source)} has no such {field_of(ctx, unit.source)}",
         )
 

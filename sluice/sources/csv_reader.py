@@ -38,6 +38,7 @@ from sluice.sources.csv_start import (
     undecodable,
     utf16_hint,
 )
+from sluice.sources.csv_totals import totals_reason, totals_rows
 from sluice.sources.csv_trailing import (
     TRAIL,
     blank_columns,
@@ -304,7 +305,15 @@ def read_csv(
                 if held:
                     rejects = sorted([*rejects, *held], key=lambda r: r.line)
                 trimmed = trimmed - empty.keys()
-            return Batch(stream_name, unit, data, rejects, nul_free, trimmed, header)
+            totals = (
+                {
+                    line: totals_reason(column, written, stream_name)
+                    for line, (column, written) in totals_rows(data).items()
+                }
+                if last and opts.totals_row != "load"
+                else {}
+            )
+            return Batch(stream_name, unit, data, rejects, nul_free, trimmed, header, totals)
 
         def open_rows() -> tuple[IO[bytes], int] | None:
             start = find(open_stream())

@@ -10,7 +10,7 @@ The runner keeps the keys ``dedupe`` has seen, so duplicates are caught across b
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
@@ -51,6 +51,9 @@ BLANK_ROW = "blank_row"
 #: the rule that filters a row repeating the file's header (CSV files joined with
 #: their header rows, as `cat` joins exports)
 HEADER_ROW = "header_row"
+#: the rule that filters a CSV file's totals row, where its source says so
+#: (``csv.totals_row: filter``; see sluice.sources.csv_totals)
+TOTALS_ROW = "totals_row"
 
 
 def add_reasons(data: pl.DataFrame, reasons: list[pl.Expr]) -> pl.DataFrame:
@@ -307,6 +310,13 @@ class StepRunner:
             return data
         kept = data.filter(~again)
         self._count(HEADER_ROW, data.height - kept.height)
+        return kept
+
+    def drop_totals_rows(self, data: pl.DataFrame, lines: Iterable[int]) -> pl.DataFrame:
+        """``data`` without the rows at ``lines`` (a file's totals rows), filtered by
+        the ``totals_row`` rule."""
+        kept = data.filter(~pl.col(LINE).is_in(list(lines)))
+        self._count(TOTALS_ROW, data.height - kept.height)
         return kept
 
     def run(self, data: pl.DataFrame) -> pl.DataFrame:

@@ -31,6 +31,7 @@ RunDetail = dict[str, Any]
 _RULES = [
     ("quote", re.compile(r"a quote opened on line \d+ is never closed")),
     ("ragged", re.compile(r"fields, the header has")),
+    ("totals", re.compile(r"^a totals row at the end of the file")),
     ("required", re.compile(r"required but empty")),
     ("regex", re.compile(r"does not match")),
     ("min", re.compile(r"below the minimum")),

@@ -1,0 +1,123 @@
+"""A CSV file's totals row: found at the end of the file, and only there.
+
+Exports of spreadsheets, ledgers and published reports end with a row that sums the
+data (`Total,,1113.50`). It was read, validated and loaded as one more row: the sum of
+the amount column doubled, silently.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from sluice.batch import LINE
+from sluice.config import FileSourceConfig
+from sluice.sources import create_source
+from sluice.sources.csv_totals import LOOKED_AT, label
+
+# A council's spending over 500 pounds, as its spreadsheet saves it: CRLF, a quoted
+# supplier with a comma, a blank row, then the totals, then a note on one field.
+SPENDING = (
+    b"Supplier,Department,Amount,Paid On\r\n"
+    b"Acme Ltd,Parks,120.50,2024-01-05\r\n"  # 2
+    b'"Smith, J",Roads,993.00,2024-01-06\r\n'  # 3
+    b"Total Gas & Power,Libraries,1000.00,2024-01-07\r\n"  # 4: a supplier, not a label
+    b",,,\r\n"  # 5
+    b"Total,,2113.50,\r\n"  # 6
+)
+
+
+def batches_of(path: Path, **options: object) -> list[tuple[pl.DataFrame, dict[int, str]]]:
+    cfg = FileSourceConfig.model_validate({"path": path.name, **options})
+    (unit,) = create_source("spend", cfg, path.parent).units()
+    return [(b.data, b.totals) for b in unit.open().batches()]
+
+
+def test_the_totals_row_at_the_end_is_marked_with_its_reason(tmp_path: Path) -> None:
+    (tmp_path / "spend.csv").write_bytes(SPENDING)
+    ((data, totals),) = batches_of(tmp_path / "spend.csv")
+    assert totals == {
+        6: "a totals row at the end of the file ('Total' in 'Supplier'), not data: "
+        "`sluice quarantine discard ID` drops it; csv.totals_row: filter on source 'spend' "
+        "filters it on `sluice quarantine replay` (and later files' totals rows, counted "
+        "as filtered); if it is data, set csv.totals_row: load on source 'spend', then "
+        "`sluice quarantine replay`"
+    }
+    # every row is read as Python's csv reads it: the mark only says which is the totals
+    python = list(csv.reader(io.StringIO(SPENDING.decode(), newline="")))
+    assert data.get_column("Supplier").to_list() == [r[0] or None for r in python[1:]]
+    assert data.get_column(LINE).to_list() == [2, 3, 4, 5, 6]
+
+
+@pytest.mark.parametrize(
+    "footer",
+    [
+        b"TOTAL,,2113.50,\n",
+        b"Grand Total:,,2113.50,\n",
+        b",Totals,2113.50,\n",  # labelled in its first non-empty field
+        b"Sub-total,,1113.50,\nTotal,,2113.50,\n",  # both
+        b"Total,,2113.50,\n,,,\n\n",  # blank rows and an empty line after it
+        b"Total,,2113.50,\nSource: the council's ledger\n",  # a note the parser rejects
+        b"  total  ,,2113.50,\n",
+    ],
+)
+def test_totals_rows_as_exports_write_them(tmp_path: Path, footer: bytes) -> None:
+    body = b"Supplier,Department,Amount,Paid On\nAcme Ltd,Parks,120.50,2024-01-05\n"
+    (tmp_path / "spend.csv").write_bytes(body + footer)
+    marked = {line for _, totals in batches_of(tmp_path / "spend.csv") for line in totals}
+    labelled = {
+        n for n, line in enumerate(footer.decode().splitlines(), start=3) if "otal" in line.lower()
+    }
+    assert marked == labelled
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        # a category "Total" in a statistics table, above the last row
+        b"Age group,Persons\nTotal,579\n0-4,123\n5-9,456\n",
+        # a supplier whose name starts with the word
+        b"Supplier,Amount\nAcme,1\nTotal Gas & Power,2\n",
+        # the label in a later field, with data before it
+        b"Supplier,Amount,Note\nAcme,1,total\n",
+        b"Supplier,Amount\nSumma Ltd,1\n",
+    ],
+)
+def test_rows_that_are_data_are_not_marked(tmp_path: Path, rows: bytes) -> None:
+    (tmp_path / "spend.csv").write_bytes(rows)
+    assert all(totals == {} for _, totals in batches_of(tmp_path / "spend.csv"))
+
+
+def test_only_the_files_last_batch_is_looked_at(tmp_path: Path) -> None:
+    # Many batches: a "Total" row in the first is a category, the last row is the totals.
+    lines = [b"kind,amount"] + [b"Total,1"] + [b"x,%d" % i for i in range(20_000)]
+    (tmp_path / "big.csv").write_bytes(b"\n".join([*lines, b"Total,20001", b""]))
+    read = batches_of(tmp_path / "big.csv", batch_bytes=16_384)
+    assert len(read) > 5
+    assert [list(totals) for _, totals in read if totals] == [[20_003]]
+
+
+def test_a_source_that_loads_its_totals_rows_marks_none(tmp_path: Path) -> None:
+    (tmp_path / "spend.csv").write_bytes(SPENDING)
+    read = batches_of(tmp_path / "spend.csv", csv={"totals_row": "load"})
+    assert [totals for _, totals in read] == [{}]
+
+
+def test_labels_are_compared_as_people_write_them() -> None:
+    assert {label(v) for v in ["Total:", " GRAND  TOTAL ", "Sub_Total", "sub-total"]} == {
+        "total",
+        "grand total",
+        "sub total",
+    }
+
+
+def test_a_sheet_ending_in_more_empty_rows_than_are_looked_at_marks_none(
+    tmp_path: Path,
+) -> None:
+    empty = b",\n" * (LOOKED_AT + 1)
+    (tmp_path / "sheet.csv").write_bytes(b"kind,amount\nx,1\nTotal,1\n" + empty)
+    assert all(totals == {} for _, totals in batches_of(tmp_path / "sheet.csv"))
