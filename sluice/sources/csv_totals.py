@@ -28,6 +28,8 @@ LABELS = frozenset(
 #: rows looked at from the end of a file (a sheet may end in many empty rows)
 LOOKED_AT = 1000
 _SPACES = re.compile(r"[\s_-]+")
+#: how a totals row's quarantine reason starts
+TOTALS_REASON = "a totals row at the end of the file"
 
 
 def label(value: str) -> str:
@@ -54,7 +56,7 @@ def totals_rows(data: pl.DataFrame) -> dict[int, tuple[str, str]]:
 def totals_reason(column: str, written: str, stream: str) -> str:
     """Why a totals row is in quarantine, and the commands that close its entry."""
     return (
-        f"{_TOTALS} ({written!r} in {column!r}), not data: `sluice quarantine discard ID` "
+        f"{TOTALS_REASON} ({written!r} in {column!r}), not data: `sluice quarantine discard ID` "
         f"drops it; csv.totals_row: filter on source {stream!r} filters it on `sluice "
         "quarantine replay` (and later files' totals rows, counted as filtered); if it is "
         f"data, set csv.totals_row: load on source {stream!r}, then `sluice quarantine replay`"
@@ -64,7 +66,4 @@ def totals_reason(column: str, written: str, stream: str) -> str:
 def is_totals_reason(reason: str) -> bool:
     """Whether a quarantine entry's ``reason`` is :func:`totals_reason`'s (a replay
     reads the row again as the totals row it was found to be)."""
-    return reason.startswith(_TOTALS)
-
-
-_TOTALS = "a totals row at the end of the file"
+    return reason.startswith(TOTALS_REASON)
