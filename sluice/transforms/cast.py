@@ -434,6 +434,20 @@ DOT_NOTE = (
     "a CSV source's csv.decimal: ',' reads it as 5000"
 )
 
+#: A number as Excel writes it to a CSV from a General cell too narrow for its digits:
+#: six significant digits at most, a capital E and a signed exponent (``1.23457E+11``)
+EXCEL_ROUNDED = r"^-?[0-9](?:\.[0-9]{1,5})?E\+[0-9]{2}$"
+#: added to the reason of an integer refused that is :data:`EXCEL_ROUNDED`: an account
+#: or phone number, a barcode, whose digits the file lost (read as a float, it would
+#: load as 123457000000, another number)
+EXCEL_NOTE = (
+    "; it is written as Excel saves a long number from a General cell, to 6 digits: the "
+    "file has lost the rest of them. Format the column as Text (or Number, 0 decimals) in "
+    "the sheet and save the CSV again, load its fixed lines (under append, only those, in "
+    "a file of their own under the header) with `sluice run PIPELINE`, then `sluice "
+    "quarantine discard ID`"
+)
+
 
 def _number(
     raw: pl.Series, target: pl.DataType, integer: bool, mark: DecimalMark = "."
@@ -677,6 +691,9 @@ def cast_reason(
         digits = col.cast(pl.String).str.strip_chars().str.replace_all(",", "", literal=True)
         big = digits.str.contains(r"^[+-]?[0-9]{19,}$")
         said.append(pl.when(big).then(pl.lit(BIG_NOTE)).otherwise(pl.lit("")))
+    if to == "integer" and source == pl.String:
+        rounded = col.str.strip_chars().str.contains(EXCEL_ROUNDED)
+        said.append(pl.when(rounded).then(pl.lit(EXCEL_NOTE)).otherwise(pl.lit("")))
     if to == "integer" and source == pl.String and mark != ",":
         dotted = col.str.strip_chars().str.contains(DOT_GROUPED)
         said.append(pl.when(dotted).then(pl.lit(DOT_NOTE)).otherwise(pl.lit("")))

@@ -807,3 +807,35 @@ def test_json_lines_with_no_record_are_set_aside_and_the_hints_commands_close_it
     assert discarded.returncode == 0, discarded.stdout + discarded.stderr
     listed = sluice("quarantine", "list", "-p", str(tmp_path), "--json").stdout
     assert json.loads(listed) == []
+
+
+def test_an_id_excel_saved_in_scientific_notation_is_refused_and_the_reason_closes_it(
+    tmp_path: Path,
+) -> None:
+    # A supplier list kept in Excel: its General cells saved 123456789012 as 1.23457E+11.
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "suppliers.csv").write_bytes(
+        b"account,name\r\n1.23457E+11,Acme Ltd\r\n123456789013,Beta plc\r\n"
+    )
+    yaml = PROJECT.format(path="data/*.csv", columns="{account: integer, name: string}")
+    (tmp_path / "sluice.yaml").write_text(yaml)
+    assert sluice("run", "p", "-p", str(tmp_path)).returncode == 3
+    listed = sluice("quarantine", "list", "-p", str(tmp_path), "--json")
+    (entry,) = json.loads(listed.stdout)
+    reason = entry["reasons"][0]
+    assert reason.startswith("account: '1.23457E+11' is not a valid integer; it is written as")
+    # the reason's way out: the fixed line in a file of its own under the header, a run,
+    # then the entry discarded, each command as the reason names it
+    assert "in a file of their own under the header) with `sluice run PIPELINE`" in reason
+    (tmp_path / "data" / "suppliers-fixed.csv").write_bytes(
+        b"account,name\r\n123456789012,Acme Ltd\r\n"
+    )
+    run = reason.split("with `")[1].split("`")[0].replace("PIPELINE", "p").split()
+    assert sluice(*run[1:], "-p", str(tmp_path)).returncode == 0
+    discard = reason.split("then `")[1].split("`")[0].replace("ID", str(entry["id"])).split()
+    assert sluice(*discard[1:], "-p", str(tmp_path)).returncode == 0
+    with closing(sqlite3.connect(tmp_path / "w.db")) as conn:
+        rows = conn.execute("SELECT account, name FROM t ORDER BY account").fetchall()
+    assert rows == [(123456789012, "Acme Ltd"), (123456789013, "Beta plc")]
+    listed = sluice("quarantine", "list", "-p", str(tmp_path), "--json")
+    assert json.loads(listed.stdout) == []

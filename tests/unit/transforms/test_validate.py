@@ -489,6 +489,25 @@ def test_an_integer_past_a_bigint_says_so_and_a_grouped_comma_is_not_blamed() ->
     assert reasons_by_line(bad) == {2: [f"x: '{2**63 + 5}' is not a valid integer{BIG_NOTE}"]}
 
 
+def test_an_integer_excel_saved_in_scientific_notation_says_its_digits_are_lost() -> None:
+    from sluice.transforms.cast import EXCEL_NOTE
+
+    # Excel's General cells as it saves them to CSV: 123456789012 -> 1.23457E+11
+    texts = ["1.23457E+11", "1E+12", "-9.87654E+15", "1e3", "1.5E+3 x", "123456789012"]
+    ok, bad = validator({"x": "integer"}).run(text_frame(x=texts))
+    assert ok.get_column("x").to_list() == [123456789012]
+    assert reasons_by_line(bad) == {
+        2: [f"x: '1.23457E+11' is not a valid integer{EXCEL_NOTE}"],
+        3: [f"x: '1E+12' is not a valid integer{EXCEL_NOTE}"],
+        4: [f"x: '-9.87654E+15' is not a valid integer{EXCEL_NOTE}"],
+        5: ["x: '1e3' is not a valid integer"],  # not how Excel writes it
+        6: ["x: '1.5E+3 x' is not a valid integer"],
+    }
+    # a float or decimal column reads the number the file holds, as before
+    ok, bad = validator({"f": "float"}).run(text_frame(f=["1.23457E+11"]))
+    assert ok.get_column("f").to_list() == [123457000000.0] and bad.height == 0
+
+
 def test_a_typographic_minus_refused_by_a_number_type_names_the_step_that_reads_it() -> None:
     from sluice.transforms.cast import DASH_NOTE
 
