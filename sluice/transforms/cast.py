@@ -19,6 +19,7 @@ import polars as pl
 
 from sluice.dateformat import EPOCH_FORMATS
 from sluice.dtypes import POLARS_TYPES, json_text
+from sluice.transforms.date_hints import format_note
 from sluice.transforms.dates import REF, TEXT, DateRule
 from sluice.transforms.dates import parse as parse_dates
 
@@ -583,7 +584,7 @@ def cast(
 ) -> tuple[pl.Expr, pl.Expr]:
     """(typed value, reason where the value could not be cast else null) for column ``name``."""
     value = cast_value(pl.col(name), source, to, spec, separator, mark)
-    return value, cast_reason(name, source, to, spec, value, mark)
+    return value, cast_reason(name, source, to, spec, value, mark, owner="cast step")
 
 
 def cast_reason(
@@ -593,8 +594,10 @@ def cast_reason(
     spec: DateSpec | None,
     value: pl.Expr,
     mark: DecimalMark = ".",
+    owner: str = "column",
 ) -> pl.Expr:
     """The reason column ``name`` (present) became the null ``value`` (its cast), else null.
+    ``owner``: whose formats a date or time is read with (the column's, or a step's).
 
     ``value`` may be the cast itself or a column already holding its result: validation
     explains its few bad rows from the typed values it computed, without casting again.
@@ -660,6 +663,10 @@ def cast_reason(
             .then(pl.lit(OUT_OF_RANGE_NOTE))
             .otherwise(pl.lit(""))
         )
+    if to in ("date", "datetime") and source == pl.String:
+        formats = (spec.formats if spec else None) or DEFAULT_FORMATS[to]
+        refused = pl.when(present & value.is_null()).then(col)
+        said.append(format_note(refused, formats, owner))
     if to in ("date", "datetime") and typed_number:
         said.append(pl.lit(EPOCH_NOTE))
     elif (

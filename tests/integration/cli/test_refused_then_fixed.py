@@ -9,7 +9,7 @@ import json
 import sqlite3
 from collections.abc import Callable
 from contextlib import closing
-from datetime import time
+from datetime import datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -839,3 +839,42 @@ def test_an_id_excel_saved_in_scientific_notation_is_refused_and_the_reason_clos
     assert rows == [(123456789012, "Acme Ltd"), (123456789013, "Beta plc")]
     listed = sluice("quarantine", "list", "-p", str(tmp_path), "--json")
     assert json.loads(listed.stdout) == []
+
+
+def test_dates_refused_name_the_format_they_are_written_in_and_load_once_it_is_pasted(
+    tmp_path: Path,
+) -> None:
+    # An Oracle export (DD-MON-YY) and a US report (month first, 12-hour clock).
+    def formats_named(yaml: str, entries: list[dict[str, Any]]) -> str:
+        for column, declared in (("placed", "date"), ("shipped", "datetime")):
+            reason = next(r for r in entries[0]["reasons"] if r.startswith(column))
+            listed = reason.split("(formats: ")[1].split(")")[0].split(" or ")[-1]
+            yaml = yaml.replace(
+                f"{column}: {declared}", f"{column}: {{type: {declared}, formats: {listed}}}"
+            )
+        return yaml
+
+    files = {
+        "data/orders.csv": b"id,placed,shipped\n1,05-JAN-24,1/5/2024 10:00:00 PM\n"
+        b"2,28-FEB-24,2/28/2024 9:30:00 AM\n"
+    }
+    entries, rows = refused_then_fixed(
+        tmp_path,
+        files,
+        "data/*.csv",
+        "{id: integer, placed: date, shipped: datetime}",
+        formats_named,  # the month-first one: the file's 2/28/2024 says which
+        "SELECT id, placed, shipped FROM t ORDER BY id",
+    )
+    assert [e["line"] for e in entries] == [2, 3]
+    assert "it is written as '%d-%b-%y'" in entries[0]["reasons"][0]
+    assert "'%m/%d/%Y %I:%M:%S %p' (month first)" in entries[0]["reasons"][1]
+    assert "it is written as '%m/%d/%Y %I:%M:%S %p':" in entries[1]["reasons"][1]
+    python = [
+        (datetime.strptime("05-JAN-24", "%d-%b-%y"), datetime(2024, 1, 5, 22)),
+        (datetime.strptime("28-FEB-24", "%d-%b-%y"), datetime(2024, 2, 28, 9, 30)),
+    ]
+    assert rows == [
+        (n, p.date().isoformat(), f"{s.isoformat(sep=' ')}.000000+00:00")
+        for n, (p, s) in enumerate(python, start=1)
+    ]

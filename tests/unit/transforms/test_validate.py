@@ -58,7 +58,7 @@ BIG = ("9007199254740993", 9007199254740993)
             ["ten", "0.1234567"],
         ),
         ("boolean", [("yes", True), ("N", False), ("TRUE", True), ("0", False)], ["maybe"]),
-        ("date", [("2024-02-29", date(2024, 2, 29))], ["2023-02-29", "29/02/2024"]),
+        ("date", [("2024-02-29", date(2024, 2, 29))], ["2023-02-29", "30/02/2024"]),
     ],
 )
 def test_type_casts_and_reasons(type_: str, good: list[tuple[str, object]], bad: list[str]) -> None:
@@ -288,7 +288,9 @@ def test_a_row_failing_several_rules_carries_every_reason() -> None:
             "state: 'texas' does not match ^[A-Z]{2}$",
             "state: 'texas' is not one of: CA, NY",
             "n: 11 is above the maximum 10",
-            "d: '31/12/2024' is not a valid date (formats tried: %Y-%m-%d)",
+            "d: '31/12/2024' is not a valid date (formats tried: %Y-%m-%d); it is written as "
+            "'%d/%m/%Y': add it to the column's formats (formats: ['%Y-%m-%d', '%d/%m/%Y']), "
+            "then `sluice quarantine replay`",
         ]
     }
 
@@ -307,8 +309,13 @@ def test_several_date_formats_for_one_column() -> None:
         date(2024, 5, 6),
     ]
     assert reasons_by_line(bad) == {
+        # a day-first date where the column reads month first: no format mends that
         6: ["d: '13/01/2024' is not a valid date (formats tried: %Y-%m-%d, %m/%d/%Y, %d %b %Y)"],
-        7: ["d: '2024/01/01' is not a valid date (formats tried: %Y-%m-%d, %m/%d/%Y, %d %b %Y)"],
+        7: [
+            "d: '2024/01/01' is not a valid date (formats tried: %Y-%m-%d, %m/%d/%Y, %d %b %Y); "
+            "it is written as '%Y/%m/%d': add it to the column's formats (formats: "
+            "['%Y-%m-%d', '%m/%d/%Y', '%d %b %Y', '%Y/%m/%d']), then `sluice quarantine replay`"
+        ],
     }
 
 

@@ -1,0 +1,130 @@
+"""The format a refused date or time is written in, named in its reason.
+
+"'05-Jan-24' is not a valid date (formats tried: %Y-%m-%d)" leaves the user to work out
+the strptime codes of what they see. A refused value is tried against the formats
+people's files use (:data:`DATES` with a time of :data:`TIMES`); the first that
+Python's own ``strptime`` reads it with is named, with the column's ``formats`` as they
+would read then. Where a day-first and a month-first format both read it
+(``05/01/2024``), both are named: only the file's other dates tell which it is.
+
+Reasons are built for refused rows only, and a value is tried once per distinct value.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from functools import lru_cache
+
+import polars as pl
+
+from sluice.dateformat import compile_format
+
+#: date parts, each with its month-first twin where one reads the same text
+DATES: tuple[tuple[str, str | None], ...] = (
+    ("%d/%m/%Y", "%m/%d/%Y"),
+    ("%d-%m-%Y", "%m-%d-%Y"),
+    ("%d.%m.%Y", None),
+    ("%d/%m/%y", "%m/%d/%y"),
+    ("%Y/%m/%d", None),
+    ("%Y.%m.%d", None),
+    ("%Y%m%d", None),
+    ("%Y-%m-%d", None),
+    ("%d-%b-%Y", None),
+    ("%d-%b-%y", None),
+    ("%d %b %Y", None),
+    ("%d %B %Y", None),
+    ("%b %d, %Y", None),
+    ("%B %d, %Y", None),
+    ("%b %d %Y", None),
+)
+#: what may follow the date part: nothing, or a time of day
+TIMES = (
+    "",
+    " %H:%M:%S",
+    " %H:%M",
+    " %H:%M:%S.%f",
+    " %I:%M:%S %p",
+    " %I:%M %p",
+    "T%H:%M:%S",
+    "T%H:%M",
+    "T%H:%M:%S.%f",
+)
+#: formats that are not a date part and a time (C's ``ctime``, as logs write it)
+OTHERS = ("%a %b %d %H:%M:%S %Y",)
+
+
+@lru_cache(maxsize=256)
+def _shape(fmt: str) -> re.Pattern[str]:
+    return re.compile(compile_format(fmt).full)
+
+
+def _reads(value: str, fmt: str) -> bool:
+    """Whether ``strptime`` reads ``value`` with ``fmt`` (the regex first: most values
+    are not in most formats, and an exception per try costs more)."""
+    if not _shape(fmt).match(value):
+        return False
+    try:
+        datetime.strptime(value, fmt)
+    except ValueError:
+        return False
+    return True
+
+
+@lru_cache(maxsize=4096)
+def written_as(value: str, have: tuple[str, ...]) -> tuple[str, ...]:
+    """The format ``value`` is written in, or a day-first and a month-first format that
+    both read it; () when none does, or only ones the column tries already."""
+    text = value.strip()
+    for day_first, month_first in DATES:
+        # A column that reads dates day first is not mended by a month-first format, nor
+        # the other way round: the file's dates would then be read both ways.
+        twins = [day_first] if month_first is None else [day_first, month_first]
+        taken = [t for t in twins if any(f.startswith(t) for f in have)]
+        for time in TIMES:
+            found = tuple(
+                t + time
+                for t in twins
+                if (not taken or t in taken) and t + time not in have and _reads(text, t + time)
+            )
+            if found:
+                return found
+    return next(((f,) for f in OTHERS if f not in have and _reads(text, f)), ())
+
+
+def _with(have: tuple[str, ...], fmt: str) -> str:
+    return "[" + ", ".join(f"'{f}'" for f in (*have, fmt)) + "]"
+
+
+def note(formats: tuple[str, ...], value: str | None, owner: str = "column") -> str:
+    """What to add to a refused value's reason: the format it is written in, to add to
+    the formats of its ``owner`` (the column, or the step that casts it)."""
+    found = written_as(value, formats) if value else ()
+    then = ", then `sluice quarantine replay`"
+    if len(found) == 2:
+        first, second = found
+        return (
+            f"; it is written as '{first}' (day first) or '{second}' (month first): add "
+            f"the one the file uses to the {owner}'s formats (formats: {_with(formats, first)} "
+            f"or {_with(formats, second)}){then}"
+        )
+    if found:
+        return (
+            f"; it is written as '{found[0]}': add it to the {owner}'s formats "
+            f"(formats: {_with(formats, found[0])}){then}"
+        )
+    return ""
+
+
+def format_note(refused: pl.Expr, formats: list[str], owner: str = "column") -> pl.Expr:
+    """Per value of ``refused`` (the text of refused dates or times, null elsewhere),
+    :func:`note`; "" for a null."""
+    have = tuple(formats)
+
+    def notes(values: pl.Series) -> pl.Series:
+        said = {v: note(have, v, owner) for v in values.drop_nulls().unique().to_list()}
+        if not said:
+            return pl.repeat("", len(values), dtype=pl.String, eager=True)
+        return values.replace_strict(said, default="", return_dtype=pl.String).fill_null("")
+
+    return refused.map_batches(notes, return_dtype=pl.String)

@@ -1,0 +1,86 @@
+"""The format a refused date is written in, as its reason names it, checked against
+Python's own ``strptime``: the format named must read the value as the file meant it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sluice.transforms.date_hints import DATES, TIMES, note, written_as
+
+ISO = ("%Y-%m-%d",)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("05-Jan-24", ("%d-%b-%y",)),  # Oracle's and Excel's DD-MON-YY
+        ("Jan 5, 2024", ("%b %d, %Y",)),
+        ("January 5, 2024", ("%B %d, %Y",)),
+        ("5 January 2024", ("%d %B %Y",)),
+        ("5.1.2024", ("%d.%m.%Y",)),  # German
+        ("2024/01/05", ("%Y/%m/%d",)),  # Japanese
+        ("20240105", ("%Y%m%d",)),
+        ("25/12/2024", ("%d/%m/%Y",)),  # only day first reads it
+        ("12/25/2024", ("%m/%d/%Y",)),  # only month first
+        ("05/01/2024", ("%d/%m/%Y", "%m/%d/%Y")),  # either: the file's other rows tell
+        ("1/5/2024 10:00:00 AM", ("%d/%m/%Y %I:%M:%S %p", "%m/%d/%Y %I:%M:%S %p")),
+        ("2024-01-05 10:00", ("%Y-%m-%d %H:%M",)),
+        ("2024-01-05T10:00", ("%Y-%m-%dT%H:%M",)),
+        ("Fri Jan  5 10:00:00 2024", ("%a %b %d %H:%M:%S %Y",)),
+        ("  05-Jan-2024 ", ("%d-%b-%Y",)),
+        # none: not a date, an impossible one, or one only a format tried already reads
+        ("30/02/2024", ()),
+        ("soon", ()),
+        ("2024-01-05", ()),
+        ("2024-01-05 10:00:00 UTC", ()),
+    ],
+)
+def test_the_format_named_is_one_strptime_reads_the_value_with(
+    value: str, expected: tuple[str, ...]
+) -> None:
+    found = written_as(value, ISO)
+    assert found == expected
+    for fmt in found:
+        datetime.strptime(value.strip(), fmt)  # the real thing reads it
+
+
+def test_a_column_that_reads_one_order_is_not_told_to_add_the_other() -> None:
+    # Month first already: 13/01/2024 is a wrong date there, not a day-first one to add.
+    assert written_as("13/01/2024", ("%m/%d/%Y",)) == ()
+    assert written_as("05/01/2024 10:00", ("%m/%d/%Y",)) == ("%m/%d/%Y %H:%M",)
+    assert written_as("25/01/2024 10:00", ("%d/%m/%Y",)) == ("%d/%m/%Y %H:%M",)
+
+
+def test_the_note_lists_the_formats_the_column_would_read_with() -> None:
+    assert note(ISO, "05-Jan-24") == (
+        "; it is written as '%d-%b-%y': add it to the column's formats (formats: "
+        "['%Y-%m-%d', '%d-%b-%y']), then `sluice quarantine replay`"
+    )
+    assert note(ISO, "05/01/2024", owner="cast step") == (
+        "; it is written as '%d/%m/%Y' (day first) or '%m/%d/%Y' (month first): add the "
+        "one the file uses to the cast step's formats (formats: ['%Y-%m-%d', '%d/%m/%Y'] "
+        "or ['%Y-%m-%d', '%m/%d/%Y']), then `sluice quarantine replay`"
+    )
+    assert note(ISO, "soon") == note(ISO, None) == ""
+
+
+@given(
+    st.datetimes(min_value=datetime(1950, 1, 1), max_value=datetime(2049, 12, 31)),
+    st.sampled_from([d for pair in DATES for d in pair if d]),
+    st.sampled_from(TIMES),
+)
+def test_any_date_written_in_a_known_format_is_read_back_as_written(
+    when: datetime, day: str, time: str
+) -> None:
+    written = when.strftime(day + time)
+    found = written_as(written, ISO)
+    if day + time == "%Y-%m-%d":  # the column reads it already
+        assert found == ()
+        return
+    assert found, written
+    # one of the formats named reads it as the format it was written in does
+    assert datetime.strptime(written, day + time) in [datetime.strptime(written, f) for f in found]
