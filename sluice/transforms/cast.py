@@ -399,17 +399,47 @@ NULL_MARKERS = [
     # MySQL's zero dates, as its exports (`SELECT ... INTO OUTFILE`, mysqldump) write them
     *("0000-00-00", "0000-00-00 00:00:00"),
 ]
+#: what statistical tables write in a number's place for one not available, withheld
+#: or not applicable: Eurostat ``:``, ONS ``..``, ``x``, ``[c]``, ``[z]``, ``[low]``,
+#: US Census and BLS ``(D)``, ``(X)``, ``(NA)``, ``S``, and a dash for nil. Said only of
+#: number columns: in a boolean one ``x`` is a ticked box, no missing value.
+STAT_MARKERS = [
+    *(":", "..", "...", "x", "c", "z", "s", "~", "*", "**", ".", "\u2014", "\u2013"),
+    *("[x]", "[c]", "[z]", "[u]", "[w]", "[low]", "(d)", "(x)", "(na)", "(s)", "(z)"),
+    *("n.a.", "n/d", "nd", "n.d."),
+]
 #: added to the reason of a typed value refused that is such a marker
 NULL_MARKER_NOTE = (
     "; where it marks a missing value, list it in the source's csv.null_values (a CSV "
     "source) or read it as null with a derive step (nullif), then `sluice quarantine replay`"
 )
 #: Money as exports write it, which only the ``amount`` step reads: a currency sign,
-#: accounting parentheses, or a K, M or B after the digits (``$5``, ``5 €``, ``(5.00)``)
-MONEY = r"[$€£¥]|^\(.*[0-9].*\)$|[0-9.]\s*[HKMBhkmb]$"
+#: accounting parentheses, a K, M or B after the digits, or a minus (``$5``, ``5 €``,
+#: ``(5.00)``, ``5.00-``)
+MONEY = r"[$€£¥]|^\(.*[0-9].*\)$|[0-9.]\s*[HKMBhkmb]$|^[^-]*[0-9]\s*-$"
+#: a percentage (``12.5%``, ``-3 %``)
+PERCENT = r"^[+-]?[0-9][0-9.,]*\s*%$"
+#: added to the reason of a number refused that is :data:`PERCENT`
+PERCENT_NOTE = (
+    "; it is a percentage: to load its number (12.5 for 12.5%), add the step derive: "
+    "{{column: {name}, sql: \"replace({name}, '%', '')\"}}, then `sluice quarantine replay`"
+)
+#: a number with a mark after it: a footnote (``1234*``) or a status flag, as
+#: statistical tables write them (ONS ``89 (p)`` provisional, Eurostat ``12.5 e``
+#: estimated, ``7 bp``); the marks the ``derive`` step of :data:`FLAG_NOTE` takes off
+FLAGGED = r"^[+-]?[0-9][0-9.,]*\s*(?:\([A-Za-z]{1,3}\)|\*{1,3}|[A-Za-z]{1,2})$"
+#: added to the reason of a number refused that is :data:`FLAGGED`
+FLAG_NOTE = (
+    "; a mark follows the number (a footnote, or a status such as (p) for provisional): "
+    "to load the number (keep the mark in a column of its own with a derive before, where "
+    'it matters), add the step derive: {{column: {name}, sql: "regexp_replace({name}, '
+    "'[ ]*([(][A-Za-z]{{1,3}}[)]|[*]{{1,3}}|[A-Za-z]{{1,2}})$', '')\"}}, then `sluice "
+    "quarantine replay`"
+)
 #: added to the reason of a number refused that is :data:`MONEY`
 MONEY_NOTE = (
-    "; money text ($5, 5 €, (5.00), 10K) is read by the step amount: {{columns: [{name}]}}, "
+    "; money text ($5, 5 €, (5.00), 5.00-, 10K) is read by the step amount: "
+    "{{columns: [{name}]}}, "
     "then `sluice quarantine replay`"
 )
 #: Typographic minus signs: the minus sign (U+2212, as typeset tables and Wikipedia
@@ -643,11 +673,20 @@ def cast_reason(
             either = trimmed.str.contains(EITHER_WAY)
             said.append(pl.when(either).then(pl.lit(EITHER_WAY_NOTE)).otherwise(pl.lit("")))
     if number:
+        trimmed = col.str.strip_chars()
+        percent = trimmed.str.contains(PERCENT)
+        note = PERCENT_NOTE.format(name=name)
+        said.append(pl.when(percent).then(pl.lit(note)).otherwise(pl.lit("")))
+        flagged = trimmed.str.contains(FLAGGED) & ~money
+        note = FLAG_NOTE.format(name=name)
+        said.append(pl.when(flagged).then(pl.lit(note)).otherwise(pl.lit("")))
+    if number:
         dash = col.str.contains(f"[{DASHES}]")
         note = DASH_NOTE.format(name=name, where="")
         said.append(pl.when(dash).then(pl.lit(note)).otherwise(pl.lit("")))
     if source == pl.String and to not in ("string", "list"):
-        marker = col.str.strip_chars().str.to_lowercase().is_in(NULL_MARKERS)
+        markers = NULL_MARKERS + STAT_MARKERS if number else NULL_MARKERS
+        marker = col.str.strip_chars().str.to_lowercase().is_in(markers)
         said.append(pl.when(marker).then(pl.lit(NULL_MARKER_NOTE)).otherwise(pl.lit("")))
     if to == "float":
         text = col.cast(pl.String).str.strip_chars()

@@ -31,17 +31,19 @@ from sluice.transforms.cast import (
 MULTIPLIERS = {"": 1, "H": 100, "K": 1_000, "M": 1_000_000, "B": 1_000_000_000}
 SHIFTS = {unit: len(str(m)) - 1 for unit, m in MULTIPLIERS.items()}
 #: An optional sign, a currency symbol, the number (thousands commas only in groups of
-#: three), a multiplier, a trailing symbol; the whole may be in accounting parentheses.
+#: three), a multiplier, a trailing symbol, a trailing minus (``1,234.56-``, as SAP and
+#: other ERP and mainframe reports write a negative amount); the whole may be in
+#: accounting parentheses.
 _AMOUNT = (
     r"^(?P<sign>[+-])?\s*(?P<lead>[$€£¥])?\s*(?P<sign2>[+-])?\s*"
     r"(?P<number>{number})"
-    r"\s*(?P<unit>[HKMB])?\s*(?P<trail>[$€£¥])?$"
+    r"\s*(?P<unit>[HKMB])?\s*(?P<trail>[$€£¥])?\s*(?P<sign3>-)?$"
 )
 AMOUNT = _AMOUNT.format(
     number=r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?|[0-9]+(?:\.[0-9]*)?|\.[0-9]+"
 )
 AMOUNT_FORMS = (
-    "1234.56, 1,234.56, .5, $5, €5, £5, ¥5, 5 €, -5, -$5.00, (5.00), "
+    "1234.56, 1,234.56, .5, $5, €5, £5, ¥5, 5 €, -5, -$5.00, 5.00-, (5.00), "
     "with a suffix H, K, M or B: 10.00K, .5K, 2.5M, 1B"
 )
 #: The same under a decimal comma (``csv.decimal: ','``): thousands grouped by dots or
@@ -51,7 +53,7 @@ AMOUNT_COMMA = _AMOUNT.format(
     r"(?:,[0-9]*)?|[0-9]+(?:,[0-9]*)?|,[0-9]+"
 )
 AMOUNT_COMMA_FORMS = (
-    "1234,56, 1.234,56, 1 234,56, ,5, €5, 5 €, -5, -5,00 €, (5,00), "
+    "1234,56, 1.234,56, 1 234,56, ,5, €5, 5 €, -5, -5,00 €, 5,00-, (5,00), "
     "with a suffix H, K, M or B: 10,00K, 2,5M, 1B"
 )
 # Letters (a zone's name, optional), then a signed offset in hours, optionally :MM.
@@ -105,14 +107,15 @@ def amount(column: str, mark: DecimalMark = ".") -> tuple[pl.Expr, pl.Expr]:
     g = pl.coalesce(inner.str.strip_chars(), clean).str.extract_groups(
         AMOUNT_COMMA if mark == "," else AMOUNT
     )
-    sign, sign2 = g.struct.field("sign"), g.struct.field("sign2")
+    signs = [g.struct.field(s) for s in ("sign", "sign2", "sign3")]
     lead, trail = g.struct.field("lead"), g.struct.field("trail")
-    minus = (sign == "-").fill_null(False) | (sign2 == "-").fill_null(False)
+    minus = pl.any_horizontal([(s == "-").fill_null(False) for s in signs])
+    signed_at_all = pl.sum_horizontal([s.is_not_null().cast(pl.Int8) for s in signs])
     # One sign at most, one symbol at most, and no sign inside accounting parentheses.
     ok = (
-        ~(sign.is_not_null() & sign2.is_not_null())
+        (signed_at_all <= 1)
         & ~(lead.is_not_null() & trail.is_not_null())
-        & ~(paren & (sign.is_not_null() | sign2.is_not_null()))
+        & ~(paren & (signed_at_all > 0))
     )
     number = g.struct.field("number")
     if mark == ",":  # to the form below: thousands marks out, the comma a point

@@ -878,3 +878,61 @@ def test_dates_refused_name_the_format_they_are_written_in_and_load_once_it_is_p
         (n, p.date().isoformat(), f"{s.isoformat(sep=' ')}.000000+00:00")
         for n, (p, s) in enumerate(python, start=1)
     ]
+
+
+def test_a_minus_after_the_digits_is_refused_and_loads_through_the_amount_step_named(
+    tmp_path: Path,
+) -> None:
+    # An SAP line-item export (German settings): credits as 1.234,56- with a minus after.
+    entries, rows = refused_then_fixed(
+        tmp_path,
+        {"data/fbl3n.csv": b"doc;amount\n4711;1.234,56-\n4712;99,00\n4713;0,50-\n"},
+        'data/*.csv, csv: {delimiter: ";", decimal: ","}',
+        "{doc: integer, amount: decimal}",
+        step_named("is read by the step "),
+        "SELECT doc, CAST(amount AS TEXT) FROM t ORDER BY doc",
+    )
+    assert [e["line"] for e in entries] == [2, 4]
+    assert all("money text ($5, 5 €, (5.00), 5.00-, 10K)" in e["reasons"][0] for e in entries)
+    assert rows == [(4711, "-1234.56"), (4712, "99"), (4713, "-0.5")]
+
+
+def test_a_statistical_tables_markers_and_flags_load_through_the_fixes_their_reasons_name(
+    tmp_path: Path,
+) -> None:
+    # An ONS-style table: suppressed cells as [x], a provisional figure 89 (p), a
+    # footnoted 567*, a rate as 12.5%.
+    table = (
+        b"area_code,area_name,value\r\nE06000001,Hartlepool,1234\r\n"
+        b"E06000002,Middlesbrough,89 (p)\r\nE06000003,Redcar,[x]\r\n"
+        b"E06000004,Stockton,12.5%\r\nE06000005,Darlington,567*\r\n"
+    )
+
+    def as_the_reasons_say(yaml: str, entries: list[dict[str, Any]]) -> str:
+        steps = []
+        for entry in entries:
+            reason = entry["reasons"][0]
+            if "csv.null_values" in reason:
+                value = entry["payload"]["value"]
+                yaml = yaml.replace("*.csv}", f'*.csv, csv: {{null_values: ["", "{value}"]}}}}')
+            else:
+                step = reason.split("add the step ")[1].split(", then `")[0]
+                steps += [step] if step not in steps else []
+        return with_step("\n      - ".join(steps))(yaml, entries)
+
+    entries, rows = refused_then_fixed(
+        tmp_path,
+        {"data/table.csv": table},
+        "data/*.csv",
+        "{area_code: string, area_name: string, value: float}",
+        as_the_reasons_say,
+        "SELECT area_code, value FROM t ORDER BY area_code",
+    )
+    assert [e["line"] for e in entries] == [3, 4, 5, 6]
+    assert rows == [
+        ("E06000001", 1234.0),
+        ("E06000002", 89.0),
+        ("E06000003", None),
+        ("E06000004", 12.5),
+        ("E06000005", 567.0),
+    ]

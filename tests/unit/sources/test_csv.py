@@ -324,7 +324,7 @@ def test_run_quarantines_ragged_rows_with_their_physical_line(make_project, run_
         '1,"Ada\nLovelace",London\n'  # 2-3
         "2,Grace\n"  # 4
         "3,Linus,Helsinki,FI\n"  # 5
-        "x,Bad,Id\n"  # 6: not an integer
+        "xy,Bad,Id\n"  # 6: not an integer
         "5,Guido,Amsterdam\n"  # 7
     )
     out = run_project(make_project(project(), {"data/a.csv": content}))
@@ -336,12 +336,12 @@ def test_run_quarantines_ragged_rows_with_their_physical_line(make_project, run_
     assert got == [
         (4, "row has 2 fields, the header has 3"),
         (5, "row has 4 fields, the header has 3"),
-        (6, "id: 'x' is not a valid integer"),
+        (6, "id: 'xy' is not a valid integer"),
     ]
     by_line = {e.line: e.payload for e in entries}
     assert by_line[4] == {"_raw": "2,Grace"}
     assert by_line[5] == {"_raw": "3,Linus,Helsinki,FI"}
-    assert by_line[6] == {"id": "x", "name": "Bad", "city": "Id"}
+    assert by_line[6] == {"id": "xy", "name": "Bad", "city": "Id"}
     assert [r["id"] for r in out.rows()] == [1, 5]
 
 

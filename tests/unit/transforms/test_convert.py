@@ -71,6 +71,7 @@ def test_amount_reads_k_m_b_suffixes_as_dollars() -> None:
 def test_amount_that_is_not_one_is_a_reason_not_a_null() -> None:
     r = runner("      - amount: {columns: [amt]}\n")
     bad = ["12.5X", "about 3K", "n/a", "K", "1.2.3M", "1,2", "5,00 €", "-$-5", "-(5)", "$5€"]
+    bad += ["5.00--", "-5.00-", "(5.00-)", "5.00-x", "-"]
     out = r.run(frame(amt=bad))
     assert out.get_column("amt").to_list() == [None] * len(bad)
     reasons = out.get_column("_reasons").to_list()
@@ -95,6 +96,11 @@ def test_amount_that_is_not_one_is_a_reason_not_a_null() -> None:
         ("1.2345678K", "1234.5678"),
         ("7h", "700"),
         ("99999999999999999999B", "99999999999999999999000000000"),
+        # a minus after the digits, as SAP and mainframe reports write a negative amount
+        ("1,234.56-", "-1234.56"),
+        ("5.00 -", "-5"),
+        ("$5.00-", "-5"),
+        ("2.5K-", "-2500"),
     ],
 )
 def test_amount_accepts_signs_parentheses_leading_dots_and_currencies(
@@ -125,6 +131,14 @@ def test_amounts_with_a_decimal_comma_read_as_python_writes_them_with_a_point(
     out = runner("      - amount: {columns: [amt]}\n", ",").run(frame(amt=[text]))
     assert out.get_column("_reasons").to_list() == [[]], text
     assert out.get_column("amt").to_list() == [expected * (-1 if whole < 0 else 1)], text
+
+
+def test_an_amount_with_its_minus_after_the_digits_under_a_decimal_comma() -> None:
+    # SAP's German exports: 1.234,56- is -1234.56
+    texts = ["1.234,56-", "5,00 €-", "12,5-"]
+    out = runner("      - amount: {columns: [amt]}\n", ",").run(frame(amt=texts))
+    assert out.get_column("amt").to_list() == [Decimal("-1234.56"), Decimal(-5), Decimal("-12.5")]
+    assert out.get_column("_reasons").to_list() == [[]] * 3
 
 
 def test_an_amount_under_a_decimal_comma_that_is_not_one_says_so() -> None:
@@ -170,7 +184,7 @@ def test_an_amount_with_a_decimal_comma_names_the_setting_that_reads_it(mark: De
 
 
 def test_an_amount_with_a_typographic_minus_names_the_step_that_reads_it() -> None:
-    texts = ["\u2212$5.00", "\u20135 \u20ac", "$5.00-"]
+    texts = ["\u2212$5.00", "\u20135 \u20ac", "-$5.00-"]  # two signs: refused, no dash
     out = runner("      - amount: {columns: [amt]}\n").run(frame(amt=texts))
     assert out.get_column("amt").to_list() == [None] * 3
     note = DASH_NOTE.format(name="amt", where=" before this step")

@@ -89,14 +89,14 @@ def test_cast_step_adds_a_reason_instead_of_nulling() -> None:
     r = runner("- cast: {column: id, to: integer}")
     out = r.run(
         frame(
-            id=["1", "x", None, "1,200"],
+            id=["1", "xy", None, "1,200"],
             name=["a", "b", "c", "d"],
             state=[None] * 4,
             label=[None] * 4,
         )
     )
     assert out.get_column("id").to_list() == [1, None, None, 1200]
-    assert out.get_column("_reasons").to_list() == [[], ["id: 'x' is not a valid integer"], [], []]
+    assert out.get_column("_reasons").to_list() == [[], ["id: 'xy' is not a valid integer"], [], []]
 
 
 def test_derive_with_sql() -> None:

@@ -49,7 +49,7 @@ BIG = ("9007199254740993", 9007199254740993)
         (
             "integer",
             [("42", 42), ("1,200", 1200), ("-3", -3), ("12.0", 12), ("12.", 12), BIG],
-            ["12.5", "x", "1e", "1.0.0", "."],
+            ["12.5", "xy", "1e+", "1.0.0", "+"],
         ),
         ("float", [("1.5", 1.5), ("-2", -2.0), ("3,000.25", 3000.25)], ["abc"]),
         (
@@ -193,11 +193,11 @@ def test_each_value_gets_the_first_date_format_that_fits() -> None:
 
 def test_required_counts_null_but_not_a_failed_cast_twice() -> None:
     v = validator({"n": {"type": "integer", "required": True}})
-    ok, bad = v.run(text_frame(n=["1", None, "x"]))
+    ok, bad = v.run(text_frame(n=["1", None, "xy"]))
     assert ok.get_column("n").to_list() == [1]
     assert reasons_by_line(bad) == {
         3: ["n: required but empty"],
-        4: ["n: 'x' is not a valid integer"],
+        4: ["n: 'xy' is not a valid integer"],
     }
 
 
@@ -513,6 +513,33 @@ def test_an_integer_excel_saved_in_scientific_notation_says_its_digits_are_lost(
     # a float or decimal column reads the number the file holds, as before
     ok, bad = validator({"f": "float"}).run(text_frame(f=["1.23457E+11"]))
     assert ok.get_column("f").to_list() == [123457000000.0] and bad.height == 0
+
+
+def test_statistical_tables_markers_and_flags_name_what_loads_them() -> None:
+    from sluice.transforms.cast import FLAG_NOTE, NULL_MARKER_NOTE, PERCENT_NOTE
+
+    # ONS, Eurostat and US Census tables: a marker in place of a number, a flag after one
+    texts = [":", "..", "[x]", "[c]", "(D)", "x", "12.5%", "-3 %", "89 (p)", "1234*"]
+    texts += ["12.5 e", "5K", "567[a]", "1,5"]
+    ok, bad = validator({"v": "float"}).run(text_frame(v=texts))
+    assert ok.height == 0
+    notes = {
+        line: reasons[0].split(" is not a valid float")[1]
+        for line, reasons in reasons_by_line(bad).items()
+    }
+    marker, percent, flag = (
+        NULL_MARKER_NOTE,
+        PERCENT_NOTE.format(name="v"),
+        FLAG_NOTE.format(name="v"),
+    )
+    assert [notes[n] for n in range(2, 8)] == [marker] * 6
+    assert [notes[8], notes[9]] == [percent, percent]
+    assert [notes[10], notes[11], notes[12]] == [flag, flag, flag]
+    assert "amount" in notes[13] and "mark follows" not in notes[13]  # money, said once
+    assert notes[14] == "" and not notes[15].startswith("; a mark")
+    # in a boolean column an x is a ticked box: no missing-value note
+    _, bad = validator({"b": "boolean"}).run(text_frame(b=["x"]))
+    assert reasons_by_line(bad) == {2: ["b: 'x' is not a valid boolean"]}
 
 
 def test_a_typographic_minus_refused_by_a_number_type_names_the_step_that_reads_it() -> None:
