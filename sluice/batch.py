@@ -40,9 +40,10 @@ class Batch:
     #: the file's header record as it reads (a CSV with a header row): a row that holds
     #: it again is no data (files joined with their headers); None: not known
     header: tuple[str, ...] | None = None
-    #: the file's totals rows (a CSV's ``Total`` row under its data): line -> why it is
-    #: not loaded (see :mod:`sluice.sources.csv_totals`); the source's policy applies
-    totals: dict[int, str] = field(default_factory=dict)
+    #: the file's footer rows (a CSV's ``Total`` row and notes under its data): line ->
+    #: why it is not loaded (see :mod:`sluice.sources.csv_footer`); the source's
+    #: ``csv.footer`` says what becomes of them
+    footer: dict[int, str] = field(default_factory=dict)
 
     @property
     def rows_read(self) -> int:

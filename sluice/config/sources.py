@@ -30,10 +30,11 @@ class CsvOptions(Model):
         description="the decimal mark of numbers: '.' (1,234.5) or ',' (1.234,5); unset: "
         "'.', and where the delimiter is ';' a value like 1,234 is refused as either",
     )
-    totals_row: Literal["quarantine", "filter", "load"] = Field(
+    footer: Literal["quarantine", "filter", "load"] = Field(
         default="quarantine",
-        description="a row labelled Total (Totals, Grand total, Subtotal, Sum) at the end "
-        "of a file: quarantine it, filter it (rule totals_row) or load it as data",
+        description="rows at the end of a file labelled Total (Grand total, Subtotal, Sum) "
+        "and notes (Source: ..., Notes: ...): quarantine them, filter them (rule footer) "
+        "or load them as data",
     )
     max_row_bytes: int = Field(
         default=64 * 1024**2,

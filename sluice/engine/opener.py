@@ -175,7 +175,7 @@ class UnitOpener:
             # keeps their raw fields (see :mod:`sluice.engine.refusals`).
             keep_raw=self._dest().capabilities.keeps_raw,
             splitter=self.tables.splitter,
-            totals_row=source.csv.totals_row if isinstance(source, FileSourceConfig) else "load",
+            footer=source.csv.footer if isinstance(source, FileSourceConfig) else "load",
             lacking=f"{of(ctx, unit.source)} has no such {field_of(ctx, unit.source)}",
         )
 

@@ -82,9 +82,9 @@ class UnitProcessor:
     #: the rows' raw fields are kept until it did (see :mod:`sluice.engine.refusals`)
     keep_raw: bool = False
     _raw: RawSpool = field(default_factory=RawSpool, repr=False)
-    #: what becomes of a CSV file's totals rows (``csv.totals_row``): quarantined with
-    #: the reason the batch gives, filtered by the ``totals_row`` rule, or loaded
-    totals_row: Literal["quarantine", "filter", "load"] = "quarantine"
+    #: what becomes of a CSV file's footer rows (``csv.footer``): quarantined with the
+    #: reason the batch gives, filtered by the ``footer`` rule, or loaded
+    footer: Literal["quarantine", "filter", "load"] = "quarantine"
     #: why a required column the unit lacks (``plan.unfilled``, under ``evolve``) is empty
     lacking: str = "the file has no such column"
     counts: Counts = field(default_factory=Counts)
@@ -138,8 +138,8 @@ class UnitProcessor:
         # As the file has it (PII rules replace values): a row repeating its header.
         read = [c for c in batch.data.columns if c != LINE]
         raw = self.steps.drop_header_rows(batch.data, read, batch.header)
-        if batch.totals and self.totals_row == "filter":
-            raw = self.steps.drop_totals_rows(raw, batch.totals)
+        if batch.footer and self.footer == "filter":
+            raw = self.steps.drop_footer_rows(raw, batch.footer)
         if self.pii is not None and not self.apply_pii:
             raw = self.pii.restore(raw)
         elif self.pii is not None:
@@ -151,8 +151,8 @@ class UnitProcessor:
         data = apply_mapping(data, self.plan, self.validator.columns)
         # Collected here, on the thread that steps: the next query would run it otherwise.
         stepped = self.steps.run_lazy(data, self._trimmed(batch)).collect(engine=ENGINE)
-        if batch.totals and self.totals_row == "quarantine":
-            why = pl.col(LINE).replace_strict(batch.totals, default=None, return_dtype=pl.String)
+        if batch.footer and self.footer == "quarantine":
+            why = pl.col(LINE).replace_strict(batch.footer, default=None, return_dtype=pl.String)
             stepped = add_reasons(stepped, [why])
         now = self.steps.filtered
         filtered = {r: n - before.get(r, 0) for r, n in now.items() if n != before.get(r, 0)}

@@ -39,7 +39,7 @@ from sluice.engine.process import UnitContext
 from sluice.engine.report import Counts, RunReport
 from sluice.errors import ConfigError, SluiceError, UsageError, Where
 from sluice.sources import SourceContext, create_source
-from sluice.sources.csv_totals import is_totals_reason
+from sluice.sources.csv_footer import is_footer_reason
 from sluice.sources.file import format_of
 from sluice.state.models import QuarantineEntry
 from sluice.state.quarantine import NewEntry
@@ -368,9 +368,9 @@ def _replay_rows(
     key = _row_key(ctx, ctx.run_id, source, file_id)
     loader = kit.loader
     try:
-        # A file's totals row is read again as one: the source's csv.totals_row applies.
-        totals = {n: r for n, e in by_line.items() for r in e.reasons if is_totals_reason(r)}
-        batch = Batch(source, unit, data, totals=totals)
+        # A file's footer row is read again as one: the source's csv.footer applies.
+        footer = {n: r for n, e in by_line.items() for r in e.reasons if is_footer_reason(r)}
+        batch = Batch(source, unit, data, footer=footer)
         result = loader.send(key, loader.rows_of(proc, [batch]), meta)
     except SluiceError:
         store.release_quarantine(ids, ctx.run_id)

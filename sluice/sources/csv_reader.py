@@ -29,6 +29,7 @@ import pyarrow.csv as pacsv
 from sluice.batch import LINE, Batch, Reject
 from sluice.config import CsvOptions
 from sluice.errors import SourceError, Where
+from sluice.sources.csv_footer import footer_reason, footer_rows
 from sluice.sources.csv_quotes import breaks, span, unclosed_tail
 from sluice.sources.csv_start import (
     Start,
@@ -38,7 +39,6 @@ from sluice.sources.csv_start import (
     undecodable,
     utf16_hint,
 )
-from sluice.sources.csv_totals import totals_reason, totals_rows
 from sluice.sources.csv_trailing import (
     TRAIL,
     blank_columns,
@@ -305,15 +305,15 @@ def read_csv(
                 if held:
                     rejects = sorted([*rejects, *held], key=lambda r: r.line)
                 trimmed = trimmed - empty.keys()
-            totals = (
+            footer = (
                 {
-                    line: totals_reason(column, written, stream_name)
-                    for line, (column, written) in totals_rows(data).items()
+                    line: footer_reason(kind, column, written, stream_name)
+                    for line, (kind, column, written) in footer_rows(data).items()
                 }
-                if last and opts.totals_row != "load"
+                if last and opts.footer != "load"
                 else {}
             )
-            return Batch(stream_name, unit, data, rejects, nul_free, trimmed, header, totals)
+            return Batch(stream_name, unit, data, rejects, nul_free, trimmed, header, footer)
 
         def open_rows() -> tuple[IO[bytes], int] | None:
             start = find(open_stream())

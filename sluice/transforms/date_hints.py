@@ -71,11 +71,29 @@ def _reads(value: str, fmt: str) -> bool:
     return True
 
 
+@lru_cache(maxsize=1)
+def _any_shape() -> re.Pattern[str]:
+    """One regex that every value some format of :func:`_formats` reads matches: most
+    refused dates are impossible ones (13/45/2019) in a format the column has, which
+    this turns away in one match instead of one per format."""
+    inner = re.compile(r"\(\?P<[A-Za-z]_>")
+    # each is "(?i)^...$": the flag once, for all of them
+    shapes = [inner.sub("(?:", compile_format(f).full).removeprefix("(?i)") for f in _formats()]
+    return re.compile("|".join(f"(?:{s})" for s in shapes), re.IGNORECASE)
+
+
+def _formats() -> list[str]:
+    twins = [t for pair in DATES for t in pair if t]
+    return [t + time for t in twins for time in TIMES] + list(OTHERS)
+
+
 @lru_cache(maxsize=4096)
 def written_as(value: str, have: tuple[str, ...]) -> tuple[str, ...]:
     """The format ``value`` is written in, or a day-first and a month-first format that
     both read it; () when none does, or only ones the column tries already."""
     text = value.strip()
+    if not _any_shape().match(text):
+        return ()
     for day_first, month_first in DATES:
         # A column that reads dates day first is not mended by a month-first format, nor
         # the other way round: the file's dates would then be read both ways.

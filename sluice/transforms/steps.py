@@ -51,9 +51,9 @@ BLANK_ROW = "blank_row"
 #: the rule that filters a row repeating the file's header (CSV files joined with
 #: their header rows, as `cat` joins exports)
 HEADER_ROW = "header_row"
-#: the rule that filters a CSV file's totals row, where its source says so
-#: (``csv.totals_row: filter``; see sluice.sources.csv_totals)
-TOTALS_ROW = "totals_row"
+#: the rule that filters a CSV file's footer rows (its totals row, its notes), where its
+#: source says so (``csv.footer: filter``; see sluice.sources.csv_footer)
+FOOTER = "footer"
 
 
 def add_reasons(data: pl.DataFrame, reasons: list[pl.Expr]) -> pl.DataFrame:
@@ -312,11 +312,11 @@ class StepRunner:
         self._count(HEADER_ROW, data.height - kept.height)
         return kept
 
-    def drop_totals_rows(self, data: pl.DataFrame, lines: Iterable[int]) -> pl.DataFrame:
-        """``data`` without the rows at ``lines`` (a file's totals rows), filtered by
-        the ``totals_row`` rule."""
+    def drop_footer_rows(self, data: pl.DataFrame, lines: Iterable[int]) -> pl.DataFrame:
+        """``data`` without the rows at ``lines`` (a file's footer rows), filtered by
+        the ``footer`` rule."""
         kept = data.filter(~pl.col(LINE).is_in(list(lines)))
-        self._count(TOTALS_ROW, data.height - kept.height)
+        self._count(FOOTER, data.height - kept.height)
         return kept
 
     def run(self, data: pl.DataFrame) -> pl.DataFrame:

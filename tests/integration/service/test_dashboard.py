@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sluice.config import load_project
 from sluice.service import create_app
 from sluice.service.dashboard import charts, data, pages
-from sluice.sources.csv_totals import totals_reason
+from sluice.sources.csv_footer import TOTALS, footer_reason
 from sluice.testing import Gate
 from tests.support.service import OP, OPERATOR, VIEWER, settings, wait
 
@@ -222,8 +222,8 @@ def test_quality_groups_reasons_by_column_and_rule() -> None:
     never = "a quote opened on line 3 is never closed, so lines 3-9, to the end of the file"
     assert data.rule_of(never) == ("(row)", "quote")
     assert data.rule_of(f"row has 2 fields, the header has 3: {never}") == ("(row)", "quote")
-    totals = totals_reason("Supplier", "Total", "ledger")
-    assert data.rule_of(totals) == ("(row)", "totals")
+    totals = footer_reason(TOTALS, "Supplier", "Total", "ledger")
+    assert data.rule_of(totals) == ("(row)", "footer")
 
 
 def test_charts_are_plain_svg() -> None:

@@ -1,5 +1,6 @@
-"""A spreadsheet's totals row, quarantined with a reason, then closed by each of the
-commands the reason names. It was loaded as data: the table's sum doubled."""
+"""A spreadsheet's footer (its totals row, a note), quarantined with a reason, then
+closed by each of the commands the reason names. Both were loaded as data: the
+table's sum doubled, and the note was a supplier."""
 
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ pipelines:
         amount: decimal
         paid_on: date
 """
-# What a council publishes monthly: payments, a blank row, the totals, a note.
+# What a council publishes monthly: payments, a blank row, the totals, a note (padded
+# to the header's width, as a spreadsheet saves every row).
 JANUARY = (
     b"Supplier,Amount,Paid On\r\n"
     b"Acme Ltd,120.50,2024-01-05\r\n"
@@ -37,6 +39,7 @@ JANUARY = (
     b"Total Gas & Power,1000.00,2024-01-07\r\n"
     b",,\r\n"
     b"Total,2113.50,\r\n"
+    b"Source: Finance department,,\r\n"
 )
 FEBRUARY = b"Supplier,Amount,Paid On\nAcme Ltd,10.00,2024-02-05\nTotal,10.00,\n"
 
@@ -59,10 +62,10 @@ def rows(root: Path) -> list[tuple[Any, ...]]:
         return conn.execute("SELECT supplier, amount FROM payments ORDER BY supplier").fetchall()
 
 
-def with_totals_row(root: Path, policy: str) -> None:
+def with_footer(root: Path, policy: str) -> None:
     yaml = (root / "sluice.yaml").read_text()
     # the setting as the reason names it, on the source it names
-    setting = f"        csv: {{totals_row: {policy}}}\n"
+    setting = f"        csv: {{footer: {policy}}}\n"
     (root / "sluice.yaml").write_text(yaml.replace("*.csv\n", "*.csv\n" + setting))
 
 
@@ -73,52 +76,56 @@ def run(root: Path, expect: int) -> dict[str, Any]:
     return report
 
 
-def test_the_totals_row_is_quarantined_and_the_data_loads_as_python_reads_it(
+def test_the_footer_is_quarantined_and_the_data_loads_as_python_reads_it(
     tmp_path: Path,
 ) -> None:
     setup(tmp_path)
     report = run(tmp_path, 3)
-    (entry,) = entries(tmp_path)
-    assert (entry["line"], entry["payload"]["Supplier"], entry["status"]) == (6, "Total", "open")
-    assert entry["reasons"][0].startswith(
+    totals, note = entries(tmp_path)
+    assert (totals["line"], totals["payload"]["Supplier"], totals["status"]) == (6, "Total", "open")
+    assert totals["reasons"][0].startswith(
         "a totals row at the end of the file ('Total' in 'Supplier'), not data:"
+    )
+    assert note["line"] == 7
+    assert note["reasons"][0].startswith(
+        "a note at the end of the file ('Source: Finance department'), not data:"
     )
     python = list(csv.reader(io.StringIO(JANUARY.decode(), newline="")))
     data = [(r[0], float(r[1])) for r in python[1:4]]
     assert sorted(data) == [(s, float(a)) for s, a in rows(tmp_path)]
     assert sum(Decimal(str(a)) for _, a in rows(tmp_path)) == Decimal("2113.5")
     counts = report["streams"]["ledger"]
-    assert (counts["read"], counts["loaded"], counts["quarantined"]) == (5, 3, 1)
+    assert (counts["read"], counts["loaded"], counts["quarantined"]) == (6, 3, 2)
     assert counts["filtered_by"] == {"blank_row": 1}
 
 
 def test_discard_as_the_reason_says(tmp_path: Path) -> None:
     setup(tmp_path)
     run(tmp_path, 3)
-    (entry,) = entries(tmp_path)
-    command = entry["reasons"][0].split("not data: `")[1].split("`")[0]
-    assert command == "sluice quarantine discard ID"
-    args = command.replace("ID", str(entry["id"])).split()[1:]
-    out = sluice(*args, "-p", str(tmp_path))
-    assert out.returncode == 0, out.stdout + out.stderr
-    assert [e["status"] for e in entries(tmp_path)] == ["discarded"]
+    for entry in entries(tmp_path):
+        command = entry["reasons"][0].split("not data: `")[1].split("`")[0]
+        assert command == "sluice quarantine discard ID"
+        args = command.replace("ID", str(entry["id"])).split()[1:]
+        out = sluice(*args, "-p", str(tmp_path))
+        assert out.returncode == 0, out.stdout + out.stderr
+    assert [e["status"] for e in entries(tmp_path)] == ["discarded"] * 2
     assert len(rows(tmp_path)) == 3
 
 
 def test_filtered_on_replay_and_in_later_files_once_the_source_says_so(tmp_path: Path) -> None:
     setup(tmp_path)
     run(tmp_path, 3)
-    with_totals_row(tmp_path, "filter")
+    with_footer(tmp_path, "filter")
     replayed = sluice("quarantine", "replay", "-p", str(tmp_path), "--json")
     assert replayed.returncode == 0, replayed.stdout + replayed.stderr
     counts = json.loads(replayed.stdout)[0]["streams"]["ledger"]
-    assert (counts["read"], counts["loaded"], counts["filtered_by"]) == (1, 0, {"totals_row": 1})
-    assert [e["status"] for e in entries(tmp_path)] == ["replayed"]
+    assert (counts["read"], counts["loaded"], counts["filtered_by"]) == (2, 0, {"footer": 2})
+    assert [e["status"] for e in entries(tmp_path)] == ["replayed"] * 2
     (tmp_path / "data" / "2024-02.csv").write_bytes(FEBRUARY)
     report = run(tmp_path, 0)
     counts = report["streams"]["ledger"]
     assert (counts["read"], counts["loaded"], counts["quarantined"]) == (2, 1, 0)
-    assert counts["filtered_by"] == {"totals_row": 1}
+    assert counts["filtered_by"] == {"footer": 1}
     assert "Total" not in [s for s, _ in rows(tmp_path)]
 
 
@@ -128,11 +135,12 @@ def test_loaded_on_replay_when_the_source_says_it_is_data(tmp_path: Path) -> Non
     # a replay with the default policy leaves it where it is, reason and all
     again = sluice("quarantine", "replay", "-p", str(tmp_path), "--json")
     assert again.returncode == 3, again.stdout + again.stderr
-    (entry,) = entries(tmp_path)
-    assert entry["status"] == "open" and entry["reasons"][0].startswith("a totals row")
+    entry, note = entries(tmp_path)
+    assert entry["status"] == note["status"] == "open"
+    assert entry["reasons"][0].startswith("a totals row")
     load = entry["reasons"][0].split("if it is data, set ")[1].split(" on source")[0]
-    with_totals_row(tmp_path, load.split(": ")[1])
+    with_footer(tmp_path, load.split(": ")[1])
     replayed = sluice("quarantine", "replay", "-p", str(tmp_path), "--json")
     assert replayed.returncode == 0, replayed.stdout + replayed.stderr
-    assert ("Total", 2113.5) in rows(tmp_path)
-    assert [e["status"] for e in entries(tmp_path)] == ["replayed"]
+    assert {("Total", 2113.5), ("Source: Finance department", None)} <= set(rows(tmp_path))
+    assert [e["status"] for e in entries(tmp_path)] == ["replayed"] * 2

@@ -1,8 +1,10 @@
-"""A CSV file's totals row: found at the end of the file, and only there.
+"""A CSV file's footer, its totals row and notes: found at the end of the file, and
+only there.
 
 Exports of spreadsheets, ledgers and published reports end with a row that sums the
-data (`Total,,1113.50`). It was read, validated and loaded as one more row: the sum of
-the amount column doubled, silently.
+data (`Total,,1113.50`) and notes (`Source: Finance department,,,`). Each was read,
+validated and loaded as one more row: the sum of the amount column doubled, silently,
+and the note loaded as a supplier.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import pytest
 from sluice.batch import LINE
 from sluice.config import FileSourceConfig
 from sluice.sources import create_source
-from sluice.sources.csv_totals import LOOKED_AT, label
+from sluice.sources.csv_footer import LOOKED_AT, label
 
 # A council's spending over 500 pounds, as its spreadsheet saves it: CRLF, a quoted
 # supplier with a comma, a blank row, then the totals, then a note on one field.
@@ -34,17 +36,17 @@ SPENDING = (
 def batches_of(path: Path, **options: object) -> list[tuple[pl.DataFrame, dict[int, str]]]:
     cfg = FileSourceConfig.model_validate({"path": path.name, **options})
     (unit,) = create_source("spend", cfg, path.parent).units()
-    return [(b.data, b.totals) for b in unit.open().batches()]
+    return [(b.data, b.footer) for b in unit.open().batches()]
 
 
 def test_the_totals_row_at_the_end_is_marked_with_its_reason(tmp_path: Path) -> None:
     (tmp_path / "spend.csv").write_bytes(SPENDING)
-    ((data, totals),) = batches_of(tmp_path / "spend.csv")
-    assert totals == {
+    ((data, footer),) = batches_of(tmp_path / "spend.csv")
+    assert footer == {
         6: "a totals row at the end of the file ('Total' in 'Supplier'), not data: "
-        "`sluice quarantine discard ID` drops it; csv.totals_row: filter on source 'spend' "
-        "filters it on `sluice quarantine replay` (and later files' totals rows, counted "
-        "as filtered); if it is data, set csv.totals_row: load on source 'spend', then "
+        "`sluice quarantine discard ID` drops it; csv.footer: filter on source 'spend' "
+        "filters it on `sluice quarantine replay` (and later files' totals rows and notes, "
+        "counted as filtered); if it is data, set csv.footer: load on source 'spend', then "
         "`sluice quarantine replay`"
     }
     # every row is read as Python's csv reads it: the mark only says which is the totals
@@ -68,7 +70,7 @@ def test_the_totals_row_at_the_end_is_marked_with_its_reason(tmp_path: Path) -> 
 def test_totals_rows_as_exports_write_them(tmp_path: Path, footer: bytes) -> None:
     body = b"Supplier,Department,Amount,Paid On\nAcme Ltd,Parks,120.50,2024-01-05\n"
     (tmp_path / "spend.csv").write_bytes(body + footer)
-    marked = {line for _, totals in batches_of(tmp_path / "spend.csv") for line in totals}
+    marked = {line for _, found in batches_of(tmp_path / "spend.csv") for line in found}
     labelled = {
         n for n, line in enumerate(footer.decode().splitlines(), start=3) if "otal" in line.lower()
     }
@@ -89,7 +91,7 @@ def test_totals_rows_as_exports_write_them(tmp_path: Path, footer: bytes) -> Non
 )
 def test_rows_that_are_data_are_not_marked(tmp_path: Path, rows: bytes) -> None:
     (tmp_path / "spend.csv").write_bytes(rows)
-    assert all(totals == {} for _, totals in batches_of(tmp_path / "spend.csv"))
+    assert all(footer == {} for _, footer in batches_of(tmp_path / "spend.csv"))
 
 
 def test_only_the_files_last_batch_is_looked_at(tmp_path: Path) -> None:
@@ -98,13 +100,53 @@ def test_only_the_files_last_batch_is_looked_at(tmp_path: Path) -> None:
     (tmp_path / "big.csv").write_bytes(b"\n".join([*lines, b"Total,20001", b""]))
     read = batches_of(tmp_path / "big.csv", batch_bytes=16_384)
     assert len(read) > 5
-    assert [list(totals) for _, totals in read if totals] == [[20_003]]
+    assert [list(found) for _, found in read if found] == [[20_003]]
 
 
-def test_a_source_that_loads_its_totals_rows_marks_none(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("footer", "notes"),
+    [
+        # as a spreadsheet pads them to the header's width: no ragged row to reject
+        (b"Total,,2113.50,\n,,,\nSource: Finance department,,,\n", {3, 5}),
+        (
+            "Notes:,,,\n* provisional,,,\n\u00a9 Crown copyright 2024,,,\n".encode(),
+            {3, 4, 5},
+        ),
+        (b",,,\nSource: ONS,,,\n", {4}),
+        (b"Figures may not sum due to rounding,,,\n", {3}),
+    ],
+)
+def test_notes_under_the_data_are_the_footer_too(
+    tmp_path: Path, footer: bytes, notes: set[int]
+) -> None:
+    body = b"Supplier,Department,Amount,Paid On\nAcme Ltd,Parks,120.50,2024-01-05\n"
+    (tmp_path / "spend.csv").write_bytes(body + footer)
+    ((_, marked),) = batches_of(tmp_path / "spend.csv")
+    assert set(marked) == notes
+    assert all(
+        r.startswith(("a note at the end", "a totals row at the end")) for r in marked.values()
+    )
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        # a supplier's row with one field filled, however it is named
+        b"Supplier,Amount\nAcme,1\nSourcing Ltd,\n",
+        b"Supplier,Amount\nAcme,1\nNotes Ltd,5\n",
+        # a note above the last data row
+        b"Supplier,Amount\nSource: ledger,\nAcme,1\n",
+    ],
+)
+def test_rows_that_look_like_notes_but_are_data_are_not_marked(tmp_path: Path, rows: bytes) -> None:
+    (tmp_path / "spend.csv").write_bytes(rows)
+    assert all(footer == {} for _, footer in batches_of(tmp_path / "spend.csv"))
+
+
+def test_a_source_that_loads_its_footer_marks_none(tmp_path: Path) -> None:
     (tmp_path / "spend.csv").write_bytes(SPENDING)
-    read = batches_of(tmp_path / "spend.csv", csv={"totals_row": "load"})
-    assert [totals for _, totals in read] == [{}]
+    read = batches_of(tmp_path / "spend.csv", csv={"footer": "load"})
+    assert [found for _, found in read] == [{}]
 
 
 def test_labels_are_compared_as_people_write_them() -> None:
@@ -120,4 +162,4 @@ def test_a_sheet_ending_in_more_empty_rows_than_are_looked_at_marks_none(
 ) -> None:
     empty = b",\n" * (LOOKED_AT + 1)
     (tmp_path / "sheet.csv").write_bytes(b"kind,amount\nx,1\nTotal,1\n" + empty)
-    assert all(totals == {} for _, totals in batches_of(tmp_path / "sheet.csv"))
+    assert all(footer == {} for _, footer in batches_of(tmp_path / "sheet.csv"))
