@@ -439,8 +439,7 @@ FLAG_NOTE = (
 #: added to the reason of a number refused that is :data:`MONEY`
 MONEY_NOTE = (
     "; money text ($5, 5 €, (5.00), 5.00-, 10K) is read by the step amount: "
-    "{{columns: [{name}]}}, "
-    "then `sluice quarantine replay`"
+    "{{columns: [{name}]}}, then `sluice quarantine replay`"
 )
 #: Typographic minus signs: the minus sign (U+2212, as typeset tables and Wikipedia
 #: write negative numbers) and the en dash (U+2013). ``\u22125`` looks like -5 but is no
@@ -680,7 +679,6 @@ def cast_reason(
         flagged = trimmed.str.contains(FLAGGED) & ~money
         note = FLAG_NOTE.format(name=name)
         said.append(pl.when(flagged).then(pl.lit(note)).otherwise(pl.lit("")))
-    if number:
         dash = col.str.contains(f"[{DASHES}]")
         note = DASH_NOTE.format(name=name, where="")
         said.append(pl.when(dash).then(pl.lit(note)).otherwise(pl.lit("")))
