@@ -23,7 +23,7 @@ from sluice.status import EntryKind
 from sluice.transforms import MappingPlan, StepRunner, Validator, apply_mapping
 from sluice.transforms.normalize import Splitter
 from sluice.transforms.pii import WITHHELD, PiiPlan
-from sluice.transforms.steps import ENGINE, add_reasons
+from sluice.transforms.steps import ENGINE, FOOTER, add_reasons
 
 QuarantineWriter = Callable[[list[NewEntry]], None]
 #: columns of a bad row that are not its fields (its line and reasons)
@@ -163,10 +163,18 @@ class UnitProcessor:
         batch, raw = done.batch, done.raw
         hides = self.pii is not None and self.pii.hides
         self.counts.read += batch.rows_read
+        # A note under the data the parser could not split, filtered as the source says
+        notes = (
+            [r for r in batch.rejects if r.line in batch.footer] if self.footer == "filter" else []
+        )
         entries = [
             self.entry(r.line, [r.reason], {"_raw": WITHHELD if hides else r.text})
             for r in batch.rejects
+            if r not in notes
         ]
+        if notes:
+            self.counts.filtered += len(notes)
+            self.counts.filtered_by[FOOTER] = self.counts.filtered_by.get(FOOTER, 0) + len(notes)
         good, bad = self.validator.run(done.data, batch.nul_free)
         if self.plan.unfilled and bad.height:
             bad = self._say_why_empty(bad)

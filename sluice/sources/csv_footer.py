@@ -20,7 +20,7 @@ import re
 
 import polars as pl
 
-from sluice.batch import LINE
+from sluice.batch import LINE, Reject
 
 #: first fields that label a totals row (compared in lower case, without a trailing
 #: colon, with runs of spaces, hyphens and underscores as one space)
@@ -76,6 +76,29 @@ def footer_reason(kind: str, column: str, written: str, stream: str) -> str:
         "files' totals rows and notes, counted as filtered); if it is data, set "
         f"csv.footer: load on source {stream!r}, then `sluice quarantine replay`"
     )
+
+
+def footer_notes(
+    rejects: list[Reject], data: pl.DataFrame, stream: str
+) -> tuple[list[Reject], dict[int, str]]:
+    """``rejects`` (lines the parser could not split, from a file's last rows) with
+    those below the last row of ``data`` that are notes (a line of its own, not padded
+    to the header's width: "Source: ONS") given the reason of one; and their lines ->
+    that reason."""
+    below = int(data.select(pl.col(LINE).max()).item() or 0) if data.height else 0
+    kept: list[Reject] = []
+    notes: dict[int, str] = {}
+    for r in rejects:
+        text = r.text.strip().strip('"').strip()
+        if r.line > below and NOTES.match(text.lower()):
+            notes[r.line] = (
+                f"a note {FOOTER_REASON} ({_short(text)!r}), not data: `sluice quarantine "
+                f"discard ID` drops it, and csv.footer: filter on source {stream!r} filters "
+                "later files' totals rows and notes (counted as filtered)"
+            )
+            r = Reject(r.line, r.text, notes[r.line])
+        kept.append(r)
+    return kept, notes
 
 
 def is_footer_reason(reason: str) -> bool:

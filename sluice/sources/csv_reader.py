@@ -29,7 +29,7 @@ import pyarrow.csv as pacsv
 from sluice.batch import LINE, Batch, Reject
 from sluice.config import CsvOptions
 from sluice.errors import SourceError, Where
-from sluice.sources.csv_footer import footer_reason, footer_rows
+from sluice.sources.csv_footer import footer_notes, footer_reason, footer_rows
 from sluice.sources.csv_quotes import breaks, span, unclosed_tail
 from sluice.sources.csv_start import (
     Start,
@@ -305,14 +305,12 @@ def read_csv(
                 if held:
                     rejects = sorted([*rejects, *held], key=lambda r: r.line)
                 trimmed = trimmed - empty.keys()
-            footer = (
-                {
-                    line: footer_reason(kind, column, written, stream_name)
-                    for line, (kind, column, written) in footer_rows(data).items()
-                }
-                if last and opts.footer != "load"
-                else {}
-            )
+            footer: dict[int, str] = {}
+            if last and opts.footer != "load":
+                found = footer_rows(data).items()
+                footer = {n: footer_reason(*what, stream_name) for n, what in found}
+                rejects, notes = footer_notes(rejects, data, stream_name)
+                footer |= notes
             return Batch(stream_name, unit, data, rejects, nul_free, trimmed, header, footer)
 
         def open_rows() -> tuple[IO[bytes], int] | None:
@@ -383,7 +381,7 @@ def read_csv(
                 if pending:
                     yield emit(*_frame(pending, parsed, empties), last=True)
                 if tracker.pending:  # rejected rows after the last good one
-                    yield emit(pl.DataFrame(schema=dict.fromkeys(parsed, pl.String)), [])
+                    yield emit(pl.DataFrame(schema=dict.fromkeys(parsed, pl.String)), [], last=True)
 
         block = min(block_size, READ_BLOCK, limit)
         while True:

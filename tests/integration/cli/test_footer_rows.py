@@ -41,7 +41,11 @@ JANUARY = (
     b"Total,2113.50,\r\n"
     b"Source: Finance department,,\r\n"
 )
-FEBRUARY = b"Supplier,Amount,Paid On\nAcme Ltd,10.00,2024-02-05\nTotal,10.00,\n"
+# ... and a month whose note is a line of its own (the parser cannot split it)
+FEBRUARY = (
+    b"Supplier,Amount,Paid On\nAcme Ltd,10.00,2024-02-05\nTotal,10.00,\n"
+    b"Source: Finance department\n"
+)
 
 
 def setup(root: Path) -> None:
@@ -124,8 +128,8 @@ def test_filtered_on_replay_and_in_later_files_once_the_source_says_so(tmp_path:
     (tmp_path / "data" / "2024-02.csv").write_bytes(FEBRUARY)
     report = run(tmp_path, 0)
     counts = report["streams"]["ledger"]
-    assert (counts["read"], counts["loaded"], counts["quarantined"]) == (2, 1, 0)
-    assert counts["filtered_by"] == {"footer": 1}
+    assert (counts["read"], counts["loaded"], counts["quarantined"]) == (3, 1, 0)
+    assert counts["filtered_by"] == {"footer": 2}
     assert "Total" not in [s for s, _ in rows(tmp_path)]
 
 
@@ -144,3 +148,18 @@ def test_loaded_on_replay_when_the_source_says_it_is_data(tmp_path: Path) -> Non
     assert replayed.returncode == 0, replayed.stdout + replayed.stderr
     assert {("Total", 2113.5), ("Source: Finance department", None)} <= set(rows(tmp_path))
     assert [e["status"] for e in entries(tmp_path)] == ["replayed"] * 2
+
+
+def test_a_note_on_a_line_of_its_own_is_discarded_as_its_reason_says(tmp_path: Path) -> None:
+    setup(tmp_path)
+    (tmp_path / "data" / "2024-01.csv").write_bytes(FEBRUARY)
+    run(tmp_path, 3)
+    totals, note = entries(tmp_path)
+    assert note["payload"] == {"_raw": "Source: Finance department"}
+    assert note["reasons"][0].startswith("a note at the end of the file")
+    for entry in (totals, note):
+        command = entry["reasons"][0].split("not data: `")[1].split("`")[0]
+        args = command.replace("ID", str(entry["id"])).split()[1:]
+        assert sluice(*args, "-p", str(tmp_path)).returncode == 0
+    assert [e["status"] for e in entries(tmp_path)] == ["discarded"] * 2
+    assert rows(tmp_path) == [("Acme Ltd", 10.0)]

@@ -72,7 +72,9 @@ def test_totals_rows_as_exports_write_them(tmp_path: Path, footer: bytes) -> Non
     (tmp_path / "spend.csv").write_bytes(body + footer)
     marked = {line for _, found in batches_of(tmp_path / "spend.csv") for line in found}
     labelled = {
-        n for n, line in enumerate(footer.decode().splitlines(), start=3) if "otal" in line.lower()
+        n
+        for n, line in enumerate(footer.decode().splitlines(), start=3)
+        if "otal" in line.lower() or line.startswith("Source")
     }
     assert marked == labelled
 
@@ -163,3 +165,21 @@ def test_a_sheet_ending_in_more_empty_rows_than_are_looked_at_marks_none(
     empty = b",\n" * (LOOKED_AT + 1)
     (tmp_path / "sheet.csv").write_bytes(b"kind,amount\nx,1\nTotal,1\n" + empty)
     assert all(footer == {} for _, footer in batches_of(tmp_path / "sheet.csv"))
+
+
+def test_a_note_on_a_line_of_its_own_is_a_rejected_row_named_as_a_note(tmp_path: Path) -> None:
+    # Not padded to the header's width: the parser rejects it; its reason says what it is.
+    body = b"Supplier,Amount\nAcme,1\nTotal,1\n"
+    notes = b'Source: Finance department\n"Notes: provisional, 2024"\nAcme,2,x\n'
+    (tmp_path / "spend.csv").write_bytes(body + notes)
+    cfg = FileSourceConfig.model_validate({"path": "spend.csv"})
+    (unit,) = create_source("spend", cfg, tmp_path).units()
+    batches = list(unit.open().batches())
+    rejects = {r.line: r.reason for b in batches for r in b.rejects}
+    marked = {line for b in batches for line in b.footer}
+    assert marked == {3, 4, 5}
+    assert rejects[4].startswith("a note at the end of the file ('Source: Finance department')")
+    assert rejects[5].startswith("a note at the end of the file ('Notes: provisional, 2024')")
+    assert "`sluice quarantine discard ID` drops it" in rejects[4]
+    assert "replay" not in rejects[4]  # a line kept as text is not read again on replay
+    assert rejects[6] == "row has 3 fields, the header has 2"  # no note: a broken row
