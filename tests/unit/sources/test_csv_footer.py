@@ -89,6 +89,11 @@ def test_totals_rows_as_exports_write_them(tmp_path: Path, footer: bytes) -> Non
         # the label in a later field, with data before it
         b"Supplier,Amount,Note\nAcme,1,total\n",
         b"Supplier,Amount\nSumma Ltd,1\n",
+        # a supplier's row with one field filled, however it is named
+        b"Supplier,Amount\nAcme,1\nSourcing Ltd,\n",
+        b"Supplier,Amount\nAcme,1\nNotes Ltd,5\n",
+        # a note above the last data row
+        b"Supplier,Amount\nSource: ledger,\nAcme,1\n",
     ],
 )
 def test_rows_that_are_data_are_not_marked(tmp_path: Path, rows: bytes) -> None:
@@ -128,21 +133,6 @@ def test_notes_under_the_data_are_the_footer_too(
     assert all(
         r.startswith(("a note at the end", "a totals row at the end")) for r in marked.values()
     )
-
-
-@pytest.mark.parametrize(
-    "rows",
-    [
-        # a supplier's row with one field filled, however it is named
-        b"Supplier,Amount\nAcme,1\nSourcing Ltd,\n",
-        b"Supplier,Amount\nAcme,1\nNotes Ltd,5\n",
-        # a note above the last data row
-        b"Supplier,Amount\nSource: ledger,\nAcme,1\n",
-    ],
-)
-def test_rows_that_look_like_notes_but_are_data_are_not_marked(tmp_path: Path, rows: bytes) -> None:
-    (tmp_path / "spend.csv").write_bytes(rows)
-    assert all(footer == {} for _, footer in batches_of(tmp_path / "spend.csv"))
 
 
 def test_a_source_that_loads_its_footer_marks_none(tmp_path: Path) -> None:
