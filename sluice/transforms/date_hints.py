@@ -111,7 +111,9 @@ def written_as(value: str, have: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _with(have: tuple[str, ...], fmt: str) -> str:
-    return "[" + ", ".join(f"'{f}'" for f in (*have, fmt)) + "]"
+    """The formats as a YAML list to paste (a quote in one doubled, as YAML has it)."""
+    quoted = ("'" + f.replace("'", "''") + "'" for f in (*have, fmt))
+    return "[" + ", ".join(quoted) + "]"
 
 
 def note(formats: tuple[str, ...], value: str | None, owner: str = "column") -> str:

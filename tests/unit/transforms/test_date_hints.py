@@ -66,6 +66,8 @@ def test_the_note_lists_the_formats_the_column_would_read_with() -> None:
         "or ['%Y-%m-%d', '%m/%d/%Y']), then `sluice quarantine replay`"
     )
     assert note(ISO, "soon") == note(ISO, None) == ""
+    # a format of the column's with a quote in it is pasted as YAML reads it
+    assert "(formats: ['%d ''de'' %B', '%d-%b-%y'])" in note(("%d 'de' %B",), "05-Jan-24")
 
 
 @given(
