@@ -38,6 +38,11 @@ DATES: tuple[tuple[str, str | None], ...] = (
     ("%B %d, %Y", None),
     ("%b %d %Y", None),
 )
+#: the date parts that read the day first, and those that read the month first
+_ORDERED = (
+    tuple(d for d, _ in DATES if d.startswith("%d") and "%m" in d),
+    tuple(m for _, m in DATES if m is not None),
+)
 #: what may follow the date part: nothing, or a time of day
 TIMES = (
     "",
@@ -94,16 +99,17 @@ def written_as(value: str, have: tuple[str, ...]) -> tuple[str, ...]:
     text = value.strip()
     if not _any_shape().match(text):
         return ()
+    # A column that reads dates day first is not mended by a month-first format, nor
+    # the other way round (05/01/24 where it reads 25/12/2024): the file's dates would
+    # then be read both ways.
+    orders = {i for f in have for i, d in enumerate(_ORDERED) if any(f.startswith(t) for t in d)}
     for day_first, month_first in DATES:
-        # A column that reads dates day first is not mended by a month-first format, nor
-        # the other way round: the file's dates would then be read both ways.
         twins = [day_first] if month_first is None else [day_first, month_first]
-        taken = [t for t in twins if any(f.startswith(t) for f in have)]
+        if month_first is not None and len(orders) == 1:
+            twins = [twins[next(iter(orders))]]
         for time in TIMES:
             found = tuple(
-                t + time
-                for t in twins
-                if (not taken or t in taken) and t + time not in have and _reads(text, t + time)
+                t + time for t in twins if t + time not in have and _reads(text, t + time)
             )
             if found:
                 return found

@@ -53,6 +53,11 @@ def test_a_column_that_reads_one_order_is_not_told_to_add_the_other() -> None:
     assert written_as("13/01/2024", ("%m/%d/%Y",)) == ()
     assert written_as("05/01/2024 10:00", ("%m/%d/%Y",)) == ("%m/%d/%Y %H:%M",)
     assert written_as("25/01/2024 10:00", ("%d/%m/%Y",)) == ("%d/%m/%Y %H:%M",)
+    # nor with two-digit years, nor where it reads day first with dots
+    assert written_as("05/01/24", ("%d/%m/%Y",)) == ("%d/%m/%y",)
+    assert written_as("05/01/24", ("%d.%m.%Y",)) == ("%d/%m/%y",)
+    assert written_as("05/01/24", ("%m/%d/%Y",)) == ("%m/%d/%y",)
+    assert written_as("05/01/24", ISO) == ("%d/%m/%y", "%m/%d/%y")
 
 
 def test_the_note_lists_the_formats_the_column_would_read_with() -> None:
