@@ -32,8 +32,9 @@ class CsvOptions(Model):
     )
     footer: Literal["quarantine", "filter", "load"] = Field(
         default="quarantine",
-        description="rows at the end of a file labelled Total (Grand total, Subtotal, Sum) "
-        "and notes (Source: ..., Notes: ...): quarantine them, filter them (rule footer) "
+        description="rows at the end of a file labelled Total (Grand total, Subtotal, Sum), "
+        "a grouped report's subtotal rows (Parks Total under the rows of Parks) and notes "
+        "at the end (Source: ..., Notes: ...): quarantine them, filter them (rule footer) "
         "or load them as data",
     )
     max_row_bytes: int = Field(

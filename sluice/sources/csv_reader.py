@@ -29,7 +29,7 @@ import pyarrow.csv as pacsv
 from sluice.batch import LINE, Batch, Reject
 from sluice.config import CsvOptions
 from sluice.errors import SourceError, Where
-from sluice.sources.csv_footer import footer_notes, footer_reason, footer_rows
+from sluice.sources.csv_footer import Above, footer_notes, footer_reason, footer_rows, subtotal_rows
 from sluice.sources.csv_quotes import breaks, span, unclosed_tail
 from sluice.sources.csv_start import (
     Start,
@@ -274,6 +274,7 @@ def read_csv(
 
     def batches() -> Iterator[Batch]:
         tracker = _LineTracker(first_line)
+        above = Above()  # the groups a grouped report's subtotal rows close
 
         def emit(
             data: pl.DataFrame,
@@ -306,9 +307,12 @@ def read_csv(
                     rejects = sorted([*rejects, *held], key=lambda r: r.line)
                 trimmed = trimmed - empty.keys()
             footer: dict[int, str] = {}
+            if opts.footer != "load":
+                found = subtotal_rows(data, above, empty_is_null=not empties)
+                if last:
+                    found |= footer_rows(data)
+                footer = {n: footer_reason(*what, stream_name) for n, what in found.items()}
             if last and opts.footer != "load":
-                found = footer_rows(data).items()
-                footer = {n: footer_reason(*what, stream_name) for n, what in found}
                 rejects, notes = footer_notes(rejects, data, stream_name)
                 footer |= notes
             return Batch(stream_name, unit, data, rejects, nul_free, trimmed, header, footer)

@@ -19,7 +19,7 @@ from sluice.engine.inspect.datasets import Warehouses, latest_rows
 from sluice.engine.report import ReportHead, RunReport, StreamReport, Totals, head_of, report_of
 from sluice.errors import SluiceError
 from sluice.httpclient import HttpStatsRecord
-from sluice.sources.csv_footer import FOOTER_REASON
+from sluice.sources.csv_footer import FOOTER_STARTS
 from sluice.state.models import QuarantineEntry, Run
 from sluice.state.store import StateStore
 from sluice.status import FINISHED, EntryKind, QuarantineStatus
@@ -32,7 +32,7 @@ RunDetail = dict[str, Any]
 _RULES = [
     ("quote", re.compile(r"a quote opened on line \d+ is never closed")),
     ("ragged", re.compile(r"fields, the header has")),
-    ("footer", re.compile(r"^a (totals row|note) " + re.escape(FOOTER_REASON))),
+    ("footer", re.compile("^(?:" + "|".join(map(re.escape, FOOTER_STARTS)) + ")")),
     ("required", re.compile(r"required but empty")),
     ("regex", re.compile(r"does not match")),
     ("min", re.compile(r"below the minimum")),

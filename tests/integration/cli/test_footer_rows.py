@@ -163,3 +163,43 @@ def test_a_note_on_a_line_of_its_own_is_discarded_as_its_reason_says(tmp_path: P
         assert sluice(*args, "-p", str(tmp_path)).returncode == 0
     assert [e["status"] for e in entries(tmp_path)] == ["discarded"] * 2
     assert rows(tmp_path) == [("Acme Ltd", 10.0)]
+
+
+# The same payments as a report grouped by supplier (a spreadsheet's Subtotal command):
+# each supplier's subtotal under its rows, then the grand total.
+GROUPED = (
+    b"Supplier,Amount,Paid On\r\n"
+    b"Acme Ltd,120.50,2024-01-05\r\n"
+    b"Acme Ltd,79.50,2024-01-20\r\n"
+    b"Acme Ltd Total,200.00,\r\n"
+    b'"Smith, J",993.00,2024-01-06\r\n'
+    b'"Smith, J Total",993.00,\r\n'
+    b"Grand Total,1193.00,\r\n"
+)
+
+
+def test_a_grouped_reports_subtotals_are_quarantined_then_filtered_on_replay(
+    tmp_path: Path,
+) -> None:
+    setup(tmp_path)
+    (tmp_path / "data" / "2024-01.csv").write_bytes(GROUPED)
+    report = run(tmp_path, 3)
+    acme, smith, grand = entries(tmp_path)
+    assert (acme["line"], smith["line"], grand["line"]) == (4, 6, 7)
+    assert acme["reasons"][0].startswith(
+        "a subtotal row of the group above it ('Acme Ltd Total' in 'Supplier'), not data:"
+    )
+    assert grand["reasons"][0].startswith("a totals row at the end of the file")
+    # the table holds the payments alone: its sum is the report's grand total
+    assert sum(Decimal(str(a)) for _, a in rows(tmp_path)) == Decimal("1193")
+    counts = report["streams"]["ledger"]
+    assert (counts["read"], counts["loaded"], counts["quarantined"]) == (6, 3, 3)
+    # the setting the reason names, then the command it names
+    setting = acme["reasons"][0].split("; ")[1].split(" filters it")[0]
+    assert setting == "csv.footer: filter on source 'ledger'"
+    with_footer(tmp_path, "filter")
+    replayed = sluice("quarantine", "replay", "-p", str(tmp_path), "--json")
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    counts = json.loads(replayed.stdout)[0]["streams"]["ledger"]
+    assert (counts["read"], counts["loaded"], counts["filtered_by"]) == (3, 0, {"footer": 3})
+    assert len(rows(tmp_path)) == 3

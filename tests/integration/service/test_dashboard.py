@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sluice.config import load_project
 from sluice.service import create_app
 from sluice.service.dashboard import charts, data, pages
-from sluice.sources.csv_footer import TOTALS, footer_reason
+from sluice.sources.csv_footer import SUBTOTAL, TOTALS, footer_reason
 from sluice.testing import Gate
 from tests.support.service import OP, OPERATOR, VIEWER, settings, wait
 
@@ -224,6 +224,8 @@ def test_quality_groups_reasons_by_column_and_rule() -> None:
     assert data.rule_of(f"row has 2 fields, the header has 3: {never}") == ("(row)", "quote")
     totals = footer_reason(TOTALS, "Supplier", "Total", "ledger")
     assert data.rule_of(totals) == ("(row)", "footer")
+    subtotal = footer_reason(SUBTOTAL, "Department", "Parks Total", "ledger")
+    assert data.rule_of(subtotal) == ("(row)", "footer")
 
 
 def test_charts_are_plain_svg() -> None:

@@ -173,3 +173,114 @@ def test_a_note_on_a_line_of_its_own_is_a_rejected_row_named_as_a_note(tmp_path:
     assert "`sluice quarantine discard ID` drops it" in rejects[4]
     assert "replay" not in rejects[4]  # a line kept as text is not read again on replay
     assert rejects[6] == "row has 3 fields, the header has 2"  # no note: a broken row
+
+
+# A spreadsheet's Subtotal command (at each change in Department, sum Amount), saved as
+# CSV: each group's subtotal under its rows, the label in the group's column, the other
+# columns empty; the grand total at the end.
+GROUPED = (
+    b"Paid On,Department,Supplier,Amount\r\n"
+    b"2024-01-05,Parks,Acme Ltd,120.50\r\n"  # 2
+    b'2024-01-06,Parks,"Smith, J",993.00\r\n'  # 3
+    b",Parks Total,,1113.50\r\n"  # 4
+    b"2024-01-07,Roads,Total Gas & Power,1000.00\r\n"  # 5
+    b",Roads Total,,1000.00\r\n"  # 6
+    b",Grand Total,,2113.50\r\n"  # 7
+)
+
+
+def test_a_grouped_reports_subtotal_rows_are_marked_wherever_they_are(tmp_path: Path) -> None:
+    (tmp_path / "spend.csv").write_bytes(GROUPED)
+    ((data, footer),) = batches_of(tmp_path / "spend.csv")
+    assert footer[4] == (
+        "a subtotal row of the group above it ('Parks Total' in 'Department'), not data: "
+        "`sluice quarantine discard ID` drops it; csv.footer: filter on source 'spend' "
+        "filters it on `sluice quarantine replay` (and later files' totals rows and notes, "
+        "counted as filtered); if it is data, set csv.footer: load on source 'spend', then "
+        "`sluice quarantine replay`"
+    )
+    assert footer[6].startswith("a subtotal row of the group above it ('Roads Total'")
+    assert footer[7].startswith("a totals row at the end of the file ('Grand Total'")
+    assert set(footer) == {4, 6, 7}
+    # read as Python's csv reads them: the marks only say which rows total the others
+    python = list(csv.reader(io.StringIO(GROUPED.decode(), newline="")))
+    assert data.get_column("Department").to_list() == [r[1] for r in python[1:]]
+
+
+@pytest.mark.parametrize(
+    ("rows", "marked"),
+    [
+        # a pivot table in compact form: the group named on its first row only
+        (
+            b"Region,Store,Sales\nNorth,A,1\n,B,2\nNorth Total,,3\nSouth,C,4\nSouth Total,,4\n",
+            {4, 6},
+        ),
+        # nested: stores within regions, each level totalled in its own column
+        (
+            b"Region,Store,Sales\nNorth,A,1\nNorth,A,2\n,A Total,3\nNorth,B,4\n,B Total,4\n"
+            b"North Total,,7\n",
+            {4, 6, 7},
+        ),
+        # a ledger's subtotal, labelled as its first field
+        (b"Account,Amount,Memo\n4000,10,rent\n4000,5,\nSubtotal,15,\n4100,1,fee\n", {4}),
+        # LibreOffice's lower case, a "Subtotal" word, spaces around the label
+        (
+            b"Team,Points,Note\nRed,3,\nRed,4,\n  Red total  ,7,\nBlue,1,\nBlue Subtotal,1,\n",
+            {4, 6},
+        ),
+        # sparse rows (many empty fields): the ends of their values are tested in Polars
+        (b"Kind,Amount,Note\n" + b"Gas,1,\n" * 200 + b"Gas Total,200,\nOil,2,\n", {202}),
+    ],
+)
+def test_subtotal_rows_as_reports_write_them(tmp_path: Path, rows: bytes, marked: set[int]) -> None:
+    (tmp_path / "report.csv").write_bytes(rows)
+    found = {line: why for _, f in batches_of(tmp_path / "report.csv") for line, why in f.items()}
+    assert set(found) == marked
+    assert all(why.startswith(("a subtotal row", "a totals row")) for why in found.values())
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        # a "Total" category in a statistics table, no group above it of that name
+        b"Area,Age group,Persons\nLeeds,0-4,123\nLeeds,Total,579\nYork,0-4,12\n",
+        # the group's name and the word, but every field filled: a row of data
+        b"Fund,Holding,Amount\nTotal,Bonds,1\nTotal,Bonds Total,2\n",
+        # a value ending in the word under another value
+        b"Supplier,Amount,Note\nAcme,1,\nPivotal,2,\nApex Total,,3\n",
+        # the word under a group of that name in another column
+        b"Kind,Name,Amount\nGas,Oil,1\nOil Total,,1\n",
+    ],
+)
+def test_rows_that_only_look_like_subtotals_are_data(tmp_path: Path, rows: bytes) -> None:
+    (tmp_path / "report.csv").write_bytes(rows + b"x,y,1\n")
+    assert all(found == {} for _, found in batches_of(tmp_path / "report.csv"))
+
+
+def test_a_subtotal_at_the_top_of_a_batch_closes_the_group_of_the_batch_before(
+    tmp_path: Path,
+) -> None:
+    # Groups of 3,000 rows over batches of about 2,000; each group's first row alone
+    # names it (compact form), so each subtotal's group is named in an earlier batch.
+    lines = [b"Group,Item,Amount"]
+    for g in range(8):
+        lines += [b"G%d,i0,1" % g] + [b",i%d,1" % i for i in range(1, 3000)]
+        lines.append(b"G%d Total,,3000" % g)
+    (tmp_path / "big.csv").write_bytes(b"\n".join([*lines, b""]))
+    read = batches_of(tmp_path / "big.csv", batch_bytes=16_384)
+    assert all(data.height < 3000 for data, _ in read)
+    found = {line for _, f in read for line in f}
+    assert found == {2 + 3001 * g + 3000 for g in range(8)}
+
+
+def test_a_source_that_loads_its_footer_loads_its_subtotals(tmp_path: Path) -> None:
+    (tmp_path / "spend.csv").write_bytes(GROUPED)
+    read = batches_of(tmp_path / "spend.csv", csv={"footer": "load"})
+    assert [found for _, found in read] == [{}]
+
+
+def test_an_empty_string_is_an_empty_field_where_it_is_not_null(tmp_path: Path) -> None:
+    (tmp_path / "spend.csv").write_bytes(GROUPED)
+    ((data, footer),) = batches_of(tmp_path / "spend.csv", csv={"null_values": ["NA"]})
+    assert data.get_column("Supplier").to_list()[2] == ""
+    assert set(footer) == {4, 6, 7}
