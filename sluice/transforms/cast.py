@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from dataclasses import dataclass
 from datetime import date, time
 from decimal import ROUND_DOWN, Context, InvalidOperation
@@ -39,8 +40,10 @@ DEFAULT_FORMATS = {
         "%Y-%m-%d",
     ],
 }
-TRUE = ["true", "t", "yes", "y", "1"]
-FALSE = ["false", "f", "no", "n", "0"]
+# As PostgreSQL reads a boolean's text (its `on` and `off` too: forms' and devices'
+# exports write them).
+TRUE = ["true", "t", "yes", "y", "on", "1"]
+FALSE = ["false", "f", "no", "n", "off", "0"]
 
 
 EPOCHS: dict[str, Literal["s", "ms", "us"]] = {"epoch_s": "s", "epoch_ms": "ms", "epoch_us": "us"}
@@ -328,6 +331,8 @@ NANOSECONDS_NOTE = (
     "{name} as varchar), '([.][0-9]{{6}})[0-9]+', '\\\\1')\"}}, then `sluice quarantine "
     "replay`"
 )
+#: a time of day written with more than six digits of a second (``10:00:00.123456789``)
+NANOSECONDS_TEXT = r"[0-9]:[0-9]{2}[.][0-9]{7,}"
 #: added to the reason of a typed time (Parquet) refused as a date for its time of day
 TIME_OF_DAY_NOTE = (
     "; it has a time of day, which a date column would drop: to keep its day, cut the "
@@ -361,8 +366,12 @@ HOURS_OFFSET_NOTE = (
 DecimalMark = Literal[".", ",", "unstated"]
 #: A number whose commas group its digits by thousands (``1,234``, ``-1,234,567.5``):
 #: the only commas a number may hold. ``12,5`` and ``1.234,56`` (a decimal comma) are
-#: no numbers here: taking their commas out made them 125 and 1.23456.
-THOUSANDS = r"^[+-]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?$"
+#: no numbers here: taking their commas out made them 125 and 1.23456. Spaces group
+#: thousands as well (``1 234.5``, as ISO 80000 and French or Swiss exports write them,
+#: often with a no-break space): a space is never a decimal mark.
+THOUSANDS = r"^[+-]?[0-9]{1,3}(?:(?:,[0-9]{3})+|(?:[ \u00a0\u202f][0-9]{3})+)(?:\.[0-9]*)?$"
+#: what groups the digits of :data:`THOUSANDS`: a comma, a space, a no-break space
+GROUPING = "[, \u00a0\u202f]"
 #: added to the reason of a number refused with a comma in it
 COMMA_NOTE = (
     "; a comma only separates thousands (1,234.5) unless the file is read with a decimal "
@@ -502,7 +511,7 @@ def _number(
         grouped = text.str.contains(THOUSANDS)
         if mark == "unstated":
             grouped = grouped & ~text.str.contains(EITHER_WAY)
-        text = text.str.replace_all(",", "", literal=True).zip_with(grouped, text)
+        text = text.str.replace_all(GROUPING, "").zip_with(grouped, text)
         if integer:
             dotted = text.str.contains(DOT_GROUPED)
             text = text.str.replace(r"\.0*$", "").set(dotted, None)
@@ -590,7 +599,7 @@ def _unrounded(raw: pl.Series, value: pl.Series, scale: int) -> pl.Series:
 def _loses(text: str, step: DecimalValue) -> bool:
     """Whether ``text`` has digits finer than ``step`` (False if it is not a number)."""
     try:
-        number = DecimalValue(text.strip().replace(",", ""))
+        number = DecimalValue(re.sub(GROUPING, "", text.strip()))
         if not number.is_finite():
             return False
     except InvalidOperation:
@@ -728,6 +737,12 @@ def cast_reason(
         said.append(pl.when(hours).then(pl.lit(note)).otherwise(pl.lit("")))
     if to == "datetime" and isinstance(source, pl.Datetime) and source.time_unit == "ns":
         finer = col.dt.nanosecond() % 1000 != 0
+        note = NANOSECONDS_NOTE.format(name=name)
+        said.append(pl.when(finer).then(pl.lit(note)).otherwise(pl.lit("")))
+    elif to == "datetime" and source == pl.String:
+        # pandas, Go's RFC 3339 "nano" and Java's Instant write up to nine digits of a
+        # second as text; strptime's %f reads six.
+        finer = col.str.contains(NANOSECONDS_TEXT)
         note = NANOSECONDS_NOTE.format(name=name)
         said.append(pl.when(finer).then(pl.lit(note)).otherwise(pl.lit("")))
     if to == "integer":

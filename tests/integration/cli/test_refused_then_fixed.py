@@ -405,6 +405,35 @@ def test_nanoseconds_of_a_parquet_time_are_refused_and_load_through_the_step_it_
     ]
 
 
+def test_nanoseconds_written_in_a_csv_are_refused_and_load_through_the_step_it_names(
+    tmp_path: Path,
+) -> None:
+    # pandas' to_csv of nanosecond times, Go's RFC 3339 "nano" and Java's Instant write
+    # up to nine digits of a second; strptime's %f reads six, and the reason named no
+    # way forward. The step it names now cuts the digits no warehouse keeps.
+    csv = (
+        b"id,ts\n"
+        b"1,2024-01-05 10:00:00.123456789\n"
+        b"2,2024-01-05T10:00:00.1234567Z\n"
+        b"3,2024-01-05 10:00:00.5\n"
+    )
+    entries, rows = refused_then_fixed(
+        tmp_path,
+        {"data/t.csv": csv},
+        "data/*.csv",
+        "{id: integer, ts: datetime}",
+        step_named("with the step "),
+        "SELECT id, ts FROM t ORDER BY id",
+    )
+    assert [e["line"] for e in entries] == [2, 3]
+    assert all("it has digits past the microsecond" in e["reasons"][0] for e in entries)
+    assert rows == [
+        (1, "2024-01-05 10:00:00.123456+00:00"),
+        (2, "2024-01-05 10:00:00.123456+00:00"),
+        (3, "2024-01-05 10:00:00.500000+00:00"),
+    ]
+
+
 @pytest.mark.parametrize("zone", ["UTC", None, "America/New_York"])
 def test_a_parquet_time_of_day_is_refused_as_a_date_and_loads_through_the_step_it_names(
     tmp_path: Path, zone: str | None

@@ -48,16 +48,36 @@ BIG = ("9007199254740993", 9007199254740993)
     [
         (
             "integer",
-            [("42", 42), ("1,200", 1200), ("-3", -3), ("12.0", 12), ("12.", 12), BIG],
-            ["12.5", "xy", "1e+", "1.0.0", "+"],
+            [
+                *[("42", 42), ("1,200", 1200), ("-3", -3), ("12.0", 12), ("12.", 12), BIG],
+                # spaces between thousands (ISO 80000; French and Swiss exports, no-break)
+                *[("1 200", 1200), ("-1\u00a0234\u00a0567", -1234567), ("2\u202f500", 2500)],
+            ],
+            ["12.5", "xy", "1e+", "1.0.0", "+", "12 34", "1 2345"],
         ),
-        ("float", [("1.5", 1.5), ("-2", -2.0), ("3,000.25", 3000.25)], ["abc"]),
+        (
+            "float",
+            [("1.5", 1.5), ("-2", -2.0), ("3,000.25", 3000.25), ("3 000.25", 3000.25)],
+            ["abc", "3 0.25"],
+        ),
         (
             "decimal",
-            [("10.25", Decimal("10.25")), ("1.5000000", Decimal("1.5"))],
-            ["ten", "0.1234567"],
+            [
+                ("10.25", Decimal("10.25")),
+                ("1.5000000", Decimal("1.5")),
+                ("1\u00a0234.5", Decimal("1234.5")),
+            ],
+            ["ten", "0.1234567", "1 234 5"],
         ),
-        ("boolean", [("yes", True), ("N", False), ("TRUE", True), ("0", False)], ["maybe"]),
+        (
+            "boolean",
+            [
+                *[("yes", True), ("N", False), ("TRUE", True), ("0", False)],
+                # as PostgreSQL reads them: forms' and devices' exports write on and off
+                *[("on", True), ("OFF", False)],
+            ],
+            ["maybe", "o", "of"],
+        ),
         ("date", [("2024-02-29", date(2024, 2, 29))], ["2023-02-29", "30/02/2024"]),
     ],
 )
@@ -397,6 +417,7 @@ NUMBERS = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True).map(str),
     st.decimals(allow_nan=False, places=3).map(str),
     st.from_regex(r"\A[ ]?[+-]?[0-9]{0,4}(,[0-9]{3})*(\.[0-9]*)?(e[+-]?[0-9])?[ ]?\Z"),
+    st.from_regex(r"\A[+-]?[0-9]{0,4}([ \u00a0\u202f][0-9]{2,4})*(\.[0-9]*)?\Z"),
     st.sampled_from(["", " ", ".", "-", "nan", "1_000", "0x10", "12.00", "1,2,3", "١٢"]),
 )
 
@@ -441,12 +462,15 @@ def _not_as_written(text: str) -> bool:
 
 def _ungrouped(text: str | None) -> str | None:
     """``text`` without spaces around it and, where they group its digits by thousands
-    (as Python's ``f"{n:,}"`` writes them), without its commas."""
+    (as Python's ``f"{n:,}"`` writes them, or as ISO 80000 does), without its commas or
+    spaces."""
     if text is None:
         return None
-    text = text.strip(" ")
+    text = text.strip(" \u00a0\u202f")  # as Polars strips them (Unicode White_Space)
     if re.fullmatch(r"[+-]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?", text):
         return text.replace(",", "")
+    if re.fullmatch(r"[+-]?[0-9]{1,3}(?:[ \u00a0\u202f][0-9]{3})+(?:\.[0-9]*)?", text):
+        return re.sub(r"[ \u00a0\u202f]", "", text)
     return text
 
 
@@ -574,6 +598,23 @@ def test_a_whole_hour_offset_is_named_where_the_formats_read_offsets() -> None:
     # `10:00+00` is no time %H:%M:%S reads, whatever its offset
     assert noted == [[True, False], [True, False], [False, False]]
     assert ok.height == 0
+
+
+def test_a_time_written_to_the_nanosecond_names_the_step_that_cuts_it() -> None:
+    from sluice.transforms.cast import NANOSECONDS_NOTE
+
+    texts = [
+        "2024-01-05 10:00:00.123456789",  # pandas' to_csv of nanosecond times
+        "2024-01-05T10:00:00.1234567Z",  # Go's RFC 3339 "nano"
+        "2024-01-05 10:00:00.123456",  # microseconds: read
+        "2024-01-05 10:00:00.1234567 PM",  # not a time of any format: no note
+        "1234567.1234567",
+    ]
+    ok, bad = validator({"t": "datetime"}).run(text_frame(t=texts))
+    reasons = reasons_by_line(bad)
+    noted = {n: r[0].endswith(NANOSECONDS_NOTE.format(name="t")) for n, r in reasons.items()}
+    assert noted == {2: True, 3: True, 5: True, 6: False}
+    assert ok.get_column(LINE).to_list() == [4]
 
 
 def test_a_missing_value_marker_refused_by_a_type_names_the_setting_that_reads_it_as_null() -> None:
