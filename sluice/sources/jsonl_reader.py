@@ -25,6 +25,7 @@ from sluice.batch import LINE, Batch, Reject
 from sluice.dtypes import json_text
 from sluice.errors import SourceError, Where
 from sluice.handoff import Prefetch
+from sluice.sources.jsonl_numbers import Leaf, as_written, number_leaves, unreadable
 
 Opener = Callable[[], IO[bytes]]
 
@@ -178,7 +179,12 @@ def scan(block: bytes) -> Scan:
     )
 
 
-def parse_known(block: bytes, schema: dict[str, pl.DataType], seen: Scan) -> pl.DataFrame | None:
+def parse_known(
+    block: bytes,
+    schema: dict[str, pl.DataType],
+    seen: Scan,
+    numbers: dict[str, Leaf] | None = None,
+) -> pl.DataFrame | None:
     """The block read with a known all-text schema (one pass, no inference) and
     flattened, or None when it might hold a key the schema lacks, which Polars would
     skip silently.
@@ -197,7 +203,15 @@ def parse_known(block: bytes, schema: dict[str, pl.DataType], seen: Scan) -> pl.
     if frame is None or frame.height != seen.lines.size:
         return None
     text = flat_text(frame, flatten=True)
-    return text if _keys_seen(frame, text) + seen.nulls == seen.keys else None
+    if _keys_seen(frame, text) + seen.nulls != seen.keys:
+        return None
+    return as_written(text, numbers or {}, lambda: record_lines(block, seen))
+
+
+def record_lines(block: bytes, seen: Scan) -> list[bytes]:
+    """The block's records' lines, in order (blank lines skipped)."""
+    lines = block.split(b"\n")
+    return [lines[i] for i in seen.lines.tolist()]
 
 
 def _decoded(block: bytes, schema: dict[str, pl.DataType], seen: Scan) -> pl.DataFrame | None:
@@ -259,6 +273,7 @@ def read_jsonl(
     open_bytes: Opener, *, stream: str, unit: str, block_size: int, flatten: bool
 ) -> tuple[list[str], Callable[[], Iterator[Batch]]]:
     known: list[dict[str, pl.DataType] | None] = []  # the first block's text schema
+    number_fields: list[dict[str, Leaf]] = []  # and its numbers' columns
 
     def parse(block: bytes, first_line: int, seen: Scan) -> tuple[pl.DataFrame, list[Reject]]:
         """The block's records, and its lines that are not one JSON object each (as
@@ -281,7 +296,7 @@ def read_jsonl(
             return pl.DataFrame({LINE: pl.Series([], dtype=pl.Int64)})
         # Only flattened: unflattened objects keep their JSON text, numbers as numbers.
         schema = known[0] if known and flatten else None
-        fast = parse_known(block, schema, seen) if schema is not None else None
+        fast = parse_known(block, schema, seen, number_fields[0]) if schema is not None else None
         if fast is not None:
             return fast.with_columns(pl.Series(LINE, numbers))
         try:
@@ -298,13 +313,16 @@ def read_jsonl(
                 where=Where(file=unit, line=int(numbers[0])),
                 hint=FIX_THE_FILE,
             )
+        leaves = number_leaves(frame.schema, flatten=flatten)
         if not known:
             known.append(text_schema(frame.schema))
+            number_fields.append(leaves)
         exact = _exact_numbers(frame.schema, flatten=flatten)
         exact_frame = _redecoded(block, exact, seen) if exact is not None else None
         if exact_frame is not None:
             frame = exact_frame
         text = flat_text(frame, flatten=flatten)
+        text = as_written(text, leaves, lambda: record_lines(block, seen))
         return text.with_columns(pl.Series(LINE, numbers))
 
     def scanned() -> Iterator[tuple[bytes, Scan, bool]]:
@@ -382,7 +400,8 @@ def _constant(name: str) -> Any:
 
 
 def _not_an_object(line: bytes) -> str | None:
-    """Why a line is not one JSON object, or None when it is one."""
+    """Why a line is not one JSON object (or not one Polars reads), or None when it is
+    one."""
     try:
         value = json.loads(line, parse_constant=_constant)
     except json.JSONDecodeError as exc:
@@ -390,7 +409,7 @@ def _not_an_object(line: bytes) -> str | None:
     except (ValueError, UnicodeDecodeError) as exc:
         return f"line is not valid JSON: {exc}"
     if isinstance(value, dict):
-        return None
+        return unreadable(line)
     kind = {list: "an array", str: "a string", type(None): "null", bool: "a boolean"}
     return f"line is {kind.get(type(value), 'a number')}, not a JSON object"
 

@@ -198,8 +198,8 @@ def test_the_known_schema_read_gives_what_inference_gives(
     known = reader.parse_known
     fast_blocks: list[bool] = []
 
-    def counted(block: bytes, schema: Any, seen: Any) -> pl.DataFrame | None:
-        frame = known(block, schema, seen)
+    def counted(block: bytes, schema: Any, seen: Any, *rest: Any) -> pl.DataFrame | None:
+        frame = known(block, schema, seen, *rest)
         fast_blocks.append(frame is not None)
         return frame
 
@@ -207,7 +207,7 @@ def test_the_known_schema_read_gives_what_inference_gives(
     fast = read(text, block=2048)
     assert fast_blocks.count(False) == 1  # record 150's block
     assert fast_blocks.count(True) > 20
-    monkeypatch.setattr(reader, "parse_known", lambda block, schema, seen: None)
+    monkeypatch.setattr(reader, "parse_known", lambda block, schema, seen, *rest: None)
     slow = read(text, block=2048)
     assert fast.height == 300
     assert fast.sort(LINE).equals(slow.select(fast.columns).sort(LINE))

@@ -1,0 +1,67 @@
+"""A JSON Lines file's numbers reach the table as the file wrote them, not through a
+double: ``12345678901234567890.5`` loaded into PostgreSQL's decimal column as
+12345678901234567000, without a word. And a number no reader holds (``1e400``) set the
+whole file aside; its line alone is quarantined now, saying which number."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+#: money with more digits than a double keeps (in the first block, where the types are
+#: inferred, and in later ones), a trailing zero, an exponent
+LINES = [
+    '{"id": 1, "amount": 12345678901234567890.5, "rate": 1.50}',
+    '{"id": 2, "amount": 0.1, "rate": 2.5e3}',
+    '{"id": 3, "amount": 9007199254740993.25, "rate": 1e400}',
+]
+
+
+def test_numbers_in_json_lines_load_as_written_into_postgresql(
+    make_project, run_project, pg_url: str
+) -> None:
+    # Many lines after the first: the later blocks are read with the first one's types.
+    filler = [json.dumps({"id": i, "amount": i + 0.5, "rate": 1}) for i in range(4, 40_000)]
+    tail = '{"id": 40000, "amount": 98765432109876543210.123456, "rate": 2}'
+    root = make_project(
+        f"""
+        warehouse: {pg_url}
+        pipelines:
+          p:
+            sources:
+              s: {{type: file, path: data/*.jsonl}}
+            table:
+              name: t
+              columns:
+                id: integer
+                amount: decimal
+                rate: string
+        """,
+        {"data/a.jsonl": "\n".join([*LINES, *filler, tail]) + "\n"},
+    )
+    out = run_project(root)
+    (entry,) = out.quarantine("row")
+    assert (entry.line, entry.reasons) == (
+        3,
+        [
+            "line holds the number 1e400, past what a double holds (magnitudes to 1.8e308): "
+            "write it as a string (in quotes) to load its text"
+        ],
+    )
+    engine = sa.create_engine(pg_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.connect() as conn:
+        got = dict(
+            conn.execute(sa.text("SELECT id, amount FROM t WHERE id IN (1, 2, 40000)")).all()
+        )
+        rates = dict(conn.execute(sa.text("SELECT id, rate FROM t WHERE id IN (1, 2)")).all())
+        assert conn.execute(sa.text("SELECT count(*) FROM t")).scalar() == 39_999
+    engine.dispose()
+    assert got == {
+        1: Decimal("12345678901234567890.5"),
+        2: Decimal("0.1"),
+        40000: Decimal("98765432109876543210.123456"),
+    }
+    # a number a double keeps may come out as the double's text: the same number
+    assert {i: Decimal(r) for i, r in rates.items()} == {1: Decimal("1.5"), 2: Decimal("2500")}
