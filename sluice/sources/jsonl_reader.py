@@ -25,6 +25,7 @@ from sluice.batch import LINE, Batch, Reject
 from sluice.dtypes import json_text
 from sluice.errors import SourceError, Where
 from sluice.handoff import Prefetch
+from sluice.sources.jsonl_keys import keys_held, names_a_key_twice, pairs_hook
 from sluice.sources.jsonl_numbers import Leaf, as_written, number_leaves, unreadable
 
 Opener = Callable[[], IO[bytes]]
@@ -313,6 +314,16 @@ def read_jsonl(
                 where=Where(file=unit, line=int(numbers[0])),
                 hint=FIX_THE_FILE,
             )
+        # More keys written than read: a ":" in a text value, or a key named twice,
+        # whose first value Polars kept (see sluice.sources.jsonl_keys).
+        held = keys_held(frame)
+        more = held is not None and int(held.sum()) + seen.nulls != seen.keys
+        if more and held is not None and names_a_key_twice(block, seen.lines, held):
+            raise SourceError(
+                "cannot parse JSON Lines: a key named twice",
+                where=Where(file=unit, line=int(numbers[0])),
+                hint=FIX_THE_FILE,
+            )
         leaves = number_leaves(frame.schema, flatten=flatten)
         if not known:
             known.append(text_schema(frame.schema))
@@ -402,14 +413,15 @@ def _constant(name: str) -> Any:
 def _not_an_object(line: bytes) -> str | None:
     """Why a line is not one JSON object (or not one Polars reads), or None when it is
     one."""
+    pairs, twice = pairs_hook()
     try:
-        value = json.loads(line, parse_constant=_constant)
+        value = json.loads(line, parse_constant=_constant, object_pairs_hook=pairs)
     except json.JSONDecodeError as exc:
         return f"line is not valid JSON: {exc.msg} (column {exc.colno})"
     except (ValueError, UnicodeDecodeError) as exc:
         return f"line is not valid JSON: {exc}"
     if isinstance(value, dict):
-        return unreadable(line)
+        return twice[0] if twice else unreadable(line)
     kind = {list: "an array", str: "a string", type(None): "null", bool: "a boolean"}
     return f"line is {kind.get(type(value), 'a number')}, not a JSON object"
 
