@@ -191,7 +191,9 @@ def parse_known(
     skip silently.
 
     Every key in the bytes is a ``":`` (a key with a null value, ``":null``); when the
-    parsed records account for exactly as many, nothing was skipped. A text value that
+    parsed records account for exactly as many, nothing was skipped. ``numbers``: the
+    columns the first block read numbers into, whose long texts may be a double's and
+    are read as written (:func:`~sluice.sources.jsonl_numbers.as_written`). A text value that
     holds ``":`` itself, or a key spaced from its colon, makes the counts differ or
     cannot be counted: such a block is read the slow way.
     """
