@@ -359,6 +359,15 @@ HOURS_OFFSET_NOTE = (
     'to write it as +00:00, add the step derive: {{column: {name}, sql: "regexp_replace('
     "{name}, '([+-][0-9]{{2}})$', '\\\\1:00')\"}}, then `sluice quarantine replay`"
 )
+#: A time that names its zone UTC or GMT after it (``2024-01-05 10:00:00 UTC``, as
+#: BigQuery's exports write a TIMESTAMP): Python's ``%z`` reads offsets, not names.
+ZONE_NAMED = r"[0-9]:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)? ?(?:UTC|GMT)$"
+#: added to the reason of a datetime refused as :data:`ZONE_NAMED`
+ZONE_NAMED_NOTE = (
+    "; it names its zone (UTC, as BigQuery's exports write times), which %z does not "
+    'read: to write it as +00:00, add the step derive: {{column: {name}, sql: "'
+    "regexp_replace({name}, ' ?(UTC|GMT)$', '+00:00')\"}}, then `sluice quarantine replay`"
+)
 #: How a source's text writes a number's decimal mark: ``"."`` (``1,234.5``), ``","``
 #: (``1.234,5``, as spreadsheets write where the comma is the decimal mark), or
 #: ``"unstated"``: a point, in a file whose delimiter (``;``) is the one such
@@ -735,6 +744,9 @@ def cast_reason(
         hours = col.str.strip_chars().str.contains(HOURS_OFFSET)
         note = HOURS_OFFSET_NOTE.format(name=name)
         said.append(pl.when(hours).then(pl.lit(note)).otherwise(pl.lit("")))
+        named = col.str.strip_chars().str.contains(ZONE_NAMED)
+        note = ZONE_NAMED_NOTE.format(name=name)
+        said.append(pl.when(named).then(pl.lit(note)).otherwise(pl.lit("")))
     if to == "datetime" and isinstance(source, pl.Datetime) and source.time_unit == "ns":
         finer = col.dt.nanosecond() % 1000 != 0
         note = NANOSECONDS_NOTE.format(name=name)

@@ -259,6 +259,33 @@ def test_postgresqls_whole_hour_offsets_load_through_the_step_their_reason_names
     ]
 
 
+def test_bigquerys_utc_named_times_load_through_the_step_their_reason_names(
+    tmp_path: Path,
+) -> None:
+    # BigQuery's CSV export writes a TIMESTAMP as `2024-01-05 10:00:00 UTC`: %z reads
+    # offsets, not names, and the reason said only that the value was not a datetime.
+    exported = (
+        "id,seen_at\n1,2024-01-05 10:00:00 UTC\n2,2024-01-05 10:00:00.25 UTC\n"
+        "3,2024-01-05T23:59:59GMT\n4,2024-01-05 10:00:00+01:00\n"
+    )
+    entries, rows = refused_then_fixed(
+        tmp_path,
+        {"data/export.csv": exported.encode()},
+        "data/*.csv",
+        "{id: integer, seen_at: datetime}",
+        step_named("add the step "),
+        "SELECT id, seen_at FROM t ORDER BY id",
+    )
+    assert [e["line"] for e in entries] == [2, 3, 4]
+    assert all("it names its zone (UTC" in e["reasons"][0] for e in entries)
+    assert rows == [
+        (1, "2024-01-05 10:00:00.000000+00:00"),
+        (2, "2024-01-05 10:00:00.250000+00:00"),
+        (3, "2024-01-05 23:59:59.000000+00:00"),
+        (4, "2024-01-05 09:00:00.000000+00:00"),
+    ]
+
+
 def test_pandas_float_booleans_load_through_the_step_their_reason_names(tmp_path: Path) -> None:
     # `df.to_csv()` of a bool column with a missing value writes 1.0, 0.0 and nothing.
     entries, rows = refused_then_fixed(

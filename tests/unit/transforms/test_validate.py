@@ -600,6 +600,22 @@ def test_a_whole_hour_offset_is_named_where_the_formats_read_offsets() -> None:
     assert ok.height == 0
 
 
+def test_a_time_that_names_its_zone_utc_names_the_step_where_the_formats_read_offsets() -> None:
+    from sluice.transforms.cast import ZONE_NAMED_NOTE
+
+    columns = {
+        "a": "datetime",  # the default formats end with %z
+        "b": {"type": "datetime", "formats": ["%Y-%m-%d %H:%M:%S"]},  # no offset read
+    }
+    texts = ["2024-01-05 10:00:00 UTC", "2024-01-05T10:00GMT", "2024-01-05 10:00:00 EST"]
+    ok, bad = validator(columns).run(text_frame(a=texts, b=texts))
+    reasons = reasons_by_line(bad)
+    noted = [[r.endswith(ZONE_NAMED_NOTE.format(name=r[0])) for r in reasons[n]] for n in (2, 3, 4)]
+    # EST names no one offset (Australia has one too): no step for it
+    assert noted == [[True, False], [True, False], [False, False]]
+    assert ok.height == 0
+
+
 def test_a_time_written_to_the_nanosecond_names_the_step_that_cuts_it() -> None:
     from sluice.transforms.cast import NANOSECONDS_NOTE
 
