@@ -3,10 +3,11 @@
 Polars reads a JSON number with a fraction or an exponent through a double, and its text
 is then the double's: ``12345678901234567890.5`` became "12345678901234567000" and
 ``9007199254740993.5`` "9007199254740994", loaded so into a decimal column without a
-word. A number of 15 significant digits or fewer comes out as the same number; one with more
-that a double changes comes out as a text of :data:`LONG` characters or more (a
-double's shortest text has up to 17 digits), unless it was a double's own text padded
-with noise (``0.10000000000000001``, which is the double 0.1). So only long texts are
+word. A number of 15 significant digits or fewer comes out as the same number; of
+random ones with more that a double changed, every one came out as a text of
+:data:`LONG` characters or more (a double's shortest text has up to 17 digits). One
+that does not is a double's own text padded with noise (``0.10000000000000001``, which
+is the double 0.1), or a number very near one of 15 digits. So only long texts are
 looked at: one found as it is in its line was written so (most doubles are written as
 their shortest text, as Polars writes them); the others are read again from their line
 by Python's ``json``, which hands over a number's text as written
