@@ -312,9 +312,9 @@ def read_csv(
                 if last:
                     found |= footer_rows(data)
                 footer = {n: footer_reason(*what, stream_name) for n, what in found.items()}
-            if last and opts.footer != "load":
-                rejects, notes = footer_notes(rejects, data, stream_name)
-                footer |= notes
+                if last:
+                    rejects, notes = footer_notes(rejects, data, stream_name)
+                    footer |= notes
             return Batch(stream_name, unit, data, rejects, nul_free, trimmed, header, footer)
 
         def open_rows() -> tuple[IO[bytes], int] | None:

@@ -234,15 +234,31 @@ def test_a_typographic_minus_in_money_loads_through_the_step_the_amount_step_nam
     assert rows == [(1, "-5"), (2, "-1500"), (3, "7")]
 
 
-def test_postgresqls_whole_hour_offsets_load_through_the_step_their_reason_names(
-    tmp_path: Path,
+@pytest.mark.parametrize(
+    ("exported", "said", "loaded"),
+    [
+        # psql's CSV export of a timestamptz writes `+00`, `+05:30` only where it needs the
+        # minutes: Python's %z reads neither `+00` nor `-03`, and the reason said only that.
+        (
+            "id,seen_at\n1,2024-01-05 10:00:00+00\n2,2024-01-05 10:00:00.25-03\n"
+            "3,2024-01-05 10:00:00+05:30\n",
+            {2: "its offset is whole hours", 3: "its offset is whole hours"},
+            ["10:00:00.000000", "13:00:00.250000", "04:30:00.000000"],
+        ),
+        # BigQuery's CSV export writes a TIMESTAMP as `2024-01-05 10:00:00 UTC`: %z reads
+        # offsets, not names, and the reason said only that the value was not a datetime.
+        (
+            "id,seen_at\n1,2024-01-05 10:00:00 UTC\n2,2024-01-05 10:00:00.25 UTC\n"
+            "3,2024-01-05T23:59:59GMT\n4,2024-01-05 10:00:00+01:00\n",
+            {n: "it names its zone (UTC" for n in (2, 3, 4)},
+            ["10:00:00.000000", "10:00:00.250000", "23:59:59.000000", "09:00:00.000000"],
+        ),
+    ],
+    ids=["postgresql-whole-hours", "bigquery-utc"],
+)
+def test_zones_percent_z_does_not_read_load_through_the_step_their_reason_names(
+    tmp_path: Path, exported: str, said: dict[int, str], loaded: list[str]
 ) -> None:
-    # psql's CSV export of a timestamptz writes `+00`, `+05:30` only where it needs the
-    # minutes: Python's %z reads neither `+00` nor `-03`, and the reason said only that.
-    exported = (
-        "id,seen_at\n1,2024-01-05 10:00:00+00\n2,2024-01-05 10:00:00.25-03\n"
-        "3,2024-01-05 10:00:00+05:30\n"
-    )
     entries, rows = refused_then_fixed(
         tmp_path,
         {"data/export.csv": exported.encode()},
@@ -251,39 +267,10 @@ def test_postgresqls_whole_hour_offsets_load_through_the_step_their_reason_names
         step_named("add the step "),
         "SELECT id, seen_at FROM t ORDER BY id",
     )
-    assert [e["line"] for e in entries] == [2, 3]
-    assert rows == [
-        (1, "2024-01-05 10:00:00.000000+00:00"),
-        (2, "2024-01-05 13:00:00.250000+00:00"),
-        (3, "2024-01-05 04:30:00.000000+00:00"),
-    ]
-
-
-def test_bigquerys_utc_named_times_load_through_the_step_their_reason_names(
-    tmp_path: Path,
-) -> None:
-    # BigQuery's CSV export writes a TIMESTAMP as `2024-01-05 10:00:00 UTC`: %z reads
-    # offsets, not names, and the reason said only that the value was not a datetime.
-    exported = (
-        "id,seen_at\n1,2024-01-05 10:00:00 UTC\n2,2024-01-05 10:00:00.25 UTC\n"
-        "3,2024-01-05T23:59:59GMT\n4,2024-01-05 10:00:00+01:00\n"
+    assert {e["line"]: said[e["line"]] in e["reasons"][0] for e in entries} == dict.fromkeys(
+        said, True
     )
-    entries, rows = refused_then_fixed(
-        tmp_path,
-        {"data/export.csv": exported.encode()},
-        "data/*.csv",
-        "{id: integer, seen_at: datetime}",
-        step_named("add the step "),
-        "SELECT id, seen_at FROM t ORDER BY id",
-    )
-    assert [e["line"] for e in entries] == [2, 3, 4]
-    assert all("it names its zone (UTC" in e["reasons"][0] for e in entries)
-    assert rows == [
-        (1, "2024-01-05 10:00:00.000000+00:00"),
-        (2, "2024-01-05 10:00:00.250000+00:00"),
-        (3, "2024-01-05 23:59:59.000000+00:00"),
-        (4, "2024-01-05 09:00:00.000000+00:00"),
-    ]
+    assert rows == [(i, f"2024-01-05 {t}+00:00") for i, t in enumerate(loaded, start=1)]
 
 
 def test_pandas_float_booleans_load_through_the_step_their_reason_names(tmp_path: Path) -> None:

@@ -582,36 +582,34 @@ def test_a_typographic_minus_refused_by_a_number_type_names_the_step_that_reads_
     assert ok.height == 0
 
 
-def test_a_whole_hour_offset_is_named_where_the_formats_read_offsets() -> None:
-    from sluice.transforms.cast import HOURS_OFFSET_NOTE
+@pytest.mark.parametrize(
+    ("note", "texts"),
+    [
+        # `10:00+00` is no time %H:%M:%S reads, whatever its offset
+        (
+            "HOURS_OFFSET_NOTE",
+            ["2024-01-05 10:00:00+00", "2024-01-05 10:00:00.5-03", "2024-01-05 10:00+00"],
+        ),
+        # BigQuery's `UTC`; EST names no one offset (Australia has one too): no step for it
+        (
+            "ZONE_NAMED_NOTE",
+            ["2024-01-05 10:00:00 UTC", "2024-01-05T10:00GMT", "2024-01-05 10:00:00 EST"],
+        ),
+    ],
+)
+def test_a_zone_percent_z_does_not_read_names_its_step_where_the_formats_read_offsets(
+    note: str, texts: list[str]
+) -> None:
+    from sluice.transforms import cast
 
+    said = getattr(cast, note)
     columns = {
         "a": "datetime",  # the default formats end with %z
         "b": {"type": "datetime", "formats": ["%Y-%m-%d %H:%M:%S"]},  # no offset read
     }
-    texts = ["2024-01-05 10:00:00+00", "2024-01-05 10:00:00.5-03", "2024-01-05 10:00+00"]
     ok, bad = validator(columns).run(text_frame(a=texts, b=texts))
     reasons = reasons_by_line(bad)
-    noted = [
-        [r.endswith(HOURS_OFFSET_NOTE.format(name=r[0])) for r in reasons[n]] for n in (2, 3, 4)
-    ]
-    # `10:00+00` is no time %H:%M:%S reads, whatever its offset
-    assert noted == [[True, False], [True, False], [False, False]]
-    assert ok.height == 0
-
-
-def test_a_time_that_names_its_zone_utc_names_the_step_where_the_formats_read_offsets() -> None:
-    from sluice.transforms.cast import ZONE_NAMED_NOTE
-
-    columns = {
-        "a": "datetime",  # the default formats end with %z
-        "b": {"type": "datetime", "formats": ["%Y-%m-%d %H:%M:%S"]},  # no offset read
-    }
-    texts = ["2024-01-05 10:00:00 UTC", "2024-01-05T10:00GMT", "2024-01-05 10:00:00 EST"]
-    ok, bad = validator(columns).run(text_frame(a=texts, b=texts))
-    reasons = reasons_by_line(bad)
-    noted = [[r.endswith(ZONE_NAMED_NOTE.format(name=r[0])) for r in reasons[n]] for n in (2, 3, 4)]
-    # EST names no one offset (Australia has one too): no step for it
+    noted = [[r.endswith(said.format(name=r[0])) for r in reasons[n]] for n in (2, 3, 4)]
     assert noted == [[True, False], [True, False], [False, False]]
     assert ok.height == 0
 
