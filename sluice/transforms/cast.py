@@ -416,6 +416,9 @@ NULL_MARKERS = [
     *("null", "n/a", "na", "none", "nil", "-", "--", "#n/a", "missing", "unknown", "?"),
     # MySQL's zero dates, as its exports (`SELECT ... INTO OUTFILE`, mysqldump) write them
     *("0000-00-00", "0000-00-00 00:00:00"),
+    # a database's text export of NULL: MySQL's `SELECT ... INTO OUTFILE` and mysqldump
+    # --tab, PostgreSQL's `COPY ... TO` in its text format (compared lower-cased)
+    "\\n",
 ]
 #: what statistical tables write in a number's place for one not available, withheld
 #: or not applicable: Eurostat ``:``, ONS ``..``, ``x``, ``[c]``, ``[z]``, ``[low]``,
@@ -559,6 +562,26 @@ NOT_FINITE_NOTE = (
     "; NaN and infinities are not stored (SQLite keeps NaN as NULL, MariaDB refuses "
     "both): where it marks a missing value, read it as null first with the step "
     "derive: {{column: {name}, sql: \"nullif(lower(cast({name} as varchar)), 'nan')\"}}"
+)
+#: the same, of a decimal (whose column holds no NaN on any warehouse)
+NOT_FINITE_DECIMAL_NOTE = (
+    "; NaN and infinities are no decimal: where it marks a missing value, read it as "
+    "null first with the step "
+    "derive: {{column: {name}, sql: \"nullif(lower(cast({name} as varchar)), 'nan')\"}}"
+)
+#: a number with more places after the point than a decimal column keeps (``{places}``
+#: of them and more), as a double's text often has (``0.30000000000000004``, ``2.5e-7``;
+#: a negative exponent is refused only for its places)
+MORE_PLACES = r"^\s*[+-]?(?:[0-9]*\.[0-9]{{{places},}}|[0-9]*\.?[0-9]+[eE]-[0-9]+)\s*$"
+#: added to the reason of a decimal refused for :data:`MORE_PLACES`. The step rounds only
+#: what reads as a number (``try_cast``) and keeps the text of the rest, so it neither
+#: fails a run nor turns another refused value into a null.
+MORE_PLACES_NOTE = (
+    "; it has more places after the point than the {scale} a decimal column keeps: "
+    "to load it rounded to {scale} (half to even), add the step derive: {{column: {name}, "
+    'sql: "coalesce(cast(try_cast({name} as decimal(38, {scale})) as varchar), '
+    'cast({name} as varchar))"}}, then `sluice quarantine replay`; '
+    "or declare the column float, in a table made with it"
 )
 #: added to the reason of a float refused as out of range
 OUT_OF_RANGE_NOTE = "; it is past what a float holds (magnitudes from 5e-324 to 1.8e308)"
@@ -718,6 +741,17 @@ def cast_reason(
             .then(pl.lit(OUT_OF_RANGE_NOTE))
             .otherwise(pl.lit(""))
         )
+    if to == "decimal" and not nested:
+        kind = POLARS_TYPES["decimal"]
+        assert isinstance(kind, pl.Decimal)
+        text = col.cast(pl.String).str.strip_chars()
+        word = text.str.contains(NOT_FINITE)
+        note = NOT_FINITE_DECIMAL_NOTE.format(name=name)
+        said.append(pl.when(word).then(pl.lit(note)).otherwise(pl.lit("")))
+        if mark != ",":  # the step's cast reads a point only
+            more = text.str.contains(MORE_PLACES.format(places=kind.scale + 1))
+            note = MORE_PLACES_NOTE.format(name=name, scale=kind.scale)
+            said.append(pl.when(more).then(pl.lit(note)).otherwise(pl.lit("")))
     if to in ("date", "datetime") and source == pl.String:
         formats = (spec.formats if spec else None) or DEFAULT_FORMATS[to]
         refused = pl.when(present & value.is_null()).then(col)

@@ -979,3 +979,42 @@ def test_a_statistical_tables_markers_and_flags_load_through_the_fixes_their_rea
         ("E06000004", 12.5),
         ("E06000005", 567.0),
     ]
+
+
+def test_a_decimal_with_more_places_is_refused_and_loads_rounded_through_the_step_named(
+    tmp_path: Path,
+) -> None:
+    # Exchange rates to seven places and a double's text (0.1 + 0.2) in a decimal column:
+    # refused with no way forward; the step the reason names rounds them to the six
+    # places the column keeps, half to even, on the text of a run and of a replay.
+    entries, rows = refused_then_fixed(
+        tmp_path,
+        {"data/rates.csv": b"id,rate\n1,1.0873456\n2,0.30000000000000004\n3,1.25\n4,0.0000025\n"},
+        "data/*.csv",
+        "{id: integer, rate: decimal}",
+        step_named("add the step "),
+        "SELECT id, rate FROM t ORDER BY id",
+    )
+    assert [e["line"] for e in entries] == [2, 3, 5]
+    assert all("more places after the point than the 6" in e["reasons"][0] for e in entries)
+    assert rows == [(1, 1.087346), (2, 0.3), (3, 1.25), (4, 0.000002)]  # SQLite's REAL
+
+
+def test_a_databases_null_marker_is_refused_and_loads_as_null_once_listed(
+    tmp_path: Path,
+) -> None:
+    # MySQL's `SELECT ... INTO OUTFILE` and PostgreSQL's text COPY write NULL as \N: it
+    # was refused with no word of what it marks.
+    entries, rows = refused_then_fixed(
+        tmp_path,
+        {"data/dump.csv": b"id,visits,seen\n1,\\N,2024-01-05\n2,4,\\N\n3,\\N,\\N\n"},
+        "data/*.csv",
+        "{id: integer, visits: integer, seen: date}",
+        lambda yaml, _: yaml.replace(
+            "path: data/*.csv}", """path: data/*.csv, csv: {null_values: ["", '\\N']}}"""
+        ),
+        "SELECT id, visits, seen FROM t ORDER BY id",
+    )
+    assert [e["line"] for e in entries] == [2, 3, 4]
+    assert all("csv.null_values" in r for e in entries for r in e["reasons"])
+    assert rows == [(1, None, "2024-01-05"), (2, 4, None), (3, None, None)]
