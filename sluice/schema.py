@@ -28,6 +28,27 @@ COLUMN_TYPES: tuple[str, ...] = (
     "list",
 )
 
+#: the digits a declared ``decimal`` keeps: (precision, scale), as every warehouse makes it
+DECIMAL_PLACES = (38, 6)
+
+
+@dataclass(frozen=True)
+class Places:
+    """The digits an existing table's decimal column keeps where fewer than a declared
+    ``decimal``'s (a table its owner made, ``NUMERIC(10,2)``): the database would round
+    or refuse a value with more, so the validator refuses it first, naming this."""
+
+    precision: int
+    scale: int
+    #: the column's type as the database shows it (``NUMERIC(10, 2)``)
+    shown: str
+
+    @property
+    def whole(self) -> int:
+        """Digits before the point."""
+        return self.precision - self.scale
+
+
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _NON_WORD = re.compile(r"[^0-9a-zA-Z]+")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")

@@ -31,7 +31,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from sluice.destinations.base import Capabilities, Mode, register
-from sluice.destinations.found_types import Found, Unique, duckdb_family
+from sluice.destinations.found_types import Found, Unique, duckdb_family, duckdb_places
 from sluice.destinations.sql import SqlDestination
 from sluice.destinations.sql_load import Writer
 from sluice.schema import ColumnSpec, TableSpec
@@ -102,7 +102,12 @@ class DuckdbDestination(SqlDestination):
             {"t": table},
         )
         columns = {
-            str(name): Found(nullable == "YES", str(type_), duckdb_family(str(type_)))
+            str(name): Found(
+                nullable == "YES",
+                str(type_),
+                duckdb_family(str(type_)),
+                duckdb_places(str(type_)),
+            )
             for name, nullable, type_ in rows
         }
         keys = conn.execute(

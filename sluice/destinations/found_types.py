@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
-from sluice.schema import TableSpec
+from sluice.schema import DECIMAL_PLACES, Places, TableSpec
 
 #: DuckDB's ``information_schema`` type names (duckdb-engine cannot reflect DuckDB 2)
 _DUCKDB = {
@@ -46,6 +46,8 @@ class Found:
     shown: str
     #: the declared type it was made for, or None for a type sluice never makes
     family: str | None
+    #: a decimal column's (precision, scale), where the database states them
+    places: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,37 @@ def family(type_: sa.types.TypeEngine[Any]) -> str | None:
         (sa.String, "string"),
     ]
     return next((name for kind, name in kinds if isinstance(type_, kind)), None)
+
+
+def places_of(type_: sa.types.TypeEngine[Any]) -> tuple[int, int] | None:
+    """A reflected decimal type's (precision, scale); None for any other type and for
+    PostgreSQL's ``numeric`` without them (it keeps every digit)."""
+    if isinstance(type_, sa.Float) or not isinstance(type_, sa.Numeric):
+        return None
+    if type_.precision is None:
+        return None
+    return int(type_.precision), int(type_.scale or 0)
+
+
+def duckdb_places(shown: str) -> tuple[int, int] | None:
+    """A DuckDB column type's (precision, scale): ``DECIMAL(10,2)`` is (10, 2)."""
+    found = re.fullmatch(r"\s*(?:DECIMAL|NUMERIC)\s*\(\s*(\d+)\s*,\s*(\d+)\s*\)\s*", shown, re.I)
+    return (int(found[1]), int(found[2])) if found else None
+
+
+def narrow(have: dict[str, Found], decimals: list[str]) -> dict[str, Places]:
+    """The columns of ``decimals`` (declared ``decimal``) whose existing column keeps
+    fewer digits before or after the point than a declared decimal does."""
+    precision, scale = DECIMAL_PLACES
+    out = {}
+    for name in decimals:
+        found = have.get(name)
+        if found is None or found.family != "decimal" or found.places is None:
+            continue
+        p, s = found.places
+        if s < scale or p - s < precision - scale:
+            out[name] = Places(p, s, found.shown)
+    return out
 
 
 def duckdb_family(shown: str) -> str | None:

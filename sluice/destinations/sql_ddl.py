@@ -23,13 +23,15 @@ from sluice.destinations.found_types import (
     accepts,
     converted,
     family,
+    narrow,
+    places_of,
     shown,
     unique_name,
 )
 from sluice.destinations.limits import limit_hit
 from sluice.destinations.sql_base import SqlBase, snapshot_columns
 from sluice.errors import KeysChanged, LimitExceeded, LoadError, Retyped, TypesChanged
-from sluice.schema import ColumnSpec, TableSpec
+from sluice.schema import ColumnSpec, Places, TableSpec
 
 
 class SqlDdl(SqlBase):
@@ -37,6 +39,11 @@ class SqlDdl(SqlBase):
 
     #: whether one ALTER TABLE may add several columns (PostgreSQL, MySQL)
     ADD_COLUMNS_AT_ONCE = False
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        #: each table's columns as this object's prepare found them (see narrow_decimals)
+        self._found: dict[str, dict[str, Found]] = {}
 
     def _limit_error(
         self, exc: Exception, limit: str, table: TableSpec, mode: Mode
@@ -68,6 +75,21 @@ class SqlDdl(SqlBase):
                 raise self._connect_error(exc) from None
         raise AssertionError("unreachable")
 
+    def narrow_decimals(self, table: str, decimals: list[str]) -> dict[str, Places]:
+        """The columns of ``decimals`` (declared ``decimal``) whose column in ``table``
+        keeps fewer digits than declared (see :class:`~sluice.schema.Places`), as this
+        run's prepare found the table, else as the warehouse shows it now (a part of a
+        Celery run, whose plan made the tables)."""
+        if not decimals:
+            return {}
+        have = self._found.get(table)
+        if have is None:
+            with self.engine.connect() as conn:
+                exists = sa.inspect(conn).has_table(table)
+                have = self._columns(conn, table)[0] if exists else {}
+            self._found[table] = have
+        return narrow(have, decimals)
+
     def _ddl_lock(self, conn: sa.Connection) -> contextlib.AbstractContextManager[object]:
         """Held around the DDL of a prepare, to take turns with other processes where the
         database can (PostgreSQL, MySQL: a named lock)."""
@@ -88,8 +110,10 @@ class SqlDdl(SqlBase):
         added: list[str] = []
         if not inspector.has_table(table.name):
             wanted.create(conn)
+            self._found[table.name] = {}  # made as declared
         else:
             have, primary = self._columns(conn, table.name)
+            self._found[table.name] = have
             if mode != "replace":  # a replace's stage, made as declared, takes its place
                 self._check_types(table, mode, have)
             uniques = self._uniques(conn, table.name) if mode == "merge" and table.keys else []
@@ -123,7 +147,12 @@ class SqlDdl(SqlBase):
         inspector = sa.inspect(conn)
         dialect = self.engine.dialect
         columns = {
-            c["name"]: Found(bool(c["nullable"]), shown(c["type"], dialect), family(c["type"]))
+            c["name"]: Found(
+                bool(c["nullable"]),
+                shown(c["type"], dialect),
+                family(c["type"]),
+                places_of(c["type"]),
+            )
             for c in inspector.get_columns(table)
         }
         return columns, set(inspector.get_pk_constraint(table)["constrained_columns"])

@@ -24,6 +24,7 @@ from sluice.engine.plan import file_gone
 from sluice.engine.process import UnitContext, UnitProcessor
 from sluice.engine.tables import RunTables
 from sluice.errors import DriftError, FetchError, FileGone, LimitExceeded, SourceError, Where
+from sluice.schema import Places
 from sluice.sources import Unit
 from sluice.sources.base import Reader
 from sluice.sources.file import format_of
@@ -55,6 +56,7 @@ class UnitOpener:
         deadletter: DeadLetter,
     ) -> None:
         self.ctx, self._dest, self.tables, self.deadletter = ctx, dest, tables, deadletter
+        self._places: dict[str, Places] | None = None
 
     def open(self, stream: str, unit: Unit, file_id: int) -> Opened | None:
         """Open a unit and map its header; None when it was set aside instead.
@@ -107,6 +109,20 @@ class UnitOpener:
         proc = self.processor(unit_ctx, plan, unit.size)
         return Opened(stream, unit, file_id, proc, reader.batches())
 
+    def _narrow(self) -> dict[str, Places]:
+        """The declared decimal columns whose table column keeps fewer digits (a table
+        its owner made): looked up once per run. A `replace` loads a table made as
+        declared."""
+        if self._places is None:
+            ctx, warehouse = self.ctx, self._dest().warehouse()
+            table = ctx.pipe.table
+            decimals = [n for n, c in table.columns.items() if c.type == "decimal"]
+            if warehouse is None or ctx.mode == "replace" or not decimals:
+                self._places = {}
+            else:
+                self._places = warehouse.narrow_decimals(table.name, decimals)
+        return self._places
+
     def processor(
         self,
         unit: UnitContext,
@@ -127,6 +143,7 @@ class UnitOpener:
             computed=steps.computed,
             decimal_digits=self._dest().capabilities.decimal_digits,
             mark=mark,
+            places=self._narrow(),
         )
         base = [ctx.report.stream(unit.source).counts.read]
         seen, last, read = [0], [0.0], [0]

@@ -11,6 +11,7 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import polars as pl
@@ -18,6 +19,7 @@ import polars as pl
 from sluice.batch import LINE
 from sluice.config import ColumnConfig, TableConfig
 from sluice.dtypes import POLARS_TYPES
+from sluice.schema import DECIMAL_PLACES, Places
 from sluice.transforms.cast import DecimalMark, cast
 from sluice.transforms.cast import cast_reason as cast_reason_of
 from sluice.transforms.seen import SeenKeys
@@ -138,6 +140,10 @@ class Validator:
     decimal_digits: int | None = None
     #: how the text writes a number's decimal mark (a CSV source's ``csv.decimal``)
     mark: DecimalMark = "."
+    #: decimal columns whose table column keeps fewer digits than declared (a table
+    #: its owner made, ``NUMERIC(10,2)``): a value it would round or refuse is
+    #: quarantined, not stored changed
+    places: dict[str, Places] = field(default_factory=dict)
     _seen: dict[str, SeenKeys] = field(default_factory=dict)
     _compiled: dict[tuple[Any, ...], _Compiled] = field(default_factory=dict)
 
@@ -217,6 +223,10 @@ class Validator:
                         ),
                     )
                 )
+            narrow = self.places.get(name) if spec.type == "decimal" else None
+            for failed, reason in _beyond(name, typed, narrow) if narrow else []:
+                fails.append(failed)
+                reasons.append((flag, reason))
             if self._key_must_exist(name, spec):
                 fails.append(typed.is_null())
                 empty = pl.lit(f"{name}: a key of the merge but empty")
@@ -331,6 +341,39 @@ class Validator:
 
 def target_dtypes(table: TableConfig) -> dict[str, pl.DataType]:
     return {n: POLARS_TYPES[c.type] for n, c in table.columns.items()}
+
+
+def _beyond(name: str, typed: pl.Expr, places: Places) -> list[tuple[pl.Expr, pl.Expr]]:
+    """(failed, reason) for a decimal that the table's narrower column ``places`` would
+    round (PostgreSQL, DuckDB, MariaDB's warning) or could not hold (an overflow that
+    fails the whole load)."""
+    column = f"the table's column {name} ({places.shown})"
+    out: list[tuple[pl.Expr, pl.Expr]] = []
+    precision, scale = DECIMAL_PLACES
+    if places.scale < scale:
+        more = (typed.round(places.scale) != typed).fill_null(False)
+        said = (
+            f"' has more places after the point than the {places.scale} {column} keeps "
+            f"(the database would round it): to load it rounded to {places.scale}, add the "
+            f'step derive: {{column: {name}, sql: "coalesce(cast(try_cast({name} as '
+            f'decimal(38, {places.scale})) as varchar), cast({name} as varchar))"}}, then '
+            "`sluice quarantine replay`; or widen the column in the warehouse, then replay"
+        )
+        out.append((more, pl.when(more).then(_said(name, said))))
+    if places.whole < precision - scale:
+        limit = pl.lit(Decimal(10) ** places.whole, dtype=POLARS_TYPES["decimal"])
+        big = (typed.abs() >= limit).fill_null(False)
+        said = (
+            f"' has more than {places.whole} digits before the point, which {column} "
+            f"holds: widen the column in the warehouse (a declared decimal is made "
+            f"NUMERIC({precision}, {scale})), then `sluice quarantine replay`"
+        )
+        out.append((big, pl.when(big).then(_said(name, said))))
+    return out
+
+
+def _said(name: str, said: str) -> pl.Expr:
+    return pl.concat_str([pl.lit(f"{name}: '"), pl.col(name).cast(pl.String), pl.lit(said)])
 
 
 def _past_digits(values: pl.Series, digits: int) -> pl.Series:

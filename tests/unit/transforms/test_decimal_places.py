@@ -106,3 +106,28 @@ def test_the_step_keeps_every_other_value_as_written_and_rounds_doubles() -> Non
     ]
     doubles = stepped([0.1 + 0.2, 2.5e-7, None, float("nan")]).get_column("x").to_list()
     assert doubles == ["0.300000", "0.000000", None, "NaN"]
+
+
+def test_a_narrow_table_column_refuses_what_it_would_round_or_could_not_hold() -> None:
+    from sluice.schema import Places
+
+    table = TableConfig.model_validate({"name": "t", "columns": {"x": "decimal"}})
+    narrow = {"x": Places(10, 2, "NUMERIC(10, 2)")}
+    texts = ["12.5", "12.345", "-0.001", "99999999.99", "100000000", "-100000000.5", "1.1234567"]
+    frame = pl.DataFrame({"x": texts, LINE: list(range(2, 9))})
+    ok, bad = Validator(table, places=narrow).run(frame)
+    assert ok.get_column("x").to_list() == [Decimal("12.5"), Decimal("99999999.99")]
+    reasons = {int(r[LINE]): list(r["_reasons"]) for r in bad.iter_rows(named=True)}
+    column = "the table's column x (NUMERIC(10, 2))"
+    more = f"has more places after the point than the 2 {column} keeps"
+    big = f"has more than 8 digits before the point, which {column} holds"
+    assert {
+        n: [r.split(" (the database", 1)[0].split(": widen")[0] for r in rs]
+        for n, rs in reasons.items()
+    } == {
+        3: [f"x: '12.345' {more}"],
+        4: [f"x: '-0.001' {more}"],
+        6: [f"x: '100000000' {big}"],
+        7: [f"x: '-100000000.5' {big}"],
+        8: [f"x: '1.1234567' {REFUSED}{NOTE}"],  # past what any decimal keeps: as before
+    }

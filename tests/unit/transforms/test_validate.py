@@ -17,7 +17,12 @@ from sluice.batch import LINE
 from sluice.config import TableConfig
 from sluice.dtypes import POLARS_TYPES
 from sluice.transforms import Validator
-from sluice.transforms.cast import NOT_FINITE_NOTE, OUT_OF_RANGE_NOTE, cast_value
+from sluice.transforms.cast import (
+    MORE_PLACES_NOTE,
+    NOT_FINITE_NOTE,
+    OUT_OF_RANGE_NOTE,
+    cast_value,
+)
 
 
 def validator(
@@ -91,6 +96,7 @@ def test_type_casts_and_reasons(type_: str, good: list[tuple[str, object]], bad:
             f"x: '{b}' is not a valid {type_}"
             + (" (formats tried: %Y-%m-%d)" if type_ == "date" else "")
             + (" (at most 32 digits before the point and 6 after)" if type_ == "decimal" else "")
+            + (MORE_PLACES_NOTE.format(name="x", scale=6) if b == "0.1234567" else "")
         ]
         for i, b in enumerate(bad)
     }
