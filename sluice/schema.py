@@ -33,20 +33,20 @@ DECIMAL_PLACES = (38, 6)
 
 
 @dataclass(frozen=True)
-class Places:
-    """The digits an existing table's decimal column keeps where fewer than a declared
-    ``decimal``'s (a table its owner made, ``NUMERIC(10,2)``): the database would round
-    or refuse a value with more, so the validator refuses it first, naming this."""
+class Narrow:
+    """What a column of an existing table keeps where that is less than its declared
+    type does (a table its owner made: ``NUMERIC(10,2)``, MySQL's ``DATETIME``, ``REAL``):
+    the database would round, cut or refuse a value past it, so the validator refuses
+    such a value first, naming this."""
 
-    precision: int
-    scale: int
     #: the column's type as the database shows it (``NUMERIC(10, 2)``)
     shown: str
-
-    @property
-    def whole(self) -> int:
-        """Digits before the point."""
-        return self.precision - self.scale
+    #: a decimal's (precision, scale)
+    places: tuple[int, int] | None = None
+    #: a datetime's digits of a second (0: whole seconds)
+    fraction: int | None = None
+    #: a float of 4 bytes (about 7 significant digits)
+    single: bool = False
 
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")

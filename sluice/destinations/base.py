@@ -26,7 +26,7 @@ import polars as pl
 from sluice.dburl import dialect_name
 from sluice.extras import require_database
 from sluice.httpclient.stats import HttpStatsRecord
-from sluice.schema import Places, TableSpec
+from sluice.schema import Narrow, TableSpec
 from sluice.status import DeliveryOutcome, DeliveryStatus
 
 Mode = Literal["append", "replace", "merge", "snapshot"]
@@ -96,9 +96,9 @@ class Warehouse(Protocol):
         """Create or evolve the table (and its ``_latest`` view); return columns added."""
         ...
 
-    def narrow_decimals(self, table: str, decimals: list[str]) -> dict[str, Places]:
-        """The columns of ``decimals`` (declared ``decimal``) whose existing column in
-        ``table`` keeps fewer digits than a declared decimal (a table its owner made)."""
+    def narrow_columns(self, table: str, declared: dict[str, str]) -> dict[str, Narrow]:
+        """The columns of ``declared`` (name -> declared type) whose existing column in
+        ``table`` keeps less than its type does (a table its owner made)."""
         ...
 
     def load_tables(

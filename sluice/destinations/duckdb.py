@@ -31,7 +31,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from sluice.destinations.base import Capabilities, Mode, register
-from sluice.destinations.found_types import Found, Unique, duckdb_family, duckdb_places
+from sluice.destinations.found_types import Found, Unique, duckdb_family, duckdb_kept
 from sluice.destinations.sql import SqlDestination
 from sluice.destinations.sql_load import Writer
 from sluice.schema import ColumnSpec, TableSpec
@@ -106,7 +106,7 @@ class DuckdbDestination(SqlDestination):
                 nullable == "YES",
                 str(type_),
                 duckdb_family(str(type_)),
-                duckdb_places(str(type_)),
+                duckdb_kept(str(type_)),
             )
             for name, nullable, type_ in rows
         }

@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
-from sluice.schema import DECIMAL_PLACES, Places, TableSpec
+from sluice.schema import DECIMAL_PLACES, Narrow, TableSpec
 
 #: DuckDB's ``information_schema`` type names (duckdb-engine cannot reflect DuckDB 2)
 _DUCKDB = {
@@ -30,6 +30,7 @@ _DUCKDB = {
     "BOOLEAN": "boolean",
     "DATE": "date",
     **dict.fromkeys(["TIMESTAMP", "DATETIME", "TIMESTAMPTZ"], "datetime"),
+    **dict.fromkeys(["TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS"], "datetime"),
     "JSON": "list",
 }
 
@@ -46,8 +47,8 @@ class Found:
     shown: str
     #: the declared type it was made for, or None for a type sluice never makes
     family: str | None
-    #: a decimal column's (precision, scale), where the database states them
-    places: tuple[int, int] | None = None
+    #: what it keeps where that is less than sluice makes its family keep (None: as much)
+    keeps: Narrow | None = None
 
 
 @dataclass(frozen=True)
@@ -86,34 +87,53 @@ def family(type_: sa.types.TypeEngine[Any]) -> str | None:
     return next((name for kind, name in kinds if isinstance(type_, kind)), None)
 
 
-def places_of(type_: sa.types.TypeEngine[Any]) -> tuple[int, int] | None:
-    """A reflected decimal type's (precision, scale); None for any other type and for
-    PostgreSQL's ``numeric`` without them (it keeps every digit)."""
-    if isinstance(type_, sa.Float) or not isinstance(type_, sa.Numeric):
-        return None
-    if type_.precision is None:
-        return None
-    return int(type_.precision), int(type_.scale or 0)
+def kept(type_: sa.types.TypeEngine[Any], shown: str) -> Narrow | None:
+    """What a reflected column keeps where less than the type sluice makes for its
+    family: a decimal's digits (PostgreSQL's ``numeric`` without them keeps every one),
+    a datetime's digits of a second (MySQL's ``DATETIME`` keeps none), a 4-byte float."""
+    made_for = family(type_)
+    if made_for == "decimal" and isinstance(type_, sa.Numeric):
+        if type_.precision is None:
+            return None
+        return _narrow_places(int(type_.precision), int(type_.scale or 0), shown)
+    if made_for == "datetime":
+        digits: int | None = getattr(type_, "precision", None)
+        if isinstance(type_, (mysql.DATETIME, mysql.TIMESTAMP)):
+            digits = type_.fsp or 0  # MySQL's DATETIME: whole seconds
+        return Narrow(shown, fraction=int(digits)) if digits is not None and digits < 6 else None
+    single = isinstance(type_, (sa.REAL, mysql.FLOAT)) and not isinstance(type_, mysql.REAL)
+    if made_for == "float" and single:
+        return Narrow(shown, single=True)
+    return None
 
 
-def duckdb_places(shown: str) -> tuple[int, int] | None:
-    """A DuckDB column type's (precision, scale): ``DECIMAL(10,2)`` is (10, 2)."""
-    found = re.fullmatch(r"\s*(?:DECIMAL|NUMERIC)\s*\(\s*(\d+)\s*,\s*(\d+)\s*\)\s*", shown, re.I)
-    return (int(found[1]), int(found[2])) if found else None
+def duckdb_kept(shown: str) -> Narrow | None:
+    """:func:`kept` of a DuckDB column type as it shows it (``DECIMAL(10,2)``)."""
+    upper = shown.strip().upper()
+    places = re.fullmatch(r"(?:DECIMAL|NUMERIC)\s*\(\s*(\d+)\s*,\s*(\d+)\s*\)", upper)
+    if places:
+        return _narrow_places(int(places[1]), int(places[2]), shown)
+    fraction = {"TIMESTAMP_S": 0, "TIMESTAMP_MS": 3}.get(upper)
+    if fraction is not None:
+        return Narrow(shown, fraction=fraction)
+    return Narrow(shown, single=True) if upper in ("FLOAT", "REAL", "FLOAT4") else None
 
 
-def narrow(have: dict[str, Found], decimals: list[str]) -> dict[str, Places]:
-    """The columns of ``decimals`` (declared ``decimal``) whose existing column keeps
-    fewer digits before or after the point than a declared decimal does."""
-    precision, scale = DECIMAL_PLACES
+def _narrow_places(precision: int, scale: int, shown: str) -> Narrow | None:
+    whole, places = DECIMAL_PLACES[0] - DECIMAL_PLACES[1], DECIMAL_PLACES[1]
+    if scale < places or precision - scale < whole:
+        return Narrow(shown, places=(precision, scale))
+    return None
+
+
+def narrow(have: dict[str, Found], declared: dict[str, str]) -> dict[str, Narrow]:
+    """The columns of ``declared`` (name -> declared type) whose existing column, made for
+    that type, keeps less than sluice makes it keep (see :class:`~sluice.schema.Narrow`)."""
     out = {}
-    for name in decimals:
+    for name, type_ in declared.items():
         found = have.get(name)
-        if found is None or found.family != "decimal" or found.places is None:
-            continue
-        p, s = found.places
-        if s < scale or p - s < precision - scale:
-            out[name] = Places(p, s, found.shown)
+        if found is not None and found.family == type_ and found.keeps is not None:
+            out[name] = found.keeps
     return out
 
 

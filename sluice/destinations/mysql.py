@@ -204,7 +204,7 @@ class MysqlDestination(SqlDestination):
         shown = str(conn.execute(sa.text(f"SHOW CREATE TABLE {quote(table)}")).one()[1])
         for name, found in columns.items():
             if found.family == "string" and f"CHECK (json_valid({quote(name)}))" in shown:
-                columns[name] = Found(found.nullable, "JSON", "list", None)
+                columns[name] = Found(found.nullable, "JSON", "list")
         return columns, primary
 
     def _retype(

@@ -23,15 +23,15 @@ from sluice.destinations.found_types import (
     accepts,
     converted,
     family,
+    kept,
     narrow,
-    places_of,
     shown,
     unique_name,
 )
 from sluice.destinations.limits import limit_hit
 from sluice.destinations.sql_base import SqlBase, snapshot_columns
 from sluice.errors import KeysChanged, LimitExceeded, LoadError, Retyped, TypesChanged
-from sluice.schema import ColumnSpec, Places, TableSpec
+from sluice.schema import ColumnSpec, Narrow, TableSpec
 
 
 class SqlDdl(SqlBase):
@@ -75,12 +75,12 @@ class SqlDdl(SqlBase):
                 raise self._connect_error(exc) from None
         raise AssertionError("unreachable")
 
-    def narrow_decimals(self, table: str, decimals: list[str]) -> dict[str, Places]:
-        """The columns of ``decimals`` (declared ``decimal``) whose column in ``table``
-        keeps fewer digits than declared (see :class:`~sluice.schema.Places`), as this
+    def narrow_columns(self, table: str, declared: dict[str, str]) -> dict[str, Narrow]:
+        """The columns of ``declared`` (name -> declared type) whose column in ``table``
+        keeps less than its type does (see :class:`~sluice.schema.Narrow`), as this
         run's prepare found the table, else as the warehouse shows it now (a part of a
         Celery run, whose plan made the tables)."""
-        if not decimals:
+        if not declared:
             return {}
         have = self._found.get(table)
         if have is None:
@@ -88,7 +88,7 @@ class SqlDdl(SqlBase):
                 exists = sa.inspect(conn).has_table(table)
                 have = self._columns(conn, table)[0] if exists else {}
             self._found[table] = have
-        return narrow(have, decimals)
+        return narrow(have, declared)
 
     def _ddl_lock(self, conn: sa.Connection) -> contextlib.AbstractContextManager[object]:
         """Held around the DDL of a prepare, to take turns with other processes where the
@@ -151,7 +151,7 @@ class SqlDdl(SqlBase):
                 bool(c["nullable"]),
                 shown(c["type"], dialect),
                 family(c["type"]),
-                places_of(c["type"]),
+                kept(c["type"], shown(c["type"], dialect)),
             )
             for c in inspector.get_columns(table)
         }

@@ -19,7 +19,7 @@ from sluice.destinations.base import Capabilities, register
 from sluice.destinations.sql import SqlDestination
 from sluice.destinations.sql_load import Writer
 from sluice.destinations.writeback import Writeback
-from sluice.schema import Places
+from sluice.schema import Narrow
 
 
 @register("sqlite")
@@ -28,9 +28,9 @@ class SqliteDestination(SqlDestination):
     # the integer that float is): 12345678901234567.89 would be stored 12345678901234568.
     capabilities = Capabilities(keeps_raw=False, decimal_digits=15)
 
-    def narrow_decimals(self, table: str, decimals: list[str]) -> dict[str, Places]:
-        # SQLite keeps what it is given whatever digits a column's type names:
-        # NUMERIC(10,2) stores 12.345 as it is.
+    def narrow_columns(self, table: str, declared: dict[str, str]) -> dict[str, Narrow]:
+        # SQLite keeps what it is given whatever a column's type names: NUMERIC(10,2)
+        # stores 12.345 as it is, REAL is 8 bytes.
         return {}
 
     def __init__(self, url: str) -> None:

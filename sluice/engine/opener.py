@@ -24,7 +24,7 @@ from sluice.engine.plan import file_gone
 from sluice.engine.process import UnitContext, UnitProcessor
 from sluice.engine.tables import RunTables
 from sluice.errors import DriftError, FetchError, FileGone, LimitExceeded, SourceError, Where
-from sluice.schema import Places
+from sluice.schema import Narrow
 from sluice.sources import Unit
 from sluice.sources.base import Reader
 from sluice.sources.file import format_of
@@ -56,7 +56,7 @@ class UnitOpener:
         deadletter: DeadLetter,
     ) -> None:
         self.ctx, self._dest, self.tables, self.deadletter = ctx, dest, tables, deadletter
-        self._places: dict[str, Places] | None = None
+        self._kept: dict[str, Narrow] | None = None
 
     def open(self, stream: str, unit: Unit, file_id: int) -> Opened | None:
         """Open a unit and map its header; None when it was set aside instead.
@@ -109,19 +109,23 @@ class UnitOpener:
         proc = self.processor(unit_ctx, plan, unit.size)
         return Opened(stream, unit, file_id, proc, reader.batches())
 
-    def _narrow(self) -> dict[str, Places]:
-        """The declared decimal columns whose table column keeps fewer digits (a table
-        its owner made): looked up once per run. A `replace` loads a table made as
-        declared."""
-        if self._places is None:
+    def _narrow(self) -> dict[str, Narrow]:
+        """The declared columns whose table column keeps less than their type does (a
+        table its owner made): looked up once per run. A `replace` loads a table it
+        makes as declared."""
+        if self._kept is None:
             ctx, warehouse = self.ctx, self._dest().warehouse()
             table = ctx.pipe.table
-            decimals = [n for n, c in table.columns.items() if c.type == "decimal"]
-            if warehouse is None or ctx.mode == "replace" or not decimals:
-                self._places = {}
+            declared: dict[str, str] = {
+                n: c.type
+                for n, c in table.columns.items()
+                if c.type in ("decimal", "datetime", "float")
+            }
+            if warehouse is None or ctx.mode == "replace":
+                self._kept = {}
             else:
-                self._places = warehouse.narrow_decimals(table.name, decimals)
-        return self._places
+                self._kept = warehouse.narrow_columns(table.name, declared)
+        return self._kept
 
     def processor(
         self,
@@ -143,7 +147,7 @@ class UnitOpener:
             computed=steps.computed,
             decimal_digits=self._dest().capabilities.decimal_digits,
             mark=mark,
-            places=self._narrow(),
+            narrow=self._narrow(),
         )
         base = [ctx.report.stream(unit.source).counts.read]
         seen, last, read = [0], [0.0], [0]

@@ -11,7 +11,6 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
 import polars as pl
@@ -19,9 +18,10 @@ import polars as pl
 from sluice.batch import LINE
 from sluice.config import ColumnConfig, TableConfig
 from sluice.dtypes import POLARS_TYPES
-from sluice.schema import DECIMAL_PLACES, Places
+from sluice.schema import Narrow
 from sluice.transforms.cast import DecimalMark, cast
 from sluice.transforms.cast import cast_reason as cast_reason_of
+from sluice.transforms.narrow import beyond
 from sluice.transforms.seen import SeenKeys
 from sluice.transforms.steps import ENGINE, REASONS, add_reasons, with_reasons
 
@@ -140,10 +140,10 @@ class Validator:
     decimal_digits: int | None = None
     #: how the text writes a number's decimal mark (a CSV source's ``csv.decimal``)
     mark: DecimalMark = "."
-    #: decimal columns whose table column keeps fewer digits than declared (a table
-    #: its owner made, ``NUMERIC(10,2)``): a value it would round or refuse is
-    #: quarantined, not stored changed
-    places: dict[str, Places] = field(default_factory=dict)
+    #: columns whose table column keeps less than their declared type (a table its
+    #: owner made: ``NUMERIC(10,2)``, MySQL's ``DATETIME``, ``REAL``): a value it would
+    #: round, cut or refuse is quarantined, not stored changed
+    narrow: dict[str, Narrow] = field(default_factory=dict)
     _seen: dict[str, SeenKeys] = field(default_factory=dict)
     _compiled: dict[tuple[Any, ...], _Compiled] = field(default_factory=dict)
 
@@ -223,8 +223,8 @@ class Validator:
                         ),
                     )
                 )
-            narrow = self.places.get(name) if spec.type == "decimal" else None
-            for failed, reason in _beyond(name, typed, narrow) if narrow else []:
+            kept = self.narrow.get(name)
+            for failed, reason in beyond(name, typed, kept) if kept else []:
                 fails.append(failed)
                 reasons.append((flag, reason))
             if self._key_must_exist(name, spec):
@@ -341,39 +341,6 @@ class Validator:
 
 def target_dtypes(table: TableConfig) -> dict[str, pl.DataType]:
     return {n: POLARS_TYPES[c.type] for n, c in table.columns.items()}
-
-
-def _beyond(name: str, typed: pl.Expr, places: Places) -> list[tuple[pl.Expr, pl.Expr]]:
-    """(failed, reason) for a decimal that the table's narrower column ``places`` would
-    round (PostgreSQL, DuckDB, MariaDB's warning) or could not hold (an overflow that
-    fails the whole load)."""
-    column = f"the table's column {name} ({places.shown})"
-    out: list[tuple[pl.Expr, pl.Expr]] = []
-    precision, scale = DECIMAL_PLACES
-    if places.scale < scale:
-        more = (typed.round(places.scale) != typed).fill_null(False)
-        said = (
-            f"' has more places after the point than the {places.scale} {column} keeps "
-            f"(the database would round it): to load it rounded to {places.scale}, add the "
-            f'step derive: {{column: {name}, sql: "coalesce(cast(try_cast({name} as '
-            f'decimal(38, {places.scale})) as varchar), cast({name} as varchar))"}}, then '
-            "`sluice quarantine replay`; or widen the column in the warehouse, then replay"
-        )
-        out.append((more, pl.when(more).then(_said(name, said))))
-    if places.whole < precision - scale:
-        limit = pl.lit(Decimal(10) ** places.whole, dtype=POLARS_TYPES["decimal"])
-        big = (typed.abs() >= limit).fill_null(False)
-        said = (
-            f"' has more than {places.whole} digits before the point, which {column} "
-            f"holds: widen the column in the warehouse (a declared decimal is made "
-            f"NUMERIC({precision}, {scale})), then `sluice quarantine replay`"
-        )
-        out.append((big, pl.when(big).then(_said(name, said))))
-    return out
-
-
-def _said(name: str, said: str) -> pl.Expr:
-    return pl.concat_str([pl.lit(f"{name}: '"), pl.col(name).cast(pl.String), pl.lit(said)])
 
 
 def _past_digits(values: pl.Series, digits: int) -> pl.Series:

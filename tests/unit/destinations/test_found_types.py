@@ -1,4 +1,5 @@
-"""The digits an existing decimal column keeps, read from what the database shows."""
+"""What an existing column keeps, read from what the database shows: where less than
+the type sluice makes for its family, the validator refuses what it would change."""
 
 from __future__ import annotations
 
@@ -6,46 +7,63 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql
 
-from sluice.destinations.found_types import Found, duckdb_places, narrow, places_of
-from sluice.schema import Places
+from sluice.destinations.found_types import Found, duckdb_kept, kept, narrow
+from sluice.schema import Narrow
 
 
 @pytest.mark.parametrize(
-    ("type_", "places"),
+    ("type_", "keeps"),
     [
-        (sa.Numeric(10, 2), (10, 2)),
-        (postgresql.NUMERIC(12), (12, 0)),  # scale unstated: none
+        (sa.Numeric(10, 2), Narrow("T", places=(10, 2))),
+        (postgresql.NUMERIC(12), Narrow("T", places=(12, 0))),  # scale unstated: none
         (postgresql.NUMERIC(), None),  # PostgreSQL's numeric keeps every digit
-        (mysql.DECIMAL(10, 2), (10, 2)),
-        (sa.Float(53), None),
-        (postgresql.DOUBLE_PRECISION(), None),
+        (postgresql.NUMERIC(38, 6), None),  # as sluice makes it
+        (postgresql.NUMERIC(40, 8), None),
+        (postgresql.NUMERIC(20, 6), Narrow("T", places=(20, 6))),  # 14 before the point
+        (mysql.DECIMAL(10, 2), Narrow("T", places=(10, 2))),
+        (postgresql.TIMESTAMP(timezone=True, precision=0), Narrow("T", fraction=0)),
+        (postgresql.TIMESTAMP(precision=3), Narrow("T", fraction=3)),
+        (postgresql.TIMESTAMP(timezone=True), None),  # microseconds
+        (mysql.DATETIME(), Narrow("T", fraction=0)),  # MySQL's default: whole seconds
+        (mysql.DATETIME(fsp=6), None),
+        (mysql.TIMESTAMP(fsp=3), Narrow("T", fraction=3)),
+        (postgresql.REAL(), Narrow("T", single=True)),
+        (mysql.FLOAT(), Narrow("T", single=True)),
+        (postgresql.DOUBLE_PRECISION(precision=53), None),
+        (mysql.DOUBLE(asdecimal=True), None),
         (sa.BigInteger(), None),
     ],
 )
-def test_a_reflected_types_places(type_: sa.types.TypeEngine[object], places: object) -> None:
-    assert places_of(type_) == places
+def test_what_a_reflected_column_keeps(
+    type_: sa.types.TypeEngine[object], keeps: Narrow | None
+) -> None:
+    assert kept(type_, "T") == keeps
 
 
 @pytest.mark.parametrize(
-    ("shown", "places"),
-    [("DECIMAL(10,2)", (10, 2)), ("decimal(18, 3)", (18, 3)), ("DOUBLE", None), ("VARCHAR", None)],
+    ("shown", "keeps"),
+    [
+        ("DECIMAL(10,2)", Narrow("DECIMAL(10,2)", places=(10, 2))),
+        ("DECIMAL(38,6)", None),
+        ("TIMESTAMP_S", Narrow("TIMESTAMP_S", fraction=0)),
+        ("TIMESTAMP_MS", Narrow("TIMESTAMP_MS", fraction=3)),
+        ("TIMESTAMP WITH TIME ZONE", None),
+        ("FLOAT", Narrow("FLOAT", single=True)),  # DuckDB's FLOAT and REAL: 4 bytes
+        ("DOUBLE", None),
+        ("VARCHAR", None),
+    ],
 )
-def test_a_duckdb_types_places(shown: str, places: object) -> None:
-    assert duckdb_places(shown) == places
+def test_what_a_duckdb_column_keeps(shown: str, keeps: Narrow | None) -> None:
+    assert duckdb_kept(shown) == keeps
 
 
-def test_only_columns_keeping_fewer_digits_than_a_declared_decimal_are_narrow() -> None:
+def test_only_columns_made_for_the_declared_type_and_keeping_less_are_narrow() -> None:
+    two = Narrow("NUMERIC(10, 2)", places=(10, 2))
     have = {
-        "a": Found(True, "NUMERIC(10, 2)", "decimal", (10, 2)),  # fewer of both
-        "b": Found(True, "NUMERIC(38, 6)", "decimal", (38, 6)),  # as sluice makes it
-        "c": Found(True, "NUMERIC(40, 8)", "decimal", (40, 8)),  # more of both
-        "d": Found(True, "NUMERIC(20, 6)", "decimal", (20, 6)),  # 14 digits before the point
-        "e": Found(True, "NUMERIC", "decimal", None),
-        "f": Found(True, "NUMERIC(38, 10)", "decimal", (38, 10)),  # 28 before the point
-        "g": Found(True, "TEXT", "string", None),
+        "a": Found(True, "NUMERIC(10, 2)", "decimal", two),
+        "b": Found(True, "NUMERIC(38, 6)", "decimal"),
+        "c": Found(True, "NUMERIC(10, 2)", "decimal", two),  # declared otherwise
+        "d": Found(True, "DATETIME", "datetime", Narrow("DATETIME", fraction=0)),
     }
-    assert narrow(have, [*"abcdefg", "missing"]) == {
-        "a": Places(10, 2, "NUMERIC(10, 2)"),
-        "d": Places(20, 6, "NUMERIC(20, 6)"),
-        "f": Places(38, 10, "NUMERIC(38, 10)"),
-    }
+    declared = {"a": "decimal", "b": "decimal", "c": "string", "d": "datetime", "e": "float"}
+    assert narrow(have, declared) == {"a": two, "d": Narrow("DATETIME", fraction=0)}

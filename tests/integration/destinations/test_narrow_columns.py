@@ -1,0 +1,191 @@
+"""A table its owner made keeping less than the types sluice makes (``NUMERIC(10,2)``,
+MySQL's ``DATETIME``, PostgreSQL's ``timestamp(0)``, ``REAL``): PostgreSQL and DuckDB
+rounded 12.345 to 12.35 and a time's fraction away without a word, a 4-byte float kept
+seven digits of 1.23456789, MariaDB failed the whole load on its warning, and a value
+past the column's digits failed it everywhere. Now such values are quarantined, each
+reason naming the ways on (the step that makes it fit, or a wider column), and both
+are followed here as the reasons give them."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from sluice.dburl import normalize
+from tests.conftest import warehouse_url
+from tests.support.cli import sluice
+
+PROJECT = """\
+warehouse: {url}
+pipelines:
+  p:
+    sources:
+      s: {{type: file, path: data/*.csv}}
+    destination: {{mode: {mode}}}
+    table:
+      name: prices
+      keys: [id]
+      columns:
+        id: {{type: integer, required: true}}
+        price: decimal
+        seen: datetime
+        ratio: float
+"""
+
+#: each row past one thing the table's columns keep (its id - 1 in PROBLEMS)
+CSV = (
+    b"id,price,seen,ratio\n"
+    b"1,12.50,2024-01-05 10:00:00,0.5\n"
+    b"2,12.345,2024-01-05 10:00:00,0.5\n"
+    b"3,-0.001,2024-01-05 10:00:00,0.5\n"
+    b"4,123456789.5,2024-01-05 10:00:00,0.5\n"
+    b"5,99999999.99,2024-01-05 10:00:00,0.1\n"
+    b"6,1.00,2024-01-05 10:00:00.654321,0.5\n"
+    b"7,1.00,2024-01-05 10:00:00,1.23456789\n"
+)
+#: line -> the start of its one reason
+PROBLEMS = {
+    3: "price: '12.345' has more places after the point than the 2 the table's column price",
+    4: "price: '-0.001' has more places after the point than the 2",
+    5: "price: '123456789.5' has more than 8 digits before the point",
+    7: "seen: '2024-01-05 10:00:00.654321' has a fraction of a second past the 0 digit(s)",
+    8: "ratio: '1.23456789' has more digits than the table's column ratio",
+}
+
+#: per dialect: the table as its owner made it, and the statements that widen it
+MADE = {
+    "postgresql": "price NUMERIC(10, 2), seen TIMESTAMP(0) WITH TIME ZONE, ratio REAL",
+    "mysql": "price DECIMAL(10, 2), seen DATETIME, ratio FLOAT",
+    "duckdb": "price DECIMAL(10, 2), seen TIMESTAMP_S, ratio FLOAT",
+}
+WIDEN = {
+    "postgresql": [
+        "ALTER TABLE prices ALTER COLUMN price TYPE NUMERIC(38, 6)",
+        "ALTER TABLE prices ALTER COLUMN ratio TYPE DOUBLE PRECISION",
+    ],
+    "mysql": ["ALTER TABLE prices MODIFY price DECIMAL(38, 6), MODIFY ratio DOUBLE"],
+    "duckdb": [
+        "ALTER TABLE prices ALTER COLUMN price TYPE DECIMAL(38, 6)",
+        "ALTER TABLE prices ALTER COLUMN ratio TYPE DOUBLE",
+    ],
+}
+
+
+def _sql(url: str, *statements: str) -> list[Any]:
+    """Run ``statements`` on the warehouse; the last one's rows, if any."""
+    if url.startswith("duckdb"):
+        import duckdb
+
+        with duckdb.connect(url.removeprefix("duckdb:///")) as conn:
+            for s in statements:
+                cur = conn.execute(s)
+            return cur.fetchall() if statements[-1].startswith("SELECT") else []
+    engine = sa.create_engine(normalize(url))
+    try:
+        with engine.begin() as conn:
+            for s in statements:
+                result = conn.execute(sa.text(s))
+            return [tuple(r) for r in result] if statements[-1].startswith("SELECT") else []
+    finally:
+        engine.dispose()
+
+
+def _project(root: Path, url: str, mode: str, *steps: str) -> None:
+    yaml = PROJECT.format(url=url, mode=mode)
+    if steps:
+        listed = "".join(f"      - {step}\n" for step in steps)
+        yaml = yaml.replace("    table:\n", f"    transforms:\n{listed}    table:\n")
+    (root / "sluice.yaml").write_text(yaml)
+
+
+def _loaded(url: str) -> dict[int, tuple[Any, ...]]:
+    """id -> (price, seen as naive UTC text, ratio) of the rows in the table."""
+    rows = _sql(url, "SELECT id, price, seen, ratio FROM prices ORDER BY id")
+    return {
+        i: (p, (s.astimezone(UTC) if s.tzinfo else s).strftime("%H:%M:%S.%f"), r)
+        for i, p, s, r in rows
+    }
+
+
+@pytest.mark.parametrize("mode", ["append", "merge"])
+@pytest.mark.parametrize("dialect", ["postgresql", "mysql", "duckdb"])
+def test_values_a_narrow_column_would_change_are_refused_and_the_ways_on_load_them(
+    request: pytest.FixtureRequest, tmp_path: Path, dialect: str, mode: str
+) -> None:
+    url = warehouse_url(request, dialect, tmp_path)
+    _sql(url, f"CREATE TABLE prices (id BIGINT PRIMARY KEY, {MADE[dialect]})")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "prices.csv").write_bytes(CSV)
+    _project(tmp_path, url, mode)
+    out = sluice("run", "p", "-p", str(tmp_path), "--json")
+    assert out.returncode == 3, out.stdout + out.stderr
+    first = _loaded(url)
+    assert sorted(first) == [1, 5]
+    assert first[1][:2] == (Decimal("12.50"), "10:00:00.000000")
+    entries = json.loads(sluice("quarantine", "list", "-p", str(tmp_path), "--json").stdout)
+    reasons = {e["line"]: e["reasons"] for e in entries}
+    assert sorted(reasons) == sorted(PROBLEMS)
+    for line, start in PROBLEMS.items():
+        (reason,) = reasons[line]
+        assert reason.startswith(start), reason
+
+    # the steps the reasons name, pasted: rounded to 2 places, the fraction cut
+    steps = [reasons[n][0].split("add the step ")[1].split(", then `")[0] for n in (3, 7)]
+    _project(tmp_path, url, mode, *steps)
+    again = sluice("quarantine", "replay", "-p", str(tmp_path), "--json")
+    assert again.returncode == 3, again.stdout + again.stderr  # two need a wider column
+    second = _loaded(url)
+    assert sorted(second) == [1, 2, 3, 5, 6]
+    assert [second[i][0] for i in (2, 3)] == [Decimal("12.34"), Decimal("0.00")]  # half even
+    assert second[6][1] == "10:00:00.000000"
+    # the other way: the columns widened in the warehouse, then replay
+    _sql(url, *WIDEN[dialect])
+    _project(tmp_path, url, mode)
+    last = sluice("quarantine", "replay", "-p", str(tmp_path), "--json")
+    assert last.returncode == 0, last.stdout + last.stderr
+    third = _loaded(url)
+    assert (third[4][0], third[7][2]) == (Decimal("123456789.5"), 1.23456789)
+    assert json.loads(sluice("quarantine", "list", "-p", str(tmp_path), "--json").stdout) == []
+
+
+def test_a_replace_loads_every_place_into_the_table_it_makes(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    url = warehouse_url(request, "postgresql", tmp_path)
+    _sql(url, f"CREATE TABLE prices (id BIGINT PRIMARY KEY, {MADE['postgresql']})")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "prices.csv").write_bytes(CSV)
+    _project(tmp_path, url, "replace")
+    out = sluice("run", "p", "-p", str(tmp_path), "--json")
+    assert out.returncode == 0, out.stdout + out.stderr
+    loaded = _loaded(url)
+    assert [loaded[i][0] for i in (2, 3, 4)] == [
+        Decimal(v) for v in ("12.345", "-0.001", "123456789.5")
+    ]
+    assert (loaded[6][1], loaded[7][2]) == ("10:00:00.654321", 1.23456789)
+
+
+def test_sqlite_keeps_what_it_is_given_whatever_digits_the_column_names(tmp_path: Path) -> None:
+    import sqlite3
+    from contextlib import closing
+
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    made = "price NUMERIC(10, 2), seen DATETIME, ratio REAL"
+    _sql(url, f"CREATE TABLE prices (id BIGINT PRIMARY KEY, {made})")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "prices.csv").write_bytes(CSV)
+    _project(tmp_path, url, "append")
+    assert sluice("run", "p", "-p", str(tmp_path)).returncode == 0
+    with closing(sqlite3.connect(tmp_path / "w.db")) as conn:
+        query = "SELECT CAST(price AS TEXT), seen, ratio FROM prices ORDER BY id"
+        stored = conn.execute(query).fetchall()
+    assert [Decimal(p) for p, _, _ in stored][1:4] == [
+        Decimal(v) for v in ("12.345", "-0.001", "123456789.5")
+    ]
+    assert (stored[5][1][:26], stored[6][2]) == ("2024-01-05 10:00:00.654321", 1.23456789)
