@@ -47,6 +47,10 @@ class Narrow:
     fraction: int | None = None
     #: a float of 4 bytes (about 7 significant digits)
     single: bool = False
+    #: an integer's least and greatest (``INTEGER``, MySQL's ``UNSIGNED``)
+    bounds: tuple[int, int] | None = None
+    #: a string's characters (``VARCHAR(50)``)
+    length: int | None = None
 
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")

@@ -31,7 +31,8 @@ import polars as pl
 import sqlalchemy as sa
 
 from sluice.destinations.base import Capabilities, Mode, register
-from sluice.destinations.found_types import Found, Unique, duckdb_family, duckdb_kept
+from sluice.destinations.found_kept import duckdb_kept
+from sluice.destinations.found_types import Found, Unique, duckdb_family
 from sluice.destinations.sql import SqlDestination
 from sluice.destinations.sql_load import Writer
 from sluice.schema import ColumnSpec, TableSpec

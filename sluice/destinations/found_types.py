@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
-from sluice.schema import DECIMAL_PLACES, Narrow, TableSpec
+from sluice.schema import Narrow, TableSpec
 
 #: DuckDB's ``information_schema`` type names (duckdb-engine cannot reflect DuckDB 2)
 _DUCKDB = {
@@ -85,56 +85,6 @@ def family(type_: sa.types.TypeEngine[Any]) -> str | None:
         (sa.String, "string"),
     ]
     return next((name for kind, name in kinds if isinstance(type_, kind)), None)
-
-
-def kept(type_: sa.types.TypeEngine[Any], shown: str) -> Narrow | None:
-    """What a reflected column keeps where less than the type sluice makes for its
-    family: a decimal's digits (PostgreSQL's ``numeric`` without them keeps every one),
-    a datetime's digits of a second (MySQL's ``DATETIME`` keeps none), a 4-byte float."""
-    made_for = family(type_)
-    if made_for == "decimal" and isinstance(type_, sa.Numeric):
-        if type_.precision is None:
-            return None
-        return _narrow_places(int(type_.precision), int(type_.scale or 0), shown)
-    if made_for == "datetime":
-        digits: int | None = getattr(type_, "precision", None)
-        if isinstance(type_, (mysql.DATETIME, mysql.TIMESTAMP)):
-            digits = type_.fsp or 0  # MySQL's DATETIME: whole seconds
-        return Narrow(shown, fraction=int(digits)) if digits is not None and digits < 6 else None
-    single = isinstance(type_, (sa.REAL, mysql.FLOAT)) and not isinstance(type_, mysql.REAL)
-    if made_for == "float" and single:
-        return Narrow(shown, single=True)
-    return None
-
-
-def duckdb_kept(shown: str) -> Narrow | None:
-    """:func:`kept` of a DuckDB column type as it shows it (``DECIMAL(10,2)``)."""
-    upper = shown.strip().upper()
-    places = re.fullmatch(r"(?:DECIMAL|NUMERIC)\s*\(\s*(\d+)\s*,\s*(\d+)\s*\)", upper)
-    if places:
-        return _narrow_places(int(places[1]), int(places[2]), shown)
-    fraction = {"TIMESTAMP_S": 0, "TIMESTAMP_MS": 3}.get(upper)
-    if fraction is not None:
-        return Narrow(shown, fraction=fraction)
-    return Narrow(shown, single=True) if upper in ("FLOAT", "REAL", "FLOAT4") else None
-
-
-def _narrow_places(precision: int, scale: int, shown: str) -> Narrow | None:
-    whole, places = DECIMAL_PLACES[0] - DECIMAL_PLACES[1], DECIMAL_PLACES[1]
-    if scale < places or precision - scale < whole:
-        return Narrow(shown, places=(precision, scale))
-    return None
-
-
-def narrow(have: dict[str, Found], declared: dict[str, str]) -> dict[str, Narrow]:
-    """The columns of ``declared`` (name -> declared type) whose existing column, made for
-    that type, keeps less than sluice makes it keep (see :class:`~sluice.schema.Narrow`)."""
-    out = {}
-    for name, type_ in declared.items():
-        found = have.get(name)
-        if found is not None and found.family == type_ and found.keeps is not None:
-            out[name] = found.keeps
-    return out
 
 
 def duckdb_family(shown: str) -> str | None:

@@ -17,14 +17,13 @@ import sqlalchemy as sa
 
 from sluice.dburl import redact
 from sluice.destinations.base import LOADS_TABLE, Mode
+from sluice.destinations.found_kept import kept, narrow
 from sluice.destinations.found_types import (
     Found,
     Unique,
     accepts,
     converted,
     family,
-    kept,
-    narrow,
     shown,
     unique_name,
 )

@@ -116,11 +116,7 @@ class UnitOpener:
         if self._kept is None:
             ctx, warehouse = self.ctx, self._dest().warehouse()
             table = ctx.pipe.table
-            declared: dict[str, str] = {
-                n: c.type
-                for n, c in table.columns.items()
-                if c.type in ("decimal", "datetime", "float")
-            }
+            declared = {n: str(c.type) for n, c in table.columns.items()}
             if warehouse is None or ctx.mode == "replace":
                 self._kept = {}
             else:

@@ -2,8 +2,9 @@
 
 A table its owner made may keep less than the type sluice makes for a declared one:
 ``NUMERIC(10, 2)`` for a ``decimal``, MySQL's ``DATETIME`` (whole seconds) or
-PostgreSQL's ``timestamp(0)`` for a ``datetime``, ``REAL`` for a ``float``. The
-database would round such a value, cut it or refuse the whole load; each is quarantined
+PostgreSQL's ``timestamp(0)`` for a ``datetime``, ``REAL`` for a ``float``, ``INTEGER``
+for an ``integer``, ``VARCHAR(50)`` for a ``string``. The database would round such a
+value, cut it or refuse the whole load (naming no row); each is quarantined
 instead, its reason naming the column as the database shows it, the step that makes the
 value fit where one does, and widening the column (see :class:`~sluice.schema.Narrow`).
 """
@@ -50,6 +51,31 @@ def beyond(name: str, typed: pl.Expr, narrow: Narrow) -> list[tuple[pl.Expr, pl.
             "an 8-byte float (DOUBLE PRECISION, DOUBLE), then `sluice quarantine replay`"
         )
         out.append((lost, pl.when(lost).then(_said(name, said))))
+    if narrow.bounds is not None:
+        least, most = narrow.bounds
+        past = ((typed < least) | (typed > most)).fill_null(False)
+        said = (
+            f"' is past what {column} holds ({least} to {most}): widen the column in the "
+            "warehouse (a declared integer is made BIGINT), then `sluice quarantine replay`"
+        )
+        out.append((past, pl.when(past).then(_said(name, said))))
+    if narrow.length is not None:
+        chars = typed.str.len_chars()
+        longer = (chars > narrow.length).fill_null(False)
+        # The value's start only: a field may be a page of text.
+        start = pl.col(name).cast(pl.String).str.slice(0, 40)
+        parts = [
+            pl.lit(f"{name}: '"),
+            start,
+            pl.when(chars > 40).then(pl.lit("...")).otherwise(pl.lit("")),
+            pl.lit("' has "),
+            chars.cast(pl.String),
+            pl.lit(
+                f" characters, longer than the {narrow.length} {column} holds: widen the "
+                "column in the warehouse, then `sluice quarantine replay`"
+            ),
+        ]
+        out.append((longer, pl.when(longer).then(pl.concat_str(parts))))
     return out
 
 

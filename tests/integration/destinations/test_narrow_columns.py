@@ -36,18 +36,22 @@ pipelines:
         price: decimal
         seen: datetime
         ratio: float
+        qty: integer
+        code: string
 """
 
 #: each row past one thing the table's columns keep (its id - 1 in PROBLEMS)
 CSV = (
-    b"id,price,seen,ratio\n"
-    b"1,12.50,2024-01-05 10:00:00,0.5\n"
-    b"2,12.345,2024-01-05 10:00:00,0.5\n"
-    b"3,-0.001,2024-01-05 10:00:00,0.5\n"
-    b"4,123456789.5,2024-01-05 10:00:00,0.5\n"
-    b"5,99999999.99,2024-01-05 10:00:00,0.1\n"
-    b"6,1.00,2024-01-05 10:00:00.654321,0.5\n"
-    b"7,1.00,2024-01-05 10:00:00,1.23456789\n"
+    b"id,price,seen,ratio,qty,code\n"
+    b"1,12.50,2024-01-05 10:00:00,0.5,1,ab\n"
+    b"2,12.345,2024-01-05 10:00:00,0.5,1,ab\n"
+    b"3,-0.001,2024-01-05 10:00:00,0.5,1,ab\n"
+    b"4,123456789.5,2024-01-05 10:00:00,0.5,1,ab\n"
+    b"5,99999999.99,2024-01-05 10:00:00,0.1,-32768,abcde\n"
+    b"6,1.00,2024-01-05 10:00:00.654321,0.5,1,ab\n"
+    b"7,1.00,2024-01-05 10:00:00,1.23456789,1,ab\n"
+    b"8,1.00,2024-01-05 10:00:00,0.5,40000,ab\n"
+    b"9,1.00,2024-01-05 10:00:00,0.5,1,abcdef\n"
 )
 #: line -> the start of its one reason
 PROBLEMS = {
@@ -56,23 +60,33 @@ PROBLEMS = {
     5: "price: '123456789.5' has more than 8 digits before the point",
     7: "seen: '2024-01-05 10:00:00.654321' has a fraction of a second past the 0 digit(s)",
     8: "ratio: '1.23456789' has more digits than the table's column ratio",
+    9: "qty: '40000' is past what the table's column qty",
+    10: "code: 'abcdef' has 6 characters, longer than the 5 the table's column code",
 }
 
 #: per dialect: the table as its owner made it, and the statements that widen it
 MADE = {
-    "postgresql": "price NUMERIC(10, 2), seen TIMESTAMP(0) WITH TIME ZONE, ratio REAL",
-    "mysql": "price DECIMAL(10, 2), seen DATETIME, ratio FLOAT",
-    "duckdb": "price DECIMAL(10, 2), seen TIMESTAMP_S, ratio FLOAT",
+    "postgresql": "price NUMERIC(10, 2), seen TIMESTAMP(0) WITH TIME ZONE, ratio REAL, "
+    "qty SMALLINT, code VARCHAR(5)",
+    "mysql": "price DECIMAL(10, 2), seen DATETIME, ratio FLOAT, qty SMALLINT, code VARCHAR(5)",
+    # DuckDB keeps no string's length: VARCHAR(5) is VARCHAR
+    "duckdb": "price DECIMAL(10, 2), seen TIMESTAMP_S, ratio FLOAT, qty SMALLINT, code VARCHAR",
 }
 WIDEN = {
     "postgresql": [
         "ALTER TABLE prices ALTER COLUMN price TYPE NUMERIC(38, 6)",
         "ALTER TABLE prices ALTER COLUMN ratio TYPE DOUBLE PRECISION",
+        "ALTER TABLE prices ALTER COLUMN qty TYPE BIGINT",
+        "ALTER TABLE prices ALTER COLUMN code TYPE TEXT",
     ],
-    "mysql": ["ALTER TABLE prices MODIFY price DECIMAL(38, 6), MODIFY ratio DOUBLE"],
+    "mysql": [
+        "ALTER TABLE prices MODIFY price DECIMAL(38, 6), MODIFY ratio DOUBLE, "
+        "MODIFY qty BIGINT, MODIFY code LONGTEXT"
+    ],
     "duckdb": [
         "ALTER TABLE prices ALTER COLUMN price TYPE DECIMAL(38, 6)",
         "ALTER TABLE prices ALTER COLUMN ratio TYPE DOUBLE",
+        "ALTER TABLE prices ALTER COLUMN qty TYPE BIGINT",
     ],
 }
 
@@ -105,11 +119,11 @@ def _project(root: Path, url: str, mode: str, *steps: str) -> None:
 
 
 def _loaded(url: str) -> dict[int, tuple[Any, ...]]:
-    """id -> (price, seen as naive UTC text, ratio) of the rows in the table."""
-    rows = _sql(url, "SELECT id, price, seen, ratio FROM prices ORDER BY id")
+    """id -> (price, seen as naive UTC text, ratio, qty, code) of the rows in the table."""
+    rows = _sql(url, "SELECT id, price, seen, ratio, qty, code FROM prices ORDER BY id")
     return {
-        i: (p, (s.astimezone(UTC) if s.tzinfo else s).strftime("%H:%M:%S.%f"), r)
-        for i, p, s, r in rows
+        i: (p, (s.astimezone(UTC) if s.tzinfo else s).strftime("%H:%M:%S.%f"), r, q, c)
+        for i, p, s, r, q, c in rows
     }
 
 
@@ -125,13 +139,14 @@ def test_values_a_narrow_column_would_change_are_refused_and_the_ways_on_load_th
     _project(tmp_path, url, mode)
     out = sluice("run", "p", "-p", str(tmp_path), "--json")
     assert out.returncode == 3, out.stdout + out.stderr
+    problems = {n: r for n, r in PROBLEMS.items() if dialect != "duckdb" or n != 10}
     first = _loaded(url)
-    assert sorted(first) == [1, 5]
+    assert sorted(first) == [1, 5] + ([9] if dialect == "duckdb" else [])
     assert first[1][:2] == (Decimal("12.50"), "10:00:00.000000")
     entries = json.loads(sluice("quarantine", "list", "-p", str(tmp_path), "--json").stdout)
     reasons = {e["line"]: e["reasons"] for e in entries}
-    assert sorted(reasons) == sorted(PROBLEMS)
-    for line, start in PROBLEMS.items():
+    assert sorted(reasons) == sorted(problems)
+    for line, start in problems.items():
         (reason,) = reasons[line]
         assert reason.startswith(start), reason
 
@@ -139,9 +154,9 @@ def test_values_a_narrow_column_would_change_are_refused_and_the_ways_on_load_th
     steps = [reasons[n][0].split("add the step ")[1].split(", then `")[0] for n in (3, 7)]
     _project(tmp_path, url, mode, *steps)
     again = sluice("quarantine", "replay", "-p", str(tmp_path), "--json")
-    assert again.returncode == 3, again.stdout + again.stderr  # two need a wider column
+    assert again.returncode == 3, again.stdout + again.stderr  # the rest need wider columns
     second = _loaded(url)
-    assert sorted(second) == [1, 2, 3, 5, 6]
+    assert sorted(second) == [1, 2, 3, 5, 6] + ([9] if dialect == "duckdb" else [])
     assert [second[i][0] for i in (2, 3)] == [Decimal("12.34"), Decimal("0.00")]  # half even
     assert second[6][1] == "10:00:00.000000"
     # the other way: the columns widened in the warehouse, then replay
@@ -150,7 +165,9 @@ def test_values_a_narrow_column_would_change_are_refused_and_the_ways_on_load_th
     last = sluice("quarantine", "replay", "-p", str(tmp_path), "--json")
     assert last.returncode == 0, last.stdout + last.stderr
     third = _loaded(url)
+    assert sorted(third) == list(range(1, 10))
     assert (third[4][0], third[7][2]) == (Decimal("123456789.5"), 1.23456789)
+    assert (third[8][3], third[9][4]) == (40000, "abcdef")
     assert json.loads(sluice("quarantine", "list", "-p", str(tmp_path), "--json").stdout) == []
 
 
@@ -176,7 +193,7 @@ def test_sqlite_keeps_what_it_is_given_whatever_digits_the_column_names(tmp_path
     from contextlib import closing
 
     url = f"sqlite:///{tmp_path / 'w.db'}"
-    made = "price NUMERIC(10, 2), seen DATETIME, ratio REAL"
+    made = "price NUMERIC(10, 2), seen DATETIME, ratio REAL, qty SMALLINT, code VARCHAR(5)"
     _sql(url, f"CREATE TABLE prices (id BIGINT PRIMARY KEY, {made})")
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "prices.csv").write_bytes(CSV)

@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 
 from sluice.batch import LINE
 from sluice.config import TableConfig, parse_project
-from sluice.schema import Narrow
 from sluice.transforms import Validator
 from sluice.transforms.cast import MORE_PLACES_NOTE, NOT_FINITE_DECIMAL_NOTE
 from sluice.transforms.steps import StepRunner
@@ -107,59 +106,3 @@ def test_the_step_keeps_every_other_value_as_written_and_rounds_doubles() -> Non
     ]
     doubles = stepped([0.1 + 0.2, 2.5e-7, None, float("nan")]).get_column("x").to_list()
     assert doubles == ["0.300000", "0.000000", None, "NaN"]
-
-
-def _narrowed(
-    type_: str, narrow: Narrow, values: list[object]
-) -> tuple[pl.DataFrame, dict[int, list[str]]]:
-    table = TableConfig.model_validate({"name": "t", "columns": {"x": type_}})
-    frame = pl.DataFrame({"x": values, LINE: list(range(2, len(values) + 2))})
-    ok, bad = Validator(table, narrow={"x": narrow}).run(frame)
-    return ok, {int(r[LINE]): list(r["_reasons"]) for r in bad.iter_rows(named=True)}
-
-
-def test_a_narrow_decimal_column_refuses_what_it_would_round_or_could_not_hold() -> None:
-    texts = ["12.5", "12.345", "-0.001", "99999999.99", "100000000", "-100000000.5", "1.1234567"]
-    ok, reasons = _narrowed("decimal", Narrow("NUMERIC(10, 2)", places=(10, 2)), texts)
-    assert ok.get_column("x").to_list() == [Decimal("12.5"), Decimal("99999999.99")]
-    column = "the table's column x (NUMERIC(10, 2))"
-    more = f"has more places after the point than the 2 {column} keeps (the database"
-    big = f"has more than 8 digits before the point, which {column} holds: widen"
-    assert {n: len(r) for n, r in reasons.items()} == {3: 1, 4: 1, 6: 1, 7: 1, 8: 1}
-    assert reasons[3][0].startswith(f"x: '12.345' {more}")
-    assert reasons[4][0].startswith(f"x: '-0.001' {more}")
-    assert reasons[6][0].startswith(f"x: '100000000' {big}")
-    assert reasons[7][0].startswith(f"x: '-100000000.5' {big}")
-    assert reasons[8] == [f"x: '1.1234567' {REFUSED}{NOTE}"]  # past any decimal: as before
-
-
-def test_a_datetime_column_of_whole_seconds_refuses_a_fraction_and_the_step_cuts_it() -> None:
-    texts = ["2024-01-05 10:00:00", "2024-01-05 10:00:00.5", "2024-01-05T10:00:00.000+02:00"]
-    texts += ["2024-01-05 10:00:00.000001Z"]
-    ok, reasons = _narrowed("datetime", Narrow("DATETIME", fraction=0), texts)
-    assert ok.get_column(LINE).to_list() == [2, 4]
-    assert sorted(reasons) == [3, 5]
-    said = reasons[3][0]
-    assert said.startswith(
-        "x: '2024-01-05 10:00:00.5' has a fraction of a second past the 0 digit(s) "
-        "the table's column x (DATETIME) keeps"
-    )
-    step = said.split("add the step ")[1].split(", then `")[0]
-    project = parse_project(
-        "pipelines:\n  p:\n    sources: {s: {type: file, path: a.csv}}\n"
-        f"    transforms:\n      - {step}\n    table: {{name: t, columns: {{x: datetime}}}}\n"
-    )
-    dotted = ["05.01.2024 10:00:00.75", "2024-01-05 10:00:00.5+02:00", None]
-    frame = pl.DataFrame({"x": dotted, LINE: [2, 3, 4]})
-    stepped = StepRunner(project.pipeline("p"), ["x"]).run(frame).get_column("x").to_list()
-    assert stepped == ["05.01.2024 10:00:00", "2024-01-05 10:00:00+02:00", None]
-
-
-def test_a_4_byte_float_column_refuses_what_it_would_show_otherwise() -> None:
-    values = ["0.1", "1.5", "1.23456789", "16777217", "1e39", "123456.7", None]
-    ok, reasons = _narrowed("float", Narrow("REAL", single=True), values)
-    assert ok.get_column("x").to_list() == [0.1, 1.5, 123456.7, None]
-    assert sorted(reasons) == [4, 5, 6]
-    assert reasons[4][0].startswith(
-        "x: '1.23456789' has more digits than the table's column x (REAL) keeps (a 4-byte"
-    )

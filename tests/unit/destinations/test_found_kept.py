@@ -7,7 +7,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql
 
-from sluice.destinations.found_types import Found, duckdb_kept, kept, narrow
+from sluice.destinations.found_kept import duckdb_kept, kept, narrow
+from sluice.destinations.found_types import Found
 from sluice.schema import Narrow
 
 
@@ -32,6 +33,18 @@ from sluice.schema import Narrow
         (postgresql.DOUBLE_PRECISION(precision=53), None),
         (mysql.DOUBLE(asdecimal=True), None),
         (sa.BigInteger(), None),
+        (postgresql.INTEGER(), Narrow("T", bounds=(-(2**31), 2**31 - 1))),
+        (postgresql.SMALLINT(), Narrow("T", bounds=(-32768, 32767))),
+        (mysql.TINYINT(display_width=4), Narrow("T", bounds=(-128, 127))),
+        (mysql.TINYINT(display_width=1), None),  # MySQL's BOOLEAN
+        (mysql.MEDIUMINT(unsigned=True), Narrow("T", bounds=(0, 2**24 - 1))),
+        (mysql.BIGINT(unsigned=True), Narrow("T", bounds=(0, 2**63 - 1))),
+        (mysql.BIGINT(), None),
+        (postgresql.VARCHAR(50), Narrow("T", length=50)),
+        (mysql.CHAR(3), Narrow("T", length=3)),
+        (postgresql.VARCHAR(), None),
+        (postgresql.TEXT(), None),
+        (mysql.LONGTEXT(), None),
     ],
 )
 def test_what_a_reflected_column_keeps(
@@ -51,6 +64,10 @@ def test_what_a_reflected_column_keeps(
         ("FLOAT", Narrow("FLOAT", single=True)),  # DuckDB's FLOAT and REAL: 4 bytes
         ("DOUBLE", None),
         ("VARCHAR", None),
+        ("INTEGER", Narrow("INTEGER", bounds=(-(2**31), 2**31 - 1))),
+        ("UBIGINT", Narrow("UBIGINT", bounds=(0, 2**63 - 1))),
+        ("BIGINT", None),
+        ("HUGEINT", None),
     ],
 )
 def test_what_a_duckdb_column_keeps(shown: str, keeps: Narrow | None) -> None:

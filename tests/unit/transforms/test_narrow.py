@@ -1,0 +1,116 @@
+"""Values a narrower table column would change (a table its owner made) are refused,
+each reason naming the ways on; the step a reason names makes the value fit."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import polars as pl
+
+from sluice.batch import LINE
+from sluice.config import TableConfig, parse_project
+from sluice.schema import Narrow
+from sluice.transforms import Validator
+from sluice.transforms.cast import MORE_PLACES_NOTE
+from sluice.transforms.steps import StepRunner
+
+NOTE = MORE_PLACES_NOTE.format(name="x", scale=6)
+REFUSED = "is not a valid decimal (at most 32 digits before the point and 6 after)"
+
+
+def _narrowed(
+    type_: str, narrow: Narrow, values: list[object]
+) -> tuple[pl.DataFrame, dict[int, list[str]]]:
+    table = TableConfig.model_validate({"name": "t", "columns": {"x": type_}})
+    frame = pl.DataFrame({"x": values, LINE: list(range(2, len(values) + 2))})
+    ok, bad = Validator(table, narrow={"x": narrow}).run(frame)
+    return ok, {int(r[LINE]): list(r["_reasons"]) for r in bad.iter_rows(named=True)}
+
+
+def test_a_narrow_decimal_column_refuses_what_it_would_round_or_could_not_hold() -> None:
+    texts = ["12.5", "12.345", "-0.001", "99999999.99", "100000000", "-100000000.5", "1.1234567"]
+    ok, reasons = _narrowed("decimal", Narrow("NUMERIC(10, 2)", places=(10, 2)), texts)
+    assert ok.get_column("x").to_list() == [Decimal("12.5"), Decimal("99999999.99")]
+    column = "the table's column x (NUMERIC(10, 2))"
+    more = f"has more places after the point than the 2 {column} keeps (the database"
+    big = f"has more than 8 digits before the point, which {column} holds: widen"
+    assert {n: len(r) for n, r in reasons.items()} == {3: 1, 4: 1, 6: 1, 7: 1, 8: 1}
+    assert reasons[3][0].startswith(f"x: '12.345' {more}")
+    assert reasons[4][0].startswith(f"x: '-0.001' {more}")
+    assert reasons[6][0].startswith(f"x: '100000000' {big}")
+    assert reasons[7][0].startswith(f"x: '-100000000.5' {big}")
+    assert reasons[8] == [f"x: '1.1234567' {REFUSED}{NOTE}"]  # past any decimal: as before
+
+
+def test_a_datetime_column_of_whole_seconds_refuses_a_fraction_and_the_step_cuts_it() -> None:
+    texts = ["2024-01-05 10:00:00", "2024-01-05 10:00:00.5", "2024-01-05T10:00:00.000+02:00"]
+    texts += ["2024-01-05 10:00:00.000001Z"]
+    ok, reasons = _narrowed("datetime", Narrow("DATETIME", fraction=0), texts)
+    assert ok.get_column(LINE).to_list() == [2, 4]
+    assert sorted(reasons) == [3, 5]
+    said = reasons[3][0]
+    assert said.startswith(
+        "x: '2024-01-05 10:00:00.5' has a fraction of a second past the 0 digit(s) "
+        "the table's column x (DATETIME) keeps"
+    )
+    step = said.split("add the step ")[1].split(", then `")[0]
+    project = parse_project(
+        "pipelines:\n  p:\n    sources: {s: {type: file, path: a.csv}}\n"
+        f"    transforms:\n      - {step}\n    table: {{name: t, columns: {{x: datetime}}}}\n"
+    )
+    dotted = ["05.01.2024 10:00:00.75", "2024-01-05 10:00:00.5+02:00", None]
+    frame = pl.DataFrame({"x": dotted, LINE: [2, 3, 4]})
+    stepped = StepRunner(project.pipeline("p"), ["x"]).run(frame).get_column("x").to_list()
+    assert stepped == ["05.01.2024 10:00:00", "2024-01-05 10:00:00+02:00", None]
+
+
+def test_a_4_byte_float_column_refuses_what_it_would_show_otherwise() -> None:
+    values = ["0.1", "1.5", "1.23456789", "16777217", "1e39", "123456.7", None]
+    ok, reasons = _narrowed("float", Narrow("REAL", single=True), values)
+    assert ok.get_column("x").to_list() == [0.1, 1.5, 123456.7, None]
+    assert sorted(reasons) == [4, 5, 6]
+    assert reasons[4][0].startswith(
+        "x: '1.23456789' has more digits than the table's column x (REAL) keeps (a 4-byte"
+    )
+
+
+def test_an_integer_column_narrower_than_bigint_refuses_what_it_cannot_hold() -> None:
+    values = ["32767", "-32768", "32768", "-40000", "7", None]
+    ok, reasons = _narrowed("integer", Narrow("SMALLINT", bounds=(-32768, 32767)), values)
+    assert ok.get_column("x").to_list() == [32767, -32768, 7, None]
+    assert reasons == {
+        4: [
+            "x: '32768' is past what the table's column x (SMALLINT) holds (-32768 to "
+            "32767): widen the column in the warehouse (a declared integer is made BIGINT), "
+            "then `sluice quarantine replay`"
+        ],
+        5: [reasons[5][0]],
+    }
+    assert reasons[5][0].startswith("x: '-40000' is past what")
+    unsigned = Narrow("INT UNSIGNED", bounds=(0, 2**32 - 1))
+    ok, reasons = _narrowed("integer", unsigned, ["0", "-1", "4294967296"])
+    assert sorted(reasons) == [3, 4]
+
+
+def test_a_string_longer_than_its_column_holds_is_refused_its_start_shown() -> None:
+    long = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do"
+    values = [
+        "abcde",
+        "abcdef",
+        "\u00e9\u00e9\u00e9\u00e9\u00e9",
+        long,
+        None,
+    ]  # characters, not bytes
+    ok, reasons = _narrowed("string", Narrow("VARCHAR(5)", length=5), values)
+    assert ok.get_column("x").to_list() == ["abcde", "\u00e9" * 5, None]
+    column = "longer than the 5 the table's column x (VARCHAR(5)) holds"
+    assert reasons == {
+        3: [
+            f"x: 'abcdef' has 6 characters, {column}: widen the column in the warehouse, "
+            "then `sluice quarantine replay`"
+        ],
+        5: [
+            f"x: '{long[:40]}...' has {len(long)} characters, {column}: widen the column in "
+            "the warehouse, then `sluice quarantine replay`"
+        ],
+    }
