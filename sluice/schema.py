@@ -32,6 +32,20 @@ COLUMN_TYPES: tuple[str, ...] = (
 DECIMAL_PLACES = (38, 6)
 
 
+#: A MySQL character set that stores fewer characters than Unicode has -> a regular
+#: expression of one it cannot store. ``utf8mb3`` (MySQL's old ``utf8``) stops at
+#: U+FFFF (no emoji); MySQL's ``latin1`` is Windows-1252 (five of its bytes stand for
+#: C1 controls); ``ascii`` stops at U+007F.
+CHARSET_LACKS = {
+    "utf8mb3": "[\U00010000-\U0010ffff]",
+    "utf8": "[\U00010000-\U0010ffff]",
+    "latin1": "[^\x00-\x7f\xa0-\xff\x81\x8d\x8f\x90\x9d"
+    "\u20ac\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\u017d"
+    "\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\u017e\u0178]",
+    "ascii": "[^\x00-\x7f]",
+}
+
+
 @dataclass(frozen=True)
 class Narrow:
     """What a column of an existing table keeps where that is less than its declared
@@ -51,6 +65,9 @@ class Narrow:
     bounds: tuple[int, int] | None = None
     #: a string's characters (``VARCHAR(50)``)
     length: int | None = None
+    #: a string's character set where it stores fewer characters than Unicode has
+    #: (MySQL's ``utf8mb3``, ``latin1``, ``ascii``: see :data:`CHARSET_LACKS`)
+    charset: str | None = None
 
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")

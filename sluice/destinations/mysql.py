@@ -63,7 +63,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -76,7 +76,7 @@ from sluice.destinations.base import LOADS_TABLE, Mode, register
 from sluice.destinations.found_types import Found, Unique, unique_name
 from sluice.destinations.sql import SqlDestination
 from sluice.destinations.sql_load import STAGE_PREFIX, Writer
-from sluice.schema import ColumnSpec, TableSpec
+from sluice.schema import CHARSET_LACKS, ColumnSpec, Narrow, TableSpec
 
 OLD_PREFIX = "_sluice_old_"
 #: Error codes of a server (or client) that refuses ``LOAD DATA LOCAL``: MySQL 5.x
@@ -202,9 +202,23 @@ class MysqlDestination(SqlDestination):
         columns, primary = super()._columns(conn, table)
         # MariaDB's JSON is a LONGTEXT with a json_valid check: a list column all the same
         shown = str(conn.execute(sa.text(f"SHOW CREATE TABLE {quote(table)}")).one()[1])
+        # A string column whose character set stores fewer characters than Unicode has
+        # (a table its owner made in utf8mb3 or latin1): strict mode fails a whole load
+        # on one emoji, so the validator refuses such a value first.
+        charsets = conn.execute(
+            sa.text(
+                "SELECT COLUMN_NAME, CHARACTER_SET_NAME FROM information_schema.COLUMNS "
+                "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :t"
+            ),
+            {"t": table},
+        )
+        lacking = {str(n): str(c) for n, c in charsets if c in CHARSET_LACKS}
         for name, found in columns.items():
             if found.family == "string" and f"CHECK (json_valid({quote(name)}))" in shown:
                 columns[name] = Found(found.nullable, "JSON", "list")
+            elif found.family == "string" and name in lacking:
+                keeps = replace(found.keeps or Narrow(found.shown), charset=lacking[name])
+                columns[name] = replace(found, keeps=keeps)
         return columns, primary
 
     def _retype(

@@ -3,20 +3,22 @@
 A table its owner made may keep less than the type sluice makes for a declared one:
 ``NUMERIC(10, 2)`` for a ``decimal``, MySQL's ``DATETIME`` (whole seconds) or
 PostgreSQL's ``timestamp(0)`` for a ``datetime``, ``REAL`` for a ``float``, ``INTEGER``
-for an ``integer``, ``VARCHAR(50)`` for a ``string``. The database would round such a
-value, cut it or refuse the whole load (naming no row); each is quarantined
+for an ``integer``, ``VARCHAR(50)`` or MySQL's ``utf8mb3`` for a ``string``. The
+database would round such a value, cut it or refuse the whole load (naming no row);
+each is quarantined
 instead, its reason naming the column as the database shows it, the step that makes the
 value fit where one does, and widening the column (see :class:`~sluice.schema.Narrow`).
 """
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import polars as pl
 
 from sluice.dtypes import POLARS_TYPES
-from sluice.schema import DECIMAL_PLACES, Narrow
+from sluice.schema import CHARSET_LACKS, DECIMAL_PLACES, Narrow
 
 #: what follows a step: replay, or the other way on
 _THEN = "then `sluice quarantine replay`; or widen the column in the warehouse, then replay"
@@ -76,6 +78,25 @@ def beyond(name: str, typed: pl.Expr, narrow: Narrow) -> list[tuple[pl.Expr, pl.
             ),
         ]
         out.append((longer, pl.when(longer).then(pl.concat_str(parts))))
+    if narrow.charset is not None:
+        char = typed.str.extract(f"({CHARSET_LACKS[narrow.charset]})")
+        # the type to restate, without the character set and collation it has now
+        type_ = re.sub(r"\s+(?:CHARACTER SET|COLLATE)\s+\S+", "", narrow.shown, flags=re.I)
+        held = char.is_not_null().fill_null(False)
+        parts = [
+            pl.lit(f"{name}: '"),
+            pl.col(name).cast(pl.String).str.slice(0, 40),
+            pl.when(typed.str.len_chars() > 40).then(pl.lit("...")).otherwise(pl.lit("")),
+            pl.lit("' holds '"),
+            char,
+            pl.lit(
+                f"', a character {column} cannot store (its character set is "
+                f"{narrow.charset}): convert the column to utf8mb4 in the warehouse "
+                f"(MODIFY {name} {type_} CHARACTER SET utf8mb4), then "
+                "`sluice quarantine replay`"
+            ),
+        ]
+        out.append((held, pl.when(held).then(pl.concat_str(parts))))
     return out
 
 

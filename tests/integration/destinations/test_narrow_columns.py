@@ -206,3 +206,37 @@ def test_sqlite_keeps_what_it_is_given_whatever_digits_the_column_names(tmp_path
         Decimal(v) for v in ("12.345", "-0.001", "123456789.5")
     ]
     assert (stored[5][1][:26], stored[6][2]) == ("2024-01-05 10:00:00.654321", 1.23456789)
+
+
+def test_mysql_characters_a_columns_character_set_cannot_store_are_refused_until_converted(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # A table made in utf8mb3 (MySQL's old utf8) and latin1: strict mode failed the whole
+    # load on one emoji, naming a row of the load, not of the file.
+    url = warehouse_url(request, "mysql", tmp_path)
+    made = "name VARCHAR(50) CHARACTER SET utf8mb3, note TEXT CHARACTER SET latin1"
+    _sql(url, f"CREATE TABLE people (id BIGINT PRIMARY KEY, {made})")
+    rows = ["1,Zoë,caf\u00e9 \u20ac5 \u201cok\u201d", "2,pizza \U0001f355,x", "3,y,\u65e5\u672c"]
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "people.csv").write_text("id,name,note\n" + "\n".join(rows) + "\n")
+    yaml = PROJECT.format(url=url, mode="append").replace("name: prices", "name: people")
+    columns = "        id: {type: integer, required: true}\n        name: string\n"
+    yaml = (
+        yaml.split("      columns:\n")[0] + "      columns:\n" + columns + "        note: string\n"
+    )
+    (tmp_path / "sluice.yaml").write_text(yaml)
+    out = sluice("run", "p", "-p", str(tmp_path), "--json")
+    assert out.returncode == 3, out.stdout + out.stderr
+    entries = json.loads(sluice("quarantine", "list", "-p", str(tmp_path), "--json").stdout)
+    reasons = {e["line"]: e["reasons"] for e in entries}
+    assert sorted(reasons) == [3, 4]
+    assert reasons[3][0].startswith("name: 'pizza \U0001f355' holds '\U0001f355', a character")
+    assert "its character set is utf8mb3" in reasons[3][0]
+    assert reasons[4][0].startswith("note: '\u65e5\u672c' holds '\u65e5', a character")
+    # the statements the reasons name, on the table, then replay
+    modify = [r[0].split("(MODIFY ")[1].split("), then")[0] for r in (reasons[3], reasons[4])]
+    assert modify == ["name VARCHAR(50) CHARACTER SET utf8mb4", "note TEXT CHARACTER SET utf8mb4"]
+    _sql(url, "ALTER TABLE people " + ", ".join(f"MODIFY {m}" for m in modify))
+    assert sluice("quarantine", "replay", "-p", str(tmp_path)).returncode == 0
+    stored = _sql(url, "SELECT id, name, note FROM people ORDER BY id")
+    assert stored == [tuple([int(r.split(",")[0]), *r.split(",")[1:]]) for r in rows]

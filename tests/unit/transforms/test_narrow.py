@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import polars as pl
+import pytest
 
 from sluice.batch import LINE
 from sluice.config import TableConfig, parse_project
@@ -114,3 +115,37 @@ def test_a_string_longer_than_its_column_holds_is_refused_its_start_shown() -> N
             "the warehouse, then `sluice quarantine replay`"
         ],
     }
+
+
+@pytest.mark.parametrize(
+    ("charset", "refused"),
+    [
+        # MySQL's old utf8 stops at U+FFFF; its latin1 is Windows-1252; ascii at U+007F
+        ("utf8mb3", {"pizza \U0001f355": "\U0001f355"}),
+        ("latin1", {"\u65e5\u672c": "\u65e5", "pizza \U0001f355": "\U0001f355"}),
+        (
+            "ascii",
+            {
+                "caf\u00e9": "\u00e9",
+                "\u20ac5 \u201cok\u201d": "\u20ac",
+                "\u65e5\u672c": "\u65e5",
+                "pizza \U0001f355": "\U0001f355",
+            },
+        ),
+    ],
+)
+def test_a_character_a_columns_character_set_cannot_store_is_refused_and_named(
+    charset: str, refused: dict[str, str]
+) -> None:
+    values = ["plain", "caf\u00e9", "\u20ac5 \u201cok\u201d", "\u65e5\u672c", "pizza \U0001f355"]
+    shown = f"VARCHAR(50) CHARACTER SET {charset} COLLATE {charset}_bin"
+    ok, reasons = _narrowed("string", Narrow(shown, charset=charset), [*values, None])
+    assert ok.get_column("x").to_list() == [v for v in values if v not in refused] + [None]
+    said = {values[n - 2]: r for n, (r,) in reasons.items()}
+    assert {v: r.split("' holds '")[1].split("'")[0] for v, r in said.items()} == refused
+    for r in said.values():
+        assert r.endswith(
+            f"(its character set is {charset}): convert the column to utf8mb4 in the "
+            "warehouse (MODIFY x VARCHAR(50) CHARACTER SET utf8mb4), then "
+            "`sluice quarantine replay`"
+        )
