@@ -12,6 +12,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
 
 #: The type of one value; a list column holds several (a list table's items are scalars).
@@ -61,6 +62,8 @@ class Narrow:
     fraction: int | None = None
     #: a float of 4 bytes (about 7 significant digits)
     single: bool = False
+    #: a datetime's first and last (MySQL's ``TIMESTAMP``: 1970 to 2038, in UTC)
+    span: tuple[datetime, datetime] | None = None
     #: an integer's least and greatest (``INTEGER``, MySQL's ``UNSIGNED``)
     bounds: tuple[int, int] | None = None
     #: a string's characters (``VARCHAR(50)``)

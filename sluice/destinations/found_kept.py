@@ -11,6 +11,7 @@ it keeps, as a :class:`~sluice.schema.Narrow` the validator checks values agains
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,6 +19,14 @@ from sqlalchemy.dialects import mysql
 
 from sluice.destinations.found_types import Found, family
 from sluice.schema import DECIMAL_PLACES, Narrow
+
+#: MySQL's TIMESTAMP: seconds since 1970 in 32 bits, in UTC (MariaDB 11.5 and later on
+#: 64-bit hosts go on to 2106, :data:`TIMESTAMP_SPAN_64`)
+TIMESTAMP_SPAN = (
+    datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC),
+    datetime(2038, 1, 19, 3, 14, 7, 999999, tzinfo=UTC),
+)
+TIMESTAMP_SPAN_64 = (TIMESTAMP_SPAN[0], datetime(2106, 2, 7, 6, 28, 15, 999999, tzinfo=UTC))
 
 #: an integer column's bits, by its type (BIGINT, as sluice makes it, is not narrow)
 _BITS: list[tuple[type[sa.types.TypeEngine[Any]], int]] = [
@@ -52,7 +61,11 @@ def kept(type_: sa.types.TypeEngine[Any], shown: str) -> Narrow | None:
         digits: int | None = getattr(type_, "precision", None)
         if isinstance(type_, (mysql.DATETIME, mysql.TIMESTAMP)):
             digits = type_.fsp or 0  # MySQL's DATETIME: whole seconds
-        return Narrow(shown, fraction=int(digits)) if digits is not None and digits < 6 else None
+        fraction = int(digits) if digits is not None and digits < 6 else None
+        span = TIMESTAMP_SPAN if isinstance(type_, mysql.TIMESTAMP) else None
+        if fraction is None and span is None:
+            return None
+        return Narrow(shown, fraction=fraction, span=span)
     single = isinstance(type_, (sa.REAL, mysql.FLOAT)) and not isinstance(type_, mysql.REAL)
     if made_for == "float" and single:
         return Narrow(shown, single=True)

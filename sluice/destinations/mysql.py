@@ -73,6 +73,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
 from sluice.destinations.base import LOADS_TABLE, Mode, register
+from sluice.destinations.found_kept import TIMESTAMP_SPAN_64
 from sluice.destinations.found_types import Found, Unique, unique_name
 from sluice.destinations.sql import SqlDestination
 from sluice.destinations.sql_load import STAGE_PREFIX, Writer
@@ -219,7 +220,15 @@ class MysqlDestination(SqlDestination):
             elif found.family == "string" and name in lacking:
                 keeps = replace(found.keeps or Narrow(found.shown), charset=lacking[name])
                 columns[name] = replace(found, keeps=keeps)
+            elif found.keeps is not None and found.keeps.span is not None and self._span_64(conn):
+                columns[name] = replace(found, keeps=replace(found.keeps, span=TIMESTAMP_SPAN_64))
         return columns, primary
+
+    def _span_64(self, conn: sa.Connection) -> bool:
+        """MariaDB 11.5 and later keep a TIMESTAMP to 2106 (on a 64-bit host)."""
+        dialect = conn.dialect
+        version = dialect.server_version_info or (0,)
+        return bool(getattr(dialect, "is_mariadb", False)) and version >= (11, 5)
 
     def _retype(
         self, table: TableSpec, mode: Mode, changed: list[tuple[ColumnSpec, Found]]

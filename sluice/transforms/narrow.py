@@ -43,6 +43,15 @@ def beyond(name: str, typed: pl.Expr, narrow: Narrow) -> list[tuple[pl.Expr, pl.
             f"'{cut}', '\\\\1')\"}}, {_THEN}"
         )
         out.append((past, pl.when(past).then(_said(name, said))))
+    if narrow.span is not None:
+        first, last = narrow.span
+        past = ((typed < pl.lit(first)) | (typed > pl.lit(last))).fill_null(False)
+        said = (
+            f"' is past what {column} holds ({first:%Y-%m-%d %H:%M:%S} to "
+            f"{last:%Y-%m-%d %H:%M:%S} UTC): widen the column in the warehouse (DATETIME(6), "
+            "as sluice makes a datetime), then `sluice quarantine replay`"
+        )
+        out.append((past, pl.when(past).then(_said(name, said))))
     if narrow.single:
         # Kept where the 4-byte float shows the number written (0.1 is, 1.23456789 not)
         shown = typed.cast(pl.Float32).cast(pl.String).cast(pl.Float64)

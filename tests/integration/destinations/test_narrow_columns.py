@@ -240,3 +240,27 @@ def test_mysql_characters_a_columns_character_set_cannot_store_are_refused_until
     assert sluice("quarantine", "replay", "-p", str(tmp_path)).returncode == 0
     stored = _sql(url, "SELECT id, name, note FROM people ORDER BY id")
     assert stored == [tuple([int(r.split(",")[0]), *r.split(",")[1:]]) for r in rows]
+
+
+def test_mysql_a_time_past_a_timestamp_columns_span_is_refused_until_it_is_widened(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # MySQL's TIMESTAMP holds 1970 to 2038 (in UTC): a birth date of 1960 failed the load
+    url = warehouse_url(request, "mysql", tmp_path)
+    _sql(url, "CREATE TABLE prices (id BIGINT PRIMARY KEY, seen TIMESTAMP NULL)")
+    (tmp_path / "data").mkdir()
+    rows = "1,2024-01-05 10:00:00\n2,1960-01-05 10:00:00\n3,2040-01-05 10:00:00\n"
+    (tmp_path / "data" / "prices.csv").write_text("id,seen\n" + rows)
+    yaml = PROJECT.format(url=url, mode="append").split("        price: decimal\n")[0]
+    (tmp_path / "sluice.yaml").write_text(yaml + "        seen: datetime\n")
+    assert sluice("run", "p", "-p", str(tmp_path)).returncode == 3
+    entries = json.loads(sluice("quarantine", "list", "-p", str(tmp_path), "--json").stdout)
+    assert [(e["line"], e["reasons"][0].split(" (")[0]) for e in entries] == [
+        (3, "seen: '1960-01-05 10:00:00' is past what the table's column seen"),
+        (4, "seen: '2040-01-05 10:00:00' is past what the table's column seen"),
+    ]
+    assert "widen the column in the warehouse (DATETIME(6)" in entries[0]["reasons"][0]
+    _sql(url, "ALTER TABLE prices MODIFY seen DATETIME(6) NULL")
+    assert sluice("quarantine", "replay", "-p", str(tmp_path)).returncode == 0
+    stored = _sql(url, "SELECT id, seen FROM prices ORDER BY id")
+    assert [s.year for _, s in stored] == [2024, 1960, 2040]

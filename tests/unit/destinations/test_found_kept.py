@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql
 
-from sluice.destinations.found_kept import duckdb_kept, kept, narrow
+from sluice.destinations.found_kept import TIMESTAMP_SPAN, duckdb_kept, kept, narrow
 from sluice.destinations.found_types import Found
 from sluice.schema import Narrow
 
@@ -27,7 +27,8 @@ from sluice.schema import Narrow
         (postgresql.TIMESTAMP(timezone=True), None),  # microseconds
         (mysql.DATETIME(), Narrow("T", fraction=0)),  # MySQL's default: whole seconds
         (mysql.DATETIME(fsp=6), None),
-        (mysql.TIMESTAMP(fsp=3), Narrow("T", fraction=3)),
+        (mysql.TIMESTAMP(fsp=3), Narrow("T", fraction=3, span=TIMESTAMP_SPAN)),
+        (mysql.TIMESTAMP(fsp=6), Narrow("T", span=TIMESTAMP_SPAN)),
         (postgresql.REAL(), Narrow("T", single=True)),
         (mysql.FLOAT(), Narrow("T", single=True)),
         (postgresql.DOUBLE_PRECISION(precision=53), None),

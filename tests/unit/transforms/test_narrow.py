@@ -149,3 +149,18 @@ def test_a_character_a_columns_character_set_cannot_store_is_refused_and_named(
             "warehouse (MODIFY x VARCHAR(50) CHARACTER SET utf8mb4), then "
             "`sluice quarantine replay`"
         )
+
+
+def test_a_mysql_timestamp_refuses_a_time_past_its_span() -> None:
+    from sluice.destinations.found_kept import TIMESTAMP_SPAN
+
+    values = ["1970-01-01 00:00:01Z", "1970-01-01 00:00:00Z", "1960-01-05 10:00:00"]
+    values += ["2038-01-19 03:14:07Z", "2038-01-19 04:14:08+01:00", "2040-01-05 10:00:00", None]
+    ok, reasons = _narrowed("datetime", Narrow("TIMESTAMP", span=TIMESTAMP_SPAN), values)
+    assert ok.get_column(LINE).to_list() == [2, 5, 8]
+    assert reasons[4] == [
+        "x: '1960-01-05 10:00:00' is past what the table's column x (TIMESTAMP) holds "
+        "(1970-01-01 00:00:01 to 2038-01-19 03:14:07 UTC): widen the column in the "
+        "warehouse (DATETIME(6), as sluice makes a datetime), then `sluice quarantine replay`"
+    ]
+    assert sorted(reasons) == [3, 4, 6, 7]
