@@ -96,9 +96,12 @@ class Warehouse(Protocol):
         """Create or evolve the table (and its ``_latest`` view); return columns added."""
         ...
 
-    def narrow_columns(self, table: str, declared: dict[str, str]) -> dict[str, Narrow]:
+    def narrow_columns(
+        self, table: str, declared: dict[str, str], run_id: str
+    ) -> dict[str, Narrow]:
         """The columns of ``declared`` (name -> declared type) whose existing column in
-        ``table`` keeps less than its type does (a table its owner made)."""
+        ``table`` keeps less than its type does (a table its owner made), as the run
+        ``run_id`` finds them."""
         ...
 
     def load_tables(

@@ -41,8 +41,8 @@ class SqlDdl(SqlBase):
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
-        #: each table's columns as this object's prepare found them (see narrow_decimals)
-        self._found: dict[str, dict[str, Found]] = {}
+        #: each table's columns as a run found them: (its id, the columns)
+        self._found: dict[str, tuple[str, dict[str, Found]]] = {}
 
     def _limit_error(
         self, exc: Exception, limit: str, table: TableSpec, mode: Mode
@@ -74,20 +74,22 @@ class SqlDdl(SqlBase):
                 raise self._connect_error(exc) from None
         raise AssertionError("unreachable")
 
-    def narrow_columns(self, table: str, declared: dict[str, str]) -> dict[str, Narrow]:
+    def narrow_columns(
+        self, table: str, declared: dict[str, str], run_id: str
+    ) -> dict[str, Narrow]:
         """The columns of ``declared`` (name -> declared type) whose column in ``table``
-        keeps less than its type does (see :class:`~sluice.schema.Narrow`), as this
-        run's prepare found the table, else as the warehouse shows it now (a part of a
-        Celery run, whose plan made the tables)."""
+        keeps less than its type does (see :class:`~sluice.schema.Narrow`). Read once per
+        run: a Celery worker keeps this object across runs, and a column widened since
+        the last one must count (the replay its reason names)."""
         if not declared:
             return {}
-        have = self._found.get(table)
-        if have is None:
+        cached = self._found.get(table)
+        if cached is None or cached[0] != run_id:
             with self.engine.connect() as conn:
                 exists = sa.inspect(conn).has_table(table)
                 have = self._columns(conn, table)[0] if exists else {}
-            self._found[table] = have
-        return narrow(have, declared)
+            cached = self._found[table] = (run_id, have)
+        return narrow(cached[1], declared)
 
     def _ddl_lock(self, conn: sa.Connection) -> contextlib.AbstractContextManager[object]:
         """Held around the DDL of a prepare, to take turns with other processes where the
@@ -109,10 +111,8 @@ class SqlDdl(SqlBase):
         added: list[str] = []
         if not inspector.has_table(table.name):
             wanted.create(conn)
-            self._found[table.name] = {}  # made as declared
         else:
             have, primary = self._columns(conn, table.name)
-            self._found[table.name] = have
             if mode != "replace":  # a replace's stage, made as declared, takes its place
                 self._check_types(table, mode, have)
             uniques = self._uniques(conn, table.name) if mode == "merge" and table.keys else []

@@ -28,7 +28,9 @@ class SqliteDestination(SqlDestination):
     # the integer that float is): 12345678901234567.89 would be stored 12345678901234568.
     capabilities = Capabilities(keeps_raw=False, decimal_digits=15)
 
-    def narrow_columns(self, table: str, declared: dict[str, str]) -> dict[str, Narrow]:
+    def narrow_columns(
+        self, table: str, declared: dict[str, str], run_id: str
+    ) -> dict[str, Narrow]:
         # SQLite keeps what it is given whatever a column's type names: NUMERIC(10,2)
         # stores 12.345 as it is, REAL is 8 bytes.
         return {}

@@ -111,8 +111,8 @@ class UnitOpener:
 
     def _narrow(self) -> dict[str, Narrow]:
         """The declared columns whose table column keeps less than their type does (a
-        table its owner made): looked up once per run. A `replace` loads a table it
-        makes as declared."""
+        table its owner made), as the warehouse shows them at this unit's first use. A
+        `replace` loads a table it makes as declared."""
         if self._kept is None:
             ctx, warehouse = self.ctx, self._dest().warehouse()
             table = ctx.pipe.table
@@ -120,7 +120,7 @@ class UnitOpener:
             if warehouse is None or ctx.mode == "replace":
                 self._kept = {}
             else:
-                self._kept = warehouse.narrow_columns(table.name, declared)
+                self._kept = warehouse.narrow_columns(table.name, declared, ctx.run_id)
         return self._kept
 
     def processor(

@@ -264,3 +264,26 @@ def test_mysql_a_time_past_a_timestamp_columns_span_is_refused_until_it_is_widen
     assert sluice("quarantine", "replay", "-p", str(tmp_path)).returncode == 0
     stored = _sql(url, "SELECT id, seen FROM prices ORDER BY id")
     assert [s.year for _, s in stored] == [2024, 1960, 2040]
+
+
+def test_a_kept_warehouse_reads_the_columns_again_for_each_run(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # A Celery worker keeps its warehouse object across runs: a column widened after one
+    # run must count in the next (the replay the reason names), not the first run's look.
+    from sluice.destinations import connect
+
+    url = warehouse_url(request, "postgresql", tmp_path)
+    _sql(url, "CREATE TABLE prices (id BIGINT, price NUMERIC(10, 2))")
+    kept = connect(url)
+    try:
+        warehouse = kept.warehouse()
+        assert warehouse is not None
+        first = warehouse.narrow_columns("prices", {"price": "decimal"}, "run-1")
+        assert first["price"].places == (10, 2)
+        _sql(url, "ALTER TABLE prices ALTER COLUMN price TYPE NUMERIC(38, 6)")
+        same_run = warehouse.narrow_columns("prices", {"price": "decimal"}, "run-1")
+        assert same_run == first  # one look per run
+        assert warehouse.narrow_columns("prices", {"price": "decimal"}, "run-2") == {}
+    finally:
+        kept.close()
