@@ -68,6 +68,9 @@ class Narrow:
     bounds: tuple[int, int] | None = None
     #: a string's characters (``VARCHAR(50)``)
     length: int | None = None
+    #: the values an enumerated type holds (PostgreSQL's ``CREATE TYPE ... AS ENUM``,
+    #: MySQL's ``ENUM``, which would store ``ACTIVE`` as ``active``)
+    accepted: tuple[str, ...] | None = None
     #: a string's character set where it stores fewer characters than Unicode has
     #: (MySQL's ``utf8mb3``, ``latin1``, ``ascii``: see :data:`CHARSET_LACKS`)
     charset: str | None = None

@@ -72,6 +72,8 @@ def kept(type_: sa.types.TypeEngine[Any], shown: str) -> Narrow | None:
     if made_for == "integer":
         bits = next(b for kind, b in _BITS if isinstance(type_, kind))
         return _integers(bits, bool(getattr(type_, "unsigned", False)), shown)
+    if made_for == "string" and isinstance(type_, sa.Enum) and type_.enums:
+        return Narrow(shown, accepted=tuple(type_.enums))
     if made_for == "string" and isinstance(type_, sa.String) and type_.length:
         return Narrow(shown, length=int(type_.length))
     return None

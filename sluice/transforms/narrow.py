@@ -87,6 +87,15 @@ def beyond(name: str, typed: pl.Expr, narrow: Narrow) -> list[tuple[pl.Expr, pl.
             ),
         ]
         out.append((longer, pl.when(longer).then(pl.concat_str(parts))))
+    if narrow.accepted is not None:
+        other = (~typed.is_in(list(narrow.accepted))).fill_null(False)
+        listed = ", ".join(narrow.accepted[:10]) + (", ..." if len(narrow.accepted) > 10 else "")
+        said = (
+            f"' is not one of the values {column} holds ({listed}; exactly, case and spaces "
+            "too): map it to one with a derive step, or add it to the column's type in the "
+            "warehouse, then `sluice quarantine replay`"
+        )
+        out.append((other, pl.when(other).then(_said(name, said))))
     if narrow.charset is not None:
         char = typed.str.extract(f"({CHARSET_LACKS[narrow.charset]})")
         # the type to restate, without the character set and collation it has now

@@ -287,3 +287,35 @@ def test_a_kept_warehouse_reads_the_columns_again_for_each_run(
         assert warehouse.narrow_columns("prices", {"price": "decimal"}, "run-2") == {}
     finally:
         kept.close()
+
+
+@pytest.mark.parametrize("dialect", ["postgresql", "mysql"])
+def test_a_value_an_enumerated_column_does_not_hold_is_refused_and_a_mapping_loads_it(
+    request: pytest.FixtureRequest, tmp_path: Path, dialect: str
+) -> None:
+    # MySQL's ENUM stored ACTIVE as active without a word; PostgreSQL failed the load
+    url = warehouse_url(request, dialect, tmp_path)
+    if dialect == "postgresql":
+        _sql(url, "CREATE TYPE standing AS ENUM ('active', 'on hold')")
+        _sql(url, "CREATE TABLE prices (id BIGINT PRIMARY KEY, code standing)")
+    else:
+        _sql(url, "CREATE TABLE prices (id BIGINT PRIMARY KEY, code ENUM('active', 'on hold'))")
+    (tmp_path / "data").mkdir()
+    rows = "1,active\n2,ACTIVE\n3,On Hold\n4,\n"
+    (tmp_path / "data" / "prices.csv").write_text("id,code\n" + rows)
+    yaml = PROJECT.format(url=url, mode="append").split("        price: decimal\n")[0]
+    (tmp_path / "sluice.yaml").write_text(yaml + "        code: string\n")
+    assert sluice("run", "p", "-p", str(tmp_path)).returncode == 3
+    entries = json.loads(sluice("quarantine", "list", "-p", str(tmp_path), "--json").stdout)
+    assert [(e["line"], e["reasons"][0].split(" is not")[0]) for e in entries] == [
+        (3, "code: 'ACTIVE'"),
+        (4, "code: 'On Hold'"),
+    ]
+    assert "(active, on hold; exactly" in entries[0]["reasons"][0]
+    step = 'derive: {column: code, sql: "lower(code)"}'
+    yaml = (tmp_path / "sluice.yaml").read_text()
+    yaml = yaml.replace("    table:\n", f"    transforms:\n      - {step}\n    table:\n")
+    (tmp_path / "sluice.yaml").write_text(yaml)
+    assert sluice("quarantine", "replay", "-p", str(tmp_path)).returncode == 0
+    stored = _sql(url, "SELECT id, code FROM prices ORDER BY id")
+    assert stored == [(1, "active"), (2, "active"), (3, "on hold"), (4, None)]

@@ -46,6 +46,11 @@ from sluice.schema import Narrow
         (postgresql.VARCHAR(), None),
         (postgresql.TEXT(), None),
         (mysql.LONGTEXT(), None),
+        (
+            postgresql.ENUM("active", "on hold", name="st"),
+            Narrow("T", accepted=("active", "on hold")),
+        ),
+        (mysql.ENUM("a", "b"), Narrow("T", accepted=("a", "b"))),
     ],
 )
 def test_what_a_reflected_column_keeps(

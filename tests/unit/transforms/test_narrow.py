@@ -164,3 +164,20 @@ def test_a_mysql_timestamp_refuses_a_time_past_its_span() -> None:
         "warehouse (DATETIME(6), as sluice makes a datetime), then `sluice quarantine replay`"
     ]
     assert sorted(reasons) == [3, 4, 6, 7]
+
+
+def test_an_enumerated_column_refuses_a_value_it_does_not_hold_exactly() -> None:
+    # MySQL's ENUM stored ACTIVE as active and 'on hold ' as 'on hold'
+    values = ["active", "on hold", "ACTIVE", "on hold ", "closed", None]
+    narrow = Narrow("ENUM('active','on hold')", accepted=("active", "on hold"))
+    ok, reasons = _narrowed("string", narrow, values)
+    assert ok.get_column("x").to_list() == ["active", "on hold", None]
+    assert reasons[4] == [
+        "x: 'ACTIVE' is not one of the values the table's column x (ENUM('active','on hold')) "
+        "holds (active, on hold; exactly, case and spaces too): map it to one with a derive "
+        "step, or add it to the column's type in the warehouse, then `sluice quarantine replay`"
+    ]
+    assert sorted(reasons) == [4, 5, 6]
+    many = Narrow("e", accepted=tuple(f"v{i}" for i in range(12)))
+    _, reasons = _narrowed("string", many, ["w"])
+    assert "(v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, ...; exactly" in reasons[2][0]
