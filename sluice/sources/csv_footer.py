@@ -16,7 +16,8 @@ last rows are looked at, so a file costs a few row reads whatever its size.
 A grouped report (a spreadsheet's Subtotal command, a pivot table, a ledger by account)
 also totals each group under its rows: ``,Parks Total,,2113.50``. Such a row is found
 anywhere in the file by its label, the group's value and the word: the value of the
-same column in the rows above, then ``Total`` or ``Subtotal`` (:func:`subtotal_rows`).
+same column in the rows above, then ``Total`` or ``Subtotal`` (or the function Excel's
+Subtotal command used: ``Parks Count``, ``Parks Average``; :func:`subtotal_rows`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from sluice.batch import LINE, Reject
 #: colon, with runs of spaces, hyphens and underscores as one space)
 LABELS = frozenset(
     {"total", "totals", "grand total", "grand totals", "subtotal", "sub total", "sum"}
+    # Excel's Subtotal command by another function writes its grand row so
+    | {"grand count", "grand average", "grand max", "grand min", "grand product"}
 )
 #: how a note under a table starts (in lower case): its source, a note, a footnote mark
 NOTES = re.compile(
@@ -45,10 +48,15 @@ FOOTER_REASON = "at the end of the file"
 TOTALS, NOTE, SUBTOTAL = "totals row", "note", "subtotal row"
 #: how the reasons of footer and subtotal rows start
 FOOTER_STARTS = (f"a {TOTALS} {FOOTER_REASON}", f"a {NOTE} {FOOTER_REASON}", f"a {SUBTOTAL} of ")
+#: the word after a group's value in its subtotal's label: ``Total`` (a sum, and what
+#: pivot tables write), or the function Excel's Subtotal command used (``Parks Count``,
+#: ``Parks Average``, ...)
+_WORDS = r"(?:[Ss]ub[\s_-]?)?[Tt]otal|Count|Average|Max|Min|Product|StdDevp?|Varp?"
 #: a group's label: its value, then the word (``Parks Total``, ``2023 subtotal``)
-_GROUP_TOTAL = re.compile(r"^(?P<group>.*?\S)\s+(?:[Ss]ub[\s_-]?)?[Tt]otal$")
-#: how the values that may label a subtotal end (one cheap test of every value)
-_ENDING = "otal"
+_GROUP_TOTAL = re.compile(rf"^(?P<group>.*?\S)\s+(?:{_WORDS})$")
+#: how the values that may label a subtotal end (narrows many rows in Polars)
+_ENDING = rf"(?:{_WORDS})$"
+_ENDS = re.compile(_ENDING)
 _AT = "__at"
 #: rows with an empty field looked at in Python; more are first narrowed by Polars
 _FEW = 64
@@ -123,16 +131,17 @@ def subtotal_rows(
         gaps = pl.any_horizontal(pl.col(fields).is_null() | (pl.col(fields).str.len_bytes() == 0))
     hits = data.clear() if gaps is None else data.with_row_index(_AT).filter(gaps)
     if hits.height > _FEW:
-        hits = hits.filter(pl.any_horizontal(pl.col(fields).str.ends_with(_ENDING)))
+        hits = hits.filter(pl.any_horizontal(pl.col(fields).str.contains(_ENDING)))
     found: dict[int, tuple[str, str, str]] = {}
     groups: dict[str, pl.Series] = {}
+    stacked: dict[str, tuple[int, str]] = {}  # column -> (line, group) of its last subtotal
     for row in hits.iter_rows(named=True):
         filled = [c for c in fields if row[c] is not None and row[c].strip()]
         if len(filled) == len(fields):
             continue
         for c in filled:
             written = row[c].strip()
-            if not written.endswith(_ENDING):
+            if _ENDS.search(written) is None:
                 continue
             if c == filled[0] and label(written) in ("subtotal", "sub total"):
                 found[int(row[LINE])] = (SUBTOTAL, c, written)
@@ -142,8 +151,12 @@ def subtotal_rows(
                 continue
             if c not in groups:
                 groups[c] = above.groups(data, c)
-            if m["group"] == groups[c][row[_AT]]:
-                found[int(row[LINE])] = (SUBTOTAL, c, written)
+            line = int(row[LINE])
+            # A second function's row right under the first (``Blue Max``, ``Blue Min``)
+            # names the group the first did, not the row above it.
+            if m["group"] == groups[c][row[_AT]] or stacked.get(c) == (line - 1, m["group"]):
+                found[line] = (SUBTOTAL, c, written)
+                stacked[c] = (line, m["group"])
                 break
     above.update(data, fields)
     return found

@@ -203,3 +203,26 @@ def test_a_grouped_reports_subtotals_are_quarantined_then_filtered_on_replay(
     counts = json.loads(replayed.stdout)[0]["streams"]["ledger"]
     assert (counts["read"], counts["loaded"], counts["filtered_by"]) == (3, 0, {"footer": 3})
     assert len(rows(tmp_path)) == 3
+
+
+def test_subtotals_by_another_function_are_quarantined_as_the_sums_are(tmp_path: Path) -> None:
+    # Excel's Subtotal command by Count, then by Max without replacing the first: each
+    # supplier's count and largest payment under its rows, then the grand ones. Each
+    # loaded as a payment of 2 or 120.50, without a word.
+    setup(tmp_path)
+    report_rows = (
+        b"Supplier,Amount,Paid On\r\n"
+        b"Acme Ltd,120.50,2024-01-05\r\n"
+        b"Acme Ltd,79.50,2024-01-20\r\n"
+        b"Acme Ltd Max,120.50,\r\n"
+        b"Acme Ltd Count,2,\r\n"
+        b'"Smith, J",993.00,2024-01-06\r\n'
+        b'"Smith, J Max",993.00,\r\n'
+        b'"Smith, J Count",1,\r\n'
+        b"Grand Max,993.00,\r\n"
+        b"Grand Count,3,\r\n"
+    )
+    (tmp_path / "data" / "2024-01.csv").write_bytes(report_rows)
+    run(tmp_path, 3)
+    assert [e["line"] for e in entries(tmp_path)] == [4, 5, 7, 8, 9, 10]
+    assert sum(Decimal(str(a)) for _, a in rows(tmp_path)) == Decimal("1193")

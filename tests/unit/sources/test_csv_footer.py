@@ -230,6 +230,19 @@ def test_a_grouped_reports_subtotal_rows_are_marked_wherever_they_are(tmp_path: 
         ),
         # sparse rows (many empty fields): the ends of their values are tested in Polars
         (b"Kind,Amount,Note\n" + b"Gas,1,\n" * 200 + b"Gas Total,200,\nOil,2,\n", {202}),
+        # Excel's Subtotal command by another function than Sum: its word, and its
+        # grand row at the end
+        (
+            b"Team,Points,Note\nRed,3,\nRed,4,\nRed Count,2,\nBlue,1,\nBlue Count,1,\n"
+            b"Grand Count,3,\n",
+            {4, 6, 7},
+        ),
+        (
+            b"Team,Points,Note\nRed,3,\nRed,4,\nRed Average,3.5,\nBlue,1,\nBlue Max,1,\n"
+            b"Blue Min,1,\nGreen,2,\nGreen StdDev,0,\n",
+            {4, 6, 7, 9},
+        ),
+        (b"Kind,Amount,Note\n" + b"Gas,1,\n" * 200 + b"Gas Average,1,\nOil,2,\n", {202}),
     ],
 )
 def test_subtotal_rows_as_reports_write_them(tmp_path: Path, rows: bytes, marked: set[int]) -> None:
@@ -250,6 +263,10 @@ def test_subtotal_rows_as_reports_write_them(tmp_path: Path, rows: bytes, marked
         b"Supplier,Amount,Note\nAcme,1,\nPivotal,2,\nApex Total,,3\n",
         # the word under a group of that name in another column
         b"Kind,Name,Amount\nGas,Oil,1\nOil Total,,1\n",
+        # a function's word after a value that is no group above it
+        b"Team,Points,Note\nRed,3,\nBlue Count,1,\n",
+        # a second function's word under a row that is no subtotal of that group
+        b"Team,Points,Note\nRed,3,\nBlue,1,\nBlue Max,1,x\nBlue Min,1,\n",
     ],
 )
 def test_rows_that_only_look_like_subtotals_are_data(tmp_path: Path, rows: bytes) -> None:
