@@ -118,6 +118,17 @@ def _project(root: Path, url: str, mode: str, *steps: str) -> None:
     (root / "sluice.yaml").write_text(yaml)
 
 
+def _refused(root: Path, url: str, column: str, text: str) -> list[dict[str, Any]]:
+    """Run a project of ``id`` and ``column`` (``name: type``) over the CSV ``text``,
+    some of whose rows are refused: the quarantine's entries."""
+    (root / "data").mkdir()
+    (root / "data" / "prices.csv").write_text(text)
+    yaml = PROJECT.format(url=url, mode="append").split("        price: decimal\n")[0]
+    (root / "sluice.yaml").write_text(yaml + f"        {column}\n")
+    assert sluice("run", "p", "-p", str(root)).returncode == 3
+    return list(json.loads(sluice("quarantine", "list", "-p", str(root), "--json").stdout))
+
+
 def _loaded(url: str) -> dict[int, tuple[Any, ...]]:
     """id -> (price, seen as naive UTC text, ratio, qty, code) of the rows in the table."""
     rows = _sql(url, "SELECT id, price, seen, ratio, qty, code FROM prices ORDER BY id")
@@ -248,13 +259,8 @@ def test_mysql_a_time_past_a_timestamp_columns_span_is_refused_until_it_is_widen
     # MySQL's TIMESTAMP holds 1970 to 2038 (in UTC): a birth date of 1960 failed the load
     url = warehouse_url(request, "mysql", tmp_path)
     _sql(url, "CREATE TABLE prices (id BIGINT PRIMARY KEY, seen TIMESTAMP NULL)")
-    (tmp_path / "data").mkdir()
     rows = "1,2024-01-05 10:00:00\n2,1960-01-05 10:00:00\n3,2040-01-05 10:00:00\n"
-    (tmp_path / "data" / "prices.csv").write_text("id,seen\n" + rows)
-    yaml = PROJECT.format(url=url, mode="append").split("        price: decimal\n")[0]
-    (tmp_path / "sluice.yaml").write_text(yaml + "        seen: datetime\n")
-    assert sluice("run", "p", "-p", str(tmp_path)).returncode == 3
-    entries = json.loads(sluice("quarantine", "list", "-p", str(tmp_path), "--json").stdout)
+    entries = _refused(tmp_path, url, "seen: datetime", "id,seen\n" + rows)
     assert [(e["line"], e["reasons"][0].split(" (")[0]) for e in entries] == [
         (3, "seen: '1960-01-05 10:00:00' is past what the table's column seen"),
         (4, "seen: '2040-01-05 10:00:00' is past what the table's column seen"),
@@ -300,13 +306,9 @@ def test_a_value_an_enumerated_column_does_not_hold_is_refused_and_a_mapping_loa
         _sql(url, "CREATE TABLE prices (id BIGINT PRIMARY KEY, code standing)")
     else:
         _sql(url, "CREATE TABLE prices (id BIGINT PRIMARY KEY, code ENUM('active', 'on hold'))")
-    (tmp_path / "data").mkdir()
-    rows = "1,active\n2,ACTIVE\n3,On Hold\n4,\n"
-    (tmp_path / "data" / "prices.csv").write_text("id,code\n" + rows)
-    yaml = PROJECT.format(url=url, mode="append").split("        price: decimal\n")[0]
-    (tmp_path / "sluice.yaml").write_text(yaml + "        code: string\n")
-    assert sluice("run", "p", "-p", str(tmp_path)).returncode == 3
-    entries = json.loads(sluice("quarantine", "list", "-p", str(tmp_path), "--json").stdout)
+    entries = _refused(
+        tmp_path, url, "code: string", "id,code\n1,active\n2,ACTIVE\n3,On Hold\n4,\n"
+    )
     assert [(e["line"], e["reasons"][0].split(" is not")[0]) for e in entries] == [
         (3, "code: 'ACTIVE'"),
         (4, "code: 'On Hold'"),
