@@ -111,8 +111,8 @@ class UnitOpener:
 
     def _narrow(self) -> dict[str, Narrow]:
         """The declared columns whose table column keeps less than their type does (a
-        table its owner made), as the warehouse shows them at this unit's first use. A
-        `replace` loads a table it makes as declared."""
+        table its owner made), as the warehouse shows them when the run opens its first
+        unit. A `replace` loads a table it makes as declared."""
         if self._kept is None:
             ctx, warehouse = self.ctx, self._dest().warehouse()
             table = ctx.pipe.table

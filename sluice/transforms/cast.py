@@ -20,6 +20,7 @@ import polars as pl
 
 from sluice.dateformat import EPOCH_FORMATS
 from sluice.dtypes import POLARS_TYPES, json_text
+from sluice.schema import Narrow
 from sluice.transforms.date_hints import format_note
 from sluice.transforms.dates import REF, TEXT, DateRule
 from sluice.transforms.dates import parse as parse_dates
@@ -573,11 +574,13 @@ NOT_FINITE_DECIMAL_NOTE = (
 #: of them and more), as a double's text often has (``0.30000000000000004``, ``2.5e-7``;
 #: a negative exponent is refused only for its places)
 MORE_PLACES = r"^\s*[+-]?(?:[0-9]*\.[0-9]{{{places},}}|[0-9]*\.?[0-9]+[eE]-[0-9]+)\s*$"
+#: whose places :data:`MORE_PLACES_NOTE` names, unless a table's column keeps fewer
+DECIMAL_KEEPS = "a decimal column keeps"
 #: added to the reason of a decimal refused for :data:`MORE_PLACES`. The step rounds only
 #: what reads as a number (``try_cast``) and keeps the text of the rest, so it neither
 #: fails a run nor turns another refused value into a null.
 MORE_PLACES_NOTE = (
-    "; it has more places after the point than the {scale} a decimal column keeps: "
+    "; it has more places after the point than the {scale} {keeps}: "
     "to load it rounded to {scale} (half to even), add the step derive: {{column: {name}, "
     'sql: "coalesce(cast(try_cast({name} as decimal(38, {scale})) as varchar), '
     'cast({name} as varchar))"}}, then `sluice quarantine replay`; '
@@ -665,9 +668,11 @@ def cast_reason(
     value: pl.Expr,
     mark: DecimalMark = ".",
     owner: str = "column",
+    narrow: Narrow | None = None,
 ) -> pl.Expr:
     """The reason column ``name`` (present) became the null ``value`` (its cast), else null.
-    ``owner``: whose formats a date or time is read with (the column's, or a step's).
+    ``owner``: whose formats a date or time is read with (the column's, or a step's);
+    ``narrow``: what the table's column keeps, where less than the declared type.
 
     ``value`` may be the cast itself or a column already holding its result: validation
     explains its few bad rows from the typed values it computed, without casting again.
@@ -750,7 +755,12 @@ def cast_reason(
         said.append(pl.when(word).then(pl.lit(note)).otherwise(pl.lit("")))
         if mark != ",":  # the step's cast reads a point only
             more = text.str.contains(MORE_PLACES.format(places=kind.scale + 1))
-            note = MORE_PLACES_NOTE.format(name=name, scale=kind.scale)
+            scale, keeps = kind.scale, DECIMAL_KEEPS
+            if narrow is not None and narrow.places is not None and narrow.places[1] < scale:
+                # rounded to what the table keeps: one replay, not two
+                scale = narrow.places[1]
+                keeps = f"the table's column {name} ({narrow.shown}) keeps"
+            note = MORE_PLACES_NOTE.format(name=name, scale=scale, keeps=keeps)
             said.append(pl.when(more).then(pl.lit(note)).otherwise(pl.lit("")))
     if to in ("date", "datetime") and source == pl.String:
         formats = (spec.formats if spec else None) or DEFAULT_FORMATS[to]

@@ -189,7 +189,10 @@ class Validator:
                 casts.append(typed_value.alias(tmp))
                 fails.append(pl.col(name).is_not_null() & pl.col(tmp).is_null())
                 typed = pl.col(tmp)
-                cast_reason = cast_reason_of(name, source, spec.type, spec, typed, self.mark)
+                narrow = self.narrow.get(name)
+                cast_reason = cast_reason_of(
+                    name, source, spec.type, spec, typed, self.mark, narrow=narrow
+                )
                 reasons.append((flag, cast_reason))
             nul = not nul_free or name in self.computed
             for failed, reason in rule_checks(name, spec, typed, nul):

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from sluice.transforms.cast import MORE_PLACES_NOTE
+from sluice.transforms.cast import DECIMAL_KEEPS, MORE_PLACES_NOTE
 from tests.support.cli import sluice
 
 #: (value as written, whether SQLite keeps it): 15 significant digits are kept
@@ -134,10 +134,14 @@ def test_typed_values_are_refused_where_the_cast_would_round_them(
     }
     reasons = {q.line: q.reasons for q in out.quarantine("row")}
     place = " is not a valid decimal (at most 32 digits before the point and 6 after)"
-    note = MORE_PLACES_NOTE.format(name="f", scale=6)
+    note = MORE_PLACES_NOTE.format(name="f", scale=6, keeps=DECIMAL_KEEPS)
     assert reasons == {
         # 1e20: 21 digits but one significant: kept
-        2: ["d: '1.1234567890'" + place + MORE_PLACES_NOTE.format(name="d", scale=6)],
+        2: [
+            "d: '1.1234567890'"
+            + place
+            + MORE_PLACES_NOTE.format(name="d", scale=6, keeps=DECIMAL_KEEPS)
+        ],
         3: ["f: '0.1234567'" + place + note],
         4: ["f: '2.5e-6'" + place + note],  # seven places
     }

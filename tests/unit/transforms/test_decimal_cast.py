@@ -11,7 +11,7 @@ import polars as pl
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sluice.transforms.cast import MORE_PLACES_NOTE, cast
+from sluice.transforms.cast import DECIMAL_KEEPS, MORE_PLACES_NOTE, cast
 
 WIDE = Context(prec=100)  # the default 28 digits cannot hold a 38-digit decimal
 
@@ -41,7 +41,7 @@ def test_places_past_the_scale_are_refused_not_rounded() -> None:
     assert reasons[0] == (
         "amount: '0.1234567' is not a valid decimal "
         "(at most 32 digits before the point and 6 after)"
-        + MORE_PLACES_NOTE.format(name="amount", scale=6)
+        + MORE_PLACES_NOTE.format(name="amount", scale=6, keeps=DECIMAL_KEEPS)
     )
     assert reasons[1] is None
 

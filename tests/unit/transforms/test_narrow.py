@@ -12,10 +12,10 @@ from sluice.batch import LINE
 from sluice.config import TableConfig, parse_project
 from sluice.schema import Narrow
 from sluice.transforms import Validator
-from sluice.transforms.cast import MORE_PLACES_NOTE
+from sluice.transforms.cast import DECIMAL_KEEPS, MORE_PLACES_NOTE
 from sluice.transforms.steps import StepRunner
 
-NOTE = MORE_PLACES_NOTE.format(name="x", scale=6)
+NOTE = MORE_PLACES_NOTE.format(name="x", scale=6, keeps=DECIMAL_KEEPS)
 REFUSED = "is not a valid decimal (at most 32 digits before the point and 6 after)"
 
 
@@ -40,7 +40,10 @@ def test_a_narrow_decimal_column_refuses_what_it_would_round_or_could_not_hold()
     assert reasons[4][0].startswith(f"x: '-0.001' {more}")
     assert reasons[6][0].startswith(f"x: '100000000' {big}")
     assert reasons[7][0].startswith(f"x: '-100000000.5' {big}")
-    assert reasons[8] == [f"x: '1.1234567' {REFUSED}{NOTE}"]  # past any decimal: as before
+    # past any decimal, as before, but the step it names rounds to what the table keeps
+    two = MORE_PLACES_NOTE.format(name="x", scale=2, keeps=f"{column} keeps")
+    assert reasons[8] == [f"x: '1.1234567' {REFUSED}{two}"]
+    assert "decimal(38, 2)" in two
 
 
 def test_a_datetime_column_of_whole_seconds_refuses_a_fraction_and_the_step_cuts_it() -> None:

@@ -18,6 +18,7 @@ from sluice.config import TableConfig
 from sluice.dtypes import POLARS_TYPES
 from sluice.transforms import Validator
 from sluice.transforms.cast import (
+    DECIMAL_KEEPS,
     MORE_PLACES_NOTE,
     NOT_FINITE_NOTE,
     OUT_OF_RANGE_NOTE,
@@ -96,7 +97,11 @@ def test_type_casts_and_reasons(type_: str, good: list[tuple[str, object]], bad:
             f"x: '{b}' is not a valid {type_}"
             + (" (formats tried: %Y-%m-%d)" if type_ == "date" else "")
             + (" (at most 32 digits before the point and 6 after)" if type_ == "decimal" else "")
-            + (MORE_PLACES_NOTE.format(name="x", scale=6) if b == "0.1234567" else "")
+            + (
+                MORE_PLACES_NOTE.format(name="x", scale=6, keeps=DECIMAL_KEEPS)
+                if b == "0.1234567"
+                else ""
+            )
         ]
         for i, b in enumerate(bad)
     }
