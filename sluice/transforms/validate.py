@@ -180,6 +180,7 @@ class Validator:
             source = schema[name]
             fails: list[pl.Expr] = []
             cast_reason: pl.Expr | None = None
+            narrow = self.narrow.get(name)  # what the table's column keeps, if less
             if spec.type == "string" and source == pl.String:
                 typed = pl.col(name)
             else:
@@ -189,7 +190,6 @@ class Validator:
                 casts.append(typed_value.alias(tmp))
                 fails.append(pl.col(name).is_not_null() & pl.col(tmp).is_null())
                 typed = pl.col(tmp)
-                narrow = self.narrow.get(name)
                 cast_reason = cast_reason_of(
                     name, source, spec.type, spec, typed, self.mark, narrow=narrow
                 )
@@ -226,8 +226,7 @@ class Validator:
                         ),
                     )
                 )
-            kept = self.narrow.get(name)
-            for failed, reason in beyond(name, typed, kept) if kept else []:
+            for failed, reason in beyond(name, typed, narrow) if narrow else []:
                 fails.append(failed)
                 reasons.append((flag, reason))
             if self._key_must_exist(name, spec):
