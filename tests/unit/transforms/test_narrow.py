@@ -12,10 +12,9 @@ from sluice.batch import LINE
 from sluice.config import TableConfig, parse_project
 from sluice.schema import Narrow
 from sluice.transforms import Validator
-from sluice.transforms.cast import DECIMAL_KEEPS, MORE_PLACES_NOTE
+from sluice.transforms.cast import MORE_PLACES_NOTE
 from sluice.transforms.steps import StepRunner
 
-NOTE = MORE_PLACES_NOTE.format(name="x", scale=6, keeps=DECIMAL_KEEPS)
 REFUSED = "is not a valid decimal (at most 32 digits before the point and 6 after)"
 
 
