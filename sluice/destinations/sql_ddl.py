@@ -85,9 +85,12 @@ class SqlDdl(SqlBase):
             return {}
         cached = self._found.get(table)
         if cached is None or cached[0] != run_id:
-            with self.engine.connect() as conn:
-                exists = sa.inspect(conn).has_table(table)
-                have = self._columns(conn, table)[0] if exists else {}
+            try:
+                with self.engine.connect() as conn:
+                    exists = sa.inspect(conn).has_table(table)
+                    have = self._columns(conn, table)[0] if exists else {}
+            except sa.exc.SQLAlchemyError as exc:  # gone since prepare: said as a load's
+                raise self._connect_error(exc) from None
             cached = self._found[table] = (run_id, have)
         return narrow(cached[1], declared)
 

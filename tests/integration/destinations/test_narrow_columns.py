@@ -321,3 +321,21 @@ def test_a_value_an_enumerated_column_does_not_hold_is_refused_and_a_mapping_loa
     assert sluice("quarantine", "replay", "-p", str(tmp_path)).returncode == 0
     stored = _sql(url, "SELECT id, code FROM prices ORDER BY id")
     assert stored == [(1, "active"), (2, "active"), (3, "on hold"), (4, None)]
+
+
+def test_a_warehouse_gone_when_its_columns_are_read_is_a_load_error_with_a_hint() -> None:
+    # Read after prepare, before the first unit: a server gone by then is the run's
+    # error with the warehouse's hint, not a traceback.
+    from sluice.destinations import connect
+    from sluice.errors import LoadError
+
+    gone = connect("postgresql://postgres@127.0.0.1:1/test")
+    try:
+        warehouse = gone.warehouse()
+        assert warehouse is not None
+        with pytest.raises(LoadError) as caught:
+            warehouse.narrow_columns("prices", {"price": "decimal"}, "run-1")
+    finally:
+        gone.close()
+    assert caught.value.hint == "check that the database is running and the URL is right"
+    assert "127.0.0.1:1" in str(caught.value)
