@@ -1018,3 +1018,21 @@ def test_a_databases_null_marker_is_refused_and_loads_as_null_once_listed(
     assert [e["line"] for e in entries] == [2, 3, 4]
     assert all("csv.null_values" in r for e in entries for r in e["reasons"])
     assert rows == [(1, None, "2024-01-05"), (2, 4, None), (3, None, None)]
+
+
+def test_nan_in_a_decimal_column_is_refused_and_loads_as_null_through_the_step_it_names(
+    tmp_path: Path,
+) -> None:
+    # numpy's savetxt writes a missing number as nan, in a column declared decimal too
+    entries, rows = refused_then_fixed(
+        tmp_path,
+        {"data/m.csv": b"id,amount\n1,nan\n2,1.25\n3,-Infinity\n"},
+        "data/*.csv",
+        "{id: integer, amount: decimal}",
+        step_named("with the step "),
+        "SELECT id, amount FROM t ORDER BY id",
+        replay_exit=3,  # -Infinity marks no missing value: it stays refused
+    )
+    assert [e["line"] for e in entries] == [2, 4]
+    assert "NaN and infinities are no decimal" in entries[0]["reasons"][0]
+    assert rows == [(1, None), (2, 1.25)]
