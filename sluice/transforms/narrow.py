@@ -95,13 +95,9 @@ def _span(name: str, typed: pl.Expr, narrow: Narrow, column: str) -> list[Check]
     if narrow.span is None:
         return []
     first, last = narrow.span
-    past = ((typed < pl.lit(first)) | (typed > pl.lit(last))).fill_null(False)
-    said = (
-        f"' is past what {column} holds ({first:%Y-%m-%d %H:%M:%S} to "
-        f"{last:%Y-%m-%d %H:%M:%S} UTC): widen the column in the warehouse (DATETIME(6), "
-        f"as sluice makes a datetime), {_REPLAY}"
-    )
-    return [_check(past, _said(name, said))]
+    held = f"{first:%Y-%m-%d %H:%M:%S} to {last:%Y-%m-%d %H:%M:%S} UTC"
+    wider = "DATETIME(6), as sluice makes a datetime"
+    return [_past(name, typed, (pl.lit(first), pl.lit(last)), column, held, wider)]
 
 
 def _single(name: str, typed: pl.Expr, narrow: Narrow, column: str) -> list[Check]:
@@ -122,12 +118,18 @@ def _bounds(name: str, typed: pl.Expr, narrow: Narrow, column: str) -> list[Chec
     if narrow.bounds is None:
         return []
     least, most = narrow.bounds
-    past = ((typed < least) | (typed > most)).fill_null(False)
-    said = (
-        f"' is past what {column} holds ({least} to {most}): widen the column in the "
-        f"warehouse (a declared integer is made BIGINT), {_REPLAY}"
-    )
-    return [_check(past, _said(name, said))]
+    wider = "a declared integer is made BIGINT"
+    return [_past(name, typed, (pl.lit(least), pl.lit(most)), column, f"{least} to {most}", wider)]
+
+
+def _past(
+    name: str, typed: pl.Expr, ends: tuple[pl.Expr, pl.Expr], column: str, held: str, wider: str
+) -> Check:
+    """A value before the first of ``ends`` or after the last (``held``, as said)."""
+    past = ((typed < ends[0]) | (typed > ends[1])).fill_null(False)
+    said = f"' is past what {column} holds ({held}): widen the column in the warehouse "
+    said += f"({wider}), {_REPLAY}"
+    return _check(past, _said(name, said))
 
 
 def _length(name: str, typed: pl.Expr, narrow: Narrow, column: str) -> list[Check]:
