@@ -26,7 +26,14 @@ from sluice.dtypes import json_text
 from sluice.errors import SourceError, Where
 from sluice.handoff import Prefetch
 from sluice.sources.jsonl_keys import keys_held, names_a_key_twice, pairs_hook
-from sluice.sources.jsonl_numbers import Leaf, as_written, number_leaves, unreadable
+from sluice.sources.jsonl_numbers import (
+    Leaf,
+    as_written,
+    maybe_tiny,
+    number_leaves,
+    text_of_numbers,
+    unreadable,
+)
 
 Opener = Callable[[], IO[bytes]]
 
@@ -208,7 +215,8 @@ def parse_known(
     text = flat_text(frame, flatten=True)
     if _keys_seen(frame, text) + seen.nulls != seen.keys:
         return None
-    return as_written(text, numbers or {}, lambda: record_lines(block, seen))
+    lines = lambda: record_lines(block, seen)  # noqa: E731
+    return as_written(text, numbers or {}, lines, tiny=maybe_tiny(block))
 
 
 def record_lines(block: bytes, seen: Scan) -> list[bytes]:
@@ -327,15 +335,19 @@ def read_jsonl(
                 hint=FIX_THE_FILE,
             )
         leaves = number_leaves(frame.schema, flatten=flatten)
-        if not known:
+        first = not known
+        if first:
             known.append(text_schema(frame.schema))
-            number_fields.append(leaves)
         exact = _exact_numbers(frame.schema, flatten=flatten)
         exact_frame = _redecoded(block, exact, seen) if exact is not None else None
         if exact_frame is not None:
             frame = exact_frame
         text = flat_text(frame, flatten=flatten)
-        text = as_written(text, leaves, lambda: record_lines(block, seen))
+        leaves = text_of_numbers(text, leaves)
+        if first:
+            number_fields.append(leaves)
+        lines = lambda: record_lines(block, seen)  # noqa: E731
+        text = as_written(text, leaves, lines, tiny=maybe_tiny(block))
         return text.with_columns(pl.Series(LINE, numbers))
 
     def scanned() -> Iterator[tuple[bytes, Scan, bool]]:

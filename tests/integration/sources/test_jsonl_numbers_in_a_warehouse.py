@@ -65,3 +65,50 @@ def test_numbers_in_json_lines_load_as_written_into_postgresql(
     }
     # a number a double keeps may come out as the double's text: the same number
     assert {i: Decimal(r) for i, r in rates.items()} == {1: Decimal("1.5"), 2: Decimal("2500")}
+
+
+def test_a_number_too_small_for_a_double_is_quarantined_not_loaded_as_zero(
+    make_project, run_project, pg_url: str
+) -> None:
+    # A physics export's underflow beside zeros as writers write them: the tiny numbers
+    # loaded as 0 into the float and decimal columns, "succeeded". Now each is refused
+    # with its reason and the text as written; the zeros load.
+    lines = [json.dumps({"id": i, "g": 0.5 + i, "d": "1.25", "n": "-"}) for i in range(1, 50_000)]
+    lines[10] = '{"id": 11, "g": 1e-400, "d": 0, "n": "re-run"}'
+    lines[20_000] = '{"id": 20001, "g": 0, "d": -2.5e-330, "n": "-"}'
+    lines[30_000] = '{"id": 30001, "g": 0.0, "d": 0E-400, "n": "-"}'
+    root = make_project(
+        f"""
+        warehouse: {pg_url}
+        pipelines:
+          p:
+            sources:
+              s: {{type: file, path: data/*.jsonl}}
+            table:
+              name: t
+              columns:
+                id: integer
+                g: float
+                d: decimal
+                n: string
+        """,
+        {"data/a.jsonl": "\n".join(lines) + "\n"},
+    )
+    out = run_project(root)
+    got = sorted((e.line, e.reasons, e.payload) for e in out.quarantine("row"))
+    assert [(line, payload["g"], payload["d"]) for line, _, payload in got] == [
+        (11, "1e-400", "0"),
+        (20001, "0", "-2.5e-330"),
+    ]
+    assert got[0][1] == [
+        "g: '1e-400' is not a valid float; it is past what a float holds (magnitudes "
+        "from 5e-324 to 1.8e308)"
+    ]
+    assert "-2.5e-330" in got[1][1][0]
+    engine = sa.create_engine(pg_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.connect() as conn:
+        zeros = conn.execute(sa.text("SELECT g, d FROM t WHERE id = 30001")).one()
+        assert conn.execute(sa.text("SELECT count(*) FROM t")).scalar() == 49_997
+        assert conn.execute(sa.text("SELECT count(*) FROM t WHERE g = 0 OR d = 0")).scalar() == 1
+    engine.dispose()
+    assert tuple(zeros) == (0.0, Decimal(0))

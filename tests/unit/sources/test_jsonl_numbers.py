@@ -108,3 +108,85 @@ def test_numbers_of_16_to_22_digits_load_as_written() -> None:
     for row in out.iter_rows(named=True):
         want = json.loads(lines[int(row["id"])], parse_float=str)
         assert (row["n"], row["d"]) == (want["n"], want["d"])
+
+
+# Zeros as writers write them, beside numbers too small for a double (a physics
+# export's underflow, a ledger's 0E-400) that Polars read as 0.
+ZERO_OR_TINY = [
+    "0",
+    "-0",
+    "0.0",
+    "0.000",
+    "0e0",
+    "-0.0",
+    "0E-400",
+    "1e-400",
+    "-2.5e-330",
+    "4.9e-325",
+    "1234e-327",
+    "3e-5",
+    "5e-324",
+]
+
+
+@pytest.mark.parametrize("first", ["0.5", "1e-400"])
+def test_a_number_too_small_for_a_double_is_its_text_not_zero(first: str) -> None:
+    # Every value equals the number Python's json reads (as Decimal): a tiny number is
+    # not 0, in the first block and the later ones, and beside a 0 in another field.
+    lines = [f'{{"id":0,"other":0,"x":{first},"geo":{{"lat":{first}}}}}']
+    for i in range(1, 300):
+        n = ZERO_OR_TINY[i % len(ZERO_OR_TINY)]
+        lines.append(f'{{"id":{i},"other":0,"x":{n},"geo":{{"lat":{n}}}}}')
+    out, rejects = read(("\n".join(lines) + "\n").encode())
+    assert rejects == {}
+    assert out.height == 300
+    for row in out.iter_rows(named=True):
+        want = json.loads(lines[int(row["id"])], parse_float=Decimal, parse_int=Decimal)
+        assert Decimal(row["x"]) == want["x"], row
+        assert Decimal(row["geo_lat"]) == want["geo"]["lat"], row
+        assert row["other"] == "0"
+    assert "1e-400" in out.get_column("x").to_list()
+
+
+def test_a_block_of_plain_zeros_reads_no_line_again() -> None:
+    # A column of zeros and no negative exponent in the block: nothing is read again
+    # (the lines are not asked for).
+    from sluice.sources.jsonl_numbers import as_written
+
+    text = pl.DataFrame({"x": ["0", "0.5", "-0"] * 100})
+    asked: list[int] = []
+
+    def lines() -> list[bytes]:
+        asked.append(1)
+        return [b"{}"] * 300
+
+    assert as_written(text, {"x": (("x",), True)}, lines, tiny=False).equals(text)
+    assert asked == []
+    as_written(text, {"x": (("x",), True)}, lines, tiny=True)
+    assert asked == [1]
+
+
+def test_a_number_in_a_field_written_in_quotes_or_null_before_keeps_its_digits() -> None:
+    # An API that quoted its amounts in the first records ("1.25") or left a field
+    # null, and wrote them as numbers later: read through a double, the later block
+    # gave "12345678901234567000" and "-0". Text written in quotes stays as written.
+    lines = [json.dumps({"id": i, "d": "1.25", "e": None, "who": "Ann"}) for i in range(2000)]
+    lines[1500] = '{"id": 1500, "d": 12345678901234567890.5, "e": 98765432109876543210.5}'
+    lines[1600] = '{"id": 1600, "d": -2.5e-330, "e": 1e-400, "who": 1e-400}'
+    lines[1700] = '{"id": 1700, "d": "12345678901234567890.5", "e": "0", "who": "0.5"}'
+    out, rejects = read(("\n".join(lines) + "\n").encode(), block=8192)
+    assert rejects == {}
+    got = {r["id"]: (r["d"], r["e"]) for r in out.iter_rows(named=True) if r["id"] > "1499"}
+    assert got["1500"] == ("12345678901234567890.5", "98765432109876543210.5")
+    assert got["1600"] == ("-2.5e-330", "1e-400")
+    assert got["1700"] == ("12345678901234567890.5", "0")
+
+
+def test_a_text_column_of_names_is_not_looked_at_again() -> None:
+    # Names, hashes, e-mails in the first block: a later block's text is as Polars
+    # read it, without a look at its lines (the cost of every block).
+    from sluice.sources.jsonl_numbers import number_leaves, text_of_numbers
+
+    first = pl.DataFrame({"who": ["Ann", None], "amount": ["1.25", " 3 "], "none": [None, None]})
+    leaves = number_leaves({"who": pl.String, "amount": pl.String, "none": pl.Null}, flatten=True)
+    assert set(text_of_numbers(first, leaves)) == {"amount", "none"}
