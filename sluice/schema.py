@@ -74,6 +74,14 @@ class Narrow:
     #: a string's character set where it stores fewer characters than Unicode has
     #: (MySQL's ``utf8mb3``, ``latin1``, ``ascii``: see :data:`CHARSET_LACKS`)
     charset: str | None = None
+    #: a string's bytes (MySQL's ``TINYTEXT`` 255, ``TEXT`` 65,535, ``MEDIUMTEXT``
+    #: 16,777,215; in a single-byte character set, its characters)
+    octets: int | None = None
+    #: a float's digits and places where the column rounds to places (MySQL's
+    #: ``FLOAT(7, 2)``, ``DOUBLE(10, 3)``)
+    float_places: tuple[int, int] | None = None
+    #: a PostgreSQL ``uuid`` column: a string must read as one
+    uuid: bool = False
 
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")

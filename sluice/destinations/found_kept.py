@@ -36,6 +36,12 @@ _BITS: list[tuple[type[sa.types.TypeEngine[Any]], int]] = [
     (sa.SmallInteger, 16),
     (sa.Integer, 32),
 ]
+#: MySQL's text types shorter than LONGTEXT (which sluice makes): their bytes
+_TEXT_BYTES: dict[type[Any], int] = {
+    mysql.TINYTEXT: 255,
+    mysql.TEXT: 65_535,
+    mysql.MEDIUMTEXT: 16_777_215,
+}
 #: DuckDB's integer types: (bits, unsigned)
 _DUCKDB_INTEGERS = {
     "TINYINT": (8, False),
@@ -67,6 +73,10 @@ def kept(type_: sa.types.TypeEngine[Any], shown: str) -> Narrow | None:
             return None
         return Narrow(shown, fraction=fraction, span=span)
     single = isinstance(type_, (sa.REAL, mysql.FLOAT)) and not isinstance(type_, mysql.REAL)
+    if made_for == "float" and isinstance(type_, mysql.FLOAT | mysql.DOUBLE | mysql.REAL):
+        digits, places = type_.precision, type_.scale
+        if digits is not None and places is not None:  # FLOAT(7, 2) rounds to 2 places
+            return Narrow(shown, single=single, float_places=(int(digits), int(places)))
     if made_for == "float" and single:
         return Narrow(shown, single=True)
     if made_for == "integer":
@@ -76,6 +86,10 @@ def kept(type_: sa.types.TypeEngine[Any], shown: str) -> Narrow | None:
         return Narrow(shown, accepted=tuple(type_.enums))
     if made_for == "string" and isinstance(type_, sa.String) and type_.length:
         return Narrow(shown, length=int(type_.length))
+    if made_for == "string" and type(type_) in _TEXT_BYTES:
+        return Narrow(shown, octets=_TEXT_BYTES[type(type_)])
+    if isinstance(type_, sa.Uuid):  # no type sluice makes: a string loads into it
+        return Narrow(shown, uuid=True)
     return None
 
 
@@ -99,7 +113,10 @@ def narrow(have: dict[str, Found], declared: dict[str, str]) -> dict[str, Narrow
     out = {}
     for name, type_ in declared.items():
         found = have.get(name)
-        if found is not None and found.family == type_ and found.keeps is not None:
+        if found is None or found.keeps is None:
+            continue
+        # a type sluice never makes (uuid) takes a string, as the database reads it
+        if found.family == type_ or (found.family is None and type_ == "string"):
             out[name] = found.keeps
     return out
 

@@ -3,8 +3,9 @@
 A table its owner made may keep less than the type sluice makes for a declared one:
 ``NUMERIC(10, 2)`` for a ``decimal``; MySQL's ``DATETIME`` (whole seconds) or
 ``TIMESTAMP`` (1970 to 2038), PostgreSQL's ``timestamp(0)`` for a ``datetime``; ``REAL``
-for a ``float``; ``INTEGER`` for an ``integer``; ``VARCHAR(50)``, an enumerated type or
-MySQL's ``utf8mb3`` for a ``string``. The database would round such a value, cut it,
+or MySQL's ``FLOAT(7, 2)`` for a ``float``; ``INTEGER`` for an ``integer``;
+``VARCHAR(50)``, an enumerated type, MySQL's ``utf8mb3`` or ``TEXT`` (64 KB), or
+PostgreSQL's ``uuid`` for a ``string``. The database would round such a value, cut it,
 change its case or refuse the whole load (naming no row of the file); each is
 quarantined instead, its reason naming the column as the database shows it, the step
 that makes the value fit where one does, and widening the column (see
@@ -27,6 +28,10 @@ Check = tuple[pl.Expr, pl.Expr]
 #: what follows a step: replay, or the other way on
 _THEN = "then `sluice quarantine replay`; or widen the column in the warehouse, then replay"
 _REPLAY = "then `sluice quarantine replay`"
+#: a UUID as PostgreSQL reads one: 32 hex digits, a hyphen after any group of four,
+#: braces around the whole (its own cast, tried in the tests, agrees)
+_HEX4 = "[0-9a-fA-F]{4}"
+UUID = f"^(?:{_HEX4}(?:-?{_HEX4}){{7}}|[{{]{_HEX4}(?:-?{_HEX4}){{7}}[}}])$"
 #: characters of a value shown in a reason (a field may be a page of text)
 _SHOWN = 40
 
@@ -44,17 +49,27 @@ def beyond(name: str, typed: pl.Expr, narrow: Narrow) -> list[Check]:
         _length,
         _accepted,
         _charset,
+        _octets,
+        _uuid,
     ]
     return [check for kind in kinds for check in kind(name, typed, narrow, column)]
 
 
 def _places(name: str, typed: pl.Expr, narrow: Narrow, column: str) -> list[Check]:
-    if narrow.places is None:
+    if narrow.places is not None:  # a decimal keeps sluice's 6 places, or fewer
+        precision, scale = narrow.places
+        rounds = scale < DECIMAL_PLACES[1]
+        made = f"a declared decimal is made NUMERIC({DECIMAL_PLACES[0]}, {DECIMAL_PLACES[1]})"
+        limit = pl.lit(Decimal(10) ** (precision - scale), dtype=POLARS_TYPES["decimal"])
+    elif narrow.float_places is not None:  # MySQL's FLOAT(7, 2) rounds every value
+        precision, scale = narrow.float_places
+        rounds, made = True, "DOUBLE, as sluice makes a float"
+        limit = pl.lit(10.0 ** (precision - scale))
+    else:
         return []
-    precision, scale = narrow.places
     whole = precision - scale
     out = []
-    if scale < DECIMAL_PLACES[1]:
+    if rounds:
         more = (typed.round(scale) != typed).fill_null(False)
         said = (
             f"' has more places after the point than the {scale} {column} keeps (the "
@@ -63,13 +78,11 @@ def _places(name: str, typed: pl.Expr, narrow: Narrow, column: str) -> list[Chec
             f'as varchar), cast({name} as varchar))"}}, {_THEN}'
         )
         out.append(_check(more, _said(name, said)))
-    if whole < DECIMAL_PLACES[0] - DECIMAL_PLACES[1]:
-        limit = pl.lit(Decimal(10) ** whole, dtype=POLARS_TYPES["decimal"])
+    if whole < DECIMAL_PLACES[0] - DECIMAL_PLACES[1] or narrow.float_places is not None:
         big = (typed.abs() >= limit).fill_null(False)
         said = (
             f"' has more than {whole} digits before the point, which {column} holds: widen "
-            f"the column in the warehouse (a declared decimal is made NUMERIC"
-            f"({DECIMAL_PLACES[0]}, {DECIMAL_PLACES[1]})), {_REPLAY}"
+            f"the column in the warehouse ({made}), {_REPLAY}"
         )
         out.append(_check(big, _said(name, said)))
     return out
@@ -179,6 +192,38 @@ def _charset(name: str, typed: pl.Expr, narrow: Narrow, column: str) -> list[Che
         ),
     ]
     return [_check(char.is_not_null().fill_null(False), pl.concat_str(said))]
+
+
+def _octets(name: str, typed: pl.Expr, narrow: Narrow, column: str) -> list[Check]:
+    if narrow.octets is None:
+        return []
+    # a single-byte character set stores a character in a byte; utf8mb4 as UTF-8 does
+    single = narrow.charset in ("latin1", "ascii")
+    size = typed.str.len_chars() if single else typed.str.len_bytes()
+    longer = (size > narrow.octets).fill_null(False)
+    said = [
+        _start(name, typed),
+        pl.lit("' is "),
+        size.cast(pl.String),
+        pl.lit(
+            f" bytes, longer than the {narrow.octets:,} {column} holds: widen the column "
+            f"in the warehouse (MODIFY {name} LONGTEXT, as sluice makes a string), {_REPLAY}"
+        ),
+    ]
+    return [_check(longer, pl.concat_str(said))]
+
+
+def _uuid(name: str, typed: pl.Expr, narrow: Narrow, column: str) -> list[Check]:
+    if not narrow.uuid:
+        return []
+    other = (~typed.str.contains(UUID)).fill_null(False)
+    said = (
+        f"' is not a UUID, which {column} holds (32 hex digits, as "
+        "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11): to load such values as null, add the step "
+        f"derive: {{column: {name}, sql: \"case when regexp_like({name}, '{UUID}') then "
+        f'{name} end"}}, {_REPLAY}'
+    )
+    return [_check(other, _said(name, said))]
 
 
 def _check(failed: pl.Expr, reason: pl.Expr) -> Check:

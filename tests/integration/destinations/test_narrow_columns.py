@@ -339,3 +339,118 @@ def test_a_warehouse_gone_when_its_columns_are_read_is_a_load_error_with_a_hint(
         gone.close()
     assert caught.value.hint == "check that the database is running and the URL is right"
     assert "127.0.0.1:1" in str(caught.value)
+
+
+def _reason_step(reason: str) -> str:
+    """The derive step a reason names, as it would be pasted into sluice.yaml."""
+    return "derive: " + reason.split("add the step derive: ")[1].split("}, then")[0] + "}"
+
+
+def _with_step(root: Path, step: str) -> None:
+    yaml = (root / "sluice.yaml").read_text()
+    yaml = yaml.replace("    table:\n", f"    transforms:\n      - {step}\n    table:\n")
+    (root / "sluice.yaml").write_text(yaml)
+
+
+def test_mysql_a_float_column_with_places_rounds_no_value_without_a_word(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # A legacy table's FLOAT(6,2): MariaDB stored 1234.567 as 1234.57, "succeeded", and
+    # failed the whole load on 12345.6 ("Out of range value", no row of the file named).
+    url = warehouse_url(request, "mysql", tmp_path)
+    _sql(url, "CREATE TABLE prices (id BIGINT PRIMARY KEY, ratio FLOAT(6,2))")
+    rows = "1,12.5\n2,1234.567\n3,12345.6\n4,0.1\n5,-9999.99\n"
+    entries = _refused(tmp_path, url, "ratio: float", "id,ratio\n" + rows)
+    reasons = {e["line"]: e["reasons"][0] for e in entries}
+    assert sorted(reasons) == [3, 4]
+    assert reasons[3].startswith(
+        "ratio: '1234.567' has more places after the point than the 2 the table's column "
+        "ratio (FLOAT(6, 2)) keeps"
+    )
+    assert reasons[4].startswith("ratio: '12345.6' has more than 4 digits before the point")
+    assert _sql(url, "SELECT id, ratio FROM prices ORDER BY id") == [
+        (1, 12.5),
+        (4, pytest.approx(0.1)),
+        (5, -9999.99),
+    ]
+    # the step the first reason names, then replay: rounded as asked; the other waits
+    _with_step(tmp_path, _reason_step(reasons[3]))
+    assert sluice("quarantine", "replay", "-p", str(tmp_path)).returncode == 3
+    assert _sql(url, "SELECT ratio FROM prices WHERE id = 2") == [(1234.57,)]
+    # and the column widened, as the second one says
+    assert "widen the column in the warehouse (DOUBLE, as sluice makes a float)" in reasons[4]
+    _sql(url, "ALTER TABLE prices MODIFY ratio DOUBLE")
+    assert sluice("quarantine", "replay", "-p", str(tmp_path)).returncode == 0
+    assert _sql(url, "SELECT ratio FROM prices WHERE id = 3") == [(12345.6,)]
+
+
+def test_mysql_a_text_longer_than_a_text_column_holds_is_refused_until_widened(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # TEXT holds 65,535 bytes: a page of accented text (35,000 characters, 70,000 bytes)
+    # failed the whole load in strict mode ("Data too long for column").
+    url = warehouse_url(request, "mysql", tmp_path)
+    _sql(url, "CREATE TABLE prices (id BIGINT PRIMARY KEY, note TEXT, tag TINYTEXT)")
+    long, fits = "\u00e9" * 35_000, "\u00e9" * 32_000
+    rows = f"1,{fits},ok\n2,{long},ok\n3,x,{'y' * 256}\n"
+    entries = _refused(tmp_path, url, "note: string\n        tag: string", "id,note,tag\n" + rows)
+    reasons = {e["line"]: e["reasons"][0] for e in entries}
+    assert sorted(reasons) == [3, 4]
+    assert reasons[3].startswith(f"note: '{long[:40]}...' is 70000 bytes, longer than the 65,535")
+    assert reasons[4].startswith(f"tag: '{'y' * 40}...' is 256 bytes, longer than the 255")
+    modify = [r.split("(MODIFY ")[1].split(", as sluice")[0] for r in reasons.values()]
+    assert modify == ["note LONGTEXT", "tag LONGTEXT"]
+    _sql(url, "ALTER TABLE prices " + ", ".join(f"MODIFY {m}" for m in modify))
+    assert sluice("quarantine", "replay", "-p", str(tmp_path)).returncode == 0
+    stored = _sql(url, "SELECT id, note, tag FROM prices ORDER BY id")
+    assert stored == [(1, fits, "ok"), (2, long, "ok"), (3, "x", "y" * 256)]
+
+
+#: texts around a UUID's forms, each tried against PostgreSQL's own cast
+UUID_TEXTS = [
+    "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+    "{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}",
+    "{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+    "A0EEBC999C0B4EF8BB6D6BB9BD380A11",
+    "a0ee-bc99-9c0b-4ef8-bb6d-6bb9-bd38-0a11",
+    "a0eebc9-99c0b-4ef8-bb6d-6bb9bd380a11",
+    "a0eebc99--9c0b-4ef8-bb6d-6bb9bd380a11",
+    "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1-1",
+    "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11-",
+    "g0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+    " a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+    "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1",
+    "n/a",
+    "0",
+]
+
+
+def test_a_text_postgresql_cannot_read_as_a_uuid_is_refused_and_the_step_loads_null(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # A table its owner made with a uuid column: one "n/a" failed the whole load on
+    # PostgreSQL's "invalid input syntax for type uuid". What is refused is exactly what
+    # PostgreSQL's cast refuses.
+    url = warehouse_url(request, "postgresql", tmp_path)
+    accepted = []
+    for text in UUID_TEXTS:
+        try:
+            _sql(url, f"SELECT CAST('{text}' AS uuid)")
+            accepted.append(text)
+        except sa.exc.DataError:
+            pass
+    _sql(url, "CREATE TABLE prices (id BIGINT PRIMARY KEY, code uuid)")
+    rows = "".join(f'{i},"{t}"\n' for i, t in enumerate(UUID_TEXTS, start=1))
+    entries = _refused(tmp_path, url, "code: string", "id,code\n" + rows)
+    refused = {UUID_TEXTS[e["line"] - 2] for e in entries}
+    assert refused == set(UUID_TEXTS) - set(accepted)
+    assert len(accepted) == 4
+    reason = entries[0]["reasons"][0]
+    assert "is not a UUID, which the table's column code (UUID) holds" in reason
+    _with_step(tmp_path, _reason_step(reason))
+    assert sluice("quarantine", "replay", "-p", str(tmp_path)).returncode == 0
+    stored = dict(_sql(url, "SELECT id, code FROM prices ORDER BY id"))
+    assert len(stored) == len(UUID_TEXTS)
+    assert {i for i, c in stored.items() if c is None} == {
+        i for i, t in enumerate(UUID_TEXTS, start=1) if t in refused
+    }

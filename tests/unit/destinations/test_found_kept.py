@@ -46,6 +46,12 @@ from sluice.schema import Narrow
         (postgresql.VARCHAR(), None),
         (postgresql.TEXT(), None),
         (mysql.LONGTEXT(), None),
+        (mysql.TEXT(), Narrow("T", octets=65_535)),
+        (mysql.TINYTEXT(), Narrow("T", octets=255)),
+        (mysql.MEDIUMTEXT(), Narrow("T", octets=16_777_215)),
+        (mysql.FLOAT(6, 2), Narrow("T", single=True, float_places=(6, 2))),
+        (mysql.DOUBLE(10, 3, asdecimal=True), Narrow("T", float_places=(10, 3))),
+        (postgresql.UUID(), Narrow("T", uuid=True)),
         (
             postgresql.ENUM("active", "on hold", name="st"),
             Narrow("T", accepted=("active", "on hold")),

@@ -183,3 +183,36 @@ def test_an_enumerated_column_refuses_a_value_it_does_not_hold_exactly() -> None
     many = Narrow("e", accepted=tuple(f"v{i}" for i in range(12)))
     _, reasons = _narrowed("string", many, ["w"])
     assert "(v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, ...; exactly" in reasons[2][0]
+
+
+def test_a_float_column_with_places_refuses_more_places_or_digits() -> None:
+    texts = ["12.5", "1234.567", "12345.6", "0.1", "-9999.99", "1e-3", "9999.995"]
+    ok, reasons = _narrowed("float", Narrow("FLOAT(6, 2)", float_places=(6, 2)), texts)
+    assert ok.get_column("x").to_list() == [12.5, 0.1, -9999.99]
+    assert sorted(reasons) == [3, 4, 7, 8]
+    assert "more places after the point than the 2" in reasons[3][0]
+    assert "more than 4 digits before the point" in reasons[4][0]
+    assert "(DOUBLE, as sluice makes a float)" in reasons[4][0]
+
+
+@pytest.mark.parametrize(("charset", "size"), [(None, 7), ("latin1", 4)])
+def test_a_text_column_refuses_more_bytes_than_it_holds(charset: str | None, size: int) -> None:
+    # utf8mb4 stores as UTF-8 does (2 bytes for an é); latin1 one byte a character
+    narrow = Narrow("TEXT", octets=6, charset=charset)
+    ok, reasons = _narrowed("string", narrow, ["abc", "\u00e9\u00e9\u00e9s", None])
+    assert ok.height == (3 if size <= 6 else 2)
+    if size > 6:
+        assert reasons[3][0].startswith(
+            f"x: '\u00e9\u00e9\u00e9s' is {size} bytes, longer than the 6"
+        )
+
+
+def test_a_uuid_column_refuses_what_postgresql_would_not_read_and_the_step_nulls_it() -> None:
+    texts = ["a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "n/a", "{A0EEBC999C0B4EF8BB6D6BB9BD380A11}"]
+    ok, reasons = _narrowed("string", Narrow("UUID", uuid=True), [*texts, None])
+    assert ok.height == 3
+    assert list(reasons) == [3]
+    step = reasons[3][0].split("add the step derive: ")[1].split("}, then")[0] + "}"
+    sql = step.split('sql: "')[1].rsplit('"', 1)[0]
+    nulled = pl.DataFrame({"x": texts}).select(pl.sql_expr(sql).alias("x"))
+    assert nulled.get_column("x").to_list() == [texts[0], None, texts[2]]
