@@ -349,6 +349,20 @@ FLOAT_BOOLEAN_NOTE = (
     'read them as 1 and 0, add the step derive: {{column: {name}, sql: "regexp_replace('
     "{name}, '^([01])[.]0+$', '\\\\1')\"}}, then `sluice quarantine replay`"
 )
+#: a ticked box, as forms and spreadsheets export one: ``x``, a check mark
+TICKS = ["x", "\u2713", "\u2714", "\u2611"]
+#: added to the reason of a boolean refused as one of :data:`TICKS`
+TICK_NOTE = (
+    "; it reads as a ticked box: to load ticks as true, add the step derive: {{column: "
+    '{name}, sql: "case when lower(trim({name})) in ('
+    + ", ".join(f"'{t}'" for t in TICKS)
+    + ") then 'true' else {name} end\"}}, then `sluice quarantine replay` (an empty box "
+    "stays null)"
+)
+#: added to the reason of any other boolean refused
+BOOLEAN_WORDS_NOTE = (
+    "; a boolean reads " + ", ".join(TRUE) + " and " + ", ".join(FALSE) + ", in any case"
+)
 #: A time whose offset is whole hours, as PostgreSQL writes ``timestamptz`` as text
 #: (``2024-01-05 10:00:00+00``, ``...+05:30`` only where it needs the minutes): Python's
 #: ``%z`` takes ``+0000`` or ``+00:00``, not ``+00``.
@@ -778,9 +792,18 @@ def cast_reason(
     if to == "date" and isinstance(source, pl.Datetime):
         said.append(pl.lit(TIME_OF_DAY_NOTE.format(name=name)))
     if to == "boolean" and source == pl.String:
-        floaty = col.str.strip_chars().str.contains(FLOAT_BOOLEAN)
-        note = FLOAT_BOOLEAN_NOTE.format(name=name)
-        said.append(pl.when(floaty).then(pl.lit(note)).otherwise(pl.lit("")))
+        trimmed = col.str.strip_chars()
+        floaty = trimmed.str.contains(FLOAT_BOOLEAN)
+        lowered = trimmed.str.to_lowercase()
+        said.append(
+            pl.when(floaty)
+            .then(pl.lit(FLOAT_BOOLEAN_NOTE.format(name=name)))
+            .when(lowered.is_in(TICKS))
+            .then(pl.lit(TICK_NOTE.format(name=name)))
+            .when(lowered.is_in(NULL_MARKERS))  # named as a missing value's marker
+            .then(pl.lit(""))
+            .otherwise(pl.lit(BOOLEAN_WORDS_NOTE))
+        )
     zoned = to == "datetime" and any(
         "%z" in f for f in (spec.formats if spec else None) or DEFAULT_FORMATS[to]
     )

@@ -287,6 +287,29 @@ def test_pandas_float_booleans_load_through_the_step_their_reason_names(tmp_path
     assert rows == [(1, 1), (2, 0), (3, None), (4, 1)]
 
 
+def test_ticked_boxes_load_as_true_through_the_step_their_reason_names(tmp_path: Path) -> None:
+    # A form's export: a box ticked with x, X or a check mark, an empty one left empty.
+    # Refused with no way forward ("is not a valid boolean"); the step loads ticks as
+    # true; a word that is no boolean names the words that are.
+    data = "id,done\n1,x\n2,\n3, X \n4,\u2713\n5,yes\n6,\u2714\n7,maybe\n".encode()
+    entries, rows = refused_then_fixed(
+        tmp_path,
+        {"data/form.csv": data},
+        "data/*.csv",
+        "{id: integer, done: boolean}",
+        step_named("add the step "),
+        "SELECT id, done FROM t ORDER BY id",
+        replay_exit=3,
+    )
+    assert [e["line"] for e in entries] == [2, 4, 5, 7, 8]
+    assert "it reads as a ticked box" in entries[0]["reasons"][0]
+    assert entries[-1]["reasons"] == [
+        "done: 'maybe' is not a valid boolean; a boolean reads true, t, yes, y, on, 1 and "
+        "false, f, no, n, off, 0, in any case"
+    ]
+    assert rows == [(1, 1), (2, None), (3, 1), (4, 1), (5, 1), (6, 1)]
+
+
 def test_a_replay_reads_a_sep_line_files_numbers_as_the_run_did(tmp_path: Path) -> None:
     # The `sep=;` line set the delimiter of the run, but a replay read its rows with the
     # source's (','): a row refused for another reason, once that was fixed, loaded its

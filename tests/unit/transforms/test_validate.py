@@ -18,10 +18,12 @@ from sluice.config import TableConfig
 from sluice.dtypes import POLARS_TYPES
 from sluice.transforms import Validator
 from sluice.transforms.cast import (
+    BOOLEAN_WORDS_NOTE,
     DECIMAL_KEEPS,
     MORE_PLACES_NOTE,
     NOT_FINITE_NOTE,
     OUT_OF_RANGE_NOTE,
+    TICK_NOTE,
     cast_value,
 )
 
@@ -97,6 +99,7 @@ def test_type_casts_and_reasons(type_: str, good: list[tuple[str, object]], bad:
             f"x: '{b}' is not a valid {type_}"
             + (" (formats tried: %Y-%m-%d)" if type_ == "date" else "")
             + (" (at most 32 digits before the point and 6 after)" if type_ == "decimal" else "")
+            + (BOOLEAN_WORDS_NOTE if type_ == "boolean" else "")
             + (
                 MORE_PLACES_NOTE.format(name="x", scale=6, keeps=DECIMAL_KEEPS)
                 if b == "0.1234567"
@@ -572,9 +575,11 @@ def test_statistical_tables_markers_and_flags_name_what_loads_them() -> None:
     assert [notes[10], notes[11], notes[12]] == [flag, flag, flag]
     assert "amount" in notes[13] and "mark follows" not in notes[13]  # money, said once
     assert notes[14] == "" and not notes[15].startswith("; a mark")
-    # in a boolean column an x is a ticked box: no missing-value note
+    # in a boolean column an x is a ticked box: no missing-value note, the tick's
     _, bad = validator({"b": "boolean"}).run(text_frame(b=["x"]))
-    assert reasons_by_line(bad) == {2: ["b: 'x' is not a valid boolean"]}
+    assert reasons_by_line(bad) == {
+        2: ["b: 'x' is not a valid boolean" + TICK_NOTE.format(name="b")]
+    }
 
 
 def test_a_typographic_minus_refused_by_a_number_type_names_the_step_that_reads_it() -> None:
