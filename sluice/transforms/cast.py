@@ -24,6 +24,7 @@ from sluice.schema import Narrow
 from sluice.transforms.date_hints import format_note
 from sluice.transforms.dates import REF, TEXT, DateRule
 from sluice.transforms.dates import parse as parse_dates
+from sluice.transforms.zone_names import zone_note
 
 #: Formats tried in order when a column names none: ISO 8601, with or without a
 #: fraction and an offset (``Z`` counts as one), as Python's strptime writes them.
@@ -814,6 +815,7 @@ def cast_reason(
         named = col.str.strip_chars().str.contains(ZONE_NAMED)
         note = ZONE_NAMED_NOTE.format(name=name)
         said.append(pl.when(named).then(pl.lit(note)).otherwise(pl.lit("")))
+        said.append(zone_note(name, col.str.strip_chars()))
     if to == "datetime" and isinstance(source, pl.Datetime) and source.time_unit == "ns":
         finer = col.dt.nanosecond() % 1000 != 0
         note = NANOSECONDS_NOTE.format(name=name)

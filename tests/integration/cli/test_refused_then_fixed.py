@@ -9,7 +9,7 @@ import json
 import sqlite3
 from collections.abc import Callable
 from contextlib import closing
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -285,6 +285,32 @@ def test_pandas_float_booleans_load_through_the_step_their_reason_names(tmp_path
     )
     assert [e["line"] for e in entries] == [2, 3]
     assert rows == [(1, 1), (2, 0), (3, None), (4, 1)]
+
+
+def test_times_naming_their_zone_load_through_the_step_their_reason_names(
+    tmp_path: Path,
+) -> None:
+    # A US agency's export: times end in EST or EDT (one file, winter and summer), a
+    # European one's in CEST. Refused with only the formats tried; the step the first
+    # reason names writes the offsets, and the times load as Python's strptime reads
+    # the offsets; the other zone's row names its own step.
+    written = ["2024-01-05 10:00:00 EST", "2024-07-05 10:00:00EDT", "2024-07-05 10:00:00 CEST"]
+    data = "id,at\n" + "".join(f"{i},{t}\n" for i, t in enumerate(written, start=1))
+    entries, rows = refused_then_fixed(
+        tmp_path,
+        {"data/noaa.csv": data.encode()},
+        "data/*.csv",
+        "{id: integer, at: datetime}",
+        step_named("add the step "),
+        "SELECT id, at FROM t ORDER BY id",
+        replay_exit=3,
+    )
+    assert [e["line"] for e in entries] == [2, 3, 4]
+    assert "it names its zone EST, which %z does not read" in entries[0]["reasons"][0]
+    assert "to write CET as +01:00 and CEST as +02:00" in entries[2]["reasons"][0]
+    offsets = ["2024-01-05 10:00:00-05:00", "2024-07-05 10:00:00-04:00"]
+    utc = [datetime.strptime(t, "%Y-%m-%d %H:%M:%S%z").astimezone(UTC) for t in offsets]
+    assert rows == [(i, f"{u:%Y-%m-%d %H:%M:%S}.000000+00:00") for i, u in enumerate(utc, 1)]
 
 
 def test_ticked_boxes_load_as_true_through_the_step_their_reason_names(tmp_path: Path) -> None:
