@@ -34,6 +34,7 @@ from sluice.status import FileStatus, QuarantineStatus
 from sluice.transforms import MappingPlan, StepRunner, Validator, plan_mapping
 from sluice.transforms.cast import DecimalMark
 from sluice.transforms.pii import PiiPlan
+from sluice.transforms.validate import DUMPED_NULL
 
 
 @dataclass
@@ -144,6 +145,7 @@ class UnitOpener:
             decimal_digits=self._dest().capabilities.decimal_digits,
             mark=mark,
             narrow=self._narrow(),
+            unread=unread_marker(source, unit.unit),
         )
         base = [ctx.report.stream(unit.source).counts.read]
         seen, last, read = [0], [0.0], [0]
@@ -278,6 +280,15 @@ def file_delimiter(store: StateStore, file_id: int | None) -> str | None:
     rec = store.file(file_id) if file_id is not None else None
     found = (rec.counts or {}).get("delimiter") if rec is not None else None
     return found if isinstance(found, str) else None
+
+
+def unread_marker(cfg: object, unit: str) -> str | None:
+    """The missing-value marker a unit's text may hold that its source does not read as
+    null: a CSV source's ``\\N`` (MySQL's ``INTO OUTFILE``, PostgreSQL's text ``COPY``)
+    while ``csv.null_values`` is left at its default. Stated (``['']``), it is text."""
+    if not isinstance(cfg, FileSourceConfig) or format_of(cfg, unit) != "csv":
+        return None
+    return None if "null_values" in cfg.csv.model_fields_set else DUMPED_NULL
 
 
 def decimal_mark(cfg: object, unit: str, delimiter: str | None = None) -> DecimalMark:

@@ -45,6 +45,18 @@ NUL_REASON = (
 )
 
 
+#: how database dumps write a missing value in text: MySQL's ``INTO OUTFILE`` and
+#: ``mysqldump --tab``, PostgreSQL's text ``COPY``
+DUMPED_NULL = "\\N"
+#: the reason of a text column's value that is :data:`DUMPED_NULL`
+DUMPED_NULL_REASON = (
+    "{name}: '\\N' is how MySQL's SELECT ... INTO OUTFILE and PostgreSQL's text COPY "
+    "write a missing value: to read it as null, set the source's csv: {{null_values: "
+    "['', '\\N']}}, then `sluice quarantine replay`; to load it as text, state csv: "
+    "{{null_values: ['']}}, then replay"
+)
+
+
 def rule_checks(
     name: str, spec: ColumnConfig, value: pl.Expr, nul: bool = True
 ) -> list[tuple[pl.Expr, pl.Expr]]:
@@ -90,6 +102,7 @@ def rule_checks(
 
 
 _BAD = "_bad"
+_UNREAD = "__bad_unread"
 
 
 def _tidy(reasons: pl.Expr) -> pl.Expr:
@@ -144,6 +157,10 @@ class Validator:
     #: owner made: ``NUMERIC(10,2)``, MySQL's ``DATETIME``, ``REAL``): a value it would
     #: round, cut or refuse is quarantined, not stored changed
     narrow: dict[str, Narrow] = field(default_factory=dict)
+    #: a missing value's marker the source does not read as null (``\\N``, in a CSV
+    #: source's default ``csv.null_values``): a text column holding it exactly is
+    #: refused, not loaded as that text
+    unread: str | None = None
     _seen: dict[str, SeenKeys] = field(default_factory=dict)
     _compiled: dict[tuple[Any, ...], _Compiled] = field(default_factory=dict)
 
@@ -175,6 +192,7 @@ class Validator:
         typed_as: dict[str, str] = {}
         raw_as: dict[str, str] = {}  # the text of cast columns, for the reasons of bad rows
         reasons: list[tuple[str, pl.Expr]] = []
+        unread: list[pl.Expr] = []  # a text column holds the source's unread marker
         for i, (name, spec) in enumerate(self.table.columns.items()):
             flag = f"__bad_{i}"
             source = schema[name]
@@ -226,6 +244,11 @@ class Validator:
                         ),
                     )
                 )
+            if self.unread is not None and spec.type == "string":
+                marked = (typed == self.unread).fill_null(False)
+                unread.append(marked)
+                said = pl.lit(DUMPED_NULL_REASON.format(name=name))
+                reasons.append((_UNREAD, pl.when(marked).then(said)))
             for failed, reason in beyond(name, typed, narrow) if narrow else []:
                 fails.append(failed)
                 reasons.append((flag, reason))
@@ -239,6 +262,8 @@ class Validator:
             if fails:
                 flags.append(pl.any_horizontal(fails).alias(flag))
             finals.append(typed.alias(name))
+        if unread:  # one flag for every text column's (its reasons in column order)
+            flags.append(pl.any_horizontal(unread).alias(_UNREAD))
         extra = [pl.col(c) for c in self.extra]
         checked = [c for c in self.extra if not nul_free or c in self.computed]
         if checked:

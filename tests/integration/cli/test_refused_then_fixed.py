@@ -313,6 +313,56 @@ def test_times_naming_their_zone_load_through_the_step_their_reason_names(
     assert rows == [(i, f"{u:%Y-%m-%d %H:%M:%S}.000000+00:00") for i, u in enumerate(utc, 1)]
 
 
+def _source_setting(after: str) -> Callable[[str, list[dict[str, Any]]], str]:
+    """The source setting the first entry's reason names after ``after``, pasted."""
+
+    def fixed(yaml: str, entries: list[dict[str, Any]]) -> str:
+        setting = entries[0]["reasons"][0].split(after)[1].split(", then")[0]
+        return yaml.replace("path: data/*.csv}", f"path: data/*.csv, {setting}}}")
+
+    return fixed
+
+
+DUMP = b"id,name,seen\n1,Ada,2024-01-05\n2,\\N,\\N\n3,,2024-01-06\n"
+
+
+def test_a_dumps_missing_value_in_a_text_column_is_refused_until_the_setting_reads_it(
+    tmp_path: Path,
+) -> None:
+    # MySQL's SELECT ... INTO OUTFILE writes NULL as \N: in a text column it loaded as
+    # the text "\N", "succeeded" (a date column refused it). Refused now, naming the
+    # setting; pasted, the replay loads null.
+    entries, rows = refused_then_fixed(
+        tmp_path,
+        {"data/dump.csv": DUMP},
+        "data/*.csv",
+        "{id: integer, name: string, seen: date}",
+        _source_setting("to read it as null, set the source's "),
+        "SELECT id, name, seen FROM t ORDER BY id",
+    )
+    assert [e["line"] for e in entries] == [3]
+    assert entries[0]["reasons"][0].startswith(
+        "name: '\\N' is how MySQL's SELECT ... INTO OUTFILE and PostgreSQL's text COPY "
+        "write a missing value"
+    )
+    assert rows == [(1, "Ada", "2024-01-05"), (2, None, None), (3, None, "2024-01-06")]
+
+
+def test_a_dumps_marker_stated_as_text_loads_as_text(tmp_path: Path) -> None:
+    # The other way the reason names: csv.null_values stated without it, so a text
+    # column's \N is the user's text
+    entries, rows = refused_then_fixed(
+        tmp_path,
+        {"data/dump.csv": b"id,name,seen\n1,\\N,2024-01-05\n2,,2024-01-06\n"},
+        "data/*.csv",
+        "{id: integer, name: string, seen: date}",
+        _source_setting("to load it as text, state "),
+        "SELECT id, name, seen FROM t ORDER BY id",
+    )
+    assert [e["line"] for e in entries] == [2]
+    assert rows == [(1, "\\N", "2024-01-05"), (2, None, "2024-01-06")]
+
+
 def test_ticked_boxes_load_as_true_through_the_step_their_reason_names(tmp_path: Path) -> None:
     # A form's export: a box ticked with x, X or a check mark, an empty one left empty.
     # Refused with no way forward ("is not a valid boolean"); the step loads ticks as
