@@ -247,8 +247,8 @@ class Validator:
             if self.unread is not None and spec.type == "string":
                 marked = (typed == self.unread).fill_null(False)
                 unread.append(marked)
-                said = pl.lit(DUMPED_NULL_REASON.format(name=name))
-                reasons.append((_UNREAD, pl.when(marked).then(said)))
+                dumped = pl.lit(DUMPED_NULL_REASON.format(name=name))
+                reasons.append((_UNREAD, pl.when(marked).then(dumped)))
             for failed, reason in beyond(name, typed, narrow) if narrow else []:
                 fails.append(failed)
                 reasons.append((flag, reason))
