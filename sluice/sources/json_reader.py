@@ -14,9 +14,12 @@ import json
 from collections.abc import Callable, Iterator
 from typing import IO, Any, NoReturn
 
+import polars as pl
+
 from sluice import jsonnumbers
-from sluice.batch import Batch
+from sluice.batch import LINE, Batch, Reject
 from sluice.errors import SourceError, Where
+from sluice.jsonnumbers import twice_named
 from sluice.sources.http.records import flatten as flattened
 from sluice.sources.http.records import frame, pick
 
@@ -31,13 +34,22 @@ def read_json(
 ) -> tuple[list[str], Callable[[], Iterator[Batch]]]:
     """The document's columns (every record's keys, in the order first seen) and its
     records in batches."""
-    rows = [flattened(r, nested=flatten) for r in _records(open_bytes, stream, unit, records)]
-    columns = list(dict.fromkeys(k for r in rows for k in r))
+    found = _records(open_bytes, stream, unit, records)
+    # A record whose object names a key twice is set aside with its place in the list
+    # (JSON readers keep either value); it still counts as a record read.
+    twice = {i: why for i, r in enumerate(found, start=1) if (why := twice_named(r))}
+    rows = [flattened(r, nested=flatten) for r in found]
+    columns = list(dict.fromkeys(k for i, r in enumerate(rows, 1) if i not in twice for k in r))
 
     def batches() -> Iterator[Batch]:
         for start in range(0, len(rows), BATCH_RECORDS):
             chunk = rows[start : start + BATCH_RECORDS]
-            yield Batch(stream, unit, frame(chunk, start + 1, columns))
+            data = frame(chunk, start + 1, columns)
+            lines = [i for i in twice if start < i <= start + BATCH_RECORDS]
+            rejects = [Reject(i, json.dumps(found[i - 1], default=str), twice[i]) for i in lines]
+            if lines:
+                data = data.filter(~pl.col(LINE).is_in(lines))
+            yield Batch(stream, unit, data, rejects)
 
     return columns, batches
 

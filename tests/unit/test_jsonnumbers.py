@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import pickle
 
-from sluice.jsonnumbers import JsonFloat, loads, number_text
+import pytest
+
+from sluice.jsonnumbers import JsonFloat, loads, number_text, twice_named
 
 
 def test_a_fraction_is_a_float_that_keeps_its_text() -> None:
@@ -21,3 +23,25 @@ def test_a_fraction_is_a_float_that_keeps_its_text() -> None:
     )
     again = pickle.loads(pickle.dumps(a))
     assert again == 1.5 and number_text(again) == "1.50"
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('{"id": 1, "name": "a"}', None),
+        ('{"id": 1, "id": 1}', "id"),
+        ('{"a": {"b": 1, "c": 2, "b": 3}}', "b"),
+        ('{"a": [1, {"x": 0}, [{"y": 1, "y": 2}]]}', "y"),
+        ('[{"k": 1}, {"k": 2}]', None),
+        ('"text"', None),
+    ],
+)
+def test_an_object_naming_a_key_twice_is_found_anywhere_in_a_record(
+    text: str, key: str | None
+) -> None:
+    why = twice_named(loads(text))
+    assert (why is None) == (key is None)
+    if key is not None:
+        assert why is not None and why.startswith(f"record names the key {key!r} twice")
+    # Python's json keeps the last value, as before: the record is set aside, not changed
+    assert loads(text) == json.loads(text)

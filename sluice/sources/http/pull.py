@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from sluice.errors import FetchError
 from sluice.httpclient import HttpClient
+from sluice.jsonnumbers import twice_named
 from sluice.sources.http.pages import walk
 from sluice.sources.http.records import flatten, pick
 
@@ -124,12 +125,13 @@ class Pull:
     async def _records(
         self, client: HttpClient, where: str, records: list[Any]
     ) -> AsyncIterator[tuple[str, Any]]:
-        objects = [r for r in records if isinstance(r, dict)]
-        bad = [
-            (r, f"{where}: a record is not a JSON object")
-            for r in records
-            if not isinstance(r, dict)
-        ]
+        objects, bad = [], []
+        for r in records:
+            why = "a record is not a JSON object" if not isinstance(r, dict) else twice_named(r)
+            if why is None:
+                objects.append(r)
+            else:
+                bad.append((r, f"{where}: {why}"))
         if self.cfg.fan_out is None:
             good = [flatten(r, nested=self.cfg.flatten) for r in objects]
         else:
