@@ -54,9 +54,29 @@ TIMES = (
     "T%H:%M:%S",
     "T%H:%M",
     "T%H:%M:%S.%f",
+    # with an offset: after the seconds, or spaced from them (Java's and Go's logs)
+    " %H:%M:%S%z",
+    " %H:%M:%S.%f%z",
+    " %H:%M:%S %z",
+    " %H:%M:%S.%f %z",
+    "T%H:%M:%S%z",
+    "T%H:%M:%S.%f%z",
+    # ISO 8601's basic form (iCalendar, AWS): 20240105T100000Z
+    "T%H%M%S%z",
+    "T%H%M%S",
 )
-#: formats that are not a date part and a time (C's ``ctime``, as logs write it)
-OTHERS = ("%a %b %d %H:%M:%S %Y",)
+#: formats that are not a date part and a time: C's ``ctime``, as logs write it; RFC
+#: 2822's, as e-mail and RSS feeds write it; Go's ``time.Time`` printed, in UTC; a
+#: long date with its weekday, as spreadsheets write it
+OTHERS = (
+    "%a %b %d %H:%M:%S %Y",
+    "%a, %d %b %Y %H:%M:%S %z",
+    "%Y-%m-%d %H:%M:%S %z UTC",
+    "%Y-%m-%d %H:%M:%S.%f %z UTC",
+    "%A, %B %d, %Y",
+    "%A, %d %B %Y",
+    "%A %d %B %Y",
+)
 
 
 @lru_cache(maxsize=256)

@@ -3,7 +3,7 @@ Python's own ``strptime``: the format named must read the value as the file mean
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given
@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from sluice.transforms.date_hints import DATES, TIMES, note, written_as
 
 ISO = ("%Y-%m-%d",)
+IST = timezone(timedelta(hours=5, minutes=30))
 
 
 @pytest.mark.parametrize(
@@ -31,6 +32,15 @@ ISO = ("%Y-%m-%d",)
         ("2024-01-05 10:00", ("%Y-%m-%d %H:%M",)),
         ("2024-01-05T10:00", ("%Y-%m-%dT%H:%M",)),
         ("Fri Jan  5 10:00:00 2024", ("%a %b %d %H:%M:%S %Y",)),
+        # offsets, as logs, feeds and other tools write them
+        ("20240105T100000Z", ("%Y%m%dT%H%M%S%z",)),  # ISO 8601 basic (iCalendar)
+        ("2024-01-05 10:00:00.123 +0100", ("%Y-%m-%d %H:%M:%S.%f %z",)),  # Java's logs
+        ("2024-01-05 10:00:00 +0000 UTC", ("%Y-%m-%d %H:%M:%S %z UTC",)),  # Go's
+        ("Fri, 05 Jan 2024 10:00:00 +0000", ("%a, %d %b %Y %H:%M:%S %z",)),  # RFC 2822
+        ("5 Jan 2024 10:00:00 -0500", ("%d %b %Y %H:%M:%S %z",)),
+        ("25/12/2024 10:00:00+01:00", ("%d/%m/%Y %H:%M:%S%z",)),
+        ("Friday, January 5, 2024", ("%A, %B %d, %Y",)),  # a spreadsheet's long date
+        ("Friday 5 January 2024", ("%A %d %B %Y",)),
         ("  05-Jan-2024 ", ("%d-%b-%Y",)),
         # none: not a date, an impossible one, or one only a format tried already reads
         ("30/02/2024", ()),
@@ -76,7 +86,11 @@ def test_the_note_lists_the_formats_the_column_would_read_with() -> None:
 
 
 @given(
-    st.datetimes(min_value=datetime(1950, 1, 1), max_value=datetime(2049, 12, 31)),
+    st.datetimes(
+        min_value=datetime(1950, 1, 1),
+        max_value=datetime(2049, 12, 31),
+        timezones=st.sampled_from([UTC, timezone(timedelta(hours=-5), "EST"), IST]),
+    ),
     st.sampled_from([d for pair in DATES for d in pair if d]),
     st.sampled_from(TIMES),
 )
@@ -91,3 +105,32 @@ def test_any_date_written_in_a_known_format_is_read_back_as_written(
     assert found, written
     # one of the formats named reads it as the format it was written in does
     assert datetime.strptime(written, day + time) in [datetime.strptime(written, f) for f in found]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "20240105T100000Z",
+        "2024-01-05 10:00:00.123 +0100",
+        "2024-01-05 10:00:00 +0000 UTC",
+        "Fri, 05 Jan 2024 10:00:00 +0000",
+        "25/12/2024 10:00:00+01:00",
+        "Friday, January 5, 2024",
+    ],
+)
+def test_the_format_named_pasted_into_the_column_loads_what_strptime_reads(value: str) -> None:
+    import polars as pl
+
+    from sluice.batch import LINE
+    from sluice.config import TableConfig
+    from sluice.transforms import Validator
+
+    (fmt,) = written_as(value, ISO)
+    table = TableConfig.model_validate(
+        {"name": "t", "columns": {"x": {"type": "datetime", "formats": [fmt]}}}
+    )
+    ok, bad = Validator(table).run(pl.DataFrame({"x": [value], LINE: [2]}))
+    assert bad.height == 0
+    read = datetime.strptime(value, fmt)
+    read = read.replace(tzinfo=UTC) if read.tzinfo is None else read.astimezone(UTC)
+    assert ok.get_column("x").item() == read
