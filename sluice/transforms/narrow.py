@@ -148,18 +148,7 @@ def _past(
 def _length(name: str, typed: pl.Expr, narrow: Narrow, column: str) -> list[Check]:
     if narrow.length is None:
         return []
-    chars = typed.str.len_chars()
-    longer = (chars > narrow.length).fill_null(False)
-    said = [
-        _start(name, typed),
-        pl.lit("' has "),
-        chars.cast(pl.String),
-        pl.lit(
-            f" characters, longer than the {narrow.length} {column} holds: widen the "
-            f"column in the warehouse, {_REPLAY}"
-        ),
-    ]
-    return [_check(longer, pl.concat_str(said))]
+    return [_longer(name, typed, (typed.str.len_chars(), "characters"), narrow.length, column, "")]
 
 
 def _accepted(name: str, typed: pl.Expr, narrow: Narrow, column: str) -> list[Check]:
@@ -200,17 +189,26 @@ def _octets(name: str, typed: pl.Expr, narrow: Narrow, column: str) -> list[Chec
     # a single-byte character set stores a character in a byte; utf8mb4 as UTF-8 does
     single = narrow.charset in ("latin1", "ascii")
     size = typed.str.len_chars() if single else typed.str.len_bytes()
-    longer = (size > narrow.octets).fill_null(False)
+    wider = f" (MODIFY {name} LONGTEXT, as sluice makes a string)"
+    return [_longer(name, typed, (size, "bytes"), narrow.octets, column, wider)]
+
+
+def _longer(
+    name: str, typed: pl.Expr, size: tuple[pl.Expr, str], most: int, column: str, wider: str
+) -> Check:
+    """A text longer than ``most`` of ``size`` (its measure, and what it counts)."""
+    measure, counted = size
+    longer = (measure > most).fill_null(False)
     said = [
         _start(name, typed),
-        pl.lit("' is "),
-        size.cast(pl.String),
+        pl.lit("' has "),
+        measure.cast(pl.String),
         pl.lit(
-            f" bytes, longer than the {narrow.octets:,} {column} holds: widen the column "
-            f"in the warehouse (MODIFY {name} LONGTEXT, as sluice makes a string), {_REPLAY}"
+            f" {counted}, longer than the {most:,} {column} holds: widen the column in the "
+            f"warehouse{wider}, {_REPLAY}"
         ),
     ]
-    return [_check(longer, pl.concat_str(said))]
+    return _check(longer, pl.concat_str(said))
 
 
 def _uuid(name: str, typed: pl.Expr, narrow: Narrow, column: str) -> list[Check]:

@@ -396,8 +396,8 @@ def test_mysql_a_text_longer_than_a_text_column_holds_is_refused_until_widened(
     entries = _refused(tmp_path, url, "note: string\n        tag: string", "id,note,tag\n" + rows)
     reasons = {e["line"]: e["reasons"][0] for e in entries}
     assert sorted(reasons) == [3, 4]
-    assert reasons[3].startswith(f"note: '{long[:40]}...' is 70000 bytes, longer than the 65,535")
-    assert reasons[4].startswith(f"tag: '{'y' * 40}...' is 256 bytes, longer than the 255")
+    assert reasons[3].startswith(f"note: '{long[:40]}...' has 70000 bytes, longer than the 65,535")
+    assert reasons[4].startswith(f"tag: '{'y' * 40}...' has 256 bytes, longer than the 255")
     modify = [r.split("(MODIFY ")[1].split(", as sluice")[0] for r in reasons.values()]
     assert modify == ["note LONGTEXT", "tag LONGTEXT"]
     _sql(url, "ALTER TABLE prices " + ", ".join(f"MODIFY {m}" for m in modify))

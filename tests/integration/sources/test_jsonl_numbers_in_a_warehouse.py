@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -19,14 +20,10 @@ LINES = [
 ]
 
 
-def test_numbers_in_json_lines_load_as_written_into_postgresql(
-    make_project, run_project, pg_url: str
-) -> None:
-    # Many lines after the first: the later blocks are read with the first one's types.
-    filler = [json.dumps({"id": i, "amount": i + 0.5, "rate": 1}) for i in range(4, 40_000)]
-    tail = '{"id": 40000, "amount": 98765432109876543210.123456, "rate": 2}'
-    root = make_project(
-        f"""
+def _project(make_project: Any, pg_url: str, columns: dict[str, str], lines: list[str]) -> Any:
+    """A project loading ``lines`` (one JSON Lines file) into table ``t`` of ``columns``."""
+    declared = "".join(f"\n                {name}: {type_}" for name, type_ in columns.items())
+    yaml = f"""
         warehouse: {pg_url}
         pipelines:
           p:
@@ -34,13 +31,19 @@ def test_numbers_in_json_lines_load_as_written_into_postgresql(
               s: {{type: file, path: data/*.jsonl}}
             table:
               name: t
-              columns:
-                id: integer
-                amount: decimal
-                rate: string
-        """,
-        {"data/a.jsonl": "\n".join([*LINES, *filler, tail]) + "\n"},
-    )
+              columns:{declared}
+        """
+    return make_project(yaml, {"data/a.jsonl": "\n".join(lines) + "\n"})
+
+
+def test_numbers_in_json_lines_load_as_written_into_postgresql(
+    make_project, run_project, pg_url: str
+) -> None:
+    # Many lines after the first: the later blocks are read with the first one's types.
+    filler = [json.dumps({"id": i, "amount": i + 0.5, "rate": 1}) for i in range(4, 40_000)]
+    tail = '{"id": 40000, "amount": 98765432109876543210.123456, "rate": 2}'
+    columns = {"id": "integer", "amount": "decimal", "rate": "string"}
+    root = _project(make_project, pg_url, columns, [*LINES, *filler, tail])
     out = run_project(root)
     (entry,) = out.quarantine("row")
     assert (entry.line, entry.reasons) == (
@@ -77,23 +80,8 @@ def test_a_number_too_small_for_a_double_is_quarantined_not_loaded_as_zero(
     lines[10] = '{"id": 11, "g": 1e-400, "d": 0, "n": "re-run"}'
     lines[20_000] = '{"id": 20001, "g": 0, "d": -2.5e-330, "n": "-"}'
     lines[30_000] = '{"id": 30001, "g": 0.0, "d": 0E-400, "n": "-"}'
-    root = make_project(
-        f"""
-        warehouse: {pg_url}
-        pipelines:
-          p:
-            sources:
-              s: {{type: file, path: data/*.jsonl}}
-            table:
-              name: t
-              columns:
-                id: integer
-                g: float
-                d: decimal
-                n: string
-        """,
-        {"data/a.jsonl": "\n".join(lines) + "\n"},
-    )
+    columns = {"id": "integer", "g": "float", "d": "decimal", "n": "string"}
+    root = _project(make_project, pg_url, columns, lines)
     out = run_project(root)
     got = sorted((e.line, e.reasons, e.payload) for e in out.quarantine("row"))
     assert [(line, payload["g"], payload["d"]) for line, _, payload in got] == [

@@ -203,7 +203,7 @@ def test_a_text_column_refuses_more_bytes_than_it_holds(charset: str | None, siz
     assert ok.height == (3 if size <= 6 else 2)
     if size > 6:
         assert reasons[3][0].startswith(
-            f"x: '\u00e9\u00e9\u00e9s' is {size} bytes, longer than the 6"
+            f"x: '\u00e9\u00e9\u00e9s' has {size} bytes, longer than the 6"
         )
 
 
