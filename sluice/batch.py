@@ -44,6 +44,9 @@ class Batch:
     #: why it is not loaded (see :mod:`sluice.sources.csv_footer`); the source's
     #: ``csv.footer`` says what becomes of them
     footer: dict[int, str] = field(default_factory=dict)
+    #: the reader saw every byte of the batch's text and none was a backslash, so it
+    #: holds no ``\\N`` (a database dump's missing value) to look for; False: not known
+    backslash_free: bool = False
 
     @property
     def rows_read(self) -> int:

@@ -175,7 +175,7 @@ class UnitProcessor:
         if notes:
             self.counts.filtered += len(notes)
             self.counts.filtered_by[FOOTER] = self.counts.filtered_by.get(FOOTER, 0) + len(notes)
-        good, bad = self.validator.run(done.data, batch.nul_free)
+        good, bad = self.validator.run(done.data, batch.nul_free, batch.backslash_free)
         if self.plan.unfilled and bad.height:
             bad = self._say_why_empty(bad)
         tables: dict[str, pl.DataFrame] = {}

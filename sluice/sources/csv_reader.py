@@ -281,6 +281,7 @@ def read_csv(
             multiline: list[str],
             nul_free: bool = False,
             trimmed: frozenset[str] = frozenset(),
+            backslash_free: bool = False,
             last: bool = False,
         ) -> Batch:
             lines, rejected = tracker.assign(data, multiline)
@@ -300,6 +301,7 @@ def read_csv(
             if rows:  # rows with empty fields past the header's: read by Python's csv
                 data = with_rows(data, headers, rows, opts)
                 nul_free = nul_free and not any("\x00" in f for _, r in rows for f in r)
+                backslash_free = backslash_free and not any("\\" in f for _, r in rows for f in r)
                 trimmed = frozenset()
             if empty:
                 data, held = without_empty(data, empty, opts)
@@ -315,7 +317,17 @@ def read_csv(
                 if last:
                     rejects, notes = footer_notes(rejects, data, stream_name)
                     footer |= notes
-            return Batch(stream_name, unit, data, rejects, nul_free, trimmed, header, footer)
+            return Batch(
+                stream_name,
+                unit,
+                data,
+                rejects,
+                nul_free,
+                trimmed,
+                header,
+                footer,
+                backslash_free=backslash_free,
+            )
 
         def open_rows() -> tuple[IO[bytes], int] | None:
             start = find(open_stream())
@@ -502,28 +514,34 @@ def _parse_error(msg: str, opts: CsvOptions, unit: str) -> SourceError:
 
 def _frame(
     batches: list[pa.RecordBatch], headers: list[str], empties: bool = True
-) -> tuple[pl.DataFrame, list[str], bool, frozenset[str]]:
+) -> tuple[pl.DataFrame, list[str], bool, frozenset[str], bool]:
     """The batches as one frame, the columns whose text holds a newline somewhere,
-    whether no value holds a NUL byte, and the columns already trimmed (``empties``:
-    an empty field may be an empty string, not a null)."""
+    whether no value holds a NUL byte, the columns already trimmed (``empties``: an
+    empty field may be an empty string, not a null), and whether no value holds a
+    backslash."""
     # One chunk per column: the scans below then make a few calls per column instead
     # of a few per PyArrow block (256 KiB), and Polars needs no rechunk after.
     table = pa.Table.from_batches(batches).combine_chunks()
     data = pl.DataFrame(pl.from_arrow(table, rechunk=False))
     data.columns = headers
-    multiline, nul, trimmed = [], False, []
+    multiline, nul, trimmed, slash = [], False, [], False
     for i, h in enumerate(headers):
-        newline, zero, padded = _scan(table.column(i).chunks, empties)
+        newline, zero, padded, backslash = _scan(table.column(i).chunks, empties)
         if newline:
             multiline.append(h)
         if not padded:
             trimmed.append(h)
-        nul = nul or zero
-    return data, multiline, not nul, frozenset(trimmed)
+        nul, slash = nul or zero, slash or backslash
+    return data, multiline, not nul, frozenset(trimmed), not slash
 
 
-def _scan(chunks: list[pa.Array], empties: bool = True) -> tuple[bool, bool, bool]:
-    """(a newline, a NUL byte, a value ``trim`` would change) somewhere in a column.
+#: a backslash's byte
+_BACKSLASH = np.uint8(92)
+
+
+def _scan(chunks: list[pa.Array], empties: bool = True) -> tuple[bool, bool, bool, bool]:
+    """(a newline, a NUL byte, a value ``trim`` would change, a backslash) somewhere in
+    a column.
 
     A scan of the raw value bytes is far cheaper than a test per value (validation's
     NUL check was 0.45 s of CPU per 1M rows of 16 columns; this is a tenth of that, on
@@ -531,10 +549,12 @@ def _scan(chunks: list[pa.Array], empties: bool = True) -> tuple[bool, bool, boo
     recount or a check that finds nothing. ``trim`` changes a value with a space (or
     any byte that may be one) at either end, and an empty string (it becomes null);
     most columns of most files hold none, and their trim is skipped
-    (:attr:`Batch.trimmed`): 0.36 s of CPU per 1M rows of 16 columns.
+    (:attr:`Batch.trimmed`): 0.36 s of CPU per 1M rows of 16 columns. A backslash
+    may start a database dump's ``\\N``, which validation looks for only where one is
+    (:attr:`Batch.backslash_free`): the look cost 8-10 MB of peak memory in a load.
     ``empties``: the column may hold empty strings (``""`` is not a null value).
     """
-    newline = zero = padded = False
+    newline = zero = padded = slash = False
     for array in chunks:
         _, offsets, data = array.buffers()
         if data is None or not len(data):  # every value null or empty
@@ -548,7 +568,8 @@ def _scan(chunks: list[pa.Array], empties: bool = True) -> tuple[bool, bool, boo
             zero = zero or not raw.all()
         if not padded:
             padded = _padded(raw, array, offsets, empties)
-    return newline, zero, padded
+        slash = slash or bool((raw == _BACKSLASH).any())
+    return newline, zero, padded, slash
 
 
 def _padded(raw: np.ndarray, array: pa.Array, offsets: pa.Buffer, empties: bool) -> bool:

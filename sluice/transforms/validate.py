@@ -173,14 +173,15 @@ class Validator:
         warehouses refuse a null in a primary key, failing the whole load)."""
         return self.unique_keys and name in self.table.keys and not spec.required
 
-    def _checks(self, schema: pl.Schema, nul_free: bool) -> _Compiled:
+    def _checks(self, schema: pl.Schema, nul_free: bool, unread_marker: bool) -> _Compiled:
         """The typed, flagged query for frames of ``schema``, built once per schema.
 
         Every batch of a file has the same schema, and building the expressions is
         Python work that cost about a quarter of validation when redone per batch.
-        ``nul_free``: the reader found no NUL byte in the batch's text.
+        ``nul_free``: the reader found no NUL byte in the batch's text;
+        ``unread_marker``: its text columns may hold the source's :attr:`unread` marker.
         """
-        key = (*schema.items(), nul_free)
+        key = (*schema.items(), nul_free, unread_marker)
         cached = self._compiled.get(key)
         if cached is not None:
             return cached
@@ -244,7 +245,7 @@ class Validator:
                         ),
                     )
                 )
-            if self.unread is not None and spec.type == "string":
+            if self.unread is not None and unread_marker and spec.type == "string":
                 marked = (typed == self.unread).fill_null(False)
                 unread.append(marked)
                 dumped = pl.lit(DUMPED_NULL_REASON.format(name=name))
@@ -297,7 +298,10 @@ class Validator:
         return compiled
 
     def run(
-        self, data: pl.DataFrame | pl.LazyFrame, nul_free: bool = False
+        self,
+        data: pl.DataFrame | pl.LazyFrame,
+        nul_free: bool = False,
+        backslash_free: bool = False,
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
         """(good rows, typed, in table order; bad rows: ``_line`` and ``_reasons``).
 
@@ -306,10 +310,12 @@ class Validator:
         afterwards, for the bad rows only, from the typed values that pass computed
         (casting a few rows again costs a fixed ~30 ms a batch in date parsing).
         ``data`` may be lazy (the steps' last filter): the pass then makes the one copy.
-        ``nul_free``: the reader saw no NUL byte in the batch (:attr:`Batch.nul_free`).
+        ``nul_free``: the reader saw no NUL byte in the batch (:attr:`Batch.nul_free`);
+        ``backslash_free``: nor a backslash, so no :attr:`unread` marker.
         """
         lazy = with_reasons(data.lazy())
-        checks = self._checks(lazy.collect_schema(), nul_free)
+        unread = self.unread is not None and not backslash_free
+        checks = self._checks(lazy.collect_schema(), nul_free, unread)
         out = lazy.pipe(checks.query).collect(engine=ENGINE)
         failed = out.get_column(_BAD)
         any_failed = failed.any()
