@@ -24,8 +24,14 @@ from sluice.transforms import MappingPlan, StepRunner, Validator, apply_mapping
 from sluice.transforms.normalize import Splitter
 from sluice.transforms.pii import WITHHELD, PiiPlan
 from sluice.transforms.steps import ENGINE, FOOTER, add_reasons
+from sluice.transforms.validate import Refused
 
 QuarantineWriter = Callable[[list[NewEntry]], None]
+#: bad rows kept waiting for their reasons at most (a few MB of typed and raw fields):
+#: their reasons are written for many batches at once, at a fixed cost each time
+EXPLAIN_ROWS = 2048
+#: quarantine entries written at a time, at most about (a batch's are not split)
+WRITE_ENTRIES = 512
 #: columns of a bad row that are not its fields (its line and reasons)
 _NOT_RAW = frozenset({LINE, "_reasons"})
 
@@ -82,6 +88,12 @@ class UnitProcessor:
     #: the rows' raw fields are kept until it did (see :mod:`sluice.engine.refusals`)
     keep_raw: bool = False
     _raw: RawSpool = field(default_factory=RawSpool, repr=False)
+    #: batches validated whose bad rows wait for their reasons: (the rows, those the
+    #: layout's split refused, their fields as read), and how many rows they hold
+    _pending: list[tuple[Refused, pl.DataFrame | None, pl.DataFrame]] = field(
+        default_factory=list, repr=False
+    )
+    _pending_rows: int = 0
     #: what becomes of a CSV file's footer rows (``csv.footer``): quarantined with the
     #: reason the batch gives, filtered by the ``footer`` rule, or loaded
     footer: Literal["quarantine", "filter", "load"] = "quarantine"
@@ -126,6 +138,7 @@ class UnitProcessor:
             t1 = time.perf_counter()
             self.seconds["extract"] += t1 - t0
             if item is None:
+                self.explain_pending()  # before the load commits: counted, and kept
                 return
             done = item if isinstance(item, Stepped) else self._step(item)
             good, tables = self._validate(done)
@@ -175,19 +188,48 @@ class UnitProcessor:
         if notes:
             self.counts.filtered += len(notes)
             self.counts.filtered_by[FOOTER] = self.counts.filtered_by.get(FOOTER, 0) + len(notes)
-        good, bad = self.validator.run(done.data, batch.nul_free, batch.backslash_free)
-        if self.plan.unfilled and bad.height:
-            bad = self._say_why_empty(bad)
+        good, refused = self.validator.check(done.data, batch.nul_free, batch.backslash_free)
         tables: dict[str, pl.DataFrame] = {}
+        split: pl.DataFrame | None = None
         if self.splitter is not None:
-            tables, refused = self.splitter.split(good)
-            if refused.height:
-                bad = pl.concat([bad.select(LINE, "_reasons"), refused], how="vertical_relaxed")
-                good = good.filter(~pl.col(LINE).is_in(refused.get_column(LINE).implode()))
+            tables, split = self.splitter.split(good)
+            if split.height:
+                good = good.filter(~pl.col(LINE).is_in(split.get_column(LINE).implode()))
         for rule, delta in done.filtered.items():
             self.counts.filtered += delta
             self.counts.filtered_by[rule] = self.counts.filtered_by.get(rule, 0) + delta
-        if bad.height:
+        if entries:
+            self.write_quarantine(entries)
+            self.counts.quarantined += len(entries)
+        if refused.height or (split is not None and split.height):
+            lines = refused.lines() if split is None else pl.concat([refused.lines(), split[LINE]])
+            raw_bad = _compact(raw.join(lines.to_frame(LINE), on=LINE, how="semi"))
+            if refused.rows is not None:
+                refused.rows = _compact(refused.rows)
+            self._pending.append((refused, split, raw_bad))
+            self._pending_rows += len(lines)
+            if self._pending_rows >= EXPLAIN_ROWS:
+                self.explain_pending()
+        self.counts.loaded += good.height  # provisional: the destination confirms on commit
+        if self.keep_raw:
+            self._raw.add(raw.join(good.select(LINE), on=LINE, how="semi"))
+        return good, tables
+
+    def explain_pending(self) -> None:
+        """Quarantine the bad rows of the batches validated since the last call, with
+        their reasons (written for all of them at once: see
+        :class:`~sluice.transforms.validate.Refused`)."""
+        if not self._pending:
+            return
+        pending, self._pending, self._pending_rows = self._pending, [], 0
+        bad = self.validator.explain([refused for refused, _, _ in pending])
+        if self.plan.unfilled and bad.height:
+            bad = self._say_why_empty(bad)
+        split = [s.select(LINE, "_reasons") for _, s, _ in pending if s is not None and s.height]
+        if split:
+            bad = pl.concat([bad, *split], how="vertical_relaxed")
+        entries: list[NewEntry] = []
+        for n, (_, _, raw) in enumerate(pending, start=1):  # each batch's own fields
             rows = json_ready(raw.join(bad, on=LINE, how="inner").sort(LINE), _NOT_RAW)
             for rec in rows.iter_rows(named=True):
                 line = rec.pop(LINE)
@@ -195,13 +237,12 @@ class UnitProcessor:
                 if self.pii is not None:
                     reasons = self.pii.redact(rec, reasons)
                 entries.append(self.entry(line, reasons, rec))
-        if entries:
-            self.write_quarantine(entries)
-        self.counts.quarantined += len(entries)
-        self.counts.loaded += good.height  # provisional: the destination confirms on commit
-        if self.keep_raw:
-            self._raw.add(raw.join(good.select(LINE), on=LINE, how="semi"))
-        return good, tables
+            # Written a few hundred at a time: 4,096 entries as Python objects at once
+            # raised the bench's peak memory by 15 MB.
+            if entries and (len(entries) >= WRITE_ENTRIES or n == len(pending)):
+                self.write_quarantine(entries)
+                self.counts.quarantined += len(entries)
+                entries = []
 
     def _trimmed(self, batch: Batch) -> frozenset[str]:
         """The table columns whose values ``trim`` would not change (the reader said
@@ -242,3 +283,20 @@ class UnitProcessor:
         if not why:
             return bad
         return bad.with_columns(pl.col("_reasons").list.eval(pl.element().replace(why)))
+
+
+def _compact(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` holding only its own text. A few rows filtered from a batch are views
+    into the batch's whole buffers (40 batches' bad rows, kept waiting, held 120 MB).
+    Its text columns are copied into one new buffer, one slice each: a buffer per
+    column held 10 MB more for the bench's bad rows (Polars starts a buffer at 8 KiB)."""
+    height = frame.height
+    for kind in (pl.String, pl.Binary):
+        names = [c for c, t in frame.schema.items() if t == kind]
+        if not names:
+            continue
+        values = pl.Series([v for c in names for v in frame.get_column(c).to_list()], dtype=kind)
+        frame = frame.with_columns(
+            values.slice(i * height, height).alias(c) for i, c in enumerate(names)
+        )
+    return frame

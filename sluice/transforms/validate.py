@@ -121,7 +121,7 @@ def _nul(name: str) -> pl.Expr:
     return pl.col(name).cast(pl.String).str.contains("\x00", literal=True).fill_null(False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # told apart by identity: its fields hold expressions
 class _Compiled:
     """What validation runs for frames of one schema."""
 
@@ -136,6 +136,37 @@ class _Compiled:
     reasons: list[tuple[str, pl.Expr]]
     #: the flag columns the pass keeps (a row failed a rule of that table column)
     flags: list[str]
+
+
+@dataclass
+class Refused:
+    """The rows of a batch that failed validation, their reasons not yet written.
+
+    Writing reasons costs a fixed 5-10 ms a batch whatever its number of bad rows (a
+    dozen small Polars expressions per failed column, most of them regexes), which
+    was 0.4 of the 1.9 CPU-s that validation took on the bench's 1M-row file, with its
+    0.5 % of bad rows. :meth:`Validator.explain` writes the reasons of many batches'
+    rows at once.
+    """
+
+    #: the failed rows as the pass left them (typed values under their temporary
+    #: names, text under the column's, the flags), or None
+    rows: pl.DataFrame | None
+    #: what the pass ran, whose reasons explain ``rows``
+    checks: _Compiled | None
+    #: rows already explained, as (``_line``, ``_reasons``): repeated unique keys
+    explained: list[pl.DataFrame] = field(default_factory=list)
+
+    @property
+    def height(self) -> int:
+        rows = self.rows.height if self.rows is not None else 0
+        return rows + sum(e.height for e in self.explained)
+
+    def lines(self) -> pl.Series:
+        """The lines of its rows."""
+        parts = [self.rows.get_column(LINE)] if self.rows is not None else []
+        parts += [e.get_column(LINE) for e in self.explained]
+        return pl.concat(parts) if parts else pl.Series(LINE, [], dtype=pl.Int64)
 
 
 @dataclass
@@ -303,7 +334,18 @@ class Validator:
         nul_free: bool = False,
         backslash_free: bool = False,
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """(good rows, typed, in table order; bad rows: ``_line`` and ``_reasons``).
+        """(good rows, typed, in table order; bad rows: ``_line`` and ``_reasons``):
+        :meth:`check`, then :meth:`explain` of its bad rows."""
+        good, refused = self.check(data, nul_free, backslash_free)
+        return good, self.explain([refused])
+
+    def check(
+        self,
+        data: pl.DataFrame | pl.LazyFrame,
+        nul_free: bool = False,
+        backslash_free: bool = False,
+    ) -> tuple[pl.DataFrame, Refused]:
+        """(good rows, typed, in table order; the bad rows, to :meth:`explain`).
 
         Most rows are good, so the pass over every row only casts each column once
         and computes one boolean per rule on the typed values. Reason texts are built
@@ -320,17 +362,12 @@ class Validator:
         failed = out.get_column(_BAD)
         any_failed = failed.any()
         good, duplicates = self._uniques(out.filter(~failed) if any_failed else out)
-        explained = out.clear().select(LINE, REASONS)
+        bad = None
         if any_failed:
-            bad = out.filter(failed)
-            # Only the reasons of columns a bad row failed: a few of the table's, most
-            # batches (building all of them for a few rows was 0.4 s a 1M-row load).
-            hit = bad.select(pl.col(checks.flags).any()).row(0, named=True)
-            reasons = [reason for flag, reason in checks.reasons if hit.get(flag)]
             # The typed values under their temporary names, the text under the column's.
-            bad = bad.rename(checks.typed_as).rename(checks.raw_as)
-            explained = add_reasons(bad, reasons).with_columns(_tidy(pl.col(REASONS)))
-        bad_rows = pl.concat([explained.select(LINE, REASONS), *duplicates]).sort(LINE)
+            bad = out.filter(failed).rename(checks.typed_as).rename(checks.raw_as)
+        else:  # none: the frame of none, whose types :meth:`explain` keeps
+            duplicates.insert(0, out.clear().select(LINE, REASONS))
         good = good.select(
             [
                 *(pl.col(c) for c in self.table.columns),
@@ -338,7 +375,32 @@ class Validator:
                 pl.col(LINE),
             ]
         )
-        return good, bad_rows
+        return good, Refused(bad, checks, duplicates)
+
+    def explain(self, refused: list[Refused]) -> pl.DataFrame:
+        """The bad rows of ``refused`` (of one stream, in order) as ``_line`` and
+        ``_reasons``, in line order: those of a schema in one query."""
+        parts: list[pl.DataFrame] = []
+        groups: list[tuple[_Compiled, list[pl.DataFrame]]] = []
+        for r in refused:
+            parts += r.explained
+            if r.rows is None or r.checks is None:
+                continue
+            if groups and groups[-1][0] is r.checks:
+                groups[-1][1].append(r.rows)
+            else:
+                groups.append((r.checks, [r.rows]))
+        for checks, frames in groups:
+            bad = frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical_relaxed")
+            # Only the reasons of columns a bad row failed: a few of the table's, most
+            # batches (building all of them for a few rows was 0.4 s a 1M-row load).
+            hit = bad.select(pl.col(checks.flags).any()).row(0, named=True)
+            reasons = [reason for flag, reason in checks.reasons if hit.get(flag)]
+            explained = add_reasons(bad, reasons).with_columns(_tidy(pl.col(REASONS)))
+            parts.append(explained.select(LINE, REASONS))
+        if not parts:
+            return pl.DataFrame(schema={LINE: pl.Int64, REASONS: pl.List(pl.String)})
+        return pl.concat([p.select(LINE, REASONS) for p in parts]).sort(LINE)
 
     def _uniques(self, good: pl.DataFrame) -> tuple[pl.DataFrame, list[pl.DataFrame]]:
         """Drop repeated keys from the good rows; return them as (line, reasons) frames."""

@@ -671,3 +671,42 @@ def test_a_missing_value_marker_refused_by_a_type_names_the_setting_that_reads_i
         f"b: '?' is not a valid boolean{NULL_MARKER_NOTE}",
     ]
     assert ok.height == 0
+
+
+def test_bad_rows_of_several_batches_explained_at_once_as_each_alone() -> None:
+    """``explain`` of many batches' refused rows (three queries among them: a typed
+    column, a batch the reader saw a NUL in; a key repeated from an earlier batch) says
+    what ``run`` says of each batch on its own, in order."""
+    columns = {
+        "id": {"type": "integer", "required": True, "unique": True, "min": 1},
+        "code": {"type": "string", "regex": "^[A-Z]{2}$"},
+        "since": {"type": "date", "formats": ["%Y-%m-%d", "%m/%d/%Y"]},
+    }
+    batches = [
+        text_frame(
+            id=["1", "x", "3"], code=["AB", "ab", None], since=["2001-02-03", "2/30/2001", None]
+        ),
+        text_frame(
+            id=["4", "1", "-5"], code=["CD", "EF", "GHI"], since=[None, "soon", "01/02/2003"]
+        ),
+        # typed ids (a Parquet file's): another schema, so another query, in between
+        text_frame(
+            id=["7", "8", "9"], code=["G1", "H\x00", "II"], since=["x", None, "2004-05-06"]
+        ).with_columns(pl.col("id").cast(pl.Int64)),
+        text_frame(id=[None, "10", "4"], code=["JJ", "K", "LL"], since=["", "2005-06-07", None]),
+    ]
+    batches = [b.with_columns(pl.col(LINE) + 10 * i) for i, b in enumerate(batches)]
+    alone, together = validator(columns), validator(columns)
+    nul_free = [True, True, False, True]
+    expected = pl.concat(
+        [alone.run(b, clean)[1] for b, clean in zip(batches, nul_free, strict=True)]
+    )
+    checked = [together.check(b, clean) for b, clean in zip(batches, nul_free, strict=True)]
+    got = together.explain([refused for _, refused in checked])
+    assert reasons_by_line(got) == reasons_by_line(expected)
+    assert got.get_column(LINE).to_list() == sorted(reasons_by_line(expected))
+    assert sorted(reasons_by_line(got)) == [3, 13, 14, 22, 23, 32, 33, 34]
+    assert any("NUL" in r for r in reasons_by_line(got)[23])
+    assert reasons_by_line(got)[34] == ["id: duplicate value '4' (the first one was kept)"]
+    goods = [good for good, _ in checked]
+    assert [g.get_column(LINE).to_list() for g in goods] == [[2, 4], [12], [24], []]
