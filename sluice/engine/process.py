@@ -49,6 +49,20 @@ class Stepped:
     filtered: dict[str, int]
 
 
+@dataclass(frozen=True)
+class _Pending:
+    """A validated batch's rows for quarantine, waiting for their reasons."""
+
+    #: entries of the lines its parser could not read (reasons given)
+    unread: list[NewEntry]
+    #: the rows that failed validation
+    refused: Refused
+    #: rows a normalized layout's split refused, as ``_line`` and ``_reasons``
+    split: pl.DataFrame | None
+    #: the fields of all of them, as read
+    raw: pl.DataFrame
+
+
 @dataclass
 class UnitContext:
     """What a quarantine entry needs to say where a row came from."""
@@ -88,11 +102,9 @@ class UnitProcessor:
     #: the rows' raw fields are kept until it did (see :mod:`sluice.engine.refusals`)
     keep_raw: bool = False
     _raw: RawSpool = field(default_factory=RawSpool, repr=False)
-    #: batches validated whose bad rows wait for their reasons: (the rows, those the
-    #: layout's split refused, their fields as read), and how many rows they hold
-    _pending: list[tuple[Refused, pl.DataFrame | None, pl.DataFrame]] = field(
-        default_factory=list, repr=False
-    )
+    #: batches validated whose bad rows wait for their reasons, and how many rows
+    #: they hold
+    _pending: list[_Pending] = field(default_factory=list, repr=False)
     _pending_rows: int = 0
     #: what becomes of a CSV file's footer rows (``csv.footer``): quarantined with the
     #: reason the batch gives, filtered by the ``footer`` rule, or loaded
@@ -198,16 +210,16 @@ class UnitProcessor:
         for rule, delta in done.filtered.items():
             self.counts.filtered += delta
             self.counts.filtered_by[rule] = self.counts.filtered_by.get(rule, 0) + delta
-        if entries:
-            self.write_quarantine(entries)
-            self.counts.quarantined += len(entries)
-        if refused.height or (split is not None and split.height):
+        bad = refused.height or (split is not None and split.height)
+        if entries or bad:
             lines = refused.lines() if split is None else pl.concat([refused.lines(), split[LINE]])
-            raw_bad = _compact(raw.join(lines.to_frame(LINE), on=LINE, how="semi"))
-            if refused.rows is not None:
-                refused.rows = _compact(refused.rows)
-            self._pending.append((refused, split, raw_bad))
-            self._pending_rows += len(lines)
+            raw_bad = raw.join(lines.to_frame(LINE), on=LINE, how="semi")
+            self._pending_rows += len(lines) + len(entries)
+            if self._pending_rows < EXPLAIN_ROWS:  # kept waiting: out of the batch's buffers
+                raw_bad = _compact(raw_bad)
+                if refused.rows is not None:
+                    refused.rows = _compact(refused.rows)
+            self._pending.append(_Pending(entries, refused, split, raw_bad))
             if self._pending_rows >= EXPLAIN_ROWS:
                 self.explain_pending()
         self.counts.loaded += good.height  # provisional: the destination confirms on commit
@@ -218,19 +230,22 @@ class UnitProcessor:
     def explain_pending(self) -> None:
         """Quarantine the bad rows of the batches validated since the last call, with
         their reasons (written for all of them at once: see
-        :class:`~sluice.transforms.validate.Refused`)."""
+        :class:`~sluice.transforms.validate.Refused`); each batch's after the lines its
+        parser could not read, as batch by batch."""
         if not self._pending:
             return
         pending, self._pending, self._pending_rows = self._pending, [], 0
-        bad = self.validator.explain([refused for refused, _, _ in pending])
+        bad = self.validator.explain([p.refused for p in pending])
         if self.plan.unfilled and bad.height:
             bad = self._say_why_empty(bad)
-        split = [s.select(LINE, "_reasons") for _, s, _ in pending if s is not None and s.height]
+        split = [p.split.select(LINE, "_reasons") for p in pending if p.split is not None]
         if split:
             bad = pl.concat([bad, *split], how="vertical_relaxed")
         entries: list[NewEntry] = []
-        for n, (_, _, raw) in enumerate(pending, start=1):  # each batch's own fields
-            rows = json_ready(raw.join(bad, on=LINE, how="inner").sort(LINE), _NOT_RAW)
+        for n, p in enumerate(pending, start=1):
+            entries += p.unread
+            # each batch's own fields (their types may differ from batch to batch)
+            rows = json_ready(p.raw.join(bad, on=LINE, how="inner").sort(LINE), _NOT_RAW)
             for rec in rows.iter_rows(named=True):
                 line = rec.pop(LINE)
                 reasons = rec.pop("_reasons")
