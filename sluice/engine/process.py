@@ -29,7 +29,7 @@ from sluice.transforms.validate import Refused
 QuarantineWriter = Callable[[list[NewEntry]], None]
 #: bad rows kept waiting for their reasons at most (a few MB of typed and raw fields):
 #: their reasons are written for many batches at once, at a fixed cost each time
-EXPLAIN_ROWS = 2048
+EXPLAIN_ROWS = 512
 #: quarantine entries written at a time, at most about (a batch's are not split)
 WRITE_ENTRIES = 512
 #: columns of a bad row that are not its fields (its line and reasons)
