@@ -97,7 +97,8 @@ class DuckdbDestination(SqlDestination):
         # duckdb-engine's reflection queries pg_catalog tables DuckDB 2 no longer has.
         rows = conn.execute(
             sa.text(
-                "SELECT column_name, is_nullable, data_type FROM information_schema.columns "
+                "SELECT column_name, is_nullable, data_type, column_default "
+                "FROM information_schema.columns "
                 "WHERE table_schema = current_schema() AND table_name = :t"
             ),
             {"t": table},
@@ -108,8 +109,9 @@ class DuckdbDestination(SqlDestination):
                 str(type_),
                 duckdb_family(str(type_)),
                 duckdb_kept(str(type_)),
+                filled=default is not None,
             )
-            for name, nullable, type_ in rows
+            for name, nullable, type_, default in rows
         }
         keys = conn.execute(
             sa.text(

@@ -49,6 +49,9 @@ class Found:
     family: str | None
     #: what it keeps where that is less than sluice makes its family keep (None: as much)
     keeps: Narrow | None = None
+    #: the database fills it when a row leaves it out (a default, an identity, a
+    #: sequence, AUTO_INCREMENT, a generated column): a table its owner made
+    filled: bool = False
 
 
 @dataclass(frozen=True)

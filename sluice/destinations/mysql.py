@@ -216,7 +216,7 @@ class MysqlDestination(SqlDestination):
         lacking = {str(n): str(c) for n, c in charsets if c in CHARSET_LACKS}
         for name, found in columns.items():
             if found.family == "string" and f"CHECK (json_valid({quote(name)}))" in shown:
-                columns[name] = Found(found.nullable, "JSON", "list")
+                columns[name] = Found(found.nullable, "JSON", "list", filled=found.filled)
             elif found.family == "string" and name in lacking:
                 keeps = replace(found.keeps or Narrow(found.shown), charset=lacking[name])
                 columns[name] = replace(found, keeps=keeps)

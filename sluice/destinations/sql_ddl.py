@@ -126,12 +126,17 @@ class SqlDdl(SqlBase):
                 added = [col.name for col in new]
             # A column no longer `required` (or no longer declared) loses its NOT NULL:
             # a row without it must load, a replayed one for instance. Never the other
-            # way: rows already in the table may lack the value.
+            # way: rows already in the table may lack the value. Nor where the database
+            # fills what a row leaves out (a default, an identity: PostgreSQL refuses to
+            # loosen one, which failed every load into such a table).
             strict = {c.name for c in wanted.columns if not c.nullable}
             loose = [
                 name
                 for name, found in have.items()
-                if not found.nullable and name not in strict and name not in primary
+                if not found.nullable
+                and not (found.filled and name not in wanted.columns)
+                and name not in strict
+                and name not in primary
             ]
             if loose:
                 self._drop_not_null(conn, table.name, loose)
@@ -154,6 +159,7 @@ class SqlDdl(SqlBase):
                 shown(c["type"], dialect),
                 family(c["type"]),
                 kept(c["type"], shown(c["type"], dialect)),
+                filled=_filled(c),
             )
             for c in inspector.get_columns(table)
         }
@@ -291,6 +297,16 @@ class SqlDdl(SqlBase):
                 f"GROUP BY {q('_source')}) m ON t.{q('_source')} = m.s AND t.{q('_load_id')} = m.l"
             )
         )
+
+
+def _filled(column: Any) -> bool:
+    """Whether the database fills this reflected column when a row leaves it out."""
+    return bool(
+        column.get("default") is not None
+        or column.get("identity")
+        or column.get("computed")
+        or column.get("autoincrement") is True
+    )
 
 
 def _made_meanwhile(exc: sa.exc.SQLAlchemyError) -> bool:

@@ -456,6 +456,43 @@ def test_a_column_no_longer_required_or_declared_loses_not_null(
             assert latest == [2]
 
 
+#: a column its owner added that sluice is not told of, NOT NULL and filled by the
+#: database, per dialect: a default everywhere, and PostgreSQL's identity (which
+#: refuses DROP NOT NULL: every load into such a table failed)
+FILLED = {
+    "sqlite": ["made_by TEXT NOT NULL DEFAULT 'clerk'"],
+    "postgresql": [
+        "made_by text NOT NULL DEFAULT 'clerk'",
+        "row_no bigint GENERATED ALWAYS AS IDENTITY",
+    ],
+    "mysql": ["made_by VARCHAR(20) NOT NULL DEFAULT 'clerk'"],
+    "duckdb": ["made_by VARCHAR NOT NULL DEFAULT 'clerk'"],
+}
+
+
+def test_an_undeclared_column_the_database_fills_keeps_its_not_null(
+    make_project: Callable[..., Path], url: str, dest: SqlDestination
+) -> None:
+    """A table its owner made: a column the rows leave out but the database fills stays
+    NOT NULL, and its rows get the filling; one it does not fill loses its NOT NULL."""
+    root = make_project(project_text(url, "append"))
+    pipe = load_project(root).pipeline("p")
+    make_tables(dest, pipe)
+    with dest.engine.begin() as c:
+        for column in FILLED[dialect(url)]:
+            c.exec_driver_sql(f"ALTER TABLE things ADD COLUMN {column}")
+    make_tables(dest, pipe)
+    got = shape(dest, "things")
+    added = [column.split()[0] for column in FILLED[dialect(url)]]
+    assert [got.columns[name][1] for name in added] == [False] * len(added)  # NOT NULL
+    assert got.columns["code"][1] is False  # a required column, as declared
+    dest.load(Layout(pipe).root, "append", "l1", [frame("first")])
+    with dest.engine.connect() as c:
+        assert c.execute(sa.text("SELECT made_by FROM things")).scalars().all() == ["clerk"]
+        if "row_no" in added:
+            assert c.execute(sa.text("SELECT row_no FROM things")).scalars().all() == [1]
+
+
 def frame(note: str) -> pl.DataFrame:
     """One row of ``things`` (id 1) with every required value."""
     return pl.DataFrame(
