@@ -79,9 +79,16 @@ OTHERS = (
 )
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=512)  # a format's regex, each once: 313 formats in all
 def _shape(fmt: str) -> re.Pattern[str]:
     return re.compile(compile_format(fmt).full)
+
+
+@lru_cache(maxsize=64)
+def _starts(date_part: str) -> re.Pattern[str]:
+    """A date part's regex, unanchored at its end: a value a format of this date part
+    and a time reads starts with a match of it."""
+    return re.compile(compile_format(date_part).full.removesuffix("$"))
 
 
 def _reads(value: str, fmt: str) -> bool:
@@ -134,7 +141,10 @@ def written_as(value: str, have: tuple[str, ...]) -> tuple[str, ...]:
         twins = [day_first] if month_first is None else [day_first, month_first]
         if month_first is not None and len(orders) == 1:
             twins = [twins[next(iter(orders))]]
-        for time in TIMES:
+        # Only the date parts it starts with, each with every time: an impossible date
+        # (02/30/2021) tried, so compiled, all 300 formats: 0.07-0.10 CPU-s a run.
+        twins = [t for t in twins if _starts(t).match(text)]
+        for time in TIMES if twins else ():
             found = tuple(
                 t + time for t in twins if t + time not in have and _reads(text, t + time)
             )

@@ -3,13 +3,14 @@ Python's own ``strptime``: the format named must read the value as the file mean
 
 from __future__ import annotations
 
+import _strptime
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sluice.transforms.date_hints import DATES, TIMES, note, written_as
+from sluice.transforms.date_hints import _ORDERED, DATES, OTHERS, TIMES, note, written_as
 
 ISO = ("%Y-%m-%d",)
 IST = timezone(timedelta(hours=5, minutes=30))
@@ -134,3 +135,49 @@ def test_the_format_named_pasted_into_the_column_loads_what_strptime_reads(value
     read = datetime.strptime(value, fmt)
     read = read.replace(tzinfo=UTC) if read.tzinfo is None else read.astimezone(UTC)
     assert ok.get_column("x").item() == read
+
+
+def _every_format_tried(value: str, have: tuple[str, ...]) -> tuple[str, ...]:
+    """What :func:`written_as` names, found by trying every format with ``strptime``
+    itself, in its order (each date part with each time, then the others)."""
+    text = value.strip()
+
+    def reads(fmt: str) -> bool:
+        try:
+            datetime.strptime(text, fmt)
+        except ValueError:
+            return False
+        return True
+
+    orders = {i for f in have for i, d in enumerate(_ORDERED) if any(f.startswith(t) for t in d)}
+    for day_first, month_first in DATES:
+        twins = [day_first] if month_first is None else [day_first, month_first]
+        if month_first is not None and len(orders) == 1:
+            twins = [twins[next(iter(orders))]]
+        for time in TIMES:
+            found = tuple(t + time for t in twins if t + time not in have and reads(t + time))
+            if found:
+                return found
+    return next(((f,) for f in OTHERS if f not in have and reads(f)), ())
+
+
+def test_the_formats_tried_for_a_value_are_those_its_start_allows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Only the date parts a value starts with are tried with every time: the same
+    format named as trying all of them, for a value of every format (a possible date,
+    an impossible day, a stray character after it) and for two columns' formats."""
+    # strptime keeps 100 formats' regexes: trying 300 in turn compiled each every time
+    monkeypatch.setattr(_strptime, "_CACHE_MAX_SIZE", 1000)
+    moment = datetime(2024, 1, 5, 10, 7, 9, 120000, tzinfo=UTC)
+    values: dict[str, set[str]] = {"": set(), "twins": set()}  # of a date part with a twin
+    for date_part, twin in DATES:
+        for fmt in [date_part + t for t in TIMES] + ([twin + t for t in TIMES] if twin else []):
+            text = moment.strftime(fmt)
+            values["twins" if twin else ""] |= {text, text + "x", text.replace("05", "32", 1)}
+    values[""] |= {moment.strftime(f) for f in OTHERS}
+    assert len(values[""] | values["twins"]) > 500
+    # a column reading one order (day first) is told of that order only
+    for have, tried in ((ISO, values[""] | values["twins"]), (("%d/%m/%Y",), values["twins"])):
+        for value in sorted(tried):
+            assert written_as(value, have) == _every_format_tried(value, have), (value, have)
