@@ -143,10 +143,10 @@ class Refused:
     """The rows of a batch that failed validation, their reasons not yet written.
 
     Writing reasons costs a fixed 5-10 ms a batch whatever its number of bad rows (a
-    dozen small Polars expressions per failed column, most of them regexes), which
-    was 0.4 of the 1.9 CPU-s that validation took on the bench's 1M-row file, with its
-    0.5 % of bad rows. :meth:`Validator.explain` writes the reasons of many batches'
-    rows at once.
+    dozen small Polars expressions per failed column, most of them regexes): about 0.4
+    of the 1.6-2.0 CPU-s that validation took on the bench's 1M-row file, with its
+    0.5 % of bad rows in 53 batches. :meth:`Validator.explain` writes the reasons of
+    many batches' rows at once.
     """
 
     #: the failed rows as the pass left them (typed values under their temporary
