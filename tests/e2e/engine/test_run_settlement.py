@@ -276,6 +276,40 @@ def test_files_loaded_together_killed_after_their_commit_are_each_counted_once(
     assert table_count(root) == 9
 
 
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_killed_after_the_commit_keeps_the_bad_rows_of_every_batch(
+    make_project: Callable[..., Path],
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    dialect: str,
+) -> None:
+    """Bad rows in every batch of a file: their reasons are written a few hundred at a
+    time (sluice.engine.process.EXPLAIN_ROWS), the last ones as the file ends; killed
+    past the commit, every one of them is open, each once, and the run adds up."""
+    from tests.conftest import warehouse_url
+
+    n = 30_000  # about 8 batches of 64 KiB, a bad row in every seventh
+    text = "id,name\n" + "".join(
+        f"{'x' if i % 7 == 3 else ''}{i},name number {i}\n" for i in range(n)
+    )
+    bad = sum(1 for i in range(n) if i % 7 == 3)
+    root = make_project(project(warehouse_url(request, dialect, tmp_path)), {"data/a.csv": text})
+    killed = sluice(root, "run", "p", "--json", point="after_commit")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    run_id = only_run(root)
+    assert table_count(root) == n - bad
+
+    runs = runs_json(root)
+    assert (runs[run_id]["read"], runs[run_id]["loaded"], runs[run_id]["quarantined"]) == (
+        n,
+        n - bad,
+        bad,
+    )
+    found = entries(root)
+    assert [e.status for e in found] == ["open"] * bad
+    assert sorted(e.line for e in found) == [i + 2 for i in range(n) if i % 7 == 3]
+
+
 def test_the_quarantine_of_a_run_killed_after_its_commit_is_listed_by_the_next_command(
     make_project: Callable[..., Path],
 ) -> None:
