@@ -87,16 +87,22 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _hwm_kb(pid: int) -> int:
-    """VmHWM: the kernel's high-water mark of the process's resident memory (KiB)."""
+def _memory_kb(pid: int) -> tuple[int, int]:
+    """(VmHWM, RssAnon) of a process in KiB: the kernel's high-water mark of its resident
+    memory, and the part of what is resident now that is its own (heap, buffers), not
+    pages of files it maps (shared libraries: how many of those a process keeps
+    resident is the kernel's and the host's doing, 90 to 150 MB of the same sluice load)."""
+    hwm = anon = 0
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
                 if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
+                    hwm = int(line.split()[1])
+                elif line.startswith("RssAnon:"):
+                    anon = int(line.split()[1])
     except (OSError, ValueError):
         pass
-    return 0
+    return hwm, anon
 
 
 def measure(
@@ -106,7 +112,7 @@ def measure(
     local database servers'), exit code, stdout, stderr.
 
     Peak RSS is each process's own VmHWM (exact, as the kernel keeps it), read every
-    20 ms while it runs (Popen returns after the exec, so every read is of the new
+    20 ms while it runs, beside the largest RssAnon sampled then (its own memory) (Popen returns after the exec, so every read is of the new
     program). ``ru_maxrss`` is not used: a child forked from this (larger) process
     inherits this process's high-water mark in it.
     """
@@ -123,6 +129,7 @@ def _measure(
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=full_env, cwd=ROOT)
     hwm: dict[int, int] = {}  # pid -> VmHWM KiB
+    anon: dict[int, int] = {}  # pid -> the largest RssAnon sampled, KiB
     tree_peak = [0]
     done = threading.Event()
 
@@ -142,9 +149,10 @@ def _measure(
                     total += p.memory_info().rss
                 except psutil.Error:
                     continue
-                kb = _hwm_kb(p.pid)
+                kb, own = _memory_kb(p.pid)
                 if kb:
                     hwm[p.pid] = max(hwm.get(p.pid, 0), kb)
+                    anon[p.pid] = max(anon.get(p.pid, 0), own)
             tree_peak[0] = max(tree_peak[0], total)
             done.wait(0.02)
 
@@ -162,6 +170,8 @@ def _measure(
         "seconds": seconds,
         "rss_mb": max(hwm.values(), default=0) / 1024,  # the largest process's peak
         "tree_rss_mb": tree_peak[0] / 1024**2,  # sampled sum over the process tree
+        # the largest process's own memory at its sampled peak (no mapped files)
+        "anon_mb": anon.get(max(hwm, key=hwm.__getitem__), 0) / 1024 if hwm else 0.0,
         "cpu_s": cpu,
         "server_cpu_s": {k: v - servers.get(k, 0.0) for k, v in servers_after.items()},
         "returncode": proc.returncode,

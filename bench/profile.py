@@ -41,7 +41,19 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
     (WAITING, ("Condition.wait", "Event.wait")),
     ("start-up: imports", ("_find_and_load", "exec_module")),
     ("dates (validation)", ("transforms/dates.py",)),
-    ("validation", ("Validator.run",)),
+    # `run` is check + explain; a load checks each batch, then explains the bad rows of
+    # many batches at once (their entries are written under "quarantine entries")
+    # (casts and date notes also run on Polars' own threads, under map_batches)
+    (
+        "validation",
+        (
+            "Validator.run",
+            "Validator.check",
+            "Validator.explain",
+            "transforms/cast.py",
+            "transforms/date_hints.py",
+        ),
+    ),
     ("steps", ("StepRunner.run_lazy", "StepRunner.drop_blank", "apply_mapping")),
     ("quarantine entries", ("write_quarantine", "Quarantine.quarantine", "pending (")),
     ("CSV parse", ("csv_reader.py",)),

@@ -63,7 +63,7 @@ from harness import (  # noqa: E402, F401
     SLUICE,
     SLUICE_CMD,
     Schemas,
-    _hwm_kb,
+    _memory_kb,
     checkpoint,
     compile_sluice,
     cpu_model,
@@ -132,6 +132,7 @@ def summarize(runs: list[dict[str, Any]], server: str | None = None) -> dict[str
         best["busy"] = (cpu + best["server_cpu_s"]) / (best["seconds"] * (os.cpu_count() or 1))
     best["rss_mb"] = max(r["rss_mb"] for r in runs)
     best["tree_rss_mb"] = max(r["tree_rss_mb"] for r in runs)
+    best["anon_mb"] = max(r.get("anon_mb", 0.0) for r in runs)
     if len(runs) > 1:
         best["all_seconds"] = [round(r["seconds"], 3) for r in runs]
         best["stdev_seconds"] = round(statistics.pstdev(r["seconds"] for r in runs), 3)
@@ -144,7 +145,7 @@ def print_table(lines: list[dict[str, Any]]) -> None:
     vs = "vs floor"
     head = (
         f"{'measurement':<40} {'rows':>10} {'seconds':>8} {'rows/s':>10} "
-        f"{vs:>8} {'peak RSS MB':>11} {'tree MB':>8} {'CPU s':>6} {'server CPU s':>12} "
+        f"{vs:>8} {'peak RSS MB':>11} {'anon MB':>7} {'tree MB':>8} {'CPU s':>6} {'server CPU s':>12} "
         f"{'busy':>5} {'at 100%':>7}"
     )
     print(head)
@@ -158,7 +159,7 @@ def print_table(lines: list[dict[str, Any]]) -> None:
         print(
             f"{ln['name']:<40} {ln['rows']:>10,} {ln['seconds']:>8.2f} "
             f"{ln['rows_per_s']:>10,.0f} {ratio:>8} {ln['rss_mb']:>11.0f} "
-            f"{ln['tree_rss_mb']:>8.0f} {_figure(cpu, '6.2f')} {_figure(server, '12.2f')} "
+            f"{ln.get('anon_mb', 0):>7.0f} {ln['tree_rss_mb']:>8.0f} {_figure(cpu, '6.2f')} {_figure(server, '12.2f')} "
             f"{_figure(busy, '5.0%')} {_figure(ln.get('vs_floor_at_full_use'), '7.2f')}"
         )
 
@@ -181,8 +182,9 @@ def notes(clean: int, merge: int | None) -> str:
         "load; the floors and dlt: the clean subset of the same rows, loaded into typed "
         f"columns, since none of them validates{merged}). seconds: wall time of the child "
         "process (for sluice: Python start-up included). peak RSS: the kernel high-water mark "
-        "(VmHWM) of its largest process (tree MB: sampled sum over the child's process tree; "
-        "database servers are not included). CPU s: user + system CPU seconds of the child "
+        "(VmHWM) of its largest process (anon MB: the largest of its RssAnon sampled every "
+        "20 ms, its own memory without the pages of shared libraries it maps; tree MB: "
+        "sampled sum over the child's process tree; database servers are not included). CPU s: user + system CPU seconds of the child "
         "process and its children; server CPU s: of the local database server it loads into "
         "over the same time (PostgreSQL: the postmaster and the backends it reaped; "
         "MariaDB: mariadbd; 0 for SQLite and DuckDB, which run in the process; - where "
@@ -305,7 +307,8 @@ def main(argv: list[str] | None = None) -> int:
                 used = (r.get("server_cpu_s") or {}).get(SERVER_OF.get(key, ""))
                 server = f" + {used:.2f} in the server" if used is not None else ""
                 print(
-                    f"  {r['seconds']:.2f} s, peak RSS {r['rss_mb']:.0f} MB, "
+                    f"  {r['seconds']:.2f} s, peak RSS {r['rss_mb']:.0f} MB "
+                    f"(anon {r.get('anon_mb', 0):.0f}), "
                     f"CPU {r.get('cpu_s', 0):.2f} s{server}",
                     flush=True,
                 )
