@@ -112,8 +112,9 @@ def measure(
     local database servers'), exit code, stdout, stderr.
 
     Peak RSS is each process's own VmHWM (exact, as the kernel keeps it), read every
-    20 ms while it runs, beside the largest RssAnon sampled then (its own memory) (Popen returns after the exec, so every read is of the new
-    program). ``ru_maxrss`` is not used: a child forked from this (larger) process
+    20 ms while it runs (Popen returns after the exec, so every read is of the new
+    program), beside the largest RssAnon read then (its own memory, no mapped files).
+    ``ru_maxrss`` is not used: a child forked from this (larger) process
     inherits this process's high-water mark in it.
     """
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:

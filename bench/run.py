@@ -145,8 +145,8 @@ def print_table(lines: list[dict[str, Any]]) -> None:
     vs = "vs floor"
     head = (
         f"{'measurement':<40} {'rows':>10} {'seconds':>8} {'rows/s':>10} "
-        f"{vs:>8} {'peak RSS MB':>11} {'anon MB':>7} {'tree MB':>8} {'CPU s':>6} {'server CPU s':>12} "
-        f"{'busy':>5} {'at 100%':>7}"
+        f"{vs:>8} {'peak RSS MB':>11} {'anon MB':>7} {'tree MB':>8} {'CPU s':>6} "
+        f"{'server CPU s':>12} {'busy':>5} {'at 100%':>7}"
     )
     print(head)
     print("-" * len(head))
@@ -159,7 +159,8 @@ def print_table(lines: list[dict[str, Any]]) -> None:
         print(
             f"{ln['name']:<40} {ln['rows']:>10,} {ln['seconds']:>8.2f} "
             f"{ln['rows_per_s']:>10,.0f} {ratio:>8} {ln['rss_mb']:>11.0f} "
-            f"{ln.get('anon_mb', 0):>7.0f} {ln['tree_rss_mb']:>8.0f} {_figure(cpu, '6.2f')} {_figure(server, '12.2f')} "
+            f"{ln.get('anon_mb', 0):>7.0f} {ln['tree_rss_mb']:>8.0f} {_figure(cpu, '6.2f')} "
+            f"{_figure(server, '12.2f')} "
             f"{_figure(busy, '5.0%')} {_figure(ln.get('vs_floor_at_full_use'), '7.2f')}"
         )
 
@@ -184,9 +185,10 @@ def notes(clean: int, merge: int | None) -> str:
         "process (for sluice: Python start-up included). peak RSS: the kernel high-water mark "
         "(VmHWM) of its largest process (anon MB: the largest of its RssAnon sampled every "
         "20 ms, its own memory without the pages of shared libraries it maps; tree MB: "
-        "sampled sum over the child's process tree; database servers are not included). CPU s: user + system CPU seconds of the child "
-        "process and its children; server CPU s: of the local database server it loads into "
-        "over the same time (PostgreSQL: the postmaster and the backends it reaped; "
+        "sampled sum over the child's process tree; database servers are not included). "
+        "CPU s: user + system CPU seconds of the child process and its children; server "
+        "CPU s: of the local database server it loads into over the same time "
+        "(PostgreSQL: the postmaster and the backends it reaped; "
         "MariaDB: mariadbd; 0 for SQLite and DuckDB, which run in the process; - where "
         "the server's processes cannot be read). busy: (CPU s + server CPU s) / (seconds x "
         f"{os.cpu_count()} cores): a line near 100% is bound by the CPU it spends, not by "

@@ -331,3 +331,54 @@ def test_a_line_naming_a_key_twice_is_rejected_as_python_and_polars_differ_on_it
     python = {json.loads(line)["id"]: json.loads(line) for line in lines}
     said = loaded.filter(pl.col(LINE) == 121).row(0, named=True)
     assert said["who_name"] == python[120]["who"]["name"]
+
+
+def test_a_block_decoded_in_parts_reads_as_python_reads_each_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 500 records in blocks of ~100, those after the first (read with its schema)
+    # decoded in parts of at least 7 on 4 "cores" (a block is split between cores; a
+    # part under DECODE_PART records is not worth a thread): every record in its place,
+    # as one decode of each block gives it and as Python's json reads its line.
+    # Escapes, non-ASCII text, nulls, an empty object and blank lines among them.
+    import sluice.sources.jsonl_reader as reader
+
+    lines = []
+    for i in range(500):
+        who = {"first": f"Zoë{i}", "last": 'O"Neil\\n' if i % 3 else None, "n": i}
+        lines.append(json.dumps({"id": i, "who": who if i % 11 else {}, "tz": "+5:30"}))
+    text = "\n".join(line + ("\n" if i % 97 == 0 else "") for i, line in enumerate(lines)) + "\n"
+    monkeypatch.setattr(reader.os, "cpu_count", lambda: 4)
+    decoded: list[int] = []
+    whole = reader._decode
+
+    def counted(records: pl.Series, dtype: pl.Struct) -> pl.Series:
+        decoded.append(len(records))
+        return whole(records, dtype)
+
+    monkeypatch.setattr(reader, "_decode", counted)
+    known = reader.parse_known
+    fast: list[bool] = []  # blocks read by the known schema (not the slow way after)
+
+    def read_fast(block: bytes, schema: Any, seen: Any, *rest: Any) -> pl.DataFrame | None:
+        frame = known(block, schema, seen, *rest)
+        fast.append(frame is not None)
+        return frame
+
+    monkeypatch.setattr(reader, "parse_known", read_fast)
+    monkeypatch.setattr(reader, "DECODE_PART", 10**9)
+    in_one = read(text, block=8192)
+    monkeypatch.setattr(reader, "DECODE_PART", 7)
+    decoded.clear()
+    fast.clear()
+    in_parts = read(text, block=8192)
+    assert sum(n >= 4 * 7 for n in decoded) >= 3  # blocks decoded in 4 parts
+    assert fast and all(fast)
+    assert in_parts.height == 500 and in_parts.equals(in_one)
+    for row in in_parts.iter_rows(named=True):
+        want = json.loads(lines[int(row["id"])])
+        assert row["who_first"] == want["who"].get("first")
+        assert row["who_last"] == want["who"].get("last")
+        assert row["tz"] == want["tz"]
+    # line numbers count the blank lines after records 0, 97, 194, ...
+    assert in_parts.get_column(LINE).to_list() == [i + 1 + len(range(0, i, 97)) for i in range(500)]
