@@ -41,9 +41,9 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
     (WAITING, ("Condition.wait", "Event.wait")),
     ("start-up: imports", ("_find_and_load", "exec_module")),
     ("dates (validation)", ("transforms/dates.py",)),
-    # `run` is check + explain; a load checks each batch, then explains the bad rows of
-    # many batches at once (their entries are written under "quarantine entries")
-    # (casts and date notes also run on Polars' own threads, under map_batches)
+    # A load checks each batch, then explains the bad rows of many at once (`run` does
+    # both; the entries written count as "quarantine entries"); casts and date notes
+    # also run on Polars' own threads, under map_batches.
     (
         "validation",
         (

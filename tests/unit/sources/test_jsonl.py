@@ -337,9 +337,9 @@ def test_a_block_decoded_in_parts_reads_as_python_reads_each_line(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # 500 records in blocks of ~100, those after the first (read with its schema)
-    # decoded in parts of at least 7 on 4 "cores" (a block is split between cores; a
-    # part under DECODE_PART records is not worth a thread): every record in its place,
-    # as one decode of each block gives it and as Python's json reads its line.
+    # decoded in parts of at least 7 on a pool of 4 threads (a block is split between
+    # Polars' threads; a part under DECODE_PART records is not worth one): every record
+    # in its place, as one decode of each block gives it and as Python's json reads it.
     # Escapes, non-ASCII text, nulls, an empty object and blank lines among them.
     import sluice.sources.jsonl_reader as reader
 
@@ -348,7 +348,7 @@ def test_a_block_decoded_in_parts_reads_as_python_reads_each_line(
         who = {"first": f"Zoë{i}", "last": 'O"Neil\\n' if i % 3 else None, "n": i}
         lines.append(json.dumps({"id": i, "who": who if i % 11 else {}, "tz": "+5:30"}))
     text = "\n".join(line + ("\n" if i % 97 == 0 else "") for i, line in enumerate(lines)) + "\n"
-    monkeypatch.setattr(reader.os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(reader.pl, "thread_pool_size", lambda: 4)
     decoded: list[int] = []
     whole = reader._decode
 
