@@ -20,6 +20,7 @@ import threading
 from pathlib import Path
 
 from sluice.config import FileSourceConfig, HttpSourceConfig, Project
+from sluice.engine.plan import GROUP_BYTES
 from sluice.engine.report import RunReport
 from sluice.errors import ConfigError
 from sluice.sources import SourceContext
@@ -32,7 +33,9 @@ API_PARTS = 8  # an API source's pages are split into at most this many parts
 PAGES = "pages:"  # a part's target that is a page range: pages:FIRST:END (0-based)
 PARTS_ENV = "SLUICE_CELERY_PARTS"
 PARTS_WANTED = 32  # small files are packed into parts of about 1/32 of a drop's bytes
-PART_BYTES = 64 * 1024 * 1024  # ... and at most this many bytes (one file may hold more)
+#: ... and at most this many bytes (one file may hold more): what the part's run loads
+#: in one transaction (a part one file past it loaded that file in a load of its own)
+PART_BYTES = GROUP_BYTES
 #: ... and their paths in at most this many characters: a part's target is a TEXT
 #: column, 65,535 bytes on MySQL (json.dumps writes ASCII: a character is a byte)
 TARGET_CHARS = 32_000
@@ -72,9 +75,11 @@ def _file_parts(stream: str, files: list[Path]) -> list[Part]:
     A part costs a worker state-store transactions of its own, and the pipeline of
     reading one file while the last one loads stops at its end: a drop of many small
     files loads as fast on the workers as in one process only when a part holds
-    several of them. Files are packed until a part holds ``total / wanted`` bytes (at
-    most :data:`PART_BYTES`), so a run still has about ``wanted`` parts to spread over
-    its workers (:func:`parts_wanted`), and until their paths fill
+    several of them. Files are packed until a part holds ``total / wanted`` bytes, and
+    never past :data:`PART_BYTES` (a file that would take it past starts the next
+    part: an ``append`` loads each part in one transaction), so a run still has about
+    ``wanted`` parts to spread over its workers (:func:`parts_wanted`); and until their
+    paths fill
     :data:`TARGET_CHARS`; a file of unknown size (a zip) is a part of its own, and no
     file is ever split.
     """
@@ -103,7 +108,7 @@ def _file_parts(stream: str, files: list[Path]) -> list[Part]:
             held = chars = 0
             continue
         named = len(json.dumps(str(files[i]))) + 2  # its path in the part's target
-        if group and chars + named > TARGET_CHARS:
+        if group and (chars + named > TARGET_CHARS or held + size > PART_BYTES):
             close()
             held = chars = 0
         group.append(i)

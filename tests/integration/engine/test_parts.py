@@ -90,6 +90,33 @@ def test_a_drop_of_small_files_is_packed_into_about_32_parts_each_file_once(
     assert describe(second.target) == f"{files[1][0]} and {more} more files"
 
 
+def test_a_packed_part_never_holds_more_than_one_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files are packed until a part holds its share of the drop, but a file that would
+    take it past PART_BYTES (what an append loads in one transaction) starts the next
+    part: a part of 4 files where 3 fill a load made the 4th a load of its own."""
+    import sluice.executors.parts as packing
+    from sluice.engine.plan import GROUP_BYTES
+
+    assert packing.PART_BYTES == GROUP_BYTES
+    (tmp_path / "data").mkdir()
+    sizes = [30] * 7 + [250] + [30] * 5  # a file larger than a load is a part alone
+    for i, size in enumerate(sizes):
+        (tmp_path / "data" / f"f{i:02d}.csv").write_text("id\n" + "7" * (size - 4) + "\n")
+    (tmp_path / "sluice.yaml").write_text(
+        "pipelines:\n  p:\n    sources:\n      s: {type: file, path: 'data/*.csv'}\n"
+        "    table: {name: t, columns: {id: integer}}\n"
+    )
+    monkeypatch.setattr(packing, "PART_BYTES", 100)
+    monkeypatch.setenv("SLUICE_CELERY_PARTS", "1")  # by bytes alone: each part up to 100
+    parts = plan_parts(load_project(tmp_path), "p")
+    files = [[Path(f).name for f in part_files(p.target) or [p.target or ""]] for p in parts]
+    assert [len(group) for group in files] == [3, 3, 1, 1, 3, 2]
+    assert [p.size for p in parts] == [90, 90, 30, 250, 90, 60]
+    assert [name for group in files for name in group] == [f"f{i:02d}.csv" for i in range(13)]
+
+
 def test_a_file_gone_from_a_packed_part_fails_alone_and_its_hint_loads_the_rest(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
