@@ -8,6 +8,11 @@ a forked pool child drops what it inherited (the pools are its parent's), and a 
 closes what it kept when it shuts down (:func:`close_kept`, wired to Celery's signals by
 :func:`~sluice.executors.celery_app.make_app`). The worker's main process also keeps the
 project's Celery runs alive (:func:`keep_runs_alive`).
+
+The main process must never run a Polars query before its pool forks: Polars' compute
+pool, made on first use, does not cross a fork, and a child's first query would hang
+(as in :mod:`sluice.executors.forkserver`). It only loads the project and the state
+store; the rows are read, validated and loaded in the children.
 """
 
 from __future__ import annotations
