@@ -251,10 +251,19 @@ def test_a_utf8_byte_order_mark_is_skipped_as_in_a_csv() -> None:
     assert out.get_column(LINE).to_list() == [1, 3]
 
 
-def test_lines_that_are_no_json_object_are_rejected_as_python_reads_them() -> None:
+@pytest.mark.parametrize("part", [None, 3], ids=["decoded-whole", "decoded-in-parts"])
+def test_lines_that_are_no_json_object_are_rejected_as_python_reads_them(
+    part: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # One bad line set the whole file aside, naming the first line of its 4 MiB block.
     # Each line is now what Python's json makes of it: an object is a record, anything
     # else is a reject with its line and reason, as a CSV's ragged row; the rest loads.
+    # The same when a block's records are decoded in parts (a bad line fails its part).
+    if part is not None:
+        import sluice.sources.jsonl_reader as reader
+
+        monkeypatch.setattr(reader, "DECODE_PART", part)
+        monkeypatch.setattr(reader.pl, "thread_pool_size", lambda: 4)
     lines = [json.dumps(r) for r in records(400)]
     lines[3] = "null"
     lines[150] = '{"id": 150, "who": {"name": "x"}}{"id": 151}'  # two on one line
