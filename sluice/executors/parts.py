@@ -79,9 +79,8 @@ def _file_parts(stream: str, files: list[Path]) -> list[Part]:
     never past :data:`PART_BYTES` (a file that would take it past starts the next
     part: an ``append`` loads each part in one transaction), so a run still has about
     ``wanted`` parts to spread over its workers (:func:`parts_wanted`); and until their
-    paths fill
-    :data:`TARGET_CHARS`; a file of unknown size (a zip) is a part of its own, and no
-    file is ever split.
+    paths fill :data:`TARGET_CHARS`. A file of unknown size (a zip) is a part of its
+    own, and no file is ever split.
     """
     sizes = [_size(path) for path in files]
     total = sum(size or 0 for size in sizes)
