@@ -22,6 +22,15 @@ POLARS_TYPES: dict[str, pl.DataType] = {
 }
 
 
+def repeated(value: object, length: int, dtype: pl.DataType, name: str = "") -> pl.Series:
+    """``length`` copies of ``value`` (None: nulls) as a Series of ``dtype``.
+
+    ``pl.repeat(..., eager=True)`` and ``extend_constant`` each run a query: 0.39-0.43
+    CPU-ms for a 19,000-row batch, where copying one value's slot takes 0.014-0.018
+    (several a batch, in the date and decimal casts)."""
+    return pl.Series(name, [value], dtype=dtype).new_from_index(0, length)
+
+
 def json_text(expr: pl.Expr) -> pl.Expr:
     """A nested value (list, struct) as its JSON text; null stays null.
 

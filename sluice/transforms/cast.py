@@ -19,7 +19,7 @@ from typing import Literal, Protocol
 import polars as pl
 
 from sluice.dateformat import EPOCH_FORMATS
-from sluice.dtypes import POLARS_TYPES, json_text
+from sluice.dtypes import POLARS_TYPES, json_text, repeated
 from sluice.schema import Narrow
 from sluice.transforms.date_hints import format_note
 from sluice.transforms.dates import REF, TEXT, DateRule
@@ -133,7 +133,7 @@ def _dates(
         timezone=spec.timezone if spec else None,
     )
     dtype = pl.Date() if to == "date" else POLARS_TYPES["datetime"]
-    out = pl.Series(text.name, dtype=dtype).extend_constant(None, len(text))
+    out = repeated(None, len(text), dtype, text.name)
     zone = spec.timezone if spec else None
     for fmt in epochs:
         value = _epoch(text, fmt)
@@ -642,7 +642,7 @@ def _unrounded(raw: pl.Series, value: pl.Series, scale: int) -> pl.Series:
     where = maybe.arg_true()
     step = DecimalValue(1).scaleb(-scale)
     lost = pl.Series([_loses(v, step) for v in raw.gather(where).to_list()], dtype=pl.Boolean)
-    rounded = pl.repeat(False, len(value), dtype=pl.Boolean, eager=True).scatter(where, lost)
+    rounded = repeated(False, len(value), pl.Boolean()).scatter(where, lost)
     return value.set(rounded, None)
 
 

@@ -19,6 +19,7 @@ from functools import lru_cache
 import polars as pl
 
 from sluice.dateformat import compile_format
+from sluice.dtypes import repeated
 
 #: date parts, each with its month-first twin where one reads the same text
 DATES: tuple[tuple[str, str | None], ...] = (
@@ -187,7 +188,7 @@ def format_note(refused: pl.Expr, formats: list[str], owner: str = "column") -> 
     def notes(values: pl.Series) -> pl.Series:
         said = {v: note(have, v, owner) for v in values.drop_nulls().unique().to_list()}
         if not said:
-            return pl.repeat("", len(values), dtype=pl.String, eager=True)
+            return repeated("", len(values), pl.String())
         return values.replace_strict(said, default="", return_dtype=pl.String).fill_null("")
 
     return refused.map_batches(notes, return_dtype=pl.String)

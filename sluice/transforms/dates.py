@@ -24,6 +24,7 @@ from typing import Literal
 import polars as pl
 
 from sluice.dateformat import MONTH_NUMBERS, DateFormat, compile_format
+from sluice.dtypes import repeated
 
 TEXT = "text"
 REF = "ref"
@@ -289,7 +290,7 @@ def _matching(text: pl.Series, todo: pl.Series, pattern: str) -> pl.Series:
         return todo & text.str.contains(pattern)
     where = todo.arg_true()
     hits = where.filter(text.gather(where).str.contains(pattern))
-    return pl.repeat(False, len(text), dtype=pl.Boolean, eager=True).scatter(hits, True)
+    return repeated(False, len(text), pl.Boolean()).scatter(hits, True)
 
 
 def parse(data: pl.DataFrame, rule: DateRule, to: Literal["date", "datetime"]) -> pl.Series:
@@ -304,7 +305,7 @@ def parse(data: pl.DataFrame, rule: DateRule, to: Literal["date", "datetime"]) -
     """
     text = data.get_column(TEXT)
     dtype = pl.Date() if to == "date" else pl.Datetime("us", "UTC")
-    out = pl.Series(text.name, dtype=dtype).extend_constant(None, len(text))
+    out = repeated(None, len(text), dtype, text.name)
     todo = text.is_not_null()
     for fmt in rule.formats:
         candidates = _matching(text, todo, fmt.full)

@@ -17,7 +17,7 @@ import polars as pl
 
 from sluice.batch import LINE
 from sluice.config import ColumnConfig, TableConfig
-from sluice.dtypes import POLARS_TYPES
+from sluice.dtypes import POLARS_TYPES, repeated
 from sluice.schema import Narrow
 from sluice.transforms.cast import DecimalMark, cast
 from sluice.transforms.cast import cast_reason as cast_reason_of
@@ -451,4 +451,4 @@ def _past_digits(values: pl.Series, digits: int) -> pl.Series:
     where = big.arg_true()
     text = values.gather(where).cast(pl.String).str.replace_all(r"[-.]", "")
     counted = text.str.strip_chars("0").str.len_bytes() > digits
-    return pl.repeat(False, len(values), dtype=pl.Boolean, eager=True).scatter(where, counted)
+    return repeated(False, len(values), pl.Boolean()).scatter(where, counted)
