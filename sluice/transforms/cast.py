@@ -143,11 +143,16 @@ def _dates(
     if excel and formats[0] == "excel":
         out = out.fill_null(_excel(text, to, zone))
     if rule.formats:
-        todo = out.is_null() & text.is_not_null()
-        if todo.all():
+        # Most columns hold no epoch and no null: every value is left to the formats,
+        # known from the null counts without two masks (two queries, ~0.2 CPU-ms).
+        if out.null_count() == len(out) and not text.null_count():
             out = parse_dates(data, rule, to)
-        elif todo.any():
-            out = out.scatter(todo.arg_true(), parse_dates(data.filter(todo), rule, to))
+        else:
+            todo = out.is_null() & text.is_not_null()
+            if todo.all():
+                out = parse_dates(data, rule, to)
+            elif todo.any():
+                out = out.scatter(todo.arg_true(), parse_dates(data.filter(todo), rule, to))
     if excel and formats[0] != "excel":
         out = out.fill_null(_excel(text, to, zone))
     return out.alias(text.name)
@@ -532,8 +537,10 @@ def _number(
     if mark == ",":
         return _comma_number(raw, target, integer)
     value = raw.cast(target, strict=False)
-    missed = value.is_null() & raw.is_not_null()
-    if missed.any():
+    # A null casts to null: more nulls after the cast are values it missed. Counted
+    # first, since most batches miss none (two masks are two queries, ~0.2 CPU-ms).
+    if value.null_count() > raw.null_count():
+        missed = value.is_null() & raw.is_not_null()
         where = missed.arg_true()
         text = raw.gather(where).str.strip_chars()
         grouped = text.str.contains(THOUSANDS)

@@ -281,10 +281,12 @@ def _python(text: pl.Series, fmt: DateFormat, to: str, dtype: pl.DataType) -> pl
     return pl.Series(text.name, out, dtype=dtype)
 
 
-def _matching(text: pl.Series, todo: pl.Series, pattern: str) -> pl.Series:
-    """``todo`` where ``text`` matches ``pattern``. When a format before read most values,
-    only the few left are tested: a regex over every value cost as much as chrono's
-    reading of them."""
+def _matching(text: pl.Series, todo: pl.Series | None, pattern: str) -> pl.Series:
+    """``todo`` (None: every value, none null) where ``text`` matches ``pattern``. When a
+    format before read most values, only the few left are tested: a regex over every
+    value cost as much as chrono's reading of them."""
+    if todo is None:
+        return text.str.contains(pattern)
     left = todo.sum()
     if left * 4 >= len(text):
         return todo & text.str.contains(pattern)
@@ -306,7 +308,10 @@ def parse(data: pl.DataFrame, rule: DateRule, to: Literal["date", "datetime"]) -
     text = data.get_column(TEXT)
     dtype = pl.Date() if to == "date" else pl.Datetime("us", "UTC")
     out = repeated(None, len(text), dtype, text.name)
-    todo = text.is_not_null()
+    # The values no format has read yet, None while that is all of them and none is
+    # null. Null counts stand in for masks where they can: each mask is a query
+    # (~0.1 CPU-ms), and most batches' dates are all read by one format.
+    todo = text.is_not_null() if text.null_count() else None
     for fmt in rule.formats:
         candidates = _matching(text, todo, fmt.full)
         count = candidates.sum()
@@ -326,8 +331,11 @@ def parse(data: pl.DataFrame, rule: DateRule, to: Literal["date", "datetime"]) -
             else:
                 where = candidates.arg_true()
                 out = out.scatter(where, _fast(text.gather(where), fmt, rule, to))
-            candidates = candidates & out.is_null()
-            count = candidates.sum()
+            if out.null_count():
+                candidates = candidates & out.is_null()
+                count = candidates.sum()
+            else:  # chrono read every value
+                count = 0
             every = count == len(text)
         if not count:
             pass
@@ -339,7 +347,9 @@ def parse(data: pl.DataFrame, rule: DateRule, to: Literal["date", "datetime"]) -
         else:
             rest = parse_one(data.filter(candidates), fmt, rule, to)
             out = out.scatter(candidates.arg_true(), rest)
-        todo = todo & out.is_null()
+        if not out.null_count():
+            break
+        todo = out.is_null() if todo is None else todo & out.is_null()
         if not todo.any():
             break
     return out
