@@ -37,6 +37,10 @@ from harness import PG_URL, Schemas, schema_url  # noqa: E402
 
 #: (stage, markers): the first stage with a marker in a sample's stack takes the sample
 WAITING = "waiting (hand-offs between threads)"
+#: the batches whose bad rows ``--stages`` explains at once (the engine explains up to
+#: 512 rows at once: about 10 batches of the bench file's)
+EXPLAIN_EVERY = 10
+
 STAGES: list[tuple[str, tuple[str, ...]]] = [
     (WAITING, ("Condition.wait", "Event.wait")),
     ("start-up: imports", ("_find_and_load", "exec_module")),
@@ -130,10 +134,12 @@ def native(
 
 def stages(rows: int) -> list[tuple[str, float]]:
     """CPU-seconds of each stage of the 1M-row load run in turn, batch by batch, in one
-    thread (no overlap, no waiting): read, steps, validation, encoding for COPY. Works
-    on older trees too (``PYTHONPATH=old/tree``): what they lack is skipped."""
+    thread (no overlap, no waiting), as the engine runs them: read, steps (collected),
+    validation's check of each batch, the explanation of its bad rows (every
+    ``EXPLAIN_EVERY`` batches, as the engine gathers them), encoding for COPY. Works on
+    older trees too (``PYTHONPATH=old/tree``, with ``PYTHONSAFEPATH=1``): what they lack
+    is skipped."""
     import functools
-    import inspect
     import io
     import time
 
@@ -159,10 +165,11 @@ def stages(rows: int) -> list[tuple[str, float]]:
     )
     plan = plan_mapping(headers, pipe, source, project.synonyms)
     steps = StepRunner(pipe, list(pipe.table.columns))
-    extra = {"computed": steps.computed} if hasattr(steps, "computed") else {}
-    validator = Validator(pipe.table, [], **extra)
-    flagged = "nul_free" in inspect.signature(validator.run).parameters
-    cpu = dict.fromkeys(["read", "steps", "validation", "encode"], 0.0)
+    validator = Validator(pipe.table, [])
+    checks = hasattr(validator, "check")  # before it: `run` checked and explained
+    cpu = dict.fromkeys(["read", "steps", "validation", "explain", "encode"], 0.0)
+    refused: list = []
+    encoder = None
     it = iter(batches())
     while True:
         t = time.process_time()
@@ -172,23 +179,37 @@ def stages(rows: int) -> list[tuple[str, float]]:
             break
         t = time.process_time()
         data = apply_mapping(steps.drop_blank(batch.data, headers), plan, validator.columns)
-        # as the engine does (Processor._trimmed): the columns the reader found trimmed
-        seen = getattr(batch, "trimmed", frozenset())
-        lazy = steps.run_lazy(data, *([frozenset(plan.rename[h] for h in seen)] if seen else []))
+        # as the engine does (UnitProcessor._trimmed): the columns the reader found trimmed
+        seen = frozenset(plan.rename[h] for h in getattr(batch, "trimmed", ()) if h in plan.rename)
+        stepped = steps.run_lazy(data, seen).collect(engine="in-memory")
         cpu["steps"] += time.process_time() - t
         t = time.process_time()
-        args = (batch.nul_free,) if flagged else ()
-        good, _ = validator.run(lazy, *args)
+        if checks:
+            good, bad = validator.check(stepped, batch.nul_free, batch.backslash_free)
+            refused.append(bad)
+        else:
+            good, _ = validator.run(stepped, batch.nul_free)
         cpu["validation"] += time.process_time() - t
+        t = time.process_time()
+        if refused and (len(refused) >= EXPLAIN_EVERY or batch.data.height == 0):
+            validator.explain(refused)
+            refused = []
+        cpu["explain"] += time.process_time() - t
         t = time.process_time()
         good = good.drop("_line")
         if Encoder is not None:
-            encoder = Encoder(good.schema)
-            for _ in (encoder.header(), *encoder.rows(good), encoder.trailer()):
+            if encoder is None:
+                encoder = Encoder(good.schema)
+                encoder.header()
+            for _ in encoder.rows(good):
                 pass
         else:
             good.write_csv(io.BytesIO(), include_header=False)
         cpu["encode"] += time.process_time() - t
+    t = time.process_time()
+    if refused:
+        validator.explain(refused)
+    cpu["explain"] += time.process_time() - t
     return list(cpu.items())
 
 
