@@ -165,7 +165,8 @@ def stages(rows: int) -> list[tuple[str, float]]:
     )
     plan = plan_mapping(headers, pipe, source, project.synonyms)
     steps = StepRunner(pipe, list(pipe.table.columns))
-    validator = Validator(pipe.table, [])
+    extra = {"computed": steps.computed} if hasattr(steps, "computed") else {}
+    validator = Validator(pipe.table, [], **extra)
     checks = hasattr(validator, "check")  # before it: `run` checked and explained
     cpu = dict.fromkeys(["read", "steps", "validation", "explain", "encode"], 0.0)
     refused: list = []
@@ -181,7 +182,8 @@ def stages(rows: int) -> list[tuple[str, float]]:
         data = apply_mapping(steps.drop_blank(batch.data, headers), plan, validator.columns)
         # as the engine does (UnitProcessor._trimmed): the columns the reader found trimmed
         seen = frozenset(plan.rename[h] for h in getattr(batch, "trimmed", ()) if h in plan.rename)
-        stepped = steps.run_lazy(data, seen).collect(engine="in-memory")
+        lazy = steps.run_lazy(data, *([seen] if seen else []))
+        stepped = lazy.collect(engine="in-memory")
         cpu["steps"] += time.process_time() - t
         t = time.process_time()
         if checks:
@@ -191,7 +193,7 @@ def stages(rows: int) -> list[tuple[str, float]]:
             good, _ = validator.run(stepped, batch.nul_free)
         cpu["validation"] += time.process_time() - t
         t = time.process_time()
-        if refused and (len(refused) >= EXPLAIN_EVERY or batch.data.height == 0):
+        if len(refused) >= EXPLAIN_EVERY:
             validator.explain(refused)
             refused = []
         cpu["explain"] += time.process_time() - t
