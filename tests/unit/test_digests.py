@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, cast
 
 import pytest
 
@@ -126,6 +127,50 @@ def test_the_run_waits_for_a_hash_under_way(tmp_path: Path) -> None:
     opener = Opener(last)
     assert digests.sha256(last, opener) == sha(last.read_bytes())
     assert opener.calls == 0
+
+
+class Counted(io.BufferedReader):
+    """A file that counts its reads: each is a hand-back of the GIL."""
+
+    reads = 0
+
+    def readinto(self, buffer: Any) -> int:
+        self.reads += 1
+        return super().readinto(buffer)
+
+    def read(self, size: int | None = -1) -> bytes:
+        self.reads += 1
+        return super().read(size)
+
+
+@pytest.mark.parametrize("size", [0, 1, digests.CHUNK - 1, digests.CHUNK, 2 * digests.CHUNK + 5])
+def test_a_file_is_hashed_in_few_large_pieces(tmp_path: Path, size: int) -> None:
+    # hashlib.file_digest reads 256 KiB at a time: beside a thread running Python
+    # code (the imports), each piece waited up to 5 ms to take the GIL back.
+    data = os.urandom(size)
+    f = tmp_path / "big.csv"
+    f.write_bytes(data)
+    counted = Counted(io.FileIO(f))
+    assert digests.of_stream(lambda: counted) == sha(data)
+    assert counted.reads == -(-size // digests.CHUNK) + 1  # the last read finds the end
+    plain = io.BytesIO(data)  # no readinto: read() pieces, the same digest
+    assert digests.of_stream(lambda: cast(IO[bytes], _NoReadinto(plain))) == sha(data)
+
+
+class _NoReadinto:
+    """A stream with read() only (as some archive members' wrappers are)."""
+
+    def __init__(self, inner: io.BytesIO) -> None:
+        self.inner = inner
+
+    def read(self, size: int = -1) -> bytes:
+        return self.inner.read(size)
+
+    def __enter__(self) -> _NoReadinto:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.inner.close()
 
 
 PIPELINE = """
