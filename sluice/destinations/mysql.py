@@ -1,11 +1,11 @@
 """MySQL and MariaDB: bulk path ``LOAD DATA LOCAL INFILE`` through PyMySQL.
 
-Each batch is written by Polars as CSV to a temporary file that the server reads back
-through the client (``local_infile``), one statement per batch, run on a thread of its
-own so that the next batch's file is written meanwhile. Fields are ``,``-separated and
-``"``-enclosed with ``""`` for a quote, no escape character (a backslash is just a
-backslash, ``\\N`` just two characters), the unquoted word ``NULL`` for NULL and
-``"NULL"`` for the string (a batch holding that string is written with every string
+Each batch is written by Polars as CSV into a named pipe that one statement per
+table of a load reads through the client (``local_infile``), batch after batch, while
+the next batch is encoded (:mod:`sluice.destinations.mysql_stream`). Fields are
+``,``-separated and ``"``-enclosed with ``""`` for a quote, no escape character (a
+backslash is just a backslash, ``\\N`` just two characters), the unquoted word ``NULL``
+for NULL and ``"NULL"`` for the string (a batch holding that string is written with every string
 quoted; otherwise only fields that need it are, which the server parses ~30% faster). So
 NULL and ``""`` stay apart, and commas, quotes, newlines, tabs and any Unicode pass
 through unchanged. Booleans go as 0/1, datetimes as UTC wall time (``DATETIME(6)`` has
@@ -15,7 +15,8 @@ With ``LOCAL``, MySQL turns every bad value (a NULL for a NOT NULL column, a dup
 key, a string too long) into a *warning* and goes on; this module turns any warning
 into an error, so the load rolls back instead of storing a changed value. When the
 server (or the URL, ``?local_infile=0``) refuses local files, rows go by multi-row
-``INSERT`` instead (``executemany``), with no message: same data, slower.
+``INSERT`` instead (``executemany``), with no message: same data, slower; so do they
+on a system without named pipes (Windows).
 
 The session runs in strict SQL mode; every string column is ``utf8mb4`` with a binary
 no-pad collation, so values compare as in PostgreSQL and SQLite (``'a' <> 'A'``,
@@ -49,21 +50,23 @@ Two concurrent ``replace`` loads of one table share the stage name: the second o
 ``local_infile`` lets the *server* ask the client for a file: use it with servers you
 trust (the warehouse you configured).
 
-The CSV files hold row data: each is deleted once the server has read it, and all of
-a destination's go in a folder of its own (``sluice-mysql-<pid>-*`` in the temporary
-directory) removed when it closes. A process killed mid-load cannot clean up: the next
-MySQL destination opened on the machine removes the folders of processes that are gone.
+The rows pass through the pipe, never a file on disk. A destination's pipes go in a
+folder of its own (``sluice-mysql-<pid>-*`` in the temporary directory), each removed
+when its statement ends and the folder when the destination closes. A process killed
+mid-load cannot clean up: the next MySQL destination opened on the machine removes the
+folders of processes that are gone.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import io
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -75,6 +78,7 @@ from sqlalchemy.dialects import mysql
 from sluice.destinations.base import LOADS_TABLE, Mode, register
 from sluice.destinations.found_kept import TIMESTAMP_SPAN_64
 from sluice.destinations.found_types import Found, Unique, unique_name
+from sluice.destinations.mysql_stream import LoadStream
 from sluice.destinations.sql import SqlDestination
 from sluice.destinations.sql_load import STAGE_PREFIX, Writer
 from sluice.schema import CHARSET_LACKS, ColumnSpec, Narrow, TableSpec
@@ -87,7 +91,7 @@ LOCAL_INFILE_REFUSED = frozenset({1148, 3948, 3950, 4166})
 SQL_MODE = "STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION,ERROR_FOR_DIVISION_BY_ZERO"
 #: InnoDB keys hold at most 3072 bytes: 768 utf8mb4 characters over the string keys.
 KEY_CHARS = 768
-SPOOL_PREFIX = "sluice-mysql-"  # + pid + "-": a folder of a process's CSV files
+SPOOL_PREFIX = "sluice-mysql-"  # + pid + "-": a folder of a process's pipes
 CSV_OPTIONS = (
     "CHARACTER SET utf8mb4 FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' "
     "ESCAPED BY '' LINES TERMINATED BY '\n'"  # a real newline: no backslash escapes
@@ -113,7 +117,8 @@ class MysqlDestination(SqlDestination):
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
-        self._spool: Path | None = None  # the folder of this destination's CSV files
+        self._spool: Path | None = None  # the folder of this destination's pipes
+        self._streams = 0  # pipes made, for their names
         remove_stale_spools()
         if "local_infile" in self.engine.url.query:
             self.local_infile = str(self.engine.url.query["local_infile"]).lower() in (
@@ -328,95 +333,96 @@ class MysqlDestination(SqlDestination):
 
     @contextlib.contextmanager
     def _writing(self, conn: Any, tables: list[str]) -> Iterator[Writer]:
-        """Each batch's CSV is written while the server loads the one before.
-
-        ``LOAD DATA`` holds the connection until the server has stored every row of its
-        file; written in turn, the server waited for each file to be written (1M rows:
-        1.0 s of 7.7). One thread runs the statements, one at a time, on the load's
-        connection; a batch waits for the statement before it to finish first.
-        """
+        """Batches streamed into one ``LOAD DATA`` per table (see
+        :mod:`sluice.destinations.mysql_stream`), by ``INSERT`` once local files are
+        refused. A batch for another table (or other columns) ends the statement under
+        way, once the batch is encoded: one statement at a time on a connection."""
         with concurrent.futures.ThreadPoolExecutor(1, "sluice-load-data") as pool:
-            pending: _Pending | None = None
+            stream: LoadStream | None = None
+            key: tuple[str, tuple[str, ...]] | None = None
 
-            def settle() -> None:
-                nonlocal pending
-                if pending is not None:
-                    done, pending = pending, None
-                    self._settle(conn, done)
+            def end() -> None:
+                nonlocal stream
+                if stream is not None:
+                    done, stream = stream, None
+                    done.finish()
 
             def write(table: str, columns: list[str], data: pl.DataFrame) -> int:
-                nonlocal pending
+                nonlocal stream, key
                 data = for_mysql(data)
                 if not self.local_infile:
-                    settle()
+                    end()
                     return self._insert(conn, table, columns, data)
-                path = self._spooled(data)
-                try:
-                    settle()
-                except BaseException:
-                    _unlink(path)
-                    raise
-                if not self.local_infile:  # refused just now: INSERT from now on
-                    _unlink(path)
-                    return self._insert(conn, table, columns, data)
-                load = pool.submit(self._load_data, conn, table, columns, data, path)
-                pending = _Pending(table, columns, data, load)
+                payload = self._csv(data)
+                if stream is None or key != (table, tuple(columns)):
+                    end()
+                    stream = self._stream(conn, table, columns, pool)
+                    key = (table, tuple(columns))
+                    if stream is None:  # refused just now: INSERT from now on
+                        return self._insert(conn, table, columns, data)
+                stream.send(payload, data.height)
                 return data.height
 
-            yield write
-            settle()
-            # On an error in the block, leaving `pool` waits for the statement it runs
-            # (its outcome no longer matters): the connection is free for the rollback.
-
-    def _settle(self, conn: Any, done: _Pending) -> None:
-        """Wait for a batch's ``LOAD DATA``; if the server refuses local files, INSERT it."""
-        try:
-            done.future.result()
-        except pymysql.err.OperationalError as exc:
-            if exc.args[0] not in LOCAL_INFILE_REFUSED:
+            try:
+                yield write
+                end()
+            except BaseException:
+                if stream is not None:
+                    stream.abort()  # the rows sent so far are rolled back with the load
                 raise
-            self.local_infile = False  # refused: INSERT from now on, same rows
-            self._insert(conn, done.table, done.columns, done.data)
 
-    def _spooled(self, data: pl.DataFrame) -> str:
-        """``data`` as CSV in a new file of this destination's folder: its path."""
+    def _stream(
+        self, conn: Any, table: str, columns: list[str], pool: concurrent.futures.Executor
+    ) -> LoadStream | None:
+        """A ``LOAD DATA`` into ``table`` reading a new pipe, open; None (and
+        ``local_infile`` off) if the server refuses local files."""
+        if not hasattr(os, "mkfifo"):  # no named pipes (Windows): INSERT
+            self.local_infile = False
+            return None
         if self._spool is None or not self._spool.is_dir():
             self._spool = Path(tempfile.mkdtemp(prefix=f"{SPOOL_PREFIX}{os.getpid()}-"))
-        fd, path = tempfile.mkstemp(prefix="batch-", suffix=".csv", dir=self._spool)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                data.write_csv(
-                    f,
-                    include_header=False,
-                    null_value="NULL",
-                    quote_style=quote_style(data),
-                    datetime_format="%Y-%m-%d %H:%M:%S%.6f",
-                    line_terminator="\n",
-                )
-        except BaseException:
-            _unlink(path)
-            raise
-        return path
+        self._streams += 1
+        path = self._spool / f"load-{self._streams}.csv"
+        cols = ", ".join(self.quote(c) for c in columns)
+        sql = f"INTO TABLE {self.quote(table)} {CSV_OPTIONS} ({cols})"
 
-    def _load_data(
-        self, conn: Any, table: str, columns: list[str], data: pl.DataFrame, path: str
-    ) -> int:
-        """The file at ``path`` (``data``, spooled) into ``table``; the file is deleted."""
-        try:
-            cols = ", ".join(self.quote(c) for c in columns)
-            literal = "'" + pymysql.converters.escape_string(path) + "'"
+        def statement(name: str) -> int:
+            literal = "'" + pymysql.converters.escape_string(name) + "'"
             with conn.cursor() as cur:
-                loaded = cur.execute(
-                    f"LOAD DATA LOCAL INFILE {literal} INTO TABLE {self.quote(table)} "
-                    f"{CSV_OPTIONS} ({cols})"
-                )
+                loaded = int(cur.execute(f"LOAD DATA LOCAL INFILE {literal} {sql}"))
                 if cur.warning_count:
                     raise refused_values(cur, table)
-        finally:
-            _unlink(path)
-        if loaded != data.height:
-            raise pymysql.err.DataError(0, f"{table}: {loaded} of {data.height} rows loaded")
-        return data.height
+            return loaded
+
+        stream = LoadStream(path, statement, pool)
+        try:
+            opened = stream.open()
+        except BaseException:
+            # Ctrl-C while waiting: the statement must not be left waiting for a writer
+            # of its pipe (the pool waits for the statement as the load unwinds).
+            stream.abort()
+            raise
+        if opened:
+            return stream
+        exc = stream.statement.exception()
+        if isinstance(exc, pymysql.err.OperationalError) and exc.args[0] in LOCAL_INFILE_REFUSED:
+            self.local_infile = False
+            return None
+        stream.statement.result()  # another error: the load's
+        raise pymysql.err.OperationalError(0, "LOAD DATA ended before reading its rows")
+
+    def _csv(self, data: pl.DataFrame) -> memoryview:
+        """``data`` as CSV for ``LOAD DATA`` (see the module's docstring)."""
+        out = io.BytesIO()
+        data.write_csv(
+            out,
+            include_header=False,
+            null_value="NULL",
+            quote_style=quote_style(data),
+            datetime_format="%Y-%m-%d %H:%M:%S%.6f",
+            line_terminator="\n",
+        )
+        return out.getbuffer()
 
     def close(self) -> None:
         super().close()
@@ -435,24 +441,9 @@ class MysqlDestination(SqlDestination):
         return data.height
 
 
-@dataclass
-class _Pending:
-    """A batch whose ``LOAD DATA`` runs: what to INSERT instead if the server refuses."""
-
-    table: str
-    columns: list[str]
-    data: pl.DataFrame
-    future: concurrent.futures.Future[int]
-
-
-def _unlink(path: str) -> None:
-    with contextlib.suppress(OSError):
-        os.unlink(path)
-
-
 def remove_stale_spools() -> None:
-    """Remove the CSV folders of processes on this machine that no longer exist (killed
-    mid-load: their row data would stay in the temporary directory for good)."""
+    """Remove the pipe folders of processes on this machine that no longer exist
+    (killed mid-load: they would stay in the temporary directory for good)."""
     for folder in Path(tempfile.gettempdir()).glob(f"{SPOOL_PREFIX}*-*"):
         pid = folder.name.removeprefix(SPOOL_PREFIX).split("-", 1)[0]
         if pid.isdigit() and not _alive(int(pid)):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -13,7 +15,8 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 
-from sluice.destinations import LoadMeta, Target, connect
+from sluice.destinations import LoadMeta, Target, connect, mysql_stream
+from sluice.destinations import mysql as mysql_dest
 from sluice.destinations.mysql import MysqlDestination
 from sluice.destinations.sql import SqlDestination
 from sluice.errors import LoadError
@@ -240,6 +243,12 @@ def _batches(n: int, rows: int = 3) -> list[pl.DataFrame]:
     ]
 
 
+#: this test's database's LOAD DATA statements under way (other tests run beside it)
+RUNNING_LOADS = (
+    "FROM information_schema.PROCESSLIST WHERE INFO LIKE 'LOAD DATA%' AND DB = DATABASE()"
+)
+
+
 def _spooled(dest: MysqlDestination) -> list[Path]:
     return sorted(dest._spool.iterdir()) if dest._spool and dest._spool.is_dir() else []
 
@@ -272,7 +281,7 @@ def test_an_error_upstream_while_a_batch_loads_leaves_nothing(mdest: MysqlDestin
 
     with pytest.raises(RuntimeError, match="the source broke"):
         mdest.load(spec, "append", "k", failing())
-    running = "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'LOAD DATA%'"
+    running = f"SELECT COUNT(*) {RUNNING_LOADS}"
     assert select(mdest, running) == [(0,)]  # nothing of the load goes on after it
     assert select(mdest, "SELECT COUNT(*) FROM u") == [(0,)]
     assert not mdest.is_loaded("k") and _spooled(mdest) == []
@@ -284,7 +293,7 @@ def test_a_refusal_of_local_files_mid_load_inserts_every_batch_in_order(
 ) -> None:
     dest = connect(mysql_url + "?local_infile=0")
     assert isinstance(dest, MysqlDestination)
-    dest.local_infile = True  # the first batch's LOAD DATA is refused, found a batch later
+    dest.local_infile = True  # the first batch's LOAD DATA is refused: found before any row
     spec = TableSpec("r", [ColumnSpec("id", "integer"), ColumnSpec("s", "string")])
     try:
         dest.prepare(spec, "append")
@@ -295,6 +304,71 @@ def test_a_refusal_of_local_files_mid_load_inserts_every_batch_in_order(
         assert _spooled(dest) == []
     finally:
         dest.close()
+
+
+def test_a_load_streams_its_batches_through_one_statement_per_table(
+    mdest: MysqlDestination, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One LOAD DATA reads every batch of a table (as one COPY does in PostgreSQL): no
+    statement per batch, no file per batch."""
+    made: list[mysql_stream.LoadStream] = []
+
+    class Counted(mysql_stream.LoadStream):
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args)
+            made.append(self)
+
+    monkeypatch.setattr(mysql_dest, "LoadStream", Counted)
+    spec = TableSpec("one", [ColumnSpec("id", "integer"), ColumnSpec("s", "string")])
+    mdest.prepare(spec, "append")
+    assert mdest.load(spec, "append", "k", _batches(6, rows=5_000)).rows == 30_000
+    assert [m.rows for m in made] == [30_000]
+    assert select(mdest, "SELECT COUNT(*), COUNT(DISTINCT id), MAX(id) FROM one") == [
+        (30_000, 30_000, 29_999)
+    ]
+    assert _spooled(mdest) == []
+
+
+def test_a_statement_killed_mid_stream_fails_the_load_and_leaves_nothing(
+    mdest: MysqlDestination, mysql_url: str
+) -> None:
+    """The server ends the LOAD DATA while batches still come (KILL QUERY, as an
+    operator or a timeout would): the load fails instead of hanging or loading part."""
+    spec = TableSpec("killed", [ColumnSpec("id", "integer"), ColumnSpec("s", "string")])
+    mdest.prepare(spec, "append")
+    running = f"SELECT ID {RUNNING_LOADS}"
+
+    def batches() -> Iterator[pl.DataFrame]:
+        frames = _batches(8, rows=50_000)
+        yield frames[0]
+        deadline = time.monotonic() + 10
+        while not (ids := select(mdest, running)) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with mdest.engine.connect() as admin:
+            admin.execute(sa.text(f"KILL QUERY {int(ids[0][0])}"))
+        yield from frames[1:]
+
+    started = time.monotonic()
+    with pytest.raises(LoadError, match="loading table 'killed' failed"):
+        mdest.load(spec, "append", "k", batches())
+    assert time.monotonic() - started < 30
+    assert select(mdest, running) == []
+    assert select(mdest, "SELECT COUNT(*) FROM killed") == [(0,)]
+    assert not mdest.is_loaded("k") and _spooled(mdest) == []
+    assert mdest.load(spec, "append", "k", _batches(3)).rows == 9  # and the next load works
+
+
+def test_without_named_pipes_rows_go_by_insert(
+    mdest: MysqlDestination, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the system has no named pipes (Windows), the same rows go by INSERT."""
+    monkeypatch.delattr(os, "mkfifo")
+    spec = TableSpec("nopipe", SPEC.columns)
+    mdest.prepare(spec, "append")
+    assert mdest.load(spec, "append", "k", [awkward(), awkward()]).rows == 2 * len(AWKWARD)
+    assert mdest.local_infile is False
+    got = select(mdest, "SELECT s FROM nopipe ORDER BY id")
+    assert [s for (s,) in got] == [v for v in AWKWARD for _ in (0, 1)]
 
 
 def test_replace_readers_see_all_old_or_all_new_tables(mdest: MysqlDestination) -> None:
