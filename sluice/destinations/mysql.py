@@ -1,11 +1,11 @@
 """MySQL and MariaDB: bulk path ``LOAD DATA LOCAL INFILE`` through PyMySQL.
 
-Each batch is written by Polars as CSV into a named pipe that one statement per
-table of a load reads through the client (``local_infile``), batch after batch, while
-the next batch is encoded (:mod:`sluice.destinations.mysql_stream`). Fields are
-``,``-separated and ``"``-enclosed with ``""`` for a quote, no escape character (a
-backslash is just a backslash, ``\\N`` just two characters), the unquoted word ``NULL``
-for NULL and ``"NULL"`` for the string (a batch holding that string is written with every string
+Each batch is written by Polars as CSV into a named pipe that one statement per table of
+a load reads through the client (``local_infile``), batch after batch, while the next
+batch is encoded (:mod:`sluice.destinations.mysql_stream`). Fields are ``,``-separated
+and ``"``-enclosed with ``""`` for a quote, no escape character (a backslash is just a
+backslash, ``\\N`` just two characters), the unquoted word ``NULL`` for NULL and
+``"NULL"`` for the string (a batch holding that string is written with every string
 quoted; otherwise only fields that need it are, which the server parses ~30% faster). So
 NULL and ``""`` stay apart, and commas, quotes, newlines, tabs and any Unicode pass
 through unchanged. Booleans go as 0/1, datetimes as UTC wall time (``DATETIME(6)`` has
