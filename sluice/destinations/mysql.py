@@ -16,7 +16,7 @@ key, a string too long) into a *warning* and goes on; this module turns any warn
 into an error, so the load rolls back instead of storing a changed value. When the
 server (or the URL, ``?local_infile=0``) refuses local files, rows go by multi-row
 ``INSERT`` instead (``executemany``), with no message: same data, slower; so do they
-on a system without named pipes (Windows).
+on a system without named pipes (Windows) or a temporary directory that cannot hold one.
 
 The session runs in strict SQL mode; every string column is ``utf8mb4`` with a binary
 no-pad collation, so values compare as in PostgreSQL and SQLite (``'a' <> 'A'``,
@@ -394,7 +394,11 @@ class MysqlDestination(SqlDestination):
                     raise refused_values(cur, table)
             return loaded
 
-        stream = LoadStream(path, statement, pool)
+        try:
+            stream = LoadStream(path, statement, pool)
+        except OSError:  # a temporary directory that holds no pipes (some network mounts)
+            self.local_infile = False
+            return None
         try:
             opened = stream.open()
         except BaseException:

@@ -358,11 +358,20 @@ def test_a_statement_killed_mid_stream_fails_the_load_and_leaves_nothing(
     assert mdest.load(spec, "append", "k", _batches(3)).rows == 9  # and the next load works
 
 
+def _no_pipes(path: object, mode: int = 0o666) -> None:
+    raise PermissionError(1, "Operation not permitted", str(path))
+
+
+@pytest.mark.parametrize("where", ["system", "folder"])
 def test_without_named_pipes_rows_go_by_insert(
-    mdest: MysqlDestination, monkeypatch: pytest.MonkeyPatch
+    mdest: MysqlDestination, monkeypatch: pytest.MonkeyPatch, where: str
 ) -> None:
-    """Where the system has no named pipes (Windows), the same rows go by INSERT."""
-    monkeypatch.delattr(os, "mkfifo")
+    """Where the system has no named pipes (Windows), or the temporary directory cannot
+    hold one, the same rows go by INSERT."""
+    if where == "system":
+        monkeypatch.delattr(os, "mkfifo")
+    else:
+        monkeypatch.setattr(os, "mkfifo", _no_pipes)
     spec = TableSpec("nopipe", SPEC.columns)
     mdest.prepare(spec, "append")
     assert mdest.load(spec, "append", "k", [awkward(), awkward()]).rows == 2 * len(AWKWARD)
