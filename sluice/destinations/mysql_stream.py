@@ -35,8 +35,11 @@ import pymysql
 WRITE_AT_MOST = 1 << 20
 #: batches encoded and waiting for the pipe, besides the one being written
 QUEUED = 1
-#: seconds between looks for the statement's reader of the pipe (a server round trip)
+#: seconds between looks for the statement's reader of the pipe: at first (a server
+#: round trip), and at most (a statement that waits for a lock on the table may wait
+#: long; looking 2,000 times a second meanwhile would cost a core a tenth of its time)
 OPEN_POLL = 0.0005
+OPEN_POLL_MAX = 0.05
 
 
 class LoadStream:
@@ -69,6 +72,7 @@ class LoadStream:
     def open(self) -> bool:
         """Wait until the statement opens the pipe (True), or ends without doing so
         (False: refused or failed, see :attr:`statement`)."""
+        pause = OPEN_POLL
         while True:
             try:
                 # Non-blocking: with no reader yet, the open fails (ENXIO) at once
@@ -77,10 +81,11 @@ class LoadStream:
             except OSError as exc:
                 if exc.errno != errno.ENXIO:
                     raise
-                done, _ = concurrent.futures.wait([self.statement], timeout=OPEN_POLL)
+                done, _ = concurrent.futures.wait([self.statement], timeout=pause)
                 if done:
                     self._unlink()
                     return False
+                pause = min(2 * pause, OPEN_POLL_MAX)
                 continue
             os.set_blocking(fd, True)
             self._fd = fd

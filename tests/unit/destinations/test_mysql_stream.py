@@ -7,8 +7,10 @@ from __future__ import annotations
 import concurrent.futures
 import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pymysql
 import pytest
@@ -111,3 +113,30 @@ def test_an_abort_ends_the_statement_opened_or_not(
     # what was queued may or may not have gone: a part of the rows, from the first
     assert bytes(rows(1_000) if opened else b"").startswith(reader.data)
     assert not (tmp_path / "p.csv").exists()
+
+
+def test_a_statement_slow_to_ask_for_its_rows_is_not_polled_hard(
+    tmp_path: Path, pool: concurrent.futures.Executor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A LOAD DATA waiting for a lock on its table asks for the pipe late: looking for
+    it backs off instead of trying 2,000 times a second."""
+    reader = Reader()
+
+    def late(name: str) -> int:
+        time.sleep(0.5)
+        return reader(name)
+
+    tries = 0
+    real_open = os.open
+
+    def counted(path: Any, flags: int, *args: Any) -> int:
+        nonlocal tries
+        tries += 1
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(os, "open", counted)
+    stream = LoadStream(tmp_path / "p.csv", late, pool)
+    assert stream.open()
+    stream.send(rows(10), 10)
+    assert stream.finish() == 10
+    assert tries < 30  # 0.5 s at a steady 0.5 ms: ~1,000
