@@ -62,6 +62,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import io
+import itertools
 import os
 import shutil
 import tempfile
@@ -118,7 +119,9 @@ class MysqlDestination(SqlDestination):
     def __init__(self, url: str) -> None:
         super().__init__(url)
         self._spool: Path | None = None  # the folder of this destination's pipes
-        self._streams = 0  # pipes made, for their names
+        # pipes made, for their names: next() of a count is atomic, so two loads on
+        # threads of one process (a worker's kept warehouse) never share a name
+        self._streams = itertools.count(1)
         remove_stale_spools()
         if "local_infile" in self.engine.url.query:
             self.local_infile = str(self.engine.url.query["local_infile"]).lower() in (
@@ -381,8 +384,7 @@ class MysqlDestination(SqlDestination):
             return None
         if self._spool is None or not self._spool.is_dir():
             self._spool = Path(tempfile.mkdtemp(prefix=f"{SPOOL_PREFIX}{os.getpid()}-"))
-        self._streams += 1
-        path = self._spool / f"load-{self._streams}.csv"
+        path = self._spool / f"load-{next(self._streams)}.csv"
         cols = ", ".join(self.quote(c) for c in columns)
         sql = f"INTO TABLE {self.quote(table)} {CSV_OPTIONS} ({cols})"
 

@@ -358,6 +358,42 @@ def test_a_statement_killed_mid_stream_fails_the_load_and_leaves_nothing(
     assert mdest.load(spec, "append", "k", _batches(3)).rows == 9  # and the next load works
 
 
+def test_loads_on_threads_of_one_destination_each_stream_through_a_pipe_of_their_own(
+    mdest: MysqlDestination, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Celery worker's threads share its kept warehouse: their loads run at once,
+    each through its own pipe, none falling back to INSERT."""
+
+    def no_insert(*args: object) -> int:
+        raise AssertionError("INSERT fallback used")
+
+    monkeypatch.setattr(mdest, "_insert", no_insert)
+    specs = [
+        TableSpec(f"th{i}", [ColumnSpec("id", "integer"), ColumnSpec("s", "string")])
+        for i in range(4)
+    ]
+    for spec in specs:
+        mdest.prepare(spec, "append")
+    errors: list[BaseException] = []
+
+    def load(spec: TableSpec) -> None:
+        try:
+            for n in range(5):
+                mdest.load(spec, "append", f"{spec.name}-{n}", _batches(3, rows=2_000))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=load, args=(spec,)) for spec in specs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == [] and mdest.local_infile
+    for spec in specs:
+        assert select(mdest, f"SELECT COUNT(*) FROM {spec.name}") == [(5 * 6_000,)]
+    assert _spooled(mdest) == []
+
+
 def _no_pipes(path: object, mode: int = 0o666) -> None:
     raise PermissionError(1, "Operation not permitted", str(path))
 
