@@ -37,6 +37,11 @@ SETTLED_NS = 2_000_000_000
 #: GIL for the bench file, where 256 KiB pieces made 1,360
 CHUNK = 8 * 1024**2
 
+#: digests made ahead and not yet used that a process keeps: a Celery worker hashes
+#: each part's files ahead, and a part that ends before it plans them (a file gone)
+#: never takes its digest; the oldest are forgotten past this many
+KEPT = 4096
+
 Identity = tuple[int, int, int, int, int]
 
 
@@ -51,8 +56,10 @@ _lock = threading.Lock()
 _ahead: dict[str, _Ahead] = {}
 
 
-def ahead(paths: Iterable[Path]) -> None:
-    """Hash ``paths`` on a thread of their own, in order (each file once)."""
+def ahead(paths: Iterable[Path], threads: int = 1) -> None:
+    """Hash ``paths`` on a thread of their own, in order (each file once); on
+    ``threads`` threads, every ``threads``-th file each, where nothing else is to run
+    meanwhile (a Celery part waits for its files' digests before its rows load)."""
     todo = []
     with _lock:
         for path in paths:
@@ -60,8 +67,11 @@ def ahead(paths: Iterable[Path]) -> None:
             if key not in _ahead:
                 _ahead[key] = entry = _Ahead()
                 todo.append((path, entry))
-    if todo:
-        threading.Thread(target=_hash_all, args=(todo,), name="sluice-hash", daemon=True).start()
+        for stale in list(_ahead)[: max(0, len(_ahead) - KEPT)]:
+            del _ahead[stale]  # a waiter holds its entry: forgetting it here is safe
+    for i in range(min(threads, len(todo))):
+        mine = todo[i::threads]
+        threading.Thread(target=_hash_all, args=(mine,), name="sluice-hash", daemon=True).start()
 
 
 def sha256(path: Path, open_stored: Callable[[], IO[bytes]]) -> str:

@@ -82,9 +82,11 @@ def source_context(ctx: RunContext, stream: str) -> SourceContext:
         ctx.report.warnings.append({"stream": stream, "message": message, "hint": hint})
         ctx.log("warning", f"{stream}: {message}", stream=stream)
 
-    return SourceContext(
-        log=log, cursor=ctx.store.cursor(ctx.name, stream), warn=warn, pipeline=ctx.name
-    )
+    # A file is loaded whole, by its content's hash: it has no cursor to read (a Celery
+    # part lists each of its files, and read one for each: a state-store query a file).
+    files = isinstance(ctx.pipe.sources[stream], FileSourceConfig)
+    cursor = None if files else ctx.store.cursor(ctx.name, stream)
+    return SourceContext(log=log, cursor=cursor, warn=warn, pipeline=ctx.name)
 
 
 def file_gone(ctx: RunContext, stream: str | None, shown: str) -> None:
@@ -254,7 +256,18 @@ class Planner:
         srep = ctx.report.stream(stream)
         if fp is None:
             fp = self._fingerprint(stream, unit)
-        rec = store.find_file(ctx.name, stream, fp)
+        load_key = f"{ctx.name}/{stream}/{fp}" + (f"/{ctx.run_id}" if full_refresh else "")
+        rec, new = store.find_or_add_file(
+            pipeline=ctx.name,
+            source=stream,
+            name=unit.name,
+            fingerprint=fp,
+            size=unit.size,
+            run_id=ctx.run_id,
+            load_key=load_key,
+        )
+        if new is not None:  # content never seen: its entry is made, it loads
+            return self._planned(stream, unit, new.id, load_key)
         again = rec is not None and self._delivered_again(rec, unit)
         if again and rec is not None and rec.status == FileStatus.LOADED:
             # Its first delivery committed the load and the ledger, then its worker died
@@ -285,7 +298,6 @@ class Planner:
                     }
                 )
                 return None
-        load_key = f"{ctx.name}/{stream}/{fp}" + (f"/{ctx.run_id}" if full_refresh else "")
         if (
             rec is not None
             and rec.status in (FileStatus.LOADING, FileStatus.FAILED)
@@ -316,7 +328,12 @@ class Planner:
                 run_id=ctx.run_id,
                 load_key=load_key,
             ).id
-        meta = LoadMeta(file_id, stream, datetime.now(UTC)) if ctx.mode == "snapshot" else None
+        return self._planned(stream, unit, file_id, load_key)
+
+    def _planned(self, stream: str, unit: Unit, file_id: int, load_key: str) -> PlannedLoad:
+        """The load of ``unit``, its ledger entry ``file_id`` made ``loading``."""
+        snapshot = self.ctx.mode == "snapshot"
+        meta = LoadMeta(file_id, stream, datetime.now(UTC)) if snapshot else None
         return PlannedLoad([PlannedUnit(stream, unit, file_id)], load_key, meta)
 
     def _delivered_again(self, rec: FileRecord, unit: Unit) -> bool:

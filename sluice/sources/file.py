@@ -22,7 +22,7 @@ import fnmatch
 import glob
 import os
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import IO
 
@@ -293,5 +293,12 @@ def hash_ahead(pipe: PipelineConfig, root: Path, source: str | None = None) -> N
         if source in (None, stream) and isinstance(config, FileSourceConfig) and not config.url:
             with contextlib.suppress(SluiceError, OSError):
                 paths += FileSource(stream, config, root, SourceContext()).files()
+    hash_paths_ahead(paths)
+
+
+def hash_paths_ahead(paths: Iterable[Path], threads: int = 1) -> None:
+    """Start hashing the files at ``paths`` on ``threads`` threads of their own (a
+    Celery part's, as soon as it is known: its planner wants the first file's digest
+    ~10 ms later)."""
     # A zip's members are the units (and hashed as they inflate): not the archive.
-    digests.ahead(p for p in paths if p.suffix.lower() != ".zip")
+    digests.ahead((p for p in paths if p.suffix.lower() != ".zip"), threads)

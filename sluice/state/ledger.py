@@ -23,17 +23,37 @@ from sluice.status import EntryKind, FileStatus, QuarantineStatus
 class FileLedger(StoreCore):
     """Ledger entries (:class:`FileRecord`) and cursors."""
 
-    def find_file(self, pipeline: str, source: str, fingerprint: str) -> FileRecord | None:
+    def find_or_add_file(
+        self,
+        *,
+        pipeline: str,
+        source: str,
+        name: str,
+        fingerprint: str,
+        size: int,
+        run_id: str,
+        load_key: str,
+    ) -> tuple[FileRecord | None, FileRecord | None]:
+        """(the latest entry with ``fingerprint``, None); or, when there is none (a new
+        file: nearly always), (None, a new ``loading`` entry for it), in one transaction
+        where a run's planner took two for each file."""
         with self.session() as s:
-            return s.scalars(
-                sa.select(FileRecord)
-                .where(
-                    FileRecord.pipeline == pipeline,
-                    FileRecord.source == source,
-                    FileRecord.fingerprint == fingerprint,
-                )
-                .order_by(FileRecord.id.desc())
-            ).first()
+            found = s.scalars(_latest(pipeline, source, fingerprint)).first()
+            if found is not None:
+                return found, None
+            rec = FileRecord(
+                pipeline=pipeline,
+                source=source,
+                name=name,
+                fingerprint=fingerprint,
+                size=size,
+                status=FileStatus.LOADING,
+                run_id=run_id,
+                load_key=load_key,
+            )
+            s.add(rec)
+            s.flush()
+            return None, rec
 
     def add_file(
         self,
@@ -150,3 +170,16 @@ class FileLedger(StoreCore):
                 s.add(Cursor(pipeline=pipeline, source=source, value=value, run_id=run_id))
             else:
                 row.value, row.run_id, row.updated_at = value, run_id, utcnow()
+
+
+def _latest(pipeline: str, source: str, fingerprint: str) -> sa.Select[FileRecord]:
+    """The ledger entries of a unit's content, the latest first."""
+    return (
+        sa.select(FileRecord)
+        .where(
+            FileRecord.pipeline == pipeline,
+            FileRecord.source == source,
+            FileRecord.fingerprint == fingerprint,
+        )
+        .order_by(FileRecord.id.desc())
+    )

@@ -230,3 +230,44 @@ def test_a_run_hashes_its_files_ahead_whoever_started_it(
     assert report.totals.loaded == 3, report.as_dict()
     assert on_thread == []
     assert digests._ahead == {}  # each hash made ahead was used
+
+
+def test_digests_made_ahead_and_never_taken_are_forgotten_past_a_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long-lived worker hashes each part's files ahead; a part that ends before it
+    plans them never takes their digests, and they must not pile up."""
+    monkeypatch.setattr(digests, "KEPT", 2)
+    paths = [settled(tmp_path / f"f{i}.csv", b"id\n%d\n" % i) for i in range(5)]
+    for path in paths:
+        digests.ahead([path])
+        wait(path)
+    assert list(digests._ahead) == [os.fspath(p) for p in paths[-2:]]
+    opener = Opener(paths[0])  # forgotten: hashed again when it is wanted, rightly
+    assert digests.sha256(paths[0], opener) == sha(b"id\n0\n") and opener.calls == 1
+    opener = Opener(paths[4])
+    assert digests.sha256(paths[4], opener) == sha(b"id\n4\n") and opener.calls == 0
+
+
+def test_on_two_threads_each_hashes_every_other_file_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Celery part waits for its files' digests: they are made on both cores, the
+    first two files at once."""
+    import threading
+
+    paths = [settled(tmp_path / f"f{i}.csv", b"id\n%d\n" % i) for i in range(5)]
+    by: dict[str, int] = {}
+    real = digests._hash
+
+    def hashed(path: Path) -> Any:
+        by[path.name] = threading.get_ident()
+        return real(path)
+
+    monkeypatch.setattr(digests, "_hash", hashed)
+    digests.ahead(paths, threads=2)
+    for path in paths:
+        wait(path)
+    assert by["f0.csv"] == by["f2.csv"] == by["f4.csv"] != by["f1.csv"] == by["f3.csv"]
+    for i, path in enumerate(paths):
+        assert digests.sha256(path, Opener(path)) == sha(b"id\n%d\n" % i)

@@ -7,9 +7,12 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from sluice.config import load_project
 from sluice.engine import plan, run_pipeline
+from sluice.engine.context import start
+from sluice.engine.kit import RunKit
 from tests.support.cli import sluice
 
 YAML = """\
@@ -147,3 +150,38 @@ def test_under_replace_every_file_is_still_one_load(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "warehouse.db") as conn:
         ids = [r[0] for r in conn.execute("SELECT id FROM t ORDER BY id")]
     assert ids == [1, 2, 7]  # the table swapped once, for the drop as it is now
+
+
+def test_a_new_file_is_planned_in_one_state_store_transaction_and_no_cursor_read(
+    tmp_path: Path,
+) -> None:
+    """Listing a file reads no cursor (a file has none) and planning a new one finds
+    no ledger entry and makes it in one transaction: a Celery part of four files did
+    eight, and four cursor reads, before its rows began to load."""
+    root = project(tmp_path, [f"id\n{i}\n" for i in range(3)])
+    ctx = start(load_project(root), "p")
+    kit = RunKit(ctx)
+    statements: list[str] = []
+    commits: list[int] = []
+
+    def note(conn: object, cursor: object, sql: str, *args: object) -> None:
+        statements.append(sql)
+
+    sa.event.listen(ctx.store.engine, "before_cursor_execute", note)
+    sa.event.listen(ctx.store.engine, "commit", lambda conn: commits.append(1))
+    try:
+        units = kit.planner.units(["s"], None) + kit.planner.units(["s"], str(root / "data/f1.csv"))
+        assert not [s for s in statements if "sluice_cursors" in s]
+        names = ["data/f0.csv", "data/f1.csv", "data/f2.csv", "data/f1.csv"]  # a file named
+        assert [u.name for _, u in units] == names
+        commits.clear()
+        (load,) = kit.planner.loads(units[:3], full_refresh=False)  # one group of three
+        assert [u.unit.name for u in load.units] == ["data/f0.csv", "data/f1.csv", "data/f2.csv"]
+        assert len(commits) == 3
+    finally:
+        sa.event.remove(ctx.store.engine, "before_cursor_execute", note)
+        kit.close()
+        ctx.store.close()
+    with sqlite3.connect(root / ".sluice" / "state.db") as conn:
+        found = conn.execute("SELECT name, status FROM sluice_files ORDER BY id").fetchall()
+    assert found == [(f"data/f{i}.csv", "loading") for i in range(3)]
