@@ -77,5 +77,4 @@ def record_stages(
     store: StateStore, run_id: str, stream: str, counts: Counts, seconds: dict[str, float]
 ) -> None:
     """A stream's stages so far, for a live view of the run (`sluice show`, dashboard)."""
-    for stage, (rows, spent) in stage_rows(counts, seconds).items():
-        store.progress(run_id, stream, stage, rows, spent)
+    store.progress_stages(run_id, stream, stage_rows(counts, seconds))
