@@ -31,6 +31,7 @@ from sluice.engine import tally
 from sluice.engine.context import RunContext
 from sluice.errors import ConfigError, FileGone, Where
 from sluice.sources import SourceContext, Unit, create_source, hash_units_ahead
+from sluice.state.ledger import UnitEntry
 from sluice.state.models import FileRecord
 from sluice.status import FileStatus
 
@@ -257,7 +258,7 @@ class Planner:
         if fp is None:
             fp = self._fingerprint(stream, unit)
         load_key = f"{ctx.name}/{stream}/{fp}" + (f"/{ctx.run_id}" if full_refresh else "")
-        rec, new = store.find_or_add_file(
+        entry = UnitEntry(
             pipeline=ctx.name,
             source=stream,
             name=unit.name,
@@ -266,6 +267,7 @@ class Planner:
             run_id=ctx.run_id,
             load_key=load_key,
         )
+        rec, new = store.find_or_add_file(entry)
         if new is not None:  # content never seen: its entry is made, it loads
             return self._planned(stream, unit, new.id, load_key)
         again = rec is not None and self._delivered_again(rec, unit)
@@ -318,16 +320,7 @@ class Planner:
                 file_id, status=FileStatus.LOADING, run_id=ctx.run_id, load_key=load_key
             )
         else:
-            file_id = store.add_file(
-                pipeline=ctx.name,
-                source=stream,
-                name=unit.name,
-                fingerprint=fp,
-                size=unit.size,
-                status=FileStatus.LOADING,
-                run_id=ctx.run_id,
-                load_key=load_key,
-            ).id
+            file_id = store.add_file(entry, FileStatus.LOADING).id
         return self._planned(stream, unit, file_id, load_key)
 
     def _planned(self, stream: str, unit: Unit, file_id: int, load_key: str) -> PlannedLoad:

@@ -9,9 +9,10 @@ commit is settled from them; :meth:`FileLedger.commit_unit` then records it ``lo
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from sluice.state.core import StoreCore
 from sluice.state.faults import retry_dropped
@@ -19,70 +20,39 @@ from sluice.state.models import Cursor, FileRecord, QuarantineEntry, utcnow
 from sluice.status import EntryKind, FileStatus, QuarantineStatus
 
 
+class UnitEntry(TypedDict):
+    """What a unit's ledger entry says of it: where it comes from, its content, and the
+    run and load that write it."""
+
+    pipeline: str
+    source: str
+    name: str
+    fingerprint: str
+    size: int
+    run_id: str
+    load_key: str
+
+
 @retry_dropped
 class FileLedger(StoreCore):
     """Ledger entries (:class:`FileRecord`) and cursors."""
 
-    def find_or_add_file(
-        self,
-        *,
-        pipeline: str,
-        source: str,
-        name: str,
-        fingerprint: str,
-        size: int,
-        run_id: str,
-        load_key: str,
-    ) -> tuple[FileRecord | None, FileRecord | None]:
-        """(the latest entry with ``fingerprint``, None); or, when there is none (a new
-        file: nearly always), (None, a new ``loading`` entry for it), in one transaction
-        where a run's planner took two for each file."""
+    def find_or_add_file(self, entry: UnitEntry) -> tuple[FileRecord | None, FileRecord | None]:
+        """(the latest entry with the unit's fingerprint, None); or, when there is none (a
+        new file: nearly always), (None, a new ``loading`` entry for it), in one
+        transaction where a run's planner took two for each file."""
         with self.session() as s:
-            found = s.scalars(_latest(pipeline, source, fingerprint)).first()
+            latest = _latest(entry["pipeline"], entry["source"], entry["fingerprint"])
+            found = s.scalars(latest).first()
             if found is not None:
                 return found, None
-            rec = FileRecord(
-                pipeline=pipeline,
-                source=source,
-                name=name,
-                fingerprint=fingerprint,
-                size=size,
-                status=FileStatus.LOADING,
-                run_id=run_id,
-                load_key=load_key,
-            )
-            s.add(rec)
-            s.flush()
-            return None, rec
+            return None, _added(s, FileRecord(status=FileStatus.LOADING, **entry))
 
-    def add_file(
-        self,
-        *,
-        pipeline: str,
-        source: str,
-        name: str,
-        fingerprint: str,
-        size: int,
-        status: FileStatus,
-        run_id: str,
-        load_key: str = "",
-    ) -> FileRecord:
-        """A new ledger entry for a unit (a file, a zip member or an API pull) that
-        ``run_id`` starts to load."""
+    def add_file(self, entry: UnitEntry, status: FileStatus) -> FileRecord:
+        """A new ledger entry for a unit (a file, a zip member or an API pull) that its
+        run starts to load."""
         with self.session() as s:
-            rec = FileRecord(
-                pipeline=pipeline,
-                source=source,
-                name=name,
-                fingerprint=fingerprint,
-                size=size,
-                status=status,
-                run_id=run_id,
-                load_key=load_key,
-            )
-            s.add(rec)
-            s.flush()
-            return rec
+            return _added(s, FileRecord(status=status, **entry))
 
     def update_file(
         self,
@@ -183,3 +153,9 @@ def _latest(pipeline: str, source: str, fingerprint: str) -> sa.Select[FileRecor
         )
         .order_by(FileRecord.id.desc())
     )
+
+
+def _added(s: Session, entry: FileRecord) -> FileRecord:
+    s.add(entry)
+    s.flush()  # its id
+    return entry

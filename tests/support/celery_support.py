@@ -190,3 +190,15 @@ def add_to_pipeline(root: Path, line: str) -> None:
     """Add a key to the `leads` pipeline of the project in ``root`` (e.g. ``watch: data``)."""
     path = root / "sluice.yaml"
     path.write_text(path.read_text().replace("  leads:\n", f"  leads:\n    {line}\n", 1))
+
+
+def small_drop(root: Path, files: int) -> None:
+    """``files`` CSV files of two ids each (f0.csv: 1 and 2, f1.csv: 11 and 12, ...) in
+    ``root/data``, and a project whose pipeline ``p`` appends them to table ``t``."""
+    (root / "data").mkdir()
+    for i in range(files):
+        (root / "data" / f"f{i}.csv").write_text(f"id\n{10 * i + 1}\n{10 * i + 2}\n")
+    (root / "sluice.yaml").write_text(
+        "pipelines:\n  p:\n    sources:\n      s: {type: file, path: 'data/*.csv'}\n"
+        "    table: {name: t, columns: {id: integer}}\n"
+    )

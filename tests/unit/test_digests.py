@@ -257,17 +257,18 @@ def test_on_two_threads_each_hashes_every_other_file_in_order(
     import threading
 
     paths = [settled(tmp_path / f"f{i}.csv", b"id\n%d\n" % i) for i in range(5)]
-    by: dict[str, int] = {}
+    by: dict[str, threading.Thread] = {}  # the threads themselves (an ident is reused)
     real = digests._hash
 
     def hashed(path: Path) -> Any:
-        by[path.name] = threading.get_ident()
+        by[path.name] = threading.current_thread()
         return real(path)
 
     monkeypatch.setattr(digests, "_hash", hashed)
     digests.ahead(paths, threads=2)
     for path in paths:
         wait(path)
-    assert by["f0.csv"] == by["f2.csv"] == by["f4.csv"] != by["f1.csv"] == by["f3.csv"]
+    assert by["f0.csv"] is by["f2.csv"] is by["f4.csv"]
+    assert by["f1.csv"] is by["f3.csv"] and by["f1.csv"] is not by["f0.csv"]
     for i, path in enumerate(paths):
         assert digests.sha256(path, Opener(path)) == sha(b"id\n%d\n" % i)

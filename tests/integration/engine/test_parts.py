@@ -31,6 +31,7 @@ from sluice.state.store import StateStore
 from sluice.status import PartStatus, RunStatus
 from sluice.testing import simulator
 from tests.conftest import warehouse_url
+from tests.support.celery_support import small_drop
 from tests.support.cli import sluice
 
 EXAMPLES = Path(__file__).parents[3] / "examples"
@@ -122,13 +123,7 @@ def test_a_file_gone_from_a_packed_part_fails_alone_and_its_hint_loads_the_rest(
 ) -> None:
     """A file deleted between the run's plan and its part: the part's other files still
     load (as they would in parts of their own), the gone one is the part's error."""
-    (tmp_path / "data").mkdir()
-    for i in range(3):
-        (tmp_path / "data" / f"f{i}.csv").write_text(f"id\n{10 * i + 1}\n{10 * i + 2}\n")
-    (tmp_path / "sluice.yaml").write_text(
-        "pipelines:\n  p:\n    sources:\n      s: {type: file, path: 'data/*.csv'}\n"
-        "    table: {name: t, columns: {id: integer}}\n"
-    )
+    small_drop(tmp_path, 3)
     project = load_project(tmp_path)
     monkeypatch.setenv("SLUICE_CELERY_PARTS", "1")
     (part,) = plan_parts(project, "p")

@@ -20,6 +20,7 @@ from sluice.sources.file_unit import FileUnit
 from sluice.state.parts import RunParts, part_files
 from sluice.state.store import StateStore
 from sluice.status import PartStatus
+from tests.support.celery_support import small_drop
 
 
 def test_a_part_starts_hashing_its_files_before_it_lists_them(
@@ -27,13 +28,7 @@ def test_a_part_starts_hashing_its_files_before_it_lists_them(
 ) -> None:
     """Its files' digests are under way from the part's start, on two threads: its
     planner, ~10 ms later, waited for them when they were hashed once listed."""
-    (tmp_path / "data").mkdir()
-    for i in range(3):
-        (tmp_path / "data" / f"f{i}.csv").write_text(f"id\n{10 * i + 1}\n{10 * i + 2}\n")
-    (tmp_path / "sluice.yaml").write_text(
-        "pipelines:\n  p:\n    sources:\n      s: {type: file, path: 'data/*.csv'}\n"
-        "    table: {name: t, columns: {id: integer}}\n"
-    )
+    small_drop(tmp_path, 3)
     monkeypatch.setenv("SLUICE_CELERY_PARTS", "1")
     project = load_project(tmp_path)
     (part,) = plan_parts(project, "p")
