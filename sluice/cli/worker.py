@@ -51,6 +51,7 @@ def worker(
 
     proj = load_project(project)  # a broken sluice.yaml stops here, not in a task
     # Imported here: Celery is not needed by any other command.
+    from sluice.executors import celery_tasks  # noqa: F401 (the engine, before the pool forks)
     from sluice.executors.celery_app import check_shared_state, make_app, queue_name
     from sluice.executors.worker_process import PROJECT_ENV, keep_runs_alive
     from sluice.state.store import StateStore

@@ -20,11 +20,14 @@ from sluice.httpclient.stats import summed
 from sluice.state.models import RunPart
 from sluice.state.parts import describe
 from sluice.status import PartStatus
-from sluice.transforms.stated import stated_rules
 
 
 def assemble(project: Project, pipeline: str, run_id: str, parts: Sequence[RunPart]) -> RunReport:
     """The run's report from its parts' reports (and the parts that never reported)."""
+    # Here, not at the top: the rules' module imports the transforms (Polars), which
+    # `sluice run` on Celery, settling runs before it queues one, never needs.
+    from sluice.transforms.stated import stated_rules
+
     pipe = project.pipeline(pipeline)
     dest = pipe.destination
     url = project.destination_url(pipe)

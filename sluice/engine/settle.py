@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import TYPE_CHECKING
 
 from sluice.config import HttpDestinationConfig, Project
 from sluice.dburl import redact
-from sluice.destinations import Destination, connect
 from sluice.engine import tally
 from sluice.engine.assemble import assemble, failure, seconds_since
 from sluice.engine.lease import lease_seconds
@@ -34,6 +34,12 @@ from sluice.state.models import FileRecord, Run
 from sluice.state.parts import RunParts
 from sluice.state.store import StateStore
 from sluice.status import LIVE, PART_ENDED, EntryKind, FileStatus, PartStatus, RunKind, RunStatus
+
+# The warehouses (the data plane: Polars, the drivers) are imported only where a run's
+# loads are settled: `sluice run` on Celery settles before it queues, and should not
+# wait for modules it needs only when a run is found stale.
+if TYPE_CHECKING:
+    from sluice.destinations import Destination
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +140,10 @@ def _settle_units(
             marked = False
             sql = pipe is not None and not isinstance(pipe.destination, HttpDestinationConfig)
             if rec.counts is not None and pipe is not None and sql:
-                dest = dest or connect(project.warehouse_url(pipe))
+                if dest is None:
+                    from sluice.destinations import connect
+
+                    dest = connect(project.warehouse_url(pipe))
                 marked = dest.is_loaded(rec.load_key)
             if marked:
                 store.commit_unit(rec.id, dict(rec.counts or {}))

@@ -15,20 +15,38 @@ project uses is decided here only (:func:`kind_for`); ``inline`` is asked for by
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal, overload
+import importlib
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from sluice.config import Project
 from sluice.errors import UsageError
+from sluice.executors.base import Executor, Submitted
 from sluice.executors.hooks import RunHooks
-from sluice.executors.inline import InlineExecutor
-from sluice.executors.local import Executor, LocalExecutor, Submitted
 from sluice.extras import require
 from sluice.state.store import StateStore
 
-if TYPE_CHECKING:  # Celery is imported only when runs go to its workers
+# Each executor is imported when asked for: Celery only when runs go to its workers, and
+# the engine (the data plane: Polars, PyArrow, the drivers) only by the executors that
+# carry runs out here, not by `sluice run` queuing one on Celery (~0.3 s of imports).
+if TYPE_CHECKING:
     from sluice.executors.celery import CeleryExecutor
+    from sluice.executors.inline import InlineExecutor
 
 __all__ = ["KINDS", "Executor", "Kind", "RunHooks", "Submitted", "for_project", "kind_for"]
+
+_LAZY = {
+    "InlineExecutor": "sluice.executors.inline",
+    "LocalExecutor": "sluice.executors.local",
+    "CeleryExecutor": "sluice.executors.celery",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The executors' classes, imported on first use (see above)."""
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 Kind = Literal["local", "celery"]
 KINDS: tuple[Kind, ...] = ("local", "celery")
@@ -87,6 +105,8 @@ def for_project(
     watcher thread of this process, started here only when there are hooks to tell.
     """
     if kind == "inline":
+        from sluice.executors.inline import InlineExecutor
+
         return InlineExecutor(project, store, hooks)
     if kind_for(project, kind) == "celery":
         # Imported here: Celery (the celery extra) is needed only when runs go to its workers.
@@ -95,4 +115,6 @@ def for_project(
 
         celery = CeleryExecutor(project, store, hooks)
         return celery.start_watching() if hooks is not None else celery
+    from sluice.executors.local import LocalExecutor
+
     return LocalExecutor(project, store, hooks)

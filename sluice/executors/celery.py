@@ -12,11 +12,12 @@ quarantine this process can reach.
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sluice.config import Project
 from sluice.dburl import redact
@@ -24,6 +25,7 @@ from sluice.engine.lease import Heartbeat
 from sluice.engine.report import final_report
 from sluice.engine.settle import settle_stale
 from sluice.errors import ConfigError, NotFound, RunConflict
+from sluice.executors.base import Submitted, submit_via
 from sluice.executors.celery_app import (
     broker_url,
     cancelled,
@@ -33,11 +35,12 @@ from sluice.executors.celery_app import (
     queue_name,
 )
 from sluice.executors.hooks import RunHooks
-from sluice.executors.local import LocalExecutor, Submitted, submit_via
-from sluice.executors.parts import WHOLE_RUN
-from sluice.state.parts import PartsTally, RunParts
+from sluice.state.parts import WHOLE_RUN, PartsTally, RunParts
 from sluice.state.store import StateStore
 from sluice.status import LIVE, RunStatus
+
+if TYPE_CHECKING:
+    from sluice.executors.local import LocalExecutor
 
 HOOK_POLL_SECONDS = 1.0
 #: how often ``wait`` looks at the run's status (one small query) once no part of the
@@ -91,11 +94,18 @@ class CeleryExecutor:
         self.app = make_app()
         self.queue = queue_name()
         self.on_submit: Callable[[], None] = lambda: None
-        self.local = LocalExecutor(project, store, self.hooks, processes=False)  # replays
         self._mine: dict[str, str] = {}  # run id -> pipeline, queued here, not yet ended
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
+
+    @functools.cached_property
+    def local(self) -> LocalExecutor:
+        """Replays and live reports, in this process: made when first asked for (the
+        local executor brings the engine, which queuing a run does not need)."""
+        from sluice.executors.local import LocalExecutor
+
+        return LocalExecutor(self.project, self.store, self.hooks, processes=False)
 
     # ------------------------------------------------------------------ submitting
 
@@ -289,4 +299,5 @@ class CeleryExecutor:
         self._stop.set()
         if self._watcher is not None:
             self._watcher.join(timeout)
-        self.local.shutdown(timeout)
+        if "local" in self.__dict__:  # made (cached_property)
+            self.local.shutdown(timeout)

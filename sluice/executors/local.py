@@ -26,7 +26,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import IO, Any, Protocol
+from typing import IO, Any
 
 from sluice.config import Project, load_project
 from sluice.engine import RunContext, lifecycle, start
@@ -37,6 +37,7 @@ from sluice.engine.report import RunReport, final_report
 from sluice.engine.run import run
 from sluice.engine.settle import cancel_run, settle_stale
 from sluice.errors import NotFound, RunCancelled, RunConflict, SluiceError
+from sluice.executors.base import Executor, Submitted, submit_via
 from sluice.executors.forkserver import ForkPopen
 from sluice.executors.hooks import RunHooks
 from sluice.state.store import StateStore
@@ -44,31 +45,7 @@ from sluice.status import LIVE, RunStatus
 
 log = logging.getLogger(__name__)
 
-
-@dataclass
-class Submitted:
-    """What a trigger answers: the run id and whether it started or waits."""
-
-    run_id: str
-    pipeline: str
-    status: RunStatus  # running | queued
-    kind: str = "run"
-
-
-class Executor(Protocol):
-    """What the service and the triggers ask of an executor, local or on Celery."""
-
-    on_submit: Callable[[], None]
-
-    def trigger(self, pipeline: str, by: str = "api") -> Submitted: ...
-    def submit(self, pipeline: str, by: str) -> str | None: ...
-    def replay(
-        self, *, ids: Sequence[int] | None = None, pipeline: str | None = None
-    ) -> list[Submitted]: ...
-    def running(self, pipeline: str) -> str | None: ...
-    def live_report(self, run_id: str) -> dict[str, Any] | None: ...
-    def cancel(self, run_id: str) -> RunStatus: ...
-    def shutdown(self, timeout: float = 30.0) -> None: ...
+__all__ = ["Executor", "LocalExecutor", "Submitted", "submit_via"]
 
 
 def _start_process(cmd: list[str], err: IO[bytes]) -> subprocess.Popen[bytes]:
@@ -81,15 +58,6 @@ def _start_process(cmd: list[str], err: IO[bytes]) -> subprocess.Popen[bytes]:
     except OSError as exc:
         log.warning("starting the run process without the fork server: %s", exc)
         return subprocess.Popen(cmd, **streams)
-
-
-def submit_via(trigger: Callable[[str, str], Submitted], pipeline: str, by: str) -> str | None:
-    """For the scheduler and the folder watcher: the run id, or None when refused
-    because the pipeline is running (``if_running: reject``)."""
-    try:
-        return trigger(pipeline, by).run_id
-    except RunConflict:
-        return None
 
 
 @dataclass

@@ -26,9 +26,8 @@ from sluice.errors import ConfigError
 from sluice.sources import SourceContext
 from sluice.sources.file import FileSource
 from sluice.sources.http.pages import count_pages
-from sluice.state.parts import FILES, Part, Told
+from sluice.state.parts import FILES, WHOLE_RUN, Part, Told
 
-WHOLE_RUN = "*"  # the part key (and stream) of a run carried out as one part
 API_PARTS = 8  # an API source's pages are split into at most this many parts
 PAGES = "pages:"  # a part's target that is a page range: pages:FIRST:END (0-based)
 PARTS_ENV = "SLUICE_CELERY_PARTS"
@@ -184,7 +183,7 @@ def retryable(report: RunReport) -> bool:
 class PartProgress:
     """A part's progress (what the engine tells a display: see
     :data:`~sluice.engine.context.Progress`), kept here and written on the part's row
-    by its once-a-second tick (:func:`~sluice.executors.celery_app._tick`, one small
+    by its once-a-second tick (:func:`~sluice.executors.celery_tasks._tick`, one small
     UPDATE with the cancel check): the rows read so far, the bytes they took (an
     estimate) and, once the part has planned, its units' bytes. A display that follows
     the run (``sluice run`` on Celery) reads them there. A part that ends within its

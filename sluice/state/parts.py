@@ -25,6 +25,7 @@ from sluice.state.store import StateStore
 from sluice.status import PART_ENDED, PartStatus, RunStatus
 
 FILES = "files:"  # a part's target that packs several files: files:["a.csv", "b.csv"]
+WHOLE_RUN = "*"  # the part key (and stream) of a run carried out as one part
 
 
 @dataclass(frozen=True)

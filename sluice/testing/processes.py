@@ -23,7 +23,7 @@ from sluice.executors.forkserver import PRELOAD, ForkPopen, ForkServer, python_c
 from sluice.executors.forkserver import run as _forked_run
 
 # What the tests start, besides runs: the CLI's libraries and Celery workers.
-TEST_PRELOAD = (*PRELOAD, "celery", "kombu.transport.redis", "sluice.executors.celery_app")
+TEST_PRELOAD = (*PRELOAD, "celery", "kombu.transport.redis", "sluice.executors.celery_tasks")
 
 
 def server() -> ForkServer:

@@ -124,6 +124,30 @@ def test_a_run_of_local_files_does_not_import_httpx(leads: Path) -> None:
     assert "polars_hash" not in loaded
 
 
+CELERY_PROBE = """
+import json, sys
+from sluice import executors
+from sluice.cli import display, progress, runs
+from sluice.engine import report, settle
+from sluice.executors import celery
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_queuing_a_run_on_celery_loads_no_data_plane() -> None:
+    """`sluice run` on Celery queues the run and waits for the workers: the engine's
+    loads, Polars, Arrow, NumPy and httpx (~0.3 s of imports) are the workers' to load,
+    and the plan task waited for them before it was queued."""
+    done = subprocess.run(
+        [sys.executable, "-c", CELERY_PROBE], capture_output=True, text=True, check=True
+    )
+    loaded = set(json.loads(done.stdout))
+    data_plane = ("polars", "pyarrow", "numpy", "httpx", "sluice.engine.run", "sluice.transforms")
+    bad = sorted(m for m in (*data_plane, "sluice.destinations") if m in loaded)
+    assert not bad, bad
+    assert "celery" in loaded and "sqlalchemy" in loaded  # what queuing does need
+
+
 #: runs the CLI as the `sluice` script does and says, as it exits, whether the GC is on
 GC_PROBE = """
 import gc, os, sys

@@ -13,7 +13,7 @@ from sluice.config import load_project
 from sluice.engine.context import start
 from sluice.engine.lifecycle import prepare
 from sluice.engine.plan import Planner
-from sluice.executors import celery_app
+from sluice.executors import celery_tasks
 from sluice.executors.parts import plan_parts
 from sluice.sources import Unit
 from sluice.sources.file_unit import FileUnit
@@ -41,7 +41,7 @@ def test_a_part_starts_hashing_its_files_before_it_lists_them(
     parts.plan(run_id, [part])
 
     seen: list[tuple[str, list[str]]] = []
-    ahead, listed, hashed = celery_app.hash_paths_ahead, Planner.units, FileUnit.fingerprint
+    ahead, listed, hashed = celery_tasks.hash_paths_ahead, Planner.units, FileUnit.fingerprint
 
     def hash_paths_ahead(paths: Iterable[Path], threads: int = 1) -> None:
         paths = list(paths)
@@ -57,12 +57,12 @@ def test_a_part_starts_hashing_its_files_before_it_lists_them(
         seen.append(("fingerprint", [self.path.name]))
         return hashed(self)
 
-    monkeypatch.setattr(celery_app, "hash_paths_ahead", hash_paths_ahead)
+    monkeypatch.setattr(celery_tasks, "hash_paths_ahead", hash_paths_ahead)
     monkeypatch.setattr(Planner, "units", units)
     monkeypatch.setattr(FileUnit, "fingerprint", fingerprint)
     task = SimpleNamespace(request=SimpleNamespace(retries=0))
     try:
-        celery_app._load_part(task, project, store, parts, run_id, "p", part.key, False)
+        celery_tasks._load_part(task, project, store, parts, run_id, "p", part.key, False)
         (done,) = parts.of(run_id)
     finally:
         store.close()
