@@ -394,6 +394,7 @@ def trigger(ctx: Context, executor: str, env: dict[str, str], warehouse: str) ->
     return {
         "seconds": r["seconds"],
         "rss_mb": r["rss_mb"],
+        "cpu_s": r.get("cpu_s"),  # of the `sluice run` process: the whole run when local
         "returncode": r["returncode"],
         "run_id": report.get("run_id"),
         "status": report.get("status"),
@@ -504,20 +505,22 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def print_table(lines: list[dict[str, Any]]) -> None:
     head = (
         f"{'measurement':<22} {'seconds':>8} {'run s':>7} {'rows loaded':>12} {'rows/s':>9} "
-        f"{'vs local':>8} {'worker CPU s':>12} {'parts':>9} {'busy s':>11} {'peak MB':>8}"
+        f"{'vs local':>8} {'cmd CPU s':>9} {'worker CPU s':>12} {'parts':>9} {'busy s':>11} "
+        f"{'peak MB':>8}"
     )
     print(head)
     print("-" * len(head))
     for ln in lines:
         cpu = f"{ln['worker_cpu_seconds']:.1f}" if "worker_cpu_seconds" in ln else "-"
+        cmd = f"{ln['cpu_s']:.1f}" if ln.get("cpu_s") is not None else "-"
         tasks = "+".join(str(t) for t in ln.get("worker_tasks", [])) or "-"
         peak = ln.get("worker_peak_rss_mb", ln["rss_mb"])
         busy = "+".join(f"{b:.0f}" for b in ln.get("worker_busy_seconds", [])) or "-"
         run_s = f"{ln['sluice_seconds']:.2f}" if ln.get("sluice_seconds") is not None else "-"
         print(
             f"{ln['name']:<22} {ln['seconds']:>8.2f} {run_s:>7} {ln['loaded']:>12,} "
-            f"{ln['rows_per_s']:>9,.0f} {ln['vs_local']:>7.2f}x {cpu:>12} {tasks:>9} {busy:>11} "
-            f"{peak:>8.0f}"
+            f"{ln['rows_per_s']:>9,.0f} {ln['vs_local']:>7.2f}x {cmd:>9} {cpu:>12} {tasks:>9} "
+            f"{busy:>11} {peak:>8.0f}"
         )
 
 
@@ -636,10 +639,11 @@ def main(argv: list[str] | None = None) -> int:
         "enqueueing and waiting included; the workers were started and ready before). "
         "run s: the run report's own seconds. rows/s: rows read (all "
         f"{meta['rows']:,}, of which {meta['clean_rows']:,} load) / seconds. vs local: "
-        "throughput against the local executor. worker CPU s: CPU seconds of the worker "
-        "processes during the run. parts: the files each worker loaded; busy s: the seconds "
-        "its parts took. peak MB: the largest VmHWM of the `sluice run` process (local) or "
-        "of a worker process (celery)."
+        "throughput against the local executor. cmd CPU s: CPU seconds of the `sluice run` "
+        "process (local: the whole run; celery: queuing and waiting). worker CPU s: CPU "
+        "seconds of the worker processes during the run. parts: the files each worker "
+        "loaded; busy s: the seconds its parts took. peak MB: the largest VmHWM of the "
+        "`sluice run` process (local) or of a worker process (celery)."
     )
 
     RESULTS.mkdir(parents=True, exist_ok=True)
