@@ -15,14 +15,14 @@ project uses is decided here only (:func:`kind_for`); ``inline`` is asked for by
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Literal, overload
 
 from sluice.config import Project
 from sluice.errors import UsageError
 from sluice.executors.base import Executor, Submitted
 from sluice.executors.hooks import RunHooks
 from sluice.extras import require
+from sluice.lazy import lazy_exports
 from sluice.state.store import StateStore
 
 # Each executor is imported when asked for: Celery only when runs go to its workers, and
@@ -34,18 +34,16 @@ if TYPE_CHECKING:
 
 __all__ = ["KINDS", "Executor", "Kind", "RunHooks", "Submitted", "for_project", "kind_for"]
 
-_LAZY = {
-    "InlineExecutor": "sluice.executors.inline",
-    "LocalExecutor": "sluice.executors.local",
-    "CeleryExecutor": "sluice.executors.celery",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """The executors' classes, imported on first use (see above)."""
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# The executors' classes, imported on first use (see above).
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "InlineExecutor": "sluice.executors.inline",
+        "LocalExecutor": "sluice.executors.local",
+        "CeleryExecutor": "sluice.executors.celery",
+    },
+    globals(),
+)
 
 
 Kind = Literal["local", "celery"]
