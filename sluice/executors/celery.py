@@ -12,7 +12,6 @@ quarantine this process can reach.
 from __future__ import annotations
 
 import contextlib
-import functools
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -98,14 +97,18 @@ class CeleryExecutor:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
+        self._local: LocalExecutor | None = None  # see `local`
 
-    @functools.cached_property
+    @property
     def local(self) -> LocalExecutor:
         """Replays and live reports, in this process: made when first asked for (the
         local executor brings the engine, which queuing a run does not need)."""
-        from sluice.executors.local import LocalExecutor
+        with self._lock:  # once, whichever of the service's threads asks first
+            if self._local is None:
+                from sluice.executors.local import LocalExecutor
 
-        return LocalExecutor(self.project, self.store, self.hooks, processes=False)
+                self._local = LocalExecutor(self.project, self.store, self.hooks, processes=False)
+            return self._local
 
     # ------------------------------------------------------------------ submitting
 
@@ -299,5 +302,5 @@ class CeleryExecutor:
         self._stop.set()
         if self._watcher is not None:
             self._watcher.join(timeout)
-        if "local" in self.__dict__:  # made (cached_property)
-            self.local.shutdown(timeout)
+        if self._local is not None:
+            self._local.shutdown(timeout)
