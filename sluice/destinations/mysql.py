@@ -397,7 +397,7 @@ class MysqlDestination(SqlDestination):
             return loaded
 
         try:
-            stream = LoadStream(path, statement, pool)
+            stream = LoadStream(path, statement, pool, table)
         except OSError:  # a temporary directory that holds no pipes (some network mounts)
             self.local_infile = False
             return None
@@ -415,7 +415,7 @@ class MysqlDestination(SqlDestination):
             self.local_infile = False
             return None
         stream.statement.result()  # another error: the load's
-        raise pymysql.err.OperationalError(0, "LOAD DATA ended before reading its rows")
+        raise pymysql.err.OperationalError(0, f"{table}: LOAD DATA ended before reading its rows")
 
     def _csv(self, data: pl.DataFrame) -> memoryview:
         """``data`` as CSV for ``LOAD DATA`` (see the module's docstring)."""

@@ -47,6 +47,7 @@ class LoadStream:
 
     ``statement(path)`` runs the statement and returns the rows it loaded (raising on
     any warning); :meth:`send` writes a batch's CSV, :meth:`finish` ends the statement.
+    ``table``: what its errors name (a load may write several tables).
     """
 
     def __init__(
@@ -54,8 +55,10 @@ class LoadStream:
         path: Path,
         statement: Callable[[str], int],
         pool: concurrent.futures.Executor,
+        table: str = "",
     ) -> None:
         self.path = path
+        self.table = table
         os.mkfifo(path, 0o600)
         self.rows = 0
         self._queue: queue.Queue[memoryview | None] = queue.Queue(maxsize=QUEUED)
@@ -104,7 +107,9 @@ class LoadStream:
             except queue.Full:
                 continue
         self.finish()  # the feed is gone: the statement ended, its outcome says why
-        raise pymysql.err.OperationalError(0, "LOAD DATA stopped reading before the load's end")
+        raise pymysql.err.OperationalError(
+            0, f"{self._named}LOAD DATA stopped reading before the load's end"
+        )
 
     def finish(self) -> int:
         """Close the pipe and wait for the statement: the rows it loaded, which must
@@ -118,8 +123,12 @@ class LoadStream:
         finally:
             self._unlink()
         if loaded != self.rows:
-            raise pymysql.err.DataError(0, f"{loaded} of {self.rows} rows loaded")
+            raise pymysql.err.DataError(0, f"{self._named}{loaded} of {self.rows} rows loaded")
         return loaded
+
+    @property
+    def _named(self) -> str:
+        return f"{self.table}: " if self.table else ""
 
     def abort(self) -> None:
         """Stop feeding and wait for the statement, whatever its outcome: the load is

@@ -88,10 +88,10 @@ def test_a_statement_that_stops_reading_fails_the_next_send_or_the_finish(
 def test_rows_lost_on_the_way_fail_the_finish(
     tmp_path: Path, pool: concurrent.futures.Executor
 ) -> None:
-    stream = LoadStream(tmp_path / "p.csv", lambda name: Reader()(name) - 1, pool)
+    stream = LoadStream(tmp_path / "p.csv", lambda name: Reader()(name) - 1, pool, "leads")
     assert stream.open()
     stream.send(rows(10), 10)
-    with pytest.raises(pymysql.err.DataError, match="9 of 10 rows loaded"):
+    with pytest.raises(pymysql.err.DataError, match=r"leads: 9 of 10 rows loaded"):
         stream.finish()
 
 

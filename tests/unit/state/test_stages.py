@@ -19,18 +19,25 @@ def test_a_files_three_stages_are_recorded_in_one_transaction_and_then_updated(
     sa.event.listen(store.engine, "commit", lambda conn: commits.append(1))
     try:
         run_id = store.start_run("p")
-        commits.clear()
+
+        def recorded(counts: Counts, seconds: dict[str, float]) -> set[tuple[str, int, float]]:
+            commits.clear()
+            record_stages(store, run_id, "s", counts, seconds)
+            assert len(commits) == 1
+            return {(x.stage, x.rows, x.seconds) for x in store.stages(run_id)}
+
         first = Counts(read=10, loaded=7, quarantined=2, filtered=1)
-        record_stages(store, run_id, "s", first, {"extract": 0.5, "load": 0.25})
-        assert len(commits) == 1
-        rows = {(x.stage, x.rows, x.seconds) for x in store.stages(run_id)}
-        assert rows == {("extract", 10, 0.5), ("transform", 9, 0.0), ("load", 7, 0.25)}
-        commits.clear()
+        assert recorded(first, {"extract": 0.5, "load": 0.25}) == {
+            ("extract", 10, 0.5),
+            ("transform", 9, 0.0),
+            ("load", 7, 0.25),
+        }
         later = Counts(read=30, loaded=25, quarantined=3, filtered=2)
-        record_stages(store, run_id, "s", later, {"extract": 1.0, "transform": 0.1})
-        assert len(commits) == 1
-        rows = {(x.stage, x.rows, x.seconds) for x in store.stages(run_id)}
-        assert rows == {("extract", 30, 1.0), ("transform", 28, 0.1), ("load", 25, 0.0)}
+        assert recorded(later, {"extract": 1.0, "transform": 0.1}) == {
+            ("extract", 30, 1.0),
+            ("transform", 28, 0.1),
+            ("load", 25, 0.0),
+        }
         store.progress(run_id, "other", "extract", 5, 0.0)  # a stream of its own
         assert len(store.stages(run_id)) == 4
     finally:
