@@ -221,7 +221,7 @@ class Quarantine(StoreCore):
     def supersede_entries(self, ids: Sequence[int], run_id: str) -> int:
         """Close the open entries ``ids`` as ``superseded`` by ``run_id``; how many."""
         n = 0
-        with self.engine.begin() as conn:
+        with self.connection() as conn:
             for chunk in chunks(list(ids), 500):
                 n += _take_open(
                     conn, chunk, status=QuarantineStatus.SUPERSEDED, superseded_by=run_id
@@ -249,7 +249,7 @@ class Quarantine(StoreCore):
         """
         q, f = QuarantineEntry, FileRecord
         which: sa.ColumnElement[bool]
-        with self.engine.begin() as conn:
+        with self.connection() as conn:  # a load's commit: in its transaction
             if same_content:
                 # The other copies first: usually none (a new file), and then nothing
                 # to update. Asked as one statement, the server walked every open entry

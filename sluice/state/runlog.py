@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -64,14 +65,17 @@ class RunLog(StoreCore):
                 else:
                     row.rows, row.seconds, row.updated_at = rows, seconds, utcnow()
                 if logs.enabled(logging.DEBUG):
-                    logs.mirror(
-                        logging.DEBUG,
-                        f"{stream}: {stage} {rows:,} rows, {seconds:.2f} s",
-                        run_id=run_id,
-                        pipeline=self._pipeline_of(s, run_id),
-                        event="stage",
-                        stream=stream,
-                        data={"stage": stage, "rows": rows, "seconds": round(seconds, 3)},
+                    self.once_committed(
+                        functools.partial(
+                            logs.mirror,
+                            logging.DEBUG,
+                            f"{stream}: {stage} {rows:,} rows, {seconds:.2f} s",
+                            run_id=run_id,
+                            pipeline=self._pipeline_of(s, run_id),
+                            event="stage",
+                            stream=stream,
+                            data={"stage": stage, "rows": rows, "seconds": round(seconds, 3)},
+                        )
                     )
 
     def log(self, run_id: str, level: str, message: str, **data: Any) -> None:
@@ -90,7 +94,11 @@ class RunLog(StoreCore):
             at = logs.level_of(level)
             if logs.enabled(at):
                 pipeline = self._pipeline_of(s, run_id)
-                logs.mirror(at, message, run_id=run_id, pipeline=pipeline, data=data)
+                self.once_committed(
+                    functools.partial(
+                        logs.mirror, at, message, run_id=run_id, pipeline=pipeline, data=data
+                    )
+                )
 
     def _pipeline_of(self, s: Session, run_id: str) -> str | None:
         """The pipeline of ``run_id``, read once per run and store (a mirrored record

@@ -87,6 +87,51 @@ def test_small_files_load_in_one_transaction_each_counted_as_its_own(
     assert table_ids(root) == sorted(10 * i + j for i in range(5) for j in (1, 2, 3))
 
 
+def test_a_groups_files_are_staged_in_one_transaction_and_committed_in_another(
+    make_project: Callable[..., Path], unset_urls: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before the warehouse commits: every file's counts under the load's key; after it:
+    every file's ledger entry, rows set aside and log line, and the stream's stages."""
+    root = project(make_project, {f"data/f{i}.csv": rows(i) for i in range(3)}, "append")
+    calls: list[tuple[str, bool]] = []  # (store call, inside a shared transaction)
+    shared: list[int] = []
+    for name in ("stage_unit", "commit_unit", "supersede_quarantine", "log", "progress_stages"):
+        real = getattr(StateStore, name)
+
+        def spy(self: StateStore, *a: Any, _real: Any = real, _name: str = name, **k: Any) -> Any:
+            calls.append((_name, self._shared() is not None))
+            return _real(self, *a, **k)
+
+        monkeypatch.setattr(StateStore, name, spy)
+    together = StateStore.together
+
+    def counted(self: StateStore, work: Any) -> Any:
+        shared.append(1)
+        return together(self, work)
+
+    monkeypatch.setattr(StateStore, "together", counted)
+    report = run_pipeline(load_project(root), "p")
+    assert report.totals.loaded == 9 and len(markers(root)) == 1
+    assert len(shared) == 2
+    staged = [inside for name, inside in calls if name == "stage_unit"]
+    after = ("commit_unit", "supersede_quarantine")
+    committed = [inside for name, inside in calls if name in after]
+    assert staged == [True] * 3 and committed == [True] * 6
+    # the files' lines and the stages were written with them, in that transaction
+    lines = [inside for name, inside in calls if name == "log"]
+    assert lines.count(True) == 3
+    assert [inside for name, inside in calls if name == "progress_stages"][-1] is True
+    store = StateStore(load_project(root).state_url())
+    try:
+        said = [e.message for e in store.events(report.run_id)]
+        assert [m for m in said if m.startswith("data/f")] == [
+            f"data/f{i}.csv: read 4, loaded 3, quarantined 1, filtered 0" for i in range(3)
+        ]
+        assert {(s.stage, s.rows) for s in store.stages(report.run_id)} >= {("load", 9)}
+    finally:
+        store.close()
+
+
 def test_a_group_holds_files_up_to_its_bytes_and_a_larger_file_loads_alone(
     make_project: Callable[..., Path], unset_urls: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
