@@ -67,14 +67,15 @@ def arm(point: str) -> None:
     elif point == "after_ledger":
         from sluice.engine.load import Loader
 
-        after_load = Loader._after_load
+        older = Loader._supersede_older
 
-        def after_load_then_die(self: Loader, stream: str, unit: Any) -> None:
-            after_load(self, stream, unit)  # right after the unit's commit_unit
+        def supersede_then_die(self: Loader, stream: str, unit: Any, file_id: int) -> None:
+            # the first call after the transaction that committed the load's ledger entries
+            older(self, stream, unit, file_id)
             if chosen(f"{self.ctx.name}/{stream}/{unit.name}"):
                 die()
 
-        Loader._after_load = after_load_then_die  # type: ignore[method-assign]
+        Loader._supersede_older = supersede_then_die  # type: ignore[method-assign]
     elif point == "in_commit":
         from sluice.destinations.sql import SqlDestination
 
