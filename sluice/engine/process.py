@@ -262,11 +262,15 @@ class UnitProcessor:
 
     def _trimmed(self, batch: Batch) -> frozenset[str]:
         """The table columns whose values ``trim`` would not change (the reader said
-        which of its columns hold none); under PII rules, none (values were replaced)."""
-        if not batch.trimmed or self.pii is not None:
+        which of its columns hold none), but for fields a PII policy replaced: the
+        reader saw their values before. (Every unit has a plan, most with no policy:
+        asking for no plan at all here skipped nothing on any load; the 1M-row bench
+        load spent 7.7-8.7 user CPU-s with it, 6.4-8.4 without, in 4 alternated pairs.)"""
+        if not batch.trimmed:
             return frozenset()
         rename = self.plan.rename
-        mapped = {rename[h] for h in batch.trimmed if h in rename}
+        replaced = self.pii.fields.keys() if self.pii is not None else frozenset()
+        mapped = {rename[h] for h in batch.trimmed if h in rename and h not in replaced}
         return frozenset(mapped | set(self.plan.absent) | set(self.plan.unfilled))
 
     def refused(self, items: list[tuple[int | None, dict[str, Any], str]]) -> list[NewEntry]:
