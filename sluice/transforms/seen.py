@@ -1,10 +1,11 @@
-"""The keys ``dedupe`` (and ``unique``) has seen in a stream, as 128-bit hashes, in
+"""The keys ``dedupe`` (and ``unique``) has seen in a stream, as 96-bit hashes, in
 little more memory than the hashes themselves.
 
-A key is two 64-bit hashes under unrelated seeds, and it is "seen" only when both match
-a key seen before: with one hash, two distinct keys sharing it (about n**2 / 2**65 for n
-keys: 2.7e-8 at 1M, 2.7e-4 at 100M) made the second one a duplicate, dropped by
-``dedupe`` or set aside as "duplicate value" by ``unique``, which no check would catch.
+A key is a 64-bit hash and 32 bits of a second one under an unrelated seed, and it is
+"seen" only when both match a key seen before: with one hash, two distinct keys sharing
+it (about n**2 / 2**65 for n keys: 2.7e-8 at 1M, 2.7e-4 at 100M) made the second one a
+duplicate, dropped by ``dedupe`` or set aside as "duplicate value" by ``unique``, which
+no check would catch. With both, n**2 / 2**97: 6e-14 at 100M keys, 6e-12 at a billion.
 The same holds within a batch.
 
 The hashes are kept in sorted runs, ordered by the first hash with the second beside it:
@@ -21,8 +22,10 @@ without any search (cache misses over large runs were 0.2 of the 0.5 s that 1M k
 cost): only keys whose bit is set are searched. It is packed 8 bits to a byte, about
 8 bits per key: 1 MiB for 1M keys.
 
-The second hash costs 8 bytes a key (the bench's 1M-row load peaked 8-16 MB higher)
-and no time that 5 alternating pairs of that load could tell from noise.
+The second hash costs 4 bytes a key and no time that 5 alternating pairs of the bench's
+1M-row load could tell from noise. It is what grows through a load: all of it (16 MB
+at 1M keys with the whole second hash, 12 MB now) is still held at its end, where the
+load's memory peaks.
 """
 
 from __future__ import annotations
@@ -91,8 +94,12 @@ class SeenKeys:
         self, data: pl.DataFrame, key: pl.Expr
     ) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
         """Each row's key as its two hashes."""
+        import numpy as np
+
         got = data.select(key.hash(SEEDS[0]).alias("a"), key.hash(SEEDS[1]).alias("b"))
-        return got.get_column("a").to_numpy(), got.get_column("b").to_numpy()
+        # the second hash's low 32 bits (a cast to a narrower integer keeps those)
+        b = got.get_column("b").to_numpy().astype(np.uint32)
+        return got.get_column("a").to_numpy(), b
 
     def _known(self, a: npt.NDArray[Any], b: npt.NDArray[Any]) -> npt.NDArray[Any]:
         """Which of the keys hashed ``a``, ``b`` some run holds."""
