@@ -265,7 +265,7 @@ class UnitProcessor:
         which of its columns hold none), but for fields a PII policy replaced: the
         reader saw their values before. (Every unit has a plan, most with no policy:
         asking for no plan at all here skipped nothing on any load; the 1M-row bench
-        load spent 7.7-8.7 user CPU-s with it, 6.4-8.4 without, in 4 alternated pairs.)"""
+        load spent 7.7-8.7 user CPU-s so, 6.4-8.4 with the skip, in 4 alternated pairs.)"""
         if not batch.trimmed:
             return frozenset()
         rename = self.plan.rename

@@ -23,9 +23,9 @@ cost): only keys whose bit is set are searched. It is packed 8 bits to a byte, a
 8 bits per key: 1 MiB for 1M keys.
 
 The second hash costs 4 bytes a key and no time that 5 alternating pairs of the bench's
-1M-row load could tell from noise. It is what grows through a load: all of it (16 MB
-at 1M keys with the whole second hash, 12 MB now) is still held at its end, where the
-load's memory peaks.
+1M-row load could tell from noise. The kept hashes are what grows through a load, all
+of them held to its end, where its memory peaks: 12 MB at 1M keys (16 MB with the whole
+second hash).
 """
 
 from __future__ import annotations
