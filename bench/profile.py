@@ -179,7 +179,7 @@ def stages(rows: int) -> list[tuple[str, float]]:
     # The steps as the engine's processor runs them (its PII plan, the reader's word on
     # trimmed columns, header rows): the pieces alone once measured a `trim` that real
     # runs never skipped. Older trees: the pieces, as they had them.
-    step = _engine_steps(project, pipe, source, plan, steps, validator, path.name)
+    step = _engine_steps(project, pipe, plan, steps, validator, path.name)
     cpu = dict.fromkeys(["read", "steps", "validation", "explain", "encode"], 0.0)
     refused: list = []
     encoder = None
@@ -232,9 +232,7 @@ def stages(rows: int) -> list[tuple[str, float]]:
     return list(cpu.items())
 
 
-def _engine_steps(
-    project: Any, pipe: Any, source: Any, plan: Any, steps: Any, validator: Any, unit: str
-) -> Any:
+def _engine_steps(project: Any, pipe: Any, plan: Any, steps: Any, validator: Any, unit: str) -> Any:
     """The engine's own step of a batch (``UnitProcessor._step``), its processor made as
     the engine's opener makes one; None on trees without it."""
     try:
