@@ -44,15 +44,23 @@ def test_a_run_trims_only_the_columns_whose_values_need_it(
         return run_lazy(self, data, trimmed)
 
     monkeypatch.setattr(StepRunner, "run_lazy", spying)
-    csv = "id,name,city,email\n1,Ada, Paris ,ada@example.com\n2,Grace,Lyon ,grace@example.com\n"
+    csv = (
+        "id,name,city,email\n1,Ada, Paris ,ada@example.com\n2,Grace,Lyon ,grace@example.com\n"
+        "3,Zo\u00eb\u00a0,Berlin,zoe@example.com\n"  # a no-break space ends a name
+    )
     root = make_project(
         PROJECT.format(warehouse=tmp_path / "w.db", pii=pii), {"people.csv": csv.encode()}
     )
     out = run_project(root)
     assert out.status == "succeeded"
-    # `city` has padded values: trimmed. The others have none: left alone, but a masked
-    # `email`, whose values the reader never saw.
-    assert told == [frozenset({"id", "name"} | ({"email"} if not pii else set()))]
+    # `city` and `name` have padded values (a no-break space is one): trimmed. The
+    # others have none: left alone, but a masked `email`, whose values the reader never
+    # saw.
+    assert told == [frozenset({"id"} | ({"email"} if not pii else set()))]
     rows = out.rows()
-    assert [(r["name"], r["city"]) for r in rows] == [("Ada", "Paris"), ("Grace", "Lyon")]
-    assert [r["email"].startswith("ada@") for r in rows] == [not pii, False]
+    assert [(r["name"], r["city"]) for r in rows] == [
+        ("Ada", "Paris"),
+        ("Grace", "Lyon"),
+        ("Zo\u00eb", "Berlin"),
+    ]
+    assert [r["email"].startswith("ada@") for r in rows] == [not pii, False, False]
