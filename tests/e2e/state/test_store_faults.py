@@ -5,6 +5,7 @@ connection to it reconnected without the run noticing."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -249,3 +250,37 @@ def test_a_state_store_that_cannot_be_reached_says_so(tmp_path: Path) -> None:
     with pytest.raises(StateError) as caught:
         StateStore(url)
     assert str(caught.value).startswith(f"cannot open the state store {url}: ")
+
+
+def test_a_connection_dropped_inside_together_makes_the_whole_work_again(
+    pg_url: str, pg_admin: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A load's bookkeeping after its commit is one `together`: the server ending its
+    # connection half-way (a restart, a failover) leaves none of the first try's writes,
+    # and the second try writes each line once, and says it once to the logger.
+    store = StateStore(pg_url)
+    try:
+        run_id = store.start_run("p")
+        tries: list[int] = []
+
+        def work() -> None:
+            store.log(run_id, "info", "the first unit's line")
+            tries.append(1)
+            if len(tries) == 1:
+                shared = store._shared()
+                assert shared is not None
+                dbapi = shared.connection().connection.dbapi_connection
+                pid = dbapi.info.backend_pid  # type: ignore[union-attr]
+                pg_admin.execute("SELECT pg_terminate_backend(%s)", (pid,))  # type: ignore[attr-defined]
+            store.log(run_id, "info", "the second unit's line")
+
+        with caplog.at_level(logging.INFO, logger="sluice.run"):
+            store.together(work)
+        assert len(tries) == 2
+        said = [e.message for e in store.events(run_id)]
+        assert said == ["the first unit's line", "the second unit's line"]
+        mirrored = [r.getMessage() for r in caplog.records if r.name == "sluice.run"]
+        assert mirrored.count("the first unit's line") == 1
+        assert mirrored.count("the second unit's line") == 1
+    finally:
+        store.close()

@@ -1,16 +1,15 @@
 """Several state-store calls in one transaction (``StateStore.together``): a load's units
-committed at once, rolled back at once, made again at once when the connection dropped."""
+committed at once, rolled back at once. Made again at once when the connection dropped:
+tests/e2e/state/test_store_faults.py, against a PostgreSQL backend ended half-way."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from sluice.errors import StateStoreError
 from sluice.state.store import StateStore
 
 
@@ -64,29 +63,6 @@ def test_a_failing_work_leaves_none_of_its_writes(store: StateStore) -> None:
     assert messages(store, run_id) == []
     store.log(run_id, "info", "after")  # the store goes on
     assert messages(store, run_id) == ["after"]
-
-
-def test_a_dropped_connection_makes_the_whole_work_again_and_mirrors_its_lines_once(
-    store: StateStore, caplog: pytest.LogCaptureFixture
-) -> None:
-    run_id = store.start_run("p")
-    tries: list[int] = []
-
-    def work() -> None:
-        store.log(run_id, "info", "the unit's line")
-        tries.append(1)
-        if len(tries) == 1:  # as translate_errors says a statement on a lost connection
-            raise StateStoreError("the state store failed: gone", dropped=True)
-        store.log(run_id, "info", "the last line")
-
-    with caplog.at_level(logging.INFO, logger="sluice.run"):
-        store.together(work)
-    assert len(tries) == 2
-    # The first try's line was rolled back with it: each line once, in the store...
-    assert messages(store, run_id) == ["the unit's line", "the last line"]
-    # ... and in the logger, said only once the transaction committed
-    said = [r.getMessage() for r in caplog.records if r.name == "sluice.run"]
-    assert said.count("the unit's line") == 1 and said.count("the last line") == 1
 
 
 def test_another_store_in_the_same_thread_keeps_its_own_transactions(
