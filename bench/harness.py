@@ -87,12 +87,13 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _memory_kb(pid: int) -> tuple[int, int]:
-    """(VmHWM, RssAnon) of a process in KiB: the kernel's high-water mark of its resident
-    memory, and the part of what is resident now that is its own (heap, buffers), not
-    pages of files it maps (shared libraries: how many of those a process keeps
-    resident is the kernel's and the host's doing, 90 to 150 MB of the same sluice load)."""
-    hwm = anon = 0
+def _memory_kb(pid: int) -> tuple[int, int, int]:
+    """(VmHWM, RssAnon, RssFile) of a process in KiB: the kernel's high-water mark of
+    its resident memory, the part of what is resident now that is its own (heap,
+    buffers), and the pages of files it maps (shared libraries: how many of those a
+    process keeps resident is the kernel's and the host's doing, 90 to 160 MB of the
+    same sluice load)."""
+    hwm = anon = files = 0
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
@@ -100,9 +101,11 @@ def _memory_kb(pid: int) -> tuple[int, int]:
                     hwm = int(line.split()[1])
                 elif line.startswith("RssAnon:"):
                     anon = int(line.split()[1])
+                elif line.startswith("RssFile:"):
+                    files = int(line.split()[1])
     except (OSError, ValueError):
         pass
-    return hwm, anon
+    return hwm, anon, files
 
 
 def measure(
@@ -131,6 +134,7 @@ def _measure(
     proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=full_env, cwd=ROOT)
     hwm: dict[int, int] = {}  # pid -> VmHWM KiB
     anon: dict[int, int] = {}  # pid -> the largest RssAnon sampled, KiB
+    files: dict[int, int] = {}  # pid -> the largest RssFile sampled, KiB
     tree_peak = [0]
     done = threading.Event()
 
@@ -150,10 +154,11 @@ def _measure(
                     total += p.memory_info().rss
                 except psutil.Error:
                     continue
-                kb, own = _memory_kb(p.pid)
+                kb, own, mapped = _memory_kb(p.pid)
                 if kb:
                     hwm[p.pid] = max(hwm.get(p.pid, 0), kb)
                     anon[p.pid] = max(anon.get(p.pid, 0), own)
+                    files[p.pid] = max(files.get(p.pid, 0), mapped)
             tree_peak[0] = max(tree_peak[0], total)
             done.wait(0.02)
 
@@ -173,6 +178,8 @@ def _measure(
         "tree_rss_mb": tree_peak[0] / 1024**2,  # sampled sum over the process tree
         # the largest process's own memory at its sampled peak (no mapped files)
         "anon_mb": anon.get(max(hwm, key=hwm.__getitem__), 0) / 1024 if hwm else 0.0,
+        # and the pages of files it mapped (libraries), at their sampled peak
+        "file_mb": files.get(max(hwm, key=hwm.__getitem__), 0) / 1024 if hwm else 0.0,
         "cpu_s": cpu,
         "server_cpu_s": {k: v - servers.get(k, 0.0) for k, v in servers_after.items()},
         "returncode": proc.returncode,

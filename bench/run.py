@@ -133,6 +133,7 @@ def summarize(runs: list[dict[str, Any]], server: str | None = None) -> dict[str
     best["rss_mb"] = max(r["rss_mb"] for r in runs)
     best["tree_rss_mb"] = max(r["tree_rss_mb"] for r in runs)
     best["anon_mb"] = max(r.get("anon_mb", 0.0) for r in runs)
+    best["file_mb"] = max(r.get("file_mb", 0.0) for r in runs)
     if len(runs) > 1:
         best["all_seconds"] = [round(r["seconds"], 3) for r in runs]
         best["stdev_seconds"] = round(statistics.pstdev(r["seconds"] for r in runs), 3)
@@ -310,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
                 server = f" + {used:.2f} in the server" if used is not None else ""
                 print(
                     f"  {r['seconds']:.2f} s, peak RSS {r['rss_mb']:.0f} MB "
-                    f"(anon {r.get('anon_mb', 0):.0f}), "
+                    f"(anon {r.get('anon_mb', 0):.0f}, files {r.get('file_mb', 0):.0f}), "
                     f"CPU {r.get('cpu_s', 0):.2f} s{server}",
                     flush=True,
                 )

@@ -106,9 +106,12 @@ def peak_rss(key: str, below_mb: float) -> Callable[[Results], Verdict]:
         ln = line(results, key)
         if ln is None:
             return not_measured("latest", f" --only {key}")
-        # The target is the VmHWM; its own memory (RssAnon) is shown beside it, since
-        # the pages of the shared libraries it maps differ by host (bench/README.md).
+        # The target is the VmHWM; its own memory (RssAnon) and the pages of the files
+        # it maps (RssFile: shared libraries) are shown beside it, since the second
+        # differs by host and by the page cache's state (bench/README.md).
         own = f" (anon {ln['anon_mb']:.0f})" if ln.get("anon_mb") else ""
+        if ln.get("anon_mb") and ln.get("file_mb"):
+            own = f" (anon {ln['anon_mb']:.0f}, files {ln['file_mb']:.0f})"
         return Verdict("-", f"{ln['rss_mb']:.1f} MB{own}", "-", ln["rss_mb"] < below_mb)
 
     return judge

@@ -216,7 +216,7 @@ class Workers:
     def _sample_once(self) -> None:
         for proc in self.procs:
             for p in _tree(proc.pid):
-                kb, _ = _bench._memory_kb(p.pid)
+                kb, _, _ = _bench._memory_kb(p.pid)
                 if kb:
                     self.hwm_kb[p.pid] = max(self.hwm_kb.get(p.pid, 0), kb)
                 cpu = _cpu(p)
