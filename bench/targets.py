@@ -109,9 +109,10 @@ def peak_rss(key: str, below_mb: float) -> Callable[[Results], Verdict]:
         # The target is the VmHWM; its own memory (RssAnon) and the pages of the files
         # it maps (RssFile: shared libraries) are shown beside it, since the second
         # differs by host and by the page cache's state (bench/README.md).
-        own = f" (anon {ln['anon_mb']:.0f})" if ln.get("anon_mb") else ""
-        if ln.get("anon_mb") and ln.get("file_mb"):
-            own = f" (anon {ln['anon_mb']:.0f}, files {ln['file_mb']:.0f})"
+        parts = [
+            f"{k} {ln[m]:.0f}" for k, m in (("anon", "anon_mb"), ("files", "file_mb")) if ln.get(m)
+        ]
+        own = f" ({', '.join(parts)})" if parts else ""
         return Verdict("-", f"{ln['rss_mb']:.1f} MB{own}", "-", ln["rss_mb"] < below_mb)
 
     return judge
