@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from sluice.batch import Batch
 from sluice.config import FileSourceConfig, HttpSourceConfig
@@ -178,7 +178,7 @@ class UnitOpener:
 
         def pending(entries: list[NewEntry]) -> None:
             # Pending until the unit's load commits (then open), dropped if it does not.
-            ctx.store.quarantine([replace(e, status=QuarantineStatus.PENDING) for e in entries])
+            ctx.store.quarantine(entries, status=QuarantineStatus.PENDING)
 
         return UnitProcessor(
             unit,
