@@ -51,7 +51,6 @@ def worker(
 
     proj = load_project(project)  # a broken sluice.yaml stops here, not in a task
     # Imported here: Celery is not needed by any other command.
-    from sluice.executors import celery_tasks  # noqa: F401 (the engine, before the pool forks)
     from sluice.executors.celery_app import check_shared_state, make_app, queue_name
     from sluice.executors.worker_process import PROJECT_ENV, keep_runs_alive
     from sluice.state.store import StateStore
@@ -62,6 +61,10 @@ def worker(
     check_shared_state(proj.state_url())
     StateStore(proj.state_url()).close()  # migrated and reachable before taking tasks
     keep_runs_alive(proj)  # the runs queued for workers live while one does
+    if pool != Pool.prefork:  # the tasks run in this process: the engine now
+        from sluice.executors import celery_tasks  # noqa: F401
+    # Under prefork each pool child imports the engine as it starts (see make_app),
+    # never this process: see sluice.executors.worker_process.
     app = make_app()
     node = name or f"sluice-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"
     typer.echo(

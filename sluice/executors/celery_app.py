@@ -5,7 +5,8 @@
 Two tasks: ``sluice.plan`` (one per run) and ``sluice.part`` (one per part of it),
 carried out by :mod:`sluice.executors.celery_tasks`, which this module imports only
 when a task runs: a process that only queues runs (``sluice run`` on Celery) loads no
-engine, and ``sluice worker`` imports the tasks before its pool forks.
+engine, and a ``sluice worker``'s pool children import it as they start (:func:`preload`),
+after the fork, never its main process.
 """
 
 from __future__ import annotations
@@ -81,7 +82,17 @@ def make_app() -> Celery:
     # A pool's child (or a solo worker) closes what it kept open for its tasks.
     signals.worker_process_shutdown.connect(_close_kept, weak=False)
     signals.worker_shutdown.connect(_close_kept, weak=False)
+    # A prefork pool's child imports the engine as it starts, not at its first task.
+    signals.worker_process_init.connect(preload, weak=False)
     return app
+
+
+def preload(**_: object) -> None:
+    """Import the tasks' engine (Polars, PyArrow, the drivers) in this process: a pool
+    child, which its parent forked before importing any of it (so that the child's
+    memory allocators start here, with their background threads: see
+    :mod:`sluice.executors.worker_process`)."""
+    from sluice.executors import celery_tasks  # noqa: F401
 
 
 def _plan(self: Task, *args: Any, **kwargs: Any) -> None:

@@ -63,9 +63,12 @@ class Cluster:
         pool: str = "prefork",
         extra_env: dict[str, str] | None = None,
         point: str | None = None,
+        fresh: bool = False,
     ) -> None:
         """Start ``n`` workers (one slot each) and wait until each says it is ready.
-        ``point``: armed with that kill point (:mod:`tests.support.killpoints`)."""
+        ``point``: armed with that kill point (:mod:`tests.support.killpoints`).
+        ``fresh``: each a process started anew, not forked from the tests' fork server
+        (whose preloaded imports it would have)."""
         first = len(self.workers)
         cmd = ["tests.support.killpoints", point] if point else ["sluice"]
         env = {**self.env, **(extra_env or {})}
@@ -73,8 +76,9 @@ class Cluster:
             env["PYTHONPATH"] = str(REPO)
         for i in range(first, first + n):
             log = open(self.logs / f"worker{i}.log", "wb")  # noqa: SIM115 (closed at exit)
+            popen = subprocess.Popen if fresh else processes.Popen
             self.workers.append(
-                processes.Popen(
+                popen(
                     [
                         sys.executable,
                         "-m",
