@@ -172,14 +172,15 @@ def _measure(
     sampler.join()
     out.seek(0)
     err.seek(0)
+    largest = max(hwm, key=hwm.__getitem__) if hwm else None  # the largest process
     result = {
         "seconds": seconds,
         "rss_mb": max(hwm.values(), default=0) / 1024,  # the largest process's peak
         "tree_rss_mb": tree_peak[0] / 1024**2,  # sampled sum over the process tree
         # the largest process's own memory at its sampled peak (no mapped files)
-        "anon_mb": anon.get(max(hwm, key=hwm.__getitem__), 0) / 1024 if hwm else 0.0,
+        "anon_mb": anon.get(largest, 0) / 1024 if largest is not None else 0.0,
         # and the pages of files it mapped (libraries), at their sampled peak
-        "file_mb": files.get(max(hwm, key=hwm.__getitem__), 0) / 1024 if hwm else 0.0,
+        "file_mb": files.get(largest, 0) / 1024 if largest is not None else 0.0,
         "cpu_s": cpu,
         "server_cpu_s": {k: v - servers.get(k, 0.0) for k, v in servers_after.items()},
         "returncode": proc.returncode,

@@ -64,11 +64,10 @@ class Quarantine(StoreCore):
             rows = [
                 {"created_at": now, **{f: getattr(e, f) for f in _ENTRY_FIELDS}} for e in entries
             ]
-            if status is not None:
-                for row in rows:
+            for row in rows:
+                if status is not None:
                     row["status"] = status
-            for row in rows:  # a reason may quote the URL of an API page
-                if row["reasons"]:
+                if row["reasons"]:  # a reason may quote the URL of an API page
                     row["reasons"] = redact_data(row["reasons"])
             with self.engine.begin() as conn:
                 conn.execute(sa.insert(QuarantineEntry), rows)
